@@ -1,0 +1,186 @@
+"""Runs one job on one machine: build image, container, log pump, final state.
+
+The container gets the project in /app (not .git, not .cycleswap/jobs, not what .cycleignore
+names), runs `bash .cycleswap/run.sh` with env_vars and INSIDE_CYCLESWAP_CONTAINER=1, has
+networking off unless asked, and /artifacts bound to the machine's own folder for this job.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cycle.errors import JobCancelled
+from cycle.manifest import Manifest
+from emulator import runtime
+from emulator.build import Builder, BuildFailed
+from emulator.config import ImageChoice
+from emulator.context import project_files
+from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
+from emulator.state import StateStore
+
+MEMORY_SHARE = 0.9
+PIDS_LIMIT = 4096
+DEFAULT_MACHINE = "local-0"
+FLUSH_SECONDS = 0.2
+FLUSH_RECORDS = 2000
+
+Sink = Callable[[int, Stream, str], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    rebuild: bool = False
+    clean: bool = False
+    skip_limits: bool = False
+    network: str = "none"
+
+
+class JobRunner:
+    def __init__(self, home: Path, store: StateStore, client, sink: Sink) -> None:
+        self.home = home
+        self.store = store
+        self.client = client
+        self.sink = sink
+        self.labels = {
+            runtime.LABEL: "1",
+            runtime.LABEL_HOME: runtime.home_label(home),
+            runtime.LABEL_PID: str(os.getpid()),
+        }
+
+    def event(self, job_id: int, text: str) -> None:
+        """A system event: stored in the job's log and shown live."""
+        stamp = now_ns()
+        self.store.append_logs(job_id, [(stamp, Stream.SYSTEM, text)])
+        self.sink(stamp, Stream.SYSTEM, text)
+
+    def machine_folder(self, machine: str, job: Job) -> Path:
+        """The job's /artifacts on the machine's local disk."""
+        folder = self.home / "machines" / machine / "artifacts" / job.name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions) -> Job:
+        self.store.upsert_project(manifest.name, manifest.root)
+        job = self.store.create_job(manifest.name)
+        container = None
+        try:
+            self.event(job.id, f"job {job.name} created for project {manifest.name}")
+            self.event(job.id, f"base image for [ubuntu] version {base.version}: {base.image} ({base.source})")
+            builder = Builder(self.client, self.store, {**self.labels, runtime.LABEL_JOB: str(job.id)},
+                              lambda text: self.event(job.id, text))
+            try:
+                build = builder.ensure(manifest, base_image, options.rebuild, options.clean, options.network)
+            except BuildFailed as failure:
+                self.event(job.id, f"build failed: build.sh exited with code {failure.build_exit_code}")
+                return self.store.set_state(job.id, JobState.FAILED, reason="BUILD_FAILED",
+                                            exit_code=failure.build_exit_code)
+            container = self._create(manifest, job, build.image, options)
+            container.start()
+            job = self.store.set_state(job.id, JobState.RUNNING, machine=DEFAULT_MACHINE, image=build.image)
+            self.event(job.id, f"job started on machine {DEFAULT_MACHINE} (container {container.short_id}, image {build.image})")
+            self._pump(job, container)
+            return self._finish(job, container)
+        except KeyboardInterrupt:
+            if container is not None:
+                runtime.remove_quietly(container)
+            current = self.store.job(job.id)
+            if not current.state.is_final:
+                self.event(job.id, "job cancelled by the user (Ctrl-C); container removed")
+                current = self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+            raise JobCancelled(current) from None
+        finally:
+            if container is not None:
+                runtime.remove_quietly(container)
+
+    def _create(self, manifest: Manifest, job: Job, image: str, options: RunOptions):
+        limits = {}
+        if not options.skip_limits:
+            limits = {"mem_limit": int(runtime.engine_memory(self.client) * MEMORY_SHARE), "pids_limit": PIDS_LIMIT}
+        artifacts = self.machine_folder(DEFAULT_MACHINE, job)
+        spec = runtime.ContainerSpec(
+            image=image,
+            command=["bash", ".cycleswap/run.sh"],
+            labels={**self.labels, runtime.LABEL_JOB: str(job.id), runtime.LABEL_KIND: "job"},
+            environment=manifest.container_env(),
+            binds={str(artifacts): {"bind": "/artifacts", "mode": "rw"}},
+            network_mode=options.network,
+            **limits,
+        )
+        container = runtime.create_container(self.client, spec)
+        archive = runtime.tar_of(project_files(manifest.root), "app")
+        with archive:
+            container.put_archive("/", archive)
+        if options.skip_limits:
+            self.event(job.id, "--skip-limits: no memory or process limit on this container")
+        else:
+            self.event(job.id, f"limits: memory {limits['mem_limit'] // 2**20} MiB (90% of the machine), at most {PIDS_LIMIT} processes")
+        return container
+
+    def _pump(self, job: Job, container) -> None:
+        """Copy stdout and stderr into the log store and the sink until the container exits."""
+        records: queue.Queue = queue.Queue()
+        done = object()
+
+        def read(stream: Stream) -> None:
+            try:
+                for ts, line in runtime.stream_lines(container, stderr=stream is Stream.STDERR):
+                    records.put((ts, stream, line))
+            finally:
+                records.put(done)
+
+        threads = [threading.Thread(target=read, args=(s,), daemon=True) for s in (Stream.STDOUT, Stream.STDERR)]
+        for thread in threads:
+            thread.start()
+        open_streams = len(threads)
+        batch: list[tuple[int, Stream, str]] = []
+        last_flush = time.monotonic()
+        while open_streams:
+            try:
+                item = records.get(timeout=FLUSH_SECONDS)
+            except queue.Empty:
+                item = None
+            if item is done:
+                open_streams -= 1
+            elif item is not None:
+                batch.append(item)
+                self.sink(*item)
+            if batch and (len(batch) >= FLUSH_RECORDS or time.monotonic() - last_flush >= FLUSH_SECONDS or not open_streams):
+                self.store.append_logs(job.id, batch)
+                batch = []
+                last_flush = time.monotonic()
+
+    def _finish(self, job: Job, container) -> Job:
+        exit_code = int(container.wait().get("StatusCode", 1))
+        container.reload()
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        state, reason = state_for_exit(exit_code, oom)
+        if oom:
+            self.event(job.id, f"out of memory: the container hit its memory limit and was killed (exit code {exit_code})")
+        if state is JobState.FINISHED:
+            self.event(job.id, "job finished: run.sh exited with code 0")
+        else:
+            self.event(job.id, f"job failed: run.sh exited with code {exit_code} ({reason})")
+        return self.store.set_state(job.id, state, reason=reason, exit_code=exit_code)
+
+    def sweep(self) -> None:
+        """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST)."""
+
+        def orphan(labels: dict[str, str]) -> None:
+            job_id = labels.get(runtime.LABEL_JOB)
+            if not job_id:
+                return
+            try:
+                job = self.store.job(int(job_id))
+            except KeyError:
+                return
+            if not job.state.is_final:
+                self.event(job.id, "the process running this job died; its leftover container was removed")
+                self.store.set_state(job.id, JobState.FAILED, reason="LOST")
+
+        runtime.sweep(self.client, self.home, orphan)

@@ -1,0 +1,158 @@
+"""The incremental build cache, as the platform has it.
+
+key = sha256(build.sh, every build_files file (path and bytes), the base image). A hit reuses the
+image labelled with that key and starts no container at all. A miss runs build.sh in a container
+started from the project's previous build image (the base image on the first build or with
+--clean) with only .cycleswap/ and the build_files in /app, then commits it. --rebuild re-runs
+build.sh on top of the previous build image even on a hit.
+
+Traps avoided: the key lives in an image label and build tags are only ever looked up locally
+(never pulled); commit chains are flattened before Docker's layer-depth limit (~125).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cycle.errors import CycleError
+from cycle.manifest import Manifest
+from emulator import runtime
+from emulator.context import build_context_files, build_key_for
+from emulator.models import Build, now_ns
+from emulator.state import StateStore
+
+LABEL_KEY = "cycleswap.build-key"
+LABEL_PROJECT = "cycleswap.project"
+FLATTEN_ENV = "CYCLE_FLATTEN_DEPTH"
+DEFAULT_FLATTEN_DEPTH = 100
+
+
+class BuildFailed(CycleError):
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"build.sh failed with exit code {exit_code}; the build output above says why.")
+        self.build_exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: str
+    key: str
+    cache_hit: bool
+
+
+def repository_for(project: str) -> str:
+    """A Docker repository name for a project name (lower case, single separators)."""
+    slug = re.sub(r"[._-]{2,}", "-", project.lower()).strip("._-") or "project"
+    return f"cycle/{slug}"
+
+
+def flatten_depth() -> int:
+    return int(os.environ.get(FLATTEN_ENV, DEFAULT_FLATTEN_DEPTH))
+
+
+class Builder:
+    """Makes (or finds) the build image of a project."""
+
+    def __init__(self, client, store: StateStore, labels: dict[str, str], emit: Callable[[str], None]) -> None:
+        self.client = client
+        self.store = store
+        self.labels = labels
+        self.emit = emit
+
+    def ensure(self, manifest: Manifest, base_image, rebuild: bool = False, clean: bool = False,
+               network_mode: str = "none") -> BuildResult:
+        key = build_key_for(manifest.root, manifest.build_files, manifest.ubuntu_version, base_image.id)
+        tag = f"{repository_for(manifest.name)}:build-{key[:12]}"
+        cached = self._cached(tag, key)
+        if cached is not None and not (rebuild or clean):
+            self.emit(f"build cache hit: key {key[:12]}, image {tag}; build.sh not run")
+            return BuildResult(tag, key, True)
+        parent = base_image if clean else (self._previous(manifest.name) or base_image)
+        why = "--clean" if clean else "--rebuild" if rebuild and cached is not None else "build cache miss"
+        self.emit(f"{why}: key {key[:12]}; running build.sh on {self._describe(parent, base_image)}")
+        image = self._run_build(manifest, parent, key, tag, network_mode)
+        return BuildResult(image, key, False)
+
+    def _cached(self, tag: str, key: str):
+        from docker.errors import ImageNotFound
+
+        try:
+            image = self.client.images.get(tag)
+        except ImageNotFound:
+            return None
+        return image if image.labels.get(LABEL_KEY) == key else None
+
+    def _previous(self, project: str):
+        from docker.errors import ImageNotFound
+
+        for build in self.store.builds(project):
+            try:
+                return self.client.images.get(build.image_id)
+            except ImageNotFound:
+                continue
+        return None
+
+    @staticmethod
+    def _describe(parent, base_image) -> str:
+        if parent.id == base_image.id:
+            return f"the base image {', '.join(base_image.tags) or base_image.short_id}"
+        return f"the previous build image {', '.join(parent.tags) or parent.short_id}"
+
+    def _run_build(self, manifest: Manifest, parent, key: str, tag: str, network_mode: str) -> str:
+        spec = runtime.ContainerSpec(
+            image=parent.id,
+            command=["bash", ".cycleswap/build.sh"],
+            labels={**self.labels, runtime.LABEL_KIND: "build"},
+            environment=manifest.container_env(),
+            network_mode=network_mode,
+        )
+        container = runtime.create_container(self.client, spec)
+        try:
+            archive = runtime.tar_of(build_context_files(manifest.root, manifest.build_files), "app")
+            with archive:
+                container.put_archive("/", archive)
+            container.start()
+            for _ts, line in runtime.join_frames(
+                container.logs(stream=True, follow=True, stdout=True, stderr=True, timestamps=True)
+            ):
+                self.emit(f"[build] {line}")
+            exit_code = int(container.wait().get("StatusCode", 1))
+            if exit_code != 0:
+                raise BuildFailed(exit_code)
+            repository, _, version = tag.partition(":")
+            image = container.commit(
+                repository=repository, tag=version,
+                changes=[f"LABEL {LABEL_KEY}={key}", f"LABEL {LABEL_PROJECT}={manifest.name}"],
+            )
+        finally:
+            runtime.remove_quietly(container)
+        depth = len(image.history())
+        if depth >= flatten_depth():
+            image = self._flatten(image, tag, depth)
+            depth = len(image.history())
+        self.store.add_build(Build(manifest.name, key, image.id, tag, parent.id, depth, now_ns()))
+        self.emit(f"build image {tag} committed ({depth} layers)")
+        return tag
+
+    def _flatten(self, image, tag: str, depth: int):
+        """Squash the image into one layer (export + import), keeping env, workdir and labels."""
+        self.emit(f"build image has {depth} layers (limit {flatten_depth()}): flattening into one")
+        config = image.attrs.get("Config") or {}
+        changes = [f"ENV {entry}" for entry in config.get("Env") or []]
+        changes += [f"LABEL {k}={v}" for k, v in (config.get("Labels") or {}).items()]
+        changes.append(f"WORKDIR {config.get('WorkingDir') or '/'}")
+        container = self.client.containers.create(image.id, command=["true"], labels={**self.labels, runtime.LABEL_KIND: "flatten"})
+        try:
+            with tempfile.TemporaryFile() as flat:
+                for chunk in container.export():
+                    flat.write(chunk)
+                flat.seek(0)
+                repository, _, version = tag.partition(":")
+                self.client.api.import_image_from_data(flat, repository=repository, tag=version, changes=changes)
+        finally:
+            runtime.remove_quietly(container)
+        return self.client.images.get(tag)

@@ -1,0 +1,87 @@
+"""Where the emulator keeps its state, and which Docker image stands for each [ubuntu] version.
+
+The emulator home holds state.db (sqlite), machines/ (each simulated machine's local disk) and
+config.toml. It is $CYCLE_HOME, or ~/.cycle when that is unset.
+
+Image mapping, first match wins:
+  1. $CYCLE_IMAGE_UBUNTU_24_04 (one variable per version, dots as underscores)
+  2. $CYCLE_BASE_IMAGE (every version)
+  3. [images] in <home>/config.toml, e.g. "24.04" = "cycle/base:busybox"
+  4. ubuntu:<version>, the image the platform itself uses
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomlkit
+
+from cycle.errors import BadInput
+
+HOME_ENV = "CYCLE_HOME"
+BASE_IMAGE_ENV = "CYCLE_BASE_IMAGE"
+
+
+def emulator_home() -> Path:
+    home = Path(os.environ.get(HOME_ENV) or Path.home() / ".cycle")
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def config_path(home: Path | None = None) -> Path:
+    return (home or emulator_home()) / "config.toml"
+
+
+def version_env_name(version: str) -> str:
+    return "CYCLE_IMAGE_UBUNTU_" + version.replace(".", "_")
+
+
+@dataclass(frozen=True)
+class ImageChoice:
+    """The image chosen for an [ubuntu] version and why, so every run can say what it used."""
+
+    version: str
+    image: str
+    source: str
+
+
+def read_config(home: Path | None = None) -> tomlkit.TOMLDocument:
+    path = config_path(home)
+    if not path.exists():
+        return tomlkit.document()
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except Exception as error:  # tomlkit raises several types; all mean the same to the user
+        raise BadInput(f"{path}: cannot be read as TOML ({error}). Fix or delete the file.") from None
+
+
+def write_config(doc: tomlkit.TOMLDocument, home: Path | None = None) -> Path:
+    path = config_path(home)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def image_for(version: str, home: Path | None = None) -> ImageChoice:
+    env_name = version_env_name(version)
+    if os.environ.get(env_name):
+        return ImageChoice(version, os.environ[env_name], f"${env_name}")
+    if os.environ.get(BASE_IMAGE_ENV):
+        return ImageChoice(version, os.environ[BASE_IMAGE_ENV], f"${BASE_IMAGE_ENV}")
+    images = read_config(home).get("images", {})
+    if version in images:
+        return ImageChoice(version, str(images[version]), f"{config_path(home)} [images]")
+    return ImageChoice(version, f"ubuntu:{version}", "default (the platform's own image)")
+
+
+def map_versions(image: str, versions: list[str], home: Path | None = None) -> Path:
+    """Record `image` as the stand-in for `versions` in config.toml."""
+    doc = read_config(home)
+    if "images" not in doc:
+        doc.add("images", tomlkit.table())
+    for version in versions:
+        doc["images"][version] = image
+    return write_config(doc, home)

@@ -1,0 +1,118 @@
+"""Which files go into a build and into /app, and the build cache key.
+
+Pure apart from reading the project folder: tested without Docker.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from pathlib import Path, PurePosixPath
+
+IGNORE_FILE = ".cycleignore"
+ALWAYS_EXCLUDED = (".git", ".cycleswap/jobs")
+
+
+def read_ignore_patterns(root: Path) -> list[str]:
+    """Patterns from <root>/.cycleignore: one per line, '#' comments, gitignore-like globs."""
+    path = root / IGNORE_FILE
+    if not path.is_file():
+        return []
+    patterns = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            patterns.append(line.rstrip("/"))
+    return patterns
+
+
+def is_ignored(relative: str, patterns: list[str]) -> bool:
+    """True when the posix path `relative` is excluded from /app.
+
+    A pattern with a slash matches the path from the root ('data/raw'); one without matches any
+    path component ('__pycache__', '*.pyc'), as in .gitignore.
+    """
+    if any(relative == p or relative.startswith(p + "/") for p in ALWAYS_EXCLUDED):
+        return True
+    parts = PurePosixPath(relative).parts
+    for pattern in patterns:
+        anchored = pattern.lstrip("/")
+        if "/" in anchored:
+            if fnmatch.fnmatch(relative, anchored) or relative.startswith(anchored + "/"):
+                return True
+        elif any(fnmatch.fnmatch(part, anchored) for part in parts):
+            return True
+    return False
+
+
+def project_files(root: Path) -> dict[str, Path]:
+    """Every file, folder and symlink of the project that is copied into /app, by relative path."""
+    patterns = read_ignore_patterns(root)
+    files: dict[str, Path] = {}
+    for folder, dirnames, filenames in os.walk(root):
+        base = Path(folder)
+        rel_base = base.relative_to(root).as_posix()
+        kept = []
+        for name in sorted(dirnames):
+            rel = name if rel_base == "." else f"{rel_base}/{name}"
+            if is_ignored(rel, patterns):
+                continue
+            files[rel] = base / name
+            if not (base / name).is_symlink():
+                kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            rel = name if rel_base == "." else f"{rel_base}/{name}"
+            if not is_ignored(rel, patterns):
+                files[rel] = base / name
+    return files
+
+
+def build_context_files(root: Path, build_files: tuple[str, ...]) -> dict[str, Path]:
+    """What build.sh can see: .cycleswap/ (not its jobs/) and the manifest's build_files."""
+    files: dict[str, Path] = {}
+    cycleswap = root / ".cycleswap"
+    for path in sorted(cycleswap.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if not is_ignored(rel, []):
+            files[rel] = path
+    for entry in build_files:
+        rel = (root / entry).resolve().relative_to(root.resolve()).as_posix()
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            files.setdefault("/".join(parts[:depth]), root / "/".join(parts[:depth]))
+        files[rel] = root / rel
+    return files
+
+
+def build_key(build_sh: bytes, build_files: list[tuple[str, bytes]], ubuntu_version: str, base_image_id: str) -> str:
+    """sha256 of build.sh, every build file (path and bytes) and the base image.
+
+    Each part is length-prefixed so that moving bytes between a path and its content, or between
+    two files, can never produce the same key.
+    """
+    digest = hashlib.sha256()
+
+    def part(data: bytes) -> None:
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+
+    part(b"build.sh")
+    part(build_sh)
+    for path, content in sorted(build_files):
+        part(path.encode("utf-8"))
+        part(content)
+    part(f"ubuntu:{ubuntu_version}".encode())
+    part(base_image_id.encode())
+    return digest.hexdigest()
+
+
+def build_key_for(root: Path, build_files: tuple[str, ...], ubuntu_version: str, base_image_id: str) -> str:
+    build_sh = root / ".cycleswap" / "build.sh"
+    script = build_sh.read_bytes() if build_sh.is_file() else b""
+    contents = []
+    for entry in build_files:
+        rel = (root / entry).resolve().relative_to(root.resolve()).as_posix()
+        contents.append((rel, (root / rel).read_bytes()))
+    return build_key(script, contents, ubuntu_version, base_image_id)

@@ -1,0 +1,74 @@
+"""Getting a Docker engine to answer.
+
+When one answers (a laptop with Docker Desktop, a CI runner) it is used as it is. When none does,
+as root we install Debian's docker.io if dockerd is missing and start
+`dockerd --bridge=none --iptables=false --ip-masq=false` in the background. Those flags suit a
+machine with no network to give containers (jobs run with networking off anyway), but
+--bridge=none deletes an existing docker0, so we only start a daemon when no other runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cycle.errors import EngineUnavailable
+
+DOCKERD_FLAGS = ["--bridge=none", "--iptables=false", "--ip-masq=false"]
+
+
+def engine_answers() -> bool:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        docker.from_env(timeout=5).ping()
+        return True
+    except DockerException:
+        return False
+
+
+def other_daemon_running() -> bool:
+    return subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0
+
+
+def install_docker_io(say: Callable[[str], None]) -> None:
+    say("dockerd is not installed: installing Debian's docker.io (apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "docker.io"]):
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise EngineUnavailable(f"`{' '.join(command)}` failed ({result.stderr.strip()[-300:]}). Install docker.io by hand and try again.")
+
+
+def ensure_engine(home: Path, say: Callable[[str], None], timeout: float = 60.0) -> str:
+    """Make sure an engine answers; returns what was done, for the user."""
+    if engine_answers():
+        return "a Docker engine answers; using it as it is"
+    if os.geteuid() != 0:
+        raise EngineUnavailable(
+            "No Docker engine answers and only root can start one. Run `sudo cycle emulator engine start`, "
+            "or start Docker (Docker Desktop, `systemctl start docker`)."
+        )
+    if other_daemon_running():
+        raise EngineUnavailable(
+            "A dockerd process runs but does not answer on DOCKER_HOST or /var/run/docker.sock. "
+            "Wait for it to finish starting, or stop it; cycle will not start a second daemon."
+        )
+    if shutil.which("dockerd") is None:
+        install_docker_io(say)
+    log = home / "dockerd.log"
+    say(f"no Docker engine answers: starting dockerd {' '.join(DOCKERD_FLAGS)} (log: {log})")
+    with open(log, "ab") as out:
+        subprocess.Popen(["dockerd", *DOCKERD_FLAGS], stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if engine_answers():
+            return "started dockerd; the engine answers"
+        time.sleep(0.5)
+    raise EngineUnavailable(f"dockerd did not answer within {timeout:.0f} s. See {log} for why.")

@@ -1,0 +1,96 @@
+"""Records the emulator keeps, and the rules for how a job's state may change.
+
+Pure: no sqlite, no Docker. The store and the agent both ask `transition()` before writing a state.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+
+class JobState(str, enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED})
+
+ALLOWED = {
+    JobState.PENDING: {JobState.RUNNING, JobState.FAILED, JobState.CANCELLED},
+    # RUNNING -> PENDING is a reassignment: the job goes back to the queue.
+    JobState.RUNNING: {JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.PENDING},
+}
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+def transition(current: JobState, new: JobState) -> JobState:
+    """Return `new` if a job in `current` may move to it; final states never change."""
+    if new not in ALLOWED.get(current, set()):
+        raise IllegalTransition(f"a job cannot go from {current.value} to {new.value}")
+    return new
+
+
+def state_for_exit(exit_code: int, oom_killed: bool) -> tuple[JobState, str | None]:
+    """The state and reason a finished container leaves its job in."""
+    if oom_killed:
+        return JobState.FAILED, "OUT_OF_MEMORY"
+    if exit_code == 0:
+        return JobState.FINISHED, None
+    return JobState.FAILED, f"EXIT_CODE_{exit_code}"
+
+
+class Stream(str, enum.Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    SYSTEM = "system"
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    name: str
+    project: str
+    state: JobState
+    reason: str | None
+    machine: str | None
+    image: str | None
+    created_ns: int
+    started_ns: int | None
+    finished_ns: int | None
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    id: int
+    job_id: int
+    ts_ns: int
+    stream: Stream
+    text: str
+
+
+@dataclass(frozen=True)
+class Build:
+    project: str
+    key: str
+    image_id: str
+    tag: str
+    parent_image: str
+    depth: int
+    created_ns: int

@@ -1,0 +1,197 @@
+"""The Docker engine, through docker-py only.
+
+Thin on purpose: containers, archives, log streams, commits and the sweep of leftovers. Two rules
+from other tools' issue trackers live here: never pull implicitly (docker-py's containers.run()
+pulls a missing image behind your back, so we check images.get() and use create/start), and never
+allocate a TTY, so stdout and stderr stay apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cycle.errors import EngineUnavailable, ImageMissing
+
+LABEL = "cycleswap.emulator"
+LABEL_HOME = "cycleswap.home"
+LABEL_PID = "cycleswap.pid"
+LABEL_JOB = "cycleswap.job"
+LABEL_KIND = "cycleswap.kind"
+
+
+def home_label(home: Path) -> str:
+    """A short stable tag for an emulator home, so two homes never sweep each other's containers."""
+    return hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+
+
+def connect():
+    """A docker-py client to an engine that answers, or a clear error saying how to get one."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+        return client
+    except DockerException as error:
+        raise EngineUnavailable(
+            f"No Docker engine answers ({_first_line(error)}). Start one with `cycle emulator engine start` "
+            "(as root it installs Debian's docker.io when needed and starts dockerd), or run ./scripts/setup.sh. "
+            "On a laptop, start Docker Desktop or the docker service."
+        ) from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+
+
+def require_image(client, ref: str, what: str, fix: str):
+    """The image `ref`, which must already be in the engine: we never pull behind the user's back."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return client.images.get(ref)
+    except ImageNotFound:
+        raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. {fix}") from None
+
+
+def parse_docker_ts(stamp: bytes | str) -> int:
+    """Docker's RFC 3339 timestamp with nanoseconds ("2026-11-23T14:36:00.329544903Z") as ns since epoch."""
+    text = stamp.decode() if isinstance(stamp, bytes) else stamp
+    head, _, rest = text.partition(".")
+    fraction = rest.rstrip("Z")
+    if not rest:  # no fractional part
+        head = head.rstrip("Z")
+        fraction = ""
+    seconds = int(datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
+    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9] or 0)
+
+
+def join_frames(frames: Iterator[bytes]) -> Iterator[tuple[int, str]]:
+    """Whole lines from docker log frames ("<timestamp> <payload>").
+
+    Docker splits lines over 16 KiB into partial messages, each with its own timestamp and without
+    the trailing newline; we join them back and keep the first part's timestamp.
+    """
+    parts: list[bytes] = []
+    first_ts = 0
+    for frame in frames:
+        stamp, _, payload = frame.partition(b" ")
+        if not parts:
+            first_ts = parse_docker_ts(stamp)
+        if payload.endswith(b"\n"):
+            parts.append(payload[:-1])
+            yield first_ts, b"".join(parts).decode("utf-8", errors="replace")
+            parts = []
+        else:
+            parts.append(payload)
+    if parts:
+        yield first_ts, b"".join(parts).decode("utf-8", errors="replace")
+
+
+def stream_lines(container, stderr: bool) -> Iterator[tuple[int, str]]:
+    """Every line of one of the container's streams, from its start until it exits."""
+    frames = container.logs(stream=True, follow=True, stdout=not stderr, stderr=stderr, timestamps=True)
+    return join_frames(frames)
+
+
+@dataclass
+class ContainerSpec:
+    """What a job or build container needs; labels always mark it as the emulator's own."""
+
+    image: str
+    command: list[str]
+    labels: dict[str, str]
+    environment: dict[str, str] = field(default_factory=dict)
+    working_dir: str = "/app"
+    binds: dict[str, dict[str, str]] = field(default_factory=dict)
+    network_mode: str = "none"
+    mem_limit: int | None = None
+    pids_limit: int | None = None
+    device_requests: list | None = None
+
+
+def create_container(client, spec: ContainerSpec):
+    """Create (never run(): that pulls) an unprivileged container without a TTY."""
+    return client.containers.create(
+        spec.image,
+        command=spec.command,
+        environment=spec.environment,
+        working_dir=spec.working_dir,
+        labels=spec.labels,
+        volumes=spec.binds,
+        network_mode=spec.network_mode,
+        mem_limit=spec.mem_limit,
+        memswap_limit=spec.mem_limit,
+        pids_limit=spec.pids_limit,
+        device_requests=spec.device_requests,
+        tty=False,
+        stdin_open=False,
+        privileged=False,
+        detach=True,
+    )
+
+
+def remove_quietly(container) -> None:
+    from docker.errors import APIError, NotFound
+
+    try:
+        container.remove(force=True)
+    except (NotFound, APIError):
+        pass
+
+
+def engine_memory(client) -> int:
+    """Total memory of the engine's host (the VM on Docker Desktop), in bytes."""
+    return int(client.info().get("MemTotal") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(client, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
+    """Remove containers this emulator home left behind in runs whose process is gone."""
+    removed = 0
+    filters = {"label": [f"{LABEL}=1", f"{LABEL_HOME}={home_label(home)}"]}
+    for container in client.containers.list(all=True, filters=filters):
+        labels = container.labels
+        pid = int(labels.get(LABEL_PID, "0") or 0)
+        if pid and pid_alive(pid):
+            continue
+        remove_quietly(container)
+        on_orphan(labels)
+        removed += 1
+    return removed
+
+
+def tar_of(files: dict[str, Path], prefix: str) -> io.BufferedRandom:
+    """A tar (in a temporary file) of {archive name: source path} under `prefix`.
+
+    Symlinks are stored as links, never followed, so a link cannot pull host files in.
+    """
+    import tempfile
+
+    buffer = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folder = tarfile.TarInfo(prefix)
+        folder.type = tarfile.DIRTYPE
+        folder.mode = 0o755
+        tar.addfile(folder)
+        for name, source in files.items():
+            tar.add(str(source), arcname=f"{prefix}/{name}", recursive=False)
+    buffer.seek(0)
+    return buffer

@@ -1,0 +1,190 @@
+"""The job-state store: sqlite in WAL mode under the emulator home.
+
+Several processes (the CLI, a detached agent, the TUI) read and write it at once: WAL lets readers
+go on while one writer commits, and every write is a short transaction with a busy timeout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from emulator.models import Build, Job, JobState, LogRecord, Stream, now_ns, transition
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS builds (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    key TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    parent_image TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS builds_project ON builds(project, id);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    project TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    machine TEXT,
+    image TEXT,
+    created_ns INTEGER NOT NULL,
+    started_ns INTEGER,
+    finished_ns INTEGER,
+    exit_code INTEGER
+);
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_job_ts ON logs(job_id, ts_ns, id);
+"""
+
+
+class StateStore:
+    """All reads and writes of emulator state. One connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._connection().executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the lock up front, so concurrent writers queue."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # projects and builds
+    def upsert_project(self, name: str, root: Path) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET root = excluded.root",
+                (name, str(root), now_ns()),
+            )
+
+    def add_build(self, build: Build) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO builds(project, key, image_id, tag, parent_image, depth, created_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (build.project, build.key, build.image_id, build.tag, build.parent_image, build.depth, build.created_ns),
+            )
+
+    def builds(self, project: str) -> list[Build]:
+        """The project's builds, newest first."""
+        rows = self._connection().execute(
+            "SELECT project, key, image_id, tag, parent_image, depth, created_ns FROM builds "
+            "WHERE project = ? ORDER BY id DESC",
+            (project,),
+        )
+        return [Build(**dict(row)) for row in rows]
+
+    # jobs
+    def create_job(self, project: str, image: str | None = None, machine: str | None = None) -> Job:
+        """A new PENDING job named <project>-<n>, n counting the project's jobs from 1."""
+        with self._tx() as db:
+            count = db.execute("SELECT COUNT(*) FROM jobs WHERE project = ?", (project,)).fetchone()[0]
+            number = count + 1
+            while db.execute("SELECT 1 FROM jobs WHERE name = ?", (f"{project}-{number}",)).fetchone():
+                number += 1
+            cursor = db.execute(
+                "INSERT INTO jobs(name, project, state, image, machine, created_ns) VALUES (?, ?, ?, ?, ?, ?)",
+                (f"{project}-{number}", project, JobState.PENDING.value, image, machine, now_ns()),
+            )
+            job_id = cursor.lastrowid
+        return self.job(job_id)
+
+    def job(self, job_id: int) -> Job:
+        row = self._connection().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return _job(row)
+
+    def job_by_name(self, name: str) -> Job | None:
+        row = self._connection().execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
+        return _job(row) if row else None
+
+    def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        """Jobs, newest first."""
+        where, args = ("WHERE state = ?", [state.value]) if state else ("", [])
+        rows = self._connection().execute(
+            f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+        )
+        return [_job(row) for row in rows]
+
+    def job_names(self) -> list[str]:
+        return [row[0] for row in self._connection().execute("SELECT name FROM jobs")]
+
+    def set_state(
+        self, job_id: int, new: JobState, reason: str | None = None, exit_code: int | None = None,
+        machine: str | None = None, image: str | None = None,
+    ) -> Job:
+        """Move a job to `new` if the transition is allowed; stamps start and finish times."""
+        with self._tx() as db:
+            current = JobState(db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
+            transition(current, new)
+            stamp = now_ns()
+            db.execute(
+                "UPDATE jobs SET state = ?, reason = ?, exit_code = COALESCE(?, exit_code), "
+                "machine = COALESCE(?, machine), image = COALESCE(?, image), "
+                "started_ns = CASE WHEN ? = 'RUNNING' AND started_ns IS NULL THEN ? ELSE started_ns END, "
+                "finished_ns = CASE WHEN ? IN ('FINISHED', 'FAILED', 'CANCELLED') THEN ? ELSE finished_ns END "
+                "WHERE id = ?",
+                (new.value, reason, exit_code, machine, image, new.value, stamp, new.value, stamp, job_id),
+            )
+        return self.job(job_id)
+
+    # logs
+    def append_logs(self, job_id: int, records: Iterable[tuple[int, Stream, str]]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)",
+                ((job_id, ts, stream.value, text) for ts, stream, text in records),
+            )
+
+    def logs(self, job_id: int, stream: Stream | None = None) -> list[LogRecord]:
+        """The job's log, interleaved by timestamp (ties keep arrival order)."""
+        where, args = ("AND stream = ?", [stream.value]) if stream else ("", [])
+        rows = self._connection().execute(
+            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? {where} ORDER BY ts_ns, id",
+            (job_id, *args),
+        )
+        return [LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4]) for row in rows]
+
+
+def _job(row: sqlite3.Row) -> Job:
+    values = dict(row)
+    values["state"] = JobState(values["state"])
+    return Job(**values)

@@ -1,0 +1,31 @@
+"""How live job output is written to the terminal: stdout to stdout, stderr to stderr, system
+events to stderr marked [system] (dim italics on a terminal), so a pipe gets the job's stdout only."""
+
+from __future__ import annotations
+
+import sys
+
+
+def live_sink():
+    system_style = ("\x1b[2;3m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
+
+    def sink(ts_ns: int, stream, text: str) -> None:
+        kind = getattr(stream, "value", stream)
+        if kind == "stdout":
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        elif kind == "stderr":
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+        else:
+            sys.stderr.write(f"{system_style[0]}[system] {text}{system_style[1]}\n")
+            sys.stderr.flush()
+
+    return sink
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Stop a command with a one-paragraph message and an exit code."""
+    from cycle.errors import CycleError
+
+    raise CycleError(message, exit_code=code)

@@ -1,0 +1,49 @@
+"""`cycle project init|test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Create a project's .cycleswap/ and run the project locally.", no_args_is_help=True)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Project root to create .cycleswap/ in.")] = Path("."),
+    name: Annotated[str | None, typer.Option(help="Project name (default: the folder's name).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing manifest.toml, run.sh and build.sh.")] = False,
+) -> None:
+    """Write .cycleswap/manifest.toml, run.sh and build.sh with the platform's defaults."""
+    from cycle.manifest import init_project
+
+    for path in init_project(directory, name=name, force=force):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def test(
+    directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image, dropping earlier build layers.")] = False,
+    skip_limits: Annotated[bool, typer.Option("--skip-limits", help="Lift the platform's memory (90% of RAM) and process (4096) caps.")] = False,
+    network: Annotated[str, typer.Option(help="Container network: none (the default), host, or a Docker network name.")] = "none",
+) -> None:
+    """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
+
+    Output shows live: the job's stdout on stdout, its stderr on stderr, system events on stderr
+    marked [system]. Exits with the job's exit code (130 when cancelled with Ctrl-C).
+    """
+    from cycle.cli.output import fail, live_sink
+    from cycle.platform import TestOptions, open_platform
+
+    if rebuild and clean:
+        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
+    platform = open_platform()
+    job = platform.test_project(directory, TestOptions(rebuild, clean, skip_limits, network), live_sink())
+    summary = f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else "")
+    typer.echo(summary, err=True)
+    if job.state.value != "FINISHED":
+        raise typer.Exit(job.exit_code or 1)

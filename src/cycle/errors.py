@@ -1,0 +1,55 @@
+"""Errors a user can act on.
+
+Every failure a user can cause or fix is raised as a CycleError: the CLI prints its message as one
+paragraph and exits with its code, never a traceback. Exit code 2 is bad input (a manifest, a flag,
+a name); 1 is everything else the user has to act on (missing engine, missing image).
+"""
+
+from __future__ import annotations
+
+
+class CycleError(Exception):
+    """An error with a message meant for the user and the exit code to leave with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class BadInput(CycleError):
+    """Input the user wrote is wrong: a manifest field, a flag, a job name."""
+
+    exit_code = 2
+
+
+class ManifestError(BadInput):
+    """One or more problems in .cycleswap/manifest.toml, each naming file, line and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class EngineUnavailable(CycleError):
+    """No Docker engine answers."""
+
+
+class ImageMissing(CycleError):
+    """A base or build image the job needs is not in the engine, and we never pull implicitly."""
+
+
+class JobCancelled(CycleError):
+    """The user pressed Ctrl-C during a foreground job: it is CANCELLED and its container removed."""
+
+    exit_code = 130
+
+    def __init__(self, job) -> None:
+        super().__init__(f"job {job.name}: CANCELLED (Ctrl-C); its container was removed.")
+        self.job = job

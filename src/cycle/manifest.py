@@ -1,0 +1,427 @@
+"""Load, validate and create `.cycleswap/manifest.toml`.
+
+Pure logic apart from reading the files it is pointed at: no Docker, no storage. Every problem
+names the file, the line, the field and the fix, because a manifest is the first thing a new user
+gets wrong and the platform would only tell them minutes later.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import ParseError, TOMLKitError
+
+from cycle.errors import BadInput, ManifestError
+
+CYCLESWAP_DIR = ".cycleswap"
+MANIFEST_NAME = "manifest.toml"
+UBUNTU_VERSIONS = ("22.04", "24.04", "25.04", "25.10", "26.04")
+IMAGE_SECTIONS = {"ubuntu": UBUNTU_VERSIONS}
+# Names a user may reach for as an image section; the platform has only [ubuntu].
+OTHER_IMAGE_NAMES = ("debian", "alpine", "fedora", "centos", "rocky", "arch", "nvidia", "cuda", "python")
+UPLOAD_ORDERS = ("FIFO", "LIFO")
+MAIN_FIELDS = ("name", "volumes", "build_files")
+JOB_FIELDS = ("cuda", "env_vars", "email_on_success", "email_on_failure", "artifact_upload_order")
+BUILTIN_ENV = {"INSIDE_CYCLESWAP_CONTAINER": "1"}
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+VOLUME_RE = re.compile(r"^(builtin/)?[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+CUDA_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest. `root` is the project root (the folder holding .cycleswap/)."""
+
+    path: Path
+    root: Path
+    name: str
+    ubuntu_version: str
+    email_on_success: bool
+    email_on_failure: bool
+    volumes: tuple[str, ...] = ()
+    build_files: tuple[str, ...] = ()
+    cuda: str | None = None
+    env_vars: dict[str, str] = field(default_factory=dict)
+    artifact_upload_order: str = "FIFO"
+
+    @property
+    def cycleswap_dir(self) -> Path:
+        return self.root / CYCLESWAP_DIR
+
+    def container_env(self) -> dict[str, str]:
+        """env_vars plus the built-in variables, which always win."""
+        return {**self.env_vars, **BUILTIN_ENV}
+
+
+def manifest_path(project_dir: Path) -> Path:
+    return project_dir / CYCLESWAP_DIR / MANIFEST_NAME
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds .cycleswap/manifest.toml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if manifest_path(folder).is_file():
+            return folder
+    raise BadInput(
+        f"No {CYCLESWAP_DIR}/{MANIFEST_NAME} in {start} or any folder above it. "
+        f"Run `cycle project init {start}` to create one, or pass the project folder."
+    )
+
+
+class _Locator:
+    """Finds the line a table or key sits on, so messages can point at it."""
+
+    HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
+    KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.tables: dict[str, int] = {}
+        self.keys: dict[tuple[str, str], int] = {}
+        table = ""
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self.HEADER_RE.match(line)
+            if header:
+                table = header.group(1).strip().strip("\"'")
+                self.tables.setdefault(table, number)
+                continue
+            key = self.KEY_RE.match(line)
+            if key:
+                self.keys.setdefault((table, key.group(1).strip("\"'")), number)
+
+    def line(self, table: str, key: str | None = None) -> int | None:
+        if key is not None and (table, key) in self.keys:
+            return self.keys[(table, key)]
+        return self.tables.get(table)
+
+
+class _Checker:
+    """Collects problems while walking the parsed document."""
+
+    def __init__(self, path: Path, root: Path, text: str) -> None:
+        self.path = path
+        self.root = root
+        self.where = _Locator(text)
+        self.problems: list[str] = []
+
+    def problem(self, table: str | None, key: str | None, message: str) -> None:
+        line = self.where.line(table, key) if table is not None else None
+        place = f"{self.path}:{line}" if line else f"{self.path}"
+        self.problems.append(f"{place}: {message}")
+
+    def unknown_keys(self, table: str, values: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        for key in values:
+            if key not in allowed:
+                hint = _did_you_mean(key, allowed)
+                self.problem(
+                    table, key,
+                    f"[{table}] has no field `{key}`.{hint} Fields of [{table}]: {', '.join(allowed)}.",
+                )
+
+    def string_list(self, table: str, key: str, value: Any) -> list[str] | None:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(
+                table, key,
+                f"[{table}] {key} must be an array of strings, e.g. {key} = [\"a\", \"b\"]; got {_show(value)}.",
+            )
+            return None
+        return [str(v) for v in value]
+
+
+def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    return repr(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    """tomlkit items as plain Python values."""
+    if hasattr(value, "unwrap"):
+        return value.unwrap()
+    return value
+
+
+def load_manifest(project_dir: Path) -> Manifest:
+    """Read and validate the manifest of the project at `project_dir`."""
+    root = project_dir.resolve()
+    path = manifest_path(root)
+    if not path.is_file():
+        raise BadInput(
+            f"{path} does not exist. Run `cycle project init {root}` to create "
+            f"{CYCLESWAP_DIR}/ with a manifest, run.sh and build.sh."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ManifestError([f"{path}: is not UTF-8 text ({error.reason} at byte {error.start}). Save it as UTF-8."])
+    return parse_manifest(text, path=path, root=root)
+
+
+def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
+    """Validate manifest `text`; raise ManifestError listing every problem found."""
+    try:
+        document = _plain(tomlkit.parse(text))
+    except ParseError as error:
+        reason = str(error).split(" at line ")[0]
+        raise ManifestError([
+            f"{path}:{error.line}:{error.col}: TOML syntax error: {reason}. "
+            "Fix the TOML at that line (strings need quotes, tables are written [name], each key once)."
+        ]) from None
+    except TOMLKitError as error:
+        raise ManifestError([f"{path}: TOML error: {error}. Each key may appear only once per table."]) from None
+
+    check = _Checker(path, root, text)
+    main = _table(check, document, "main")
+    job = _table(check, document, "job")
+    ubuntu_version = _image_section(check, document)
+
+    name = _main_name(check, main)
+    volumes = _volumes(check, main)
+    build_files = _build_files(check, main, root)
+    job_values = _job(check, job)
+
+    if check.problems:
+        raise ManifestError(check.problems)
+    return Manifest(
+        path=path, root=root, name=name, ubuntu_version=ubuntu_version,
+        volumes=tuple(volumes), build_files=tuple(build_files), **job_values,
+    )
+
+
+def _table(check: _Checker, document: dict, name: str) -> dict:
+    value = document.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        check.problem(name, name, f"`{name}` must be a table written [{name}], not a value.")
+        return {}
+    return value
+
+
+def _image_section(check: _Checker, document: dict) -> str:
+    known = ("main", "job", *IMAGE_SECTIONS)
+    images = [k for k in document if k in IMAGE_SECTIONS or k in OTHER_IMAGE_NAMES]
+    for key in document:
+        if key in known or key in OTHER_IMAGE_NAMES:
+            continue
+        hint = _did_you_mean(key, known)
+        check.problem(
+            key, None,
+            f"unknown table [{key}].{hint} A manifest has [main], [job] and exactly one image section ([ubuntu]).",
+        )
+    if not images:
+        check.problem(
+            None, None,
+            'no image section. Add exactly one, e.g.\n  [ubuntu]\n  version = "24.04"',
+        )
+        return ""
+    if len(images) > 1:
+        listed = " and ".join(f"[{k}]" for k in images)
+        check.problem(images[1], None, f"found {listed}: exactly one image section is allowed. Keep [ubuntu] only.")
+        return ""
+    section = images[0]
+    if section not in IMAGE_SECTIONS:
+        check.problem(section, None, f"[{section}] is not an image section the platform offers. Use [ubuntu] with version one of {', '.join(UBUNTU_VERSIONS)}.")
+        return ""
+    values = _table(check, document, section)
+    check.unknown_keys(section, values, ("version",))
+    version = values.get("version")
+    if version is None:
+        check.problem(section, None, f'[{section}] needs `version`, e.g. version = "24.04". One of: {", ".join(UBUNTU_VERSIONS)}.')
+        return ""
+    if not isinstance(version, str):
+        check.problem(section, "version", f'[{section}] version must be a quoted string, e.g. version = "24.04"; got {_show(version)}.')
+        return ""
+    if version not in UBUNTU_VERSIONS:
+        check.problem(section, "version", f'[{section}] version "{version}" is not offered. Use one of: {", ".join(UBUNTU_VERSIONS)}.')
+        return ""
+    return version
+
+
+def _main_name(check: _Checker, main: dict) -> str:
+    check.unknown_keys("main", main, MAIN_FIELDS)
+    if not main:
+        check.problem("main", None, '[main] with a `name` is required, e.g.\n  [main]\n  name = "my-experiment"')
+        return ""
+    name = main.get("name")
+    if name is None:
+        check.problem("main", None, '[main] needs `name`, the project name, e.g. name = "my-experiment".')
+        return ""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        check.problem(
+            "main", "name",
+            f"[main] name {_show(name)} is not a valid project name. Use 1-63 letters, digits, '.', '_' or '-', "
+            'starting with a letter or digit, e.g. name = "my-experiment".',
+        )
+        return ""
+    return name
+
+
+def _volumes(check: _Checker, main: dict) -> list[str]:
+    if "volumes" not in main:
+        return []
+    volumes = check.string_list("main", "volumes", main["volumes"])
+    for volume in volumes or []:
+        if not VOLUME_RE.match(volume):
+            check.problem("main", "volumes", f'[main] volumes: "{volume}" is not a volume name. Use letters, digits, ".", "_" or "-" (built-in volumes: "builtin/<name>").')
+    return volumes or []
+
+
+def _build_files(check: _Checker, main: dict, root: Path) -> list[str]:
+    if "build_files" not in main:
+        return []
+    files = check.string_list("main", "build_files", main["build_files"])
+    for entry in files or []:
+        problem = build_file_problem(root, entry)
+        if problem:
+            check.problem("main", "build_files", f'[main] build_files: "{entry}" {problem}')
+    return files or []
+
+
+def build_file_problem(root: Path, entry: str) -> str | None:
+    """Why `entry` cannot be a build file of the project at `root`, or None when it can."""
+    if not entry or entry.strip() != entry:
+        return "is empty or has surrounding spaces. Name a file relative to the project root, e.g. \"pyproject.toml\"."
+    if Path(entry).is_absolute() or entry.startswith("~"):
+        return "is an absolute path. Name it relative to the project root, e.g. \"pyproject.toml\"."
+    target = (root / entry).resolve()
+    if target != root and root not in target.parents:
+        return f"points outside the project ({root}). Build files must live inside the project; copy the file in."
+    if not target.exists():
+        return f"does not exist ({target}). Create it or remove it from build_files."
+    if not target.is_file():
+        return "is not a regular file. List files, not folders."
+    return None
+
+
+def _job(check: _Checker, job: dict) -> dict[str, Any]:
+    check.unknown_keys("job", job, JOB_FIELDS)
+    values: dict[str, Any] = {"email_on_success": False, "email_on_failure": False}
+    for key in ("email_on_success", "email_on_failure"):
+        if key not in job:
+            check.problem("job", None, f"[job] needs `{key}` (true or false): it is required. Add {key} = false.")
+        elif not isinstance(job[key], bool):
+            check.problem("job", key, f"[job] {key} must be true or false (no quotes); got {_show(job[key])}.")
+        else:
+            values[key] = job[key]
+    cuda = job.get("cuda")
+    if cuda is not None:
+        if not isinstance(cuda, str) or not CUDA_RE.match(cuda):
+            check.problem("job", "cuda", f'[job] cuda {_show(cuda)} is not a CUDA version. Write "MAJOR.MINOR" as a string, e.g. cuda = "12.6", or remove it if the job needs no GPU.')
+        else:
+            values["cuda"] = cuda
+    values["env_vars"] = _env_vars(check, job.get("env_vars", {}))
+    order = job.get("artifact_upload_order", "FIFO")
+    if order not in UPLOAD_ORDERS:
+        hint = f' Write "{order.upper()}" in capitals.' if isinstance(order, str) and order.upper() in UPLOAD_ORDERS else ""
+        check.problem("job", "artifact_upload_order", f'[job] artifact_upload_order {_show(order)} must be "FIFO" (the default) or "LIFO".{hint}')
+    else:
+        values["artifact_upload_order"] = order
+    return values
+
+
+def _env_vars(check: _Checker, env: Any) -> dict[str, str]:
+    if not isinstance(env, dict):
+        check.problem("job", "env_vars", f'[job] env_vars must be a table of strings, e.g. env_vars = {{ LEARNING_RATE = "3e-4" }}; got {_show(env)}.')
+        return {}
+    result: dict[str, str] = {}
+    for key, value in env.items():
+        if not ENV_NAME_RE.match(key):
+            check.problem("job", "env_vars", f"[job] env_vars: `{key}` is not a valid environment variable name. Use letters, digits and '_', not starting with a digit.")
+        elif key in BUILTIN_ENV:
+            check.problem("job", "env_vars", f"[job] env_vars: `{key}` is built in and set by the platform. Remove it from env_vars.")
+        elif not isinstance(value, str):
+            check.problem("job", "env_vars", f'[job] env_vars: {key} = {_show(value)} must be a string. Quote it: {key} = "{_plain(value)}".')
+        else:
+            result[key] = value
+    return result
+
+
+DEFAULT_RUN_SH = """export PATH="$HOME/.local/bin:$PATH"
+
+uv run main.py
+"""
+
+DEFAULT_BUILD_SH = """apt-get update -qq && apt-get install -y -qq curl && rm -rf /var/lib/apt/lists/*
+curl -LsSf https://astral.sh/uv/install.sh | sh
+
+export PATH="$HOME/.local/bin:$PATH"
+
+uv sync
+"""
+
+
+def default_manifest_text(name: str) -> str:
+    """The manifest `cycle project init` writes: the spec's defaults, with comments kept."""
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("Cycleswap project manifest. Reference: the platform's .cycleswap/ documentation."))
+    doc.add(tomlkit.nl())
+    main = tomlkit.table()
+    main.add(tomlkit.comment("Project name, unique within your organization."))
+    main.add("name", name)
+    main.add(tomlkit.comment("Volumes mounted read-only at /volumes/<name>."))
+    main.add("volumes", tomlkit.array())
+    main.add(tomlkit.comment("Files whose content decides whether build.sh re-runs; copied into the build."))
+    main.add("build_files", tomlkit.array())
+    doc.add("main", main)
+    ubuntu = tomlkit.table()
+    ubuntu.add(tomlkit.comment('Exactly one image section. One of: ' + ", ".join(f'"{v}"' for v in UBUNTU_VERSIONS)))
+    ubuntu.add("version", "24.04")
+    doc.add("ubuntu", ubuntu)
+    job = tomlkit.table()
+    job.add(tomlkit.comment('Minimum CUDA version of the machine, e.g. cuda = "12.6". Omit when no GPU is needed.'))
+    env = tomlkit.inline_table()
+    job.add(tomlkit.comment('Environment variables for the container, e.g. { LEARNING_RATE = "3e-4" }.'))
+    job.add("env_vars", env)
+    job.add("email_on_success", False)
+    job.add("email_on_failure", False)
+    job.add(tomlkit.comment('"FIFO" uploads artifacts in the order written; "LIFO" newest first (periodic checkpoints).'))
+    job.add("artifact_upload_order", "FIFO")
+    doc.add("job", job)
+    return tomlkit.dumps(doc)
+
+
+def default_project_name(folder: Path) -> str:
+    """A valid project name derived from a folder name."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.resolve().name).strip("-._")[:63]
+    return name or "my-project"
+
+
+def init_project(project_dir: Path, name: str | None = None, force: bool = False) -> list[Path]:
+    """Write .cycleswap/{manifest.toml,run.sh,build.sh}; refuse to overwrite unless `force`."""
+    project_dir = project_dir.resolve()
+    folder = project_dir / CYCLESWAP_DIR
+    name = name or default_project_name(project_dir)
+    if not NAME_RE.match(name):
+        raise BadInput(f"--name {name!r} is not a valid project name. Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+    files = {
+        folder / MANIFEST_NAME: default_manifest_text(name),
+        folder / "run.sh": DEFAULT_RUN_SH,
+        folder / "build.sh": DEFAULT_BUILD_SH,
+    }
+    existing = [p for p in files if p.exists()]
+    if existing and not force:
+        raise BadInput(
+            f"{', '.join(str(p) for p in existing)} already exist{'s' if len(existing) == 1 else ''}. "
+            "Nothing was written. Pass --force to overwrite them."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    return list(files)
