@@ -38,7 +38,7 @@ def is_ignored(relative: str, patterns: list[str]) -> bool:
     parts = PurePosixPath(relative).parts
     for pattern in patterns:
         anchored = pattern.lstrip("/")
-        if "/" in anchored:
+        if pattern.startswith("/") or "/" in anchored:
             if fnmatch.fnmatch(relative, anchored) or relative.startswith(anchored + "/"):
                 return True
         elif any(fnmatch.fnmatch(part, anchored) for part in parts):
@@ -71,8 +71,8 @@ def project_files(root: Path) -> dict[str, Path]:
 
 def build_context_files(root: Path, build_files: tuple[str, ...]) -> dict[str, Path]:
     """What build.sh can see: .cycleswap/ (not its jobs/) and the manifest's build_files."""
-    files: dict[str, Path] = {}
     cycleswap = root / ".cycleswap"
+    files: dict[str, Path] = {".cycleswap": cycleswap}
     for path in sorted(cycleswap.rglob("*")):
         rel = path.relative_to(root).as_posix()
         if not is_ignored(rel, []):

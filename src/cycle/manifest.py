@@ -178,9 +178,10 @@ def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
     try:
         document = _plain(tomlkit.parse(text))
     except ParseError as error:
-        reason = str(error).split(" at line ")[0]
+        reason = str(error).split(" at line ")[0].rstrip(".")
+        line = _duplicate_line(text, reason) or error.line
         raise ManifestError([
-            f"{path}:{error.line}:{error.col}: TOML syntax error: {reason}. "
+            f"{path}:{line}:{error.col}: TOML syntax error: {reason}. "
             "Fix the TOML at that line (strings need quotes, tables are written [name], each key once)."
         ]) from None
     except TOMLKitError as error:
@@ -202,6 +203,15 @@ def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
         path=path, root=root, name=name, ubuntu_version=ubuntu_version,
         volumes=tuple(volumes), build_files=tuple(build_files), **job_values,
     )
+
+
+def _duplicate_line(text: str, reason: str) -> int | None:
+    """tomlkit reports a repeated table where it noticed it; point at the repeated header instead."""
+    found = re.match(r'Key "(.+)" already exists', reason)
+    if not found:
+        return None
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if re.match(rf"^\s*\[\s*{re.escape(found.group(1))}\s*\]", line)]
+    return headers[1] if len(headers) > 1 else None
 
 
 def _table(check: _Checker, document: dict, name: str) -> dict:
@@ -233,7 +243,8 @@ def _image_section(check: _Checker, document: dict) -> str:
         return ""
     if len(images) > 1:
         listed = " and ".join(f"[{k}]" for k in images)
-        check.problem(images[1], None, f"found {listed}: exactly one image section is allowed. Keep [ubuntu] only.")
+        extra = next(k for k in images if k not in IMAGE_SECTIONS) if any(k not in IMAGE_SECTIONS for k in images) else images[1]
+        check.problem(extra, None, f"found {listed}: exactly one image section is allowed. Keep [ubuntu] only.")
         return ""
     section = images[0]
     if section not in IMAGE_SECTIONS:

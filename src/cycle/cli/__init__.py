@@ -3,8 +3,6 @@ commands, so `cycle --help` starts fast."""
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from cycle.cli import emulator as emulator_cli
@@ -12,7 +10,19 @@ from cycle.cli import job as job_cli
 from cycle.cli import project as project_cli
 from cycle.errors import CycleError
 
+class CycleGroup(typer.core.TyperGroup):
+    """Turns a CycleError raised by any command into one paragraph on stderr and its exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CycleError as error:
+            typer.echo(f"error: {error.message}", err=True)
+            raise typer.Exit(error.exit_code) from None
+
+
 app = typer.Typer(
+    cls=CycleGroup,
     name="cycle",
     help="Run Cycleswap GPU jobs locally exactly as the platform would, and browse their logs and artifacts.",
     no_args_is_help=True,
@@ -25,9 +35,4 @@ app.add_typer(emulator_cli.app, name="emulator")
 
 
 def main() -> None:
-    """Entry point: a CycleError becomes one paragraph on stderr and its exit code."""
-    try:
-        app()
-    except CycleError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        sys.exit(error.exit_code)
+    app()

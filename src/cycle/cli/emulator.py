@@ -113,12 +113,14 @@ def images() -> None:
 def setup() -> None:
     """Everything `cycle project test` needs here: an engine that answers and a base image."""
     engine_start()
+    from emulator.baseimage import DEFAULT_TAG
     from emulator.config import image_for
 
-    if image_for("24.04").image == "ubuntu:24.04":
-        base_image(if_missing=True)
+    mapped = image_for("24.04").image
+    if mapped in ("ubuntu:24.04", DEFAULT_TAG):
+        base_image(tag=DEFAULT_TAG, version=None, if_missing=True)
     else:
-        _say(f"[ubuntu] versions map to {image_for('24.04').image}: see `cycle emulator images`")
+        _say(f"[ubuntu] versions map to {mapped}: see `cycle emulator images`")
 
 
 @app.command()

@@ -1,0 +1,170 @@
+"""Manifest validation and `cycle project init`: pure, no Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cycle.cli import app
+from cycle.errors import BadInput, ManifestError
+from cycle.manifest import default_manifest_text, init_project, load_manifest, parse_manifest
+
+GOOD = """\
+[main]
+name = "my-experiment"
+volumes = ["training-data", "validation-data"]
+build_files = ["pyproject.toml"]
+
+[ubuntu]
+version = "24.04"
+
+[job]
+cuda = "13.0"
+env_vars = { MAX_EPOCHS = "1000", LEARNING_RATE = "3e-4" }
+email_on_success = true
+email_on_failure = true
+artifact_upload_order = "LIFO"
+"""
+
+TAIL = '[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = false\nemail_on_failure = false\n'
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / ".cycleswap").mkdir()
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
+    return tmp_path
+
+
+def parse(project: Path, text: str):
+    return parse_manifest(text, path=project / ".cycleswap" / "manifest.toml", root=project)
+
+
+def test_spec_example_parses_with_every_field(project):
+    manifest = parse(project, GOOD)
+    assert manifest.name == "my-experiment"
+    assert manifest.volumes == ("training-data", "validation-data")
+    assert manifest.build_files == ("pyproject.toml",)
+    assert manifest.ubuntu_version == "24.04"
+    assert manifest.cuda == "13.0"
+    assert manifest.env_vars == {"MAX_EPOCHS": "1000", "LEARNING_RATE": "3e-4"}
+    assert manifest.email_on_success is True and manifest.email_on_failure is True
+    assert manifest.artifact_upload_order == "LIFO"
+    assert manifest.container_env()["INSIDE_CYCLESWAP_CONTAINER"] == "1"
+
+
+def test_defaults_follow_the_spec(project):
+    manifest = parse(project, '[main]\nname = "x"\n' + TAIL)
+    assert manifest.volumes == () and manifest.build_files == ()
+    assert manifest.env_vars == {} and manifest.cuda is None
+    assert manifest.artifact_upload_order == "FIFO"
+
+
+# (manifest text, line the message must name, words the message must contain)
+BAD = {
+    "syntax error": ('[main]\nname = "x\n' + TAIL, 2, ["syntax error"]),
+    "value without quotes": ("[main]\nname = my-experiment\n" + TAIL, 2, ["syntax error"]),
+    "missing name": ("[main]\nvolumes = []\n" + TAIL, 1, ["needs `name`"]),
+    "missing main": (TAIL, None, ["[main]", "required"]),
+    "name with spaces": ('[main]\nname = "my experiment"\n' + TAIL, 2, ["name", "not a valid project name"]),
+    "two image sections": ('[main]\nname = "x"\n[debian]\nversion = "12"\n' + TAIL, 3, ["exactly one image section", "[debian]"]),
+    "no image section": ('[main]\nname = "x"\n[job]\nemail_on_success = false\nemail_on_failure = false\n', None, ["no image section", "[ubuntu]"]),
+    "duplicate image table": ('[main]\nname = "x"\n[ubuntu]\nversion = "22.04"\n' + TAIL, 5, ["already exists"]),
+    "ubuntu 23.10": ('[main]\nname = "x"\n[ubuntu]\nversion = "23.10"\n[job]\nemail_on_success = false\nemail_on_failure = false\n', 4, ['"23.10"', "24.04"]),
+    "ubuntu version as a number": ('[main]\nname = "x"\n[ubuntu]\nversion = 24.04\n[job]\nemail_on_success = false\nemail_on_failure = false\n', 4, ["quoted string"]),
+    "cuda thirteen": ('[main]\nname = "x"\n' + TAIL + 'cuda = "thirteen"\n', 8, ["cuda", "MAJOR.MINOR"]),
+    "cuda as a float": ('[main]\nname = "x"\n' + TAIL + "cuda = 12.6\n", 8, ["cuda", '"12.6"']),
+    "env_vars with an int": ('[main]\nname = "x"\n' + TAIL + "env_vars = { EPOCHS = 10 }\n", 8, ["EPOCHS", "must be a string", 'EPOCHS = "10"']),
+    "env_vars bad name": ('[main]\nname = "x"\n' + TAIL + 'env_vars = { "1X" = "a" }\n', 8, ["not a valid environment variable name"]),
+    "env_vars overrides builtin": ('[main]\nname = "x"\n' + TAIL + 'env_vars = { INSIDE_CYCLESWAP_CONTAINER = "0" }\n', 8, ["built in"]),
+    "unknown table": ('[main]\nname = "x"\n[jobs]\nfoo = 1\n' + TAIL, 3, ["unknown table [jobs]", "Did you mean `job`?"]),
+    "unknown field": ('[main]\nname = "x"\nbuild_file = ["a"]\n' + TAIL, 3, ["no field `build_file`", "Did you mean `build_files`?"]),
+    "email not boolean": ('[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = "yes"\nemail_on_failure = false\n', 6, ["true or false"]),
+    "email missing": ('[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = true\n', 5, ["email_on_failure", "required"]),
+    "upload order lowercase": ('[main]\nname = "x"\n' + TAIL + 'artifact_upload_order = "lifo"\n', 8, ['"FIFO"', '"LIFO"', "capitals"]),
+    "build_files outside the project": ('[main]\nname = "x"\nbuild_files = ["../secret.toml"]\n' + TAIL, 3, ["outside the project"]),
+    "build_files absolute": ('[main]\nname = "x"\nbuild_files = ["/etc/passwd"]\n' + TAIL, 3, ["absolute path"]),
+    "build_files missing": ('[main]\nname = "x"\nbuild_files = ["requirements.txt"]\n' + TAIL, 3, ["does not exist"]),
+    "build_files not a list": ('[main]\nname = "x"\nbuild_files = "pyproject.toml"\n' + TAIL, 3, ["array of strings"]),
+    "volumes with an int": ('[main]\nname = "x"\nvolumes = ["data", 3]\n' + TAIL, 3, ["array of strings"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_manifest_names_file_line_and_fix(project, case):
+    text, line, words = BAD[case]
+    with pytest.raises(ManifestError) as caught:
+        parse(project, text)
+    message = caught.value.message
+    where = f"{project / '.cycleswap' / 'manifest.toml'}"
+    assert message.startswith(where), message
+    if line is not None:
+        assert message.startswith(f"{where}:{line}"), message
+    for word in words:
+        assert word in message, message
+    assert caught.value.exit_code == 2
+
+
+def test_several_problems_are_all_reported(project):
+    with pytest.raises(ManifestError) as caught:
+        parse(project, '[main]\nname = "x"\n[ubuntu]\nversion = "23.10"\n[job]\ncuda = "x"\nemail_on_success = 1\nemail_on_failure = false\n')
+    assert len(caught.value.problems) == 3
+
+
+def test_build_file_symlink_pointing_out_is_refused(project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "secret.txt"
+    outside.write_text("s")
+    (project / "link.txt").symlink_to(outside)
+    with pytest.raises(ManifestError, match="outside the project"):
+        parse(project, '[main]\nname = "x"\nbuild_files = ["link.txt"]\n' + TAIL)
+
+
+def test_cli_reports_bad_manifest_without_traceback(project):
+    (project / ".cycleswap" / "manifest.toml").write_text('[main]\nname = "x"\n' + TAIL + 'cuda = "thirteen"\n')
+    result = CliRunner().invoke(app, ["project", "test", str(project)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert 'cuda "thirteen" is not a CUDA version' in result.output
+
+
+def test_cli_reports_missing_manifest(tmp_path):
+    result = CliRunner().invoke(app, ["project", "test", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "cycle project init" in result.output
+
+
+def test_init_writes_spec_defaults_that_validate(tmp_path):
+    written = init_project(tmp_path / "proj")
+    assert sorted(p.name for p in written) == ["build.sh", "manifest.toml", "run.sh"]
+    text = (tmp_path / "proj" / ".cycleswap" / "manifest.toml").read_text()
+    assert "# Project name" in text  # comments are kept
+    manifest = load_manifest(tmp_path / "proj")
+    assert manifest.name == "proj" and manifest.ubuntu_version == "24.04"
+    assert manifest.artifact_upload_order == "FIFO"
+    assert "uv run main.py" in (tmp_path / "proj" / ".cycleswap" / "run.sh").read_text()
+    assert "uv sync" in (tmp_path / "proj" / ".cycleswap" / "build.sh").read_text()
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path):
+    init_project(tmp_path)
+    manifest = tmp_path / ".cycleswap" / "manifest.toml"
+    manifest.write_text("# mine\n")
+    result = CliRunner().invoke(app, ["project", "init", str(tmp_path)])
+    assert result.exit_code == 2 and "--force" in result.output
+    assert manifest.read_text() == "# mine\n"
+    result = CliRunner().invoke(app, ["project", "init", str(tmp_path), "--force"])
+    assert result.exit_code == 0
+    assert "[main]" in manifest.read_text()
+
+
+def test_init_rejects_bad_name(tmp_path):
+    with pytest.raises(BadInput):
+        init_project(tmp_path, name="bad name")
+
+
+def test_default_manifest_text_round_trips(tmp_path):
+    (tmp_path / ".cycleswap").mkdir()
+    manifest = parse(tmp_path, default_manifest_text("demo"))
+    assert manifest.name == "demo"

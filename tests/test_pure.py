@@ -1,0 +1,154 @@
+"""Pure logic without Docker: cache keys, file selection, state rules, docker log framing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emulator.context import build_context_files, build_key, build_key_for, is_ignored, project_files
+from emulator.models import IllegalTransition, JobState, state_for_exit, transition
+from emulator.runtime import join_frames, parse_docker_ts
+
+
+def key(build_sh=b"echo hi\n", files=(("pyproject.toml", b"a"),), version="24.04", base="sha256:1"):
+    return build_key(build_sh, list(files), version, base)
+
+
+def test_build_key_changes_with_every_input():
+    base = key()
+    assert key() == base
+    assert key(build_sh=b"echo ho\n") != base
+    assert key(files=(("pyproject.toml", b"b"),)) != base
+    assert key(files=(("other.toml", b"a"),)) != base
+    assert key(files=()) != base
+    assert key(version="22.04") != base
+    assert key(base="sha256:2") != base
+
+
+def test_build_key_ignores_listing_order_but_not_boundaries():
+    two = (("a", b"1"), ("b", b"2"))
+    assert key(files=two) == key(files=tuple(reversed(two)))
+    # moving bytes between path and content must not collide
+    assert key(files=(("ab", b"c"),)) != key(files=(("a", b"bc"),))
+
+
+def test_build_key_for_reads_files_relative_to_root(tmp_path):
+    (tmp_path / ".cycleswap").mkdir()
+    (tmp_path / ".cycleswap" / "build.sh").write_text("echo 1\n")
+    (tmp_path / "req.txt").write_text("x\n")
+    first = build_key_for(tmp_path, ("req.txt",), "24.04", "img")
+    assert build_key_for(tmp_path, ("./req.txt",), "24.04", "img") == first
+    (tmp_path / "req.txt").write_text("y\n")
+    assert build_key_for(tmp_path, ("req.txt",), "24.04", "img") != first
+
+
+def test_project_files_skip_git_jobs_and_ignore_file(tmp_path):
+    for rel in ["main.py", ".git/config", ".cycleswap/run.sh", ".cycleswap/jobs/j-1/output.log",
+                "data/raw/big.bin", "data/keep.txt", "pkg/__pycache__/m.pyc", "notes.log"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    (tmp_path / ".cycleignore").write_text("# comment\ndata/raw/\n__pycache__\n*.log\n")
+    files = set(project_files(tmp_path))
+    assert {"main.py", ".cycleswap/run.sh", "data/keep.txt", ".cycleignore"} <= files
+    assert not {p for p in files if p.startswith((".git/", ".cycleswap/jobs", "data/raw"))}
+    assert ".git" not in files and "pkg/__pycache__" not in files and "notes.log" not in files
+
+
+def test_project_files_keep_symlinks_as_links(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f").write_text("x")
+    (tmp_path / "link").symlink_to("/etc")
+    files = project_files(tmp_path)
+    assert "link" in files and "link/passwd" not in files
+
+
+def test_is_ignored_rules():
+    assert is_ignored(".git/HEAD", [])
+    assert is_ignored(".cycleswap/jobs", [])
+    assert not is_ignored(".cycleswap/run.sh", [])
+    assert is_ignored("a/b/node_modules/x", ["node_modules"])
+    assert not is_ignored("a/data/x", ["/data"])
+    assert is_ignored("data/x", ["/data"])
+
+
+def test_build_context_has_only_cycleswap_and_build_files(tmp_path):
+    (tmp_path / ".cycleswap" / "jobs" / "j").mkdir(parents=True)
+    (tmp_path / ".cycleswap" / "build.sh").write_text("")
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "req.txt").write_text("")
+    (tmp_path / "main.py").write_text("")
+    files = set(build_context_files(tmp_path, ("deps/req.txt",)))
+    assert files == {".cycleswap", ".cycleswap/build.sh", "deps", "deps/req.txt"}
+
+
+@pytest.mark.parametrize("current,new", [
+    (JobState.PENDING, JobState.RUNNING), (JobState.RUNNING, JobState.FINISHED),
+    (JobState.RUNNING, JobState.FAILED), (JobState.RUNNING, JobState.CANCELLED),
+    (JobState.RUNNING, JobState.PENDING), (JobState.PENDING, JobState.CANCELLED),
+])
+def test_allowed_transitions(current, new):
+    assert transition(current, new) is new
+
+
+@pytest.mark.parametrize("final", [JobState.FINISHED, JobState.FAILED, JobState.CANCELLED])
+@pytest.mark.parametrize("new", list(JobState))
+def test_final_states_never_change(final, new):
+    with pytest.raises(IllegalTransition):
+        transition(final, new)
+
+
+def test_pending_cannot_finish_without_running():
+    with pytest.raises(IllegalTransition):
+        transition(JobState.PENDING, JobState.FINISHED)
+
+
+def test_exit_codes_map_to_states():
+    assert state_for_exit(0, False) == (JobState.FINISHED, None)
+    assert state_for_exit(3, False) == (JobState.FAILED, "EXIT_CODE_3")
+    assert state_for_exit(137, True) == (JobState.FAILED, "OUT_OF_MEMORY")
+
+
+def test_parse_docker_timestamps():
+    assert parse_docker_ts("1970-01-01T00:00:01.000000001Z") == 1_000_000_001
+    assert parse_docker_ts(b"1970-01-01T00:00:02.5Z") == 2_500_000_000
+    assert parse_docker_ts("1970-01-01T00:00:03Z") == 3_000_000_000
+
+
+def test_join_frames_rejoins_lines_docker_split_at_16k():
+    frames = [
+        b"1970-01-01T00:00:01.000000000Z " + b"a" * 16384,
+        b"1970-01-01T00:00:01.000000100Z " + b"b" * 16384,
+        b"1970-01-01T00:00:01.000000200Z ccc\n",
+        b"1970-01-01T00:00:02.000000000Z short\n",
+        b"1970-01-01T00:00:03.000000000Z no newline at end",
+    ]
+    lines = list(join_frames(iter(frames)))
+    assert lines[0] == (1_000_000_000, "a" * 16384 + "b" * 16384 + "ccc")
+    assert lines[1] == (2_000_000_000, "short")
+    assert lines[2] == (3_000_000_000, "no newline at end")
+
+
+def test_join_frames_keeps_empty_lines_and_replaces_bad_utf8():
+    frames = [b"1970-01-01T00:00:01Z \n", b"1970-01-01T00:00:02Z \xff\n"]
+    assert list(join_frames(iter(frames))) == [(1_000_000_000, ""), (2_000_000_000, "\ufffd")]
+
+
+def test_state_store_names_jobs_per_project_and_orders_logs(tmp_path):
+    from emulator.models import Stream
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "s.db")
+    a1, a2, b1 = store.create_job("a"), store.create_job("a"), store.create_job("b")
+    assert (a1.name, a2.name, b1.name) == ("a-1", "a-2", "b-1")
+    store.append_logs(a1.id, [(30, Stream.STDOUT, "late"), (10, Stream.SYSTEM, "early"), (20, Stream.STDERR, "mid")])
+    assert [r.text for r in store.logs(a1.id)] == ["early", "mid", "late"]
+    assert [r.text for r in store.logs(a1.id, Stream.STDERR)] == ["mid"]
+    running = store.set_state(a1.id, JobState.RUNNING, machine="m")
+    assert running.started_ns and running.machine == "m"
+    done = store.set_state(a1.id, JobState.FAILED, reason="EXIT_CODE_2", exit_code=2)
+    assert done.finished_ns >= running.started_ns and done.exit_code == 2
+    with pytest.raises(IllegalTransition):
+        store.set_state(a1.id, JobState.RUNNING)
+    assert [j.name for j in store.jobs()] == ["b-1", "a-2", "a-1"]
+    assert [j.name for j in store.jobs(JobState.FAILED)] == ["a-1"]
