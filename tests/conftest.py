@@ -1,0 +1,107 @@
+"""Shared fixtures. Docker tests talk to the real engine that scripts/setup.sh made answer."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+BASE_TAG = "cycle/base:busybox"
+TEST_PROJECT_PREFIX = "test-"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    """A fresh emulator home for the test, using the offline base image for every version."""
+    folder = tmp_path / "cycle-home"
+    folder.mkdir()
+    monkeypatch.setenv("CYCLE_HOME", str(folder))
+    monkeypatch.setenv("CYCLE_BASE_IMAGE", BASE_TAG)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The real engine; the base image is made when missing. Fails (never skips) without an engine."""
+    from docker.errors import ImageNotFound
+
+    from emulator import runtime
+    from emulator.baseimage import make_base_image
+
+    client = runtime.connect()
+    try:
+        client.images.get(BASE_TAG)
+    except ImageNotFound:
+        make_base_image(client, BASE_TAG)
+    yield client
+    for image in client.images.list(filters={"label": "cycleswap.project"}):
+        if image.labels.get("cycleswap.project", "").startswith(TEST_PROJECT_PREFIX):
+            try:
+                client.images.remove(image.id, force=True)
+            except Exception:  # a parent of another test image: removed with it
+                pass
+
+
+@dataclass
+class Run:
+    exit_code: int
+    output: str
+    job: object
+    logs: list
+
+
+@dataclass
+class Project:
+    root: Path
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    name: str = "proj"
+
+    def manifest(self, name: str | None = None, build_files=(), env: dict | None = None, extra: str = "") -> None:
+        name = name or self.name
+        env_text = ", ".join(f'{k} = "{v}"' for k, v in (env or {}).items())
+        files = ", ".join(f'"{f}"' for f in build_files)
+        self.write(".cycleswap/manifest.toml", f"""\
+            [main]
+            name = "{name}"
+            build_files = [{files}]
+            [ubuntu]
+            version = "24.04"
+            [job]
+            env_vars = {{ {env_text} }}
+            email_on_success = false
+            email_on_failure = false
+            {extra}
+            """)
+
+    def test(self, *args: str) -> Run:
+        """`cycle project test` in-process; returns exit code, output, the job and its log."""
+        from cycle.cli import app
+        from emulator.platform import EmulatorPlatform
+
+        result = CliRunner().invoke(app, ["project", "test", str(self.root), *args])
+        platform = EmulatorPlatform()
+        jobs = platform.jobs(limit=1)
+        job = jobs[0] if jobs else None
+        logs = platform.logs(job.name) if job else []
+        return Run(result.exit_code, result.output, job, logs)
+
+
+@pytest.fixture
+def project(tmp_path: Path, home: Path, docker_client) -> Project:
+    """A small project whose build.sh and run.sh the test rewrites as it needs."""
+    # Build images live in the engine, shared by every home: a unique name keeps tests apart.
+    p = Project(tmp_path / "proj", name=f"{TEST_PROJECT_PREFIX}{uuid.uuid4().hex[:10]}")
+    p.manifest()
+    p.write(".cycleswap/build.sh", "echo building\n")
+    p.write(".cycleswap/run.sh", "echo hello\n")
+    return p

@@ -1,0 +1,267 @@
+"""`cycle project test` against the real Docker engine: build cache, run, states, logs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from emulator import runtime
+from emulator.models import JobState, Stream
+
+
+def system_lines(run):
+    return [r.text for r in run.logs if r.stream is Stream.SYSTEM]
+
+
+def job_stdout(run):
+    return [r.text.strip() for r in run.logs if r.stream is Stream.STDOUT]
+
+
+def build_containers_created(client, home, since_ns: int) -> int:
+    """Build containers the engine created for this home since `since_ns`, from Docker's own events."""
+    filters = {"type": "container", "event": "create",
+               "label": [f"{runtime.LABEL_HOME}={runtime.home_label(home)}", f"{runtime.LABEL_KIND}=build"]}
+    events = client.events(since=since_ns // 10**9 - 1, until=int(time.time()) + 1, filters=filters, decode=True)
+    return sum(1 for event in events if event["timeNano"] >= since_ns)
+
+
+def test_first_run_builds_then_cache_hit_runs_no_build_container(project, home, docker_client):
+    before_first = time.time_ns()
+    first = project.test()
+    assert first.exit_code == 0, first.output
+    assert build_containers_created(docker_client, home, before_first) == 1
+    assert first.job.state is JobState.FINISHED
+    assert any("build cache miss" in line for line in system_lines(first))
+    assert "hello" in first.output
+    started = time.time_ns()
+    second = project.test()
+    assert second.exit_code == 0, second.output
+    assert any("build cache hit" in line for line in system_lines(second))
+    assert not any("[build]" in line for line in system_lines(second))
+    assert build_containers_created(docker_client, home, started) == 0
+
+
+def test_build_sh_or_build_file_change_misses(project):
+    project.write("req.txt", "a\n")
+    project.manifest(build_files=["req.txt"])
+    assert project.test().exit_code == 0
+    assert any("cache hit" in line for line in system_lines(project.test()))
+    project.write("req.txt", "b\n")
+    assert any("cache miss" in line for line in system_lines(project.test()))
+    project.write(".cycleswap/build.sh", "echo building v2\n")
+    run = project.test()
+    assert any("cache miss" in line for line in system_lines(run))
+    assert any("[build] building v2" in line for line in system_lines(run))
+
+
+def test_build_sees_only_cycleswap_and_build_files(project):
+    project.write("req.txt", "dep\n")
+    project.write("main.py", "print()\n")
+    project.manifest(build_files=["req.txt"])
+    project.write(".cycleswap/build.sh", "ls -A /app > /build-saw.txt\n")
+    project.write(".cycleswap/run.sh", "cat /build-saw.txt\n")
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    assert run.output.count(".cycleswap") >= 1 and "req.txt" in run.output
+    assert "main.py" not in run.output
+
+
+def test_builds_layer_on_the_previous_image_and_clean_starts_fresh(project):
+    project.write(".cycleswap/run.sh", "ls /opt\n")
+    project.write(".cycleswap/build.sh", "mkdir -p /opt && echo 1 > /opt/from-build-1\n")
+    assert project.test().exit_code == 0
+    project.write(".cycleswap/build.sh", "mkdir -p /opt && echo 2 > /opt/from-build-2\n")
+    layered = project.test()
+    assert "from-build-1" in layered.output and "from-build-2" in layered.output
+    clean = project.test("--clean")
+    assert any(line.startswith("--clean") for line in system_lines(clean))
+    assert "from-build-2" in clean.output and "from-build-1" not in clean.output
+
+
+def test_rebuild_reruns_build_on_top_of_previous_image_even_on_hit(project):
+    project.write(".cycleswap/build.sh", "echo run >> /build-count\n")
+    project.write(".cycleswap/run.sh", "wc -l < /build-count\n")
+    assert job_stdout(project.test()) == ["1"]
+    assert job_stdout(project.test()) == ["1"]  # a hit: build.sh did not run again
+    rebuilt = project.test("--rebuild")
+    assert any(line.startswith("--rebuild") for line in system_lines(rebuilt))
+    assert job_stdout(rebuilt) == ["2"]
+
+
+def test_rebuild_and_clean_together_are_refused(project):
+    run = project.test("--rebuild", "--clean")
+    assert run.exit_code == 2 and "exclude each other" in run.output
+
+
+def test_env_vars_and_builtin_reach_the_job(project):
+    project.manifest(env={"LEARNING_RATE": "3e-4", "GREETING": "hi there"})
+    project.write(".cycleswap/run.sh", 'echo "lr=$LEARNING_RATE g=$GREETING inside=$INSIDE_CYCLESWAP_CONTAINER pwd=$(pwd)"\n')
+    run = project.test()
+    assert "lr=3e-4 g=hi there inside=1 pwd=/app" in run.output
+
+
+def test_exit_code_maps_to_failed_and_cli_exits_with_it(project):
+    project.write(".cycleswap/run.sh", "echo about to fail; exit 3\n")
+    run = project.test()
+    assert run.exit_code == 3
+    assert run.job.state is JobState.FAILED and run.job.reason == "EXIT_CODE_3" and run.job.exit_code == 3
+
+
+def test_failing_build_marks_job_failed(project):
+    project.write(".cycleswap/build.sh", "echo broken >&2; exit 4\n")
+    run = project.test()
+    assert run.exit_code == 4
+    assert run.job.state is JobState.FAILED and run.job.reason == "BUILD_FAILED"
+    assert any("[build] broken" in line for line in system_lines(run))
+
+
+def test_streams_are_stored_apart_in_order_with_timestamps(project):
+    project.write(".cycleswap/run.sh", """\
+        echo out-1
+        sleep 0.2
+        echo err-1 >&2
+        sleep 0.2
+        echo out-2
+        """)
+    run = project.test()
+    job_lines = [(r.stream, r.text) for r in run.logs if r.stream is not Stream.SYSTEM]
+    assert job_lines == [(Stream.STDOUT, "out-1"), (Stream.STDERR, "err-1"), (Stream.STDOUT, "out-2")]
+    stamps = [r.ts_ns for r in run.logs]
+    assert stamps == sorted(stamps) and all(stamps)
+    system = system_lines(run)
+    assert system[0].startswith(f"job {project.name}-1 created") and system[-1].startswith("job finished")
+    assert any(line.startswith("job started on machine") for line in system)
+
+
+def test_long_lines_are_joined_back(project):
+    project.write(".cycleswap/run.sh", "printf '%040000d\\n' 7\necho after\n")
+    run = project.test()
+    stdout = [r.text for r in run.logs if r.stream is Stream.STDOUT]
+    assert len(stdout[0]) == 40000 and stdout[0].endswith("7") and stdout[1] == "after"
+
+
+def test_project_files_reach_app_but_not_git_jobs_or_ignored(project):
+    project.write("main.py", "print('x')\n")
+    project.write(".git/config", "[core]\n")
+    project.write(".cycleswap/jobs/old/output.log", "old\n")
+    project.write("secret/token", "t\n")
+    project.write(".cycleignore", "secret\n")
+    project.write(".cycleswap/run.sh", "find /app -path /app/.cycleswap/run.sh -o -print | sort\n")
+    run = project.test()
+    assert "/app/main.py" in run.output
+    assert "/app/.git" not in run.output and "/app/.cycleswap/jobs" not in run.output and "secret" not in run.output
+
+
+def test_artifacts_are_bound_to_the_machine_folder(project, home):
+    project.write(".cycleswap/run.sh", "mkdir -p /artifacts/ckpt && echo weights > /artifacts/ckpt/step-1.pt\n")
+    run = project.test()
+    written = home / "machines" / "local-0" / "artifacts" / run.job.name / "ckpt" / "step-1.pt"
+    assert written.read_text() == "weights\n"
+    assert run.job.machine == "local-0"
+
+
+def test_networking_is_off_by_default(project):
+    project.write(".cycleswap/run.sh", "ls /sys/class/net\n")
+    run = project.test()
+    interfaces = [line for line in run.output.splitlines() if line and not line.startswith(("[system]", "job "))]
+    assert interfaces == ["lo"]
+
+
+def _limits_script():
+    return """\
+        cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+        cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max
+        """
+
+
+def test_limits_follow_the_platform_and_skip_limits_lifts_them(project, docker_client):
+    project.write(".cycleswap/run.sh", _limits_script())
+    run = project.test()
+    values = [line for line in run.output.splitlines() if line[:1].isdigit() or line == "max"]
+    expected_memory = int(runtime.engine_memory(docker_client) * 0.9)
+    assert abs(int(values[0]) - expected_memory) < 2**20  # the kernel rounds to pages
+    assert values[1] == "4096"
+    lifted = project.test("--skip-limits")
+    values = [line for line in lifted.output.splitlines() if line[:1].isdigit() or line == "max"]
+    assert values[1] == "max" and int(values[0]) > expected_memory
+
+
+def test_out_of_memory_fails_the_job_with_a_message(project, monkeypatch):
+    monkeypatch.setenv("CYCLE_MEMORY_LIMIT", str(48 * 2**20))
+    project.write(".cycleswap/run.sh", "x=$(head -c 400000000 /dev/zero | tr '\\0' a); echo ${#x}\n")
+    run = project.test()
+    assert run.job.state is JobState.FAILED and run.job.reason == "OUT_OF_MEMORY"
+    assert any(line.startswith("out of memory") for line in system_lines(run))
+    assert run.exit_code != 0
+
+
+def test_missing_base_image_is_a_clear_error_and_nothing_is_pulled(project, monkeypatch, docker_client):
+    monkeypatch.setenv("CYCLE_BASE_IMAGE", "cycle/never-made:1")
+    run = project.test()
+    assert run.exit_code == 1
+    assert "never pulls implicitly" in run.output and "cycle emulator base-image" in run.output
+    assert "Traceback" not in run.output
+    assert run.job is None  # nothing was started
+    assert not docker_client.images.list(name="cycle/never-made")
+
+
+def test_flattening_keeps_the_chain_under_the_depth_limit(project, monkeypatch, docker_client):
+    monkeypatch.setenv("CYCLE_FLATTEN_DEPTH", "3")
+    project.write(".cycleswap/build.sh", "echo x >> /layers\n")
+    project.write(".cycleswap/run.sh", "wc -l < /layers\n")
+    for _ in range(4):
+        run = project.test("--rebuild")
+        assert run.exit_code == 0, run.output
+    assert any("flattening" in line for line in system_lines(run))
+    assert job_stdout(run) == ["4"]  # four builds, each layered on the last: nothing lost
+    image = docker_client.images.get(run.job.image)
+    assert len(image.history()) < 3
+    assert image.labels.get("cycleswap.build-key")
+
+
+def test_sweep_removes_leftovers_of_dead_runs(project, home, docker_client):
+    from emulator.state import StateStore
+
+    store = StateStore(home / "state.db")
+    stale = store.create_job(project.name)
+    store.set_state(stale.id, JobState.RUNNING)
+    leftover = docker_client.containers.create(
+        "cycle/base:busybox", command=["sleep", "100"],
+        labels={runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(home), runtime.LABEL_PID: "999999999",
+                runtime.LABEL_JOB: str(stale.id), runtime.LABEL_KIND: "job"},
+    )
+    run = project.test()
+    assert run.exit_code == 0
+    assert store.job(stale.id).state is JobState.FAILED and store.job(stale.id).reason == "LOST"
+    from docker.errors import NotFound
+    with pytest.raises(NotFound):
+        docker_client.containers.get(leftover.id)
+
+
+def test_ctrl_c_cancels_the_job_and_removes_its_container(project, home, docker_client):
+    project.write(".cycleswap/run.sh", "echo started; sleep 60\n")
+    process = subprocess.Popen([sys.executable, "-m", "cycle", "project", "test", str(project.root)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    from emulator.state import StateStore
+
+    store = StateStore(home / "state.db")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        jobs = store.jobs(limit=1)
+        if jobs and jobs[0].state is JobState.RUNNING:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 130, output
+    job = store.jobs(limit=1)[0]
+    assert job.state is JobState.CANCELLED
+    assert "Traceback" not in output
+    filters = {"label": [f"{runtime.LABEL_JOB}={job.id}", f"{runtime.LABEL_HOME}={runtime.home_label(home)}"]}
+    assert docker_client.containers.list(all=True, filters=filters) == []
