@@ -1,0 +1,56 @@
+"""A cached `cycle project test` of a trivial project against `docker run --rm` of the same image.
+
+Both run `bash .cycleswap/run.sh` in the project's build image with networking off; the cycle run
+also records the job, its log and system events. Goal: ratio <= 1.5.
+
+    .venv/bin/python benchmarks/bench_project_test.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CYCLE = [sys.executable, "-m", "cycle"]
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "CYCLE_HOME": f"{folder}/home", "CYCLE_BASE_IMAGE": os.environ.get("CYCLE_BASE_IMAGE", "cycle/base:busybox")}
+        project = Path(folder) / "bench"
+        subprocess.run([*CYCLE, "project", "init", str(project), "--name", "bench-trivial"], env=env, check=True, stdout=subprocess.DEVNULL)
+        (project / ".cycleswap" / "build.sh").write_text("echo build\n")
+        (project / ".cycleswap" / "run.sh").write_text("echo hello\n")
+        subprocess.run([*CYCLE, "project", "test", str(project)], env=env, check=True, capture_output=True)  # warm the cache
+        status = subprocess.run([*CYCLE, "job", "status", "bench-trivial-1", "--json"], env=env, check=True, capture_output=True, text=True)
+        image = __import__("json").loads(status.stdout)["image"]
+        docker_run = ["docker", "run", "--rm", "--network", "none", "-w", "/app", image, "bash", "-c", "echo hello"]
+        cycle_run = [*CYCLE, "project", "test", str(project)]
+        cycle_times, docker_times = [], []
+        for _ in range(args.runs):  # interleaved, so drift hits both alike
+            docker_times.append(timed(docker_run, env))
+            cycle_times.append(timed(cycle_run, env))
+    cycle_median, docker_median = statistics.median(cycle_times), statistics.median(docker_times)
+    print(f"cached `cycle project test`: median {cycle_median:.3f} s over {args.runs} runs")
+    print(f"`docker run --rm` same image: median {docker_median:.3f} s over {args.runs} runs")
+    print(f"ratio cycle / docker run: {cycle_median / docker_median:.2f} (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
