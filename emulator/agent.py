@@ -18,6 +18,8 @@ from pathlib import Path
 from cycle.errors import JobCancelled
 from cycle.manifest import Manifest
 from emulator import runtime
+from emulator.artifacts import ArtifactPipeline
+from emulator.blobs import BlobStore
 from emulator.build import Builder, BuildFailed
 from emulator.config import ImageChoice
 from emulator.context import project_files
@@ -43,11 +45,12 @@ class RunOptions:
 
 
 class JobRunner:
-    def __init__(self, home: Path, store: StateStore, client, sink: Sink) -> None:
+    def __init__(self, home: Path, store: StateStore, client, sink: Sink, blobs: BlobStore) -> None:
         self.home = home
         self.store = store
         self.client = client
         self.sink = sink
+        self.blobs = blobs
         self.labels = {
             runtime.LABEL: "1",
             runtime.LABEL_HOME: runtime.home_label(home),
@@ -70,6 +73,7 @@ class JobRunner:
         self.store.upsert_project(manifest.name, manifest.root)
         job = self.store.create_job(manifest.name)
         container = None
+        pipeline = None
         try:
             self.event(job.id, f"job {job.name} created for project {manifest.name}")
             self.event(job.id, f"base image for [ubuntu] version {base.version}: {base.image} ({base.source})")
@@ -82,14 +86,20 @@ class JobRunner:
                 return self.store.set_state(job.id, JobState.FAILED, reason="BUILD_FAILED",
                                             exit_code=failure.build_exit_code)
             container = self._create(manifest, job, build.image, options)
+            pipeline = self._pipeline(manifest, job)
+            pipeline.start()
             container.start()
             job = self.store.set_state(job.id, JobState.RUNNING, machine=DEFAULT_MACHINE, image=build.image)
             self.event(job.id, f"job started on machine {DEFAULT_MACHINE} (container {container.short_id}, image {build.image})")
             self._pump(job, container)
-            return self._finish(job, container)
+            return self._finish(job, container, pipeline)
         except KeyboardInterrupt:
             if container is not None:
                 runtime.remove_quietly(container)
+            if pipeline is not None:
+                abandoned = pipeline.abandon().abandoned
+                if abandoned:
+                    self.event(job.id, f"cancelled: {len(abandoned)} artifact(s) not uploaded: {', '.join(abandoned[:20])}")
             current = self.store.job(job.id)
             if not current.state.is_final:
                 self.event(job.id, "job cancelled by the user (Ctrl-C); container removed")
@@ -163,15 +173,31 @@ class JobRunner:
                 batch = []
                 last_flush = time.monotonic()
 
-    def _finish(self, job: Job, container) -> Job:
+    def _pipeline(self, manifest: Manifest, job: Job) -> ArtifactPipeline:
+        self.event(job.id, f"artifacts: /artifacts is watched and uploaded to {self.blobs.description} "
+                           f"in {manifest.artifact_upload_order} order")
+        return ArtifactPipeline(
+            self.machine_folder(DEFAULT_MACHINE, job), job.name, self.blobs, manifest.artifact_upload_order,
+            on_event=lambda text: self.event(job.id, text),
+            on_uploaded=lambda artifact: self.store.add_artifact(job.id, artifact),
+            on_queue=lambda length, warning: self.store.set_queue(job.id, length, warning),
+        )
+
+    def _finish(self, job: Job, container, pipeline: ArtifactPipeline) -> Job:
         exit_code = int(container.wait().get("StatusCode", 1))
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        state, reason = state_for_exit(exit_code, oom)
+        report = pipeline.finish()
+        self.event(job.id, f"artifacts: {len(report.uploaded)} upload(s), {report.uploaded_bytes} bytes stored"
+                           + (f"; {len(report.failed)} failed" if report.failed else ""))
+        state, reason = state_for_exit(exit_code, oom, upload_failed=bool(report.failed))
         if oom:
             self.event(job.id, f"out of memory: the container hit its memory limit and was killed (exit code {exit_code})")
         if state is JobState.FINISHED:
             self.event(job.id, "job finished: run.sh exited with code 0")
+        elif reason == "UPLOAD_ERROR":
+            self.event(job.id, f"job failed: run.sh exited with code 0 but {len(report.failed)} artifact(s) could not be "
+                               f"stored ({', '.join(report.failed[:10])}); UPLOAD_ERROR is not retried")
         else:
             self.event(job.id, f"job failed: run.sh exited with code {exit_code} ({reason})")
         return self.store.set_state(job.id, state, reason=reason, exit_code=exit_code)

@@ -42,12 +42,16 @@ def transition(current: JobState, new: JobState) -> JobState:
     return new
 
 
-def state_for_exit(exit_code: int, oom_killed: bool) -> tuple[JobState, str | None]:
-    """The state and reason a finished container leaves its job in."""
+def state_for_exit(exit_code: int, oom_killed: bool, upload_failed: bool = False) -> tuple[JobState, str | None]:
+    """The state and reason a finished container leaves its job in.
+
+    An upload failure only decides the state when the script succeeded (UPLOAD_ERROR, not
+    retried); when the script failed, uploads were best effort and the script's failure stands.
+    """
     if oom_killed:
         return JobState.FAILED, "OUT_OF_MEMORY"
     if exit_code == 0:
-        return JobState.FINISHED, None
+        return (JobState.FAILED, "UPLOAD_ERROR") if upload_failed else (JobState.FINISHED, None)
     return JobState.FAILED, f"EXIT_CODE_{exit_code}"
 
 
@@ -59,6 +63,25 @@ class Stream(str, enum.Enum):
 
 def now_ns() -> int:
     return time.time_ns()
+
+
+QUEUE_WARNING_TEXT = (
+    "warning: the artifact upload queue has been non-empty for more than 600 seconds, so the newest "
+    "files wait behind older ones. If this job saves periodic checkpoints, set "
+    'artifact_upload_order = "LIFO" in [job] of .cycleswap/manifest.toml so the latest one uploads first.'
+)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One stored version of a file under /artifacts."""
+
+    path: str
+    key: str
+    size: int
+    sha256: str
+    mtime_ns: int
+    uploaded_ns: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,8 @@ class Job:
     started_ns: int | None
     finished_ns: int | None
     exit_code: int | None
+    queue_len: int = 0
+    queue_warning: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from emulator.agent import JobRunner, RunOptions
 from emulator.config import emulator_home, image_for, version_env_name
 from emulator.models import Job, JobState, LogRecord, Stream
 from emulator.state import StateStore
+from emulator.storage import open_blob_store
 
 
 class EmulatorPlatform:
@@ -30,7 +31,7 @@ class EmulatorPlatform:
             f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
             f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
         )
-        runner = JobRunner(self.home, self.store, client, sink)
+        runner = JobRunner(self.home, self.store, client, sink, open_blob_store(self.home))
         runner.sweep()
         return runner.run(manifest, base, base_image, RunOptions(
             rebuild=options.rebuild, clean=options.clean, skip_limits=options.skip_limits, network=options.network,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator.models import Build, Job, JobState, LogRecord, Stream, now_ns, transition
+from emulator.models import Artifact, Build, Job, JobState, LogRecord, Stream, now_ns, transition
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -52,7 +52,24 @@ CREATE TABLE IF NOT EXISTS logs (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_job_ts ON logs(job_id, ts_ns, id);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    uploaded_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS artifacts_job_path ON artifacts(job_id, path, id);
 """
+
+# Columns added after a table first shipped: (table, column, definition).
+ADDED_COLUMNS = [
+    ("jobs", "queue_len", "INTEGER NOT NULL DEFAULT 0"),
+    ("jobs", "queue_warning", "INTEGER NOT NULL DEFAULT 0"),
+]
 
 
 class StateStore:
@@ -61,7 +78,12 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._connection().executescript(SCHEMA)
+        db = self._connection()
+        db.executescript(SCHEMA)
+        for table, column, definition in ADDED_COLUMNS:
+            known = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in known:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -184,7 +206,37 @@ class StateStore:
         return [LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4]) for row in rows]
 
 
+    # artifacts
+    def add_artifact(self, job_id: int, artifact: Artifact) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO artifacts(job_id, path, key, size, sha256, mtime_ns, uploaded_ns) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, artifact.path, artifact.key, artifact.size, artifact.sha256, artifact.mtime_ns, artifact.uploaded_ns),
+            )
+
+    def artifacts(self, job_id: int) -> list[Artifact]:
+        """The newest stored version of each of the job's files, by path."""
+        rows = self._connection().execute(
+            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns FROM artifacts WHERE id IN "
+            "(SELECT MAX(id) FROM artifacts WHERE job_id = ? GROUP BY path) ORDER BY path",
+            (job_id,),
+        )
+        return [Artifact(*row) for row in rows]
+
+    def artifact_versions(self, job_id: int) -> list[Artifact]:
+        """Every stored version, in upload order."""
+        rows = self._connection().execute(
+            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns FROM artifacts WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+        return [Artifact(*row) for row in rows]
+
+    def set_queue(self, job_id: int, length: int, warning: bool) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET queue_len = ?, queue_warning = ? WHERE id = ?", (length, int(warning), job_id))
+
+
 def _job(row: sqlite3.Row) -> Job:
     values = dict(row)
     values["state"] = JobState(values["state"])
+    values["queue_warning"] = bool(values["queue_warning"])
     return Job(**values)

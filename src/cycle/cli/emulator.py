@@ -129,3 +129,56 @@ def home() -> None:
     from emulator.config import emulator_home
 
     typer.echo(str(emulator_home()))
+
+
+storage_app = typer.Typer(help="Where artifacts are stored: the local folder (default) or an S3 API.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("start")
+def storage_start(port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None) -> None:
+    """Start moto's S3 server on 127.0.0.1 and store artifacts there (objects live in its memory)."""
+    from emulator.config import emulator_home
+    from emulator.storage import start_server
+
+    host = start_server(emulator_home(), port)
+    _say(f"S3 server (moto) answers on http://{host}; artifacts now go to bucket 'cycleswap' there. "
+         "moto keeps objects in memory: they are lost when it stops.")
+
+
+@storage_app.command("stop")
+def storage_stop() -> None:
+    """Stop the S3 server started by `storage start` and go back to the local folder store."""
+    from emulator.config import emulator_home
+    from emulator.storage import stop_server
+
+    if stop_server(emulator_home()):
+        _say("stopped the S3 server; artifacts go to the local folder store again")
+    else:
+        _say("no S3 server started by cycle was running")
+
+
+@storage_app.command("use")
+def storage_use(
+    kind: Annotated[str, typer.Argument(help="local, or s3 (an S3 API such as a LocalStack you run).")],
+    host: Annotated[str | None, typer.Option(help="host:port of the S3 API (default: $LOCALSTACK_HOST or localhost:4566).")] = None,
+    bucket: Annotated[str | None, typer.Option(help="Bucket name (default: cycleswap).")] = None,
+) -> None:
+    """Choose the artifact store: the local folder, or an S3 API reached through localstack-client."""
+    from cycle.cli.output import fail
+    from emulator.config import emulator_home
+    from emulator.storage import open_blob_store, use_storage
+
+    if kind not in ("local", "s3"):
+        fail(f"storage kind {kind!r} is not known. Use `local` or `s3`.")
+    use_storage(emulator_home(), kind, localstack_host=host, bucket=bucket)
+    _say(f"artifacts go to {open_blob_store(emulator_home()).description}")
+
+
+@storage_app.command("status")
+def storage_status() -> None:
+    """Say which store artifacts go to and whether it answers."""
+    from emulator.config import emulator_home
+    from emulator.storage import open_blob_store
+
+    typer.echo(open_blob_store(emulator_home()).description + " (answers)")

@@ -1,0 +1,336 @@
+"""The artifact pipeline of one job: watcher → 500 ms stability → one-at-a-time upload.
+
+IO around the pure rules in stability.py and upload_queue.py:
+- a watchdog observer on the host side of the job's /artifacts (creations, modifications, moves;
+  deletions are ignored: storage keeps the file), falling back to polling when inotify limits are hit;
+- a ticker thread that moves files which stayed unchanged for the window into the upload queue and
+  raises the queue-age warning;
+- one uploader thread: snapshot (copy + sha256, checking the file did not change while copied, so
+  storage never holds a torn copy), store, record. Bounded retries with backoff.
+At job end: a final rescan of /artifacts, then the queue drains.
+Symlinks are never followed out of /artifacts: a link is uploaded (as its target's bytes) only when
+it resolves inside /artifacts; otherwise it is skipped with a system event naming it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat as statmod
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emulator.blobs import CHUNK, BlobStore, StorageError
+from emulator.keys import artifact_key, is_inside
+from emulator.models import QUEUE_WARNING_TEXT, Artifact
+from emulator.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
+from emulator.upload_queue import QUEUE_WARNING_SECONDS, UploadQueue
+
+TICK = 0.05
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """The spec's numbers; the environment may change them for tests only."""
+
+    stability: float = STABILITY_SECONDS
+    queue_warning: float = QUEUE_WARNING_SECONDS
+    retries: int = 5
+    backoff: float = 0.5
+    polling: bool = False
+
+    @classmethod
+    def from_env(cls) -> PipelineSettings:
+        env = os.environ
+        return cls(
+            stability=float(env.get("CYCLE_STABILITY_MS", STABILITY_SECONDS * 1000)) / 1000,
+            queue_warning=float(env.get("CYCLE_QUEUE_WARNING_SECONDS", QUEUE_WARNING_SECONDS)),
+            retries=int(env.get("CYCLE_UPLOAD_RETRIES", 5)),
+            backoff=float(env.get("CYCLE_UPLOAD_BACKOFF", 0.5)),
+            polling=env.get("CYCLE_WATCHER") == "polling",
+        )
+
+
+@dataclass
+class PipelineReport:
+    uploaded: list[Artifact] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    abandoned: list[str] = field(default_factory=list)
+
+    @property
+    def uploaded_bytes(self) -> int:
+        return sum(a.size for a in self.uploaded)
+
+
+def signature_of(path: Path) -> Signature | None:
+    """(size, mtime_ns) of a regular file or symlink at `path`, None for anything else or nothing."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not (statmod.S_ISREG(info.st_mode) or statmod.S_ISLNK(info.st_mode)):
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
+def _make_handler(pipeline: ArtifactPipeline):
+    from watchdog.events import FileSystemEventHandler
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event) -> None:
+            kind = event.event_type
+            if kind in ("deleted", "opened", "closed_no_write"):
+                return  # deletions never remove stored files
+            path = event.dest_path if kind == "moved" else event.src_path
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+            if event.is_directory:
+                if kind in ("created", "moved"):
+                    pipeline.touch_tree(Path(path))
+                return
+            pipeline.touch(Path(path))
+
+    return Handler()
+
+
+class ArtifactPipeline:
+    def __init__(self, root: Path, job_name: str, store: BlobStore, order: str,
+                 on_event: Callable[[str], None], on_uploaded: Callable[[Artifact], None],
+                 settings: PipelineSettings | None = None,
+                 on_queue: Callable[[int, bool], None] | None = None) -> None:
+        self.root = root
+        self.real_root = Path(os.path.realpath(root))
+        self.job_name = job_name
+        self.store = store
+        self.settings = settings or PipelineSettings.from_env()
+        self.on_event = on_event
+        self.on_uploaded = on_uploaded
+        self.on_queue = on_queue or (lambda length, warning: None)
+        self.tracker = StabilityTracker(self.settings.stability)
+        self.queue = UploadQueue(order)
+        self.report = PipelineReport()
+        self._stored: dict[str, tuple[Signature, str]] = {}
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._draining = False
+        self._in_flight: str | None = None
+        self._warned = False
+        self._consecutive_failures = 0
+        self._observer = None
+        self._threads: list[threading.Thread] = []
+
+    # watching
+    def start(self) -> None:
+        self._observer = self._start_observer()
+        self.touch_tree(self.root)  # files restored or written before the watch began
+        for target in (self._tick_loop, self._upload_loop):
+            thread = threading.Thread(target=target, name=f"artifacts-{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _start_observer(self):
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        if not self.settings.polling:
+            try:
+                observer = Observer()
+                observer.schedule(_make_handler(self), str(self.root), recursive=True)
+                observer.start()
+                return observer
+            except OSError as error:
+                if error.errno not in (errno.ENOSPC, errno.EMFILE, errno.ENFILE):
+                    raise
+                self.on_event(f"inotify limit reached ({error.strerror}): watching /artifacts by polling every second instead")
+        observer = PollingObserver(timeout=1)
+        observer.schedule(_make_handler(self), str(self.root), recursive=True)
+        observer.start()
+        return observer
+
+    def _relative(self, path: Path) -> str | None:
+        rel = os.path.relpath(path, self.root)
+        if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
+            return None
+        return rel.replace(os.sep, "/")
+
+    def touch(self, path: Path) -> None:
+        rel = self._relative(path)
+        if rel is None:
+            return
+        with self._lock:
+            self.tracker.touch(rel, time.monotonic(), signature_of(path))
+            self._lock.notify_all()
+
+    def touch_tree(self, folder: Path) -> None:
+        for base, _dirs, files in os.walk(folder):
+            for name in files:
+                self.touch(Path(base) / name)
+
+    # moving stable files to the queue
+    def _tick_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                self._tick(time.monotonic())
+                self._lock.wait(TICK)
+
+    def _tick(self, now: float) -> None:
+        for item in self.tracker.due(now, lambda rel: signature_of(self.root / rel)):
+            if self._stored.get(item.path, (None,))[0] != item.signature:
+                self.queue.push(item, now)
+        if not self._warned and self.queue.warning_due(now, self.settings.queue_warning):
+            self._warned = True
+            self.on_event(QUEUE_WARNING_TEXT)
+        self.on_queue(len(self.queue) + len(self.tracker) + (1 if self._in_flight else 0), self._warned)
+        self._lock.notify_all()
+
+    # uploading
+    def _upload_loop(self) -> None:
+        while True:
+            with self._lock:
+                item = self.queue.pop()
+                while item is None:
+                    if self._stop.is_set():
+                        return
+                    self._lock.wait(TICK)
+                    item = self.queue.pop()
+                self._in_flight = item.path
+            try:
+                self._upload(item)
+            finally:
+                with self._lock:
+                    self._in_flight = None
+                    self.queue.settle()
+                    self._lock.notify_all()
+
+    def _retouch(self, rel: str) -> None:
+        with self._lock:
+            self.tracker.touch(rel, time.monotonic(), signature_of(self.root / rel))
+
+    def _source(self, rel: str) -> Path | None:
+        """The file to read for `rel`: itself, or a symlink's target when that stays inside /artifacts."""
+        path = self.root / rel
+        real = Path(os.path.realpath(path))
+        if not is_inside(self.real_root, real) or real == self.real_root:
+            target = os.readlink(path) if path.is_symlink() else str(real)
+            self.report.skipped.append(rel)
+            self.on_event(f"skipped artifact {rel!r}: it is a link to {target!r}, outside /artifacts; links are never followed out")
+            return None
+        return real if real.is_file() else None
+
+    def _upload(self, item: Stable) -> None:
+        source = self._source(item.path)
+        if source is None:
+            return
+        snapshot = self._snapshot(item, source)
+        if snapshot is None:
+            return
+        path, sha256, size, signature = snapshot
+        if self._stored.get(item.path) == (signature, sha256):
+            path.unlink(missing_ok=True)
+            return
+        key = artifact_key(self.job_name, item.path)
+        if self._store_with_retries(key, path, sha256, size, item.path):
+            self._stored[item.path] = (signature, sha256)
+            artifact = Artifact(path=item.path, key=key, size=size, sha256=sha256, mtime_ns=signature[1], uploaded_ns=time.time_ns())
+            self.report.uploaded.append(artifact)
+            if item.path in self.report.failed:
+                self.report.failed.remove(item.path)
+            self.on_uploaded(artifact)
+        path.unlink(missing_ok=True)
+
+    def _snapshot(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
+        """Copy `source` privately while hashing it; None (and re-watch) when it changed meanwhile."""
+        before = signature_of(self.root / item.path)
+        if before != item.signature:
+            self._retouch(item.path)
+            return None
+        digest = hashlib.sha256()
+        fd, name = tempfile.mkstemp(prefix="snap-", dir=self.store.snapshot_dir)
+        size = 0
+        try:
+            with open(source, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src, os.fdopen(fd, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except OSError:
+            Path(name).unlink(missing_ok=True)
+            self._retouch(item.path)
+            return None
+        if signature_of(self.root / item.path) != before or (source != self.root / item.path and signature_of(source) is None):
+            Path(name).unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
+            self._retouch(item.path)
+            return None
+        return Path(name), digest.hexdigest(), size, before
+
+    def _store_with_retries(self, key: str, snapshot: Path, sha256: str, size: int, rel: str) -> bool:
+        attempts = 1 if self._consecutive_failures >= 3 else max(1, self.settings.retries)
+        for attempt in range(attempts):
+            try:
+                self.store.put_snapshot(key, snapshot, sha256, size)
+                self._consecutive_failures = 0
+                return True
+            except StorageError as error:
+                last = error
+                if attempt + 1 < attempts and not self._stop_now():
+                    time.sleep(self.settings.backoff * 2 ** attempt)
+        self._consecutive_failures += 1
+        if rel not in self.report.failed:
+            self.report.failed.append(rel)
+        self.on_event(f"upload of {rel!r} failed after {attempts} attempt(s): {last.message}")
+        return False
+
+    def _stop_now(self) -> bool:
+        return self._stop.is_set() and not self._draining
+
+    # ending
+    def finish(self) -> PipelineReport:
+        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop."""
+        self._stop_observer()
+        with self._lock:
+            self._draining = True
+            now = time.monotonic()
+            for base, _dirs, files in os.walk(self.root):
+                for name in files:
+                    rel = self._relative(Path(base) / name)
+                    signature = signature_of(Path(base) / name)
+                    if rel and signature and self._stored.get(rel, (None,))[0] != signature:
+                        self.tracker.touch(rel, now, signature)
+            for item in self.tracker.flush(lambda rel: signature_of(self.root / rel)):
+                if self._stored.get(item.path, (None,))[0] != item.signature:
+                    self.queue.push(item, now)
+            self._lock.notify_all()
+            while len(self.queue) or self._in_flight:
+                self._lock.wait(TICK)
+        self._stop_threads()
+        return self.report
+
+    def abandon(self) -> PipelineReport:
+        """Stop at once (the machine is gone): what was still waiting is recorded as abandoned."""
+        self._stop_observer()
+        with self._lock:
+            self.report.abandoned = sorted(set(self.queue.paths()) | set(self.tracker.paths()))
+            while self.queue.pop() is not None:
+                pass
+        self._stop_threads()
+        return self.report
+
+    def _stop_observer(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+    def _stop_threads(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        self.on_queue(len(self.queue), self._warned)

@@ -1,0 +1,258 @@
+"""Where artifacts are stored: one small BlobStore interface, two implementations.
+
+- LocalStore: a folder under the emulator home, content-addressed like the C3 page describes
+  (blobs/sha256/<ab>/<hex>, one manifest per job), so `cycle project test` needs no set-up.
+  It survives restarts (files on disk); it does not fsync, so a power cut may lose the last writes.
+- S3Store: any S3 API reached through localstack-client (boto3 underneath, multipart through
+  boto3's transfer manager): moto's server that `cycle emulator storage start` runs on 127.0.0.1,
+  or a LocalStack the user already runs.
+
+Both take a *snapshot* (a private copy the uploader made and hashed) so what is stored is never a
+file caught half-written, and both record every object's sha256 and check it after the upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cycle.errors import CycleError
+
+CHUNK = 1024 * 1024
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+Progress = Callable[[int], None]
+
+
+class StorageError(CycleError):
+    """Storage did not take or give back an object (after the client's own retries)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    sha256: str | None
+
+
+class BlobStore(Protocol):
+    description: str
+    snapshot_dir: Path
+
+    def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
+        """Store `snapshot` under `key`. On success the store has taken the file (moved or deleted
+        it); on failure it is left for a retry."""
+
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None) -> StoredObject:
+        """Write the object to `dest` atomically (a .part file renamed), checking its sha256."""
+
+    def list(self, prefix: str) -> list[StoredObject]: ...
+
+    def head(self, key: str) -> StoredObject | None: ...
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _finish_download(part: Path, dest: Path, key: str, expected: str | None) -> StoredObject:
+    actual = sha256_file(part)
+    if expected and actual != expected:
+        part.unlink(missing_ok=True)
+        raise StorageError(f"object {key} does not match its recorded sha256 ({actual[:12]} != {expected[:12]}); nothing was written to {dest}.")
+    size = part.stat().st_size
+    os.replace(part, dest)
+    return StoredObject(key, size, actual)
+
+
+class LocalStore:
+    """Content-addressed folder store: blobs by sha256, an append-only manifest per job."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.snapshot_dir = root / "tmp"
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        (root / "blobs").mkdir(exist_ok=True)
+        (root / "manifests").mkdir(exist_ok=True)
+        self.description = f"local folder {root}"
+
+    def _blob(self, sha256: str) -> Path:
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+
+    def _manifest(self, key: str) -> tuple[Path, str, str]:
+        """The manifest of the key's namespace (its first two parts, e.g. jobs/<job>), the namespace,
+        and the rest of the key."""
+        parts = key.split("/", 2)
+        if len(parts) < 3 or not all(parts):
+            raise StorageError(f"storage key {key!r} has no namespace (expected e.g. jobs/<job>/...)")
+        return self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl", f"{parts[0]}/{parts[1]}", parts[2]
+
+    def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
+        blob = self._blob(sha256)
+        if blob.exists():
+            snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
+        else:
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(snapshot, blob)
+        if blob.stat().st_size != size:
+            raise StorageError(f"blob {sha256[:12]} for {key} has {blob.stat().st_size} bytes, expected {size}")
+        manifest, _, rest = self._manifest(key)
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()}, ensure_ascii=False)
+        with open(manifest, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def _entries(self, manifest: Path, namespace: str) -> dict[str, StoredObject]:
+        entries: dict[str, StoredObject] = {}
+        if not manifest.exists():
+            return entries
+        with open(manifest, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line being appended right now
+                key = f"{namespace}/{record['key']}"
+                entries[key] = StoredObject(key, record["size"], record["sha256"])
+        return entries
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        parts = prefix.split("/", 2)
+        if len(parts) >= 2 and parts[1]:
+            manifests = [(self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl", f"{parts[0]}/{parts[1]}")]
+        else:
+            folder = self.root / "manifests" / parts[0]
+            manifests = [(m, f"{parts[0]}/{m.stem}") for m in sorted(folder.glob("*.jsonl"))] if folder.is_dir() else []
+        found = []
+        for manifest, namespace in manifests:
+            found += [o for k, o in sorted(self._entries(manifest, namespace).items()) if k.startswith(prefix)]
+        return found
+
+    def head(self, key: str) -> StoredObject | None:
+        manifest, namespace, _ = self._manifest(key)
+        return self._entries(manifest, namespace).get(key)
+
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None) -> StoredObject:
+        found = self.head(key)
+        if found is None:
+            raise StorageError(f"no object {key} in {self.description}")
+        part = dest.with_name(dest.name + ".part")
+        with open(self._blob(found.sha256), "rb") as src, open(part, "wb") as out:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+                if progress:
+                    progress(len(chunk))
+        return _finish_download(part, dest, key, found.sha256)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Forget the objects under `prefix` (blobs stay: other keys may share them)."""
+        doomed = self.list(prefix)
+        if not doomed:
+            return 0
+        manifest, namespace, _ = self._manifest(doomed[0].key)
+        keep = [o for o in self._entries(manifest, namespace).values() if not o.key.startswith(prefix)]
+        tmp = manifest.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for o in keep:
+                f.write(json.dumps({"key": o.key[len(namespace) + 1:], "sha256": o.sha256, "size": o.size, "ts": 0}) + "\n")
+        os.replace(tmp, manifest)
+        return len(doomed)
+
+
+class S3Store:
+    """An S3 bucket through localstack-client; `localstack_host` is "host:port"."""
+
+    def __init__(self, localstack_host: str, bucket: str, snapshot_dir: Path) -> None:
+        from botocore.config import Config
+        from localstack_client.session import Session
+
+        self.bucket = bucket
+        self.snapshot_dir = snapshot_dir
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        self.description = f"S3 bucket {bucket} at {localstack_host}"
+        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=120,
+                        max_pool_connections=16)
+        self.client = Session(localstack_host=localstack_host).client("s3", config=config)
+        self._ensure_bucket()
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except (BotoCoreError, ClientError) as error:
+            raise StorageError(f"{what} failed on {self.description}: {error}") from None
+
+    def _ensure_bucket(self) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("checking the bucket", self.client.head_bucket, Bucket=self.bucket)
+        except StorageError as error:
+            if not isinstance(error.__context__, ClientError) and "Not Found" not in str(error) and "404" not in str(error):
+                raise StorageError(
+                    f"{error.message}. Start the S3 server with `cycle emulator storage start`, or switch to "
+                    "the local folder store with `cycle emulator storage use local`."
+                ) from None
+            self._call("creating the bucket", self.client.create_bucket, Bucket=self.bucket)
+
+    def _transfer_config(self):
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD // 4,
+                              max_concurrency=8, use_threads=True)
+
+    def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
+        self._call(f"uploading {key}", self.client.upload_file, str(snapshot), self.bucket, key,
+                   ExtraArgs={"Metadata": {"sha256": sha256}}, Config=self._transfer_config())
+        stored = self.head(key)
+        if stored is None or stored.size != size or stored.sha256 != sha256:
+            raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 {sha256[:12]}")
+        snapshot.unlink(missing_ok=True)
+
+    def head(self, key: str) -> StoredObject | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
+        except Exception as error:  # connection errors
+            raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
+        return StoredObject(key, answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
+
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None) -> StoredObject:
+        stored = self.head(key)
+        if stored is None:
+            raise StorageError(f"no object {key} in {self.description}")
+        part = dest.with_name(dest.name + ".part")
+        self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
+                   Callback=progress, Config=self._transfer_config())
+        return _finish_download(part, dest, key, stored.sha256)
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        found = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in self._call(f"listing {prefix}", list, pages):
+            found += [StoredObject(o["Key"], o["Size"], None) for o in page.get("Contents", [])]
+        return found
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = [o.key for o in self.list(prefix)]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start:start + 1000]]
+            self._call(f"deleting {prefix}", self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": batch})
+        return len(keys)

@@ -1,0 +1,85 @@
+"""The 500 ms stability rule, as pure logic.
+
+A file is ready to upload once it has stayed unchanged for the window: every watcher event resets
+its timer, and when the window has passed its (size, mtime_ns) is checked again; if that changed
+(an event we never got, e.g. from the polling observer) the timer starts over. The clock and the
+stat are passed in, so the rule is tested without a filesystem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Signature = tuple[int, int]  # (size, mtime_ns)
+STABILITY_SECONDS = 0.5
+
+
+@dataclass
+class _Pending:
+    last_change: float
+    signature: Signature | None
+    seq: int
+
+
+@dataclass(frozen=True)
+class Stable:
+    """A file version that stayed unchanged for the window. `seq` orders writes (higher = later)."""
+
+    path: str
+    signature: Signature
+    seq: int
+
+
+class StabilityTracker:
+    def __init__(self, window: float = STABILITY_SECONDS) -> None:
+        self.window = window
+        self._pending: dict[str, _Pending] = {}
+        self._seq = 0
+
+    def touch(self, path: str, now: float, signature: Signature | None) -> None:
+        """A create/modify/move event for `path`: (re)start its timer; it now counts as written last."""
+        self._seq += 1
+        self._pending[path] = _Pending(now, signature, self._seq)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._pending
+
+    def due(self, now: float, stat: Callable[[str], Signature | None]) -> list[Stable]:
+        """Files whose window has passed and whose signature still matches; they leave the tracker."""
+        ready = []
+        for path, pending in list(self._pending.items()):
+            if now - pending.last_change < self.window:
+                continue
+            current = stat(path)
+            if current is None:  # gone (deleted or renamed away): nothing to upload
+                del self._pending[path]
+            elif current != pending.signature:
+                pending.signature = current
+                pending.last_change = now
+            else:
+                del self._pending[path]
+                ready.append(Stable(path, current, pending.seq))
+        return ready
+
+    def next_deadline(self) -> float | None:
+        """When the earliest pending window ends, for a loop that sleeps until then."""
+        if not self._pending:
+            return None
+        return min(p.last_change for p in self._pending.values()) + self.window
+
+    def flush(self, stat: Callable[[str], Signature | None]) -> list[Stable]:
+        """Everything pending, as it is now, in write order: for the job's end, when nothing writes any more."""
+        ready = []
+        for path, pending in sorted(self._pending.items(), key=lambda kv: kv[1].seq):
+            current = stat(path)
+            if current is not None:
+                ready.append(Stable(path, current, pending.seq))
+        self._pending.clear()
+        return ready
+
+    def paths(self) -> list[str]:
+        return list(self._pending)
