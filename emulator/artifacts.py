@@ -115,7 +115,8 @@ class ArtifactPipeline:
         self.tracker = StabilityTracker(self.settings.stability)
         self.queue = UploadQueue(order)
         self.report = PipelineReport()
-        self._stored: dict[str, tuple[Signature, str]] = {}
+        self._stored: dict[str, tuple[Signature, str]] = {}  # path -> (signature, sha256) in storage
+        self._settled: dict[str, Signature] = {}  # path -> version last handled: stored, skipped or failed
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._draining = False
@@ -168,9 +169,25 @@ class ArtifactPipeline:
             self._lock.notify_all()
 
     def touch_tree(self, folder: Path) -> None:
+        """Touch every file under `folder` that is not already waiting, oldest first (by mtime),
+        so a rescan keeps the order the files were written in."""
+        for rel, _ in self._unseen(folder):
+            self.touch(self.root / rel)
+
+    def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:
+        """Files under `folder` neither stored as they are now nor waiting, sorted by mtime."""
+        found = []
         for base, _dirs, files in os.walk(folder):
             for name in files:
-                self.touch(Path(base) / name)
+                path = Path(base) / name
+                rel, signature = self._relative(path), signature_of(path)
+                if rel is None or signature is None or self._settled.get(rel) == signature:
+                    continue
+                with self._lock:
+                    if rel in self.tracker or rel in self.queue or rel == self._in_flight:
+                        continue
+                found.append((rel, signature))
+        return sorted(found, key=lambda item: item[1][1])
 
     # moving stable files to the queue
     def _tick_loop(self) -> None:
@@ -181,7 +198,7 @@ class ArtifactPipeline:
 
     def _tick(self, now: float) -> None:
         for item in self.tracker.due(now, lambda rel: signature_of(self.root / rel)):
-            if self._stored.get(item.path, (None,))[0] != item.signature:
+            if self._settled.get(item.path) != item.signature:
                 self.queue.push(item, now)
         if not self._warned and self.queue.warning_due(now, self.settings.queue_warning):
             self._warned = True
@@ -226,11 +243,13 @@ class ArtifactPipeline:
     def _upload(self, item: Stable) -> None:
         source = self._source(item.path)
         if source is None:
+            self._settled[item.path] = item.signature
             return
         snapshot = self._snapshot(item, source)
         if snapshot is None:
             return
         path, sha256, size, signature = snapshot
+        self._settled[item.path] = signature
         if self._stored.get(item.path) == (signature, sha256):
             path.unlink(missing_ok=True)
             return
@@ -291,23 +310,28 @@ class ArtifactPipeline:
 
     # ending
     def finish(self) -> PipelineReport:
-        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop."""
+        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop.
+
+        Nothing writes any more, so waiting files need no stability window. The rescan repeats
+        until it finds nothing new: a file rewritten while its older version was in flight is
+        only seen once that upload has ended."""
         self._stop_observer()
         with self._lock:
             self._draining = True
-            now = time.monotonic()
-            for base, _dirs, files in os.walk(self.root):
-                for name in files:
-                    rel = self._relative(Path(base) / name)
-                    signature = signature_of(Path(base) / name)
-                    if rel and signature and self._stored.get(rel, (None,))[0] != signature:
-                        self.tracker.touch(rel, now, signature)
-            for item in self.tracker.flush(lambda rel: signature_of(self.root / rel)):
-                if self._stored.get(item.path, (None,))[0] != item.signature:
-                    self.queue.push(item, now)
-            self._lock.notify_all()
-            while len(self.queue) or self._in_flight:
-                self._lock.wait(TICK)
+        while True:
+            unseen = self._unseen(self.root)
+            with self._lock:
+                now = time.monotonic()
+                for rel, signature in unseen:
+                    self.tracker.touch(rel, now, signature)
+                for item in self.tracker.flush(lambda rel: signature_of(self.root / rel)):
+                    if self._settled.get(item.path) != item.signature:
+                        self.queue.push(item, now)
+                self._lock.notify_all()
+                while len(self.queue) or self._in_flight:
+                    self._lock.wait(TICK)
+            if not unseen and not self._unseen(self.root):
+                break
         self._stop_threads()
         return self.report
 

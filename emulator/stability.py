@@ -38,8 +38,12 @@ class StabilityTracker:
         self._seq = 0
 
     def touch(self, path: str, now: float, signature: Signature | None) -> None:
-        """A create/modify/move event for `path`: (re)start its timer; it now counts as written last."""
+        """A create/modify/move event for `path`: (re)start its timer; it now counts as written last.
+
+        Re-inserting keeps `_pending` ordered by last change, so `due()` stops at the first file
+        whose window is still open instead of visiting every pending file on every tick."""
         self._seq += 1
+        self._pending.pop(path, None)
         self._pending[path] = _Pending(now, signature, self._seq)
 
     def __len__(self) -> int:
@@ -50,26 +54,21 @@ class StabilityTracker:
 
     def due(self, now: float, stat: Callable[[str], Signature | None]) -> list[Stable]:
         """Files whose window has passed and whose signature still matches; they leave the tracker."""
-        ready = []
+        ready, restarted = [], []
         for path, pending in list(self._pending.items()):
             if now - pending.last_change < self.window:
-                continue
+                break  # ordered by last change: the rest are younger still
             current = stat(path)
+            del self._pending[path]
             if current is None:  # gone (deleted or renamed away): nothing to upload
-                del self._pending[path]
-            elif current != pending.signature:
-                pending.signature = current
-                pending.last_change = now
+                continue
+            if current != pending.signature:
+                restarted.append((path, _Pending(now, current, pending.seq)))
             else:
-                del self._pending[path]
                 ready.append(Stable(path, current, pending.seq))
+        self._pending.update(restarted)  # changed without an event: the window starts over
         return ready
 
-    def next_deadline(self) -> float | None:
-        """When the earliest pending window ends, for a loop that sleeps until then."""
-        if not self._pending:
-            return None
-        return min(p.last_change for p in self._pending.values()) + self.window
 
     def flush(self, stat: Callable[[str], Signature | None]) -> list[Stable]:
         """Everything pending, as it is now, in write order: for the job's end, when nothing writes any more."""

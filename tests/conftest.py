@@ -105,3 +105,22 @@ def project(tmp_path: Path, home: Path, docker_client) -> Project:
     p.write(".cycleswap/build.sh", "echo building\n")
     p.write(".cycleswap/run.sh", "echo hello\n")
     return p
+
+
+@pytest.fixture(scope="session")
+def s3_host(tmp_path_factory):
+    """moto's S3 server on 127.0.0.1, started the way `cycle emulator storage start` starts it."""
+    from emulator.storage import start_server, stop_server
+
+    server_home = tmp_path_factory.mktemp("s3-server-home")
+    host = start_server(server_home)
+    yield host
+    stop_server(server_home)
+
+
+@pytest.fixture
+def s3_storage(s3_host, monkeypatch) -> str:
+    """Jobs in this test store artifacts in the real S3 server."""
+    monkeypatch.setenv("CYCLE_STORAGE", "s3")
+    monkeypatch.setenv("LOCALSTACK_HOST", s3_host)
+    return s3_host

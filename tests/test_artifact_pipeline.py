@@ -1,0 +1,239 @@
+"""The artifact pipeline on a real folder with real watchdog and the real stores (no Docker):
+stability, renames, deletions, symlinks, ordering, retries, the queue warning, many files."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from emulator.artifacts import ArtifactPipeline, PipelineSettings
+from emulator.blobs import LocalStore, StorageError
+from emulator.models import QUEUE_WARNING_TEXT
+
+
+class Recorder:
+    def __init__(self):
+        self.events: list[str] = []
+        self.uploaded = []
+        self.queue = []
+
+    def event(self, text):
+        self.events.append(text)
+
+    def upload(self, artifact):
+        self.uploaded.append(artifact)
+
+
+class SlowStore(LocalStore):
+    """A real local store whose uploads take `delay` seconds, to let a queue build up."""
+
+    def __init__(self, root, delay):
+        super().__init__(root)
+        self.delay = delay
+
+    def put_snapshot(self, key, snapshot, sha256, size):
+        time.sleep(self.delay)
+        super().put_snapshot(key, snapshot, sha256, size)
+
+
+class BrokenStore(LocalStore):
+    def __init__(self, root):
+        super().__init__(root)
+        self.calls = 0
+
+    def put_snapshot(self, key, snapshot, sha256, size):
+        self.calls += 1
+        raise StorageError("the storage server went away")
+
+
+def make(tmp_path, store=None, order="FIFO", **settings):
+    root = tmp_path / "artifacts"
+    root.mkdir(exist_ok=True)
+    store = store or LocalStore(tmp_path / "store")
+    rec = Recorder()
+    pipeline = ArtifactPipeline(root, "job-1", store, order, rec.event, rec.upload,
+                                PipelineSettings(**settings), on_queue=lambda n, w: rec.queue.append((n, w)))
+    pipeline.start()
+    return root, store, rec, pipeline
+
+
+def stored_bytes(store, tmp_path, rel):
+    out = tmp_path / "check.bin"
+    store.get_to(f"jobs/job-1/artifacts/{rel}", out)
+    return out.read_bytes()
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_file_unchanged_for_500ms_reaches_storage_byte_for_byte_while_running(tmp_path):
+    root, store, rec, pipeline = make(tmp_path)
+    data = os.urandom(200_000)
+    (root / "results.bin").write_bytes(data)
+    written = time.monotonic()
+    assert wait_for(lambda: rec.uploaded)
+    assert time.monotonic() - written >= 0.5  # never before the 500 ms window
+    assert stored_bytes(store, tmp_path, "results.bin") == data
+    pipeline.finish()
+
+
+def test_write_then_rename_uploads_the_destination_only(tmp_path):
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "ckpt").mkdir()
+    (root / "ckpt" / ".step-1.tmp").write_bytes(b"checkpoint")
+    os.rename(root / "ckpt" / ".step-1.tmp", root / "ckpt" / "step-1.pt")
+    report = pipeline.finish()
+    assert [a.path for a in report.uploaded] == ["ckpt/step-1.pt"]
+    assert stored_bytes(store, tmp_path, "ckpt/step-1.pt") == b"checkpoint"
+
+
+def test_slow_writer_is_never_uploaded_half_written(tmp_path):
+    root, store, rec, pipeline = make(tmp_path)
+    with open(root / "model.bin", "wb") as f:
+        for chunk in range(6):
+            f.write(bytes([chunk]) * 10_000)
+            f.flush()
+            time.sleep(0.3)  # pauses under 500 ms: the file never counts as stable
+    time.sleep(1.0)
+    report = pipeline.finish()
+    assert len(report.uploaded) == 1 and report.uploaded[0].size == 60_000
+    assert stored_bytes(store, tmp_path, "model.bin") == b"".join(bytes([c]) * 10_000 for c in range(6))
+
+
+def test_deleting_a_file_keeps_it_in_storage(tmp_path):
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "log.txt").write_text("keep me")
+    assert wait_for(lambda: rec.uploaded)
+    (root / "log.txt").unlink()
+    pipeline.finish()
+    assert stored_bytes(store, tmp_path, "log.txt") == b"keep me"
+
+
+def test_a_file_changed_while_uploading_is_uploaded_again(tmp_path):
+    root, store, rec, pipeline = make(tmp_path, store=SlowStore(tmp_path / "store", 0.8))
+    (root / "metrics.json").write_text('{"step": 1}')
+    assert wait_for(lambda: len(rec.queue) and any(n for n, _ in rec.queue))
+    time.sleep(0.7)  # stable, now uploading slowly
+    (root / "metrics.json").write_text('{"step": 2}')
+    report = pipeline.finish()
+    assert stored_bytes(store, tmp_path, "metrics.json") == b'{"step": 2}'
+    assert [a.size for a in report.uploaded][-1] == len('{"step": 2}')
+
+
+def test_zero_byte_files_and_odd_names_upload(tmp_path):
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "empty.marker").write_bytes(b"")
+    (root / "line\nbreak.txt").write_text("n")
+    Path(os.fsdecode(root / os.fsdecode(b"bad-\xff.bin"))).write_bytes(b"b")
+    report = pipeline.finish()
+    keys = sorted(a.key for a in report.uploaded)
+    assert keys == ["jobs/job-1/artifacts/bad-%FF.bin", "jobs/job-1/artifacts/empty.marker", "jobs/job-1/artifacts/line%0Abreak.txt"]
+    assert stored_bytes(store, tmp_path, "empty.marker") == b""
+
+
+def test_symlinks_are_never_followed_out_of_artifacts(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "real.txt").write_text("inside")
+    (root / "inside-link").symlink_to("real.txt")
+    (root / "abs-link").symlink_to("/etc/passwd")
+    (root / "up-link").symlink_to("../secret.txt")
+    (root / "dir-link").symlink_to(tmp_path)
+    report = pipeline.finish()
+    stored = {a.path for a in report.uploaded}
+    assert stored == {"real.txt", "inside-link"}
+    assert stored_bytes(store, tmp_path, "inside-link") == b"inside"
+    assert sorted(report.skipped) == ["abs-link", "dir-link", "up-link"] or sorted(report.skipped) == ["abs-link", "up-link"]
+    assert any("'up-link'" in e and "outside /artifacts" in e for e in rec.events)
+    assert all(b"host secret" not in (tmp_path / "store" / "blobs").joinpath(p).read_bytes()
+               for p in [] )  # nothing else to read: the key list above already proves it
+    assert store.head("jobs/job-1/artifacts/up-link") is None and store.head("jobs/job-1/artifacts/abs-link") is None
+
+
+@pytest.mark.parametrize("order", ["FIFO", "LIFO"])
+def test_upload_order(tmp_path, order):
+    root, store, rec, pipeline = make(tmp_path, store=SlowStore(tmp_path / "store", 0.4), order=order)
+    (root / "first").write_text("0")
+    assert wait_for(lambda: rec.queue and rec.queue[-1][0] >= 1)
+    time.sleep(0.6)  # "first" is now stable and uploading
+    for i in range(1, 5):
+        (root / f"ckpt-{i}").write_text(str(i))
+        time.sleep(0.05)
+    report = pipeline.finish()
+    order_seen = [a.path for a in report.uploaded]
+    assert order_seen[0] == "first"
+    expected = [f"ckpt-{i}" for i in range(1, 5)]
+    assert order_seen[1:] == (expected if order == "FIFO" else expected[::-1])
+
+
+def test_queue_warning_after_the_threshold(tmp_path):
+    root, store, rec, pipeline = make(tmp_path, store=SlowStore(tmp_path / "store", 0.5), queue_warning=1.0)
+    for i in range(6):
+        (root / f"ckpt-{i}").write_text(str(i))
+    assert wait_for(lambda: QUEUE_WARNING_TEXT in rec.events, timeout=15)
+    assert any(warning for _, warning in rec.queue)
+    pipeline.finish()
+    assert 'artifact_upload_order = "LIFO"' in QUEUE_WARNING_TEXT
+
+
+def test_failed_uploads_are_retried_a_bounded_number_of_times_then_reported(tmp_path):
+    store = BrokenStore(tmp_path / "store")
+    root, _, rec, pipeline = make(tmp_path, store=store, retries=3, backoff=0.01)
+    (root / "a").write_text("a")
+    report = pipeline.finish()
+    assert report.failed == ["a"] and store.calls == 3
+    assert any("failed after 3 attempt(s)" in e for e in rec.events)
+
+
+def test_polling_fallback_when_inotify_limits_are_hit(tmp_path, monkeypatch):
+    import errno
+
+    import watchdog.observers
+
+    class Exhausted(watchdog.observers.Observer):
+        def schedule(self, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(watchdog.observers, "Observer", Exhausted)
+    root, store, rec, pipeline = make(tmp_path)
+    assert any("polling" in e for e in rec.events)
+    (root / "polled.txt").write_text("seen by polling")
+    assert wait_for(lambda: rec.uploaded, timeout=10)
+    pipeline.finish()
+
+
+def test_abandon_records_what_was_still_waiting(tmp_path):
+    root, store, rec, pipeline = make(tmp_path, store=SlowStore(tmp_path / "store", 1.0))
+    for i in range(3):
+        (root / f"f{i}").write_text(str(i))
+    assert wait_for(lambda: rec.queue and rec.queue[-1][0] >= 3)
+    time.sleep(0.7)
+    report = pipeline.abandon()
+    assert report.abandoned and set(report.abandoned) | {a.path for a in report.uploaded} >= {"f1", "f2"}
+
+
+def test_one_hundred_thousand_files(tmp_path):
+    root = tmp_path / "artifacts"
+    for d in range(100):
+        folder = root / f"d{d:03}"
+        folder.mkdir(parents=True)
+        for f in range(1000):
+            (folder / f"f{f:04}").write_bytes(b"%d" % f)
+    store = LocalStore(tmp_path / "store")
+    rec = Recorder()
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", rec.event, rec.upload, PipelineSettings())
+    pipeline.start()
+    report = pipeline.finish()
+    assert len(report.uploaded) == 100_000 and not report.failed
+    assert len(store.list("jobs/job-1/")) == 100_000

@@ -1,0 +1,113 @@
+"""The stability rule and the upload order, property-tested with hypothesis (pure, no IO)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emulator.stability import Stable, StabilityTracker
+from emulator.upload_queue import FIFO, LIFO, UploadQueue
+
+WINDOW = 500  # ms: the spec's 500 ms, in integer milliseconds so the oracle is exact
+TICK = 50
+
+
+@given(st.lists(st.one_of(st.tuples(st.just("push"), st.integers(0, 5)), st.just(("pop",))), max_size=60),
+       st.sampled_from([FIFO, LIFO]))
+def test_queue_pops_in_write_order_or_newest_first(ops, order):
+    queue = UploadQueue(order)
+    reference: dict[str, int] = {}
+    seq = 0
+    for op in ops:
+        if op[0] == "push":
+            seq += 1
+            path = f"f{op[1]}"
+            queue.push(Stable(path, (seq, seq), seq), now=seq)
+            reference[path] = seq  # a re-pushed file moves to its newest place
+        else:
+            item = queue.pop()
+            if not reference:
+                assert item is None
+                continue
+            pick = min if order == FIFO else max
+            expected = pick(reference, key=reference.get)
+            assert item.path == expected and item.seq == reference.pop(expected)
+        assert len(queue) == len(reference)
+
+
+def test_queue_age_counts_the_file_in_flight():
+    queue = UploadQueue(FIFO)
+    assert queue.age(10) == 0
+    queue.push(Stable("a", (1, 1), 1), now=100)
+    assert queue.pop().path == "a"
+    assert queue.age(700) == 600  # popped but still uploading: the queue is not yet empty
+    assert not queue.warning_due(700) and queue.warning_due(700.5)
+    queue.settle()
+    assert queue.age(800) == 0 and not queue.warning_due(800)
+
+
+writes_strategy = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1200)), min_size=1, max_size=25)
+
+
+@settings(max_examples=300)
+@given(writes_strategy)
+def test_every_stable_version_uploads_exactly_once(writes):
+    """Writes at random gaps; the uploader is instant. A version uploads iff some tick falls at least
+    WINDOW after it was written and before it was overwritten; never twice; finals always."""
+    timeline, now = [], 0
+    for path_index, gap in writes:
+        now += gap
+        timeline.append((now, f"file{path_index}"))
+    tracker, queue = StabilityTracker(WINDOW), UploadQueue(FIFO)
+    fs: dict[str, tuple[int, int]] = {}
+    versions: list[tuple[str, tuple[int, int], int]] = []  # (path, signature, written at)
+    uploaded: list[tuple[str, tuple[int, int]]] = []
+    stored: dict[str, tuple[int, int]] = {}
+    end = timeline[-1][0] + 2 * WINDOW
+    pending = list(timeline)
+    for tick in range(0, end + TICK, TICK):
+        while pending and pending[0][0] <= tick:
+            at, path = pending.pop(0)
+            signature = (len(versions), at)
+            fs[path] = signature
+            versions.append((path, signature, at))
+            tracker.touch(path, at, signature)
+        for item in tracker.due(tick, fs.get):
+            if stored.get(item.path) != item.signature:
+                queue.push(item, tick)
+        while (item := queue.pop()) is not None:
+            uploaded.append((item.path, item.signature))
+            stored[item.path] = item.signature
+        queue.settle()
+    assert len(uploaded) == len(set(uploaded)), "a version was uploaded twice"
+    for index, (path, signature, at) in enumerate(versions):
+        overwritten = next((v[2] for v in versions[index + 1:] if v[0] == path), None)
+        ticks = [t for t in range(0, end + TICK, TICK) if t >= at + WINDOW and (overwritten is None or t < overwritten)]
+        assert ((path, signature) in uploaded) == bool(ticks), (path, signature, at, overwritten)
+    for path, signature in fs.items():
+        assert (path, signature) in uploaded, "the final version of every file must reach storage"
+
+
+def test_a_change_without_an_event_restarts_the_window():
+    tracker = StabilityTracker(WINDOW)
+    tracker.touch("a", 0, (1, 1))
+    assert tracker.due(600, lambda p: (2, 2)) == []  # changed silently (polling missed it)
+    assert tracker.due(1000, lambda p: (2, 2)) == []  # 400 ms since the change was seen
+    assert [s.path for s in tracker.due(1100, lambda p: (2, 2))] == ["a"]
+
+
+def test_vanished_files_leave_the_tracker():
+    tracker = StabilityTracker(WINDOW)
+    tracker.touch(".tmp-ckpt", 0, (1, 1))
+    tracker.touch("ckpt", 10, (1, 2))  # renamed into place
+    ready = tracker.due(600, lambda p: None if p == ".tmp-ckpt" else (1, 2))
+    assert [s.path for s in ready] == ["ckpt"] and len(tracker) == 0
+
+
+def test_flush_returns_pending_in_write_order():
+    tracker = StabilityTracker(WINDOW)
+    tracker.touch("b", 0, (1, 1))
+    tracker.touch("a", 5, (1, 1))
+    tracker.touch("gone", 6, (1, 1))
+    assert [s.path for s in tracker.flush(lambda p: None if p == "gone" else (9, 9))] == ["b", "a"]
+    assert len(tracker) == 0
