@@ -106,6 +106,7 @@ class ArtifactPipeline:
                  on_queue: Callable[[int, bool], None] | None = None) -> None:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
+        self._prefix = os.fspath(root).rstrip("/") + "/"
         self.job_name = job_name
         self.store = store
         self.settings = settings or PipelineSettings.from_env()
@@ -155,10 +156,11 @@ class ArtifactPipeline:
         return observer
 
     def _relative(self, path: Path) -> str | None:
-        rel = os.path.relpath(path, self.root)
-        if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
+        """`path` relative to /artifacts, or None when it is not below it."""
+        text, prefix = os.fspath(path), self._prefix
+        if not text.startswith(prefix) or len(text) == len(prefix):
             return None
-        return rel.replace(os.sep, "/")
+        return text[len(prefix):]
 
     def touch(self, path: Path) -> None:
         rel = self._relative(path)

@@ -20,6 +20,7 @@ def job_dict(job) -> dict:
         "id": job.id, "name": job.name, "project": job.project, "state": job.state.value, "reason": job.reason,
         "machine": job.machine, "image": job.image, "exit_code": job.exit_code,
         "created": _iso(job.created_ns), "started": _iso(job.started_ns), "finished": _iso(job.finished_ns),
+        "upload_queue": job.queue_len, "upload_queue_warning": job.queue_warning,
     }
 
 
@@ -60,12 +61,16 @@ def status(
     """Show one job's state, reason, machine and times."""
     from cycle.platform import open_platform
 
+    from emulator.models import QUEUE_WARNING_TEXT
+
     info = job_dict(open_platform().job(name))
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
     for key, value in info.items():
-        typer.echo(f"{key:10} {value if value is not None else '-'}")
+        typer.echo(f"{key:20} {value if value is not None else '-'}")
+    if info["upload_queue_warning"]:
+        typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
 
 
 @app.command()
