@@ -26,6 +26,7 @@ from cycle.errors import CycleError
 
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
+SMALL_OBJECT = 8 * 1024 * 1024  # up to this size one PUT, checked by its ETag
 Progress = Callable[[int], None]
 
 
@@ -214,12 +215,27 @@ class S3Store:
                               max_concurrency=8, use_threads=True)
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
+        if size <= SMALL_OBJECT:
+            self._put_small(key, snapshot, sha256)
+        else:
+            self._put_large(key, snapshot, sha256, size)
+        snapshot.unlink(missing_ok=True)
+
+    def _put_small(self, key: str, snapshot: Path, sha256: str) -> None:
+        """One PUT; its ETag (the MD5 of what the server stored) proves the bytes arrived whole."""
+        body = snapshot.read_bytes()
+        answer = self._call(f"uploading {key}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body,
+                            Metadata={"sha256": sha256})
+        if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():
+            raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the bytes sent")
+
+    def _put_large(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
+        """Multipart through boto3's transfer manager, then a HEAD to check size and recorded sha256."""
         self._call(f"uploading {key}", self.client.upload_file, str(snapshot), self.bucket, key,
                    ExtraArgs={"Metadata": {"sha256": sha256}}, Config=self._transfer_config())
         stored = self.head(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
             raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 {sha256[:12]}")
-        snapshot.unlink(missing_ok=True)
 
     def head(self, key: str) -> StoredObject | None:
         from botocore.exceptions import ClientError
