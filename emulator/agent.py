@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import time
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from emulator.blobs import BlobStore
 from emulator.build import Builder, BuildFailed
 from emulator.config import ImageChoice
 from emulator.context import project_files
+from emulator.logship import LogShipper
 from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
 from emulator.state import StateStore
 
@@ -30,7 +32,6 @@ MEMORY_SHARE = 0.9
 MEMORY_LIMIT_ENV = "CYCLE_MEMORY_LIMIT"
 PIDS_LIMIT = 4096
 DEFAULT_MACHINE = "local-0"
-FLUSH_SECONDS = 0.2
 FLUSH_RECORDS = 2000
 
 Sink = Callable[[int, Stream, str], None]
@@ -58,10 +59,8 @@ class JobRunner:
         }
 
     def event(self, job_id: int, text: str) -> None:
-        """A system event: stored in the job's log and shown live."""
-        stamp = now_ns()
-        self.store.append_logs(job_id, [(stamp, Stream.SYSTEM, text)])
-        self.sink(stamp, Stream.SYSTEM, text)
+        """A system event: shown live, stored with the job's log at the next shipment."""
+        self.shipper.add([(now_ns(), Stream.SYSTEM, text)])
 
     def machine_folder(self, machine: str, job: Job) -> Path:
         """The job's /artifacts on the machine's local disk."""
@@ -69,9 +68,13 @@ class JobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions) -> Job:
+    def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job | None = None) -> Job:
+        """Run the job to its end; `job` is the record a detached start created, else a new one."""
         self.store.upsert_project(manifest.name, manifest.root)
-        job = self.store.create_job(manifest.name)
+        job = job or self.store.create_job(manifest.name)
+        self.store.set_agent(job.id, os.getpid())
+        self.shipper = LogShipper(self.store, job.id, self.sink)
+        restore = _cancel_on_sigterm()
         container = None
         pipeline = None
         try:
@@ -100,14 +103,16 @@ class JobRunner:
                 abandoned = pipeline.abandon().abandoned
                 if abandoned:
                     self.event(job.id, f"cancelled: {len(abandoned)} artifact(s) not uploaded: {', '.join(abandoned[:20])}")
-            current = self.store.job(job.id)
-            if not current.state.is_final:
-                self.event(job.id, "job cancelled by the user (Ctrl-C); container removed")
-                current = self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
-            raise JobCancelled(current) from None
+            if not self.store.job(job.id).state.is_final:
+                self.event(job.id, "job cancelled by the user (Ctrl-C or `cycle job cancel`); container removed")
+                self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+            self.shipper.close()
+            raise JobCancelled(self.store.job(job.id)) from None
         finally:
             if container is not None:
                 runtime.remove_quietly(container)
+            self.shipper.close()
+            restore()
 
     def _create(self, manifest: Manifest, job: Job, image: str, options: RunOptions):
         limits = {}
@@ -156,22 +161,21 @@ class JobRunner:
         for thread in threads:
             thread.start()
         open_streams = len(threads)
-        batch: list[tuple[int, Stream, str]] = []
-        last_flush = time.monotonic()
         while open_streams:
-            try:
-                item = records.get(timeout=FLUSH_SECONDS)
-            except queue.Empty:
-                item = None
-            if item is done:
-                open_streams -= 1
-            elif item is not None:
-                batch.append(item)
-                self.sink(*item)
-            if batch and (len(batch) >= FLUSH_RECORDS or time.monotonic() - last_flush >= FLUSH_SECONDS or not open_streams):
-                self.store.append_logs(job.id, batch)
-                batch = []
-                last_flush = time.monotonic()
+            item = records.get()
+            batch = []
+            while True:
+                if item is done:
+                    open_streams -= 1
+                else:
+                    batch.append(item)
+                if len(batch) >= FLUSH_RECORDS:
+                    break
+                try:
+                    item = records.get_nowait()
+                except queue.Empty:
+                    break
+            self.shipper.add(batch)
 
     def _pipeline(self, manifest: Manifest, job: Job) -> ArtifactPipeline:
         self.event(job.id, f"artifacts: /artifacts is watched and uploaded to {self.blobs.description} "
@@ -214,7 +218,43 @@ class JobRunner:
             except KeyError:
                 return
             if not job.state.is_final:
-                self.event(job.id, "the process running this job died; its leftover container was removed")
+                text = "the process running this job died; its leftover container was removed"
+                self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, text)])
                 self.store.set_state(job.id, JobState.FAILED, reason="LOST")
 
         runtime.sweep(self.client, self.home, orphan)
+
+
+def _cancel_on_sigterm() -> Callable[[], None]:
+    """`cycle job cancel` sends SIGTERM to the process running the job: treat it like Ctrl-C.
+    Returns the function that puts the old handler back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The detached agent: `python -m emulator.agent JOB_ID PROJECT_DIR OPTIONS_JSON`.
+
+    Started by `cycle project test --detach`; runs the job to its end in its own session, so it
+    outlives the CLI that started it."""
+    import json
+
+    from emulator.platform import EmulatorPlatform
+
+    job_id, project_dir, options = (argv or sys.argv[1:])[:3]
+    platform = EmulatorPlatform()
+    try:
+        platform.run_existing(int(job_id), Path(project_dir), RunOptions(**json.loads(options)))
+    except JobCancelled:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -149,11 +149,15 @@ class LocalStore:
         if found is None:
             raise StorageError(f"no object {key} in {self.description}")
         part = dest.with_name(dest.name + ".part")
-        with open(self._blob(found.sha256), "rb") as src, open(part, "wb") as out:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-                if progress:
-                    progress(len(chunk))
+        try:
+            with open(self._blob(found.sha256), "rb") as src, open(part, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    out.write(chunk)
+                    if progress:
+                        progress(len(chunk))
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         return _finish_download(part, dest, key, found.sha256)
 
     def delete_prefix(self, prefix: str) -> int:
@@ -255,8 +259,12 @@ class S3Store:
         if stored is None:
             raise StorageError(f"no object {key} in {self.description}")
         part = dest.with_name(dest.name + ".part")
-        self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
-                   Callback=progress, Config=self._transfer_config())
+        try:
+            self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
+                       Callback=progress, Config=self._transfer_config())
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         return _finish_download(part, dest, key, stored.sha256)
 
     def list(self, prefix: str) -> list[StoredObject]:

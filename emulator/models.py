@@ -99,6 +99,8 @@ class Job:
     exit_code: int | None
     queue_len: int = 0
     queue_warning: bool = False
+    agent_pid: int | None = None
+    archived: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,46 @@
-"""The emulator behind the Platform protocol: what the CLI calls, wired to the real engine."""
+"""The emulator behind the Platform protocol: what the CLI, the SDK and the TUI call."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from cycle.errors import BadInput
-from cycle.manifest import find_project_root, load_manifest
+from cycle.errors import BadInput, CycleError
+from cycle.manifest import Manifest, find_project_root, load_manifest
 from cycle.platform import LogSink, TestOptions
 from emulator import runtime
 from emulator.agent import JobRunner, RunOptions
-from emulator.config import emulator_home, image_for, version_env_name
-from emulator.models import Job, JobState, LogRecord, Stream
+from emulator.blobs import BlobStore
+from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
+from emulator.keys import artifact_prefix, check_job_name
+from emulator.models import Artifact, Job, JobState, LogRecord, Stream, now_ns
 from emulator.state import StateStore
 from emulator.storage import open_blob_store
+
+CANCEL_WAIT_SECONDS = 30.0
+
+
+@dataclass
+class Prepared:
+    """Everything checked before a job starts, so bad input fails at once, not in the background."""
+
+    manifest: Manifest
+    client: object
+    base: ImageChoice
+    base_image: object
+    blobs: BlobStore
+
+
+def _run_options(options: TestOptions) -> RunOptions:
+    return RunOptions(rebuild=options.rebuild, clean=options.clean, skip_limits=options.skip_limits, network=options.network)
 
 
 class EmulatorPlatform:
@@ -21,7 +48,8 @@ class EmulatorPlatform:
         self.home = home or emulator_home()
         self.store = StateStore(self.home / "state.db")
 
-    def test_project(self, project_dir: Path, options: TestOptions, sink: LogSink) -> Job:
+    # starting jobs
+    def prepare(self, project_dir: Path) -> Prepared:
         manifest = load_manifest(find_project_root(project_dir))
         client = runtime.connect()
         base = image_for(manifest.ubuntu_version, self.home)
@@ -31,16 +59,51 @@ class EmulatorPlatform:
             f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
             f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
         )
-        runner = JobRunner(self.home, self.store, client, sink, open_blob_store(self.home))
-        runner.sweep()
-        return runner.run(manifest, base, base_image, RunOptions(
-            rebuild=options.rebuild, clean=options.clean, skip_limits=options.skip_limits, network=options.network,
-        ))
+        return Prepared(manifest, client, base, base_image, open_blob_store(self.home))
 
+    def _runner(self, prepared: Prepared, sink: LogSink) -> JobRunner:
+        runner = JobRunner(self.home, self.store, prepared.client, sink, prepared.blobs)
+        runner.sweep()
+        return runner
+
+    def test_project(self, project_dir: Path, options: TestOptions, sink: LogSink) -> Job:
+        prepared = self.prepare(project_dir)
+        return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image, _run_options(options))
+
+    def start_detached(self, project_dir: Path, options: TestOptions) -> Job:
+        """Create the job and hand it to a background agent process that outlives the CLI."""
+        prepared = self.prepare(project_dir)
+        self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
+        job = self.store.create_job(prepared.manifest.name)
+        logs = self.home / "agents"
+        logs.mkdir(exist_ok=True)
+        with open(logs / f"{job.name}.log", "ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "emulator.agent", str(job.id), str(prepared.manifest.root),
+                 json.dumps(dataclasses.asdict(_run_options(options)))],
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
+                env={**os.environ, "CYCLE_HOME": str(self.home)},
+            )
+        self.store.set_agent(job.id, process.pid)
+        return self.store.job(job.id)
+
+    def run_existing(self, job_id: int, project_dir: Path, options: RunOptions) -> Job:
+        """The detached agent's side of start_detached."""
+        job = self.store.job(job_id)
+        try:
+            prepared = self.prepare(project_dir)
+        except CycleError as error:
+            self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, f"job could not start: {error.message}")])
+            return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
+        return self._runner(prepared, lambda *record: None).run(
+            prepared.manifest, prepared.base, prepared.base_image, options, job=job)
+
+    # reading
     def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
         return self.store.jobs(state, limit, offset)
 
     def job(self, name: str) -> Job:
+        check_job_name(name)
         job = self.store.job_by_name(name)
         if job is None:
             close = difflib.get_close_matches(name, self.store.job_names(), n=3)
@@ -48,5 +111,57 @@ class EmulatorPlatform:
             raise BadInput(f"No job named {name!r}.{hint}")
         return job
 
-    def logs(self, name: str, stream: Stream | None = None) -> list[LogRecord]:
-        return self.store.logs(self.job(name).id, stream)
+    def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
+        return self.store.logs(self.job(name).id, stream, after_id, since_ns)
+
+    def logs_before(self, name: str, before_id: int | None, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+        return self.store.logs_before(self.job(name).id, before_id, limit, stream)
+
+    def artifacts(self, name: str) -> list[Artifact]:
+        """What has been stored for the job (newest version of each file)."""
+        return self.store.artifacts(self.job(name).id)
+
+    def blob_store(self) -> BlobStore:
+        return open_blob_store(self.home)
+
+    def download_artifact(self, artifact: Artifact, dest: Path, progress=None) -> None:
+        """Fetch one stored artifact into `dest` (atomically, checked against its sha256)."""
+        self.blob_store().get_to(artifact.key, dest, progress)
+
+    def project_root(self, job: Job) -> Path | None:
+        return self.store.project_root(job.project)
+
+    # acting
+    def cancel(self, name: str) -> Job:
+        job = self.job(name)
+        if job.state.is_final:
+            raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
+        if job.agent_pid and runtime.pid_alive(job.agent_pid):
+            os.kill(job.agent_pid, signal.SIGTERM)
+            deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+            while time.monotonic() < deadline and runtime.pid_alive(job.agent_pid):
+                if self.store.job(job.id).state.is_final:
+                    break
+                time.sleep(0.1)
+            job = self.store.job(job.id)
+            if job.state.is_final:
+                return job
+        # no live agent (or it did not answer): clean up here
+        client = runtime.connect()
+        filters = {"label": [f"{runtime.LABEL_JOB}={job.id}", f"{runtime.LABEL_HOME}={runtime.home_label(self.home)}"]}
+        for container in client.containers.list(all=True, filters=filters):
+            runtime.remove_quietly(container)
+        job = self.store.job(job.id)
+        if not job.state.is_final:
+            self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, "job cancelled (`cycle job cancel`); its agent was gone")])
+            job = self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+        return job
+
+    def archive(self, name: str) -> Job:
+        """Delete the job's stored artifacts; the record (and its log) stays, marked archived."""
+        job = self.job(name)
+        if not job.state.is_final:
+            raise BadInput(f"job {name} is {job.state.value}; archive it once it has ended (or cancel it first).")
+        self.blob_store().delete_prefix(artifact_prefix(job.name))
+        self.store.set_archived(job.id)
+        return self.store.job(job.id)

@@ -159,13 +159,18 @@ def engine_memory(client) -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while process `pid` runs (a zombie waiting to be reaped counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def sweep(client, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:

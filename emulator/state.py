@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS logs (
     stream TEXT NOT NULL,
     text TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS logs_job_ts ON logs(job_id, ts_ns, id);
+CREATE INDEX IF NOT EXISTS logs_job_id ON logs(job_id, id);
 CREATE TABLE IF NOT EXISTS artifacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id INTEGER NOT NULL,
@@ -69,6 +69,8 @@ CREATE INDEX IF NOT EXISTS artifacts_job_path ON artifacts(job_id, path, id);
 ADDED_COLUMNS = [
     ("jobs", "queue_len", "INTEGER NOT NULL DEFAULT 0"),
     ("jobs", "queue_warning", "INTEGER NOT NULL DEFAULT 0"),
+    ("jobs", "agent_pid", "INTEGER"),
+    ("jobs", "archived", "INTEGER NOT NULL DEFAULT 0"),
 ]
 
 
@@ -190,21 +192,51 @@ class StateStore:
 
     # logs
     def append_logs(self, job_id: int, records: Iterable[tuple[int, Stream, str]]) -> None:
+        """Ship a batch of log records: sorted by timestamp, so id order is timestamp order."""
+        batch = sorted(records, key=lambda record: record[0])
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)",
-                ((job_id, ts, stream.value, text) for ts, stream, text in records),
+                ((job_id, ts, stream.value, text) for ts, stream, text in batch),
             )
 
-    def logs(self, job_id: int, stream: Stream | None = None) -> list[LogRecord]:
-        """The job's log, interleaved by timestamp (ties keep arrival order)."""
-        where, args = ("AND stream = ?", [stream.value]) if stream else ("", [])
+    def logs(self, job_id: int, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
+        """The job's shipped log in order. Each shipment is sorted by timestamp, so id order is
+        timestamp order; `after_id` reads only what was shipped since a previous read."""
+        where, args = _log_filter(stream, since_ns)
         rows = self._connection().execute(
-            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? {where} ORDER BY ts_ns, id",
-            (job_id, *args),
+            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id > ? {where} ORDER BY id",
+            (job_id, after_id, *args),
         )
-        return [LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4]) for row in rows]
+        return [_log(row) for row in rows]
 
+    def logs_before(self, job_id: int, before_id: int | None, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+        """The `limit` lines just before the cursor `before_id` (None: the end), oldest first.
+
+        The cursor is a record id: lines shipped later get larger ids, so paging backwards never
+        skips or repeats a line while the log grows."""
+        where, args = _log_filter(stream, 0)
+        cursor = before_id if before_id is not None else 2**62
+        rows = self._connection().execute(
+            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id < ? {where} ORDER BY id DESC LIMIT ?",
+            (job_id, cursor, *args, limit),
+        ).fetchall()
+        return [_log(row) for row in reversed(rows)]
+
+    def log_count(self, job_id: int) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM logs WHERE job_id = ?", (job_id,)).fetchone()[0]
+
+    def set_agent(self, job_id: int, pid: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET agent_pid = ? WHERE id = ?", (pid, job_id))
+
+    def set_archived(self, job_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET archived = 1 WHERE id = ?", (job_id,))
+
+    def project_root(self, project: str) -> Path | None:
+        row = self._connection().execute("SELECT root FROM projects WHERE name = ?", (project,)).fetchone()
+        return Path(row[0]) if row else None
 
     # artifacts
     def add_artifact(self, job_id: int, artifact: Artifact) -> None:
@@ -239,4 +271,18 @@ def _job(row: sqlite3.Row) -> Job:
     values = dict(row)
     values["state"] = JobState(values["state"])
     values["queue_warning"] = bool(values["queue_warning"])
+    values["archived"] = bool(values["archived"])
     return Job(**values)
+
+
+def _log(row) -> LogRecord:
+    return LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4])
+
+
+def _log_filter(stream: Stream | None, since_ns: int) -> tuple[str, list]:
+    where, args = "", []
+    if stream is not None:
+        where, args = " AND stream = ?", [stream.value]
+    if since_ns:
+        where, args = where + " AND ts_ns >= ?", [*args, since_ns]
+    return where, args

@@ -152,3 +152,39 @@ def test_state_store_names_jobs_per_project_and_orders_logs(tmp_path):
         store.set_state(a1.id, JobState.RUNNING)
     assert [j.name for j in store.jobs()] == ["b-1", "a-2", "a-1"]
     assert [j.name for j in store.jobs(JobState.FAILED)] == ["a-1"]
+
+
+def test_paging_backwards_has_no_gaps_or_duplicates_under_concurrent_appends(tmp_path):
+    import threading
+
+    from emulator.models import Stream
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "s.db")
+    job = store.create_job("p")
+    store.append_logs(job.id, [(i, Stream.STDOUT, f"line {i}") for i in range(5000)])
+    stop = threading.Event()
+
+    def writer():
+        writer_store = StateStore(tmp_path / "s.db")
+        n = 5000
+        while not stop.is_set():
+            writer_store.append_logs(job.id, [(n + i, Stream.STDERR, f"line {n + i}") for i in range(50)])
+            n += 50
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        bottom = store.logs_before(job.id, None, 100)
+        seen = [r.id for r in bottom]
+        cursor = bottom[0].id
+        while page := store.logs_before(job.id, cursor, 100):
+            assert len(page) <= 100
+            seen = [r.id for r in page] + seen
+            cursor = page[0].id
+    finally:
+        stop.set()
+        thread.join()
+    assert len(seen) == len(set(seen)), "a line appeared twice"
+    assert seen == list(range(seen[0], seen[-1] + 1)), "a line was skipped"
+    assert seen[0] == store.logs(job.id)[0].id and len(seen) >= 5000

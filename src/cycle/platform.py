@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from emulator.models import Job, JobState, LogRecord, Stream
+    from emulator.models import Artifact, Job, JobState, LogRecord, Stream
 
 LogSink = Callable[[int, "Stream", str], None]
 
@@ -32,11 +32,26 @@ class Platform(Protocol):
     def test_project(self, project_dir: Path, options: TestOptions, sink: LogSink) -> "Job":
         """Build (or reuse) the project's image and run it once, streaming its log to `sink`."""
 
+    def start_detached(self, project_dir: Path, options: TestOptions) -> "Job":
+        """Like test_project, but return at once; a background agent runs the job."""
+
     def jobs(self, state: "JobState | None" = None, limit: int = 100, offset: int = 0) -> list["Job"]: ...
 
     def job(self, name: str) -> "Job": ...
 
-    def logs(self, name: str, stream: "Stream | None" = None) -> list["LogRecord"]: ...
+    def logs(self, name: str, stream: "Stream | None" = None, after_id: int = 0, since_ns: int = 0) -> list["LogRecord"]:
+        """Shipped log lines in order; `after_id` reads only what came since a previous read."""
+
+    def logs_before(self, name: str, before_id: int | None, limit: int, stream: "Stream | None" = None) -> list["LogRecord"]:
+        """The `limit` lines before the cursor (None: the end), oldest first: a viewer's older page."""
+
+    def artifacts(self, name: str) -> list["Artifact"]: ...
+
+    def download_artifact(self, artifact: "Artifact", dest: Path, progress=None) -> None: ...
+
+    def cancel(self, name: str) -> "Job": ...
+
+    def archive(self, name: str) -> "Job": ...
 
 
 def open_platform() -> Platform:

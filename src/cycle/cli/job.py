@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -73,21 +75,167 @@ def status(
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
 
 
+def _stream(stream: str | None):
+    from cycle.cli.output import fail
+    from emulator.models import Stream
+
+    if stream is None:
+        return None
+    try:
+        return Stream(stream.lower())
+    except ValueError:
+        fail(f"--stream {stream!r} is not a log stream. Use stdout, stderr or system.")
+
+
+def parse_since(text: str) -> int:
+    """An ISO 8601 time, or an age like 90s, 10m, 2h, 1d, as ns since the epoch."""
+    import re
+    import time
+
+    from cycle.cli.output import fail
+
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if match:
+        seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        return time.time_ns() - int(seconds * 1e9)
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--since {text!r} is neither an ISO 8601 time (2026-11-23T14:00:00Z) nor an age (90s, 10m, 2h, 1d).")
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return int(stamp.timestamp() * 1e9)
+
+
 @app.command()
 def logs(
     name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
+    tail: Annotated[int | None, typer.Option("--tail", min=1, help="Only the last N lines.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only lines from this time on: ISO 8601, or an age like 10m.")] = None,
     stream: Annotated[str | None, typer.Option(help="Only one stream: stdout, stderr or system.")] = None,
 ) -> None:
-    """Print a job's log: stdout, stderr and system events interleaved by timestamp."""
-    from cycle.cli.output import fail
-    from cycle.platform import open_platform
-    from emulator.models import Stream
+    """Print a job's log: stdout, stderr and system events interleaved by timestamp.
 
-    chosen = None
-    if stream is not None:
-        try:
-            chosen = Stream(stream.lower())
-        except ValueError:
-            fail(f"--stream {stream!r} is not a log stream. Use stdout, stderr or system.")
-    for record in open_platform().logs(name, chosen):
-        typer.echo(f"{_iso(record.ts_ns)} {record.stream.value:6} {record.text}")
+    Logs reach storage on the platform's 600 s cadence (and when the job ends), so a running job's
+    newest lines show up late, as on the platform.
+    """
+    from cycle.platform import open_platform
+    from cycle.pull import format_line
+
+    platform = open_platform()
+    chosen = _stream(stream)
+    if tail is not None and since is None:
+        records = platform.logs_before(name, None, tail, chosen)
+    else:
+        records = platform.logs(name, chosen, since_ns=parse_since(since) if since else 0)
+        records = records[-tail:] if tail else records
+    out = sys.stdout
+    for record in records:
+        out.write(format_line(record) + "\n")
+
+
+@app.command()
+def cancel(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")]) -> None:
+    """Cancel a PENDING or RUNNING job: its container is removed and it ends CANCELLED."""
+    from cycle.platform import open_platform
+
+    job = open_platform().cancel(name)
+    typer.echo(f"job {job.name}: {job.state.value}")
+
+
+@app.command()
+def archive(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")]) -> None:
+    """Delete an ended job's stored artifacts; its record and log stay, marked archived."""
+    from cycle.platform import open_platform
+
+    job = open_platform().archive(name)
+    typer.echo(f"job {job.name}: artifacts deleted from storage; record kept (archived)")
+
+
+def _folder(platform, job, project_dir: Path | None) -> Path:
+    from cycle.cli.output import fail
+    from cycle.pull import job_folder
+
+    root = project_dir or platform.project_root(job)
+    if root is None or not root.is_dir():
+        fail(f"the project folder of job {job.name} ({root}) is not here. Pass --project-dir to say where to save it.")
+    return job_folder(root, job.name)
+
+
+def _warn_queue(job) -> None:
+    from emulator.models import QUEUE_WARNING_TEXT
+
+    if job.queue_warning:
+        typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
+
+
+@app.command()
+def pull(
+    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
+    project_dir: Annotated[Path | None, typer.Option(help="Project root to save into (default: the job's project).")] = None,
+) -> None:
+    """Download all of a job's logs and artifacts into <project>/.cycleswap/jobs/<job-name>/.
+
+    Logs go to output.log, artifacts to artifacts/. Files already there byte for byte are skipped.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from cycle.platform import open_platform
+    from cycle.pull import sync_artifacts, write_output_log
+
+    platform = open_platform()
+    job = platform.job(name)
+    folder = _folder(platform, job, project_dir)
+    write_output_log(folder, platform.logs(name))
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  transient=True, console=None) as bar:
+        task = bar.add_task(f"pulling {name}", total=None)
+        result = sync_artifacts(platform, job, folder, on_start=lambda total: bar.update(task, total=total),
+                                progress=lambda n: bar.advance(task, n))
+    typer.echo(f"{folder}: output.log, {len(result.downloaded)} artifact(s) downloaded ({result.bytes} bytes), "
+               f"{len(result.skipped)} unchanged")
+    for key in result.refused:
+        typer.echo(f"refused storage key {key!r}: it would escape {folder}", err=True)
+    _warn_queue(platform.job(name))
+
+
+@app.command()
+def tail(
+    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
+    project_dir: Annotated[Path | None, typer.Option(help="Project root to save into (default: the job's project).")] = None,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between checks for new lines and artifacts.")] = 1.0,
+) -> None:
+    """Stream a job's log to stdout and download new artifacts as they appear, until the job ends.
+
+    Saves like `pull`: output.log and artifacts/ under <project>/.cycleswap/jobs/<job-name>/.
+    """
+    import time
+
+    from cycle.platform import open_platform
+    from cycle.pull import format_line, sync_artifacts
+
+    platform = open_platform()
+    job = platform.job(name)
+    folder = _folder(platform, job, project_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    known: dict[str, str] = {}
+    last_id, warned = 0, False
+    with open(folder / "output.log", "w", encoding="utf-8") as log:
+        while True:
+            job = platform.job(name)  # read the state first: what follows is at least that recent
+            for record in platform.logs(name, after_id=last_id):
+                line = format_line(record)
+                sys.stdout.write(line + "\n")
+                log.write(line + "\n")
+                last_id = record.id
+            sys.stdout.flush()
+            log.flush()
+            for path in sync_artifacts(platform, job, folder, known=known).downloaded:
+                typer.echo(f"downloaded artifacts/{path}", err=True)
+            if job.queue_warning and not warned:
+                warned = True
+                _warn_queue(job)
+            if job.state.is_final:
+                typer.echo(f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else ""), err=True)
+                return
+            time.sleep(interval)

@@ -30,6 +30,7 @@ def test(
     clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image, dropping earlier build layers.")] = False,
     skip_limits: Annotated[bool, typer.Option("--skip-limits", help="Lift the platform's memory (90% of RAM) and process (4096) caps.")] = False,
     network: Annotated[str, typer.Option(help="Container network: none (the default), host, or a Docker network name.")] = "none",
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
 ) -> None:
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
 
@@ -42,7 +43,12 @@ def test(
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
     platform = open_platform()
-    job = platform.test_project(directory, TestOptions(rebuild, clean, skip_limits, network), live_sink())
+    options = TestOptions(rebuild, clean, skip_limits, network)
+    if detach:
+        job = platform.start_detached(directory, options)
+        typer.echo(job.name)
+        return
+    job = platform.test_project(directory, options, live_sink())
     summary = f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else "")
     typer.echo(summary, err=True)
     if job.state.value != "FINISHED":

@@ -1,0 +1,59 @@
+"""Log shipping on the platform's cadence.
+
+The platform uploads a job's logs every 600 s, so what `cycle job logs`, `tail` and the TUI show
+lags the job by up to that long; the emulator does the same. Lines reach the terminal of a
+foreground `cycle project test` at once (the sink), but the log store only at each shipment and
+at the job's end. $CYCLE_LOG_CADENCE_SECONDS shortens the cadence (tests use it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from emulator.models import Stream
+from emulator.state import StateStore
+
+LOG_CADENCE_SECONDS = 600.0
+Record = tuple[int, Stream, str]
+
+
+def log_cadence() -> float:
+    return float(os.environ.get("CYCLE_LOG_CADENCE_SECONDS", LOG_CADENCE_SECONDS))
+
+
+class LogShipper:
+    def __init__(self, store: StateStore, job_id: int, sink: Callable[[int, Stream, str], None],
+                 cadence: float | None = None) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.sink = sink
+        self.cadence = log_cadence() if cadence is None else cadence
+        self._buffer: list[Record] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="log-shipper", daemon=True)
+        self._thread.start()
+
+    def add(self, records: list[Record]) -> None:
+        for record in records:
+            self.sink(*record)
+        with self._lock:
+            self._buffer.extend(records)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.cadence):
+            self.ship()
+
+    def ship(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if batch:
+            self.store.append_logs(self.job_id, batch)
+
+    def close(self) -> None:
+        """Ship what is left; called when the job ends (or moves, or is cancelled)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.ship()

@@ -1,0 +1,113 @@
+"""Writers of <project-root>/.cycleswap/jobs/<job-name>/: output.log and artifacts/ (pull, tail).
+
+Nothing is ever written outside that folder: the job name is checked, every artifact key is
+mapped back to a relative path that cannot hold '..' or be absolute, and the resolved target must
+stay inside artifacts/. Files land under a .part name and are renamed once complete and checked,
+so an interrupted pull never leaves a half-written file under its final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cycle.errors import BadInput
+
+
+def iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def format_line(record) -> str:
+    return f"{iso(record.ts_ns)} [{record.stream.value}] {record.text}"
+
+
+def job_folder(project_root: Path, job_name: str) -> Path:
+    from emulator.keys import check_job_name
+
+    check_job_name(job_name)
+    return project_root / ".cycleswap" / "jobs" / job_name
+
+
+def local_path(folder: Path, job_name: str, key: str) -> Path:
+    """Where the artifact stored under `key` goes inside <folder>/artifacts/; refuses escapes."""
+    from emulator.keys import artifact_prefix, is_inside, local_relative
+
+    prefix = artifact_prefix(job_name)
+    if not key.startswith(prefix):
+        raise BadInput(f"refusing storage key {key!r}: it is not under this job's prefix {prefix}.")
+    relative = local_relative(key[len(prefix):])
+    root = folder / "artifacts"
+    target = Path(os.fsdecode(os.path.join(os.fsencode(root), relative)))
+    if not is_inside(os.path.realpath(root), os.path.realpath(target.parent)):
+        raise BadInput(f"refusing storage key {key!r}: it would be written outside {root}.")
+    if target.is_symlink():
+        raise BadInput(f"refusing to write through the symlink {target}.")
+    return target
+
+
+def same_file(path: Path, size: int, sha256: str) -> bool:
+    if not path.is_file() or path.stat().st_size != size:
+        return False
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest() == sha256
+
+
+@dataclass
+class SyncResult:
+    downloaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    bytes: int = 0
+
+
+def write_output_log(folder: Path, records) -> Path:
+    """output.log with every shipped line, replaced atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "output.log"
+    part = folder / "output.log.part"
+    with open(part, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(format_line(record) + "\n")
+    os.replace(part, path)
+    return path
+
+
+def sync_artifacts(platform, job, folder: Path, on_start: Callable[[int], None] | None = None,
+                   progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None) -> SyncResult:
+    """Download the job's stored artifacts that the folder does not already hold byte for byte.
+
+    `known` (key -> sha256 already fetched) lets tail skip unchanged files without hashing them."""
+    result = SyncResult()
+    wanted = []
+    for artifact in platform.artifacts(job.name):
+        try:
+            target = local_path(folder, job.name, artifact.key)
+        except BadInput:
+            result.refused.append(artifact.key)
+            continue
+        if known is not None and known.get(artifact.key) == artifact.sha256 and target.exists():
+            continue
+        if same_file(target, artifact.size, artifact.sha256):
+            result.skipped.append(artifact.path)
+            if known is not None:
+                known[artifact.key] = artifact.sha256
+            continue
+        wanted.append((artifact, target))
+    if on_start:
+        on_start(sum(a.size for a, _ in wanted))
+    for artifact, target in wanted:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        platform.download_artifact(artifact, target, progress)
+        result.downloaded.append(artifact.path)
+        result.bytes += artifact.size
+        if known is not None:
+            known[artifact.key] = artifact.sha256
+    return result
