@@ -3,6 +3,6 @@
 set -eu
 echo "building the demo image on: $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release)"
 mkdir -p /opt/demo
-cp fixtures/trainer/requirements.txt /opt/demo/requirements.txt
+cp fixtures/resuming-trainer/requirements.txt /opt/demo/requirements.txt
 date -u +%Y-%m-%dT%H:%M:%SZ > /opt/demo/built-at
 echo "build done"

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cycle.errors import JobCancelled
+from cycle.errors import BadInput, JobCancelled
 from cycle.manifest import Manifest
 from emulator import runtime
 from emulator.artifacts import ArtifactPipeline
@@ -25,13 +27,43 @@ from emulator.build import Builder, BuildFailed
 from emulator.config import ImageChoice
 from emulator.context import project_files
 from emulator.logship import LogShipper
-from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
+from emulator.keys import artifact_prefix, local_relative
+from emulator.models import Job, JobState, Move, Stream, now_ns, state_for_exit
 from emulator.state import StateStore
 
 MEMORY_SHARE = 0.9
 MEMORY_LIMIT_ENV = "CYCLE_MEMORY_LIMIT"
 PIDS_LIMIT = 4096
-DEFAULT_MACHINE = "local-0"
+MACHINES_ENV = "CYCLE_MACHINES"
+DEFAULT_MACHINES = 4
+MOVE_CHECK_SECONDS = 0.2
+
+
+def machine_names() -> list[str]:
+    """The simulated machines of this host: local-0 … local-<n-1> ($CYCLE_MACHINES, default 4)."""
+    return [f"local-{i}" for i in range(int(os.environ.get(MACHINES_ENV, DEFAULT_MACHINES)))]
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    trigger: str
+    target: str | None
+    grace: float | None
+
+
+@dataclass
+class Stay:
+    """One stretch of the job on one machine: its container and its artifact pipeline."""
+
+    machine: str
+    container: object
+    pipeline: ArtifactPipeline
+    started: float
+    move_id: int | None = None
+    first_write_noted: bool = False
+    readers: list = field(default_factory=list)
+    records: object = None
+    done: object = None
 FLUSH_RECORDS = 2000
 
 Sink = Callable[[int, Stream, str], None]
@@ -69,14 +101,14 @@ class JobRunner:
         return folder
 
     def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job | None = None) -> Job:
-        """Run the job to its end; `job` is the record a detached start created, else a new one."""
+        """Run the job to its end, moving it between machines when asked; `job` is the record a
+        detached start created, else a new one."""
         self.store.upsert_project(manifest.name, manifest.root)
         job = job or self.store.create_job(manifest.name)
         self.store.set_agent(job.id, os.getpid())
         self.shipper = LogShipper(self.store, job.id, self.sink)
         restore = _cancel_on_sigterm()
-        container = None
-        pipeline = None
+        stay: Stay | None = None
         try:
             self.event(job.id, f"job {job.name} created for project {manifest.name}")
             self.event(job.id, f"base image for [ubuntu] version {base.version}: {base.image} ({base.source})")
@@ -88,37 +120,122 @@ class JobRunner:
                 self.event(job.id, f"build failed: build.sh exited with code {failure.build_exit_code}")
                 return self.store.set_state(job.id, JobState.FAILED, reason="BUILD_FAILED",
                                             exit_code=failure.build_exit_code)
-            container = self._create(manifest, job, build.image, options)
-            pipeline = self._pipeline(manifest, job)
-            pipeline.start()
-            container.start()
-            job = self.store.set_state(job.id, JobState.RUNNING, machine=DEFAULT_MACHINE, image=build.image)
-            self.event(job.id, f"job started on machine {DEFAULT_MACHINE} (container {container.short_id}, image {build.image})")
-            self._pump(job, container)
-            return self._finish(job, container, pipeline)
+            machine = self._claim(job, prefer=None, exclude=None)
+            stay = self._start_stay(manifest, job, build.image, options, machine, restored={})
+            job = self.store.set_state(job.id, JobState.RUNNING, machine=machine, image=build.image)
+            self.event(job.id, f"job started on machine {machine} (container {stay.container.short_id}, image {build.image})")
+            while True:
+                request = self._pump(job, stay)
+                if request is None:
+                    return self._finish(job, stay)
+                stay = self._move(manifest, job, build.image, options, stay, request)
         except KeyboardInterrupt:
-            if container is not None:
-                runtime.remove_quietly(container)
-            if pipeline is not None:
-                abandoned = pipeline.abandon().abandoned
-                if abandoned:
-                    self.event(job.id, f"cancelled: {len(abandoned)} artifact(s) not uploaded: {', '.join(abandoned[:20])}")
-            if not self.store.job(job.id).state.is_final:
-                self.event(job.id, "job cancelled by the user (Ctrl-C or `cycle job cancel`); container removed")
-                self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+            self._cancel(job, stay)
             self.shipper.close()
             raise JobCancelled(self.store.job(job.id)) from None
         finally:
-            if container is not None:
-                runtime.remove_quietly(container)
+            if stay is not None:
+                runtime.remove_quietly(stay.container)
+                self.store.release_machine(stay.machine, job.id)
             self.shipper.close()
             restore()
 
-    def _create(self, manifest: Manifest, job: Job, image: str, options: RunOptions):
+    def _claim(self, job: Job, prefer: str | None, exclude: str | None) -> str:
+        """A free machine for the job, waiting for one when all are taken."""
+        self.store.ensure_machines(machine_names(), os.environ.get("CYCLE_MACHINE_CUDA"))
+        waited = False
+        while True:
+            machine = self.store.claim_machine(job.id, prefer=prefer, exclude=exclude)
+            if machine is not None:
+                return machine.name
+            if prefer is not None and self.store.machine(prefer) is None:
+                raise BadInput(f"there is no machine {prefer!r}; machines: {', '.join(machine_names())}.")
+            if not waited:
+                self.event(job.id, "waiting for a free machine" + (f" ({prefer} is taken)" if prefer else ""))
+                waited = True
+            prefer = None if prefer is not None and waited else prefer
+            time.sleep(0.2)
+
+    def _start_stay(self, manifest: Manifest, job: Job, image: str, options: RunOptions, machine: str,
+                    restored: dict[str, tuple]) -> Stay:
+        container = self._create(manifest, job, image, options, machine)
+        pipeline = self._pipeline(manifest, job, machine)
+        pipeline.seed(restored)
+        pipeline.start()
+        container.start()
+        return Stay(machine, container, pipeline, time.monotonic())
+
+    def _cancel(self, job: Job, stay: Stay | None) -> None:
+        """Ctrl-C or `cycle job cancel`: the container goes at once; files that were still waiting
+        to upload are recorded as abandoned (the upload in flight finishes)."""
+        if stay is not None:
+            runtime.remove_quietly(stay.container)
+            abandoned = stay.pipeline.abandon().abandoned
+            if abandoned:
+                self.event(job.id, f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
+        if not self.store.job(job.id).state.is_final:
+            self.event(job.id, "job cancelled by the user (Ctrl-C or `cycle job cancel`); container removed")
+            self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+
+    def _move(self, manifest: Manifest, job: Job, image: str, options: RunOptions, stay: Stay,
+              request: MoveRequest) -> Stay:
+        """Reassignment, as the platform does it: the container on A dies, what waited in A's
+        upload queue is lost with A, machine B downloads every uploaded artifact into its
+        /artifacts, and run.sh starts again from the same build image."""
+        old = stay.machine
+        self.event(job.id, f"reassignment: job leaves machine {old} ({request.trigger})")
+        if request.grace:
+            stay.container.stop(timeout=int(request.grace))  # SIGTERM, then SIGKILL after the grace period
+            how = f"stopped (SIGTERM, {request.grace:g} s grace)"
+        else:
+            stay.container.kill()
+            how = "killed (SIGKILL)"
+        self._drain_logs(stay)
+        runtime.remove_quietly(stay.container)
+        report = stay.pipeline.abandon()
+        lost = sorted(set(report.abandoned) | set(stay.pipeline.unstored()))
+        self.event(job.id, f"machine {old}: container {how}; {len(lost)} file(s) still waiting in its upload queue were lost"
+                           + (f": {', '.join(lost[:20])}" if lost else ""))
+        uploaded = len(self.store.artifacts(job.id))
+        move_id = self.store.add_move(Move(0, job.id, old, None, request.trigger, now_ns(), uploaded, lost, []))
+        self.store.set_state(job.id, JobState.PENDING, reason=f"REASSIGNED_FROM_{old}")
+        self.store.release_machine(old, job.id)
+        target = self._claim(job, prefer=request.target, exclude=old)
+        self.event(job.id, f"reassignment: {old} -> {target}")
+        started = time.monotonic()
+        restored = self._restore(job, target)
+        seconds = time.monotonic() - started
+        total = sum(size for _, size, _ in restored.values())
+        self.event(job.id, f"restored {len(restored)} file(s), {total} bytes in {seconds:.2f} s from storage into machine {target}'s /artifacts")
+        new_stay = self._start_stay(manifest, job, image, options, target, restored)
+        self.store.set_state(job.id, JobState.RUNNING, machine=target)
+        self.store.update_move(move_id, to_machine=target, restored=sorted(restored), restored_bytes=total,
+                               restore_seconds=seconds, restarted_ns=now_ns())
+        new_stay.move_id = move_id
+        self.event(job.id, f"container restarted on machine {target} (container {new_stay.container.short_id}): run.sh starts again")
+        return new_stay
+
+    def _restore(self, job: Job, machine: str) -> dict[str, tuple]:
+        """Download every stored artifact of the job into the machine's fresh /artifacts folder.
+        Returns {path: (signature, size, sha256)} so the new watcher knows them as stored."""
+        folder = self.home / "machines" / machine / "artifacts" / job.name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        restored = {}
+        for artifact in self.store.artifacts(job.id):
+            relative = local_relative(artifact.key[len(artifact_prefix(job.name)):])
+            target = Path(os.fsdecode(os.path.join(os.fsencode(folder), relative)))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.blobs.get_to(artifact.key, target)
+            info = os.lstat(target)
+            restored[artifact.path] = ((info.st_size, info.st_mtime_ns), artifact.size, artifact.sha256)
+        return restored
+
+    def _create(self, manifest: Manifest, job: Job, image: str, options: RunOptions, machine: str):
         limits = {}
         if not options.skip_limits:
             limits = {"mem_limit": self._memory_limit(), "pids_limit": PIDS_LIMIT}
-        artifacts = self.machine_folder(DEFAULT_MACHINE, job)
+        artifacts = self.machine_folder(machine, job)
         spec = runtime.ContainerSpec(
             image=image,
             command=["bash", ".cycleswap/run.sh"],
@@ -145,26 +262,32 @@ class JobRunner:
             return int(override)
         return int(runtime.engine_memory(self.client) * MEMORY_SHARE)
 
-    def _pump(self, job: Job, container) -> None:
-        """Copy stdout and stderr into the log store and the sink until the container exits."""
+    def _pump(self, job: Job, stay: Stay) -> MoveRequest | None:
+        """Copy stdout and stderr into the log until the container exits (None) or the job must
+        move to another machine (the request)."""
         records: queue.Queue = queue.Queue()
         done = object()
 
         def read(stream: Stream) -> None:
             try:
-                for ts, line in runtime.stream_lines(container, stderr=stream is Stream.STDERR):
+                for ts, line in runtime.stream_lines(stay.container, stderr=stream is Stream.STDERR):
                     records.put((ts, stream, line))
             finally:
                 records.put(done)
 
-        threads = [threading.Thread(target=read, args=(s,), daemon=True) for s in (Stream.STDOUT, Stream.STDERR)]
-        for thread in threads:
+        stay.readers = [threading.Thread(target=read, args=(s,), daemon=True) for s in (Stream.STDOUT, Stream.STDERR)]
+        stay.records, stay.done = records, done
+        for thread in stay.readers:
             thread.start()
-        open_streams = len(threads)
+        open_streams = len(stay.readers)
+        next_check = 0.0
         while open_streams:
-            item = records.get()
+            try:
+                item = records.get(timeout=MOVE_CHECK_SECONDS)
+            except queue.Empty:
+                item = None
             batch = []
-            while True:
+            while item is not None:
                 if item is done:
                     open_streams -= 1
                 else:
@@ -174,24 +297,67 @@ class JobRunner:
                 try:
                     item = records.get_nowait()
                 except queue.Empty:
-                    break
-            self.shipper.add(batch)
+                    item = None
+            if batch:
+                self.shipper.add(batch)
+            self._note_first_write(stay)
+            if open_streams and time.monotonic() >= next_check:
+                next_check = time.monotonic() + MOVE_CHECK_SECONDS
+                request = self._move_request(job, stay)
+                if request is not None:
+                    return request
+        return None
 
-    def _pipeline(self, manifest: Manifest, job: Job) -> ArtifactPipeline:
+    def _drain_logs(self, stay: Stay) -> None:
+        """After a kill: keep what the container printed before it died."""
+        for thread in stay.readers:
+            thread.join(timeout=10)
+        batch = []
+        while True:
+            try:
+                item = stay.records.get_nowait()
+            except queue.Empty:
+                break
+            if item is not stay.done:
+                batch.append(item)
+        self.shipper.add(batch)
+
+    def _note_first_write(self, stay: Stay) -> None:
+        if stay.move_id is not None and not stay.first_write_noted and stay.pipeline.first_write is not None:
+            stay.first_write_noted = True
+            self.store.update_move(stay.move_id, next_artifact_seconds=round(stay.pipeline.first_write - stay.started, 3))
+
+    def _move_request(self, job: Job, stay: Stay) -> MoveRequest | None:
+        """The platform's reassignment triggers: a request (`cycle job reassign`, a drill), the
+        machine going offline or busy with its owner's work, or the job running too long there."""
+        taken = self.store.take_request(job.id)
+        if taken is not None:
+            target, grace = taken
+            return MoveRequest("requested by `cycle job reassign`" if target is None else f"requested: to {target}", target, grace)
+        machine = self.store.machine(stay.machine)
+        if machine is not None and machine.state != "available":
+            return MoveRequest(f"machine {stay.machine} went {machine.state}", None, None)
+        limit = os.environ.get("CYCLE_MAX_RUN_SECONDS")
+        if limit and time.monotonic() - stay.started > float(limit):
+            return MoveRequest(f"ran longer than {float(limit):g} s on machine {stay.machine}", None, None)
+        return None
+
+    def _pipeline(self, manifest: Manifest, job: Job, machine: str) -> ArtifactPipeline:
         self.event(job.id, f"artifacts: /artifacts is watched and uploaded to {self.blobs.description} "
                            f"in {manifest.artifact_upload_order} order")
         return ArtifactPipeline(
-            self.machine_folder(DEFAULT_MACHINE, job), job.name, self.blobs, manifest.artifact_upload_order,
+            self.machine_folder(machine, job), job.name, self.blobs, manifest.artifact_upload_order,
             on_event=lambda text: self.event(job.id, text),
             on_uploaded=lambda artifact: self.store.add_artifact(job.id, artifact),
             on_queue=lambda length, warning: self.store.set_queue(job.id, length, warning),
         )
 
-    def _finish(self, job: Job, container, pipeline: ArtifactPipeline) -> Job:
+    def _finish(self, job: Job, stay: Stay) -> Job:
+        container = stay.container
         exit_code = int(container.wait().get("StatusCode", 1))
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        report = pipeline.finish()
+        report = stay.pipeline.finish()
         self.event(job.id, f"artifacts: {len(report.uploaded)} upload(s), {report.uploaded_bytes} bytes stored"
                            + (f"; {len(report.failed)} failed" if report.failed else ""))
         state, reason = state_for_exit(exit_code, oom, upload_failed=bool(report.failed))

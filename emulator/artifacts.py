@@ -90,6 +90,8 @@ def _make_handler(pipeline: ArtifactPipeline):
             path = event.dest_path if kind == "moved" else event.src_path
             if isinstance(path, bytes):
                 path = os.fsdecode(path)
+            if pipeline.first_write is None:
+                pipeline.first_write = time.monotonic()
             if event.is_directory:
                 if kind in ("created", "moved"):
                     pipeline.touch_tree(Path(path))
@@ -126,6 +128,25 @@ class ArtifactPipeline:
         self._consecutive_failures = 0
         self._observer = None
         self._threads: list[threading.Thread] = []
+        self.first_write: float | None = None  # monotonic time of the first write the watcher saw
+
+    def seed(self, restored: dict[str, tuple]) -> None:
+        """Files restored from storage before the container starts: {path: (signature, size, sha256)}.
+        They count as stored, so they are not uploaded again unless the job rewrites them."""
+        for path, (signature, _size, sha256) in restored.items():
+            self._stored[path] = (signature, sha256)
+            self._settled[path] = signature
+
+    def unstored(self) -> list[str]:
+        """Files on this machine's disk whose current version is not in storage."""
+        found = []
+        for base, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = Path(base) / name
+                rel, signature = self._relative(path), signature_of(path)
+                if rel and signature and self._stored.get(rel, (None,))[0] != signature and rel not in self.report.skipped:
+                    found.append(rel)
+        return found
 
     # watching
     def start(self) -> None:
@@ -341,7 +362,8 @@ class ArtifactPipeline:
         """Stop at once (the machine is gone): what was still waiting is recorded as abandoned."""
         self._stop_observer()
         with self._lock:
-            self.report.abandoned = sorted(set(self.queue.paths()) | set(self.tracker.paths()))
+            waiting = set(self.queue.paths()) | set(self.tracker.paths())
+            self.report.abandoned = sorted(p for p in waiting if signature_of(self.root / p) is not None)
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()

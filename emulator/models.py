@@ -121,3 +121,33 @@ class Build:
     parent_image: str
     depth: int
     created_ns: int
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A simulated machine: its own folder is its local disk; it runs at most one job."""
+
+    name: str
+    state: str  # available | busy (its owner's own work) | offline
+    cuda: str | None
+    job_id: int | None
+    jobs_run: int
+
+
+@dataclass(frozen=True)
+class Move:
+    """One reassignment of a job from one machine to another, with what it cost."""
+
+    id: int
+    job_id: int
+    from_machine: str
+    to_machine: str | None
+    trigger: str
+    ts_ns: int
+    uploaded: int = 0
+    lost: list = None  # files still waiting in the old machine's upload queue: gone with it
+    restored: list = None  # files downloaded into the new machine's /artifacts before the restart
+    restored_bytes: int = 0
+    restore_seconds: float | None = None
+    restarted_ns: int | None = None
+    next_artifact_seconds: float | None = None

@@ -21,7 +21,7 @@ from emulator.agent import JobRunner, RunOptions
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
 from emulator.keys import artifact_prefix, check_job_name
-from emulator.models import Artifact, Job, JobState, LogRecord, Stream, now_ns
+from emulator.models import Artifact, Job, JobState, LogRecord, Machine, Move, Stream, now_ns
 from emulator.state import StateStore
 from emulator.storage import open_blob_store
 
@@ -121,6 +121,10 @@ class EmulatorPlatform:
         """What has been stored for the job (newest version of each file)."""
         return self.store.artifacts(self.job(name).id)
 
+    def artifact_versions(self, name: str) -> list[Artifact]:
+        """Every stored version of the job's files, in upload order."""
+        return self.store.artifact_versions(self.job(name).id)
+
     def blob_store(self) -> BlobStore:
         return open_blob_store(self.home)
 
@@ -156,6 +160,47 @@ class EmulatorPlatform:
             self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, "job cancelled (`cycle job cancel`); its agent was gone")])
             job = self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
         return job
+
+    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
+        """Move a running job to another machine (from any terminal) and wait until it restarted."""
+        from emulator.agent import machine_names
+
+        job = self.job(name)
+        if job.state is not JobState.RUNNING:
+            raise BadInput(f"job {name} is {job.state.value}: only a RUNNING job can be reassigned"
+                           + (" (it has ended)." if job.state.is_final else " (wait until it runs)."))
+        if to is not None and to not in machine_names():
+            raise BadInput(f"--to {to!r} is not a machine. Machines: {', '.join(machine_names())} (`cycle emulator machines`).")
+        if to is not None and to == job.machine:
+            raise BadInput(f"job {name} already runs on {to}; pick another machine.")
+        before = len(self.store.moves(job.id))
+        self.store.request_move(job.id, to, grace)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            moves = self.store.moves(job.id)
+            if len(moves) > before and moves[-1].restarted_ns:
+                return moves[-1]
+            if self.store.job(job.id).state.is_final:
+                raise CycleError(f"job {name} ended before it could be moved ({self.store.job(job.id).state.value}).")
+            time.sleep(0.05)
+        raise CycleError(f"job {name} did not restart on another machine within {wait:.0f} s; see `cycle job logs {name}`.")
+
+    def moves(self, name: str) -> list[Move]:
+        return self.store.moves(self.job(name).id)
+
+    def machines(self) -> list[Machine]:
+        from emulator.agent import machine_names
+
+        self.store.ensure_machines(machine_names(), os.environ.get("CYCLE_MACHINE_CUDA"))
+        return self.store.machines()
+
+    def set_machine_state(self, name: str, state: str) -> Machine:
+        if state not in ("available", "busy", "offline"):
+            raise BadInput(f"machine state {state!r} is not one of available, busy, offline.")
+        if name not in {m.name for m in self.machines()}:
+            raise BadInput(f"there is no machine {name!r}; machines: {', '.join(m.name for m in self.machines())}.")
+        self.store.set_machine_state(name, state)
+        return self.store.machine(name)
 
     def archive(self, name: str) -> Job:
         """Delete the job's stored artifacts; the record (and its log) stays, marked archived."""

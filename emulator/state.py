@@ -6,13 +6,14 @@ go on while one writer commits, and every write is a short transaction with a bu
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator.models import Artifact, Build, Job, JobState, LogRecord, Stream, now_ns, transition
+from emulator.models import Artifact, Build, Job, Machine, Move, JobState, LogRecord, Stream, now_ns, transition
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -63,6 +64,37 @@ CREATE TABLE IF NOT EXISTS artifacts (
     uploaded_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS artifacts_job_path ON artifacts(job_id, path, id);
+CREATE TABLE IF NOT EXISTS machines (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL DEFAULT 'available',
+    cuda TEXT,
+    job_id INTEGER,
+    jobs_run INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT,
+    grace REAL,
+    created_ns INTEGER NOT NULL,
+    taken INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS moves (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL,
+    from_machine TEXT NOT NULL,
+    to_machine TEXT,
+    trigger TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    lost TEXT NOT NULL DEFAULT '[]',
+    restored TEXT NOT NULL DEFAULT '[]',
+    restored_bytes INTEGER NOT NULL DEFAULT 0,
+    restore_seconds REAL,
+    restarted_ns INTEGER,
+    next_artifact_seconds REAL
+);
 """
 
 # Columns added after a table first shipped: (table, column, definition).
@@ -265,6 +297,78 @@ class StateStore:
     def set_queue(self, job_id: int, length: int, warning: bool) -> None:
         with self._tx() as db:
             db.execute("UPDATE jobs SET queue_len = ?, queue_warning = ? WHERE id = ?", (length, int(warning), job_id))
+
+
+    # machines
+    def ensure_machines(self, names: list[str], cuda: str | None) -> None:
+        with self._tx() as db:
+            for name in names:
+                db.execute("INSERT OR IGNORE INTO machines(name, cuda) VALUES (?, ?)", (name, cuda))
+
+    def machines(self) -> list[Machine]:
+        rows = self._connection().execute("SELECT name, state, cuda, job_id, jobs_run FROM machines ORDER BY name")
+        return [Machine(*row) for row in rows]
+
+    def claim_machine(self, job_id: int, prefer: str | None = None, exclude: str | None = None) -> Machine | None:
+        """Give the job a free machine: `prefer` if it is available, else the least-loaded one."""
+        with self._tx() as db:
+            rows = db.execute("SELECT name, state, cuda, job_id, jobs_run FROM machines WHERE state = 'available' "
+                              "AND job_id IS NULL ORDER BY jobs_run, name").fetchall()
+            free = [Machine(*row) for row in rows if row[0] != exclude]
+            chosen = next((m for m in free if m.name == prefer), None) if prefer else (free[0] if free else None)
+            if chosen is None:
+                return None
+            db.execute("UPDATE machines SET job_id = ?, jobs_run = jobs_run + 1 WHERE name = ?", (job_id, chosen.name))
+        return chosen
+
+    def release_machine(self, name: str, job_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE machines SET job_id = NULL WHERE name = ? AND job_id = ?", (name, job_id))
+
+    def machine(self, name: str) -> Machine | None:
+        row = self._connection().execute("SELECT name, state, cuda, job_id, jobs_run FROM machines WHERE name = ?", (name,)).fetchone()
+        return Machine(*row) if row else None
+
+    def set_machine_state(self, name: str, state: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE machines SET state = ? WHERE name = ?", (state, name))
+
+    # reassignment requests and moves
+    def request_move(self, job_id: int, target: str | None, grace: float | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns) VALUES (?, 'reassign', ?, ?, ?)",
+                       (job_id, target, grace, now_ns()))
+
+    def take_request(self, job_id: int) -> tuple[str | None, float | None] | None:
+        """The oldest open reassignment request for the job, marked taken; None when there is none."""
+        with self._tx() as db:
+            row = db.execute("SELECT id, target, grace FROM requests WHERE job_id = ? AND taken = 0 ORDER BY id LIMIT 1",
+                             (job_id,)).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE requests SET taken = 1 WHERE id = ?", (row[0],))
+        return row[1], row[2]
+
+    def add_move(self, move: Move) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO moves(job_id, from_machine, to_machine, trigger, ts_ns, uploaded, lost) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (move.job_id, move.from_machine, move.to_machine, move.trigger, move.ts_ns, move.uploaded, json.dumps(move.lost)),
+            )
+            return cursor.lastrowid
+
+    def update_move(self, move_id: int, **fields) -> None:
+        encoded = {k: json.dumps(v) if isinstance(v, list) else v for k, v in fields.items()}
+        assignments = ", ".join(f"{k} = ?" for k in encoded)
+        with self._tx() as db:
+            db.execute(f"UPDATE moves SET {assignments} WHERE id = ?", (*encoded.values(), move_id))
+
+    def moves(self, job_id: int) -> list[Move]:
+        rows = self._connection().execute(
+            "SELECT id, job_id, from_machine, to_machine, trigger, ts_ns, uploaded, lost, restored, restored_bytes, "
+            "restore_seconds, restarted_ns, next_artifact_seconds FROM moves WHERE job_id = ? ORDER BY id", (job_id,))
+        return [Move(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), json.loads(row[8]),
+                     row[9], row[10], row[11], row[12]) for row in rows]
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -124,6 +124,33 @@ def setup() -> None:
 
 
 @app.command()
+def machines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """The simulated machines: name, state (available, busy, offline), CUDA, the job on it."""
+    import json
+
+    from cycle.platform import open_platform
+
+    rows = open_platform().machines()
+    if as_json:
+        typer.echo(json.dumps([m.__dict__ for m in rows], indent=2))
+        return
+    for m in rows:
+        typer.echo(f"{m.name:10} {m.state:10} cuda={m.cuda or '-':6} job={m.job_id or '-'}")
+
+
+@app.command()
+def machine(
+    name: Annotated[str, typer.Argument(help="Machine name, e.g. local-1.")],
+    state: Annotated[str, typer.Argument(help="available, busy (its owner's own work) or offline.")],
+) -> None:
+    """Set a machine's state; a job on a machine that goes busy or offline is reassigned."""
+    from cycle.platform import open_platform
+
+    m = open_platform().set_machine_state(name, state)
+    typer.echo(f"{m.name}: {m.state}")
+
+
+@app.command()
 def home() -> None:
     """Print the emulator home ($CYCLE_HOME, default ~/.cycle): state.db, machines/, config.toml."""
     from emulator.config import emulator_home

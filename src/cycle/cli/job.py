@@ -144,6 +144,24 @@ def cancel(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experimen
 
 
 @app.command()
+def reassign(
+    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
+    to: Annotated[str | None, typer.Option(help="Machine to move to (default: the least-loaded free one).")] = None,
+    grace: Annotated[float | None, typer.Option(min=0, help="Send SIGTERM and wait this many seconds before killing (default: kill at once).")] = None,
+) -> None:
+    """Move a running job to another machine, as the platform does (emulator only).
+
+    The container is killed, files still waiting in the old machine's upload queue are lost, the
+    new machine gets every uploaded artifact in its /artifacts, and run.sh starts again.
+    """
+    from cycle.platform import open_platform
+
+    move = open_platform().reassign(name, to, grace)
+    typer.echo(f"job {name}: moved {move.from_machine} -> {move.to_machine}; restored {len(move.restored)} file(s) "
+               f"({move.restored_bytes} bytes) in {move.restore_seconds:.2f} s; lost {len(move.lost)} file(s) from the upload queue")
+
+
+@app.command()
 def archive(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")]) -> None:
     """Delete an ended job's stored artifacts; its record and log stay, marked archived."""
     from cycle.platform import open_platform

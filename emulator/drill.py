@@ -1,0 +1,173 @@
+"""Reassignment drills: prove that a job survives being moved to another machine.
+
+A drill runs the project through the emulator (detached), forces reassignments at chosen times,
+waits for the job to end and judges it. Verdict FAIL when the job fails, times out, ended before
+every move could be made, or restarted from scratch after a move.
+
+"Restarted from scratch", the rule: after a move the job rewrites a file that had been restored
+to it and that matches a progress glob (default: checkpoint patterns). A job that resumes writes
+new checkpoints and leaves the restored ones alone; a job that starts over at step 0 rewrites the
+first checkpoint it had already saved. The rule needs at least one checkpoint uploaded before a
+move, and the report says when no move restored any.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from emulator.models import Artifact, Job, JobState, Move
+
+DEFAULT_PROGRESS_GLOBS = ("checkpoints/*", "*.ckpt", "*.pt", "*.pth", "*.safetensors", "*checkpoint*", "step-*")
+RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
+               "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and resume from it).")
+
+
+@dataclass(frozen=True)
+class DrillPlan:
+    moves: int = 3
+    every: float | None = None
+    at: tuple[float, ...] = ()
+    seed: int | None = None
+    timeout: float = 600.0
+    progress_globs: tuple[str, ...] = DEFAULT_PROGRESS_GLOBS
+    grace: float | None = None
+
+
+def move_times(plan: DrillPlan) -> list[float]:
+    """Seconds after the job started at which to move it."""
+    if plan.at:
+        return sorted(plan.at)
+    if plan.every:
+        return [plan.every * (i + 1) for i in range(plan.moves)]
+    rng = random.Random(plan.seed)
+    times, now = [], 0.0
+    for _ in range(plan.moves):
+        now += rng.uniform(2.0, 6.0)
+        times.append(round(now, 2))
+    return times
+
+
+def is_progress(path: str, globs: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(path.rsplit("/", 1)[-1], g) for g in globs)
+
+
+def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[str, ...]) -> list[str]:
+    """Findings of the rule above, one sentence each."""
+    findings = []
+    for number, move in enumerate(moves, start=1):
+        if not move.restarted_ns:
+            continue
+        restored = {p for p in move.restored if is_progress(p, globs)}
+        later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
+        rewritten = sorted({v.path for v in versions
+                            if v.path in restored and v.uploaded_ns > move.restarted_ns and (later is None or v.uploaded_ns < later)})
+        if rewritten:
+            findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
+                            f"{', '.join(rewritten[:5])}, which had been restored to it: it restarted from scratch instead of resuming.")
+    return findings
+
+
+@dataclass
+class DrillReport:
+    job: str
+    project: str
+    final_state: str
+    reason: str | None
+    wall_seconds: float
+    moves_planned: list[float]
+    moves: list[dict] = field(default_factory=list)
+    verdict: str = "FAIL"
+    reasons: list[str] = field(default_factory=list)
+    hint: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self) -> str:
+        lines = [f"drill of job {self.job} (project {self.project}): {self.verdict}",
+                 f"  final state {self.final_state}" + (f" ({self.reason})" if self.reason else "")
+                 + f", wall time {self.wall_seconds:.1f} s, {len(self.moves)} of {len(self.moves_planned)} planned move(s) made"]
+        for i, m in enumerate(self.moves, start=1):
+            nxt = "-" if m["seconds_to_next_artifact"] is None else f"{m['seconds_to_next_artifact']:.2f} s"
+            lines.append(
+                f"  move {i} at {m['at_seconds']:.1f} s: {m['from']} -> {m['to']} ({m['trigger']}); "
+                f"{m['files_uploaded']} file(s) uploaded, {len(m['files_lost'])} lost in the queue; "
+                f"restored {m['restored_files']} file(s), {m['restored_bytes']} bytes in {m['restore_seconds']:.2f} s; "
+                f"next artifact after {nxt}")
+            if m["files_lost"]:
+                lines.append(f"    lost: {', '.join(m['files_lost'][:10])}")
+        lines += [f"  why: {r}" for r in self.reasons]
+        if self.hint:
+            lines.append(f"  fix: {self.hint}")
+        return "\n".join(lines)
+
+
+def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: list[float], started_ns: int,
+          wall: float, plan: DrillPlan, timed_out: bool) -> DrillReport:
+    report = DrillReport(job.name, job.project, job.state.value, job.reason, round(wall, 2), plan_times)
+    for m in moves:
+        report.moves.append({
+            "at_seconds": round((m.ts_ns - started_ns) / 1e9, 2), "from": m.from_machine, "to": m.to_machine,
+            "trigger": m.trigger, "files_uploaded": m.uploaded, "files_lost": m.lost,
+            "restored_files": len(m.restored), "restored_bytes": m.restored_bytes,
+            "restore_seconds": round(m.restore_seconds or 0.0, 3), "seconds_to_next_artifact": m.next_artifact_seconds,
+        })
+    if timed_out:
+        report.reasons.append(f"the job did not end within --timeout {plan.timeout:g} s; it was cancelled.")
+    elif job.state is not JobState.FINISHED:
+        report.reasons.append(f"the job ended {job.state.value}" + (f" ({job.reason})" if job.reason else "") + ".")
+    if len(moves) < len(plan_times):
+        report.reasons.append(f"the job ended after {len(moves)} of {len(plan_times)} planned move(s): "
+                              "make the moves earlier (--every, --at) or the job longer.")
+    scratch = scratch_restarts(moves, versions, plan.progress_globs)
+    report.reasons += scratch
+    if scratch:
+        report.hint = RESUME_HINT
+    if moves and not any(is_progress(p, plan.progress_globs) for m in moves for p in m.restored):
+        report.reasons.append("no move restored a checkpoint matching --progress-glob "
+                              f"({', '.join(plan.progress_globs)}), so resuming could not be checked: move later, "
+                              "checkpoint sooner, or name your checkpoint files with --progress-glob.")
+    report.verdict = "FAIL" if report.reasons else "PASS"
+    return report
+
+
+def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str], None]) -> DrillReport:
+    """Start the project detached, move it at the planned times, wait for its end, judge."""
+    from cycle.platform import TestOptions
+
+    times = move_times(plan)
+    wall_start = time.monotonic()
+    job = platform.start_detached(project_dir, TestOptions())
+    say(f"drill: started job {job.name}; moves planned at {', '.join(f'{t:g}' for t in times)} s after it starts")
+    while (job := platform.job(job.name)).state is JobState.PENDING:
+        if time.monotonic() - wall_start > plan.timeout:
+            break
+        time.sleep(0.05)
+    started = time.monotonic()
+    started_ns = job.started_ns or time.time_ns()
+    timed_out = False
+    for number, at in enumerate(times, start=1):
+        while time.monotonic() - started < at and not platform.job(job.name).state.is_final:
+            time.sleep(0.05)
+        if platform.job(job.name).state is not JobState.RUNNING:
+            break
+        try:
+            move = platform.reassign(job.name, grace=plan.grace)
+        except Exception as error:  # the job ended while we asked: judged below
+            say(f"drill: move {number} not made: {error}")
+            break
+        say(f"drill: move {number} at {time.monotonic() - started:.1f} s: {move.from_machine} -> {move.to_machine}, "
+            f"restored {len(move.restored)} file(s), lost {len(move.lost)}")
+    while not (job := platform.job(job.name)).state.is_final:
+        if time.monotonic() - wall_start > plan.timeout:
+            timed_out = True
+            job = platform.cancel(job.name)
+            break
+        time.sleep(0.1)
+    versions = platform.artifact_versions(job.name)
+    return judge(job, platform.moves(job.name), versions, times, started_ns, time.monotonic() - wall_start, plan, timed_out)

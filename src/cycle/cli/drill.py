@@ -1,0 +1,51 @@
+"""`cycle drill`: a reassignment drill for CI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def drill(
+    directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
+    moves: Annotated[int, typer.Option(min=1, help="How many times to move the job.")] = 3,
+    every: Annotated[float | None, typer.Option(min=0.5, help="Move every this many seconds after the job starts.")] = None,
+    at: Annotated[str | None, typer.Option(help="Move at these seconds after the start, e.g. 5,12,20 (overrides --moves/--every).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for random move times (2-6 s apart) when neither --every nor --at is given.")] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Fail (and cancel the job) when it has not ended after this many seconds.")] = 600.0,
+    progress_glob: Annotated[list[str] | None, typer.Option("--progress-glob", help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
+    grace: Annotated[float | None, typer.Option(min=0, help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
+    json_out: Annotated[str | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")] = None,
+) -> None:
+    """Run the project through the emulator, move it between machines, and judge whether it resumed.
+
+    Verdict PASS (exit 0) when the job FINISHED after every planned move without restarting from
+    scratch; FAIL (exit 1) when it failed, timed out, ended before the moves, or after a move
+    rewrote a checkpoint that had been restored to it (it started over instead of resuming).
+    """
+    from cycle.cli.output import fail
+    from cycle.platform import open_platform
+    from emulator.drill import DEFAULT_PROGRESS_GLOBS, DrillPlan, run_drill
+
+    times: tuple[float, ...] = ()
+    if at:
+        try:
+            times = tuple(float(t) for t in at.split(",") if t.strip())
+        except ValueError:
+            fail(f"--at {at!r} must be seconds separated by commas, e.g. --at 5,12,20.")
+        if not times or any(t <= 0 for t in times):
+            fail(f"--at {at!r} must list positive seconds, e.g. --at 5,12,20.")
+    plan = DrillPlan(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
+                     progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
+    report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True))
+    if json_out == "-":
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        typer.echo(report.text())
+        if json_out:
+            Path(json_out).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    raise typer.Exit(0 if report.verdict == "PASS" else 1)
