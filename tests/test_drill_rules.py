@@ -1,0 +1,65 @@
+"""The drill's pure rules: move times, progress files, the restart-from-scratch rule, the verdict."""
+
+from __future__ import annotations
+
+from emulator.drill import DrillPlan, is_progress, judge, move_times, scratch_restarts
+from emulator.models import Artifact, Job, JobState, Move
+
+
+def test_move_times():
+    assert move_times(DrillPlan(at=(9, 3))) == [3, 9]
+    assert move_times(DrillPlan(moves=3, every=4)) == [4, 8, 12]
+    seeded = move_times(DrillPlan(moves=4, seed=7))
+    assert seeded == move_times(DrillPlan(moves=4, seed=7)) and len(seeded) == 4
+    assert all(2 <= b - a <= 6 for a, b in zip([0, *seeded], seeded))
+
+
+def test_progress_globs():
+    globs = DrillPlan().progress_globs
+    assert is_progress("checkpoints/step-000004.ckpt", globs)
+    assert is_progress("model/epoch_10.pt", globs)
+    assert not is_progress("results.json", globs) and not is_progress("progress.log", globs)
+
+
+def art(path, at):
+    return Artifact(path, f"jobs/j/artifacts/{path}", 1, "0" * 64, 0, at)
+
+
+def move(number, ts, restarted, restored):
+    return Move(number, 1, f"m{number}", f"m{number + 1}", "test", ts, 0, [], restored, 0, 0.0, restarted, 0.1)
+
+
+def test_rewriting_a_restored_checkpoint_after_a_move_is_a_restart_from_scratch():
+    moves = [move(1, 100, 110, ["checkpoints/step-2.ckpt", "results.json"])]
+    resumed = [art("checkpoints/step-2.ckpt", 50), art("checkpoints/step-4.ckpt", 120), art("results.json", 130)]
+    assert scratch_restarts(moves, resumed, DrillPlan().progress_globs) == []
+    restarted = resumed + [art("checkpoints/step-2.ckpt", 125)]
+    findings = scratch_restarts(moves, restarted, DrillPlan().progress_globs)
+    assert len(findings) == 1 and "step-2.ckpt" in findings[0] and "move 1" in findings[0]
+
+
+def test_a_rewrite_is_charged_to_the_move_whose_stay_it_happened_in():
+    moves = [move(1, 100, 110, ["checkpoints/a.ckpt"]), move(2, 200, 210, ["checkpoints/a.ckpt", "checkpoints/b.ckpt"])]
+    versions = [art("checkpoints/b.ckpt", 150), art("checkpoints/b.ckpt", 220)]
+    findings = scratch_restarts(moves, versions, DrillPlan().progress_globs)
+    assert len(findings) == 1 and findings[0].startswith("after move 2")
+
+
+def job(state=JobState.FINISHED, reason=None):
+    return Job(1, "p-1", "p", state, reason, "m", "img", 0, 1, 2, 0)
+
+
+def test_verdicts():
+    moves = [move(1, 100, 110, ["checkpoints/a.ckpt"])]
+    ok = judge(job(), moves, [], [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert ok.verdict == "PASS" and ok.reasons == [] and "PASS" in ok.text()
+    failed = judge(job(JobState.FAILED, "EXIT_CODE_1"), moves, [], [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert failed.verdict == "FAIL" and "EXIT_CODE_1" in failed.reasons[0]
+    short = judge(job(), moves, [], [1.0, 2.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert short.verdict == "FAIL" and "1 of 2" in short.reasons[0]
+    late = judge(job(JobState.CANCELLED), moves, [], [1.0], 0, 5.0, DrillPlan(timeout=3), timed_out=True)
+    assert late.verdict == "FAIL" and "--timeout" in late.reasons[0]
+    nothing = judge(job(), [move(1, 100, 110, ["results.json"])], [], [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert nothing.verdict == "FAIL" and "could not be checked" in nothing.reasons[0]
+    as_json = ok.to_dict()
+    assert as_json["moves"][0]["restored_files"] == 1 and as_json["verdict"] == "PASS"

@@ -1,0 +1,174 @@
+"""Reassignment and drills against the real engine and the real S3 server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cycle.cli import app
+from emulator.models import JobState, Stream
+from emulator.platform import EmulatorPlatform
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def start(project) -> str:
+    result = cli("project", "test", str(project.root), "--detach")
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def wait(name, states, timeout=60.0):
+    platform = EmulatorPlatform()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = platform.job(name)
+        if job.state in states:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"{name} is {platform.job(name).state}")
+
+
+FINAL = (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
+
+
+@pytest.fixture
+def fast_logs(monkeypatch):
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+
+
+def test_move_restores_exactly_the_uploaded_files_and_records_the_lost_ones(project, home, s3_storage, fast_logs, monkeypatch):
+    monkeypatch.setenv("CYCLE_STABILITY_MS", "1500")  # a wide window, so the last file is surely still waiting
+    project.write(".cycleswap/run.sh", """\
+        if [ -f /artifacts/a.bin ]; then
+            (cd /artifacts && find . -type f | sort) > /tmp/seen && mv /tmp/seen /artifacts/seen-after-move.txt
+            echo restarted; sleep 2; exit 0
+        fi
+        head -c 300000 /dev/urandom > /artifacts/a.bin
+        mkdir -p /artifacts/sub && head -c 1000 /dev/urandom > /artifacts/sub/b.bin
+        sleep 3
+        echo late > /artifacts/c.txt
+        sleep 60
+        """)
+    name = start(project)
+    job = wait(name, (JobState.RUNNING,))
+    platform = EmulatorPlatform()
+    first_machine = job.machine
+    folder_a = home / "machines" / first_machine / "artifacts" / name
+    deadline = time.time() + 30
+    while time.time() < deadline and not (folder_a / "c.txt").exists():
+        time.sleep(0.02)
+    uploaded = {a.path: a.sha256 for a in platform.artifacts(name)}
+    assert set(uploaded) == {"a.bin", "sub/b.bin"}
+    result = cli("job", "reassign", name)
+    assert result.exit_code == 0, result.output
+    move = platform.moves(name)[0]
+    assert move.from_machine == first_machine and move.to_machine != first_machine
+    assert move.lost == ["c.txt"] and sorted(move.restored) == ["a.bin", "sub/b.bin"]
+    assert move.restored_bytes == 301000
+    done = wait(name, FINAL)
+    assert done.state is JobState.FINISHED and done.machine == move.to_machine
+    folder_b = home / "machines" / move.to_machine / "artifacts" / name
+    assert (folder_b / "seen-after-move.txt").read_text().split() == ["./a.bin", "./sub/b.bin"]
+    for rel, sha in uploaded.items():
+        assert hashlib.sha256((folder_b / rel).read_bytes()).hexdigest() == sha
+    assert not (folder_b / "c.txt").exists()
+    events = [r.text for r in platform.logs(name) if r.stream is Stream.SYSTEM]
+    assert any("were lost: c.txt" in e for e in events)
+    assert any(e.startswith("restored 2 file(s), 301000 bytes") for e in events)
+    assert any(e.startswith("container restarted on machine") for e in events)
+    # the restored files were not uploaded again
+    assert [v.path for v in platform.artifact_versions(name)].count("a.bin") == 1
+
+
+def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs):
+    project.write(".cycleswap/run.sh", """\
+        trap 'echo got-sigterm; exit 0' TERM
+        echo running; sleep 60 & wait
+        """)
+    name = start(project)
+    job = wait(name, (JobState.RUNNING,))
+    target = "local-3" if job.machine != "local-3" else "local-2"
+    time.sleep(0.5)
+    result = cli("job", "reassign", name, "--to", target, "--grace", "5")
+    assert result.exit_code == 0, result.output
+    assert EmulatorPlatform().job(name).machine == target
+    cli("job", "cancel", name)
+    texts = [r.text for r in EmulatorPlatform().logs(name)]
+    assert "got-sigterm" in texts and any("SIGTERM, 5 s grace" in t for t in texts)
+
+
+def test_bad_reassignments_are_refused(project, s3_storage, fast_logs):
+    project.write(".cycleswap/run.sh", "sleep 60\n")
+    name = start(project)
+    job = wait(name, (JobState.RUNNING,))
+    bad = cli("job", "reassign", name, "--to", "gpu-9")
+    assert bad.exit_code == 2 and "not a machine" in bad.output
+    same = cli("job", "reassign", name, "--to", job.machine)
+    assert same.exit_code == 2 and "already runs on" in same.output
+    cli("job", "cancel", name)
+    ended = cli("job", "reassign", name)
+    assert ended.exit_code == 2 and "only a RUNNING job can be reassigned" in ended.output
+
+
+def test_a_machine_going_offline_moves_its_job(project, s3_storage, fast_logs):
+    project.write(".cycleswap/run.sh", "echo up; sleep 60\n")
+    name = start(project)
+    job = wait(name, (JobState.RUNNING,))
+    try:
+        assert cli("emulator", "machine", job.machine, "offline").exit_code == 0
+        deadline = time.time() + 30
+        while time.time() < deadline and not EmulatorPlatform().moves(name):
+            time.sleep(0.05)
+        moves = EmulatorPlatform().moves(name)
+        assert moves and moves[0].trigger == f"machine {job.machine} went offline"
+        wait(name, (JobState.RUNNING,))
+        assert EmulatorPlatform().job(name).machine != job.machine
+    finally:
+        cli("emulator", "machine", job.machine, "available")
+        cli("job", "cancel", name)
+
+
+def fixture_copy(tmp_path: Path, kind: str, steps: int) -> Path:
+    target = tmp_path / kind
+    shutil.copytree(ROOT / "fixtures" / f"{kind}-trainer", target)
+    manifest = target / ".cycleswap" / "manifest.toml"
+    text = manifest.read_text().replace(f'name = "{kind}-trainer"', f'name = "test-{kind}-{time.time_ns() % 10**8}"')
+    manifest.write_text(text.replace('STEPS = "24"', f'STEPS = "{steps}"'))
+    return target
+
+
+def test_ten_moves_in_a_row_on_the_resuming_trainer(tmp_path, home, docker_client, s3_storage, fast_logs):
+    folder = fixture_copy(tmp_path, "resuming", steps=70)
+    result = cli("drill", str(folder), "--moves", "10", "--every", "1.5", "--timeout", "180", "--json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0, result.output
+    assert report["verdict"] == "PASS" and report["final_state"] == "FINISHED" and len(report["moves"]) == 10
+    logs = [r.text for r in EmulatorPlatform().logs(report["job"])]
+    assert "training done: final step 70" in logs
+    assert sum(1 for t in logs if t.startswith("resuming from checkpoint")) >= 9
+
+
+def test_the_naive_trainer_fails_the_drill_with_the_fix(tmp_path, home, docker_client, s3_storage, fast_logs):
+    folder = fixture_copy(tmp_path, "naive", steps=24)
+    result = cli("drill", str(folder), "--moves", "1", "--at", "3", "--json", "-")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["verdict"] == "FAIL" and report["final_state"] == "FINISHED"
+    assert any("restarted from scratch" in r for r in report["reasons"])
+    assert "Load the newest checkpoint" in report["hint"]
+
+
+def test_drill_bad_input(tmp_path, home):
+    result = cli("drill", str(tmp_path), "--at", "soon")
+    assert result.exit_code == 2 and "--at" in result.output
