@@ -121,6 +121,26 @@ class EmulatorPlatform:
         """What has been stored for the job (newest version of each file)."""
         return self.store.artifacts(self.job(name).id)
 
+    def queued_artifacts(self, name: str) -> list[str]:
+        """Files on the job's current machine that are not stored as they are now (still waiting)."""
+        job = self.job(name)
+        if job.state is not JobState.RUNNING or not job.machine:
+            return []
+        folder = self.home / "machines" / job.machine / "artifacts" / job.name
+        stored = {a.path: a.size for a in self.store.artifacts(job.id)}
+        waiting = []
+        for base, _dirs, files in os.walk(folder):
+            for file in files:
+                path = Path(base) / file
+                rel = path.relative_to(folder).as_posix()
+                try:
+                    size = path.lstat().st_size
+                except OSError:
+                    continue
+                if stored.get(rel) != size:
+                    waiting.append(rel)
+        return sorted(waiting)
+
     def artifact_versions(self, name: str) -> list[Artifact]:
         """Every stored version of the job's files, in upload order."""
         return self.store.artifact_versions(self.job(name).id)

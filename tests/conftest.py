@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import uuid
 from dataclasses import dataclass
@@ -124,3 +125,6 @@ def s3_storage(s3_host, monkeypatch) -> str:
     monkeypatch.setenv("CYCLE_STORAGE", "s3")
     monkeypatch.setenv("LOCALSTACK_HOST", s3_host)
     return s3_host
+
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/tui_fakes.py

@@ -36,5 +36,14 @@ app.add_typer(emulator_cli.app, name="emulator")
 app.command("drill")(drill_cli.drill)
 
 
+@app.command()
+def tui() -> None:
+    """Browse jobs, their interleaved logs and their artifacts in the terminal (q quits, ? shows keys)."""
+    from cycle.platform import open_platform
+    from cycle.tui.app import CycleApp
+
+    CycleApp(open_platform()).run()
+
+
 def main() -> None:
     app()

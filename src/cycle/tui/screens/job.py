@@ -1,0 +1,194 @@
+"""The job browser: a header with the job's context, the queue warning banner, and two tabs:
+Logs (interleaved, paged, live) and Artifacts (a file browser with downloads)."""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+from cycle.tui.widgets.log_view import LogView
+
+POLL_SECONDS = 0.5
+
+
+class JobScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_match", "Next match", show=False),
+        Binding("c", "cancel_job", "Cancel job"),
+        Binding("r", "reassign_job", "Reassign"),
+        Binding("tab", "next_tab", "Logs/Artifacts", priority=True),
+        Binding("1", "tab('logs-tab')", "Logs", show=False),
+        Binding("2", "tab('artifacts-tab')", "Artifacts", show=False),
+    ]
+
+    def __init__(self, platform, job_name: str) -> None:
+        super().__init__()
+        self.platform = platform
+        self.job_name = job_name
+        self.job = platform.job(job_name)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="job-header")
+        yield Static("", id="queue-warning")
+        with TabbedContent(id="tabs"):
+            with TabPane("Logs", id="logs-tab"):
+                yield LogView(lambda before, limit: self.platform.logs_before(self.job_name, before, limit), id="log")
+                yield Input(placeholder="search the log (enter: find the previous match, escape: close)", id="search")
+            with TabPane("Artifacts", id="artifacts-tab"):
+                yield ArtifactBrowser(id="artifacts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self._show_job(self.job)
+        self.poll()
+        self.set_interval(POLL_SECONDS, self.poll)
+        self.query_one(LogView).focus()
+
+    def poll(self) -> None:
+        self.run_worker(self._poll, thread=True, exclusive=True, group="job-poll")
+
+    def _poll(self) -> None:
+        job = self.platform.job(self.job_name)
+        log = self.query_one(LogView)
+        records = self.platform.logs(self.job_name, after_id=log.last_id) if log.ids or log.reached_top else []
+        stored = {a.path: a.size for a in self.platform.artifacts(self.job_name)}
+        queued = set(self.platform.queued_artifacts(self.job_name))
+        self.app.call_from_thread(self._apply, job, records, stored, queued)
+
+    def _apply(self, job, records, stored, queued) -> None:
+        self._show_job(job)
+        self.query_one(LogView).add_lines(records)
+        self.query_one(ArtifactBrowser).set_artifacts(stored, queued)
+
+    def _show_job(self, job) -> None:
+        self.job = job
+        from cycle.tui.screens.jobs import STATE_COLOURS, duration, started
+
+        from rich.markup import escape
+
+        now = (self.app.clock or time.time_ns)()
+        colour = STATE_COLOURS.get(job.state.value, "white")
+        follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
+        self.query_one("#job-header", Static).update(
+            f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
+            + (f" ({job.reason})" if job.reason else "")
+            + f" · machine {job.machine or '-'} · started {started(job)} · {duration(job, now)}"
+            + f" · follow {follow}")
+        banner = self.query_one("#queue-warning", Static)
+        banner.display = bool(job.queue_warning)
+        if job.queue_warning:
+            from emulator.models import QUEUE_WARNING_TEXT
+
+            banner.update(escape(QUEUE_WARNING_TEXT))
+
+    def action_next_tab(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        self.action_tab("artifacts-tab" if tabs.active == "logs-tab" else "logs-tab")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        if tab == "artifacts-tab":
+            self.query_one("#artifact-table").focus()
+        else:
+            self.query_one(LogView).focus()
+
+    def action_back(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.display:
+            search.display = False
+            self.query_one(LogView).focus()
+            return
+        self.app.pop_screen()
+
+    def action_toggle_follow(self) -> None:
+        log = self.query_one(LogView)
+        log.follow = not log.follow
+        self._show_job(self.job)
+
+    def action_search(self) -> None:
+        self.query_one(TabbedContent).active = "logs-tab"
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        log = self.query_one(LogView)
+        if not log.find(event.value):
+            self.notify(f"{event.value!r} is not in the loaded lines", severity="warning")
+        log.focus()
+
+    def action_next_match(self) -> None:
+        log = self.query_one(LogView)
+        if log.search:
+            log.find(log.search)
+
+    def action_cancel_job(self) -> None:
+        from cycle.tui.screens.modals import ConfirmScreen
+
+        if self.job.state.is_final:
+            self.notify(f"{self.job_name} has already ended ({self.job.state.value})", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel()
+
+        self.app.push_screen(ConfirmScreen(f"Cancel job {self.job_name}? Its container is removed."), answered)
+
+    @work(thread=True, exclusive=True, group="action")
+    def _cancel(self) -> None:
+        try:
+            job = self.platform.cancel(self.job_name)
+            self.app.call_from_thread(self.notify, f"{job.name}: {job.state.value}")
+        except Exception as error:  # a CycleError: show it, keep the app alive
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+
+    def action_reassign_job(self) -> None:
+        if not hasattr(self.platform, "reassign"):
+            self.notify("reassignment exists only in the emulator", severity="warning")
+            return
+        self.notify(f"moving {self.job_name} to another machine …")
+        self._reassign()
+
+    @work(thread=True, exclusive=True, group="action")
+    def _reassign(self) -> None:
+        try:
+            move = self.platform.reassign(self.job_name)
+            self.app.call_from_thread(self.notify, f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)")
+        except Exception as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+
+    def on_artifact_browser_download_requested(self, message: ArtifactBrowser.DownloadRequested) -> None:
+        self._download(message.paths)
+
+    @work(thread=True, exclusive=True, group="download")
+    def _download(self, paths: list[str]) -> None:
+        from cycle.pull import job_folder, local_path
+
+        browser = self.query_one(ArtifactBrowser)
+        root = self.platform.project_root(self.job)
+        if root is None:
+            self.app.call_from_thread(self.notify, "the job's project folder is not known here", severity="error")
+            return
+        folder = job_folder(root, self.job_name)
+        wanted = [a for a in self.platform.artifacts(self.job_name) if a.path in set(paths)]
+        total = sum(a.size for a in wanted) or 1
+        done = 0
+        for artifact in wanted:
+            target = local_path(folder, self.job_name, artifact.key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.platform.download_artifact(artifact, target)
+            done += artifact.size
+            self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")
+        self.app.call_from_thread(browser.show_progress, total, total,
+                                  f"downloaded {len(wanted)} file(s) to {folder / 'artifacts'}")

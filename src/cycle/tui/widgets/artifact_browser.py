@@ -1,0 +1,181 @@
+"""ArtifactBrowser: a file browser over what a job has uploaded.
+
+Enter opens a folder, Backspace leaves it, `s` sorts by name or by size, `d` downloads the
+selected file or folder into .cycleswap/jobs/<job-name>/artifacts/ with progress. Files still
+waiting in the upload queue are listed too, marked "queued".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Label, ProgressBar
+
+
+def human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    is_dir: bool
+    size: int
+    queued: bool
+    path: str  # full relative path (folders end without '/')
+
+
+def entries_in(folder: str, stored: dict[str, int], queued: set[str]) -> list[Entry]:
+    """The files and folders directly inside `folder` ('' for the top)."""
+    prefix = f"{folder}/" if folder else ""
+    found: dict[str, Entry] = {}
+    for path, size in [*stored.items(), *((q, 0) for q in queued if q not in stored)]:
+        if not path.startswith(prefix):
+            continue
+        rest = path[len(prefix):]
+        head, sep, _ = rest.partition("/")
+        if sep:
+            old = found.get(head)
+            total = (old.size if old else 0) + size
+            found[head] = Entry(head, True, total, (old.queued if old else False) or path in queued, prefix + head)
+        else:
+            found[head] = Entry(head, False, size, path in queued, path)
+    return list(found.values())
+
+
+def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
+    """Folders first, then by name, or by size (largest first)."""
+    if by == "size":
+        return sorted(entries, key=lambda e: (not e.is_dir, -e.size, e.name))
+    return sorted(entries, key=lambda e: (not e.is_dir, e.name.lower()))
+
+
+class ArtifactBrowser(Vertical):
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("backspace", "up", "Up"),
+        Binding("s", "toggle_sort", "Sort"),
+        Binding("d", "download", "Download"),
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("g", "edge(0)", "First", show=False),
+        Binding("G", "edge(1)", "Last", show=False),
+    ]
+
+    folder: reactive[str] = reactive("")
+    sort_by: reactive[str] = reactive("name")
+
+    class DownloadRequested(Message):
+        def __init__(self, paths: list[str]) -> None:
+            super().__init__()
+            self.paths = paths
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.stored: dict[str, int] = {}
+        self.queued: set[str] = set()
+        self.rows: list[Entry] = []
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="artifact-path")
+        yield DataTable(id="artifact-table", cursor_type="row", zebra_stripes=True)
+        yield ProgressBar(id="download-progress", show_eta=False)
+        yield Label("", id="download-status")
+
+    def on_mount(self) -> None:
+        self.query_one(ProgressBar).display = False
+        self.redraw()
+
+    def set_artifacts(self, stored: dict[str, int], queued: set[str]) -> None:
+        if stored == self.stored and queued == self.queued:
+            return
+        self.stored, self.queued = stored, queued
+        self.redraw()
+
+    def redraw(self) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        self.rows = sort_entries(entries_in(self.folder, self.stored, self.queued), self.sort_by)
+        if self.folder:
+            self.rows.insert(0, Entry("..", True, 0, False, self.folder.rpartition("/")[0]))
+        cells = []
+        for entry in self.rows:
+            name = entry.name + ("/" if entry.is_dir and entry.name != ".." else "")
+            size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human(entry.size))
+            status = "queued" if entry.queued else ("" if entry.name == ".." else "stored")
+            cells.append((name, size, status))
+        table.clear(columns=True)  # columns sized to the folder shown
+        for index, label in enumerate(("name", "size", "status")):
+            table.add_column(label, width=max([len(label), *(len(row[index]) for row in cells)]))
+        for row in cells:
+            table.add_row(*row)
+        if self.rows:
+            table.move_cursor(row=min(keep, len(self.rows) - 1))
+        count = sum(1 for e in self.rows if e.name != "..")
+        self.query_one("#artifact-path", Label).update(
+            f"/artifacts/{self.folder}{'/' if self.folder else ''}  ({count} entries, sorted by {self.sort_by})")
+
+    def watch_folder(self) -> None:
+        if self.is_mounted:
+            self.query_one(DataTable).move_cursor(row=0)
+            self.redraw()
+
+    def watch_sort_by(self) -> None:
+        if self.is_mounted:
+            self.redraw()
+
+    def selected(self) -> Entry | None:
+        table = self.query_one(DataTable)
+        return self.rows[table.cursor_row] if self.rows and table.cursor_row < len(self.rows) else None
+
+    def action_open(self) -> None:
+        entry = self.selected()
+        if entry is not None and entry.is_dir:
+            self.folder = entry.path
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one(DataTable)
+        table.move_cursor(row=max(0, min(table.cursor_row + step, len(self.rows) - 1)))
+
+    def action_edge(self, last: int) -> None:
+        self.query_one(DataTable).move_cursor(row=len(self.rows) - 1 if last else 0)
+
+    def action_up(self) -> None:
+        if self.folder:
+            self.folder = self.folder.rpartition("/")[0]
+
+    def action_toggle_sort(self) -> None:
+        self.sort_by = "size" if self.sort_by == "name" else "name"
+
+    def action_download(self) -> None:
+        entry = self.selected()
+        if entry is None or entry.name == "..":
+            return
+        if entry.is_dir:
+            paths = [p for p in self.stored if p.startswith(entry.path + "/")]
+        else:
+            paths = [entry.path] if entry.path in self.stored else []
+        if not paths:
+            self.query_one("#download-status", Label).update(f"{entry.name} is still queued: nothing stored to download yet")
+            return
+        self.post_message(self.DownloadRequested(paths))
+
+    def show_progress(self, done: int, total: int, text: str) -> None:
+        bar = self.query_one(ProgressBar)
+        bar.display = done < total
+        bar.update(total=total, progress=done)
+        self.query_one("#download-status", Label).update(text)

@@ -1,0 +1,231 @@
+"""`cycle tui`: pilot tests (App.run_test) and snapshot tests (pytest-textual-snapshot) on a
+deterministic Platform, plus one test against the real emulator with a running job."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cycle.tui.app import CycleApp
+from cycle.tui.widgets.artifact_browser import ArtifactBrowser, entries_in, human, sort_entries
+from cycle.tui.widgets.log_view import PAGE, LogView
+from tui_fakes import T0, FakePlatform
+
+NOW = T0 + 100_000_000_000
+SIZE = (110, 32)
+
+
+def make_app(tmp_path: Path | None = None, log_lines: int = 2000) -> tuple[CycleApp, FakePlatform]:
+    platform = FakePlatform(log_lines)
+    platform.root = tmp_path
+    return CycleApp(platform, clock=lambda: NOW), platform
+
+
+async def open_job(pilot) -> None:
+    await pilot.pause(0.2)
+    await pilot.press("enter")
+    await pilot.pause(0.4)
+
+
+def test_human_sizes_and_listing():
+    assert [human(n) for n in (10, 2048, 52_428_800)] == ["10 B", "2.0 KiB", "50.0 MiB"]
+    stored = {"a/x": 5, "a/y": 7, "b": 100, "c": 1}
+    top = entries_in("", stored, {"a/z"})
+    assert [(e.name, e.is_dir, e.size, e.queued) for e in sort_entries(top, "name")] == [
+        ("a", True, 12, True), ("b", False, 100, False), ("c", False, 1, False)]
+    assert [e.name for e in sort_entries(top, "size")] == ["a", "b", "c"]
+    assert [e.name for e in entries_in("a", stored, set())] == ["x", "y"]
+
+
+async def test_jobs_screen_navigation_filter_and_help():
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        table = app.screen.query_one("#jobs")
+        assert table.row_count == 4
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("G")
+        assert table.cursor_row == 3
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("slash", *"sweep", "enter")
+        await pilot.pause(0.1)
+        assert table.row_count == 2
+        await pilot.press("escape")
+        assert table.row_count == 4
+        await pilot.press("question_mark")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "JobScreen" and app.screen.job_name == "trainer-4"
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "JobsScreen"
+
+
+async def test_log_starts_at_the_bottom_and_loads_older_pages_only_when_scrolling_up():
+    app, platform = make_app(log_lines=10_000_000)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        assert log.line_count == PAGE and platform.page_calls == [None]
+        assert log.texts[-1].startswith("step 9999999") or "10000000" in log.texts[-1]
+        assert log.is_vertical_scroll_end
+        bottom_first = log.ids[0]
+        log.scroll_to(y=0, animate=False)
+        await pilot.pause(0.4)
+        assert platform.page_calls[1] == bottom_first  # the page just before what was shown
+        assert log.line_count == 2 * PAGE
+        assert list(log.ids) == list(range(log.ids[0], log.ids[-1] + 1))  # no gap, no duplicate
+        assert round(log.scroll_y) >= PAGE - 5  # the view stayed on the same lines
+
+
+async def test_follow_mode_tracks_new_lines_and_f_toggles_it():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        platform.append(30)
+        await pilot.pause(1.0)
+        assert log.ids[-1] == 2030 and log.is_vertical_scroll_end
+        await pilot.press("f")
+        assert not log.follow
+        log.scroll_to(y=log.scroll_y - 20, animate=False)
+        platform.append(30)
+        await pilot.pause(1.0)
+        assert log.ids[-1] == 2060 and not log.is_vertical_scroll_end  # not dragged down
+        await pilot.press("f")
+        await pilot.pause(0.2)
+        assert log.follow and log.is_vertical_scroll_end
+
+
+async def test_search_finds_and_highlights_a_line():
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("slash", *"step-001950", "enter")
+        await pilot.pause(0.2)
+        log = app.screen.query_one(LogView)
+        assert log.texts[log.match_index] == "checkpoint step-001950 uploaded"
+
+
+async def test_artifacts_sort_enter_folder_and_download(tmp_path):
+    app, platform = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        await pilot.pause(0.3)
+        browser = app.screen.query_one(ArtifactBrowser)
+        assert [e.name for e in browser.rows] == ["checkpoints", "results", "metrics.json", "zz-notes.txt"]
+        await pilot.press("s")
+        assert [e.name for e in browser.rows] == ["checkpoints", "results", "metrics.json", "zz-notes.txt"]
+        assert browser.sort_by == "size"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert browser.folder == "checkpoints"
+        assert [(e.name, e.queued) for e in browser.rows] == [("..", False), ("step-000200.ckpt", False),
+                                                               ("step-000100.ckpt", False), ("step-000300.ckpt", True)]
+        await pilot.press("j", "d")
+        await pilot.pause(0.5)
+        target = tmp_path / ".cycleswap" / "jobs" / "trainer-4" / "artifacts" / "checkpoints" / "step-000200.ckpt"
+        assert target.exists() and platform.downloaded == ["checkpoints/step-000200.ckpt"]
+        await pilot.press("backspace")
+        assert browser.folder == ""
+        await pilot.press("d")  # the whole checkpoints folder: only what is stored
+        await pilot.pause(0.5)
+        assert sorted(platform.downloaded[1:]) == ["checkpoints/step-000100.ckpt", "checkpoints/step-000200.ckpt"]
+
+
+async def test_cancel_asks_first():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("c")
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("n")
+        assert platform.cancelled == []
+        await pilot.press("c", "y")
+        await pilot.pause(0.3)
+        assert platform.cancelled == ["trainer-4"]
+
+
+def test_snapshot_jobs_screen(snap_compare):
+    app, _ = make_app()
+    assert snap_compare(app, terminal_size=SIZE, run_before=lambda pilot: pilot.pause(0.3))
+
+
+def test_snapshot_logs_tab_with_stderr_and_system_lines(snap_compare):
+    app, _ = make_app()
+
+    async def run_before(pilot):
+        await open_job(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("sort", ["name", "size"])
+def test_snapshot_artifacts_tab_sorted(snap_compare, sort):
+    app, _ = make_app()
+
+    async def run_before(pilot):
+        await open_job(pilot)
+        await pilot.press("tab")
+        await pilot.pause(0.2)
+        if sort == "size":
+            await pilot.press("s")
+        await pilot.press("enter")  # into checkpoints/, where the two orders differ
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_emulator_and_client_modules_never_import_textual():
+    code = ("import sys, cycle.cli, cycle.manifest, cycle.platform, cycle.pull, cycle.sdk, emulator.platform, "
+            "emulator.agent, emulator.drill, emulator.artifacts; "
+            "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]; print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_tui_against_the_real_emulator_with_a_running_job(project, home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cycle.cli import app as cli_app
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "0.5")
+    project.write(".cycleswap/run.sh", """\
+        for i in $(seq 1 200); do echo "tick $i"; [ $((i % 20)) = 0 ] && echo "e$i" >&2 && echo $i > /artifacts/ckpt-$i; sleep 0.05; done
+        sleep 30
+        """)
+    name = CliRunner().invoke(cli_app, ["project", "test", str(project.root), "--detach"]).output.strip()
+    platform = EmulatorPlatform()
+    deadline = time.time() + 30
+    while time.time() < deadline and platform.job(name).state.value != "RUNNING":
+        time.sleep(0.1)
+    app = CycleApp(platform)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(1.0)
+        assert app.screen.query_one("#jobs").row_count >= 1
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        log = app.screen.query_one(LogView)
+        deadline = time.time() + 30
+        while time.time() < deadline and not any(t == "tick 200" for t in log.texts):
+            await pilot.pause(0.3)
+        assert "tick 200" in log.texts and log.is_vertical_scroll_end
+        assert any(log.stream_name(i) == "stderr" for i in range(log.line_count))
+        await pilot.press("tab")
+        await pilot.pause(1.5)
+        browser = app.screen.query_one(ArtifactBrowser)
+        assert {e.name for e in browser.rows} >= {"ckpt-20", "ckpt-200"}
+        await pilot.press("tab", "c", "y")
+        deadline = time.time() + 30
+        while time.time() < deadline and platform.job(name).state.value != "CANCELLED":
+            await pilot.pause(0.2)
+        assert platform.job(name).state.value == "CANCELLED"

@@ -1,0 +1,80 @@
+"""A deterministic Platform for TUI tests and benchmarks: fixed times, a log of any length
+computed on demand (so ten million lines cost no memory), artifacts, and recorded actions."""
+
+from __future__ import annotations
+
+from emulator.models import Artifact, Job, JobState, LogRecord, Stream
+
+T0 = 1_795_000_000_000_000_000  # a fixed instant, so snapshots never change
+
+
+def log_record(job_id: int, index: int) -> LogRecord:
+    """Line `index` (1-based) of the synthetic log: every 7th on stderr, every 50th a system event."""
+    if index % 50 == 0:
+        return LogRecord(index, job_id, T0 + index * 1_000_000, Stream.SYSTEM, f"checkpoint step-{index:06d} uploaded")
+    if index % 7 == 0:
+        return LogRecord(index, job_id, T0 + index * 1_000_000, Stream.STDERR, f"warning: step {index} is slow")
+    return LogRecord(index, job_id, T0 + index * 1_000_000, Stream.STDOUT, f"step {index} loss {1 / index:.6f}")
+
+
+def job(id: int, name: str, state: JobState, machine: str | None, reason=None, queue_len=0, queue_warning=False,
+        started=True, finished=True) -> Job:
+    return Job(id, name, name.rsplit("-", 1)[0], state, reason, machine, "cycle/demo:build-abc", T0,
+               T0 + 1_000_000_000 if started else None, T0 + 95_000_000_000 if finished else None,
+               1 if reason else (0 if finished else None), queue_len, queue_warning)
+
+
+class FakePlatform:
+    def __init__(self, log_lines: int = 2000) -> None:
+        self.log_lines = log_lines
+        self.page_calls: list = []
+        self.cancelled: list[str] = []
+        self.downloaded: list = []
+        self._jobs = [
+            job(4, "trainer-4", JobState.RUNNING, "local-1", queue_len=3, queue_warning=True, finished=False),
+            job(3, "trainer-3", JobState.FINISHED, "local-0"),
+            job(2, "sweep-2", JobState.FAILED, "local-2", reason="EXIT_CODE_1"),
+            job(1, "sweep-1", JobState.CANCELLED, "local-3", reason="CANCELLED_BY_USER"),
+        ]
+        self._artifacts = [
+            Artifact("checkpoints/step-000100.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt", 52_428_800, "a" * 64, 0, T0),
+            Artifact("checkpoints/step-000200.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt", 52_428_900, "b" * 64, 0, T0),
+            Artifact("metrics.json", "jobs/trainer-4/artifacts/metrics.json", 2_048, "c" * 64, 0, T0),
+            Artifact("results/eval.csv", "jobs/trainer-4/artifacts/results/eval.csv", 900_000, "d" * 64, 0, T0),
+            Artifact("zz-notes.txt", "jobs/trainer-4/artifacts/zz-notes.txt", 10, "e" * 64, 0, T0),
+        ]
+
+    def jobs(self, state=None, limit=100, offset=0):
+        return self._jobs[offset:offset + limit]
+
+    def job(self, name):
+        return next(j for j in self._jobs if j.name == name)
+
+    def logs_before(self, name, before_id, limit, stream=None):
+        self.page_calls.append(before_id)
+        end = self.log_lines if before_id is None else before_id - 1
+        start = max(1, end - limit + 1)
+        return [log_record(4, i) for i in range(start, end + 1)]
+
+    def logs(self, name, stream=None, after_id=0, since_ns=0):
+        return [log_record(4, i) for i in range(after_id + 1, self.log_lines + 1)]
+
+    def append(self, count: int) -> None:
+        self.log_lines += count
+
+    def artifacts(self, name):
+        return list(self._artifacts) if name == "trainer-4" else []
+
+    def queued_artifacts(self, name):
+        return ["checkpoints/step-000300.ckpt"] if name == "trainer-4" else []
+
+    def project_root(self, job):
+        return self.root
+
+    def download_artifact(self, artifact, dest, progress=None):
+        dest.write_bytes(b"x" * min(artifact.size, 1000))
+        self.downloaded.append(artifact.path)
+
+    def cancel(self, name):
+        self.cancelled.append(name)
+        return self.job(name)
