@@ -20,7 +20,8 @@ from pathlib import Path
 
 from cycle.errors import BadInput, JobCancelled
 from cycle.manifest import Manifest
-from emulator import runtime
+from emulator import gpu, runtime
+from emulator.gpu import machine_cuda
 from emulator.artifacts import ArtifactPipeline
 from emulator.blobs import BlobStore
 from emulator.build import Builder, BuildFailed
@@ -42,6 +43,10 @@ MOVE_CHECK_SECONDS = 0.2
 def machine_names() -> list[str]:
     """The simulated machines of this host: local-0 … local-<n-1> ($CYCLE_MACHINES, default 4)."""
     return [f"local-{i}" for i in range(int(os.environ.get(MACHINES_ENV, DEFAULT_MACHINES)))]
+
+
+class StartFailed(Exception):
+    """The engine refused to start a container (e.g. GPUs asked for, no NVIDIA runtime)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class RunOptions:
     clean: bool = False
     skip_limits: bool = False
     network: str = "none"
+    cpu: bool = False  # run a job that asks for a GPU without one
+    mounts: tuple[tuple[str, str], ...] = ()  # (job name, container path): earlier jobs' artifacts, read-only
 
 
 class JobRunner:
@@ -102,7 +109,33 @@ class JobRunner:
 
     def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job | None = None) -> Job:
         """Run the job to its end, moving it between machines when asked; `job` is the record a
-        detached start created, else a new one."""
+        detached start created, else a new one. Ends with the emails the manifest asks for."""
+        ended = self._run(manifest, base, base_image, options, job)
+        wanted = (ended.state is JobState.FINISHED and manifest.email_on_success) or (
+            ended.state is JobState.FAILED and manifest.email_on_failure)
+        if wanted:
+            from emulator.mail import compose, deliver
+
+            lines = [f"[{r.stream.value}] {r.text}" for r in self.store.logs_before(ended.id, None, 20)]
+            try:
+                where = deliver(self.home, compose(ended, lines, os.environ.get("CYCLE_EMAIL_TO", "you@localhost")))
+                self.store.append_logs(ended.id, [(now_ns(), Stream.SYSTEM, f"email sent to {where}")])
+            except OSError as error:
+                self.store.append_logs(ended.id, [(now_ns(), Stream.SYSTEM, f"email could not be sent: {error}")])
+        self._quota_warning(ended)
+        return ended
+
+    def _quota_warning(self, job: Job) -> None:
+        """The storage quota is soft, as on the peer platform: a warning, never a rejection."""
+        quota = os.environ.get("CYCLE_STORAGE_QUOTA_BYTES")
+        if not quota:
+            return
+        used = sum(row["artifacts"] + row["logs"] for row in self.store.usage())
+        if used > int(quota):
+            self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM,
+                f"warning: storage usage {used} bytes exceeds the soft quota of {int(quota)} bytes; uploads are never rejected")])
+
+    def _run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job | None) -> Job:
         self.store.upsert_project(manifest.name, manifest.root)
         job = job or self.store.create_job(manifest.name)
         self.store.set_agent(job.id, os.getpid())
@@ -120,8 +153,16 @@ class JobRunner:
                 self.event(job.id, f"build failed: build.sh exited with code {failure.build_exit_code}")
                 return self.store.set_state(job.id, JobState.FAILED, reason="BUILD_FAILED",
                                             exit_code=failure.build_exit_code)
-            machine = self._claim(job, prefer=None, exclude=None)
-            stay = self._start_stay(manifest, job, build.image, options, machine, restored={})
+            cuda = None if options.cpu else manifest.cuda
+            if manifest.cuda and options.cpu:
+                self.event(job.id, f"--cpu: [job] cuda = \"{manifest.cuda}\" is ignored; the job runs without a GPU")
+            machine = self._claim(job, prefer=None, exclude=None, cuda=cuda)
+            try:
+                stay = self._start_stay(manifest, job, build.image, options, machine, restored={})
+            except StartFailed as failure:
+                self.store.release_machine(machine, job.id)
+                self.event(job.id, f"job failed to start: {failure}")
+                return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
             job = self.store.set_state(job.id, JobState.RUNNING, machine=machine, image=build.image)
             self.event(job.id, f"job started on machine {machine} (container {stay.container.short_id}, image {build.image})")
             while True:
@@ -140,21 +181,32 @@ class JobRunner:
             self.shipper.close()
             restore()
 
-    def _claim(self, job: Job, prefer: str | None, exclude: str | None) -> str:
-        """A free machine for the job, waiting for one when all are taken."""
-        self.store.ensure_machines(machine_names(), os.environ.get("CYCLE_MACHINE_CUDA"))
+    def _claim(self, job: Job, prefer: str | None, exclude: str | None, cuda: str | None = None) -> str:
+        """A free machine for the job (one whose driver supports `cuda`, when set), waiting for one
+        when all are taken. A job no machine could ever run waits PENDING with the reason."""
+        capability, source = machine_cuda()
+        self.store.ensure_machines(machine_names(), capability)
+        eligible = (lambda machine: gpu.satisfies(machine.cuda, cuda))
         waited = False
         while True:
-            machine = self.store.claim_machine(job.id, prefer=prefer, exclude=exclude)
+            machine = self.store.claim_machine(job.id, prefer=prefer, exclude=exclude, eligible=eligible)
             if machine is not None:
                 return machine.name
             if prefer is not None and self.store.machine(prefer) is None:
                 raise BadInput(f"there is no machine {prefer!r}; machines: {', '.join(machine_names())}.")
             if not waited:
-                self.event(job.id, "waiting for a free machine" + (f" ({prefer} is taken)" if prefer else ""))
+                if cuda and not gpu.satisfies(capability, cuda):
+                    reason = f"NO_MACHINE_WITH_CUDA_{cuda}"
+                    self.store.set_reason(job.id, reason)
+                    self.event(job.id, f"waiting: [job] cuda = \"{cuda}\" needs a machine whose driver supports CUDA {cuda} "
+                                       f"or newer; the machines here have {capability or 'no GPU'} ({source})")
+                else:
+                    self.event(job.id, "waiting for a free machine" + (f" ({prefer} is taken)" if prefer else ""))
                 waited = True
             prefer = None if prefer is not None and waited else prefer
             time.sleep(0.2)
+            capability, source = machine_cuda()
+            self.store.ensure_machines(machine_names(), capability)
 
     def _start_stay(self, manifest: Manifest, job: Job, image: str, options: RunOptions, machine: str,
                     restored: dict[str, tuple]) -> Stay:
@@ -162,8 +214,20 @@ class JobRunner:
         pipeline = self._pipeline(manifest, job, machine)
         pipeline.seed(restored)
         pipeline.start()
-        container.start()
+        try:
+            container.start()
+        except Exception as error:  # docker.errors.APIError: the engine refused to start it
+            pipeline.abandon()
+            runtime.remove_quietly(container)
+            raise StartFailed(self._start_hint(manifest, options, error)) from None
         return Stay(machine, container, pipeline, time.monotonic())
+
+    def _start_hint(self, manifest: Manifest, options: RunOptions, error: Exception) -> str:
+        text = str(getattr(error, "explanation", None) or error)
+        if manifest.cuda and not options.cpu:
+            return (f"the engine could not start the container with the GPUs ({text}). The Docker engine needs the "
+                    "NVIDIA container toolkit for GPU jobs; install it, or run with --cpu to run without a GPU.")
+        return f"the engine could not start the container ({text})."
 
     def _cancel(self, job: Job, stay: Stay | None) -> None:
         """Ctrl-C or `cycle job cancel`: the container goes at once; files that were still waiting
@@ -200,7 +264,7 @@ class JobRunner:
         move_id = self.store.add_move(Move(0, job.id, old, None, request.trigger, now_ns(), uploaded, lost, []))
         self.store.set_state(job.id, JobState.PENDING, reason=f"REASSIGNED_FROM_{old}")
         self.store.release_machine(old, job.id)
-        target = self._claim(job, prefer=request.target, exclude=old)
+        target = self._claim(job, prefer=request.target, exclude=old, cuda=None if options.cpu else manifest.cuda)
         self.event(job.id, f"reassignment: {old} -> {target}")
         started = time.monotonic()
         restored = self._restore(job, target)
@@ -241,8 +305,9 @@ class JobRunner:
             command=["bash", ".cycleswap/run.sh"],
             labels={**self.labels, runtime.LABEL_JOB: str(job.id), runtime.LABEL_KIND: "job"},
             environment=manifest.container_env(),
-            binds={str(artifacts): {"bind": "/artifacts", "mode": "rw"}},
+            binds={str(artifacts): {"bind": "/artifacts", "mode": "rw"}, **self._extra_binds(manifest, job, options)},
             network_mode=options.network,
+            device_requests=gpu.device_requests() if manifest.cuda and not options.cpu else None,
             **limits,
         )
         container = runtime.create_container(self.client, spec)
@@ -254,6 +319,21 @@ class JobRunner:
         else:
             self.event(job.id, f"limits: memory {limits['mem_limit'] // 2**20} MiB, at most {PIDS_LIMIT} processes")
         return container
+
+    def _extra_binds(self, manifest: Manifest, job: Job, options: RunOptions) -> dict:
+        """Read-only mounts: the manifest's volumes at /volumes/<name>, earlier jobs' artifacts."""
+        from emulator.volumes import job_artifacts_folder, volume_folder
+
+        binds = {}
+        for name in manifest.volumes:
+            folder, version = volume_folder(self.home, self.store, self.blobs, name)
+            binds[str(folder)] = {"bind": f"/volumes/{name}", "mode": "ro"}
+            self.event(job.id, f"volume {name} version {version} mounted read-only at /volumes/{name}")
+        for other, path in options.mounts:
+            folder = job_artifacts_folder(self.home, self.store, self.blobs, other)
+            binds[str(folder)] = {"bind": path, "mode": "ro"}
+            self.event(job.id, f"artifacts of job {other} mounted read-only at {path}")
+        return binds
 
     def _memory_limit(self) -> int:
         """90 % of the machine's memory, as the platform sets it; $CYCLE_MEMORY_LIMIT (bytes) overrides it for tests."""

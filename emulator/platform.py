@@ -40,7 +40,8 @@ class Prepared:
 
 
 def _run_options(options: TestOptions) -> RunOptions:
-    return RunOptions(rebuild=options.rebuild, clean=options.clean, skip_limits=options.skip_limits, network=options.network)
+    return RunOptions(rebuild=options.rebuild, clean=options.clean, skip_limits=options.skip_limits,
+                      network=options.network, cpu=options.cpu, mounts=tuple(options.mounts))
 
 
 class EmulatorPlatform:
@@ -49,8 +50,27 @@ class EmulatorPlatform:
         self.store = StateStore(self.home / "state.db")
 
     # starting jobs
-    def prepare(self, project_dir: Path) -> Prepared:
+    def prepare(self, project_dir: Path, options: TestOptions | None = None, waits: bool = False) -> Prepared:
+        """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine."""
+        from emulator import gpu
+        from emulator.volumes import check_mount_path, latest_version
+
+        options = options or TestOptions()
         manifest = load_manifest(find_project_root(project_dir))
+        for name in manifest.volumes:
+            latest_version(self.store, name)
+        for job_name, path in options.mounts:
+            check_mount_path(path)
+            job = self.job(job_name)
+            if not self.store.artifacts(job.id):
+                raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
+        if manifest.cuda and not options.cpu and not waits:
+            capability, source = gpu.machine_cuda()
+            if not gpu.satisfies(capability, manifest.cuda):
+                raise CycleError(
+                    f"[job] cuda = \"{manifest.cuda}\" ({manifest.path}) needs a machine whose driver supports CUDA "
+                    f"{manifest.cuda} or newer, and none here does: {capability or 'no GPU'} ({source}). "
+                    "Run with --cpu to run it anyway without a GPU, or `--detach` to queue it until such a machine exists.")
         client = runtime.connect()
         base = image_for(manifest.ubuntu_version, self.home)
         base_image = runtime.require_image(
@@ -67,12 +87,12 @@ class EmulatorPlatform:
         return runner
 
     def test_project(self, project_dir: Path, options: TestOptions, sink: LogSink) -> Job:
-        prepared = self.prepare(project_dir)
+        prepared = self.prepare(project_dir, options)
         return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image, _run_options(options))
 
     def start_detached(self, project_dir: Path, options: TestOptions) -> Job:
         """Create the job and hand it to a background agent process that outlives the CLI."""
-        prepared = self.prepare(project_dir)
+        prepared = self.prepare(project_dir, options, waits=True)
         self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
         job = self.store.create_job(prepared.manifest.name)
         logs = self.home / "agents"
@@ -91,7 +111,7 @@ class EmulatorPlatform:
         """The detached agent's side of start_detached."""
         job = self.store.job(job_id)
         try:
-            prepared = self.prepare(project_dir)
+            prepared = self.prepare(project_dir, TestOptions(cpu=options.cpu, mounts=options.mounts), waits=True)
         except CycleError as error:
             self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, f"job could not start: {error.message}")])
             return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
@@ -221,6 +241,33 @@ class EmulatorPlatform:
             raise BadInput(f"there is no machine {name!r}; machines: {', '.join(m.name for m in self.machines())}.")
         self.store.set_machine_state(name, state)
         return self.store.machine(name)
+
+    def upload_volume(self, name: str, folder: Path, progress=None):
+        from emulator.volumes import upload_volume
+
+        return upload_volume(self.store, self.blob_store(), name, folder, progress)
+
+    def volumes(self) -> list:
+        """The newest version of every volume."""
+        return [self.store.volume_versions(name)[-1] for name in self.store.volume_names()]
+
+    def volume_versions(self, name: str) -> list:
+        from emulator.volumes import check_volume_name
+
+        versions = self.store.volume_versions(check_volume_name(name))
+        if not versions:
+            raise BadInput(f"volume {name!r} was never uploaded. `cycle volume list` shows the volumes.")
+        return versions
+
+    def usage(self) -> dict:
+        volumes = sum(v.new_bytes for name in self.store.volume_names() for v in self.store.volume_versions(name))
+        return {"projects": self.store.usage(), "volumes": volumes,
+                "quota": int(os.environ["CYCLE_STORAGE_QUOTA_BYTES"]) if os.environ.get("CYCLE_STORAGE_QUOTA_BYTES") else None}
+
+    def outbox(self) -> list[dict]:
+        from emulator.mail import read_outbox
+
+        return read_outbox(self.home)
 
     def archive(self, name: str) -> Job:
         """Delete the job's stored artifacts; the record (and its log) stays, marked archived."""

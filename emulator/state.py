@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,6 +64,14 @@ CREATE TABLE IF NOT EXISTS artifacts (
     uploaded_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS artifacts_job_path ON artifacts(job_id, path, id);
+CREATE TABLE IF NOT EXISTS volume_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    files TEXT NOT NULL,
+    new_bytes INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
 CREATE TABLE IF NOT EXISTS machines (
     name TEXT PRIMARY KEY,
     state TEXT NOT NULL DEFAULT 'available',
@@ -258,6 +266,10 @@ class StateStore:
     def log_count(self, job_id: int) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM logs WHERE job_id = ?", (job_id,)).fetchone()[0]
 
+    def set_reason(self, job_id: int, reason: str | None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET reason = ? WHERE id = ?", (reason, job_id))
+
     def set_agent(self, job_id: int, pid: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE jobs SET agent_pid = ? WHERE id = ?", (pid, job_id))
@@ -299,22 +311,51 @@ class StateStore:
             db.execute("UPDATE jobs SET queue_len = ?, queue_warning = ? WHERE id = ?", (length, int(warning), job_id))
 
 
+    # volumes
+    def add_volume_version(self, version) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO volume_versions(name, version, files, new_bytes, created_ns) VALUES (?, ?, ?, ?, ?)",
+                       (version.name, version.version, json.dumps(version.files), version.new_bytes, version.created_ns))
+
+    def volume_versions(self, name: str) -> list:
+        from emulator.volumes import VolumeVersion
+
+        rows = self._connection().execute(
+            "SELECT name, version, files, new_bytes, created_ns FROM volume_versions WHERE name = ? ORDER BY version", (name,))
+        return [VolumeVersion(row[0], row[1], json.loads(row[2]), row[3], row[4]) for row in rows]
+
+    def volume_names(self) -> list[str]:
+        return [row[0] for row in self._connection().execute("SELECT DISTINCT name FROM volume_versions ORDER BY name")]
+
+    def usage(self) -> list[dict]:
+        """Bytes stored per project: artifacts (the newest version of each file), logs (text)."""
+        rows = self._connection().execute(
+            "SELECT j.project, "
+            "COALESCE((SELECT SUM(a.size) FROM artifacts a WHERE a.job_id IN (SELECT id FROM jobs WHERE project = j.project AND archived = 0) "
+            "AND a.id IN (SELECT MAX(id) FROM artifacts GROUP BY job_id, path)), 0), "
+            "COALESCE((SELECT SUM(LENGTH(CAST(l.text AS BLOB)) + 1) FROM logs l WHERE l.job_id IN (SELECT id FROM jobs WHERE project = j.project)), 0) "
+            "FROM jobs j GROUP BY j.project ORDER BY j.project")
+        return [{"project": row[0], "artifacts": row[1], "logs": row[2]} for row in rows]
+
     # machines
     def ensure_machines(self, names: list[str], cuda: str | None) -> None:
+        """Every machine exists, with the CUDA capability this host has now."""
         with self._tx() as db:
             for name in names:
-                db.execute("INSERT OR IGNORE INTO machines(name, cuda) VALUES (?, ?)", (name, cuda))
+                db.execute("INSERT INTO machines(name, cuda) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET cuda = excluded.cuda",
+                           (name, cuda))
 
     def machines(self) -> list[Machine]:
         rows = self._connection().execute("SELECT name, state, cuda, job_id, jobs_run FROM machines ORDER BY name")
         return [Machine(*row) for row in rows]
 
-    def claim_machine(self, job_id: int, prefer: str | None = None, exclude: str | None = None) -> Machine | None:
-        """Give the job a free machine: `prefer` if it is available, else the least-loaded one."""
+    def claim_machine(self, job_id: int, prefer: str | None = None, exclude: str | None = None,
+                      eligible: Callable[[Machine], bool] = lambda machine: True) -> Machine | None:
+        """Give the job a free eligible machine: `prefer` if it is available, else the least-loaded one."""
         with self._tx() as db:
             rows = db.execute("SELECT name, state, cuda, job_id, jobs_run FROM machines WHERE state = 'available' "
                               "AND job_id IS NULL ORDER BY jobs_run, name").fetchall()
-            free = [Machine(*row) for row in rows if row[0] != exclude]
+            free = [m for m in (Machine(*row) for row in rows) if m.name != exclude and eligible(m)]
             chosen = next((m for m in free if m.name == prefer), None) if prefer else (free[0] if free else None)
             if chosen is None:
                 return None

@@ -184,6 +184,13 @@ def test_snapshot_artifacts_tab_sorted(snap_compare, sort):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+def test_the_cli_imports_no_heavy_module_until_a_command_needs_it():
+    code = ("import sys, cycle.cli; heavy = [m for m in ('textual', 'docker', 'boto3', 'emulator', 'watchdog', 'sqlite3') "
+            "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_emulator_and_client_modules_never_import_textual():
     code = ("import sys, cycle.cli, cycle.manifest, cycle.platform, cycle.pull, cycle.sdk, emulator.platform, "
             "emulator.agent, emulator.drill, emulator.artifacts; "

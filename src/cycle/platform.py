@@ -26,6 +26,8 @@ class TestOptions:
     clean: bool = False
     skip_limits: bool = False
     network: str = "none"
+    cpu: bool = False
+    mounts: tuple[tuple[str, str], ...] = ()
 
 
 class Platform(Protocol):

@@ -9,6 +9,7 @@ from cycle.cli import drill as drill_cli
 from cycle.cli import emulator as emulator_cli
 from cycle.cli import job as job_cli
 from cycle.cli import project as project_cli
+from cycle.cli import volume as volume_cli
 from cycle.errors import CycleError
 
 class CycleGroup(typer.core.TyperGroup):
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(project_cli.app, name="project")
 app.add_typer(job_cli.app, name="job")
+app.add_typer(volume_cli.app, name="volume")
 app.add_typer(emulator_cli.app, name="emulator")
 app.command("drill")(drill_cli.drill)
 

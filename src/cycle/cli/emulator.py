@@ -151,6 +151,43 @@ def machine(
 
 
 @app.command()
+def outbox(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """The emails jobs sent (email_on_success / email_on_failure), oldest first."""
+    import json
+
+    from cycle.platform import open_platform
+
+    mails = open_platform().outbox()
+    if as_json:
+        typer.echo(json.dumps(mails, indent=2))
+        return
+    for mail in mails:
+        typer.echo(f"{mail['date']}  {mail['subject']}")
+    if not mails:
+        typer.echo("the outbox is empty")
+
+
+@app.command()
+def usage(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """Bytes stored per project (artifacts, logs) and for volumes; the soft quota, if set."""
+    import json
+
+    from cycle.platform import open_platform
+
+    report = open_platform().usage()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for row in report["projects"]:
+        typer.echo(f"{row['project']:30} artifacts {row['artifacts']:>14} B   logs {row['logs']:>12} B")
+    typer.echo(f"{'volumes':30} {report['volumes']:>24} B")
+    if report["quota"]:
+        used = sum(r["artifacts"] + r["logs"] for r in report["projects"]) + report["volumes"]
+        state = "over" if used > report["quota"] else "within"
+        typer.echo(f"soft quota {report['quota']} B: {state} ({used} B used; uploads are never rejected)")
+
+
+@app.command()
 def home() -> None:
     """Print the emulator home ($CYCLE_HOME, default ~/.cycle): state.db, machines/, config.toml."""
     from emulator.config import emulator_home

@@ -31,6 +31,8 @@ def test(
     skip_limits: Annotated[bool, typer.Option("--skip-limits", help="Lift the platform's memory (90% of RAM) and process (4096) caps.")] = False,
     network: Annotated[str, typer.Option(help="Container network: none (the default), host, or a Docker network name.")] = "none",
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
+    cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
+    mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
 ) -> None:
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
 
@@ -42,8 +44,14 @@ def test(
 
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
+    mounts = []
+    for spec in mount_job or []:
+        job_name, sep, path = spec.partition(":")
+        if not sep or not job_name or not path:
+            fail(f"--mount-job {spec!r} must be JOB:/container/path, e.g. --mount-job prep-3:/data/preprocessed.")
+        mounts.append((job_name, path))
     platform = open_platform()
-    options = TestOptions(rebuild, clean, skip_limits, network)
+    options = TestOptions(rebuild, clean, skip_limits, network, cpu, tuple(mounts))
     if detach:
         job = platform.start_detached(directory, options)
         typer.echo(job.name)

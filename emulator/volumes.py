@@ -1,0 +1,159 @@
+"""Volumes and job chaining: read-only data mounted into jobs.
+
+A volume version is a list of files (path, sha256, size) kept in state.db; the bytes live in the
+blob store under volumes/<name>/<sha256>, so a file that did not change between versions is
+stored once, and an unchanged re-upload stores nothing and makes no new version. At job start the
+version a manifest names is materialized once under <home>/volumes/<name>/v<N>/ and bound
+read-only at /volumes/<name>. Chaining mounts an earlier job's stored artifacts the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from cycle.errors import BadInput
+from cycle.manifest import VOLUME_RE
+from emulator.blobs import CHUNK, BlobStore
+from emulator.keys import artifact_prefix, local_relative
+from emulator.models import now_ns
+
+RESERVED_MOUNTS = ("/app", "/artifacts", "/volumes")
+
+
+@dataclass(frozen=True)
+class VolumeVersion:
+    name: str
+    version: int
+    files: dict[str, list]  # path -> [sha256, size]
+    new_bytes: int
+    created_ns: int
+
+    @property
+    def size(self) -> int:
+        return sum(size for _, size in self.files.values())
+
+
+def check_volume_name(name: str) -> str:
+    if name.startswith("builtin/"):
+        raise BadInput(f"volume {name!r}: built-in volumes are provided by the platform and cannot be uploaded or changed.")
+    if not VOLUME_RE.match(name):
+        raise BadInput(f"{name!r} is not a volume name. Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+    return name
+
+
+def _scan(folder: Path) -> list[tuple[str, Path]]:
+    if not folder.is_dir():
+        raise BadInput(f"{folder} is not a folder. `cycle volume upload NAME DIR` uploads the files under DIR.")
+    found = []
+    for base, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(base) / name
+            if path.is_file() and not path.is_symlink():
+                found.append((path.relative_to(folder).as_posix(), path))
+    return sorted(found)
+
+
+def _snapshot(path: Path, into: Path) -> tuple[Path, str, int]:
+    digest = hashlib.sha256()
+    fd, name = tempfile.mkstemp(prefix="vol-", dir=into)
+    size = 0
+    with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return Path(name), digest.hexdigest(), size
+
+
+def upload_volume(store, blobs: BlobStore, name: str, folder: Path,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[VolumeVersion, bool]:
+    """Store `folder` as the newest version of volume `name`. Returns (version, created)."""
+    check_volume_name(name)
+    files = _scan(folder)
+    total = sum(path.stat().st_size for _, path in files)
+    manifest: dict[str, list] = {}
+    new_bytes = done = 0
+    for rel, path in files:
+        snapshot, sha256, size = _snapshot(path, blobs.snapshot_dir)
+        key = f"volumes/{name}/{sha256}"
+        if blobs.head(key) is None:
+            blobs.put_snapshot(key, snapshot, sha256, size)
+            new_bytes += size
+        snapshot.unlink(missing_ok=True)
+        manifest[rel] = [sha256, size]
+        done += size
+        if progress:
+            progress(done, total)
+    latest = store.volume_versions(name)
+    if latest and latest[-1].files == manifest:
+        return latest[-1], False
+    version = VolumeVersion(name, (latest[-1].version + 1) if latest else 1, manifest, new_bytes, now_ns())
+    store.add_volume_version(version)
+    return version, True
+
+
+def latest_version(store, name: str) -> VolumeVersion:
+    versions = store.volume_versions(name)
+    if not versions:
+        raise BadInput(f"volume {name!r} (in [main] volumes) was never uploaded. Upload it with "
+                       f"`cycle volume upload {name} DIR`, or remove it from the manifest.")
+    return versions[-1]
+
+
+def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]:
+    """The latest version of the volume as a folder on this host (made once per version)."""
+    version = latest_version(store, name)
+    folder = home / "volumes" / name / f"v{version.version}"
+    if not folder.is_dir():
+        _materialize(folder, {rel: f"volumes/{name}/{sha}" for rel, (sha, _size) in version.files.items()}, blobs)
+    return folder, version.version
+
+
+def _materialize(folder: Path, keys: dict[str, str], blobs: BlobStore) -> None:
+    """Download {relative path: key} into a temporary folder, then rename it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
+    try:
+        for rel, key in keys.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            blobs.get_to(key, target)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def check_mount_path(path: str) -> str:
+    """A container path for `--mount-job`: absolute, clean, and clear of /app, /artifacts, /volumes."""
+    pure = PurePosixPath(path)
+    if not pure.is_absolute() or ".." in pure.parts or str(pure) == "/":
+        raise BadInput(f"mount path {path!r} must be an absolute folder in the container, e.g. /data/prev_weights.")
+    for reserved in RESERVED_MOUNTS:
+        if str(pure) == reserved or pure.is_relative_to(reserved) or PurePosixPath(reserved).is_relative_to(pure):
+            raise BadInput(f"mount path {path!r} collides with {reserved}, which the platform uses. Pick another, e.g. /data/prev.")
+    return str(pure)
+
+
+def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> Path:
+    """An earlier job's stored artifacts as a folder on this host, for a read-only mount."""
+    job = store.job_by_name(job_name)
+    if job is None:
+        raise BadInput(f"--mount-job: no job named {job_name!r}. `cycle job list` shows the jobs.")
+    artifacts = store.artifacts(job.id)
+    if not artifacts:
+        raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
+    digest = hashlib.sha256(json.dumps([(a.path, a.sha256) for a in artifacts]).encode()).hexdigest()[:12]
+    folder = home / "mounts" / f"{job_name}-{digest}"
+    if not folder.is_dir():
+        prefix = artifact_prefix(job_name)
+        keys = {os.fsdecode(local_relative(a.key[len(prefix):])): a.key for a in artifacts}
+        _materialize(folder, keys, blobs)
+    return folder

@@ -1,0 +1,68 @@
+"""`cycle volume upload|list|versions`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Read-only data for jobs: mounted at /volumes/<name> when the manifest lists it.", no_args_is_help=True)
+
+
+def _row(version) -> dict:
+    return {"name": version.name, "version": version.version, "files": len(version.files), "bytes": version.size,
+            "new_bytes": version.new_bytes}
+
+
+@app.command()
+def upload(
+    name: Annotated[str, typer.Argument(help="Volume name, as listed in [main] volumes.")],
+    directory: Annotated[Path, typer.Argument(help="Folder whose files become the new version.")],
+) -> None:
+    """Upload DIR as a new version of volume NAME; files stored before are not stored again."""
+    from rich.progress import BarColumn, DownloadColumn, Progress
+
+    from cycle.platform import open_platform
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), transient=True) as bar:
+        task = bar.add_task(f"uploading {name}", total=None)
+        version, created = open_platform().upload_volume(name, directory,
+                                                         lambda done, total: bar.update(task, completed=done, total=total))
+    if created:
+        typer.echo(f"volume {name} version {version.version}: {len(version.files)} file(s), {version.size} bytes, "
+                   f"{version.new_bytes} new bytes stored")
+    else:
+        typer.echo(f"volume {name} is unchanged: still version {version.version} (no bytes stored)")
+
+
+@app.command("list")
+def list_volumes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """Every volume with its newest version."""
+    from cycle.platform import open_platform
+
+    rows = [_row(v) for v in open_platform().volumes()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows or []:
+        typer.echo(f"{r['name']:24} v{r['version']:<4} {r['files']:6} files {r['bytes']:12} bytes")
+    if not rows:
+        typer.echo("no volumes yet: `cycle volume upload NAME DIR`")
+
+
+@app.command()
+def versions(
+    name: Annotated[str, typer.Argument(help="Volume name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Every version of one volume, oldest first."""
+    from cycle.platform import open_platform
+
+    rows = [_row(v) for v in open_platform().volume_versions(name)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"v{r['version']:<4} {r['files']:6} files {r['bytes']:12} bytes ({r['new_bytes']} new)")
