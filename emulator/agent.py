@@ -82,6 +82,7 @@ class RunOptions:
     network: str = "none"
     cpu: bool = False  # run a job that asks for a GPU without one
     mounts: tuple[tuple[str, str], ...] = ()  # (job name, container path): earlier jobs' artifacts, read-only
+    queued: bool = False  # `cycle job queue`: wait for the scheduler's next pass before taking a machine
 
 
 class JobRunner:
@@ -156,6 +157,10 @@ class JobRunner:
             cuda = None if options.cpu else manifest.cuda
             if manifest.cuda and options.cpu:
                 self.event(job.id, f"--cpu: [job] cuda = \"{manifest.cuda}\" is ignored; the job runs without a GPU")
+            if options.queued:
+                from emulator.upload import wait_for_scheduler
+
+                wait_for_scheduler(lambda text: self.event(job.id, text))
             machine = self._claim(job, prefer=None, exclude=None, cuda=cuda)
             try:
                 stay = self._start_stay(manifest, job, build.image, options, machine, restored={})

@@ -90,7 +90,7 @@ class EmulatorPlatform:
         prepared = self.prepare(project_dir, options)
         return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image, _run_options(options))
 
-    def start_detached(self, project_dir: Path, options: TestOptions) -> Job:
+    def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
         """Create the job and hand it to a background agent process that outlives the CLI."""
         prepared = self.prepare(project_dir, options, waits=True)
         self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
@@ -100,7 +100,7 @@ class EmulatorPlatform:
         with open(logs / f"{job.name}.log", "ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "emulator.agent", str(job.id), str(prepared.manifest.root),
-                 json.dumps(dataclasses.asdict(_run_options(options)))],
+                 json.dumps(dataclasses.asdict(dataclasses.replace(_run_options(options), queued=queued)))],
                 stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, "CYCLE_HOME": str(self.home)},
             )
@@ -241,6 +241,28 @@ class EmulatorPlatform:
             raise BadInput(f"there is no machine {name!r}; machines: {', '.join(m.name for m in self.machines())}.")
         self.store.set_machine_state(name, state)
         return self.store.machine(name)
+
+    def upload_project(self, project_dir: Path, options: TestOptions, progress=None, sink: LogSink | None = None):
+        """Snapshot the project as a new version and build its image with the project-test cache."""
+        from emulator.build import Builder
+        from emulator.upload import upload_project
+
+        prepared = self.prepare(project_dir, options, waits=True)
+        manifest = prepared.manifest
+        version, files, new_bytes = upload_project(self.store, prepared.blobs, manifest.name, manifest.root, progress)
+        self.store.upsert_project(manifest.name, manifest.root)
+        say = (lambda text: sink(now_ns(), Stream.SYSTEM, text)) if sink else (lambda text: None)
+        labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(self.home), runtime.LABEL_PID: str(os.getpid())}
+        build = Builder(prepared.client, self.store, labels, say).ensure(
+            manifest, prepared.base_image, options.rebuild, options.clean, options.network)
+        return version, len(files), new_bytes, build.image
+
+    def queue(self, project: str, options: TestOptions) -> Job:
+        """Start the latest uploaded version of `project` detached; it waits for a scheduler pass."""
+        from emulator.upload import checkout
+
+        folder, version = checkout(self.home, self.store, self.blob_store(), project)
+        return self.start_detached(folder, dataclasses.replace(options), queued=True)
 
     def upload_volume(self, name: str, folder: Path, progress=None):
         from emulator.volumes import upload_volume

@@ -72,6 +72,13 @@ CREATE TABLE IF NOT EXISTS volume_versions (
     created_ns INTEGER NOT NULL,
     PRIMARY KEY (name, version)
 );
+CREATE TABLE IF NOT EXISTS project_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    files TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
 CREATE TABLE IF NOT EXISTS machines (
     name TEXT PRIMARY KEY,
     state TEXT NOT NULL DEFAULT 'available',
@@ -310,6 +317,18 @@ class StateStore:
         with self._tx() as db:
             db.execute("UPDATE jobs SET queue_len = ?, queue_warning = ? WHERE id = ?", (length, int(warning), job_id))
 
+
+    # project versions
+    def add_project_version(self, name: str, files: dict) -> int:
+        with self._tx() as db:
+            last = db.execute("SELECT MAX(version) FROM project_versions WHERE name = ?", (name,)).fetchone()[0] or 0
+            db.execute("INSERT INTO project_versions(name, version, files, created_ns) VALUES (?, ?, ?, ?)",
+                       (name, last + 1, json.dumps(files), now_ns()))
+        return last + 1
+
+    def project_versions(self, name: str) -> list[tuple[int, dict]]:
+        rows = self._connection().execute("SELECT version, files FROM project_versions WHERE name = ? ORDER BY version", (name,))
+        return [(row[0], json.loads(row[1])) for row in rows]
 
     # volumes
     def add_volume_version(self, version) -> None:

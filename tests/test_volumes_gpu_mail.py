@@ -203,3 +203,33 @@ def test_usage_and_the_soft_quota(project, home, monkeypatch):
     texts = [r.text for r in EmulatorPlatform().logs(run.job.name)]
     assert any("exceeds the soft quota of 1000 bytes" in t for t in texts)
     assert "over" in cli("emulator", "usage").output
+
+
+def test_project_upload_then_queue_runs_the_uploaded_version(project, home, s3_storage, monkeypatch):
+    monkeypatch.setenv("CYCLE_SCHEDULER_SECONDS", "2")
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+    project.write("data.txt", "version one\n")
+    project.write(".cycleignore", "secret.txt\n")
+    project.write("secret.txt", "do not upload\n")
+    project.write(".cycleswap/run.sh", "cat data.txt; ls\n")
+    first = cli("project", "upload", str(project.root))
+    assert first.exit_code == 0 and "uploaded version 1" in first.output, first.output
+    again = cli("project", "upload", str(project.root))
+    assert "uploaded version 2" in again.output and "0 new bytes stored" in again.output
+    project.write("data.txt", "changed locally, not uploaded\n")
+    monkeypatch.chdir(project.root)
+    queued = cli("job", "queue")
+    assert queued.exit_code == 0, queued.output
+    name = queued.output.strip()
+    platform = EmulatorPlatform()
+    assert platform.job(name).state is JobState.PENDING
+    deadline = time.time() + 60
+    while time.time() < deadline and not platform.job(name).state.is_final:
+        time.sleep(0.1)
+    job = platform.job(name)
+    texts = [r.text for r in platform.logs(name)]
+    assert job.state is JobState.FINISHED, texts
+    assert "version one" in texts and "secret.txt" not in texts
+    assert any(t.startswith("queued: the scheduler looks for pending jobs every 2 s") for t in texts)
+    missing = cli("job", "queue", "never-uploaded")
+    assert missing.exit_code == 2 and "cycle project upload" in missing.output

@@ -144,6 +144,23 @@ def cancel(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experimen
 
 
 @app.command()
+def queue(
+    project: Annotated[str | None, typer.Argument(help="Project name (default: the project in this folder).")] = None,
+    cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
+) -> None:
+    """Queue the latest uploaded version of a project (see `cycle project upload`); prints the job name.
+
+    The job waits PENDING for the scheduler's next pass (every 60 s, as on the platform), then runs
+    detached on the least-loaded eligible machine."""
+    from cycle.manifest import find_project_root, load_manifest
+    from cycle.platform import TestOptions, open_platform
+
+    name = project or load_manifest(find_project_root(Path("."))).name
+    job = open_platform().queue(name, TestOptions(cpu=cpu))
+    typer.echo(job.name)
+
+
+@app.command()
 def reassign(
     name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
     to: Annotated[str | None, typer.Option(help="Machine to move to (default: the least-loaded free one).")] = None,

@@ -61,3 +61,26 @@ def test(
     typer.echo(summary, err=True)
     if job.state.value != "FINISHED":
         raise typer.Exit(job.exit_code or 1)
+
+
+@app.command()
+def upload(
+    directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image.")] = False,
+) -> None:
+    """Upload the project as a new version (not .git, .cycleswap/jobs or what .cycleignore lists) and
+    build its image with the same cache as `project test`. `cycle job queue` then runs it."""
+    from rich.progress import BarColumn, DownloadColumn, Progress
+
+    from cycle.cli.output import fail, live_sink
+    from cycle.platform import TestOptions, open_platform
+
+    if rebuild and clean:
+        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), transient=True) as bar:
+        task = bar.add_task("uploading the project", total=None)
+        version, files, new_bytes, image = open_platform().upload_project(
+            directory, TestOptions(rebuild=rebuild, clean=clean),
+            progress=lambda done, total: bar.update(task, completed=done, total=total), sink=live_sink())
+    typer.echo(f"uploaded version {version}: {files} file(s), {new_bytes} new bytes stored; image {image}")

@@ -1,0 +1,72 @@
+"""`cycle project upload` and `cycle job queue`: project versions, as the platform keeps them.
+
+An upload snapshots the project's files (not .git, not .cycleswap/jobs, not what .cycleignore
+lists) into the blob store under projects/<name>/<sha256> (unchanged files are stored once) and
+records a version in state.db; it builds the image with the same cache as `project test`.
+`cycle job queue` materializes the latest version and starts it detached; the job then waits for
+the scheduler's next pass (every 60 s on the platform; $CYCLE_SCHEDULER_SECONDS here).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cycle.errors import BadInput
+from emulator.blobs import BlobStore
+from emulator.context import project_files
+from emulator.volumes import _materialize, _snapshot
+
+SCHEDULER_SECONDS = 60.0
+
+
+def scheduler_interval() -> float:
+    return float(os.environ.get("CYCLE_SCHEDULER_SECONDS", SCHEDULER_SECONDS))
+
+
+def next_pass(now: float, interval: float) -> float:
+    """Seconds until the scheduler's next pass (passes fall on multiples of the interval)."""
+    return interval - (now % interval)
+
+
+def upload_project(store, blobs: BlobStore, name: str, root: Path, progress: Callable[[int, int], None] | None = None):
+    """Store the project's files as a new version; returns (version number, files, new bytes)."""
+    files = {rel: path for rel, path in project_files(root).items() if path.is_file() and not path.is_symlink()}
+    total = sum(p.stat().st_size for p in files.values())
+    manifest, new_bytes, done = {}, 0, 0
+    for rel, path in sorted(files.items()):
+        snapshot, sha256, size = _snapshot(path, blobs.snapshot_dir)
+        key = f"projects/{name}/{sha256}"
+        if blobs.head(key) is None:
+            blobs.put_snapshot(key, snapshot, sha256, size)
+            new_bytes += size
+        snapshot.unlink(missing_ok=True)
+        manifest[rel] = [sha256, size, os.stat(path).st_mode & 0o777]
+        done += size
+        if progress:
+            progress(done, total)
+    version = store.add_project_version(name, manifest)
+    return version, manifest, new_bytes
+
+
+def checkout(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]:
+    """The latest uploaded version of the project as a folder on this host."""
+    found = store.project_versions(name)
+    if not found:
+        raise BadInput(f"project {name!r} has no uploaded version. Run `cycle project upload` in it first.")
+    version, files = found[-1]
+    folder = home / "project-versions" / name / f"v{version}"
+    if not folder.is_dir():
+        _materialize(folder, {rel: f"projects/{name}/{sha}" for rel, (sha, _size, _mode) in files.items()}, blobs)
+        for rel, (_sha, _size, mode) in files.items():
+            os.chmod(folder / rel, mode)
+    return folder, version
+
+
+def wait_for_scheduler(say: Callable[[str], None]) -> None:
+    interval = scheduler_interval()
+    wait = next_pass(time.time(), interval)
+    say(f"queued: the scheduler looks for pending jobs every {interval:g} s; next pass in {wait:.1f} s")
+    time.sleep(wait)
