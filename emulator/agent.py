@@ -174,7 +174,12 @@ class JobRunner:
                 request = self._pump(job, stay)
                 if request is None:
                     return self._finish(job, stay)
-                stay = self._move(manifest, job, build.image, options, stay, request)
+                try:
+                    stay = self._move(manifest, job, build.image, options, stay, request)
+                except StartFailed as failure:
+                    stay = None
+                    self.event(job.id, f"job failed to restart after the move: {failure}")
+                    return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
         except KeyboardInterrupt:
             self._cancel(job, stay)
             self.shipper.close()
@@ -276,7 +281,11 @@ class JobRunner:
         seconds = time.monotonic() - started
         total = sum(size for _, size, _ in restored.values())
         self.event(job.id, f"restored {len(restored)} file(s), {total} bytes in {seconds:.2f} s from storage into machine {target}'s /artifacts")
-        new_stay = self._start_stay(manifest, job, image, options, target, restored)
+        try:
+            new_stay = self._start_stay(manifest, job, image, options, target, restored)
+        except StartFailed:
+            self.store.release_machine(target, job.id)
+            raise
         self.store.set_state(job.id, JobState.RUNNING, machine=target)
         self.store.update_move(move_id, to_machine=target, restored=sorted(restored), restored_bytes=total,
                                restore_seconds=seconds, restarted_ns=now_ns())

@@ -67,6 +67,35 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def snapshot_file(path: Path, into: Path) -> tuple[Path, str, int]:
+    """A private copy of `path` in `into`, hashed while copied: (copy, sha256, size)."""
+    import tempfile
+
+    digest = hashlib.sha256()
+    fd, name = tempfile.mkstemp(prefix="snap-", dir=into)
+    size = 0
+    with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return Path(name), digest.hexdigest(), size
+
+
+def store_once(blobs: BlobStore, prefix: str, path: Path) -> tuple[str, int, int]:
+    """Store `path` under <prefix>/<sha256> unless that object exists: (sha256, size, bytes stored)."""
+    snapshot, sha256, size = snapshot_file(path, blobs.snapshot_dir)
+    stored = 0
+    try:
+        key = f"{prefix}/{sha256}"
+        if blobs.head(key) is None:
+            blobs.put_snapshot(key, snapshot, sha256, size)
+            stored = size
+    finally:
+        snapshot.unlink(missing_ok=True)
+    return sha256, size, stored
+
+
 def _finish_download(part: Path, dest: Path, key: str, expected: str | None) -> StoredObject:
     actual = sha256_file(part)
     if expected and actual != expected:

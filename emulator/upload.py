@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cycle.errors import BadInput
-from emulator.blobs import BlobStore
+from emulator.blobs import BlobStore, store_once
 from emulator.context import project_files
-from emulator.volumes import _materialize, _snapshot
+from emulator.volumes import materialize
 
 SCHEDULER_SECONDS = 60.0
 
@@ -37,12 +37,8 @@ def upload_project(store, blobs: BlobStore, name: str, root: Path, progress: Cal
     total = sum(p.stat().st_size for p in files.values())
     manifest, new_bytes, done = {}, 0, 0
     for rel, path in sorted(files.items()):
-        snapshot, sha256, size = _snapshot(path, blobs.snapshot_dir)
-        key = f"projects/{name}/{sha256}"
-        if blobs.head(key) is None:
-            blobs.put_snapshot(key, snapshot, sha256, size)
-            new_bytes += size
-        snapshot.unlink(missing_ok=True)
+        sha256, size, stored = store_once(blobs, f"projects/{name}", path)
+        new_bytes += stored
         manifest[rel] = [sha256, size, os.stat(path).st_mode & 0o777]
         done += size
         if progress:
@@ -59,7 +55,7 @@ def checkout(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]
     version, files = found[-1]
     folder = home / "project-versions" / name / f"v{version}"
     if not folder.is_dir():
-        _materialize(folder, {rel: f"projects/{name}/{sha}" for rel, (sha, _size, _mode) in files.items()}, blobs)
+        materialize(folder, {rel: f"projects/{name}/{sha}" for rel, (sha, _size, _mode) in files.items()}, blobs)
         for rel, (_sha, _size, mode) in files.items():
             os.chmod(folder / rel, mode)
     return folder, version

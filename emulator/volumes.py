@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from cycle.errors import BadInput
 from cycle.manifest import VOLUME_RE
-from emulator.blobs import CHUNK, BlobStore
+from emulator.blobs import BlobStore, store_once
 from emulator.keys import artifact_prefix, local_relative
 from emulator.models import now_ns
 
@@ -60,18 +60,6 @@ def _scan(folder: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def _snapshot(path: Path, into: Path) -> tuple[Path, str, int]:
-    digest = hashlib.sha256()
-    fd, name = tempfile.mkstemp(prefix="vol-", dir=into)
-    size = 0
-    with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
-        while chunk := src.read(CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    return Path(name), digest.hexdigest(), size
-
-
 def upload_volume(store, blobs: BlobStore, name: str, folder: Path,
                   progress: Callable[[int, int], None] | None = None) -> tuple[VolumeVersion, bool]:
     """Store `folder` as the newest version of volume `name`. Returns (version, created)."""
@@ -81,12 +69,8 @@ def upload_volume(store, blobs: BlobStore, name: str, folder: Path,
     manifest: dict[str, list] = {}
     new_bytes = done = 0
     for rel, path in files:
-        snapshot, sha256, size = _snapshot(path, blobs.snapshot_dir)
-        key = f"volumes/{name}/{sha256}"
-        if blobs.head(key) is None:
-            blobs.put_snapshot(key, snapshot, sha256, size)
-            new_bytes += size
-        snapshot.unlink(missing_ok=True)
+        sha256, size, stored = store_once(blobs, f"volumes/{name}", path)
+        new_bytes += stored
         manifest[rel] = [sha256, size]
         done += size
         if progress:
@@ -112,11 +96,11 @@ def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path,
     version = latest_version(store, name)
     folder = home / "volumes" / name / f"v{version.version}"
     if not folder.is_dir():
-        _materialize(folder, {rel: f"volumes/{name}/{sha}" for rel, (sha, _size) in version.files.items()}, blobs)
+        materialize(folder, {rel: f"volumes/{name}/{sha}" for rel, (sha, _size) in version.files.items()}, blobs)
     return folder, version.version
 
 
-def _materialize(folder: Path, keys: dict[str, str], blobs: BlobStore) -> None:
+def materialize(folder: Path, keys: dict[str, str], blobs: BlobStore) -> None:
     """Download {relative path: key} into a temporary folder, then rename it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
@@ -155,5 +139,5 @@ def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> 
     if not folder.is_dir():
         prefix = artifact_prefix(job_name)
         keys = {os.fsdecode(local_relative(a.key[len(prefix):])): a.key for a in artifacts}
-        _materialize(folder, keys, blobs)
+        materialize(folder, keys, blobs)
     return folder

@@ -4,7 +4,6 @@ stability, renames, deletions, symlinks, ordering, retries, the queue warning, m
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 

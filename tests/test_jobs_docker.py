@@ -8,34 +8,20 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cycle.cli import app
 from cycle.sdk import Client, JobState
 from emulator import runtime
 from emulator.models import Artifact
 from emulator.platform import EmulatorPlatform
+from helpers import FINAL, cli, wait_state
 
 
-def cli(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
-def wait_state(name: str, states, timeout: float = 60.0):
-    platform = EmulatorPlatform()
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = platform.job(name)
-        if job.state in states:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"{name} stayed {platform.job(name).state}")
 
 
-FINAL = (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
 
 
 @pytest.fixture

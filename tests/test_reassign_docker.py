@@ -9,17 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cycle.cli import app
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
+from helpers import FINAL, cli, wait_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def start(project) -> str:
@@ -28,18 +25,8 @@ def start(project) -> str:
     return result.output.strip()
 
 
-def wait(name, states, timeout=60.0):
-    platform = EmulatorPlatform()
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = platform.job(name)
-        if job.state in states:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{name} is {platform.job(name).state}")
 
 
-FINAL = (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
 
 
 @pytest.fixture
@@ -61,7 +48,7 @@ def test_move_restores_exactly_the_uploaded_files_and_records_the_lost_ones(proj
         sleep 60
         """)
     name = start(project)
-    job = wait(name, (JobState.RUNNING,))
+    job = wait_state(name, (JobState.RUNNING,))
     platform = EmulatorPlatform()
     first_machine = job.machine
     folder_a = home / "machines" / first_machine / "artifacts" / name
@@ -76,7 +63,7 @@ def test_move_restores_exactly_the_uploaded_files_and_records_the_lost_ones(proj
     assert move.from_machine == first_machine and move.to_machine != first_machine
     assert move.lost == ["c.txt"] and sorted(move.restored) == ["a.bin", "sub/b.bin"]
     assert move.restored_bytes == 301000
-    done = wait(name, FINAL)
+    done = wait_state(name, FINAL)
     assert done.state is JobState.FINISHED and done.machine == move.to_machine
     folder_b = home / "machines" / move.to_machine / "artifacts" / name
     assert (folder_b / "seen-after-move.txt").read_text().split() == ["./a.bin", "./sub/b.bin"]
@@ -97,7 +84,7 @@ def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs)
         echo running; sleep 60 & wait
         """)
     name = start(project)
-    job = wait(name, (JobState.RUNNING,))
+    job = wait_state(name, (JobState.RUNNING,))
     target = "local-3" if job.machine != "local-3" else "local-2"
     time.sleep(0.5)
     result = cli("job", "reassign", name, "--to", target, "--grace", "5")
@@ -111,7 +98,7 @@ def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs)
 def test_bad_reassignments_are_refused(project, s3_storage, fast_logs):
     project.write(".cycleswap/run.sh", "sleep 60\n")
     name = start(project)
-    job = wait(name, (JobState.RUNNING,))
+    job = wait_state(name, (JobState.RUNNING,))
     bad = cli("job", "reassign", name, "--to", "gpu-9")
     assert bad.exit_code == 2 and "not a machine" in bad.output
     same = cli("job", "reassign", name, "--to", job.machine)
@@ -124,7 +111,7 @@ def test_bad_reassignments_are_refused(project, s3_storage, fast_logs):
 def test_a_machine_going_offline_moves_its_job(project, s3_storage, fast_logs):
     project.write(".cycleswap/run.sh", "echo up; sleep 60\n")
     name = start(project)
-    job = wait(name, (JobState.RUNNING,))
+    job = wait_state(name, (JobState.RUNNING,))
     try:
         assert cli("emulator", "machine", job.machine, "offline").exit_code == 0
         deadline = time.time() + 30
@@ -132,7 +119,7 @@ def test_a_machine_going_offline_moves_its_job(project, s3_storage, fast_logs):
             time.sleep(0.05)
         moves = EmulatorPlatform().moves(name)
         assert moves and moves[0].trigger == f"machine {job.machine} went offline"
-        wait(name, (JobState.RUNNING,))
+        wait_state(name, (JobState.RUNNING,))
         assert EmulatorPlatform().job(name).machine != job.machine
     finally:
         cli("emulator", "machine", job.machine, "available")

@@ -6,19 +6,12 @@ import json
 import os
 import stat
 import time
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from cycle.cli import app
 from emulator import gpu
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
-
-
-def cli(*args: str):
-    return CliRunner().invoke(app, list(args))
+from helpers import cli
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ Textual's Log and RichLog keep every line as objects and freeze on large writes;
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable
@@ -81,6 +82,8 @@ class LogView(ScrollView, can_focus=True):
         self._refresh_timer = None
         self._max_width = 0
         self.match_index: int | None = None
+        self._asked_at = 0.0
+        self.last_page_seconds = 0.0
 
     # data
     def on_mount(self) -> None:
@@ -90,6 +93,7 @@ class LogView(ScrollView, can_focus=True):
         if self.loading or self.reached_top:
             return
         self.loading = True
+        self._asked_at = time.perf_counter()
         before = self.ids[0] if self.ids else None
         self.run_worker(lambda: self._fetch(before), thread=True, exclusive=True, group="older-page")
 
@@ -111,6 +115,7 @@ class LogView(ScrollView, can_focus=True):
         self.reached_top = message.at_top
         self.loading = False
         self.pages_loaded += 1
+        self.last_page_seconds = time.perf_counter() - self._asked_at  # fetch + prepend, for benchmarks
         if self.match_index is not None:
             self.match_index += added
         self._resize()
