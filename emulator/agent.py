@@ -23,7 +23,7 @@ from cycle.manifest import Manifest
 from emulator import gpu, runtime
 from emulator.gpu import machine_cuda
 from emulator.artifacts import ArtifactPipeline
-from emulator.blobs import BlobStore
+from emulator.blobs import BlobStore, StoredObject
 from emulator.build import Builder, BuildFailed
 from emulator.config import ImageChoice
 from emulator.context import project_files
@@ -152,7 +152,7 @@ class JobRunner:
                 build = builder.ensure(manifest, base_image, options.rebuild, options.clean, options.network)
             except BuildFailed as failure:
                 self.event(job.id, f"build failed: build.sh exited with code {failure.build_exit_code}")
-                return self.store.set_state(job.id, JobState.FAILED, reason="BUILD_FAILED",
+                return self._end(job, JobState.FAILED, reason="BUILD_FAILED",
                                             exit_code=failure.build_exit_code)
             cuda = None if options.cpu else manifest.cuda
             if manifest.cuda and options.cpu:
@@ -167,7 +167,7 @@ class JobRunner:
             except StartFailed as failure:
                 self.store.release_machine(machine, job.id)
                 self.event(job.id, f"job failed to start: {failure}")
-                return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
+                return self._end(job, JobState.FAILED, reason="START_FAILED")
             job = self.store.set_state(job.id, JobState.RUNNING, machine=machine, image=build.image)
             self.event(job.id, f"job started on machine {machine} (container {stay.container.short_id}, image {build.image})")
             while True:
@@ -179,7 +179,7 @@ class JobRunner:
                 except StartFailed as failure:
                     stay = None
                     self.event(job.id, f"job failed to restart after the move: {failure}")
-                    return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
+                    return self._end(job, JobState.FAILED, reason="START_FAILED")
         except KeyboardInterrupt:
             self._cancel(job, stay)
             self.shipper.close()
@@ -249,7 +249,7 @@ class JobRunner:
                 self.event(job.id, f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
         if not self.store.job(job.id).state.is_final:
             self.event(job.id, "job cancelled by the user (Ctrl-C or `cycle job cancel`); container removed")
-            self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+            self._end(job, JobState.CANCELLED, reason="CANCELLED_BY_USER")
 
     def _move(self, manifest: Manifest, job: Job, image: str, options: RunOptions, stay: Stay,
               request: MoveRequest) -> Stay:
@@ -304,7 +304,7 @@ class JobRunner:
             relative = local_relative(artifact.key[len(artifact_prefix(job.name)):])
             target = Path(os.fsdecode(os.path.join(os.fsencode(folder), relative)))
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.blobs.get_to(artifact.key, target)
+            self.blobs.get_to(artifact.key, target, known=StoredObject(artifact.key, artifact.size, artifact.sha256))
             info = os.lstat(target)
             restored[artifact.path] = ((info.st_size, info.st_mtime_ns), artifact.size, artifact.sha256)
         return restored
@@ -464,7 +464,13 @@ class JobRunner:
                                f"stored ({', '.join(report.failed[:10])}); UPLOAD_ERROR is not retried")
         else:
             self.event(job.id, f"job failed: run.sh exited with code {exit_code} ({reason})")
-        return self.store.set_state(job.id, state, reason=reason, exit_code=exit_code)
+        return self._end(job, state, reason=reason, exit_code=exit_code)
+
+    def _end(self, job: Job, state: JobState, **fields) -> Job:
+        """The final state, written only after the log is shipped: whoever sees the job ended
+        (tail, the TUI, a drill) finds its whole log."""
+        self.shipper.close()
+        return self.store.set_state(job.id, state, **fields)
 
     def sweep(self) -> None:
         """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST)."""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator.blobs import CHUNK, BlobStore, StorageError
+from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError
 from emulator.keys import artifact_key, is_inside
 from emulator.models import QUEUE_WARNING_TEXT, Artifact
 from emulator.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
@@ -77,6 +77,25 @@ def signature_of(path: Path) -> Signature | None:
     if not (statmod.S_ISREG(info.st_mode) or statmod.S_ISLNK(info.st_mode)):
         return None
     return info.st_size, info.st_mtime_ns
+
+
+def _copy_range(src: int, dst: int, size: int) -> None:
+    """Copy `size` bytes from the start of `src` to `dst` in the kernel (plain reads as a fallback)."""
+    offset = 0
+    try:
+        while offset < size:
+            copied = os.copy_file_range(src, dst, size - offset, offset, offset)
+            if copied == 0:
+                break
+            offset += copied
+    except OSError:
+        offset = 0  # e.g. EXDEV on old kernels: copy by hand below
+    if offset < size:
+        os.lseek(src, offset, os.SEEK_SET)
+        os.lseek(dst, offset, os.SEEK_SET)
+        while offset < size and (chunk := os.read(src, min(CHUNK, size - offset))):
+            os.write(dst, chunk)
+            offset += len(chunk)
 
 
 def _make_handler(pipeline: ArtifactPipeline):
@@ -268,26 +287,65 @@ class ArtifactPipeline:
         if source is None:
             self._settled[item.path] = item.signature
             return
-        snapshot = self._snapshot(item, source)
-        if snapshot is None:
+        threshold = getattr(self.store, "in_place_threshold", None)
+        in_place = threshold is not None and item.signature[0] > threshold
+        prepared = self._hash_in_place(item, source) if in_place else self._snapshot(item, source)
+        if prepared is None:
             return
-        path, sha256, size, signature = snapshot
+        path, sha256, size, signature = prepared
         self._settled[item.path] = signature
-        if self._stored.get(item.path) == (signature, sha256):
-            path.unlink(missing_ok=True)
-            return
         key = artifact_key(self.job_name, item.path)
-        if self._store_with_retries(key, path, sha256, size, item.path):
-            self._stored[item.path] = (signature, sha256)
-            artifact = Artifact(path=item.path, key=key, size=size, sha256=sha256, mtime_ns=signature[1], uploaded_ns=time.time_ns())
-            self.report.uploaded.append(artifact)
-            if item.path in self.report.failed:
-                self.report.failed.remove(item.path)
-            self.on_uploaded(artifact)
-        path.unlink(missing_ok=True)
+        try:
+            if self._stored.get(item.path) == (signature, sha256):
+                return
+            if in_place:
+                still_same = lambda: signature_of(self.root / item.path) == signature  # noqa: E731
+                upload = lambda: self.store.put_in_place(key, path, sha256, size, still_same)  # noqa: E731
+            else:
+                upload = lambda: self.store.put_snapshot(key, path, sha256, size)  # noqa: E731
+            try:
+                stored = self._store_with_retries(upload, item.path)
+            except FileChanged:
+                self._settled.pop(item.path, None)
+                self._retouch(item.path)  # written to during the upload: it comes back once stable
+                return
+            if stored:
+                self._stored[item.path] = (signature, sha256)
+                artifact = Artifact(path=item.path, key=key, size=size, sha256=sha256, mtime_ns=signature[1], uploaded_ns=time.time_ns())
+                self.report.uploaded.append(artifact)
+                if item.path in self.report.failed:
+                    self.report.failed.remove(item.path)
+                self.on_uploaded(artifact)
+        finally:
+            if not in_place:
+                path.unlink(missing_ok=True)
+
+    def _hash_in_place(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
+        """Hash the file where it is (a large file goes to S3 without a private copy); None (and
+        re-watch) when it changed meanwhile."""
+        before = signature_of(self.root / item.path)
+        if before != item.signature:
+            self._retouch(item.path)
+            return None
+        digest, size = hashlib.sha256(), 0
+        try:
+            with open(source, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src:
+                while chunk := src.read(CHUNK * 4):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except OSError:
+            self._retouch(item.path)
+            return None
+        if signature_of(self.root / item.path) != before:
+            self._retouch(item.path)
+            return None
+        return source, digest.hexdigest(), size, before
 
     def _snapshot(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
-        """Copy `source` privately while hashing it; None (and re-watch) when it changed meanwhile."""
+        """A private copy of `source`, hashed; None (and re-watch) when it changed meanwhile.
+
+        One descriptor (opened without following links) serves both passes: a read pass for the
+        sha256, then an in-kernel copy (copy_file_range), so the copy costs no Python loop."""
         before = signature_of(self.root / item.path)
         if before != item.signature:
             self._retouch(item.path)
@@ -297,10 +355,10 @@ class ArtifactPipeline:
         size = 0
         try:
             with open(source, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src, os.fdopen(fd, "wb") as out:
-                while chunk := src.read(CHUNK):
+                while chunk := src.read(CHUNK * 4):
                     digest.update(chunk)
-                    out.write(chunk)
                     size += len(chunk)
+                _copy_range(src.fileno(), out.fileno(), size)
         except OSError:
             Path(name).unlink(missing_ok=True)
             self._retouch(item.path)
@@ -311,11 +369,11 @@ class ArtifactPipeline:
             return None
         return Path(name), digest.hexdigest(), size, before
 
-    def _store_with_retries(self, key: str, snapshot: Path, sha256: str, size: int, rel: str) -> bool:
+    def _store_with_retries(self, upload: Callable[[], None], rel: str) -> bool:
         attempts = 1 if self._consecutive_failures >= 3 else max(1, self.settings.retries)
         for attempt in range(attempts):
             try:
-                self.store.put_snapshot(key, snapshot, sha256, size)
+                upload()
                 self._consecutive_failures = 0
                 return True
             except StorageError as error:

@@ -27,11 +27,17 @@ from cycle.errors import CycleError
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 SMALL_OBJECT = 8 * 1024 * 1024  # up to this size one PUT, checked by its ETag
+PART_SIZE = 16 * 1024 * 1024
+IN_PLACE_CONCURRENCY = 8
 Progress = Callable[[int], None]
 
 
 class StorageError(CycleError):
     """Storage did not take or give back an object (after the client's own retries)."""
+
+
+class FileChanged(Exception):
+    """The file changed while it was uploaded in place: nothing was stored; upload it again later."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,9 @@ class BlobStore(Protocol):
         """Store `snapshot` under `key`. On success the store has taken the file (moved or deleted
         it); on failure it is left for a retry."""
 
-    def get_to(self, key: str, dest: Path, progress: Progress | None = None) -> StoredObject:
-        """Write the object to `dest` atomically (a .part file renamed), checking its sha256."""
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
+        """Write the object to `dest` atomically (a .part file renamed), checking its sha256.
+        `known` (size and sha256 recorded at upload) saves asking the store first."""
 
     def list(self, prefix: str) -> list[StoredObject]: ...
 
@@ -94,6 +101,20 @@ def store_once(blobs: BlobStore, prefix: str, path: Path) -> tuple[str, int, int
     finally:
         snapshot.unlink(missing_ok=True)
     return sha256, size, stored
+
+
+def _download(found: StoredObject | None, key: str, dest: Path, description: str, fetch: Callable[[Path], None]) -> StoredObject:
+    """The shared part of every get_to: a missing object is an error; bytes land in <dest>.part,
+    which is removed when anything fails and renamed into place only once its sha256 matches."""
+    if found is None:
+        raise StorageError(f"no object {key} in {description}")
+    part = dest.with_name(dest.name + ".part")
+    try:
+        fetch(part)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return _finish_download(part, dest, key, found.sha256)
 
 
 def _finish_download(part: Path, dest: Path, key: str, expected: str | None) -> StoredObject:
@@ -173,21 +194,17 @@ class LocalStore:
         manifest, namespace, _ = self._manifest(key)
         return self._entries(manifest, namespace).get(key)
 
-    def get_to(self, key: str, dest: Path, progress: Progress | None = None) -> StoredObject:
-        found = self.head(key)
-        if found is None:
-            raise StorageError(f"no object {key} in {self.description}")
-        part = dest.with_name(dest.name + ".part")
-        try:
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
+        found = known or self.head(key)
+
+        def fetch(part: Path) -> None:
             with open(self._blob(found.sha256), "rb") as src, open(part, "wb") as out:
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
                     if progress:
                         progress(len(chunk))
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        return _finish_download(part, dest, key, found.sha256)
+
+        return _download(found, key, dest, self.description, fetch)
 
     def delete_prefix(self, prefix: str) -> int:
         """Forget the objects under `prefix` (blobs stay: other keys may share them)."""
@@ -206,6 +223,10 @@ class LocalStore:
 
 class S3Store:
     """An S3 bucket through localstack-client; `localstack_host` is "host:port"."""
+
+    # Files above this size are uploaded straight from the job's folder (no private copy): the
+    # multipart upload is completed only if the file is still unchanged, else aborted.
+    in_place_threshold = SMALL_OBJECT
 
     def __init__(self, localstack_host: str, bucket: str, snapshot_dir: Path) -> None:
         from botocore.config import Config
@@ -262,6 +283,55 @@ class S3Store:
         if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():
             raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the bytes sent")
 
+    def put_in_place(self, key: str, path: Path, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
+        """Multipart upload of `path` as it is; completed only when `still_same()` holds at the
+        end, so a file written to meanwhile never becomes a stored (torn) object."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key,
+                             Metadata={"sha256": sha256})
+        upload_id = started["UploadId"]
+        slots = threading.Semaphore(IN_PLACE_CONCURRENCY)
+
+        def send(number: int, body: bytes) -> dict:
+            try:
+                answer = self.client.upload_part(Bucket=self.bucket, Key=key, PartNumber=number, UploadId=upload_id, Body=body)
+                return {"PartNumber": number, "ETag": answer["ETag"]}
+            finally:
+                slots.release()
+
+        try:
+            futures = []
+            with ThreadPoolExecutor(IN_PLACE_CONCURRENCY) as pool, open(path, "rb") as source:
+                number = 1
+                while True:
+                    slots.acquire()
+                    body = source.read(PART_SIZE)
+                    if not body and number > 1:
+                        slots.release()
+                        break
+                    futures.append(pool.submit(send, number, body))
+                    number += 1
+                    if len(body) < PART_SIZE:
+                        break
+                parts = [f.result() for f in futures]
+            if not still_same():
+                raise FileChanged(key)
+            self._call(f"uploading {key}", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
+                       UploadId=upload_id, MultipartUpload={"Parts": parts})
+        except BaseException as error:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except Exception:
+                pass
+            if isinstance(error, (FileChanged, StorageError, KeyboardInterrupt)):
+                raise
+            raise StorageError(f"uploading {key} failed on {self.description}: {error}") from None
+        stored = self.head(key)
+        if stored is None or stored.size != size or stored.sha256 != sha256:
+            raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 {sha256[:12]}")
+
     def _put_large(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         """Multipart through boto3's transfer manager, then a HEAD to check size and recorded sha256."""
         self._call(f"uploading {key}", self.client.upload_file, str(snapshot), self.bucket, key,
@@ -283,18 +353,20 @@ class S3Store:
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
         return StoredObject(key, answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
 
-    def get_to(self, key: str, dest: Path, progress: Progress | None = None) -> StoredObject:
-        stored = self.head(key)
-        if stored is None:
-            raise StorageError(f"no object {key} in {self.description}")
-        part = dest.with_name(dest.name + ".part")
-        try:
-            self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
-                       Callback=progress, Config=self._transfer_config())
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        return _finish_download(part, dest, key, stored.sha256)
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
+        found = known or self.head(key)
+
+        def fetch(part: Path) -> None:
+            if found.size <= SMALL_OBJECT:  # one GET (download_file would ask for the size first)
+                body = self._call(f"downloading {key}", self.client.get_object, Bucket=self.bucket, Key=key)["Body"].read()
+                part.write_bytes(body)
+                if progress:
+                    progress(len(body))
+            else:
+                self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
+                           Callback=progress, Config=self._transfer_config())
+
+        return _download(found, key, dest, self.description, fetch)
 
     def list(self, prefix: str) -> list[StoredObject]:
         found = []

@@ -18,7 +18,7 @@ from cycle.manifest import Manifest, find_project_root, load_manifest
 from cycle.platform import LogSink, TestOptions
 from emulator import runtime
 from emulator.agent import JobRunner, RunOptions
-from emulator.blobs import BlobStore
+from emulator.blobs import BlobStore, StoredObject
 from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
 from emulator.keys import artifact_prefix, check_job_name
 from emulator.models import Artifact, Job, JobState, LogRecord, Machine, Move, Stream, now_ns
@@ -170,7 +170,7 @@ class EmulatorPlatform:
 
     def download_artifact(self, artifact: Artifact, dest: Path, progress=None) -> None:
         """Fetch one stored artifact into `dest` (atomically, checked against its sha256)."""
-        self.blob_store().get_to(artifact.key, dest, progress)
+        self.blob_store().get_to(artifact.key, dest, progress, known=StoredObject(artifact.key, artifact.size, artifact.sha256))
 
     def project_root(self, job: Job) -> Path | None:
         return self.store.project_root(job.project)

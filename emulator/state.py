@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,13 +133,17 @@ class StateStore:
         for table, column, definition in ADDED_COLUMNS:
             known = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
             if column not in known:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                try:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                except sqlite3.OperationalError as error:
+                    if "duplicate column" not in str(error):  # another process added it first
+                        raise
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            _retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
             db.execute("PRAGMA synchronous=NORMAL")
             db.row_factory = sqlite3.Row
             self._local.db = db
@@ -429,6 +434,19 @@ class StateStore:
             "restore_seconds, restarted_ns, next_artifact_seconds FROM moves WHERE job_id = ? ORDER BY id", (job_id,))
         return [Move(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), json.loads(row[8]),
                      row[9], row[10], row[11], row[12]) for row in rows]
+
+
+def _retry_locked(statement, attempts: int = 100) -> None:
+    """Switching a new database to WAL takes a lock that sqlite's busy timeout does not wait for:
+    when several processes open it at once, try again for a few seconds."""
+    for attempt in range(attempts):
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _job(row: sqlite3.Row) -> Job:

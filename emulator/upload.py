@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cycle.errors import BadInput
-from emulator.blobs import BlobStore, store_once
+from emulator.blobs import BlobStore, StoredObject, store_once
 from emulator.context import project_files
 from emulator.volumes import materialize
 
@@ -55,7 +55,7 @@ def checkout(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]
     version, files = found[-1]
     folder = home / "project-versions" / name / f"v{version}"
     if not folder.is_dir():
-        materialize(folder, {rel: f"projects/{name}/{sha}" for rel, (sha, _size, _mode) in files.items()}, blobs)
+        materialize(folder, {rel: StoredObject(f"projects/{name}/{sha}", size, sha) for rel, (sha, size, _mode) in files.items()}, blobs)
         for rel, (_sha, _size, mode) in files.items():
             os.chmod(folder / rel, mode)
     return folder, version

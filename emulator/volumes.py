@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from cycle.errors import BadInput
 from cycle.manifest import VOLUME_RE
-from emulator.blobs import BlobStore, store_once
+from emulator.blobs import BlobStore, StoredObject, store_once
 from emulator.keys import artifact_prefix, local_relative
 from emulator.models import now_ns
 
@@ -96,19 +96,19 @@ def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path,
     version = latest_version(store, name)
     folder = home / "volumes" / name / f"v{version.version}"
     if not folder.is_dir():
-        materialize(folder, {rel: f"volumes/{name}/{sha}" for rel, (sha, _size) in version.files.items()}, blobs)
+        materialize(folder, {rel: StoredObject(f"volumes/{name}/{sha}", size, sha) for rel, (sha, size) in version.files.items()}, blobs)
     return folder, version.version
 
 
-def materialize(folder: Path, keys: dict[str, str], blobs: BlobStore) -> None:
-    """Download {relative path: key} into a temporary folder, then rename it into place."""
+def materialize(folder: Path, keys: dict[str, StoredObject], blobs: BlobStore) -> None:
+    """Download {relative path: object} into a temporary folder, then rename it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
-        for rel, key in keys.items():
+        for rel, found in keys.items():
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            blobs.get_to(key, target)
+            blobs.get_to(found.key, target, known=found)
         os.replace(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -138,6 +138,6 @@ def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> 
     folder = home / "mounts" / f"{job_name}-{digest}"
     if not folder.is_dir():
         prefix = artifact_prefix(job_name)
-        keys = {os.fsdecode(local_relative(a.key[len(prefix):])): a.key for a in artifacts}
+        keys = {os.fsdecode(local_relative(a.key[len(prefix):])): StoredObject(a.key, a.size, a.sha256) for a in artifacts}
         materialize(folder, keys, blobs)
     return folder

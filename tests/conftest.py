@@ -90,6 +90,8 @@ class Project:
         from emulator.platform import EmulatorPlatform
 
         result = CliRunner().invoke(app, ["project", "test", str(self.root), *args])
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception  # a bug, not a user error: show its traceback
         platform = EmulatorPlatform()
         jobs = platform.jobs(limit=1)
         job = jobs[0] if jobs else None

@@ -236,3 +236,42 @@ def test_one_hundred_thousand_files(tmp_path):
     report = pipeline.finish()
     assert len(report.uploaded) == 100_000 and not report.failed
     assert len(store.list("jobs/job-1/")) == 100_000
+
+
+def test_large_files_go_to_s3_in_place_byte_for_byte(tmp_path, s3_host):
+    from emulator.blobs import S3Store
+
+    store = S3Store(s3_host, "inplace-bucket", tmp_path / "snap")
+    root, _, rec, pipeline = make(tmp_path, store=store)
+    data = os.urandom(20 * 1024 * 1024 + 123)  # over the in-place threshold, several parts
+    (root / "model.bin").write_bytes(data)
+    report = pipeline.finish()
+    assert [a.size for a in report.uploaded] == [len(data)]
+    out = tmp_path / "back.bin"
+    store.get_to("jobs/job-1/artifacts/model.bin", out)
+    assert out.read_bytes() == data
+    assert list((tmp_path / "snap").iterdir()) == []  # no private copy was made
+
+
+def test_a_large_file_written_during_its_upload_is_never_stored_torn(tmp_path, s3_host):
+    from emulator.blobs import S3Store
+
+    class WriterDuringUpload(S3Store):
+        calls = 0
+
+        def put_in_place(self, key, path, sha256, size, still_same):
+            WriterDuringUpload.calls += 1
+            if WriterDuringUpload.calls == 1:
+                with open(path, "ab") as f:  # the job appends while the first upload runs
+                    f.write(b"tail")
+            return super().put_in_place(key, path, sha256, size, still_same)
+
+    store = WriterDuringUpload(s3_host, "torn-bucket", tmp_path / "snap")
+    root, _, rec, pipeline = make(tmp_path, store=store)
+    data = os.urandom(10 * 1024 * 1024)
+    (root / "ckpt.bin").write_bytes(data)
+    report = pipeline.finish()
+    assert WriterDuringUpload.calls == 2 and [a.size for a in report.uploaded] == [len(data) + 4]
+    out = tmp_path / "back.bin"
+    store.get_to("jobs/job-1/artifacts/ckpt.bin", out)
+    assert out.read_bytes() == data + b"tail"

@@ -187,3 +187,18 @@ def test_paging_backwards_has_no_gaps_or_duplicates_under_concurrent_appends(tmp
     assert len(seen) == len(set(seen)), "a line appeared twice"
     assert seen == list(range(seen[0], seen[-1] + 1)), "a line was skipped"
     assert seen[0] == store.logs(job.id)[0].id and len(seen) >= 5000
+
+
+def test_many_processes_opening_a_new_state_store_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    import time
+
+    code = ("import sys, time; from pathlib import Path; from emulator.state import StateStore; "
+            "time.sleep(max(0, float(sys.argv[2]) - time.time())); StateStore(Path(sys.argv[1]))")
+    start = str(time.time() + 2.0)  # every process opens the new store at the same instant
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "s.db"), start], stderr=subprocess.PIPE)
+             for _ in range(16)]
+    errors = [p.communicate()[1].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for e in errors if e][:2]
