@@ -411,7 +411,9 @@ class ArtifactPipeline:
                 self._lock.notify_all()
                 while len(self.queue) or self._in_flight:
                     self._lock.wait(TICK)
-            if not unseen and not self._unseen(self.root):
+            with self._lock:
+                waiting = len(self.tracker)  # files sent back to wait (changed during their upload)
+            if not unseen and not waiting and not self._unseen(self.root):
                 break
         self._stop_threads()
         return self.report
