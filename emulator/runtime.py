@@ -8,6 +8,7 @@ allocate a TTY, so stdout and stderr stay apart.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -70,8 +71,13 @@ def parse_docker_ts(stamp: bytes | str) -> int:
     if not rest:  # no fractional part
         head = head.rstrip("Z")
         fraction = ""
-    seconds = int(datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
-    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9] or 0)
+    return _epoch_seconds(head) * 1_000_000_000 + int((fraction + "000000000")[:9] or 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _epoch_seconds(head: str) -> int:
+    """The whole-second part changes once a second: parse it once (strptime is slow per line)."""
+    return int(datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
 
 
 def join_frames(frames: Iterator[bytes]) -> Iterator[tuple[int, str]]:

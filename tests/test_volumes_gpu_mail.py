@@ -226,3 +226,40 @@ def test_project_upload_then_queue_runs_the_uploaded_version(project, home, s3_s
     assert any(t.startswith("queued: the scheduler looks for pending jobs every 2 s") for t in texts)
     missing = cli("job", "queue", "never-uploaded")
     assert missing.exit_code == 2 and "cycle project upload" in missing.output
+
+
+def test_emails_are_also_sent_to_a_configured_smtp_server(project, home, monkeypatch):
+    """A real SMTP conversation with a server on 127.0.0.1 (the standard library's smtpd)."""
+    import threading
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import asyncore
+        import smtpd
+
+    received = []
+
+    class Sink(smtpd.SMTPServer):
+        def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
+            received.append((rcpttos, data))
+
+    server = Sink(("127.0.0.1", 0), None)
+    port = server.socket.getsockname()[1]
+    thread = threading.Thread(target=asyncore.loop, kwargs={"timeout": 0.1}, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("CYCLE_SMTP_HOST", f"127.0.0.1:{port}")
+        monkeypatch.setenv("CYCLE_EMAIL_TO", "ml-team@example.test")
+        manifest = project.root / ".cycleswap" / "manifest.toml"
+        manifest.write_text(manifest.read_text().replace("email_on_success = false", "email_on_success = true"))
+        run = project.test()
+        assert run.job.state is JobState.FINISHED
+        deadline = time.time() + 10
+        while time.time() < deadline and not received:
+            time.sleep(0.05)
+        assert received and received[0][0] == ["ml-team@example.test"]
+        body = received[0][1].decode() if isinstance(received[0][1], bytes) else received[0][1]
+        assert f"[cycle] job {run.job.name} FINISHED" in body
+    finally:
+        server.close()
