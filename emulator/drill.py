@@ -161,8 +161,9 @@ def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str],
         except Exception as error:  # the job ended while we asked: judged below
             say(f"drill: move {number} not made: {error}")
             break
-        say(f"drill: move {number} at {time.monotonic() - started:.1f} s: {move.from_machine} -> {move.to_machine}, "
-            f"restored {len(move.restored)} file(s), lost {len(move.lost)}")
+        say(f"drill: move {number} at {(move.ts_ns - started_ns) / 1e9:.1f} s: {move.from_machine} -> {move.to_machine}, "
+            f"restored {len(move.restored)} file(s), lost {len(move.lost)}; restarted after "
+            f"{(move.restarted_ns - move.ts_ns) / 1e9:.1f} s")
     while not (job := platform.job(job.name)).state.is_final:
         if time.monotonic() - wall_start > plan.timeout:
             timed_out = True
