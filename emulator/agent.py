@@ -28,7 +28,7 @@ from emulator.build import Builder, BuildFailed
 from emulator.config import ImageChoice
 from emulator.context import project_files
 from emulator.logship import LogShipper
-from emulator.keys import artifact_prefix, local_relative
+from emulator.keys import artifact_relative
 from emulator.models import Job, JobState, Move, Stream, now_ns, state_for_exit
 from emulator.state import StateStore
 
@@ -213,7 +213,7 @@ class JobRunner:
                 else:
                     self.event(job.id, "waiting for a free machine" + (f" ({prefer} is taken)" if prefer else ""))
                 waited = True
-            prefer = None if prefer is not None and waited else prefer
+            prefer = None  # the preferred machine is taken: the next free one will do
             time.sleep(0.2)
             capability, source = machine_cuda()
             self.store.ensure_machines(machine_names(), capability)
@@ -301,7 +301,7 @@ class JobRunner:
         folder.mkdir(parents=True)
         restored = {}
         for artifact in self.store.artifacts(job.id):
-            relative = local_relative(artifact.key[len(artifact_prefix(job.name)):])
+            relative = artifact_relative(job.name, artifact.key)
             target = Path(os.fsdecode(os.path.join(os.fsencode(folder), relative)))
             target.parent.mkdir(parents=True, exist_ok=True)
             self.blobs.get_to(artifact.key, target, known=StoredObject(artifact.key, artifact.size, artifact.sha256))

@@ -18,14 +18,13 @@ import errno
 import hashlib
 import os
 import stat as statmod
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError
+from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError, snapshot_file
 from emulator.keys import artifact_key, is_inside
 from emulator.models import QUEUE_WARNING_TEXT, Artifact
 from emulator.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
@@ -77,25 +76,6 @@ def signature_of(path: Path) -> Signature | None:
     if not (statmod.S_ISREG(info.st_mode) or statmod.S_ISLNK(info.st_mode)):
         return None
     return info.st_size, info.st_mtime_ns
-
-
-def _copy_range(src: int, dst: int, size: int) -> None:
-    """Copy `size` bytes from the start of `src` to `dst` in the kernel (plain reads as a fallback)."""
-    offset = 0
-    try:
-        while offset < size:
-            copied = os.copy_file_range(src, dst, size - offset, offset, offset)
-            if copied == 0:
-                break
-            offset += copied
-    except OSError:
-        offset = 0  # e.g. EXDEV on old kernels: copy by hand below
-    if offset < size:
-        os.lseek(src, offset, os.SEEK_SET)
-        os.lseek(dst, offset, os.SEEK_SET)
-        while offset < size and (chunk := os.read(src, min(CHUNK, size - offset))):
-            os.write(dst, chunk)
-            offset += len(chunk)
 
 
 def _make_handler(pipeline: ArtifactPipeline):
@@ -342,32 +322,21 @@ class ArtifactPipeline:
         return source, digest.hexdigest(), size, before
 
     def _snapshot(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
-        """A private copy of `source`, hashed; None (and re-watch) when it changed meanwhile.
-
-        One descriptor (opened without following links) serves both passes: a read pass for the
-        sha256, then an in-kernel copy (copy_file_range), so the copy costs no Python loop."""
+        """A private copy of `source`, hashed; None (and re-watch) when it changed meanwhile."""
         before = signature_of(self.root / item.path)
         if before != item.signature:
             self._retouch(item.path)
             return None
-        digest = hashlib.sha256()
-        fd, name = tempfile.mkstemp(prefix="snap-", dir=self.store.snapshot_dir)
-        size = 0
         try:
-            with open(source, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src, os.fdopen(fd, "wb") as out:
-                while chunk := src.read(CHUNK * 4):
-                    digest.update(chunk)
-                    size += len(chunk)
-                _copy_range(src.fileno(), out.fileno(), size)
+            name, sha256, size = snapshot_file(source, self.store.snapshot_dir)
         except OSError:
-            Path(name).unlink(missing_ok=True)
             self._retouch(item.path)
             return None
         if signature_of(self.root / item.path) != before or (source != self.root / item.path and signature_of(source) is None):
-            Path(name).unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
+            name.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)
             return None
-        return Path(name), digest.hexdigest(), size, before
+        return name, sha256, size, before
 
     def _store_with_retries(self, upload: Callable[[], None], rel: str) -> bool:
         attempts = 1 if self._consecutive_failures >= 3 else max(1, self.settings.retries)

@@ -94,6 +94,15 @@ def local_relative(key_rel: str) -> bytes:
     return b"/".join(raw)
 
 
+def artifact_relative(job_name: str, key: str) -> bytes:
+    """The relative path (bytes) a stored artifact key of this job maps back to; refuses a key
+    outside the job's prefix or one that could escape the folder it is written under."""
+    prefix = artifact_prefix(job_name)
+    if not key.startswith(prefix):
+        raise BadInput(f"refusing storage key {key!r}: it is not under this job's prefix {prefix}.")
+    return local_relative(key[len(prefix):])
+
+
 def is_inside(root: str | os.PathLike, candidate: str | os.PathLike) -> bool:
     """True when `candidate` (already resolved) is `root` or below it."""
     root_path, path = PurePosixPath(os.fspath(root)), PurePosixPath(os.fspath(candidate))

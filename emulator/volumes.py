@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from cycle.errors import BadInput
 from cycle.manifest import VOLUME_RE
 from emulator.blobs import BlobStore, StoredObject, store_once
-from emulator.keys import artifact_prefix, local_relative
+from emulator.keys import artifact_relative
 from emulator.models import now_ns
 
 RESERVED_MOUNTS = ("/app", "/artifacts", "/volumes")
@@ -137,7 +137,6 @@ def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> 
     digest = hashlib.sha256(json.dumps([(a.path, a.sha256) for a in artifacts]).encode()).hexdigest()[:12]
     folder = home / "mounts" / f"{job_name}-{digest}"
     if not folder.is_dir():
-        prefix = artifact_prefix(job_name)
-        keys = {os.fsdecode(local_relative(a.key[len(prefix):])): StoredObject(a.key, a.size, a.sha256) for a in artifacts}
+        keys = {os.fsdecode(artifact_relative(job_name, a.key)): StoredObject(a.key, a.size, a.sha256) for a in artifacts}
         materialize(folder, keys, blobs)
     return folder

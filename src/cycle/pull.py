@@ -8,7 +8,6 @@ so an interrupted pull never leaves a half-written file under its final name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,12 +34,9 @@ def job_folder(project_root: Path, job_name: str) -> Path:
 
 def local_path(folder: Path, job_name: str, key: str) -> Path:
     """Where the artifact stored under `key` goes inside <folder>/artifacts/; refuses escapes."""
-    from emulator.keys import artifact_prefix, is_inside, local_relative
+    from emulator.keys import artifact_relative, is_inside
 
-    prefix = artifact_prefix(job_name)
-    if not key.startswith(prefix):
-        raise BadInput(f"refusing storage key {key!r}: it is not under this job's prefix {prefix}.")
-    relative = local_relative(key[len(prefix):])
+    relative = artifact_relative(job_name, key)
     root = folder / "artifacts"
     target = Path(os.fsdecode(os.path.join(os.fsencode(root), relative)))
     if not is_inside(os.path.realpath(root), os.path.realpath(target.parent)):
@@ -51,13 +47,11 @@ def local_path(folder: Path, job_name: str, key: str) -> Path:
 
 
 def same_file(path: Path, size: int, sha256: str) -> bool:
+    from emulator.blobs import sha256_file
+
     if not path.is_file() or path.stat().st_size != size:
         return False
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest() == sha256
+    return sha256_file(path) == sha256
 
 
 @dataclass
