@@ -168,3 +168,50 @@ def test_default_manifest_text_round_trips(tmp_path):
     (tmp_path / ".cycleswap").mkdir()
     manifest = parse(tmp_path, default_manifest_text("demo"))
     assert manifest.name == "demo"
+
+
+# Environment limits: what Linux lets one exec carry, caught at validation instead of at build time.
+def env_manifest(env_table: str) -> str:
+    return '[main]\nname = "x"\n' + TAIL + env_table
+
+
+@pytest.mark.parametrize("value, words", [
+    ('"a\\u0000b"', ["SECRET", "NUL"]),
+    ('"' + "x" * (300 * 1024) + '"', ["SECRET", "128 KiB", "MAX_ARG_STRLEN"]),
+], ids=["NUL", "300 KiB"])
+def test_env_value_linux_cannot_pass_is_refused_with_its_line(project, value, words):
+    with pytest.raises(ManifestError) as caught:
+        parse(project, env_manifest(f"env_vars = {{ SECRET = {value} }}\n"))
+    message = caught.value.message
+    assert message.startswith(f"{project / '.cycleswap' / 'manifest.toml'}:8:"), message[:300]
+    assert len(message) < 1000  # names the limit, does not echo the value
+    for word in words:
+        assert word in message, message
+
+
+def test_env_var_in_a_subtable_is_named_on_its_own_line(project):
+    text = '[main]\nname = "x"\n' + TAIL + '[job.env_vars]\nOK = "1"\nBAD = "a\\u0000"\n'
+    with pytest.raises(ManifestError) as caught:
+        parse(project, text)
+    assert caught.value.message.startswith(f"{project / '.cycleswap' / 'manifest.toml'}:10:"), caught.value.message
+
+
+def test_too_many_env_vars_are_refused_with_the_limit(project):
+    entries = ", ".join(f'V{i} = "1"' for i in range(20_000))
+    with pytest.raises(ManifestError) as caught:
+        parse(project, env_manifest(f"env_vars = {{ {entries} }}\n"))
+    assert len(caught.value.problems) == 1
+    assert "20000" in caught.value.message and "4096" in caught.value.message
+
+
+def test_env_vars_over_the_total_size_are_refused(project):
+    entries = ", ".join(f'V{i} = "{"x" * 100_000}"' for i in range(12))
+    with pytest.raises(ManifestError) as caught:
+        parse(project, env_manifest(f"env_vars = {{ {entries} }}\n"))
+    assert "1 MiB" in caught.value.message and "ARG_MAX" in caught.value.message
+
+
+def test_env_vars_just_under_the_limits_pass(project):
+    entries = ", ".join(f'V{i} = "{"x" * 100_000}"' for i in range(10))
+    manifest = parse(project, env_manifest(f"env_vars = {{ {entries} }}\n"))
+    assert len(manifest.env_vars) == 10

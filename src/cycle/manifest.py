@@ -33,6 +33,13 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 VOLUME_RE = re.compile(r"^(builtin/)?[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 CUDA_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What one exec can carry on Linux, so a job never fails at start for its environment: each
+# NAME=value string with its NUL below MAX_ARG_STRLEN (128 KiB); all of them together well under
+# ARG_MAX (2 MiB with the usual 8 MiB stack, shared with the arguments); and a count that keeps
+# Docker's create request and the process table sane.
+ENV_ENTRY_MAX_BYTES = 128 * 1024
+ENV_TOTAL_MAX_BYTES = 1024 * 1024
+ENV_MAX_COUNT = 4096
 
 
 @dataclass(frozen=True)
@@ -353,15 +360,59 @@ def _env_vars(check: _Checker, env: Any) -> dict[str, str]:
         return {}
     result: dict[str, str] = {}
     for key, value in env.items():
-        if not ENV_NAME_RE.match(key):
-            check.problem("job", "env_vars", f"[job] env_vars: `{key}` is not a valid environment variable name. Use letters, digits and '_', not starting with a digit.")
-        elif key in BUILTIN_ENV:
-            check.problem("job", "env_vars", f"[job] env_vars: `{key}` is built in and set by the platform. Remove it from env_vars.")
-        elif not isinstance(value, str):
-            check.problem("job", "env_vars", f'[job] env_vars: {key} = {_show(value)} must be a string. Quote it: {key} = "{_plain(value)}".')
+        table, field_key = _env_place(check, key)
+        problem = _env_var_problem(key, value)
+        if problem:
+            check.problem(table, field_key, f"[job] env_vars: {problem}")
         else:
             result[key] = value
+    _env_totals(check, {**result, **BUILTIN_ENV}, len(env))
     return result
+
+
+def _env_place(check: _Checker, key: str) -> tuple[str, str]:
+    """The line of `key` itself when env_vars is a [job.env_vars] table, else the env_vars line."""
+    if ("job.env_vars", key) in check.where.keys:
+        return "job.env_vars", key
+    return "job", "env_vars"
+
+
+def _env_var_problem(key: str, value: Any) -> str | None:
+    """Why `key = value` cannot be one environment variable of a Linux process, or None."""
+    shown = key if len(key) <= 64 else key[:64] + "…"
+    if not ENV_NAME_RE.match(key):
+        return f"`{shown}` is not a valid environment variable name. Use letters, digits and '_', not starting with a digit."
+    if key in BUILTIN_ENV:
+        return f"`{key}` is built in and set by the platform. Remove it from env_vars."
+    if not isinstance(value, str):
+        return f'{shown} = {_show(value)} must be a string. Quote it: {shown} = "{_plain(value)}".'
+    if "\0" in value:
+        return (f"the value of {shown} contains a NUL character (\\u0000 at position {value.index(chr(0))}); "
+                "no environment variable can hold one. Remove it.")
+    size = _env_entry_bytes(key, value)
+    if size > ENV_ENTRY_MAX_BYTES:
+        return (f"{shown}=… is {size:,} bytes; Linux allows at most {ENV_ENTRY_MAX_BYTES:,} bytes (128 KiB, "
+                "MAX_ARG_STRLEN) per environment string. Put large data in a file of the project or a volume "
+                "and pass its path instead.")
+    return None
+
+
+def _env_entry_bytes(key: str, value: str) -> int:
+    """The bytes `KEY=value` takes in a process's environment, its terminating NUL included."""
+    return len(key.encode()) + 1 + len(value.encode("utf-8", "surrogatepass")) + 1
+
+
+def _env_totals(check: _Checker, env: dict[str, str], count: int) -> None:
+    """The limits on the whole environment: how many variables, and how many bytes together."""
+    if count > ENV_MAX_COUNT:
+        check.problem("job", "env_vars", f"[job] env_vars has {count} variables; at most {ENV_MAX_COUNT} are allowed. "
+                                         "Pass bulk settings in a file of the project instead.")
+        return
+    total = sum(_env_entry_bytes(k, v) for k, v in env.items())
+    if total > ENV_TOTAL_MAX_BYTES:
+        check.problem("job", "env_vars", f"[job] env_vars take {total:,} bytes together; at most {ENV_TOTAL_MAX_BYTES:,} "
+                                         "(1 MiB, half of Linux's ARG_MAX of 2 MiB, which the job's arguments share) are "
+                                         "allowed. Put large values in a file of the project or a volume.")
 
 
 DEFAULT_RUN_SH = """export PATH="$HOME/.local/bin:$PATH"
