@@ -25,6 +25,8 @@ from emulator.keys import artifact_relative
 from emulator.models import now_ns
 
 RESERVED_MOUNTS = ("/app", "/artifacts", "/volumes")
+NAME_MAX = 255  # bytes per file name on Linux
+PATH_MAX = 4095  # bytes per path on Linux (4096 with the terminating NUL)
 
 
 @dataclass(frozen=True)
@@ -116,14 +118,44 @@ def materialize(folder: Path, keys: dict[str, StoredObject], blobs: BlobStore) -
 
 
 def check_mount_path(path: str) -> str:
-    """A container path for `--mount-job`: absolute, clean, and clear of /app, /artifacts, /volumes."""
+    """A container path for `--mount-job`: absolute, written plainly, within Linux's limits, and
+    clear of /app, /artifacts, /volumes. Refused here, before the job exists, because the engine
+    would refuse it only when the container is created."""
+    problem = _mount_path_problem(path)
+    if problem:
+        raise BadInput(f"--mount-job: mount path {_shorten(path)!r} {problem}")
     pure = PurePosixPath(path)
-    if not pure.is_absolute() or ".." in pure.parts or str(pure) == "/":
-        raise BadInput(f"mount path {path!r} must be an absolute folder in the container, e.g. /data/prev_weights.")
     for reserved in RESERVED_MOUNTS:
         if str(pure) == reserved or pure.is_relative_to(reserved) or PurePosixPath(reserved).is_relative_to(pure):
             raise BadInput(f"mount path {path!r} collides with {reserved}, which the platform uses. Pick another, e.g. /data/prev.")
     return str(pure)
+
+
+def _mount_path_problem(path: str) -> str | None:
+    """Why `path` cannot be a mount point in the container, or None."""
+    example = "e.g. /data/prev"
+    if not path.startswith("/"):
+        return f"must be an absolute folder in the container, {example}."
+    if any(ord(c) < 32 or ord(c) == 127 for c in path) or ":" in path:
+        return f"holds a control character or ':', which a mount point cannot carry. Use a plain path, {example}."
+    parts = [part for part in path.split("/") if part]
+    if ".." in parts:
+        return f"must not contain '..'. Name the folder directly, {example}."
+    plain = "/" + "/".join(part for part in parts if part != ".")
+    if plain == "/":
+        return f"is the container's root; it must be an absolute folder below /, {example}."
+    if plain != path.rstrip("/"):
+        return f"is not written plainly (repeated '/' or '.'); write it as {plain!r}."
+    longest = max(len(part.encode()) for part in parts)
+    if longest > NAME_MAX:
+        return f"has a {longest}-byte folder name; Linux allows at most {NAME_MAX} bytes per name. Shorten it, {example}."
+    if len(path.encode()) > PATH_MAX:
+        return f"is {len(path.encode())} bytes long; Linux allows at most {PATH_MAX} bytes per path. Shorten it, {example}."
+    return None
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> Path:

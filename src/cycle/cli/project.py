@@ -44,14 +44,9 @@ def test(
 
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
-    mounts = []
-    for spec in mount_job or []:
-        job_name, sep, path = spec.partition(":")
-        if not sep or not job_name or not path:
-            fail(f"--mount-job {spec!r} must be JOB:/container/path, e.g. --mount-job prep-3:/data/preprocessed.")
-        mounts.append((job_name, path))
+    mounts = tuple(_mount_spec(spec) for spec in mount_job or [])
     platform = open_platform()
-    options = TestOptions(rebuild, clean, skip_limits, network, cpu, tuple(mounts))
+    options = TestOptions(rebuild, clean, skip_limits, network, cpu, mounts)
     if detach:
         job = platform.start_detached(directory, options)
         typer.echo(job.name)
@@ -61,6 +56,26 @@ def test(
     typer.echo(summary, err=True)
     if job.state.value != "FINISHED":
         raise typer.Exit(job.exit_code or 1)
+
+
+def _mount_spec(spec: str) -> tuple[str, str]:
+    """(job, container path) from `--mount-job JOB:/container/path[:ro]`. Mounts are always
+    read-only, so `:ro` is accepted and any other mode refused; the path itself is checked by the
+    platform before the job starts."""
+    from cycle.cli.output import fail
+
+    job_name, sep, rest = spec.partition(":")
+    path, colon, mode = rest.partition(":")
+    example = "e.g. --mount-job prep-3:/data/preprocessed"
+    if not sep or not job_name or not path or (colon and ":" in mode):
+        fail(f"--mount-job {spec!r} must be JOB:/container/path (optionally ending in :ro), {example}.")
+    if colon and mode == "rw":
+        fail(f"--mount-job {spec!r}: an earlier job's artifacts are always mounted read-only; `:rw` is not offered. "
+             f"Drop it ({job_name}:{path}) and write what the job makes to /artifacts.")
+    if colon and mode != "ro":
+        fail(f"--mount-job {spec!r} must be JOB:/container/path (optionally ending in :ro); mode {mode!r} is not "
+             f"offered, {example}.")
+    return job_name, path
 
 
 @app.command()
