@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -52,6 +53,11 @@ def open_blob_store(home: Path) -> BlobStore:
 
 
 def use_storage(home: Path, kind: str, localstack_host: str | None = None, bucket: str | None = None) -> None:
+    """Record the store in config.toml; every setting is checked first, so a bad one is never written."""
+    if localstack_host is not None:
+        check_host_port(localstack_host)
+    if bucket is not None:
+        check_bucket(bucket)
     doc = read_config(home)
     if "storage" not in doc:
         import tomlkit
@@ -63,6 +69,56 @@ def use_storage(home: Path, kind: str, localstack_host: str | None = None, bucke
     if bucket:
         doc["storage"]["bucket"] = bucket
     write_config(doc, home)
+
+
+HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def check_host_port(text: str) -> str:
+    """`host:port` of an S3 API: a host name, an IPv4 address or a bracketed IPv6 address, and a
+    port 1-65535. Anything else would only fail later, deep inside boto3."""
+    shown = text if len(text) <= 80 else text[:80] + "…"
+    usage = "Write host:port, e.g. --host localhost:4566, --host 10.0.0.5:9000 or --host [::1]:4566."
+    host, port = _split_host_port(text)
+    if host is None:
+        raise BadInput(f"--host {shown!r} is not host:port. {usage}")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise BadInput(f"--host {shown!r}: the port must be a number 1-65535. {usage}")
+    if not _valid_host(host):
+        raise BadInput(f"--host {shown!r}: {host!r} is not a host name or IP address (host name labels are letters, "
+                       f"digits and '-', 1-63 each, 253 in all). {usage}")
+    return text
+
+
+def _split_host_port(text: str) -> tuple[str | None, str]:
+    """(host, port) of "host:port" or "[v6]:port"; host None when the shape is wrong."""
+    if text.startswith("["):
+        host, bracket, port = text[1:].partition("]:")
+        return (host, port) if bracket and host else (None, "")
+    host, colon, port = text.rpartition(":")
+    return (host, port) if colon and host and ":" not in host else (None, "")
+
+
+def _valid_host(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return len(host) <= 253 and all(HOST_LABEL_RE.match(label) for label in labels) and not labels[-1].isdigit()
+
+
+def check_bucket(name: str) -> str:
+    """An S3 bucket name as S3 allows it: 3-63 lowercase letters, digits, '.' and '-'."""
+    if not BUCKET_RE.match(name) or ".." in name:
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        raise BadInput(f"--bucket {shown!r} is not an S3 bucket name: use 3-63 lowercase letters, digits, '.' or '-', "
+                       "starting and ending with a letter or digit, e.g. --bucket cycleswap.")
+    return name
 
 
 def free_port() -> int:
