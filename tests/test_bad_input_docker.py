@@ -82,3 +82,23 @@ def test_storage_use_accepts_host_names_and_addresses(home, host):
     assert result.exit_code in (0, 1) and "--host" not in result.output, result.output  # 1: nothing answers there
     text = (home / "config.toml").read_text()
     assert f'localstack_host = "{host}"' in text and 'bucket = "my-bucket"' in text
+
+
+@pytest.mark.parametrize("env_table, words", [
+    ('env_vars = { SECRET = "a\\u0000b" }', ["manifest.toml:", "SECRET", "NUL"]),
+    ('env_vars = { BIG = "' + "x" * (300 * 1024) + '" }', ["manifest.toml:", "BIG", "MAX_ARG_STRLEN"]),
+    ("env_vars = { " + ", ".join(f'V{i} = "1"' for i in range(20_000)) + " }", ["manifest.toml:", "20000", "4096"]),
+], ids=["NUL", "300 KiB value", "20,000 vars"])
+def test_environment_linux_cannot_pass_is_refused_before_a_job_starts(project, env_table, words):
+    project.write(".cycleswap/manifest.toml", project.root.joinpath(".cycleswap/manifest.toml").read_text()
+                  .replace("env_vars = {  }", env_table))
+    result = project.test()
+    assert_refused_cleanly_run(result, words)
+
+
+def assert_refused_cleanly_run(run, words) -> None:
+    assert run.exit_code == 2, run.output[-500:]
+    assert "Traceback" not in run.output and len(run.output) < 2000, run.output[-500:]
+    for word in words:
+        assert word in run.output, run.output
+    assert run.job is None
