@@ -109,6 +109,7 @@ class Builder:
             labels={**self.labels, runtime.LABEL_KIND: "build"},
             environment=manifest.container_env(),
             network_mode=network_mode,
+            capabilities=runtime.BUILD_CAPABILITIES,
         )
         container = runtime.create_container(self.client, spec)
         try:

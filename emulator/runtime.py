@@ -108,6 +108,25 @@ def stream_lines(container, stderr: bool) -> Iterator[tuple[int, str]]:
     return join_frames(frames)
 
 
+# Docker's default capability set (moby's oci/caps/defaults.go), written out because we drop ALL
+# and add back only what each kind of container needs.
+DOCKER_DEFAULT_CAPABILITIES = (
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+)
+# A job writes /artifacts, a folder of the host, so it gets only what ordinary work needs: own and
+# write any file in the container (CHOWN, DAC_OVERRIDE, FOWNER), signal its processes (KILL), drop
+# to another user (SETUID, SETGID), bind low ports. Not MKNOD (device nodes on the host), SETFCAP
+# (file capabilities), FSETID (keeping setuid bits on write), NET_RAW, SETPCAP, SYS_CHROOT, AUDIT_WRITE.
+JOB_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID")
+# A build binds no host folder (its result is the committed image), and package managers need
+# most of the default set (dpkg keeps setgid bits: FSETID; apt drops to _apt: SETUID, SETGID);
+# no build needs to make device nodes.
+BUILD_CAPABILITIES = tuple(cap for cap in DOCKER_DEFAULT_CAPABILITIES if cap != "MKNOD")
+# No process in the container gains privileges through a setuid binary or file capabilities.
+SECURITY_OPTIONS = ("no-new-privileges",)
+
+
 @dataclass
 class ContainerSpec:
     """What a job or build container needs; labels always mark it as the emulator's own."""
@@ -122,10 +141,12 @@ class ContainerSpec:
     mem_limit: int | None = None
     pids_limit: int | None = None
     device_requests: list | None = None
+    capabilities: tuple[str, ...] = JOB_CAPABILITIES
 
 
 def create_container(client, spec: ContainerSpec):
-    """Create (never run(): that pulls) an unprivileged container without a TTY."""
+    """Create (never run(): that pulls) an unprivileged container without a TTY: every capability
+    dropped but `spec.capabilities`, and no new privileges through setuid binaries."""
     return client.containers.create(
         spec.image,
         command=spec.command,
@@ -141,6 +162,9 @@ def create_container(client, spec: ContainerSpec):
         tty=False,
         stdin_open=False,
         privileged=False,
+        cap_drop=["ALL"],
+        cap_add=list(spec.capabilities),
+        security_opt=list(SECURITY_OPTIONS),
         detach=True,
     )
 

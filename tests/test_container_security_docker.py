@@ -1,0 +1,99 @@
+"""What a job's container may do to the host (issue 10, item 12): the mechanism, on the real engine.
+
+A job runs as root in its container and writes /artifacts, a folder of the host. It must not be
+able to leave anything there that another user could turn into root: no device nodes, no file
+capabilities, no setuid file reachable by anyone but the emulator's user, and nothing pulled or
+restored from storage comes back setuid."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from helpers import cli
+from emulator import runtime
+
+PLANT = """\
+cp /bin/busybox /artifacts/sb && chmod 4755 /artifacts/sb && echo "setuid planted"
+cp /bin/busybox /artifacts/sg && chmod 2755 /artifacts/sg
+if mknod /artifacts/mem c 1 1 2>/dev/null; then echo "mknod allowed"; else echo "mknod refused"; fi
+mkfifo /artifacts/fifo && echo "fifo made"
+echo data > /artifacts/plain
+"""
+
+
+def reachable_by_others(path: Path, home: Path) -> bool:
+    """True when a user other than the owner could reach `path`: every folder from the home down has o+x."""
+    folder = path.parent
+    while True:
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            return False
+        if folder == home:
+            return True
+        folder = folder.parent
+
+
+def special_files(root: Path) -> list[tuple[Path, int]]:
+    """Every setuid/setgid file, device node, under `root` (not following links)."""
+    found = []
+    for base, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(base) / name
+            mode = os.lstat(path).st_mode
+            if mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                found.append((path, mode))
+    return found
+
+
+def test_a_job_cannot_plant_setuid_files_or_devices_for_other_users(project, home):
+    project.write(".cycleswap/run.sh", PLANT)
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    assert "setuid planted" in run.output and "fifo made" in run.output
+    assert "mknod refused" in run.output, run.output
+    for path, mode in special_files(home):
+        assert not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)), f"device node {path} on the host"
+        assert not reachable_by_others(path, home), f"{path} ({stat.filemode(mode)}) is reachable by any user"
+    for folder in (home / "machines", *(home / "machines").iterdir()):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
+
+    # pull writes plain files: never setuid, never a device
+    result = cli("job", "pull", run.job.name, "--project-dir", str(project.root))
+    assert result.exit_code == 0, result.output
+    pulled = project.root / ".cycleswap" / "jobs" / run.job.name / "artifacts"
+    assert (pulled / "sb").read_bytes() == Path("/proc/self/exe").read_bytes() or (pulled / "sb").stat().st_size > 0
+    for path in pulled.rglob("*"):
+        mode = os.lstat(path).st_mode
+        assert stat.S_ISREG(mode) or stat.S_ISDIR(mode), path
+        assert stat.S_IMODE(mode) & ~0o755 == 0, f"{path} pulled as {stat.filemode(mode)}"
+    assert not (pulled / "fifo").exists() and not (pulled / "mem").exists()
+
+
+def test_job_and_build_containers_drop_capabilities_and_new_privileges(docker_client):
+    for capabilities in (runtime.JOB_CAPABILITIES, runtime.BUILD_CAPABILITIES):
+        spec = runtime.ContainerSpec(image="cycle/base:busybox", command=["true"],
+                                     labels={runtime.LABEL: "1", runtime.LABEL_KIND: "test"}, capabilities=capabilities)
+        container = runtime.create_container(docker_client, spec)
+        try:
+            host = docker_client.api.inspect_container(container.id)["HostConfig"]
+        finally:
+            runtime.remove_quietly(container)
+        assert host["CapDrop"] == ["ALL"]
+        assert sorted(host["CapAdd"]) == sorted(capabilities)
+        assert "no-new-privileges" in host["SecurityOpt"]
+        assert host["Privileged"] is False
+    for dangerous in ("MKNOD", "SETFCAP", "SYS_ADMIN", "NET_RAW", "FSETID"):
+        assert dangerous not in runtime.JOB_CAPABILITIES
+    assert "MKNOD" not in runtime.BUILD_CAPABILITIES
+
+
+def test_a_job_keeps_what_ordinary_work_needs(project):
+    """chown, writing files it does not own, and dropping to another user still work."""
+    project.write(".cycleswap/run.sh", """\
+        echo x > /tmp/f && chown 1000:1000 /tmp/f && chmod 600 /tmp/f && echo more >> /tmp/f && echo "root writes"
+        su nobody -s /bin/sh -c 'id -u' 2>/dev/null || busybox setuidgid nobody id -u
+        """)
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    assert "root writes" in run.output
