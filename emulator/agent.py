@@ -103,8 +103,14 @@ class JobRunner:
         self.shipper.add([(now_ns(), Stream.SYSTEM, text)])
 
     def machine_folder(self, machine: str, job: Job) -> Path:
-        """The job's /artifacts on the machine's local disk."""
-        folder = self.home / "machines" / machine / "artifacts" / job.name
+        """The job's /artifacts on the machine's local disk. machines/ and the machine's folder are
+        private to the user (0700), so nothing a job leaves there (a setuid file made as root in
+        the container) is reachable by another user of the host."""
+        disk = self.home / "machines" / machine
+        for private in (disk.parent, disk):
+            private.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(private, 0o700)  # also when an earlier version made it 0755
+        folder = disk / "artifacts" / job.name
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

@@ -149,6 +149,7 @@ def _finish_download(part: Path, dest: Path, key: str, expected: str | None) -> 
         part.unlink(missing_ok=True)
         raise StorageError(f"object {key} does not match its recorded sha256 ({actual[:12]} != {expected[:12]}); nothing was written to {dest}.")
     size = part.stat().st_size
+    os.chmod(part, 0o644)  # a plain file whatever the umask: modes are never restored from storage (no setuid)
     os.replace(part, dest)
     return StoredObject(key, size, actual)
 

@@ -25,8 +25,11 @@ BASE_IMAGE_ENV = "CYCLE_BASE_IMAGE"
 
 
 def emulator_home() -> Path:
+    """The home, created private to the user (0700): it holds what jobs wrote, as root, to
+    /artifacts. An existing folder keeps its mode (it may be one the user chose to share);
+    machines/ inside it is always private."""
     home = Path(os.environ.get(HOME_ENV) or Path.home() / ".cycle")
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     return home
 
 
