@@ -32,7 +32,7 @@ def test(
     network: Annotated[str, typer.Option(help="Container network: none (the default), host, or a Docker network name.")] = "none",
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
     cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
-    mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
+    mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro (repeatable).")] = None,
 ) -> None:
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
 
