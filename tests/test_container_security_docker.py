@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
-from helpers import cli
 from emulator import runtime
+from emulator.models import JobState
+from emulator.platform import EmulatorPlatform
+from helpers import FINAL, cli, wait_state
 
 PLANT = """\
 cp /bin/busybox /artifacts/sb && chmod 4755 /artifacts/sb && echo "setuid planted"
@@ -62,7 +65,7 @@ def test_a_job_cannot_plant_setuid_files_or_devices_for_other_users(project, hom
     result = cli("job", "pull", run.job.name, "--project-dir", str(project.root))
     assert result.exit_code == 0, result.output
     pulled = project.root / ".cycleswap" / "jobs" / run.job.name / "artifacts"
-    assert (pulled / "sb").read_bytes() == Path("/proc/self/exe").read_bytes() or (pulled / "sb").stat().st_size > 0
+    assert (pulled / "sb").stat().st_size > 0 and (pulled / "plain").read_text() == "data\n"
     for path in pulled.rglob("*"):
         mode = os.lstat(path).st_mode
         assert stat.S_ISREG(mode) or stat.S_ISDIR(mode), path
@@ -97,3 +100,27 @@ def test_a_job_keeps_what_ordinary_work_needs(project):
     run = project.test()
     assert run.exit_code == 0, run.output
     assert "root writes" in run.output
+
+
+def test_a_move_restores_a_setuid_artifact_as_a_plain_file(project, home, monkeypatch):
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+    project.write(".cycleswap/run.sh", """\
+        if [ -f /artifacts/sb ]; then ls -l /artifacts/sb; exit 0; fi
+        cp /bin/busybox /artifacts/sb && chmod 4755 /artifacts/sb
+        sleep 60
+        """)
+    result = cli("project", "test", str(project.root), "--detach")
+    assert result.exit_code == 0, result.output
+    name = result.output.strip()
+    platform = EmulatorPlatform()
+    wait_state(name, (JobState.RUNNING,))
+    deadline = time.time() + 30
+    while not platform.artifacts(name):
+        assert time.time() < deadline, "sb was never uploaded"
+        time.sleep(0.05)
+    assert cli("job", "reassign", name).exit_code == 0
+    done = wait_state(name, FINAL)
+    assert done.state is JobState.FINISHED
+    restored = home / "machines" / done.machine / "artifacts" / name / "sb"
+    assert stat.S_IMODE(os.lstat(restored).st_mode) == 0o644, stat.filemode(os.lstat(restored).st_mode)
+    assert stat.S_IMODE(os.stat(restored.parent.parent.parent).st_mode) == 0o700
