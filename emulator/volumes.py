@@ -148,6 +148,7 @@ def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> 
         from emulator.storage import StoreCache
 
         stores = StoreCache(home, blobs)  # each record names the store that holds it
-        materialize_from(folder, {os.fsdecode(artifact_relative(job_name, a.key)): (StoredObject(a.key, a.size, a.sha256), stores.get(a.store))
-                                  for a in artifacts})
+        objects = {os.fsdecode(artifact_relative(job_name, a.key)): (StoredObject(a.key, a.size, a.sha256), stores.get(a.store))
+                   for a in artifacts}
+        materialize_from(folder, objects)
     return folder
