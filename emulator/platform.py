@@ -99,10 +99,11 @@ class EmulatorPlatform:
         """A project name is unique (per organization on the platform): a second folder with the
         same [main] name is refused while the first still holds that manifest; a folder that
         moved (the old one is gone or names another project now) takes the name over."""
-        previous = self.store.claim_project(manifest.name, manifest.root, lambda folder: _still_names(folder, manifest.name))
+        previous, claimed = self.store.claim_project(manifest.name, manifest.root,
+                                                     lambda folder: _still_names(folder, manifest.name))
         if previous is None:
             return None
-        if _still_names(previous, manifest.name):
+        if not claimed:
             raise BadInput(
                 f"[main] name = \"{manifest.name}\" in {manifest.path} is already the name of the project in {previous}: "
                 f"project names are unique, and two folders sharing one would mix their jobs. Rename the project in "

@@ -171,20 +171,21 @@ class StateStore:
             db.execute("INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
                        (name, str(root), now_ns()))
 
-    def claim_project(self, name: str, root: Path, still_owned: Callable[[Path], bool]) -> Path | None:
-        """Give the project name to `root`. Returns None when it was free or already `root`'s;
-        otherwise the folder that held it: still its owner (nothing written) when
-        `still_owned(folder)`, else taken over (the name now belongs to `root`)."""
+    def claim_project(self, name: str, root: Path, still_owned: Callable[[Path], bool]) -> tuple[Path | None, bool]:
+        """Give the project name to `root`: (None, True) when it was free or already `root`'s;
+        (the folder holding it, False) while `still_owned(folder)`, nothing written; else
+        (that folder, True): the name moved to `root`."""
         with self._tx() as db:
             row = db.execute("SELECT root FROM projects WHERE name = ?", (name,)).fetchone()
             if row is None or Path(row[0]) == root:
                 db.execute("INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
                            (name, str(root), now_ns()))
-                return None
+                return None, True
             previous = Path(row[0])
-            if not still_owned(previous):
-                db.execute("UPDATE projects SET root = ? WHERE name = ?", (str(root), name))
-        return previous
+            if still_owned(previous):
+                return previous, False
+            db.execute("UPDATE projects SET root = ? WHERE name = ?", (str(root), name))
+        return previous, True
 
     def add_build(self, build: Build) -> None:
         with self._tx() as db:
