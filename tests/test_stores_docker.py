@@ -96,6 +96,9 @@ def test_archive_deletes_the_jobs_own_bytes_and_keeps_what_another_job_shares(pr
     folder = pulled(project, archived)
     assert not folder.exists() or list(folder.iterdir()) == []
     assert (folder.parent / "output.log").exists()  # the log stays and is saved
+    tailed = cli("job", "tail", archived)
+    assert tailed.exit_code == 0 and f"job {archived} is archived" in tailed.output
+    assert not folder.exists() or list(folder.iterdir()) == []
 
     status = json.loads(cli("job", "status", archived, "--json").output)
     assert status["archived"] is True

@@ -270,8 +270,11 @@ def tail(
                 last_id = record.id
             sys.stdout.flush()
             log.flush()
-            for path in sync_artifacts(platform, job, folder, known=known).downloaded:
+            synced = sync_artifacts(platform, job, folder, known=known)
+            for path in synced.downloaded:
                 typer.echo(f"downloaded artifacts/{path}", err=True)
+            if synced.archived:
+                typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)", err=True)
             if job.queue_warning and not warned:
                 warned = True
                 _warn_queue(job)
