@@ -302,15 +302,18 @@ class JobRunner:
     def _restore(self, job: Job, machine: str) -> dict[str, tuple]:
         """Download every stored artifact of the job into the machine's fresh /artifacts folder.
         Returns {path: (signature, size, sha256)} so the new watcher knows them as stored."""
+        from emulator.storage import StoreCache
+
         folder = self.home / "machines" / machine / "artifacts" / job.name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         restored = {}
+        stores = StoreCache(self.home, self.blobs)  # each record names the store that holds it
         for artifact in self.store.artifacts(job.id):
             relative = artifact_relative(job.name, artifact.key)
             target = Path(os.fsdecode(os.path.join(os.fsencode(folder), relative)))
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.blobs.get_to(artifact.key, target, known=StoredObject(artifact.key, artifact.size, artifact.sha256))
+            stores.get(artifact.store).get_to(artifact.key, target, known=StoredObject(artifact.key, artifact.size, artifact.sha256))
             info = os.lstat(target)
             restored[artifact.path] = ((info.st_size, info.st_mtime_ns), artifact.size, artifact.sha256)
         return restored

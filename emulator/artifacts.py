@@ -291,7 +291,8 @@ class ArtifactPipeline:
                 return
             if stored:
                 self._stored[item.path] = (signature, sha256)
-                artifact = Artifact(path=item.path, key=key, size=size, sha256=sha256, mtime_ns=signature[1], uploaded_ns=time.time_ns())
+                artifact = Artifact(path=item.path, key=key, size=size, sha256=sha256, mtime_ns=signature[1], uploaded_ns=time.time_ns(),
+                                    store=getattr(self.store, "name", None))
                 self.report.uploaded.append(artifact)
                 if item.path in self.report.failed:
                     self.report.failed.remove(item.path)

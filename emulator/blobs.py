@@ -13,11 +13,13 @@ file caught half-written, and both record every object's sha256 and check it aft
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +32,11 @@ SMALL_OBJECT = 8 * 1024 * 1024  # up to this size one PUT, checked by its ETag
 PART_SIZE = 16 * 1024 * 1024
 IN_PLACE_CONCURRENCY = 8
 Progress = Callable[[int], None]
+LOCAL_STORE_NAME = "local"
+
+
+def s3_store_name(localstack_host: str, bucket: str) -> str:
+    return f"s3://{localstack_host}/{bucket}"
 
 
 class StorageError(CycleError):
@@ -49,6 +56,7 @@ class StoredObject:
 
 class BlobStore(Protocol):
     description: str
+    name: str  # what an artifact record keeps to find this store again: "local" or "s3://<host>/<bucket>"
     snapshot_dir: Path
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
@@ -63,7 +71,8 @@ class BlobStore(Protocol):
 
     def head(self, key: str) -> StoredObject | None: ...
 
-    def delete_prefix(self, prefix: str) -> int: ...
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete the objects under `prefix`, and the bytes no other key still references."""
 
 
 def sha256_file(path: Path) -> str:
@@ -164,6 +173,15 @@ class LocalStore:
         (root / "blobs").mkdir(exist_ok=True)
         (root / "manifests").mkdir(exist_ok=True)
         self.description = f"local folder {root}"
+        self.name = LOCAL_STORE_NAME
+
+    @contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        """Writers (shared) and a sweep (exclusive) never interleave: a sweep could otherwise delete
+        a blob that a writer has just found present and is about to reference."""
+        with open(self.root / "lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield  # closing the file releases the lock
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -177,6 +195,10 @@ class LocalStore:
         return self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl", f"{parts[0]}/{parts[1]}", parts[2]
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
+        with self._locked(exclusive=False):
+            self._put_locked(key, snapshot, sha256, size)
+
+    def _put_locked(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         blob = self._blob(sha256)
         if blob.exists():
             snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
@@ -234,18 +256,53 @@ class LocalStore:
         return _download(found, key, dest, self.description, fetch)
 
     def delete_prefix(self, prefix: str) -> int:
-        """Forget the objects under `prefix` (blobs stay: other keys may share them)."""
-        doomed = self.list(prefix)
-        if not doomed:
-            return 0
-        manifest, namespace, _ = self._manifest(doomed[0].key)
-        keep = [o for o in self._entries(manifest, namespace).values() if not o.key.startswith(prefix)]
-        tmp = manifest.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for o in keep:
-                f.write(json.dumps({"key": o.key[len(namespace) + 1:], "sha256": o.sha256, "size": o.size, "ts": 0}) + "\n")
-        os.replace(tmp, manifest)
+        """Forget the objects under `prefix` (every stored version), then delete each of their blobs
+        that no manifest references any more (another job, a volume or a project version may share
+        the same bytes: those stay)."""
+        with self._locked(exclusive=True):
+            doomed = self.list(prefix)
+            if not doomed:
+                return 0
+            manifest, namespace, _ = self._manifest(doomed[0].key)
+            kept, dropped = self._split_lines(manifest, namespace, prefix)
+            if kept:
+                tmp = manifest.with_suffix(".tmp")
+                tmp.write_text("".join(kept), encoding="utf-8")
+                os.replace(tmp, manifest)
+            else:
+                manifest.unlink()
+            for sha256 in dropped - self._referenced():
+                self._blob(sha256).unlink(missing_ok=True)
         return len(doomed)
+
+    @staticmethod
+    def _split_lines(manifest: Path, namespace: str, prefix: str) -> tuple[list[str], set[str]]:
+        """The manifest's lines outside `prefix` (kept as they are), and the sha256 of every line
+        under it (each version, not only the newest)."""
+        kept, dropped = [], set()
+        with open(manifest, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if f"{namespace}/{record['key']}".startswith(prefix):
+                    dropped.add(record["sha256"])
+                else:
+                    kept.append(line if line.endswith("\n") else line + "\n")
+        return kept, dropped
+
+    def _referenced(self) -> set[str]:
+        """The sha256 of every version every manifest (jobs, volumes, projects) still names."""
+        found = set()
+        for manifest in (self.root / "manifests").glob("*/*.jsonl"):
+            with open(manifest, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        found.add(json.loads(line)["sha256"])
+                    except (json.JSONDecodeError, KeyError):
+                        continue
+        return found
 
 
 class S3Store:
@@ -263,6 +320,7 @@ class S3Store:
         self.snapshot_dir = snapshot_dir
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         self.description = f"S3 bucket {bucket} at {localstack_host}"
+        self.name = s3_store_name(localstack_host, bucket)
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=120,
                         max_pool_connections=16)
         self.client = Session(localstack_host=localstack_host).client("s3", config=config)

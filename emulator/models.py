@@ -82,6 +82,7 @@ class Artifact:
     sha256: str
     mtime_ns: int
     uploaded_ns: int
+    store: str | None = None  # the store holding it ("local", "s3://<host>/<bucket>"); None: recorded before stores were named
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Job:
     queue_warning: bool = False
     agent_pid: int | None = None
     archived: bool = False
+    project_root: str | None = None  # the folder the job was started from (None: recorded before folders were kept per job)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from emulator.config import ImageChoice, emulator_home, image_for, version_env_n
 from emulator.keys import artifact_prefix, check_job_name
 from emulator.models import Artifact, Job, JobState, LogRecord, Machine, Move, Stream, now_ns
 from emulator.state import StateStore
-from emulator.storage import open_blob_store
+from emulator.storage import StoreCache, open_blob_store
 
 CANCEL_WAIT_SECONDS = 30.0
 
@@ -37,6 +37,7 @@ class Prepared:
     base: ImageChoice
     base_image: object
     blobs: BlobStore
+    notice: str | None = None  # said before the job starts, e.g. that the project took its name over from a moved folder
 
 
 def _run_options(options: TestOptions) -> RunOptions:
@@ -48,20 +49,33 @@ class EmulatorPlatform:
     def __init__(self, home: Path | None = None) -> None:
         self.home = home or emulator_home()
         self.store = StateStore(self.home / "state.db")
+        self._stores: StoreCache | None = None
+
+    def _named_store(self, name: str | None) -> BlobStore:
+        """The store an artifact record names (opened once per platform object)."""
+        if self._stores is None:
+            self._stores = StoreCache(self.home)
+        return self._stores.get(name)
 
     # starting jobs
-    def prepare(self, project_dir: Path, options: TestOptions | None = None, waits: bool = False) -> Prepared:
-        """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine."""
+    def prepare(self, project_dir: Path, options: TestOptions | None = None, waits: bool = False,
+                claim: bool = True) -> Prepared:
+        """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine.
+        `claim`: the project's folder must own its name (not for a queued checkout of an upload)."""
         from emulator import gpu
         from emulator.volumes import check_mount_path, latest_version
 
         options = options or TestOptions()
         manifest = load_manifest(find_project_root(project_dir))
+        notice = self._claim_name(manifest) if claim else None
         for name in manifest.volumes:
             latest_version(self.store, name)
         for job_name, path in options.mounts:
             check_mount_path(path)
             job = self.job(job_name)
+            if job.archived:
+                raise BadInput(f"--mount-job: job {job_name} is archived: its artifacts were deleted from storage "
+                               "(`cycle job archive`), so there is nothing to mount.")
             if not self.store.artifacts(job.id):
                 raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
         if manifest.cuda and not options.cpu and not waits:
@@ -79,7 +93,24 @@ class EmulatorPlatform:
             f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
             f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
         )
-        return Prepared(manifest, client, base, base_image, open_blob_store(self.home))
+        return Prepared(manifest, client, base, base_image, open_blob_store(self.home), notice)
+
+    def _claim_name(self, manifest: Manifest) -> str | None:
+        """A project name is unique (per organization on the platform): a second folder with the
+        same [main] name is refused while the first still holds that manifest; a folder that
+        moved (the old one is gone or names another project now) takes the name over."""
+        previous, claimed = self.store.claim_project(manifest.name, manifest.root,
+                                                     lambda folder: _still_names(folder, manifest.name))
+        if previous is None:
+            return None
+        if not claimed:
+            raise BadInput(
+                f"[main] name = \"{manifest.name}\" in {manifest.path} is already the name of the project in {previous}: "
+                f"project names are unique, and two folders sharing one would mix their jobs. Rename the project in "
+                f"{manifest.path} (or the other one in {previous / '.cycleswap' / 'manifest.toml'}); if {previous} is an "
+                f"old copy you no longer use, delete it (or its .cycleswap/manifest.toml) and this folder takes the name over.")
+        return (f"project {manifest.name}: its folder moved from {previous} (no longer holds this project) to "
+                f"{manifest.root}; the name now belongs to {manifest.root}. Jobs started before stay with {previous}.")
 
     def _runner(self, prepared: Prepared, sink: LogSink) -> JobRunner:
         runner = JobRunner(self.home, self.store, prepared.client, sink, prepared.blobs)
@@ -88,13 +119,17 @@ class EmulatorPlatform:
 
     def test_project(self, project_dir: Path, options: TestOptions, sink: LogSink) -> Job:
         prepared = self.prepare(project_dir, options)
+        if prepared.notice:
+            sink(now_ns(), Stream.SYSTEM, prepared.notice)
         return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image, _run_options(options))
 
     def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
         """Create the job and hand it to a background agent process that outlives the CLI."""
-        prepared = self.prepare(project_dir, options, waits=True)
+        prepared = self.prepare(project_dir, options, waits=True, claim=not queued)
         self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
         job = self.store.create_job(prepared.manifest.name)
+        if prepared.notice:
+            self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, prepared.notice)])
         logs = self.home / "agents"
         logs.mkdir(exist_ok=True)
         with open(logs / f"{job.name}.log", "ab") as out:
@@ -111,7 +146,8 @@ class EmulatorPlatform:
         """The detached agent's side of start_detached."""
         job = self.store.job(job_id)
         try:
-            prepared = self.prepare(project_dir, TestOptions(cpu=options.cpu, mounts=options.mounts), waits=True)
+            # the name was claimed when the job was created (a queued job runs from a checkout folder)
+            prepared = self.prepare(project_dir, TestOptions(cpu=options.cpu, mounts=options.mounts), waits=True, claim=False)
         except CycleError as error:
             self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, f"job could not start: {error.message}")])
             return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
@@ -138,8 +174,9 @@ class EmulatorPlatform:
         return self.store.logs_before(self.job(name).id, before_id, limit, stream)
 
     def artifacts(self, name: str) -> list[Artifact]:
-        """What has been stored for the job (newest version of each file)."""
-        return self.store.artifacts(self.job(name).id)
+        """What is stored for the job (newest version of each file); nothing once it is archived."""
+        job = self.job(name)
+        return [] if job.archived else self.store.artifacts(job.id)
 
     def queued_artifacts(self, name: str) -> list[str]:
         """Files on the job's current machine that are not stored as they are now (still waiting)."""
@@ -169,11 +206,14 @@ class EmulatorPlatform:
         return open_blob_store(self.home)
 
     def download_artifact(self, artifact: Artifact, dest: Path, progress=None) -> None:
-        """Fetch one stored artifact into `dest` (atomically, checked against its sha256)."""
-        self.blob_store().get_to(artifact.key, dest, progress, known=StoredObject(artifact.key, artifact.size, artifact.sha256))
+        """Fetch one stored artifact into `dest` (atomically, checked against its sha256), from
+        the store its record names, whichever store is configured now."""
+        self._named_store(artifact.store).get_to(artifact.key, dest, progress,
+                                                 known=StoredObject(artifact.key, artifact.size, artifact.sha256))
 
     def project_root(self, job: Job) -> Path | None:
-        return self.store.project_root(job.project)
+        """The folder the job was started from (older records: its project's folder)."""
+        return Path(job.project_root) if job.project_root else self.store.project_root(job.project)
 
     # acting
     def cancel(self, name: str) -> Job:
@@ -252,6 +292,8 @@ class EmulatorPlatform:
         version, files, new_bytes = upload_project(self.store, prepared.blobs, manifest.name, manifest.root, progress)
         self.store.upsert_project(manifest.name, manifest.root)
         say = (lambda text: sink(now_ns(), Stream.SYSTEM, text)) if sink else (lambda text: None)
+        if prepared.notice:
+            say(prepared.notice)
         labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(self.home), runtime.LABEL_PID: str(os.getpid())}
         build = Builder(prepared.client, self.store, labels, say).ensure(
             manifest, prepared.base_image, options.rebuild, options.clean, options.network)
@@ -296,6 +338,25 @@ class EmulatorPlatform:
         job = self.job(name)
         if not job.state.is_final:
             raise BadInput(f"job {name} is {job.state.value}; archive it once it has ended (or cancel it first).")
-        self.blob_store().delete_prefix(artifact_prefix(job.name))
+        if job.archived:
+            return job
+        for store_name in {artifact.store for artifact in self.store.artifact_versions(job.id)} or {None}:
+            self._named_store(store_name).delete_prefix(artifact_prefix(job.name))
         self.store.set_archived(job.id)
         return self.store.job(job.id)
+
+
+def _still_names(folder: Path, name: str) -> bool:
+    """True while `folder` holds a project manifest whose [main] name is `name` (an unreadable
+    manifest counts: better to ask than to take a name from a folder that may still use it)."""
+    import tomllib
+
+    path = folder / ".cycleswap" / "manifest.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, UnicodeDecodeError):
+        return path.exists()
+    main = data.get("main")
+    return isinstance(main, dict) and main.get("name") == name

@@ -119,6 +119,8 @@ ADDED_COLUMNS = [
     ("jobs", "queue_warning", "INTEGER NOT NULL DEFAULT 0"),
     ("jobs", "agent_pid", "INTEGER"),
     ("jobs", "archived", "INTEGER NOT NULL DEFAULT 0"),
+    ("artifacts", "store", "TEXT"),
+    ("jobs", "project_root", "TEXT"),
 ]
 
 
@@ -163,12 +165,27 @@ class StateStore:
 
     # projects and builds
     def upsert_project(self, name: str, root: Path) -> None:
+        """Record the project's folder the first time its name is seen; only claim_project moves
+        a name to another folder (so a run never silently takes over another project's name)."""
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET root = excluded.root",
-                (name, str(root), now_ns()),
-            )
+            db.execute("INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+                       (name, str(root), now_ns()))
+
+    def claim_project(self, name: str, root: Path, still_owned: Callable[[Path], bool]) -> tuple[Path | None, bool]:
+        """Give the project name to `root`: (None, True) when it was free or already `root`'s;
+        (the folder holding it, False) while `still_owned(folder)`, nothing written; else
+        (that folder, True): the name moved to `root`."""
+        with self._tx() as db:
+            row = db.execute("SELECT root FROM projects WHERE name = ?", (name,)).fetchone()
+            if row is None or Path(row[0]) == root:
+                db.execute("INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+                           (name, str(root), now_ns()))
+                return None, True
+            previous = Path(row[0])
+            if still_owned(previous):
+                return previous, False
+            db.execute("UPDATE projects SET root = ? WHERE name = ?", (str(root), name))
+        return previous, True
 
     def add_build(self, build: Build) -> None:
         with self._tx() as db:
@@ -195,9 +212,11 @@ class StateStore:
             number = count + 1
             while db.execute("SELECT 1 FROM jobs WHERE name = ?", (f"{project}-{number}",)).fetchone():
                 number += 1
+            # the job keeps its project's folder as it is now: pull writes there even if the name moves later
             cursor = db.execute(
-                "INSERT INTO jobs(name, project, state, image, machine, created_ns) VALUES (?, ?, ?, ?, ?, ?)",
-                (f"{project}-{number}", project, JobState.PENDING.value, image, machine, now_ns()),
+                "INSERT INTO jobs(name, project, state, image, machine, created_ns, project_root) "
+                "VALUES (?, ?, ?, ?, ?, ?, (SELECT root FROM projects WHERE name = ?))",
+                (f"{project}-{number}", project, JobState.PENDING.value, image, machine, now_ns(), project),
             )
             job_id = cursor.lastrowid
         return self.job(job_id)
@@ -298,14 +317,15 @@ class StateStore:
     def add_artifact(self, job_id: int, artifact: Artifact) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO artifacts(job_id, path, key, size, sha256, mtime_ns, uploaded_ns) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, artifact.path, artifact.key, artifact.size, artifact.sha256, artifact.mtime_ns, artifact.uploaded_ns),
+                "INSERT INTO artifacts(job_id, path, key, size, sha256, mtime_ns, uploaded_ns, store) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, artifact.path, artifact.key, artifact.size, artifact.sha256, artifact.mtime_ns, artifact.uploaded_ns,
+                 artifact.store),
             )
 
     def artifacts(self, job_id: int) -> list[Artifact]:
         """The newest stored version of each of the job's files, by path."""
         rows = self._connection().execute(
-            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns FROM artifacts WHERE id IN "
+            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns, store FROM artifacts WHERE id IN "
             "(SELECT MAX(id) FROM artifacts WHERE job_id = ? GROUP BY path) ORDER BY path",
             (job_id,),
         )
@@ -314,7 +334,7 @@ class StateStore:
     def artifact_versions(self, job_id: int) -> list[Artifact]:
         """Every stored version, in upload order."""
         rows = self._connection().execute(
-            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns FROM artifacts WHERE job_id = ? ORDER BY id", (job_id,)
+            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns, store FROM artifacts WHERE job_id = ? ORDER BY id", (job_id,)
         )
         return [Artifact(*row) for row in rows]
 

@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from cycle.errors import BadInput, CycleError
-from emulator.blobs import BlobStore, LocalStore, S3Store
+from emulator.blobs import LOCAL_STORE_NAME, BlobStore, LocalStore, S3Store, StorageError
 from emulator.config import read_config, write_config
 
 DEFAULT_BUCKET = "cycleswap"
@@ -50,6 +50,55 @@ def open_blob_store(home: Path) -> BlobStore:
     if settings["kind"] == "local":
         return LocalStore(home / "storage")
     return S3Store(settings["localstack_host"], settings["bucket"], home / "tmp")
+
+
+class StoreUnreachable(CycleError):
+    """A record names a store that does not answer now."""
+
+
+def open_named_store(home: Path, name: str | None) -> BlobStore:
+    """The store an artifact record names ("local", "s3://<host>/<bucket>"); None (a record from
+    before stores were named) means the store configured now. When that store does not answer,
+    the error says which one to start."""
+    if name is None:
+        return open_blob_store(home)
+    if name == LOCAL_STORE_NAME:
+        return LocalStore(home / "storage")
+    host, bucket = _parse_s3_name(name)
+    try:
+        return S3Store(host, bucket, home / "tmp")
+    except StorageError:
+        raise StoreUnreachable(
+            f"These artifacts are stored in the S3 bucket {bucket!r} at {host}, which does not answer now (the store "
+            f"configured now does not hold them). Start that server again: `cycle emulator storage start` restarts "
+            f"cycle's moto server on {host} when that port is free (moto keeps objects in memory only, so objects "
+            f"stored before it stopped are gone), or start the S3 server (e.g. LocalStack) you ran at {host}; then "
+            f"run the command again.") from None
+
+
+def _parse_s3_name(name: str) -> tuple[str, str]:
+    if not name.startswith("s3://") or "/" not in name[len("s3://"):]:
+        raise CycleError(f"an artifact record names the store {name!r}, which is neither \"local\" nor s3://<host>/<bucket>.")
+    host, _, bucket = name[len("s3://"):].partition("/")
+    return host, bucket
+
+
+class StoreCache:
+    """Opens each named store once: a pull of many artifacts asks the server about its bucket once."""
+
+    def __init__(self, home: Path, current: BlobStore | None = None) -> None:
+        self.home = home
+        self.current = current
+        self._opened: dict[str | None, BlobStore] = {}
+        if current is not None:
+            self._opened[current.name] = current
+
+    def get(self, name: str | None) -> BlobStore:
+        if name is None and self.current is not None:
+            return self.current
+        if name not in self._opened:
+            self._opened[name] = open_named_store(self.home, name)
+        return self._opened[name]
 
 
 def use_storage(home: Path, kind: str, localstack_host: str | None = None, bucket: str | None = None) -> None:
@@ -149,7 +198,7 @@ def start_server(home: Path, port: int | None = None, timeout: float = 30.0) -> 
     running = server_status(home)
     if running:
         return running
-    port = port or free_port()
+    port = port or _previous_port(home) or free_port()
     host = f"127.0.0.1:{port}"
     log = open(home / "s3server.log", "ab")
     process = subprocess.Popen([*moto_server_command(), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
@@ -167,6 +216,22 @@ def start_server(home: Path, port: int | None = None, timeout: float = 30.0) -> 
     raise CycleError(f"moto_server did not answer on {host} within {timeout:.0f} s; see {home / 's3server.log'}.")
 
 
+def _previous_port(home: Path) -> int | None:
+    """The port our moto server used last time, when it is free: artifact records name their store
+    by host and port, so a restarted server is found again at the same address."""
+    host = str(read_config(home).get("storage", {}).get("localstack_host", ""))
+    address, _, port = host.rpartition(":")
+    if address != "127.0.0.1" or not port.isdigit():
+        return None
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no obstacle
+        try:
+            s.bind(("127.0.0.1", int(port)))
+        except OSError:
+            return None
+    return int(port)
+
+
 def server_status(home: Path) -> str | None:
     """host:port of the S3 server we started, when it still answers."""
     try:
@@ -174,6 +239,21 @@ def server_status(home: Path) -> str | None:
     except (OSError, ValueError):
         return None
     return info["host"] if answers(info["host"]) else None
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    """Until the server has exited (and freed its port, for a restart on the same one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:  # not our child: ask whether it still exists
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.05)
 
 
 def stop_server(home: Path) -> bool:
@@ -184,6 +264,7 @@ def stop_server(home: Path) -> bool:
         return False
     try:
         os.killpg(info["pid"], signal.SIGTERM)
+        _wait_gone(info["pid"])
     except (ProcessLookupError, PermissionError):
         pass
     (home / SERVER_FILE).unlink(missing_ok=True)

@@ -104,10 +104,15 @@ def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path,
 
 def materialize(folder: Path, keys: dict[str, StoredObject], blobs: BlobStore) -> None:
     """Download {relative path: object} into a temporary folder, then rename it into place."""
+    materialize_from(folder, {rel: (found, blobs) for rel, found in keys.items()})
+
+
+def materialize_from(folder: Path, objects: dict[str, tuple[StoredObject, BlobStore]]) -> None:
+    """Like materialize, each object read from its own store."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
-        for rel, found in keys.items():
+        for rel, (found, blobs) in objects.items():
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             blobs.get_to(found.key, target, known=found)
@@ -163,12 +168,19 @@ def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> 
     job = store.job_by_name(job_name)
     if job is None:
         raise BadInput(f"--mount-job: no job named {job_name!r}. `cycle job list` shows the jobs.")
+    if job.archived:
+        raise BadInput(f"--mount-job: job {job_name} is archived: its artifacts were deleted from storage "
+                       "(`cycle job archive`), so there is nothing to mount.")
     artifacts = store.artifacts(job.id)
     if not artifacts:
         raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
     digest = hashlib.sha256(json.dumps([(a.path, a.sha256) for a in artifacts]).encode()).hexdigest()[:12]
     folder = home / "mounts" / f"{job_name}-{digest}"
     if not folder.is_dir():
-        keys = {os.fsdecode(artifact_relative(job_name, a.key)): StoredObject(a.key, a.size, a.sha256) for a in artifacts}
-        materialize(folder, keys, blobs)
+        from emulator.storage import StoreCache
+
+        stores = StoreCache(home, blobs)  # each record names the store that holds it
+        objects = {os.fsdecode(artifact_relative(job_name, a.key)): (StoredObject(a.key, a.size, a.sha256), stores.get(a.store))
+                   for a in artifacts}
+        materialize_from(folder, objects)
     return folder

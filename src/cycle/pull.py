@@ -60,6 +60,7 @@ class SyncResult:
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     bytes: int = 0
+    archived: bool = False  # the job's artifacts were deleted (`cycle job archive`): nothing to download
 
 
 def write_output_log(folder: Path, records) -> Path:
@@ -78,8 +79,11 @@ def sync_artifacts(platform, job, folder: Path, on_start: Callable[[int], None] 
                    progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None) -> SyncResult:
     """Download the job's stored artifacts that the folder does not already hold byte for byte.
 
-    `known` (key -> sha256 already fetched) lets tail skip unchanged files without hashing them."""
-    result = SyncResult()
+    `known` (key -> sha256 already fetched) lets tail skip unchanged files without hashing them.
+    An archived job has nothing stored: the result says so and nothing is written."""
+    result = SyncResult(archived=job.archived)
+    if job.archived:
+        return result
     wanted = []
     for artifact in platform.artifacts(job.name):
         try:

@@ -22,7 +22,7 @@ def job_dict(job) -> dict:
         "id": job.id, "name": job.name, "project": job.project, "state": job.state.value, "reason": job.reason,
         "machine": job.machine, "image": job.image, "exit_code": job.exit_code,
         "created": _iso(job.created_ns), "started": _iso(job.started_ns), "finished": _iso(job.finished_ns),
-        "upload_queue": job.queue_len, "upload_queue_warning": job.queue_warning,
+        "upload_queue": job.queue_len, "upload_queue_warning": job.queue_warning, "archived": job.archived,
     }
 
 
@@ -212,9 +212,11 @@ def pull(
     """Download all of a job's logs and artifacts into <project>/.cycleswap/jobs/<job-name>/.
 
     Logs go to output.log, artifacts to artifacts/. Files already there byte for byte are skipped.
+    An archived job has only its log: pull saves output.log, says so and exits 1.
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+    from cycle.cli.output import fail
     from cycle.platform import open_platform
     from cycle.pull import sync_artifacts, write_output_log
 
@@ -227,6 +229,9 @@ def pull(
         task = bar.add_task(f"pulling {name}", total=None)
         result = sync_artifacts(platform, job, folder, on_start=lambda total: bar.update(task, total=total),
                                 progress=lambda n: bar.advance(task, n))
+    if result.archived:
+        fail(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`); "
+             f"only its log was saved, to {folder / 'output.log'}.", code=1)
     typer.echo(f"{folder}: output.log, {len(result.downloaded)} artifact(s) downloaded ({result.bytes} bytes), "
                f"{len(result.skipped)} unchanged")
     for key in result.refused:
@@ -265,8 +270,11 @@ def tail(
                 last_id = record.id
             sys.stdout.flush()
             log.flush()
-            for path in sync_artifacts(platform, job, folder, known=known).downloaded:
+            synced = sync_artifacts(platform, job, folder, known=known)
+            for path in synced.downloaded:
                 typer.echo(f"downloaded artifacts/{path}", err=True)
+            if synced.archived:
+                typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)", err=True)
             if job.queue_warning and not warned:
                 warned = True
                 _warn_queue(job)

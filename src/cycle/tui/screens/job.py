@@ -68,7 +68,7 @@ class JobScreen(Screen):
     def _apply(self, job, records, stored, queued) -> None:
         self._show_job(job)
         self.query_one(LogView).add_lines(records)
-        self.query_one(ArtifactBrowser).set_artifacts(stored, queued)
+        self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False))
 
     def _show_job(self, job) -> None:
         self.job = job

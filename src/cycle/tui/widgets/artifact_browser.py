@@ -2,7 +2,8 @@
 
 Enter opens a folder, Backspace leaves it, `s` sorts by name or by size, `d` downloads the
 selected file or folder into .cycleswap/jobs/<job-name>/artifacts/ with progress. Files still
-waiting in the upload queue are listed too, marked "queued".
+waiting in the upload queue are listed too, marked "queued". An archived job (its artifacts deleted
+from storage) shows a message instead of the list.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
     return sorted(entries, key=lambda e: (not e.is_dir, e.name.lower()))
 
 
+ARCHIVED_TEXT = ("This job is archived: its artifacts were deleted from storage (`cycle job archive`). "
+                 "Its record and log stay.")
+
+
 class ArtifactBrowser(Vertical):
     BINDINGS = [
         Binding("enter", "open", "Open"),
@@ -85,9 +90,11 @@ class ArtifactBrowser(Vertical):
         self.stored: dict[str, int] = {}
         self.queued: set[str] = set()
         self.rows: list[Entry] = []
+        self.archived = False
 
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
+        yield Label(ARCHIVED_TEXT, id="artifacts-archived")
         yield DataTable(id="artifact-table", cursor_type="row", zebra_stripes=True)
         yield ProgressBar(id="download-progress", show_eta=False)
         yield Label("", id="download-status")
@@ -96,14 +103,20 @@ class ArtifactBrowser(Vertical):
         self.query_one(ProgressBar).display = False
         self.redraw()
 
-    def set_artifacts(self, stored: dict[str, int], queued: set[str]) -> None:
-        if stored == self.stored and queued == self.queued:
+    def set_artifacts(self, stored: dict[str, int], queued: set[str], archived: bool = False) -> None:
+        if stored == self.stored and queued == self.queued and archived == self.archived:
             return
-        self.stored, self.queued = stored, queued
+        self.stored, self.queued, self.archived = stored, queued, archived
         self.redraw()
 
     def redraw(self) -> None:
         table = self.query_one(DataTable)
+        self.query_one("#artifacts-archived", Label).display = self.archived
+        table.display = not self.archived
+        self.query_one("#artifact-path", Label).display = not self.archived
+        if self.archived:
+            self.rows = []
+            return
         keep = table.cursor_row
         self.rows = sort_entries(entries_in(self.folder, self.stored, self.queued), self.sort_by)
         if self.folder:

@@ -1,0 +1,233 @@
+"""Where artifacts live: archive deletes a job's own bytes (and only those), every artifact record
+names its store, and a project name belongs to one folder. Against the real engine and the real
+moto S3 server (issue 10, items 4, 5 and 14)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import cli
+
+from emulator.blobs import S3Store
+from emulator.platform import EmulatorPlatform
+from emulator.storage import DEFAULT_BUCKET, start_server, stop_server
+
+SHARED = "bytes-two-jobs-share " * 500
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_kind(request, monkeypatch) -> str:
+    monkeypatch.setenv("CYCLE_STABILITY_MS", "200")
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return request.param
+
+
+@pytest.fixture
+def own_s3(home: Path):
+    """A moto server of this test's own (config.toml points at it), so the test can stop it."""
+    host = start_server(home)
+    yield host
+    stop_server(home)
+
+
+def s3_keys(host: str, prefix: str) -> list[str]:
+    """What the bucket holds under `prefix`, asked of the server itself."""
+    store = S3Store(host, DEFAULT_BUCKET, Path("/tmp"))
+    answer = store.client.list_objects_v2(Bucket=DEFAULT_BUCKET, Prefix=prefix)
+    return [o["Key"] for o in answer.get("Contents", [])]
+
+
+def blob_path(home: Path, sha256: str) -> Path:
+    return home / "storage" / "blobs" / "sha256" / sha256[:2] / sha256
+
+
+def project_usage(project_name: str) -> int:
+    report = json.loads(cli("emulator", "usage", "--json").output)
+    return next(row["artifacts"] for row in report["projects"] if row["project"] == project_name)
+
+
+def pulled(project, job_name: str) -> Path:
+    return project.root / ".cycleswap" / "jobs" / job_name / "artifacts"
+
+
+def test_archive_deletes_the_jobs_own_bytes_and_keeps_what_another_job_shares(project, home, store_kind, request):
+    project.write(".cycleswap/run.sh", f"""\
+        printf '%s' '{SHARED}' > /artifacts/shared.txt
+        head -c 4096 /dev/urandom > /artifacts/own.bin
+        sleep 1.5
+        head -c 4096 /dev/urandom > /artifacts/own.bin
+        """)
+    first = project.test()
+    assert first.exit_code == 0, first.output
+    project.write(".cycleswap/run.sh", f"printf '%s' '{SHARED}' > /artifacts/shared.txt\n")
+    second = project.test()
+    assert second.exit_code == 0, second.output
+    archived, kept = first.job.name, second.job.name
+    platform = EmulatorPlatform()
+    own = {v.sha256 for v in platform.artifact_versions(archived) if v.path == "own.bin"}
+    shared = {v.sha256 for v in platform.artifact_versions(kept)}
+    assert len(own) == 2 and len(shared) == 1  # both versions of own.bin were stored
+    usage_before = project_usage(project.name)
+
+    result = cli("job", "archive", archived)
+    assert result.exit_code == 0, result.output
+
+    if store_kind == "local":  # the store itself, not its records
+        assert [sha for sha in own if blob_path(home, sha).exists()] == []
+        assert all(blob_path(home, sha).exists() for sha in shared)
+        assert not (home / "storage" / "manifests" / "jobs" / f"{archived}.jsonl").exists()
+    else:
+        host = request.getfixturevalue("s3_storage")
+        assert s3_keys(host, f"jobs/{archived}/") == []
+        assert s3_keys(host, f"jobs/{kept}/") == [f"jobs/{kept}/artifacts/shared.txt"]
+
+    result = cli("job", "pull", kept)
+    assert result.exit_code == 0, result.output
+    assert (pulled(project, kept) / "shared.txt").read_text() == SHARED
+
+    result = cli("job", "pull", archived)
+    assert result.exit_code == 1, result.output
+    assert f"job {archived} is archived" in result.output and "Traceback" not in result.output
+    folder = pulled(project, archived)
+    assert not folder.exists() or list(folder.iterdir()) == []
+    assert (folder.parent / "output.log").exists()  # the log stays and is saved
+    tailed = cli("job", "tail", archived)
+    assert tailed.exit_code == 0 and f"job {archived} is archived" in tailed.output
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+    status = json.loads(cli("job", "status", archived, "--json").output)
+    assert status["archived"] is True
+    assert "archived" in cli("job", "status", archived).output
+    assert project_usage(project.name) == usage_before - sum(a.size for a in EmulatorPlatform().store.artifacts(first.job.id))
+
+
+def test_a_job_on_a_stopped_s3_server_says_which_store_to_start(project, home, own_s3):
+    project.write(".cycleswap/run.sh", "echo kept-on-s3 > /artifacts/a.txt\n")
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    [artifact] = EmulatorPlatform().artifacts(run.job.name)
+    assert artifact.store == f"s3://{own_s3}/{DEFAULT_BUCKET}"
+
+    assert cli("emulator", "storage", "stop").exit_code == 0  # back to the local store
+    result = cli("job", "pull", run.job.name)
+    assert result.exit_code not in (0, None) and isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and "FileNotFoundError" not in result.output
+    assert own_s3 in result.output and "cycle emulator storage start" in result.output
+    assert not (pulled(project, run.job.name) / "a.txt").exists()
+
+    assert start_server(home) == own_s3  # restarted where the records look for it
+    result = cli("job", "pull", run.job.name)  # moto forgot the object: still one paragraph, no traceback
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output
+
+
+def test_a_local_job_stays_readable_after_switching_to_s3_and_back(project, home):
+    project.write(".cycleswap/run.sh", "head -c 20000 /dev/urandom > /artifacts/weights.bin\n")
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    [artifact] = EmulatorPlatform().artifacts(run.job.name)
+    assert artifact.store == "local"
+    target = pulled(project, run.job.name) / "weights.bin"
+
+    host = start_server(home)
+    try:
+        result = cli("job", "pull", run.job.name)
+        assert result.exit_code == 0, result.output
+        assert target.read_bytes() == blob_path(home, artifact.sha256).read_bytes()
+        project.write(".cycleswap/run.sh", "cmp /data/weights.bin /data/weights.bin && wc -c < /data/weights.bin\n")
+        mounted = project.test("--mount-job", f"{run.job.name}:/data")  # read from the record's store, not S3
+        assert mounted.exit_code == 0, mounted.output
+        assert "20000" in mounted.output
+        assert EmulatorPlatform().blob_store().name == f"s3://{host}/{DEFAULT_BUCKET}"
+    finally:
+        stop_server(home)
+    target.unlink()
+    result = cli("job", "pull", run.job.name)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == blob_path(home, artifact.sha256).read_bytes()
+
+
+def copy_project(project, to: Path) -> Path:
+    shutil.copytree(project.root, to, ignore=shutil.ignore_patterns("jobs"))
+    return to
+
+
+def test_a_second_folder_with_the_same_project_name_is_refused(project, tmp_path):
+    assert project.test().exit_code == 0
+    other = copy_project(project, tmp_path / "other-checkout")
+    jobs_before = len(EmulatorPlatform().jobs())
+    for args in ([], ["--detach"]):
+        result = cli("project", "test", str(other), *args)
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert str(project.root) in text and str(other / ".cycleswap" / "manifest.toml") in text
+        assert "[main] name" in text
+    assert len(EmulatorPlatform().jobs()) == jobs_before  # no job, no machine held
+
+
+def test_a_moved_project_takes_its_name_over_and_old_jobs_keep_their_folder(project, tmp_path):
+    project.write(".cycleswap/run.sh", "echo a > /artifacts/a.txt\n")
+    first = project.test()
+    assert first.exit_code == 0
+    moved = tmp_path / "moved"
+    shutil.move(project.root, moved)
+    result = cli("project", "test", str(moved))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"moved from {project.root}" in text
+    second = EmulatorPlatform().jobs(limit=1)[0]
+    assert second.project_root == str(moved)
+
+    assert cli("job", "pull", second.name).exit_code == 0
+    assert (moved / ".cycleswap" / "jobs" / second.name / "artifacts" / "a.txt").exists()
+    result = cli("job", "pull", first.job.name)  # its own folder is gone: never written into another one
+    assert result.exit_code == 2 and str(project.root) in result.output
+    assert not (moved / ".cycleswap" / "jobs" / first.job.name).exists()
+
+
+async def test_the_artifact_browser_says_a_job_is_archived(tmp_path):
+    from test_tui import SIZE, make_app, open_job
+
+    from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+
+    app, platform = make_app(tmp_path)
+    platform._jobs[0] = dataclasses.replace(platform._jobs[0], archived=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        await pilot.pause(0.3)
+        browser = app.screen.query_one(ArtifactBrowser)
+        assert browser.rows == []
+        assert browser.query_one("#artifacts-archived").display
+        assert not browser.query_one("#artifact-table").display
+
+
+def test_local_delete_sweeps_only_blobs_nothing_else_references(tmp_path):
+    """Pure store logic: every version under the prefix goes; bytes a volume or another job shares stay."""
+    from emulator.blobs import LocalStore, sha256_file
+
+    store = LocalStore(tmp_path / "storage")
+
+    def put(key: str, data: bytes) -> str:
+        source = tmp_path / "source"
+        source.write_bytes(data)
+        snapshot = store.snapshot_dir / "snap"
+        shutil.copyfile(source, snapshot)
+        sha = sha256_file(source)
+        store.put_snapshot(key, snapshot, sha, len(data))
+        return sha
+
+    old, new = put("jobs/a-1/artifacts/w.bin", b"first"), put("jobs/a-1/artifacts/w.bin", b"second")
+    with_volume = put("jobs/a-1/artifacts/data.csv", b"shared with a volume")
+    with_job = put("jobs/a-1/artifacts/common.txt", b"shared with a job")
+    put(f"volumes/v/{with_volume}", b"shared with a volume")
+    put("jobs/a-2/artifacts/common.txt", b"shared with a job")
+
+    assert store.delete_prefix("jobs/a-1/artifacts/") == 3
+    blobs = {sha: (store.root / "blobs" / "sha256" / sha[:2] / sha).exists() for sha in (old, new, with_volume, with_job)}
+    assert blobs == {old: False, new: False, with_volume: True, with_job: True}
+    assert store.list("jobs/a-1/") == [] and [o.key for o in store.list("jobs/a-2/")] == ["jobs/a-2/artifacts/common.txt"]
