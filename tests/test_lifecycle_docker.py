@@ -146,3 +146,17 @@ def test_storage_down_during_a_move_fails_the_job_with_restore_failed(project, h
     assert any("RESTORE_FAILED" in text and host in text and "a.bin" in text for text in events), events
     assert sum(text.startswith("restore: ") for text in events) == 2, events  # retried, then gave up
     assert held_machines(home, job.id) == []
+
+
+def test_the_detached_agent_ends_its_job_on_any_error(home, docker_client):
+    from emulator.agent import main
+
+    store = StateStore(home / "state.db")
+    store.ensure_machines(["local-0"], None)
+    job = store.create_job("p", agent_pid=os.getpid())
+    store.claim_machine(job.id, agent_pid=os.getpid())
+    assert main([str(job.id), str(home), '{"no_such_option": 1}']) == 1
+    ended = store.job(job.id)
+    assert (ended.state, ended.reason) == (JobState.FAILED, "AGENT_ERROR")
+    assert any("no_such_option" in text for text in system_events(home, job.id))
+    assert held_machines(home, job.id) == []
