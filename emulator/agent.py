@@ -169,7 +169,10 @@ class JobRunner:
                 return self._end_unless_final(job, "AGENT_ERROR")
             finally:
                 interrupts.hold()
-                self._clean_up(job)
+                try:
+                    self._clean_up(job)
+                finally:
+                    self._never_left_unfinished(job, interrupts.interrupted)
 
     def _stays(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job) -> Job:
         """Build, take a machine, run there until the container exits, moving when asked."""
@@ -213,6 +216,18 @@ class JobRunner:
             self.shipper.close()
             return self.store.job(job.id)
         return self._end(job, JobState.FAILED, reason=reason)
+
+    def _never_left_unfinished(self, job: Job, interrupted: bool) -> None:
+        """The last safety net: if the clean-up itself failed, or an error struck between two
+        handlers, the job still ends (CANCELLED when interrupted, else FAILED)."""
+        if self.store.job(job.id).state.is_final:
+            return
+        if interrupted:
+            self.event(job.id, "job cancelled (interrupted); container removed")
+            self._end(job, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+        else:
+            self.event(job.id, "job failed: the agent stopped before the job ended")
+            self._end(job, JobState.FAILED, reason="AGENT_ERROR")
 
     def _clean_up(self, job: Job) -> None:
         """Every way out of _run: the container goes, its watcher stops, every machine the job
@@ -596,6 +611,7 @@ class Interrupts:
     def __init__(self) -> None:
         self.previous: dict[int, object] = {}
         self.said = False
+        self.interrupted = False
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():
@@ -604,6 +620,7 @@ class Interrupts:
 
     def _first(self, signum, frame) -> None:
         self.hold()
+        self.interrupted = True
         raise KeyboardInterrupt
 
     def hold(self) -> None:

@@ -234,6 +234,7 @@ class EmulatorPlatform:
         from emulator.agent import machine_names
 
         self.store.ensure_machines(machine_names(), os.environ.get("CYCLE_MACHINE_CUDA"))
+        self.reap()  # a machine whose job's agent died shows free
         return self.store.machines()
 
     def set_machine_state(self, name: str, state: str) -> Machine:

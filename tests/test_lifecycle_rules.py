@@ -158,3 +158,22 @@ def test_a_second_interrupt_during_the_clean_up_is_only_noted(capfd):
     assert cleaned
     assert capfd.readouterr().err.count("cleaning up") == 1
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_last_safety_net_ends_a_job_the_clean_up_left_unfinished(tmp_path):
+    from emulator.agent import JobRunner
+    from emulator.logship import LogShipper
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    runner = JobRunner(tmp_path, store, None, lambda *record: None, None)
+    interrupted, failed, done = (store.create_job("p", agent_pid=os.getpid()) for _ in range(3))
+    store.set_state(done.id, JobState.RUNNING)
+    store.set_state(done.id, JobState.FINISHED)
+    for job, was_interrupted in ((interrupted, True), (failed, False), (done, False)):
+        runner.shipper = LogShipper(store, job.id, lambda *record: None)
+        runner._never_left_unfinished(job, was_interrupted)
+    assert (store.job(interrupted.id).state, store.job(interrupted.id).reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
+    assert (store.job(failed.id).state, store.job(failed.id).reason) == (JobState.FAILED, "AGENT_ERROR")
+    assert any("stopped before the job ended" in r.text for r in store.logs(failed.id))
+    assert store.job(done.id).state is JobState.FINISHED and store.logs(done.id) == []
