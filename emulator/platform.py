@@ -198,9 +198,9 @@ class EmulatorPlatform:
             if job.state.is_final:
                 return job
         # no live agent (or it did not answer): clean up here
-        end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER",
-                "job cancelled (`cycle job cancel`); its agent was gone: container removed, machine freed")
-        remove_job_containers(self.home, job.id)
+        text = "job cancelled (`cycle job cancel`); its agent was gone or did not answer: container removed, machine freed"
+        if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
+            remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
         return self.store.job(job.id)
 
     def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
