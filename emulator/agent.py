@@ -18,18 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cycle.errors import BadInput, JobCancelled
+from cycle.errors import BadInput, CycleError, JobCancelled
 from cycle.manifest import Manifest
 from emulator import gpu, runtime
 from emulator.gpu import machine_cuda
+from emulator.hostsafety import disarm_job
 from emulator.artifacts import ArtifactPipeline
-from emulator.blobs import BlobStore, StoredObject
+from emulator.blobs import BlobStore, StorageError, StoredObject
 from emulator.build import Builder, BuildFailed
 from emulator.config import ImageChoice
 from emulator.context import project_files
 from emulator.logship import LogShipper
 from emulator.keys import artifact_relative
 from emulator.models import Job, JobState, Move, Stream, now_ns, state_for_exit
+from emulator.reaper import remove_job_containers
 from emulator.state import StateStore
 
 MEMORY_SHARE = 0.9
@@ -143,59 +145,110 @@ class JobRunner:
                 f"warning: storage usage {used} bytes exceeds the soft quota of {int(quota)} bytes; uploads are never rejected")])
 
     def _run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job | None) -> Job:
+        """The job from its record to its final state, whatever happens on the way: an interrupt
+        cancels it (a second one during the clean-up only says "cleaning up…"), any failure ends
+        it FAILED with the error as an event, and every exit removes the container and gives the
+        machine back: no job is left PENDING or RUNNING, no machine held."""
         self.store.upsert_project(manifest.name, manifest.root)
-        job = job or self.store.create_job(manifest.name)
-        self.store.set_agent(job.id, os.getpid())
-        self.shipper = LogShipper(self.store, job.id, self.sink)
-        restore = _cancel_on_sigterm()
-        stay: Stay | None = None
-        try:
-            self.event(job.id, f"job {job.name} created for project {manifest.name}")
-            self.event(job.id, f"base image for [ubuntu] version {base.version}: {base.image} ({base.source})")
-            builder = Builder(self.client, self.store, {**self.labels, runtime.LABEL_JOB: str(job.id)},
-                              lambda text: self.event(job.id, text))
+        with Interrupts() as interrupts:
+            job = job or self.store.create_job(manifest.name, agent_pid=os.getpid())
+            self.store.set_agent(job.id, os.getpid())
+            self.shipper = LogShipper(self.store, job.id, self.sink)
+            self.stay = None
             try:
-                build = builder.ensure(manifest, base_image, options.rebuild, options.clean, options.network)
-            except BuildFailed as failure:
-                self.event(job.id, f"build failed: build.sh exited with code {failure.build_exit_code}")
-                return self._end(job, JobState.FAILED, reason="BUILD_FAILED",
-                                            exit_code=failure.build_exit_code)
-            cuda = None if options.cpu else manifest.cuda
-            if manifest.cuda and options.cpu:
-                self.event(job.id, f"--cpu: [job] cuda = \"{manifest.cuda}\" is ignored; the job runs without a GPU")
-            if options.queued:
-                from emulator.upload import wait_for_scheduler
-
-                wait_for_scheduler(lambda text: self.event(job.id, text))
-            machine = self._claim(job, prefer=None, exclude=None, cuda=cuda)
-            try:
-                stay = self._start_stay(manifest, job, build.image, options, machine, restored={})
-            except StartFailed as failure:
-                self.store.release_machine(machine, job.id)
-                self.event(job.id, f"job failed to start: {failure}")
-                return self._end(job, JobState.FAILED, reason="START_FAILED")
-            job = self.store.set_state(job.id, JobState.RUNNING, machine=machine, image=build.image)
-            self.event(job.id, f"job started on machine {machine} (container {stay.container.short_id}, image {build.image})")
-            while True:
-                request = self._pump(job, stay)
-                if request is None:
-                    return self._finish(job, stay)
+                return self._stays(manifest, base, base_image, options, job)
+            except KeyboardInterrupt:
+                interrupts.hold()
+                self._cancel(job, self.stay)
+                raise JobCancelled(self.store.job(job.id)) from None
+            except RestoreFailed as failure:
+                interrupts.hold()
+                self.event(job.id, f"job failed: {failure}")
+                return self._end_unless_final(job, "RESTORE_FAILED")
+            except CycleError as error:  # bad input found late (e.g. an unknown machine): one paragraph, job ended
+                interrupts.hold()
+                self.event(job.id, f"job failed: {error.message}")
+                self._end_unless_final(job, "AGENT_ERROR")
+                raise
+            except Exception as error:
+                interrupts.hold()
+                self.event(job.id, f"job failed: the agent hit an error: {describe_error(error)}")
+                return self._end_unless_final(job, "AGENT_ERROR")
+            finally:
+                interrupts.hold()
                 try:
-                    stay = self._move(manifest, job, build.image, options, stay, request)
-                except StartFailed as failure:
-                    stay = None
-                    self.event(job.id, f"job failed to restart after the move: {failure}")
-                    return self._end(job, JobState.FAILED, reason="START_FAILED")
-        except KeyboardInterrupt:
-            self._cancel(job, stay)
+                    self._clean_up(job)
+                finally:
+                    self._never_left_unfinished(job, interrupts.interrupted)
+
+    def _stays(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job) -> Job:
+        """Build, take a machine, run there until the container exits, moving when asked."""
+        self.event(job.id, f"job {job.name} created for project {manifest.name}")
+        self.event(job.id, f"base image for [ubuntu] version {base.version}: {base.image} ({base.source})")
+        builder = Builder(self.client, self.store, {**self.labels, runtime.LABEL_JOB: str(job.id)},
+                          lambda text: self.event(job.id, text))
+        try:
+            build = builder.ensure(manifest, base_image, options.rebuild, options.clean, options.network)
+        except BuildFailed as failure:
+            self.event(job.id, f"build failed: build.sh exited with code {failure.build_exit_code}")
+            return self._end(job, JobState.FAILED, reason="BUILD_FAILED", exit_code=failure.build_exit_code)
+        cuda = None if options.cpu else manifest.cuda
+        if manifest.cuda and options.cpu:
+            self.event(job.id, f"--cpu: [job] cuda = \"{manifest.cuda}\" is ignored; the job runs without a GPU")
+        if options.queued:
+            from emulator.upload import wait_for_scheduler
+
+            wait_for_scheduler(lambda text: self.event(job.id, text))
+        machine = self._claim(job, prefer=None, exclude=None, cuda=cuda)
+        try:
+            self.stay = self._start_stay(manifest, job, build.image, options, machine, restored={})
+        except StartFailed as failure:
+            self.event(job.id, f"job failed to start: {failure}")
+            return self._end(job, JobState.FAILED, reason="START_FAILED")
+        job = self.store.set_state(job.id, JobState.RUNNING, machine=machine, image=build.image)
+        self.event(job.id, f"job started on machine {machine} (container {self.stay.container.short_id}, image {build.image})")
+        while True:
+            request = self._pump(job, self.stay)
+            if request is None:
+                return self._finish(job, self.stay)
+            try:
+                self._move(manifest, job, build.image, options, request)
+            except StartFailed as failure:
+                self.event(job.id, f"job failed to restart after the move: {failure}")
+                return self._end(job, JobState.FAILED, reason="START_FAILED")
+
+    def _end_unless_final(self, job: Job, reason: str) -> Job:
+        """FAILED with `reason`, unless the job already reached a final state before the error."""
+        if self.store.job(job.id).state.is_final:
             self.shipper.close()
-            raise JobCancelled(self.store.job(job.id)) from None
-        finally:
-            if stay is not None:
-                runtime.remove_quietly(stay.container)
-                self.store.release_machine(stay.machine, job.id)
-            self.shipper.close()
-            restore()
+            return self.store.job(job.id)
+        return self._end(job, JobState.FAILED, reason=reason)
+
+    def _never_left_unfinished(self, job: Job, interrupted: bool) -> None:
+        """The last safety net: if the clean-up itself failed, or an error struck between two
+        handlers, the job still ends (CANCELLED when interrupted, else FAILED)."""
+        if self.store.job(job.id).state.is_final:
+            return
+        if interrupted:
+            self.event(job.id, "job cancelled (interrupted); container removed")
+            self._end(job, JobState.CANCELLED, reason="CANCELLED_BY_USER")
+        else:
+            self.event(job.id, "job failed: the agent stopped before the job ended")
+            self._end(job, JobState.FAILED, reason="AGENT_ERROR")
+
+    def _clean_up(self, job: Job) -> None:
+        """Every way out of _run: the container goes, its watcher stops, every machine the job
+        holds is given back, and what is left of the log is shipped."""
+        if self.stay is not None:
+            runtime.remove_quietly(self.stay.container)
+            self.stay.pipeline.abandon()
+            self.stay = None
+        remove_job_containers(self.home, job.id, self.client)  # one created but never started, too
+        disarmed = disarm_job(self.home, job.name)
+        if disarmed:
+            self.event(job.id, f"cleared setuid/setgid bits or removed special files the job left: {', '.join(disarmed[:20])}")
+        self.store.release_job_machines(job.id)
+        self.shipper.close()
 
     def _claim(self, job: Job, prefer: str | None, exclude: str | None, cuda: str | None = None) -> str:
         """A free machine for the job (one whose driver supports `cuda`, when set), waiting for one
@@ -205,7 +258,8 @@ class JobRunner:
         eligible = (lambda machine: gpu.satisfies(machine.cuda, cuda))
         waited = False
         while True:
-            machine = self.store.claim_machine(job.id, prefer=prefer, exclude=exclude, eligible=eligible)
+            machine = self.store.claim_machine(job.id, prefer=prefer, exclude=exclude, eligible=eligible,
+                                                agent_pid=os.getpid())
             if machine is not None:
                 return machine.name
             if prefer is not None and self.store.machine(prefer) is None:
@@ -257,11 +311,11 @@ class JobRunner:
             self.event(job.id, "job cancelled by the user (Ctrl-C or `cycle job cancel`); container removed")
             self._end(job, JobState.CANCELLED, reason="CANCELLED_BY_USER")
 
-    def _move(self, manifest: Manifest, job: Job, image: str, options: RunOptions, stay: Stay,
-              request: MoveRequest) -> Stay:
+    def _move(self, manifest: Manifest, job: Job, image: str, options: RunOptions, request: MoveRequest) -> None:
         """Reassignment, as the platform does it: the container on A dies, what waited in A's
         upload queue is lost with A, machine B downloads every uploaded artifact into its
-        /artifacts, and run.sh starts again from the same build image."""
+        /artifacts, and run.sh starts again from the same build image (the new self.stay)."""
+        stay = self.stay
         old = stay.machine
         self.event(job.id, f"reassignment: job leaves machine {old} ({request.trigger})")
         if request.grace:
@@ -273,6 +327,7 @@ class JobRunner:
         self._drain_logs(stay)
         runtime.remove_quietly(stay.container)
         report = stay.pipeline.abandon()
+        self.stay = None
         lost = sorted(set(report.abandoned) | set(stay.pipeline.unstored()))
         self.event(job.id, f"machine {old}: container {how}; {len(lost)} file(s) still waiting in its upload queue were lost"
                            + (f": {', '.join(lost[:20])}" if lost else ""))
@@ -287,33 +342,46 @@ class JobRunner:
         seconds = time.monotonic() - started
         total = sum(size for _, size, _ in restored.values())
         self.event(job.id, f"restored {len(restored)} file(s), {total} bytes in {seconds:.2f} s from storage into machine {target}'s /artifacts")
-        try:
-            new_stay = self._start_stay(manifest, job, image, options, target, restored)
-        except StartFailed:
-            self.store.release_machine(target, job.id)
-            raise
+        self.stay = self._start_stay(manifest, job, image, options, target, restored)
         self.store.set_state(job.id, JobState.RUNNING, machine=target)
         self.store.update_move(move_id, to_machine=target, restored=sorted(restored), restored_bytes=total,
                                restore_seconds=seconds, restarted_ns=now_ns())
-        new_stay.move_id = move_id
-        self.event(job.id, f"container restarted on machine {target} (container {new_stay.container.short_id}): run.sh starts again")
-        return new_stay
+        self.stay.move_id = move_id
+        self.event(job.id, f"container restarted on machine {target} (container {self.stay.container.short_id}): run.sh starts again")
 
     def _restore(self, job: Job, machine: str) -> dict[str, tuple]:
         """Download every stored artifact of the job into the machine's fresh /artifacts folder.
-        Returns {path: (signature, size, sha256)} so the new watcher knows them as stored."""
+        Returns {path: (signature, size, sha256)} so the new watcher knows them as stored.
+
+        Each record names the store that holds it. Storage may be down for a moment: each download
+        is retried with backoff ($CYCLE_RESTORE_ATTEMPTS, $CYCLE_RESTORE_BACKOFF_SECONDS); then RestoreFailed."""
         from emulator.storage import StoreCache
 
         folder = self.home / "machines" / machine / "artifacts" / job.name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        delays = backoff_delays(*restore_settings())
         restored = {}
         stores = StoreCache(self.home, self.blobs)  # each record names the store that holds it
         for artifact in self.store.artifacts(job.id):
             relative = artifact_relative(job.name, artifact.key)
             target = Path(os.fsdecode(os.path.join(os.fsencode(folder), relative)))
             target.parent.mkdir(parents=True, exist_ok=True)
-            stores.get(artifact.store).get_to(artifact.key, target, known=StoredObject(artifact.key, artifact.size, artifact.sha256))
+            known = StoredObject(artifact.key, artifact.size, artifact.sha256)
+
+            def retrying(error: Exception, attempt: int, delay: float, path: str = artifact.path) -> None:
+                self.event(job.id, f"restore: {path} could not be read from {artifact.store or self.blobs.description} ({error}); "
+                                   f"attempt {attempt + 1} of {len(delays) + 1} in {delay:g} s")
+
+            where = artifact.store or self.blobs.description
+            try:
+                with_retries(lambda: stores.get(artifact.store).get_to(artifact.key, target, known=known), delays, retrying)
+            except (StorageError, OSError, CycleError) as error:
+                raise RestoreFailed(
+                    f"RESTORE_FAILED: the job's stored artifacts could not be restored from {where} "
+                    f"onto machine {machine} after {len(delays) + 1} attempts over {sum(delays):g} s "
+                    f"({artifact.path}: {error}). Check that the store answers (`cycle emulator storage status`) "
+                    "and run the job again.") from None
             info = os.lstat(target)
             restored[artifact.path] = ((info.st_size, info.st_mtime_ns), artifact.size, artifact.sha256)
         return restored
@@ -488,46 +556,129 @@ class JobRunner:
             job_id = labels.get(runtime.LABEL_JOB)
             if not job_id:
                 return
-            try:
-                job = self.store.job(int(job_id))
-            except KeyError:
-                return
-            if not job.state.is_final:
-                text = "the process running this job died; its leftover container was removed"
-                self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, text)])
-                self.store.set_state(job.id, JobState.FAILED, reason="LOST")
+            text = "the process running this job died; its leftover container was removed"
+            self.store.end_abandoned(int(job_id), JobState.FAILED, "LOST", text)
 
         runtime.sweep(self.client, self.home, orphan)
 
 
-def _cancel_on_sigterm() -> Callable[[], None]:
-    """`cycle job cancel` sends SIGTERM to the process running the job: treat it like Ctrl-C.
-    Returns the function that puts the old handler back."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+RESTORE_ATTEMPTS_ENV = "CYCLE_RESTORE_ATTEMPTS"
+RESTORE_BACKOFF_ENV = "CYCLE_RESTORE_BACKOFF_SECONDS"
+RESTORE_ATTEMPTS = 5
+RESTORE_BACKOFF_SECONDS = 1.0  # 1 + 2 + 4 + 8: about 15 s of waiting before a move gives up
 
-    def interrupt(signum, frame):
+
+class RestoreFailed(Exception):
+    """A move could not bring the job's stored artifacts onto its new machine (storage down)."""
+
+
+def restore_settings() -> tuple[int, float]:
+    """(attempts, first delay) for restoring a moved job's artifacts; tests shorten them."""
+    return (max(1, int(os.environ.get(RESTORE_ATTEMPTS_ENV, RESTORE_ATTEMPTS))),
+            float(os.environ.get(RESTORE_BACKOFF_ENV, RESTORE_BACKOFF_SECONDS)))
+
+
+def backoff_delays(attempts: int, first: float, factor: float = 2.0) -> list[float]:
+    """The waits between `attempts` tries: first, first*factor, … (one fewer than the attempts)."""
+    return [first * factor ** i for i in range(attempts - 1)]
+
+
+def with_retries(action: Callable[[], object], delays: list[float],
+                 on_retry: Callable[[Exception, int, float], None],
+                 retry_on: tuple[type[Exception], ...] = (StorageError, OSError),
+                 sleep: Callable[[float], None] = time.sleep):
+    """`action()`, tried again after each of `delays` while it raises `retry_on`; the last
+    error propagates. `on_retry(error, attempt, delay)` tells before each wait."""
+    for attempt, delay in enumerate([*delays, None], start=1):
+        try:
+            return action()
+        except retry_on as error:
+            if delay is None:
+                raise
+            on_retry(error, attempt, delay)
+            sleep(delay)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an unexpected error: its type, message and where it was raised."""
+    import traceback
+
+    import cycle
+
+    ours = (Path(__file__).resolve().parent, Path(cycle.__file__).resolve().parent)  # where a fix would go
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if any(Path(f.filename).resolve().is_relative_to(folder) for folder in ours)]
+    where = f" (in {frames[-1].name}, {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+class Interrupts:
+    """SIGINT (Ctrl-C) and SIGTERM (`cycle job cancel`, GNU timeout) cancel the job, once.
+
+    The first one raises KeyboardInterrupt, and at that very moment every later one is only
+    noted: the cancel's clean-up (container removed, job CANCELLED, machine freed) cannot itself
+    be interrupted, which two interrupts 30 ms apart would otherwise do. A later one says
+    "cleaning up…" once. Leaving the block puts the previous handlers back."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.previous: dict[int, object] = {}
+        self.said = False
+        self.interrupted = False
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {signum: signal.signal(signum, self._first) for signum in self.SIGNALS}
+        return self
+
+    def _first(self, signum, frame) -> None:
+        self.hold()
+        self.interrupted = True
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    def hold(self) -> None:
+        """From now on an interrupt is only noted: the clean-up runs to its end."""
+        for signum in self.previous:
+            signal.signal(signum, self._note)
+
+    def _note(self, signum, frame) -> None:
+        if not self.said:
+            self.said = True
+            os.write(2, "cleaning up… (the job is being cancelled: its container removed, its machine freed)\n".encode())
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
     """The detached agent: `python -m emulator.agent JOB_ID PROJECT_DIR OPTIONS_JSON`.
 
     Started by `cycle project test --detach`; runs the job to its end in its own session, so it
-    outlives the CLI that started it."""
+    outlives the CLI that started it. Whatever goes wrong, the job ends (FAILED, AGENT_ERROR,
+    with the error as an event), its containers go and its machine is freed."""
     import json
+    import traceback
 
-    from emulator.platform import EmulatorPlatform
+    from emulator.config import emulator_home
+    from emulator.reaper import end_job
 
     job_id, project_dir, options = (argv or sys.argv[1:])[:3]
-    platform = EmulatorPlatform()
     try:
+        from emulator.platform import EmulatorPlatform
+
+        platform = EmulatorPlatform()
         platform.run_existing(int(job_id), Path(project_dir), RunOptions(**json.loads(options)))
     except JobCancelled:
         return 130
+    except BaseException as error:  # noqa: BLE001 - the job must end whatever happened
+        traceback.print_exc()  # into agents/<job>.log
+        text = error.message if isinstance(error, CycleError) else describe_error(error)
+        home = emulator_home()
+        end_job(StateStore(home / "state.db"), home, int(job_id), JobState.FAILED, "AGENT_ERROR",
+                f"job failed: the agent stopped on an error: {text}")
+        return 1
     return 0
 
 

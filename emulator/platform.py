@@ -21,6 +21,7 @@ from emulator.agent import JobRunner, RunOptions
 from emulator.blobs import BlobStore, StoredObject
 from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
 from emulator.keys import artifact_prefix, check_job_name
+from emulator.reaper import end_job, reap, remove_job_containers
 from emulator.models import Artifact, Job, JobState, LogRecord, Machine, Move, Stream, now_ns
 from emulator.state import StateStore
 from emulator.storage import StoreCache, open_blob_store
@@ -127,7 +128,7 @@ class EmulatorPlatform:
         """Create the job and hand it to a background agent process that outlives the CLI."""
         prepared = self.prepare(project_dir, options, waits=True, claim=not queued)
         self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
-        job = self.store.create_job(prepared.manifest.name)
+        job = self.store.create_job(prepared.manifest.name, agent_pid=os.getpid())  # ours until the agent runs
         if prepared.notice:
             self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, prepared.notice)])
         logs = self.home / "agents"
@@ -155,11 +156,17 @@ class EmulatorPlatform:
             prepared.manifest, prepared.base, prepared.base_image, options, job=job)
 
     # reading
+    def reap(self) -> list[int]:
+        """End the jobs whose agent died (FAILED, LOST): every read sees the truth within seconds."""
+        return reap(self.store, self.home)
+
     def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        self.reap()
         return self.store.jobs(state, limit, offset)
 
     def job(self, name: str) -> Job:
         check_job_name(name)
+        self.reap()
         job = self.store.job_by_name(name)
         if job is None:
             close = difflib.get_close_matches(name, self.store.job_names(), n=3)
@@ -231,15 +238,10 @@ class EmulatorPlatform:
             if job.state.is_final:
                 return job
         # no live agent (or it did not answer): clean up here
-        client = runtime.connect()
-        filters = {"label": [f"{runtime.LABEL_JOB}={job.id}", f"{runtime.LABEL_HOME}={runtime.home_label(self.home)}"]}
-        for container in client.containers.list(all=True, filters=filters):
-            runtime.remove_quietly(container)
-        job = self.store.job(job.id)
-        if not job.state.is_final:
-            self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, "job cancelled (`cycle job cancel`); its agent was gone")])
-            job = self.store.set_state(job.id, JobState.CANCELLED, reason="CANCELLED_BY_USER")
-        return job
+        text = "job cancelled (`cycle job cancel`); its agent was gone or did not answer: container removed, machine freed"
+        if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
+            remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
+        return self.store.job(job.id)
 
     def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
         """Move a running job to another machine (from any terminal) and wait until it restarted."""
@@ -272,6 +274,7 @@ class EmulatorPlatform:
         from emulator.agent import machine_names
 
         self.store.ensure_machines(machine_names(), os.environ.get("CYCLE_MACHINE_CUDA"))
+        self.reap()  # a machine whose job's agent died shows free
         return self.store.machines()
 
     def set_machine_state(self, name: str, state: str) -> Machine:

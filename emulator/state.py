@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emulator.models import Artifact, Build, Job, Machine, Move, JobState, LogRecord, Stream, now_ns, transition
+from emulator.reaper import holder_gone
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -121,6 +122,7 @@ ADDED_COLUMNS = [
     ("jobs", "archived", "INTEGER NOT NULL DEFAULT 0"),
     ("artifacts", "store", "TEXT"),
     ("jobs", "project_root", "TEXT"),
+    ("machines", "agent_pid", "INTEGER"),
 ]
 
 
@@ -205,8 +207,12 @@ class StateStore:
         return [Build(**dict(row)) for row in rows]
 
     # jobs
-    def create_job(self, project: str, image: str | None = None, machine: str | None = None) -> Job:
-        """A new PENDING job named <project>-<n>, n counting the project's jobs from 1."""
+    def create_job(self, project: str, image: str | None = None, machine: str | None = None,
+                   agent_pid: int | None = None) -> Job:
+        """A new PENDING job named <project>-<n>, n counting the project's jobs from 1.
+
+        `agent_pid` is the process answering for the job from its first moment, so a job whose
+        creator dies before handing it on is noticed (see emulator/reaper.py)."""
         with self._tx() as db:
             count = db.execute("SELECT COUNT(*) FROM jobs WHERE project = ?", (project,)).fetchone()[0]
             number = count + 1
@@ -214,9 +220,9 @@ class StateStore:
                 number += 1
             # the job keeps its project's folder as it is now: pull writes there even if the name moves later
             cursor = db.execute(
-                "INSERT INTO jobs(name, project, state, image, machine, created_ns, project_root) "
-                "VALUES (?, ?, ?, ?, ?, ?, (SELECT root FROM projects WHERE name = ?))",
-                (f"{project}-{number}", project, JobState.PENDING.value, image, machine, now_ns(), project),
+                "INSERT INTO jobs(name, project, state, image, machine, created_ns, agent_pid, project_root) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT root FROM projects WHERE name = ?))",
+                (f"{project}-{number}", project, JobState.PENDING.value, image, machine, now_ns(), agent_pid, project),
             )
             job_id = cursor.lastrowid
         return self.job(job_id)
@@ -394,21 +400,61 @@ class StateStore:
         return [Machine(*row) for row in rows]
 
     def claim_machine(self, job_id: int, prefer: str | None = None, exclude: str | None = None,
-                      eligible: Callable[[Machine], bool] = lambda machine: True) -> Machine | None:
-        """Give the job a free eligible machine: `prefer` if it is available, else the least-loaded one."""
+                      eligible: Callable[[Machine], bool] = lambda machine: True,
+                      agent_pid: int | None = None, alive: Callable[[int], bool] | None = None) -> Machine | None:
+        """Give the job a free eligible machine: `prefer` if it is available, else the least-loaded one.
+
+        A machine is free when nobody holds it, or its holder has ended, or the agent that claimed
+        it is dead: a machine belongs to a job only while that job's agent is alive. `agent_pid`
+        (the claiming process) is recorded with the claim."""
+        from emulator.runtime import pid_alive
+
+        alive = alive or pid_alive
         with self._tx() as db:
-            rows = db.execute("SELECT name, state, cuda, job_id, jobs_run FROM machines WHERE state = 'available' "
-                              "AND job_id IS NULL ORDER BY jobs_run, name").fetchall()
-            free = [m for m in (Machine(*row) for row in rows) if m.name != exclude and eligible(m)]
+            rows = db.execute(
+                "SELECT m.name, m.state, m.cuda, m.job_id, m.jobs_run, j.state, COALESCE(m.agent_pid, j.agent_pid) "
+                "FROM machines m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.state = 'available' "
+                "ORDER BY m.jobs_run, m.name").fetchall()
+            free = [Machine(*row[:5]) for row in rows
+                    if row[3] is None or holder_gone(row[5], row[6], alive)]
+            free = [m for m in free if m.name != exclude and eligible(m)]
             chosen = next((m for m in free if m.name == prefer), None) if prefer else (free[0] if free else None)
             if chosen is None:
                 return None
-            db.execute("UPDATE machines SET job_id = ?, jobs_run = jobs_run + 1 WHERE name = ?", (job_id, chosen.name))
+            db.execute("UPDATE machines SET job_id = ?, agent_pid = ?, jobs_run = jobs_run + 1 WHERE name = ?",
+                       (job_id, agent_pid, chosen.name))
         return chosen
 
     def release_machine(self, name: str, job_id: int) -> None:
         with self._tx() as db:
-            db.execute("UPDATE machines SET job_id = NULL WHERE name = ? AND job_id = ?", (name, job_id))
+            db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE name = ? AND job_id = ?", (name, job_id))
+
+    def release_job_machines(self, job_id: int) -> None:
+        """Give back every machine the job holds (any way its run ended)."""
+        with self._tx() as db:
+            db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE job_id = ?", (job_id,))
+
+    def unfinished_agents(self) -> list[tuple[int, int | None]]:
+        """(job id, agent pid) of every PENDING or RUNNING job: one cheap query for the reaper."""
+        rows = self._connection().execute("SELECT id, agent_pid FROM jobs WHERE state IN ('PENDING', 'RUNNING')")
+        return [(row[0], row[1]) for row in rows]
+
+    def end_abandoned(self, job_id: int, state: JobState, reason: str, text: str, pid: int | None = None) -> bool:
+        """End a job nobody runs any more (its agent died, or failed): in one transaction, if it is
+        still unfinished (and still belongs to `pid`, when given), set `state`, log `text` as a
+        system event and give back its machines. False when someone else ended it first."""
+        with self._tx() as db:
+            row = db.execute("SELECT state, agent_pid FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or JobState(row[0]).is_final or (pid is not None and row[1] != pid):
+                return False
+            transition(JobState(row[0]), state)
+            stamp = now_ns()
+            db.execute("UPDATE jobs SET state = ?, reason = ?, finished_ns = ? WHERE id = ?",
+                       (state.value, reason, stamp, job_id))
+            db.execute("INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)",
+                       (job_id, stamp, Stream.SYSTEM.value, text))
+            db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE job_id = ?", (job_id,))
+        return True
 
     def machine(self, name: str) -> Machine | None:
         row = self._connection().execute("SELECT name, state, cuda, job_id, jobs_run FROM machines WHERE name = ?", (name,)).fetchone()

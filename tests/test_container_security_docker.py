@@ -58,6 +58,13 @@ def test_a_job_cannot_plant_setuid_files_or_devices_for_other_users(project, hom
     for path, mode in special_files(home):
         assert not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)), f"device node {path} on the host"
         assert not reachable_by_others(path, home), f"{path} ({stat.filemode(mode)}) is reachable by any user"
+    machine_files = list((home / "machines").rglob("*"))
+    assert any(path.name == "sb" for path in machine_files)
+    for path in machine_files:  # once the job ended, nothing it left keeps a special bit or is a special file
+        mode = os.lstat(path).st_mode
+        assert stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode), f"{path} left as {stat.filemode(mode)}"
+        assert not mode & (stat.S_ISUID | stat.S_ISGID), f"{path} left as {stat.filemode(mode)}"
+    assert any("cleared setuid/setgid bits" in r.text for r in run.logs)
     for folder in (home / "machines", *(home / "machines").iterdir()):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
 

@@ -1,0 +1,200 @@
+"""Pure rules of a job's life: which agents are dead, when a machine is free again, retries with
+backoff, interrupts during the clean-up. No Docker, no sleeps."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from emulator.models import JobState
+
+
+def alive_only(*pids):
+    return lambda pid: pid in pids
+
+
+def test_dead_jobs_are_those_whose_agent_pid_is_gone():
+    from emulator.reaper import dead_jobs
+
+    unfinished = [(1, 100), (2, 200), (3, None)]
+    assert dead_jobs(unfinished, alive_only(100)) == [(2, 200)]
+    assert dead_jobs(unfinished, alive_only(100, 200)) == []
+
+
+def test_a_job_without_a_pid_yet_is_never_reaped():
+    from emulator.reaper import dead_jobs
+
+    assert dead_jobs([(7, None)], alive_only()) == []
+
+
+def test_a_machine_is_free_once_its_job_ended_or_its_agent_died():
+    from emulator.reaper import holder_gone
+
+    assert holder_gone("FINISHED", 5, alive_only(5))
+    assert holder_gone("CANCELLED", 5, alive_only(5))
+    assert holder_gone(None, None, alive_only())  # the job record is gone
+    assert holder_gone("RUNNING", 5, alive_only())
+    assert not holder_gone("RUNNING", 5, alive_only(5))
+    assert not holder_gone("PENDING", None, alive_only())
+
+
+def test_a_machine_held_by_a_dead_agent_is_claimed_by_the_next_job(tmp_path):
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    store.ensure_machines(["local-0"], None)
+    first = store.create_job("p", agent_pid=111)
+    second = store.create_job("p", agent_pid=222)
+    assert store.claim_machine(first.id, agent_pid=111, alive=alive_only(111, 222)).name == "local-0"
+    assert store.claim_machine(second.id, agent_pid=222, alive=alive_only(111, 222)) is None
+    claimed = store.claim_machine(second.id, agent_pid=222, alive=alive_only(222))  # 111 died
+    assert claimed.name == "local-0" and store.machine("local-0").job_id == second.id
+
+
+def test_a_machine_held_by_an_ended_job_is_free(tmp_path):
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    store.ensure_machines(["local-0"], None)
+    first, second = store.create_job("p", agent_pid=1), store.create_job("p", agent_pid=2)
+    store.claim_machine(first.id, agent_pid=1, alive=alive_only(1, 2))
+    store.set_state(first.id, JobState.CANCELLED)
+    assert store.claim_machine(second.id, agent_pid=2, alive=alive_only(1, 2)).name == "local-0"
+
+
+def test_an_abandoned_job_is_ended_once_and_its_machines_freed(tmp_path):
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    store.ensure_machines(["local-0", "local-1"], None)
+    job = store.create_job("p", agent_pid=42)
+    store.claim_machine(job.id, agent_pid=42, alive=alive_only(42))
+    assert not store.end_abandoned(job.id, JobState.FAILED, "LOST", "gone", pid=43)  # not its agent
+    assert store.end_abandoned(job.id, JobState.FAILED, "LOST", "gone", pid=42)
+    assert not store.end_abandoned(job.id, JobState.FAILED, "LOST", "gone", pid=42)  # someone was first
+    ended = store.job(job.id)
+    assert (ended.state, ended.reason) == (JobState.FAILED, "LOST") and ended.finished_ns
+    assert [r.text for r in store.logs(job.id)] == ["gone"]
+    assert all(m.job_id is None for m in store.machines())
+    assert store.unfinished_agents() == []
+
+
+def test_the_creators_pid_covers_the_window_before_the_agent_records_its_own(tmp_path):
+    from emulator.reaper import dead_jobs
+    from emulator.runtime import pid_alive
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p", agent_pid=os.getpid())
+    assert store.unfinished_agents() == [(job.id, os.getpid())]
+    assert dead_jobs(store.unfinished_agents(), pid_alive) == []
+
+
+def test_backoff_doubles_and_leaves_one_wait_fewer_than_attempts():
+    from emulator.agent import backoff_delays
+
+    assert backoff_delays(5, 1.0) == [1.0, 2.0, 4.0, 8.0]
+    assert backoff_delays(1, 1.0) == []
+
+
+def test_with_retries_waits_between_attempts_then_gives_the_last_error():
+    from emulator.agent import with_retries
+    from emulator.blobs import StorageError
+
+    waits, told = [], []
+
+    def always_down():
+        raise StorageError(f"down {len(waits)}")
+
+    with pytest.raises(StorageError, match="down 2"):
+        with_retries(always_down, [0.5, 1.0], lambda e, attempt, delay: told.append((attempt, delay)), sleep=waits.append)
+    assert waits == [0.5, 1.0] and told == [(1, 0.5), (2, 1.0)]
+    answers = iter([OSError("refused"), "ok"])
+
+    def flaky():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert with_retries(flaky, [0.1, 0.1], lambda *a: None, sleep=waits.append) == "ok"
+
+
+def test_with_retries_does_not_retry_other_errors():
+    from emulator.agent import with_retries
+
+    with pytest.raises(ValueError):
+        with_retries(lambda: int("x"), [1.0], lambda *a: pytest.fail("retried"), sleep=lambda s: pytest.fail("slept"))
+
+
+def test_restore_settings_come_from_the_environment(monkeypatch):
+    from emulator.agent import RESTORE_ATTEMPTS, RESTORE_BACKOFF_SECONDS, restore_settings
+
+    monkeypatch.delenv("CYCLE_RESTORE_ATTEMPTS", raising=False)
+    monkeypatch.delenv("CYCLE_RESTORE_BACKOFF_SECONDS", raising=False)
+    assert restore_settings() == (RESTORE_ATTEMPTS, RESTORE_BACKOFF_SECONDS)
+    monkeypatch.setenv("CYCLE_RESTORE_ATTEMPTS", "2")
+    monkeypatch.setenv("CYCLE_RESTORE_BACKOFF_SECONDS", "0.1")
+    assert restore_settings() == (2, 0.1)
+
+
+def test_a_second_interrupt_during_the_clean_up_is_only_noted(capfd):
+    from emulator.agent import Interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    cleaned = False
+    with pytest.raises(KeyboardInterrupt):
+        with Interrupts():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                pytest.fail("the first interrupt did not interrupt")
+            except KeyboardInterrupt:
+                os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C, then `cycle job cancel`'s SIGTERM
+                os.kill(os.getpid(), signal.SIGTERM)
+                cleaned = True
+                raise
+    assert cleaned
+    assert capfd.readouterr().err.count("cleaning up") == 1
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_last_safety_net_ends_a_job_the_clean_up_left_unfinished(tmp_path):
+    from emulator.agent import JobRunner
+    from emulator.logship import LogShipper
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    runner = JobRunner(tmp_path, store, None, lambda *record: None, None)
+    interrupted, failed, done = (store.create_job("p", agent_pid=os.getpid()) for _ in range(3))
+    store.set_state(done.id, JobState.RUNNING)
+    store.set_state(done.id, JobState.FINISHED)
+    for job, was_interrupted in ((interrupted, True), (failed, False), (done, False)):
+        runner.shipper = LogShipper(store, job.id, lambda *record: None)
+        runner._never_left_unfinished(job, was_interrupted)
+    assert (store.job(interrupted.id).state, store.job(interrupted.id).reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
+    assert (store.job(failed.id).state, store.job(failed.id).reason) == (JobState.FAILED, "AGENT_ERROR")
+    assert any("stopped before the job ended" in r.text for r in store.logs(failed.id))
+    assert store.job(done.id).state is JobState.FINISHED and store.logs(done.id) == []
+
+
+def test_disarm_clears_special_bits_and_removes_special_files(tmp_path):
+    import stat
+
+    from emulator.hostsafety import disarm
+
+    (tmp_path / "sub").mkdir()
+    setuid = tmp_path / "sub" / "sb"
+    setuid.write_bytes(b"x")
+    os.chmod(setuid, 0o4755)
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"y")
+    os.chmod(plain, 0o644)
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink("/etc/passwd", tmp_path / "link")
+    touched = disarm(tmp_path)
+    assert sorted(touched) == ["fifo", "sub/sb"]
+    assert stat.S_IMODE(os.lstat(setuid).st_mode) == 0o755
+    assert stat.S_IMODE(os.lstat(plain).st_mode) == 0o644
+    assert not os.path.lexists(tmp_path / "fifo") and os.path.islink(tmp_path / "link")
