@@ -37,3 +37,75 @@ def test_a_reread_since_the_last_timestamp_drops_only_what_was_delivered():
               b"2026-11-23T14:36:01.25Z tail", b"2026-11-23T14:36:01.3Z more"]
     assert list(delivered.new_frames(iter(reread))) == [b"2026-11-23T14:36:01.25Z tail", b"2026-11-23T14:36:01.3Z more"]
     assert list(DeliveredFrames().new_frames(iter([b"2026-11-23T14:36:00Z all"]))) == [b"2026-11-23T14:36:00Z all"]
+
+
+def _detached(project, *args: str) -> str:
+    from helpers import cli
+
+    result = cli("project", "test", str(project.root), "--detach", *args)
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def _ended(name: str, timeout: float = 90.0):
+    """The job once it ended; a job still running at the deadline is cancelled and the test fails."""
+    from helpers import FINAL, cli, wait_state
+
+    try:
+        return wait_state(name, FINAL, timeout=timeout)
+    except AssertionError:
+        cli("job", "cancel", name)
+        raise
+
+
+def test_artifact_named_with_invalid_utf8_is_stored_and_pulled_with_its_exact_bytes(project, s3_storage):
+    from emulator.platform import EmulatorPlatform
+    from helpers import cli
+
+    project.write(".cycleswap/run.sh", "echo raw > \"/artifacts/a$(printf '\\377\\376')b\"; sleep 1; echo after > /artifacts/after.txt\n")
+    name = _detached(project)
+    job = _ended(name)
+    logs = "\n".join(r.text for r in EmulatorPlatform().logs(name))
+    assert job.state is JobState.FINISHED, logs
+    assert len(EmulatorPlatform().artifacts(name)) == 2, logs
+    pulled = cli("job", "pull", name)
+    assert pulled.exit_code == 0, pulled.output
+    folder = os.fsencode(project.root / ".cycleswap" / "jobs" / name / "artifacts")
+    assert set(os.listdir(folder)) == {b"a\xff\xfeb", b"after.txt"}
+    with open(os.path.join(folder, b"a\xff\xfeb"), "rb") as f:
+        assert f.read() == b"raw\n"
+
+
+def test_an_uploader_failure_ends_the_pipeline_with_a_named_reason_not_a_hang(tmp_path):
+    """The recording step raising (as sqlite did for a surrogate-escaped name) fails that file and
+    the job; later files still upload and finish() returns."""
+    import sqlite3
+    import threading
+
+    from emulator.artifacts import ArtifactPipeline, PipelineSettings
+    from emulator.blobs import LocalStore
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    events, recorded = [], []
+
+    def record(artifact):
+        if artifact.path == "bad.txt":
+            raise sqlite3.OperationalError("database is locked")
+        recorded.append(artifact.path)
+
+    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", events.append, record,
+                                PipelineSettings(stability=0.05))
+    pipeline.start()
+    (root / "bad.txt").write_text("bad")
+    (root / "good.txt").write_text("good")
+    done = []
+    finisher = threading.Thread(target=lambda: done.append(pipeline.finish()), daemon=True)
+    finisher.start()
+    finisher.join(timeout=30)
+    assert done, "finish() hung after the uploader failed"
+    report = done[0]
+    assert report.failure is not None and report.failure.reason == "UPLOAD_ERROR"
+    assert "OperationalError" in report.failure.message and "bad.txt" in report.failure.message
+    assert report.failed == ["bad.txt"] and recorded == ["good.txt"]
+    assert any("OperationalError" in e for e in events)
