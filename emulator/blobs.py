@@ -56,7 +56,7 @@ class BlobStore(Protocol):
         it); on failure it is left for a retry."""
 
     def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
-        """Write the object to `dest` atomically (a .part file renamed), checking its sha256.
+        """Write the object to `dest` atomically (a short temporary name renamed), checking its sha256.
         `known` (size and sha256 recorded at upload) saves asking the store first."""
 
     def list(self, prefix: str) -> list[StoredObject]: ...
@@ -129,12 +129,24 @@ def store_once(blobs: BlobStore, prefix: str, path: Path) -> tuple[str, int, int
     return sha256, size, stored
 
 
+PART_PREFIX = ".cycle-part-"
+
+
+def part_name(dest: Path) -> Path:
+    """A fresh temporary name in `dest`'s folder for writing `dest`. Short and fixed in length, so a
+    255-byte final name (the longest Linux allows) never makes it too long, as `<name>.part` would."""
+    import secrets
+
+    return dest.with_name(f"{PART_PREFIX}{secrets.token_hex(8)}")
+
+
 def _download(found: StoredObject | None, key: str, dest: Path, description: str, fetch: Callable[[Path], None]) -> StoredObject:
-    """The shared part of every get_to: a missing object is an error; bytes land in <dest>.part,
-    which is removed when anything fails and renamed into place only once its sha256 matches."""
+    """The shared part of every get_to: a missing object is an error; bytes land in a temporary
+    file next to `dest`, which is removed when anything fails and renamed into place only once its
+    sha256 matches."""
     if found is None:
         raise StorageError(f"no object {key} in {description}")
-    part = dest.with_name(dest.name + ".part")
+    part = part_name(dest)
     try:
         fetch(part)
     except BaseException:

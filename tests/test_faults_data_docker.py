@@ -5,6 +5,7 @@ Against the real Docker engine and, where storage matters, the real moto S3 serv
 from __future__ import annotations
 
 import os
+import time
 
 from emulator.models import JobState, Stream
 
@@ -109,3 +110,35 @@ def test_an_uploader_failure_ends_the_pipeline_with_a_named_reason_not_a_hang(tm
     assert "OperationalError" in report.failure.message and "bad.txt" in report.failure.message
     assert report.failed == ["bad.txt"] and recorded == ["good.txt"]
     assert any("OperationalError" in e for e in events)
+
+
+def test_a_255_byte_artifact_name_survives_a_move_and_a_pull(project, monkeypatch):
+    from emulator.platform import EmulatorPlatform
+    from helpers import cli, wait_state
+
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+    long_name = "n" * 251 + ".bin"  # 255 bytes, the longest name Linux allows
+    project.write(".cycleswap/run.sh", f"""\
+        if [ -f /artifacts/{long_name} ]; then echo restarted; exit 0; fi
+        echo weights > /artifacts/{long_name}
+        sleep 60
+        """)
+    name = _detached(project)
+    wait_state(name, (JobState.RUNNING,))
+    platform = EmulatorPlatform()
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not platform.artifacts(name):
+            time.sleep(0.05)
+        assert [a.path for a in platform.artifacts(name)] == [long_name]
+        moved = cli("job", "reassign", name)
+        assert moved.exit_code == 0, moved.output
+    finally:
+        job = _ended(name)
+    texts = [r.text for r in platform.logs(name)]
+    assert job.state is JobState.FINISHED and "restarted" in texts, texts
+    pulled = cli("job", "pull", name)
+    assert pulled.exit_code == 0 and "1 artifact(s) downloaded" in pulled.output, pulled.output
+    folder = project.root / ".cycleswap" / "jobs" / name / "artifacts"
+    assert os.listdir(folder) == [long_name]
+    assert (folder / long_name).read_text() == "weights\n"
