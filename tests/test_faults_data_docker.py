@@ -5,7 +5,10 @@ Against the real Docker engine and, where storage matters, the real moto S3 serv
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+
+import pytest
 
 from emulator.models import JobState, Stream
 
@@ -142,3 +145,41 @@ def test_a_255_byte_artifact_name_survives_a_move_and_a_pull(project, monkeypatc
     folder = project.root / ".cycleswap" / "jobs" / name / "artifacts"
     assert os.listdir(folder) == [long_name]
     assert (folder / long_name).read_text() == "weights\n"
+
+
+@pytest.fixture
+def small_home(tmp_path, monkeypatch):
+    """An emulator home on a 40 MB filesystem of the test's own (tmpfs; the tests run as root)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount_point)], check=True)
+    try:
+        home = mount_point / "cycle-home"
+        home.mkdir()
+        monkeypatch.setenv("CYCLE_HOME", str(home))
+        yield home
+    finally:
+        from helpers import cli
+
+        from emulator.platform import EmulatorPlatform
+
+        for job in EmulatorPlatform().jobs(limit=10):
+            if not job.state.is_final:
+                cli("job", "cancel", job.name)
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_under_the_home_fails_the_job_with_the_folder_and_space_needed(project, small_home):
+    from emulator.platform import EmulatorPlatform
+
+    project.write(".cycleswap/run.sh", "head -c 31457280 /dev/zero > /artifacts/big.bin; echo written\n")
+    started = time.monotonic()
+    name = _detached(project)
+    job = _ended(name, timeout=120)
+    assert time.monotonic() - started < 120
+    events = [r.text for r in EmulatorPlatform().logs(name) if r.stream is Stream.SYSTEM]
+    assert job.state is JobState.FAILED and job.reason == "DISK_FULL", events
+    ending = [e for e in events if e.startswith("job failed (DISK_FULL): out of disk space")]
+    assert ending, events
+    assert str(small_home) in ending[0] and "31457280 bytes" in ending[0] and "big.bin" in ending[0]
+    assert "\n" not in ending[0]
