@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError, snapshot_file
 from emulator.keys import artifact_key, is_inside, local_relative, relative_key
@@ -112,6 +113,29 @@ def file_path(display: str) -> str:
         return os.fsdecode(local_relative(display))
     except ValueError:  # BadInput: not a form `shown` makes
         return display
+
+
+def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
+    """`path` opened for reading without following a link, or None when it is not (any more) the
+    regular file that was judged: a link at open time (O_NOFOLLOW refuses it), not a regular
+    file, another inode than a moment ago, or a file that lives outside `root` (checked on the
+    open descriptor itself, so a folder swapped for a link on the way is caught too)."""
+    try:
+        judged = os.lstat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # ELOOP: a link now; ENOENT: gone
+        return None
+    handle = os.fdopen(fd, "rb")
+    try:
+        opened = os.fstat(fd)
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        if (statmod.S_ISREG(opened.st_mode) and (opened.st_dev, opened.st_ino) == (judged.st_dev, judged.st_ino)
+                and is_inside(root, where)):
+            return handle
+    except OSError:
+        pass
+    handle.close()
+    return None
 
 
 def signature_of(path: Path) -> Signature | None:
@@ -382,29 +406,37 @@ class ArtifactPipeline:
                     self.report.failed.remove(shown(item.path))
                 self.on_uploaded(artifact)
         finally:
-            if not in_place:
+            if in_place:
+                path.close()
+            else:
                 path.unlink(missing_ok=True)
 
-    def _hash_in_place(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
-        """Hash the file where it is (a large file goes to S3 without a private copy); None (and
-        re-watch) when it changed meanwhile."""
+    def _hash_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, str, int, Signature] | None:
+        """Open the file once (never through a link) and hash it where it is: a large file goes to
+        S3 from this same descriptor, without a private copy, so swapping the path for a link
+        after the hash cannot send another file. None (and re-watch) when it changed meanwhile."""
         before = signature_of(self.root / item.path)
         if before != item.signature:
             self._retouch(item.path)
             return None
+        handle = open_unfollowed(source, self.real_root)
+        if handle is None:
+            self._retouch(item.path)
+            return None
         digest, size = hashlib.sha256(), 0
         try:
-            with open(source, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src:
-                while chunk := src.read(CHUNK * 4):
-                    digest.update(chunk)
-                    size += len(chunk)
+            while chunk := handle.read(CHUNK * 4):
+                digest.update(chunk)
+                size += len(chunk)
         except OSError:
+            handle.close()
             self._retouch(item.path)
             return None
         if signature_of(self.root / item.path) != before:
+            handle.close()
             self._retouch(item.path)
             return None
-        return source, digest.hexdigest(), size, before
+        return handle, digest.hexdigest(), size, before
 
     def _snapshot(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
         """A private copy of `source`, hashed; None (and re-watch) when it changed meanwhile."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from cycle.errors import CycleError
 
@@ -321,9 +321,11 @@ class S3Store:
         if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():
             raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the bytes sent")
 
-    def put_in_place(self, key: str, path: Path, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
-        """Multipart upload of `path` as it is; completed only when `still_same()` holds at the
-        end, so a file written to meanwhile never becomes a stored (torn) object."""
+    def put_in_place(self, key: str, source: BinaryIO, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
+        """Multipart upload of the open file `source` (from its start) as it is: the caller hashed
+        this same descriptor, so no path is opened again (a link swapped in cannot be followed).
+        Completed only when the bytes sent hash to `sha256` and `still_same()` holds at the end,
+        so a file written to meanwhile never becomes a stored (torn) object."""
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
@@ -340,8 +342,9 @@ class S3Store:
                 slots.release()
 
         try:
-            futures = []
-            with ThreadPoolExecutor(IN_PLACE_CONCURRENCY) as pool, open(path, "rb") as source:
+            futures, sent, sent_size = [], hashlib.sha256(), 0
+            source.seek(0)
+            with ThreadPoolExecutor(IN_PLACE_CONCURRENCY) as pool:
                 number = 1
                 while True:
                     slots.acquire()
@@ -349,12 +352,14 @@ class S3Store:
                     if not body and number > 1:
                         slots.release()
                         break
+                    sent.update(body)
+                    sent_size += len(body)
                     futures.append(pool.submit(send, number, body))
                     number += 1
                     if len(body) < PART_SIZE:
                         break
                 parts = [f.result() for f in futures]
-            if not still_same():
+            if sent.hexdigest() != sha256 or sent_size != size or not still_same():
                 raise FileChanged(key)
             self._call(f"uploading {key}", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
                        UploadId=upload_id, MultipartUpload={"Parts": parts})

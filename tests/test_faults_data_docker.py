@@ -183,3 +183,65 @@ def test_a_full_disk_under_the_home_fails_the_job_with_the_folder_and_space_need
     assert ending, events
     assert str(small_home) in ending[0] and "31457280 bytes" in ending[0] and "big.bin" in ending[0]
     assert "\n" not in ending[0]
+
+
+def _swap_for_link(path, target):
+    """Put a symlink to `target` where `path` was; returns where the original file went."""
+    aside = path.with_name(path.name + ".aside")
+    os.replace(path, aside)
+    os.symlink(target, path)
+    return aside
+
+
+def test_an_in_place_upload_never_sends_a_file_swapped_in_by_a_link(tmp_path, s3_host):
+    """Between hashing and sending, the job swaps its checkpoint for a link to a host secret of the
+    same size (and swaps it back before the final check): the bucket must never hold the secret."""
+    from emulator.artifacts import ArtifactPipeline, PipelineSettings
+    from emulator.blobs import S3Store
+
+    secret = tmp_path / "host-secret"
+    secret.write_bytes(b"S" * (9 * 1024 * 1024))
+    swaps = []
+
+    class SwapBeforeSending(S3Store):
+        def put_in_place(self, key, source, sha256, size, still_same):
+            path = root / "ckpt.bin"
+            aside = _swap_for_link(path, secret)
+            swaps.append(key)
+
+            def swap_back_then_check():
+                os.replace(aside, path)  # same inode, size and mtime as judged: only the bytes sent differ
+                return still_same()
+
+            return super().put_in_place(key, source, sha256, size, swap_back_then_check)
+
+    store = SwapBeforeSending(s3_host, "swap-bucket", tmp_path / "snap")
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    events = []
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, lambda a: None, PipelineSettings(stability=0.05))
+    pipeline.start()
+    data = os.urandom(9 * 1024 * 1024)
+    (root / "ckpt.bin").write_bytes(data)
+    report = pipeline.finish()
+    assert swaps, "the in-place upload was not used"
+    stored = store.client.get_object(Bucket="swap-bucket", Key="jobs/job-1/artifacts/ckpt.bin")["Body"].read()
+    assert stored != secret.read_bytes(), "the bucket holds the host file the link pointed to"
+    assert stored == data
+    assert [a.size for a in report.uploaded] == [len(data)]
+
+
+def test_a_path_that_is_a_link_when_opened_is_refused(tmp_path):
+    from emulator.artifacts import open_unfollowed
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    (root / "real.bin").write_bytes(b"x")
+    (tmp_path / "secret").write_bytes(b"secret")
+    os.symlink(tmp_path / "secret", root / "link.bin")
+    os.symlink(root / "real.bin", root / "inside-link.bin")
+    assert open_unfollowed(root / "link.bin", root) is None
+    assert open_unfollowed(root / "inside-link.bin", root) is None  # refused even when it points inside
+    assert open_unfollowed(tmp_path / "secret", root) is None  # a file outside the root
+    with open_unfollowed(root / "real.bin", root) as handle:
+        assert handle.read() == b"x"
