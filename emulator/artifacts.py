@@ -197,6 +197,7 @@ class ArtifactPipeline:
         self._warned = False
         self._consecutive_failures = 0
         self._uploader_gone = False
+        self._copy_failures: dict[str, int] = {}
         self._observer = None
         self._threads: list[threading.Thread] = []
         self.first_write: float | None = None  # monotonic time of the first write the watcher saw
@@ -449,6 +450,8 @@ class ArtifactPipeline:
         except OSError as error:
             if error.errno in OUT_OF_SPACE:  # retrying would spin: the copy fails the same way
                 raise DiskFull(self.store.snapshot_dir, item.signature[0], shown(item.path)) from None
+            if self._keeps_failing(item.path):
+                raise  # the same error every time: fail the file rather than re-watch it forever
             self._retouch(item.path)
             return None
         if signature_of(self.root / item.path) != before or (source != self.root / item.path and signature_of(source) is None):
@@ -456,6 +459,14 @@ class ArtifactPipeline:
             self._retouch(item.path)
             return None
         return name, sha256, size, before
+
+    def _keeps_failing(self, rel: str) -> bool:
+        """True once copying `rel` failed more times in a row than uploads are retried (a file that
+        vanished meanwhile does not count: it is simply gone)."""
+        if signature_of(self.root / rel) is None:
+            return False
+        self._copy_failures[rel] = self._copy_failures.get(rel, 0) + 1
+        return self._copy_failures[rel] > self.settings.retries
 
     def _store_with_retries(self, upload: Callable[[], None], rel: str) -> bool:
         attempts = 1 if self._consecutive_failures >= 3 else max(1, self.settings.retries)

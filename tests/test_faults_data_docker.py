@@ -245,3 +245,29 @@ def test_a_path_that_is_a_link_when_opened_is_refused(tmp_path):
     assert open_unfollowed(tmp_path / "secret", root) is None  # a file outside the root
     with open_unfollowed(root / "real.bin", root) as handle:
         assert handle.read() == b"x"
+
+
+def test_a_snapshot_that_fails_the_same_way_every_time_fails_the_file_instead_of_spinning(tmp_path):
+    """The snapshot folder vanished (someone cleaned the home): each copy fails with ENOENT."""
+    import shutil
+    import threading
+
+    from emulator.artifacts import ArtifactPipeline, PipelineSettings
+    from emulator.blobs import LocalStore
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    store = LocalStore(tmp_path / "store")
+    shutil.rmtree(store.snapshot_dir)
+    events = []
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, lambda a: None,
+                                PipelineSettings(stability=0.05, retries=2, backoff=0.01))
+    pipeline.start()
+    (root / "a.bin").write_bytes(b"a")
+    done = []
+    finisher = threading.Thread(target=lambda: done.append(pipeline.finish()), daemon=True)
+    finisher.start()
+    finisher.join(timeout=30)
+    assert done, "finish() kept re-watching a file whose copy always fails"
+    assert done[0].failed == ["a.bin"] and done[0].failure.reason == "UPLOAD_ERROR"
+    assert "FileNotFoundError" in done[0].failure.message
