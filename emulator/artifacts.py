@@ -75,7 +75,8 @@ class DiskFull(Exception):
 
     def paragraph(self) -> str:
         try:
-            free = f"{os.statvfs(self.folder).f_bavail * os.statvfs(self.folder).f_frsize} bytes free"
+            disk = os.statvfs(self.folder)
+            free = f"{disk.f_bavail * disk.f_frsize} bytes free"
         except OSError:
             free = "free space unknown"
         return (f"out of disk space: the artifact {self.rel!r} needs {self.needed} bytes in {self.folder} "
@@ -454,6 +455,7 @@ class ArtifactPipeline:
                 raise  # the same error every time: fail the file rather than re-watch it forever
             self._retouch(item.path)
             return None
+        self._copy_failures.pop(item.path, None)
         if signature_of(self.root / item.path) != before or (source != self.root / item.path and signature_of(source) is None):
             name.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)
