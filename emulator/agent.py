@@ -534,7 +534,10 @@ class JobRunner:
         state, reason = state_for_exit(exit_code, oom, upload_failed=bool(report.failed))
         if oom:
             self.event(job.id, f"out of memory: the container hit its memory limit and was killed (exit code {exit_code})")
-        if state is JobState.FINISHED:
+        if report.failure is not None and not oom:  # the pipeline could not work: its reason wins
+            state, reason = JobState.FAILED, report.failure.reason
+            self.event(job.id, f"job failed ({reason}): {report.failure.message}")
+        elif state is JobState.FINISHED:
             self.event(job.id, "job finished: run.sh exited with code 0")
         elif reason == "UPLOAD_ERROR":
             self.event(job.id, f"job failed: run.sh exited with code 0 but {len(report.failed)} artifact(s) could not be "

@@ -23,14 +23,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError, snapshot_file
-from emulator.keys import artifact_key, is_inside
+from emulator.keys import artifact_key, is_inside, local_relative, relative_key
 from emulator.models import QUEUE_WARNING_TEXT, Artifact
 from emulator.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
 from emulator.upload_queue import QUEUE_WARNING_SECONDS, UploadQueue
 
 TICK = 0.05
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -55,16 +57,86 @@ class PipelineSettings:
         )
 
 
+@dataclass(frozen=True)
+class PipelineFailure:
+    """Why the pipeline could not do its work (the job's reason, e.g. DISK_FULL) and the one
+    paragraph that says so."""
+
+    reason: str
+    message: str
+
+
+class DiskFull(Exception):
+    """No space left (ENOSPC or EDQUOT) in `folder` for `needed` bytes."""
+
+    def __init__(self, folder: Path, needed: int, rel: str) -> None:
+        super().__init__(folder, needed, rel)
+        self.folder, self.needed, self.rel = folder, needed, rel
+
+    def paragraph(self) -> str:
+        try:
+            disk = os.statvfs(self.folder)
+            free = f"{disk.f_bavail * disk.f_frsize} bytes free"
+        except OSError:
+            free = "free space unknown"
+        return (f"out of disk space: the artifact {self.rel!r} needs {self.needed} bytes in {self.folder} "
+                f"({free}), so it was not stored. Free space on that disk, or set CYCLE_HOME to an emulator "
+                "home on a larger disk, and run the job again.")
+
+
 @dataclass
 class PipelineReport:
+    """Paths here are in their display form (a storage key's relative part), printable and storable."""
+
     uploaded: list[Artifact] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
+    failure: PipelineFailure | None = None
 
     @property
     def uploaded_bytes(self) -> int:
         return sum(a.size for a in self.uploaded)
+
+
+def shown(rel: str) -> str:
+    """A relative path as records and events show it: the storage key's form, valid UTF-8 (a name
+    with invalid UTF-8 or control bytes is percent-encoded), which `keys.local_relative` maps back."""
+    try:
+        return relative_key(rel)
+    except ValueError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def file_path(display: str) -> str:
+    """The path (str, surrogate-escaped like os.walk gives it) a display form stands for."""
+    try:
+        return os.fsdecode(local_relative(display))
+    except ValueError:  # BadInput: not a form `shown` makes
+        return display
+
+
+def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
+    """`path` opened for reading without following a link, or None when it is not (any more) the
+    regular file that was judged: a link at open time (O_NOFOLLOW refuses it), not a regular
+    file, another inode than a moment ago, or a file that lives outside `root` (checked on the
+    open descriptor itself, so a folder swapped for a link on the way is caught too)."""
+    try:
+        judged = os.lstat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # ELOOP: a link now; ENOENT: gone
+        return None
+    handle = os.fdopen(fd, "rb")
+    try:
+        opened = os.fstat(fd)
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        if (statmod.S_ISREG(opened.st_mode) and (opened.st_dev, opened.st_ino) == (judged.st_dev, judged.st_ino)
+                and is_inside(root, where)):
+            return handle
+    except OSError:
+        pass
+    handle.close()
+    return None
 
 
 def signature_of(path: Path) -> Signature | None:
@@ -125,6 +197,8 @@ class ArtifactPipeline:
         self._in_flight: str | None = None
         self._warned = False
         self._consecutive_failures = 0
+        self._uploader_gone = False
+        self._copy_failures: dict[str, int] = {}
         self._observer = None
         self._threads: list[threading.Thread] = []
         self.first_write: float | None = None  # monotonic time of the first write the watcher saw
@@ -132,7 +206,8 @@ class ArtifactPipeline:
     def seed(self, restored: dict[str, tuple]) -> None:
         """Files restored from storage before the container starts: {path: (signature, size, sha256)}.
         They count as stored, so they are not uploaded again unless the job rewrites them."""
-        for path, (signature, _size, sha256) in restored.items():
+        for display, (signature, _size, sha256) in restored.items():
+            path = file_path(display)
             self._stored[path] = (signature, sha256)
             self._settled[path] = signature
 
@@ -143,8 +218,8 @@ class ArtifactPipeline:
             for name in files:
                 path = Path(base) / name
                 rel, signature = self._relative(path), signature_of(path)
-                if rel and signature and self._stored.get(rel, (None,))[0] != signature and rel not in self.report.skipped:
-                    found.append(rel)
+                if rel and signature and self._stored.get(rel, (None,))[0] != signature and shown(rel) not in self.report.skipped:
+                    found.append(shown(rel))
         return found
 
     # watching
@@ -213,10 +288,14 @@ class ArtifactPipeline:
 
     # moving stable files to the queue
     def _tick_loop(self) -> None:
-        while not self._stop.is_set():
-            with self._lock:
-                self._tick(time.monotonic())
-                self._lock.wait(TICK)
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    self._tick(time.monotonic())
+                    self._lock.wait(TICK)
+        except Exception as error:  # finish() still queues what waits; the job ends FAILED
+            self._record_failure(PipelineFailure(
+                "UPLOAD_ERROR", f"the artifact watcher stopped: {type(error).__name__}: {error}"))
 
     def _tick(self, now: float) -> None:
         for item in self.tracker.due(now, lambda rel: signature_of(self.root / rel)):
@@ -230,22 +309,54 @@ class ArtifactPipeline:
 
     # uploading
     def _upload_loop(self) -> None:
-        while True:
-            with self._lock:
-                item = self.queue.pop()
-                while item is None:
-                    if self._stop.is_set():
-                        return
-                    self._lock.wait(TICK)
-                    item = self.queue.pop()
-                self._in_flight = item.path
-            try:
-                self._upload(item)
-            finally:
+        """Upload until stopped. An error on one file fails that file and the job (never the
+        thread silently: a dead uploader would leave finish() waiting forever)."""
+        try:
+            while True:
                 with self._lock:
-                    self._in_flight = None
-                    self.queue.settle()
-                    self._lock.notify_all()
+                    item = self.queue.pop()
+                    while item is None:
+                        if self._stop.is_set():
+                            return
+                        self._lock.wait(TICK)
+                        item = self.queue.pop()
+                    self._in_flight = item.path
+                try:
+                    self._upload(item)
+                except Exception as error:
+                    self._fail_item(item, error)
+                finally:
+                    with self._lock:
+                        self._in_flight = None
+                        self.queue.settle()
+                        self._lock.notify_all()
+        except BaseException as error:
+            self._record_failure(PipelineFailure(
+                "UPLOAD_ERROR", f"the artifact uploader stopped: {type(error).__name__}: {error}"))
+            with self._lock:
+                self._uploader_gone = True
+                self._lock.notify_all()
+            raise
+
+    def _fail_item(self, item: Stable, error: Exception) -> None:
+        """`item` could not be stored: it is not retried, and the job ends FAILED with the reason."""
+        self._settled[item.path] = item.signature
+        if shown(item.path) not in self.report.failed:
+            self.report.failed.append(shown(item.path))
+        if isinstance(error, OSError) and error.errno in OUT_OF_SPACE:
+            folder = Path(os.path.dirname(error.filename)) if error.filename else self.store.snapshot_dir
+            error = DiskFull(folder, item.signature[0], shown(item.path))
+        if isinstance(error, DiskFull):
+            self._record_failure(PipelineFailure("DISK_FULL", error.paragraph()))
+        else:
+            self._record_failure(PipelineFailure(
+                "UPLOAD_ERROR", f"the artifact uploader failed on {shown(item.path)!r}: {type(error).__name__}: {error}"))
+
+    def _record_failure(self, failure: PipelineFailure) -> None:
+        """The first failure decides the job's reason; each is a system event."""
+        if self.report.failure is None:
+            self.report.failure = failure
+        self.on_event(failure.message)
 
     def _retouch(self, rel: str) -> None:
         with self._lock:
@@ -257,8 +368,8 @@ class ArtifactPipeline:
         real = Path(os.path.realpath(path))
         if not is_inside(self.real_root, real) or real == self.real_root:
             target = os.readlink(path) if path.is_symlink() else str(real)
-            self.report.skipped.append(rel)
-            self.on_event(f"skipped artifact {rel!r}: it is a link to {target!r}, outside /artifacts; links are never followed out")
+            self.report.skipped.append(shown(rel))
+            self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are never followed out")
             return None
         return real if real.is_file() else None
 
@@ -291,36 +402,44 @@ class ArtifactPipeline:
                 return
             if stored:
                 self._stored[item.path] = (signature, sha256)
-                artifact = Artifact(path=item.path, key=key, size=size, sha256=sha256, mtime_ns=signature[1], uploaded_ns=time.time_ns(),
-                                    store=getattr(self.store, "name", None))
+                artifact = Artifact(path=shown(item.path), key=key, size=size, sha256=sha256, mtime_ns=signature[1],
+                                    uploaded_ns=time.time_ns(), store=getattr(self.store, "name", None))
                 self.report.uploaded.append(artifact)
-                if item.path in self.report.failed:
-                    self.report.failed.remove(item.path)
+                if shown(item.path) in self.report.failed:
+                    self.report.failed.remove(shown(item.path))
                 self.on_uploaded(artifact)
         finally:
-            if not in_place:
+            if in_place:
+                path.close()
+            else:
                 path.unlink(missing_ok=True)
 
-    def _hash_in_place(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
-        """Hash the file where it is (a large file goes to S3 without a private copy); None (and
-        re-watch) when it changed meanwhile."""
+    def _hash_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, str, int, Signature] | None:
+        """Open the file once (never through a link) and hash it where it is: a large file goes to
+        S3 from this same descriptor, without a private copy, so swapping the path for a link
+        after the hash cannot send another file. None (and re-watch) when it changed meanwhile."""
         before = signature_of(self.root / item.path)
         if before != item.signature:
             self._retouch(item.path)
             return None
+        handle = open_unfollowed(source, self.real_root)
+        if handle is None:
+            self._retouch(item.path)
+            return None
         digest, size = hashlib.sha256(), 0
         try:
-            with open(source, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src:
-                while chunk := src.read(CHUNK * 4):
-                    digest.update(chunk)
-                    size += len(chunk)
+            while chunk := handle.read(CHUNK * 4):
+                digest.update(chunk)
+                size += len(chunk)
         except OSError:
+            handle.close()
             self._retouch(item.path)
             return None
         if signature_of(self.root / item.path) != before:
+            handle.close()
             self._retouch(item.path)
             return None
-        return source, digest.hexdigest(), size, before
+        return handle, digest.hexdigest(), size, before
 
     def _snapshot(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
         """A private copy of `source`, hashed; None (and re-watch) when it changed meanwhile."""
@@ -330,14 +449,27 @@ class ArtifactPipeline:
             return None
         try:
             name, sha256, size = snapshot_file(source, self.store.snapshot_dir)
-        except OSError:
+        except OSError as error:
+            if error.errno in OUT_OF_SPACE:  # retrying would spin: the copy fails the same way
+                raise DiskFull(self.store.snapshot_dir, item.signature[0], shown(item.path)) from None
+            if self._keeps_failing(item.path):
+                raise  # the same error every time: fail the file rather than re-watch it forever
             self._retouch(item.path)
             return None
+        self._copy_failures.pop(item.path, None)
         if signature_of(self.root / item.path) != before or (source != self.root / item.path and signature_of(source) is None):
             name.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)
             return None
         return name, sha256, size, before
+
+    def _keeps_failing(self, rel: str) -> bool:
+        """True once copying `rel` failed more times in a row than uploads are retried (a file that
+        vanished meanwhile does not count: it is simply gone)."""
+        if signature_of(self.root / rel) is None:
+            return False
+        self._copy_failures[rel] = self._copy_failures.get(rel, 0) + 1
+        return self._copy_failures[rel] > self.settings.retries
 
     def _store_with_retries(self, upload: Callable[[], None], rel: str) -> bool:
         attempts = 1 if self._consecutive_failures >= 3 else max(1, self.settings.retries)
@@ -351,9 +483,9 @@ class ArtifactPipeline:
                 if attempt + 1 < attempts and not self._stop_now():
                     time.sleep(self.settings.backoff * 2 ** attempt)
         self._consecutive_failures += 1
-        if rel not in self.report.failed:
-            self.report.failed.append(rel)
-        self.on_event(f"upload of {rel!r} failed after {attempts} attempt(s): {last.message}")
+        if shown(rel) not in self.report.failed:
+            self.report.failed.append(shown(rel))
+        self.on_event(f"upload of {shown(rel)!r} failed after {attempts} attempt(s): {last.message}")
         return False
 
     def _stop_now(self) -> bool:
@@ -379,11 +511,11 @@ class ArtifactPipeline:
                     if self._settled.get(item.path) != item.signature:
                         self.queue.push(item, now)
                 self._lock.notify_all()
-                while len(self.queue) or self._in_flight:
+                while (len(self.queue) or self._in_flight) and not self._uploader_gone:
                     self._lock.wait(TICK)
             with self._lock:
                 waiting = len(self.tracker)  # files sent back to wait (changed during their upload)
-            if not unseen and not waiting and not self._unseen(self.root):
+            if self._uploader_gone or (not unseen and not waiting and not self._unseen(self.root)):
                 break
         self._stop_threads()
         return self.report
@@ -393,7 +525,7 @@ class ArtifactPipeline:
         self._stop_observer()
         with self._lock:
             waiting = set(self.queue.paths()) | set(self.tracker.paths())
-            self.report.abandoned = sorted(p for p in waiting if signature_of(self.root / p) is not None)
+            self.report.abandoned = sorted(shown(p) for p in waiting if signature_of(self.root / p) is not None)
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()

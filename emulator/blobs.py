@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from cycle.errors import CycleError
 
@@ -64,7 +64,7 @@ class BlobStore(Protocol):
         it); on failure it is left for a retry."""
 
     def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
-        """Write the object to `dest` atomically (a .part file renamed), checking its sha256.
+        """Write the object to `dest` atomically (a short temporary name renamed), checking its sha256.
         `known` (size and sha256 recorded at upload) saves asking the store first."""
 
     def list(self, prefix: str) -> list[StoredObject]: ...
@@ -138,12 +138,24 @@ def store_once(blobs: BlobStore, prefix: str, path: Path) -> tuple[str, int, int
     return sha256, size, stored
 
 
+PART_PREFIX = ".cycle-part-"
+
+
+def part_name(dest: Path) -> Path:
+    """A fresh temporary name in `dest`'s folder for writing `dest`. Short and fixed in length, so a
+    255-byte final name (the longest Linux allows) never makes it too long, as `<name>.part` would."""
+    import secrets
+
+    return dest.with_name(f"{PART_PREFIX}{secrets.token_hex(8)}")
+
+
 def _download(found: StoredObject | None, key: str, dest: Path, description: str, fetch: Callable[[Path], None]) -> StoredObject:
-    """The shared part of every get_to: a missing object is an error; bytes land in <dest>.part,
-    which is removed when anything fails and renamed into place only once its sha256 matches."""
+    """The shared part of every get_to: a missing object is an error; bytes land in a temporary
+    file next to `dest`, which is removed when anything fails and renamed into place only once its
+    sha256 matches."""
     if found is None:
         raise StorageError(f"no object {key} in {description}")
-    part = dest.with_name(dest.name + ".part")
+    part = part_name(dest)
     try:
         fetch(part)
     except BaseException:
@@ -368,9 +380,11 @@ class S3Store:
         if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():
             raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the bytes sent")
 
-    def put_in_place(self, key: str, path: Path, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
-        """Multipart upload of `path` as it is; completed only when `still_same()` holds at the
-        end, so a file written to meanwhile never becomes a stored (torn) object."""
+    def put_in_place(self, key: str, source: BinaryIO, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
+        """Multipart upload of the open file `source` (from its start) as it is: the caller hashed
+        this same descriptor, so no path is opened again (a link swapped in cannot be followed).
+        Completed only when the bytes sent hash to `sha256` and `still_same()` holds at the end,
+        so a file written to meanwhile never becomes a stored (torn) object."""
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
@@ -387,8 +401,9 @@ class S3Store:
                 slots.release()
 
         try:
-            futures = []
-            with ThreadPoolExecutor(IN_PLACE_CONCURRENCY) as pool, open(path, "rb") as source:
+            futures, sent, sent_size = [], hashlib.sha256(), 0
+            source.seek(0)
+            with ThreadPoolExecutor(IN_PLACE_CONCURRENCY) as pool:
                 number = 1
                 while True:
                     slots.acquire()
@@ -396,12 +411,14 @@ class S3Store:
                     if not body and number > 1:
                         slots.release()
                         break
+                    sent.update(body)
+                    sent_size += len(body)
                     futures.append(pool.submit(send, number, body))
                     number += 1
                     if len(body) < PART_SIZE:
                         break
                 parts = [f.result() for f in futures]
-            if not still_same():
+            if sent.hexdigest() != sha256 or sent_size != size or not still_same():
                 raise FileChanged(key)
             self._call(f"uploading {key}", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
                        UploadId=upload_id, MultipartUpload={"Parts": parts})

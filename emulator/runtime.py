@@ -104,8 +104,62 @@ def join_frames(frames: Iterator[bytes]) -> Iterator[tuple[int, str]]:
 
 def stream_lines(container, stderr: bool) -> Iterator[tuple[int, str]]:
     """Every line of one of the container's streams, from its start until it exits."""
-    frames = container.logs(stream=True, follow=True, stdout=not stderr, stderr=stderr, timestamps=True)
-    return join_frames(frames)
+    return join_frames(_all_frames(container, stderr))
+
+
+def _all_frames(container, stderr: bool) -> Iterator[bytes]:
+    """The follow stream's frames, then whatever it did not deliver.
+
+    Docker's follow stream may end (the container stopped) before the final partial line (one
+    printed without a trailing newline) is delivered. Once the container has exited, a plain read
+    since the last timestamp seen brings the rest; frames already delivered are dropped."""
+    delivered = DeliveredFrames()
+    for frame in container.logs(stream=True, follow=True, stdout=not stderr, stderr=stderr, timestamps=True):
+        delivered.note(frame)
+        yield frame
+    yield from _undelivered(container, stderr, delivered)
+
+
+class DeliveredFrames:
+    """The newest timestamp delivered and how many frames carried it: enough to drop the frames a
+    re-read since that timestamp (docker's `since` is inclusive) repeats."""
+
+    def __init__(self) -> None:
+        self.last_ns: int | None = None
+        self.at_last = 0
+
+    def note(self, frame: bytes) -> None:
+        ts = parse_docker_ts(frame.partition(b" ")[0])
+        if ts == self.last_ns:
+            self.at_last += 1
+        else:
+            self.last_ns, self.at_last = ts, 1
+
+    def new_frames(self, frames: Iterator[bytes]) -> Iterator[bytes]:
+        """`frames` (re-read from `since`) without the ones already delivered."""
+        repeated = self.at_last
+        for frame in frames:
+            ts = parse_docker_ts(frame.partition(b" ")[0])
+            if self.last_ns is not None and ts < self.last_ns:
+                continue
+            if ts == self.last_ns and repeated:
+                repeated -= 1
+                continue
+            yield frame
+
+
+def _undelivered(container, stderr: bool, delivered: DeliveredFrames) -> Iterator[bytes]:
+    """Frames the follow stream missed; nothing when the container is gone (cancelled, removed)."""
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
+
+    try:
+        container.wait(timeout=60)  # the engine has copied all output once the container exited
+        since = None if delivered.last_ns is None else delivered.last_ns // 1_000_000_000
+        frames = container.logs(stream=True, follow=False, stdout=not stderr, stderr=stderr, timestamps=True, since=since)
+        yield from delivered.new_frames(frames)
+    except (DockerException, RequestException):
+        return
 
 
 # Docker's default capability set (moby's oci/caps/defaults.go), written out because we drop ALL

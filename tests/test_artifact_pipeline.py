@@ -262,7 +262,7 @@ def test_a_large_file_written_during_its_upload_is_never_stored_torn(tmp_path, s
         def put_in_place(self, key, path, sha256, size, still_same):
             WriterDuringUpload.calls += 1
             if WriterDuringUpload.calls == 1:
-                with open(path, "ab") as f:  # the job appends while the first upload runs
+                with open(root / "ckpt.bin", "ab") as f:  # the job appends while the first upload runs
                     f.write(b"tail")
             return super().put_in_place(key, path, sha256, size, still_same)
 

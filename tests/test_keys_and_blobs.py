@@ -76,7 +76,7 @@ def test_contract_put_get_round_trip_byte_for_byte(store, tmp_path, data):
     out = tmp_path / "out.bin"
     got = store.get_to("jobs/j-1/artifacts/a/b.bin", out)
     assert out.read_bytes() == data and got.sha256 == sha
-    assert not (tmp_path / "out.bin.part").exists()
+    assert not list(tmp_path.glob(".cycle-part-*")) and not (tmp_path / "out.bin.part").exists()
 
 
 def test_contract_overwrite_list_and_delete(store):

@@ -2,8 +2,9 @@
 
 Nothing is ever written outside that folder: the job name is checked, every artifact key is
 mapped back to a relative path that cannot hold '..' or be absolute, and the resolved target must
-stay inside artifacts/. Files land under a .part name and are renamed once complete and checked,
-so an interrupted pull never leaves a half-written file under its final name.
+stay inside artifacts/. Files land under a short temporary name in their folder (.cycle-part-<random>,
+never longer than the final name) and are renamed once complete and checked, so an interrupted
+pull never leaves a half-written file under its final name.
 """
 
 from __future__ import annotations
