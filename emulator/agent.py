@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cycle.errors import BadInput, JobCancelled
 from cycle.manifest import Manifest
-from emulator import gpu, runtime
+from emulator import baseimage, gpu, runtime
 from emulator.gpu import machine_cuda
 from emulator.artifacts import ArtifactPipeline
 from emulator.blobs import BlobStore, StoredObject
@@ -145,7 +145,8 @@ class JobRunner:
         stay: Stay | None = None
         try:
             self.event(job.id, f"job {job.name} created for project {manifest.name}")
-            self.event(job.id, f"base image for [ubuntu] version {base.version}: {base.image} ({base.source})")
+            self.event(job.id, f"base image for [ubuntu] version {base.version}: "
+                               f"{baseimage.explain(base.version, base.image, base.source, base_image.labels)}")
             builder = Builder(self.client, self.store, {**self.labels, runtime.LABEL_JOB: str(job.id)},
                               lambda text: self.event(job.id, text))
             try:

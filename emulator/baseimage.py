@@ -56,7 +56,7 @@ DEBIAN_ENV = (
 KIND_LABEL = "cycleswap.base"
 DESCRIPTIONS = {
     "debian-bookworm-mmdebstrap": "Debian bookworm root filesystem built with mmdebstrap",
-    "busybox-bash-static": "busybox + bash stand-in (no apt-get, no Python)",
+    "busybox-bash-static": "busybox + bash stand-in without apt-get or Python",
 }
 BUSYBOX = Path("/bin/busybox")
 BASH = Path("/bin/bash-static")
@@ -217,3 +217,101 @@ def make_debian_image(client, tag: str = DEBIAN_TAG, say: Callable[[str], None] 
 def describe_image(labels: dict | None) -> str | None:
     """What a cycle-made base image is, from its label (None for images cycle did not make)."""
     return DESCRIPTIONS.get((labels or {}).get(KIND_LABEL, ""))
+
+
+KINDS = ("auto", "ubuntu", "debian", "busybox")
+BUSYBOX_WARNING = (
+    "WARNING: no registry answered and the Debian image could not be built, so every [ubuntu] version "
+    "now maps to {tag}, a busybox + bash stand-in with no apt-get and no Python: only plain bash "
+    "projects run on it, and the platform's default build.sh does not. Fix what stopped the Debian "
+    "build (above), then run `cycle emulator base-image --force`."
+)
+
+
+@dataclass(frozen=True)
+class Provided:
+    """What `provide_base_images` settled on: the real ubuntu images and the stand-in for the rest."""
+
+    real: list[str]
+    stand_in: str | None
+    stand_in_versions: list[str]
+
+
+def image_present(client, tag: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(tag)
+        return True
+    except ImageNotFound:
+        return False
+
+
+def pull_ubuntu(client, version: str, timeout: float) -> str | None:
+    """Pull ubuntu:VERSION explicitly; None when it worked, else why not (no registry, timeout, …)."""
+    import docker
+
+    try:
+        docker.from_env(timeout=timeout).api.pull("ubuntu", tag=version)
+    except Exception as error:  # APIError, requests' ConnectionError or ReadTimeout: all mean "no registry"
+        return str(getattr(error, "explanation", None) or error).splitlines()[0][:200]
+    return None if image_present(client, f"ubuntu:{version}") else "the engine did not keep the image"
+
+
+def real_ubuntu_versions(client, versions: list[str], pull: bool, timeout: float, say: Callable[[str], None]) -> list[str]:
+    """The versions whose real ubuntu image is present or could be pulled; stops pulling at the first
+    failure (a registry that does not answer for one version will not for the next)."""
+    real = [v for v in versions if image_present(client, f"ubuntu:{v}")]
+    for version in (v for v in versions if v not in real):
+        if not pull:
+            break
+        say(f"pulling ubuntu:{version} (explicitly, at set-up; timeout {timeout:.0f} s) …")
+        why = pull_ubuntu(client, version, timeout)
+        if why:
+            say(f"no registry gave ubuntu:{version} ({why}); the rest use a stand-in")
+            break
+        real.append(version)
+    return real
+
+
+def make_stand_in(client, kind: str, force: bool, say: Callable[[str], None]) -> str:
+    """The Debian image when it can be had; busybox (said loudly) only when kind allows and Debian fails."""
+    if kind in ("auto", "debian"):
+        if image_present(client, DEBIAN_TAG) and not force:
+            say(f"{DEBIAN_TAG} already exists; `--force` rebuilds it")
+            return DEBIAN_TAG
+        try:
+            make_debian_image(client, DEBIAN_TAG, say)
+            return DEBIAN_TAG
+        except CycleError as error:
+            if kind == "debian":
+                raise
+            say(str(error))
+    if image_present(client, DEFAULT_TAG) and not force:
+        say(f"{DEFAULT_TAG} already exists")
+    else:
+        make_base_image(client, DEFAULT_TAG)
+        say(f"imported {DEFAULT_TAG} from Debian's busybox-static and bash-static")
+    if kind == "auto":
+        say(BUSYBOX_WARNING.format(tag=DEFAULT_TAG))
+    return DEFAULT_TAG
+
+
+def provide_base_images(client, versions: list[str], kind: str = "auto", *, force: bool = False, pull: bool = True,
+                        pull_timeout: float = 20.0, say: Callable[[str], None] = lambda _: None) -> Provided:
+    """Best image first for each version: the real ubuntu (auto, ubuntu), then Debian, then busybox."""
+    real = real_ubuntu_versions(client, versions, pull, pull_timeout, say) if kind in ("auto", "ubuntu") else []
+    rest = [v for v in versions if v not in real]
+    if kind == "ubuntu" and rest:
+        raise CycleError(f"ubuntu:{rest[0]} could not be pulled and is not in the engine. Without a registry, "
+                         "use `cycle emulator base-image` (it builds a Debian stand-in).")
+    stand_in = make_stand_in(client, kind, force, say) if rest else None
+    return Provided(real, stand_in, rest)
+
+
+def explain(version: str, image: str, source: str, labels: dict | None) -> str:
+    """Which image a run uses and why, in words: what it is, what it stands for, where the choice came from."""
+    what = describe_image(labels)
+    if what and image != f"ubuntu:{version}":
+        return f"{image} ({what}, standing in for ubuntu:{version}; chosen by {source})"
+    return f"{image} ({source})"
