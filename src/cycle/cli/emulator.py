@@ -128,6 +128,25 @@ def setup() -> None:
         base_image(kind="auto", version=None, force=False, pull=True, pull_timeout=20.0, if_missing=False)
     else:
         _say(f"[ubuntu] versions map to {mapped}: see `cycle emulator images`")
+    doctor(as_json=False)
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """Check what this machine needs, each line OK, WARN or FAIL with the fix (exit 1 on a FAIL).
+
+    The engine, the base image of each [ubuntu] version, builds reaching PyPI (a probe container),
+    the artifact store, free disk and inotify limits under the home, the GPU driver's CUDA version
+    and the engine's NVIDIA runtime.
+    """
+    import json
+
+    from emulator import doctor as checks
+    from emulator.config import emulator_home
+
+    found = checks.checks(checks.gather(emulator_home()))
+    typer.echo(json.dumps(checks.as_dicts(found), indent=2) if as_json else checks.text(found))
+    raise typer.Exit(checks.exit_code(found))
 
 
 @app.command()
