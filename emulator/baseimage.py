@@ -274,15 +274,15 @@ def real_ubuntu_versions(client, versions: list[str], pull: bool, timeout: float
     return real
 
 
-def make_stand_in(client, kind: str, force: bool, say: Callable[[str], None]) -> str:
+def make_stand_in(client, kind: str, force: bool, say: Callable[[str], None], debian_tag: str = DEBIAN_TAG) -> str:
     """The Debian image when it can be had; busybox (said loudly) only when kind allows and Debian fails."""
     if kind in ("auto", "debian"):
-        if image_present(client, DEBIAN_TAG) and not force:
-            say(f"{DEBIAN_TAG} already exists; `--force` rebuilds it")
-            return DEBIAN_TAG
+        if image_present(client, debian_tag) and not force:
+            say(f"{debian_tag} already exists; `--force` rebuilds it")
+            return debian_tag
         try:
-            make_debian_image(client, DEBIAN_TAG, say)
-            return DEBIAN_TAG
+            make_debian_image(client, debian_tag, say)
+            return debian_tag
         except CycleError as error:
             if kind == "debian":
                 raise
@@ -298,14 +298,15 @@ def make_stand_in(client, kind: str, force: bool, say: Callable[[str], None]) ->
 
 
 def provide_base_images(client, versions: list[str], kind: str = "auto", *, force: bool = False, pull: bool = True,
-                        pull_timeout: float = 20.0, say: Callable[[str], None] = lambda _: None) -> Provided:
+                        pull_timeout: float = 20.0, say: Callable[[str], None] = lambda _: None,
+                        debian_tag: str = DEBIAN_TAG) -> Provided:
     """Best image first for each version: the real ubuntu (auto, ubuntu), then Debian, then busybox."""
     real = real_ubuntu_versions(client, versions, pull, pull_timeout, say) if kind in ("auto", "ubuntu") else []
     rest = [v for v in versions if v not in real]
     if kind == "ubuntu" and rest:
         raise CycleError(f"ubuntu:{rest[0]} could not be pulled and is not in the engine. Without a registry, "
                          "use `cycle emulator base-image` (it builds a Debian stand-in).")
-    stand_in = make_stand_in(client, kind, force, say) if rest else None
+    stand_in = make_stand_in(client, kind, force, say, debian_tag) if rest else None
     return Provided(real, stand_in, rest)
 
 
