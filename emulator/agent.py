@@ -1,8 +1,9 @@
 """Runs one job on one machine: build image, container, log pump, final state.
 
 The container gets the project in /app (not .git, not .cycleswap/jobs, not what .cycleignore
-names), runs `bash .cycleswap/run.sh` with env_vars and INSIDE_CYCLESWAP_CONTAINER=1, has
-networking off unless asked, and /artifacts bound to the machine's own folder for this job.
+names), runs `bash .cycleswap/run.sh` with env_vars and INSIDE_CYCLESWAP_CONTAINER=1, has the
+platform's network (the engine's bridge, else the host's; --network none for hermetic runs), and
+/artifacts bound to the machine's own folder for this job.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from cycle.errors import BadInput, CycleError, JobCancelled
 from cycle.manifest import Manifest
-from emulator import gpu, runtime
+from emulator import baseimage, gpu, runtime
 from emulator.gpu import machine_cuda
 from emulator.hostsafety import disarm_job
 from emulator.artifacts import ArtifactPipeline
@@ -28,6 +29,7 @@ from emulator.blobs import BlobStore, StorageError, StoredObject
 from emulator.build import Builder, BuildFailed
 from emulator.config import ImageChoice
 from emulator.context import project_files
+from emulator.engine import resolve_network
 from emulator.logship import LogShipper
 from emulator.keys import artifact_relative
 from emulator.models import Job, JobState, Move, Stream, now_ns, state_for_exit
@@ -81,7 +83,7 @@ class RunOptions:
     rebuild: bool = False
     clean: bool = False
     skip_limits: bool = False
-    network: str = "none"
+    network: str = "auto"  # engine.network_for: the bridge, or host where the engine has none
     cpu: bool = False  # run a job that asks for a GPU without one
     mounts: tuple[tuple[str, str], ...] = ()  # (job name, container path): earlier jobs' artifacts, read-only
     queued: bool = False  # `cycle job queue`: wait for the scheduler's next pass before taking a machine
@@ -184,7 +186,8 @@ class JobRunner:
     def _stays(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job) -> Job:
         """Build, take a machine, run there until the container exits, moving when asked."""
         self.event(job.id, f"job {job.name} created for project {manifest.name}")
-        self.event(job.id, f"base image for [ubuntu] version {base.version}: {base.image} ({base.source})")
+        self.event(job.id, f"base image for [ubuntu] version {base.version}: "
+                           f"{baseimage.explain(base.version, base.image, base.source, base_image.labels)}")
         builder = Builder(self.client, self.store, {**self.labels, runtime.LABEL_JOB: str(job.id)},
                           lambda text: self.event(job.id, text))
         try:
@@ -397,7 +400,7 @@ class JobRunner:
             labels={**self.labels, runtime.LABEL_JOB: str(job.id), runtime.LABEL_KIND: "job"},
             environment=manifest.container_env(),
             binds={str(artifacts): {"bind": "/artifacts", "mode": "rw"}, **self._extra_binds(manifest, job, options)},
-            network_mode=options.network,
+            network_mode=resolve_network(self.client, options.network),
             device_requests=gpu.device_requests() if manifest.cuda and not options.cpu else None,
             **limits,
         )

@@ -22,6 +22,7 @@ from cycle.errors import CycleError
 from cycle.manifest import Manifest
 from emulator import runtime
 from emulator.context import build_context_files, build_key_for
+from emulator.engine import resolve_network
 from emulator.models import Build, now_ns
 from emulator.state import StateStore
 
@@ -64,7 +65,7 @@ class Builder:
         self.emit = emit
 
     def ensure(self, manifest: Manifest, base_image, rebuild: bool = False, clean: bool = False,
-               network_mode: str = "none") -> BuildResult:
+               network_mode: str = "auto") -> BuildResult:
         key = build_key_for(manifest.root, manifest.build_files, manifest.ubuntu_version, base_image.id)
         tag = f"{repository_for(manifest.name)}:build-{key[:12]}"
         cached = self._cached(tag, key)
@@ -103,6 +104,8 @@ class Builder:
         return f"the previous build image {', '.join(parent.tags) or parent.short_id}"
 
     def _run_build(self, manifest: Manifest, parent, key: str, tag: str, network_mode: str) -> str:
+        network_mode = resolve_network(self.client, network_mode)
+        self.emit(f"build network: {network_mode}" + (" (--network none: build.sh cannot download)" if network_mode == "none" else ""))
         spec = runtime.ContainerSpec(
             image=parent.id,
             command=["bash", ".cycleswap/build.sh"],

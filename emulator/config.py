@@ -88,3 +88,13 @@ def map_versions(image: str, versions: list[str], home: Path | None = None) -> P
     for version in versions:
         doc["images"][version] = image
     return write_config(doc, home)
+
+
+def unmap_versions(versions: list[str], home: Path | None = None) -> Path:
+    """Forget config.toml's stand-in for `versions`, so they use the real ubuntu:<version> again."""
+    doc = read_config(home)
+    images = doc.get("images")
+    for version in versions:
+        if images is not None and version in images:
+            del images[version]
+    return write_config(doc, home)

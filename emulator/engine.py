@@ -3,8 +3,9 @@
 When one answers (a laptop with Docker Desktop, a CI runner) it is used as it is. When none does,
 as root we install Debian's docker.io if dockerd is missing and start
 `dockerd --bridge=none --iptables=false --ip-masq=false` in the background. Those flags suit a
-machine with no network to give containers (jobs run with networking off anyway), but
---bridge=none deletes an existing docker0, so we only start a daemon when no other runs.
+machine whose firewall cannot be changed (containers then use the host's network: see
+network_for), but --bridge=none deletes an existing docker0, so we only start a daemon when no
+other runs.
 """
 
 from __future__ import annotations
@@ -72,3 +73,26 @@ def ensure_engine(home: Path, say: Callable[[str], None], timeout: float = 60.0)
             return "started dockerd; the engine answers"
         time.sleep(0.5)
     raise EngineUnavailable(f"dockerd did not answer within {timeout:.0f} s. See {log} for why.")
+
+
+AUTO_NETWORK = "auto"
+
+
+def network_for(requested: str, has_bridge: bool) -> str:
+    """The Docker network mode for `--network requested`: "auto" is the network the platform gives
+    builds and jobs (they download packages and data and log metrics), i.e. the engine's default
+    bridge, or the host's network where the engine has none (dockerd --bridge=none). Anything else
+    (none, host, a network name) is used as given."""
+    if requested != AUTO_NETWORK:
+        return requested
+    return "bridge" if has_bridge else "host"
+
+
+def engine_has_bridge(client) -> bool:
+    """Whether the engine has its default bridge network (dockerd --bridge=none removes it)."""
+    return bool(client.networks.list(names=["bridge"]))
+
+
+def resolve_network(client, requested: str) -> str:
+    """network_for with the engine asked only when it matters."""
+    return network_for(requested, requested == AUTO_NETWORK and engine_has_bridge(client))

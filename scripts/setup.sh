@@ -2,7 +2,7 @@
 # Installs what cycle needs on a fresh Debian machine (run as root there; on a laptop with Docker
 # and Python 3.11+ no root is needed): a virtualenv with the Python dependencies, a Docker engine
 # when none answers (Debian's docker.io, dockerd started with --bridge=none --iptables=false
-# --ip-masq=false), and the offline base image. Safe to run again: each step is skipped when done.
+# --ip-masq=false), and the base images. Safe to run again: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,9 +32,14 @@ if [ "$(cat .venv/.cycle-deps 2>/dev/null)" != "$stamp" ]; then
     echo "$stamp" > .venv/.cycle-deps
 fi
 
-# The offline base image is made from these two static binaries.
+# The offline base images: Debian (built with mmdebstrap from this machine's apt mirror) where no
+# registry gives the real ubuntu images, and the busybox stand-in the fast tests use.
 if [ ! -x /bin/busybox ] || [ ! -x /bin/bash-static ]; then
     apt_install busybox-static bash-static
 fi
-# The engine: used as it is when one answers, otherwise installed (as root) and started.
+if ! command -v mmdebstrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt_install mmdebstrap
+fi
+# The engine (used as it is when one answers, otherwise installed as root and started), a base
+# image for every [ubuntu] version (about 1-2 minutes the first time, seconds after), the doctor.
 .venv/bin/cycle emulator setup

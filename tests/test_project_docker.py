@@ -165,9 +165,9 @@ def test_artifacts_are_bound_to_the_machine_folder(project, home):
     assert run.job.machine == "local-0"
 
 
-def test_networking_is_off_by_default(project):
+def test_network_none_turns_networking_off(project):
     project.write(".cycleswap/run.sh", "ls /sys/class/net\n")
-    run = project.test()
+    run = project.test("--network", "none")
     interfaces = [line for line in run.output.splitlines() if line and not line.startswith(("[system]", "job "))]
     assert interfaces == ["lo"]
 

@@ -25,7 +25,7 @@ class TestOptions:
     rebuild: bool = False
     clean: bool = False
     skip_limits: bool = False
-    network: str = "none"
+    network: str = "auto"  # builds and jobs get the network, as on the platform; "none" for hermetic runs
     cpu: bool = False
     mounts: tuple[tuple[str, str], ...] = ()
 

@@ -20,6 +20,12 @@ def drill(
     progress_glob: Annotated[list[str] | None, typer.Option("--progress-glob", help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
     grace: Annotated[float | None, typer.Option(min=0, help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
     json_out: Annotated[str | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="As `cycle project test --rebuild`.")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="As `cycle project test --clean`.")] = False,
+    skip_limits: Annotated[bool, typer.Option("--skip-limits", help="As `cycle project test --skip-limits`.")] = False,
+    network: Annotated[str, typer.Option(help="Network for build.sh and the job, as `cycle project test --network`: auto "
+                                             "(default: the engine's bridge, else the host's network), none, host, or a Docker network name.")] = "auto",
+    cpu: Annotated[bool, typer.Option("--cpu", help="As `cycle project test --cpu`.")] = False,
 ) -> None:
     """Run the project through the emulator, move it between machines, and judge whether it resumed.
 
@@ -28,7 +34,7 @@ def drill(
     rewrote a checkpoint that had been restored to it (it started over instead of resuming).
     """
     from cycle.cli.output import fail
-    from cycle.platform import open_platform
+    from cycle.platform import TestOptions, open_platform
     from emulator.drill import DEFAULT_PROGRESS_GLOBS, DrillPlan, run_drill
 
     times: tuple[float, ...] = ()
@@ -39,9 +45,12 @@ def drill(
             fail(f"--at {at!r} must be seconds separated by commas, e.g. --at 5,12,20.")
         if not times or any(t <= 0 for t in times):
             fail(f"--at {at!r} must list positive seconds, e.g. --at 5,12,20.")
+    if rebuild and clean:
+        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
     plan = DrillPlan(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
                      progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
-    report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True))
+    options = TestOptions(rebuild=rebuild, clean=clean, skip_limits=skip_limits, network=network, cpu=cpu)
+    report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True), options)
     if json_out == "-":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:

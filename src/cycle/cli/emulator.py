@@ -36,39 +36,41 @@ def engine_status() -> None:
 
 @app.command("base-image")
 def base_image(
-    tag: Annotated[str, typer.Option(help="Tag for the imported image.")] = "cycle/base:busybox",
-    version: Annotated[list[str] | None, typer.Option("--version", help="[ubuntu] versions to map to it (repeatable; default: all).")] = None,
-    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the tag already exists.")] = False,
+    kind: Annotated[str, typer.Option(help="auto (real ubuntu where a registry answers, else Debian, else busybox), "
+                                           "ubuntu, debian or busybox.")] = "auto",
+    version: Annotated[list[str] | None, typer.Option("--version", help="[ubuntu] versions to provide (repeatable; default: all).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild the stand-in even when it exists (e.g. after adding a CA certificate).")] = False,
+    pull: Annotated[bool, typer.Option("--pull/--no-pull", help="Try pulling the real ubuntu images first.")] = True,
+    pull_timeout: Annotated[float, typer.Option(help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
+    if_missing: Annotated[bool, typer.Option("--if-missing", hidden=True, help="Kept for old scripts: existing images are always reused.")] = False,
 ) -> None:
-    """Make an offline stand-in base image (busybox + bash, no registry needed) and map versions to it.
+    """Provide a base image for every [ubuntu] version, best first, and record the choice.
 
-    It is not Ubuntu: there is no apt-get inside. Use it where no registry is reachable; elsewhere
-    `cycle emulator pull VERSION` fetches the real ubuntu image.
+    Best is the real ubuntu:VERSION (pulled explicitly, here and only here). Where no registry
+    answers: a Debian bookworm root filesystem built with mmdebstrap from this machine's apt mirror
+    (python3, venv, pip, curl; apt-get works; trusts /usr/local/share/ca-certificates). Last resort,
+    with a warning: busybox + bash. Existing images are reused, so running it again takes seconds.
     """
-    from docker.errors import ImageNotFound
-
     from cycle.cli.output import fail
     from cycle.manifest import UBUNTU_VERSIONS
     from emulator import runtime
-    from emulator.baseimage import make_base_image
-    from emulator.config import map_versions
+    from emulator.baseimage import KINDS, provide_base_images
+    from emulator.config import map_versions, unmap_versions
 
+    if kind not in KINDS:
+        fail(f"--kind {kind!r} is not known. Use one of: {', '.join(KINDS)}.")
     versions = version or list(UBUNTU_VERSIONS)
     for v in versions:
         if v not in UBUNTU_VERSIONS:
             fail(f"--version {v!r} is not an [ubuntu] version the platform offers. Use one of: {', '.join(UBUNTU_VERSIONS)}.")
-    client = runtime.connect()
-    try:
-        image_id = client.images.get(tag).id if if_missing else None
-    except ImageNotFound:
-        image_id = None
-    if image_id:
-        _say(f"{tag} already exists ({image_id[:19]})")
-    else:
-        image_id = make_base_image(client, tag)
-        _say(f"imported {tag} ({image_id[:19]}) from Debian's busybox-static and bash-static")
-    path = map_versions(tag, versions)
-    _say(f"[ubuntu] {', '.join(versions)} now map to {tag} (recorded in {path})")
+    provided = provide_base_images(runtime.connect(), versions, kind, force=force, pull=pull,
+                                   pull_timeout=pull_timeout, say=_say)
+    if provided.real:
+        path = unmap_versions(provided.real)
+        _say(f"[ubuntu] {', '.join(provided.real)} use the real ubuntu images (recorded in {path})")
+    if provided.stand_in:
+        path = map_versions(provided.stand_in, provided.stand_in_versions)
+        _say(f"[ubuntu] {', '.join(provided.stand_in_versions)} now map to {provided.stand_in} (recorded in {path})")
 
 
 @app.command()
@@ -85,7 +87,7 @@ def pull(version: Annotated[str, typer.Argument(help='[ubuntu] version, e.g. "24
     try:
         client.images.pull("ubuntu", tag=version)
     except Exception as error:  # docker-py raises APIError or requests errors; both mean "no registry"
-        fail(f"pulling ubuntu:{version} failed ({str(error)[:200]}). Without a registry, use `cycle emulator base-image`.", 1)
+        fail(f"pulling ubuntu:{version} failed ({str(error)[:200]}). Without a registry, use `cycle emulator base-image` (it builds a Debian stand-in).", 1)
     _say(f"pulled ubuntu:{version}")
 
 
@@ -96,31 +98,55 @@ def images() -> None:
 
     from cycle.manifest import UBUNTU_VERSIONS
     from emulator import runtime
+    from emulator.baseimage import explain
     from emulator.config import image_for
 
     client = runtime.connect()
     for version in UBUNTU_VERSIONS:
         choice = image_for(version)
         try:
-            client.images.get(choice.image)
+            labels = client.images.get(choice.image).labels
             present = "present"
         except ImageNotFound:
-            present = "MISSING"
-        typer.echo(f"{version:6} {choice.image:28} {present:8} from {choice.source}")
+            labels, present = None, "MISSING"
+        typer.echo(f"{version:6} {present:8} {explain(version, choice.image, choice.source, labels)}")
 
 
 @app.command()
 def setup() -> None:
-    """Everything `cycle project test` needs here: an engine that answers and a base image."""
+    """Everything `cycle project test` needs here: an engine, a base image per [ubuntu] version, a check.
+
+    Images you mapped yourself (CYCLE_BASE_IMAGE, config.toml) are left alone; otherwise the best
+    base image is provided (see `cycle emulator base-image`). Ends with `cycle emulator doctor`.
+    """
     engine_start()
-    from emulator.baseimage import DEFAULT_TAG
+    from emulator.baseimage import DEBIAN_TAG, DEFAULT_TAG
     from emulator.config import image_for
 
     mapped = image_for("24.04").image
-    if mapped in ("ubuntu:24.04", DEFAULT_TAG):
-        base_image(tag=DEFAULT_TAG, version=None, if_missing=True)
+    if mapped in ("ubuntu:24.04", DEFAULT_TAG, DEBIAN_TAG):
+        base_image(kind="auto", version=None, force=False, pull=True, pull_timeout=20.0, if_missing=False)
     else:
         _say(f"[ubuntu] versions map to {mapped}: see `cycle emulator images`")
+    doctor(as_json=False)
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """Check what this machine needs, each line OK, WARN or FAIL with the fix (exit 1 on a FAIL).
+
+    The engine, the base image of each [ubuntu] version, builds reaching PyPI (a probe container),
+    the artifact store, free disk and inotify limits under the home, the GPU driver's CUDA version
+    and the engine's NVIDIA runtime.
+    """
+    import json
+
+    from emulator import doctor as checks
+    from emulator.config import emulator_home
+
+    found = checks.checks(checks.gather(emulator_home()))
+    typer.echo(json.dumps(checks.as_dicts(found), indent=2) if as_json else checks.text(found))
+    raise typer.Exit(checks.exit_code(found))
 
 
 @app.command()

@@ -29,7 +29,8 @@ def test(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
     clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image, dropping earlier build layers.")] = False,
     skip_limits: Annotated[bool, typer.Option("--skip-limits", help="Lift the platform's memory (90% of RAM) and process (4096) caps.")] = False,
-    network: Annotated[str, typer.Option(help="Container network: none (the default), host, or a Docker network name.")] = "none",
+    network: Annotated[str, typer.Option(help="Network for build.sh and the job: auto (the default, as on the platform: the engine's "
+                                             "bridge, or the host's network where the engine has none), none (hermetic), host, or a Docker network name.")] = "auto",
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
     cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
     mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro (repeatable).")] = None,
