@@ -168,3 +168,25 @@ def test_default_manifest_text_round_trips(tmp_path):
     (tmp_path / ".cycleswap").mkdir()
     manifest = parse(tmp_path, default_manifest_text("demo"))
     assert manifest.name == "demo"
+
+
+def test_init_in_a_python_folder_lists_its_dependency_files_and_writes_cycleignore(tmp_path):
+    for name in ["pyproject.toml", "uv.lock", "requirements.txt", "requirements-dev.txt", "main.py"]:
+        (tmp_path / name).write_text("")
+    written = init_project(tmp_path)
+    manifest = load_manifest(tmp_path)
+    assert manifest.build_files == ("pyproject.toml", "uv.lock", "requirements-dev.txt", "requirements.txt")
+    assert tmp_path / ".cycleignore" in written
+    ignored = (tmp_path / ".cycleignore").read_text().splitlines()
+    for pattern in [".venv/", "venv/", "__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/",
+                    ".ruff_cache/", ".ipynb_checkpoints/", ".cycleswap/jobs/"]:
+        assert pattern in ignored
+
+
+def test_init_keeps_an_existing_cycleignore_even_with_force(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / ".cycleignore").write_text("data/\n")
+    written = init_project(tmp_path, force=True)
+    assert tmp_path / ".cycleignore" not in written
+    assert (tmp_path / ".cycleignore").read_text() == "data/\n"
+    assert load_manifest(tmp_path).build_files == ("pyproject.toml",)
