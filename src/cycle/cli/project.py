@@ -59,8 +59,23 @@ def test(
     job = platform.test_project(directory, options, live_sink())
     summary = f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else "")
     typer.echo(summary, err=True)
+    if job.reason == "BUILD_FAILED":
+        _explain_build_failure(platform, job)
     if job.state.value != "FINISHED":
         raise typer.Exit(job.exit_code or 1)
+
+
+def _explain_build_failure(platform, job) -> None:
+    """Close with why the build failed and what to do (the diagnosis the agent logged), so the
+    cause is the last thing on the screen rather than the build's last symptom."""
+    from emulator.models import Stream
+
+    lines = [record.text for record in platform.logs(job.name, stream=Stream.SYSTEM)]
+    starts = [i for i, text in enumerate(lines) if text.startswith("build failed:")]
+    if starts:
+        explanation = [lines[starts[-1]]]
+        explanation += [text for text in lines[starts[-1] + 1:] if text.startswith("build output | ")]
+        typer.echo("\n" + "\n".join(explanation), err=True)
 
 
 @app.command()
