@@ -136,13 +136,14 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
     return report
 
 
-def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str], None]) -> DrillReport:
-    """Start the project detached, move it at the planned times, wait for its end, judge."""
+def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str], None], options=None) -> DrillReport:
+    """Start the project detached (with `project test`'s flags, `options`), move it at the planned
+    times, wait for its end, judge."""
     from cycle.platform import TestOptions
 
     times = move_times(plan)
     wall_start = time.monotonic()
-    job = platform.start_detached(project_dir, TestOptions())
+    job = platform.start_detached(project_dir, options or TestOptions())
     say(f"drill: started job {job.name}; moves planned at {', '.join(f'{t:g}' for t in times)} s after it starts")
     while (job := platform.job(job.name)).state is JobState.PENDING:
         if time.monotonic() - wall_start > plan.timeout:

@@ -20,6 +20,11 @@ def drill(
     progress_glob: Annotated[list[str] | None, typer.Option("--progress-glob", help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
     grace: Annotated[float | None, typer.Option(min=0, help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
     json_out: Annotated[str | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image, dropping earlier build layers.")] = False,
+    skip_limits: Annotated[bool, typer.Option("--skip-limits", help="Lift the platform's memory (90% of RAM) and process (4096) caps.")] = False,
+    cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
+    mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
 ) -> None:
     """Run the project through the emulator, move it between machines, and judge whether it resumed.
 
@@ -28,7 +33,8 @@ def drill(
     rewrote a checkpoint that had been restored to it (it started over instead of resuming).
     """
     from cycle.cli.output import fail
-    from cycle.platform import open_platform
+    from cycle.cli.project import parse_mounts
+    from cycle.platform import TestOptions, open_platform
     from emulator.drill import DEFAULT_PROGRESS_GLOBS, DrillPlan, run_drill
 
     times: tuple[float, ...] = ()
@@ -41,7 +47,10 @@ def drill(
             fail(f"--at {at!r} must list positive seconds, e.g. --at 5,12,20.")
     plan = DrillPlan(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
                      progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
-    report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True))
+    if rebuild and clean:
+        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
+    options = TestOptions(rebuild=rebuild, clean=clean, skip_limits=skip_limits, cpu=cpu, mounts=parse_mounts(mount_job))
+    report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True), options)
     if json_out == "-":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:

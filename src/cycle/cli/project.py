@@ -44,12 +44,7 @@ def test(
 
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
-    mounts = []
-    for spec in mount_job or []:
-        job_name, sep, path = spec.partition(":")
-        if not sep or not job_name or not path:
-            fail(f"--mount-job {spec!r} must be JOB:/container/path, e.g. --mount-job prep-3:/data/preprocessed.")
-        mounts.append((job_name, path))
+    mounts = parse_mounts(mount_job)
     platform = open_platform()
     options = TestOptions(rebuild, clean, skip_limits, network, cpu, tuple(mounts))
     if detach:
@@ -76,6 +71,19 @@ def _explain_build_failure(platform, job) -> None:
         explanation = [lines[starts[-1]]]
         explanation += [text for text in lines[starts[-1] + 1:] if text.startswith("build output | ")]
         typer.echo("\n" + "\n".join(explanation), err=True)
+
+
+def parse_mounts(specs: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """--mount-job JOB:/path values (shared by `project test` and `drill`) as (job, path) pairs."""
+    from cycle.cli.output import fail
+
+    mounts = []
+    for spec in specs or []:
+        job_name, sep, path = spec.partition(":")
+        if not sep or not job_name or not path:
+            fail(f"--mount-job {spec!r} must be JOB:/container/path, e.g. --mount-job prep-3:/data/preprocessed.")
+        mounts.append((job_name, path))
+    return tuple(mounts)
 
 
 @app.command()
