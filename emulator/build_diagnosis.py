@@ -12,7 +12,7 @@ below them name the real cause.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 TAIL_LINES = 20
@@ -33,17 +33,32 @@ class Diagnosis:
 class _Rule:
     pattern: re.Pattern[str]
     cause: str
-    advice: str
+    advice: str | Callable[[dict[str, str]], str]  # a template, or a function of the matched fields
 
     def diagnose(self, line: str, number: int) -> Diagnosis | None:
         found = self.pattern.search(line)
         if found is None:
             return None
         fields = {k: v or "" for k, v in found.groupdict().items()}
-        return Diagnosis(self.cause.format(**fields), self.advice.format(**fields), line.strip(), number)
+        advice = self.advice(fields) if callable(self.advice) else self.advice.format(**fields)
+        return Diagnosis(self.cause.format(**fields), advice, line.strip(), number)
 
 
-def _rule(pattern: str, cause: str, advice: str) -> _Rule:
+PACKAGE_MANAGERS = ("apt-get", "apt", "dpkg", "apt-cache")
+
+
+def _missing_command_advice(fields: dict[str, str]) -> str:
+    """How to get a missing command: a base image without apt is not Debian or Ubuntu at all."""
+    command = fields["command"]
+    if command in PACKAGE_MANAGERS:
+        return (f"The base image has no {command}, so it is not Ubuntu or Debian (the busybox stand-in?): map "
+                "[ubuntu] to a real image (`cycle emulator images` shows the mapping) or install nothing with apt in build.sh.")
+    how = "pip install uv (or the uv installer)" if command == "uv" else f"apt-get install -y the package that provides {command}"
+    return (f"Install it earlier in build.sh ({how}) or use a base image that has it. If an earlier line of build.sh "
+            "installs it, that line failed: read the build output above it.")
+
+
+def _rule(pattern: str, cause: str, advice) -> _Rule:
     return _Rule(re.compile(pattern, re.IGNORECASE), cause, advice)
 
 
@@ -78,8 +93,7 @@ RULES = (
           "Check its name in pyproject.toml, and that the version exists for the image's Python version."),
     _rule(r"(?:^|[\s:])(?P<command>[^\s:]+): (?:command )?not found\s*$",
           "{command}: command not found: the build image has no {command}",
-          "Install it earlier in build.sh (e.g. apt-get install -y {command}; for uv: pip install uv) or use a base "
-          "image that has it. If an earlier line of build.sh installs it, that line failed: read the build output above it."),
+          _missing_command_advice),
 )
 
 

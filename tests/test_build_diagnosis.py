@@ -63,7 +63,11 @@ def test_command_not_found_names_the_command_and_the_fix():
     found = diagnose(["building", ".cycleswap/build.sh: line 3: uv: command not found"], 127)
     assert found.cause.startswith("uv: command not found")
     assert "Install it earlier in build.sh" in found.advice and "pip install uv" in found.advice
-    assert diagnose(["sh: 1: cmake: not found"], 127).cause.startswith("cmake: command not found")
+    found = diagnose(["sh: 1: cmake: not found"], 127)
+    assert found.cause.startswith("cmake: command not found") and "provides cmake" in found.advice
+    # no apt-get at all: the base image is not Ubuntu or Debian
+    found = diagnose([".cycleswap/build.sh: line 1: apt-get: command not found"], 127)
+    assert "not Ubuntu or Debian" in found.advice and "apt-get install" not in found.advice
     # exit 127 with nothing recognisable still says what it means
     assert "not found" in diagnose(["something odd"], 127).cause
 
