@@ -193,7 +193,10 @@ class JobRunner:
         try:
             build = builder.ensure(manifest, base_image, options.rebuild, options.clean, options.network)
         except BuildFailed as failure:
-            self.event(job.id, f"build failed: build.sh exited with code {failure.build_exit_code}")
+            from emulator.build_diagnosis import explain
+
+            for line in explain(failure.output, failure.build_exit_code):
+                self.event(job.id, line)
             return self._end(job, JobState.FAILED, reason="BUILD_FAILED", exit_code=failure.build_exit_code)
         cuda = None if options.cpu else manifest.cuda
         if manifest.cuda and options.cpu:

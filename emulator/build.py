@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,10 +33,18 @@ FLATTEN_ENV = "CYCLE_FLATTEN_DEPTH"
 DEFAULT_FLATTEN_DEPTH = 100
 
 
+MAX_KEPT_BUILD_LINES = 20_000
+KEPT_TAIL_LINES = 100
+
+
 class BuildFailed(CycleError):
-    def __init__(self, exit_code: int) -> None:
+    """build.sh exited non-zero; `output` holds its lines so the failure can be explained
+    (emulator.build_diagnosis)."""
+
+    def __init__(self, exit_code: int, output: list[str] | None = None) -> None:
         super().__init__(f"build.sh failed with exit code {exit_code}; the build output above says why.")
         self.build_exit_code = exit_code
+        self.output = output or []
 
 
 @dataclass(frozen=True)
@@ -120,13 +129,17 @@ class Builder:
             with archive:
                 container.put_archive("/", archive)
             container.start()
+            # Kept to explain a failure: the first lines hold the cause, the last the symptom.
+            head: list[str] = []
+            tail: deque[str] = deque(maxlen=KEPT_TAIL_LINES)
             for _ts, line in runtime.join_frames(
                 container.logs(stream=True, follow=True, stdout=True, stderr=True, timestamps=True)
             ):
                 self.emit(f"[build] {line}")
+                (head if len(head) < MAX_KEPT_BUILD_LINES else tail).append(line)
             exit_code = int(container.wait().get("StatusCode", 1))
             if exit_code != 0:
-                raise BuildFailed(exit_code)
+                raise BuildFailed(exit_code, head + list(tail))
             repository, _, version = tag.partition(":")
             image = container.commit(
                 repository=repository, tag=version,

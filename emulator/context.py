@@ -12,6 +12,12 @@ from pathlib import Path, PurePosixPath
 
 IGNORE_FILE = ".cycleignore"
 ALWAYS_EXCLUDED = (".git", ".cycleswap/jobs")
+# Never copied into /app even without a .cycleignore: a host virtualenv copied over the one build.sh
+# made in /app/.venv breaks it (uv finds an interpreter that does not exist in the container,
+# deletes the venv and reinstalls at every run, which fails without network), and bytecode caches
+# are the host's. Any folder holding pyvenv.cfg is a virtualenv, whatever its name.
+DEFAULT_IGNORED = (".venv", "__pycache__")
+VENV_MARKER = "pyvenv.cfg"
 
 
 def read_ignore_patterns(root: Path) -> list[str]:
@@ -46,9 +52,17 @@ def is_ignored(relative: str, patterns: list[str]) -> bool:
     return False
 
 
+def is_virtualenv(folder: Path) -> bool:
+    """A Python virtualenv (venv, virtualenv, uv) is marked by the pyvenv.cfg at its top."""
+    return not folder.is_symlink() and (folder / VENV_MARKER).is_file()
+
+
 def project_files(root: Path) -> dict[str, Path]:
-    """Every file, folder and symlink of the project that is copied into /app, by relative path."""
-    patterns = read_ignore_patterns(root)
+    """Every file, folder and symlink of the project that is copied into /app, by relative path.
+
+    Left out: .git, .cycleswap/jobs, DEFAULT_IGNORED, any virtualenv, and what .cycleignore lists.
+    """
+    patterns = [*DEFAULT_IGNORED, *read_ignore_patterns(root)]
     files: dict[str, Path] = {}
     for folder, dirnames, filenames in os.walk(root):
         base = Path(folder)
@@ -56,7 +70,7 @@ def project_files(root: Path) -> dict[str, Path]:
         kept = []
         for name in sorted(dirnames):
             rel = name if rel_base == "." else f"{rel_base}/{name}"
-            if is_ignored(rel, patterns):
+            if is_ignored(rel, patterns) or is_virtualenv(base / name):
                 continue
             files[rel] = base / name
             if not (base / name).is_symlink():

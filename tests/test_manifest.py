@@ -215,3 +215,25 @@ def test_env_vars_just_under_the_limits_pass(project):
     entries = ", ".join(f'V{i} = "{"x" * 100_000}"' for i in range(10))
     manifest = parse(project, env_manifest(f"env_vars = {{ {entries} }}\n"))
     assert len(manifest.env_vars) == 10
+
+
+def test_init_in_a_python_folder_lists_its_dependency_files_and_writes_cycleignore(tmp_path):
+    for name in ["pyproject.toml", "uv.lock", "requirements.txt", "requirements-dev.txt", "main.py"]:
+        (tmp_path / name).write_text("")
+    written = init_project(tmp_path)
+    manifest = load_manifest(tmp_path)
+    assert manifest.build_files == ("pyproject.toml", "uv.lock", "requirements-dev.txt", "requirements.txt")
+    assert tmp_path / ".cycleignore" in written
+    ignored = (tmp_path / ".cycleignore").read_text().splitlines()
+    for pattern in [".venv/", "venv/", "__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/",
+                    ".ruff_cache/", ".ipynb_checkpoints/", ".cycleswap/jobs/"]:
+        assert pattern in ignored
+
+
+def test_init_keeps_an_existing_cycleignore_even_with_force(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / ".cycleignore").write_text("data/\n")
+    written = init_project(tmp_path, force=True)
+    assert tmp_path / ".cycleignore" not in written
+    assert (tmp_path / ".cycleignore").read_text() == "data/\n"
+    assert load_manifest(tmp_path).build_files == ("pyproject.toml",)

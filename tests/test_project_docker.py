@@ -265,3 +265,32 @@ def test_ctrl_c_cancels_the_job_and_removes_its_container(project, home, docker_
     assert "Traceback" not in output
     filters = {"label": [f"{runtime.LABEL_JOB}={job.id}", f"{runtime.LABEL_HOME}={runtime.home_label(home)}"]}
     assert docker_client.containers.list(all=True, filters=filters) == []
+
+
+def test_a_host_virtualenv_never_reaches_app_even_without_cycleignore(project):
+    """build.sh's /app/.venv must survive the copy of the project: the host's venv is left out."""
+    project.write("main.py", "print('x')\n")
+    project.write(".venv/pyvenv.cfg", "home = /usr/bin\n")
+    project.write(".venv/bin/python", "host\n")
+    project.write("myenv/pyvenv.cfg", "home = /usr/bin\n")
+    project.write("pkg/__pycache__/m.cpython-311.pyc", "x\n")
+    project.write(".cycleswap/build.sh", "mkdir -p /app/.venv && echo built > /app/.venv/marker\n")
+    project.write(".cycleswap/run.sh", "find /app -path /app/.cycleswap -prune -o -print | sort; cat /app/.venv/marker\n")
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    assert "/app/main.py" in run.output and "/app/.venv/marker" in run.output and "built" in run.output
+    assert "/app/.venv/bin" not in run.output and "pyvenv.cfg" not in run.output
+    assert "/app/myenv" not in run.output and "__pycache__" not in run.output
+
+
+def test_a_build_that_runs_a_missing_command_says_so_and_how_to_fix_it(project):
+    project.write(".cycleswap/build.sh", "echo installing\nuv sync\n")
+    run = project.test()
+    assert run.exit_code == 127
+    assert run.job.state is JobState.FAILED and run.job.reason == "BUILD_FAILED"
+    events = [r.text for r in run.logs if r.stream is Stream.SYSTEM and r.text.startswith("build failed:")]
+    assert len(events) == 1
+    assert "uv: command not found" in events[0] and "Install it earlier in build.sh" in events[0]
+    # the closing paragraph of `project test` is the explanation, after the job's summary
+    closing = run.output.rstrip().split("\n\n")[-1]
+    assert closing.startswith("build failed: build.sh exited with code 127. Cause: uv: command not found")

@@ -202,3 +202,13 @@ def test_many_processes_opening_a_new_state_store_at_once(tmp_path):
              for _ in range(16)]
     errors = [p.communicate()[1].decode() for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for e in errors if e][:2]
+
+
+def test_project_files_never_take_a_host_virtualenv_or_bytecode_without_cycleignore(tmp_path):
+    for rel in ["main.py", ".venv/pyvenv.cfg", ".venv/bin/python", "env/pyvenv.cfg", "env/lib/x.py",
+                "pkg/__pycache__/m.cpython-311.pyc", "pkg/m.py", "venv-notes/readme.txt"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    files = set(project_files(tmp_path))
+    assert {"main.py", "pkg/m.py", "venv-notes/readme.txt"} <= files
+    assert not {p for p in files if p.startswith((".venv", "env", "pkg/__pycache__"))}

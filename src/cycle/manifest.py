@@ -429,7 +429,7 @@ uv sync
 """
 
 
-def default_manifest_text(name: str) -> str:
+def default_manifest_text(name: str, build_files: list[str] | None = None) -> str:
     """The manifest `cycle project init` writes: the spec's defaults, with comments kept."""
     doc = tomlkit.document()
     doc.add(tomlkit.comment("Cycleswap project manifest. Reference: the platform's .cycleswap/ documentation."))
@@ -440,7 +440,9 @@ def default_manifest_text(name: str) -> str:
     main.add(tomlkit.comment("Volumes mounted read-only at /volumes/<name>."))
     main.add("volumes", tomlkit.array())
     main.add(tomlkit.comment("Files whose content decides whether build.sh re-runs; copied into the build."))
-    main.add("build_files", tomlkit.array())
+    files = tomlkit.array()
+    files.extend(build_files or [])
+    main.add("build_files", files)
     doc.add("main", main)
     ubuntu = tomlkit.table()
     ubuntu.add(tomlkit.comment('Exactly one image section. One of: ' + ", ".join(f'"{v}"' for v in UBUNTU_VERSIONS)))
@@ -465,15 +467,47 @@ def default_project_name(folder: Path) -> str:
     return name or "my-project"
 
 
+PYTHON_BUILD_FILE_GLOBS = ("pyproject.toml", "uv.lock", "requirements*.txt")
+
+DEFAULT_CYCLEIGNORE = """# Not copied into /app (gitignore-like, one pattern a line). .git and .cycleswap/jobs never are,
+# and neither is any virtualenv (a folder holding pyvenv.cfg), .venv or __pycache__: build.sh's venv
+# in /app/.venv must not be replaced by the one on your machine.
+.venv/
+venv/
+__pycache__/
+*.pyc
+.pytest_cache/
+.mypy_cache/
+.ruff_cache/
+.ipynb_checkpoints/
+.cycleswap/jobs/
+"""
+
+
+def python_build_files(project_dir: Path) -> list[str]:
+    """The dependency files a Python project's build.sh needs (the default one runs `uv sync`):
+    pyproject.toml, uv.lock and requirements*.txt at the root, when present."""
+    found: list[str] = []
+    for pattern in PYTHON_BUILD_FILE_GLOBS:
+        found += sorted(p.name for p in project_dir.glob(pattern) if p.is_file())
+    return found
+
+
 def init_project(project_dir: Path, name: str | None = None, force: bool = False) -> list[Path]:
-    """Write .cycleswap/{manifest.toml,run.sh,build.sh}; refuse to overwrite unless `force`."""
+    """Write .cycleswap/{manifest.toml,run.sh,build.sh}; refuse to overwrite unless `force`.
+
+    In a Python project (pyproject.toml, uv.lock or requirements*.txt at the root) the manifest's
+    build_files list those files, so the default build.sh's `uv sync` finds them, and a .cycleignore
+    keeping local environments and caches out of /app is written unless one exists (never replaced).
+    """
     project_dir = project_dir.resolve()
     folder = project_dir / CYCLESWAP_DIR
     name = name or default_project_name(project_dir)
     if not NAME_RE.match(name):
         raise BadInput(f"--name {name!r} is not a valid project name. Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+    build_files = python_build_files(project_dir)
     files = {
-        folder / MANIFEST_NAME: default_manifest_text(name),
+        folder / MANIFEST_NAME: default_manifest_text(name, build_files),
         folder / "run.sh": DEFAULT_RUN_SH,
         folder / "build.sh": DEFAULT_BUILD_SH,
     }
@@ -483,6 +517,9 @@ def init_project(project_dir: Path, name: str | None = None, force: bool = False
             f"{', '.join(str(p) for p in existing)} already exist{'s' if len(existing) == 1 else ''}. "
             "Nothing was written. Pass --force to overwrite them."
         )
+    ignore_file = project_dir / ".cycleignore"
+    if build_files and not ignore_file.exists():
+        files[ignore_file] = DEFAULT_CYCLEIGNORE
     folder.mkdir(parents=True, exist_ok=True)
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")

@@ -26,6 +26,7 @@ def drill(
     network: Annotated[str, typer.Option(help="Network for build.sh and the job, as `cycle project test --network`: auto "
                                              "(default: the engine's bridge, else the host's network), none, host, or a Docker network name.")] = "auto",
     cpu: Annotated[bool, typer.Option("--cpu", help="As `cycle project test --cpu`.")] = False,
+    mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
 ) -> None:
     """Run the project through the emulator, move it between machines, and judge whether it resumed.
 
@@ -34,6 +35,7 @@ def drill(
     rewrote a checkpoint that had been restored to it (it started over instead of resuming).
     """
     from cycle.cli.output import fail
+    from cycle.cli.project import parse_mounts
     from cycle.platform import TestOptions, open_platform
     from emulator.drill import DEFAULT_PROGRESS_GLOBS, DrillPlan, run_drill
 
@@ -49,7 +51,8 @@ def drill(
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
     plan = DrillPlan(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
                      progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
-    options = TestOptions(rebuild=rebuild, clean=clean, skip_limits=skip_limits, network=network, cpu=cpu)
+    options = TestOptions(rebuild=rebuild, clean=clean, skip_limits=skip_limits, network=network, cpu=cpu,
+                          mounts=parse_mounts(mount_job))
     report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True), options)
     if json_out == "-":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")

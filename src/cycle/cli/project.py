@@ -45,7 +45,7 @@ def test(
 
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
-    mounts = tuple(_mount_spec(spec) for spec in mount_job or [])
+    mounts = parse_mounts(mount_job)
     platform = open_platform()
     options = TestOptions(rebuild, clean, skip_limits, network, cpu, mounts)
     if detach:
@@ -55,6 +55,8 @@ def test(
     job = platform.test_project(directory, options, live_sink())
     summary = f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else "")
     typer.echo(summary, err=True)
+    if job.reason == "BUILD_FAILED":
+        _explain_build_failure(platform, job)
     if job.state.value != "FINISHED":
         raise typer.Exit(job.exit_code or 1)
 
@@ -77,6 +79,24 @@ def _mount_spec(spec: str) -> tuple[str, str]:
         fail(f"--mount-job {spec!r} must be JOB:/container/path (optionally ending in :ro); mode {mode!r} is not "
              f"offered, {example}.")
     return job_name, path
+
+
+def _explain_build_failure(platform, job) -> None:
+    """Close with why the build failed and what to do (the diagnosis the agent logged), so the
+    cause is the last thing on the screen rather than the build's last symptom."""
+    from emulator.models import Stream
+
+    lines = [record.text for record in platform.logs(job.name, stream=Stream.SYSTEM)]
+    starts = [i for i, text in enumerate(lines) if text.startswith("build failed:")]
+    if starts:
+        explanation = [lines[starts[-1]]]
+        explanation += [text for text in lines[starts[-1] + 1:] if text.startswith("build output | ")]
+        typer.echo("\n" + "\n".join(explanation), err=True)
+
+
+def parse_mounts(specs: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """--mount-job values (shared by `project test` and `drill`) as (job, container path) pairs."""
+    return tuple(_mount_spec(spec) for spec in specs or [])
 
 
 @app.command()

@@ -1,0 +1,124 @@
+"""Why a build failed, from its output: lines in, (cause, advice) out. Pure: tested without Docker.
+
+A failed build.sh ends with its last symptom, rarely its cause: the spec's default build.sh keeps
+going after `curl … | sh` fails for want of a network, so it ends with `uv: command not found`
+(exit 127). The cause is the EARLIEST line that a rule recognises, so the output is read from the
+top and the first match wins; within one line, the rules are tried in order (a TLS failure is
+reported as TLS even though pip's line also says the connection failed). Wrappers that say only
+that a request failed (uv's "error sending request for url") are not rules: the "Caused by:" lines
+below them name the real cause.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+TAIL_LINES = 20
+COMMAND_NOT_FOUND_EXIT = 127
+NETWORK_FLAG_ADVICE = ("pass --network host (or the name of a Docker network that reaches the internet) to "
+                       "`cycle project test` or `cycle drill`; behind a proxy, check that the engine's containers can reach it")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    cause: str          # what went wrong, in the user's terms
+    advice: str         # what to do about it
+    evidence: str = ""  # the output line that shows it
+    line: int = 0       # its number in the build output (1-based; 0: none)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    cause: str
+    advice: str | Callable[[dict[str, str]], str]  # a template, or a function of the matched fields
+
+    def diagnose(self, line: str, number: int) -> Diagnosis | None:
+        found = self.pattern.search(line)
+        if found is None:
+            return None
+        fields = {k: v or "" for k, v in found.groupdict().items()}
+        advice = self.advice(fields) if callable(self.advice) else self.advice.format(**fields)
+        return Diagnosis(self.cause.format(**fields), advice, line.strip(), number)
+
+
+PACKAGE_MANAGERS = ("apt-get", "apt", "dpkg", "apt-cache")
+
+
+def _missing_command_advice(fields: dict[str, str]) -> str:
+    """How to get a missing command: a base image without apt is not Debian or Ubuntu at all."""
+    command = fields["command"]
+    if command in PACKAGE_MANAGERS:
+        return (f"The base image has no {command}, so it is not Ubuntu or Debian (the busybox stand-in?): map "
+                "[ubuntu] to a real image (`cycle emulator images` shows the mapping) or install nothing with apt in build.sh.")
+    how = "pip install uv (or the uv installer)" if command == "uv" else f"apt-get install -y the package that provides {command}"
+    return (f"Install it earlier in build.sh ({how}) or use a base image that has it. If an earlier line of build.sh "
+            "installs it, that line failed: read the build output above it.")
+
+
+def _rule(pattern: str, cause: str, advice) -> _Rule:
+    return _Rule(re.compile(pattern, re.IGNORECASE), cause, advice)
+
+
+RULES = (
+    _rule(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|invalid peer certificate|SSL certificate problem"
+          r"|unable to get local issuer certificate|UnknownIssuer",
+          "TLS: the build container does not trust the certificate it was shown (a TLS-intercepting proxy's CA?)",
+          "Trust that CA in the base image (copy it to /usr/local/share/ca-certificates and run update-ca-certificates), "
+          "and tell uv to use the system store (UV_SYSTEM_CERTS=1; older uv: UV_NATIVE_TLS=1)."),
+    _rule(r"Temporary failure (?:in name )?resolv|Could not resolve host|Network is unreachable|Name or service not known"
+          r"|Failed to establish a new connection|Max retries exceeded|dns error|failed to lookup address"
+          r"|Could not connect to|Connection (?:refused|timed out)",
+          "build.sh needs the network, and the build container could not reach it",
+          "Give the build a network: " + NETWORK_FLAG_ADVICE + "."),
+    _rule(r"externally[- ]managed[- ]environment",
+          "pip refuses to install into the system Python (PEP 668, Debian and Ubuntu's externally-managed-environment)",
+          "Install into a virtualenv (python3 -m venv /opt/venv && /opt/venv/bin/pip install …), use uv, or pass "
+          "--break-system-packages to pip in build.sh."),
+    _rule(r"No [`']pyproject\.toml[`'] found|does not appear to be a Python project"
+          r"|No such file or directory: '(?P<file>[^']*requirements[^']*)'",
+          "build.sh reads a project file that is not in the build (only .cycleswap/ and the build_files are)",
+          "List the file in [main] build_files in .cycleswap/manifest.toml, e.g. build_files = [\"pyproject.toml\", \"uv.lock\"]."),
+    _rule(r"Unable to locate package (?P<package>\S+)|Package '(?P<apt_package>[^']+)' has no installation candidate",
+          "apt cannot find the package {package}{apt_package}",
+          "Run apt-get update in the same build.sh before apt-get install, and check the package's name for this "
+          "[ubuntu] version (apt-cache search NAME)."),
+    _rule(r"No matching distribution found for (?P<package>\S+)",
+          "pip cannot find the package {package}",
+          "Check its name and version, and that it is published for the image's Python version and platform."),
+    _rule(r"(?P<package>\S+) was not found in the package registry",
+          "uv cannot find the package {package} in the package registry",
+          "Check its name in pyproject.toml, and that the version exists for the image's Python version."),
+    _rule(r"(?:^|[\s:])(?P<command>[^\s:]+): (?:command )?not found\s*$",
+          "{command}: command not found: the build image has no {command}",
+          _missing_command_advice),
+)
+
+
+def diagnose(lines: Sequence[str], exit_code: int) -> Diagnosis | None:
+    """The cause of a failed build, from the earliest line a rule recognises; None when none does."""
+    for number, line in enumerate(lines, start=1):
+        for rule in RULES:
+            found = rule.diagnose(line, number)
+            if found is not None:
+                return found
+    if exit_code == COMMAND_NOT_FOUND_EXIT:
+        return Diagnosis("a command was not found (exit code 127)",
+                         "Install the missing command earlier in build.sh or use a base image that has it.")
+    return None
+
+
+def explain(lines: Sequence[str], exit_code: int) -> list[str]:
+    """The system events a failed build ends with: one line with the cause and the fix when the
+    output shows it, else a pointer to the output's last lines, which follow, one event each."""
+    found = diagnose(lines, exit_code)
+    head = f"build failed: build.sh exited with code {exit_code}"
+    if found is not None and found.evidence:
+        return [f"{head}. Cause: {found.cause}; build output line {found.line}: {found.evidence!r}. Fix: {found.advice}"]
+    tail = [line for line in lines if line.strip()][-TAIL_LINES:]
+    summary = f"{head}. Cause: {found.cause}. Fix: {found.advice}" if found else f"{head}; no known cause recognised"
+    if not tail:
+        return [summary + "; build.sh printed nothing."]
+    return [summary + f"; the last {len(tail)} line(s) of its output:"] + [f"build output | {line}" for line in tail]

@@ -1,0 +1,105 @@
+"""Why a build failed, from real-looking build output (pure: no Docker)."""
+
+from __future__ import annotations
+
+from emulator.build_diagnosis import diagnose, explain
+
+# The spec's default build.sh on an image with no network: apt-get and the uv installer fail,
+# the script goes on, and it ends with the symptom, `uv: command not found` (exit 127).
+DEFAULT_BUILD_WITHOUT_NETWORK = """\
+W: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/noble/InRelease  Temporary failure resolving 'archive.ubuntu.com'
+W: Some index files failed to download. They have been ignored, or old ones used instead.
+E: Unable to locate package curl
+.cycleswap/build.sh: line 2: curl: command not found
+.cycleswap/build.sh: line 6: uv: command not found""".splitlines()
+
+UV_SYNC_OFFLINE = """\
+Using CPython 3.11.2 interpreter at: /usr/bin/python3
+Creating virtual environment at: .venv
+error: Failed to fetch: `https://pypi.org/simple/numpy/`
+  Caused by: Request failed after 3 retries
+  Caused by: error sending request for url (https://pypi.org/simple/numpy/)
+  Caused by: client error (Connect)
+  Caused by: dns error: failed to lookup address information: Temporary failure in name resolution""".splitlines()
+
+PIP_OFFLINE = """\
+WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')': /simple/uv/
+ERROR: Could not find a version that satisfies the requirement uv (from versions: none)
+ERROR: No matching distribution found for uv""".splitlines()
+
+PIP_TLS = """\
+WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:992)'))': /simple/uv/
+ERROR: No matching distribution found for uv""".splitlines()
+
+UV_TLS = """\
+error: Request failed after 3 retries
+  Caused by: error sending request for url (https://pypi.org/simple/numpy/)
+  Caused by: client error (Connect)
+  Caused by: invalid peer certificate: UnknownIssuer""".splitlines()
+
+
+def test_no_network_is_named_from_the_first_failing_command_not_the_last_symptom():
+    found = diagnose(DEFAULT_BUILD_WITHOUT_NETWORK, 127)
+    assert found.cause.startswith("build.sh needs the network")
+    assert "--network" in found.advice
+    assert found.line == 1 and "Temporary failure resolving" in found.evidence
+
+
+def test_uv_and_pip_connection_errors_mean_no_network():
+    for lines in (UV_SYNC_OFFLINE, PIP_OFFLINE, ["curl: (6) Could not resolve host: astral.sh"],
+                  ["connect: Network is unreachable"]):
+        found = diagnose(lines, 1)
+        assert found is not None and "needs the network" in found.cause, lines
+
+
+def test_tls_failures_point_at_the_ca_even_when_the_line_also_says_connection():
+    for lines in (PIP_TLS, UV_TLS, ["curl: (60) SSL certificate problem: unable to get local issuer certificate"]):
+        found = diagnose(lines, 1)
+        assert found.cause.startswith("TLS"), lines
+        assert "update-ca-certificates" in found.advice and "UV_SYSTEM_CERTS=1" in found.advice
+
+
+def test_command_not_found_names_the_command_and_the_fix():
+    found = diagnose(["building", ".cycleswap/build.sh: line 3: uv: command not found"], 127)
+    assert found.cause.startswith("uv: command not found")
+    assert "Install it earlier in build.sh" in found.advice and "pip install uv" in found.advice
+    found = diagnose(["sh: 1: cmake: not found"], 127)
+    assert found.cause.startswith("cmake: command not found") and "provides cmake" in found.advice
+    # no apt-get at all: the base image is not Ubuntu or Debian
+    found = diagnose([".cycleswap/build.sh: line 1: apt-get: command not found"], 127)
+    assert "not Ubuntu or Debian" in found.advice and "apt-get install" not in found.advice
+    # exit 127 with nothing recognisable still says what it means
+    assert "not found" in diagnose(["something odd"], 127).cause
+
+
+def test_missing_packages_are_named_for_apt_pip_and_uv():
+    assert diagnose(["E: Unable to locate package python3-nump"], 100).cause == "apt cannot find the package python3-nump"
+    assert "apt-get update" in diagnose(["E: Unable to locate package foo"], 100).advice
+    assert diagnose(["E: Package 'python3.13' has no installation candidate"], 100).cause.endswith("python3.13")
+    assert diagnose(["ERROR: No matching distribution found for nunpy==9.9"], 1).cause == "pip cannot find the package nunpy==9.9"
+    uv = ["  × No solution found when resolving dependencies:",
+          "  ╰─▶ Because nunpy was not found in the package registry and your project depends on nunpy, we can",
+          "      conclude that your project's requirements are unsatisfiable."]
+    assert diagnose(uv, 1).cause == "uv cannot find the package nunpy in the package registry"
+
+
+def test_a_missing_pyproject_points_at_build_files_and_pep668_at_a_venv():
+    found = diagnose(["error: No `pyproject.toml` found in current directory or any parent directory"], 2)
+    assert "build_files" in found.advice
+    found = diagnose(["error: externally-managed-environment", "", "× This environment is externally managed"], 1)
+    assert "--break-system-packages" in found.advice
+
+
+def test_explain_gives_one_event_with_cause_fix_and_evidence():
+    events = explain(DEFAULT_BUILD_WITHOUT_NETWORK, 127)
+    assert len(events) == 1
+    assert events[0].startswith("build failed: build.sh exited with code 127. Cause: build.sh needs the network")
+    assert "line 1" in events[0] and "Fix:" in events[0]
+
+
+def test_explain_falls_back_to_the_last_lines_when_nothing_is_recognised():
+    lines = [f"step {i}" for i in range(30)] + ["make: *** [all] Error 2"]
+    events = explain(lines, 2)
+    assert events[0].startswith("build failed: build.sh exited with code 2; no known cause recognised")
+    assert events[1:] == [f"build output | {line}" for line in lines[-20:]]
+    assert explain([], 3) == ["build failed: build.sh exited with code 3; no known cause recognised; build.sh printed nothing."]
