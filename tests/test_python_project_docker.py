@@ -25,9 +25,6 @@ from helpers import cli
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "python-trainer"
 BASE = "cycle/base:bookworm"
-# Builds need the network (apt-get, pip, uv sync); pass it explicitly so these tests do not depend
-# on the engine's default network for builds.
-BUILD_NETWORK = ("--network", "host")
 PROJECT_NAME = f"pytest-python-trainer-{uuid.uuid4().hex[:8]}"
 
 
@@ -73,7 +70,7 @@ def stdout(run) -> list[str]:
 
 
 def test_the_python_trainer_builds_runs_and_hits_the_cache_without_network(trainer):
-    first = trainer.test(*BUILD_NETWORK)
+    first = trainer.test()
     assert first.exit_code == 0, first.output
     assert first.job.state is JobState.FINISHED
     assert "training done: final step 40" in " ".join(stdout(first))
@@ -88,22 +85,22 @@ def test_the_python_trainer_builds_runs_and_hits_the_cache_without_network(train
 
 
 def test_a_changed_pyproject_rebuilds_on_the_previous_image_and_clean_starts_from_the_base(trainer):
-    built = trainer.test(*BUILD_NETWORK)
+    built = trainer.test()
     assert built.exit_code == 0, built.output
     previous = built.job.image
     with (trainer.root / "pyproject.toml").open("a") as pyproject:
         pyproject.write(f"# changed {uuid.uuid4().hex}\n")
-    rebuilt = trainer.test(*BUILD_NETWORK)
+    rebuilt = trainer.test()
     assert rebuilt.exit_code == 0, rebuilt.output
     assert any(line.startswith("build cache miss") and f"on the previous build image {previous}" in line
                for line in system(rebuilt)), system(rebuilt)
-    clean = trainer.test("--clean", *BUILD_NETWORK)
+    clean = trainer.test("--clean")
     assert clean.exit_code == 0, clean.output
     assert any(line.startswith("--clean") and f"on the base image {BASE}" in line for line in system(clean)), system(clean)
 
 
 def test_a_drill_of_the_python_trainer_passes_and_it_resumes_from_its_checkpoints(trainer, tmp_path):
-    assert trainer.test(*BUILD_NETWORK).exit_code == 0  # the build (a cache hit after the tests above)
+    assert trainer.test().exit_code == 0  # the build (a cache hit after the tests above)
     manifest = trainer.root / ".cycleswap" / "manifest.toml"
     manifest.write_text(manifest.read_text().replace('STEP_SECONDS = "0.05"', 'STEP_SECONDS = "0.25"'))
     result = cli("drill", str(trainer.root), "--moves", "2", "--every", "4", "--timeout", "180", "--json", str(tmp_path / "r.json"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from typing import Annotated
 
 import typer
@@ -40,7 +42,8 @@ def base_image(
                                            "ubuntu, debian or busybox.")] = "auto",
     version: Annotated[list[str] | None, typer.Option("--version", help="[ubuntu] versions to provide (repeatable; default: all).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild the stand-in even when it exists (e.g. after adding a CA certificate).")] = False,
-    pull: Annotated[bool, typer.Option("--pull/--no-pull", help="Try pulling the real ubuntu images first.")] = True,
+    pull: Annotated[bool, typer.Option("--pull/--no-pull", help="Try pulling the real ubuntu images from a registry first "
+                                                               "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = False,
     pull_timeout: Annotated[float, typer.Option(help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
     if_missing: Annotated[bool, typer.Option("--if-missing", hidden=True, help="Kept for old scripts: existing images are always reused.")] = False,
 ) -> None:
@@ -57,6 +60,7 @@ def base_image(
     from emulator.baseimage import KINDS, provide_base_images
     from emulator.config import map_versions, unmap_versions
 
+    pull = pull or os.environ.get("CYCLE_PULL_UBUNTU") == "1"
     if kind not in KINDS:
         fail(f"--kind {kind!r} is not known. Use one of: {', '.join(KINDS)}.")
     versions = version or list(UBUNTU_VERSIONS)
@@ -125,7 +129,8 @@ def setup() -> None:
 
     mapped = image_for("24.04").image
     if mapped in ("ubuntu:24.04", DEFAULT_TAG, DEBIAN_TAG):
-        base_image(kind="auto", version=None, force=False, pull=True, pull_timeout=20.0, if_missing=False)
+        pull = os.environ.get("CYCLE_PULL_UBUNTU") == "1"  # set-up contacts a registry only when asked
+        base_image(kind="auto", version=None, force=False, pull=pull, pull_timeout=20.0, if_missing=False)
     else:
         _say(f"[ubuntu] versions map to {mapped}: see `cycle emulator images`")
     doctor(as_json=False)
