@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, tests/tui_fakes.py
+from helpers import TEST_PROJECT_PREFIX  # noqa: E402
+
 BASE_TAG = "cycle/base:busybox"
-TEST_PROJECT_PREFIX = "test-"
 
 
 @pytest.fixture
@@ -129,4 +131,4 @@ def s3_storage(s3_host, monkeypatch) -> str:
     return s3_host
 
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/tui_fakes.py
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from typer.testing import CliRunner
 
@@ -10,6 +11,9 @@ from cycle.cli import app
 from emulator.models import JobState
 from emulator.platform import EmulatorPlatform
 
+# Build images live in the engine, shared by every test session on it: a prefix per session lets the
+# teardown remove this session's images only, never those of another session still running.
+TEST_PROJECT_PREFIX = f"test-{uuid.uuid4().hex[:6]}-"
 FINAL = (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
 
 

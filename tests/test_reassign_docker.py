@@ -12,7 +12,7 @@ import pytest
 
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
-from helpers import FINAL, cli, wait_state
+from helpers import TEST_PROJECT_PREFIX, FINAL, cli, wait_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +130,7 @@ def fixture_copy(tmp_path: Path, kind: str, steps: int) -> Path:
     target = tmp_path / kind
     shutil.copytree(ROOT / "fixtures" / f"{kind}-trainer", target)
     manifest = target / ".cycleswap" / "manifest.toml"
-    text = manifest.read_text().replace(f'name = "{kind}-trainer"', f'name = "test-{kind}-{time.time_ns() % 10**8}"')
+    text = manifest.read_text().replace(f'name = "{kind}-trainer"', f'name = "{TEST_PROJECT_PREFIX}{kind}-{time.time_ns() % 10**8}"')
     manifest.write_text(text.replace('STEPS = "24"', f'STEPS = "{steps}"'))
     return target
 
