@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import textwrap
 import uuid
@@ -131,4 +133,14 @@ def s3_storage(s3_host, monkeypatch) -> str:
     return s3_host
 
 
-
+@pytest.fixture
+def fake_gpu(tmp_path, monkeypatch):
+    """A fake nvidia-smi on PATH that reports a driver supporting CUDA 12.4 (no GPU exists here)."""
+    folder = tmp_path / "fakebin"
+    folder.mkdir()
+    smi = folder / "nvidia-smi"
+    smi.write_text('#!/bin/sh\necho "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |"\n')
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    monkeypatch.delenv("CYCLE_MACHINE_CUDA", raising=False)
+    return smi

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -76,18 +74,7 @@ def test_text_shows_fixes_only_for_problems():
     assert "never shown" not in said and "fix: raise it" in said
 
 
-@pytest.fixture
-def fake_nvidia_smi(tmp_path, monkeypatch):
-    folder = tmp_path / "fakebin"
-    folder.mkdir()
-    smi = folder / "nvidia-smi"
-    smi.write_text('#!/bin/sh\necho "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |"\n')
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
-    monkeypatch.delenv("CYCLE_MACHINE_CUDA", raising=False)
-
-
-def test_gpu_driver_and_nvidia_runtime(fake_nvidia_smi):
+def test_gpu_driver_and_nvidia_runtime(fake_gpu):
     cuda = gpu.machine_cuda()
     without = by_name(healthy(cuda=cuda, engine_info={"Runtimes": {"runc": {}, "io.containerd.runc.v2": {}}}))
     assert without["gpu"] == Check("gpu", OK, "machines support CUDA 12.4 (nvidia-smi)")

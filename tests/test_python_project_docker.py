@@ -51,9 +51,11 @@ def module_home(tmp_path_factory, docker_client):
 
 
 @pytest.fixture
-def trainer(tmp_path, module_home) -> Project:
-    """A fresh copy of the fixture under the module's project name."""
-    folder = tmp_path / "python-trainer"
+def trainer(module_home) -> Project:
+    """A fresh copy of the fixture under the module's project name, always in the same folder: a
+    project name belongs to one folder (a second folder with the same name is refused)."""
+    folder = module_home.parent / f"{module_home.name}-python-trainer"
+    shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(FIXTURE, folder, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
     manifest = folder / ".cycleswap" / "manifest.toml"
     manifest.write_text(manifest.read_text().replace('name = "python-trainer"', f'name = "{PROJECT_NAME}"')

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 
 import pytest
@@ -12,19 +11,6 @@ from emulator import gpu
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
 from helpers import cli
-
-
-@pytest.fixture
-def fake_gpu(tmp_path, monkeypatch):
-    """A fake nvidia-smi on PATH that reports a driver supporting CUDA 12.4 (no GPU exists here)."""
-    folder = tmp_path / "fakebin"
-    folder.mkdir()
-    smi = folder / "nvidia-smi"
-    smi.write_text('#!/bin/sh\necho "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |"\n')
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
-    monkeypatch.delenv("CYCLE_MACHINE_CUDA", raising=False)
-    return smi
 
 
 def test_driver_version_parsing_and_matching(fake_gpu, monkeypatch):
