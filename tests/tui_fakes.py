@@ -3,7 +3,7 @@ computed on demand (so ten million lines cost no memory), artifacts, and recorde
 
 from __future__ import annotations
 
-from emulator.models import Artifact, Job, JobState, LogRecord, Stream
+from cycle.api import Artifact, Job, JobState, LogRecord, Stream
 
 T0 = 1_795_000_000_000_000_000  # a fixed instant, so snapshots never change
 

@@ -34,10 +34,10 @@ def drill(
     scratch; FAIL (exit 1) when it failed, timed out, ended before the moves, or after a move
     rewrote a checkpoint that had been restored to it (it started over instead of resuming).
     """
+    from cycle.api import DEFAULT_PROGRESS_GLOBS, DrillOptions, TestOptions
     from cycle.cli.output import fail
     from cycle.cli.project import parse_mounts
-    from cycle.platform import TestOptions, open_platform
-    from emulator.drill import DEFAULT_PROGRESS_GLOBS, DrillPlan, run_drill
+    from cycle.platform import open_platform
 
     times: tuple[float, ...] = ()
     if at:
@@ -49,11 +49,11 @@ def drill(
             fail(f"--at {at!r} must list positive seconds, e.g. --at 5,12,20.")
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
-    plan = DrillPlan(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
-                     progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
+    plan = DrillOptions(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
+                        progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
     options = TestOptions(rebuild=rebuild, clean=clean, skip_limits=skip_limits, network=network, cpu=cpu,
                           mounts=parse_mounts(mount_job))
-    report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True), options)
+    report = open_platform().drill(directory, plan, lambda text: typer.echo(text, err=True), options)
     if json_out == "-":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:

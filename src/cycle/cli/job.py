@@ -34,9 +34,9 @@ def list_jobs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """List jobs, newest first."""
+    from cycle.api import JobState
     from cycle.cli.output import fail
     from cycle.platform import open_platform
-    from emulator.models import JobState
 
     wanted = None
     if state is not None:
@@ -61,9 +61,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show one job's state, reason, machine and times."""
+    from cycle.api import QUEUE_WARNING_TEXT
     from cycle.platform import open_platform
-
-    from emulator.models import QUEUE_WARNING_TEXT
 
     info = job_dict(open_platform().job(name))
     if as_json:
@@ -76,8 +75,8 @@ def status(
 
 
 def _stream(stream: str | None):
+    from cycle.api import Stream
     from cycle.cli.output import fail
-    from emulator.models import Stream
 
     if stream is None:
         return None
@@ -152,8 +151,9 @@ def queue(
 
     The job waits PENDING for the scheduler's next pass (every 60 s, as on the platform), then runs
     detached on the least-loaded eligible machine."""
+    from cycle.api import TestOptions
     from cycle.manifest import find_project_root, load_manifest
-    from cycle.platform import TestOptions, open_platform
+    from cycle.platform import open_platform
 
     name = project or load_manifest(find_project_root(Path("."))).name
     job = open_platform().queue(name, TestOptions(cpu=cpu))
@@ -198,7 +198,7 @@ def _folder(platform, job, project_dir: Path | None) -> Path:
 
 
 def _warn_queue(job) -> None:
-    from emulator.models import QUEUE_WARNING_TEXT
+    from cycle.api import QUEUE_WARNING_TEXT
 
     if job.queue_warning:
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)

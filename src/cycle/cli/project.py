@@ -40,8 +40,9 @@ def test(
     Output shows live: the job's stdout on stdout, its stderr on stderr, system events on stderr
     marked [system]. Exits with the job's exit code (130 when cancelled with Ctrl-C).
     """
+    from cycle.api import TestOptions
     from cycle.cli.output import fail, live_sink
-    from cycle.platform import TestOptions, open_platform
+    from cycle.platform import open_platform
 
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
@@ -84,7 +85,7 @@ def _mount_spec(spec: str) -> tuple[str, str]:
 def _explain_build_failure(platform, job) -> None:
     """Close with why the build failed and what to do (the diagnosis the agent logged), so the
     cause is the last thing on the screen rather than the build's last symptom."""
-    from emulator.models import Stream
+    from cycle.api import Stream
 
     lines = [record.text for record in platform.logs(job.name, stream=Stream.SYSTEM)]
     starts = [i for i, text in enumerate(lines) if text.startswith("build failed:")]
@@ -109,8 +110,9 @@ def upload(
     build its image with the same cache as `project test`. `cycle job queue` then runs it."""
     from rich.progress import BarColumn, DownloadColumn, Progress
 
+    from cycle.api import TestOptions
     from cycle.cli.output import fail, live_sink
-    from cycle.platform import TestOptions, open_platform
+    from cycle.platform import open_platform
 
     if rebuild and clean:
         fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
