@@ -2,7 +2,9 @@
 
 Part of the contract (cycle.api): the platform stores a job's files under
 `jobs/<job-name>/artifacts/<path>`, and a client maps a key back to a path only through these
-rules (cycle.pull), so it never writes outside its job's folder. Pure. File names on Linux are bytes: they may hold newlines or invalid UTF-8. A key component
+rules (cycle.pull), so it never writes outside its job's folder. Pure.
+
+File names on Linux are bytes: they may hold newlines or invalid UTF-8. A key component
 keeps the name as it is when it is clean UTF-8 and percent-encodes only the bytes that are not
 (invalid UTF-8, control characters) and '%' itself, so the mapping is reversible and every key is
 valid UTF-8 without a single '..' or absolute part.

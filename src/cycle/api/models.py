@@ -49,7 +49,8 @@ class Artifact:
     sha256: str
     mtime_ns: int
     uploaded_ns: int
-    store: str | None = None  # the store holding it ("local", "s3://<host>/<bucket>"); None: recorded before stores were named
+    # the store holding it ("local", "s3://<host>/<bucket>"); None: recorded before stores were named
+    store: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Job:
     queue_warning: bool = False
     agent_pid: int | None = None
     archived: bool = False
-    project_root: str | None = None  # the folder the job was started from (None: recorded before folders were kept per job)
+    # the folder the job was started from (None: recorded before folders were kept per job)
+    project_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,8 @@ class Move:
     trigger: str
     ts_ns: int
     uploaded: int = 0
-    lost: list[str] = field(default_factory=list)  # files still waiting in the old machine's upload queue: gone with it
-    restored: list[str] = field(default_factory=list)  # files downloaded into the new machine's /artifacts before the restart
+    lost: list[str] = field(default_factory=list)  # files still waiting in the old machine's upload queue: gone
+    restored: list[str] = field(default_factory=list)  # downloaded into the new machine's /artifacts before restart
     restored_bytes: int = 0
     restore_seconds: float | None = None
     restarted_ns: int | None = None

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Set up and inspect the local emulator: Docker engine, base images, home folder.", no_args_is_help=True)
+app = typer.Typer(help="Set up and inspect the local emulator: Docker engine, base images, home folder.",
+                  no_args_is_help=True)
 engine_app = typer.Typer(help="The Docker engine the emulator runs jobs in.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
 
@@ -36,12 +37,17 @@ def engine_status() -> None:
 def base_image(
     kind: Annotated[str, typer.Option(help="auto (real ubuntu where a registry answers, else Debian, else busybox), "
                                            "ubuntu, debian or busybox.")] = "auto",
-    version: Annotated[list[str] | None, typer.Option("--version", help="[ubuntu] versions to provide (repeatable; default: all).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Rebuild the stand-in even when it exists (e.g. after adding a CA certificate).")] = False,
-    pull: Annotated[bool, typer.Option("--pull/--no-pull", help="Try pulling the real ubuntu images from a registry first "
-                                                               "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = False,
-    pull_timeout: Annotated[float, typer.Option(help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
-    if_missing: Annotated[bool, typer.Option("--if-missing", hidden=True, help="Kept for old scripts: existing images are always reused.")] = False,
+    version: Annotated[list[str] | None, typer.Option(
+        "--version", help="[ubuntu] versions to provide (repeatable; default: all).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Rebuild the stand-in even when it exists (e.g. after adding a CA certificate).")] = False,
+    pull: Annotated[bool, typer.Option(
+        "--pull/--no-pull", help="Try pulling the real ubuntu images from a registry first "
+        "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = False,
+    pull_timeout: Annotated[float, typer.Option(
+        help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
+    if_missing: Annotated[bool, typer.Option(
+        "--if-missing", hidden=True, help="Kept for old scripts: existing images are always reused.")] = False,
 ) -> None:
     """Provide a base image for every [ubuntu] version, best first, and record the choice.
 
@@ -62,7 +68,8 @@ def base_image(
     versions = version or list(UBUNTU_VERSIONS)
     for v in versions:
         if v not in UBUNTU_VERSIONS:
-            fail(f"--version {v!r} is not an [ubuntu] version the platform offers. Use one of: {', '.join(UBUNTU_VERSIONS)}.")
+            fail(f"--version {v!r} is not an [ubuntu] version the platform offers. "
+                 f"Use one of: {', '.join(UBUNTU_VERSIONS)}.")
     admin.provide_base_images(versions, kind, force=force, pull=pull, pull_timeout=pull_timeout, say=_say)
 
 
@@ -197,12 +204,15 @@ def home() -> None:
     typer.echo(str(open_admin().home()))
 
 
-storage_app = typer.Typer(help="Where artifacts are stored: the local folder (default) or an S3 API.", no_args_is_help=True)
+storage_app = typer.Typer(help="Where artifacts are stored: the local folder (default) or an S3 API.",
+                          no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
 
 
 @storage_app.command("start")
-def storage_start(port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None) -> None:
+def storage_start(
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None,
+) -> None:
     """Start moto's S3 server on 127.0.0.1 and store artifacts there (objects live in its memory)."""
     from cycle.platform import open_admin
 
@@ -225,7 +235,8 @@ def storage_stop() -> None:
 @storage_app.command("use")
 def storage_use(
     kind: Annotated[str, typer.Argument(help="local, or s3 (an S3 API such as a LocalStack you run).")],
-    host: Annotated[str | None, typer.Option(help="host:port of the S3 API (default: $LOCALSTACK_HOST or localhost:4566).")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="host:port of the S3 API (default: $LOCALSTACK_HOST or localhost:4566).")] = None,
     bucket: Annotated[str | None, typer.Option(help="Bucket name (default: cycleswap).")] = None,
 ) -> None:
     """Choose the artifact store: the local folder, or an S3 API reached through localstack-client."""

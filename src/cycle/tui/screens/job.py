@@ -162,7 +162,8 @@ class JobScreen(Screen):
     def _reassign(self) -> None:
         try:
             move = self.platform.reassign(self.job_name)
-            self.app.call_from_thread(self.notify, f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)")
+            text = f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)"
+            self.app.call_from_thread(self.notify, text)
         except Exception as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
 
