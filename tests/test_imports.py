@@ -115,3 +115,22 @@ def test_the_admin_protocol_declares_every_call_the_emulator_commands_make():
     missing = {name: sorted(where) for name, where in calls.items() if name not in declared(EmulatorAdmin)}
     assert calls, "the scan finds the admin calls of `cycle emulator …`"
     assert missing == {}, f"called by `cycle emulator …` but not in cycle.api.EmulatorAdmin: {missing}"
+
+
+def parameters(function: object) -> list[str]:
+    import inspect
+
+    return [name for name in inspect.signature(function).parameters if name != "self"]
+
+
+def test_the_emulator_implements_every_call_of_both_protocols_with_their_parameters():
+    from cycle.api import EmulatorAdmin, Platform
+    from emulator.admin import Admin
+    from emulator.platform import EmulatorPlatform
+
+    for protocol, implementation in ((Platform, EmulatorPlatform), (EmulatorAdmin, Admin)):
+        for name in declared(protocol):
+            assert hasattr(implementation, name), f"{implementation.__name__} lacks {protocol.__name__}.{name}"
+            wanted = parameters(getattr(protocol, name))
+            offered = parameters(getattr(implementation, name))
+            assert offered[:len(wanted)] == wanted, f"{implementation.__name__}.{name}{offered} vs {wanted}"
