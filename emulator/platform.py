@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cycle.api.options import DrillOptions, RunOptions, TestOptions
+from cycle.api.platform import DrillReport, LogSink
 from cycle.errors import BadInput, CycleError
 from cycle.manifest import Manifest, find_project_root, load_manifest
-from cycle.api.options import DrillOptions, RunOptions, TestOptions
-from cycle.api.platform import LogSink
 from emulator import runtime
 from emulator.agent import JobRunner
 from emulator.blobs import BlobStore, StoredObject
@@ -266,7 +267,8 @@ class EmulatorPlatform:
     def moves(self, name: str) -> list[Move]:
         return self.store.moves(self.job(name).id)
 
-    def drill(self, project_dir: Path, plan: DrillOptions, say, options: TestOptions):
+    def drill(self, project_dir: Path, plan: DrillOptions, say: Callable[[str], None],
+              options: TestOptions) -> DrillReport:
         """Run the project detached, move it as `plan` says, and judge whether it resumed."""
         from emulator.drill import DrillPlan, run_drill
 
