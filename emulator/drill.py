@@ -139,7 +139,7 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
 def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str], None], options=None) -> DrillReport:
     """Start the project detached (with `cycle project test`'s options), move it at the planned times,
     wait for its end, judge."""
-    from cycle.platform import TestOptions
+    from cycle.api.options import TestOptions
 
     times = move_times(plan)
     wall_start = time.monotonic()

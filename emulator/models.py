@@ -1,28 +1,26 @@
 """Records the emulator keeps, and the rules for how a job's state may change.
 
 Pure: no sqlite, no Docker. The store and the agent both ask `transition()` before writing a state.
+The records clients see (Job, LogRecord, Artifact, Move, Machine, JobState, Stream) are the
+contract's, in cycle.api.models; they are re-exported here for the emulator's modules.
 """
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass
 
-
-class JobState(str, enum.Enum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATES
-
-
-FINAL_STATES = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED})
+from cycle.api.models import (  # noqa: F401  (re-exported)
+    FINAL_STATES,
+    QUEUE_WARNING_TEXT,
+    Artifact,
+    Job,
+    JobState,
+    LogRecord,
+    Machine,
+    Move,
+    Stream,
+)
 
 ALLOWED = {
     JobState.PENDING: {JobState.RUNNING, JobState.FAILED, JobState.CANCELLED},
@@ -55,63 +53,8 @@ def state_for_exit(exit_code: int, oom_killed: bool, upload_failed: bool = False
     return JobState.FAILED, f"EXIT_CODE_{exit_code}"
 
 
-class Stream(str, enum.Enum):
-    STDOUT = "stdout"
-    STDERR = "stderr"
-    SYSTEM = "system"
-
-
 def now_ns() -> int:
     return time.time_ns()
-
-
-QUEUE_WARNING_TEXT = (
-    "warning: the artifact upload queue has been non-empty for more than 600 seconds, so the newest "
-    "files wait behind older ones. If this job saves periodic checkpoints, set "
-    'artifact_upload_order = "LIFO" in [job] of .cycleswap/manifest.toml so the latest one uploads first.'
-)
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One stored version of a file under /artifacts."""
-
-    path: str
-    key: str
-    size: int
-    sha256: str
-    mtime_ns: int
-    uploaded_ns: int
-    store: str | None = None  # the store holding it ("local", "s3://<host>/<bucket>"); None: recorded before stores were named
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    name: str
-    project: str
-    state: JobState
-    reason: str | None
-    machine: str | None
-    image: str | None
-    created_ns: int
-    started_ns: int | None
-    finished_ns: int | None
-    exit_code: int | None
-    queue_len: int = 0
-    queue_warning: bool = False
-    agent_pid: int | None = None
-    archived: bool = False
-    project_root: str | None = None  # the folder the job was started from (None: recorded before folders were kept per job)
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    id: int
-    job_id: int
-    ts_ns: int
-    stream: Stream
-    text: str
 
 
 @dataclass(frozen=True)
@@ -123,33 +66,3 @@ class Build:
     parent_image: str
     depth: int
     created_ns: int
-
-
-@dataclass(frozen=True)
-class Machine:
-    """A simulated machine: its own folder is its local disk; it runs at most one job."""
-
-    name: str
-    state: str  # available | busy (its owner's own work) | offline
-    cuda: str | None
-    job_id: int | None
-    jobs_run: int
-
-
-@dataclass(frozen=True)
-class Move:
-    """One reassignment of a job from one machine to another, with what it cost."""
-
-    id: int
-    job_id: int
-    from_machine: str
-    to_machine: str | None
-    trigger: str
-    ts_ns: int
-    uploaded: int = 0
-    lost: list = None  # files still waiting in the old machine's upload queue: gone with it
-    restored: list = None  # files downloaded into the new machine's /artifacts before the restart
-    restored_bytes: int = 0
-    restore_seconds: float | None = None
-    restarted_ns: int | None = None
-    next_artifact_seconds: float | None = None

@@ -10,14 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cycle.api.options import DrillOptions, RunOptions, TestOptions
+from cycle.api.platform import DrillReport, LogSink
 from cycle.errors import BadInput, CycleError
 from cycle.manifest import Manifest, find_project_root, load_manifest
-from cycle.platform import LogSink, TestOptions
 from emulator import runtime
-from emulator.agent import JobRunner, RunOptions
+from emulator.agent import JobRunner
 from emulator.blobs import BlobStore, StoredObject
 from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
 from emulator.keys import artifact_prefix, check_job_name
@@ -39,11 +41,6 @@ class Prepared:
     base_image: object
     blobs: BlobStore
     notice: str | None = None  # said before the job starts, e.g. that the project took its name over from a moved folder
-
-
-def _run_options(options: TestOptions) -> RunOptions:
-    return RunOptions(rebuild=options.rebuild, clean=options.clean, skip_limits=options.skip_limits,
-                      network=options.network, cpu=options.cpu, mounts=tuple(options.mounts))
 
 
 class EmulatorPlatform:
@@ -122,7 +119,7 @@ class EmulatorPlatform:
         prepared = self.prepare(project_dir, options)
         if prepared.notice:
             sink(now_ns(), Stream.SYSTEM, prepared.notice)
-        return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image, _run_options(options))
+        return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image, RunOptions.of(options))
 
     def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
         """Create the job and hand it to a background agent process that outlives the CLI."""
@@ -136,7 +133,7 @@ class EmulatorPlatform:
         with open(logs / f"{job.name}.log", "ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "emulator.agent", str(job.id), str(prepared.manifest.root),
-                 json.dumps(dataclasses.asdict(dataclasses.replace(_run_options(options), queued=queued)))],
+                 json.dumps(dataclasses.asdict(RunOptions.of(options, queued=queued)))],
                 stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, "CYCLE_HOME": str(self.home)},
             )
@@ -269,6 +266,13 @@ class EmulatorPlatform:
 
     def moves(self, name: str) -> list[Move]:
         return self.store.moves(self.job(name).id)
+
+    def drill(self, project_dir: Path, plan: DrillOptions, say: Callable[[str], None],
+              options: TestOptions) -> DrillReport:
+        """Run the project detached, move it as `plan` says, and judge whether it resumed."""
+        from emulator.drill import DrillPlan, run_drill
+
+        return run_drill(self, project_dir, DrillPlan(**dataclasses.asdict(plan)), say, options)
 
     def machines(self) -> list[Machine]:
         from emulator.agent import machine_names

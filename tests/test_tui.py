@@ -13,6 +13,7 @@ import pytest
 from cycle.tui.app import CycleApp
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser, entries_in, human, sort_entries
 from cycle.tui.widgets.log_view import PAGE, LogView
+
 from tui_fakes import T0, FakePlatform
 
 NOW = T0 + 100_000_000_000
@@ -185,16 +186,18 @@ def test_snapshot_artifacts_tab_sorted(snap_compare, sort):
 
 
 def test_the_cli_imports_no_heavy_module_until_a_command_needs_it():
-    code = ("import sys, cycle.cli; heavy = [m for m in ('textual', 'docker', 'boto3', 'emulator', 'watchdog', 'sqlite3') "
-            "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
+    code = ("import sys, cycle.cli; "
+            "heavy = [m for m in ('textual', 'docker', 'boto3', 'emulator', 'watchdog', 'sqlite3') if m in sys.modules]"
+            "; print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_emulator_and_client_modules_never_import_textual():
-    code = ("import sys, cycle.cli, cycle.manifest, cycle.platform, cycle.pull, cycle.sdk, emulator.platform, "
-            "emulator.agent, emulator.drill, emulator.artifacts; "
-            "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]; print(bad); sys.exit(1 if bad else 0)")
+    code = ("import sys, cycle.api, cycle.cli, cycle.manifest, cycle.platform, cycle.pull, cycle.sdk, "
+            "emulator.platform, emulator.admin, emulator.agent, emulator.drill, emulator.artifacts; "
+            "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -207,7 +210,9 @@ async def test_tui_against_the_real_emulator_with_a_running_job(project, home, m
 
     monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "0.5")
     project.write(".cycleswap/run.sh", """\
-        for i in $(seq 1 200); do echo "tick $i"; [ $((i % 20)) = 0 ] && echo "e$i" >&2 && echo $i > /artifacts/ckpt-$i; sleep 0.05; done
+        for i in $(seq 1 200); do
+            echo "tick $i"; [ $((i % 20)) = 0 ] && echo "e$i" >&2 && echo $i > /artifacts/ckpt-$i; sleep 0.05
+        done
         sleep 30
         """)
     name = CliRunner().invoke(cli_app, ["project", "test", str(project.root), "--detach"]).output.strip()

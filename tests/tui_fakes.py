@@ -3,7 +3,7 @@ computed on demand (so ten million lines cost no memory), artifacts, and recorde
 
 from __future__ import annotations
 
-from emulator.models import Artifact, Job, JobState, LogRecord, Stream
+from cycle.api import Artifact, Job, JobState, LogRecord, Stream
 
 T0 = 1_795_000_000_000_000_000  # a fixed instant, so snapshots never change
 
@@ -37,8 +37,10 @@ class FakePlatform:
             job(1, "sweep-1", JobState.CANCELLED, "local-3", reason="CANCELLED_BY_USER"),
         ]
         self._artifacts = [
-            Artifact("checkpoints/step-000100.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt", 52_428_800, "a" * 64, 0, T0),
-            Artifact("checkpoints/step-000200.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt", 52_428_900, "b" * 64, 0, T0),
+            Artifact("checkpoints/step-000100.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt",
+                     52_428_800, "a" * 64, 0, T0),
+            Artifact("checkpoints/step-000200.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt",
+                     52_428_900, "b" * 64, 0, T0),
             Artifact("metrics.json", "jobs/trainer-4/artifacts/metrics.json", 2_048, "c" * 64, 0, T0),
             Artifact("results/eval.csv", "jobs/trainer-4/artifacts/results/eval.csv", 900_000, "d" * 64, 0, T0),
             Artifact("zz-notes.txt", "jobs/trainer-4/artifacts/zz-notes.txt", 10, "e" * 64, 0, T0),

@@ -7,6 +7,11 @@ a name); 1 is everything else the user has to act on (missing engine, missing im
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cycle.api.models import Job
+
 
 class CycleError(Exception):
     """An error with a message meant for the user and the exit code to leave with."""
@@ -50,6 +55,6 @@ class JobCancelled(CycleError):
 
     exit_code = 130
 
-    def __init__(self, job) -> None:
+    def __init__(self, job: Job) -> None:
         super().__init__(f"job {job.name}: CANCELLED (Ctrl-C); its container was removed.")
         self.job = job

@@ -217,7 +217,8 @@ def _duplicate_line(text: str, reason: str) -> int | None:
     found = re.match(r'Key "(.+)" already exists', reason)
     if not found:
         return None
-    headers = [n for n, line in enumerate(text.splitlines(), 1) if re.match(rf"^\s*\[\s*{re.escape(found.group(1))}\s*\]", line)]
+    header = re.compile(rf"^\s*\[\s*{re.escape(found.group(1))}\s*\]")
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if header.match(line)]
     return headers[1] if len(headers) > 1 else None
 
 
@@ -250,24 +251,28 @@ def _image_section(check: _Checker, document: dict) -> str:
         return ""
     if len(images) > 1:
         listed = " and ".join(f"[{k}]" for k in images)
-        extra = next(k for k in images if k not in IMAGE_SECTIONS) if any(k not in IMAGE_SECTIONS for k in images) else images[1]
+        extra = next((k for k in images if k not in IMAGE_SECTIONS), images[1])
         check.problem(extra, None, f"found {listed}: exactly one image section is allowed. Keep [ubuntu] only.")
         return ""
     section = images[0]
     if section not in IMAGE_SECTIONS:
-        check.problem(section, None, f"[{section}] is not an image section the platform offers. Use [ubuntu] with version one of {', '.join(UBUNTU_VERSIONS)}.")
+        check.problem(section, None, f"[{section}] is not an image section the platform offers. "
+                                     f"Use [ubuntu] with version one of {', '.join(UBUNTU_VERSIONS)}.")
         return ""
     values = _table(check, document, section)
     check.unknown_keys(section, values, ("version",))
     version = values.get("version")
     if version is None:
-        check.problem(section, None, f'[{section}] needs `version`, e.g. version = "24.04". One of: {", ".join(UBUNTU_VERSIONS)}.')
+        check.problem(section, None,
+                      f'[{section}] needs `version`, e.g. version = "24.04". One of: {", ".join(UBUNTU_VERSIONS)}.')
         return ""
     if not isinstance(version, str):
-        check.problem(section, "version", f'[{section}] version must be a quoted string, e.g. version = "24.04"; got {_show(version)}.')
+        check.problem(section, "version",
+                      f'[{section}] version must be a quoted string, e.g. version = "24.04"; got {_show(version)}.')
         return ""
     if version not in UBUNTU_VERSIONS:
-        check.problem(section, "version", f'[{section}] version "{version}" is not offered. Use one of: {", ".join(UBUNTU_VERSIONS)}.')
+        check.problem(section, "version",
+                      f'[{section}] version "{version}" is not offered. Use one of: {", ".join(UBUNTU_VERSIONS)}.')
         return ""
     return version
 
@@ -297,7 +302,9 @@ def _volumes(check: _Checker, main: dict) -> list[str]:
     volumes = check.string_list("main", "volumes", main["volumes"])
     for volume in volumes or []:
         if not VOLUME_RE.match(volume):
-            check.problem("main", "volumes", f'[main] volumes: "{volume}" is not a volume name. Use letters, digits, ".", "_" or "-" (built-in volumes: "builtin/<name>").')
+            check.problem("main", "volumes",
+                          f'[main] volumes: "{volume}" is not a volume name. '
+                          'Use letters, digits, ".", "_" or "-" (built-in volumes: "builtin/<name>").')
     return volumes or []
 
 
@@ -341,14 +348,17 @@ def _job(check: _Checker, job: dict) -> dict[str, Any]:
     cuda = job.get("cuda")
     if cuda is not None:
         if not isinstance(cuda, str) or not CUDA_RE.match(cuda):
-            check.problem("job", "cuda", f'[job] cuda {_show(cuda)} is not a CUDA version. Write "MAJOR.MINOR" as a string, e.g. cuda = "12.6", or remove it if the job needs no GPU.')
+            check.problem("job", "cuda", f'[job] cuda {_show(cuda)} is not a CUDA version. Write "MAJOR.MINOR" as a '
+                                         'string, e.g. cuda = "12.6", or remove it if the job needs no GPU.')
         else:
             values["cuda"] = cuda
     values["env_vars"] = _env_vars(check, job.get("env_vars", {}))
     order = job.get("artifact_upload_order", "FIFO")
     if order not in UPLOAD_ORDERS:
-        hint = f' Write "{order.upper()}" in capitals.' if isinstance(order, str) and order.upper() in UPLOAD_ORDERS else ""
-        check.problem("job", "artifact_upload_order", f'[job] artifact_upload_order {_show(order)} must be "FIFO" (the default) or "LIFO".{hint}')
+        capitals = isinstance(order, str) and order.upper() in UPLOAD_ORDERS
+        hint = f' Write "{order.upper()}" in capitals.' if capitals else ""
+        check.problem("job", "artifact_upload_order",
+                      f'[job] artifact_upload_order {_show(order)} must be "FIFO" (the default) or "LIFO".{hint}')
     else:
         values["artifact_upload_order"] = order
     return values
@@ -356,7 +366,8 @@ def _job(check: _Checker, job: dict) -> dict[str, Any]:
 
 def _env_vars(check: _Checker, env: Any) -> dict[str, str]:
     if not isinstance(env, dict):
-        check.problem("job", "env_vars", f'[job] env_vars must be a table of strings, e.g. env_vars = {{ LEARNING_RATE = "3e-4" }}; got {_show(env)}.')
+        check.problem("job", "env_vars", '[job] env_vars must be a table of strings, '
+                                         f'e.g. env_vars = {{ LEARNING_RATE = "3e-4" }}; got {_show(env)}.')
         return {}
     result: dict[str, str] = {}
     for key, value in env.items():
@@ -381,7 +392,8 @@ def _env_var_problem(key: str, value: Any) -> str | None:
     """Why `key = value` cannot be one environment variable of a Linux process, or None."""
     shown = key if len(key) <= 64 else key[:64] + "…"
     if not ENV_NAME_RE.match(key):
-        return f"`{shown}` is not a valid environment variable name. Use letters, digits and '_', not starting with a digit."
+        return (f"`{shown}` is not a valid environment variable name. "
+                "Use letters, digits and '_', not starting with a digit.")
     if key in BUILTIN_ENV:
         return f"`{key}` is built in and set by the platform. Remove it from env_vars."
     if not isinstance(value, str):
@@ -410,9 +422,10 @@ def _env_totals(check: _Checker, env: dict[str, str], count: int) -> None:
         return
     total = sum(_env_entry_bytes(k, v) for k, v in env.items())
     if total > ENV_TOTAL_MAX_BYTES:
-        check.problem("job", "env_vars", f"[job] env_vars take {total:,} bytes together; at most {ENV_TOTAL_MAX_BYTES:,} "
-                                         "(1 MiB, half of Linux's ARG_MAX of 2 MiB, which the job's arguments share) are "
-                                         "allowed. Put large values in a file of the project or a volume.")
+        check.problem("job", "env_vars",
+                      f"[job] env_vars take {total:,} bytes together; at most {ENV_TOTAL_MAX_BYTES:,} "
+                      "(1 MiB, half of Linux's ARG_MAX of 2 MiB, which the job's arguments share) are "
+                      "allowed. Put large values in a file of the project or a volume.")
 
 
 DEFAULT_RUN_SH = """export PATH="$HOME/.local/bin:$PATH"
@@ -455,7 +468,8 @@ def default_manifest_text(name: str, build_files: list[str] | None = None) -> st
     job.add("env_vars", env)
     job.add("email_on_success", False)
     job.add("email_on_failure", False)
-    job.add(tomlkit.comment('"FIFO" uploads artifacts in the order written; "LIFO" newest first (periodic checkpoints).'))
+    order_comment = '"FIFO" uploads artifacts in the order written; "LIFO" newest first (periodic checkpoints).'
+    job.add(tomlkit.comment(order_comment))
     job.add("artifact_upload_order", "FIFO")
     doc.add("job", job)
     return tomlkit.dumps(doc)
@@ -469,7 +483,8 @@ def default_project_name(folder: Path) -> str:
 
 PYTHON_BUILD_FILE_GLOBS = ("pyproject.toml", "uv.lock", "requirements*.txt")
 
-DEFAULT_CYCLEIGNORE = """# Not copied into /app (gitignore-like, one pattern a line). .git and .cycleswap/jobs never are,
+DEFAULT_CYCLEIGNORE = """\
+# Not copied into /app (gitignore-like, one pattern a line). .git and .cycleswap/jobs never are,
 # and neither is any virtualenv (a folder holding pyvenv.cfg), .venv or __pycache__: build.sh's venv
 # in /app/.venv must not be replaced by the one on your machine.
 .venv/
@@ -504,7 +519,8 @@ def init_project(project_dir: Path, name: str | None = None, force: bool = False
     folder = project_dir / CYCLESWAP_DIR
     name = name or default_project_name(project_dir)
     if not NAME_RE.match(name):
-        raise BadInput(f"--name {name!r} is not a valid project name. Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+        raise BadInput(f"--name {name!r} is not a valid project name. "
+                       "Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.")
     build_files = python_build_files(project_dir)
     files = {
         folder / MANIFEST_NAME: default_manifest_text(name, build_files),

@@ -9,12 +9,15 @@ pull never leaves a half-written file under its final name.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cycle.api import Artifact, Job, LogRecord, Platform
+from cycle.api.keys import artifact_relative, check_job_name, is_inside
 from cycle.errors import BadInput
 
 
@@ -22,21 +25,17 @@ def iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def format_line(record) -> str:
+def format_line(record: LogRecord) -> str:
     return f"{iso(record.ts_ns)} [{record.stream.value}] {record.text}"
 
 
 def job_folder(project_root: Path, job_name: str) -> Path:
-    from emulator.keys import check_job_name
-
     check_job_name(job_name)
     return project_root / ".cycleswap" / "jobs" / job_name
 
 
 def local_path(folder: Path, job_name: str, key: str) -> Path:
     """Where the artifact stored under `key` goes inside <folder>/artifacts/; refuses escapes."""
-    from emulator.keys import artifact_relative, is_inside
-
     relative = artifact_relative(job_name, key)
     root = folder / "artifacts"
     target = Path(os.fsdecode(os.path.join(os.fsencode(root), relative)))
@@ -48,11 +47,10 @@ def local_path(folder: Path, job_name: str, key: str) -> Path:
 
 
 def same_file(path: Path, size: int, sha256: str) -> bool:
-    from emulator.blobs import sha256_file
-
     if not path.is_file() or path.stat().st_size != size:
         return False
-    return sha256_file(path) == sha256
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest() == sha256
 
 
 @dataclass
@@ -64,7 +62,7 @@ class SyncResult:
     archived: bool = False  # the job's artifacts were deleted (`cycle job archive`): nothing to download
 
 
-def write_output_log(folder: Path, records) -> Path:
+def write_output_log(folder: Path, records: Iterable[LogRecord]) -> Path:
     """output.log with every shipped line, replaced atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "output.log"
@@ -76,7 +74,7 @@ def write_output_log(folder: Path, records) -> Path:
     return path
 
 
-def sync_artifacts(platform, job, folder: Path, on_start: Callable[[int], None] | None = None,
+def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int], None] | None = None,
                    progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None) -> SyncResult:
     """Download the job's stored artifacts that the folder does not already hold byte for byte.
 
@@ -85,7 +83,7 @@ def sync_artifacts(platform, job, folder: Path, on_start: Callable[[int], None] 
     result = SyncResult(archived=job.archived)
     if job.archived:
         return result
-    wanted = []
+    wanted: list[tuple[Artifact, Path]] = []
     for artifact in platform.artifacts(job.name):
         try:
             target = local_path(folder, job.name, artifact.key)

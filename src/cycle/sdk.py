@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from emulator.models import JobState
+from cycle.api import Job as JobRecord
+from cycle.api import JobState, Platform
 
 __all__ = ["Client", "Job", "JobState"]
 
@@ -45,13 +46,13 @@ class Job:
     archived: bool
 
 
-def _handle(job) -> Job:
+def _handle(job: JobRecord) -> Job:
     return Job(job.name, job.name, job.project, job.state, job.reason, job.machine, job.exit_code,
                _when(job.created_ns), _when(job.started_ns), _when(job.finished_ns), job.archived)
 
 
 class Jobs:
-    def __init__(self, platform) -> None:
+    def __init__(self, platform: Platform) -> None:
         self._platform = platform
 
     def get(self, id: str) -> Job:
@@ -71,7 +72,7 @@ class Jobs:
 
 class Client:
     def __init__(self, home: str | Path | None = None) -> None:
-        from emulator.platform import EmulatorPlatform
+        from cycle.platform import open_platform
 
-        self._platform = EmulatorPlatform(Path(home) if home else None)
+        self._platform = open_platform(Path(home) if home else None)
         self.jobs = Jobs(self._platform)

@@ -12,6 +12,7 @@ from cycle.cli import project as project_cli
 from cycle.cli import volume as volume_cli
 from cycle.errors import CycleError
 
+
 class CycleGroup(typer.core.TyperGroup):
     """Turns a CycleError raised by any command into one paragraph on stderr and its exit code."""
 

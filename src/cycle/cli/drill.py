@@ -13,20 +13,29 @@ import typer
 def drill(
     directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
     moves: Annotated[int, typer.Option(min=1, help="How many times to move the job.")] = 3,
-    every: Annotated[float | None, typer.Option(min=0.5, help="Move every this many seconds after the job starts.")] = None,
-    at: Annotated[str | None, typer.Option(help="Move at these seconds after the start, e.g. 5,12,20 (overrides --moves/--every).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for random move times (2-6 s apart) when neither --every nor --at is given.")] = None,
-    timeout: Annotated[float, typer.Option(min=1, help="Fail (and cancel the job) when it has not ended after this many seconds.")] = 600.0,
-    progress_glob: Annotated[list[str] | None, typer.Option("--progress-glob", help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
-    grace: Annotated[float | None, typer.Option(min=0, help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
-    json_out: Annotated[str | None, typer.Option("--json", help="Write the report as JSON to this file ('-' for stdout).")] = None,
+    every: Annotated[float | None, typer.Option(
+        min=0.5, help="Move every this many seconds after the job starts.")] = None,
+    at: Annotated[str | None, typer.Option(
+        help="Move at these seconds after the start, e.g. 5,12,20 (overrides --moves/--every).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed for random move times (2-6 s apart) when neither --every nor --at is given.")] = None,
+    timeout: Annotated[float, typer.Option(
+        min=1, help="Fail (and cancel the job) when it has not ended after this many seconds.")] = 600.0,
+    progress_glob: Annotated[list[str] | None, typer.Option(
+        "--progress-glob", help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
+    grace: Annotated[float | None, typer.Option(
+        min=0, help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
+    json_out: Annotated[str | None, typer.Option(
+        "--json", help="Write the report as JSON to this file ('-' for stdout).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="As `cycle project test --rebuild`.")] = False,
     clean: Annotated[bool, typer.Option("--clean", help="As `cycle project test --clean`.")] = False,
     skip_limits: Annotated[bool, typer.Option("--skip-limits", help="As `cycle project test --skip-limits`.")] = False,
-    network: Annotated[str, typer.Option(help="Network for build.sh and the job, as `cycle project test --network`: auto "
-                                             "(default: the engine's bridge, else the host's network), none, host, or a Docker network name.")] = "auto",
+    network: Annotated[str, typer.Option(
+        help="Network for build.sh and the job, as `cycle project test --network`: auto "
+        "(default: the engine's bridge, else the host's network), none, host, or a Docker network name.")] = "auto",
     cpu: Annotated[bool, typer.Option("--cpu", help="As `cycle project test --cpu`.")] = False,
-    mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
+    mount_job: Annotated[list[str] | None, typer.Option(
+        "--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
 ) -> None:
     """Run the project through the emulator, move it between machines, and judge whether it resumed.
 
@@ -34,10 +43,10 @@ def drill(
     scratch; FAIL (exit 1) when it failed, timed out, ended before the moves, or after a move
     rewrote a checkpoint that had been restored to it (it started over instead of resuming).
     """
+    from cycle.api import DEFAULT_PROGRESS_GLOBS, DrillOptions, TestOptions
     from cycle.cli.output import fail
-    from cycle.cli.project import parse_mounts
-    from cycle.platform import TestOptions, open_platform
-    from emulator.drill import DEFAULT_PROGRESS_GLOBS, DrillPlan, run_drill
+    from cycle.cli.project import check_rebuild_clean, parse_mounts
+    from cycle.platform import open_platform
 
     times: tuple[float, ...] = ()
     if at:
@@ -47,13 +56,12 @@ def drill(
             fail(f"--at {at!r} must be seconds separated by commas, e.g. --at 5,12,20.")
         if not times or any(t <= 0 for t in times):
             fail(f"--at {at!r} must list positive seconds, e.g. --at 5,12,20.")
-    if rebuild and clean:
-        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
-    plan = DrillPlan(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
-                     progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
+    check_rebuild_clean(rebuild, clean)
+    plan = DrillOptions(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
+                        progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
     options = TestOptions(rebuild=rebuild, clean=clean, skip_limits=skip_limits, network=network, cpu=cpu,
                           mounts=parse_mounts(mount_job))
-    report = run_drill(open_platform(), directory, plan, lambda text: typer.echo(text, err=True), options)
+    report = open_platform().drill(directory, plan, lambda text: typer.echo(text, err=True), options)
     if json_out == "-":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:

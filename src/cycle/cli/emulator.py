@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Set up and inspect the local emulator: Docker engine, base images, home folder.", no_args_is_help=True)
+app = typer.Typer(help="Set up and inspect the local emulator: Docker engine, base images, home folder.",
+                  no_args_is_help=True)
 engine_app = typer.Typer(help="The Docker engine the emulator runs jobs in.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
 
@@ -20,32 +20,34 @@ def _say(text: str) -> None:
 @engine_app.command("start")
 def engine_start() -> None:
     """Use the engine that answers; otherwise (as root) install docker.io if needed and start dockerd."""
-    from emulator.config import emulator_home
-    from emulator.engine import ensure_engine
+    from cycle.platform import open_admin
 
-    _say(ensure_engine(emulator_home(), _say))
+    _say(open_admin().engine_start(_say))
 
 
 @engine_app.command("status")
 def engine_status() -> None:
     """Say whether a Docker engine answers (exit 1 when none does)."""
-    from emulator import runtime
+    from cycle.platform import open_admin
 
-    client = runtime.connect()
-    version = client.version()
-    typer.echo(f"Docker engine {version.get('Version')} (API {version.get('ApiVersion')}) answers")
+    typer.echo(open_admin().engine_status())
 
 
 @app.command("base-image")
 def base_image(
     kind: Annotated[str, typer.Option(help="auto (real ubuntu where a registry answers, else Debian, else busybox), "
                                            "ubuntu, debian or busybox.")] = "auto",
-    version: Annotated[list[str] | None, typer.Option("--version", help="[ubuntu] versions to provide (repeatable; default: all).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Rebuild the stand-in even when it exists (e.g. after adding a CA certificate).")] = False,
-    pull: Annotated[bool, typer.Option("--pull/--no-pull", help="Try pulling the real ubuntu images from a registry first "
-                                                               "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = False,
-    pull_timeout: Annotated[float, typer.Option(help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
-    if_missing: Annotated[bool, typer.Option("--if-missing", hidden=True, help="Kept for old scripts: existing images are always reused.")] = False,
+    version: Annotated[list[str] | None, typer.Option(
+        "--version", help="[ubuntu] versions to provide (repeatable; default: all).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Rebuild the stand-in even when it exists (e.g. after adding a CA certificate).")] = False,
+    pull: Annotated[bool, typer.Option(
+        "--pull/--no-pull", help="Try pulling the real ubuntu images from a registry first "
+        "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = False,
+    pull_timeout: Annotated[float, typer.Option(
+        help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
+    if_missing: Annotated[bool, typer.Option(
+        "--if-missing", hidden=True, help="Kept for old scripts: existing images are always reused.")] = False,
 ) -> None:
     """Provide a base image for every [ubuntu] version, best first, and record the choice.
 
@@ -56,25 +58,19 @@ def base_image(
     """
     from cycle.cli.output import fail
     from cycle.manifest import UBUNTU_VERSIONS
-    from emulator import runtime
-    from emulator.baseimage import KINDS, provide_base_images
-    from emulator.config import map_versions, unmap_versions
+    from cycle.platform import open_admin
 
+    admin = open_admin()
     pull = pull or os.environ.get("CYCLE_PULL_UBUNTU") == "1"
-    if kind not in KINDS:
-        fail(f"--kind {kind!r} is not known. Use one of: {', '.join(KINDS)}.")
+    kinds = admin.base_image_kinds()
+    if kind not in kinds:
+        fail(f"--kind {kind!r} is not known. Use one of: {', '.join(kinds)}.")
     versions = version or list(UBUNTU_VERSIONS)
     for v in versions:
         if v not in UBUNTU_VERSIONS:
-            fail(f"--version {v!r} is not an [ubuntu] version the platform offers. Use one of: {', '.join(UBUNTU_VERSIONS)}.")
-    provided = provide_base_images(runtime.connect(), versions, kind, force=force, pull=pull,
-                                   pull_timeout=pull_timeout, say=_say)
-    if provided.real:
-        path = unmap_versions(provided.real)
-        _say(f"[ubuntu] {', '.join(provided.real)} use the real ubuntu images (recorded in {path})")
-    if provided.stand_in:
-        path = map_versions(provided.stand_in, provided.stand_in_versions)
-        _say(f"[ubuntu] {', '.join(provided.stand_in_versions)} now map to {provided.stand_in} (recorded in {path})")
+            fail(f"--version {v!r} is not an [ubuntu] version the platform offers. "
+                 f"Use one of: {', '.join(UBUNTU_VERSIONS)}.")
+    admin.provide_base_images(versions, kind, force=force, pull=pull, pull_timeout=pull_timeout, say=_say)
 
 
 @app.command()
@@ -82,38 +78,22 @@ def pull(version: Annotated[str, typer.Argument(help='[ubuntu] version, e.g. "24
     """Pull ubuntu:VERSION from a registry, explicitly (cycle never pulls on its own)."""
     from cycle.cli.output import fail
     from cycle.manifest import UBUNTU_VERSIONS
-    from emulator import runtime
+    from cycle.platform import open_admin
 
     if version not in UBUNTU_VERSIONS:
         fail(f"{version!r} is not an [ubuntu] version the platform offers. Use one of: {', '.join(UBUNTU_VERSIONS)}.")
-    client = runtime.connect()
-    _say(f"pulling ubuntu:{version} …")
-    try:
-        client.images.pull("ubuntu", tag=version)
-    except Exception as error:  # docker-py raises APIError or requests errors; both mean "no registry"
-        fail(f"pulling ubuntu:{version} failed ({str(error)[:200]}). Without a registry, use `cycle emulator base-image` (it builds a Debian stand-in).", 1)
+    open_admin().pull(version, _say)
     _say(f"pulled ubuntu:{version}")
 
 
 @app.command()
 def images() -> None:
     """Show which image each [ubuntu] version maps to, why, and whether the engine has it."""
-    from docker.errors import ImageNotFound
+    from cycle.platform import open_admin
 
-    from cycle.manifest import UBUNTU_VERSIONS
-    from emulator import runtime
-    from emulator.baseimage import explain
-    from emulator.config import image_for
-
-    client = runtime.connect()
-    for version in UBUNTU_VERSIONS:
-        choice = image_for(version)
-        try:
-            labels = client.images.get(choice.image).labels
-            present = "present"
-        except ImageNotFound:
-            labels, present = None, "MISSING"
-        typer.echo(f"{version:6} {present:8} {explain(version, choice.image, choice.source, labels)}")
+    for row in open_admin().images():
+        present = "present" if row.present else "MISSING"
+        typer.echo(f"{row.version:6} {present:8} {row.explanation}")
 
 
 @app.command()
@@ -123,12 +103,11 @@ def setup() -> None:
     Images you mapped yourself (CYCLE_BASE_IMAGE, config.toml) are left alone; otherwise the best
     base image is provided (see `cycle emulator base-image`). Ends with `cycle emulator doctor`.
     """
-    engine_start()
-    from emulator.baseimage import DEBIAN_TAG, DEFAULT_TAG
-    from emulator.config import image_for
+    from cycle.platform import open_admin
 
-    mapped = image_for("24.04").image
-    if mapped in ("ubuntu:24.04", DEFAULT_TAG, DEBIAN_TAG):
+    engine_start()
+    mapped = open_admin().user_mapped_image()
+    if mapped is None:
         pull = os.environ.get("CYCLE_PULL_UBUNTU") == "1"  # set-up contacts a registry only when asked
         base_image(kind="auto", version=None, force=False, pull=pull, pull_timeout=20.0, if_missing=False)
     else:
@@ -146,12 +125,11 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for 
     """
     import json
 
-    from emulator import doctor as checks
-    from emulator.config import emulator_home
+    from cycle.platform import open_admin
 
-    found = checks.checks(checks.gather(emulator_home()))
-    typer.echo(json.dumps(checks.as_dicts(found), indent=2) if as_json else checks.text(found))
-    raise typer.Exit(checks.exit_code(found))
+    report = open_admin().doctor()
+    typer.echo(json.dumps(report.records, indent=2) if as_json else report.text)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -159,9 +137,9 @@ def machines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
     """The simulated machines: name, state (available, busy, offline), CUDA, the job on it."""
     import json
 
-    from cycle.platform import open_platform
+    from cycle.platform import open_admin
 
-    rows = open_platform().machines()
+    rows = open_admin().machines()
     if as_json:
         typer.echo(json.dumps([m.__dict__ for m in rows], indent=2))
         return
@@ -175,9 +153,9 @@ def machine(
     state: Annotated[str, typer.Argument(help="available, busy (its owner's own work) or offline.")],
 ) -> None:
     """Set a machine's state; a job on a machine that goes busy or offline is reassigned."""
-    from cycle.platform import open_platform
+    from cycle.platform import open_admin
 
-    m = open_platform().set_machine_state(name, state)
+    m = open_admin().set_machine_state(name, state)
     typer.echo(f"{m.name}: {m.state}")
 
 
@@ -186,9 +164,9 @@ def outbox(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for 
     """The emails jobs sent (email_on_success / email_on_failure), oldest first."""
     import json
 
-    from cycle.platform import open_platform
+    from cycle.platform import open_admin
 
-    mails = open_platform().outbox()
+    mails = open_admin().outbox()
     if as_json:
         typer.echo(json.dumps(mails, indent=2))
         return
@@ -203,9 +181,9 @@ def usage(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for s
     """Bytes stored per project (artifacts, logs) and for volumes; the soft quota, if set."""
     import json
 
-    from cycle.platform import open_platform
+    from cycle.platform import open_admin
 
-    report = open_platform().usage()
+    report = open_admin().usage()
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -221,22 +199,24 @@ def usage(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for s
 @app.command()
 def home() -> None:
     """Print the emulator home ($CYCLE_HOME, default ~/.cycle): state.db, machines/, config.toml."""
-    from emulator.config import emulator_home
+    from cycle.platform import open_admin
 
-    typer.echo(str(emulator_home()))
+    typer.echo(str(open_admin().home()))
 
 
-storage_app = typer.Typer(help="Where artifacts are stored: the local folder (default) or an S3 API.", no_args_is_help=True)
+storage_app = typer.Typer(help="Where artifacts are stored: the local folder (default) or an S3 API.",
+                          no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
 
 
 @storage_app.command("start")
-def storage_start(port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None) -> None:
+def storage_start(
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")] = None,
+) -> None:
     """Start moto's S3 server on 127.0.0.1 and store artifacts there (objects live in its memory)."""
-    from emulator.config import emulator_home
-    from emulator.storage import start_server
+    from cycle.platform import open_admin
 
-    host = start_server(emulator_home(), port)
+    host = open_admin().storage_start(port)
     _say(f"S3 server (moto) answers on http://{host}; artifacts now go to bucket 'cycleswap' there. "
          "moto keeps objects in memory: they are lost when it stops.")
 
@@ -244,10 +224,9 @@ def storage_start(port: Annotated[int | None, typer.Option(help="Port on 127.0.0
 @storage_app.command("stop")
 def storage_stop() -> None:
     """Stop the S3 server started by `storage start` and go back to the local folder store."""
-    from emulator.config import emulator_home
-    from emulator.storage import stop_server
+    from cycle.platform import open_admin
 
-    if stop_server(emulator_home()):
+    if open_admin().storage_stop():
         _say("stopped the S3 server; artifacts go to the local folder store again")
     else:
         _say("no S3 server started by cycle was running")
@@ -256,24 +235,22 @@ def storage_stop() -> None:
 @storage_app.command("use")
 def storage_use(
     kind: Annotated[str, typer.Argument(help="local, or s3 (an S3 API such as a LocalStack you run).")],
-    host: Annotated[str | None, typer.Option(help="host:port of the S3 API (default: $LOCALSTACK_HOST or localhost:4566).")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="host:port of the S3 API (default: $LOCALSTACK_HOST or localhost:4566).")] = None,
     bucket: Annotated[str | None, typer.Option(help="Bucket name (default: cycleswap).")] = None,
 ) -> None:
     """Choose the artifact store: the local folder, or an S3 API reached through localstack-client."""
     from cycle.cli.output import fail
-    from emulator.config import emulator_home
-    from emulator.storage import open_blob_store, use_storage
+    from cycle.platform import open_admin
 
     if kind not in ("local", "s3"):
         fail(f"storage kind {kind!r} is not known. Use `local` or `s3`.")
-    use_storage(emulator_home(), kind, localstack_host=host, bucket=bucket)
-    _say(f"artifacts go to {open_blob_store(emulator_home()).description}")
+    _say(f"artifacts go to {open_admin().storage_use(kind, host, bucket)}")
 
 
 @storage_app.command("status")
 def storage_status() -> None:
     """Say which store artifacts go to and whether it answers."""
-    from emulator.config import emulator_home
-    from emulator.storage import open_blob_store
+    from cycle.platform import open_admin
 
-    typer.echo(open_blob_store(emulator_home()).description + " (answers)")
+    typer.echo(open_admin().storage_status() + " (answers)")

@@ -28,15 +28,16 @@ def job_dict(job) -> dict:
 
 @app.command("list")
 def list_jobs(
-    state: Annotated[str | None, typer.Option(help="Only jobs in this state: PENDING, RUNNING, FINISHED, FAILED, CANCELLED.")] = None,
+    state: Annotated[str | None, typer.Option(
+        help="Only jobs in this state: PENDING, RUNNING, FINISHED, FAILED, CANCELLED.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many jobs.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """List jobs, newest first."""
+    from cycle.api import JobState
     from cycle.cli.output import fail
     from cycle.platform import open_platform
-    from emulator.models import JobState
 
     wanted = None
     if state is not None:
@@ -61,9 +62,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show one job's state, reason, machine and times."""
+    from cycle.api import QUEUE_WARNING_TEXT
     from cycle.platform import open_platform
-
-    from emulator.models import QUEUE_WARNING_TEXT
 
     info = job_dict(open_platform().job(name))
     if as_json:
@@ -76,8 +76,8 @@ def status(
 
 
 def _stream(stream: str | None):
+    from cycle.api import Stream
     from cycle.cli.output import fail
-    from emulator.models import Stream
 
     if stream is None:
         return None
@@ -111,7 +111,8 @@ def parse_since(text: str) -> int:
 def logs(
     name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
     tail: Annotated[int | None, typer.Option("--tail", min=1, help="Only the last N lines.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only lines from this time on: ISO 8601, or an age like 10m.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Only lines from this time on: ISO 8601, or an age like 10m.")] = None,
     stream: Annotated[str | None, typer.Option(help="Only one stream: stdout, stderr or system.")] = None,
 ) -> None:
     """Print a job's log: stdout, stderr and system events interleaved by timestamp.
@@ -152,8 +153,9 @@ def queue(
 
     The job waits PENDING for the scheduler's next pass (every 60 s, as on the platform), then runs
     detached on the least-loaded eligible machine."""
+    from cycle.api import TestOptions
     from cycle.manifest import find_project_root, load_manifest
-    from cycle.platform import TestOptions, open_platform
+    from cycle.platform import open_platform
 
     name = project or load_manifest(find_project_root(Path("."))).name
     job = open_platform().queue(name, TestOptions(cpu=cpu))
@@ -164,7 +166,8 @@ def queue(
 def reassign(
     name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
     to: Annotated[str | None, typer.Option(help="Machine to move to (default: the least-loaded free one).")] = None,
-    grace: Annotated[float | None, typer.Option(min=0, help="Send SIGTERM and wait this many seconds before killing (default: kill at once).")] = None,
+    grace: Annotated[float | None, typer.Option(
+        min=0, help="Send SIGTERM and wait this many seconds before killing (default: kill at once).")] = None,
 ) -> None:
     """Move a running job to another machine, as the platform does (emulator only).
 
@@ -175,7 +178,8 @@ def reassign(
 
     move = open_platform().reassign(name, to, grace)
     typer.echo(f"job {name}: moved {move.from_machine} -> {move.to_machine}; restored {len(move.restored)} file(s) "
-               f"({move.restored_bytes} bytes) in {move.restore_seconds:.2f} s; lost {len(move.lost)} file(s) from the upload queue")
+               f"({move.restored_bytes} bytes) in {move.restore_seconds:.2f} s; "
+               f"lost {len(move.lost)} file(s) from the upload queue")
 
 
 @app.command()
@@ -198,7 +202,7 @@ def _folder(platform, job, project_dir: Path | None) -> Path:
 
 
 def _warn_queue(job) -> None:
-    from emulator.models import QUEUE_WARNING_TEXT
+    from cycle.api import QUEUE_WARNING_TEXT
 
     if job.queue_warning:
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
@@ -207,7 +211,8 @@ def _warn_queue(job) -> None:
 @app.command()
 def pull(
     name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
-    project_dir: Annotated[Path | None, typer.Option(help="Project root to save into (default: the job's project).")] = None,
+    project_dir: Annotated[Path | None, typer.Option(
+        help="Project root to save into (default: the job's project).")] = None,
 ) -> None:
     """Download all of a job's logs and artifacts into <project>/.cycleswap/jobs/<job-name>/.
 
@@ -242,7 +247,8 @@ def pull(
 @app.command()
 def tail(
     name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
-    project_dir: Annotated[Path | None, typer.Option(help="Project root to save into (default: the job's project).")] = None,
+    project_dir: Annotated[Path | None, typer.Option(
+        help="Project root to save into (default: the job's project).")] = None,
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between checks for new lines and artifacts.")] = 1.0,
 ) -> None:
     """Stream a job's log to stdout and download new artifacts as they appear, until the job ends.
@@ -274,7 +280,8 @@ def tail(
             for path in synced.downloaded:
                 typer.echo(f"downloaded artifacts/{path}", err=True)
             if synced.archived:
-                typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)", err=True)
+                typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)",
+                           err=True)
             if job.queue_warning and not warned:
                 warned = True
                 _warn_queue(job)

@@ -14,7 +14,8 @@ app = typer.Typer(help="Create a project's .cycleswap/ and run the project local
 def init(
     directory: Annotated[Path, typer.Argument(help="Project root to create .cycleswap/ in.")] = Path("."),
     name: Annotated[str | None, typer.Option(help="Project name (default: the folder's name).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing manifest.toml, run.sh and build.sh.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite existing manifest.toml, run.sh and build.sh.")] = False,
 ) -> None:
     """Write .cycleswap/manifest.toml, run.sh and build.sh with the platform's defaults."""
     from cycle.manifest import init_project
@@ -26,25 +27,32 @@ def init(
 @app.command()
 def test(
     directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
-    clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image, dropping earlier build layers.")] = False,
-    skip_limits: Annotated[bool, typer.Option("--skip-limits", help="Lift the platform's memory (90% of RAM) and process (4096) caps.")] = False,
-    network: Annotated[str, typer.Option(help="Network for build.sh and the job: auto (the default, as on the platform: the engine's "
-                                             "bridge, or the host's network where the engine has none), none (hermetic), host, or a Docker network name.")] = "auto",
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
+    clean: Annotated[bool, typer.Option(
+        "--clean", help="Re-run build.sh from the base image, dropping earlier build layers.")] = False,
+    skip_limits: Annotated[bool, typer.Option(
+        "--skip-limits", help="Lift the platform's memory (90% of RAM) and process (4096) caps.")] = False,
+    network: Annotated[str, typer.Option(
+        help="Network for build.sh and the job: auto (the default, as on the platform: the engine's bridge, or the "
+        "host's network where the engine has none), none (hermetic), host, or a Docker network name.")] = "auto",
+    detach: Annotated[bool, typer.Option(
+        "--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
     cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
-    mount_job: Annotated[list[str] | None, typer.Option("--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro (repeatable).")] = None,
+    mount_job: Annotated[list[str] | None, typer.Option(
+        "--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro "
+        "(repeatable).")] = None,
 ) -> None:
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
 
     Output shows live: the job's stdout on stdout, its stderr on stderr, system events on stderr
     marked [system]. Exits with the job's exit code (130 when cancelled with Ctrl-C).
     """
-    from cycle.cli.output import fail, live_sink
-    from cycle.platform import TestOptions, open_platform
+    from cycle.api import TestOptions
+    from cycle.cli.output import live_sink
+    from cycle.platform import open_platform
 
-    if rebuild and clean:
-        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
+    check_rebuild_clean(rebuild, clean)
     mounts = parse_mounts(mount_job)
     platform = open_platform()
     options = TestOptions(rebuild, clean, skip_limits, network, cpu, mounts)
@@ -84,7 +92,7 @@ def _mount_spec(spec: str) -> tuple[str, str]:
 def _explain_build_failure(platform, job) -> None:
     """Close with why the build failed and what to do (the diagnosis the agent logged), so the
     cause is the last thing on the screen rather than the build's last symptom."""
-    from emulator.models import Stream
+    from cycle.api import Stream
 
     lines = [record.text for record in platform.logs(job.name, stream=Stream.SYSTEM)]
     starts = [i for i, text in enumerate(lines) if text.startswith("build failed:")]
@@ -92,6 +100,15 @@ def _explain_build_failure(platform, job) -> None:
         explanation = [lines[starts[-1]]]
         explanation += [text for text in lines[starts[-1] + 1:] if text.startswith("build output | ")]
         typer.echo("\n" + "\n".join(explanation), err=True)
+
+
+def check_rebuild_clean(rebuild: bool, clean: bool) -> None:
+    """--rebuild and --clean (shared by `project test`, `project upload` and `drill`) exclude each other."""
+    from cycle.cli.output import fail
+
+    if rebuild and clean:
+        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, "
+             "--clean on the base image. Pass one.")
 
 
 def parse_mounts(specs: list[str] | None) -> tuple[tuple[str, str], ...]:
@@ -102,18 +119,19 @@ def parse_mounts(specs: list[str] | None) -> tuple[tuple[str, str], ...]:
 @app.command()
 def upload(
     directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
     clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image.")] = False,
 ) -> None:
     """Upload the project as a new version (not .git, .cycleswap/jobs or what .cycleignore lists) and
     build its image with the same cache as `project test`. `cycle job queue` then runs it."""
     from rich.progress import BarColumn, DownloadColumn, Progress
 
-    from cycle.cli.output import fail, live_sink
-    from cycle.platform import TestOptions, open_platform
+    from cycle.api import TestOptions
+    from cycle.cli.output import live_sink
+    from cycle.platform import open_platform
 
-    if rebuild and clean:
-        fail("--rebuild and --clean exclude each other: --rebuild builds on the previous build image, --clean on the base image. Pass one.")
+    check_rebuild_clean(rebuild, clean)
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), transient=True) as bar:
         task = bar.add_task("uploading the project", total=None)
         version, files, new_bytes, image = open_platform().upload_project(

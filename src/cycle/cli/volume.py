@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Read-only data for jobs: mounted at /volumes/<name> when the manifest lists it.", no_args_is_help=True)
+app = typer.Typer(help="Read-only data for jobs: mounted at /volumes/<name> when the manifest lists it.",
+                  no_args_is_help=True)
 
 
 def _row(version) -> dict:
@@ -28,8 +29,10 @@ def upload(
 
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), transient=True) as bar:
         task = bar.add_task(f"uploading {name}", total=None)
-        version, created = open_platform().upload_volume(name, directory,
-                                                         lambda done, total: bar.update(task, completed=done, total=total))
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        version, created = open_platform().upload_volume(name, directory, progress)
     if created:
         typer.echo(f"volume {name} version {version.version}: {len(version.files)} file(s), {version.size} bytes, "
                    f"{version.new_bytes} new bytes stored")

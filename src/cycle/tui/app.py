@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.binding import Binding
 
+from cycle.api import Platform
 from cycle.tui.screens.jobs import JobsScreen
 
 
@@ -16,7 +17,7 @@ class CycleApp(App):
         Binding("question_mark", "help", "Keys"),
     ]
 
-    def __init__(self, platform, clock=None) -> None:
+    def __init__(self, platform: Platform, clock=None) -> None:
         super().__init__()
         self.platform = platform
         self.clock = clock

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from cycle.api import Platform
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.log_view import LogView
 
@@ -30,7 +31,7 @@ class JobScreen(Screen):
         Binding("2", "tab('artifacts-tab')", "Artifacts", show=False),
     ]
 
-    def __init__(self, platform, job_name: str) -> None:
+    def __init__(self, platform: Platform, job_name: str) -> None:
         super().__init__()
         self.platform = platform
         self.job_name = job_name
@@ -72,9 +73,9 @@ class JobScreen(Screen):
 
     def _show_job(self, job) -> None:
         self.job = job
-        from cycle.tui.screens.jobs import STATE_COLOURS, duration, started
-
         from rich.markup import escape
+
+        from cycle.tui.jobinfo import STATE_COLOURS, duration, started
 
         now = (self.app.clock or time.time_ns)()
         colour = STATE_COLOURS.get(job.state.value, "white")
@@ -87,7 +88,7 @@ class JobScreen(Screen):
         banner = self.query_one("#queue-warning", Static)
         banner.display = bool(job.queue_warning)
         if job.queue_warning:
-            from emulator.models import QUEUE_WARNING_TEXT
+            from cycle.api import QUEUE_WARNING_TEXT
 
             banner.update(escape(QUEUE_WARNING_TEXT))
 
@@ -154,9 +155,6 @@ class JobScreen(Screen):
             self.app.call_from_thread(self.notify, str(error), severity="error")
 
     def action_reassign_job(self) -> None:
-        if not hasattr(self.platform, "reassign"):
-            self.notify("reassignment exists only in the emulator", severity="warning")
-            return
         self.notify(f"moving {self.job_name} to another machine …")
         self._reassign()
 
@@ -164,7 +162,8 @@ class JobScreen(Screen):
     def _reassign(self) -> None:
         try:
             move = self.platform.reassign(self.job_name)
-            self.app.call_from_thread(self.notify, f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)")
+            text = f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)"
+            self.app.call_from_thread(self.notify, text)
         except Exception as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
 

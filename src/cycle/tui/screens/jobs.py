@@ -10,22 +10,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from cycle.api import Platform
+from cycle.tui.jobinfo import STATE_COLOURS, duration, started
 
-STATE_COLOURS = {"PENDING": "yellow", "RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "CANCELLED": "grey50"}
 REFRESH_SECONDS = 1.0
-
-
-def duration(job, now_ns: int) -> str:
-    if not job.started_ns:
-        return "-"
-    seconds = int(((job.finished_ns or now_ns) - job.started_ns) / 1e9)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02}"
-
-
-def started(job) -> str:
-    if not job.started_ns:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(job.started_ns / 1e9))
 
 
 class JobsScreen(Screen):
@@ -40,7 +28,7 @@ class JobsScreen(Screen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self, platform, clock=time.time_ns) -> None:
+    def __init__(self, platform: Platform, clock=time.time_ns) -> None:
         super().__init__()
         self.platform = platform
         self.clock = clock

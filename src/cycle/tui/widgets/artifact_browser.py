@@ -183,7 +183,8 @@ class ArtifactBrowser(Vertical):
         else:
             paths = [entry.path] if entry.path in self.stored else []
         if not paths:
-            self.query_one("#download-status", Label).update(f"{entry.name} is still queued: nothing stored to download yet")
+            status = self.query_one("#download-status", Label)
+            status.update(f"{entry.name} is still queued: nothing stored to download yet")
             return
         self.post_message(self.DownloadRequested(paths))
 

@@ -1,0 +1,139 @@
+"""The emulator behind the EmulatorAdmin protocol: what `cycle emulator …` calls.
+
+The CLI never imports docker-py or the emulator's modules itself; it opens this through
+cycle.platform.open_admin(). Each method imports what it needs, so `cycle emulator home` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cycle.api.admin import DoctorReport, ImageStatus, Say, Usage
+from cycle.api.models import Machine
+from cycle.errors import CycleError
+from emulator.config import emulator_home
+
+UBUNTU_24 = "24.04"  # the version whose mapping says whether the user chose the base images themselves
+
+
+class Admin:
+    def __init__(self, home: Path | None = None) -> None:
+        self._home = home or emulator_home()
+
+    # engine and images
+    def engine_start(self, say: Say) -> str:
+        from emulator.engine import ensure_engine
+
+        return ensure_engine(self._home, say)
+
+    def engine_status(self) -> str:
+        from emulator import runtime
+
+        version = runtime.connect().version()
+        return f"Docker engine {version.get('Version')} (API {version.get('ApiVersion')}) answers"
+
+    def base_image_kinds(self) -> tuple[str, ...]:
+        from emulator.baseimage import KINDS
+
+        return tuple(KINDS)
+
+    def provide_base_images(self, versions: list[str], kind: str, force: bool, pull: bool, pull_timeout: float,
+                            say: Say) -> None:
+        from emulator import runtime
+        from emulator.baseimage import provide_base_images
+        from emulator.config import map_versions, unmap_versions
+
+        provided = provide_base_images(runtime.connect(), versions, kind, force=force, pull=pull,
+                                       pull_timeout=pull_timeout, say=say)
+        if provided.real:
+            path = unmap_versions(provided.real)
+            say(f"[ubuntu] {', '.join(provided.real)} use the real ubuntu images (recorded in {path})")
+        if provided.stand_in:
+            path = map_versions(provided.stand_in, provided.stand_in_versions)
+            say(f"[ubuntu] {', '.join(provided.stand_in_versions)} now map to {provided.stand_in} (recorded in {path})")
+
+    def user_mapped_image(self) -> str | None:
+        from emulator.baseimage import DEBIAN_TAG, DEFAULT_TAG
+        from emulator.config import image_for
+
+        mapped = image_for(UBUNTU_24).image
+        return None if mapped in (f"ubuntu:{UBUNTU_24}", DEFAULT_TAG, DEBIAN_TAG) else mapped
+
+    def images(self) -> list[ImageStatus]:
+        from docker.errors import ImageNotFound
+
+        from cycle.manifest import UBUNTU_VERSIONS
+        from emulator import runtime
+        from emulator.baseimage import explain
+        from emulator.config import image_for
+
+        client = runtime.connect()
+        rows = []
+        for version in UBUNTU_VERSIONS:
+            choice = image_for(version)
+            try:
+                labels, present = client.images.get(choice.image).labels, True
+            except ImageNotFound:
+                labels, present = None, False
+            rows.append(ImageStatus(version, present, explain(version, choice.image, choice.source, labels)))
+        return rows
+
+    def pull(self, version: str, say: Say) -> None:
+        from emulator import runtime
+
+        client = runtime.connect()
+        say(f"pulling ubuntu:{version} …")
+        try:
+            client.images.pull("ubuntu", tag=version)
+        except Exception as error:  # docker-py raises APIError or requests errors; both mean "no registry"
+            raise CycleError(f"pulling ubuntu:{version} failed ({str(error)[:200]}). Without a registry, use "
+                             "`cycle emulator base-image` (it builds a Debian stand-in).", exit_code=1) from None
+
+    def doctor(self) -> DoctorReport:
+        from emulator import doctor as checks
+
+        found = checks.checks(checks.gather(self._home))
+        return DoctorReport(checks.text(found), checks.as_dicts(found), checks.exit_code(found))
+
+    # artifact store
+    def storage_start(self, port: int | None) -> str:
+        from emulator.storage import start_server
+
+        return start_server(self._home, port)
+
+    def storage_stop(self) -> bool:
+        from emulator.storage import stop_server
+
+        return stop_server(self._home)
+
+    def storage_use(self, kind: str, host: str | None, bucket: str | None) -> str:
+        from emulator.storage import open_blob_store, use_storage
+
+        use_storage(self._home, kind, localstack_host=host, bucket=bucket)
+        return open_blob_store(self._home).description
+
+    def storage_status(self) -> str:
+        from emulator.storage import open_blob_store
+
+        return open_blob_store(self._home).description
+
+    # machines, usage, outbox, home
+    def _platform(self):
+        from emulator.platform import EmulatorPlatform
+
+        return EmulatorPlatform(self._home)
+
+    def machines(self) -> list[Machine]:
+        return self._platform().machines()
+
+    def set_machine_state(self, name: str, state: str) -> Machine:
+        return self._platform().set_machine_state(name, state)
+
+    def usage(self) -> Usage:
+        return self._platform().usage()
+
+    def outbox(self) -> list[dict[str, str]]:
+        return self._platform().outbox()
+
+    def home(self) -> Path:
+        return self._home

@@ -1,0 +1,113 @@
+"""The records the platform hands its clients: jobs, log lines, artifacts, moves, machines.
+
+Part of the contract (cycle.api): pure data, no IO library. The emulator stores and returns these;
+the CLI, the TUI and the SDK read them. How a state may change is the emulator's rule
+(emulator.models.transition), not the contract's.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class JobState(str, enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED})
+
+
+class Stream(str, enum.Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    SYSTEM = "system"
+
+
+QUEUE_WARNING_TEXT = (
+    "warning: the artifact upload queue has been non-empty for more than 600 seconds, so the newest "
+    "files wait behind older ones. If this job saves periodic checkpoints, set "
+    'artifact_upload_order = "LIFO" in [job] of .cycleswap/manifest.toml so the latest one uploads first.'
+)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One stored version of a file under /artifacts."""
+
+    path: str
+    key: str
+    size: int
+    sha256: str
+    mtime_ns: int
+    uploaded_ns: int
+    # the store holding it ("local", "s3://<host>/<bucket>"); None: recorded before stores were named
+    store: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    name: str
+    project: str
+    state: JobState
+    reason: str | None
+    machine: str | None
+    image: str | None
+    created_ns: int
+    started_ns: int | None
+    finished_ns: int | None
+    exit_code: int | None
+    queue_len: int = 0
+    queue_warning: bool = False
+    agent_pid: int | None = None
+    archived: bool = False
+    # the folder the job was started from (None: recorded before folders were kept per job)
+    project_root: str | None = None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    id: int
+    job_id: int
+    ts_ns: int
+    stream: Stream
+    text: str
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A simulated machine: its own folder is its local disk; it runs at most one job."""
+
+    name: str
+    state: str  # available | busy (its owner's own work) | offline
+    cuda: str | None
+    job_id: int | None
+    jobs_run: int
+
+
+@dataclass(frozen=True)
+class Move:
+    """One reassignment of a job from one machine to another, with what it cost."""
+
+    id: int
+    job_id: int
+    from_machine: str
+    to_machine: str | None
+    trigger: str
+    ts_ns: int
+    uploaded: int = 0
+    lost: list[str] = field(default_factory=list)  # files still waiting in the old machine's upload queue: gone
+    restored: list[str] = field(default_factory=list)  # downloaded into the new machine's /artifacts before restart
+    restored_bytes: int = 0
+    restore_seconds: float | None = None
+    restarted_ns: int | None = None
+    next_artifact_seconds: float | None = None

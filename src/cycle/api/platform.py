@@ -1,0 +1,129 @@
+"""The Platform protocol: every call the CLI, the TUI and the SDK make (cycle.api).
+
+Today its only implementation is the emulator (emulator.platform.EmulatorPlatform, opened by
+cycle.platform.open_platform); the hosted platform would be a second one behind the same protocol.
+A few calls exist only in the emulator (reassign, moves, artifact_versions, drill); a client that
+may talk to the hosted platform gets a CycleError from them, never an AttributeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from cycle.api.models import Artifact, Job, JobState, LogRecord, Move, Stream
+from cycle.api.options import DrillOptions, TestOptions
+
+LogSink = Callable[[int, Stream, str], None]
+"""Where a foreground job's live log goes: (timestamp ns, stream, text)."""
+
+ByteProgress = Callable[[int], None]
+"""Told how many more bytes arrived."""
+
+TotalProgress = Callable[[int, int], None]
+"""Told (bytes done, bytes in all)."""
+
+
+class VolumeVersion(Protocol):
+    """One uploaded version of a volume (read-only data mounted at /volumes/<name>)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def files(self) -> Mapping[str, Sequence[object]]:
+        """path -> [sha256, size]"""
+
+    @property
+    def new_bytes(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+class DrillReport(Protocol):
+    """A drill's verdict (PASS or FAIL) and the findings behind it."""
+
+    @property
+    def verdict(self) -> str: ...
+
+    def text(self) -> str: ...
+
+    def to_dict(self) -> dict[str, object]: ...
+
+
+class Platform(Protocol):
+    # starting jobs
+    def test_project(self, project_dir: Path, options: TestOptions, sink: LogSink) -> Job:
+        """Build (or reuse) the project's image and run it once, streaming its log to `sink`."""
+
+    def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
+        """Like test_project, but return at once; a background agent runs the job."""
+
+    def upload_project(self, project_dir: Path, options: TestOptions, progress: TotalProgress | None = None,
+                       sink: LogSink | None = None) -> tuple[int, int, int, str]:
+        """Store the project as a new version and build its image: (version, files, new bytes, image)."""
+
+    def queue(self, project: str, options: TestOptions) -> Job:
+        """Start the latest uploaded version of `project` detached; it waits for a scheduler pass."""
+
+    def drill(self, project_dir: Path, plan: DrillOptions, say: Callable[[str], None],
+              options: TestOptions) -> DrillReport:
+        """Run the project detached, move it as `plan` says, and judge whether it resumed (emulator only)."""
+
+    # reading
+    def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        """Newest first."""
+
+    def job(self, name: str) -> Job:
+        """One job by name; BadInput (naming close matches) when there is none."""
+
+    def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
+        """Shipped log lines in order; `after_id` reads only what came since a previous read."""
+
+    def logs_before(self, name: str, before_id: int | None, limit: int,
+                    stream: Stream | None = None) -> list[LogRecord]:
+        """The `limit` lines before the cursor (None: the end), oldest first: a viewer's older page."""
+
+    def artifacts(self, name: str) -> list[Artifact]:
+        """The newest stored version of each file; nothing once the job is archived."""
+
+    def artifact_versions(self, name: str) -> list[Artifact]:
+        """Every stored version of the job's files, in upload order."""
+
+    def queued_artifacts(self, name: str) -> list[str]:
+        """Paths written but not yet stored (still in the upload queue)."""
+
+    def download_artifact(self, artifact: Artifact, dest: Path, progress: ByteProgress | None = None) -> None:
+        """Fetch one stored artifact into `dest`, atomically, checked against its sha256."""
+
+    def project_root(self, job: Job) -> Path | None:
+        """The folder the job was started from, where pull and tail write."""
+
+    def moves(self, name: str) -> list[Move]:
+        """The job's reassignments, oldest first."""
+
+    # acting
+    def cancel(self, name: str) -> Job:
+        """A PENDING or RUNNING job ends CANCELLED, its container removed."""
+
+    def archive(self, name: str) -> Job:
+        """Delete an ended job's stored artifacts; the record (and its log) stays, marked archived."""
+
+    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
+        """Move a running job to another machine and wait until it restarted there."""
+
+    # volumes
+    def upload_volume(self, name: str, folder: Path,
+                      progress: TotalProgress | None = None) -> tuple[VolumeVersion, bool]:
+        """Store `folder` as the newest version of volume `name`: (version, whether a new one was made)."""
+
+    def volumes(self) -> Sequence[VolumeVersion]:
+        """The newest version of every volume."""
+
+    def volume_versions(self, name: str) -> Sequence[VolumeVersion]:
+        """Every version of one volume, oldest first."""

@@ -1,0 +1,25 @@
+"""How a job's state and times read in the TUI, shared by the jobs table and the job screen
+(kept apart from both screens so neither imports the other for it)."""
+
+from __future__ import annotations
+
+import time
+
+from cycle.api import Job
+
+STATE_COLOURS = {"PENDING": "yellow", "RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "CANCELLED": "grey50"}
+
+
+def duration(job: Job, now_ns: int) -> str:
+    if not job.started_ns:
+        return "-"
+    seconds = int(((job.finished_ns or now_ns) - job.started_ns) / 1e9)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}"
+    return f"{seconds // 60}:{seconds % 60:02}"
+
+
+def started(job: Job) -> str:
+    if not job.started_ns:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(job.started_ns / 1e9))

@@ -1,0 +1,136 @@
+"""Import rules, checked statically (lazy imports inside functions count too).
+
+import-linter holds the contracts in pyproject.toml: the contract (cycle.api) imports no IO
+library; the clients reach the emulator, docker-py, sqlite and boto3 only through the factory
+cycle.platform; the emulator never imports a client. The runtime twin of these checks (textual is
+imported only by the TUI) is in test_tui.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENTS = ROOT / "src" / "cycle"
+
+# Import cycles the other halves of issue 12 remove (they own these files): the agent's entry point
+# (`python -m emulator.agent`) imports the platform that spawns it; `stages` moves it out of agent.py.
+KNOWN_CYCLES: set[frozenset[str]] = {frozenset({"emulator.agent", "emulator.platform"})}
+
+
+def test_the_import_contracts_hold():
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def import_cycles(graph: grimp.ImportGraph) -> list[frozenset[str]]:
+    """The strongly connected groups of modules (Tarjan): each holds at least one import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[frozenset[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = set()
+            while True:
+                member = stack.pop()
+                group.add(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                groups.append(frozenset(group))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return groups
+
+
+def test_no_import_cycles_between_modules():
+    graph = grimp.build_graph("cycle", "emulator", cache_dir=None)
+    cycles = [sorted(group) for group in import_cycles(graph) if group not in KNOWN_CYCLES]
+    assert cycles == [], f"modules importing each other (lazily or not): {cycles}"
+
+
+def calls_on(tree: ast.AST, receivers: set[str], factory: str) -> set[str]:
+    """Method names called on a platform object: `platform.x()`, `self.platform.x()`,
+    `self._platform.x()`, `open_platform().x()` (or the admin's equivalents)."""
+    names = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        target = node.func.value
+        if isinstance(target, ast.Name) and target.id in receivers:
+            names.add(node.func.attr)
+        elif isinstance(target, ast.Attribute) and target.attr in receivers:
+            names.add(node.func.attr)
+        elif isinstance(target, ast.Call) and isinstance(target.func, ast.Name) and target.func.id == factory:
+            names.add(node.func.attr)
+    return names
+
+
+def client_calls(receivers: set[str], factory: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in sorted(CLIENTS.rglob("*.py")):
+        if path.parts[-2] == "api" or path.name == "platform.py":
+            continue
+        for name in calls_on(ast.parse(path.read_text()), receivers, factory):
+            found.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def declared(protocol: type) -> set[str]:
+    return {name for name in vars(protocol) if not name.startswith("_")}
+
+
+def test_the_platform_protocol_declares_every_call_the_clients_make():
+    from cycle.api import Platform
+
+    calls = client_calls({"platform", "_platform"}, "open_platform")
+    missing = {name: sorted(where) for name, where in calls.items() if name not in declared(Platform)}
+    assert len(calls) >= 15, calls  # the scan still finds the clients' calls
+    assert missing == {}, f"called by clients but not in cycle.api.Platform: {missing}"
+
+
+def test_the_admin_protocol_declares_every_call_the_emulator_commands_make():
+    from cycle.api import EmulatorAdmin
+
+    calls = client_calls({"admin"}, "open_admin")
+    missing = {name: sorted(where) for name, where in calls.items() if name not in declared(EmulatorAdmin)}
+    assert calls, "the scan finds the admin calls of `cycle emulator …`"
+    assert missing == {}, f"called by `cycle emulator …` but not in cycle.api.EmulatorAdmin: {missing}"
+
+
+def parameters(function: object) -> list[str]:
+    import inspect
+
+    return [name for name in inspect.signature(function).parameters if name != "self"]
+
+
+def test_the_emulator_implements_every_call_of_both_protocols_with_their_parameters():
+    from cycle.api import EmulatorAdmin, Platform
+    from emulator.admin import Admin
+    from emulator.platform import EmulatorPlatform
+
+    for protocol, implementation in ((Platform, EmulatorPlatform), (EmulatorAdmin, Admin)):
+        for name in declared(protocol):
+            assert hasattr(implementation, name), f"{implementation.__name__} lacks {protocol.__name__}.{name}"
+            wanted = parameters(getattr(protocol, name))
+            offered = parameters(getattr(implementation, name))
+            assert offered[:len(wanted)] == wanted, f"{implementation.__name__}.{name}{offered} vs {wanted}"
