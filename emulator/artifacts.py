@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError, snapshot_file
-from emulator.keys import artifact_key, is_inside, local_relative, relative_key
+from emulator.rules.keys import artifact_key, is_inside, local_relative, relative_key
 from emulator.models import QUEUE_WARNING_TEXT, Artifact
-from emulator.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
-from emulator.upload_queue import QUEUE_WARNING_SECONDS, UploadQueue
+from emulator.settings import Settings, load
+from emulator.rules.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
+from emulator.rules.upload_queue import QUEUE_WARNING_SECONDS, UploadQueue
 
 TICK = 0.05
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -46,15 +47,19 @@ class PipelineSettings:
     polling: bool = False
 
     @classmethod
-    def from_env(cls) -> PipelineSettings:
-        env = os.environ
+    def from_settings(cls, settings: Settings) -> PipelineSettings:
         return cls(
-            stability=float(env.get("CYCLE_STABILITY_MS", STABILITY_SECONDS * 1000)) / 1000,
-            queue_warning=float(env.get("CYCLE_QUEUE_WARNING_SECONDS", QUEUE_WARNING_SECONDS)),
-            retries=int(env.get("CYCLE_UPLOAD_RETRIES", 5)),
-            backoff=float(env.get("CYCLE_UPLOAD_BACKOFF", 0.5)),
-            polling=env.get("CYCLE_WATCHER") == "polling",
+            stability=settings.stability_seconds,
+            queue_warning=settings.queue_warning_seconds,
+            retries=settings.upload_retries,
+            backoff=settings.upload_backoff,
+            polling=settings.watcher_polling,
         )
+
+    @classmethod
+    def from_env(cls) -> PipelineSettings:
+        """The pipeline's part of the current settings (emulator.settings reads the environment)."""
+        return cls.from_settings(load())
 
 
 @dataclass(frozen=True)

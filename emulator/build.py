@@ -12,7 +12,6 @@ Traps avoided: the key lives in an image label and build tags are only ever look
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections import deque
@@ -21,10 +20,11 @@ from dataclasses import dataclass
 
 from cycle.errors import CycleError
 from cycle.manifest import Manifest
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.context import build_context_files, build_key_for
-from emulator.engine import resolve_network
+from emulator.engine.dockerd import resolve_network
 from emulator.models import Build, now_ns
+from emulator.settings import load
 from emulator.state import StateStore
 
 LABEL_KEY = "cycleswap.build-key"
@@ -61,7 +61,7 @@ def repository_for(project: str) -> str:
 
 
 def flatten_depth() -> int:
-    return int(os.environ.get(FLATTEN_ENV, DEFAULT_FLATTEN_DEPTH))
+    return load().flatten_depth
 
 
 class Builder:

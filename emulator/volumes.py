@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from cycle.errors import BadInput
 from cycle.manifest import VOLUME_RE
 from emulator.blobs import BlobStore, StoredObject, store_once
-from emulator.keys import artifact_relative
+from emulator.rules.keys import artifact_relative
 from emulator.models import now_ns
 
 RESERVED_MOUNTS = ("/app", "/artifacts", "/volumes")
