@@ -1,6 +1,7 @@
 """Records the emulator keeps, and the rules for how a job's state may change.
 
-Pure: no sqlite, no Docker. The store and the agent both ask `transition()` before writing a state.
+Pure: no sqlite, no Docker. The rules for a job's state (`transition`, `state_for_exit`, `is_queued`)
+live in emulator.rules.states and are re-exported at the end of this module for old imports.
 """
 
 from __future__ import annotations
@@ -23,37 +24,6 @@ class JobState(str, enum.Enum):
 
 
 FINAL_STATES = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED})
-
-ALLOWED = {
-    JobState.PENDING: {JobState.RUNNING, JobState.FAILED, JobState.CANCELLED},
-    # RUNNING -> PENDING is a reassignment: the job goes back to the queue.
-    JobState.RUNNING: {JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.PENDING},
-}
-
-
-class IllegalTransition(ValueError):
-    pass
-
-
-def transition(current: JobState, new: JobState) -> JobState:
-    """Return `new` if a job in `current` may move to it; final states never change."""
-    if new not in ALLOWED.get(current, set()):
-        raise IllegalTransition(f"a job cannot go from {current.value} to {new.value}")
-    return new
-
-
-def state_for_exit(exit_code: int, oom_killed: bool, upload_failed: bool = False) -> tuple[JobState, str | None]:
-    """The state and reason a finished container leaves its job in.
-
-    An upload failure only decides the state when the script succeeded (UPLOAD_ERROR, not
-    retried); when the script failed, uploads were best effort and the script's failure stands.
-    """
-    if oom_killed:
-        return JobState.FAILED, "OUT_OF_MEMORY"
-    if exit_code == 0:
-        return (JobState.FAILED, "UPLOAD_ERROR") if upload_failed else (JobState.FINISHED, None)
-    return JobState.FAILED, f"EXIT_CODE_{exit_code}"
-
 
 class Stream(str, enum.Enum):
     STDOUT = "stdout"
@@ -153,3 +123,18 @@ class Move:
     restore_seconds: float | None = None
     restarted_ns: int | None = None
     next_artifact_seconds: float | None = None
+
+
+
+_MOVED_TO_RULES = frozenset({"ALLOWED", "IllegalTransition", "state_for_exit", "transition", "is_queued"})
+
+
+def __getattr__(name: str) -> object:
+    """Shim: the state rules moved to emulator.rules.states (which needs JobState from here, so a
+    plain re-export would be an import cycle); old imports still find them. The lead removes this
+    once JobState lives in the contract package."""
+    if name in _MOVED_TO_RULES:
+        from emulator.rules import states
+
+        return getattr(states, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
