@@ -289,3 +289,57 @@ def tar_of(files: dict[str, Path], prefix: str) -> io.BufferedRandom:
             tar.add(str(source), arcname=f"{prefix}/{name}", recursive=False)
     buffer.seek(0)
     return buffer
+
+
+class DockerRuntime:
+    """engine.protocol.ContainerRuntime over docker-py: the functions above, by container id."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def require_image(self, ref: str, what: str, fix: str) -> str:
+        return require_image(self.client, ref, what, fix).id
+
+    def create(self, spec: ContainerSpec) -> str:
+        return create_container(self.client, spec).id
+
+    def _get(self, container: str):
+        return self.client.containers.get(container)
+
+    def put_archive(self, container: str, path: str, archive) -> None:
+        self._get(container).put_archive(path, archive)
+
+    def start(self, container: str) -> None:
+        self._get(container).start()
+
+    def wait(self, container: str, timeout: float | None = None) -> int:
+        return int(self._get(container).wait(timeout=timeout).get("StatusCode", 1))
+
+    def oom_killed(self, container: str) -> bool:
+        return bool(self._get(container).attrs.get("State", {}).get("OOMKilled"))
+
+    def kill(self, container: str, signal: str = "SIGKILL") -> None:
+        self._get(container).kill(signal=signal)
+
+    def stop(self, container: str, timeout: float = 10.0) -> None:
+        self._get(container).stop(timeout=timeout)
+
+    def remove(self, container: str) -> None:
+        from docker.errors import NotFound
+
+        try:
+            remove_quietly(self._get(container))
+        except NotFound:
+            pass
+
+    def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
+        return stream_lines(self._get(container), stderr)
+
+    def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
+        return self._get(container).commit(repository=repository, tag=tag, changes=changes).id
+
+    def sweep(self, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
+        return sweep(self.client, home, on_orphan)
+
+    def memory(self) -> int:
+        return engine_memory(self.client)

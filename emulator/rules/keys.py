@@ -103,7 +103,7 @@ def artifact_relative(job_name: str, key: str) -> bytes:
     return local_relative(key[len(prefix):])
 
 
-def is_inside(root: str | os.PathLike, candidate: str | os.PathLike) -> bool:
+def is_inside(root: str | os.PathLike[str], candidate: str | os.PathLike[str]) -> bool:
     """True when `candidate` (already resolved) is `root` or below it."""
     root_path, path = PurePosixPath(os.fspath(root)), PurePosixPath(os.fspath(candidate))
     return path == root_path or root_path in path.parents
