@@ -1,6 +1,6 @@
 """The artifact pipeline of one job: watcher → 500 ms stability → one-at-a-time upload.
 
-IO around the pure rules in stability.py and upload_queue.py:
+IO around the pure rules in emulator/rules/stability.py and emulator/rules/upload_queue.py:
 - a watchdog observer on the host side of the job's /artifacts (creations, modifications, moves;
   deletions are ignored: storage keeps the file), falling back to polling when inotify limits are hit;
 - a ticker thread that moves files which stayed unchanged for the window into the upload queue and
@@ -106,7 +106,7 @@ class PipelineReport:
 
 def shown(rel: str) -> str:
     """A relative path as records and events show it: the storage key's form, valid UTF-8 (a name
-    with invalid UTF-8 or control bytes is percent-encoded), which `keys.local_relative` maps back."""
+    with invalid UTF-8 or control bytes is percent-encoded), which `rules.keys.local_relative` maps back."""
     try:
         return relative_key(rel)
     except ValueError:

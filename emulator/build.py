@@ -7,7 +7,8 @@ started from the project's previous build image (the base image on the first bui
 build.sh on top of the previous build image even on a hit.
 
 Traps avoided: the key lives in an image label and build tags are only ever looked up locally
-(never pulled); commit chains are flattened before Docker's layer-depth limit (~125).
+(never pulled); commit chains are flattened before Docker's layer-depth limit (~125). The decision
+(hit, miss, rebuild, clean; which parent; flatten or not) is pure: emulator/rules/build_plan.py.
 """
 
 from __future__ import annotations
