@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError, snapshot_file
-from emulator.rules.keys import artifact_key, is_inside, local_relative, relative_key
 from emulator.models import QUEUE_WARNING_TEXT, Artifact
-from emulator.settings import Settings, load
-from emulator.rules.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
+from emulator.rules.keys import artifact_key, is_inside, local_relative, relative_key
+from emulator.rules.stability import STABILITY_SECONDS, Signature, StabilityTracker, Stable
 from emulator.rules.upload_queue import QUEUE_WARNING_SECONDS, UploadQueue
+from emulator.settings import Settings, load
 
 TICK = 0.05
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from cycle.errors import CycleError
 from cycle.manifest import Manifest
-from emulator.engine import docker as runtime
 from emulator.context import build_context_files, build_key_for
+from emulator.engine import docker as runtime
 from emulator.engine.dockerd import resolve_network
 from emulator.models import Build, now_ns
 from emulator.rules.build_plan import needs_flatten, plan_build

@@ -224,10 +224,10 @@ def probe_network(client, image_fact: ImageFact, home: Path) -> Probe:
 
 
 def gather(home: Path) -> Facts:
-    from emulator.engine import gpu
-    from emulator.config import image_for
-    from emulator.storage import open_blob_store
     from cycle.manifest import UBUNTU_VERSIONS
+    from emulator.config import image_for
+    from emulator.engine import gpu
+    from emulator.storage import open_blob_store
 
     facts = Facts(home=home, inotify_watches=read_inotify_watches(), cuda=gpu.machine_cuda())
     facts.free_bytes = shutil.disk_usage(home).free if home.exists() else None
