@@ -1,6 +1,6 @@
 """The artifact pipeline of one job: watcher → 500 ms stability → one-at-a-time upload.
 
-IO around the pure rules in stability.py and upload_queue.py:
+IO around the pure rules in emulator/rules/stability.py and emulator/rules/upload_queue.py:
 - a watchdog observer on the host side of the job's /artifacts (creations, modifications, moves;
   deletions are ignored: storage keeps the file), falling back to polling when inotify limits are hit;
 - a ticker thread that moves files which stayed unchanged for the window into the upload queue and
@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from emulator.blobs import CHUNK, BlobStore, FileChanged, StorageError, snapshot_file
-from emulator.keys import artifact_key, is_inside, local_relative, relative_key
 from emulator.models import QUEUE_WARNING_TEXT, Artifact
-from emulator.stability import STABILITY_SECONDS, Signature, Stable, StabilityTracker
-from emulator.upload_queue import QUEUE_WARNING_SECONDS, UploadQueue
+from emulator.rules.keys import artifact_key, is_inside, local_relative, relative_key
+from emulator.rules.stability import STABILITY_SECONDS, Signature, StabilityTracker, Stable
+from emulator.rules.upload_queue import QUEUE_WARNING_SECONDS, UploadQueue
+from emulator.settings import Settings, load
 
 TICK = 0.05
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -46,15 +47,19 @@ class PipelineSettings:
     polling: bool = False
 
     @classmethod
-    def from_env(cls) -> PipelineSettings:
-        env = os.environ
+    def from_settings(cls, settings: Settings) -> PipelineSettings:
         return cls(
-            stability=float(env.get("CYCLE_STABILITY_MS", STABILITY_SECONDS * 1000)) / 1000,
-            queue_warning=float(env.get("CYCLE_QUEUE_WARNING_SECONDS", QUEUE_WARNING_SECONDS)),
-            retries=int(env.get("CYCLE_UPLOAD_RETRIES", 5)),
-            backoff=float(env.get("CYCLE_UPLOAD_BACKOFF", 0.5)),
-            polling=env.get("CYCLE_WATCHER") == "polling",
+            stability=settings.stability_seconds,
+            queue_warning=settings.queue_warning_seconds,
+            retries=settings.upload_retries,
+            backoff=settings.upload_backoff,
+            polling=settings.watcher_polling,
         )
+
+    @classmethod
+    def from_env(cls) -> PipelineSettings:
+        """The pipeline's part of the current settings (emulator.settings reads the environment)."""
+        return cls.from_settings(load())
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ class PipelineReport:
 
 def shown(rel: str) -> str:
     """A relative path as records and events show it: the storage key's form, valid UTF-8 (a name
-    with invalid UTF-8 or control bytes is percent-encoded), which `keys.local_relative` maps back."""
+    with invalid UTF-8 or control bytes is percent-encoded), which `rules.keys.local_relative` maps back."""
     try:
         return relative_key(rel)
     except ValueError:

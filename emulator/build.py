@@ -7,24 +7,26 @@ started from the project's previous build image (the base image on the first bui
 build.sh on top of the previous build image even on a hit.
 
 Traps avoided: the key lives in an image label and build tags are only ever looked up locally
-(never pulled); commit chains are flattened before Docker's layer-depth limit (~125).
+(never pulled); commit chains are flattened before Docker's layer-depth limit (~125). The decision
+(hit, miss, rebuild, clean; which parent; flatten or not) is pure: emulator/rules/build_plan.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cycle.errors import CycleError
 from cycle.manifest import Manifest
-from emulator import runtime
 from emulator.context import build_context_files, build_key_for
-from emulator.engine import resolve_network
+from emulator.engine import docker as runtime
+from emulator.engine.dockerd import resolve_network
 from emulator.models import Build, now_ns
+from emulator.rules.build_plan import needs_flatten, plan_build
+from emulator.settings import load
 from emulator.state import StateStore
 
 LABEL_KEY = "cycleswap.build-key"
@@ -61,7 +63,7 @@ def repository_for(project: str) -> str:
 
 
 def flatten_depth() -> int:
-    return int(os.environ.get(FLATTEN_ENV, DEFAULT_FLATTEN_DEPTH))
+    return load().flatten_depth
 
 
 class Builder:
@@ -77,13 +79,14 @@ class Builder:
                network_mode: str = "auto") -> BuildResult:
         key = build_key_for(manifest.root, manifest.build_files, manifest.ubuntu_version, base_image.id)
         tag = f"{repository_for(manifest.name)}:build-{key[:12]}"
-        cached = self._cached(tag, key)
-        if cached is not None and not (rebuild or clean):
-            self.emit(f"build cache hit: key {key[:12]}, image {tag}; build.sh not run")
+        previous: dict[str, object] = {}
+        plan = plan_build(key, self._cached(tag, key) is not None, self._previous_ids(manifest.name, previous),
+                          rebuild=rebuild, clean=clean)
+        if not plan.runs_build:
+            self.emit(f"{plan.why}: key {key[:12]}, image {tag}; build.sh not run")
             return BuildResult(tag, key, True)
-        parent = base_image if clean else (self._previous(manifest.name) or base_image)
-        why = "--clean" if clean else "--rebuild" if rebuild and cached is not None else "build cache miss"
-        self.emit(f"{why}: key {key[:12]}; running build.sh on {self._describe(parent, base_image)}")
+        parent = base_image if plan.parent is None else previous[plan.parent]
+        self.emit(f"{plan.why}: key {key[:12]}; running build.sh on {self._describe(parent, base_image)}")
         image = self._run_build(manifest, parent, key, tag, network_mode)
         return BuildResult(image, key, False)
 
@@ -96,15 +99,18 @@ class Builder:
             return None
         return image if image.labels.get(LABEL_KEY) == key else None
 
-    def _previous(self, project: str):
+    def _previous_ids(self, project: str, found: dict[str, object]) -> Iterator[str]:
+        """Ids of the project's earlier build images still in the engine, newest first, looked up
+        lazily (the plan takes only the first); each image is kept in `found` by id."""
         from docker.errors import ImageNotFound
 
         for build in self.store.builds(project):
             try:
-                return self.client.images.get(build.image_id)
+                image = self.client.images.get(build.image_id)
             except ImageNotFound:
                 continue
-        return None
+            found[image.id] = image
+            yield image.id
 
     @staticmethod
     def _describe(parent, base_image) -> str:
@@ -148,7 +154,7 @@ class Builder:
         finally:
             runtime.remove_quietly(container)
         depth = len(image.history())
-        if depth >= flatten_depth():
+        if needs_flatten(depth, flatten_depth()):
             image = self._flatten(image, tag, depth)
             depth = len(image.history())
         self.store.add_build(Build(manifest.name, key, image.id, tag, parent.id, depth, now_ns()))

@@ -12,13 +12,13 @@ Image mapping, first match wins:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
 
 from cycle.errors import BadInput
+from emulator.settings import load, version_env_name
 
 HOME_ENV = "CYCLE_HOME"
 BASE_IMAGE_ENV = "CYCLE_BASE_IMAGE"
@@ -28,17 +28,13 @@ def emulator_home() -> Path:
     """The home, created private to the user (0700): it holds what jobs wrote, as root, to
     /artifacts. An existing folder keeps its mode (it may be one the user chose to share);
     machines/ inside it is always private."""
-    home = Path(os.environ.get(HOME_ENV) or Path.home() / ".cycle")
+    home = load().home
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     return home
 
 
 def config_path(home: Path | None = None) -> Path:
     return (home or emulator_home()) / "config.toml"
-
-
-def version_env_name(version: str) -> str:
-    return "CYCLE_IMAGE_UBUNTU_" + version.replace(".", "_")
 
 
 @dataclass(frozen=True)
@@ -69,11 +65,12 @@ def write_config(doc: tomlkit.TOMLDocument, home: Path | None = None) -> Path:
 
 
 def image_for(version: str, home: Path | None = None) -> ImageChoice:
-    env_name = version_env_name(version)
-    if os.environ.get(env_name):
-        return ImageChoice(version, os.environ[env_name], f"${env_name}")
-    if os.environ.get(BASE_IMAGE_ENV):
-        return ImageChoice(version, os.environ[BASE_IMAGE_ENV], f"${BASE_IMAGE_ENV}")
+    settings = load()
+    override = settings.image_override(version)
+    if override:
+        return ImageChoice(version, override, f"${version_env_name(version)}")
+    if settings.base_image:
+        return ImageChoice(version, settings.base_image, f"${BASE_IMAGE_ENV}")
     images = read_config(home).get("images", {})
     if version in images:
         return ImageChoice(version, str(images[version]), f"{config_path(home)} [images]")

@@ -77,7 +77,7 @@ def check_engine(version: str | None, error: str | None) -> Check:
 
 def image_kind(fact: ImageFact) -> str:
     """real-ubuntu, debian, busybox, or custom (an image you mapped yourself)."""
-    from emulator.baseimage import KIND_LABEL
+    from emulator.engine.baseimage import KIND_LABEL
 
     kind = fact.labels.get(KIND_LABEL, "")
     if kind.startswith("busybox"):
@@ -203,8 +203,8 @@ def read_inotify_watches(path: Path = Path("/proc/sys/fs/inotify/max_user_watche
 
 def probe_network(client, image_fact: ImageFact, home: Path) -> Probe:
     """Run PROBE_SCRIPT in a container from the base image on the network builds get."""
-    from emulator import runtime
-    from emulator.engine import resolve_network
+    from emulator.engine import docker as runtime
+    from emulator.engine.dockerd import resolve_network
 
     network = resolve_network(client, "auto")
     labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(home), runtime.LABEL_KIND: "doctor"}
@@ -224,10 +224,10 @@ def probe_network(client, image_fact: ImageFact, home: Path) -> Probe:
 
 
 def gather(home: Path) -> Facts:
-    from emulator import gpu
-    from emulator.config import image_for
-    from emulator.storage import open_blob_store
     from cycle.manifest import UBUNTU_VERSIONS
+    from emulator.config import image_for
+    from emulator.engine import gpu
+    from emulator.storage import open_blob_store
 
     facts = Facts(home=home, inotify_watches=read_inotify_watches(), cuda=gpu.machine_cuda())
     facts.free_bytes = shutil.disk_usage(home).free if home.exists() else None

@@ -8,11 +8,11 @@ at the job's end. $CYCLE_LOG_CADENCE_SECONDS shortens the cadence (tests use it)
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
 from emulator.models import Stream
+from emulator.settings import load
 from emulator.state import StateStore
 
 LOG_CADENCE_SECONDS = 600.0
@@ -20,7 +20,7 @@ Record = tuple[int, Stream, str]
 
 
 def log_cadence() -> float:
-    return float(os.environ.get("CYCLE_LOG_CADENCE_SECONDS", LOG_CADENCE_SECONDS))
+    return load().log_cadence_seconds
 
 
 class LogShipper:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import mailbox
-import os
 import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
+
+from emulator.settings import load
 
 LAST_LINES = 20
 
@@ -49,7 +50,7 @@ def deliver(home: Path, message: EmailMessage) -> str:
     finally:
         box.unlock()
         box.close()
-    host = os.environ.get("CYCLE_SMTP_HOST")
+    host = load().smtp_host
     if not host:
         return f"outbox {outbox_path(home)}"
     server, _, port = host.partition(":")

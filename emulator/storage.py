@@ -27,6 +27,7 @@ from pathlib import Path
 from cycle.errors import BadInput, CycleError
 from emulator.blobs import LOCAL_STORE_NAME, BlobStore, LocalStore, S3Store, StorageError
 from emulator.config import read_config, write_config
+from emulator.settings import load
 
 DEFAULT_BUCKET = "cycleswap"
 SERVER_FILE = "s3server.json"
@@ -34,13 +35,14 @@ SERVER_FILE = "s3server.json"
 
 def storage_settings(home: Path) -> dict[str, str]:
     table = dict(read_config(home).get("storage", {}))
-    kind = os.environ.get("CYCLE_STORAGE") or table.get("kind", "local")
+    settings = load()
+    kind = settings.storage or table.get("kind", "local")
     if kind not in ("local", "s3"):
         raise BadInput(f"storage kind {kind!r} (from $CYCLE_STORAGE or {home}/config.toml [storage]) must be \"local\" or \"s3\".")
-    host = os.environ.get("LOCALSTACK_HOST") if os.environ.get("CYCLE_STORAGE") == "s3" else None
+    host = settings.localstack_host if settings.storage == "s3" else None
     return {
         "kind": kind,
-        "localstack_host": host or table.get("localstack_host") or os.environ.get("LOCALSTACK_HOST") or "localhost:4566",
+        "localstack_host": host or table.get("localstack_host") or settings.localstack_host or "localhost:4566",
         "bucket": table.get("bucket", DEFAULT_BUCKET),
     }
 

@@ -17,13 +17,14 @@ from pathlib import Path
 from cycle.errors import BadInput
 from emulator.blobs import BlobStore, StoredObject, store_once
 from emulator.context import project_files
+from emulator.settings import load
 from emulator.volumes import materialize
 
 SCHEDULER_SECONDS = 60.0
 
 
 def scheduler_interval() -> float:
-    return float(os.environ.get("CYCLE_SCHEDULER_SECONDS", SCHEDULER_SECONDS))
+    return load().scheduler_seconds
 
 
 def next_pass(now: float, interval: float) -> float:

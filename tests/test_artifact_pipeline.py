@@ -97,13 +97,16 @@ def test_write_then_rename_uploads_the_destination_only(tmp_path):
 
 
 def test_slow_writer_is_never_uploaded_half_written(tmp_path):
-    root, store, rec, pipeline = make(tmp_path)
+    """The IO side (each write's event reaches the tracker); the window itself is tested with a
+    fake clock in tests/unit/test_rules_stability.py. A 2 s window keeps the 0.3 s pauses well
+    inside it on a busy machine."""
+    root, store, rec, pipeline = make(tmp_path, stability=2.0)
     with open(root / "model.bin", "wb") as f:
         for chunk in range(6):
             f.write(bytes([chunk]) * 10_000)
             f.flush()
-            time.sleep(0.3)  # pauses under 500 ms: the file never counts as stable
-    time.sleep(1.0)
+            time.sleep(0.3)  # pauses under the window: the file never counts as stable
+    assert wait_for(lambda: rec.uploaded)
     report = pipeline.finish()
     assert len(report.uploaded) == 1 and report.uploaded[0].size == 60_000
     assert stored_bytes(store, tmp_path, "model.bin") == b"".join(bytes([c]) * 10_000 for c in range(6))

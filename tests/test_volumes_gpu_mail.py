@@ -249,3 +249,17 @@ def test_emails_are_also_sent_to_a_configured_smtp_server(project, home, monkeyp
         assert f"[cycle] job {run.job.name} FINISHED" in body
     finally:
         server.close()
+
+
+def test_claim_polls_ask_nvidia_smi_once_per_ttl(tmp_path, monkeypatch):
+    """A claim polls every 0.2 s; the driver's answer is cached, so nvidia-smi runs once, not per poll."""
+    folder = tmp_path / "countbin"
+    folder.mkdir()
+    calls = tmp_path / "calls"
+    smi = folder / "nvidia-smi"
+    smi.write_text(f'#!/bin/sh\necho run >> {calls}\necho "| Driver Version: 550.54.14   CUDA Version: 12.4 |"\n')
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    monkeypatch.delenv("CYCLE_MACHINE_CUDA", raising=False)
+    assert all(gpu.machine_cuda() == ("12.4", "nvidia-smi") for _ in range(20))
+    assert calls.read_text().count("run") == 1

@@ -1,0 +1,345 @@
+"""The Docker engine, through docker-py only.
+
+Thin on purpose: containers, archives, log streams, commits and the sweep of leftovers. Two rules
+from other tools' issue trackers live here: never pull implicitly (docker-py's containers.run()
+pulls a missing image behind your back, so we check images.get() and use create/start), and never
+allocate a TTY, so stdout and stderr stay apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cycle.errors import EngineUnavailable, ImageMissing
+
+LABEL = "cycleswap.emulator"
+LABEL_HOME = "cycleswap.home"
+LABEL_PID = "cycleswap.pid"
+LABEL_JOB = "cycleswap.job"
+LABEL_KIND = "cycleswap.kind"
+
+
+def home_label(home: Path) -> str:
+    """A short stable tag for an emulator home, so two homes never sweep each other's containers."""
+    return hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+
+
+def connect():
+    """A docker-py client to an engine that answers, or a clear error saying how to get one."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+        return client
+    except DockerException as error:
+        raise EngineUnavailable(
+            f"No Docker engine answers ({_first_line(error)}). Start one with `cycle emulator engine start` "
+            "(as root it installs Debian's docker.io when needed and starts dockerd), or run ./scripts/setup.sh. "
+            "On a laptop, start Docker Desktop or the docker service."
+        ) from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+
+
+def require_image(client, ref: str, what: str, fix: str):
+    """The image `ref`, which must already be in the engine: we never pull behind the user's back."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return client.images.get(ref)
+    except ImageNotFound:
+        raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. {fix}") from None
+
+
+def parse_docker_ts(stamp: bytes | str) -> int:
+    """Docker's RFC 3339 timestamp with nanoseconds ("2026-11-23T14:36:00.329544903Z") as ns since epoch."""
+    text = stamp.decode() if isinstance(stamp, bytes) else stamp
+    head, _, rest = text.partition(".")
+    fraction = rest.rstrip("Z")
+    if not rest:  # no fractional part
+        head = head.rstrip("Z")
+        fraction = ""
+    return _epoch_seconds(head) * 1_000_000_000 + int((fraction + "000000000")[:9] or 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _epoch_seconds(head: str) -> int:
+    """The whole-second part changes once a second: parse it once (strptime is slow per line)."""
+    return int(datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
+
+
+def join_frames(frames: Iterator[bytes]) -> Iterator[tuple[int, str]]:
+    """Whole lines from docker log frames ("<timestamp> <payload>").
+
+    Docker splits lines over 16 KiB into partial messages, each with its own timestamp and without
+    the trailing newline; we join them back and keep the first part's timestamp.
+    """
+    parts: list[bytes] = []
+    first_ts = 0
+    for frame in frames:
+        stamp, _, payload = frame.partition(b" ")
+        if not parts:
+            first_ts = parse_docker_ts(stamp)
+        if payload.endswith(b"\n"):
+            parts.append(payload[:-1])
+            yield first_ts, b"".join(parts).decode("utf-8", errors="replace")
+            parts = []
+        else:
+            parts.append(payload)
+    if parts:
+        yield first_ts, b"".join(parts).decode("utf-8", errors="replace")
+
+
+def stream_lines(container, stderr: bool) -> Iterator[tuple[int, str]]:
+    """Every line of one of the container's streams, from its start until it exits."""
+    return join_frames(_all_frames(container, stderr))
+
+
+def _all_frames(container, stderr: bool) -> Iterator[bytes]:
+    """The follow stream's frames, then whatever it did not deliver.
+
+    Docker's follow stream may end (the container stopped) before the final partial line (one
+    printed without a trailing newline) is delivered. Once the container has exited, a plain read
+    since the last timestamp seen brings the rest; frames already delivered are dropped."""
+    delivered = DeliveredFrames()
+    for frame in container.logs(stream=True, follow=True, stdout=not stderr, stderr=stderr, timestamps=True):
+        delivered.note(frame)
+        yield frame
+    yield from _undelivered(container, stderr, delivered)
+
+
+class DeliveredFrames:
+    """The newest timestamp delivered and how many frames carried it: enough to drop the frames a
+    re-read since that timestamp (docker's `since` is inclusive) repeats."""
+
+    def __init__(self) -> None:
+        self.last_ns: int | None = None
+        self.at_last = 0
+
+    def note(self, frame: bytes) -> None:
+        ts = parse_docker_ts(frame.partition(b" ")[0])
+        if ts == self.last_ns:
+            self.at_last += 1
+        else:
+            self.last_ns, self.at_last = ts, 1
+
+    def new_frames(self, frames: Iterator[bytes]) -> Iterator[bytes]:
+        """`frames` (re-read from `since`) without the ones already delivered."""
+        repeated = self.at_last
+        for frame in frames:
+            ts = parse_docker_ts(frame.partition(b" ")[0])
+            if self.last_ns is not None and ts < self.last_ns:
+                continue
+            if ts == self.last_ns and repeated:
+                repeated -= 1
+                continue
+            yield frame
+
+
+def _undelivered(container, stderr: bool, delivered: DeliveredFrames) -> Iterator[bytes]:
+    """Frames the follow stream missed; nothing when the container is gone (cancelled, removed)."""
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
+
+    try:
+        container.wait(timeout=60)  # the engine has copied all output once the container exited
+        since = None if delivered.last_ns is None else delivered.last_ns // 1_000_000_000
+        frames = container.logs(stream=True, follow=False, stdout=not stderr, stderr=stderr, timestamps=True, since=since)
+        yield from delivered.new_frames(frames)
+    except (DockerException, RequestException):
+        return
+
+
+# Docker's default capability set (moby's oci/caps/defaults.go), written out because we drop ALL
+# and add back only what each kind of container needs.
+DOCKER_DEFAULT_CAPABILITIES = (
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+)
+# A job writes /artifacts, a folder of the host, so it gets only what ordinary work needs: own and
+# write any file in the container (CHOWN, DAC_OVERRIDE, FOWNER), signal its processes (KILL), drop
+# to another user (SETUID, SETGID), bind low ports. Not MKNOD (device nodes on the host), SETFCAP
+# (file capabilities), FSETID (keeping setuid bits on write), NET_RAW, SETPCAP, SYS_CHROOT, AUDIT_WRITE.
+JOB_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID")
+# A build binds no host folder (its result is the committed image), and package managers need
+# most of the default set (dpkg keeps setgid bits: FSETID; apt drops to _apt: SETUID, SETGID);
+# no build needs to make device nodes.
+BUILD_CAPABILITIES = tuple(cap for cap in DOCKER_DEFAULT_CAPABILITIES if cap != "MKNOD")
+# No process in the container gains privileges through a setuid binary or file capabilities.
+SECURITY_OPTIONS = ("no-new-privileges",)
+
+
+@dataclass
+class ContainerSpec:
+    """What a job or build container needs; labels always mark it as the emulator's own."""
+
+    image: str
+    command: list[str]
+    labels: dict[str, str]
+    environment: dict[str, str] = field(default_factory=dict)
+    working_dir: str = "/app"
+    binds: dict[str, dict[str, str]] = field(default_factory=dict)
+    network_mode: str = "none"
+    mem_limit: int | None = None
+    pids_limit: int | None = None
+    device_requests: list | None = None
+    capabilities: tuple[str, ...] = JOB_CAPABILITIES
+
+
+def create_container(client, spec: ContainerSpec):
+    """Create (never run(): that pulls) an unprivileged container without a TTY: every capability
+    dropped but `spec.capabilities`, and no new privileges through setuid binaries."""
+    return client.containers.create(
+        spec.image,
+        command=spec.command,
+        environment=spec.environment,
+        working_dir=spec.working_dir,
+        labels=spec.labels,
+        volumes=spec.binds,
+        network_mode=spec.network_mode,
+        mem_limit=spec.mem_limit,
+        memswap_limit=spec.mem_limit,
+        pids_limit=spec.pids_limit,
+        device_requests=spec.device_requests,
+        tty=False,
+        stdin_open=False,
+        privileged=False,
+        cap_drop=["ALL"],
+        cap_add=list(spec.capabilities),
+        security_opt=list(SECURITY_OPTIONS),
+        detach=True,
+    )
+
+
+def remove_quietly(container) -> None:
+    from docker.errors import APIError, NotFound
+
+    try:
+        container.remove(force=True)
+    except (NotFound, APIError):
+        pass
+
+
+def engine_memory(client) -> int:
+    """Total memory of the engine's host (the VM on Docker Desktop), in bytes.
+
+    An engine on this host's own unix socket shares its memory, so we skip the slow `docker info`.
+    """
+    if client.api.base_url.startswith("http+docker://localhost") and not os.environ.get("DOCKER_HOST"):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(client.info()["MemTotal"])
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def sweep(client, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
+    """Remove containers this emulator home left behind in runs whose process is gone."""
+    removed = 0
+    filters = {"label": [f"{LABEL}=1", f"{LABEL_HOME}={home_label(home)}"]}
+    for container in client.containers.list(all=True, filters=filters):
+        labels = container.labels
+        pid = int(labels.get(LABEL_PID, "0") or 0)
+        if pid and pid_alive(pid):
+            continue
+        remove_quietly(container)
+        on_orphan(labels)
+        removed += 1
+    return removed
+
+
+def tar_of(files: dict[str, Path], prefix: str) -> io.BufferedRandom:
+    """A tar (in a temporary file) of {archive name: source path} under `prefix`.
+
+    Symlinks are stored as links, never followed, so a link cannot pull host files in.
+    """
+    import tempfile
+
+    buffer = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folder = tarfile.TarInfo(prefix)
+        folder.type = tarfile.DIRTYPE
+        folder.mode = 0o755
+        tar.addfile(folder)
+        for name, source in files.items():
+            tar.add(str(source), arcname=f"{prefix}/{name}", recursive=False)
+    buffer.seek(0)
+    return buffer
+
+
+class DockerRuntime:
+    """engine.protocol.ContainerRuntime over docker-py: the functions above, by container id."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def require_image(self, ref: str, what: str, fix: str) -> str:
+        return require_image(self.client, ref, what, fix).id
+
+    def create(self, spec: ContainerSpec) -> str:
+        return create_container(self.client, spec).id
+
+    def _get(self, container: str):
+        return self.client.containers.get(container)
+
+    def put_archive(self, container: str, path: str, archive) -> None:
+        self._get(container).put_archive(path, archive)
+
+    def start(self, container: str) -> None:
+        self._get(container).start()
+
+    def wait(self, container: str, timeout: float | None = None) -> int:
+        return int(self._get(container).wait(timeout=timeout).get("StatusCode", 1))
+
+    def oom_killed(self, container: str) -> bool:
+        return bool(self._get(container).attrs.get("State", {}).get("OOMKilled"))
+
+    def kill(self, container: str, signal: str = "SIGKILL") -> None:
+        self._get(container).kill(signal=signal)
+
+    def stop(self, container: str, timeout: float = 10.0) -> None:
+        self._get(container).stop(timeout=timeout)
+
+    def remove(self, container: str) -> None:
+        from docker.errors import NotFound
+
+        try:
+            remove_quietly(self._get(container))
+        except NotFound:
+            pass
+
+    def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
+        return stream_lines(self._get(container), stderr)
+
+    def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
+        return self._get(container).commit(repository=repository, tag=tag, changes=changes).id
+
+    def sweep(self, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
+        return sweep(self.client, home, on_orphan)
+
+    def memory(self) -> int:
+        return engine_memory(self.client)

@@ -1,0 +1,105 @@
+"""An in-memory ContainerRuntime for unit tests: no engine, no sleeps.
+
+A test scripts what a container does by its command: `FakeRuntime.script(command, exit_code,
+lines, oom_killed)`; `start` runs the script at once (the container has exited when `wait` is
+asked). Images are named in `images` (ref -> id); everything done is kept for assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from cycle.errors import ImageMissing
+from emulator.engine.docker import ContainerSpec
+
+
+@dataclass
+class Script:
+    exit_code: int = 0
+    stdout: list[tuple[int, str]] = field(default_factory=list)
+    stderr: list[tuple[int, str]] = field(default_factory=list)
+    oom_killed: bool = False
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    spec: ContainerSpec
+    state: str = "created"  # created | exited | removed
+    archives: list[tuple[str, bytes]] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+
+
+class FakeRuntime:
+    def __init__(self, images: dict[str, str] | None = None, memory: int = 8 * 2**30) -> None:
+        self.images = dict(images or {})
+        self.containers: dict[str, FakeContainer] = {}
+        self.scripts: dict[tuple[str, ...], Script] = {}
+        self.commits: list[tuple[str, str, list[str]]] = []
+        self._memory = memory
+        self._ids = itertools.count(1)
+
+    def script(self, command: list[str], exit_code: int = 0, stdout: list[str] = (), stderr: list[str] = (),
+               oom_killed: bool = False) -> None:
+        """What a container started with `command` does."""
+        self.scripts[tuple(command)] = Script(exit_code, list(enumerate(stdout)), list(enumerate(stderr)), oom_killed)
+
+    def _script(self, container: str) -> Script:
+        return self.scripts.get(tuple(self.containers[container].spec.command), Script())
+
+    def require_image(self, ref: str, what: str, fix: str) -> str:
+        if ref not in self.images:
+            raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. {fix}")
+        return self.images[ref]
+
+    def create(self, spec: ContainerSpec) -> str:
+        container_id = f"fake-{next(self._ids)}"
+        self.containers[container_id] = FakeContainer(container_id, spec)
+        return container_id
+
+    def put_archive(self, container: str, path: str, archive: BinaryIO) -> None:
+        self.containers[container].archives.append((path, archive.read()))
+
+    def start(self, container: str) -> None:
+        self.containers[container].state = "exited"
+
+    def wait(self, container: str, timeout: float | None = None) -> int:
+        return self._script(container).exit_code
+
+    def oom_killed(self, container: str) -> bool:
+        return self._script(container).oom_killed
+
+    def kill(self, container: str, signal: str = "SIGKILL") -> None:
+        self.containers[container].signals.append(signal)
+        self.containers[container].state = "exited"
+
+    def stop(self, container: str, timeout: float = 10.0) -> None:
+        self.kill(container, "SIGTERM")
+
+    def remove(self, container: str) -> None:
+        if container in self.containers:
+            self.containers[container].state = "removed"
+
+    def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
+        script = self._script(container)
+        return iter(script.stderr if stderr else script.stdout)
+
+    def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
+        image_id = f"sha256:fake{len(self.commits) + 1}"
+        self.commits.append((container, f"{repository}:{tag}", changes))
+        self.images[f"{repository}:{tag}"] = image_id
+        return image_id
+
+    def sweep(self, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
+        left = [c for c in self.containers.values() if c.state != "removed"]
+        for container in left:
+            container.state = "removed"
+            on_orphan(container.spec.labels)
+        return len(left)
+
+    def memory(self) -> int:
+        return self._memory

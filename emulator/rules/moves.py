@@ -1,0 +1,39 @@
+"""The platform's reassignment triggers, as pure logic: a request (`cycle job reassign`, a drill),
+the machine going offline or busy with its owner's work, or the job running too long there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cycle.api.models import Machine
+
+AVAILABLE = "available"
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """Why the job leaves its machine, where to (None: any other), and the grace (seconds) it
+    gets to finish its uploads (None: the default)."""
+
+    trigger: str
+    target: str | None
+    grace: float | None
+
+
+def move_trigger(request: tuple[str | None, float | None] | None, machine_state: Machine | None,
+                 ran_seconds: float, max_run_seconds: float | None) -> MoveRequest | None:
+    """The move due now, if any, in order of precedence.
+
+    `request` is a taken reassignment request (target, grace); `machine_state` the job's machine as
+    the store has it now; `ran_seconds` how long the job has run on it; `max_run_seconds` the
+    limit ($CYCLE_MAX_RUN_SECONDS; None: no limit)."""
+    if request is not None:
+        target, grace = request
+        trigger = "requested by `cycle job reassign`" if target is None else f"requested: to {target}"
+        return MoveRequest(trigger, target, grace)
+    if machine_state is not None and machine_state.state != AVAILABLE:
+        return MoveRequest(f"machine {machine_state.name} went {machine_state.state}", None, None)
+    if max_run_seconds is not None and ran_seconds > max_run_seconds:
+        where = f"machine {machine_state.name}" if machine_state is not None else "its machine"
+        return MoveRequest(f"ran longer than {max_run_seconds:g} s on {where}", None, None)
+    return None

@@ -1,0 +1,84 @@
+"""The 500 ms stability rule, as pure logic.
+
+A file is ready to upload once it has stayed unchanged for the window: every watcher event resets
+its timer, and when the window has passed its (size, mtime_ns) is checked again; if that changed
+(an event we never got, e.g. from the polling observer) the timer starts over. The clock and the
+stat are passed in, so the rule is tested without a filesystem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Signature = tuple[int, int]  # (size, mtime_ns)
+STABILITY_SECONDS = 0.5
+
+
+@dataclass
+class _Pending:
+    last_change: float
+    signature: Signature | None
+    seq: int
+
+
+@dataclass(frozen=True)
+class Stable:
+    """A file version that stayed unchanged for the window. `seq` orders writes (higher = later)."""
+
+    path: str
+    signature: Signature
+    seq: int
+
+
+class StabilityTracker:
+    def __init__(self, window: float = STABILITY_SECONDS) -> None:
+        self.window = window
+        self._pending: dict[str, _Pending] = {}
+        self._seq = 0
+
+    def touch(self, path: str, now: float, signature: Signature | None) -> None:
+        """A create/modify/move event for `path`: (re)start its timer; it now counts as written last.
+
+        Re-inserting keeps `_pending` ordered by last change, so `due()` stops at the first file
+        whose window is still open instead of visiting every pending file on every tick."""
+        self._seq += 1
+        self._pending.pop(path, None)
+        self._pending[path] = _Pending(now, signature, self._seq)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._pending
+
+    def due(self, now: float, stat: Callable[[str], Signature | None]) -> list[Stable]:
+        """Files whose window has passed and whose signature still matches; they leave the tracker."""
+        ready, restarted = [], []
+        for path, pending in list(self._pending.items()):
+            if now - pending.last_change < self.window:
+                break  # ordered by last change: the rest are younger still
+            current = stat(path)
+            del self._pending[path]
+            if current is None:  # gone (deleted or renamed away): nothing to upload
+                continue
+            if current != pending.signature:
+                restarted.append((path, _Pending(now, current, pending.seq)))
+            else:
+                ready.append(Stable(path, current, pending.seq))
+        self._pending.update(restarted)  # changed without an event: the window starts over
+        return ready
+
+
+    def flush(self, stat: Callable[[str], Signature | None]) -> list[Stable]:
+        """Everything pending, as it is now, in write order: for the job's end, when nothing writes any more."""
+        ready = []
+        for path, pending in sorted(self._pending.items(), key=lambda kv: kv[1].seq):
+            current = stat(path)
+            if current is not None:
+                ready.append(Stable(path, current, pending.seq))
+        self._pending.clear()
+        return ready
+
+    def paths(self) -> list[str]:
+        return list(self._pending)

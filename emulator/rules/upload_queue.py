@@ -1,0 +1,64 @@
+"""Which stable file uploads next: FIFO (order written) or LIFO (newest first). Pure.
+
+A file already queued that becomes stable again is queued once, at its new place: the newer
+version is what gets read at upload time. The queue also knows since when it has been non-empty
+(the file in flight counts until `settle()`), for the spec's 600 s warning.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from emulator.rules.stability import Stable
+
+FIFO = "FIFO"
+LIFO = "LIFO"
+QUEUE_WARNING_SECONDS = 600.0
+
+
+class UploadQueue:
+    def __init__(self, order: str = FIFO) -> None:
+        if order not in (FIFO, LIFO):
+            raise ValueError(f"upload order must be FIFO or LIFO, not {order!r}")
+        self.order = order
+        self._items: dict[str, Stable] = {}
+        self._heap: list[tuple[int, str]] = []
+        self.nonempty_since: float | None = None
+
+    def push(self, item: Stable, now: float) -> None:
+        if self.nonempty_since is None:
+            self.nonempty_since = now
+        self._items[item.path] = item
+        priority = item.seq if self.order == FIFO else -item.seq
+        heapq.heappush(self._heap, (priority, item.path))
+
+    def pop(self) -> Stable | None:
+        while self._heap:
+            priority, path = heapq.heappop(self._heap)
+            item = self._items.get(path)
+            if item is None or (item.seq if self.order == FIFO else -item.seq) != priority:
+                continue  # superseded by a later push of the same path
+            del self._items[path]
+            return item
+        return None
+
+    def settle(self) -> None:
+        """Called when an upload ends: the file in flight counted as queued until now."""
+        if not self._items:
+            self.nonempty_since = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._items
+
+    def paths(self) -> list[str]:
+        return list(self._items)
+
+    def age(self, now: float) -> float:
+        """Seconds the queue has been non-empty without a break (0 when empty)."""
+        return 0.0 if self.nonempty_since is None else now - self.nonempty_since
+
+    def warning_due(self, now: float, threshold: float = QUEUE_WARNING_SECONDS) -> bool:
+        return self.age(now) > threshold
