@@ -112,4 +112,5 @@ def _quota_warning(ctx: JobContext, job: Job) -> None:
     used = sum(row["artifacts"] + row["logs"] for row in ctx.store.usage())
     if used > quota:
         ctx.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM,
-            f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; uploads are never rejected")])
+            f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; "
+            "uploads are never rejected")])

@@ -55,7 +55,8 @@ class Interrupts:
     def _note(self, signum, frame) -> None:
         if not self.said:
             self.said = True
-            os.write(2, "cleaning up… (the job is being cancelled: its container removed, its machine freed)\n".encode())
+            os.write(2, "cleaning up… (the job is being cancelled: its container removed, its machine freed)\n"
+                     .encode())
 
     def __exit__(self, *exc) -> None:
         for signum, handler in self.previous.items():

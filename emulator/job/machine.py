@@ -36,7 +36,10 @@ def claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str:
     for one when all are taken. A job no machine could ever run waits PENDING with the reason.
     A cancel request ends the wait (CancelRequested)."""
     cuda, names = ctx.cuda, machine_names(ctx.settings)
-    eligible = (lambda machine: gpu.satisfies(machine.cuda, cuda))
+
+    def eligible(candidate) -> bool:
+        return gpu.satisfies(candidate.cuda, cuda)
+
     waited = False
     while True:
         capability, source = gpu.machine_cuda()

@@ -25,7 +25,7 @@ from emulator.models import Job, JobState, Move, now_ns
 from emulator.settings import Settings
 
 RESTORE_ATTEMPTS = Settings.restore_attempts
-RESTORE_BACKOFF_SECONDS = Settings.restore_backoff_seconds  # 1 + 2 + 4 + 8: about 15 s of waiting before a move gives up
+RESTORE_BACKOFF_SECONDS = Settings.restore_backoff_seconds  # 1 + 2 + 4 + 8: about 15 s of waiting, then it gives up
 
 
 class RecoveryStrategy:

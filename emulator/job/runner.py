@@ -38,7 +38,8 @@ class JobRunner:
         }
         self.shipper: LogShipper | None = None
 
-    def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions, job: Job | None = None) -> Job:
+    def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions,
+            job: Job | None = None) -> Job:
         """Run the job to its end, moving it between machines when asked; `job` is the record a
         detached start created, else a new one. Ends with the emails the manifest asks for."""
         ctx, ended = self._run(manifest, base, base_image, options, job)

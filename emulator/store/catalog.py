@@ -39,7 +39,8 @@ class CatalogTables(Database):
             db.execute(
                 "INSERT INTO builds(project, key, image_id, tag, parent_image, depth, created_ns) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (build.project, build.key, build.image_id, build.tag, build.parent_image, build.depth, build.created_ns),
+                (build.project, build.key, build.image_id, build.tag, build.parent_image, build.depth,
+                 build.created_ns),
             )
 
     def builds(self, project: str) -> list[Build]:
@@ -63,19 +64,23 @@ class CatalogTables(Database):
         return last + 1
 
     def project_versions(self, name: str) -> list[tuple[int, dict]]:
-        rows = self._connection().execute("SELECT version, files FROM project_versions WHERE name = ? ORDER BY version", (name,))
+        rows = self._connection().execute(
+            "SELECT version, files FROM project_versions WHERE name = ? ORDER BY version", (name,))
         return [(row[0], json.loads(row[1])) for row in rows]
 
     def add_volume_version(self, version) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO volume_versions(name, version, files, new_bytes, created_ns) VALUES (?, ?, ?, ?, ?)",
-                       (version.name, version.version, json.dumps(version.files), version.new_bytes, version.created_ns))
+            db.execute("INSERT INTO volume_versions(name, version, files, new_bytes, created_ns) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (version.name, version.version, json.dumps(version.files), version.new_bytes,
+                        version.created_ns))
 
     def volume_versions(self, name: str) -> list:
         from emulator.volumes import VolumeVersion
 
         rows = self._connection().execute(
-            "SELECT name, version, files, new_bytes, created_ns FROM volume_versions WHERE name = ? ORDER BY version", (name,))
+            "SELECT name, version, files, new_bytes, created_ns FROM volume_versions WHERE name = ? ORDER BY version",
+            (name,))
         return [VolumeVersion(row[0], row[1], json.loads(row[2]), row[3], row[4]) for row in rows]
 
     def volume_names(self) -> list[str]:

@@ -28,7 +28,8 @@ class LogsTable(Database):
         )
         return [_log(row) for row in rows]
 
-    def logs_before(self, job_id: int, before_id: int | None, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+    def logs_before(self, job_id: int, before_id: int | None, limit: int,
+                    stream: Stream | None = None) -> list[LogRecord]:
         """The `limit` lines just before the cursor `before_id` (None: the end), oldest first.
 
         The cursor is a record id: lines shipped later get larger ids, so paging backwards never
@@ -36,7 +37,8 @@ class LogsTable(Database):
         where, args = _log_filter(stream, 0)
         cursor = before_id if before_id is not None else 2**62
         rows = self._connection().execute(
-            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id < ? {where} ORDER BY id DESC LIMIT ?",
+            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id < ? {where} "
+            "ORDER BY id DESC LIMIT ?",
             (job_id, cursor, *args, limit),
         ).fetchall()
         return [_log(row) for row in reversed(rows)]

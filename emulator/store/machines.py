@@ -15,7 +15,8 @@ class MachinesTable(Database):
         """Every machine exists, with the CUDA capability this host has now."""
         with self._tx() as db:
             for name in names:
-                db.execute("INSERT INTO machines(name, cuda) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET cuda = excluded.cuda",
+                db.execute("INSERT INTO machines(name, cuda) VALUES (?, ?) "
+                           "ON CONFLICT(name) DO UPDATE SET cuda = excluded.cuda",
                            (name, cuda))
 
     def machines(self) -> list[Machine]:
@@ -49,7 +50,8 @@ class MachinesTable(Database):
 
     def release_machine(self, name: str, job_id: int) -> None:
         with self._tx() as db:
-            db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE name = ? AND job_id = ?", (name, job_id))
+            db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE name = ? AND job_id = ?",
+                       (name, job_id))
 
     def release_job_machines(self, job_id: int) -> None:
         """Give back every machine the job holds (any way its run ended)."""
@@ -57,7 +59,8 @@ class MachinesTable(Database):
             db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE job_id = ?", (job_id,))
 
     def machine(self, name: str) -> Machine | None:
-        row = self._connection().execute("SELECT name, state, cuda, job_id, jobs_run FROM machines WHERE name = ?", (name,)).fetchone()
+        row = self._connection().execute(
+            "SELECT name, state, cuda, job_id, jobs_run FROM machines WHERE name = ?", (name,)).fetchone()
         return Machine(*row) if row else None
 
     def set_machine_state(self, name: str, state: str) -> None:

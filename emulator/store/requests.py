@@ -36,7 +36,8 @@ class RequestsTable(Database):
         marks = ", ".join("?" for _ in kinds)
         with self._tx() as db:
             row = db.execute(f"SELECT id, kind, target, grace FROM requests WHERE job_id = ? AND taken = 0 "
-                             f"AND kind IN ({marks}) ORDER BY kind = 'cancel' DESC, id LIMIT 1", (job_id, *kinds)).fetchone()
+                             f"AND kind IN ({marks}) ORDER BY kind = 'cancel' DESC, id LIMIT 1",
+                             (job_id, *kinds)).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE requests SET taken = 1 WHERE id = ?", (row[0],))
@@ -45,8 +46,10 @@ class RequestsTable(Database):
     def add_move(self, move: Move) -> int:
         with self._tx() as db:
             cursor = db.execute(
-                "INSERT INTO moves(job_id, from_machine, to_machine, trigger, ts_ns, uploaded, lost) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (move.job_id, move.from_machine, move.to_machine, move.trigger, move.ts_ns, move.uploaded, json.dumps(move.lost)),
+                "INSERT INTO moves(job_id, from_machine, to_machine, trigger, ts_ns, uploaded, lost) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (move.job_id, move.from_machine, move.to_machine, move.trigger, move.ts_ns, move.uploaded,
+                 json.dumps(move.lost)),
             )
             return cursor.lastrowid
 

@@ -98,7 +98,8 @@ def fake_flow(tmp_path, monkeypatch):
     monkeypatch.setattr(RecoveryStrategy, "recover", recover)
     monkeypatch.setattr(finish, "finish", finish_stage)
     monkeypatch.setattr(finish, "tell", lambda ctx, ended: step("tell"))
-    flow.runner = JobRunner(tmp_path, store, FakeClient(), lambda *record: None, blobs=None, settings=Settings(machines=2))
+    flow.runner = JobRunner(tmp_path, store, FakeClient(), lambda *record: None, blobs=None,
+                            settings=Settings(machines=2))
     manifest = SimpleNamespace(name="p", root=tmp_path, cuda=None)
     flow.run = lambda: flow.runner.run(manifest, None, None, RunOptions())
     return flow
@@ -129,7 +130,8 @@ def test_a_stage_that_raises_ends_the_job_failed_agent_error_after_the_clean_up(
     assert fake_flow.steps[-1] == "tell" and "finish" not in fake_flow.steps
     assert held(fake_flow.store) == []
     assert fake_flow.stays[0].container.removed
-    assert any("the agent hit an error: RuntimeError: the pump broke" in t for t in system_texts(fake_flow.store, ended.id))
+    texts = system_texts(fake_flow.store, ended.id)
+    assert any("the agent hit an error: RuntimeError: the pump broke" in t for t in texts)
 
 
 def test_a_stage_that_ends_the_job_stops_the_chain(fake_flow, monkeypatch):
