@@ -19,16 +19,18 @@ from cycle.api.platform import DrillReport, LogSink
 from cycle.errors import BadInput, CycleError
 from cycle.manifest import Manifest, find_project_root, load_manifest
 from emulator import runtime
-from emulator.agent import JobRunner
+from emulator.job.runner import JobRunner
 from emulator.blobs import BlobStore, StoredObject
 from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
 from emulator.keys import artifact_prefix, check_job_name
 from emulator.reaper import end_job, reap, remove_job_containers
 from emulator.models import Artifact, Job, JobState, LogRecord, Machine, Move, Stream, now_ns
-from emulator.state import StateStore
+from emulator.settings import load as load_settings
+from emulator.store import StateStore
 from emulator.storage import StoreCache, open_blob_store
 
-CANCEL_WAIT_SECONDS = 30.0
+CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
+REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while the job runs)
 
 
 @dataclass
@@ -132,7 +134,7 @@ class EmulatorPlatform:
         logs.mkdir(exist_ok=True)
         with open(logs / f"{job.name}.log", "ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "emulator.agent", str(job.id), str(prepared.manifest.root),
+                [sys.executable, "-m", "emulator.job.agent_main", str(job.id), str(prepared.manifest.root),
                  json.dumps(dataclasses.asdict(RunOptions.of(options, queued=queued)))],
                 stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, "CYCLE_HOME": str(self.home)},
@@ -221,28 +223,39 @@ class EmulatorPlatform:
 
     # acting
     def cancel(self, name: str) -> Job:
+        """Cancel a PENDING or RUNNING job the way every request reaches its agent: a 'cancel' row in
+        the requests table, taken by the agent's log pump (or its wait for a machine), so the agent
+        alone writes the job's state. An agent that does not answer (busy building) gets SIGTERM;
+        with no live agent, the job is ended here."""
         job = self.job(name)
         if job.state.is_final:
             raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
         if job.agent_pid and runtime.pid_alive(job.agent_pid):
-            os.kill(job.agent_pid, signal.SIGTERM)
-            deadline = time.monotonic() + CANCEL_WAIT_SECONDS
-            while time.monotonic() < deadline and runtime.pid_alive(job.agent_pid):
-                if self.store.job(job.id).state.is_final:
-                    break
-                time.sleep(0.1)
-            job = self.store.job(job.id)
-            if job.state.is_final:
-                return job
+            self.store.request_cancel(job.id)
+            if self._agent_ended(job, REQUEST_WAIT_SECONDS):
+                return self.store.job(job.id)
+            if runtime.pid_alive(job.agent_pid):
+                os.kill(job.agent_pid, signal.SIGTERM)
+                if self._agent_ended(job, CANCEL_WAIT_SECONDS):
+                    return self.store.job(job.id)
         # no live agent (or it did not answer): clean up here
         text = "job cancelled (`cycle job cancel`); its agent was gone or did not answer: container removed, machine freed"
         if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
             remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
         return self.store.job(job.id)
 
+    def _agent_ended(self, job: Job, seconds: float) -> bool:
+        """Wait up to `seconds` for the job's agent to end the job; False when it has not (or died first)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and runtime.pid_alive(job.agent_pid):
+            if self.store.job(job.id).state.is_final:
+                return True
+            time.sleep(0.1)
+        return self.store.job(job.id).state.is_final
+
     def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
         """Move a running job to another machine (from any terminal) and wait until it restarted."""
-        from emulator.agent import machine_names
+        from emulator.job.machine import machine_names
 
         job = self.job(name)
         if job.state is not JobState.RUNNING:
@@ -275,9 +288,11 @@ class EmulatorPlatform:
         return run_drill(self, project_dir, DrillPlan(**dataclasses.asdict(plan)), say, options)
 
     def machines(self) -> list[Machine]:
-        from emulator.agent import machine_names
+        from emulator.job.machine import machine_names
 
-        self.store.ensure_machines(machine_names(), os.environ.get("CYCLE_MACHINE_CUDA"))
+        from emulator import gpu
+
+        self.store.ensure_machines(machine_names(), gpu.machine_cuda()[0])  # the one capability read, as claims do
         self.reap()  # a machine whose job's agent died shows free
         return self.store.machines()
 
@@ -333,7 +348,7 @@ class EmulatorPlatform:
     def usage(self) -> dict:
         volumes = sum(v.new_bytes for name in self.store.volume_names() for v in self.store.volume_versions(name))
         return {"projects": self.store.usage(), "volumes": volumes,
-                "quota": int(os.environ["CYCLE_STORAGE_QUOTA_BYTES"]) if os.environ.get("CYCLE_STORAGE_QUOTA_BYTES") else None}
+                "quota": load_settings().storage_quota_bytes}
 
     def outbox(self) -> list[dict]:
         from emulator.mail import read_outbox

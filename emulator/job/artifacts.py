@@ -1,0 +1,40 @@
+"""The artifact pipeline stage: /artifacts watched and uploaded while the job runs (emulator.artifacts
+does the work), its report when the container exits, and what a move or a cancel leaves behind."""
+
+from __future__ import annotations
+
+from emulator.artifacts import ArtifactPipeline
+from emulator.job.context import JobContext, Stay
+
+
+def open_pipeline(ctx: JobContext, machine: str) -> ArtifactPipeline:
+    """The pipeline for the job's folder on `machine` (not started)."""
+    manifest, job = ctx.manifest, ctx.job
+    ctx.event(f"artifacts: /artifacts is watched and uploaded to {ctx.blobs.description} "
+              f"in {manifest.artifact_upload_order} order")
+    return ArtifactPipeline(
+        ctx.machine_folder(machine), job.name, ctx.blobs, manifest.artifact_upload_order,
+        on_event=ctx.event,
+        on_uploaded=lambda artifact: ctx.store.add_artifact(job.id, artifact),
+        on_queue=lambda length, warning: ctx.store.set_queue(job.id, length, warning),
+    )
+
+
+def finish_uploads(ctx: JobContext, stay: Stay):
+    """Upload what is left after the container exited; the report (uploaded, failed, failure)."""
+    report = stay.pipeline.finish()
+    ctx.event(f"artifacts: {len(report.uploaded)} upload(s), {report.uploaded_bytes} bytes stored"
+              + (f"; {len(report.failed)} failed" if report.failed else ""))
+    return report
+
+
+def note_first_write(ctx: JobContext, stay: Stay) -> None:
+    """After a move: how long the restarted job took to write its first artifact."""
+    if stay.move_id is not None and not stay.first_write_noted and stay.pipeline.first_write is not None:
+        stay.first_write_noted = True
+        ctx.store.update_move(stay.move_id, next_artifact_seconds=round(stay.pipeline.first_write - stay.started, 3))
+
+
+def abandon(ctx: JobContext, stay: Stay) -> list[str]:
+    """Stop watching: files still waiting to upload are abandoned (the upload in flight finishes)."""
+    return stay.pipeline.abandon().abandoned

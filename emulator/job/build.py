@@ -1,0 +1,26 @@
+"""Stage 2, build: the job's image from the build cache (emulator.build.Builder), or the job fails BUILD_FAILED."""
+
+from __future__ import annotations
+
+from emulator import runtime
+from emulator.build import Builder, BuildFailed
+from emulator.job.context import JobContext
+from emulator.models import Job, JobState
+
+
+def build_image(ctx: JobContext) -> Job | None:
+    """Set ctx.image to the job's build image; on a failed build, explain it and end the job
+    (the ended job is returned: the flow stops there)."""
+    labels = {**ctx.labels, runtime.LABEL_JOB: str(ctx.job.id)}
+    builder = Builder(ctx.client, ctx.store, labels, ctx.event)
+    options = ctx.options
+    try:
+        build = builder.ensure(ctx.manifest, ctx.base_image, options.rebuild, options.clean, options.network)
+    except BuildFailed as failure:
+        from emulator.build_diagnosis import explain
+
+        for line in explain(failure.output, failure.build_exit_code):
+            ctx.event(line)
+        return ctx.end(JobState.FAILED, reason="BUILD_FAILED", exit_code=failure.build_exit_code)
+    ctx.image = build.image
+    return None

@@ -1,0 +1,108 @@
+"""Stage 4, container: create the job's container on its machine (limits, binds, the project in
+/app), start it, and sweep containers of runs whose process died.
+
+The container gets the project in /app (not .git, not .cycleswap/jobs, not what .cycleignore
+names), runs `bash .cycleswap/run.sh` with env_vars and INSIDE_CYCLESWAP_CONTAINER=1, has the
+platform's network (the engine's bridge, else the host's; --network none for hermetic runs), and
+/artifacts bound to the machine's own folder for this job.
+"""
+
+from __future__ import annotations
+
+import time
+
+from emulator import gpu, runtime
+from emulator.context import project_files
+from emulator.engine import resolve_network
+from emulator.job import artifacts
+from emulator.job.context import JobContext, StartFailed, Stay
+from emulator.models import JobState
+from emulator.store import StateStore
+
+MEMORY_SHARE = 0.9
+PIDS_LIMIT = 4096
+
+
+def start_stay(ctx: JobContext, machine: str, restored: dict[str, tuple]) -> Stay:
+    """The job's container on `machine`, started, with its artifact pipeline watching /artifacts
+    (`restored`: the files a move brought back, known as stored). StartFailed when the engine refuses."""
+    container = create(ctx, machine)
+    pipeline = artifacts.open_pipeline(ctx, machine)
+    pipeline.seed(restored)
+    pipeline.start()
+    try:
+        container.start()
+    except Exception as error:  # docker.errors.APIError: the engine refused to start it
+        pipeline.abandon()
+        runtime.remove_quietly(container)
+        raise StartFailed(_start_hint(ctx, error)) from None
+    return Stay(machine, container, pipeline, time.monotonic())
+
+
+def create(ctx: JobContext, machine: str):
+    """The container (created, not started) with its limits, binds and the project copied into /app."""
+    options, manifest = ctx.options, ctx.manifest
+    limits = {} if options.skip_limits else {"mem_limit": memory_limit(ctx), "pids_limit": PIDS_LIMIT}
+    spec = runtime.ContainerSpec(
+        image=ctx.image,
+        command=["bash", ".cycleswap/run.sh"],
+        labels={**ctx.labels, runtime.LABEL_JOB: str(ctx.job.id), runtime.LABEL_KIND: "job"},
+        environment=manifest.container_env(),
+        binds={str(ctx.machine_folder(machine)): {"bind": "/artifacts", "mode": "rw"}, **_extra_binds(ctx)},
+        network_mode=resolve_network(ctx.client, options.network),
+        device_requests=gpu.device_requests() if manifest.cuda and not options.cpu else None,
+        **limits,
+    )
+    container = runtime.create_container(ctx.client, spec)
+    archive = runtime.tar_of(project_files(manifest.root), "app")
+    with archive:
+        container.put_archive("/", archive)
+    if options.skip_limits:
+        ctx.event("--skip-limits: no memory or process limit on this container")
+    else:
+        ctx.event(f"limits: memory {limits['mem_limit'] // 2**20} MiB, at most {PIDS_LIMIT} processes")
+    return container
+
+
+def memory_limit(ctx: JobContext) -> int:
+    """90 % of the machine's memory, as the platform sets it; $CYCLE_MEMORY_LIMIT (bytes) overrides it for tests."""
+    if ctx.settings.memory_limit:
+        return ctx.settings.memory_limit
+    return int(runtime.engine_memory(ctx.client) * MEMORY_SHARE)
+
+
+def _extra_binds(ctx: JobContext) -> dict:
+    """Read-only mounts: the manifest's volumes at /volumes/<name>, earlier jobs' artifacts."""
+    from emulator.volumes import job_artifacts_folder, volume_folder
+
+    binds = {}
+    for name in ctx.manifest.volumes:
+        folder, version = volume_folder(ctx.home, ctx.store, ctx.blobs, name)
+        binds[str(folder)] = {"bind": f"/volumes/{name}", "mode": "ro"}
+        ctx.event(f"volume {name} version {version} mounted read-only at /volumes/{name}")
+    for other, path in ctx.options.mounts:
+        folder = job_artifacts_folder(ctx.home, ctx.store, ctx.blobs, other)
+        binds[str(folder)] = {"bind": path, "mode": "ro"}
+        ctx.event(f"artifacts of job {other} mounted read-only at {path}")
+    return binds
+
+
+def _start_hint(ctx: JobContext, error: Exception) -> str:
+    text = str(getattr(error, "explanation", None) or error)
+    if ctx.manifest.cuda and not ctx.options.cpu:
+        return (f"the engine could not start the container with the GPUs ({text}). The Docker engine needs the "
+                "NVIDIA container toolkit for GPU jobs; install it, or run with --cpu to run without a GPU.")
+    return f"the engine could not start the container ({text})."
+
+
+def sweep(client, home, store: StateStore) -> None:
+    """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST)."""
+
+    def orphan(labels: dict[str, str]) -> None:
+        job_id = labels.get(runtime.LABEL_JOB)
+        if not job_id:
+            return
+        text = "the process running this job died; its leftover container was removed"
+        store.end_abandoned(int(job_id), JobState.FAILED, "LOST", text)
+
+    runtime.sweep(client, home, orphan)

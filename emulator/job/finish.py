@@ -1,0 +1,116 @@
+"""Stage 7, finish: the container's exit becomes the job's final state; then the emails the
+manifest asks for, the soft quota warning; and, on every way out, the clean-up (container gone,
+job folders disarmed, machines given back, log shipped) and the last safety net."""
+
+from __future__ import annotations
+
+from emulator import runtime
+from emulator.hostsafety import disarm_job
+from emulator.job import artifacts
+from emulator.rules.email import wants_email
+from emulator.job.context import JobContext
+from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
+from emulator.reaper import remove_job_containers
+
+
+def finish(ctx: JobContext) -> Job:
+    """The container exited: its exit code, an OOM kill and the artifact report make the final state."""
+    stay = ctx.stay
+    exit_code = int(stay.container.wait().get("StatusCode", 1))
+    stay.container.reload()
+    oom = bool(stay.container.attrs.get("State", {}).get("OOMKilled"))
+    report = artifacts.finish_uploads(ctx, stay)
+    state, reason = state_for_exit(exit_code, oom, upload_failed=bool(report.failed))
+    if oom:
+        ctx.event(f"out of memory: the container hit its memory limit and was killed (exit code {exit_code})")
+    if report.failure is not None and not oom:  # the pipeline could not work: its reason wins
+        state, reason = JobState.FAILED, report.failure.reason
+        ctx.event(f"job failed ({reason}): {report.failure.message}")
+    elif state is JobState.FINISHED:
+        ctx.event("job finished: run.sh exited with code 0")
+    elif reason == "UPLOAD_ERROR":
+        ctx.event(f"job failed: run.sh exited with code 0 but {len(report.failed)} artifact(s) could not be "
+                  f"stored ({', '.join(report.failed[:10])}); UPLOAD_ERROR is not retried")
+    else:
+        ctx.event(f"job failed: run.sh exited with code {exit_code} ({reason})")
+    return ctx.end(state, reason=reason, exit_code=exit_code)
+
+
+def cancel(ctx: JobContext) -> None:
+    """Ctrl-C or `cycle job cancel`: the container goes at once; files that were still waiting
+    to upload are recorded as abandoned (the upload in flight finishes)."""
+    if ctx.stay is not None:
+        runtime.remove_quietly(ctx.stay.container)
+        abandoned = artifacts.abandon(ctx, ctx.stay)
+        if abandoned:
+            ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
+    if not ctx.current().state.is_final:
+        ctx.event("job cancelled by the user (Ctrl-C or `cycle job cancel`); container removed")
+        ctx.end(JobState.CANCELLED, reason="CANCELLED_BY_USER")
+
+
+def end_unless_final(ctx: JobContext, reason: str) -> Job:
+    """FAILED with `reason`, unless the job already reached a final state before the error."""
+    if ctx.current().state.is_final:
+        ctx.shipper.close()
+        return ctx.current()
+    return ctx.end(JobState.FAILED, reason=reason)
+
+
+def clean_up(ctx: JobContext) -> None:
+    """Every way out of the run: the container goes, its watcher stops, what the job left on the
+    host is disarmed, every machine the job holds is given back, and the rest of the log is shipped."""
+    if ctx.stay is not None:
+        runtime.remove_quietly(ctx.stay.container)
+        ctx.stay.pipeline.abandon()
+        ctx.stay = None
+    remove_job_containers(ctx.home, ctx.job.id, ctx.client)  # one created but never started, too
+    disarmed = disarm_job(ctx.home, ctx.job.name)
+    if disarmed:
+        ctx.event(f"cleared setuid/setgid bits or removed special files the job left: {', '.join(disarmed[:20])}")
+    ctx.store.release_job_machines(ctx.job.id)
+    ctx.shipper.close()
+
+
+def never_left_unfinished(ctx: JobContext, interrupted: bool) -> None:
+    """The last safety net: if the clean-up itself failed, or an error struck between two
+    handlers, the job still ends (CANCELLED when interrupted, else FAILED)."""
+    if ctx.current().state.is_final:
+        return
+    if interrupted:
+        ctx.event("job cancelled (interrupted); container removed")
+        ctx.end(JobState.CANCELLED, reason="CANCELLED_BY_USER")
+    else:
+        ctx.event("job failed: the agent stopped before the job ended")
+        ctx.end(JobState.FAILED, reason="AGENT_ERROR")
+
+
+def tell(ctx: JobContext, ended: Job) -> None:
+    """After the end: the email the manifest asks for, and the soft quota's warning."""
+    if wants_email(ended.state, ctx.manifest.email_on_success, ctx.manifest.email_on_failure):
+        _email(ctx, ended)
+    _quota_warning(ctx, ended)
+
+
+def _email(ctx: JobContext, ended: Job) -> None:
+    from emulator.mail import compose, deliver
+
+    lines = [f"[{r.stream.value}] {r.text}" for r in ctx.store.logs_before(ended.id, None, 20)]
+    try:
+        where = deliver(ctx.home, compose(ended, lines, ctx.settings.email_to))
+        text = f"email sent to {where}"
+    except OSError as error:
+        text = f"email could not be sent: {error}"
+    ctx.store.append_logs(ended.id, [(now_ns(), Stream.SYSTEM, text)])
+
+
+def _quota_warning(ctx: JobContext, job: Job) -> None:
+    """The storage quota is soft, as on the peer platform: a warning, never a rejection."""
+    quota = ctx.settings.storage_quota_bytes
+    if not quota:
+        return
+    used = sum(row["artifacts"] + row["logs"] for row in ctx.store.usage())
+    if used > quota:
+        ctx.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM,
+            f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; "
+            "uploads are never rejected")])

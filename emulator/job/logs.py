@@ -1,0 +1,102 @@
+"""Stage 5, logs: copy the container's stdout and stderr into the job's log until it exits, and
+between batches answer the agent's requests (cancel, reassign) and the platform's move triggers.
+
+This pump is the one place a running job hears from outside: `cycle job cancel` and `cycle job
+reassign` write a row in the requests table, and the pump takes it, so only the job's agent ever
+writes a running job's state."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from emulator import runtime
+from emulator.job import artifacts
+from emulator.rules.moves import MoveRequest, move_trigger
+from emulator.job.context import CancelRequested, JobContext, Stay
+from emulator.models import Stream
+
+REQUEST_CHECK_SECONDS = 0.2
+FLUSH_RECORDS = 2000
+
+
+def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
+    """Ship the container's output until it exits (None) or the job must move (the request);
+    CancelRequested when a cancel request arrives."""
+    records: queue.Queue = queue.Queue()
+    stay.records, stay.done = records, object()
+    stay.readers = [threading.Thread(target=_read, args=(stay, s), daemon=True) for s in (Stream.STDOUT, Stream.STDERR)]
+    for thread in stay.readers:
+        thread.start()
+    open_streams = len(stay.readers)
+    next_check = 0.0
+    while open_streams:
+        batch, closed = _next_batch(stay)
+        open_streams -= closed
+        if batch:
+            ctx.shipper.add(batch)
+        artifacts.note_first_write(ctx, stay)
+        if open_streams and time.monotonic() >= next_check:
+            next_check = time.monotonic() + REQUEST_CHECK_SECONDS
+            request = next_request(ctx, stay)
+            if request is not None:
+                return request
+    return None
+
+
+def _read(stay: Stay, stream: Stream) -> None:
+    try:
+        for ts, line in runtime.stream_lines(stay.container, stderr=stream is Stream.STDERR):
+            stay.records.put((ts, stream, line))
+    finally:
+        stay.records.put(stay.done)
+
+
+def _next_batch(stay: Stay) -> tuple[list, int]:
+    """What the readers queued (waiting up to REQUEST_CHECK_SECONDS for the first record), at most
+    FLUSH_RECORDS of it, and how many streams closed meanwhile."""
+    try:
+        item = stay.records.get(timeout=REQUEST_CHECK_SECONDS)
+    except queue.Empty:
+        return [], 0
+    batch, closed = [], 0
+    while item is not None:
+        if item is stay.done:
+            closed += 1
+        else:
+            batch.append(item)
+        if len(batch) >= FLUSH_RECORDS:
+            break
+        try:
+            item = stay.records.get_nowait()
+        except queue.Empty:
+            item = None
+    return batch, closed
+
+
+def drain(ctx: JobContext, stay: Stay) -> None:
+    """After a kill: keep what the container printed before it died."""
+    for thread in stay.readers:
+        thread.join(timeout=10)
+    batch = []
+    while True:
+        try:
+            item = stay.records.get_nowait()
+        except queue.Empty:
+            break
+        if item is not stay.done:
+            batch.append(item)
+    ctx.shipper.add(batch)
+
+
+def next_request(ctx: JobContext, stay: Stay) -> MoveRequest | None:
+    """A cancel request raises CancelRequested; otherwise the move the platform's triggers ask
+    for: a reassign request (`cycle job reassign`, a drill), the machine going offline or busy
+    with its owner's work, or the job running too long there."""
+    request = ctx.store.take_request(ctx.job.id)
+    if request is not None and request.kind == "cancel":
+        raise CancelRequested
+    taken = (request.target, request.grace) if request is not None else None
+    return move_trigger(taken, ctx.store.machine(stay.machine), time.monotonic() - stay.started,
+                        ctx.settings.max_run_seconds)

@@ -1,0 +1,69 @@
+"""Stage 3, machine: claim a free machine whose driver fits the job (choose_machine decides which),
+waiting while all are taken; machines are given back by the finish stage's clean-up."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from cycle.errors import BadInput
+from emulator import gpu
+from emulator.job.context import CancelRequested, JobContext
+from emulator.settings import Settings
+
+CLAIM_POLL_SECONDS = 0.2
+
+
+def machine_names(settings: Settings | None = None) -> list[str]:
+    """The simulated machines of this host: local-0 … local-<n-1> ($CYCLE_MACHINES, default 4)."""
+    settings = settings or Settings.from_env()
+    return [f"local-{i}" for i in range(settings.machines)]
+
+
+def claim_first(ctx: JobContext) -> str:
+    """The job's first machine: after --cpu's notice and, for a queued job, the scheduler's next pass."""
+    if ctx.manifest.cuda and ctx.options.cpu:
+        ctx.event(f"--cpu: [job] cuda = \"{ctx.manifest.cuda}\" is ignored; the job runs without a GPU")
+    if ctx.options.queued:
+        from emulator.upload import wait_for_scheduler
+
+        wait_for_scheduler(ctx.event)
+    return claim(ctx, prefer=None, exclude=None)
+
+
+def claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str:
+    """A free machine for the job (one whose driver supports its CUDA version, when set), waiting
+    for one when all are taken. A job no machine could ever run waits PENDING with the reason.
+    A cancel request ends the wait (CancelRequested)."""
+    cuda, names = ctx.cuda, machine_names(ctx.settings)
+
+    def eligible(candidate) -> bool:
+        return gpu.satisfies(candidate.cuda, cuda)
+
+    waited = False
+    while True:
+        capability, source = gpu.machine_cuda()
+        ctx.store.ensure_machines(names, capability)
+        machine = ctx.store.claim_machine(ctx.job.id, prefer=prefer, exclude=exclude, eligible=eligible,
+                                          agent_pid=os.getpid())
+        if machine is not None:
+            return machine.name
+        if prefer is not None and ctx.store.machine(prefer) is None:
+            raise BadInput(f"there is no machine {prefer!r}; machines: {', '.join(names)}.")
+        if not waited:
+            _say_why_it_waits(ctx, prefer, capability, source)
+            waited = True
+        prefer = None  # the preferred machine is taken: the next free one will do
+        if ctx.store.take_request(ctx.job.id, kinds=("cancel",)) is not None:
+            raise CancelRequested
+        time.sleep(CLAIM_POLL_SECONDS)
+
+
+def _say_why_it_waits(ctx: JobContext, prefer: str | None, capability: str | None, source: str) -> None:
+    cuda = ctx.cuda
+    if cuda and not gpu.satisfies(capability, cuda):
+        ctx.store.set_reason(ctx.job.id, f"NO_MACHINE_WITH_CUDA_{cuda}")
+        ctx.event(f"waiting: [job] cuda = \"{cuda}\" needs a machine whose driver supports CUDA {cuda} "
+                  f"or newer; the machines here have {capability or 'no GPU'} ({source})")
+    else:
+        ctx.event("waiting for a free machine" + (f" ({prefer} is taken)" if prefer else ""))

@@ -1,0 +1,168 @@
+"""Stage 6, move: reassignment as a recovery strategy object (after SkyPilot's recovery_strategy.py).
+
+As the platform does it: the container on machine A dies, what waited in A's upload queue is lost
+with A, the move is recorded, machine B is claimed, B downloads every uploaded artifact into its
+/artifacts (retried with backoff; RESTORE_FAILED when storage stays down), and run.sh starts
+again from the same build image.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cycle.errors import CycleError
+from emulator import runtime
+from emulator.blobs import StorageError, StoredObject
+from emulator.job import artifacts, container, logs, machine
+from emulator.rules.moves import MoveRequest
+from emulator.job.context import JobContext, RestoreFailed, StartFailed
+from emulator.keys import artifact_relative
+from emulator.models import Job, JobState, Move, now_ns
+from emulator.settings import Settings
+
+RESTORE_ATTEMPTS = Settings.restore_attempts
+RESTORE_BACKOFF_SECONDS = Settings.restore_backoff_seconds  # 1 + 2 + 4 + 8: about 15 s of waiting, then it gives up
+
+
+class RecoveryStrategy:
+    """Moves a running job to another machine: leave, record, claim, restore, restart."""
+
+    def __init__(self, ctx: JobContext, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.ctx = ctx
+        self.sleep = sleep
+
+    def recover(self, request: MoveRequest) -> Job | None:
+        """Run the job again elsewhere (None: it runs there now), or end it when the new
+        container cannot start (the ended job). RestoreFailed propagates."""
+        ctx = self.ctx
+        old = ctx.stay.machine
+        lost = self.leave(request)
+        move_id = self.record(old, request, lost)
+        target = machine.claim(ctx, prefer=request.target, exclude=old)
+        ctx.event(f"reassignment: {old} -> {target}")
+        restored, seconds = self.restore(target)
+        try:
+            self.restart(target, restored, seconds, move_id)
+        except StartFailed as failure:
+            ctx.event(f"job failed to restart after the move: {failure}")
+            return ctx.end(JobState.FAILED, reason="START_FAILED")
+        return None
+
+    def leave(self, request: MoveRequest) -> list[str]:
+        """Stop the container on the current machine (grace: SIGTERM first) and drop its pipeline;
+        the files that were still waiting to upload (lost with the machine)."""
+        ctx, stay = self.ctx, self.ctx.stay
+        ctx.event(f"reassignment: job leaves machine {stay.machine} ({request.trigger})")
+        if request.grace:
+            stay.container.stop(timeout=int(request.grace))  # SIGTERM, then SIGKILL after the grace period
+            how = f"stopped (SIGTERM, {request.grace:g} s grace)"
+        else:
+            stay.container.kill()
+            how = "killed (SIGKILL)"
+        logs.drain(ctx, stay)
+        runtime.remove_quietly(stay.container)
+        abandoned = artifacts.abandon(ctx, stay)
+        ctx.stay = None
+        lost = sorted(set(abandoned) | set(stay.pipeline.unstored()))
+        ctx.event(f"machine {stay.machine}: container {how}; {len(lost)} file(s) still waiting in its upload queue "
+                  f"were lost" + (f": {', '.join(lost[:20])}" if lost else ""))
+        return lost
+
+    def record(self, old: str, request: MoveRequest, lost: list[str]) -> int:
+        """The move's record; the job is PENDING and machine `old` free until the job restarts."""
+        store, job = self.ctx.store, self.ctx.job
+        uploaded = len(store.artifacts(job.id))
+        move_id = store.add_move(Move(0, job.id, old, None, request.trigger, now_ns(), uploaded, lost, []))
+        store.set_state(job.id, JobState.PENDING, reason=f"REASSIGNED_FROM_{old}")
+        store.release_machine(old, job.id)
+        return move_id
+
+    def restore(self, target: str) -> tuple[dict[str, tuple], float]:
+        """Download every stored artifact of the job into the machine's fresh /artifacts folder;
+        ({path: (signature, size, sha256)} so the new watcher knows them as stored, seconds taken).
+
+        Each record names the store that holds it. Storage may be down for a moment: each download
+        is retried with backoff ($CYCLE_RESTORE_ATTEMPTS, $CYCLE_RESTORE_BACKOFF_SECONDS); then RestoreFailed."""
+        from emulator.storage import StoreCache
+
+        ctx = self.ctx
+        started = time.monotonic()
+        folder = ctx.home / "machines" / target / "artifacts" / ctx.job.name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        delays = backoff_delays(max(1, ctx.settings.restore_attempts), ctx.settings.restore_backoff_seconds)
+        stores = StoreCache(ctx.home, ctx.blobs)
+        restored = {}
+        for artifact in ctx.store.artifacts(ctx.job.id):
+            path = Path(os.fsdecode(os.path.join(os.fsencode(folder), artifact_relative(ctx.job.name, artifact.key))))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._download(stores, artifact, path, target, delays)
+            info = os.lstat(path)
+            restored[artifact.path] = ((info.st_size, info.st_mtime_ns), artifact.size, artifact.sha256)
+        seconds = time.monotonic() - started
+        total = sum(size for _, size, _ in restored.values())
+        ctx.event(f"restored {len(restored)} file(s), {total} bytes in {seconds:.2f} s from storage into machine "
+                  f"{target}'s /artifacts")
+        return restored, seconds
+
+    def _download(self, stores, artifact, path: Path, target: str, delays: list[float]) -> None:
+        ctx = self.ctx
+        where = artifact.store or ctx.blobs.description
+        known = StoredObject(artifact.key, artifact.size, artifact.sha256)
+
+        def retrying(error: Exception, attempt: int, delay: float) -> None:
+            ctx.event(f"restore: {artifact.path} could not be read from {where} ({error}); "
+                      f"attempt {attempt + 1} of {len(delays) + 1} in {delay:g} s")
+
+        try:
+            with_retries(lambda: stores.get(artifact.store).get_to(artifact.key, path, known=known), delays, retrying,
+                         sleep=self.sleep)
+        except (StorageError, OSError, CycleError) as error:
+            raise RestoreFailed(
+                f"RESTORE_FAILED: the job's stored artifacts could not be restored from {where} "
+                f"onto machine {target} after {len(delays) + 1} attempts over {sum(delays):g} s "
+                f"({artifact.path}: {error}). Check that the store answers (`cycle emulator storage status`) "
+                "and run the job again.") from None
+
+    def restart(self, target: str, restored: dict[str, tuple], seconds: float, move_id: int) -> None:
+        """run.sh starts again on `target`, which knows the restored files as stored."""
+        ctx = self.ctx
+        ctx.stay = container.start_stay(ctx, target, restored)
+        ctx.store.set_state(ctx.job.id, JobState.RUNNING, machine=target)
+        ctx.store.update_move(move_id, to_machine=target, restored=sorted(restored),
+                              restored_bytes=sum(size for _, size, _ in restored.values()),
+                              restore_seconds=seconds, restarted_ns=now_ns())
+        ctx.stay.move_id = move_id
+        ctx.event(f"container restarted on machine {target} (container {ctx.stay.container.short_id}): "
+                  "run.sh starts again")
+
+
+def restore_settings() -> tuple[int, float]:
+    """(attempts, first delay) for restoring a moved job's artifacts; tests shorten them."""
+    settings = Settings.from_env()
+    return max(1, settings.restore_attempts), settings.restore_backoff_seconds
+
+
+def backoff_delays(attempts: int, first: float, factor: float = 2.0) -> list[float]:
+    """The waits between `attempts` tries: first, first*factor, … (one fewer than the attempts)."""
+    return [first * factor ** i for i in range(attempts - 1)]
+
+
+def with_retries(action: Callable[[], object], delays: list[float],
+                 on_retry: Callable[[Exception, int, float], None],
+                 retry_on: tuple[type[Exception], ...] = (StorageError, OSError),
+                 sleep: Callable[[float], None] = time.sleep):
+    """`action()`, tried again after each of `delays` while it raises `retry_on`; the last
+    error propagates. `on_retry(error, attempt, delay)` tells before each wait."""
+    for attempt, delay in enumerate([*delays, None], start=1):
+        try:
+            return action()
+        except retry_on as error:
+            if delay is None:
+                raise
+            on_retry(error, attempt, delay)
+            sleep(delay)

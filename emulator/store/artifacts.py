@@ -1,0 +1,47 @@
+"""Artifacts: every stored version of each job's files, and storage usage."""
+
+from __future__ import annotations
+
+from emulator.models import Artifact
+from emulator.store.db import Database
+
+
+class ArtifactsTable(Database):
+    def add_artifact(self, job_id: int, artifact: Artifact) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO artifacts(job_id, path, key, size, sha256, mtime_ns, uploaded_ns, store) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, artifact.path, artifact.key, artifact.size, artifact.sha256, artifact.mtime_ns,
+                 artifact.uploaded_ns,
+                 artifact.store),
+            )
+
+    def artifacts(self, job_id: int) -> list[Artifact]:
+        """The newest stored version of each of the job's files, by path."""
+        rows = self._connection().execute(
+            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns, store FROM artifacts WHERE id IN "
+            "(SELECT MAX(id) FROM artifacts WHERE job_id = ? GROUP BY path) ORDER BY path",
+            (job_id,),
+        )
+        return [Artifact(*row) for row in rows]
+
+    def artifact_versions(self, job_id: int) -> list[Artifact]:
+        """Every stored version, in upload order."""
+        rows = self._connection().execute(
+            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns, store FROM artifacts WHERE job_id = ? ORDER BY id",
+            (job_id,)
+        )
+        return [Artifact(*row) for row in rows]
+
+    def usage(self) -> list[dict]:
+        """Bytes stored per project: artifacts (the newest version of each file), logs (text)."""
+        rows = self._connection().execute(
+            "SELECT j.project, "
+            "COALESCE((SELECT SUM(a.size) FROM artifacts a "
+            "WHERE a.job_id IN (SELECT id FROM jobs WHERE project = j.project AND archived = 0) "
+            "AND a.id IN (SELECT MAX(id) FROM artifacts GROUP BY job_id, path)), 0), "
+            "COALESCE((SELECT SUM(LENGTH(CAST(l.text AS BLOB)) + 1) FROM logs l "
+            "WHERE l.job_id IN (SELECT id FROM jobs WHERE project = j.project)), 0) "
+            "FROM jobs j GROUP BY j.project ORDER BY j.project")
+        return [{"project": row[0], "artifacts": row[1], "logs": row[2]} for row in rows]

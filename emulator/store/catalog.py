@@ -1,0 +1,87 @@
+"""The catalog: projects (name to folder), builds, project versions and volume versions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from emulator.models import Build, now_ns
+from emulator.store.db import Database
+
+
+class CatalogTables(Database):
+    def upsert_project(self, name: str, root: Path) -> None:
+        """Record the project's folder the first time its name is seen; only claim_project moves
+        a name to another folder (so a run never silently takes over another project's name)."""
+        with self._tx() as db:
+            db.execute("INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+                       (name, str(root), now_ns()))
+
+    def claim_project(self, name: str, root: Path, still_owned: Callable[[Path], bool]) -> tuple[Path | None, bool]:
+        """Give the project name to `root`: (None, True) when it was free or already `root`'s;
+        (the folder holding it, False) while `still_owned(folder)`, nothing written; else
+        (that folder, True): the name moved to `root`."""
+        with self._tx() as db:
+            row = db.execute("SELECT root FROM projects WHERE name = ?", (name,)).fetchone()
+            if row is None or Path(row[0]) == root:
+                db.execute("INSERT INTO projects(name, root, created_ns) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING",
+                           (name, str(root), now_ns()))
+                return None, True
+            previous = Path(row[0])
+            if still_owned(previous):
+                return previous, False
+            db.execute("UPDATE projects SET root = ? WHERE name = ?", (str(root), name))
+        return previous, True
+
+    def add_build(self, build: Build) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO builds(project, key, image_id, tag, parent_image, depth, created_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (build.project, build.key, build.image_id, build.tag, build.parent_image, build.depth,
+                 build.created_ns),
+            )
+
+    def builds(self, project: str) -> list[Build]:
+        """The project's builds, newest first."""
+        rows = self._connection().execute(
+            "SELECT project, key, image_id, tag, parent_image, depth, created_ns FROM builds "
+            "WHERE project = ? ORDER BY id DESC",
+            (project,),
+        )
+        return [Build(**dict(row)) for row in rows]
+
+    def project_root(self, project: str) -> Path | None:
+        row = self._connection().execute("SELECT root FROM projects WHERE name = ?", (project,)).fetchone()
+        return Path(row[0]) if row else None
+
+    def add_project_version(self, name: str, files: dict) -> int:
+        with self._tx() as db:
+            last = db.execute("SELECT MAX(version) FROM project_versions WHERE name = ?", (name,)).fetchone()[0] or 0
+            db.execute("INSERT INTO project_versions(name, version, files, created_ns) VALUES (?, ?, ?, ?)",
+                       (name, last + 1, json.dumps(files), now_ns()))
+        return last + 1
+
+    def project_versions(self, name: str) -> list[tuple[int, dict]]:
+        rows = self._connection().execute(
+            "SELECT version, files FROM project_versions WHERE name = ? ORDER BY version", (name,))
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    def add_volume_version(self, version) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO volume_versions(name, version, files, new_bytes, created_ns) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (version.name, version.version, json.dumps(version.files), version.new_bytes,
+                        version.created_ns))
+
+    def volume_versions(self, name: str) -> list:
+        from emulator.volumes import VolumeVersion
+
+        rows = self._connection().execute(
+            "SELECT name, version, files, new_bytes, created_ns FROM volume_versions WHERE name = ? ORDER BY version",
+            (name,))
+        return [VolumeVersion(row[0], row[1], json.loads(row[2]), row[3], row[4]) for row in rows]
+
+    def volume_names(self) -> list[str]:
+        return [row[0] for row in self._connection().execute("SELECT DISTINCT name FROM volume_versions ORDER BY name")]

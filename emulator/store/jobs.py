@@ -1,0 +1,116 @@
+"""Jobs: records, states, agents."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from emulator.models import Job, JobState, Stream, now_ns, transition
+from emulator.store.db import Database
+
+
+class JobsTable(Database):
+    def create_job(self, project: str, image: str | None = None, machine: str | None = None,
+                   agent_pid: int | None = None) -> Job:
+        """A new PENDING job named <project>-<n>, n counting the project's jobs from 1.
+
+        `agent_pid` is the process answering for the job from its first moment, so a job whose
+        creator dies before handing it on is noticed (see emulator/reaper.py)."""
+        with self._tx() as db:
+            count = db.execute("SELECT COUNT(*) FROM jobs WHERE project = ?", (project,)).fetchone()[0]
+            number = count + 1
+            while db.execute("SELECT 1 FROM jobs WHERE name = ?", (f"{project}-{number}",)).fetchone():
+                number += 1
+            # the job keeps its project's folder as it is now: pull writes there even if the name moves later
+            cursor = db.execute(
+                "INSERT INTO jobs(name, project, state, image, machine, created_ns, agent_pid, project_root) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT root FROM projects WHERE name = ?))",
+                (f"{project}-{number}", project, JobState.PENDING.value, image, machine, now_ns(), agent_pid, project),
+            )
+            job_id = cursor.lastrowid
+        return self.job(job_id)
+
+    def job(self, job_id: int) -> Job:
+        row = self._connection().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return _job(row)
+
+    def job_by_name(self, name: str) -> Job | None:
+        row = self._connection().execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
+        return _job(row) if row else None
+
+    def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        """Jobs, newest first."""
+        where, args = ("WHERE state = ?", [state.value]) if state else ("", [])
+        rows = self._connection().execute(
+            f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+        )
+        return [_job(row) for row in rows]
+
+    def job_names(self) -> list[str]:
+        return [row[0] for row in self._connection().execute("SELECT name FROM jobs")]
+
+    def set_state(
+        self, job_id: int, new: JobState, reason: str | None = None, exit_code: int | None = None,
+        machine: str | None = None, image: str | None = None,
+    ) -> Job:
+        """Move a job to `new` if the transition is allowed; stamps start and finish times."""
+        with self._tx() as db:
+            current = JobState(db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
+            transition(current, new)
+            stamp = now_ns()
+            db.execute(
+                "UPDATE jobs SET state = ?, reason = ?, exit_code = COALESCE(?, exit_code), "
+                "machine = COALESCE(?, machine), image = COALESCE(?, image), "
+                "started_ns = CASE WHEN ? = 'RUNNING' AND started_ns IS NULL THEN ? ELSE started_ns END, "
+                "finished_ns = CASE WHEN ? IN ('FINISHED', 'FAILED', 'CANCELLED') THEN ? ELSE finished_ns END "
+                "WHERE id = ?",
+                (new.value, reason, exit_code, machine, image, new.value, stamp, new.value, stamp, job_id),
+            )
+        return self.job(job_id)
+
+    def set_reason(self, job_id: int, reason: str | None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET reason = ? WHERE id = ?", (reason, job_id))
+
+    def set_agent(self, job_id: int, pid: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET agent_pid = ? WHERE id = ?", (pid, job_id))
+
+    def set_archived(self, job_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET archived = 1 WHERE id = ?", (job_id,))
+
+    def set_queue(self, job_id: int, length: int, warning: bool) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET queue_len = ?, queue_warning = ? WHERE id = ?", (length, int(warning), job_id))
+
+    def unfinished_agents(self) -> list[tuple[int, int | None]]:
+        """(job id, agent pid) of every PENDING or RUNNING job: one cheap query for the reaper."""
+        rows = self._connection().execute("SELECT id, agent_pid FROM jobs WHERE state IN ('PENDING', 'RUNNING')")
+        return [(row[0], row[1]) for row in rows]
+
+    def end_abandoned(self, job_id: int, state: JobState, reason: str, text: str, pid: int | None = None) -> bool:
+        """End a job nobody runs any more (its agent died, or failed): in one transaction, if it is
+        still unfinished (and still belongs to `pid`, when given), set `state`, log `text` as a
+        system event and give back its machines. False when someone else ended it first."""
+        with self._tx() as db:
+            row = db.execute("SELECT state, agent_pid FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or JobState(row[0]).is_final or (pid is not None and row[1] != pid):
+                return False
+            transition(JobState(row[0]), state)
+            stamp = now_ns()
+            db.execute("UPDATE jobs SET state = ?, reason = ?, finished_ns = ? WHERE id = ?",
+                       (state.value, reason, stamp, job_id))
+            db.execute("INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)",
+                       (job_id, stamp, Stream.SYSTEM.value, text))
+            db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE job_id = ?", (job_id,))
+        return True
+
+
+def _job(row: sqlite3.Row) -> Job:
+    values = dict(row)
+    values["state"] = JobState(values["state"])
+    values["queue_warning"] = bool(values["queue_warning"])
+    values["archived"] = bool(values["archived"])
+    return Job(**values)

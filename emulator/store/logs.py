@@ -1,0 +1,60 @@
+"""Logs: each job's shipped records, read forwards or backwards by id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from emulator.models import LogRecord, Stream
+from emulator.store.db import Database
+
+
+class LogsTable(Database):
+    def append_logs(self, job_id: int, records: Iterable[tuple[int, Stream, str]]) -> None:
+        """Ship a batch of log records: sorted by timestamp, so id order is timestamp order."""
+        batch = sorted(records, key=lambda record: record[0])
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)",
+                ((job_id, ts, stream.value, text) for ts, stream, text in batch),
+            )
+
+    def logs(self, job_id: int, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
+        """The job's shipped log in order. Each shipment is sorted by timestamp, so id order is
+        timestamp order; `after_id` reads only what was shipped since a previous read."""
+        where, args = _log_filter(stream, since_ns)
+        rows = self._connection().execute(
+            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id > ? {where} ORDER BY id",
+            (job_id, after_id, *args),
+        )
+        return [_log(row) for row in rows]
+
+    def logs_before(self, job_id: int, before_id: int | None, limit: int,
+                    stream: Stream | None = None) -> list[LogRecord]:
+        """The `limit` lines just before the cursor `before_id` (None: the end), oldest first.
+
+        The cursor is a record id: lines shipped later get larger ids, so paging backwards never
+        skips or repeats a line while the log grows."""
+        where, args = _log_filter(stream, 0)
+        cursor = before_id if before_id is not None else 2**62
+        rows = self._connection().execute(
+            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id < ? {where} "
+            "ORDER BY id DESC LIMIT ?",
+            (job_id, cursor, *args, limit),
+        ).fetchall()
+        return [_log(row) for row in reversed(rows)]
+
+    def log_count(self, job_id: int) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM logs WHERE job_id = ?", (job_id,)).fetchone()[0]
+
+
+def _log(row) -> LogRecord:
+    return LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4])
+
+
+def _log_filter(stream: Stream | None, since_ns: int) -> tuple[str, list]:
+    where, args = "", []
+    if stream is not None:
+        where, args = " AND stream = ?", [stream.value]
+    if since_ns:
+        where, args = where + " AND ts_ns >= ?", [*args, since_ns]
+    return where, args

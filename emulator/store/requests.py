@@ -1,0 +1,67 @@
+"""Requests to a job's agent (cancel, reassign) and the moves they led to."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from emulator.models import Move, now_ns
+from emulator.store.db import Database
+
+
+@dataclass(frozen=True)
+class Request:
+    """What someone asked of a job's agent: 'cancel', or 'reassign' (to `target`, with `grace`)."""
+
+    kind: Literal["cancel", "reassign"]
+    target: str | None = None
+    grace: float | None = None
+
+
+class RequestsTable(Database):
+    def request_move(self, job_id: int, target: str | None, grace: float | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns) VALUES (?, 'reassign', ?, ?, ?)",
+                       (job_id, target, grace, now_ns()))
+
+    def request_cancel(self, job_id: int) -> None:
+        """Ask the job's agent to cancel it: the agent alone writes a running job's state."""
+        with self._tx() as db:
+            db.execute("INSERT INTO requests(job_id, kind, created_ns) VALUES (?, 'cancel', ?)", (job_id, now_ns()))
+
+    def take_request(self, job_id: int, kinds: tuple[str, ...] = ("cancel", "reassign")) -> Request | None:
+        """The job's oldest open request of `kinds`, marked taken (a cancel first: it overrides any
+        move); None when there is none."""
+        marks = ", ".join("?" for _ in kinds)
+        with self._tx() as db:
+            row = db.execute(f"SELECT id, kind, target, grace FROM requests WHERE job_id = ? AND taken = 0 "
+                             f"AND kind IN ({marks}) ORDER BY kind = 'cancel' DESC, id LIMIT 1",
+                             (job_id, *kinds)).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE requests SET taken = 1 WHERE id = ?", (row[0],))
+        return Request(row[1], row[2], row[3])
+
+    def add_move(self, move: Move) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO moves(job_id, from_machine, to_machine, trigger, ts_ns, uploaded, lost) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (move.job_id, move.from_machine, move.to_machine, move.trigger, move.ts_ns, move.uploaded,
+                 json.dumps(move.lost)),
+            )
+            return cursor.lastrowid
+
+    def update_move(self, move_id: int, **fields) -> None:
+        encoded = {k: json.dumps(v) if isinstance(v, list) else v for k, v in fields.items()}
+        assignments = ", ".join(f"{k} = ?" for k in encoded)
+        with self._tx() as db:
+            db.execute(f"UPDATE moves SET {assignments} WHERE id = ?", (*encoded.values(), move_id))
+
+    def moves(self, job_id: int) -> list[Move]:
+        rows = self._connection().execute(
+            "SELECT id, job_id, from_machine, to_machine, trigger, ts_ns, uploaded, lost, restored, restored_bytes, "
+            "restore_seconds, restarted_ns, next_artifact_seconds FROM moves WHERE job_id = ? ORDER BY id", (job_id,))
+        return [Move(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), json.loads(row[8]),
+                     row[9], row[10], row[11], row[12]) for row in rows]

@@ -1,0 +1,193 @@
+"""The runner chains the job's stages in order and always cleans up: fakes for every stage and
+for the engine, a real sqlite store in a temporary folder, no Docker."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from cycle.errors import JobCancelled
+from emulator.job import build, container, finish, logs, machine, prepare
+from emulator.rules.moves import MoveRequest
+from emulator.job.context import RunOptions, Stay
+from emulator.job.move import RecoveryStrategy
+from emulator.job.runner import JobRunner
+from emulator.models import JobState, Stream
+from emulator.settings import Settings
+from emulator.store import StateStore
+
+REAL_CLAIM = machine.claim  # the fixture replaces it with a fake
+
+
+class FakeContainer:
+    short_id = "c0ffee"
+
+    def __init__(self) -> None:
+        self.removed = False
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = True
+
+
+class FakePipeline:
+    def __init__(self) -> None:
+        self.abandoned = False
+
+    def abandon(self):
+        self.abandoned = True
+        return SimpleNamespace(abandoned=[])
+
+
+class FakeClient:
+    """The engine as the clean-up sees it: no containers left with the job's labels."""
+
+    def __init__(self) -> None:
+        self.containers = SimpleNamespace(list=lambda **kwargs: [])
+
+
+@pytest.fixture
+def fake_flow(tmp_path, monkeypatch):
+    """A runner whose stages are fakes that note their names in `flow.steps`; set
+    `flow.fail_in` to a stage name to make it raise, `flow.moves` to how many moves the pump asks for."""
+    store = StateStore(tmp_path / "state.db")
+    store.ensure_machines(["local-0", "local-1"], None)
+    flow = SimpleNamespace(steps=[], fail_in=None, moves=0, stays=[], store=store)
+
+    def step(name):
+        flow.steps.append(name)
+        if flow.fail_in == name:
+            raise flow.error
+
+    def claim(ctx, prefer=None, exclude=None):
+        step("claim")
+        return store.claim_machine(ctx.job.id, prefer=prefer, exclude=exclude, agent_pid=os.getpid()).name
+
+    def start_stay(ctx, on, restored):
+        step("start")
+        stay = Stay(on, FakeContainer(), FakePipeline(), 0.0)
+        flow.stays.append(stay)
+        return stay
+
+    def pump(ctx, stay):
+        step("pump")
+        if flow.moves:
+            flow.moves -= 1
+            return MoveRequest("requested by `cycle job reassign`", None, None)
+        return None
+
+    def recover(self, request):
+        step("move")
+        old = self.ctx.stay.machine
+        self.ctx.stay = None
+        self.ctx.store.release_machine(old, self.ctx.job.id)
+        self.ctx.stay = start_stay(self.ctx, machine.claim(self.ctx, None, old), {})
+        return None
+
+    def finish_stage(ctx):
+        step("finish")
+        return ctx.end(JobState.FINISHED, reason=None, exit_code=0)
+
+    monkeypatch.setattr(prepare, "announce", lambda ctx: step("prepare"))
+    monkeypatch.setattr(build, "build_image", lambda ctx: step("build"))
+    monkeypatch.setattr(machine, "claim_first", lambda ctx: claim(ctx))
+    monkeypatch.setattr(machine, "claim", claim)
+    monkeypatch.setattr(container, "start_stay", start_stay)
+    monkeypatch.setattr(logs, "pump", pump)
+    monkeypatch.setattr(RecoveryStrategy, "recover", recover)
+    monkeypatch.setattr(finish, "finish", finish_stage)
+    monkeypatch.setattr(finish, "tell", lambda ctx, ended: step("tell"))
+    flow.runner = JobRunner(tmp_path, store, FakeClient(), lambda *record: None, blobs=None,
+                            settings=Settings(machines=2))
+    manifest = SimpleNamespace(name="p", root=tmp_path, cuda=None)
+    flow.run = lambda: flow.runner.run(manifest, None, None, RunOptions())
+    return flow
+
+
+def held(store):
+    return [m.name for m in store.machines() if m.job_id is not None]
+
+
+def system_texts(store, job_id):
+    return [r.text for r in store.logs(job_id) if r.stream is Stream.SYSTEM]
+
+
+def test_the_stages_run_in_flow_order_and_the_clean_up_frees_the_machine(fake_flow):
+    fake_flow.moves = 1
+    ended = fake_flow.run()
+    assert fake_flow.steps == ["prepare", "build", "claim", "start", "pump", "move", "claim", "start", "pump",
+                               "finish", "tell"]
+    assert ended.state is JobState.FINISHED
+    assert held(fake_flow.store) == []
+    assert fake_flow.stays[-1].container.removed and fake_flow.stays[-1].pipeline.abandoned
+
+
+def test_a_stage_that_raises_ends_the_job_failed_agent_error_after_the_clean_up(fake_flow):
+    fake_flow.fail_in, fake_flow.error = "pump", RuntimeError("the pump broke")
+    ended = fake_flow.run()
+    assert (ended.state, ended.reason) == (JobState.FAILED, "AGENT_ERROR")
+    assert fake_flow.steps[-1] == "tell" and "finish" not in fake_flow.steps
+    assert held(fake_flow.store) == []
+    assert fake_flow.stays[0].container.removed
+    texts = system_texts(fake_flow.store, ended.id)
+    assert any("the agent hit an error: RuntimeError: the pump broke" in t for t in texts)
+
+
+def test_a_stage_that_ends_the_job_stops_the_chain(fake_flow, monkeypatch):
+    monkeypatch.setattr(build, "build_image", lambda ctx: ctx.end(JobState.FAILED, reason="BUILD_FAILED", exit_code=1))
+    ended = fake_flow.run()
+    assert (ended.state, ended.reason) == (JobState.FAILED, "BUILD_FAILED")
+    assert fake_flow.steps == ["prepare", "tell"]
+
+
+def test_an_interrupt_cancels_the_job_and_frees_its_machine(fake_flow):
+    fake_flow.fail_in, fake_flow.error = "pump", KeyboardInterrupt()
+    with pytest.raises(JobCancelled) as raised:
+        fake_flow.run()
+    job = fake_flow.store.job(raised.value.job.id)
+    assert (job.state, job.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
+    assert held(fake_flow.store) == [] and fake_flow.stays[0].container.removed
+
+
+def test_a_cancel_request_reaches_the_running_job_through_the_requests_table(fake_flow, monkeypatch):
+    """The real pump's request check: `cycle job cancel` writes a row, the agent takes it and cancels."""
+
+    def pump(ctx, stay):
+        fake_flow.steps.append("pump")
+        ctx.store.request_cancel(ctx.job.id)
+        return logs.next_request(ctx, stay)
+
+    monkeypatch.setattr(logs, "pump", pump)
+    with pytest.raises(JobCancelled) as raised:
+        fake_flow.run()
+    job = fake_flow.store.job(raised.value.job.id)
+    assert (job.state, job.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
+    assert held(fake_flow.store) == []
+    assert fake_flow.store.take_request(job.id) is None  # taken, once
+
+
+def test_a_cancel_request_ends_the_wait_for_a_machine(fake_flow, monkeypatch):
+    """A job waiting PENDING for a free machine hears the cancel too (the real claim loop)."""
+    other = fake_flow.store.create_job("q", agent_pid=os.getpid())
+    for _ in range(2):
+        fake_flow.store.claim_machine(other.id, agent_pid=os.getpid())  # both machines taken
+
+    def claim_first(ctx):
+        fake_flow.steps.append("claim")
+        ctx.store.request_cancel(ctx.job.id)
+        return REAL_CLAIM(ctx, prefer=None, exclude=None)
+
+    monkeypatch.setattr(machine, "claim_first", claim_first)
+    monkeypatch.setattr("emulator.gpu.machine_cuda", lambda: (None, "test"))
+    waits = []
+
+    def sleep(seconds):  # a bounded wait: a claim loop deaf to the request fails the test instead of hanging
+        waits.append(seconds)
+        assert len(waits) < 20, "the wait for a machine never heard the cancel request"
+
+    monkeypatch.setattr(machine.time, "sleep", sleep)
+    with pytest.raises(JobCancelled) as raised:
+        fake_flow.run()
+    assert fake_flow.store.job(raised.value.job.id).state is JobState.CANCELLED
+    assert sorted(held(fake_flow.store)) == ["local-0", "local-1"]  # the other job's, untouched
