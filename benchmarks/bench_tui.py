@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 def make_log(home: Path, lines: int) -> str:
     """A job whose shipped log has `lines` lines, written straight through the state store."""
     from emulator.models import Stream
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(home / "state.db")
     job = store.create_job("bench")

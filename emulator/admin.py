@@ -22,25 +22,25 @@ class Admin:
 
     # engine and images
     def engine_start(self, say: Say) -> str:
-        from emulator.engine import ensure_engine
+        from emulator.engine.dockerd import ensure_engine
 
         return ensure_engine(self._home, say)
 
     def engine_status(self) -> str:
-        from emulator import runtime
+        from emulator.engine import docker as runtime
 
         version = runtime.connect().version()
         return f"Docker engine {version.get('Version')} (API {version.get('ApiVersion')}) answers"
 
     def base_image_kinds(self) -> tuple[str, ...]:
-        from emulator.baseimage import KINDS
+        from emulator.engine.baseimage import KINDS
 
         return tuple(KINDS)
 
     def provide_base_images(self, versions: list[str], kind: str, force: bool, pull: bool, pull_timeout: float,
                             say: Say) -> None:
-        from emulator import runtime
-        from emulator.baseimage import provide_base_images
+        from emulator.engine import docker as runtime
+        from emulator.engine.baseimage import provide_base_images
         from emulator.config import map_versions, unmap_versions
 
         provided = provide_base_images(runtime.connect(), versions, kind, force=force, pull=pull,
@@ -53,7 +53,7 @@ class Admin:
             say(f"[ubuntu] {', '.join(provided.stand_in_versions)} now map to {provided.stand_in} (recorded in {path})")
 
     def user_mapped_image(self) -> str | None:
-        from emulator.baseimage import DEBIAN_TAG, DEFAULT_TAG
+        from emulator.engine.baseimage import DEBIAN_TAG, DEFAULT_TAG
         from emulator.config import image_for
 
         mapped = image_for(UBUNTU_24).image
@@ -63,8 +63,8 @@ class Admin:
         from docker.errors import ImageNotFound
 
         from cycle.manifest import UBUNTU_VERSIONS
-        from emulator import runtime
-        from emulator.baseimage import explain
+        from emulator.engine import docker as runtime
+        from emulator.engine.baseimage import explain
         from emulator.config import image_for
 
         client = runtime.connect()
@@ -79,7 +79,7 @@ class Admin:
         return rows
 
     def pull(self, version: str, say: Say) -> None:
-        from emulator import runtime
+        from emulator.engine import docker as runtime
 
         client = runtime.connect()
         say(f"pulling ubuntu:{version} …")

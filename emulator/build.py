@@ -27,7 +27,7 @@ from emulator.engine.dockerd import resolve_network
 from emulator.models import Build, now_ns
 from emulator.rules.build_plan import needs_flatten, plan_build
 from emulator.settings import load
-from emulator.state import StateStore
+from emulator.store import StateStore
 
 LABEL_KEY = "cycleswap.build-key"
 LABEL_PROJECT = "cycleswap.project"

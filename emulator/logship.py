@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from emulator.models import Stream
 from emulator.settings import load
-from emulator.state import StateStore
+from emulator.store import StateStore
 
 LOG_CADENCE_SECONDS = 600.0
 Record = tuple[int, Stream, str]

@@ -18,11 +18,11 @@ from cycle.api.options import DrillOptions, RunOptions, TestOptions
 from cycle.api.platform import DrillReport, LogSink
 from cycle.errors import BadInput, CycleError
 from cycle.manifest import Manifest, find_project_root, load_manifest
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.job.runner import JobRunner
 from emulator.blobs import BlobStore, StoredObject
 from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
-from emulator.keys import artifact_prefix, check_job_name
+from emulator.rules.keys import artifact_prefix, check_job_name
 from emulator.reaper import end_job, reap, remove_job_containers
 from emulator.models import Artifact, Job, JobState, LogRecord, Machine, Move, Stream, now_ns
 from emulator.settings import load as load_settings
@@ -62,7 +62,7 @@ class EmulatorPlatform:
                 claim: bool = True) -> Prepared:
         """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine.
         `claim`: the project's folder must own its name (not for a queued checkout of an upload)."""
-        from emulator import gpu
+        from emulator.engine import gpu
         from emulator.volumes import check_mount_path, latest_version
 
         options = options or TestOptions()
@@ -290,7 +290,7 @@ class EmulatorPlatform:
     def machines(self) -> list[Machine]:
         from emulator.job.machine import machine_names
 
-        from emulator import gpu
+        from emulator.engine import gpu
 
         self.store.ensure_machines(machine_names(), gpu.machine_cuda()[0])  # the one capability read, as claims do
         self.reap()  # a machine whose job's agent died shows free

@@ -37,7 +37,7 @@ def holder_gone(job_state: str | None, pid: int | None, alive: Alive) -> bool:
 
 def reap(store, home: Path, alive: Alive | None = None) -> list[int]:
     """End every unfinished job whose agent died; returns their ids. Cheap when nothing died."""
-    from emulator.runtime import pid_alive
+    from emulator.engine.docker import pid_alive
 
     ended = []
     for job_id, pid in dead_jobs(store.unfinished_agents(), alive or pid_alive):
@@ -62,7 +62,7 @@ def remove_job_containers(home: Path, job_id: int, client=None) -> None:
     from docker.errors import DockerException
 
     from cycle.errors import CycleError
-    from emulator import runtime
+    from emulator.engine import docker as runtime
 
     try:
         client = client or runtime.connect()

@@ -34,8 +34,8 @@ def docker_client():
     """The real engine; the base image is made when missing. Fails (never skips) without an engine."""
     from docker.errors import ImageNotFound
 
-    from emulator import runtime
-    from emulator.baseimage import make_base_image
+    from emulator.engine import docker as runtime
+    from emulator.engine.baseimage import make_base_image
 
     client = runtime.connect()
     try:

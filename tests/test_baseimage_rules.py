@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emulator.baseimage import (AptSource, DEBIAN_ENV, explain, mmdebstrap_command, parse_apt_sources,
+from emulator.engine.baseimage import (AptSource, DEBIAN_ENV, explain, mmdebstrap_command, parse_apt_sources,
                                 debian_sources)
-from emulator.engine import network_for
+from emulator.engine.dockerd import network_for
 
 DEB822 = """\
 Types: deb

@@ -12,7 +12,7 @@ import stat
 import time
 from pathlib import Path
 
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.models import JobState
 from emulator.platform import EmulatorPlatform
 from helpers import FINAL, cli, wait_state

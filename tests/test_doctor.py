@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator import doctor, gpu
+from emulator import doctor
+from emulator.engine import gpu
 from emulator.doctor import FAIL, OK, WARN, Check, Facts, ImageFact, Probe
 from helpers import cli
 
@@ -90,7 +91,7 @@ def test_a_declared_cuda_needs_no_runtime_check(monkeypatch):
 
 def test_doctor_json_against_the_real_engine(home, docker_client, monkeypatch):
     monkeypatch.delenv("CYCLE_BASE_IMAGE")  # home maps busybox for speed; the doctor probes a real image
-    from emulator.baseimage import DEBIAN_TAG
+    from emulator.engine.baseimage import DEBIAN_TAG
     from emulator.config import map_versions
 
     map_versions(DEBIAN_TAG, ["24.04"], home)

@@ -34,7 +34,7 @@ def test_last_line_without_newline_reaches_live_output_and_stored_log(project):
 
 
 def test_a_reread_since_the_last_timestamp_drops_only_what_was_delivered():
-    from emulator.runtime import DeliveredFrames
+    from emulator.engine.docker import DeliveredFrames
 
     delivered = DeliveredFrames()
     for frame in (b"2026-11-23T14:36:00.5Z a\n", b"2026-11-23T14:36:01.25Z b\n", b"2026-11-23T14:36:01.25Z c\n"):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from cycle.sdk import Client, JobState
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.models import Artifact
 from emulator.platform import EmulatorPlatform
 from helpers import FINAL, cli, wait_state

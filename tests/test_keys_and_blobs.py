@@ -12,7 +12,7 @@ import pytest
 
 from cycle.errors import BadInput
 from emulator.blobs import LocalStore, S3Store, StorageError
-from emulator.keys import artifact_key, check_job_name, local_relative, relative_key
+from emulator.rules.keys import artifact_key, check_job_name, local_relative, relative_key
 
 
 @pytest.mark.parametrize("name", ["a.txt", "ckpt/step-1.pt", "ünïcode/名前.bin", "with space/x", "100%.txt",

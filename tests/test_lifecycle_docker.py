@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.models import JobState, Stream
-from emulator.state import StateStore
+from emulator.store import StateStore
 from helpers import FINAL, cli, wait_state
 
 
@@ -149,7 +149,7 @@ def test_storage_down_during_a_move_fails_the_job_with_restore_failed(project, h
 
 
 def test_the_detached_agent_ends_its_job_on_any_error(home, docker_client):
-    from emulator.agent import main
+    from emulator.job.agent_main import main
 
     store = StateStore(home / "state.db")
     store.ensure_machines(["local-0"], None)

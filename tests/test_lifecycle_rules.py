@@ -41,7 +41,7 @@ def test_a_machine_is_free_once_its_job_ended_or_its_agent_died():
 
 
 def test_a_machine_held_by_a_dead_agent_is_claimed_by_the_next_job(tmp_path):
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(tmp_path / "state.db")
     store.ensure_machines(["local-0"], None)
@@ -54,7 +54,7 @@ def test_a_machine_held_by_a_dead_agent_is_claimed_by_the_next_job(tmp_path):
 
 
 def test_a_machine_held_by_an_ended_job_is_free(tmp_path):
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(tmp_path / "state.db")
     store.ensure_machines(["local-0"], None)
@@ -65,7 +65,7 @@ def test_a_machine_held_by_an_ended_job_is_free(tmp_path):
 
 
 def test_an_abandoned_job_is_ended_once_and_its_machines_freed(tmp_path):
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(tmp_path / "state.db")
     store.ensure_machines(["local-0", "local-1"], None)
@@ -83,8 +83,8 @@ def test_an_abandoned_job_is_ended_once_and_its_machines_freed(tmp_path):
 
 def test_the_creators_pid_covers_the_window_before_the_agent_records_its_own(tmp_path):
     from emulator.reaper import dead_jobs
-    from emulator.runtime import pid_alive
-    from emulator.state import StateStore
+    from emulator.engine.docker import pid_alive
+    from emulator.store import StateStore
 
     store = StateStore(tmp_path / "state.db")
     job = store.create_job("p", agent_pid=os.getpid())
@@ -93,14 +93,14 @@ def test_the_creators_pid_covers_the_window_before_the_agent_records_its_own(tmp
 
 
 def test_backoff_doubles_and_leaves_one_wait_fewer_than_attempts():
-    from emulator.agent import backoff_delays
+    from emulator.job.move import backoff_delays
 
     assert backoff_delays(5, 1.0) == [1.0, 2.0, 4.0, 8.0]
     assert backoff_delays(1, 1.0) == []
 
 
 def test_with_retries_waits_between_attempts_then_gives_the_last_error():
-    from emulator.agent import with_retries
+    from emulator.job.move import with_retries
     from emulator.blobs import StorageError
 
     waits, told = [], []
@@ -123,14 +123,14 @@ def test_with_retries_waits_between_attempts_then_gives_the_last_error():
 
 
 def test_with_retries_does_not_retry_other_errors():
-    from emulator.agent import with_retries
+    from emulator.job.move import with_retries
 
     with pytest.raises(ValueError):
         with_retries(lambda: int("x"), [1.0], lambda *a: pytest.fail("retried"), sleep=lambda s: pytest.fail("slept"))
 
 
 def test_restore_settings_come_from_the_environment(monkeypatch):
-    from emulator.agent import RESTORE_ATTEMPTS, RESTORE_BACKOFF_SECONDS, restore_settings
+    from emulator.job.move import RESTORE_ATTEMPTS, RESTORE_BACKOFF_SECONDS, restore_settings
 
     monkeypatch.delenv("CYCLE_RESTORE_ATTEMPTS", raising=False)
     monkeypatch.delenv("CYCLE_RESTORE_BACKOFF_SECONDS", raising=False)
@@ -141,7 +141,7 @@ def test_restore_settings_come_from_the_environment(monkeypatch):
 
 
 def test_a_second_interrupt_during_the_clean_up_is_only_noted(capfd):
-    from emulator.agent import Interrupts
+    from emulator.job.guard import Interrupts
 
     before = signal.getsignal(signal.SIGINT)
     cleaned = False
@@ -161,9 +161,9 @@ def test_a_second_interrupt_during_the_clean_up_is_only_noted(capfd):
 
 
 def test_the_last_safety_net_ends_a_job_the_clean_up_left_unfinished(tmp_path):
-    from emulator.agent import JobRunner
+    from emulator.job.runner import JobRunner
     from emulator.logship import LogShipper
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(tmp_path / "state.db")
     runner = JobRunner(tmp_path, store, None, lambda *record: None, None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from emulator import runtime
-from emulator.engine import engine_has_bridge, network_for
+from emulator.engine import docker as runtime
+from emulator.engine.dockerd import engine_has_bridge, network_for
 from emulator.models import Stream
 from helpers import cli
 

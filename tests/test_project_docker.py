@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.models import JobState, Stream
 
 
@@ -225,7 +225,7 @@ def test_flattening_keeps_the_chain_under_the_depth_limit(project, monkeypatch, 
 
 
 def test_sweep_removes_leftovers_of_dead_runs(project, home, docker_client):
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(home / "state.db")
     stale = store.create_job(project.name)
@@ -247,7 +247,7 @@ def test_ctrl_c_cancels_the_job_and_removes_its_container(project, home, docker_
     project.write(".cycleswap/run.sh", "echo started; sleep 60\n")
     process = subprocess.Popen([sys.executable, "-m", "cycle", "project", "test", str(project.root)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(home / "state.db")
     deadline = time.time() + 60

@@ -7,7 +7,7 @@ import pytest
 
 from emulator.context import build_context_files, build_key, build_key_for, is_ignored, project_files
 from emulator.models import IllegalTransition, JobState, state_for_exit, transition
-from emulator.runtime import join_frames, parse_docker_ts
+from emulator.engine.docker import join_frames, parse_docker_ts
 
 
 def key(build_sh=b"echo hi\n", files=(("pyproject.toml", b"a"),), version="24.04", base="sha256:1"):
@@ -135,7 +135,7 @@ def test_join_frames_keeps_empty_lines_and_replaces_bad_utf8():
 
 def test_state_store_names_jobs_per_project_and_orders_logs(tmp_path):
     from emulator.models import Stream
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(tmp_path / "s.db")
     a1, a2, b1 = store.create_job("a"), store.create_job("a"), store.create_job("b")
@@ -157,7 +157,7 @@ def test_paging_backwards_has_no_gaps_or_duplicates_under_concurrent_appends(tmp
     import threading
 
     from emulator.models import Stream
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     store = StateStore(tmp_path / "s.db")
     job = store.create_job("p")
@@ -195,7 +195,7 @@ def test_many_processes_opening_a_new_state_store_at_once(tmp_path):
 
     import time
 
-    code = ("import sys, time; from pathlib import Path; from emulator.state import StateStore; "
+    code = ("import sys, time; from pathlib import Path; from emulator.store import StateStore; "
             "time.sleep(max(0, float(sys.argv[2]) - time.time())); StateStore(Path(sys.argv[1]))")
     start = str(time.time() + 2.0)  # every process opens the new store at the same instant
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "s.db"), start], stderr=subprocess.PIPE)

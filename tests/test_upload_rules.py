@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.stability import Stable, StabilityTracker
-from emulator.upload_queue import FIFO, LIFO, UploadQueue
+from emulator.rules.stability import Stable, StabilityTracker
+from emulator.rules.upload_queue import FIFO, LIFO, UploadQueue
 
 WINDOW = 500  # ms: the spec's 500 ms, in integer milliseconds so the oracle is exact
 TICK = 50

@@ -7,7 +7,7 @@ import os
 import time
 
 import pytest
-from emulator import gpu
+from emulator.engine import gpu
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
 from helpers import cli
@@ -83,9 +83,10 @@ def cuda_project(project, version="12.2"):
 
 def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, docker_client):
     from cycle.manifest import load_manifest
-    from emulator.agent import JobRunner, RunOptions
+    from emulator.job.runner import JobRunner
+    from emulator.job.context import RunOptions
     from emulator.blobs import LocalStore
-    from emulator.state import StateStore
+    from emulator.store import StateStore
 
     cuda_project(project)
     store = StateStore(home / "state.db")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.build import Builder, BuildFailed
 from emulator.job.context import JobContext
 from emulator.models import Job, JobState

@@ -4,7 +4,7 @@ job folders disarmed, machines given back, log shipped) and the last safety net.
 
 from __future__ import annotations
 
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.hostsafety import disarm_job
 from emulator.job import artifacts
 from emulator.rules.email import wants_email

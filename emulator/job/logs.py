@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.job import artifacts
 from emulator.rules.moves import MoveRequest, move_trigger
 from emulator.job.context import CancelRequested, JobContext, Stay

@@ -7,7 +7,7 @@ import os
 import time
 
 from cycle.errors import BadInput
-from emulator import gpu
+from emulator.engine import gpu
 from emulator.job.context import CancelRequested, JobContext
 from emulator.settings import Settings
 

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cycle.errors import CycleError
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.blobs import StorageError, StoredObject
 from emulator.job import artifacts, container, logs, machine
 from emulator.rules.moves import MoveRequest
 from emulator.job.context import JobContext, RestoreFailed, StartFailed
-from emulator.keys import artifact_relative
+from emulator.rules.keys import artifact_relative
 from emulator.models import Job, JobState, Move, now_ns
 from emulator.settings import Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from emulator import baseimage
+from emulator.engine import baseimage
 from emulator.job.context import JobContext
 from emulator.models import Job
 from emulator.store import StateStore

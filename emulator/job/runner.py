@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cycle.errors import CycleError, JobCancelled
 from cycle.manifest import Manifest
-from emulator import runtime
+from emulator.engine import docker as runtime
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice
 from emulator.job import build, container, finish, logs, machine, prepare

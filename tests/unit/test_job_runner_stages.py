@@ -179,7 +179,7 @@ def test_a_cancel_request_ends_the_wait_for_a_machine(fake_flow, monkeypatch):
         return REAL_CLAIM(ctx, prefer=None, exclude=None)
 
     monkeypatch.setattr(machine, "claim_first", claim_first)
-    monkeypatch.setattr("emulator.gpu.machine_cuda", lambda: (None, "test"))
+    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
     waits = []
 
     def sleep(seconds):  # a bounded wait: a claim loop deaf to the request fails the test instead of hanging
