@@ -17,6 +17,16 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, tests/tui_fa
 from helpers import TEST_PROJECT_PREFIX  # noqa: E402
 
 BASE_TAG = "cycle/base:busybox"
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with its tier, from its folder: `-m unit` selects the fast tier (no Docker engine,
+    no S3 server), `-m integration` the tests against the real engine and S3."""
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else None
+        if tier in ("unit", "integration"):
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import shutil
 import pytest
 
 from cycle.manifest import UBUNTU_VERSIONS
-from emulator.engine.baseimage import DEBIAN_TAG, DEFAULT_TAG, provide_base_images
 from emulator.config import image_for
+from emulator.engine.baseimage import DEBIAN_TAG, DEFAULT_TAG, provide_base_images
 from emulator.models import JobState
+
 from helpers import cli
 
 pytestmark = pytest.mark.network

@@ -15,6 +15,7 @@ from pathlib import Path
 from emulator.engine import docker as runtime
 from emulator.models import JobState
 from emulator.platform import EmulatorPlatform
+
 from helpers import FINAL, cli, wait_state
 
 PLANT = """\

@@ -15,13 +15,8 @@ from cycle.sdk import Client, JobState
 from emulator.engine import docker as runtime
 from emulator.models import Artifact
 from emulator.platform import EmulatorPlatform
+
 from helpers import FINAL, cli, wait_state
-
-
-
-
-
-
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import time
 from emulator.engine import docker as runtime
 from emulator.models import JobState, Stream
 from emulator.store import StateStore
+
 from helpers import FINAL, cli, wait_state
 
 

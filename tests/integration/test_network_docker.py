@@ -7,6 +7,7 @@ import time
 from emulator.engine import docker as runtime
 from emulator.engine.dockerd import engine_has_bridge, network_for
 from emulator.models import Stream
+
 from helpers import cli
 
 

@@ -16,10 +16,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import Project
+
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
+
 from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent

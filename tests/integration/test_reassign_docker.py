@@ -12,21 +12,16 @@ import pytest
 
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
-from helpers import TEST_PROJECT_PREFIX, FINAL, cli, wait_state
+
+from helpers import FINAL, TEST_PROJECT_PREFIX, cli, wait_state
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
 
 
 def start(project) -> str:
     result = cli("project", "test", str(project.root), "--detach")
     assert result.exit_code == 0, result.output
     return result.output.strip()
-
-
-
-
 
 
 @pytest.fixture
@@ -156,11 +151,6 @@ def test_the_naive_trainer_fails_the_drill_with_the_fix(tmp_path, home, docker_c
     assert "Load the newest checkpoint" in report["hint"]
 
 
-def test_drill_bad_input(tmp_path, home):
-    result = cli("drill", str(tmp_path), "--at", "soon")
-    assert result.exit_code == 2 and "--at" in result.output
-
-
 def test_drill_takes_project_tests_build_flags(project, home, fast_logs):
     project.write(".cycleswap/run.sh", "sleep 2\n")
     assert project.test().exit_code == 0  # the build image now exists: a plain drill would hit the cache
@@ -169,10 +159,3 @@ def test_drill_takes_project_tests_build_flags(project, home, fast_logs):
     system = [r.text for r in EmulatorPlatform().logs(report["job"], stream=Stream.SYSTEM)]
     assert any(t.startswith("--rebuild: key") for t in system), system
     assert any(t.startswith("--skip-limits: no memory or process limit") for t in system), system
-
-
-def test_drill_refuses_rebuild_with_clean_and_a_bad_mount(tmp_path, home):
-    result = cli("drill", str(tmp_path), "--rebuild", "--clean")
-    assert result.exit_code == 2 and "--rebuild and --clean" in result.output
-    result = cli("drill", str(tmp_path), "--mount-job", "nojob")
-    assert result.exit_code == 2 and "JOB:/container/path" in result.output

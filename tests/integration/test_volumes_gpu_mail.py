@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 
-import pytest
-from emulator.engine import gpu
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
+
 from helpers import cli
-
-
-def test_driver_version_parsing_and_matching(fake_gpu, monkeypatch):
-    assert gpu.driver_cuda_version() == "12.4"
-    assert gpu.machine_cuda() == ("12.4", "nvidia-smi")
-    monkeypatch.setenv("CYCLE_MACHINE_CUDA", "13.0")
-    assert gpu.machine_cuda() == ("13.0", "$CYCLE_MACHINE_CUDA")
-    assert gpu.satisfies("12.4", "12.2") and gpu.satisfies("12.10", "12.9") and not gpu.satisfies("12.4", "13.0")
-    assert not gpu.satisfies(None, "11.0") and gpu.satisfies(None, None)
-
-
-def test_no_driver_means_no_gpu(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("CYCLE_MACHINE_CUDA", raising=False)
-    assert gpu.driver_cuda_version() is None and gpu.machine_cuda()[0] is None
 
 
 def test_volume_upload_versions_and_unchanged_reupload(home, s3_storage, tmp_path):
@@ -84,9 +67,9 @@ def cuda_project(project, version="12.2"):
 
 def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, docker_client):
     from cycle.manifest import load_manifest
-    from emulator.job.runner import JobRunner
-    from emulator.job.context import RunOptions
     from emulator.blobs import LocalStore
+    from emulator.job.context import RunOptions
+    from emulator.job.runner import JobRunner
     from emulator.store import StateStore
 
     cuda_project(project)
@@ -251,17 +234,3 @@ def test_emails_are_also_sent_to_a_configured_smtp_server(project, home, monkeyp
         assert f"[cycle] job {run.job.name} FINISHED" in body
     finally:
         server.close()
-
-
-def test_claim_polls_ask_nvidia_smi_once_per_ttl(tmp_path, monkeypatch):
-    """A claim polls every 0.2 s; the driver's answer is cached, so nvidia-smi runs once, not per poll."""
-    folder = tmp_path / "countbin"
-    folder.mkdir()
-    calls = tmp_path / "calls"
-    smi = folder / "nvidia-smi"
-    smi.write_text(f'#!/bin/sh\necho run >> {calls}\necho "| Driver Version: 550.54.14   CUDA Version: 12.4 |"\n')
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
-    monkeypatch.delenv("CYCLE_MACHINE_CUDA", raising=False)
-    assert all(gpu.machine_cuda() == ("12.4", "nvidia-smi") for _ in range(20))
-    assert calls.read_text().count("run") == 1

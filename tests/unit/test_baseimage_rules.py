@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emulator.engine.baseimage import (AptSource, DEBIAN_ENV, explain, mmdebstrap_command, parse_apt_sources,
-                                debian_sources)
+from emulator.engine.baseimage import (
+    DEBIAN_ENV,
+    AptSource,
+    debian_sources,
+    explain,
+    mmdebstrap_command,
+    parse_apt_sources,
+)
 from emulator.engine.dockerd import network_for
 
 DEB822 = """\

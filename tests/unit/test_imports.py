@@ -15,7 +15,7 @@ from pathlib import Path
 
 import grimp
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ROOT / "src" / "cycle"
 
 # Import cycles allowed for now: none (list a pair here only with the reason and the issue removing it).

@@ -10,11 +10,11 @@ import pytest
 
 from cycle.errors import JobCancelled
 from emulator.job import build, container, finish, logs, machine, prepare
-from emulator.rules.moves import MoveRequest
 from emulator.job.context import RunOptions, Stay
 from emulator.job.move import RecoveryStrategy
 from emulator.job.runner import JobRunner
 from emulator.models import JobState, Stream
+from emulator.rules.moves import MoveRequest
 from emulator.settings import Settings
 from emulator.store import StateStore
 

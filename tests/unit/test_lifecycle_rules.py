@@ -82,8 +82,8 @@ def test_an_abandoned_job_is_ended_once_and_its_machines_freed(tmp_path):
 
 
 def test_the_creators_pid_covers_the_window_before_the_agent_records_its_own(tmp_path):
-    from emulator.reaper import dead_jobs
     from emulator.engine.docker import pid_alive
+    from emulator.reaper import dead_jobs
     from emulator.store import StateStore
 
     store = StateStore(tmp_path / "state.db")
@@ -100,8 +100,8 @@ def test_backoff_doubles_and_leaves_one_wait_fewer_than_attempts():
 
 
 def test_with_retries_waits_between_attempts_then_gives_the_last_error():
-    from emulator.job.move import with_retries
     from emulator.blobs import StorageError
+    from emulator.job.move import with_retries
 
     waits, told = [], []
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from emulator.context import build_context_files, build_key, build_key_for, is_ignored, project_files
-from emulator.models import IllegalTransition, JobState, state_for_exit, transition
 from emulator.engine.docker import join_frames, parse_docker_ts
+from emulator.models import IllegalTransition, JobState, state_for_exit, transition
 
 
 def key(build_sh=b"echo hi\n", files=(("pyproject.toml", b"a"),), version="24.04", base="sha256:1"):
@@ -192,7 +191,6 @@ def test_paging_backwards_has_no_gaps_or_duplicates_under_concurrent_appends(tmp
 def test_many_processes_opening_a_new_state_store_at_once(tmp_path):
     import subprocess
     import sys
-
     import time
 
     code = ("import sys, time; from pathlib import Path; from emulator.store import StateStore; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.rules.stability import Stable, StabilityTracker
+from emulator.rules.stability import StabilityTracker, Stable
 from emulator.rules.upload_queue import FIFO, LIFO, UploadQueue
 
 WINDOW = 500  # ms: the spec's 500 ms, in integer milliseconds so the oracle is exact

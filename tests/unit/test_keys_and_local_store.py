@@ -1,0 +1,81 @@
+"""Storage keys (pure) and the local store's own guarantees; the BlobStore contract against both stores (local and the real moto S3 server) is in tests/integration/test_keys_and_blobs.py."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cycle.errors import BadInput
+from emulator.blobs import LocalStore, S3Store, StorageError
+from emulator.rules.keys import artifact_key, check_job_name, local_relative, relative_key
+
+
+def snapshot(store, data: bytes) -> tuple[Path, str]:
+    path = store.snapshot_dir / f"snap-{uuid.uuid4().hex}"
+    path.write_bytes(data)
+    return path, hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["a.txt", "ckpt/step-1.pt", "ünïcode/名前.bin", "with space/x", "100%.txt",
+                                  "line\nbreak", "tab\there", os.fsdecode(b"bad-\xff\xfe-utf8")])
+def test_relative_keys_round_trip_and_are_clean_utf8(name):
+    key = relative_key(name)
+    key.encode("utf-8")  # always valid UTF-8
+    assert "\n" not in key and "\x00" not in key
+    assert local_relative(key) == os.fsencode(name)
+
+
+def test_readable_names_stay_readable():
+    assert relative_key("ckpt/step-1.pt") == "ckpt/step-1.pt"
+    assert relative_key("ünïcode/名前.bin") == "ünïcode/名前.bin"
+    assert relative_key("line\nbreak") == "line%0Abreak"
+
+
+@pytest.mark.parametrize("bad", ["", "a//b", "./a", "a/../b", "..", "/abs"])
+def test_unclean_relative_paths_are_refused(bad):
+    with pytest.raises(ValueError):
+        relative_key(bad)
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../x", "a/../../x", "a//b", "%2E%2E/x", "a/%2Fetc", "a/%00b"])
+def test_keys_that_could_escape_are_refused(bad):
+    with pytest.raises(BadInput):
+        local_relative(bad)
+
+
+@pytest.mark.parametrize("bad", ["../x", "/abs", ".hidden", "a/b", ""])
+def test_job_names_that_could_escape_are_refused(bad):
+    with pytest.raises(BadInput):
+        check_job_name(bad)
+
+
+def test_artifact_key_has_one_prefix_per_job():
+    assert artifact_key("demo-3", "ckpt/a.pt") == "jobs/demo-3/artifacts/ckpt/a.pt"
+
+
+def test_local_store_keeps_identical_bytes_once(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    for job in ("j-1", "j-2"):
+        snap, sha = snapshot(store, b"same bytes")
+        store.put_snapshot(f"jobs/{job}/artifacts/x", snap, sha, 10)
+    assert len(list((tmp_path / "store" / "blobs").rglob("*"))) == 3  # sha256/, ab/, the blob
+
+
+def test_local_store_detects_a_corrupted_blob(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    snap, sha = snapshot(store, b"good")
+    store.put_snapshot("jobs/j/artifacts/x", snap, sha, 4)
+    blob = next(p for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file())
+    blob.write_bytes(b"evil")
+    with pytest.raises(StorageError, match="does not match"):
+        store.get_to("jobs/j/artifacts/x", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_s3_store_that_does_not_answer_says_how_to_fix(tmp_path):
+    with pytest.raises(StorageError, match="cycle emulator storage start"):
+        S3Store("127.0.0.1:9", "nope", tmp_path)
