@@ -23,7 +23,7 @@ from emulator.platform import EmulatorPlatform
 
 from helpers import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (tests/integration/../..)
 FIXTURE = ROOT / "fixtures" / "python-trainer"
 BASE = "cycle/base:bookworm"
 PROJECT_NAME = f"pytest-python-trainer-{uuid.uuid4().hex[:8]}"
@@ -99,14 +99,16 @@ def test_a_changed_pyproject_rebuilds_on_the_previous_image_and_clean_starts_fro
                for line in system(rebuilt)), system(rebuilt)
     clean = trainer.test("--clean")
     assert clean.exit_code == 0, clean.output
-    assert any(line.startswith("--clean") and f"on the base image {BASE}" in line for line in system(clean)), system(clean)
+    assert any(line.startswith("--clean") and f"on the base image {BASE}" in line
+               for line in system(clean)), system(clean)
 
 
 def test_a_drill_of_the_python_trainer_passes_and_it_resumes_from_its_checkpoints(trainer, tmp_path):
     assert trainer.test().exit_code == 0  # the build (a cache hit after the tests above)
     manifest = trainer.root / ".cycleswap" / "manifest.toml"
     manifest.write_text(manifest.read_text().replace('STEP_SECONDS = "0.05"', 'STEP_SECONDS = "0.25"'))
-    result = cli("drill", str(trainer.root), "--moves", "2", "--every", "4", "--timeout", "180", "--json", str(tmp_path / "r.json"))
+    result = cli("drill", str(trainer.root), "--moves", "2", "--every", "4", "--timeout", "180",
+                 "--json", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert result.exit_code == 0, result.output
     assert report["verdict"] == "PASS" and report["final_state"] == "FINISHED" and len(report["moves"]) == 2

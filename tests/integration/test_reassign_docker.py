@@ -15,7 +15,7 @@ from emulator.platform import EmulatorPlatform
 
 from helpers import FINAL, TEST_PROJECT_PREFIX, cli, wait_state
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (tests/integration/../..)
 
 
 def start(project) -> str:
@@ -29,7 +29,8 @@ def fast_logs(monkeypatch):
     monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
 
 
-def test_move_restores_exactly_the_uploaded_files_and_records_the_lost_ones(project, home, s3_storage, fast_logs, monkeypatch):
+def test_move_restores_exactly_the_uploaded_files_and_records_the_lost_ones(project, home, s3_storage, fast_logs,
+                                                                            monkeypatch):
     monkeypatch.setenv("CYCLE_STABILITY_MS", "1500")  # a wide window, so the last file is surely still waiting
     project.write(".cycleswap/run.sh", """\
         if [ -f /artifacts/a.bin ]; then
@@ -125,14 +126,16 @@ def fixture_copy(tmp_path: Path, kind: str, steps: int) -> Path:
     target = tmp_path / kind
     shutil.copytree(ROOT / "fixtures" / f"{kind}-trainer", target)
     manifest = target / ".cycleswap" / "manifest.toml"
-    text = manifest.read_text().replace(f'name = "{kind}-trainer"', f'name = "{TEST_PROJECT_PREFIX}{kind}-{time.time_ns() % 10**8}"')
+    unique = f"{TEST_PROJECT_PREFIX}{kind}-{time.time_ns() % 10**8}"
+    text = manifest.read_text().replace(f'name = "{kind}-trainer"', f'name = "{unique}"')
     manifest.write_text(text.replace('STEPS = "24"', f'STEPS = "{steps}"'))
     return target
 
 
 def test_ten_moves_in_a_row_on_the_resuming_trainer(tmp_path, home, docker_client, s3_storage, fast_logs):
     folder = fixture_copy(tmp_path, "resuming", steps=70)
-    result = cli("drill", str(folder), "--moves", "10", "--every", "1.5", "--timeout", "180", "--json", str(tmp_path / "r.json"))
+    result = cli("drill", str(folder), "--moves", "10", "--every", "1.5", "--timeout", "180",
+                 "--json", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert result.exit_code == 0, result.output
     assert report["verdict"] == "PASS" and report["final_state"] == "FINISHED" and len(report["moves"]) == 10
@@ -154,7 +157,8 @@ def test_the_naive_trainer_fails_the_drill_with_the_fix(tmp_path, home, docker_c
 def test_drill_takes_project_tests_build_flags(project, home, fast_logs):
     project.write(".cycleswap/run.sh", "sleep 2\n")
     assert project.test().exit_code == 0  # the build image now exists: a plain drill would hit the cache
-    result = cli("drill", str(project.root), "--moves", "1", "--at", "1", "--timeout", "60", "--rebuild", "--skip-limits", "--json", "-")
+    result = cli("drill", str(project.root), "--moves", "1", "--at", "1", "--timeout", "60", "--rebuild",
+                 "--skip-limits", "--json", "-")
     report = json.loads(result.stdout[result.stdout.index("{"):])
     system = [r.text for r in EmulatorPlatform().logs(report["job"], stream=Stream.SYSTEM)]
     assert any(t.startswith("--rebuild: key") for t in system), system
