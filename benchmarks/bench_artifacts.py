@@ -123,7 +123,8 @@ def main() -> None:
             small = write_files(work / "small", int(2000 * args.scale), 4096)
             ratio_line("1 GiB in 4 files to S3", run_pipeline(work / "big", S3Store(host, "bench-big", work / "snap")),
                        raw_boto3(host, big, small=False), "goal >= 0.9")
-            ratio_line(f"{len(small)} x 4 KiB to S3", run_pipeline(work / "small", S3Store(host, "bench-small", work / "snap")),
+            ratio_line(f"{len(small)} x 4 KiB to S3",
+                       run_pipeline(work / "small", S3Store(host, "bench-small", work / "snap")),
                        raw_boto3(host, small, small=True), "goal >= 0.9")
             for name, source in (("1 GiB in 4 files", work / "big"), (f"{len(small)} x 4 KiB", work / "small")):
                 subprocess.run(["sync"])

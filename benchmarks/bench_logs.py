@@ -58,7 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        env = {**os.environ, "CYCLE_HOME": str(work / "home"), "CYCLE_BASE_IMAGE": os.environ.get("CYCLE_BASE_IMAGE", "cycle/base:busybox")}
+        env = {**os.environ, "CYCLE_HOME": str(work / "home"),
+               "CYCLE_BASE_IMAGE": os.environ.get("CYCLE_BASE_IMAGE", "cycle/base:busybox")}
         os.environ.update(env)
 
         big = make_project(work / "big", "bench-logs", f"seq 1 {args.lines} | sed 's/^/log line number /'\n")
@@ -77,19 +78,24 @@ def main() -> None:
             page = platform.logs_before(name, None, 100)
         api = (time.perf_counter() - start) / 20
         assert len(page) == 100
-        print(f"job log of {lines} lines: `cycle job logs --tail 100` {cli * 1000:.1f} ms, `tail -n 100` {baseline * 1000:.1f} ms, "
-              f"ratio {cli / baseline:.1f} (goal <= 3); the API call alone: {api * 1000:.2f} ms, ratio {api / baseline:.2f}")
+        print(f"job log of {lines} lines: `cycle job logs --tail 100` {cli * 1000:.1f} ms, `tail -n 100` "
+              f"{baseline * 1000:.1f} ms, "
+              f"ratio {cli / baseline:.1f} (goal <= 3); the API call alone: {api * 1000:.2f} ms, ratio "
+              f"{api / baseline:.2f}")
 
         burst = f"for i in $(seq 1 {args.seconds * 10}); do seq 1 10000; sleep 0.1; done"
         clock = "cut -d' ' -f1 /proc/uptime"
-        loud = make_project(work / "loud", "bench-loud", f"s=$({clock}); {burst}; echo $s $({clock}) > /artifacts/elapsed\n")
-        quiet = make_project(work / "quiet", "bench-quiet", f"s=$({clock}); ( {burst} ) > /dev/null; echo $s $({clock}) > /artifacts/elapsed\n")
+        loud = make_project(work / "loud", "bench-loud",
+                            f"s=$({clock}); {burst}; echo $s $({clock}) > /artifacts/elapsed\n")
+        quiet = make_project(work / "quiet", "bench-quiet",
+                             f"s=$({clock}); ( {burst} ) > /dev/null; echo $s $({clock}) > /artifacts/elapsed\n")
         captured, silent = [], []
         for _ in range(3):
             captured.append(job_seconds(run_job(loud, env), env))
             silent.append(job_seconds(run_job(quiet, env), env))
         c, q = statistics.median(captured), statistics.median(silent)
-        print(f"log capture at ~100k lines/s for {args.seconds} s: the job's script ran {c:.2f} s with its output captured "
+        print(f"log capture at ~100k lines/s for {args.seconds} s: the job's script ran {c:.2f} s with its output "
+              "captured "
               f"vs {q:.2f} s with it sent to /dev/null, ratio {c / q:.3f} (goal <= 1.05)")
 
 

@@ -32,13 +32,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "CYCLE_HOME": f"{folder}/home", "CYCLE_BASE_IMAGE": os.environ.get("CYCLE_BASE_IMAGE", "cycle/base:busybox")}
+        env = {**os.environ, "CYCLE_HOME": f"{folder}/home",
+               "CYCLE_BASE_IMAGE": os.environ.get("CYCLE_BASE_IMAGE", "cycle/base:busybox")}
         project = Path(folder) / "bench"
-        subprocess.run([*CYCLE, "project", "init", str(project), "--name", "bench-trivial"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*CYCLE, "project", "init", str(project), "--name", "bench-trivial"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
         (project / ".cycleswap" / "build.sh").write_text("echo build\n")
         (project / ".cycleswap" / "run.sh").write_text("echo hello\n")
-        subprocess.run([*CYCLE, "project", "test", str(project)], env=env, check=True, capture_output=True)  # warm the cache
-        status = subprocess.run([*CYCLE, "job", "status", "bench-trivial-1", "--json"], env=env, check=True, capture_output=True, text=True)
+        # warm the cache
+        subprocess.run([*CYCLE, "project", "test", str(project)], env=env, check=True, capture_output=True)
+        status = subprocess.run([*CYCLE, "job", "status", "bench-trivial-1", "--json"], env=env, check=True,
+                                capture_output=True, text=True)
         image = __import__("json").loads(status.stdout)["image"]
         docker_run = ["docker", "run", "--rm", "--network", "none", "-w", "/app", image, "bash", "-c", "echo hello"]
         cycle_run = [*CYCLE, "project", "test", str(project)]

@@ -41,12 +41,14 @@ def main() -> None:
         host = start_server(home)
         try:
             project = work / "restore"
-            subprocess.run([*CYCLE, "project", "init", str(project), "--name", "bench-restore"], check=True, capture_output=True)
+            subprocess.run([*CYCLE, "project", "init", str(project), "--name", "bench-restore"], check=True,
+                           capture_output=True)
             (project / ".cycleswap" / "build.sh").write_text("true\n")
             (project / ".cycleswap" / "run.sh").write_text(
                 "if [ -f /artifacts/done ]; then sleep 600; fi\n"
                 f"for i in 1 2 3 4; do head -c {large_mb}000000 /dev/urandom > /artifacts/large-$i.bin; done\n"
-                f"mkdir -p /artifacts/small; for i in $(seq 1 {small}); do head -c 4096 /dev/urandom > /artifacts/small/f-$i; done\n"
+                f"mkdir -p /artifacts/small; for i in $(seq 1 {small}); do head -c 4096 /dev/urandom > "
+                "/artifacts/small/f-$i; done\n"
                 "touch /artifacts/done; sleep 600\n")
             name = subprocess.run([*CYCLE, "project", "test", str(project), "--detach"], env=env, check=True,
                                   capture_output=True, text=True).stdout.strip()
@@ -76,7 +78,8 @@ def main() -> None:
             raw = time.perf_counter() - start
         finally:
             stop_server(home)
-    print(f"restore of {len(keys)} files, {total / 2**20:.0f} MiB: {move.restore_seconds:.2f} s; raw boto3 get of the same "
+    print(f"restore of {len(keys)} files, {total / 2**20:.0f} MiB: {move.restore_seconds:.2f} s; raw boto3 get of the "
+          "same "
           f"objects {raw:.2f} s; throughput ratio {raw / move.restore_seconds:.2f} (goal >= 0.8)")
     print(f"kill on {move.from_machine} to container restarted on {move.to_machine}: {kill_to_restart:.2f} s "
           f"(request to restart: {request_to_restart:.2f} s)")

@@ -34,7 +34,8 @@ def make_log(home: Path, lines: int) -> str:
     t0 = time.time_ns()
     chunk = 200_000
     for start in range(0, lines, chunk):
-        store.append_logs(job.id, [(t0 + i * 1000, Stream.STDERR if i % 7 == 0 else Stream.STDOUT, f"step {i} loss {1 / (i + 1):.6f}")
+        store.append_logs(job.id, [(t0 + i * 1000, Stream.STDERR if i % 7 == 0 else Stream.STDOUT,
+                                    f"step {i} loss {1 / (i + 1):.6f}")
                                    for i in range(start, min(lines, start + chunk))])
     return job.name
 
@@ -113,8 +114,8 @@ def child(home: str, name: str, pages: int) -> None:
 
 
 def run_child(home: Path, name: str, pages: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(home), name, str(pages)], capture_output=True, text=True,
-                         check=True, env={**os.environ, "CYCLE_HOME": str(home)})
+    out = subprocess.run([sys.executable, __file__, "--child", str(home), name, str(pages)],
+                         capture_output=True, text=True, check=True, env={**os.environ, "CYCLE_HOME": str(home)})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -145,8 +146,8 @@ def main() -> None:
         print(f"render one screen (40 lines, cold): {big_r['render'] * 1000:.2f} ms (goal < 5 ms)")
         print(f"peak memory of the viewer process: {big_r['peak_mb']:.0f} MB (goal < 200 MB)")
         plain = work / "plain.log"
-        from emulator.platform import EmulatorPlatform
         from cycle.pull import format_line
+        from emulator.platform import EmulatorPlatform
 
         with open(plain, "w") as out:
             platform = EmulatorPlatform(big_home)
@@ -154,7 +155,8 @@ def main() -> None:
                 out.write(format_line(record) + "\n")
         other = toolong(plain, args.lines)
         if other:
-            print(f"toolong on the same lines: first lines after {other['first_paint'] * 1000:.0f} ms, whole file indexed after "
+            print(f"toolong on the same lines: first lines after {other['first_paint'] * 1000:.0f} ms, whole file "
+                  "indexed after "
                   f"{(other['indexed'] or float('nan')):.1f} s, peak {other['peak_mb']:.0f} MB")
             print(f"ratios cycle/toolong: first paint {big_r['first_paint'] / other['first_paint']:.2f}, "
                   f"peak memory {big_r['peak_mb'] / other['peak_mb']:.2f}")

@@ -39,9 +39,9 @@ class Admin:
 
     def provide_base_images(self, versions: list[str], kind: str, force: bool, pull: bool, pull_timeout: float,
                             say: Say) -> None:
+        from emulator.config import map_versions, unmap_versions
         from emulator.engine import docker as runtime
         from emulator.engine.baseimage import provide_base_images
-        from emulator.config import map_versions, unmap_versions
 
         provided = provide_base_images(runtime.connect(), versions, kind, force=force, pull=pull,
                                        pull_timeout=pull_timeout, say=say)
@@ -53,8 +53,8 @@ class Admin:
             say(f"[ubuntu] {', '.join(provided.stand_in_versions)} now map to {provided.stand_in} (recorded in {path})")
 
     def user_mapped_image(self) -> str | None:
-        from emulator.engine.baseimage import DEBIAN_TAG, DEFAULT_TAG
         from emulator.config import image_for
+        from emulator.engine.baseimage import DEBIAN_TAG, DEFAULT_TAG
 
         mapped = image_for(UBUNTU_24).image
         return None if mapped in (f"ubuntu:{UBUNTU_24}", DEFAULT_TAG, DEBIAN_TAG) else mapped
@@ -63,9 +63,9 @@ class Admin:
         from docker.errors import ImageNotFound
 
         from cycle.manifest import UBUNTU_VERSIONS
+        from emulator.config import image_for
         from emulator.engine import docker as runtime
         from emulator.engine.baseimage import explain
-        from emulator.config import image_for
 
         client = runtime.connect()
         rows = []

@@ -223,7 +223,8 @@ class ArtifactPipeline:
             for name in files:
                 path = Path(base) / name
                 rel, signature = self._relative(path), signature_of(path)
-                if rel and signature and self._stored.get(rel, (None,))[0] != signature and shown(rel) not in self.report.skipped:
+                if (rel and signature and self._stored.get(rel, (None,))[0] != signature
+                        and shown(rel) not in self.report.skipped):
                     found.append(shown(rel))
         return found
 
@@ -249,7 +250,8 @@ class ArtifactPipeline:
             except OSError as error:
                 if error.errno not in (errno.ENOSPC, errno.EMFILE, errno.ENFILE):
                     raise
-                self.on_event(f"inotify limit reached ({error.strerror}): watching /artifacts by polling every second instead")
+                self.on_event(f"inotify limit reached ({error.strerror}): watching /artifacts by polling every second "
+                              "instead")
         observer = PollingObserver(timeout=1)
         observer.schedule(_make_handler(self), str(self.root), recursive=True)
         observer.start()
@@ -355,7 +357,8 @@ class ArtifactPipeline:
             self._record_failure(PipelineFailure("DISK_FULL", error.paragraph()))
         else:
             self._record_failure(PipelineFailure(
-                "UPLOAD_ERROR", f"the artifact uploader failed on {shown(item.path)!r}: {type(error).__name__}: {error}"))
+                "UPLOAD_ERROR",
+                f"the artifact uploader failed on {shown(item.path)!r}: {type(error).__name__}: {error}"))
 
     def _record_failure(self, failure: PipelineFailure) -> None:
         """The first failure decides the job's reason; each is a system event."""
@@ -374,7 +377,8 @@ class ArtifactPipeline:
         if not is_inside(self.real_root, real) or real == self.real_root:
             target = os.readlink(path) if path.is_symlink() else str(real)
             self.report.skipped.append(shown(rel))
-            self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are never followed out")
+            self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are "
+                          "never followed out")
             return None
         return real if real.is_file() else None
 
@@ -462,7 +466,8 @@ class ArtifactPipeline:
             self._retouch(item.path)
             return None
         self._copy_failures.pop(item.path, None)
-        if signature_of(self.root / item.path) != before or (source != self.root / item.path and signature_of(source) is None):
+        if (signature_of(self.root / item.path) != before
+                or (source != self.root / item.path and signature_of(source) is None)):
             name.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)
             return None

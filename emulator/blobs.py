@@ -63,7 +63,8 @@ class BlobStore(Protocol):
         """Store `snapshot` under `key`. On success the store has taken the file (moved or deleted
         it); on failure it is left for a retry."""
 
-    def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None,
+               known: StoredObject | None = None) -> StoredObject:
         """Write the object to `dest` atomically (a short temporary name renamed), checking its sha256.
         `known` (size and sha256 recorded at upload) saves asking the store first."""
 
@@ -149,7 +150,8 @@ def part_name(dest: Path) -> Path:
     return dest.with_name(f"{PART_PREFIX}{secrets.token_hex(8)}")
 
 
-def _download(found: StoredObject | None, key: str, dest: Path, description: str, fetch: Callable[[Path], None]) -> StoredObject:
+def _download(found: StoredObject | None, key: str, dest: Path, description: str,
+              fetch: Callable[[Path], None]) -> StoredObject:
     """The shared part of every get_to: a missing object is an error; bytes land in a temporary
     file next to `dest`, which is removed when anything fails and renamed into place only once its
     sha256 matches."""
@@ -168,7 +170,8 @@ def _finish_download(part: Path, dest: Path, key: str, expected: str | None) -> 
     actual = sha256_file(part)
     if expected and actual != expected:
         part.unlink(missing_ok=True)
-        raise StorageError(f"object {key} does not match its recorded sha256 ({actual[:12]} != {expected[:12]}); nothing was written to {dest}.")
+        raise StorageError(f"object {key} does not match its recorded sha256 ({actual[:12]} != {expected[:12]}); "
+                           f"nothing was written to {dest}.")
     size = part.stat().st_size
     os.chmod(part, 0o644)  # a plain file whatever the umask: modes are never restored from storage (no setuid)
     os.replace(part, dest)
@@ -255,7 +258,8 @@ class LocalStore:
         manifest, namespace, _ = self._manifest(key)
         return self._entries(manifest, namespace).get(key)
 
-    def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None,
+               known: StoredObject | None = None) -> StoredObject:
         found = known or self.head(key)
 
         def fetch(part: Path) -> None:
@@ -352,7 +356,8 @@ class S3Store:
         try:
             self._call("checking the bucket", self.client.head_bucket, Bucket=self.bucket)
         except StorageError as error:
-            if not isinstance(error.__context__, ClientError) and "Not Found" not in str(error) and "404" not in str(error):
+            if (not isinstance(error.__context__, ClientError) and "Not Found" not in str(error)
+                    and "404" not in str(error)):
                 raise StorageError(
                     f"{error.message}. Start the S3 server with `cycle emulator storage start`, or switch to "
                     "the local folder store with `cycle emulator storage use local`."
@@ -378,7 +383,8 @@ class S3Store:
         answer = self._call(f"uploading {key}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body,
                             Metadata={"sha256": sha256})
         if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():
-            raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the bytes sent")
+            raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the "
+                               "bytes sent")
 
     def put_in_place(self, key: str, source: BinaryIO, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
         """Multipart upload of the open file `source` (from its start) as it is: the caller hashed
@@ -395,7 +401,8 @@ class S3Store:
 
         def send(number: int, body: bytes) -> dict:
             try:
-                answer = self.client.upload_part(Bucket=self.bucket, Key=key, PartNumber=number, UploadId=upload_id, Body=body)
+                answer = self.client.upload_part(Bucket=self.bucket, Key=key, PartNumber=number, UploadId=upload_id,
+                                                 Body=body)
                 return {"PartNumber": number, "ETag": answer["ETag"]}
             finally:
                 slots.release()
@@ -432,7 +439,8 @@ class S3Store:
             raise StorageError(f"uploading {key} failed on {self.description}: {error}") from None
         stored = self.head(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
-            raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 {sha256[:12]}")
+            raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 "
+                               f"{sha256[:12]}")
 
     def _put_large(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         """Multipart through boto3's transfer manager, then a HEAD to check size and recorded sha256."""
@@ -440,7 +448,8 @@ class S3Store:
                    ExtraArgs={"Metadata": {"sha256": sha256}}, Config=self._transfer_config())
         stored = self.head(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
-            raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 {sha256[:12]}")
+            raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 "
+                               f"{sha256[:12]}")
 
     def head(self, key: str) -> StoredObject | None:
         from botocore.exceptions import ClientError
@@ -455,12 +464,14 @@ class S3Store:
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
         return StoredObject(key, answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
 
-    def get_to(self, key: str, dest: Path, progress: Progress | None = None, known: StoredObject | None = None) -> StoredObject:
+    def get_to(self, key: str, dest: Path, progress: Progress | None = None,
+               known: StoredObject | None = None) -> StoredObject:
         found = known or self.head(key)
 
         def fetch(part: Path) -> None:
             if found.size <= SMALL_OBJECT:  # one GET (download_file would ask for the size first)
-                body = self._call(f"downloading {key}", self.client.get_object, Bucket=self.bucket, Key=key)["Body"].read()
+                answer = self._call(f"downloading {key}", self.client.get_object, Bucket=self.bucket, Key=key)
+                body = answer["Body"].read()
                 part.write_bytes(body)
                 if progress:
                     progress(len(body))

@@ -120,7 +120,8 @@ class Builder:
 
     def _run_build(self, manifest: Manifest, parent, key: str, tag: str, network_mode: str) -> str:
         network_mode = resolve_network(self.client, network_mode)
-        self.emit(f"build network: {network_mode}" + (" (--network none: build.sh cannot download)" if network_mode == "none" else ""))
+        self.emit(f"build network: {network_mode}"
+                  + (" (--network none: build.sh cannot download)" if network_mode == "none" else ""))
         spec = runtime.ContainerSpec(
             image=parent.id,
             command=["bash", ".cycleswap/build.sh"],
@@ -168,7 +169,8 @@ class Builder:
         changes = [f"ENV {entry}" for entry in config.get("Env") or []]
         changes += [f"LABEL {k}={v}" for k, v in (config.get("Labels") or {}).items()]
         changes.append(f"WORKDIR {config.get('WorkingDir') or '/'}")
-        container = self.client.containers.create(image.id, command=["true"], labels={**self.labels, runtime.LABEL_KIND: "flatten"})
+        container = self.client.containers.create(image.id, command=["true"],
+                                                  labels={**self.labels, runtime.LABEL_KIND: "flatten"})
         try:
             with tempfile.TemporaryFile() as flat:
                 for chunk in container.export():

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 TAIL_LINES = 20
 COMMAND_NOT_FOUND_EXIT = 127
 NETWORK_FLAG_ADVICE = ("pass --network host (or the name of a Docker network that reaches the internet) to "
-                       "`cycle project test` or `cycle drill`; behind a proxy, check that the engine's containers can reach it")
+                       "`cycle project test` or `cycle drill`; behind a proxy, check that the engine's containers can "
+                       "reach it")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,10 @@ def _missing_command_advice(fields: dict[str, str]) -> str:
     command = fields["command"]
     if command in PACKAGE_MANAGERS:
         return (f"The base image has no {command}, so it is not Ubuntu or Debian (the busybox stand-in?): map "
-                "[ubuntu] to a real image (`cycle emulator images` shows the mapping) or install nothing with apt in build.sh.")
-    how = "pip install uv (or the uv installer)" if command == "uv" else f"apt-get install -y the package that provides {command}"
+                "[ubuntu] to a real image (`cycle emulator images` shows the mapping) or install nothing with apt in "
+                "build.sh.")
+    how = ("pip install uv (or the uv installer)" if command == "uv"
+           else f"apt-get install -y the package that provides {command}")
     return (f"Install it earlier in build.sh ({how}) or use a base image that has it. If an earlier line of build.sh "
             "installs it, that line failed: read the build output above it.")
 
@@ -66,9 +69,11 @@ RULES = (
     _rule(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|invalid peer certificate|SSL certificate problem"
           r"|unable to get local issuer certificate|UnknownIssuer",
           "TLS: the build container does not trust the certificate it was shown (a TLS-intercepting proxy's CA?)",
-          "Trust that CA in the base image (copy it to /usr/local/share/ca-certificates and run update-ca-certificates), "
+          "Trust that CA in the base image (copy it to /usr/local/share/ca-certificates and run "
+          "update-ca-certificates), "
           "and tell uv to use the system store (UV_SYSTEM_CERTS=1; older uv: UV_NATIVE_TLS=1)."),
-    _rule(r"Temporary failure (?:in name )?resolv|Could not resolve host|Network is unreachable|Name or service not known"
+    _rule(r"Temporary failure (?:in name )?resolv|Could not resolve host|Network is unreachable|Name or service not "
+          r"known"
           r"|Failed to establish a new connection|Max retries exceeded|dns error|failed to lookup address"
           r"|Could not connect to|Connection (?:refused|timed out)",
           "build.sh needs the network, and the build container could not reach it",
@@ -80,7 +85,8 @@ RULES = (
     _rule(r"No [`']pyproject\.toml[`'] found|does not appear to be a Python project"
           r"|No such file or directory: '(?P<file>[^']*requirements[^']*)'",
           "build.sh reads a project file that is not in the build (only .cycleswap/ and the build_files are)",
-          "List the file in [main] build_files in .cycleswap/manifest.toml, e.g. build_files = [\"pyproject.toml\", \"uv.lock\"]."),
+          "List the file in [main] build_files in .cycleswap/manifest.toml, e.g. build_files = [\"pyproject.toml\", "
+          "\"uv.lock\"]."),
     _rule(r"Unable to locate package (?P<package>\S+)|Package '(?P<apt_package>[^']+)' has no installation candidate",
           "apt cannot find the package {package}{apt_package}",
           "Run apt-get update in the same build.sh before apt-get install, and check the package's name for this "
@@ -116,7 +122,8 @@ def explain(lines: Sequence[str], exit_code: int) -> list[str]:
     found = diagnose(lines, exit_code)
     head = f"build failed: build.sh exited with code {exit_code}"
     if found is not None and found.evidence:
-        return [f"{head}. Cause: {found.cause}; build output line {found.line}: {found.evidence!r}. Fix: {found.advice}"]
+        return [f"{head}. Cause: {found.cause}; build output line {found.line}: {found.evidence!r}. "
+                f"Fix: {found.advice}"]
     tail = [line for line in lines if line.strip()][-TAIL_LINES:]
     summary = f"{head}. Cause: {found.cause}. Fix: {found.advice}" if found else f"{head}; no known cause recognised"
     if not tail:

@@ -20,8 +20,10 @@ MIN_INOTIFY_WATCHES = 65536
 # Works on any image with python3 (no pip needed) or curl; trusts the image's own CA store.
 PROBE_SCRIPT = (
     "if command -v python3 >/dev/null; then "
-    f"python3 -c \"import urllib.request; urllib.request.urlopen('{PROBE_URL}', timeout=15); print('reached {PROBE_URL}')\"; "
-    f"elif command -v curl >/dev/null; then curl -fsS -o /dev/null --max-time 15 {PROBE_URL} && echo 'reached {PROBE_URL}'; "
+    f"python3 -c \"import urllib.request; urllib.request.urlopen('{PROBE_URL}', timeout=15); print('reached "
+    f"{PROBE_URL}')\"; "
+    f"elif command -v curl >/dev/null; then curl -fsS -o /dev/null --max-time 15 {PROBE_URL} && echo 'reached "
+    f"{PROBE_URL}'; "
     "else echo 'the image has neither python3 nor curl'; exit 99; fi"
 )
 
@@ -91,12 +93,15 @@ def check_image(fact: ImageFact) -> Check:
     name = f"base image {fact.version}"
     if not fact.present:
         return Check(name, FAIL, f"{fact.image} (from {fact.source}) is not in the engine",
-                     "`cycle emulator base-image` (or `cycle emulator pull " + fact.version + "` where a registry answers)")
+                     "`cycle emulator base-image` (or `cycle emulator pull " + fact.version
+                     + "` where a registry answers)")
     kind = image_kind(fact)
     if kind == "busybox":
         return Check(name, WARN, f"{fact.image}: busybox + bash stand-in, no apt-get, no Python; the platform's "
-                     "default build.sh fails on it", "`apt-get install mmdebstrap`, then `cycle emulator base-image --force`")
-    what = {"real-ubuntu": "the real Ubuntu image", "debian": "Debian bookworm built with mmdebstrap (apt-get, python3)",
+                     "default build.sh fails on it",
+                 "`apt-get install mmdebstrap`, then `cycle emulator base-image --force`")
+    what = {"real-ubuntu": "the real Ubuntu image",
+            "debian": "Debian bookworm built with mmdebstrap (apt-get, python3)",
             "custom": f"your image, from {fact.source}"}[kind]
     return Check(name, OK, f"{fact.image}: {what}")
 
@@ -113,7 +118,8 @@ def check_build_network(probe: Probe | None) -> Check:
     if probe.network == "none":
         return Check(name, FAIL, f"{where}: builds have no network", "drop `--network none` / pass `--network auto`")
     return Check(name, FAIL, f"{where} could not reach {PROBE_URL} ({said[0][:200]})",
-                 "check the proxy and DNS; behind a TLS-intercepting proxy put its CA in /usr/local/share/ca-certificates "
+                 "check the proxy and DNS; behind a TLS-intercepting proxy put its CA in "
+                 "/usr/local/share/ca-certificates "
                  "and run `cycle emulator base-image --force`")
 
 
@@ -129,7 +135,8 @@ def check_disk(home: Path, free_bytes: int | None) -> Check:
         return Check("disk", WARN, f"free space under {home} is unknown")
     gb = free_bytes / 10**9
     if free_bytes < MIN_FREE_BYTES:
-        return Check("disk", FAIL, f"{gb:.1f} GB free under {home}", "free space there, or set CYCLE_HOME to a bigger disk")
+        return Check("disk", FAIL, f"{gb:.1f} GB free under {home}",
+                     "free space there, or set CYCLE_HOME to a bigger disk")
     if free_bytes < LOW_FREE_BYTES:
         return Check("disk", WARN, f"{gb:.1f} GB free under {home}: images and artifacts fill it fast",
                      "free space there, or set CYCLE_HOME to a bigger disk")
@@ -160,7 +167,8 @@ def check_nvidia_runtime(cuda: str | None, source: str, engine_info: dict) -> Ch
         return Check("nvidia runtime", OK, "the engine has the NVIDIA container runtime")
     return Check("nvidia runtime", WARN, f"the engine's runtimes are {', '.join(sorted(runtimes)) or 'unknown'}: "
                  "no nvidia, so GPU containers usually fail to start",
-                 "install nvidia-container-toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker`, restart Docker")
+                 "install nvidia-container-toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker`, restart "
+                 "Docker")
 
 
 def checks(facts: Facts) -> list[Check]:

@@ -24,7 +24,8 @@ from emulator.models import Artifact, Job, JobState, Move
 
 DEFAULT_PROGRESS_GLOBS = ("checkpoints/*", "*.ckpt", "*.pt", "*.pth", "*.safetensors", "*checkpoint*", "step-*")
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
-               "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and resume from it).")
+               "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and "
+               "resume from it).")
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,12 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
         restored = {p for p in move.restored if is_progress(p, globs)}
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
         rewritten = sorted({v.path for v in versions
-                            if v.path in restored and v.uploaded_ns > move.restarted_ns and (later is None or v.uploaded_ns < later)})
+                            if v.path in restored and v.uploaded_ns > move.restarted_ns
+                            and (later is None or v.uploaded_ns < later)})
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
-                            f"{', '.join(rewritten[:5])}, which had been restored to it: it restarted from scratch instead of resuming.")
+                            f"{', '.join(rewritten[:5])}, which had been restored to it: it restarted from scratch "
+                            "instead of resuming.")
     return findings
 
 
@@ -91,7 +94,8 @@ class DrillReport:
     def text(self) -> str:
         lines = [f"drill of job {self.job} (project {self.project}): {self.verdict}",
                  f"  final state {self.final_state}" + (f" ({self.reason})" if self.reason else "")
-                 + f", wall time {self.wall_seconds:.1f} s, {len(self.moves)} of {len(self.moves_planned)} planned move(s) made"]
+                 + f", wall time {self.wall_seconds:.1f} s, {len(self.moves)} of {len(self.moves_planned)} planned "
+                   "move(s) made"]
         for i, m in enumerate(self.moves, start=1):
             nxt = "-" if m["seconds_to_next_artifact"] is None else f"{m['seconds_to_next_artifact']:.2f} s"
             lines.append(
@@ -162,7 +166,8 @@ def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str],
         except Exception as error:  # the job ended while we asked: judged below
             say(f"drill: move {number} not made: {error}")
             break
-        say(f"drill: move {number} at {(move.ts_ns - started_ns) / 1e9:.1f} s: {move.from_machine} -> {move.to_machine}, "
+        say(f"drill: move {number} at {(move.ts_ns - started_ns) / 1e9:.1f} s: {move.from_machine} -> "
+            f"{move.to_machine}, "
             f"restored {len(move.restored)} file(s), lost {len(move.lost)}; restarted after "
             f"{(move.restarted_ns - move.ts_ns) / 1e9:.1f} s")
     while not (job := platform.job(job.name)).state.is_final:
@@ -172,4 +177,5 @@ def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str],
             break
         time.sleep(0.1)
     versions = platform.artifact_versions(job.name)
-    return judge(job, platform.moves(job.name), versions, times, started_ns, time.monotonic() - wall_start, plan, timed_out)
+    return judge(job, platform.moves(job.name), versions, times, started_ns, time.monotonic() - wall_start, plan,
+                 timed_out)

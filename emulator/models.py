@@ -22,7 +22,6 @@ from cycle.api.models import (  # noqa: F401  (re-exported)
     Move,
     Stream,
 )
-
 from emulator.rules.states import (  # noqa: E402,F401  (re-exported)
     ALLOWED,
     IllegalTransition,

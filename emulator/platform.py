@@ -18,16 +18,16 @@ from cycle.api.options import DrillOptions, RunOptions, TestOptions
 from cycle.api.platform import DrillReport, LogSink
 from cycle.errors import BadInput, CycleError
 from cycle.manifest import Manifest, find_project_root, load_manifest
-from emulator.engine import docker as runtime
-from emulator.job.runner import JobRunner
 from emulator.blobs import BlobStore, StoredObject
 from emulator.config import ImageChoice, emulator_home, image_for, version_env_name
-from emulator.rules.keys import artifact_prefix, check_job_name
-from emulator.reaper import end_job, reap, remove_job_containers
+from emulator.engine import docker as runtime
+from emulator.job.runner import JobRunner
 from emulator.models import Artifact, Job, JobState, LogRecord, Machine, Move, Stream, now_ns
+from emulator.reaper import end_job, reap, remove_job_containers
+from emulator.rules.keys import artifact_prefix, check_job_name
 from emulator.settings import load as load_settings
-from emulator.store import StateStore
 from emulator.storage import StoreCache, open_blob_store
+from emulator.store import StateStore
 
 CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
 REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while the job runs)
@@ -42,7 +42,8 @@ class Prepared:
     base: ImageChoice
     base_image: object
     blobs: BlobStore
-    notice: str | None = None  # said before the job starts, e.g. that the project took its name over from a moved folder
+    # said before the job starts, e.g. that the project took its name over from a moved folder
+    notice: str | None = None
 
 
 class EmulatorPlatform:
@@ -84,7 +85,8 @@ class EmulatorPlatform:
                 raise CycleError(
                     f"[job] cuda = \"{manifest.cuda}\" ({manifest.path}) needs a machine whose driver supports CUDA "
                     f"{manifest.cuda} or newer, and none here does: {capability or 'no GPU'} ({source}). "
-                    "Run with --cpu to run it anyway without a GPU, or `--detach` to queue it until such a machine exists.")
+                    "Run with --cpu to run it anyway without a GPU, or `--detach` to queue it until such a machine "
+                    "exists.")
         client = runtime.connect()
         base = image_for(manifest.ubuntu_version, self.home)
         base_image = runtime.require_image(
@@ -105,10 +107,13 @@ class EmulatorPlatform:
             return None
         if not claimed:
             raise BadInput(
-                f"[main] name = \"{manifest.name}\" in {manifest.path} is already the name of the project in {previous}: "
+                f"[main] name = \"{manifest.name}\" in {manifest.path} is already the name of the project in "
+                f"{previous}: "
                 f"project names are unique, and two folders sharing one would mix their jobs. Rename the project in "
-                f"{manifest.path} (or the other one in {previous / '.cycleswap' / 'manifest.toml'}); if {previous} is an "
-                f"old copy you no longer use, delete it (or its .cycleswap/manifest.toml) and this folder takes the name over.")
+                f"{manifest.path} (or the other one in {previous / '.cycleswap' / 'manifest.toml'}); if {previous} is "
+                "an "
+                "old copy you no longer use, delete it (or its .cycleswap/manifest.toml) and this folder takes the "
+                "name over.")
         return (f"project {manifest.name}: its folder moved from {previous} (no longer holds this project) to "
                 f"{manifest.root}; the name now belongs to {manifest.root}. Jobs started before stay with {previous}.")
 
@@ -121,7 +126,8 @@ class EmulatorPlatform:
         prepared = self.prepare(project_dir, options)
         if prepared.notice:
             sink(now_ns(), Stream.SYSTEM, prepared.notice)
-        return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image, RunOptions.of(options))
+        return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image,
+                                                RunOptions.of(options))
 
     def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
         """Create the job and hand it to a background agent process that outlives the CLI."""
@@ -147,7 +153,8 @@ class EmulatorPlatform:
         job = self.store.job(job_id)
         try:
             # the name was claimed when the job was created (a queued job runs from a checkout folder)
-            prepared = self.prepare(project_dir, TestOptions(cpu=options.cpu, mounts=options.mounts), waits=True, claim=False)
+            prepared = self.prepare(project_dir, TestOptions(cpu=options.cpu, mounts=options.mounts), waits=True,
+                                    claim=False)
         except CycleError as error:
             self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, f"job could not start: {error.message}")])
             return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
@@ -176,7 +183,8 @@ class EmulatorPlatform:
     def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
         return self.store.logs(self.job(name).id, stream, after_id, since_ns)
 
-    def logs_before(self, name: str, before_id: int | None, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+    def logs_before(self, name: str, before_id: int | None, limit: int,
+                    stream: Stream | None = None) -> list[LogRecord]:
         return self.store.logs_before(self.job(name).id, before_id, limit, stream)
 
     def artifacts(self, name: str) -> list[Artifact]:
@@ -239,7 +247,8 @@ class EmulatorPlatform:
                 if self._agent_ended(job, CANCEL_WAIT_SECONDS):
                     return self.store.job(job.id)
         # no live agent (or it did not answer): clean up here
-        text = "job cancelled (`cycle job cancel`); its agent was gone or did not answer: container removed, machine freed"
+        text = ("job cancelled (`cycle job cancel`); its agent was gone or did not answer: container removed, "
+                "machine freed")
         if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
             remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
         return self.store.job(job.id)
@@ -262,7 +271,8 @@ class EmulatorPlatform:
             raise BadInput(f"job {name} is {job.state.value}: only a RUNNING job can be reassigned"
                            + (" (it has ended)." if job.state.is_final else " (wait until it runs)."))
         if to is not None and to not in machine_names():
-            raise BadInput(f"--to {to!r} is not a machine. Machines: {', '.join(machine_names())} (`cycle emulator machines`).")
+            raise BadInput(f"--to {to!r} is not a machine. Machines: {', '.join(machine_names())} (`cycle emulator "
+                           "machines`).")
         if to is not None and to == job.machine:
             raise BadInput(f"job {name} already runs on {to}; pick another machine.")
         before = len(self.store.moves(job.id))
@@ -275,7 +285,8 @@ class EmulatorPlatform:
             if self.store.job(job.id).state.is_final:
                 raise CycleError(f"job {name} ended before it could be moved ({self.store.job(job.id).state.value}).")
             time.sleep(0.05)
-        raise CycleError(f"job {name} did not restart on another machine within {wait:.0f} s; see `cycle job logs {name}`.")
+        raise CycleError(f"job {name} did not restart on another machine within {wait:.0f} s; see `cycle job logs "
+                         f"{name}`.")
 
     def moves(self, name: str) -> list[Move]:
         return self.store.moves(self.job(name).id)
@@ -288,9 +299,8 @@ class EmulatorPlatform:
         return run_drill(self, project_dir, DrillPlan(**dataclasses.asdict(plan)), say, options)
 
     def machines(self) -> list[Machine]:
-        from emulator.job.machine import machine_names
-
         from emulator.engine import gpu
+        from emulator.job.machine import machine_names
 
         self.store.ensure_machines(machine_names(), gpu.machine_cuda()[0])  # the one capability read, as claims do
         self.reap()  # a machine whose job's agent died shows free
@@ -316,7 +326,8 @@ class EmulatorPlatform:
         say = (lambda text: sink(now_ns(), Stream.SYSTEM, text)) if sink else (lambda text: None)
         if prepared.notice:
             say(prepared.notice)
-        labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(self.home), runtime.LABEL_PID: str(os.getpid())}
+        labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(self.home),
+                  runtime.LABEL_PID: str(os.getpid())}
         build = Builder(prepared.client, self.store, labels, say).ensure(
             manifest, prepared.base_image, options.rebuild, options.clean, options.network)
         return version, len(files), new_bytes, build.image

@@ -18,7 +18,8 @@ from emulator.models import JobState
 
 Alive = Callable[[int], bool]
 
-LOST_TEXT = "the process running this job (pid {pid}) died; the job is marked LOST, its container removed and its machine freed"
+LOST_TEXT = ("the process running this job (pid {pid}) died; the job is marked LOST, its container removed and its "
+             "machine freed")
 
 
 def dead_jobs(unfinished: Iterable[tuple[int, int | None]], alive: Alive) -> list[tuple[int, int]]:

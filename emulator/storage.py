@@ -38,7 +38,8 @@ def storage_settings(home: Path) -> dict[str, str]:
     settings = load()
     kind = settings.storage or table.get("kind", "local")
     if kind not in ("local", "s3"):
-        raise BadInput(f"storage kind {kind!r} (from $CYCLE_STORAGE or {home}/config.toml [storage]) must be \"local\" or \"s3\".")
+        raise BadInput(f"storage kind {kind!r} (from $CYCLE_STORAGE or {home}/config.toml [storage]) must be \"local\" "
+                       "or \"s3\".")
     host = settings.localstack_host if settings.storage == "s3" else None
     return {
         "kind": kind,
@@ -191,7 +192,8 @@ def answers(host: str, timeout: float = 1.0) -> bool:
 def moto_server_command() -> list[str]:
     found = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     if not Path(found).exists():
-        raise CycleError("moto_server is not installed. Run ./scripts/setup.sh (it installs moto[server]) and try again.")
+        raise CycleError("moto_server is not installed. Run ./scripts/setup.sh (it installs moto[server]) and try "
+                         "again.")
     return [found]
 
 

@@ -56,7 +56,8 @@ def checkout(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]
     version, files = found[-1]
     folder = home / "project-versions" / name / f"v{version}"
     if not folder.is_dir():
-        materialize(folder, {rel: StoredObject(f"projects/{name}/{sha}", size, sha) for rel, (sha, size, _mode) in files.items()}, blobs)
+        stored = {rel: StoredObject(f"projects/{name}/{sha}", size, sha) for rel, (sha, size, _mode) in files.items()}
+        materialize(folder, stored, blobs)
         for rel, (_sha, _size, mode) in files.items():
             os.chmod(folder / rel, mode)
     return folder, version

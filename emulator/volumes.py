@@ -44,9 +44,11 @@ class VolumeVersion:
 
 def check_volume_name(name: str) -> str:
     if name.startswith("builtin/"):
-        raise BadInput(f"volume {name!r}: built-in volumes are provided by the platform and cannot be uploaded or changed.")
+        raise BadInput(f"volume {name!r}: built-in volumes are provided by the platform and cannot be uploaded or "
+                       "changed.")
     if not VOLUME_RE.match(name):
-        raise BadInput(f"{name!r} is not a volume name. Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+        raise BadInput(f"{name!r} is not a volume name. Use 1-63 letters, digits, '.', '_' or '-', starting with a "
+                       "letter or digit.")
     return name
 
 
@@ -98,7 +100,8 @@ def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path,
     version = latest_version(store, name)
     folder = home / "volumes" / name / f"v{version.version}"
     if not folder.is_dir():
-        materialize(folder, {rel: StoredObject(f"volumes/{name}/{sha}", size, sha) for rel, (sha, size) in version.files.items()}, blobs)
+        stored = {rel: StoredObject(f"volumes/{name}/{sha}", size, sha) for rel, (sha, size) in version.files.items()}
+        materialize(folder, stored, blobs)
     return folder, version.version
 
 
@@ -132,7 +135,8 @@ def check_mount_path(path: str) -> str:
     pure = PurePosixPath(path)
     for reserved in RESERVED_MOUNTS:
         if str(pure) == reserved or pure.is_relative_to(reserved) or PurePosixPath(reserved).is_relative_to(pure):
-            raise BadInput(f"mount path {path!r} collides with {reserved}, which the platform uses. Pick another, e.g. /data/prev.")
+            raise BadInput(f"mount path {path!r} collides with {reserved}, which the platform uses. Pick another, e.g. "
+                           "/data/prev.")
     return str(pure)
 
 
@@ -153,9 +157,11 @@ def _mount_path_problem(path: str) -> str | None:
         return f"is not written plainly (repeated '/' or '.'); write it as {plain!r}."
     longest = max(len(part.encode()) for part in parts)
     if longest > NAME_MAX:
-        return f"has a {longest}-byte folder name; Linux allows at most {NAME_MAX} bytes per name. Shorten it, {example}."
+        return (f"has a {longest}-byte folder name; Linux allows at most {NAME_MAX} bytes per name. "
+                f"Shorten it, {example}.")
     if len(path.encode()) > PATH_MAX:
-        return f"is {len(path.encode())} bytes long; Linux allows at most {PATH_MAX} bytes per path. Shorten it, {example}."
+        return (f"is {len(path.encode())} bytes long; Linux allows at most {PATH_MAX} bytes per path. "
+                f"Shorten it, {example}.")
     return None
 
 
@@ -180,7 +186,8 @@ def job_artifacts_folder(home: Path, store, blobs: BlobStore, job_name: str) -> 
         from emulator.storage import StoreCache
 
         stores = StoreCache(home, blobs)  # each record names the store that holds it
-        objects = {os.fsdecode(artifact_relative(job_name, a.key)): (StoredObject(a.key, a.size, a.sha256), stores.get(a.store))
+        objects = {os.fsdecode(artifact_relative(job_name, a.key)):
+                   (StoredObject(a.key, a.size, a.sha256), stores.get(a.store))
                    for a in artifacts}
         materialize_from(folder, objects)
     return folder

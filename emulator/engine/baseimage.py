@@ -65,7 +65,8 @@ FOLDERS = ("bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "root",
 ETC = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
     "etc/group": "root:x:0:\nnogroup:x:65534:\n",
-    "etc/os-release": 'NAME="cycle busybox stand-in"\nID=cycle-busybox\nPRETTY_NAME="busybox + bash stand-in for Ubuntu (cycle emulator)"\n',
+    "etc/os-release": 'NAME="cycle busybox stand-in"\nID=cycle-busybox\nPRETTY_NAME="busybox + bash stand-in for '
+                      'Ubuntu (cycle emulator)"\n',
 }
 
 
@@ -177,7 +178,8 @@ def mmdebstrap_command(suite: str, sources: list[AptSource], ca_files: list[Path
     if ca_files:
         command.append(f"--customize-hook=copy-in {' '.join(str(f) for f in ca_files)} {HOST_CA_DIR}")
         command.append('--customize-hook=chroot "$1" update-ca-certificates')
-    command.append('--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/apt/* "$1"/tmp/*')
+    command.append('--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* '
+                   '"$1"/var/log/apt/* "$1"/tmp/*')
     return [*command, suite, str(output), *(s.line() for s in sources)]
 
 
@@ -210,7 +212,8 @@ def make_debian_image(client, tag: str = DEBIAN_TAG, say: Callable[[str], None] 
                    'CMD ["/bin/bash"]']
         client.api.import_image(src=str(output), repository=repository, tag=version, changes=changes)
     image = client.images.get(tag)
-    say(f"imported {tag} ({image.id[:19]}, {image.attrs.get('Size', 0) / 1e6:.0f} MB) in {time.monotonic() - started:.0f} s")
+    say(f"imported {tag} ({image.id[:19]}, {image.attrs.get('Size', 0) / 1e6:.0f} MB) in "
+        f"{time.monotonic() - started:.0f} s")
     return image.id
 
 
@@ -258,7 +261,8 @@ def pull_ubuntu(client, version: str, timeout: float) -> str | None:
     return None if image_present(client, f"ubuntu:{version}") else "the engine did not keep the image"
 
 
-def real_ubuntu_versions(client, versions: list[str], pull: bool, timeout: float, say: Callable[[str], None]) -> list[str]:
+def real_ubuntu_versions(client, versions: list[str], pull: bool, timeout: float,
+                         say: Callable[[str], None]) -> list[str]:
     """The versions whose real ubuntu image is present or could be pulled; stops pulling at the first
     failure (a registry that does not answer for one version will not for the next)."""
     real = [v for v in versions if image_present(client, f"ubuntu:{v}")]

@@ -60,7 +60,8 @@ def require_image(client, ref: str, what: str, fix: str):
     try:
         return client.images.get(ref)
     except ImageNotFound:
-        raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. {fix}") from None
+        raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. "
+                           f"{fix}") from None
 
 
 def parse_docker_ts(stamp: bytes | str) -> int:
@@ -156,7 +157,8 @@ def _undelivered(container, stderr: bool, delivered: DeliveredFrames) -> Iterato
     try:
         container.wait(timeout=60)  # the engine has copied all output once the container exited
         since = None if delivered.last_ns is None else delivered.last_ns // 1_000_000_000
-        frames = container.logs(stream=True, follow=False, stdout=not stderr, stderr=stderr, timestamps=True, since=since)
+        frames = container.logs(stream=True, follow=False, stdout=not stderr, stderr=stderr, timestamps=True,
+                                since=since)
         yield from delivered.new_frames(frames)
     except (DockerException, RequestException):
         return

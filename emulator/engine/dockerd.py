@@ -43,7 +43,8 @@ def install_docker_io(say: Callable[[str], None]) -> None:
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "docker.io"]):
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         if result.returncode != 0:
-            raise EngineUnavailable(f"`{' '.join(command)}` failed ({result.stderr.strip()[-300:]}). Install docker.io by hand and try again.")
+            raise EngineUnavailable(f"`{' '.join(command)}` failed ({result.stderr.strip()[-300:]}). Install docker.io "
+                                    "by hand and try again.")
 
 
 def ensure_engine(home: Path, say: Callable[[str], None], timeout: float = 60.0) -> str:

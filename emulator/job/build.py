@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from emulator.engine import docker as runtime
 from emulator.build import Builder, BuildFailed
+from emulator.engine import docker as runtime
 from emulator.job.context import JobContext
 from emulator.models import Job, JobState
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 
-from emulator.engine import gpu
-from emulator.engine import docker as runtime
 from emulator.context import project_files
+from emulator.engine import docker as runtime
+from emulator.engine import gpu
 from emulator.engine.dockerd import resolve_network
 from emulator.job import artifacts
 from emulator.job.context import JobContext, StartFailed, Stay

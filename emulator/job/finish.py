@@ -7,10 +7,10 @@ from __future__ import annotations
 from emulator.engine import docker as runtime
 from emulator.hostsafety import disarm_job
 from emulator.job import artifacts
-from emulator.rules.email import wants_email
 from emulator.job.context import JobContext
 from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
 from emulator.reaper import remove_job_containers
+from emulator.rules.email import wants_email
 
 
 def finish(ctx: JobContext) -> Job:

@@ -13,9 +13,9 @@ import time
 
 from emulator.engine import docker as runtime
 from emulator.job import artifacts
-from emulator.rules.moves import MoveRequest, move_trigger
 from emulator.job.context import CancelRequested, JobContext, Stay
 from emulator.models import Stream
+from emulator.rules.moves import MoveRequest, move_trigger
 
 REQUEST_CHECK_SECONDS = 0.2
 FLUSH_RECORDS = 2000

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from cycle.errors import CycleError, JobCancelled
 from cycle.manifest import Manifest
-from emulator.engine import docker as runtime
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice
+from emulator.engine import docker as runtime
 from emulator.job import build, container, finish, logs, machine, prepare
-from emulator.job.context import (CancelRequested, JobContext, RestoreFailed, RunOptions, Sink, StartFailed)
+from emulator.job.context import CancelRequested, JobContext, RestoreFailed, RunOptions, Sink, StartFailed
 from emulator.job.guard import Interrupts, describe_error
 from emulator.job.move import RecoveryStrategy
 from emulator.logship import LogShipper

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from emulator.rules.placement import choose_machine
 from emulator.models import Machine
 from emulator.reaper import holder_gone
+from emulator.rules.placement import choose_machine
 from emulator.store.db import Database
 
 

@@ -79,7 +79,8 @@ def test_slow_writer_in_a_container_is_never_uploaded_half_written(project, home
 
 
 def test_deleted_files_stay_in_storage(project, home, s3_storage, tmp_path):
-    project.write(".cycleswap/run.sh", "echo temporary > /artifacts/scratch.txt; sleep 1.2; rm /artifacts/scratch.txt\n")
+    project.write(".cycleswap/run.sh",
+                  "echo temporary > /artifacts/scratch.txt; sleep 1.2; rm /artifacts/scratch.txt\n")
     run = project.test()
     assert run.job.state is JobState.FINISHED
     assert "scratch.txt" not in machine_files(home, run.job.name)
@@ -109,7 +110,8 @@ def test_upload_error_when_storage_dies_and_the_script_succeeds(project, home, m
     monkeypatch.setenv("LOCALSTACK_HOST", host)
     monkeypatch.setenv("CYCLE_UPLOAD_RETRIES", "2")
     monkeypatch.setenv("CYCLE_UPLOAD_BACKOFF", "0.1")
-    project.write(".cycleswap/run.sh", "echo one > /artifacts/first.txt; sleep 3; echo two > /artifacts/second.txt; exit 0\n")
+    project.write(".cycleswap/run.sh", "echo one > /artifacts/first.txt; sleep 3; echo two > /artifacts/second.txt; "
+                                       "exit 0\n")
 
     def kill_after_first_upload():
         store = EmulatorPlatform().store

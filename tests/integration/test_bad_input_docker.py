@@ -42,7 +42,8 @@ def earlier_job(project):
     (":/" + "a" * 299, ["255"]),
     (":" + "/abc" * 1100, ["4095"]),
     (":/da\ta", ["control character"]),
-], ids=["rw", "two-modes", "selinux-mode", "root-by-slashes", "double-slash", "dot", "300-char-name", "4400-char-path", "tab"])
+], ids=["rw", "two-modes", "selinux-mode", "root-by-slashes", "double-slash", "dot", "300-char-name", "4400-char-path",
+        "tab"])
 def test_bad_mount_job_is_refused_before_a_job_starts(project, earlier_job, suffix, words):
     before = len(EmulatorPlatform().jobs())
     result = project.test("--mount-job", earlier_job + suffix)

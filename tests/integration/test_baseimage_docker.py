@@ -52,7 +52,8 @@ def test_base_image_maps_every_version_to_debian(home, monkeypatch, debian_image
 
 def test_the_image_is_real_debian_with_python_and_apt(docker_client, debian_image):
     code, out = run_in(docker_client, debian_image, "grep ^ID= /etc/os-release; python3 -m venv /tmp/v && "
-                       "command -v apt-get pip curl; echo $UV_SYSTEM_CERTS $LANG; ls /usr/share/man 2>/dev/null | wc -l")
+                       "command -v apt-get pip curl; echo $UV_SYSTEM_CERTS $LANG; "
+                       "ls /usr/share/man 2>/dev/null | wc -l")
     assert code == 0, out
     assert "ID=debian" in out and "/usr/bin/apt-get" in out and "/usr/bin/pip" in out and "/usr/bin/curl" in out
     assert "1 C.UTF-8" in out and out.strip().endswith("0")  # uv told to use the system store; no man pages
@@ -60,7 +61,8 @@ def test_the_image_is_real_debian_with_python_and_apt(docker_client, debian_imag
 
 def test_the_image_trusts_the_host_ca(docker_client, debian_image):
     code, out = run_in(docker_client, debian_image,
-                       "curl -sSI https://pypi.org/simple/ | head -1 && pip download -q --no-deps -d /tmp/w six && ls /tmp/w")
+                       "curl -sSI https://pypi.org/simple/ | head -1 && pip download -q --no-deps -d /tmp/w six && ls "
+                       "/tmp/w")
     assert code == 0, out
     assert "200" in out.splitlines()[0] and "six-" in out
 

@@ -45,7 +45,8 @@ def special_files(root: Path) -> list[tuple[Path, int]]:
         for name in dirs + files:
             path = Path(base) / name
             mode = os.lstat(path).st_mode
-            if mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            setid = mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(mode)
+            if setid or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
                 found.append((path, mode))
     return found
 

@@ -15,7 +15,8 @@ from emulator.models import JobState, Stream
 
 def test_last_line_without_newline_reaches_live_output_and_stored_log(project):
     # the pause lets the follow stream attach while the job runs: that is when the last frame was dropped
-    project.write(".cycleswap/run.sh", "echo first; echo err-first >&2; sleep 0.5; printf 'err-done' >&2; printf 'done'\n")
+    project.write(".cycleswap/run.sh", "echo first; echo err-first >&2; sleep 0.5; printf 'err-done' >&2; printf "
+                                       "'done'\n")
     missing = []
     for attempt in range(10):
         run = project.test()
@@ -57,7 +58,8 @@ def test_artifact_named_with_invalid_utf8_is_stored_and_pulled_with_its_exact_by
 
     from helpers import cli
 
-    project.write(".cycleswap/run.sh", "echo raw > \"/artifacts/a$(printf '\\377\\376')b\"; sleep 1; echo after > /artifacts/after.txt\n")
+    project.write(".cycleswap/run.sh", "echo raw > \"/artifacts/a$(printf '\\377\\376')b\"; sleep 1; echo after > "
+                                       "/artifacts/after.txt\n")
     name = _detached(project)
     job = _ended(name)
     logs = "\n".join(r.text for r in EmulatorPlatform().logs(name))
@@ -176,7 +178,8 @@ def test_an_in_place_upload_never_sends_a_file_swapped_in_by_a_link(tmp_path, s3
     root = tmp_path / "artifacts"
     root.mkdir()
     events = []
-    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, lambda a: None, PipelineSettings(stability=0.05))
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, lambda a: None,
+                                PipelineSettings(stability=0.05))
     pipeline.start()
     data = os.urandom(9 * 1024 * 1024)
     (root / "ckpt.bin").write_bytes(data)

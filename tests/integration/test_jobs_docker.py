@@ -141,7 +141,8 @@ def test_tail_streams_logs_and_downloads_artifacts_as_they_appear(project, detac
 
 
 def test_pull_is_idempotent_and_repairs_changed_files(project, detached):
-    project.write(".cycleswap/run.sh", "mkdir -p /artifacts/ck; head -c 100000 /dev/urandom > /artifacts/ck/w.bin; echo m > /artifacts/m.txt\n")
+    project.write(".cycleswap/run.sh", "mkdir -p /artifacts/ck; head -c 100000 /dev/urandom > /artifacts/ck/w.bin; "
+                                       "echo m > /artifacts/m.txt\n")
     name = detached()
     wait_state(name, FINAL)
     first = cli("job", "pull", name)
@@ -167,7 +168,8 @@ def test_traversal_is_refused_and_nothing_lands_outside(project, detached, home,
     store = EmulatorPlatform().store
     for key in (f"jobs/{name}/artifacts/../../../../evil.txt", f"jobs/{name}/artifacts//etc/evil",
                 f"jobs/{name}/artifacts/%2E%2E/evil", "jobs/other-job/artifacts/x"):
-        store.add_artifact(job.id, Artifact(path=key, key=key, size=1, sha256="0" * 64, mtime_ns=0, uploaded_ns=time.time_ns()))
+        store.add_artifact(job.id, Artifact(path=key, key=key, size=1, sha256="0" * 64, mtime_ns=0,
+                                            uploaded_ns=time.time_ns()))
     before = {p for p in tmp_path.rglob("*")}
     result = cli("job", "pull", name)
     assert result.exit_code == 0 and result.output.count("refused storage key") == 4

@@ -100,7 +100,8 @@ def test_rebuild_and_clean_together_are_refused(project):
 
 def test_env_vars_and_builtin_reach_the_job(project):
     project.manifest(env={"LEARNING_RATE": "3e-4", "GREETING": "hi there"})
-    project.write(".cycleswap/run.sh", 'echo "lr=$LEARNING_RATE g=$GREETING inside=$INSIDE_CYCLESWAP_CONTAINER pwd=$(pwd)"\n')
+    project.write(".cycleswap/run.sh", 'echo "lr=$LEARNING_RATE g=$GREETING inside=$INSIDE_CYCLESWAP_CONTAINER '
+                                       'pwd=$(pwd)"\n')
     run = project.test()
     assert "lr=3e-4 g=hi there inside=1 pwd=/app" in run.output
 
@@ -275,7 +276,8 @@ def test_a_host_virtualenv_never_reaches_app_even_without_cycleignore(project):
     project.write("myenv/pyvenv.cfg", "home = /usr/bin\n")
     project.write("pkg/__pycache__/m.cpython-311.pyc", "x\n")
     project.write(".cycleswap/build.sh", "mkdir -p /app/.venv && echo built > /app/.venv/marker\n")
-    project.write(".cycleswap/run.sh", "find /app -path /app/.cycleswap -prune -o -print | sort; cat /app/.venv/marker\n")
+    project.write(".cycleswap/run.sh", "find /app -path /app/.cycleswap -prune -o -print | sort; cat "
+                                       "/app/.venv/marker\n")
     run = project.test()
     assert run.exit_code == 0, run.output
     assert "/app/main.py" in run.output and "/app/.venv/marker" in run.output and "built" in run.output

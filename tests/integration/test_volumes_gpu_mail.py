@@ -40,7 +40,8 @@ def test_volume_is_mounted_read_only(project, home, s3_storage, tmp_path):
     (data / "labels.csv").write_text("a,b\n")
     assert cli("volume", "upload", "labels", str(data)).exit_code == 0
     project.manifest(extra="")
-    text = (project.root / ".cycleswap" / "manifest.toml").read_text().replace("build_files = []", 'build_files = []\nvolumes = ["labels"]')
+    text = (project.root / ".cycleswap" / "manifest.toml").read_text().replace(
+        "build_files = []", 'build_files = []\nvolumes = ["labels"]')
     (project.root / ".cycleswap" / "manifest.toml").write_text(text)
     project.write(".cycleswap/run.sh", """\
         cat /volumes/labels/labels.csv
@@ -54,7 +55,8 @@ def test_volume_is_mounted_read_only(project, home, s3_storage, tmp_path):
 
 
 def test_a_volume_that_was_never_uploaded_is_a_clear_error(project, home):
-    text = (project.root / ".cycleswap" / "manifest.toml").read_text().replace("build_files = []", 'build_files = []\nvolumes = ["ghost"]')
+    text = (project.root / ".cycleswap" / "manifest.toml").read_text().replace(
+        "build_files = []", 'build_files = []\nvolumes = ["ghost"]')
     (project.root / ".cycleswap" / "manifest.toml").write_text(text)
     run = project.test()
     assert run.exit_code == 2 and "volume 'ghost'" in run.output and "cycle volume upload ghost DIR" in run.output
@@ -103,7 +105,8 @@ def test_gpu_job_without_an_nvidia_runtime_fails_with_a_clear_message(project, h
 def test_no_machine_with_the_cuda_version(project, home, fake_gpu, monkeypatch):
     cuda_project(project, "13.0")
     run = project.test()
-    assert run.exit_code == 1 and "needs a machine whose driver supports CUDA 13.0" in run.output and "--cpu" in run.output
+    assert run.exit_code == 1, run.output
+    assert "needs a machine whose driver supports CUDA 13.0" in run.output and "--cpu" in run.output
     anyway = project.test("--cpu")
     assert anyway.exit_code == 0 and "ran" in anyway.output
     name = cli("project", "test", str(project.root), "--detach").output.strip()
@@ -147,7 +150,8 @@ def test_job_chaining_mounts_artifacts_read_only(project, home, s3_storage):
     assert second.exit_code == 0, second.output
     assert "weights-v1" in second.output and "read-only" in second.output
     for bad, words in [(f"{first.job.name}:/app/x", "collides with /app"), (f"{first.job.name}:relative", "absolute"),
-                       (f"{first.job.name}:/", "absolute"), ("nope-1:/data", "No job named"), ("no-colon", "JOB:/container/path")]:
+                       (f"{first.job.name}:/", "absolute"), ("nope-1:/data", "No job named"),
+                       ("no-colon", "JOB:/container/path")]:
         result = project.test("--mount-job", bad)
         assert result.exit_code == 2 and words in result.output, (bad, result.output)
     project.write(".cycleswap/run.sh", "true\n")

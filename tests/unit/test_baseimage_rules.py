@@ -42,7 +42,8 @@ def test_deb822_sources_are_read_without_deb_src():
 
 
 def test_one_line_sources_are_read_with_options():
-    text = "# comment\ndeb [arch=amd64] http://m.example/debian bookworm main\ndeb-src http://m.example/debian bookworm main\n"
+    text = ("# comment\ndeb [arch=amd64] http://m.example/debian bookworm main\n"
+            "deb-src http://m.example/debian bookworm main\n")
     assert parse_apt_sources(text) == [AptSource("http://m.example/debian", "bookworm", "main")]
 
 
@@ -50,8 +51,10 @@ def test_the_image_reuses_the_machines_mirror_for_its_suite_only(tmp_path: Path)
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(DEB822)
     (tmp_path / "sources.list.d" / "other.list").write_text("deb https://packages.example/apt cloud-sdk main\n")
-    assert [s.suite for s in debian_sources("bookworm", tmp_path)] == ["bookworm", "bookworm-updates", "bookworm-security"]
-    assert debian_sources("bookworm", tmp_path / "nothing") == [AptSource("http://deb.debian.org/debian", "bookworm", "main")]
+    suites = [s.suite for s in debian_sources("bookworm", tmp_path)]
+    assert suites == ["bookworm", "bookworm-updates", "bookworm-security"]
+    default = [AptSource("http://deb.debian.org/debian", "bookworm", "main")]
+    assert debian_sources("bookworm", tmp_path / "nothing") == default
 
 
 def test_mmdebstrap_trims_trusts_the_host_cas_and_lists_the_sources(tmp_path: Path):
@@ -72,10 +75,12 @@ def test_uv_is_told_to_use_the_system_trust_store():
 
 
 def test_a_run_says_what_its_stand_in_is():
-    said = explain("24.04", "cycle/base:bookworm", "config.toml [images]", {"cycleswap.base": "debian-bookworm-mmdebstrap"})
+    said = explain("24.04", "cycle/base:bookworm", "config.toml [images]",
+                   {"cycleswap.base": "debian-bookworm-mmdebstrap"})
     assert said == ("cycle/base:bookworm (Debian bookworm root filesystem built with mmdebstrap, standing in for "
                     "ubuntu:24.04; chosen by config.toml [images])")
-    assert "without apt-get or Python" in explain("24.04", "cycle/base:busybox", "x", {"cycleswap.base": "busybox-bash-static"})
+    busybox = explain("24.04", "cycle/base:busybox", "x", {"cycleswap.base": "busybox-bash-static"})
+    assert "without apt-get or Python" in busybox
     assert explain("24.04", "ubuntu:24.04", "default", {}) == "ubuntu:24.04 (default)"
 
 

@@ -7,7 +7,8 @@ from emulator.build_diagnosis import diagnose, explain
 # The spec's default build.sh on an image with no network: apt-get and the uv installer fail,
 # the script goes on, and it ends with the symptom, `uv: command not found` (exit 127).
 DEFAULT_BUILD_WITHOUT_NETWORK = """\
-W: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/noble/InRelease  Temporary failure resolving 'archive.ubuntu.com'
+W: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/noble/InRelease  \
+Temporary failure resolving 'archive.ubuntu.com'
 W: Some index files failed to download. They have been ignored, or old ones used instead.
 E: Unable to locate package curl
 .cycleswap/build.sh: line 2: curl: command not found
@@ -23,12 +24,16 @@ error: Failed to fetch: `https://pypi.org/simple/numpy/`
   Caused by: dns error: failed to lookup address information: Temporary failure in name resolution""".splitlines()
 
 PIP_OFFLINE = """\
-WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')': /simple/uv/
+WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by \
+'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new \
+connection: [Errno -3] Temporary failure in name resolution')': /simple/uv/
 ERROR: Could not find a version that satisfies the requirement uv (from versions: none)
 ERROR: No matching distribution found for uv""".splitlines()
 
 PIP_TLS = """\
-WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:992)'))': /simple/uv/
+WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by \
+'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get \
+local issuer certificate (_ssl.c:992)'))': /simple/uv/
 ERROR: No matching distribution found for uv""".splitlines()
 
 UV_TLS = """\
@@ -73,10 +78,12 @@ def test_command_not_found_names_the_command_and_the_fix():
 
 
 def test_missing_packages_are_named_for_apt_pip_and_uv():
-    assert diagnose(["E: Unable to locate package python3-nump"], 100).cause == "apt cannot find the package python3-nump"
+    found = diagnose(["E: Unable to locate package python3-nump"], 100)
+    assert found.cause == "apt cannot find the package python3-nump"
     assert "apt-get update" in diagnose(["E: Unable to locate package foo"], 100).advice
     assert diagnose(["E: Package 'python3.13' has no installation candidate"], 100).cause.endswith("python3.13")
-    assert diagnose(["ERROR: No matching distribution found for nunpy==9.9"], 1).cause == "pip cannot find the package nunpy==9.9"
+    found = diagnose(["ERROR: No matching distribution found for nunpy==9.9"], 1)
+    assert found.cause == "pip cannot find the package nunpy==9.9"
     uv = ["  × No solution found when resolving dependencies:",
           "  ╰─▶ Because nunpy was not found in the package registry and your project depends on nunpy, we can",
           "      conclude that your project's requirements are unsatisfiable."]
@@ -102,4 +109,5 @@ def test_explain_falls_back_to_the_last_lines_when_nothing_is_recognised():
     events = explain(lines, 2)
     assert events[0].startswith("build failed: build.sh exited with code 2; no known cause recognised")
     assert events[1:] == [f"build output | {line}" for line in lines[-20:]]
-    assert explain([], 3) == ["build failed: build.sh exited with code 3; no known cause recognised; build.sh printed nothing."]
+    assert explain([], 3) == ["build failed: build.sh exited with code 3; no known cause recognised; build.sh printed "
+                              "nothing."]

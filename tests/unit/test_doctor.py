@@ -16,7 +16,8 @@ def healthy(**changes) -> Facts:
     facts = Facts(engine_version="27.1.0", engine_info={"Runtimes": {"runc": {}}},
                   images=[ImageFact("24.04", "cycle/base:bookworm", "config.toml [images]", True, DEBIAN)],
                   probe=Probe("cycle/base:bookworm", "host", 0, "reached"), storage="local folder /h/storage",
-                  home=Path("/h"), free_bytes=100 * 10**9, inotify_watches=524288, cuda=(None, "no NVIDIA driver found"))
+                  home=Path("/h"), free_bytes=100 * 10**9, inotify_watches=524288,
+                  cuda=(None, "no NVIDIA driver found"))
     for name, value in changes.items():
         setattr(facts, name, value)
     return facts
@@ -29,7 +30,8 @@ def by_name(facts: Facts) -> dict[str, Check]:
 def test_a_healthy_machine_is_all_ok_and_exits_0():
     found = doctor.checks(healthy())
     assert [c.status for c in found] == [OK] * len(found)
-    assert [c.name for c in found] == ["engine", "base image 24.04", "build network", "artifact store", "disk", "inotify", "gpu"]
+    assert [c.name for c in found] == ["engine", "base image 24.04", "build network", "artifact store", "disk",
+                                       "inotify", "gpu"]
     assert doctor.exit_code(found) == 0
 
 
@@ -53,9 +55,11 @@ def test_base_images_say_whether_they_are_real():
 
 def test_build_network_probe_results():
     assert by_name(healthy(probe=None))["build network"].status == WARN
-    failed = by_name(healthy(probe=Probe("img", "host", 1, "urllib.error.URLError: <urlopen error CERTIFICATE_VERIFY_FAILED>\n")))
+    failed = by_name(healthy(probe=Probe("img", "host", 1,
+                                         "urllib.error.URLError: <urlopen error CERTIFICATE_VERIFY_FAILED>\n")))
     assert failed["build network"].status == FAIL
-    assert "CERTIFICATE_VERIFY_FAILED" in failed["build network"].detail and "ca-certificates" in failed["build network"].fix
+    network = failed["build network"]
+    assert "CERTIFICATE_VERIFY_FAILED" in network.detail and "ca-certificates" in network.fix
 
 
 def test_storage_disk_and_inotify_limits():

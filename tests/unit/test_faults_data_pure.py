@@ -1,4 +1,5 @@
-"""Data faults checked without an engine: log re-reads after a reconnect, the artifact pipeline's failure paths and link refusal."""
+"""Data faults checked without an engine: log re-reads after a reconnect, the artifact pipeline's failure paths
+and link refusal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Storage keys (pure) and the local store's own guarantees; the BlobStore contract against both stores (local and the real moto S3 server) is in tests/integration/test_keys_and_blobs.py."""
+"""Storage keys (pure) and the local store's own guarantees. The BlobStore contract against both stores
+(local and the real moto S3 server) is in tests/integration/test_keys_and_blobs.py."""
 
 from __future__ import annotations
 

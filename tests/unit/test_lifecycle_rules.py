@@ -109,7 +109,8 @@ def test_with_retries_waits_between_attempts_then_gives_the_last_error():
         raise StorageError(f"down {len(waits)}")
 
     with pytest.raises(StorageError, match="down 2"):
-        with_retries(always_down, [0.5, 1.0], lambda e, attempt, delay: told.append((attempt, delay)), sleep=waits.append)
+        with_retries(always_down, [0.5, 1.0], lambda e, attempt, delay: told.append((attempt, delay)),
+                     sleep=waits.append)
     assert waits == [0.5, 1.0] and told == [(1, 0.5), (2, 1.0)]
     answers = iter([OSError("refused"), "ok"])
 
@@ -173,7 +174,8 @@ def test_the_last_safety_net_ends_a_job_the_clean_up_left_unfinished(tmp_path):
     for job, was_interrupted in ((interrupted, True), (failed, False), (done, False)):
         runner.shipper = LogShipper(store, job.id, lambda *record: None)
         runner._never_left_unfinished(job, was_interrupted)
-    assert (store.job(interrupted.id).state, store.job(interrupted.id).reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
+    ended = store.job(interrupted.id)
+    assert (ended.state, ended.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
     assert (store.job(failed.id).state, store.job(failed.id).reason) == (JobState.FAILED, "AGENT_ERROR")
     assert any("stopped before the job ended" in r.text for r in store.logs(failed.id))
     assert store.job(done.id).state is JobState.FINISHED and store.logs(done.id) == []

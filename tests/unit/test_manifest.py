@@ -69,22 +69,35 @@ BAD = {
     "missing name": ("[main]\nvolumes = []\n" + TAIL, 1, ["needs `name`"]),
     "missing main": (TAIL, None, ["[main]", "required"]),
     "name with spaces": ('[main]\nname = "my experiment"\n' + TAIL, 2, ["name", "not a valid project name"]),
-    "two image sections": ('[main]\nname = "x"\n[debian]\nversion = "12"\n' + TAIL, 3, ["exactly one image section", "[debian]"]),
-    "no image section": ('[main]\nname = "x"\n[job]\nemail_on_success = false\nemail_on_failure = false\n', None, ["no image section", "[ubuntu]"]),
+    "two image sections": ('[main]\nname = "x"\n[debian]\nversion = "12"\n' + TAIL,
+                           3, ["exactly one image section", "[debian]"]),
+    "no image section": ('[main]\nname = "x"\n[job]\nemail_on_success = false\nemail_on_failure = false\n',
+                         None, ["no image section", "[ubuntu]"]),
     "duplicate image table": ('[main]\nname = "x"\n[ubuntu]\nversion = "22.04"\n' + TAIL, 5, ["already exists"]),
-    "ubuntu 23.10": ('[main]\nname = "x"\n[ubuntu]\nversion = "23.10"\n[job]\nemail_on_success = false\nemail_on_failure = false\n', 4, ['"23.10"', "24.04"]),
-    "ubuntu version as a number": ('[main]\nname = "x"\n[ubuntu]\nversion = 24.04\n[job]\nemail_on_success = false\nemail_on_failure = false\n', 4, ["quoted string"]),
+    "ubuntu 23.10": ('[main]\nname = "x"\n[ubuntu]\nversion = "23.10"\n[job]\nemail_on_success = '
+                     'false\nemail_on_failure = false\n', 4, ['"23.10"', "24.04"]),
+    "ubuntu version as a number": ('[main]\nname = "x"\n[ubuntu]\nversion = 24.04\n[job]\nemail_on_success = '
+                                   'false\nemail_on_failure = false\n', 4, ["quoted string"]),
     "cuda thirteen": ('[main]\nname = "x"\n' + TAIL + 'cuda = "thirteen"\n', 8, ["cuda", "MAJOR.MINOR"]),
     "cuda as a float": ('[main]\nname = "x"\n' + TAIL + "cuda = 12.6\n", 8, ["cuda", '"12.6"']),
-    "env_vars with an int": ('[main]\nname = "x"\n' + TAIL + "env_vars = { EPOCHS = 10 }\n", 8, ["EPOCHS", "must be a string", 'EPOCHS = "10"']),
-    "env_vars bad name": ('[main]\nname = "x"\n' + TAIL + 'env_vars = { "1X" = "a" }\n', 8, ["not a valid environment variable name"]),
-    "env_vars overrides builtin": ('[main]\nname = "x"\n' + TAIL + 'env_vars = { INSIDE_CYCLESWAP_CONTAINER = "0" }\n', 8, ["built in"]),
-    "unknown table": ('[main]\nname = "x"\n[jobs]\nfoo = 1\n' + TAIL, 3, ["unknown table [jobs]", "Did you mean `job`?"]),
-    "unknown field": ('[main]\nname = "x"\nbuild_file = ["a"]\n' + TAIL, 3, ["no field `build_file`", "Did you mean `build_files`?"]),
-    "email not boolean": ('[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = "yes"\nemail_on_failure = false\n', 6, ["true or false"]),
-    "email missing": ('[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = true\n', 5, ["email_on_failure", "required"]),
-    "upload order lowercase": ('[main]\nname = "x"\n' + TAIL + 'artifact_upload_order = "lifo"\n', 8, ['"FIFO"', '"LIFO"', "capitals"]),
-    "build_files outside the project": ('[main]\nname = "x"\nbuild_files = ["../secret.toml"]\n' + TAIL, 3, ["outside the project"]),
+    "env_vars with an int": ('[main]\nname = "x"\n' + TAIL + "env_vars = { EPOCHS = 10 }\n",
+                             8, ["EPOCHS", "must be a string", 'EPOCHS = "10"']),
+    "env_vars bad name": ('[main]\nname = "x"\n' + TAIL + 'env_vars = { "1X" = "a" }\n',
+                          8, ["not a valid environment variable name"]),
+    "env_vars overrides builtin": ('[main]\nname = "x"\n' + TAIL + 'env_vars = { INSIDE_CYCLESWAP_CONTAINER = "0" }\n',
+                                   8, ["built in"]),
+    "unknown table": ('[main]\nname = "x"\n[jobs]\nfoo = 1\n' + TAIL,
+                      3, ["unknown table [jobs]", "Did you mean `job`?"]),
+    "unknown field": ('[main]\nname = "x"\nbuild_file = ["a"]\n' + TAIL,
+                      3, ["no field `build_file`", "Did you mean `build_files`?"]),
+    "email not boolean": ('[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = '
+                          '"yes"\nemail_on_failure = false\n', 6, ["true or false"]),
+    "email missing": ('[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = true\n',
+                      5, ["email_on_failure", "required"]),
+    "upload order lowercase": ('[main]\nname = "x"\n' + TAIL + 'artifact_upload_order = "lifo"\n',
+                               8, ['"FIFO"', '"LIFO"', "capitals"]),
+    "build_files outside the project": ('[main]\nname = "x"\nbuild_files = ["../secret.toml"]\n' + TAIL,
+                                        3, ["outside the project"]),
     "build_files absolute": ('[main]\nname = "x"\nbuild_files = ["/etc/passwd"]\n' + TAIL, 3, ["absolute path"]),
     "build_files missing": ('[main]\nname = "x"\nbuild_files = ["requirements.txt"]\n' + TAIL, 3, ["does not exist"]),
     "build_files not a list": ('[main]\nname = "x"\nbuild_files = "pyproject.toml"\n' + TAIL, 3, ["array of strings"]),
@@ -109,7 +122,8 @@ def test_bad_manifest_names_file_line_and_fix(project, case):
 
 def test_several_problems_are_all_reported(project):
     with pytest.raises(ManifestError) as caught:
-        parse(project, '[main]\nname = "x"\n[ubuntu]\nversion = "23.10"\n[job]\ncuda = "x"\nemail_on_success = 1\nemail_on_failure = false\n')
+        parse(project, '[main]\nname = "x"\n[ubuntu]\nversion = "23.10"\n[job]\ncuda = "x"\nemail_on_success = '
+                       '1\nemail_on_failure = false\n')
     assert len(caught.value.problems) == 3
 
 

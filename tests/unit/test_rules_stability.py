@@ -1,5 +1,5 @@
 """The 500 ms window and the upload order with a fake clock: what the pipeline tests used to show
-by sleeping inside the window on a busy machine (tests/test_artifact_pipeline.py keeps the IO)."""
+by sleeping inside the window on a busy machine (tests/integration/test_artifact_pipeline.py keeps the IO)."""
 
 from __future__ import annotations
 

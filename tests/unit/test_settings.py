@@ -11,7 +11,8 @@ from emulator.settings import Settings, load
 
 def test_defaults_are_the_spec_numbers():
     found = Settings.from_env({"HOME": "/home/u"})
-    assert (found.machines, found.log_cadence_seconds, found.stability_seconds, found.flatten_depth) == (4, 600.0, 0.5, 100)
+    assert (found.machines, found.log_cadence_seconds, found.stability_seconds, found.flatten_depth) == \
+        (4, 600.0, 0.5, 100)
     assert found.home == Path("/home/u/.cycle") and found.email_to == "you@localhost"
     assert found.max_run_seconds is None and found.memory_limit is None and not found.watcher_polling
 
@@ -22,7 +23,8 @@ def test_every_variable_is_read_typed():
            "CYCLE_IMAGE_UBUNTU_24_04": "img:1", "CYCLE_STORAGE": "s3", "LOCALSTACK_HOST": "127.0.0.1:1",
            "CYCLE_PULL_UBUNTU": "1", "CYCLE_SMTP_HOST": ""}
     found = Settings.from_env(env)
-    assert (found.machines, found.memory_limit, found.max_run_seconds, found.stability_seconds) == (2, 1048576, 0.0, 0.2)
+    assert (found.machines, found.memory_limit, found.max_run_seconds, found.stability_seconds) == \
+        (2, 1048576, 0.0, 0.2)
     assert found.watcher_polling and found.pull_ubuntu and found.home == Path("/tmp/h")
     assert found.image_override("24.04") == "img:1" and found.image_override("22.04") is None
     assert (found.storage, found.localstack_host, found.smtp_host) == ("s3", "127.0.0.1:1", None)

@@ -1,4 +1,5 @@
-"""`cycle emulator storage use`: bad settings are refused with one paragraph and the config is kept (no engine needed)."""
+"""`cycle emulator storage use`: bad settings are refused with one paragraph and the config is kept
+(no engine needed)."""
 
 from __future__ import annotations
 

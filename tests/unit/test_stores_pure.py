@@ -45,6 +45,8 @@ def test_local_delete_sweeps_only_blobs_nothing_else_references(tmp_path):
     put("jobs/a-2/artifacts/common.txt", b"shared with a job")
 
     assert store.delete_prefix("jobs/a-1/artifacts/") == 3
-    blobs = {sha: (store.root / "blobs" / "sha256" / sha[:2] / sha).exists() for sha in (old, new, with_volume, with_job)}
+    blobs = {sha: (store.root / "blobs" / "sha256" / sha[:2] / sha).exists()
+             for sha in (old, new, with_volume, with_job)}
     assert blobs == {old: False, new: False, with_volume: True, with_job: True}
-    assert store.list("jobs/a-1/") == [] and [o.key for o in store.list("jobs/a-2/")] == ["jobs/a-2/artifacts/common.txt"]
+    assert store.list("jobs/a-1/") == []
+    assert [o.key for o in store.list("jobs/a-2/")] == ["jobs/a-2/artifacts/common.txt"]

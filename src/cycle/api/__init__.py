@@ -2,7 +2,7 @@
 
 Models, the Platform and EmulatorAdmin protocols, run options, the storage-key rules. Imports no
 IO library (no docker, sqlite3, boto3, requests, watchdog, textual, typer, rich): import-linter
-checks that (pyproject.toml, tests/test_imports.py), and mypy checks it strictly.
+checks that (pyproject.toml, tests/unit/test_imports.py), and mypy checks it strictly.
 """
 
 from cycle.api.admin import DoctorReport, EmulatorAdmin, ImageStatus, Usage
