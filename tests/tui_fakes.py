@@ -3,7 +3,7 @@ computed on demand (so ten million lines cost no memory), artifacts, and recorde
 
 from __future__ import annotations
 
-from emulator.models import Artifact, Job, JobState, LogRecord, Stream
+from emulator.models import Artifact, Job, JobState, LogRecord, Move, Stream
 
 T0 = 1_795_000_000_000_000_000  # a fixed instant, so snapshots never change
 
@@ -30,6 +30,7 @@ class FakePlatform:
         self.page_calls: list = []
         self.cancelled: list[str] = []
         self.downloaded: list = []
+        self.reassigned: list = []
         self._jobs = [
             job(4, "trainer-4", JobState.RUNNING, "local-1", queue_len=3, queue_warning=True, finished=False),
             job(3, "trainer-3", JobState.FINISHED, "local-0"),
@@ -74,6 +75,17 @@ class FakePlatform:
     def download_artifact(self, artifact, dest, progress=None):
         dest.write_bytes(b"x" * min(artifact.size, 1000))
         self.downloaded.append(artifact.path)
+
+    def add_job(self, name: str, state: JobState = JobState.RUNNING) -> None:
+        """A new job at the top of the list (the newest first, as the platform lists them)."""
+        self._jobs.insert(0, job(max(j.id for j in self._jobs) + 1, name, state, "local-0", finished=False))
+
+    def add_artifact(self, path: str, size: int = 1) -> None:
+        self._artifacts.append(Artifact(path, f"jobs/trainer-4/artifacts/{path}", size, "f" * 64, 0, T0))
+
+    def reassign(self, name, to=None, grace=None, wait=120.0, requester=None):
+        self.reassigned.append((name, requester))
+        return Move(1, self.job(name).id, "local-1", "local-2", f"requested by {requester}", T0, 0, [], [])
 
     def cancel(self, name):
         self.cancelled.append(name)

@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from cycle.tui.selection import keep_row
+
 
 STATE_COLOURS = {"PENDING": "yellow", "RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "CANCELLED": "grey50"}
 REFRESH_SECONDS = 1.0
@@ -70,6 +72,7 @@ class JobsScreen(Screen):
         self.app.call_from_thread(self._show, jobs, counts)
 
     def _show(self, jobs: list, counts: dict) -> None:
+        selected = self.selected_name()  # before the list changes
         self.jobs, self.counts = jobs, counts
         needle = self.query_one("#filter", Input).value.strip().lower()
         self.shown = [j for j in jobs if not needle or needle in f"{j.name} {j.project} {j.state.value}".lower()]
@@ -83,12 +86,17 @@ class JobsScreen(Screen):
             table.add_row(job.name, Text(job.state.value, style=colour), job.machine or "-", started(job),
                           duration(job, now), f"{uploaded} / {queued}", key=job.name)
         if self.shown:
-            table.move_cursor(row=min(row, len(self.shown) - 1))
+            table.move_cursor(row=keep_row(table, selected, row), animate=False)
         running = sum(1 for j in jobs if j.state.value == "RUNNING")
         shown = f"{len(self.shown)} of {len(jobs)}" if needle else f"{len(jobs)}"
         self.query_one("#context", Static).update(
             f"[b]cycle[/b] · emulator · {shown} jobs · {running} running"
             + (f" · filter: [b]{needle}[/b]" if needle else "") + " · [dim]? for keys[/dim]")
+
+    def selected_name(self) -> str | None:
+        """The highlighted job's name: the selection is a job, not a row number."""
+        table = self.query_one(DataTable)
+        return self.shown[table.cursor_row].name if 0 <= table.cursor_row < len(self.shown) else None
 
     def action_cursor(self, step: int) -> None:
         table = self.query_one(DataTable)

@@ -10,6 +10,9 @@ from textual.widgets import Button, Label, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question whose focused (Enter) answer is the safe one: No."""
+
+    AUTO_FOCUS = "#no"
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
     def __init__(self, question: str) -> None:
