@@ -89,6 +89,12 @@ class RunOptions:
     queued: bool = False  # `cycle job queue`: wait for the scheduler's next pass before taking a machine
 
 
+def request_trigger(target: str | None, requester: str | None) -> str:
+    """The move event's trigger for a request: who asked (`cycle job reassign` unless named) and where to."""
+    who = f"requested by {requester or '`cycle job reassign`'}"
+    return who if target is None else f"{who}: to {target}"
+
+
 class JobRunner:
     def __init__(self, home: Path, store: StateStore, client, sink: Sink, blobs: BlobStore) -> None:
         self.home = home
@@ -509,8 +515,8 @@ class JobRunner:
         machine going offline or busy with its owner's work, or the job running too long there."""
         taken = self.store.take_request(job.id)
         if taken is not None:
-            target, grace = taken
-            return MoveRequest("requested by `cycle job reassign`" if target is None else f"requested: to {target}", target, grace)
+            target, grace, requester = taken
+            return MoveRequest(request_trigger(target, requester), target, grace)
         machine = self.store.machine(stay.machine)
         if machine is not None and machine.state != "available":
             return MoveRequest(f"machine {stay.machine} went {machine.state}", None, None)

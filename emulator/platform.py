@@ -243,8 +243,10 @@ class EmulatorPlatform:
             remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
         return self.store.job(job.id)
 
-    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
-        """Move a running job to another machine (from any terminal) and wait until it restarted."""
+    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0,
+                 requester: str | None = None) -> Move:
+        """Move a running job to another machine (from any terminal) and wait until it restarted.
+        `requester` (e.g. "cycle tui") is named in the move's trigger; default `cycle job reassign`."""
         from emulator.agent import machine_names
 
         job = self.job(name)
@@ -256,7 +258,7 @@ class EmulatorPlatform:
         if to is not None and to == job.machine:
             raise BadInput(f"job {name} already runs on {to}; pick another machine.")
         before = len(self.store.moves(job.id))
-        self.store.request_move(job.id, to, grace)
+        self.store.request_move(job.id, to, grace, requester)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             moves = self.store.moves(job.id)

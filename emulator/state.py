@@ -123,6 +123,7 @@ ADDED_COLUMNS = [
     ("artifacts", "store", "TEXT"),
     ("jobs", "project_root", "TEXT"),
     ("machines", "agent_pid", "INTEGER"),
+    ("requests", "requester", "TEXT"),
 ]
 
 
@@ -465,20 +466,21 @@ class StateStore:
             db.execute("UPDATE machines SET state = ? WHERE name = ?", (state, name))
 
     # reassignment requests and moves
-    def request_move(self, job_id: int, target: str | None, grace: float | None) -> None:
+    def request_move(self, job_id: int, target: str | None, grace: float | None, requester: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns) VALUES (?, 'reassign', ?, ?, ?)",
-                       (job_id, target, grace, now_ns()))
+            db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns, requester) VALUES (?, 'reassign', ?, ?, ?, ?)",
+                       (job_id, target, grace, now_ns(), requester))
 
-    def take_request(self, job_id: int) -> tuple[str | None, float | None] | None:
-        """The oldest open reassignment request for the job, marked taken; None when there is none."""
+    def take_request(self, job_id: int) -> tuple[str | None, float | None, str | None] | None:
+        """The oldest open reassignment request for the job (target, grace, requester), marked
+        taken; None when there is none."""
         with self._tx() as db:
-            row = db.execute("SELECT id, target, grace FROM requests WHERE job_id = ? AND taken = 0 ORDER BY id LIMIT 1",
+            row = db.execute("SELECT id, target, grace, requester FROM requests WHERE job_id = ? AND taken = 0 ORDER BY id LIMIT 1",
                              (job_id,)).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE requests SET taken = 1 WHERE id = ?", (row[0],))
-        return row[1], row[2]
+        return row[1], row[2], row[3]
 
     def add_move(self, move: Move) -> int:
         with self._tx() as db:

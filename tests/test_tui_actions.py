@@ -68,3 +68,51 @@ async def test_the_cancel_question_has_no_focused_and_enter_answers_no():
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert type(app.screen).__name__ == "JobScreen" and platform.cancelled == []
+
+
+async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)  # trainer-4, RUNNING
+        await pilot.press("r")
+        assert type(app.screen).__name__ == "ConfirmScreen" and platform.reassigned == []
+        await pilot.press("enter")  # the safe answer
+        await pilot.pause(0.2)
+        assert platform.reassigned == []
+        await pilot.press("r", "y")
+        await pilot.pause(0.3)
+        assert platform.reassigned == [("trainer-4", "cycle tui")]
+
+
+async def test_r_on_a_finished_job_is_refused_up_front_in_one_message():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("j", "enter")  # trainer-3, FINISHED
+        await pilot.pause(0.3)
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "JobScreen" and platform.reassigned == []
+        messages = [n.message for n in app._notifications]
+        assert len(messages) == 1 and "FINISHED" in messages[0] and "only a RUNNING job" in messages[0]
+
+
+async def test_the_log_has_focus_the_moment_a_job_opens():
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        assert isinstance(app.focused, LogView)
+
+
+def test_a_reassign_request_carries_its_requester_into_the_move_trigger(tmp_path):
+    from emulator.agent import request_trigger
+    from emulator.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("demo")
+    store.request_move(job.id, None, None, requester="cycle tui")
+    target, grace, requester = store.take_request(job.id)
+    assert request_trigger(target, requester) == "requested by cycle tui"
+    store.request_move(job.id, "local-2", None)  # the CLI names no requester
+    target, _grace, requester = store.take_request(job.id)
+    assert request_trigger(target, requester) == "requested by `cycle job reassign`: to local-2"

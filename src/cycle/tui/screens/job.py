@@ -15,9 +15,11 @@ from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.log_view import LogView
 
 POLL_SECONDS = 0.5
+REQUESTER = "cycle tui"  # named in the move event, as `cycle job reassign` is
 
 
 class JobScreen(Screen):
+    AUTO_FOCUS = "LogView"  # keys reach the log the moment it shows, not the tab bar
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("f", "toggle_follow", "Follow"),
@@ -154,16 +156,30 @@ class JobScreen(Screen):
             self.app.call_from_thread(self.notify, str(error), severity="error")
 
     def action_reassign_job(self) -> None:
+        """Ask first; a job that is not RUNNING is refused at once, in one message."""
+        from cycle.tui.screens.modals import ConfirmScreen
+
         if not hasattr(self.platform, "reassign"):
             self.notify("reassignment exists only in the emulator", severity="warning")
             return
-        self.notify(f"moving {self.job_name} to another machine …")
-        self._reassign()
+        if self.job.state.value != "RUNNING":
+            ended = "it has ended" if self.job.state.is_final else "wait until it runs"
+            self.notify(f"{self.job_name} is {self.job.state.value}: only a RUNNING job can be reassigned ({ended})",
+                        severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"moving {self.job_name} to another machine …")
+                self._reassign()
+
+        self.app.push_screen(ConfirmScreen(f"Reassign job {self.job_name} to another machine? "
+                                           "It restarts there from its uploaded artifacts."), answered)
 
     @work(thread=True, exclusive=True, group="action")
     def _reassign(self) -> None:
         try:
-            move = self.platform.reassign(self.job_name)
+            move = self.platform.reassign(self.job_name, requester=REQUESTER)
             self.app.call_from_thread(self.notify, f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)")
         except Exception as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
