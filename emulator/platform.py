@@ -351,6 +351,25 @@ class EmulatorPlatform:
         return self.store.job(job.id)
 
 
+    # log navigation for viewers (queries in emulator/queries.py)
+    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+        """The `limit` lines after the cursor (0: the first page), oldest first: a viewer's `g`."""
+        from emulator.queries import logs_after
+
+        return logs_after(self.store, self.job(name).id, after_id, limit, stream)
+
+    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None) -> int:
+        """How many lines precede `line_id` (None: the log's length): a viewer's "line N of M"."""
+        from emulator.queries import log_position
+
+        return log_position(self.store, self.job(name).id, line_id, stream)
+
+    def search_logs(self, name: str, needle: str, stream: Stream | None = None) -> list[int]:
+        """Ids of the lines holding `needle` in the whole stored log, searched in sqlite."""
+        from emulator.queries import search_logs
+
+        return search_logs(self.store, self.job(name).id, needle, stream)
+
 def _still_names(folder: Path, name: str) -> bool:
     """True while `folder` holds a project manifest whose [main] name is `name` (an unreadable
     manifest counts: better to ask than to take a name from a folder that may still use it)."""

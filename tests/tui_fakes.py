@@ -31,6 +31,8 @@ class FakePlatform:
         self.cancelled: list[str] = []
         self.downloaded: list = []
         self.reassigned: list = []
+        self.after_calls: list = []
+        self.overrides: dict[int, tuple[Stream, str]] = {}  # line index -> (stream, text)
         self._jobs = [
             job(4, "trainer-4", JobState.RUNNING, "local-1", queue_len=3, queue_warning=True, finished=False),
             job(3, "trainer-3", JobState.FINISHED, "local-0"),
@@ -51,14 +53,41 @@ class FakePlatform:
     def job(self, name):
         return next(j for j in self._jobs if j.name == name)
 
+    def _record(self, index: int) -> LogRecord:
+        if index in self.overrides:
+            stream, text = self.overrides[index]
+            return LogRecord(index, 4, T0 + index * 1_000_000, stream, text)
+        return log_record(4, index)
+
+    def _matching(self, index: int, stream) -> bool:
+        return stream is None or self._record(index).stream == stream
+
     def logs_before(self, name, before_id, limit, stream=None):
         self.page_calls.append(before_id)
-        end = self.log_lines if before_id is None else before_id - 1
-        start = max(1, end - limit + 1)
-        return [log_record(4, i) for i in range(start, end + 1)]
+        end = self.log_lines if before_id is None else min(before_id - 1, self.log_lines)
+        if stream is None:
+            start = max(1, end - limit + 1)
+            return [self._record(i) for i in range(start, end + 1)]
+        found = [i for i in range(end, 0, -1) if self._matching(i, stream)][:limit]
+        return [self._record(i) for i in reversed(found)]
+
+    def logs_after(self, name, after_id, limit, stream=None):
+        self.after_calls.append(after_id)
+        if stream is None:
+            return [self._record(i) for i in range(after_id + 1, min(self.log_lines, after_id + limit) + 1)]
+        found = [i for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream)][:limit]
+        return [self._record(i) for i in found]
+
+    def log_position(self, name, line_id, stream=None):
+        end = self.log_lines if line_id is None else min(line_id - 1, self.log_lines)
+        return end if stream is None else sum(1 for i in range(1, end + 1) if self._matching(i, stream))
+
+    def search_logs(self, name, needle, stream=None):
+        low = needle.lower()
+        return [i for i in range(1, self.log_lines + 1) if self._matching(i, stream) and low in self._record(i).text.lower()]
 
     def logs(self, name, stream=None, after_id=0, since_ns=0):
-        return [log_record(4, i) for i in range(after_id + 1, self.log_lines + 1)]
+        return [self._record(i) for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream)]
 
     def append(self, count: int) -> None:
         self.log_lines += count

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+from cycle.tui.widgets.log_source import LogSource
 from cycle.tui.widgets.log_view import LogView
 
 POLL_SECONDS = 0.5
@@ -24,7 +25,6 @@ class JobScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("f", "toggle_follow", "Follow"),
         Binding("slash", "search", "Search"),
-        Binding("n", "next_match", "Next match", show=False),
         Binding("c", "cancel_job", "Cancel job"),
         Binding("r", "reassign_job", "Reassign"),
         Binding("tab", "next_tab", "Logs/Artifacts", priority=True),
@@ -43,7 +43,8 @@ class JobScreen(Screen):
         yield Static("", id="queue-warning")
         with TabbedContent(id="tabs"):
             with TabPane("Logs", id="logs-tab"):
-                yield LogView(lambda before, limit: self.platform.logs_before(self.job_name, before, limit), id="log")
+                yield LogView(LogSource(self.platform, self.job_name), id="log")
+                yield Static("", id="log-status")
                 yield Input(placeholder="search the log (enter: find the previous match, escape: close)", id="search")
             with TabPane("Artifacts", id="artifacts-tab"):
                 yield ArtifactBrowser(id="artifacts")
@@ -62,15 +63,21 @@ class JobScreen(Screen):
     def _poll(self) -> None:
         job = self.platform.job(self.job_name)
         log = self.query_one(LogView)
-        records = self.platform.logs(self.job_name, after_id=log.last_id) if log.ids or log.reached_top else []
+        stream, after = log.stream, log.tail_id
+        records = log.source.live(after, stream) if log.live_ready else []
         stored = {a.path: a.size for a in self.platform.artifacts(self.job_name)}
         queued = set(self.platform.queued_artifacts(self.job_name))
-        self.app.call_from_thread(self._apply, job, records, stored, queued)
+        self.app.call_from_thread(self._apply, job, records, stream, stored, queued)
 
-    def _apply(self, job, records, stored, queued) -> None:
+    def _apply(self, job, records, stream, stored, queued) -> None:
         self._show_job(job)
-        self.query_one(LogView).add_lines(records)
+        log = self.query_one(LogView)
+        if log.stream == stream:  # not from before a filter change
+            log.add_lines(records)
         self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False))
+
+    def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
+        self.query_one("#log-status", Static).update(self.query_one(LogView).status())
 
     def _show_job(self, job) -> None:
         self.job = job
@@ -83,7 +90,7 @@ class JobScreen(Screen):
         follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
         self.query_one("#job-header", Static).update(
             f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
-            + (f" ({job.reason})" if job.reason else "")
+            + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             + f" · machine {job.machine or '-'} · started {started(job)} · {duration(job, now)}"
             + f" · follow {follow}")
         banner = self.query_one("#queue-warning", Static)
@@ -124,15 +131,12 @@ class JobScreen(Screen):
         search.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        log = self.query_one(LogView)
-        if not log.find(event.value):
-            self.notify(f"{event.value!r} is not in the loaded lines", severity="warning")
-        log.focus()
+        self.query_one(LogView).find(event.value)
+        self.query_one(LogView).focus()
 
-    def action_next_match(self) -> None:
-        log = self.query_one(LogView)
-        if log.search:
-            log.find(log.search)
+    def on_log_view_search_finished(self, message: LogView.SearchFinished) -> None:
+        if not message.found:
+            self.notify(f"{message.needle!r} is not in the log", severity="warning")
 
     def action_cancel_job(self) -> None:
         from cycle.tui.screens.modals import ConfirmScreen
