@@ -116,3 +116,28 @@ def test_a_reassign_request_carries_its_requester_into_the_move_trigger(tmp_path
     store.request_move(job.id, "local-2", None)  # the CLI names no requester
     target, _grace, requester = store.take_request(job.id)
     assert request_trigger(target, requester) == "requested by `cycle job reassign`: to local-2"
+
+
+def test_the_readme_keys_table_is_the_one_generated_from_the_bindings():
+    from pathlib import Path
+
+    from cycle.tui.keys import markdown_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- keys:start -->\n", 1)[1].split("\n<!-- keys:end -->", 1)[0]
+    assert table == markdown_table(), "regenerate it: python -c 'from cycle.tui.keys import markdown_table; print(markdown_table())'"
+
+
+async def test_help_shows_the_keys_from_the_bindings():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        from rich.console import Console
+
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))
+        for static in app.screen.query(".help-column"):
+            console.print(static.render())
+        text = console.export_text()
+        assert "Reassign the running job to another machine (asks first)" in text and "The first line of the whole log" in text

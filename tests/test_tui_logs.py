@@ -73,7 +73,7 @@ async def test_search_finds_a_line_outside_the_loaded_pages_and_n_N_wrap_around(
         await wait_for(pilot, lambda: log.match_index is not None)
         assert log.texts[log.match_index] == "checkpoint step-000100 uploaded" and len(log.matches) == 2
         assert log.match_index in range(log.top_index, log.top_index + log.scrollable_content_region.height)  # on screen
-        assert "search 'STEP-0001' 1/2" in log.status()
+        assert "match 1/2 'STEP-0001'" in log.status()
         await pilot.press("n")
         await wait_for(pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded"))
         await pilot.press("n")  # wraps to the first
@@ -193,3 +193,16 @@ async def test_the_job_header_shows_a_failure_reason_in_red():
         header = app.screen.query_one("#job-header").render()
         spans = [span for span in header.spans if "EXIT_CODE_1" in str(header)[span.start:span.end]]
         assert any("red" in str(span.style) and "b" in str(span.style).split() for span in spans)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+def test_snapshot_logs_with_search_hits_and_a_failure_event(snap_compare, size):
+    app, platform = make_app()
+    platform.overrides[1990] = (Stream.SYSTEM, OOM)
+
+    async def run_before(pilot):
+        await open_job(pilot)
+        await pilot.press("slash", *"step 199", "enter")  # hits on screen, the current one stands out
+        await pilot.pause(0.4)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -22,11 +22,11 @@ REQUESTER = "cycle tui"  # named in the move event, as `cycle job reassign` is
 class JobScreen(Screen):
     AUTO_FOCUS = "LogView"  # keys reach the log the moment it shows, not the tab bar
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("slash", "search", "Search"),
-        Binding("c", "cancel_job", "Cancel job"),
-        Binding("r", "reassign_job", "Reassign"),
+        Binding("escape", "back", "Back", tooltip="Back to the jobs (or close the search box)"),
+        Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines on / off"),
+        Binding("slash", "search", "Search", tooltip="Search the whole stored log (n / N: next / previous)"),
+        Binding("c", "cancel_job", "Cancel job", tooltip="Cancel the job (asks first; No is the default)"),
+        Binding("r", "reassign_job", "Reassign", tooltip="Reassign the running job to another machine (asks first)"),
         Binding("tab", "next_tab", "Logs/Artifacts", priority=True),
         Binding("1", "tab('logs-tab')", "Logs", show=False),
         Binding("2", "tab('artifacts-tab')", "Artifacts", show=False),
@@ -131,7 +131,9 @@ class JobScreen(Screen):
         search.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Search the whole log; the box closes so the log has the room (n / N walk the matches)."""
         self.query_one(LogView).find(event.value)
+        event.input.display = False
         self.query_one(LogView).focus()
 
     def on_log_view_search_finished(self, message: LogView.SearchFinished) -> None:

@@ -36,9 +36,9 @@ class JobsScreen(Screen):
         Binding("k,up", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
         Binding("G", "edge(1)", "Last", show=False),
-        Binding("enter", "open", "Open"),
-        Binding("slash", "filter", "Filter"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("enter", "open", "Open", tooltip="Open the highlighted job"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by name, project or state"),
+        Binding("r", "refresh", "Refresh", tooltip="Refresh the list now (on a job: reassign)"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -32,25 +32,15 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-HELP = """\
-[b]Jobs[/b]
-  j / k, ↓ / ↑   move            g / G     first / last
-  enter          open the job    /         filter by name, project or state
-  r              refresh now     q         quit
-[b]Job[/b]
-  tab            Logs ⇄ Artifacts          escape    back to the jobs
-  f              follow new lines          /         search the log (n: next match)
-  c              cancel the job            r         reassign it to another machine
-[b]Artifacts[/b]
-  enter          open a folder             backspace up one folder
-  s              sort by name ⇄ size       d         download the file or folder
-"""
-
-
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
-            yield Static(HELP)
-            yield Label("escape to close", id="help-close")
+        from cycle.tui.keys import help_columns
+
+        left, right = help_columns()
+        with VerticalScroll(id="help"):
+            with Horizontal(id="help-columns"):
+                yield Static(left, classes="help-column")
+                yield Static(right, classes="help-column")
+            yield Label("escape to close · keys are read from the bindings", id="help-close")

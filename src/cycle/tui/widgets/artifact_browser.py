@@ -71,8 +71,8 @@ class ArtifactBrowser(Vertical):
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("backspace", "up", "Up"),
-        Binding("s", "toggle_sort", "Sort"),
-        Binding("d", "download", "Download"),
+        Binding("s", "toggle_sort", "Sort", tooltip="Sort by name or by size"),
+        Binding("d", "download", "Download", tooltip="Download the file or folder into .cycleswap/jobs/<job>/artifacts/"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),

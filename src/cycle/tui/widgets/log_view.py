@@ -75,16 +75,16 @@ class LogView(ScrollView, can_focus=True):
     BINDINGS = [
         Binding("up,k", "line(-1)", "Up", show=False),
         Binding("down,j", "line(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip="One page up, at once"),
         Binding("pagedown,space", "page(1)", "Page down", show=False),
-        Binding("g,home", "top", "First line", show=False),
-        Binding("G,end", "bottom", "Last line"),
+        Binding("g,home", "top", "First line", show=False, tooltip="The first line of the whole log"),
+        Binding("G,end", "bottom", "Last line", key_display="G", tooltip="The last line of the whole log, following"),
         Binding("left,h", "sideways(-8)", "Left", show=False),
         Binding("right,l", "sideways(8)", "Right", show=False),
-        Binding("n", "match(1)", "Next match", show=False),
-        Binding("N", "match(-1)", "Previous match", show=False),
-        Binding("w", "toggle_wrap", "Wrap"),
-        Binding("s", "cycle_stream", "Streams"),
+        Binding("n", "match(1)", "Next match", show=False, tooltip="Next search match (wraps around)"),
+        Binding("N", "match(-1)", "Previous match", show=False, tooltip="Previous search match (wraps around)"),
+        Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines on / off (off: ← / → scroll sideways)"),
+        Binding("s", "cycle_stream", "Streams", tooltip="Show all streams, then only stdout, stderr, system"),
     ]
 
     follow: reactive[bool] = reactive(True)
@@ -532,7 +532,7 @@ class LogView(ScrollView, can_focus=True):
             self.post_message(self.StatusChanged())
 
     def status(self) -> str:
-        """`line N of M · filter · wrap · follow · search k/K`, for the screen's status line."""
+        """`line N of M · match k/K 'x' · follow · streams · wrap`: the most useful first, for 80 columns."""
         parts = []
         if self.texts:
             top = self.top_index
@@ -541,12 +541,12 @@ class LogView(ScrollView, can_focus=True):
             parts.append(f"line {line} of {total}")
         else:
             parts.append("no lines" + (" (loading)" if self.loading else ""))
-        parts.append(f"streams: {self.stream or 'all'}")
-        parts.append(f"wrap {'on' if self.wrap else 'off'}")
-        parts.append(f"follow {'on' if self.follow else 'off'}")
         if self.search:
             found = f"{self.match_pos + 1}/{len(self.matches):,}" if self.match_pos is not None else f"0/{len(self.matches)}"
-            parts.append(f"search {self.search!r} {found}")
+            parts.append(f"match {found} {self.search!r}")
+        parts.append(f"follow {'on' if self.follow else 'off'}")
+        parts.append(f"streams: {self.stream or 'all'}")
+        parts.append(f"wrap {'on' if self.wrap else 'off'}")
         return " · ".join(parts)
 
     # rendering
