@@ -138,6 +138,6 @@ async def test_help_shows_the_keys_from_the_bindings():
 
         console = Console(width=200, record=True, file=open("/dev/null", "w"))
         for static in app.screen.query(".help-column"):
-            console.print(static.render())
+            console.print(static.content)
         text = console.export_text()
         assert "Reassign the running job to another machine (asks first)" in text and "The first line of the whole log" in text
