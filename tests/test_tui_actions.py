@@ -141,3 +141,25 @@ async def test_help_shows_the_keys_from_the_bindings():
             console.print(static.content)
         text = console.export_text()
         assert "Reassign the running job to another machine (asks first)" in text and "The first line of the whole log" in text
+
+
+async def test_the_log_has_focus_on_opening_a_job_of_the_real_emulator_store(tmp_path, monkeypatch):
+    """With the emulator's Platform (slower than the fake) the log pane became focusable only after
+    mount, and nothing had focus: PageUp / g did nothing until Tab twice."""
+    from cycle.tui.app import CycleApp
+    from emulator.models import Stream
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))
+    platform = EmulatorPlatform(tmp_path)
+    job = platform.store.create_job("demo")
+    platform.store.append_logs(job.id, [(i, Stream.STDOUT, f"line {i}") for i in range(1, 200_001)])
+    app = CycleApp(platform)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert isinstance(app.focused, LogView)
+        await pilot.press("g")
+        await pilot.pause(0.5)
+        assert app.focused.texts[app.focused.top_index] == "line 1"

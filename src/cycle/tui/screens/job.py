@@ -57,6 +57,19 @@ class JobScreen(Screen):
         self.set_interval(POLL_SECONDS, self.poll)
         self.query_one(LogView).focus()
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """The shown tab's content takes the keys: on opening (when the log pane becomes visible,
+        which in a real terminal can be after mount, so AUTO_FOCUS alone finds nothing
+        focusable) and on every switch."""
+        self._focus_tab(event.pane.id)
+
+    def _focus_tab(self, tab: str | None) -> None:
+        target = self.query_one("#artifact-table") if tab == "artifacts-tab" else self.query_one(LogView)
+        if self.focused is not target and not isinstance(self.focused, Input):
+            self.set_focus(target)
+        if self.focused is None:  # not focusable yet: once the layout is done
+            self.call_after_refresh(lambda: self.focused is None and self.set_focus(target))
+
     def poll(self) -> None:
         self.run_worker(self._poll, thread=True, exclusive=True, group="job-poll")
 
@@ -106,10 +119,7 @@ class JobScreen(Screen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        if tab == "artifacts-tab":
-            self.query_one("#artifact-table").focus()
-        else:
-            self.query_one(LogView).focus()
+        self._focus_tab(tab)
 
     def action_back(self) -> None:
         search = self.query_one("#search", Input)
@@ -128,7 +138,7 @@ class JobScreen(Screen):
         self.query_one(TabbedContent).active = "logs-tab"
         search = self.query_one("#search", Input)
         search.display = True
-        search.focus()
+        self.set_focus(search)  # at once: keys typed right after `/` go into the box, not to the log
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Search the whole log; the box closes so the log has the room (n / N walk the matches)."""

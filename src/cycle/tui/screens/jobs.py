@@ -108,7 +108,7 @@ class JobsScreen(Screen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # at once: keys typed right after `/` go into the box
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
