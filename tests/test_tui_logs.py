@@ -206,3 +206,17 @@ def test_snapshot_logs_with_search_hits_and_a_failure_event(snap_compare, size):
         await pilot.pause(0.4)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_changing_the_stream_filter_keeps_the_view_at_the_end_and_recounts_the_matches():
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"step 10", "enter")
+        await wait_for(pilot, lambda: log.match_index is not None)
+        everywhere = len(log.matches)
+        await pilot.press("s")  # stdout only
+        await wait_for(pilot, lambda: log.stream == "stdout" and not log.loading and log.matches and len(log.matches) < everywhere)
+        await pilot.pause(0.2)
+        assert log.is_vertical_scroll_end and log.ids[-1] == 1999

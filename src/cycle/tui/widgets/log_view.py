@@ -105,9 +105,9 @@ class LogView(ScrollView, can_focus=True):
             self.total, self.generation = total, generation
 
     class Searched(Message):
-        def __init__(self, needle: str, ids: list[int] | None, generation: int) -> None:
+        def __init__(self, needle: str, ids: list[int] | None, generation: int, move: bool = True) -> None:
             super().__init__()
-            self.needle, self.ids, self.generation = needle, ids, generation
+            self.needle, self.ids, self.generation, self.move = needle, ids, generation, move
 
     class StatusChanged(Message):
         """The position, filter or search changed: the screen redraws its status line."""
@@ -475,12 +475,13 @@ class LogView(ScrollView, can_focus=True):
         self.matches, self.match_pos = [], None
         self._jump("tail")
         if self.search:
-            self.find(self.search)
+            self.find(self.search, move=False)  # the matches of the filtered log; the view stays at the end
         self._post_status()
 
     # search
-    def find(self, needle: str) -> None:
-        """Search the whole stored log (in the store); the answer arrives as Searched."""
+    def find(self, needle: str, move: bool = True) -> None:
+        """Search the whole stored log (in the store); the answer arrives as Searched, and the view
+        goes to the first match from the top line on (`move`)."""
         self.search = needle
         self.matches, self.match_pos = [], None
         self._cache.clear()
@@ -489,7 +490,7 @@ class LogView(ScrollView, can_focus=True):
             self._post_status()
             return
         generation, stream = self.generation, self.stream
-        self.run_worker(lambda: self.post_message(self.Searched(needle, self.source.search(needle, stream), generation)),
+        self.run_worker(lambda: self.post_message(self.Searched(needle, self.source.search(needle, stream), generation, move)),
                         thread=True, exclusive=True, group="log-search")
 
     def on_log_view_searched(self, message: Searched) -> None:
@@ -500,6 +501,9 @@ class LogView(ScrollView, can_focus=True):
             low = message.needle.lower()
             ids = [self.ids[i] for i, text in enumerate(self.texts) if low in text.lower()]
         self.matches = ids
+        if not message.move:
+            self._post_status()
+            return
         self.post_message(self.SearchFinished(message.needle, len(ids)))
         if ids:
             here = self.ids[self.top_index] if self.ids else 0
