@@ -159,7 +159,7 @@ async def test_s_filters_the_log_by_stream_server_side():
         log = app.screen.query_one(LogView)
         for stream in ("stdout", "stderr", "system"):
             await pilot.press("s")
-            await wait_for(pilot, lambda: log.stream == stream and log.texts and not log.loading)
+            await wait_for(pilot, lambda: log.stream == stream and log.texts and not log.fetching)
             assert {log.stream_name(i) for i in range(log.line_count)} == {stream}
             assert f"streams: {stream}" in log.status()
         await pilot.press("s")
@@ -217,6 +217,32 @@ async def test_changing_the_stream_filter_keeps_the_view_at_the_end_and_recounts
         await wait_for(pilot, lambda: log.match_index is not None)
         everywhere = len(log.matches)
         await pilot.press("s")  # stdout only
-        await wait_for(pilot, lambda: log.stream == "stdout" and not log.loading and log.matches and len(log.matches) < everywhere)
+        await wait_for(pilot, lambda: log.stream == "stdout" and not log.fetching and log.matches and len(log.matches) < everywhere)
         await pilot.pause(0.2)
         assert log.is_vertical_scroll_end and log.ids[-1] == 1999
+
+
+async def test_keys_pressed_in_a_burst_during_loads_are_never_lost():
+    """`loading` was Textual's own reactive: while a page was fetched the log lost focus, and keys
+    typed at once (paste speed, or rapid PageUp) went nowhere."""
+    from textual import events
+
+    app, _ = make_app(log_lines=20_000)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        for _ in range(2):
+            app.post_message(events.Key("s", "s"))
+        await wait_for(pilot, lambda: log.stream == "stderr")
+        for _ in range(2):
+            app.post_message(events.Key("s", "s"))
+        await wait_for(pilot, lambda: log.stream is None and log.ids and log.ids[-1] == 20_000)
+        await pilot.pause(0.3)
+        before = round(log.scroll_y)
+        for _ in range(PAGE // 20):  # enough pages up to need an older page mid-burst
+            app.post_message(events.Key("pageup", None))
+        await pilot.pause(1.0)
+        height = log.scrollable_content_region.height
+        moved = log.ids[-1] - log.ids[log.top_index]  # from the last line to the top one
+        assert moved == (height - 1) + (PAGE // 20) * (height - 1)  # every press, across the page load
+        assert app.focused is log and before

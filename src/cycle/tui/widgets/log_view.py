@@ -128,7 +128,9 @@ class LogView(ScrollView, can_focus=True):
         self.first_line: int | None = None  # 0-based position of the window's first line
         self.tail_id = 0  # the last line id known in the (filtered) log: live lines come after it
         self.live_ready = False
-        self.loading = False
+        # not `loading`: that is Textual's own reactive, which covers the widget with a spinner and
+        # takes its focus away, so keys pressed during a fetch were lost
+        self.fetching = False
         self.pages_loaded = 0
         self.matches: list[int] = []
         self.match_pos: int | None = None
@@ -139,6 +141,7 @@ class LogView(ScrollView, can_focus=True):
         self._row_starts: array | None = None  # wrap mode: the first visual row of each line
         self._rows_width = 0
         self._asked_at = 0.0
+        self._owed = 0  # rows asked past the window's edge, paid when the next page lands
         self.last_page_seconds = 0.0
 
     def _clear_window(self) -> None:
@@ -156,7 +159,7 @@ class LogView(ScrollView, can_focus=True):
     def _jump(self, kind: str, target_id: int | None = None) -> None:
         """Replace the window (tail, top, or around a line); any load still running is overtaken."""
         self.generation += 1
-        self.loading = True
+        self.fetching = True
         self._asked_at = time.perf_counter()
         generation, stream = self.generation, self.stream
         self.run_worker(lambda: self._fetch_window(kind, generation, stream, target_id),
@@ -179,17 +182,17 @@ class LogView(ScrollView, can_focus=True):
                                                 target_id=target_id, complete=len(after) < PAGE // 2))
 
     def load_older(self) -> None:
-        if self.loading or self.reached_top or not self.ids:
+        if self.fetching or self.reached_top or not self.ids:
             return
         self._load_beside("older", self.ids[0])
 
     def load_newer(self) -> None:
-        if self.loading or self.at_tail or not self.ids:
+        if self.fetching or self.at_tail or not self.ids:
             return
         self._load_beside("newer", self.ids[-1])
 
     def _load_beside(self, kind: str, cursor: int) -> None:
-        self.loading = True
+        self.fetching = True
         self._asked_at = time.perf_counter()
         generation, stream = self.generation, self.stream
 
@@ -203,7 +206,7 @@ class LogView(ScrollView, can_focus=True):
     def on_log_view_window_loaded(self, message: WindowLoaded) -> None:
         if message.generation != self.generation:
             return  # overtaken by a newer jump or filter
-        self.loading = False
+        self.fetching = False
         self.pages_loaded += 1
         self.last_page_seconds = time.perf_counter() - self._asked_at  # fetch + apply, for benchmarks
         handler = {"older": self._prepend, "newer": self._append_page}.get(message.kind, self._replace)
@@ -211,6 +214,7 @@ class LogView(ScrollView, can_focus=True):
         self._post_status()
 
     def _replace(self, message: WindowLoaded) -> None:
+        self._owed = 0
         self._clear_window()
         self._extend(message.records)
         self._cache.clear()
@@ -255,7 +259,9 @@ class LogView(ScrollView, can_focus=True):
         self._row_starts = None
         self._resize()
         # the anchor moves in the same update as the lines: no frame shows lines from elsewhere
-        self._set_top_row(self.scroll_y + self._row_count() - old_rows)
+        owed, self._owed = min(self._owed, 0), max(self._owed, 0)
+        self._set_top_row(self.scroll_y + self._row_count() - old_rows + owed)
+        self._near_edges()
 
     def _append_page(self, message: WindowLoaded) -> None:
         last = self.ids[-1] if self.ids else 0
@@ -264,6 +270,10 @@ class LogView(ScrollView, can_focus=True):
         if self.at_tail:
             self.tail_id = max(self.tail_id, self.ids[-1] if self.ids else 0)
         self._resize()
+        owed, self._owed = max(self._owed, 0), min(self._owed, 0)
+        if owed:
+            self._set_top_row(self.scroll_y + owed)
+            self._near_edges()
         self.refresh()
 
     def _extend(self, records: list) -> None:
@@ -419,10 +429,17 @@ class LogView(ScrollView, can_focus=True):
         self._post_status()
 
     def _user_moved(self, rows: int) -> None:
-        """A move the user asked for: going up leaves follow mode."""
+        """A move the user asked for: going up leaves follow mode. Rows beyond the window's edge
+        while the next page is still coming are owed, and paid when it lands: no press is lost."""
         if rows < 0:
             self.follow = False
-        self._set_top_row(self.scroll_y + rows)
+        target = self.scroll_y + self._owed + rows
+        self._owed = 0
+        if target < 0 and not self.reached_top:
+            self._owed = target
+        elif target > self.max_scroll_y and not self.at_tail:
+            self._owed = target - self.max_scroll_y
+        self._set_top_row(target)
         self._near_edges()
 
     def action_line(self, step: int) -> None:
@@ -438,7 +455,7 @@ class LogView(ScrollView, can_focus=True):
         self.follow = False
         if self.reached_top and (self.first_line in (0, None)):
             self.generation += 1  # whatever is loading now is stale
-            self.loading = False
+            self.fetching = False
             self._set_top_row(0)
         else:
             self._jump("top")
@@ -446,7 +463,7 @@ class LogView(ScrollView, can_focus=True):
     def action_bottom(self) -> None:
         if self.at_tail:
             self.generation += 1
-            self.loading = False
+            self.fetching = False
             self._set_top_row(self.max_scroll_y)
             self.follow = True
         else:
@@ -544,7 +561,7 @@ class LogView(ScrollView, can_focus=True):
             total = f"{self.total:,}" if self.total is not None else "?"
             parts.append(f"line {line} of {total}")
         else:
-            parts.append("no lines" + (" (loading)" if self.loading else ""))
+            parts.append("no lines" + (" (loading)" if self.fetching else ""))
         if self.search:
             found = f"{self.match_pos + 1}/{len(self.matches):,}" if self.match_pos is not None else f"0/{len(self.matches)}"
             parts.append(f"match {found} {self.search!r}")
