@@ -246,3 +246,32 @@ async def test_keys_pressed_in_a_burst_during_loads_are_never_lost():
         moved = log.ids[-1] - log.ids[log.top_index]  # from the last line to the top one
         assert moved == (height - 1) + (PAGE // 20) * (height - 1)  # every press, across the page load
         assert app.focused is log and before
+
+
+async def test_G_right_after_a_filter_change_ends_on_the_new_filter_s_last_page():
+    from textual import events
+
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        for key, char in (("s", "s"), ("s", "s"), ("G", "G")):  # in one burst: G before the stderr page lands
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: log.stream == "stderr" and log.total is not None and not log.fetching)
+        assert {log.stream_name(i) for i in range(log.line_count)} == {"stderr"} and log.is_vertical_scroll_end
+        assert log.status().startswith(f"line {log.first_line + log.top_index + 1:,} of {log.total:,}")
+
+
+async def test_a_search_typed_in_one_burst_after_slash_is_not_lost():
+    from textual import events
+
+    app, _ = make_app(log_lines=20_000)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        for key, char in (("g", "g"), ("slash", "/"), *((c, c) for c in "step-0001"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: log.match_index is not None)
+        assert log.texts[log.match_index] == "checkpoint step-000100 uploaded"
+        await pilot.press("slash", "x", "slash", "y")
+        assert app.screen.query_one("#search").value == "x/y"  # `/` in the box is text

@@ -24,7 +24,9 @@ class JobScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to the jobs (or close the search box)"),
         Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines on / off"),
-        Binding("slash", "search", "Search", tooltip="Search the whole stored log (n / N: next / previous)"),
+        # priority: the box must have the focus before the next key is dispatched (keys typed in
+        # one burst after `/` went to the log while the key bubbled up to the screen)
+        Binding("slash", "search", "Search", tooltip="Search the whole stored log (n / N: next / previous)", priority=True),
         Binding("c", "cancel_job", "Cancel job", tooltip="Cancel the job (asks first; No is the default)"),
         Binding("r", "reassign_job", "Reassign", tooltip="Reassign the running job to another machine (asks first)"),
         Binding("tab", "next_tab", "Logs/Artifacts", priority=True),
@@ -135,10 +137,13 @@ class JobScreen(Screen):
         self._show_job(self.job)
 
     def action_search(self) -> None:
-        self.query_one(TabbedContent).active = "logs-tab"
         search = self.query_one("#search", Input)
+        if self.focused is search:  # a priority binding: `/` typed in the box is text
+            search.insert_text_at_cursor("/")
+            return
+        self.query_one(TabbedContent).active = "logs-tab"
         search.display = True
-        self.set_focus(search)  # at once: keys typed right after `/` go into the box, not to the log
+        self.set_focus(search)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Search the whole log; the box closes so the log has the room (n / N walk the matches)."""

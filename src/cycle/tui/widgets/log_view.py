@@ -142,6 +142,7 @@ class LogView(ScrollView, can_focus=True):
         self._rows_width = 0
         self._asked_at = 0.0
         self._owed = 0  # rows asked past the window's edge, paid when the next page lands
+        self.pending_jump: str | None = None  # the window being fetched (tail, top, around)
         self.last_page_seconds = 0.0
 
     def _clear_window(self) -> None:
@@ -160,6 +161,7 @@ class LogView(ScrollView, can_focus=True):
         """Replace the window (tail, top, or around a line); any load still running is overtaken."""
         self.generation += 1
         self.fetching = True
+        self.pending_jump = kind
         self._asked_at = time.perf_counter()
         generation, stream = self.generation, self.stream
         self.run_worker(lambda: self._fetch_window(kind, generation, stream, target_id),
@@ -215,6 +217,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _replace(self, message: WindowLoaded) -> None:
         self._owed = 0
+        self.pending_jump = None
         self._clear_window()
         self._extend(message.records)
         self._cache.clear()
@@ -422,9 +425,9 @@ class LogView(ScrollView, can_focus=True):
 
     def watch_follow(self, follow: bool) -> None:
         if follow:
-            if self.at_tail:
+            if self.at_tail and self.pending_jump is None:
                 self._set_top_row(self.max_scroll_y)
-            elif self.is_mounted:
+            elif self.is_mounted and self.pending_jump != "tail":
                 self._jump("tail")
         self._post_status()
 
@@ -453,19 +456,22 @@ class LogView(ScrollView, can_focus=True):
 
     def action_top(self) -> None:
         self.follow = False
-        if self.reached_top and (self.first_line in (0, None)):
-            self.generation += 1  # whatever is loading now is stale
+        if self.pending_jump is None and self.reached_top and self.first_line in (0, None):
+            self.generation += 1  # a page still loading beside the window is stale now
             self.fetching = False
             self._set_top_row(0)
-        else:
+        elif self.pending_jump != "top":
             self._jump("top")
 
     def action_bottom(self) -> None:
-        if self.at_tail:
+        if self.pending_jump is None and self.at_tail:
             self.generation += 1
             self.fetching = False
             self._set_top_row(self.max_scroll_y)
             self.follow = True
+        elif self.follow:
+            if self.pending_jump != "tail":
+                self._jump("tail")
         else:
             self.follow = True  # watch_follow loads the last page
 
