@@ -128,7 +128,8 @@ def test_the_readme_keys_table_is_the_one_generated_from_the_bindings():
     table = readme.split("<!-- keys:start -->\n", 1)[1].split("\n<!-- keys:end -->", 1)[0]
     assert table == markdown_table(CycleApp.key_sections()), (
         "regenerate it: python -c 'from cycle.tui.app import CycleApp; from cycle.tui.keys import markdown_table; "
-        "print(markdown_table(CycleApp.key_sections()))'")
+        "print(markdown_table(CycleApp.key_sections()))'"
+    )
 
 
 async def test_help_shows_the_keys_from_the_bindings():
@@ -143,7 +144,10 @@ async def test_help_shows_the_keys_from_the_bindings():
         for static in app.screen.query(".help-column"):
             console.print(static.content)
         text = console.export_text()
-        assert "Reassign the running job to another machine (asks first)" in text and "The first line of the whole log" in text
+        assert (
+            "Reassign the running job to another machine (asks first)" in text
+            and "The first line of the whole log" in text
+        )
 
 
 async def test_the_log_has_focus_on_opening_a_job_of_the_real_emulator_store(tmp_path, monkeypatch):

@@ -73,14 +73,22 @@ async def test_search_finds_a_line_outside_the_loaded_pages_and_n_N_wrap_around(
         await pilot.press("slash", *"STEP-0001", "enter")  # lines 100 and 150 only, far above the last page
         await wait_for(pilot, lambda: log.match_index is not None)
         assert log.texts[log.match_index] == "checkpoint step-000100 uploaded" and len(log.matches) == 2
-        assert log.match_index in range(log.top_index, log.top_index + log.scrollable_content_region.height)  # on screen
+        assert log.match_index in range(
+            log.top_index, log.top_index + log.scrollable_content_region.height
+        )  # on screen
         assert "match 1/2 'STEP-0001'" in log.status()
         await pilot.press("n")
-        await wait_for(pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded"))
+        await wait_for(
+            pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded")
+        )
         await pilot.press("n")  # wraps to the first
-        await wait_for(pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000100 uploaded"))
+        await wait_for(
+            pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000100 uploaded")
+        )
         await pilot.press("N")  # and back over the start to the last
-        await wait_for(pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded"))
+        await wait_for(
+            pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded")
+        )
 
 
 async def test_a_search_with_no_match_says_so_for_the_whole_log():
@@ -147,7 +155,9 @@ async def test_w_wraps_long_lines_and_otherwise_they_scroll_sideways():
         await pilot.press("w")
         await pilot.pause(0.2)
         assert log.wrap and log.scroll_x == 0 and log.virtual_size.height > log.line_count
-        shown = "".join(strip.text for strip in (log.render_line(y) for y in range(log.scrollable_content_region.height)))
+        shown = "".join(
+            strip.text for strip in (log.render_line(y) for y in range(log.scrollable_content_region.height))
+        )
         assert "THE-END" in shown and log.is_vertical_scroll_end
         await pilot.press("w")
         assert not log.wrap and log.virtual_size.height == log.line_count
@@ -168,10 +178,17 @@ async def test_s_filters_the_log_by_stream_server_side():
         assert log.total == 2000
 
 
-@pytest.mark.parametrize("text", [OOM, "UPLOAD_ERROR: the artifact uploader stopped",
-                                  "the process running this job (pid 7) died; the job is marked LOST",
-                                  "build failed: build.sh exited with code 2", "RESTORE_FAILED: could not restore",
-                                  "DISK_FULL: no space left"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        OOM,
+        "UPLOAD_ERROR: the artifact uploader stopped",
+        "the process running this job (pid 7) died; the job is marked LOST",
+        "build failed: build.sh exited with code 2",
+        "RESTORE_FAILED: could not restore",
+        "DISK_FULL: no space left",
+    ],
+)
 async def test_failure_events_are_bold_red_in_the_log(text):
     app, platform = make_app()
     platform.overrides[1999] = (Stream.SYSTEM, text)
@@ -192,7 +209,7 @@ async def test_the_job_header_shows_a_failure_reason_in_red():
         await pilot.press("j", "j", "enter")  # sweep-2: FAILED, EXIT_CODE_1
         await pilot.pause(0.3)
         header = app.screen.query_one("#job-header").render()
-        spans = [span for span in header.spans if "EXIT_CODE_1" in str(header)[span.start:span.end]]
+        spans = [span for span in header.spans if "EXIT_CODE_1" in str(header)[span.start : span.end]]
         assert any("red" in str(span.style) and "b" in str(span.style).split() for span in spans)
 
 
@@ -218,7 +235,9 @@ async def test_changing_the_stream_filter_keeps_the_view_at_the_end_and_recounts
         await wait_for(pilot, lambda: log.match_index is not None)
         everywhere = len(log.matches)
         await pilot.press("s")  # stdout only
-        await wait_for(pilot, lambda: log.stream == "stdout" and not log.fetching and log.matches and len(log.matches) < everywhere)
+        await wait_for(
+            pilot, lambda: log.stream == "stdout" and not log.fetching and log.matches and len(log.matches) < everywhere
+        )
         await pilot.pause(0.2)
         assert log.is_vertical_scroll_end and log.ids[-1] == 1999
 

@@ -13,7 +13,9 @@ def make_store(tmp_path):
     store = StateStore(tmp_path / "state.db")
     job = store.create_job("demo")
     other = store.create_job("demo")
-    store.append_logs(job.id, [(i, Stream.SYSTEM if i % 10 == 0 else Stream.STDOUT, f"line {i} 100%_done") for i in range(1, 101)])
+    store.append_logs(
+        job.id, [(i, Stream.SYSTEM if i % 10 == 0 else Stream.STDOUT, f"line {i} 100%_done") for i in range(1, 101)]
+    )
     store.append_logs(other.id, [(i, Stream.STDOUT, f"line {i}") for i in range(1, 50)])
     return store, job
 
@@ -22,7 +24,11 @@ def test_logs_after_reads_the_first_page_and_the_page_after_a_cursor(tmp_path):
     store, job = make_store(tmp_path)
     first = logs_after(store, job.id, 0, 5)
     assert [r.text.split()[1] for r in first] == ["1", "2", "3", "4", "5"]
-    assert [r.id for r in logs_after(store, job.id, first[-1].id, 3)] == [first[-1].id + 1, first[-1].id + 2, first[-1].id + 3]
+    assert [r.id for r in logs_after(store, job.id, first[-1].id, 3)] == [
+        first[-1].id + 1,
+        first[-1].id + 2,
+        first[-1].id + 3,
+    ]
     assert [r.text.split()[1] for r in logs_after(store, job.id, 0, 2, Stream.SYSTEM)] == ["10", "20"]
 
 

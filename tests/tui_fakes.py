@@ -17,11 +17,32 @@ def log_record(job_id: int, index: int) -> LogRecord:
     return LogRecord(index, job_id, T0 + index * 1_000_000, Stream.STDOUT, f"step {index} loss {1 / index:.6f}")
 
 
-def job(id: int, name: str, state: JobState, machine: str | None, reason=None, queue_len=0, queue_warning=False,
-        started=True, finished=True) -> Job:
-    return Job(id, name, name.rsplit("-", 1)[0], state, reason, machine, "cycle/demo:build-abc", T0,
-               T0 + 1_000_000_000 if started else None, T0 + 95_000_000_000 if finished else None,
-               1 if reason else (0 if finished else None), queue_len, queue_warning)
+def job(
+    id: int,
+    name: str,
+    state: JobState,
+    machine: str | None,
+    reason=None,
+    queue_len=0,
+    queue_warning=False,
+    started=True,
+    finished=True,
+) -> Job:
+    return Job(
+        id,
+        name,
+        name.rsplit("-", 1)[0],
+        state,
+        reason,
+        machine,
+        "cycle/demo:build-abc",
+        T0,
+        T0 + 1_000_000_000 if started else None,
+        T0 + 95_000_000_000 if finished else None,
+        1 if reason else (0 if finished else None),
+        queue_len,
+        queue_warning,
+    )
 
 
 class FakePlatform:
@@ -40,17 +61,29 @@ class FakePlatform:
             job(1, "sweep-1", JobState.CANCELLED, "local-3", reason="CANCELLED_BY_USER"),
         ]
         self._artifacts = [
-            Artifact("checkpoints/step-000100.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt",
-                     52_428_800, "a" * 64, 0, T0),
-            Artifact("checkpoints/step-000200.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt",
-                     52_428_900, "b" * 64, 0, T0),
+            Artifact(
+                "checkpoints/step-000100.ckpt",
+                "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt",
+                52_428_800,
+                "a" * 64,
+                0,
+                T0,
+            ),
+            Artifact(
+                "checkpoints/step-000200.ckpt",
+                "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt",
+                52_428_900,
+                "b" * 64,
+                0,
+                T0,
+            ),
             Artifact("metrics.json", "jobs/trainer-4/artifacts/metrics.json", 2_048, "c" * 64, 0, T0),
             Artifact("results/eval.csv", "jobs/trainer-4/artifacts/results/eval.csv", 900_000, "d" * 64, 0, T0),
             Artifact("zz-notes.txt", "jobs/trainer-4/artifacts/zz-notes.txt", 10, "e" * 64, 0, T0),
         ]
 
     def jobs(self, state=None, limit=100, offset=0):
-        return self._jobs[offset:offset + limit]
+        return self._jobs[offset : offset + limit]
 
     def job(self, name):
         return next(j for j in self._jobs if j.name == name)
@@ -86,7 +119,9 @@ class FakePlatform:
 
     def search_logs(self, name, needle, stream=None):
         low = needle.lower()
-        return [i for i in range(1, self.log_lines + 1) if self._matching(i, stream) and low in self._record(i).text.lower()]
+        return [
+            i for i in range(1, self.log_lines + 1) if self._matching(i, stream) and low in self._record(i).text.lower()
+        ]
 
     def logs(self, name, stream=None, after_id=0, since_ns=0):
         return [self._record(i) for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream)]

@@ -27,7 +27,9 @@ class JobScreen(Screen):
         Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines on / off"),
         # priority: the box must have the focus before the next key is dispatched (keys typed in
         # one burst after `/` went to the log while the key bubbled up to the screen)
-        Binding("slash", "search", "Search", tooltip="Search the whole stored log (n / N: next / previous)", priority=True),
+        Binding(
+            "slash", "search", "Search", tooltip="Search the whole stored log (n / N: next / previous)", priority=True
+        ),
         Binding("c", "cancel_job", "Cancel job", tooltip="Cancel the job (asks first; No is the default)"),
         Binding("r", "reassign_job", "Reassign", tooltip="Reassign the running job to another machine (asks first)"),
         Binding("tab", "next_tab", "Logs/Artifacts", priority=True),
@@ -108,7 +110,8 @@ class JobScreen(Screen):
             f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             + f" · machine {job.machine or '-'} · started {started(job)} · {duration(job, now)}"
-            + f" · follow {follow}")
+            + f" · follow {follow}"
+        )
         banner = self.query_one("#queue-warning", Static)
         banner.display = bool(job.queue_warning)
         if job.queue_warning:
@@ -183,8 +186,10 @@ class JobScreen(Screen):
 
         if self.job.state.value != "RUNNING":
             ended = "it has ended" if self.job.state.is_final else "wait until it runs"
-            self.notify(f"{self.job_name} is {self.job.state.value}: only a RUNNING job can be reassigned ({ended})",
-                        severity="warning")
+            self.notify(
+                f"{self.job_name} is {self.job.state.value}: only a RUNNING job can be reassigned ({ended})",
+                severity="warning",
+            )
             return
 
         def answered(yes: bool | None) -> None:
@@ -192,8 +197,12 @@ class JobScreen(Screen):
                 self.notify(f"moving {self.job_name} to another machine …")
                 self._reassign()
 
-        self.app.push_screen(ConfirmScreen(f"Reassign job {self.job_name} to another machine? "
-                                           "It restarts there from its uploaded artifacts."), answered)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Reassign job {self.job_name} to another machine? It restarts there from its uploaded artifacts."
+            ),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="action")
     def _reassign(self) -> None:
@@ -226,5 +235,6 @@ class JobScreen(Screen):
             self.platform.download_artifact(artifact, target)
             done += artifact.size
             self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")
-        self.app.call_from_thread(browser.show_progress, total, total,
-                                  f"downloaded {len(wanted)} file(s) to {folder / 'artifacts'}")
+        self.app.call_from_thread(
+            browser.show_progress, total, total, f"downloaded {len(wanted)} file(s) to {folder / 'artifacts'}"
+        )

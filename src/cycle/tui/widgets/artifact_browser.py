@@ -45,7 +45,7 @@ def entries_in(folder: str, stored: dict[str, int], queued: set[str]) -> list[En
     for path, size in [*stored.items(), *((q, 0) for q in queued if q not in stored)]:
         if not path.startswith(prefix):
             continue
-        rest = path[len(prefix):]
+        rest = path[len(prefix) :]
         head, sep, _ = rest.partition("/")
         if sep:
             old = found.get(head)
@@ -63,8 +63,9 @@ def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
     return sorted(entries, key=lambda e: (not e.is_dir, e.name.lower()))
 
 
-ARCHIVED_TEXT = ("This job is archived: its artifacts were deleted from storage (`cycle job archive`). "
-                 "Its record and log stay.")
+ARCHIVED_TEXT = (
+    "This job is archived: its artifacts were deleted from storage (`cycle job archive`). Its record and log stay."
+)
 
 
 class ArtifactBrowser(Vertical):
@@ -72,7 +73,9 @@ class ArtifactBrowser(Vertical):
         Binding("enter", "open", "Open"),
         Binding("backspace", "up", "Up"),
         Binding("s", "toggle_sort", "Sort", tooltip="Sort by name or by size"),
-        Binding("d", "download", "Download", tooltip="Download the file or folder into .cycleswap/jobs/<job>/artifacts/"),
+        Binding(
+            "d", "download", "Download", tooltip="Download the file or folder into .cycleswap/jobs/<job>/artifacts/"
+        ),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
@@ -139,7 +142,8 @@ class ArtifactBrowser(Vertical):
             table.move_cursor(row=keep_row(table, key, keep), animate=False)
         count = sum(1 for e in self.rows if e.name != "..")
         self.query_one("#artifact-path", Label).update(
-            f"/artifacts/{self.folder}{'/' if self.folder else ''}  ({count} entries, sorted by {self.sort_by})")
+            f"/artifacts/{self.folder}{'/' if self.folder else ''}  ({count} entries, sorted by {self.sort_by})"
+        )
 
     def watch_folder(self) -> None:
         if self.is_mounted:

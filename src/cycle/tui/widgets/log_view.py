@@ -58,8 +58,10 @@ CACHE_LINES = 2000
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 SYSTEM_TAG = "[system] "
 # System events that mean the job (or a part of it) failed: they must not look routine.
-FAILURE = re.compile(r"out of memory|OUT_OF_MEMORY|UPLOAD_ERROR|\bLOST\b|build failed|RESTORE_FAILED|DISK_FULL"
-                     r"|START_FAILED|could not start")
+FAILURE = re.compile(
+    r"out of memory|OUT_OF_MEMORY|UPLOAD_ERROR|\bLOST\b|build failed|RESTORE_FAILED|DISK_FULL"
+    r"|START_FAILED|could not start"
+)
 
 
 def is_failure(stream_code: int, text: str) -> bool:
@@ -93,8 +95,16 @@ class LogView(ScrollView, can_focus=True):
     class WindowLoaded(Message):
         """Records for the window: `kind` is tail, top, around, older or newer."""
 
-        def __init__(self, kind: str, records: list, generation: int, total: int | None = None,
-                     first_line: int | None = None, target_id: int | None = None, complete: bool = False) -> None:
+        def __init__(
+            self,
+            kind: str,
+            records: list,
+            generation: int,
+            total: int | None = None,
+            first_line: int | None = None,
+            target_id: int | None = None,
+            complete: bool = False,
+        ) -> None:
             super().__init__()
             self.kind, self.records, self.generation = kind, records, generation
             self.total, self.first_line, self.target_id, self.complete = total, first_line, target_id, complete
@@ -164,8 +174,12 @@ class LogView(ScrollView, can_focus=True):
         self.pending_jump = kind
         self._asked_at = time.perf_counter()
         generation, stream = self.generation, self.stream
-        self.run_worker(lambda: self._fetch_window(kind, generation, stream, target_id),
-                        thread=True, exclusive=True, group="log-window")
+        self.run_worker(
+            lambda: self._fetch_window(kind, generation, stream, target_id),
+            thread=True,
+            exclusive=True,
+            group="log-window",
+        )
 
     def _fetch_window(self, kind: str, generation: int, stream: str | None, target_id: int | None) -> None:
         source = self.source
@@ -180,8 +194,16 @@ class LogView(ScrollView, can_focus=True):
             before = source.before(target_id + 1, PAGE // 2, stream)
             after = source.after(target_id, PAGE // 2, stream)
             first = source.position(before[0].id, stream) if before else 0
-            self.post_message(self.WindowLoaded(kind, before + after, generation, first_line=first,
-                                                target_id=target_id, complete=len(after) < PAGE // 2))
+            self.post_message(
+                self.WindowLoaded(
+                    kind,
+                    before + after,
+                    generation,
+                    first_line=first,
+                    target_id=target_id,
+                    complete=len(after) < PAGE // 2,
+                )
+            )
 
     def load_older(self) -> None:
         if self.fetching or self.reached_top or not self.ids:
@@ -199,8 +221,9 @@ class LogView(ScrollView, can_focus=True):
         generation, stream = self.generation, self.stream
 
         def fetch() -> None:
-            records = (self.source.before(cursor, PAGE, stream) if kind == "older"
-                       else self.source.after(cursor, PAGE, stream))
+            records = (
+                self.source.before(cursor, PAGE, stream) if kind == "older" else self.source.after(cursor, PAGE, stream)
+            )
             self.post_message(self.WindowLoaded(kind, records, generation, complete=len(records) < PAGE))
 
         self.run_worker(fetch, thread=True, exclusive=True, group="log-page")
@@ -361,7 +384,11 @@ class LogView(ScrollView, can_focus=True):
         return index, row - rows[index]
 
     def _resize(self) -> None:
-        width = self.scrollable_content_region.width if self.wrap else max(self._max_width, self.scrollable_content_region.width)
+        width = (
+            self.scrollable_content_region.width
+            if self.wrap
+            else max(self._max_width, self.scrollable_content_region.width)
+        )
         self.virtual_size = Size(width, self._row_count())
 
     def on_resize(self) -> None:
@@ -387,7 +414,9 @@ class LogView(ScrollView, can_focus=True):
             self.refresh()
 
     def _show_line(self, index: int) -> None:
-        self._set_top_row(self.row_of(min(index, max(0, len(self.texts) - 1))) - self.scrollable_content_region.height // 2)
+        self._set_top_row(
+            self.row_of(min(index, max(0, len(self.texts) - 1))) - self.scrollable_content_region.height // 2
+        )
 
     @property
     def top_index(self) -> int:
@@ -513,8 +542,12 @@ class LogView(ScrollView, can_focus=True):
             self._post_status()
             return
         generation, stream = self.generation, self.stream
-        self.run_worker(lambda: self.post_message(self.Searched(needle, self.source.search(needle, stream), generation, move)),
-                        thread=True, exclusive=True, group="log-search")
+        self.run_worker(
+            lambda: self.post_message(self.Searched(needle, self.source.search(needle, stream), generation, move)),
+            thread=True,
+            exclusive=True,
+            group="log-search",
+        )
 
     def on_log_view_searched(self, message: Searched) -> None:
         if message.needle != self.search:
@@ -569,7 +602,11 @@ class LogView(ScrollView, can_focus=True):
         else:
             parts.append("no lines" + (" (loading)" if self.fetching else ""))
         if self.search:
-            found = f"{self.match_pos + 1}/{len(self.matches):,}" if self.match_pos is not None else f"0/{len(self.matches)}"
+            found = (
+                f"{self.match_pos + 1}/{len(self.matches):,}"
+                if self.match_pos is not None
+                else f"0/{len(self.matches)}"
+            )
             parts.append(f"match {found} {self.search!r}")
         parts.append(f"follow {'on' if self.follow else 'off'}")
         parts.append(f"streams: {self.stream or 'all'}")
@@ -613,8 +650,9 @@ class LogView(ScrollView, can_focus=True):
         body.stylize(FAILURE_STYLE if failure else STYLES[kind])
         line.append_text(body)
         if self.search:
-            line.highlight_words([self.search],
-                                 style=CURRENT_MATCH_STYLE if current else MATCH_STYLE, case_sensitive=False)
+            line.highlight_words(
+                [self.search], style=CURRENT_MATCH_STYLE if current else MATCH_STYLE, case_sensitive=False
+            )
         segments = [s for s in line.render(self.app.console) if s.text != "\n"]
         if line.cell_len > self._max_width and not self.wrap:
             self._max_width = line.cell_len
