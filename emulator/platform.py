@@ -262,8 +262,10 @@ class EmulatorPlatform:
             time.sleep(0.1)
         return self.store.job(job.id).state.is_final
 
-    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
-        """Move a running job to another machine (from any terminal) and wait until it restarted."""
+    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0,
+                 requester: str | None = None) -> Move:
+        """Move a running job to another machine (from any terminal) and wait until it restarted.
+        `requester` (e.g. "cycle tui") is named in the move's trigger; default `cycle job reassign`."""
         from emulator.job.machine import machine_names
 
         job = self.job(name)
@@ -276,7 +278,7 @@ class EmulatorPlatform:
         if to is not None and to == job.machine:
             raise BadInput(f"job {name} already runs on {to}; pick another machine.")
         before = len(self.store.moves(job.id))
-        self.store.request_move(job.id, to, grace)
+        self.store.request_move(job.id, to, grace, requester)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             moves = self.store.moves(job.id)
@@ -378,6 +380,25 @@ class EmulatorPlatform:
         self.store.set_archived(job.id)
         return self.store.job(job.id)
 
+
+    # log navigation for viewers (queries in emulator/queries.py)
+    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+        """The `limit` lines after the cursor (0: the first page), oldest first: a viewer's `g`."""
+        from emulator.queries import logs_after
+
+        return logs_after(self.store, self.job(name).id, after_id, limit, stream)
+
+    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None) -> int:
+        """How many lines precede `line_id` (None: the log's length): a viewer's "line N of M"."""
+        from emulator.queries import log_position
+
+        return log_position(self.store, self.job(name).id, line_id, stream)
+
+    def search_logs(self, name: str, needle: str, stream: Stream | None = None) -> list[int]:
+        """Ids of the lines holding `needle` in the whole stored log, searched in sqlite."""
+        from emulator.queries import search_logs
+
+        return search_logs(self.store, self.job(name).id, needle, stream)
 
 def _still_names(folder: Path, name: str) -> bool:
     """True while `folder` holds a project manifest whose [main] name is `name` (an unreadable

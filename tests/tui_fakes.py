@@ -3,7 +3,7 @@ computed on demand (so ten million lines cost no memory), artifacts, and recorde
 
 from __future__ import annotations
 
-from cycle.api import Artifact, Job, JobState, LogRecord, Stream
+from cycle.api import Artifact, Job, JobState, LogRecord, Move, Stream
 
 T0 = 1_795_000_000_000_000_000  # a fixed instant, so snapshots never change
 
@@ -17,11 +17,32 @@ def log_record(job_id: int, index: int) -> LogRecord:
     return LogRecord(index, job_id, T0 + index * 1_000_000, Stream.STDOUT, f"step {index} loss {1 / index:.6f}")
 
 
-def job(id: int, name: str, state: JobState, machine: str | None, reason=None, queue_len=0, queue_warning=False,
-        started=True, finished=True) -> Job:
-    return Job(id, name, name.rsplit("-", 1)[0], state, reason, machine, "cycle/demo:build-abc", T0,
-               T0 + 1_000_000_000 if started else None, T0 + 95_000_000_000 if finished else None,
-               1 if reason else (0 if finished else None), queue_len, queue_warning)
+def job(
+    id: int,
+    name: str,
+    state: JobState,
+    machine: str | None,
+    reason=None,
+    queue_len=0,
+    queue_warning=False,
+    started=True,
+    finished=True,
+) -> Job:
+    return Job(
+        id,
+        name,
+        name.rsplit("-", 1)[0],
+        state,
+        reason,
+        machine,
+        "cycle/demo:build-abc",
+        T0,
+        T0 + 1_000_000_000 if started else None,
+        T0 + 95_000_000_000 if finished else None,
+        1 if reason else (0 if finished else None),
+        queue_len,
+        queue_warning,
+    )
 
 
 class FakePlatform:
@@ -30,6 +51,9 @@ class FakePlatform:
         self.page_calls: list = []
         self.cancelled: list[str] = []
         self.downloaded: list = []
+        self.reassigned: list = []
+        self.after_calls: list = []
+        self.overrides: dict[int, tuple[Stream, str]] = {}  # line index -> (stream, text)
         self._jobs = [
             job(4, "trainer-4", JobState.RUNNING, "local-1", queue_len=3, queue_warning=True, finished=False),
             job(3, "trainer-3", JobState.FINISHED, "local-0"),
@@ -37,29 +61,70 @@ class FakePlatform:
             job(1, "sweep-1", JobState.CANCELLED, "local-3", reason="CANCELLED_BY_USER"),
         ]
         self._artifacts = [
-            Artifact("checkpoints/step-000100.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt",
-                     52_428_800, "a" * 64, 0, T0),
-            Artifact("checkpoints/step-000200.ckpt", "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt",
-                     52_428_900, "b" * 64, 0, T0),
+            Artifact(
+                "checkpoints/step-000100.ckpt",
+                "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt",
+                52_428_800,
+                "a" * 64,
+                0,
+                T0,
+            ),
+            Artifact(
+                "checkpoints/step-000200.ckpt",
+                "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt",
+                52_428_900,
+                "b" * 64,
+                0,
+                T0,
+            ),
             Artifact("metrics.json", "jobs/trainer-4/artifacts/metrics.json", 2_048, "c" * 64, 0, T0),
             Artifact("results/eval.csv", "jobs/trainer-4/artifacts/results/eval.csv", 900_000, "d" * 64, 0, T0),
             Artifact("zz-notes.txt", "jobs/trainer-4/artifacts/zz-notes.txt", 10, "e" * 64, 0, T0),
         ]
 
     def jobs(self, state=None, limit=100, offset=0):
-        return self._jobs[offset:offset + limit]
+        return self._jobs[offset : offset + limit]
 
     def job(self, name):
         return next(j for j in self._jobs if j.name == name)
 
+    def _record(self, index: int) -> LogRecord:
+        if index in self.overrides:
+            stream, text = self.overrides[index]
+            return LogRecord(index, 4, T0 + index * 1_000_000, stream, text)
+        return log_record(4, index)
+
+    def _matching(self, index: int, stream) -> bool:
+        return stream is None or self._record(index).stream == stream
+
     def logs_before(self, name, before_id, limit, stream=None):
         self.page_calls.append(before_id)
-        end = self.log_lines if before_id is None else before_id - 1
-        start = max(1, end - limit + 1)
-        return [log_record(4, i) for i in range(start, end + 1)]
+        end = self.log_lines if before_id is None else min(before_id - 1, self.log_lines)
+        if stream is None:
+            start = max(1, end - limit + 1)
+            return [self._record(i) for i in range(start, end + 1)]
+        found = [i for i in range(end, 0, -1) if self._matching(i, stream)][:limit]
+        return [self._record(i) for i in reversed(found)]
+
+    def logs_after(self, name, after_id, limit, stream=None):
+        self.after_calls.append(after_id)
+        if stream is None:
+            return [self._record(i) for i in range(after_id + 1, min(self.log_lines, after_id + limit) + 1)]
+        found = [i for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream)][:limit]
+        return [self._record(i) for i in found]
+
+    def log_position(self, name, line_id, stream=None):
+        end = self.log_lines if line_id is None else min(line_id - 1, self.log_lines)
+        return end if stream is None else sum(1 for i in range(1, end + 1) if self._matching(i, stream))
+
+    def search_logs(self, name, needle, stream=None):
+        low = needle.lower()
+        return [
+            i for i in range(1, self.log_lines + 1) if self._matching(i, stream) and low in self._record(i).text.lower()
+        ]
 
     def logs(self, name, stream=None, after_id=0, since_ns=0):
-        return [log_record(4, i) for i in range(after_id + 1, self.log_lines + 1)]
+        return [self._record(i) for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream)]
 
     def append(self, count: int) -> None:
         self.log_lines += count
@@ -76,6 +141,17 @@ class FakePlatform:
     def download_artifact(self, artifact, dest, progress=None):
         dest.write_bytes(b"x" * min(artifact.size, 1000))
         self.downloaded.append(artifact.path)
+
+    def add_job(self, name: str, state: JobState = JobState.RUNNING) -> None:
+        """A new job at the top of the list (the newest first, as the platform lists them)."""
+        self._jobs.insert(0, job(max(j.id for j in self._jobs) + 1, name, state, "local-0", finished=False))
+
+    def add_artifact(self, path: str, size: int = 1) -> None:
+        self._artifacts.append(Artifact(path, f"jobs/trainer-4/artifacts/{path}", size, "f" * 64, 0, T0))
+
+    def reassign(self, name, to=None, grace=None, wait=120.0, requester=None):
+        self.reassigned.append((name, requester))
+        return Move(1, self.job(name).id, "local-1", "local-2", f"requested by {requester}", T0, 0, [], [])
 
     def cancel(self, name):
         self.cancelled.append(name)

@@ -97,6 +97,6 @@ def next_request(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     request = ctx.store.take_request(ctx.job.id)
     if request is not None and request.kind == "cancel":
         raise CancelRequested
-    taken = (request.target, request.grace) if request is not None else None
+    taken = (request.target, request.grace, request.requester) if request is not None else None
     return move_trigger(taken, ctx.store.machine(stay.machine), time.monotonic() - stay.started,
                         ctx.settings.max_run_seconds)

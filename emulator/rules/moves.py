@@ -20,17 +20,22 @@ class MoveRequest:
     grace: float | None
 
 
-def move_trigger(request: tuple[str | None, float | None] | None, machine_state: Machine | None,
+def request_trigger(target: str | None, requester: str | None) -> str:
+    """The move event's trigger for a request: who asked (`cycle job reassign` unless named) and where to."""
+    who = f"requested by {requester or '`cycle job reassign`'}"
+    return who if target is None else f"{who}: to {target}"
+
+
+def move_trigger(request: tuple[str | None, float | None, str | None] | None, machine_state: Machine | None,
                  ran_seconds: float, max_run_seconds: float | None) -> MoveRequest | None:
     """The move due now, if any, in order of precedence.
 
-    `request` is a taken reassignment request (target, grace); `machine_state` the job's machine as
+    `request` is a taken reassignment request (target, grace, requester); `machine_state` the job's machine as
     the store has it now; `ran_seconds` how long the job has run on it; `max_run_seconds` the
     limit ($CYCLE_MAX_RUN_SECONDS; None: no limit)."""
     if request is not None:
-        target, grace = request
-        trigger = "requested by `cycle job reassign`" if target is None else f"requested: to {target}"
-        return MoveRequest(trigger, target, grace)
+        target, grace, requester = request
+        return MoveRequest(request_trigger(target, requester), target, grace)
     if machine_state is not None and machine_state.state != AVAILABLE:
         return MoveRequest(f"machine {machine_state.name} went {machine_state.state}", None, None)
     if max_run_seconds is not None and ran_seconds > max_run_seconds:

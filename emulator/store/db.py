@@ -119,6 +119,7 @@ ADDED_COLUMNS = [
     ("artifacts", "store", "TEXT"),
     ("jobs", "project_root", "TEXT"),
     ("machines", "agent_pid", "INTEGER"),
+    ("requests", "requester", "TEXT"),
 ]
 
 

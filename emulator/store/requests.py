@@ -17,13 +17,14 @@ class Request:
     kind: Literal["cancel", "reassign"]
     target: str | None = None
     grace: float | None = None
+    requester: str | None = None  # who asked, named in the move's trigger (None: `cycle job reassign`)
 
 
 class RequestsTable(Database):
-    def request_move(self, job_id: int, target: str | None, grace: float | None) -> None:
+    def request_move(self, job_id: int, target: str | None, grace: float | None, requester: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns) VALUES (?, 'reassign', ?, ?, ?)",
-                       (job_id, target, grace, now_ns()))
+            db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns, requester) "
+                       "VALUES (?, 'reassign', ?, ?, ?, ?)", (job_id, target, grace, now_ns(), requester))
 
     def request_cancel(self, job_id: int) -> None:
         """Ask the job's agent to cancel it: the agent alone writes a running job's state."""
@@ -35,13 +36,13 @@ class RequestsTable(Database):
         move); None when there is none."""
         marks = ", ".join("?" for _ in kinds)
         with self._tx() as db:
-            row = db.execute(f"SELECT id, kind, target, grace FROM requests WHERE job_id = ? AND taken = 0 "
+            row = db.execute(f"SELECT id, kind, target, grace, requester FROM requests WHERE job_id = ? AND taken = 0 "
                              f"AND kind IN ({marks}) ORDER BY kind = 'cancel' DESC, id LIMIT 1",
                              (job_id, *kinds)).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE requests SET taken = 1 WHERE id = ?", (row[0],))
-        return Request(row[1], row[2], row[3])
+        return Request(row[1], row[2], row[3], row[4])
 
     def add_move(self, move: Move) -> int:
         with self._tx() as db:

@@ -63,7 +63,8 @@ async def test_jobs_screen_navigation_filter_and_help():
         await pilot.press("escape")
         await pilot.press("enter")
         await pilot.pause(0.3)
-        assert type(app.screen).__name__ == "JobScreen" and app.screen.job_name == "trainer-4"
+        # the selection follows the job: sweep-2 was highlighted under the filter, and stays so
+        assert type(app.screen).__name__ == "JobScreen" and app.screen.job_name == "sweep-2"
         await pilot.press("escape")
         assert type(app.screen).__name__ == "JobsScreen"
 

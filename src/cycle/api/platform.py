@@ -89,6 +89,15 @@ class Platform(Protocol):
                     stream: Stream | None = None) -> list[LogRecord]:
         """The `limit` lines before the cursor (None: the end), oldest first: a viewer's older page."""
 
+    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+        """The `limit` lines after the cursor (0: the first page), oldest first: a viewer's `g`."""
+
+    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None) -> int:
+        """How many lines precede `line_id` (None: the log's length): a viewer's "line N of M"."""
+
+    def search_logs(self, name: str, needle: str, stream: Stream | None = None) -> list[int]:
+        """Ids of the lines holding `needle` anywhere in the stored log (searched by the store)."""
+
     def artifacts(self, name: str) -> list[Artifact]:
         """The newest stored version of each file; nothing once the job is archived."""
 
@@ -114,8 +123,10 @@ class Platform(Protocol):
     def archive(self, name: str) -> Job:
         """Delete an ended job's stored artifacts; the record (and its log) stays, marked archived."""
 
-    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0) -> Move:
-        """Move a running job to another machine and wait until it restarted there."""
+    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0,
+                 requester: str | None = None) -> Move:
+        """Move a running job to another machine and wait until it restarted there; `requester`
+        (e.g. "cycle tui") is named in the move's trigger."""
 
     # volumes
     def upload_volume(self, name: str, folder: Path,

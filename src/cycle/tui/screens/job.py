@@ -13,19 +13,25 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+from cycle.tui.widgets.log_source import LogSource
 from cycle.tui.widgets.log_view import LogView
 
 POLL_SECONDS = 0.5
+REQUESTER = "cycle tui"  # named in the move event, as `cycle job reassign` is
 
 
 class JobScreen(Screen):
+    AUTO_FOCUS = "LogView"  # keys reach the log the moment it shows, not the tab bar
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("slash", "search", "Search"),
-        Binding("n", "next_match", "Next match", show=False),
-        Binding("c", "cancel_job", "Cancel job"),
-        Binding("r", "reassign_job", "Reassign"),
+        Binding("escape", "back", "Back", tooltip="Back to the jobs (or close the search box)"),
+        Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines on / off"),
+        # priority: the box must have the focus before the next key is dispatched (keys typed in
+        # one burst after `/` went to the log while the key bubbled up to the screen)
+        Binding(
+            "slash", "search", "Search", tooltip="Search the whole stored log (n / N: next / previous)", priority=True
+        ),
+        Binding("c", "cancel_job", "Cancel job", tooltip="Cancel the job (asks first; No is the default)"),
+        Binding("r", "reassign_job", "Reassign", tooltip="Reassign the running job to another machine (asks first)"),
         Binding("tab", "next_tab", "Logs/Artifacts", priority=True),
         Binding("1", "tab('logs-tab')", "Logs", show=False),
         Binding("2", "tab('artifacts-tab')", "Artifacts", show=False),
@@ -42,7 +48,8 @@ class JobScreen(Screen):
         yield Static("", id="queue-warning")
         with TabbedContent(id="tabs"):
             with TabPane("Logs", id="logs-tab"):
-                yield LogView(lambda before, limit: self.platform.logs_before(self.job_name, before, limit), id="log")
+                yield LogView(LogSource(self.platform, self.job_name), id="log")
+                yield Static("", id="log-status")
                 yield Input(placeholder="search the log (enter: find the previous match, escape: close)", id="search")
             with TabPane("Artifacts", id="artifacts-tab"):
                 yield ArtifactBrowser(id="artifacts")
@@ -55,21 +62,40 @@ class JobScreen(Screen):
         self.set_interval(POLL_SECONDS, self.poll)
         self.query_one(LogView).focus()
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """The shown tab's content takes the keys: on opening (when the log pane becomes visible,
+        which in a real terminal can be after mount, so AUTO_FOCUS alone finds nothing
+        focusable) and on every switch."""
+        self._focus_tab(event.pane.id)
+
+    def _focus_tab(self, tab: str | None) -> None:
+        target = self.query_one("#artifact-table") if tab == "artifacts-tab" else self.query_one(LogView)
+        if self.focused is not target and not isinstance(self.focused, Input):
+            self.set_focus(target)
+        if self.focused is None:  # not focusable yet: once the layout is done
+            self.call_after_refresh(lambda: self.focused is None and self.set_focus(target))
+
     def poll(self) -> None:
         self.run_worker(self._poll, thread=True, exclusive=True, group="job-poll")
 
     def _poll(self) -> None:
         job = self.platform.job(self.job_name)
         log = self.query_one(LogView)
-        records = self.platform.logs(self.job_name, after_id=log.last_id) if log.ids or log.reached_top else []
+        stream, after = log.stream, log.tail_id
+        records = log.source.live(after, stream) if log.live_ready else []
         stored = {a.path: a.size for a in self.platform.artifacts(self.job_name)}
         queued = set(self.platform.queued_artifacts(self.job_name))
-        self.app.call_from_thread(self._apply, job, records, stored, queued)
+        self.app.call_from_thread(self._apply, job, records, stream, stored, queued)
 
-    def _apply(self, job, records, stored, queued) -> None:
+    def _apply(self, job, records, stream, stored, queued) -> None:
         self._show_job(job)
-        self.query_one(LogView).add_lines(records)
+        log = self.query_one(LogView)
+        if log.stream == stream:  # not from before a filter change
+            log.add_lines(records)
         self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False))
+
+    def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
+        self.query_one("#log-status", Static).update(self.query_one(LogView).status())
 
     def _show_job(self, job) -> None:
         self.job = job
@@ -82,9 +108,10 @@ class JobScreen(Screen):
         follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
         self.query_one("#job-header", Static).update(
             f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
-            + (f" ({job.reason})" if job.reason else "")
+            + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             + f" · machine {job.machine or '-'} · started {started(job)} · {duration(job, now)}"
-            + f" · follow {follow}")
+            + f" · follow {follow}"
+        )
         banner = self.query_one("#queue-warning", Static)
         banner.display = bool(job.queue_warning)
         if job.queue_warning:
@@ -98,10 +125,7 @@ class JobScreen(Screen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        if tab == "artifacts-tab":
-            self.query_one("#artifact-table").focus()
-        else:
-            self.query_one(LogView).focus()
+        self._focus_tab(tab)
 
     def action_back(self) -> None:
         search = self.query_one("#search", Input)
@@ -117,21 +141,23 @@ class JobScreen(Screen):
         self._show_job(self.job)
 
     def action_search(self) -> None:
-        self.query_one(TabbedContent).active = "logs-tab"
         search = self.query_one("#search", Input)
+        if self.focused is search:  # a priority binding: `/` typed in the box is text
+            search.insert_text_at_cursor("/")
+            return
+        self.query_one(TabbedContent).active = "logs-tab"
         search.display = True
-        search.focus()
+        self.set_focus(search)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        log = self.query_one(LogView)
-        if not log.find(event.value):
-            self.notify(f"{event.value!r} is not in the loaded lines", severity="warning")
-        log.focus()
+        """Search the whole log; the box closes so the log has the room (n / N walk the matches)."""
+        self.query_one(LogView).find(event.value)
+        event.input.display = False
+        self.query_one(LogView).focus()
 
-    def action_next_match(self) -> None:
-        log = self.query_one(LogView)
-        if log.search:
-            log.find(log.search)
+    def on_log_view_search_finished(self, message: LogView.SearchFinished) -> None:
+        if not message.found:
+            self.notify(f"{message.needle!r} is not in the log", severity="warning")
 
     def action_cancel_job(self) -> None:
         from cycle.tui.screens.modals import ConfirmScreen
@@ -155,13 +181,33 @@ class JobScreen(Screen):
             self.app.call_from_thread(self.notify, str(error), severity="error")
 
     def action_reassign_job(self) -> None:
-        self.notify(f"moving {self.job_name} to another machine …")
-        self._reassign()
+        """Ask first; a job that is not RUNNING is refused at once, in one message."""
+        from cycle.tui.screens.modals import ConfirmScreen
+
+        if self.job.state.value != "RUNNING":
+            ended = "it has ended" if self.job.state.is_final else "wait until it runs"
+            self.notify(
+                f"{self.job_name} is {self.job.state.value}: only a RUNNING job can be reassigned ({ended})",
+                severity="warning",
+            )
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"moving {self.job_name} to another machine …")
+                self._reassign()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Reassign job {self.job_name} to another machine? It restarts there from its uploaded artifacts."
+            ),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="action")
     def _reassign(self) -> None:
         try:
-            move = self.platform.reassign(self.job_name)
+            move = self.platform.reassign(self.job_name, requester=REQUESTER)
             text = f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)"
             self.app.call_from_thread(self.notify, text)
         except Exception as error:
@@ -189,5 +235,6 @@ class JobScreen(Screen):
             self.platform.download_artifact(artifact, target)
             done += artifact.size
             self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")
-        self.app.call_from_thread(browser.show_progress, total, total,
-                                  f"downloaded {len(wanted)} file(s) to {folder / 'artifacts'}")
+        self.app.call_from_thread(
+            browser.show_progress, total, total, f"downloaded {len(wanted)} file(s) to {folder / 'artifacts'}"
+        )

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from cycle.api import Platform
 from cycle.tui.jobinfo import STATE_COLOURS, duration, started
+from cycle.tui.selection import keep_row
 
 REFRESH_SECONDS = 1.0
 
@@ -22,9 +23,9 @@ class JobsScreen(Screen):
         Binding("k,up", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
         Binding("G", "edge(1)", "Last", show=False),
-        Binding("enter", "open", "Open"),
-        Binding("slash", "filter", "Filter"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("enter", "open", "Open", tooltip="Open the highlighted job"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by name, project or state"),
+        Binding("r", "refresh", "Refresh", tooltip="Refresh the list now (on a job: reassign)"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -58,6 +59,7 @@ class JobsScreen(Screen):
         self.app.call_from_thread(self._show, jobs, counts)
 
     def _show(self, jobs: list, counts: dict) -> None:
+        selected = self.selected_name()  # before the list changes
         self.jobs, self.counts = jobs, counts
         needle = self.query_one("#filter", Input).value.strip().lower()
         self.shown = [j for j in jobs if not needle or needle in f"{j.name} {j.project} {j.state.value}".lower()]
@@ -71,12 +73,17 @@ class JobsScreen(Screen):
             table.add_row(job.name, Text(job.state.value, style=colour), job.machine or "-", started(job),
                           duration(job, now), f"{uploaded} / {queued}", key=job.name)
         if self.shown:
-            table.move_cursor(row=min(row, len(self.shown) - 1))
+            table.move_cursor(row=keep_row(table, selected, row), animate=False)
         running = sum(1 for j in jobs if j.state.value == "RUNNING")
         shown = f"{len(self.shown)} of {len(jobs)}" if needle else f"{len(jobs)}"
         self.query_one("#context", Static).update(
             f"[b]cycle[/b] · emulator · {shown} jobs · {running} running"
             + (f" · filter: [b]{needle}[/b]" if needle else "") + " · [dim]? for keys[/dim]")
+
+    def selected_name(self) -> str | None:
+        """The highlighted job's name: the selection is a job, not a row number."""
+        table = self.query_one(DataTable)
+        return self.shown[table.cursor_row].name if 0 <= table.cursor_row < len(self.shown) else None
 
     def action_cursor(self, step: int) -> None:
         table = self.query_one(DataTable)
@@ -88,7 +95,7 @@ class JobsScreen(Screen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # at once: keys typed right after `/` go into the box
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question whose focused (Enter) answer is the safe one: No."""
+
+    AUTO_FOCUS = "#no"
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
     def __init__(self, question: str) -> None:
@@ -29,25 +32,17 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-HELP = """\
-[b]Jobs[/b]
-  j / k, ↓ / ↑   move            g / G     first / last
-  enter          open the job    /         filter by name, project or state
-  r              refresh now     q         quit
-[b]Job[/b]
-  tab            Logs ⇄ Artifacts          escape    back to the jobs
-  f              follow new lines          /         search the log (n: next match)
-  c              cancel the job            r         reassign it to another machine
-[b]Artifacts[/b]
-  enter          open a folder             backspace up one folder
-  s              sort by name ⇄ size       d         download the file or folder
-"""
-
-
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
+    def __init__(self, columns: tuple) -> None:
+        super().__init__()
+        self.columns = columns  # the app's keys as two columns (cycle.tui.keys.help_columns)
+
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
-            yield Static(HELP)
-            yield Label("escape to close", id="help-close")
+        left, right = self.columns
+        with VerticalScroll(id="help"):
+            with Horizontal(id="help-columns"):
+                yield Static(left, classes="help-column")
+                yield Static(right, classes="help-column")
+            yield Label("escape to close · keys are read from the bindings", id="help-close")

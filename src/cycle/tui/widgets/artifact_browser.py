@@ -17,6 +17,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, ProgressBar
 
+from cycle.tui.selection import keep_row
+
 
 def human(size: int) -> str:
     value = float(size)
@@ -43,7 +45,7 @@ def entries_in(folder: str, stored: dict[str, int], queued: set[str]) -> list[En
     for path, size in [*stored.items(), *((q, 0) for q in queued if q not in stored)]:
         if not path.startswith(prefix):
             continue
-        rest = path[len(prefix):]
+        rest = path[len(prefix) :]
         head, sep, _ = rest.partition("/")
         if sep:
             old = found.get(head)
@@ -61,16 +63,19 @@ def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
     return sorted(entries, key=lambda e: (not e.is_dir, e.name.lower()))
 
 
-ARCHIVED_TEXT = ("This job is archived: its artifacts were deleted from storage (`cycle job archive`). "
-                 "Its record and log stay.")
+ARCHIVED_TEXT = (
+    "This job is archived: its artifacts were deleted from storage (`cycle job archive`). Its record and log stay."
+)
 
 
 class ArtifactBrowser(Vertical):
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("backspace", "up", "Up"),
-        Binding("s", "toggle_sort", "Sort"),
-        Binding("d", "download", "Download"),
+        Binding("s", "toggle_sort", "Sort", tooltip="Sort by name or by size"),
+        Binding(
+            "d", "download", "Download", tooltip="Download the file or folder into .cycleswap/jobs/<job>/artifacts/"
+        ),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
@@ -117,7 +122,7 @@ class ArtifactBrowser(Vertical):
         if self.archived:
             self.rows = []
             return
-        keep = table.cursor_row
+        keep, selected = table.cursor_row, self.selected()
         self.rows = sort_entries(entries_in(self.folder, self.stored, self.queued), self.sort_by)
         if self.folder:
             self.rows.insert(0, Entry("..", True, 0, False, self.folder.rpartition("/")[0]))
@@ -130,13 +135,15 @@ class ArtifactBrowser(Vertical):
         table.clear(columns=True)  # columns sized to the folder shown
         for index, label in enumerate(("name", "size", "status")):
             table.add_column(label, width=max([len(label), *(len(row[index]) for row in cells)]))
-        for row in cells:
-            table.add_row(*row)
+        for entry, row in zip(self.rows, cells):
+            table.add_row(*row, key=entry.path if entry.name != ".." else "..")
         if self.rows:
-            table.move_cursor(row=min(keep, len(self.rows) - 1))
+            key = None if selected is None else (".." if selected.name == ".." else selected.path)
+            table.move_cursor(row=keep_row(table, key, keep), animate=False)
         count = sum(1 for e in self.rows if e.name != "..")
         self.query_one("#artifact-path", Label).update(
-            f"/artifacts/{self.folder}{'/' if self.folder else ''}  ({count} entries, sorted by {self.sort_by})")
+            f"/artifacts/{self.folder}{'/' if self.folder else ''}  ({count} entries, sorted by {self.sort_by})"
+        )
 
     def watch_folder(self) -> None:
         if self.is_mounted:

@@ -1,0 +1,50 @@
+"""The keys of `cycle tui`, read from the bindings themselves (one source of truth, as harlequin
+keeps keys as data): the `?` help and the README's keys table are generated here, so neither can
+drift from what the keys do."""
+
+from __future__ import annotations
+
+KEY_NAMES = {
+    "slash": "/", "question_mark": "?", "escape": "Esc", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home",
+    "end": "End", "enter": "Enter", "backspace": "Backspace", "tab": "Tab", "up": "↑", "down": "↓",
+    "left": "←", "right": "→", "space": "Space",
+}
+
+
+def key_label(keys: str) -> str:
+    return " ".join(KEY_NAMES.get(key, key) for key in keys.split(","))
+
+
+Sections = list[tuple[str, list[tuple[str, str]]]]
+
+
+def rows(owner) -> list[tuple[str, str]]:
+    """(keys, what they do) for each binding of a screen or widget class, in declaration order."""
+    return [(key_label(binding.key), binding.tooltip or binding.description) for binding in owner.BINDINGS]
+
+
+def markdown_table(sections: Sections) -> str:
+    """The README's keys table, from `sections` (CycleApp.key_sections())."""
+    lines = ["| Where | Keys | Does |", "| --- | --- | --- |"]
+    for where, keys in sections:
+        lines += [f"| {where} | `{key.replace('|', '¦')}` | {does} |" for key, does in keys]
+    return "\n".join(lines)
+
+
+def help_columns(sections: Sections) -> tuple:
+    """The `?` help as two columns; each section is a grid whose descriptions wrap inside their
+    own column (a hanging indent), never under the keys."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    blocks = []
+    for where, keys in sections:
+        grid = Table.grid(padding=(0, 2, 0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for key, does in keys:
+            grid.add_row(key, does)
+        blocks.append(Group(Text(where, style="bold"), grid, Text("")))
+    half = (len(blocks) + 1) // 2
+    return Group(*blocks[:half]), Group(*blocks[half:])

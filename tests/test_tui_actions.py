@@ -1,0 +1,172 @@
+"""`cycle tui` acts on the job or file the user sees (issue 13, items 1-4): selections follow
+identity across refreshes and filters, confirmations default to the safe answer, `r` asks first,
+and the log takes keys the moment a job opens."""
+
+from __future__ import annotations
+
+from test_tui import SIZE, make_app, open_job
+
+from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+from cycle.tui.widgets.log_view import LogView
+
+
+def highlighted(app) -> str:
+    """The job name (row key) under the jobs table's cursor."""
+    table = app.screen.query_one("#jobs")
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+
+async def test_a_new_job_above_the_selection_keeps_enter_and_c_on_the_same_job():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("j")  # trainer-3
+        platform.add_job("trainer-5")
+        await pilot.press("r")  # refresh now
+        await pilot.pause(0.3)
+        table = app.screen.query_one("#jobs")
+        assert table.row_count == 5 and highlighted(app) == "trainer-3"
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.screen.job_name == "trainer-3"
+
+
+async def test_a_filter_keeps_the_selected_job():
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("j", "j")  # sweep-2, the third row
+        await pilot.press("slash", *"sweep", "enter")
+        await pilot.pause(0.1)
+        assert highlighted(app) == "sweep-2"  # now the first row
+        await pilot.press("escape")
+        assert highlighted(app) == "sweep-2"
+
+
+async def test_a_new_artifact_above_the_selection_keeps_the_selected_file():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        await pilot.pause(0.3)
+        browser = app.screen.query_one(ArtifactBrowser)
+        await pilot.press("G")
+        assert browser.selected().name == "zz-notes.txt"
+        platform.add_artifact("aa-first.txt")
+        await pilot.pause(1.0)  # a poll brings the new file in, sorted above
+        assert browser.rows[2].name == "aa-first.txt"
+        assert browser.selected().name == "zz-notes.txt"
+
+
+async def test_the_cancel_question_has_no_focused_and_enter_answers_no():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("c")
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        assert app.screen.focused is not None and app.screen.focused.id == "no"
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "JobScreen" and platform.cancelled == []
+
+
+async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)  # trainer-4, RUNNING
+        await pilot.press("r")
+        assert type(app.screen).__name__ == "ConfirmScreen" and platform.reassigned == []
+        await pilot.press("enter")  # the safe answer
+        await pilot.pause(0.2)
+        assert platform.reassigned == []
+        await pilot.press("r", "y")
+        await pilot.pause(0.3)
+        assert platform.reassigned == [("trainer-4", "cycle tui")]
+
+
+async def test_r_on_a_finished_job_is_refused_up_front_in_one_message():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("j", "enter")  # trainer-3, FINISHED
+        await pilot.pause(0.3)
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "JobScreen" and platform.reassigned == []
+        messages = [n.message for n in app._notifications]
+        assert len(messages) == 1 and "FINISHED" in messages[0] and "only a RUNNING job" in messages[0]
+
+
+async def test_the_log_has_focus_the_moment_a_job_opens():
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        assert isinstance(app.focused, LogView)
+
+
+def test_a_reassign_request_carries_its_requester_into_the_move_trigger(tmp_path):
+    from emulator.rules.moves import request_trigger
+    from emulator.store import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("demo")
+    store.request_move(job.id, None, None, requester="cycle tui")
+    taken = store.take_request(job.id)
+    assert request_trigger(taken.target, taken.requester) == "requested by cycle tui"
+    store.request_move(job.id, "local-2", None)  # the CLI names no requester
+    taken = store.take_request(job.id)
+    assert request_trigger(taken.target, taken.requester) == "requested by `cycle job reassign`: to local-2"
+
+
+def test_the_readme_keys_table_is_the_one_generated_from_the_bindings():
+    from pathlib import Path
+
+    from cycle.tui.app import CycleApp
+    from cycle.tui.keys import markdown_table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- keys:start -->\n", 1)[1].split("\n<!-- keys:end -->", 1)[0]
+    assert table == markdown_table(CycleApp.key_sections()), (
+        "regenerate it: python -c 'from cycle.tui.app import CycleApp; from cycle.tui.keys import markdown_table; "
+        "print(markdown_table(CycleApp.key_sections()))'"
+    )
+
+
+async def test_help_shows_the_keys_from_the_bindings():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        from rich.console import Console
+
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))
+        for static in app.screen.query(".help-column"):
+            console.print(static.content)
+        text = console.export_text()
+        assert (
+            "Reassign the running job to another machine (asks first)" in text
+            and "The first line of the whole log" in text
+        )
+
+
+async def test_the_log_has_focus_on_opening_a_job_of_the_real_emulator_store(tmp_path, monkeypatch):
+    """With the emulator's Platform (slower than the fake) the log pane became focusable only after
+    mount, and nothing had focus: PageUp / g did nothing until Tab twice."""
+    from cycle.tui.app import CycleApp
+    from emulator.models import Stream
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))
+    platform = EmulatorPlatform(tmp_path)
+    job = platform.store.create_job("demo")
+    platform.store.append_logs(job.id, [(i, Stream.STDOUT, f"line {i}") for i in range(1, 200_001)])
+    app = CycleApp(platform)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert isinstance(app.focused, LogView)
+        await pilot.press("g")
+        await pilot.pause(0.5)
+        assert app.focused.texts[app.focused.top_index] == "line 1"

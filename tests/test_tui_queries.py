@@ -1,0 +1,50 @@
+"""The read-only log queries behind the viewer (emulator/queries.py), on a real StateStore: the
+first page by id, a line's position and the log's length, and a case-insensitive search whose
+pattern characters are literal. Pure sqlite: no Docker."""
+
+from __future__ import annotations
+
+from emulator.models import Stream
+from emulator.queries import log_position, logs_after, search_logs
+from emulator.store import StateStore
+
+
+def make_store(tmp_path):
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("demo")
+    other = store.create_job("demo")
+    store.append_logs(
+        job.id, [(i, Stream.SYSTEM if i % 10 == 0 else Stream.STDOUT, f"line {i} 100%_done") for i in range(1, 101)]
+    )
+    store.append_logs(other.id, [(i, Stream.STDOUT, f"line {i}") for i in range(1, 50)])
+    return store, job
+
+
+def test_logs_after_reads_the_first_page_and_the_page_after_a_cursor(tmp_path):
+    store, job = make_store(tmp_path)
+    first = logs_after(store, job.id, 0, 5)
+    assert [r.text.split()[1] for r in first] == ["1", "2", "3", "4", "5"]
+    assert [r.id for r in logs_after(store, job.id, first[-1].id, 3)] == [
+        first[-1].id + 1,
+        first[-1].id + 2,
+        first[-1].id + 3,
+    ]
+    assert [r.text.split()[1] for r in logs_after(store, job.id, 0, 2, Stream.SYSTEM)] == ["10", "20"]
+
+
+def test_log_position_counts_the_lines_before_a_line_and_the_whole_log(tmp_path):
+    store, job = make_store(tmp_path)
+    records = store.logs(job.id)
+    assert log_position(store, job.id, None) == 100
+    assert log_position(store, job.id, records[41].id) == 41
+    assert log_position(store, job.id, None, Stream.SYSTEM) == 10
+    assert log_position(store, job.id, records[41].id, Stream.SYSTEM) == 4
+
+
+def test_search_is_case_insensitive_and_takes_percent_and_underscore_literally(tmp_path):
+    store, job = make_store(tmp_path)
+    records = {r.id: r.text for r in store.logs(job.id)}
+    assert [records[i] for i in search_logs(store, job.id, "LINE 7 ")] == ["line 7 100%_done"]
+    assert len(search_logs(store, job.id, "100%_done")) == 100  # literal, and only this job's lines
+    assert search_logs(store, job.id, "100_%") == [] and search_logs(store, job.id, "") == []
+    assert len(search_logs(store, job.id, "done", Stream.SYSTEM)) == 10
