@@ -124,7 +124,7 @@ def test_the_readme_keys_table_is_the_one_generated_from_the_bindings():
     from cycle.tui.app import CycleApp
     from cycle.tui.keys import markdown_table
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     table = readme.split("<!-- keys:start -->\n", 1)[1].split("\n<!-- keys:end -->", 1)[0]
     assert table == markdown_table(CycleApp.key_sections()), (
         "regenerate it: python -c 'from cycle.tui.app import CycleApp; from cycle.tui.keys import markdown_table; "
