@@ -1,0 +1,78 @@
+"""The files under /artifacts: names shown and stored, opening without following links, signatures, disk full."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as statmod
+from pathlib import Path
+from typing import BinaryIO
+
+from emulator.rules.keys import is_inside, local_relative, relative_key
+from emulator.rules.stability import Signature
+
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+class DiskFull(Exception):
+    """No space left (ENOSPC or EDQUOT) in `folder` for `needed` bytes."""
+
+    def __init__(self, folder: Path, needed: int, rel: str) -> None:
+        super().__init__(folder, needed, rel)
+        self.folder, self.needed, self.rel = folder, needed, rel
+
+    def paragraph(self) -> str:
+        try:
+            disk = os.statvfs(self.folder)
+            free = f"{disk.f_bavail * disk.f_frsize} bytes free"
+        except OSError:
+            free = "free space unknown"
+        return (f"out of disk space: the artifact {self.rel!r} needs {self.needed} bytes in {self.folder} "
+                f"({free}), so it was not stored. Free space on that disk, or set CYCLE_HOME to an emulator "
+                "home on a larger disk, and run the job again.")
+
+def shown(rel: str) -> str:
+    """A relative path as records and events show it: the storage key's form, valid UTF-8 (a name
+    with invalid UTF-8 or control bytes is percent-encoded), which `rules.keys.local_relative` maps back."""
+    try:
+        return relative_key(rel)
+    except ValueError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+def file_path(display: str) -> str:
+    """The path (str, surrogate-escaped like os.walk gives it) a display form stands for."""
+    try:
+        return os.fsdecode(local_relative(display))
+    except ValueError:  # BadInput: not a form `shown` makes
+        return display
+
+def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
+    """`path` opened for reading without following a link, or None when it is not (any more) the
+    regular file that was judged: a link at open time (O_NOFOLLOW refuses it), not a regular
+    file, another inode than a moment ago, or a file that lives outside `root` (checked on the
+    open descriptor itself, so a folder swapped for a link on the way is caught too)."""
+    try:
+        judged = os.lstat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # ELOOP: a link now; ENOENT: gone
+        return None
+    handle = os.fdopen(fd, "rb")
+    try:
+        opened = os.fstat(fd)
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        if (statmod.S_ISREG(opened.st_mode) and (opened.st_dev, opened.st_ino) == (judged.st_dev, judged.st_ino)
+                and is_inside(root, where)):
+            return handle
+    except OSError:
+        pass
+    handle.close()
+    return None
+
+def signature_of(path: Path) -> Signature | None:
+    """(size, mtime_ns) of a regular file or symlink at `path`, None for anything else or nothing."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not (statmod.S_ISREG(info.st_mode) or statmod.S_ISLNK(info.st_mode)):
+        return None
+    return info.st_size, info.st_mtime_ns

@@ -1,0 +1,129 @@
+"""The artifact pipeline of one job: watcher → 500 ms stability → one-at-a-time upload.
+
+IO around the pure rules in emulator/rules/stability.py and emulator/rules/upload_queue.py:
+- a watchdog observer on the host side of the job's /artifacts (creations, modifications, moves;
+  deletions are ignored: storage keeps the file), falling back to polling when inotify limits are hit;
+- a ticker thread that moves files which stayed unchanged for the window into the upload queue and
+  raises the queue-age warning;
+- one uploader thread: snapshot (copy + sha256, checking the file did not change while copied, so
+  storage never holds a torn copy), store, record. Bounded retries with backoff.
+At job end: a final rescan of /artifacts, then the queue drains.
+Symlinks are never followed out of /artifacts: a link is uploaded (as its target's bytes) only when
+it resolves inside /artifacts; otherwise it is skipped with a system event naming it."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from emulator.artifacts.files import file_path, shown, signature_of
+from emulator.artifacts.report import PipelineReport, PipelineSettings
+from emulator.artifacts.upload import Uploading
+from emulator.artifacts.watch import TICK, Watching
+from emulator.blobs import BlobStore
+from emulator.models import Artifact
+from emulator.rules.stability import Signature, StabilityTracker
+from emulator.rules.upload_queue import UploadQueue
+
+
+class ArtifactPipeline(Watching, Uploading):
+    def __init__(self, root: Path, job_name: str, store: BlobStore, order: str,
+                 on_event: Callable[[str], None], on_uploaded: Callable[[Artifact], None],
+                 settings: PipelineSettings | None = None,
+                 on_queue: Callable[[int, bool], None] | None = None) -> None:
+        self.root = root
+        self.real_root = Path(os.path.realpath(root))
+        self._prefix = os.fspath(root).rstrip("/") + "/"
+        self.job_name = job_name
+        self.store = store
+        self.settings = settings or PipelineSettings.from_env()
+        self.on_event = on_event
+        self.on_uploaded = on_uploaded
+        self.on_queue = on_queue or (lambda length, warning: None)
+        self.tracker = StabilityTracker(self.settings.stability)
+        self.queue = UploadQueue(order)
+        self.report = PipelineReport()
+        self._stored: dict[str, tuple[Signature, str]] = {}  # path -> (signature, sha256) in storage
+        self._settled: dict[str, Signature] = {}  # path -> version last handled: stored, skipped or failed
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._draining = False
+        self._in_flight: str | None = None
+        self._warned = False
+        self._consecutive_failures = 0
+        self._uploader_gone = False
+        self._copy_failures: dict[str, int] = {}
+        self._observer = None
+        self._threads: list[threading.Thread] = []
+        self.first_write: float | None = None  # monotonic time of the first write the watcher saw
+
+    def seed(self, restored: dict[str, tuple]) -> None:
+        """Files restored from storage before the container starts: {path: (signature, size, sha256)}.
+        They count as stored, so they are not uploaded again unless the job rewrites them."""
+        for display, (signature, _size, sha256) in restored.items():
+            path = file_path(display)
+            self._stored[path] = (signature, sha256)
+            self._settled[path] = signature
+
+    def unstored(self) -> list[str]:
+        """Files on this machine's disk whose current version is not in storage."""
+        found = []
+        for base, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = Path(base) / name
+                rel, signature = self._relative(path), signature_of(path)
+                if (rel and signature and self._stored.get(rel, (None,))[0] != signature
+                        and shown(rel) not in self.report.skipped):
+                    found.append(shown(rel))
+        return found
+
+    # ending
+    def finish(self) -> PipelineReport:
+        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop.
+
+        Nothing writes any more, so waiting files need no stability window. The rescan repeats
+        until it finds nothing new: a file rewritten while its older version was in flight is
+        only seen once that upload has ended."""
+        self._stop_observer()
+        with self._lock:
+            self._draining = True
+        while True:
+            unseen = self._unseen(self.root)
+            with self._lock:
+                now = time.monotonic()
+                for rel, signature in unseen:
+                    self.tracker.touch(rel, now, signature)
+                for item in self.tracker.flush(lambda rel: signature_of(self.root / rel)):
+                    if self._settled.get(item.path) != item.signature:
+                        self.queue.push(item, now)
+                self._lock.notify_all()
+                while (len(self.queue) or self._in_flight) and not self._uploader_gone:
+                    self._lock.wait(TICK)
+            with self._lock:
+                waiting = len(self.tracker)  # files sent back to wait (changed during their upload)
+            if self._uploader_gone or (not unseen and not waiting and not self._unseen(self.root)):
+                break
+        self._stop_threads()
+        return self.report
+
+    def abandon(self) -> PipelineReport:
+        """Stop at once (the machine is gone): what was still waiting is recorded as abandoned."""
+        self._stop_observer()
+        with self._lock:
+            waiting = set(self.queue.paths()) | set(self.tracker.paths())
+            self.report.abandoned = sorted(shown(p) for p in waiting if signature_of(self.root / p) is not None)
+            while self.queue.pop() is not None:
+                pass
+        self._stop_threads()
+        return self.report
+
+    def _stop_threads(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        self.on_queue(len(self.queue), self._warned)

@@ -1,0 +1,133 @@
+"""Watching /artifacts: watchdog (inotify, or polling past its limits) and the 500 ms stability ticker
+that moves stable files into the upload queue. Part of ArtifactPipeline (pipeline.py)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from pathlib import Path
+
+from emulator.artifacts.files import signature_of
+from emulator.artifacts.report import PipelineFailure
+from emulator.models import QUEUE_WARNING_TEXT
+from emulator.rules.stability import Signature
+
+TICK = 0.05
+
+
+def _make_handler(pipeline: Watching):
+    from watchdog.events import FileSystemEventHandler
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event) -> None:
+            kind = event.event_type
+            if kind in ("deleted", "opened", "closed_no_write"):
+                return  # deletions never remove stored files
+            path = event.dest_path if kind == "moved" else event.src_path
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+            if pipeline.first_write is None:
+                pipeline.first_write = time.monotonic()
+            if event.is_directory:
+                if kind in ("created", "moved"):
+                    pipeline.touch_tree(Path(path))
+                return
+            pipeline.touch(Path(path))
+
+    return Handler()
+
+
+class Watching:
+    # watching
+    def start(self) -> None:
+        self._observer = self._start_observer()
+        self.touch_tree(self.root)  # files restored or written before the watch began
+        for target in (self._tick_loop, self._upload_loop):
+            thread = threading.Thread(target=target, name=f"artifacts-{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _start_observer(self):
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        if not self.settings.polling:
+            try:
+                observer = Observer()
+                observer.schedule(_make_handler(self), str(self.root), recursive=True)
+                observer.start()
+                return observer
+            except OSError as error:
+                if error.errno not in (errno.ENOSPC, errno.EMFILE, errno.ENFILE):
+                    raise
+                self.on_event(f"inotify limit reached ({error.strerror}): watching /artifacts by polling every second "
+                              "instead")
+        observer = PollingObserver(timeout=1)
+        observer.schedule(_make_handler(self), str(self.root), recursive=True)
+        observer.start()
+        return observer
+
+    def _relative(self, path: Path) -> str | None:
+        """`path` relative to /artifacts, or None when it is not below it."""
+        text, prefix = os.fspath(path), self._prefix
+        if not text.startswith(prefix) or len(text) == len(prefix):
+            return None
+        return text[len(prefix):]
+
+    def touch(self, path: Path) -> None:
+        rel = self._relative(path)
+        if rel is None:
+            return
+        with self._lock:
+            self.tracker.touch(rel, time.monotonic(), signature_of(path))
+            self._lock.notify_all()
+
+    def touch_tree(self, folder: Path) -> None:
+        """Touch every file under `folder` that is not already waiting, oldest first (by mtime),
+        so a rescan keeps the order the files were written in."""
+        for rel, _ in self._unseen(folder):
+            self.touch(self.root / rel)
+
+    def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:
+        """Files under `folder` neither stored as they are now nor waiting, sorted by mtime."""
+        found = []
+        for base, _dirs, files in os.walk(folder):
+            for name in files:
+                path = Path(base) / name
+                rel, signature = self._relative(path), signature_of(path)
+                if rel is None or signature is None or self._settled.get(rel) == signature:
+                    continue
+                with self._lock:
+                    if rel in self.tracker or rel in self.queue or rel == self._in_flight:
+                        continue
+                found.append((rel, signature))
+        return sorted(found, key=lambda item: item[1][1])
+
+    # moving stable files to the queue
+    def _tick_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    self._tick(time.monotonic())
+                    self._lock.wait(TICK)
+        except Exception as error:  # finish() still queues what waits; the job ends FAILED
+            self._record_failure(PipelineFailure(
+                "UPLOAD_ERROR", f"the artifact watcher stopped: {type(error).__name__}: {error}"))
+
+    def _tick(self, now: float) -> None:
+        for item in self.tracker.due(now, lambda rel: signature_of(self.root / rel)):
+            if self._settled.get(item.path) != item.signature:
+                self.queue.push(item, now)
+        if not self._warned and self.queue.warning_due(now, self.settings.queue_warning):
+            self._warned = True
+            self.on_event(QUEUE_WARNING_TEXT)
+        self.on_queue(len(self.queue) + len(self.tracker) + (1 if self._in_flight else 0), self._warned)
+        self._lock.notify_all()
+
+    def _stop_observer(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None

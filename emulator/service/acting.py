@@ -1,0 +1,121 @@
+"""Acting on jobs and machines: cancel, reassign, drills, machine states, archive.
+
+One part of EmulatorPlatform (emulator/platform.py composes the parts); each part uses the
+platform's `home` and `store` and may call the others' methods through `self`."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cycle.api.options import DrillOptions, TestOptions
+from cycle.api.platform import DrillReport
+from cycle.errors import BadInput, CycleError
+from emulator.engine import docker as runtime
+from emulator.models import Job, JobState, Machine, Move
+from emulator.reaper import end_job, remove_job_containers
+from emulator.rules.keys import artifact_prefix
+
+CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
+REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while the job runs)
+
+
+class Acting:
+    def cancel(self, name: str) -> Job:
+        """Cancel a PENDING or RUNNING job the way every request reaches its agent: a 'cancel' row in
+        the requests table, taken by the agent's log pump (or its wait for a machine), so the agent
+        alone writes the job's state. An agent that does not answer (busy building) gets SIGTERM;
+        with no live agent, the job is ended here."""
+        job = self.job(name)
+        if job.state.is_final:
+            raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
+        if job.agent_pid and runtime.pid_alive(job.agent_pid):
+            self.store.request_cancel(job.id)
+            if self._agent_ended(job, REQUEST_WAIT_SECONDS):
+                return self.store.job(job.id)
+            if runtime.pid_alive(job.agent_pid):
+                os.kill(job.agent_pid, signal.SIGTERM)
+                if self._agent_ended(job, CANCEL_WAIT_SECONDS):
+                    return self.store.job(job.id)
+        # no live agent (or it did not answer): clean up here
+        text = ("job cancelled (`cycle job cancel`); its agent was gone or did not answer: container removed, "
+                "machine freed")
+        if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
+            remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
+        return self.store.job(job.id)
+
+    def _agent_ended(self, job: Job, seconds: float) -> bool:
+        """Wait up to `seconds` for the job's agent to end the job; False when it has not (or died first)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and runtime.pid_alive(job.agent_pid):
+            if self.store.job(job.id).state.is_final:
+                return True
+            time.sleep(0.1)
+        return self.store.job(job.id).state.is_final
+
+    def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0,
+                 requester: str | None = None) -> Move:
+        """Move a running job to another machine (from any terminal) and wait until it restarted.
+        `requester` (e.g. "cycle tui") is named in the move's trigger; default `cycle job reassign`."""
+        from emulator.job.machine import machine_names
+
+        job = self.job(name)
+        if job.state is not JobState.RUNNING:
+            raise BadInput(f"job {name} is {job.state.value}: only a RUNNING job can be reassigned"
+                           + (" (it has ended)." if job.state.is_final else " (wait until it runs)."))
+        if to is not None and to not in machine_names():
+            raise BadInput(f"--to {to!r} is not a machine. Machines: {', '.join(machine_names())} (`cycle emulator "
+                           "machines`).")
+        if to is not None and to == job.machine:
+            raise BadInput(f"job {name} already runs on {to}; pick another machine.")
+        before = len(self.store.moves(job.id))
+        self.store.request_move(job.id, to, grace, requester)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            moves = self.store.moves(job.id)
+            if len(moves) > before and moves[-1].restarted_ns:
+                return moves[-1]
+            if self.store.job(job.id).state.is_final:
+                raise CycleError(f"job {name} ended before it could be moved ({self.store.job(job.id).state.value}).")
+            time.sleep(0.05)
+        raise CycleError(f"job {name} did not restart on another machine within {wait:.0f} s; see `cycle job logs "
+                         f"{name}`.")
+
+    def drill(self, project_dir: Path, plan: DrillOptions, say: Callable[[str], None],
+              options: TestOptions) -> DrillReport:
+        """Run the project detached, move it as `plan` says, and judge whether it resumed."""
+        from emulator.drill import DrillPlan, run_drill
+
+        return run_drill(self, project_dir, DrillPlan(**dataclasses.asdict(plan)), say, options)
+
+    def machines(self) -> list[Machine]:
+        from emulator.engine import gpu
+        from emulator.job.machine import machine_names
+
+        self.store.ensure_machines(machine_names(), gpu.machine_cuda()[0])  # the one capability read, as claims do
+        self.reap()  # a machine whose job's agent died shows free
+        return self.store.machines()
+
+    def set_machine_state(self, name: str, state: str) -> Machine:
+        if state not in ("available", "busy", "offline"):
+            raise BadInput(f"machine state {state!r} is not one of available, busy, offline.")
+        if name not in {m.name for m in self.machines()}:
+            raise BadInput(f"there is no machine {name!r}; machines: {', '.join(m.name for m in self.machines())}.")
+        self.store.set_machine_state(name, state)
+        return self.store.machine(name)
+
+    def archive(self, name: str) -> Job:
+        """Delete the job's stored artifacts; the record (and its log) stays, marked archived."""
+        job = self.job(name)
+        if not job.state.is_final:
+            raise BadInput(f"job {name} is {job.state.value}; archive it once it has ended (or cancel it first).")
+        if job.archived:
+            return job
+        for store_name in {artifact.store for artifact in self.store.artifact_versions(job.id)} or {None}:
+            self._named_store(store_name).delete_prefix(artifact_prefix(job.name))
+        self.store.set_archived(job.id)
+        return self.store.job(job.id)

@@ -1,0 +1,115 @@
+"""Reading jobs, logs and artifacts; every read first notices jobs whose agent died.
+
+One part of EmulatorPlatform (emulator/platform.py composes the parts); each part uses the
+platform's `home` and `store` and may call the others' methods through `self`."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from cycle.errors import BadInput
+from emulator.blobs import BlobStore, StoredObject
+from emulator.models import Artifact, Job, JobState, LogRecord, Move, Stream
+from emulator.reaper import reap
+from emulator.rules.keys import check_job_name
+from emulator.storage import StoreCache, open_blob_store
+
+
+class Reading:
+    def _named_store(self, name: str | None) -> BlobStore:
+        """The store an artifact record names (opened once per platform object)."""
+        if self._stores is None:
+            self._stores = StoreCache(self.home)
+        return self._stores.get(name)
+
+    # reading
+    def reap(self) -> list[int]:
+        """End the jobs whose agent died (FAILED, LOST): every read sees the truth within seconds."""
+        return reap(self.store, self.home)
+
+    def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        self.reap()
+        return self.store.jobs(state, limit, offset)
+
+    def job(self, name: str) -> Job:
+        check_job_name(name)
+        self.reap()
+        job = self.store.job_by_name(name)
+        if job is None:
+            close = difflib.get_close_matches(name, self.store.job_names(), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else " `cycle job list` shows the jobs."
+            raise BadInput(f"No job named {name!r}.{hint}")
+        return job
+
+    def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
+        return self.store.logs(self.job(name).id, stream, after_id, since_ns)
+
+    def logs_before(self, name: str, before_id: int | None, limit: int,
+                    stream: Stream | None = None) -> list[LogRecord]:
+        return self.store.logs_before(self.job(name).id, before_id, limit, stream)
+
+    # log navigation for viewers (queries in emulator/queries.py)
+    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+        """The `limit` lines after the cursor (0: the first page), oldest first: a viewer's `g`."""
+        from emulator.queries import logs_after
+
+        return logs_after(self.store, self.job(name).id, after_id, limit, stream)
+
+    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None) -> int:
+        """How many lines precede `line_id` (None: the log's length): a viewer's "line N of M"."""
+        from emulator.queries import log_position
+
+        return log_position(self.store, self.job(name).id, line_id, stream)
+
+    def search_logs(self, name: str, needle: str, stream: Stream | None = None) -> list[int]:
+        """Ids of the lines holding `needle` in the whole stored log, searched in sqlite."""
+        from emulator.queries import search_logs
+
+        return search_logs(self.store, self.job(name).id, needle, stream)
+
+    def artifacts(self, name: str) -> list[Artifact]:
+        """What is stored for the job (newest version of each file); nothing once it is archived."""
+        job = self.job(name)
+        return [] if job.archived else self.store.artifacts(job.id)
+
+    def queued_artifacts(self, name: str) -> list[str]:
+        """Files on the job's current machine that are not stored as they are now (still waiting)."""
+        job = self.job(name)
+        if job.state is not JobState.RUNNING or not job.machine:
+            return []
+        folder = self.home / "machines" / job.machine / "artifacts" / job.name
+        stored = {a.path: a.size for a in self.store.artifacts(job.id)}
+        waiting = []
+        for base, _dirs, files in os.walk(folder):
+            for file in files:
+                path = Path(base) / file
+                rel = path.relative_to(folder).as_posix()
+                try:
+                    size = path.lstat().st_size
+                except OSError:
+                    continue
+                if stored.get(rel) != size:
+                    waiting.append(rel)
+        return sorted(waiting)
+
+    def artifact_versions(self, name: str) -> list[Artifact]:
+        """Every stored version of the job's files, in upload order."""
+        return self.store.artifact_versions(self.job(name).id)
+
+    def blob_store(self) -> BlobStore:
+        return open_blob_store(self.home)
+
+    def download_artifact(self, artifact: Artifact, dest: Path, progress=None) -> None:
+        """Fetch one stored artifact into `dest` (atomically, checked against its sha256), from
+        the store its record names, whichever store is configured now."""
+        self._named_store(artifact.store).get_to(artifact.key, dest, progress,
+                                                 known=StoredObject(artifact.key, artifact.size, artifact.sha256))
+
+    def project_root(self, job: Job) -> Path | None:
+        """The folder the job was started from (older records: its project's folder)."""
+        return Path(job.project_root) if job.project_root else self.store.project_root(job.project)
+
+    def moves(self, name: str) -> list[Move]:
+        return self.store.moves(self.job(name).id)

@@ -1,0 +1,183 @@
+"""Starting jobs: checks before a job starts, the foreground run, detached agents, uploaded versions.
+
+One part of EmulatorPlatform (emulator/platform.py composes the parts); each part uses the
+platform's `home` and `store` and may call the others' methods through `self`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cycle.api.options import RunOptions, TestOptions
+from cycle.api.platform import LogSink
+from cycle.errors import BadInput, CycleError
+from cycle.manifest import Manifest, find_project_root, load_manifest
+from emulator.blobs import BlobStore
+from emulator.config import ImageChoice, image_for, version_env_name
+from emulator.engine import docker as runtime
+from emulator.job.runner import JobRunner
+from emulator.models import Job, JobState, Stream, now_ns
+from emulator.storage import open_blob_store
+
+
+@dataclass
+class Prepared:
+    """Everything checked before a job starts, so bad input fails at once, not in the background."""
+
+    manifest: Manifest
+    client: object
+    base: ImageChoice
+    base_image: object
+    blobs: BlobStore
+    # said before the job starts, e.g. that the project took its name over from a moved folder
+    notice: str | None = None
+
+
+class Starting:
+    def prepare(self, project_dir: Path, options: TestOptions | None = None, waits: bool = False,
+                claim: bool = True) -> Prepared:
+        """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine.
+        `claim`: the project's folder must own its name (not for a queued checkout of an upload)."""
+        from emulator.engine import gpu
+        from emulator.volumes import check_mount_path, latest_version
+
+        options = options or TestOptions()
+        manifest = load_manifest(find_project_root(project_dir))
+        notice = self._claim_name(manifest) if claim else None
+        for name in manifest.volumes:
+            latest_version(self.store, name)
+        for job_name, path in options.mounts:
+            check_mount_path(path)
+            job = self.job(job_name)
+            if job.archived:
+                raise BadInput(f"--mount-job: job {job_name} is archived: its artifacts were deleted from storage "
+                               "(`cycle job archive`), so there is nothing to mount.")
+            if not self.store.artifacts(job.id):
+                raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
+        if manifest.cuda and not options.cpu and not waits:
+            capability, source = gpu.machine_cuda()
+            if not gpu.satisfies(capability, manifest.cuda):
+                raise CycleError(
+                    f"[job] cuda = \"{manifest.cuda}\" ({manifest.path}) needs a machine whose driver supports CUDA "
+                    f"{manifest.cuda} or newer, and none here does: {capability or 'no GPU'} ({source}). "
+                    "Run with --cpu to run it anyway without a GPU, or `--detach` to queue it until such a machine "
+                    "exists.")
+        client = runtime.connect()
+        base = image_for(manifest.ubuntu_version, self.home)
+        base_image = runtime.require_image(
+            client, base.image, f"The base image for [ubuntu] version \"{manifest.ubuntu_version}\" ({base.source})",
+            "Make the offline stand-in with `cycle emulator base-image`, map an image you have with "
+            f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
+            f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
+        )
+        return Prepared(manifest, client, base, base_image, open_blob_store(self.home), notice)
+
+    def _claim_name(self, manifest: Manifest) -> str | None:
+        """A project name is unique (per organization on the platform): a second folder with the
+        same [main] name is refused while the first still holds that manifest; a folder that
+        moved (the old one is gone or names another project now) takes the name over."""
+        previous, claimed = self.store.claim_project(manifest.name, manifest.root,
+                                                     lambda folder: _still_names(folder, manifest.name))
+        if previous is None:
+            return None
+        if not claimed:
+            raise BadInput(
+                f"[main] name = \"{manifest.name}\" in {manifest.path} is already the name of the project in "
+                f"{previous}: "
+                f"project names are unique, and two folders sharing one would mix their jobs. Rename the project in "
+                f"{manifest.path} (or the other one in {previous / '.cycleswap' / 'manifest.toml'}); if {previous} is "
+                "an "
+                "old copy you no longer use, delete it (or its .cycleswap/manifest.toml) and this folder takes the "
+                "name over.")
+        return (f"project {manifest.name}: its folder moved from {previous} (no longer holds this project) to "
+                f"{manifest.root}; the name now belongs to {manifest.root}. Jobs started before stay with {previous}.")
+
+    def _runner(self, prepared: Prepared, sink: LogSink) -> JobRunner:
+        runner = JobRunner(self.home, self.store, prepared.client, sink, prepared.blobs)
+        runner.sweep()
+        return runner
+
+    def test_project(self, project_dir: Path, options: TestOptions, sink: LogSink) -> Job:
+        prepared = self.prepare(project_dir, options)
+        if prepared.notice:
+            sink(now_ns(), Stream.SYSTEM, prepared.notice)
+        return self._runner(prepared, sink).run(prepared.manifest, prepared.base, prepared.base_image,
+                                                RunOptions.of(options))
+
+    def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
+        """Create the job and hand it to a background agent process that outlives the CLI."""
+        prepared = self.prepare(project_dir, options, waits=True, claim=not queued)
+        self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
+        job = self.store.create_job(prepared.manifest.name, agent_pid=os.getpid())  # ours until the agent runs
+        if prepared.notice:
+            self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, prepared.notice)])
+        logs = self.home / "agents"
+        logs.mkdir(exist_ok=True)
+        with open(logs / f"{job.name}.log", "ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "emulator.job.agent_main", str(job.id), str(prepared.manifest.root),
+                 json.dumps(dataclasses.asdict(RunOptions.of(options, queued=queued)))],
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
+                env={**os.environ, "CYCLE_HOME": str(self.home)},
+            )
+        self.store.set_agent(job.id, process.pid)
+        return self.store.job(job.id)
+
+    def run_existing(self, job_id: int, project_dir: Path, options: RunOptions) -> Job:
+        """The detached agent's side of start_detached."""
+        job = self.store.job(job_id)
+        try:
+            # the name was claimed when the job was created (a queued job runs from a checkout folder)
+            prepared = self.prepare(project_dir, TestOptions(cpu=options.cpu, mounts=options.mounts), waits=True,
+                                    claim=False)
+        except CycleError as error:
+            self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, f"job could not start: {error.message}")])
+            return self.store.set_state(job.id, JobState.FAILED, reason="START_FAILED")
+        return self._runner(prepared, lambda *record: None).run(
+            prepared.manifest, prepared.base, prepared.base_image, options, job=job)
+
+    def upload_project(self, project_dir: Path, options: TestOptions, progress=None, sink: LogSink | None = None):
+        """Snapshot the project as a new version and build its image with the project-test cache."""
+        from emulator.build import Builder
+        from emulator.upload import upload_project
+
+        prepared = self.prepare(project_dir, options, waits=True)
+        manifest = prepared.manifest
+        version, files, new_bytes = upload_project(self.store, prepared.blobs, manifest.name, manifest.root, progress)
+        self.store.upsert_project(manifest.name, manifest.root)
+        say = (lambda text: sink(now_ns(), Stream.SYSTEM, text)) if sink else (lambda text: None)
+        if prepared.notice:
+            say(prepared.notice)
+        labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(self.home),
+                  runtime.LABEL_PID: str(os.getpid())}
+        build = Builder(prepared.client, self.store, labels, say).ensure(
+            manifest, prepared.base_image, options.rebuild, options.clean, options.network)
+        return version, len(files), new_bytes, build.image
+
+    def queue(self, project: str, options: TestOptions) -> Job:
+        """Start the latest uploaded version of `project` detached; it waits for a scheduler pass."""
+        from emulator.upload import checkout
+
+        folder, version = checkout(self.home, self.store, self.blob_store(), project)
+        return self.start_detached(folder, dataclasses.replace(options), queued=True)
+
+
+def _still_names(folder: Path, name: str) -> bool:
+    """True while `folder` holds a project manifest whose [main] name is `name` (an unreadable
+    manifest counts: better to ask than to take a name from a folder that may still use it)."""
+    import tomllib
+
+    path = folder / ".cycleswap" / "manifest.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, UnicodeDecodeError):
+        return path.exists()
+    main = data.get("main")
+    return isinstance(main, dict) and main.get("name") == name
