@@ -37,12 +37,14 @@ class Admin:
 
         return tuple(KINDS)
 
-    def provide_base_images(self, versions: list[str], kind: str, force: bool, pull: bool, pull_timeout: float,
-                            say: Say) -> None:
+    def provide_base_images(self, versions: list[str], kind: str, force: bool, pull: bool | None,
+                            pull_timeout: float, say: Say) -> None:
         from emulator.config import map_versions, unmap_versions
         from emulator.engine import docker as runtime
         from emulator.engine.baseimage import provide_base_images
+        from emulator.settings import load
 
+        pull = load().pull_ubuntu if pull is None else pull  # a registry only when asked
         provided = provide_base_images(runtime.connect(), versions, kind, force=force, pull=pull,
                                        pull_timeout=pull_timeout, say=say)
         if provided.real:

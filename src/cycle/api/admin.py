@@ -57,9 +57,10 @@ class EmulatorAdmin(Protocol):
     def base_image_kinds(self) -> tuple[str, ...]:
         """What `cycle emulator base-image --kind` accepts."""
 
-    def provide_base_images(self, versions: list[str], kind: str, force: bool, pull: bool, pull_timeout: float,
-                            say: Say) -> None:
-        """Provide a base image for each version, best first, and record the choice in config.toml."""
+    def provide_base_images(self, versions: list[str], kind: str, force: bool, pull: bool | None,
+                            pull_timeout: float, say: Say) -> None:
+        """Provide a base image for each version, best first, and record the choice in config.toml;
+        `pull` None: try a registry only when the emulator's settings say so (CYCLE_PULL_UBUNTU=1)."""
 
     def user_mapped_image(self) -> str | None:
         """The image the user mapped [ubuntu] 24.04 to themselves (None: cycle's own choice)."""

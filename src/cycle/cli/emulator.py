@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -41,9 +40,9 @@ def base_image(
         "--version", help="[ubuntu] versions to provide (repeatable; default: all).")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Rebuild the stand-in even when it exists (e.g. after adding a CA certificate).")] = False,
-    pull: Annotated[bool, typer.Option(
+    pull: Annotated[bool | None, typer.Option(
         "--pull/--no-pull", help="Try pulling the real ubuntu images from a registry first "
-        "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = False,
+        "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = None,
     pull_timeout: Annotated[float, typer.Option(
         help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
     if_missing: Annotated[bool, typer.Option(
@@ -61,7 +60,6 @@ def base_image(
     from cycle.platform import open_admin
 
     admin = open_admin()
-    pull = pull or os.environ.get("CYCLE_PULL_UBUNTU") == "1"
     kinds = admin.base_image_kinds()
     if kind not in kinds:
         fail(f"--kind {kind!r} is not known. Use one of: {', '.join(kinds)}.")
@@ -108,8 +106,8 @@ def setup() -> None:
     engine_start()
     mapped = open_admin().user_mapped_image()
     if mapped is None:
-        pull = os.environ.get("CYCLE_PULL_UBUNTU") == "1"  # set-up contacts a registry only when asked
-        base_image(kind="auto", version=None, force=False, pull=pull, pull_timeout=20.0, if_missing=False)
+        # set-up contacts a registry only when asked (the emulator's settings: CYCLE_PULL_UBUNTU=1)
+        base_image(kind="auto", version=None, force=False, pull=None, pull_timeout=20.0, if_missing=False)
     else:
         _say(f"[ubuntu] versions map to {mapped}: see `cycle emulator images`")
     doctor(as_json=False)
