@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from cycle.api.keys import artifact_relative
 from cycle.errors import BadInput
 from cycle.manifest import VOLUME_RE
 from emulator.blobs import BlobStore, StoredObject, store_once
 from emulator.models import now_ns
-from emulator.rules.keys import artifact_relative
 
 RESERVED_MOUNTS = ("/app", "/artifacts", "/volumes")
 NAME_MAX = 255  # bytes per file name on Linux

@@ -8,7 +8,7 @@ import stat as statmod
 from pathlib import Path
 from typing import BinaryIO
 
-from emulator.rules.keys import is_inside, local_relative, relative_key
+from cycle.api.keys import is_inside, local_relative, relative_key
 from emulator.rules.stability import Signature
 
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -32,7 +32,7 @@ class DiskFull(Exception):
 
 def shown(rel: str) -> str:
     """A relative path as records and events show it: the storage key's form, valid UTF-8 (a name
-    with invalid UTF-8 or control bytes is percent-encoded), which `rules.keys.local_relative` maps back."""
+    with invalid UTF-8 or control bytes is percent-encoded), which `cycle.api.keys.local_relative` maps back."""
     try:
         return relative_key(rel)
     except ValueError:

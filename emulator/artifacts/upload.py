@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from cycle.api.keys import artifact_key, is_inside
 from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_unfollowed, shown, signature_of
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.watch import TICK
 from emulator.blobs import CHUNK, FileChanged, StorageError, snapshot_file
 from emulator.models import Artifact
-from emulator.rules.keys import artifact_key, is_inside
 from emulator.rules.stability import Signature, Stable
 
 

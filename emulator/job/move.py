@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cycle.api.keys import artifact_relative
 from cycle.errors import CycleError
 from emulator.blobs import StorageError, StoredObject
 from emulator.engine import docker as runtime
 from emulator.job import artifacts, container, logs, machine
 from emulator.job.context import JobContext, RestoreFailed, StartFailed
 from emulator.models import Job, JobState, Move, now_ns
-from emulator.rules.keys import artifact_relative
 from emulator.rules.moves import MoveRequest
 from emulator.settings import Settings
 

@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cycle.api.keys import artifact_prefix
 from cycle.api.options import DrillOptions, TestOptions
 from cycle.api.platform import DrillReport
 from cycle.errors import BadInput, CycleError
 from emulator.engine import docker as runtime
 from emulator.models import Job, JobState, Machine, Move
 from emulator.reaper import end_job, remove_job_containers
-from emulator.rules.keys import artifact_prefix
 
 CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
 REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while the job runs)

@@ -9,11 +9,11 @@ import difflib
 import os
 from pathlib import Path
 
+from cycle.api.keys import check_job_name
 from cycle.errors import BadInput
 from emulator.blobs import BlobStore, StoredObject
 from emulator.models import Artifact, Job, JobState, LogRecord, Move, Stream
 from emulator.reaper import reap
-from emulator.rules.keys import check_job_name
 from emulator.storage import StoreCache, open_blob_store
 
 

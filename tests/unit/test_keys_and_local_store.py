@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from cycle.api.keys import artifact_key, check_job_name, local_relative, relative_key
 from cycle.errors import BadInput
 from emulator.blobs import LocalStore, S3Store, StorageError
-from emulator.rules.keys import artifact_key, check_job_name, local_relative, relative_key
 
 
 def snapshot(store, data: bytes) -> tuple[Path, str]:
