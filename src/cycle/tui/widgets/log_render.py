@@ -1,0 +1,158 @@
+"""Rendering and wrap for LogView: only the visible lines become strips, as Textualize/toolong does.
+
+A mixin of LogView (one concern per module, so no class outgrows a reader). A line is one visual row,
+or several when `w` wraps it (the first row of each line is kept in an `array('q')`, rebuilt on
+demand); rendered lines are kept in an LRU; long lines are cut at 2,000 characters; ANSI is parsed
+safely; failure events are bold red, search matches highlighted.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_right
+from datetime import datetime, timezone
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.strip import Strip
+
+from cycle.tui.widgets.log_window import STREAM_NAMES
+
+MAX_LINE = 2000  # characters shown of one line
+STYLES = {
+    0: Style(),
+    1: Style(color="red"),
+    2: Style(color="grey62", italic=True),
+}
+FAILURE_STYLE = Style(color="red", bold=True)
+TIME_STYLE = Style(color="grey50")
+MATCH_STYLE = Style(bgcolor="yellow", color="black")
+CURRENT_MATCH_STYLE = Style(bgcolor="dark_orange", color="black", bold=True)
+CACHE_LINES = 2000
+STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
+SYSTEM_TAG = "[system] "
+# System events that mean the job (or a part of it) failed: they must not look routine.
+FAILURE = re.compile(
+    r"out of memory|OUT_OF_MEMORY|UPLOAD_ERROR|\bLOST\b|build failed|RESTORE_FAILED|DISK_FULL"
+    r"|START_FAILED|could not start"
+)
+
+
+def is_failure(stream_code: int, text: str) -> bool:
+    return stream_code == 2 and FAILURE.search(text) is not None
+
+
+class LogRendering:
+    """Visual rows (wrap on or off), the virtual size, and the strip of each visible row."""
+
+    # rows (a line is one row, or several when wrapped)
+    def _line_cells(self, index: int) -> int:
+        text = self.texts[index][:MAX_LINE]
+        body = Text.from_ansi(text).cell_len if "\x1b" in text else cell_len(text)
+        return STAMP_WIDTH + (len(SYSTEM_TAG) if self.streams[index] == 2 else 0) + body
+
+    def _rows(self) -> array | None:
+        """Wrap mode: the first visual row of each line (and the total at the end)."""
+        if not self.wrap:
+            return None
+        width = max(1, self.scrollable_content_region.width)
+        if self._row_starts is None or self._rows_width != width:
+            starts, row = array("q", [0]), 0
+            for index in range(len(self.texts)):
+                row += max(1, -(-self._line_cells(index) // width))
+                starts.append(row)
+            self._row_starts, self._rows_width = starts, width
+        return self._row_starts
+
+    def _row_count(self) -> int:
+        rows = self._rows()
+        return rows[-1] if rows is not None else len(self.texts)
+
+    def row_of(self, index: int) -> int:
+        rows = self._rows()
+        return rows[index] if rows is not None else index
+
+    def line_at(self, row: int) -> tuple[int, int]:
+        """(line index, row within the line) of a visual row."""
+        rows = self._rows()
+        if rows is None:
+            return row, 0
+        index = max(0, bisect_right(rows, row) - 1)
+        return index, row - rows[index]
+
+    def _resize(self) -> None:
+        width = (
+            self.scrollable_content_region.width
+            if self.wrap
+            else max(self._max_width, self.scrollable_content_region.width)
+        )
+        self.virtual_size = Size(width, self._row_count())
+
+    def on_resize(self) -> None:
+        self._row_starts = None
+        self._resize()
+        if self.follow and self.at_tail:
+            self._set_top_row(self.max_scroll_y)
+
+    def action_toggle_wrap(self) -> None:
+        top = self.top_index
+        self.wrap = not self.wrap
+        self._row_starts = None
+        self._cache.clear()
+        self.scroll_to(x=0, animate=False, immediate=True)
+        self._resize()
+        self._set_top_row(self.row_of(top) if not (self.follow and self.at_tail) else self.max_scroll_y)
+        self._post_status()
+
+    # rendering
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index, sub = self.line_at(round(self.scroll_y) + y)
+        if index >= len(self.texts):
+            return Strip.blank(width, self.rich_style)
+        current = index == self.match_index
+        key = (index, self.search, current)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render(index, current)
+            self._cache[key] = strip
+            if len(self._cache) > CACHE_LINES:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        start = sub * width if self.wrap else round(self.scroll_x)
+        return strip.crop(start, start + width).extend_cell_length(width, self.rich_style)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def _render(self, index: int, current: bool) -> Strip:
+        kind = self.streams[index]
+        text = self.texts[index]
+        if len(text) > MAX_LINE:
+            text = text[:MAX_LINE] + " …"
+        stamp = datetime.fromtimestamp(self.stamps[index] / 1e9, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        line = Text(stamp + " ", style=TIME_STYLE, no_wrap=True)
+        failure = is_failure(kind, text)
+        if kind == 2:
+            line.append(SYSTEM_TAG, style=FAILURE_STYLE if failure else STYLES[2])
+        body = Text.from_ansi(text, no_wrap=True) if "\x1b" in text else Text(text, no_wrap=True)
+        body.stylize(FAILURE_STYLE if failure else STYLES[kind])
+        line.append_text(body)
+        if self.search:
+            line.highlight_words(
+                [self.search], style=CURRENT_MATCH_STYLE if current else MATCH_STYLE, case_sensitive=False
+            )
+        segments = [s for s in line.render(self.app.console) if s.text != "\n"]
+        if line.cell_len > self._max_width and not self.wrap:
+            self._max_width = line.cell_len
+            self.call_after_refresh(self._resize)  # horizontal scroll reaches the longest line seen
+        return Strip(segments or [Segment("")], line.cell_len).apply_style(self.rich_style)
+
+    def stream_name(self, index: int) -> str:
+        return STREAM_NAMES[self.streams[index]]

@@ -1,0 +1,84 @@
+"""Search in LogView: the whole stored log, not only the loaded window.
+
+A mixin of LogView (one concern per module, so no class outgrows a reader). The search runs in the
+store (sqlite) over the whole (filtered) log and answers with the ids of matching lines; `n`/`N` walk
+them with wrap-around, and a match outside the window loads the page around it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from textual.message import Message
+
+
+class LogSearch:
+    """The search needle's matches (line ids), the current one, and moving between them.
+
+    The Searched message is LogView's own (Textual names a handler after the class a message is
+    nested in); it is typed as Message because importing log_view back would be an import cycle.
+    """
+
+    @property
+    def match_index(self) -> int | None:
+        """The window index of the current search match (None when it is not loaded)."""
+        if self.match_pos is None or not self.matches:
+            return None
+        target = self.matches[self.match_pos]
+        index = bisect_left(self.ids, target)
+        return index if index < len(self.ids) and self.ids[index] == target else None
+
+    def find(self, needle: str, move: bool = True) -> None:
+        """Search the whole stored log (in the store); the answer arrives as Searched, and the view
+        goes to the first match from the top line on (`move`)."""
+        self.search = needle
+        self.matches, self.match_pos = [], None
+        self._cache.clear()
+        self.refresh()
+        if not needle:
+            self._post_status()
+            return
+        generation, stream = self.generation, self.stream
+        self.run_worker(
+            lambda: self.post_message(self.Searched(needle, self.source.search(needle, stream), generation, move)),
+            thread=True,
+            exclusive=True,
+            group="log-search",
+        )
+
+    def on_log_view_searched(self, message: Message) -> None:
+        if message.needle != self.search:
+            return
+        ids = message.ids
+        if ids is None:  # the source cannot search: the loaded lines only
+            low = message.needle.lower()
+            ids = [self.ids[i] for i, text in enumerate(self.texts) if low in text.lower()]
+        self.matches = ids
+        if not message.move:
+            self._post_status()
+            return
+        self.post_message(self.SearchFinished(message.needle, len(ids)))
+        if ids:
+            here = self.ids[self.top_index] if self.ids else 0
+            start = bisect_left(ids, here)
+            self._go_to_match(start if start < len(ids) else 0)
+        self._post_status()
+
+    def action_match(self, step: int) -> None:
+        if not self.matches:
+            if self.search:
+                self.find(self.search)
+            return
+        position = 0 if self.match_pos is None else (self.match_pos + step) % len(self.matches)  # wraps around
+        self._go_to_match(position)
+
+    def _go_to_match(self, position: int) -> None:
+        self.match_pos = position
+        self.follow = False
+        self._cache.clear()
+        index = self.match_index
+        if index is not None:
+            self._show_line(index)
+        else:
+            self._jump("around", self.matches[position])
+        self._post_status()
