@@ -20,23 +20,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cycle.api.options import DrillOptions as DrillPlan  # one definition of a drill's plan: the contract's
 from emulator.models import Artifact, Job, JobState, Move
 
-DEFAULT_PROGRESS_GLOBS = ("checkpoints/*", "*.ckpt", "*.pt", "*.pth", "*.safetensors", "*checkpoint*", "step-*")
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
                "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and "
                "resume from it).")
-
-
-@dataclass(frozen=True)
-class DrillPlan:
-    moves: int = 3
-    every: float | None = None
-    at: tuple[float, ...] = ()
-    seed: int | None = None
-    timeout: float = 600.0
-    progress_globs: tuple[str, ...] = DEFAULT_PROGRESS_GLOBS
-    grace: float | None = None
 
 
 def move_times(plan: DrillPlan) -> list[float]:

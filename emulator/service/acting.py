@@ -5,7 +5,6 @@ platform's `home` and `store` and may call the others' methods through `self`.""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import time
@@ -88,9 +87,9 @@ class Acting:
     def drill(self, project_dir: Path, plan: DrillOptions, say: Callable[[str], None],
               options: TestOptions) -> DrillReport:
         """Run the project detached, move it as `plan` says, and judge whether it resumed."""
-        from emulator.drill import DrillPlan, run_drill
+        from emulator.drill import run_drill
 
-        return run_drill(self, project_dir, DrillPlan(**dataclasses.asdict(plan)), say, options)
+        return run_drill(self, project_dir, plan, say, options)
 
     def machines(self) -> list[Machine]:
         from emulator.engine import gpu
