@@ -33,6 +33,9 @@ class Reading:
         self.reap()
         return self.store.jobs(state, limit, offset)
 
+    def count_jobs(self, state: JobState | None = None) -> int:
+        return self.store.count_jobs(state)
+
     def job(self, name: str) -> Job:
         check_job_name(name)
         self.reap()

@@ -47,6 +47,10 @@ class JobsTable(Database):
         )
         return [_job(row) for row in rows]
 
+    def count_jobs(self, state: JobState | None = None) -> int:
+        where, args = ("WHERE state = ?", [state.value]) if state else ("", [])
+        return self._connection().execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0]
+
     def job_names(self) -> list[str]:
         return [row[0] for row in self._connection().execute("SELECT name FROM jobs")]
 

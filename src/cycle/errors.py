@@ -2,7 +2,9 @@
 
 Every failure a user can cause or fix is raised as a CycleError: the CLI prints its message as one
 paragraph and exits with its code, never a traceback. Exit code 2 is bad input (a manifest, a flag,
-a name); 1 is everything else the user has to act on (missing engine, missing image).
+a name, a folder, a base image the manifest's [ubuntu] version maps to but the engine lacks); 1 is
+everything else the user has to act on (no engine answers); 130 is Ctrl-C. README "Exit codes" is
+the table scripts rely on.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ class EngineUnavailable(CycleError):
     """No Docker engine answers."""
 
 
-class ImageMissing(CycleError):
-    """A base or build image the job needs is not in the engine, and we never pull implicitly."""
+class ImageMissing(BadInput):
+    """A base image the job needs is not in the engine, and we never pull implicitly: bad input like a
+    manifest field, since the user fixes it by choosing or providing the image the manifest asks for."""
 
 
 class JobCancelled(CycleError):

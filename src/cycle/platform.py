@@ -19,6 +19,17 @@ def open_platform(home: Path | None = None) -> Platform:
     return EmulatorPlatform(home)
 
 
+def existing_platform() -> Platform | None:
+    """The platform when its home already exists, else None (nothing is created): for shell
+    completion, which must stay quick and leave no ~/.cycle behind."""
+    from emulator.settings import load
+
+    home = load().home
+    if not (home / "state.db").is_file():
+        return None
+    return open_platform(home)
+
+
 def open_admin(home: Path | None = None) -> EmulatorAdmin:
     """The local emulator's own set-up and state: engine, base images, doctor, storage, machines."""
     from emulator.admin import Admin

@@ -204,7 +204,7 @@ def test_out_of_memory_fails_the_job_with_a_message(project, monkeypatch):
 def test_missing_base_image_is_a_clear_error_and_nothing_is_pulled(project, monkeypatch, docker_client):
     monkeypatch.setenv("CYCLE_BASE_IMAGE", "cycle/never-made:1")
     run = project.test()
-    assert run.exit_code == 1
+    assert run.exit_code == 2  # bad input, like a manifest field: the manifest's [ubuntu] version has no image
     assert "never pulls implicitly" in run.output and "cycle emulator base-image" in run.output
     assert "Traceback" not in run.output
     assert run.job is None  # nothing was started

@@ -79,6 +79,9 @@ class Platform(Protocol):
     def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
         """Newest first."""
 
+    def count_jobs(self, state: JobState | None = None) -> int:
+        """How many jobs there are (in `state`): a listing's "showing 50 of 53"."""
+
     def job(self, name: str) -> Job:
         """One job by name; BadInput (naming close matches) when there is none."""
 

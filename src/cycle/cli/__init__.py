@@ -10,11 +10,16 @@ from cycle.cli import emulator as emulator_cli
 from cycle.cli import job as job_cli
 from cycle.cli import project as project_cli
 from cycle.cli import volume as volume_cli
+from cycle.cli.style import CycleTyper
 from cycle.errors import CycleError
+
+INTERRUPTED = 130
+"""Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
 
 
 class CycleGroup(typer.core.TyperGroup):
-    """Turns a CycleError raised by any command into one paragraph on stderr and its exit code."""
+    """Turns a CycleError raised by any command into one paragraph on stderr and its exit code, and
+    Ctrl-C into exit 130 without a traceback (click would say "Aborted!" and exit 1)."""
 
     def invoke(self, ctx):
         try:
@@ -22,14 +27,16 @@ class CycleGroup(typer.core.TyperGroup):
         except CycleError as error:
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("", err=True)
+            raise typer.Exit(INTERRUPTED) from None
 
 
-app = typer.Typer(
+app = CycleTyper(
     cls=CycleGroup,
     name="cycle",
     help="Run Cycleswap GPU jobs locally exactly as the platform would, and browse their logs and artifacts.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(project_cli.app, name="project")

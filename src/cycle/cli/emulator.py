@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Set up and inspect the local emulator: Docker engine, base images, home folder.",
+from cycle.cli.style import CycleTyper
+
+app = CycleTyper(help="Set up and inspect the local emulator: Docker engine, base images, home folder.",
                   no_args_is_help=True)
-engine_app = typer.Typer(help="The Docker engine the emulator runs jobs in.", no_args_is_help=True)
+engine_app = CycleTyper(help="The Docker engine the emulator runs jobs in.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
 
 
@@ -202,7 +204,7 @@ def home() -> None:
     typer.echo(str(open_admin().home()))
 
 
-storage_app = typer.Typer(help="Where artifacts are stored: the local folder (default) or an S3 API.",
+storage_app = CycleTyper(help="Where artifacts are stored: the local folder (default) or an S3 API.",
                           no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
 

@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Inspect jobs: list them, see one's state, read its log.", no_args_is_help=True)
+from cycle.cli.style import CycleTyper, JobArg
+
+app = CycleTyper(help="Inspect jobs: list them, see one's state, read its log.", no_args_is_help=True)
 
 
 def _iso(ns: int | None) -> str | None:
@@ -29,12 +31,13 @@ def job_dict(job) -> dict:
 @app.command("list")
 def list_jobs(
     state: Annotated[str | None, typer.Option(
-        help="Only jobs in this state: PENDING, RUNNING, FINISHED, FAILED, CANCELLED.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many jobs.")] = 50,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
+        metavar="STATE", help="Only jobs in this state: PENDING, RUNNING, FINISHED, FAILED, CANCELLED.")] = None,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="At most this many jobs.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, metavar="K", help="Skip this many (newest first).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first, under a header row; when more jobs match than are shown, says
+    "showing 50 of 53" on stderr (stdout keeps only the table). --json prints every listed job."""
     from cycle.api import JobState
     from cycle.cli.output import fail
     from cycle.platform import open_platform
@@ -45,34 +48,88 @@ def list_jobs(
             wanted = JobState(state.upper())
         except ValueError:
             fail(f"--state {state!r} is not a job state. Use one of: {', '.join(s.value for s in JobState)}.")
-    jobs = open_platform().jobs(wanted, limit, offset)
+    platform = open_platform()
+    jobs = platform.jobs(wanted, limit, offset)
     if as_json:
         typer.echo(json.dumps([job_dict(j) for j in jobs], indent=2))
         return
     if not jobs:
-        typer.echo("no jobs yet: run `cycle project test` in a project")
+        typer.echo("no jobs yet: run `cycle project test` in a project" if wanted is None and offset == 0
+                   else "no jobs match")
         return
-    for job in jobs:
-        typer.echo(f"{job.name:30} {job.state.value:10} {job.reason or '':18} {_iso(job.created_ns)}")
+    for row in [LIST_HEADER, *(_list_row(job) for job in jobs)]:
+        typer.echo(_list_line(row))
+    total = platform.count_jobs(wanted)
+    if offset or len(jobs) < total:
+        typer.echo(f"showing {_shown_range(offset, len(jobs))} of {total}; --limit N and --offset K show others",
+                   err=True)
+
+
+LIST_HEADER = ("NAME", "STATE", "REASON", "CREATED")
+
+
+def _list_row(job) -> tuple[str, str, str, str]:
+    return job.name, job.state.value, job.reason or "", _iso(job.created_ns) or ""
+
+
+def _list_line(row: tuple[str, str, str, str]) -> str:
+    name, state, reason, created = row
+    return f"{name:30} {state:10} {reason:18} {created}".rstrip()
+
+
+def _shown_range(offset: int, count: int) -> str:
+    """"50" for the first 50 jobs, "51-53" for a later page."""
+    return str(count) if offset == 0 else f"{offset + 1}-{offset + count}"
 
 
 @app.command()
 def status(
-    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
+    name: JobArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show one job's state, reason, machine and times."""
+    """Show one job's state, reason, machine, times, duration and whether it is archived."""
+    import time
+
     from cycle.api import QUEUE_WARNING_TEXT
     from cycle.platform import open_platform
 
-    info = job_dict(open_platform().job(name))
+    job = open_platform().job(name)
+    seconds = duration_seconds(job, time.time_ns())
+    info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3)}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    for key, value in info.items():
-        typer.echo(f"{key:20} {value if value is not None else '-'}")
+    text = {**info, "duration_seconds": None, "archived": "yes" if job.archived else "no",
+            "duration": _duration_text(job, seconds)}
+    for key, value in text.items():
+        if key != "duration_seconds":
+            typer.echo(f"{key:20} {value if value is not None else '-'}")
     if info["upload_queue_warning"]:
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
+
+
+def duration_seconds(job, now_ns: int) -> float | None:
+    """How long the job has run: start to finish, or start to `now_ns` while it runs; None before it started."""
+    if job.started_ns is None:
+        return None
+    end = job.finished_ns if job.finished_ns is not None else now_ns
+    return max(0, end - job.started_ns) / 1e9
+
+
+def human_duration(seconds: float) -> str:
+    """1h 02m 03s, 4m 05s, 12.3s: short, and sortable by eye in a column."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _duration_text(job, seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return human_duration(seconds) + ("" if job.state.is_final else " so far")
 
 
 def _stream(stream: str | None):
@@ -109,34 +166,66 @@ def parse_since(text: str) -> int:
 
 @app.command()
 def logs(
-    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
-    tail: Annotated[int | None, typer.Option("--tail", min=1, help="Only the last N lines.")] = None,
+    name: JobArg,
+    tail: Annotated[int | None, typer.Option("--tail", "-n", min=1, metavar="N", help="Only the last N lines.")] = None,
     since: Annotated[str | None, typer.Option(
-        help="Only lines from this time on: ISO 8601, or an age like 10m.")] = None,
-    stream: Annotated[str | None, typer.Option(help="Only one stream: stdout, stderr or system.")] = None,
+        metavar="TIME", help="Only lines from this time on: ISO 8601, or an age like 10m.")] = None,
+    stream: Annotated[str | None, typer.Option(
+        metavar="STREAM", help="Only one stream: stdout, stderr or system.")] = None,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing new lines until the job ends (Ctrl-C stops, exit 130).")] = False,
+    interval: Annotated[float, typer.Option(
+        min=0.1, metavar="SECONDS", help="With --follow: seconds between checks for new lines.")] = 1.0,
 ) -> None:
     """Print a job's log: stdout, stderr and system events interleaved by timestamp.
 
     Logs reach storage on the platform's 600 s cadence (and when the job ends), so a running job's
-    newest lines show up late, as on the platform.
+    newest lines show up late, as on the platform. --follow (as `docker logs -f`) then waits for new
+    lines until the job ends.
     """
     from cycle.platform import open_platform
     from cycle.pull import format_line
 
     platform = open_platform()
     chosen = _stream(stream)
+    since_ns = parse_since(since) if since else 0
     if tail is not None and since is None:
         records = platform.logs_before(name, None, tail, chosen)
     else:
-        records = platform.logs(name, chosen, since_ns=parse_since(since) if since else 0)
+        records = platform.logs(name, chosen, since_ns=since_ns)
         records = records[-tail:] if tail else records
     out = sys.stdout
     for record in records:
         out.write(format_line(record) + "\n")
+    out.flush()
+    if follow:
+        after = records[-1].id if records else 0
+        follow_log(platform, name, after, interval, lambda record: out.write(format_line(record) + "\n"),
+                   stream=chosen, since_ns=since_ns)
+
+
+def follow_log(platform, name: str, after_id: int, interval: float, write, stream=None, since_ns: int = 0,
+               each_pass=None):
+    """Hand every log line after `after_id` to `write` as it reaches storage, until the job ends;
+    returns the ended job. The state is read before the lines, so once it is final the lines
+    read after it are the last ones. `each_pass(job)` runs after each read (tail downloads there)."""
+    import time
+
+    while True:
+        job = platform.job(name)
+        for record in platform.logs(name, stream, after_id=after_id, since_ns=since_ns):
+            write(record)
+            after_id = record.id
+        sys.stdout.flush()
+        if each_pass is not None:
+            each_pass(job)
+        if job.state.is_final:
+            return job
+        time.sleep(interval)
 
 
 @app.command()
-def cancel(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")]) -> None:
+def cancel(name: JobArg) -> None:
     """Cancel a PENDING or RUNNING job: its container is removed and it ends CANCELLED."""
     from cycle.platform import open_platform
 
@@ -146,7 +235,8 @@ def cancel(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experimen
 
 @app.command()
 def queue(
-    project: Annotated[str | None, typer.Argument(help="Project name (default: the project in this folder).")] = None,
+    project: Annotated[str | None, typer.Argument(
+        metavar="PROJECT", help="Project name (default: the project in this folder).", show_default=False)] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
 ) -> None:
     """Queue the latest uploaded version of a project (see `cycle project upload`); prints the job name.
@@ -164,10 +254,11 @@ def queue(
 
 @app.command()
 def reassign(
-    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
-    to: Annotated[str | None, typer.Option(help="Machine to move to (default: the least-loaded free one).")] = None,
+    name: JobArg,
+    to: Annotated[str | None, typer.Option(
+        metavar="MACHINE", help="Machine to move to (default: the least-loaded free one).")] = None,
     grace: Annotated[float | None, typer.Option(
-        min=0, help="Send SIGTERM and wait this many seconds before killing (default: kill at once).")] = None,
+        min=0, metavar="SECONDS", help="Send SIGTERM and wait this many seconds before killing (default: kill at once).")] = None,
 ) -> None:
     """Move a running job to another machine, as the platform does (emulator only).
 
@@ -183,7 +274,7 @@ def reassign(
 
 
 @app.command()
-def archive(name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")]) -> None:
+def archive(name: JobArg) -> None:
     """Delete an ended job's stored artifacts; its record and log stay, marked archived."""
     from cycle.platform import open_platform
 
@@ -195,6 +286,10 @@ def _folder(platform, job, project_dir: Path | None) -> Path:
     from cycle.cli.output import fail
     from cycle.pull import job_folder
 
+    if project_dir is not None and not project_dir.is_dir():
+        fail(f"--project-dir {project_dir}: the folder does not exist. Pass the project's root folder (the one "
+             "holding .cycleswap/), or leave --project-dir out to save into the folder the job's project was run "
+             "or uploaded from.")
     root = project_dir or platform.project_root(job)
     if root is None or not root.is_dir():
         fail(f"the project folder of job {job.name} ({root}) is not here. Pass --project-dir to say where to save it.")
@@ -210,9 +305,10 @@ def _warn_queue(job) -> None:
 
 @app.command()
 def pull(
-    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
+    name: JobArg,
     project_dir: Annotated[Path | None, typer.Option(
-        help="Project root to save into (default: the job's project).")] = None,
+        metavar="PATH", help="Project root to save into (default: the folder the job's project was run or "
+        "uploaded from).")] = None,
 ) -> None:
     """Download all of a job's logs and artifacts into <project>/.cycleswap/jobs/<job-name>/.
 
@@ -246,46 +342,47 @@ def pull(
 
 @app.command()
 def tail(
-    name: Annotated[str, typer.Argument(help="Job name, e.g. my-experiment-3.")],
+    name: JobArg,
     project_dir: Annotated[Path | None, typer.Option(
-        help="Project root to save into (default: the job's project).")] = None,
-    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between checks for new lines and artifacts.")] = 1.0,
+        metavar="PATH", help="Project root to save into (default: the folder the job's project was run or "
+        "uploaded from).")] = None,
+    interval: Annotated[float, typer.Option(
+        min=0.1, metavar="SECONDS", help="Seconds between checks for new lines and artifacts.")] = 1.0,
 ) -> None:
     """Stream a job's log to stdout and download new artifacts as they appear, until the job ends.
 
     Saves like `pull`: output.log and artifacts/ under <project>/.cycleswap/jobs/<job-name>/.
+    Exits like `cycle project test`: 0 when the job FINISHED, else the job's exit code (1 when it
+    has none), so `cycle job tail JOB && next-step` waits for a good result.
     """
-    import time
-
+    from cycle.cli.output import job_exit_code
     from cycle.platform import open_platform
     from cycle.pull import format_line, sync_artifacts
 
     platform = open_platform()
-    job = platform.job(name)
-    folder = _folder(platform, job, project_dir)
+    folder = _folder(platform, platform.job(name), project_dir)
     folder.mkdir(parents=True, exist_ok=True)
     known: dict[str, str] = {}
-    last_id, warned = 0, False
+    warned = False
+
+    def download(job) -> None:
+        nonlocal warned
+        synced = sync_artifacts(platform, job, folder, known=known)
+        for path in synced.downloaded:
+            typer.echo(f"downloaded artifacts/{path}", err=True)
+        if synced.archived:
+            typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)",
+                       err=True)
+        if job.queue_warning and not warned:
+            warned = True
+            _warn_queue(job)
+
     with open(folder / "output.log", "w", encoding="utf-8") as log:
-        while True:
-            job = platform.job(name)  # read the state first: what follows is at least that recent
-            for record in platform.logs(name, after_id=last_id):
-                line = format_line(record)
-                sys.stdout.write(line + "\n")
-                log.write(line + "\n")
-                last_id = record.id
-            sys.stdout.flush()
-            log.flush()
-            synced = sync_artifacts(platform, job, folder, known=known)
-            for path in synced.downloaded:
-                typer.echo(f"downloaded artifacts/{path}", err=True)
-            if synced.archived:
-                typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)",
-                           err=True)
-            if job.queue_warning and not warned:
-                warned = True
-                _warn_queue(job)
-            if job.state.is_final:
-                typer.echo(f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else ""), err=True)
-                return
-            time.sleep(interval)
+        def write(record) -> None:
+            line = format_line(record)
+            sys.stdout.write(line + "\n")
+            log.write(line + "\n")
+
+        job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
+    typer.echo(f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else ""), err=True)
+    raise typer.Exit(job_exit_code(job))

@@ -29,3 +29,11 @@ def fail(message: str, code: int = 2) -> None:
     from cycle.errors import CycleError
 
     raise CycleError(message, exit_code=code)
+
+
+def job_exit_code(job) -> int:
+    """What a command that waited for a job exits with (`project test`, `job tail`): 0 when it
+    FINISHED, else the job's own exit code, or 1 when it has none (build failed, cancelled, lost)."""
+    if job.state.value == "FINISHED":
+        return 0
+    return job.exit_code or 1

@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Create a project's .cycleswap/ and run the project locally.", no_args_is_help=True)
+from cycle.cli.style import CycleTyper
+
+app = CycleTyper(help="Create a project's .cycleswap/ and run the project locally.", no_args_is_help=True)
 
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Project root to create .cycleswap/ in.")] = Path("."),
-    name: Annotated[str | None, typer.Option(help="Project name (default: the folder's name).")] = None,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project root to create .cycleswap/ in.")] = Path("."),
+    name: Annotated[str | None, typer.Option(metavar="N", help="Project name (default: the folder's name).")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite existing manifest.toml, run.sh and build.sh.")] = False,
 ) -> None:
@@ -26,7 +28,7 @@ def init(
 
 @app.command()
 def test(
-    directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
     clean: Annotated[bool, typer.Option(
@@ -40,7 +42,7 @@ def test(
         "--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
     cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
     mount_job: Annotated[list[str] | None, typer.Option(
-        "--mount-job", help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro "
+        "--mount-job", metavar="JOB:/PATH", help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro "
         "(repeatable).")] = None,
 ) -> None:
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
@@ -49,7 +51,7 @@ def test(
     marked [system]. Exits with the job's exit code (130 when cancelled with Ctrl-C).
     """
     from cycle.api import TestOptions
-    from cycle.cli.output import live_sink
+    from cycle.cli.output import job_exit_code, live_sink
     from cycle.platform import open_platform
 
     check_rebuild_clean(rebuild, clean)
@@ -66,7 +68,7 @@ def test(
     if job.reason == "BUILD_FAILED":
         _explain_build_failure(platform, job)
     if job.state.value != "FINISHED":
-        raise typer.Exit(job.exit_code or 1)
+        raise typer.Exit(job_exit_code(job))
 
 
 def _mount_spec(spec: str) -> tuple[str, str]:
@@ -118,7 +120,7 @@ def parse_mounts(specs: list[str] | None) -> tuple[tuple[str, str], ...]:
 
 @app.command()
 def upload(
-    directory: Annotated[Path, typer.Argument(help="Project root, or any folder inside it.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
     clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image.")] = False,

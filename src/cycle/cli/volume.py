@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Read-only data for jobs: mounted at /volumes/<name> when the manifest lists it.",
+from cycle.cli.style import CycleTyper
+
+app = CycleTyper(help="Read-only data for jobs: mounted at /volumes/<name> when the manifest lists it.",
                   no_args_is_help=True)
 
 
@@ -20,7 +22,7 @@ def _row(version) -> dict:
 @app.command()
 def upload(
     name: Annotated[str, typer.Argument(help="Volume name, as listed in [main] volumes.")],
-    directory: Annotated[Path, typer.Argument(help="Folder whose files become the new version.")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder whose files become the new version.")],
 ) -> None:
     """Upload DIR as a new version of volume NAME; files stored before are not stored again."""
     from rich.progress import BarColumn, DownloadColumn, Progress

@@ -1,0 +1,60 @@
+"""How every `cycle` command's help reads, in one place: plain text (no Rich markup, which ate
+`[system]` and `[job]` from help texts), metavars in capitals as gh and docker write them
+(`cycle job logs [OPTIONS] JOB`, `-n, --tail N`), and the job-name argument with its completion.
+
+Every sub-app is a CycleTyper, so every command gets this; tests/unit/test_cli_help.py checks that
+no help shows typer's default metavars (`TEXT`, `<int range>`, `{name}`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from typer.core import TyperCommand
+
+
+class CycleCommand(TyperCommand):
+    """A command whose parameters show capital metavars: an explicit one (`JOB`, `N`, `PATH`), or
+    else argparse's default, the parameter's name in capitals (`DIRECTORY`, `--network NETWORK`),
+    never typer's `<int range>`; and whose usage line names required arguments `JOB`, not `{JOB}`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.metavar is None and not getattr(param, "is_flag", False) and param.name:
+                param.metavar = param.name.upper()
+
+    def collect_usage_pieces(self, ctx):
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
+
+class CycleTyper(typer.Typer):
+    """typer.Typer with plain help and CycleCommand for every command."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("rich_markup_mode", None)
+        super().__init__(**kwargs)
+
+    def command(self, *args, cls=CycleCommand, **kwargs):
+        return super().command(*args, cls=cls, **kwargs)
+
+
+def complete_job_names(incomplete: str) -> list[str]:
+    """Job names starting with what was typed, newest first, for shell completion. Never raises:
+    a completion that fails prints a traceback into the user's prompt, so with no emulator home
+    yet (or any other problem) it offers nothing."""
+    try:
+        from cycle.platform import existing_platform
+
+        platform = existing_platform()
+        if platform is None:
+            return []
+        return [job.name for job in platform.jobs(None, 1000, 0) if job.name.startswith(incomplete)]
+    except Exception:
+        return []
+
+
+JobArg = Annotated[str, typer.Argument(
+    metavar="JOB", help="Job name, e.g. my-experiment-3.", autocompletion=complete_job_names, show_default=False)]
+"""The JOB argument of every `cycle job` command."""
