@@ -74,6 +74,9 @@ def manifest_path(project_dir: Path) -> Path:
 def find_project_root(start: Path) -> Path:
     """The nearest folder at or above `start` that holds .cycleswap/manifest.toml."""
     start = start.resolve()
+    if not start.exists():
+        raise BadInput(f"{start} does not exist. Pass the project's folder (the one holding {CYCLESWAP_DIR}/), or any "
+                       "folder inside it.")
     for folder in (start, *start.parents):
         if manifest_path(folder).is_file():
             return folder

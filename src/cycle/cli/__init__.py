@@ -56,4 +56,5 @@ def tui() -> None:
 
 
 def main() -> None:
-    app()
+    # named, so completion (_CYCLE_COMPLETE) works however it is started (python -m, an entry point)
+    app(prog_name="cycle")

@@ -1,0 +1,52 @@
+"""The CLI for daily use against the real engine (issue 13: 14, 17, 18): where an uploaded
+version's job downloads to, `job logs --follow`, and the exit codes of commands that wait for a job."""
+
+from __future__ import annotations
+
+import time
+
+from helpers import FINAL, cli, wait_state
+
+from emulator.models import JobState
+
+
+def _queue_uploaded_version(project, monkeypatch) -> str:
+    monkeypatch.setenv("CYCLE_SCHEDULER_SECONDS", "1")
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+    project.write(".cycleswap/run.sh", "mkdir -p /artifacts/ckpt; echo w > /artifacts/ckpt/step-1.pt; echo done\n")
+    uploaded = cli("project", "upload", str(project.root))
+    assert uploaded.exit_code == 0, uploaded.output
+    monkeypatch.chdir(project.root)
+    queued = cli("job", "queue")
+    assert queued.exit_code == 0, queued.output
+    return queued.output.strip()
+
+
+def test_a_queued_upload_pulls_into_the_users_project_folder(project, home, monkeypatch, tmp_path):
+    name = _queue_uploaded_version(project, monkeypatch)
+    assert wait_state(name, FINAL).state is JobState.FINISHED
+    monkeypatch.chdir(tmp_path)  # pull from anywhere: the job's project folder is the user's
+    pulled = cli("job", "pull", name)
+    assert pulled.exit_code == 0, pulled.output
+    folder = project.root / ".cycleswap" / "jobs" / name
+    assert (folder / "artifacts" / "ckpt" / "step-1.pt").read_text() == "w\n"
+    assert "done" in (folder / "output.log").read_text()
+    assert not list((home / "project-versions").rglob(".cycleswap/jobs")), "pulled into the emulator's checkout"
+
+
+def test_logs_follow_until_the_end_and_tail_exits_with_the_failed_jobs_code(project, home, monkeypatch):
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+    project.write(".cycleswap/run.sh", "echo first; sleep 2; echo last; exit 3\n")
+    started = cli("project", "test", "--detach", str(project.root))
+    assert started.exit_code == 0, started.output
+    name = started.output.strip()
+    began = time.monotonic()
+    followed = cli("job", "logs", name, "--follow", "-n", "50", "--stream", "stdout", "--interval", "0.2")
+    assert followed.exit_code == 0, followed.output  # like `docker logs -f`: reading the log went well
+    assert followed.output.splitlines()[-2:] == [line for line in followed.output.splitlines()
+                                                 if "[stdout]" in line][-2:]
+    assert "first" in followed.output and "last" in followed.output
+    assert time.monotonic() - began >= 1.5  # it waited for the job rather than printing what was there
+    tailed = cli("job", "tail", name, "--interval", "0.2")
+    assert tailed.exit_code == 3, tailed.output  # as `cycle project test` of the same job exits
+    assert "FAILED (EXIT_CODE_3)" in tailed.output

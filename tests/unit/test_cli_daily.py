@@ -1,0 +1,190 @@
+"""The CLI for daily use, without Docker (issue 13: 16, 17, 18): help texts, shell completion,
+`job list` / `job status` output and the exit codes of the README's "Exit codes" table. Jobs are
+made directly in a fresh home's state.db (sqlite only); nothing here starts a container."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cycle.cli import app
+from emulator.models import JobState
+
+CYCLE = [sys.executable, "-c", "from cycle.cli import main; main()"]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "cycle-home"
+    folder.mkdir()
+    monkeypatch.setenv("CYCLE_HOME", str(folder))
+    return folder
+
+
+def make_jobs(count: int, project: str = "demo", state: JobState | None = None) -> list:
+    from emulator.platform import EmulatorPlatform
+
+    platform = EmulatorPlatform()
+    jobs = [platform.store.create_job(project, agent_pid=os.getpid()) for _ in range(count)]
+    if state is not None:
+        for job in jobs:
+            platform.store.set_state(job.id, JobState.RUNNING, machine="local-0")
+            if state is not JobState.RUNNING:
+                platform.store.set_state(job.id, state, exit_code=0)
+    return [platform.job(job.name) for job in jobs]
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def every_command():
+    def walk(command, path):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield path
+
+    yield from walk(typer.main.get_command(app), [])
+
+
+@pytest.mark.parametrize("path", list(every_command()), ids=" ".join)
+def test_every_help_shows_capital_metavars_and_keeps_bracketed_words(path):
+    result = run(*path, "--help")
+    assert result.exit_code == 0, result.output
+    for leftover in ("TEXT", "INTEGER", "FLOAT", "<str>", "<int", "<float", "<path>", "{"):
+        assert leftover not in result.output, (path, leftover, result.output)
+    if path == ["project", "test"]:
+        assert "marked [system]" in result.output and "[job] cuda" in result.output
+        assert "Usage: cycle project test [OPTIONS] [DIR]" in result.output
+    if path[:1] == ["job"] and path[1] not in ("list", "queue"):
+        assert "[OPTIONS] JOB" in result.output, result.output
+
+
+def test_job_logs_help_offers_follow_and_n():
+    text = run("job", "logs", "--help").output
+    assert "-n, --tail N" in text and "-f, --follow" in text
+
+
+def test_show_completion_prints_a_bash_script_for_cycle():
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    result = subprocess.run([*CYCLE, "--show-completion", "bash"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "_CYCLE_COMPLETE=complete_bash" in result.stdout and "complete -o default -F" in result.stdout
+    assert "--install-completion" in run("--help").output
+
+
+def test_job_names_complete_from_the_platform_and_nothing_without_a_home(tmp_path, monkeypatch):
+    from cycle.cli.style import complete_job_names
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path / "no-home-yet"))
+    assert complete_job_names("") == []
+    assert not (tmp_path / "no-home-yet").exists()  # completing created nothing
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))
+    (tmp_path / "state.db").write_text("not a database")
+    assert complete_job_names("") == []  # a broken home offers nothing rather than a traceback
+    (tmp_path / "state.db").unlink()
+    make_jobs(2, "alpha")
+    make_jobs(1, "beta")
+    assert complete_job_names("al") == ["alpha-2", "alpha-1"]
+    assert complete_job_names("") == ["beta-1", "alpha-2", "alpha-1"]
+
+
+def test_the_shell_asks_for_job_names_through_the_completion_protocol(home):
+    make_jobs(2, "alpha")
+    env = {**os.environ, "_CYCLE_COMPLETE": "complete_bash", "COMP_WORDS": "cycle job status alp",
+           "COMP_CWORD": "3"}
+    result = subprocess.run(CYCLE, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.split() == ["alpha-2", "alpha-1"]
+
+
+def test_job_list_has_a_header_and_says_how_many_are_shown(home):
+    make_jobs(3)
+    result = run("job", "list", "--limit", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "STATE", "REASON", "CREATED"]
+    assert [line.split()[0] for line in lines[1:]] == ["demo-3", "demo-2"]
+    assert "showing 2 of 3" in result.stderr
+    assert "showing 3-3 of 3" in run("job", "list", "--limit", "2", "--offset", "2").stderr
+    assert "showing" not in run("job", "list").stderr  # all of them shown: nothing to say
+    listed = json.loads(run("job", "list", "--limit", "2", "--json").stdout)
+    assert [job["name"] for job in listed] == ["demo-3", "demo-2"]
+    assert set(listed[0]) == {"id", "name", "project", "state", "reason", "machine", "image", "exit_code",
+                              "created", "started", "finished", "upload_queue", "upload_queue_warning", "archived"}
+
+
+def test_job_status_shows_duration_and_archived(home):
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    result = run("job", "status", job.name)
+    assert result.exit_code == 0, result.output
+    rows = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert rows["archived"] == "no" and rows["duration"].endswith("s")
+    info = json.loads(run("job", "status", job.name, "--json").stdout)
+    assert info["archived"] is False and info["duration_seconds"] >= 0
+
+
+def test_duration_runs_from_start_to_finish_or_to_now():
+    from dataclasses import replace
+
+    from cycle.api import Job
+    from cycle.cli.job import duration_seconds, human_duration
+
+    job = Job(1, "p-1", "p", JobState.RUNNING, None, "local-0", None, 0, started_ns=10 * 10**9, finished_ns=None,
+              exit_code=None)
+    assert duration_seconds(job, now_ns=75 * 10**9) == 65.0
+    assert duration_seconds(replace(job, finished_ns=12 * 10**9), now_ns=99 * 10**9) == 2.0
+    assert duration_seconds(replace(job, started_ns=None), now_ns=1) is None
+    assert [human_duration(s) for s in (2.04, 65, 3723)] == ["2.0s", "1m 05s", "1h 02m 03s"]
+
+
+# --- the README's exit codes table, one row at a time ---
+
+def test_exit_2_for_a_folder_that_does_not_exist(home, tmp_path):
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    for args in (["job", "pull", job.name, "--project-dir", "/nonexistent"],
+                 ["job", "tail", job.name, "--project-dir", "/nonexistent"],
+                 ["project", "test", "/nonexistent"], ["project", "upload", "/nonexistent"]):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "/nonexistent" in result.output and "does not exist" in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_exit_2_for_a_bad_flag_or_job_name(home):
+    assert run("job", "list", "--limit", "0").exit_code == 2
+    assert run("job", "status", "no-such-job-1").exit_code == 2
+
+
+def test_exit_130_when_following_logs_is_interrupted(home):
+    """Ctrl-C (SIGINT) while `job logs -f` waits for a running job: exit 130, no traceback."""
+    from emulator.models import Stream
+    from emulator.platform import EmulatorPlatform
+
+    platform = EmulatorPlatform()
+    job = make_jobs(1, state=JobState.RUNNING)[0]
+    platform.store.append_logs(job.id, [(time.time_ns(), Stream.STDOUT, "epoch 1")])
+    process = subprocess.Popen([*CYCLE, "job", "logs", job.name, "-f", "--interval", "0.2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "epoch 1" in process.stdout.readline()  # it printed the log and now follows
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "Aborted" not in err
+    assert platform.job(job.name).state is JobState.RUNNING  # reading a log never touches the job
