@@ -34,19 +34,28 @@ def test_a_queued_upload_pulls_into_the_users_project_folder(project, home, monk
     assert not list((home / "project-versions").rglob(".cycleswap/jobs")), "pulled into the emulator's checkout"
 
 
-def test_logs_follow_until_the_end_and_tail_exits_with_the_failed_jobs_code(project, home, monkeypatch):
-    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
-    project.write(".cycleswap/run.sh", "echo first; sleep 2; echo last; exit 3\n")
+def _detached(project, run_sh: str) -> str:
+    project.write(".cycleswap/run.sh", run_sh)
     started = cli("project", "test", "--detach", str(project.root))
     assert started.exit_code == 0, started.output
-    name = started.output.strip()
+    return started.output.strip()
+
+
+def test_logs_follow_prints_until_the_job_ends(project, home, monkeypatch):
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+    name = _detached(project, "echo first; sleep 2; echo last; exit 3\n")
     began = time.monotonic()
     followed = cli("job", "logs", name, "--follow", "-n", "50", "--stream", "stdout", "--interval", "0.2")
     assert followed.exit_code == 0, followed.output  # like `docker logs -f`: reading the log went well
-    assert followed.output.splitlines()[-2:] == [line for line in followed.output.splitlines()
-                                                 if "[stdout]" in line][-2:]
-    assert "first" in followed.output and "last" in followed.output
+    assert [line.split("[stdout] ")[1] for line in followed.output.splitlines()] == ["first", "last"]
     assert time.monotonic() - began >= 1.5  # it waited for the job rather than printing what was there
+    assert wait_state(name, FINAL, timeout=5).state is JobState.FAILED
+
+
+def test_tail_of_a_failed_job_exits_with_its_code_as_project_test_does(project, home, monkeypatch):
+    monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "1")
+    name = _detached(project, "echo working; exit 3\n")
     tailed = cli("job", "tail", name, "--interval", "0.2")
-    assert tailed.exit_code == 3, tailed.output  # as `cycle project test` of the same job exits
-    assert "FAILED (EXIT_CODE_3)" in tailed.output
+    assert tailed.exit_code == 3, tailed.output
+    assert "FAILED (EXIT_CODE_3)" in tailed.output and "working" in tailed.output
+    assert project.test().exit_code == 3  # the same job run in the foreground exits the same way
