@@ -21,3 +21,12 @@ class EmulatorPlatform(Starting, Reading, Acting, Catalog):
         self.home = home or emulator_home()
         self.store = StateStore(self.home / "state.db")
         self._stores: StoreCache | None = None
+
+
+def existing_home() -> Path | None:
+    """The emulator home when it already holds a state.db, else None; creates nothing (unlike
+    emulator_home()), so shell completion leaves no ~/.cycle behind."""
+    from emulator.settings import load
+
+    home = load().home
+    return home if (home / "state.db").is_file() else None

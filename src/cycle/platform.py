@@ -22,12 +22,10 @@ def open_platform(home: Path | None = None) -> Platform:
 def existing_platform() -> Platform | None:
     """The platform when its home already exists, else None (nothing is created): for shell
     completion, which must stay quick and leave no ~/.cycle behind."""
-    from emulator.settings import load
+    from emulator.platform import existing_home
 
-    home = load().home
-    if not (home / "state.db").is_file():
-        return None
-    return open_platform(home)
+    home = existing_home()
+    return None if home is None else open_platform(home)
 
 
 def open_admin(home: Path | None = None) -> EmulatorAdmin:
