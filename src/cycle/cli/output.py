@@ -33,7 +33,8 @@ def fail(message: str, code: int = 2) -> None:
 
 def job_exit_code(job) -> int:
     """What a command that waited for a job exits with (`project test`, `job tail`): 0 when it
-    FINISHED, else the job's own exit code, or 1 when it has none (build failed, cancelled, lost)."""
+    FINISHED, else the job's own exit code (run.sh's, build.sh's), or 1 when it has none or it is 0
+    (UPLOAD_ERROR, CANCELLED, LOST)."""
     if job.state.value == "FINISHED":
         return 0
     return job.exit_code or 1
