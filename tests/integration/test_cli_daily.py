@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from helpers import FINAL, cli, wait_state
-
 from emulator.models import JobState
+
+from helpers import FINAL, cli, wait_state
 
 
 def _queue_uploaded_version(project, monkeypatch) -> str:

@@ -11,18 +11,22 @@ import typer
 
 
 def drill(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(
+        metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
     moves: Annotated[int, typer.Option(min=1, metavar="N", help="How many times to move the job.")] = 3,
     every: Annotated[float | None, typer.Option(
         min=0.5, metavar="SECONDS", help="Move every this many seconds after the job starts.")] = None,
     at: Annotated[str | None, typer.Option(
-        metavar="T1,T2,…", help="Move at these seconds after the start, e.g. 5,12,20 (overrides --moves/--every).")] = None,
+        metavar="T1,T2,…",
+        help="Move at these seconds after the start, e.g. 5,12,20 (overrides --moves/--every).")] = None,
     seed: Annotated[int | None, typer.Option(
         metavar="N", help="Seed for random move times (2-6 s apart) when neither --every nor --at is given.")] = None,
     timeout: Annotated[float, typer.Option(
-        min=1, metavar="SECONDS", help="Fail (and cancel the job) when it has not ended after this many seconds.")] = 600.0,
+        min=1, metavar="SECONDS",
+        help="Fail (and cancel the job) when it has not ended after this many seconds.")] = 600.0,
     progress_glob: Annotated[list[str] | None, typer.Option(
-        "--progress-glob", metavar="GLOB", help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
+        "--progress-glob", metavar="GLOB",
+        help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
     grace: Annotated[float | None, typer.Option(
         min=0, metavar="SECONDS", help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
     json_out: Annotated[str | None, typer.Option(
@@ -35,7 +39,8 @@ def drill(
         "(default: the engine's bridge, else the host's network), none, host, or a Docker network name.")] = "auto",
     cpu: Annotated[bool, typer.Option("--cpu", help="As `cycle project test --cpu`.")] = False,
     mount_job: Annotated[list[str] | None, typer.Option(
-        "--mount-job", metavar="JOB:/PATH", help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
+        "--mount-job", metavar="JOB:/PATH",
+        help="Mount an earlier job's artifacts read-only: JOB:/container/path (repeatable).")] = None,
 ) -> None:
     """Run the project through the emulator, move it between machines, and judge whether it resumed.
 

@@ -46,7 +46,7 @@ def base_image(
         "--pull/--no-pull", help="Try pulling the real ubuntu images from a registry first "
         "(default: only when CYCLE_PULL_UBUNTU=1; images already in the engine are always used).")] = None,
     pull_timeout: Annotated[float, typer.Option(
-        help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
+        metavar="SECONDS", help="Seconds a registry may stay silent before cycle falls through.")] = 20.0,
     if_missing: Annotated[bool, typer.Option(
         "--if-missing", hidden=True, help="Kept for old scripts: existing images are always reused.")] = False,
 ) -> None:

@@ -36,8 +36,10 @@ def list_jobs(
     offset: Annotated[int, typer.Option(min=0, metavar="K", help="Skip this many (newest first).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """List jobs, newest first, under a header row; when more jobs match than are shown, says
-    "showing 50 of 53" on stderr (stdout keeps only the table). --json prints every listed job."""
+    """List jobs, newest first.
+
+    A header row, then one job a line; when more jobs match than are shown, "showing 50 of 53" goes
+    to stderr (stdout keeps only the table). --json prints the listed jobs."""
     from cycle.api import JobState
     from cycle.cli.output import fail
     from cycle.platform import open_platform
@@ -258,7 +260,8 @@ def reassign(
     to: Annotated[str | None, typer.Option(
         metavar="MACHINE", help="Machine to move to (default: the least-loaded free one).")] = None,
     grace: Annotated[float | None, typer.Option(
-        min=0, metavar="SECONDS", help="Send SIGTERM and wait this many seconds before killing (default: kill at once).")] = None,
+        min=0, metavar="SECONDS",
+        help="Send SIGTERM and wait this many seconds before killing (default: kill at once).")] = None,
 ) -> None:
     """Move a running job to another machine, as the platform does (emulator only).
 

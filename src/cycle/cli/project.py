@@ -14,7 +14,8 @@ app = CycleTyper(help="Create a project's .cycleswap/ and run the project locall
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project root to create .cycleswap/ in.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(
+        metavar="DIR", help="Project root to create .cycleswap/ in.")] = Path("."),
     name: Annotated[str | None, typer.Option(metavar="N", help="Project name (default: the folder's name).")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite existing manifest.toml, run.sh and build.sh.")] = False,
@@ -28,7 +29,8 @@ def init(
 
 @app.command()
 def test(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(
+        metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
     clean: Annotated[bool, typer.Option(
@@ -42,7 +44,8 @@ def test(
         "--detach", "-d", help="Print the job's name and return; the job runs on in a background agent.")] = False,
     cpu: Annotated[bool, typer.Option("--cpu", help="Run without a GPU even when [job] cuda asks for one.")] = False,
     mount_job: Annotated[list[str] | None, typer.Option(
-        "--mount-job", metavar="JOB:/PATH", help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro "
+        "--mount-job", metavar="JOB:/PATH",
+        help="Mount an earlier job's artifacts read-only: JOB:/container/path, optionally ending in :ro "
         "(repeatable).")] = None,
 ) -> None:
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
@@ -120,7 +123,8 @@ def parse_mounts(specs: list[str] | None) -> tuple[tuple[str, str], ...]:
 
 @app.command()
 def upload(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(
+        metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Re-run build.sh on top of the previous build image, even on a cache hit.")] = False,
     clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image.")] = False,
