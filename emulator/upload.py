@@ -48,13 +48,23 @@ def upload_project(store, blobs: BlobStore, name: str, root: Path, progress: Cal
     return version, manifest, new_bytes
 
 
+VERSIONS_DIR = "project-versions"
+"""Where the emulator checks uploaded versions out (<home>/project-versions/<name>/v<N>/) to run them."""
+
+
+def is_version_checkout(home: Path, folder: Path) -> bool:
+    """Whether `folder` is the emulator's own copy of an uploaded version: it is never a user's
+    project folder, so it never owns a project name and pull never writes into it."""
+    return Path(folder).resolve().is_relative_to((home / VERSIONS_DIR).resolve())
+
+
 def checkout(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]:
     """The latest uploaded version of the project as a folder on this host."""
     found = store.project_versions(name)
     if not found:
         raise BadInput(f"project {name!r} has no uploaded version. Run `cycle project upload` in it first.")
     version, files = found[-1]
-    folder = home / "project-versions" / name / f"v{version}"
+    folder = home / VERSIONS_DIR / name / f"v{version}"
     if not folder.is_dir():
         stored = {rel: StoredObject(f"projects/{name}/{sha}", size, sha) for rel, (sha, size, _mode) in files.items()}
         materialize(folder, stored, blobs)

@@ -111,8 +111,14 @@ class Reading:
                                                  known=StoredObject(artifact.key, artifact.size, artifact.sha256))
 
     def project_root(self, job: Job) -> Path | None:
-        """The folder the job was started from (older records: its project's folder)."""
-        return Path(job.project_root) if job.project_root else self.store.project_root(job.project)
+        """The folder the job was started from (older records: its project's folder); never the
+        emulator's checkout of an uploaded version, which older homes recorded for queued jobs."""
+        from emulator.upload import is_version_checkout
+
+        for root in (Path(job.project_root) if job.project_root else None, self.store.project_root(job.project)):
+            if root is not None and not is_version_checkout(self.home, root):  # never the emulator's copy
+                return root
+        return None
 
     def moves(self, name: str) -> list[Move]:
         return self.store.moves(self.job(name).id)

@@ -81,8 +81,12 @@ class Starting:
         """A project name is unique (per organization on the platform): a second folder with the
         same [main] name is refused while the first still holds that manifest; a folder that
         moved (the old one is gone or names another project now) takes the name over."""
-        previous, claimed = self.store.claim_project(manifest.name, manifest.root,
-                                                     lambda folder: _still_names(folder, manifest.name))
+        from emulator.upload import is_version_checkout
+
+        def still_owned(folder: Path) -> bool:  # the emulator's checkout of a version owns nothing
+            return not is_version_checkout(self.home, folder) and _still_names(folder, manifest.name)
+
+        previous, claimed = self.store.claim_project(manifest.name, manifest.root, still_owned)
         if previous is None:
             return None
         if not claimed:
@@ -112,7 +116,8 @@ class Starting:
     def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
         """Create the job and hand it to a background agent process that outlives the CLI."""
         prepared = self.prepare(project_dir, options, waits=True, claim=not queued)
-        self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
+        if not queued:  # a queued job runs from the emulator's checkout: the project's folder is the uploader's
+            self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
         job = self.store.create_job(prepared.manifest.name, agent_pid=os.getpid())  # ours until the agent runs
         if prepared.notice:
             self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, prepared.notice)])

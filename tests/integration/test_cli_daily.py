@@ -59,3 +59,26 @@ def test_tail_of_a_failed_job_exits_with_its_code_as_project_test_does(project, 
     assert tailed.exit_code == 3, tailed.output
     assert "FAILED (EXIT_CODE_3)" in tailed.output and "working" in tailed.output
     assert project.test().exit_code == 3  # the same job run in the foreground exits the same way
+
+
+def test_the_emulators_copy_of_a_version_never_owns_the_project(project, home, monkeypatch, tmp_path):
+    """A home where a queued job recorded the emulator's checkout (~/.cycle/project-versions/…) as
+    the project's folder, as older versions did: uploading from the user's folder takes the name
+    back (the checkout is no owner), and both that job and new ones pull into the user's folder."""
+    from emulator.platform import EmulatorPlatform
+
+    old = _queue_uploaded_version(project, monkeypatch)
+    wait_state(old, FINAL)
+    checkout = next((home / "project-versions").iterdir()) / "v1"
+    store = EmulatorPlatform().store
+    with store._tx() as db:
+        db.execute("UPDATE projects SET root = ? WHERE name = ?", (str(checkout), project.name))
+        db.execute("UPDATE jobs SET project_root = ? WHERE name = ?", (str(checkout), old))
+    new = _queue_uploaded_version(project, monkeypatch)
+    assert wait_state(new, FINAL).state is JobState.FINISHED
+    monkeypatch.chdir(tmp_path)
+    for name in (old, new):
+        pulled = cli("job", "pull", name)
+        assert pulled.exit_code == 0, pulled.output
+        assert (project.root / ".cycleswap" / "jobs" / name / "artifacts" / "ckpt" / "step-1.pt").exists()
+    assert not list((home / "project-versions").rglob(".cycleswap/jobs")), "pulled into the emulator's checkout"

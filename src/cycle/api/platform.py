@@ -114,7 +114,8 @@ class Platform(Protocol):
         """Fetch one stored artifact into `dest`, atomically, checked against its sha256."""
 
     def project_root(self, job: Job) -> Path | None:
-        """The folder the job was started from, where pull and tail write."""
+        """The folder the job was started from (a queued upload's: the folder it was uploaded from),
+        where pull and tail write."""
 
     def moves(self, name: str) -> list[Move]:
         """The job's reassignments, oldest first."""
