@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 from emulator.models import Job, JobState, Stream, now_ns, transition
@@ -112,8 +113,13 @@ class JobsTable(Database):
         return True
 
 
+_JOB_FIELDS = frozenset(field.name for field in dataclasses.fields(Job))
+
+
 def _job(row: sqlite3.Row) -> Job:
-    values = dict(row)
+    """Columns this version does not know are left out: a home a newer `cycle` has opened (and added
+    columns to) still opens with this one."""
+    values = {key: row[key] for key in row.keys() if key in _JOB_FIELDS}
     values["state"] = JobState(values["state"])
     values["queue_warning"] = bool(values["queue_warning"])
     values["archived"] = bool(values["archived"])

@@ -50,3 +50,15 @@ def test_local_delete_sweeps_only_blobs_nothing_else_references(tmp_path):
     assert blobs == {old: False, new: False, with_volume: True, with_job: True}
     assert store.list("jobs/a-1/") == []
     assert [o.key for o in store.list("jobs/a-2/")] == ["jobs/a-2/artifacts/common.txt"]
+
+
+def test_a_home_a_newer_version_added_columns_to_still_lists_its_jobs(tmp_path):
+    """A newer `cycle` adds columns to the jobs table on open; this version must still read the rows
+    (it once failed with a TypeError traceback on `cycle job list`)."""
+    from emulator.store import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    created = store.create_job("demo")
+    with store._tx() as db:
+        db.execute("ALTER TABLE jobs ADD COLUMN from_the_future TEXT DEFAULT 'x'")
+    assert [job.name for job in StateStore(tmp_path / "state.db").jobs()] == [created.name]
