@@ -48,3 +48,27 @@ def help_columns(sections: Sections) -> tuple:
         blocks.append(Group(Text(where, style="bold"), grid, Text("")))
     half = (len(blocks) + 1) // 2
     return Group(*blocks[:half]), Group(*blocks[half:])
+
+
+def palette_commands(screen) -> list:
+    """The command palette's entries for `screen`: one per action of the keys that work there
+    (the focused widget's, the screen's, the app's), each running the very action its key runs, so
+    the palette cannot drift from the keys. Only the app's own bindings (Textual's widgets are left
+    to their keys), and a key's action once even when several keys or nodes share it."""
+    from functools import partial
+
+    from textual.app import SystemCommand
+
+    commands, seen = [], set()
+    for node, bindings in screen._binding_chain:  # focused widget first, then its ancestors, the app
+        if not type(node).__module__.startswith("cycle."):
+            continue
+        for binding in dict.fromkeys(b for _key, b in bindings):
+            if binding.action in seen or binding.action == "command_palette" or not binding.description:
+                continue
+            if screen.app._check_action_state(binding.action, node) is False:
+                continue
+            seen.add(binding.action)
+            help_text = f"{key_label(binding.key)} · {binding.tooltip or binding.description}"
+            commands.append(SystemCommand(binding.description, help_text, partial(node.run_action, binding.action)))
+    return commands

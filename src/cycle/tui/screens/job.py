@@ -101,15 +101,18 @@ class JobScreen(Screen):
         self.job = job
         from rich.markup import escape
 
-        from cycle.tui.jobinfo import STATE_COLOURS, duration, started
+        from cycle.tui.jobinfo import STATE_COLOURS, duration
+        from cycle.tui.timefmt import format_time
 
         now = (self.app.clock or time.time_ns)()
+        width = 25 if self.size.width >= 120 else 18  # the start time always names its zone (the log's too)
         colour = STATE_COLOURS.get(job.state.value, "white")
         follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
         self.query_one("#job-header", Static).update(
             f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
-            + f" · machine {job.machine or '-'} · started {started(job)} · {duration(job, now)}"
+            + f" · machine {job.machine or '-'} · started {format_time(job.started_ns, now, width, self.app.zone)}"
+            + f" · {duration(job, now)}"
             + f" · follow {follow}"
         )
         banner = self.query_one("#queue-warning", Static)
