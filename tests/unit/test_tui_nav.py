@@ -151,3 +151,64 @@ async def test_the_palette_opens_a_job_by_name_from_the_jobs_list():
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, JobScreen))
         assert app.screen.job_name == "sweep-1"
+
+
+# item 8: a filter that shows only the lines matching the search
+async def test_s_offers_only_the_search_matches_filtered_by_the_store_and_n_N_walk_them():
+    app = cet_app()
+    platform = app.platform
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"step 19", "enter")
+        expected = platform.search_logs("trainer-4", "step 19")
+        await wait_for(pilot, lambda: log.matches == expected)
+        for _ in range(4):  # all -> stdout -> stderr -> system -> matches
+            await pilot.press("s")
+        await wait_for(pilot, lambda: log.stream == "matches" and not log.fetching and log.total == len(expected))
+        assert list(log.ids) == expected  # the store sent only the matching lines
+        assert platform.page_calls[-1] is None  # the last page, asked with the filter (not filtered here)
+        assert f"line {len(expected) - log.line_count + log.top_index + 1} of {len(expected)}" in log.status()
+        assert "streams: matches" in log.status()
+        await wait_for(pilot, lambda: log.matches == expected)
+        await pilot.press("n")
+        first = log.match_pos
+        await pilot.press("n")
+        assert log.match_pos == (first + 1) % len(expected)
+        await pilot.press("N", "N")
+        assert log.match_pos == (first - 1) % len(expected)
+        await pilot.press("s")  # back to every line
+        await wait_for(pilot, lambda: log.stream is None and not log.fetching and log.total == platform.log_lines)
+
+
+async def test_live_lines_under_the_matches_filter_are_only_the_matching_ones():
+    app = cet_app()
+    platform = app.platform
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"step 19", "enter")
+        await wait_for(pilot, lambda: log.matches)
+        await pilot.press("s", "s", "s", "s")
+        await wait_for(pilot, lambda: log.stream == "matches" and log.live_ready and not log.fetching)
+        before = log.line_count
+        platform.append(200)  # lines 2001-2200: none holds "step 19"
+        platform.overrides[2150] = (platform._record(1).stream, "step 19 again")
+        await wait_for(pilot, lambda: log.line_count == before + 1)
+        assert log.texts[-1] == "step 19 again"
+
+
+async def test_a_new_search_under_the_matches_filter_reloads_the_new_matches():
+    app = cet_app()
+    platform = app.platform
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"step 19", "enter")
+        await wait_for(pilot, lambda: log.matches)
+        await pilot.press("s", "s", "s", "s")
+        await wait_for(pilot, lambda: log.stream == "matches" and not log.fetching)
+        await pilot.press("slash", *"checkpoint", "enter")
+        expected = platform.search_logs("trainer-4", "checkpoint")
+        await wait_for(pilot, lambda: not log.fetching and list(log.ids) == expected[-log.line_count :])
+        assert log.total == len(expected) and all("checkpoint" in text for text in log.texts)

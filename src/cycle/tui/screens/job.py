@@ -81,7 +81,7 @@ class JobScreen(Screen):
     def _poll(self) -> None:
         job = self.platform.job(self.job_name)
         log = self.query_one(LogView)
-        stream, after = log.stream, log.tail_id
+        stream, after = log.log_filter, log.tail_id
         records = log.source.live(after, stream) if log.live_ready else []
         stored = {a.path: a.size for a in self.platform.artifacts(self.job_name)}
         queued = set(self.platform.queued_artifacts(self.job_name))
@@ -90,7 +90,7 @@ class JobScreen(Screen):
     def _apply(self, job, records, stream, stored, queued) -> None:
         self._show_job(job)
         log = self.query_one(LogView)
-        if log.stream == stream:  # not from before a filter change
+        if log.log_filter == stream:  # not from before a filter change
             log.add_lines(records)
         self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False))
 
