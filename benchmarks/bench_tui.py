@@ -130,6 +130,7 @@ def navigation_figures(lines: int) -> None:
           f"(goal < 100 ms; it shows {r['first_text']!r})")
     print(f"whole-log search, `/` to the match on screen: {r['search'] * 1000:.0f} ms on {lines:,} lines "
           f"(goal < 1 s; the sqlite query alone: {r['search_query'] * 1000:.0f} ms)")
+    print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 async def measure(home: Path, name: str, pages: int) -> dict:

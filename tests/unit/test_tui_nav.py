@@ -8,7 +8,7 @@ import time
 from datetime import timedelta, timezone
 
 import pytest
-from test_tui import NOW, SIZE, make_app, open_job
+from test_tui import NOW, SIZE, make_app
 from typer.testing import CliRunner
 
 from cycle.tui.app import CycleApp
@@ -26,6 +26,16 @@ async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
     while not condition() and time.monotonic() < deadline:
         await pilot.pause(0.05)
     assert condition()
+
+
+async def open_job(pilot) -> None:
+    """Enter on the first job (trainer-4) once the list shows it; back when its log has lines
+    and the keys (waits on conditions, so a loaded machine only makes it slower)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and isinstance(app.focused, LogView))
+    await wait_for(pilot, lambda: app.focused.line_count and not app.focused.fetching)
 
 
 def cet_app(**kwargs) -> CycleApp:
@@ -87,9 +97,9 @@ def test_snapshot_help(snap_compare, size):
     app, _ = make_app()
 
     async def run_before(pilot):
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.screen.query(".help-column"))
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -122,6 +132,21 @@ async def test_the_palette_offers_the_job_screen_actions_named_as_their_keys():
         await open_job(pilot)
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Cancel job", "Reassign", "Search", "Follow", "Wrap", "Streams", "First line", "Keys", "Back"} <= titles
+        assert "Copy selected text" not in titles  # Textual's inherited keys are not the app's actions
+
+
+async def run_from_palette(pilot, words: str) -> None:
+    """ctrl+p, type `words`, Enter on the first hit once the palette lists it."""
+    from textual.command import CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*words)
+    hits = app.screen.query_one(CommandList)
+    await wait_for(pilot, lambda: words.lower() in str(hits.get_option_at_index(0).prompt).lower()
+                   if hits.option_count and hits.highlighted == 0 else False)
+    await pilot.press("enter")
 
 
 async def test_a_palette_command_does_what_its_key_does():
@@ -130,25 +155,17 @@ async def test_a_palette_command_does_what_its_key_does():
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         assert not log.wrap
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
-        await pilot.press(*"wrap")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "wrap")
         await wait_for(pilot, lambda: log.wrap)
-        await pilot.press("ctrl+p", *"cancel job")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "cancel job")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")  # asks first, as `c` does
 
 
 async def test_the_palette_opens_a_job_by_name_from_the_jobs_list():
     app = cet_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
-        await pilot.press("ctrl+p", *"open job sweep-1")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs)
+        await run_from_palette(pilot, "open job sweep-1")
         await wait_for(pilot, lambda: isinstance(app.screen, JobScreen))
         assert app.screen.job_name == "sweep-1"
 

@@ -61,14 +61,27 @@ def palette_commands(screen) -> list:
 
     commands, seen = [], set()
     for node, bindings in screen._binding_chain:  # focused widget first, then its ancestors, the app
-        if not type(node).__module__.startswith("cycle."):
-            continue
-        for binding in dict.fromkeys(b for _key, b in bindings):
-            if binding.action in seen or binding.action == "command_palette" or not binding.description:
+        ours = own_bindings(type(node))
+        for action in dict.fromkeys(binding.action for _key, binding in bindings):
+            binding = ours.get(action)
+            if binding is None or action in seen or screen.app._check_action_state(action, node) is False:
                 continue
-            if screen.app._check_action_state(binding.action, node) is False:
-                continue
-            seen.add(binding.action)
+            seen.add(action)
             help_text = f"{key_label(binding.key)} · {binding.tooltip or binding.description}"
-            commands.append(SystemCommand(binding.description, help_text, partial(node.run_action, binding.action)))
+            commands.append(SystemCommand(binding.description, help_text, partial(node.run_action, action)))
     return commands
+
+
+def own_bindings(owner: type) -> dict:
+    """Action -> the binding declared for it in cycle's own classes of `owner`'s lineage (not
+    Textual's inherited keys such as ctrl+c or shift+tab, which are not the app's actions)."""
+    from textual.binding import Binding
+
+    found = {}
+    for cls in reversed(owner.__mro__):  # a subclass's binding wins
+        if cls.__module__.startswith("cycle."):
+            for binding in cls.__dict__.get("BINDINGS", []):
+                binding = binding if isinstance(binding, Binding) else Binding(*binding)
+                if binding.description:
+                    found[binding.action] = binding
+    return found

@@ -102,16 +102,18 @@ class JobScreen(Screen):
         from rich.markup import escape
 
         from cycle.tui.jobinfo import STATE_COLOURS, duration
-        from cycle.tui.timefmt import format_time
+        from cycle.tui.timefmt import format_time, zone_label
 
         now = (self.app.clock or time.time_ns)()
         width = 25 if self.size.width >= 120 else 18  # the start time always names its zone (the log's too)
+        start = format_time(job.started_ns, now, width, self.app.zone) if job.started_ns else "-"
+        start += "" if job.started_ns else f" (times {zone_label(self.app.zone)})"
         colour = STATE_COLOURS.get(job.state.value, "white")
         follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
         self.query_one("#job-header", Static).update(
             f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
-            + f" · machine {job.machine or '-'} · started {format_time(job.started_ns, now, width, self.app.zone)}"
+            + f" · machine {job.machine or '-'} · started {start}"
             + f" · {duration(job, now)}"
             + f" · follow {follow}"
         )
