@@ -19,10 +19,10 @@ import asyncio
 import json
 import os
 import resource
-import subprocess
-import sys
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path

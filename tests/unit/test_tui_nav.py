@@ -144,8 +144,14 @@ async def run_from_palette(pilot, words: str) -> None:
     await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
     await pilot.press(*words)
     hits = app.screen.query_one(CommandList)
-    await wait_for(pilot, lambda: words.lower() in str(hits.get_option_at_index(0).prompt).lower()
-                   if hits.option_count and hits.highlighted == 0 else False)
+    await wait_for(
+        pilot,
+        lambda: (
+            words.lower() in str(hits.get_option_at_index(0).prompt).lower()
+            if hits.option_count and hits.highlighted == 0
+            else False
+        ),
+    )
     await pilot.press("enter")
 
 

@@ -22,7 +22,7 @@ def local_zone() -> tzinfo:
 
 
 def zone_label(tz: tzinfo | None = None, at_ns: int | None = None) -> str:
-    """"UTC", "UTC+1", "UTC-3:30": the zone by its offset, which every terminal can tell apart
+    """The zone by its offset ("UTC", "UTC+1", "UTC-3:30"), which every terminal can tell apart
     (abbreviations such as "CET" or "IST" are ambiguous or missing)."""
     tz = tz or local_zone()
     moment = datetime.fromtimestamp(at_ns / 1e9, tz) if at_ns is not None else datetime.now(tz)
@@ -40,7 +40,7 @@ def _local(ts_ns: int, tz: tzinfo | None) -> datetime:
 
 
 def clock(ts_ns: int, tz: tzinfo | None = None) -> str:
-    """"14:02:07.123": a log line's time of day (its zone is named once, above the log)."""
+    """A log line's time of day, "14:02:07.123" (its zone is named once, in the job header)."""
     return _local(ts_ns, tz).strftime("%H:%M:%S.%f")[:-3]
 
 
@@ -63,7 +63,7 @@ def format_time(ts_ns: int | None, now_ns: int, width: int = 25, tz: tzinfo | No
 
 
 def ago(ts_ns: int, now_ns: int) -> str:
-    """"5s ago", "3m ago", "2h ago", "4d ago": how long before `now_ns`, in its largest unit
+    """ "5s ago", "3m ago", "2h ago", "4d ago": how long before `now_ns`, in its largest unit
     (a zone-free form for the narrowest columns); "in 5s" for a time still to come."""
     seconds = int((now_ns - ts_ns) / 1e9)
     size = abs(seconds)

@@ -94,9 +94,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         Binding("n", "match(1)", "Next match", show=False, tooltip="Next search match (wraps around)"),
         Binding("N", "match(-1)", "Previous match", show=False, tooltip="Previous search match (wraps around)"),
         Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines on / off (off: ← / → scroll sideways)"),
-        Binding(
-            "s", "cycle_stream", "Streams", tooltip="Filter: all, stdout, stderr, system, search matches"
-        ),
+        Binding("s", "cycle_stream", "Streams", tooltip="Filter: all, stdout, stderr, system, search matches"),
     ]
 
     follow: reactive[bool] = reactive(True)
