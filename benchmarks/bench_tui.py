@@ -2,10 +2,14 @@
 
 Figures (goals from the issue): time to first paint of the bottom page (< 0.2 s, independent of
 the log's length), time per older page while scrolling up (< 20 ms), render time of one screen
-(< 5 ms), peak memory (< 200 MB). toolong runs in its own virtualenv (it pins an older textual),
+(< 5 ms), peak memory (< 200 MB), time from `g` at the bottom to the first line on screen (< 100 ms)
+and a whole-log search (< 1 s). toolong runs in its own virtualenv (it pins an older textual),
 made on first use under benchmarks/.venv-toolong.
 
-    .venv/bin/python benchmarks/bench_tui.py [--lines 10000000]
+    .venv/bin/python benchmarks/bench_tui.py [--lines 10000000] [--only navigation]
+
+The 10,000,000-line log is written once (one transaction) and kept between runs under
+$TMPDIR/cycle-bench-tui/ (delete that folder to rebuild it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import asyncio
 import json
 import os
 import resource
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -38,6 +44,93 @@ def make_log(home: Path, lines: int) -> str:
                                     f"step {i} loss {1 / (i + 1):.6f}")
                                    for i in range(start, min(lines, start + chunk))])
     return job.name
+
+
+NEEDLE = "HUGEEND"  # on the last line only: a search has to read the whole log to find it
+
+
+def cached_log(lines: int) -> tuple[Path, str]:
+    """A home whose job `bench` has `lines` lines ending in a NEEDLE line, built once and kept in a
+    temp folder between runs: one transaction of executemany over a generator (about a minute for
+    ten million lines), so each run measures the viewer, not the writing."""
+    home = Path(tempfile.gettempdir()) / "cycle-bench-tui" / str(lines)
+    done = home / "complete"
+    if done.exists():
+        return home, done.read_text()
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    from emulator.store import StateStore
+
+    job = StateStore(home / "state.db").create_job("bench")  # the schema, the job row
+    db = sqlite3.connect(home / "state.db")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    t0 = time.time_ns()
+
+    def rows():
+        for i in range(lines - 1):
+            yield job.id, t0 + i * 1000, "stderr" if i % 7 == 0 else "stdout", f"step {i} loss {1 / (i + 1):.6f}"
+        yield job.id, t0 + lines * 1000, "stdout", f"{NEEDLE}: the last of {lines:,} lines"
+
+    with db:
+        db.executemany("INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)", rows())
+    db.close()
+    done.write_text(job.name)
+    return home, job.name
+
+
+async def navigate(home: Path, name: str) -> dict:
+    """From the bottom of the log: `g` until the first line is on screen, and `/` search of the
+    whole log until the view knows every match (through the Platform, as `cycle tui` reads)."""
+    from textual.app import App
+
+    from cycle.tui.widgets.log_source import LogSource
+    from cycle.tui.widgets.log_view import LogView
+    from emulator.platform import EmulatorPlatform
+
+    platform = EmulatorPlatform(home)
+
+    class Probe(App):
+        def compose(self):
+            yield LogView(LogSource(platform, name))
+
+    async def until(condition) -> None:
+        while not condition():
+            await pilot.pause(0.001)
+
+    app = Probe()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(LogView)
+        await until(lambda: log.line_count and log.total is not None and not log.fetching)
+        t = time.perf_counter()
+        await pilot.press("g")
+        await until(lambda: log.first_line == 0 and log.top_index == 0 and not log.fetching)
+        await pilot.pause(0)  # the repaint
+        to_top = time.perf_counter() - t
+        first_text = log.texts[0]
+        t = time.perf_counter()
+        log.find(NEEDLE)
+        await until(lambda: log.matches and log.match_index is not None)
+        await pilot.pause(0)
+        search = time.perf_counter() - t
+    t = time.perf_counter()
+    platform.search_logs(name, NEEDLE)
+    query = time.perf_counter() - t
+    return {"to_top": to_top, "first_text": first_text, "search": search, "search_query": query}
+
+
+def navigation_figures(lines: int) -> None:
+    t = time.perf_counter()
+    home, name = cached_log(lines)
+    print(f"the {lines:,}-line log ready in {time.perf_counter() - t:.1f} s (kept in {home})")
+    out = subprocess.run([sys.executable, __file__, "--navigate", str(home), name], capture_output=True, text=True,
+                         check=True, env={**os.environ, "CYCLE_HOME": str(home)})
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"`g` at the bottom to the first line on screen: {r['to_top'] * 1000:.0f} ms on {lines:,} lines "
+          f"(goal < 100 ms; it shows {r['first_text']!r})")
+    print(f"whole-log search, `/` to the match on screen: {r['search'] * 1000:.0f} ms on {lines:,} lines "
+          f"(goal < 1 s; the sqlite query alone: {r['search_query'] * 1000:.0f} ms)")
+    print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 async def measure(home: Path, name: str, pages: int) -> dict:
@@ -123,10 +216,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--pages", type=int, default=50)
+    parser.add_argument("--only", choices=["navigation"], help="only the `g` and search figures")
     parser.add_argument("--child", nargs=3)
+    parser.add_argument("--navigate", nargs=2)
     args = parser.parse_args()
     if args.child:
         child(*args.child[:2], int(args.child[2]))
+        return
+    if args.navigate:
+        print(json.dumps(asyncio.run(navigate(Path(args.navigate[0]), args.navigate[1]))))
+        return
+    if args.only == "navigation":
+        navigation_figures(args.lines)
         return
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -145,6 +246,7 @@ def main() -> None:
               f"(goal < 20 ms); the query for the oldest page alone: {deep_page(big_home, big) * 1000:.2f} ms")
         print(f"render one screen (40 lines, cold): {big_r['render'] * 1000:.2f} ms (goal < 5 ms)")
         print(f"peak memory of the viewer process: {big_r['peak_mb']:.0f} MB (goal < 200 MB)")
+        navigation_figures(args.lines)
         plain = work / "plain.log"
         from cycle.pull import format_line
         from emulator.platform import EmulatorPlatform

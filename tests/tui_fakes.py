@@ -94,28 +94,31 @@ class FakePlatform:
             return LogRecord(index, 4, T0 + index * 1_000_000, stream, text)
         return log_record(4, index)
 
-    def _matching(self, index: int, stream) -> bool:
-        return stream is None or self._record(index).stream == stream
+    def _matching(self, index: int, stream, matching: str = "") -> bool:
+        record = self._record(index)
+        return (stream is None or record.stream == stream) and matching.lower() in record.text.lower()
 
-    def logs_before(self, name, before_id, limit, stream=None):
+    def logs_before(self, name, before_id, limit, stream=None, matching=""):
         self.page_calls.append(before_id)
         end = self.log_lines if before_id is None else min(before_id - 1, self.log_lines)
-        if stream is None:
+        if stream is None and not matching:
             start = max(1, end - limit + 1)
             return [self._record(i) for i in range(start, end + 1)]
-        found = [i for i in range(end, 0, -1) if self._matching(i, stream)][:limit]
+        found = [i for i in range(end, 0, -1) if self._matching(i, stream, matching)][:limit]
         return [self._record(i) for i in reversed(found)]
 
-    def logs_after(self, name, after_id, limit, stream=None):
+    def logs_after(self, name, after_id, limit, stream=None, matching=""):
         self.after_calls.append(after_id)
-        if stream is None:
+        if stream is None and not matching:
             return [self._record(i) for i in range(after_id + 1, min(self.log_lines, after_id + limit) + 1)]
-        found = [i for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream)][:limit]
+        found = [i for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream, matching)][:limit]
         return [self._record(i) for i in found]
 
-    def log_position(self, name, line_id, stream=None):
+    def log_position(self, name, line_id, stream=None, matching=""):
         end = self.log_lines if line_id is None else min(line_id - 1, self.log_lines)
-        return end if stream is None else sum(1 for i in range(1, end + 1) if self._matching(i, stream))
+        if stream is None and not matching:
+            return end
+        return sum(1 for i in range(1, end + 1) if self._matching(i, stream, matching))
 
     def search_logs(self, name, needle, stream=None):
         low = needle.lower()
@@ -123,8 +126,10 @@ class FakePlatform:
             i for i in range(1, self.log_lines + 1) if self._matching(i, stream) and low in self._record(i).text.lower()
         ]
 
-    def logs(self, name, stream=None, after_id=0, since_ns=0):
-        return [self._record(i) for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream)]
+    def logs(self, name, stream=None, after_id=0, since_ns=0, matching=""):
+        return [
+            self._record(i) for i in range(after_id + 1, self.log_lines + 1) if self._matching(i, stream, matching)
+        ]
 
     def append(self, count: int) -> None:
         self.log_lines += count

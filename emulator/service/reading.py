@@ -46,25 +46,27 @@ class Reading:
             raise BadInput(f"No job named {name!r}.{hint}")
         return job
 
-    def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
-        return self.store.logs(self.job(name).id, stream, after_id, since_ns)
+    def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0,
+             matching: str = "") -> list[LogRecord]:
+        return self.store.logs(self.job(name).id, stream, after_id, since_ns, matching)
 
     def logs_before(self, name: str, before_id: int | None, limit: int,
-                    stream: Stream | None = None) -> list[LogRecord]:
-        return self.store.logs_before(self.job(name).id, before_id, limit, stream)
+                    stream: Stream | None = None, matching: str = "") -> list[LogRecord]:
+        return self.store.logs_before(self.job(name).id, before_id, limit, stream, matching)
 
     # log navigation for viewers (queries in emulator/queries.py)
-    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None,
+                   matching: str = "") -> list[LogRecord]:
         """The `limit` lines after the cursor (0: the first page), oldest first: a viewer's `g`."""
         from emulator.queries import logs_after
 
-        return logs_after(self.store, self.job(name).id, after_id, limit, stream)
+        return logs_after(self.store, self.job(name).id, after_id, limit, stream, matching)
 
-    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None) -> int:
+    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None, matching: str = "") -> int:
         """How many lines precede `line_id` (None: the log's length): a viewer's "line N of M"."""
         from emulator.queries import log_position
 
-        return log_position(self.store, self.job(name).id, line_id, stream)
+        return log_position(self.store, self.job(name).id, line_id, stream, matching)
 
     def search_logs(self, name: str, needle: str, stream: Stream | None = None) -> list[int]:
         """Ids of the lines holding `needle` in the whole stored log, searched in sqlite."""

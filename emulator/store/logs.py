@@ -18,10 +18,11 @@ class LogsTable(Database):
                 ((job_id, ts, stream.value, text) for ts, stream, text in batch),
             )
 
-    def logs(self, job_id: int, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
+    def logs(self, job_id: int, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0,
+             matching: str = "") -> list[LogRecord]:
         """The job's shipped log in order. Each shipment is sorted by timestamp, so id order is
         timestamp order; `after_id` reads only what was shipped since a previous read."""
-        where, args = _log_filter(stream, since_ns)
+        where, args = log_filter(stream, since_ns, matching)
         rows = self._connection().execute(
             f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id > ? {where} ORDER BY id",
             (job_id, after_id, *args),
@@ -29,12 +30,12 @@ class LogsTable(Database):
         return [_log(row) for row in rows]
 
     def logs_before(self, job_id: int, before_id: int | None, limit: int,
-                    stream: Stream | None = None) -> list[LogRecord]:
+                    stream: Stream | None = None, matching: str = "") -> list[LogRecord]:
         """The `limit` lines just before the cursor `before_id` (None: the end), oldest first.
 
         The cursor is a record id: lines shipped later get larger ids, so paging backwards never
         skips or repeats a line while the log grows."""
-        where, args = _log_filter(stream, 0)
+        where, args = log_filter(stream, 0, matching)
         cursor = before_id if before_id is not None else 2**62
         rows = self._connection().execute(
             f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id < ? {where} "
@@ -51,10 +52,20 @@ def _log(row) -> LogRecord:
     return LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4])
 
 
-def _log_filter(stream: Stream | None, since_ns: int) -> tuple[str, list]:
+def log_filter(stream: Stream | None, since_ns: int = 0, matching: str = "") -> tuple[str, list]:
+    """The SQL (` AND ...`) and arguments that keep one stream, lines from `since_ns` on, and lines
+    holding `matching` (ASCII case-insensitive, as LIKE is; `%`, `_` and `\\` taken literally):
+    every log read filters the same way, so a viewer's pages, positions and live lines agree."""
     where, args = "", []
     if stream is not None:
         where, args = " AND stream = ?", [stream.value]
     if since_ns:
         where, args = where + " AND ts_ns >= ?", [*args, since_ns]
+    if matching:
+        where, args = where + " AND text LIKE ? ESCAPE '\\'", [*args, like_pattern(matching)]
     return where, args
+
+
+def like_pattern(needle: str) -> str:
+    """`needle` anywhere in the text, its LIKE wildcards escaped."""
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

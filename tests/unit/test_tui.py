@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ SIZE = (110, 32)
 def make_app(tmp_path: Path | None = None, log_lines: int = 2000) -> tuple[CycleApp, FakePlatform]:
     platform = FakePlatform(log_lines)
     platform.root = tmp_path
-    return CycleApp(platform, clock=lambda: NOW), platform
+    return CycleApp(platform, clock=lambda: NOW, zone=timezone.utc), platform  # fixed zone: stable snapshots
 
 
 async def open_job(pilot) -> None:

@@ -48,3 +48,20 @@ def test_search_is_case_insensitive_and_takes_percent_and_underscore_literally(t
     assert len(search_logs(store, job.id, "100%_done")) == 100  # literal, and only this job's lines
     assert search_logs(store, job.id, "100_%") == [] and search_logs(store, job.id, "") == []
     assert len(search_logs(store, job.id, "done", Stream.SYSTEM)) == 10
+
+
+def test_every_log_read_can_keep_only_the_lines_matching_a_needle(tmp_path):
+    """The viewer's "only matches" filter runs in sqlite like the stream filter: pages, the page
+    after a cursor, positions and live reads agree, and LIKE's wildcards are literal."""
+    from emulator.queries import log_position, logs_after
+
+    store, job = make_store(tmp_path)
+    store.append_logs(job.id, [(200, Stream.STDOUT, "line 200 100Xxdone")])  # `%_` must not match `Xx`
+    matching = [r.id for r in store.logs(job.id) if "%_done" in r.text]
+    assert len(matching) == 100
+    assert [r.id for r in store.logs(job.id, matching="%_DONE")] == matching
+    assert [r.id for r in store.logs_before(job.id, None, 5, matching="%_done")] == matching[-5:]
+    assert [r.id for r in logs_after(store, job.id, matching[9], 3, matching="%_done")] == matching[10:13]
+    assert log_position(store, job.id, matching[50], matching="%_done") == 50
+    assert log_position(store, job.id, None, Stream.SYSTEM, matching="%_done") == 10
+    assert [r.id for r in store.logs(job.id, matching="line 1 ")] == [matching[0]]

@@ -85,17 +85,21 @@ class Platform(Protocol):
     def job(self, name: str) -> Job:
         """One job by name; BadInput (naming close matches) when there is none."""
 
-    def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0) -> list[LogRecord]:
-        """Shipped log lines in order; `after_id` reads only what came since a previous read."""
+    def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0,
+             matching: str = "") -> list[LogRecord]:
+        """Shipped log lines in order; `after_id` reads only what came since a previous read.
+        Every log read keeps only `stream` (None: all) and, with `matching`, only the lines holding
+        that text (case-insensitive, filtered by the store): a viewer's "only matches"."""
 
     def logs_before(self, name: str, before_id: int | None, limit: int,
-                    stream: Stream | None = None) -> list[LogRecord]:
+                    stream: Stream | None = None, matching: str = "") -> list[LogRecord]:
         """The `limit` lines before the cursor (None: the end), oldest first: a viewer's older page."""
 
-    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None) -> list[LogRecord]:
+    def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None,
+                   matching: str = "") -> list[LogRecord]:
         """The `limit` lines after the cursor (0: the first page), oldest first: a viewer's `g`."""
 
-    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None) -> int:
+    def log_position(self, name: str, line_id: int | None, stream: Stream | None = None, matching: str = "") -> int:
         """How many lines precede `line_id` (None: the log's length): a viewer's "line N of M"."""
 
     def search_logs(self, name: str, needle: str, stream: Stream | None = None) -> list[int]:

@@ -47,12 +47,17 @@ app.command("drill")(drill_cli.drill)
 
 
 @app.command()
-def tui() -> None:
+def tui(
+    job: str = typer.Argument(None, metavar="[JOB]", help="Open this job at once (Escape then lists the jobs)."),
+) -> None:
     """Browse jobs, their interleaved logs and their artifacts in the terminal (q quits, ? shows keys)."""
     from cycle.platform import open_platform
     from cycle.tui.app import CycleApp
 
-    CycleApp(open_platform()).run()
+    platform = open_platform()
+    if job is not None:
+        platform.job(job)  # an unknown job is one paragraph and exit 2 before the app takes the terminal
+    CycleApp(platform, job=job).run()
 
 
 def main() -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from textual.app import App
+from collections.abc import Iterable
+from datetime import tzinfo
+from functools import partial
+
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from cycle.api import Platform
 from cycle.tui.screens.jobs import JobsScreen
@@ -17,29 +22,59 @@ class CycleApp(App):
         Binding("question_mark", "help", "Keys"),
     ]
 
-    def __init__(self, platform: Platform, clock=None) -> None:
+    def __init__(
+        self, platform: Platform, clock=None, zone: tzinfo | None = None, job: str | None = None
+    ) -> None:
         super().__init__()
         self.platform = platform
         self.clock = clock
+        self.zone = zone  # the zone times are shown in (None: the terminal's local zone; tests fix it)
+        self.start_job = job  # `cycle tui JOB`: opened over the jobs list, so Escape goes back to it
 
     def on_mount(self) -> None:
         self.push_screen(JobsScreen(self.platform, clock=self.clock) if self.clock else JobsScreen(self.platform))
+        if self.start_job:
+            self.open_job(self.start_job)
+
+    def open_job(self, name: str) -> None:
+        from cycle.tui.screens.job import JobScreen
+
+        self.push_screen(JobScreen(self.platform, name))
 
     def action_help(self) -> None:
         from cycle.tui.keys import help_columns
         from cycle.tui.screens.modals import HelpScreen
+        from cycle.tui.timefmt import zone_label
 
-        self.push_screen(HelpScreen(help_columns(self.key_sections())))
+        self.push_screen(HelpScreen(help_columns(self.key_sections()), zone_label(self.zone)))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) offers the actions of the keys that work here, each
+        running the same action as its key (read from the active bindings: one source of truth),
+        then Textual's own (theme, screenshot, ...)."""
+        from cycle.tui.keys import palette_commands
+
+        yield from palette_commands(screen)
+        if isinstance(screen, JobsScreen):  # open any listed job by typing its name
+            for job in screen.jobs:
+                yield SystemCommand(
+                    f"Open job {job.name}", f"{job.state.value} · project {job.project}",
+                    partial(self.open_job, job.name), discover=False,
+                )
+        for command in super().get_system_commands(screen):
+            if command.title not in {"Quit", "Keys"}:  # already offered from our bindings
+                yield command
 
     @staticmethod
     def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
         """Every binding of the app, grouped by where it works: the one source of the `?` help and the
         README's keys table (keys as data, as harlequin does)."""
-        from cycle.tui.keys import rows
+        from cycle.tui.keys import key_label, rows
         from cycle.tui.screens.job import JobScreen
         from cycle.tui.screens.modals import ConfirmScreen
         from cycle.tui.widgets.artifact_browser import ArtifactBrowser
         from cycle.tui.widgets.log_view import LogView
 
-        return [("Everywhere", rows(CycleApp)), ("Jobs list", rows(JobsScreen)), ("Job", rows(JobScreen)),
+        palette = (key_label(CycleApp.COMMAND_PALETTE_BINDING), "Command palette: every action here, by name")
+        return [("Everywhere", [*rows(CycleApp), palette]), ("Jobs list", rows(JobsScreen)), ("Job", rows(JobScreen)),
                 ("Log", rows(LogView)), ("Artifacts", rows(ArtifactBrowser)), ("Questions", rows(ConfirmScreen))]

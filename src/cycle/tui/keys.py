@@ -48,3 +48,40 @@ def help_columns(sections: Sections) -> tuple:
         blocks.append(Group(Text(where, style="bold"), grid, Text("")))
     half = (len(blocks) + 1) // 2
     return Group(*blocks[:half]), Group(*blocks[half:])
+
+
+def palette_commands(screen) -> list:
+    """The command palette's entries for `screen`: one per action of the keys that work there
+    (the focused widget's, the screen's, the app's), each running the very action its key runs, so
+    the palette cannot drift from the keys. Only the app's own bindings (Textual's widgets are left
+    to their keys), and a key's action once even when several keys or nodes share it."""
+    from functools import partial
+
+    from textual.app import SystemCommand
+
+    commands, seen = [], set()
+    for node, bindings in screen._binding_chain:  # focused widget first, then its ancestors, the app
+        ours = own_bindings(type(node))
+        for action in dict.fromkeys(binding.action for _key, binding in bindings):
+            binding = ours.get(action)
+            if binding is None or action in seen or screen.app._check_action_state(action, node) is False:
+                continue
+            seen.add(action)
+            help_text = f"{key_label(binding.key)} · {binding.tooltip or binding.description}"
+            commands.append(SystemCommand(binding.description, help_text, partial(node.run_action, action)))
+    return commands
+
+
+def own_bindings(owner: type) -> dict:
+    """Action -> the binding declared for it in cycle's own classes of `owner`'s lineage (not
+    Textual's inherited keys such as ctrl+c or shift+tab, which are not the app's actions)."""
+    from textual.binding import Binding
+
+    found = {}
+    for cls in reversed(owner.__mro__):  # a subclass's binding wins
+        if cls.__module__.startswith("cycle."):
+            for binding in cls.__dict__.get("BINDINGS", []):
+                binding = binding if isinstance(binding, Binding) else Binding(*binding)
+                if binding.description:
+                    found[binding.action] = binding
+    return found

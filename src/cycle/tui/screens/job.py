@@ -81,7 +81,7 @@ class JobScreen(Screen):
     def _poll(self) -> None:
         job = self.platform.job(self.job_name)
         log = self.query_one(LogView)
-        stream, after = log.stream, log.tail_id
+        stream, after = log.log_filter, log.tail_id
         records = log.source.live(after, stream) if log.live_ready else []
         stored = {a.path: a.size for a in self.platform.artifacts(self.job_name)}
         queued = set(self.platform.queued_artifacts(self.job_name))
@@ -90,7 +90,7 @@ class JobScreen(Screen):
     def _apply(self, job, records, stream, stored, queued) -> None:
         self._show_job(job)
         log = self.query_one(LogView)
-        if log.stream == stream:  # not from before a filter change
+        if log.log_filter == stream:  # not from before a filter change
             log.add_lines(records)
         self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False))
 
@@ -101,15 +101,20 @@ class JobScreen(Screen):
         self.job = job
         from rich.markup import escape
 
-        from cycle.tui.jobinfo import STATE_COLOURS, duration, started
+        from cycle.tui.jobinfo import STATE_COLOURS, duration
+        from cycle.tui.timefmt import format_time, zone_label
 
         now = (self.app.clock or time.time_ns)()
+        width = 25 if self.size.width >= 120 else 18  # the start time always names its zone (the log's too)
+        start = format_time(job.started_ns, now, width, self.app.zone) if job.started_ns else "-"
+        start += "" if job.started_ns else f" (times {zone_label(self.app.zone)})"
         colour = STATE_COLOURS.get(job.state.value, "white")
         follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
         self.query_one("#job-header", Static).update(
             f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
-            + f" · machine {job.machine or '-'} · started {started(job)} · {duration(job, now)}"
+            + f" · machine {job.machine or '-'} · started {start}"
+            + f" · {duration(job, now)}"
             + f" · follow {follow}"
         )
         banner = self.query_one("#queue-warning", Static)

@@ -35,14 +35,17 @@ class ConfirmScreen(ModalScreen[bool]):
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
-    def __init__(self, columns: tuple) -> None:
+    def __init__(self, columns: tuple, zone: str = "UTC") -> None:
         super().__init__()
         self.columns = columns  # the app's keys as two columns (cycle.tui.keys.help_columns)
+        self.zone = zone  # the zone every shown time is in (cycle.tui.timefmt.zone_label)
 
     def compose(self) -> ComposeResult:
         left, right = self.columns
-        with VerticalScroll(id="help"):
+        # the zone and how to close sit on the border: seen at once, even when the keys scroll (80x24)
+        with VerticalScroll(id="help") as box:
+            box.border_title = f"Keys · times are local, in {self.zone}"
+            box.border_subtitle = "↑ ↓ scroll · ctrl+p: every action by name · Esc: close"
             with Horizontal(id="help-columns"):
                 yield Static(left, classes="help-column")
                 yield Static(right, classes="help-column")
-            yield Label("escape to close · keys are read from the bindings", id="help-close")

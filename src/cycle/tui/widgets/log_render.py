@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_right
-from datetime import datetime, timezone
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -20,6 +19,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.strip import Strip
 
+from cycle.tui.timefmt import clock
 from cycle.tui.widgets.log_window import STREAM_NAMES
 
 MAX_LINE = 2000  # characters shown of one line
@@ -136,7 +136,7 @@ class LogRendering:
         text = self.texts[index]
         if len(text) > MAX_LINE:
             text = text[:MAX_LINE] + " …"
-        stamp = datetime.fromtimestamp(self.stamps[index] / 1e9, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        stamp = clock(self.stamps[index], getattr(self.app, "zone", None))  # the zone the job header names
         line = Text(stamp + " ", style=TIME_STYLE, no_wrap=True)
         failure = is_failure(kind, text)
         if kind == 2:

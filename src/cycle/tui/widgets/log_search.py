@@ -11,6 +11,8 @@ from bisect import bisect_left
 
 from textual.message import Message
 
+from cycle.tui.widgets.log_source import MATCHES
+
 
 class LogSearch:
     """The search needle's matches (line ids), the current one, and moving between them.
@@ -31,6 +33,12 @@ class LogSearch:
     def find(self, needle: str, move: bool = True) -> None:
         """Search the whole stored log (in the store); the answer arrives as Searched, and the view
         goes to the first match from the top line on (`move`)."""
+        if self.stream == MATCHES and needle != self.search:  # the filter IS the search: reload it
+            self.search = needle
+            if not needle:
+                self.stream = None  # nothing to match: every line
+            self._refilter()
+            return
         self.search = needle
         self.matches, self.match_pos = [], None
         self._cache.clear()
@@ -38,7 +46,7 @@ class LogSearch:
         if not needle:
             self._post_status()
             return
-        generation, stream = self.generation, self.stream
+        generation, stream = self.generation, self.log_filter
         self.run_worker(
             lambda: self.post_message(self.Searched(needle, self.source.search(needle, stream), generation, move)),
             thread=True,

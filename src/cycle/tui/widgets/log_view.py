@@ -52,7 +52,7 @@ from cycle.tui.widgets.log_render import (
     is_failure,
 )
 from cycle.tui.widgets.log_search import LogSearch
-from cycle.tui.widgets.log_source import STREAMS, as_source
+from cycle.tui.widgets.log_source import MATCHES, STREAMS, LogFilter, as_source
 from cycle.tui.widgets.log_window import PAGE, STREAM_CODES, STREAM_NAMES, LogWindow
 
 # the names this module had before its concerns moved to sibling modules: callers import them from here
@@ -94,7 +94,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         Binding("n", "match(1)", "Next match", show=False, tooltip="Next search match (wraps around)"),
         Binding("N", "match(-1)", "Previous match", show=False, tooltip="Previous search match (wraps around)"),
         Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines on / off (off: ← / → scroll sideways)"),
-        Binding("s", "cycle_stream", "Streams", tooltip="Show all streams, then only stdout, stderr, system"),
+        Binding("s", "cycle_stream", "Streams", tooltip="Filter: all, stdout, stderr, system, search matches"),
     ]
 
     follow: reactive[bool] = reactive(True)
@@ -174,9 +174,20 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
     def line_count(self) -> int:
         return len(self.texts)
 
+    @property
+    def log_filter(self) -> LogFilter:
+        """What the store keeps for this view: the chosen stream, or only the search's matches."""
+        return LogFilter(None, self.search) if self.stream == MATCHES else LogFilter(self.stream)
+
     def action_cycle_stream(self) -> None:
-        """All, stdout, stderr, system: the window reloads from the end, filtered server side."""
-        self.stream = STREAMS[(STREAMS.index(self.stream) + 1) % len(STREAMS)]
+        """All, stdout, stderr, system, then (while there is a search) only the lines matching it:
+        the window reloads from the end, filtered server side."""
+        choices = [choice for choice in STREAMS if choice != MATCHES or self.search]
+        self.stream = choices[(choices.index(self.stream) + 1) % len(choices)]
+        self._refilter()
+
+    def _refilter(self) -> None:
+        """The filter changed: reload the window from the end and recount the matches in it."""
         self.total = self.first_line = None
         self.tail_id = 0
         self.live_ready = False

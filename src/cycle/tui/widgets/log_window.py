@@ -42,7 +42,7 @@ class LogWindow:
         self.fetching = True
         self.pending_jump = kind
         self._asked_at = time.perf_counter()
-        generation, stream = self.generation, self.stream
+        generation, stream = self.generation, self.log_filter
         self.run_worker(
             lambda: self._fetch_window(kind, generation, stream, target_id),
             thread=True,
@@ -50,7 +50,7 @@ class LogWindow:
             group="log-window",
         )
 
-    def _fetch_window(self, kind: str, generation: int, stream: str | None, target_id: int | None) -> None:
+    def _fetch_window(self, kind: str, generation: int, stream, target_id: int | None) -> None:
         source = self.source
         if kind == "tail":
             records = source.before(None, PAGE, stream)
@@ -87,7 +87,7 @@ class LogWindow:
     def _load_beside(self, kind: str, cursor: int) -> None:
         self.fetching = True
         self._asked_at = time.perf_counter()
-        generation, stream = self.generation, self.stream
+        generation, stream = self.generation, self.log_filter
 
         def fetch() -> None:
             records = (

@@ -1,0 +1,237 @@
+"""`cycle tui` (issue 13, items 12-13): every shown time names its zone, `?` help is laid out from
+the bindings, `cycle tui JOB` opens the job at once, and the command palette offers the app's own
+actions, each doing what its key does."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta, timezone
+
+import pytest
+from test_tui import NOW, SIZE, make_app
+from typer.testing import CliRunner
+
+from cycle.tui.app import CycleApp
+from cycle.tui.screens.job import JobScreen
+from cycle.tui.screens.jobs import JobsScreen
+from cycle.tui.widgets.log_view import LogView
+
+from tui_fakes import FakePlatform
+
+CET = timezone(timedelta(hours=1))
+
+
+async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+    assert condition()
+
+
+async def open_job(pilot) -> None:
+    """Enter on the first job (trainer-4) once the list shows it; back when its log has lines
+    and the keys (waits on conditions, so a loaded machine only makes it slower)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and isinstance(app.focused, LogView))
+    await wait_for(pilot, lambda: app.focused.line_count and not app.focused.fetching)
+
+
+def cet_app(**kwargs) -> CycleApp:
+    return CycleApp(FakePlatform(), clock=lambda: NOW, zone=CET, **kwargs)
+
+
+# item 12: times carry their zone
+async def test_the_job_header_and_the_log_show_local_times_and_name_the_zone():
+    app = cet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await wait_for(pilot, lambda: log.texts)
+        header = str(app.screen.query_one("#job-header").render())
+        assert "started 12:06:41 UTC+1" in header  # T0 + 1 s is 11:06:41 in UTC
+        stamp = "".join(segment.text for segment in log._render(0, False))[:12]
+        assert stamp.startswith("12:06:")
+
+
+async def test_help_names_the_zone_times_are_shown_in():
+    app = cet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: app.screen.query("#help"))
+        assert "UTC+1" in str(app.screen.query_one("#help").border_title)
+
+
+def help_lines(app) -> list[str]:
+    """The help screen as the terminal shows it (one string per screen row)."""
+    return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+async def test_help_keeps_each_key_and_its_description_on_one_row(size):
+    """No description wraps under the keys: every binding's keys and the start of its text share a
+    row (the rows are read from the bindings, so the help is complete too)."""
+    app = cet_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: app.screen.query(".help-column"))
+        await pilot.pause(0.1)
+        scroll = app.screen.query_one("#help")
+        shown = []
+        while True:  # the help scrolls at 80x24: read every page
+            shown += help_lines(app)
+            if scroll.scroll_y >= scroll.max_scroll_y:
+                break
+            scroll.scroll_to(y=scroll.scroll_y + scroll.scrollable_content_region.height, animate=False)
+            await pilot.pause(0.05)
+        text = "\n".join(shown)
+        for _where, rows in CycleApp.key_sections():
+            for keys, does in rows:
+                first_word = does.split()[0]
+                assert any(keys in row and first_word in row.split(keys, 1)[1] for row in shown), (keys, does, text)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+def test_snapshot_help(snap_compare, size):
+    app, _ = make_app()
+
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: app.screen.query(".help-column"))
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# item 13: `cycle tui JOB`
+async def test_tui_job_opens_that_job_and_escape_goes_to_the_jobs_list():
+    app = cet_app(job="sweep-2")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen))
+        assert app.screen.job_name == "sweep-2"
+        await wait_for(pilot, lambda: isinstance(app.focused, LogView))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+
+
+def test_tui_with_an_unknown_job_says_so_in_one_paragraph_and_exits_2(tmp_path, monkeypatch):
+    from cycle.cli import app as cli
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))
+    result = CliRunner().invoke(cli, ["tui", "no-such-job"])
+    assert result.exit_code == 2, result.output
+    assert "No job named 'no-such-job'" in result.output and "Traceback" not in result.output
+    assert result.output.strip().count("\n") == 0  # one paragraph
+
+
+# item 13: the command palette
+async def test_the_palette_offers_the_job_screen_actions_named_as_their_keys():
+    app = cet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Cancel job", "Reassign", "Search", "Follow", "Wrap", "Streams", "First line", "Keys", "Back"} <= titles
+        assert "Copy selected text" not in titles  # Textual's inherited keys are not the app's actions
+
+
+async def run_from_palette(pilot, words: str) -> None:
+    """ctrl+p, type `words`, Enter on the first hit once the palette lists it."""
+    from textual.command import CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*words)
+    hits = app.screen.query_one(CommandList)
+    await wait_for(
+        pilot,
+        lambda: (
+            words.lower() in str(hits.get_option_at_index(0).prompt).lower()
+            if hits.option_count and hits.highlighted == 0
+            else False
+        ),
+    )
+    await pilot.press("enter")
+
+
+async def test_a_palette_command_does_what_its_key_does():
+    app = cet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        assert not log.wrap
+        await run_from_palette(pilot, "wrap")
+        await wait_for(pilot, lambda: log.wrap)
+        await run_from_palette(pilot, "cancel job")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")  # asks first, as `c` does
+
+
+async def test_the_palette_opens_a_job_by_name_from_the_jobs_list():
+    app = cet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs)
+        await run_from_palette(pilot, "open job sweep-1")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen))
+        assert app.screen.job_name == "sweep-1"
+
+
+# item 8: a filter that shows only the lines matching the search
+async def test_s_offers_only_the_search_matches_filtered_by_the_store_and_n_N_walk_them():
+    app = cet_app()
+    platform = app.platform
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"step 19", "enter")
+        expected = platform.search_logs("trainer-4", "step 19")
+        await wait_for(pilot, lambda: log.matches == expected)
+        for _ in range(4):  # all -> stdout -> stderr -> system -> matches
+            await pilot.press("s")
+        await wait_for(pilot, lambda: log.stream == "matches" and not log.fetching and log.total == len(expected))
+        assert list(log.ids) == expected  # the store sent only the matching lines
+        assert platform.page_calls[-1] is None  # the last page, asked with the filter (not filtered here)
+        assert f"line {len(expected) - log.line_count + log.top_index + 1} of {len(expected)}" in log.status()
+        assert "streams: matches" in log.status()
+        await wait_for(pilot, lambda: log.matches == expected)
+        await pilot.press("n")
+        first = log.match_pos
+        await pilot.press("n")
+        assert log.match_pos == (first + 1) % len(expected)
+        await pilot.press("N", "N")
+        assert log.match_pos == (first - 1) % len(expected)
+        await pilot.press("s")  # back to every line
+        await wait_for(pilot, lambda: log.stream is None and not log.fetching and log.total == platform.log_lines)
+
+
+async def test_live_lines_under_the_matches_filter_are_only_the_matching_ones():
+    app = cet_app()
+    platform = app.platform
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"step 19", "enter")
+        await wait_for(pilot, lambda: log.matches)
+        await pilot.press("s", "s", "s", "s")
+        await wait_for(pilot, lambda: log.stream == "matches" and log.live_ready and not log.fetching)
+        before = log.line_count
+        platform.append(200)  # lines 2001-2200: none holds "step 19"
+        platform.overrides[2150] = (platform._record(1).stream, "step 19 again")
+        await wait_for(pilot, lambda: log.line_count == before + 1)
+        assert log.texts[-1] == "step 19 again"
+
+
+async def test_a_new_search_under_the_matches_filter_reloads_the_new_matches():
+    app = cet_app()
+    platform = app.platform
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"step 19", "enter")
+        await wait_for(pilot, lambda: log.matches)
+        await pilot.press("s", "s", "s", "s")
+        await wait_for(pilot, lambda: log.stream == "matches" and not log.fetching)
+        await pilot.press("slash", *"checkpoint", "enter")
+        expected = platform.search_logs("trainer-4", "checkpoint")
+        await wait_for(pilot, lambda: not log.fetching and list(log.ids) == expected[-log.line_count :])
+        assert log.total == len(expected) and all("checkpoint" in text for text in log.texts)
