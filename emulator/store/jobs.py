@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from emulator.models import Job, JobState, Stream, now_ns, transition
+from emulator.models import Job, JobState, JobSummary, Stream, now_ns, transition
 from emulator.store.db import Database
 
 
@@ -46,6 +46,22 @@ class JobsTable(Database):
             f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
         )
         return [_job(row) for row in rows]
+
+    def job_summaries(self, limit: int = 10_000) -> list[JobSummary]:
+        """The newest `limit` jobs, each with its count of stored files (distinct paths; 0 once
+        archived): one SQL with GROUP BY, so a jobs list never queries per job."""
+        rows = self._connection().execute(
+            "SELECT j.*, CASE WHEN j.archived THEN 0 ELSE COUNT(DISTINCT a.path) END AS stored_files "
+            "FROM (SELECT * FROM jobs ORDER BY id DESC LIMIT ?) j "
+            "LEFT JOIN artifacts a ON a.job_id = j.id GROUP BY j.id ORDER BY j.id DESC",
+            (limit,),
+        )
+        summaries = []
+        for row in rows:
+            values = dict(row)
+            count = values.pop("stored_files")
+            summaries.append(JobSummary(_job_values(values), count))
+        return summaries
 
     def job_names(self) -> list[str]:
         return [row[0] for row in self._connection().execute("SELECT name FROM jobs")]
@@ -109,7 +125,10 @@ class JobsTable(Database):
 
 
 def _job(row: sqlite3.Row) -> Job:
-    values = dict(row)
+    return _job_values(dict(row))
+
+
+def _job_values(values: dict) -> Job:
     values["state"] = JobState(values["state"])
     values["queue_warning"] = bool(values["queue_warning"])
     values["archived"] = bool(values["archived"])
