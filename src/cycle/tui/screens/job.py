@@ -9,10 +9,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+from cycle.tui.widgets.key_footer import KeyFooter
 from cycle.tui.widgets.log_source import LogSource
 from cycle.tui.widgets.log_view import LogView
 
@@ -53,7 +54,7 @@ class JobScreen(Screen):
                 yield Input(placeholder="search the log (enter: find the previous match, escape: close)", id="search")
             with TabPane("Artifacts", id="artifacts-tab"):
                 yield ArtifactBrowser(id="artifacts")
-        yield Footer()
+        yield KeyFooter()  # Quit and ? first: never cut at 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
@@ -83,16 +84,19 @@ class JobScreen(Screen):
         log = self.query_one(LogView)
         stream, after = log.stream, log.tail_id
         records = log.source.live(after, stream) if log.live_ready else []
-        stored = {a.path: a.size for a in self.platform.artifacts(self.job_name)}
+        artifacts = self.platform.artifacts(self.job_name)
+        stored = {a.path: a.size for a in artifacts}
+        mtimes = {a.path: a.mtime_ns for a in artifacts}  # the modified times the platform recorded
         queued = set(self.platform.queued_artifacts(self.job_name))
-        self.app.call_from_thread(self._apply, job, records, stream, stored, queued)
+        self.app.call_from_thread(self._apply, job, records, stream, stored, queued, mtimes)
 
-    def _apply(self, job, records, stream, stored, queued) -> None:
+    def _apply(self, job, records, stream, stored, queued, mtimes=None) -> None:
         self._show_job(job)
         log = self.query_one(LogView)
         if log.stream == stream:  # not from before a filter change
             log.add_lines(records)
-        self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False))
+        self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False),
+                                                  mtimes=mtimes)
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
         self.query_one("#log-status", Static).update(self.query_one(LogView).status())
@@ -101,16 +105,17 @@ class JobScreen(Screen):
         self.job = job
         from rich.markup import escape
 
-        from cycle.tui.jobinfo import STATE_COLOURS, duration, started
+        from cycle.tui.jobinfo import STATE_COLOURS, duration, short_time
 
         now = (self.app.clock or time.time_ns)()
         colour = STATE_COLOURS.get(job.state.value, "white")
         follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
         self.query_one("#job-header", Static).update(
-            f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
+            f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
-            + f" · machine {job.machine or '-'} · started {started(job)} · {duration(job, now)}"
-            + f" · follow {follow}"
+            # what changes first, so a narrow terminal (80 columns) cuts the steady parts at the right
+            + f" · {duration(job, now)} · follow {follow} · machine {job.machine or '-'}"
+            + f" · started {short_time(job.started_ns, now)} · project {job.project}"
         )
         banner = self.query_one("#queue-warning", Static)
         banner.display = bool(job.queue_warning)
