@@ -174,6 +174,8 @@ class JobsScreen(Screen):
         if cached is not None and now < cached[2] and cached[0] == summary:
             return cached[1]
         cells = job_row(summary, now)
+        if cached is not None and cached[1] == cells:
+            cells = cached[1]  # the same text: the same object, so the screen skips the row
         job = summary.job
         valid_until = short_time_valid_until(job.started_ns, now) if job.state.is_final else now  # duration ticks
         self._rows[name] = (summary, cells, valid_until)
