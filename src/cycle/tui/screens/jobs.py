@@ -97,13 +97,21 @@ def matches(job: Job, needle: str) -> bool:
 
 
 class JobsScreen(Screen):
+    DEFAULT_CSS = """
+    #jobs-hint {
+        height: auto;
+        padding: 0 1;
+        color: $warning;
+    }
+    """
     BINDINGS = [
         Binding("j,down", "cursor(1)", "Down", show=False),
         Binding("k,up", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
         Binding("G", "edge(1)", "Last", show=False),
         Binding("enter", "open", "Open", tooltip="Open the highlighted job"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by name, project, state or reason"),
+        # priority: the box takes the focus before the next key of a burst (`/oom` typed at once)
+        Binding("slash", "filter", "Filter", tooltip="Filter by name, project, state or reason", priority=True),
         Binding("r", "refresh", "Refresh", tooltip="Refresh the list now (on a job: reassign)"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -122,8 +130,8 @@ class JobsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="context")
+        yield Static("", id="jobs-hint")  # above the table: read first when nothing is listed
         yield JobTable(id="jobs")
-        yield Static("", id="jobs-hint")
         yield Input(placeholder="filter: name, project, state or reason (enter to apply, escape to clear)",
                     id="filter")
         yield KeyFooter()
