@@ -1,9 +1,10 @@
 """The jobs screen: a live table of jobs, k9s-style keys, `/` filter, Enter opens a job.
 
-One Platform call per refresh (job_summaries: every listed job with its stored file count), and
-a refresh touches only the cells that changed: with 10,000 jobs a second's refresh updates the
-running jobs' durations, not the whole table. Columns give way by priority when the terminal is
-narrow (the name and the state always stay)."""
+One Platform call per refresh (job_summaries: every listed job with its stored file count), made
+with the rows' text in the worker thread; the screen's thread then replaces only the rows whose
+text changed (with 10,000 jobs a second's refresh is the running jobs' durations) and the
+JobTable renders only the visible rows. Columns give way by priority when the terminal is narrow
+(the name and the state always stay)."""
 
 from __future__ import annotations
 
