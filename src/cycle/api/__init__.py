@@ -6,12 +6,23 @@ checks that (pyproject.toml, tests/unit/test_imports.py), and mypy checks it str
 """
 
 from cycle.api.admin import DoctorReport, EmulatorAdmin, ImageStatus, Usage
-from cycle.api.models import FINAL_STATES, QUEUE_WARNING_TEXT, Artifact, Job, JobState, LogRecord, Machine, Move, Stream
+from cycle.api.models import (
+    FINAL_STATES,
+    QUEUE_WARNING_TEXT,
+    Artifact,
+    Job,
+    JobState,
+    JobSummary,
+    LogRecord,
+    Machine,
+    Move,
+    Stream,
+)
 from cycle.api.options import DEFAULT_PROGRESS_GLOBS, DrillOptions, RunOptions, TestOptions
 from cycle.api.platform import DrillReport, LogSink, Platform, VolumeVersion
 
 __all__ = [
     "DEFAULT_PROGRESS_GLOBS", "FINAL_STATES", "QUEUE_WARNING_TEXT", "Artifact", "DoctorReport", "DrillOptions",
-    "DrillReport", "EmulatorAdmin", "ImageStatus", "Job", "JobState", "LogRecord", "LogSink", "Machine", "Move",
-    "Platform", "RunOptions", "Stream", "TestOptions", "Usage", "VolumeVersion",
+    "DrillReport", "EmulatorAdmin", "ImageStatus", "Job", "JobState", "JobSummary", "LogRecord", "LogSink", "Machine",
+    "Move", "Platform", "RunOptions", "Stream", "TestOptions", "Usage", "VolumeVersion",
 ]

@@ -75,6 +75,15 @@ class Job:
 
 
 @dataclass(frozen=True)
+class JobSummary:
+    """What a list of jobs shows for one job: the job and how many files it has stored (0 once
+    archived). Read for every listed job in one query, so a list of thousands costs one call."""
+
+    job: Job
+    artifacts: int = 0
+
+
+@dataclass(frozen=True)
 class LogRecord:
     id: int
     job_id: int

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from cycle.api.models import Artifact, Job, JobState, LogRecord, Move, Stream
+from cycle.api.models import Artifact, Job, JobState, JobSummary, LogRecord, Move, Stream
 from cycle.api.options import DrillOptions, TestOptions
 
 LogSink = Callable[[int, Stream, str], None]
@@ -81,6 +81,10 @@ class Platform(Protocol):
 
     def count_jobs(self, state: JobState | None = None) -> int:
         """How many jobs there are (in `state`): a listing's "showing 50 of 53"."""
+
+    def job_summaries(self, limit: int = 10_000) -> list[JobSummary]:
+        """The newest `limit` jobs with what a jobs list shows of each (stored file count), newest
+        first, in ONE query: a list refreshed every second never asks per job."""
 
     def job(self, name: str) -> Job:
         """One job by name; BadInput (naming close matches) when there is none."""

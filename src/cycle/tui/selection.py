@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from typing import Protocol
+
 from textual.widgets.data_table import RowDoesNotExist
 
 
-def keep_row(table: DataTable, key: str | None, old_row: int) -> int:
+class Table(Protocol):
+    """What keep_row needs of a table: Textual's DataTable (artifacts) and JobTable (jobs) both have it."""
+
+    @property
+    def row_count(self) -> int: ...
+
+    def get_row_index(self, key, /) -> int: ...
+
+
+def keep_row(table: Table, key: str | None, old_row: int) -> int:
     """The row of `key` after the table was rebuilt, so a refresh or a filter never moves the
     selection to another job or file; `old_row` (clamped) when that row is gone."""
     if key is not None:

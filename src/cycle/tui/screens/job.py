@@ -8,11 +8,13 @@ import time
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+from cycle.tui.widgets.key_footer import KeyFooter
 from cycle.tui.widgets.log_source import LogSource
 from cycle.tui.widgets.log_view import LogView
 
@@ -53,7 +55,7 @@ class JobScreen(Screen):
                 yield Input(placeholder="search the log (enter: find the previous match, escape: close)", id="search")
             with TabPane("Artifacts", id="artifacts-tab"):
                 yield ArtifactBrowser(id="artifacts")
-        yield Footer()
+        yield KeyFooter()  # Quit and ? first: never cut at 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
@@ -79,20 +81,28 @@ class JobScreen(Screen):
         self.run_worker(self._poll, thread=True, exclusive=True, group="job-poll")
 
     def _poll(self) -> None:
+        """Runs in a thread: the screen may be closing (Escape, quit) while it reads, so a widget
+        gone from the screen ends this poll quietly instead of failing the app."""
         job = self.platform.job(self.job_name)
-        log = self.query_one(LogView)
+        try:
+            log = self.query_one(LogView)
+        except NoMatches:
+            return
         stream, after = log.log_filter, log.tail_id
         records = log.source.live(after, stream) if log.live_ready else []
-        stored = {a.path: a.size for a in self.platform.artifacts(self.job_name)}
+        artifacts = self.platform.artifacts(self.job_name)
+        stored = {a.path: a.size for a in artifacts}
+        mtimes = {a.path: a.mtime_ns for a in artifacts}  # the modified times the platform recorded
         queued = set(self.platform.queued_artifacts(self.job_name))
-        self.app.call_from_thread(self._apply, job, records, stream, stored, queued)
+        self.app.call_from_thread(self._apply, job, records, stream, stored, queued, mtimes)
 
-    def _apply(self, job, records, stream, stored, queued) -> None:
+    def _apply(self, job, records, stream, stored, queued, mtimes=None) -> None:
         self._show_job(job)
         log = self.query_one(LogView)
         if log.log_filter == stream:  # not from before a filter change
             log.add_lines(records)
-        self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False))
+        self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False),
+                                                  mtimes=mtimes)
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
         self.query_one("#log-status", Static).update(self.query_one(LogView).status())
@@ -111,11 +121,11 @@ class JobScreen(Screen):
         colour = STATE_COLOURS.get(job.state.value, "white")
         follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
         self.query_one("#job-header", Static).update(
-            f"[b]{job.name}[/b] · project {job.project} · [{colour}]{job.state.value}[/]"
+            f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
-            + f" · machine {job.machine or '-'} · started {start}"
-            + f" · {duration(job, now)}"
-            + f" · follow {follow}"
+            # what changes first, so a narrow terminal (80 columns) cuts the steady parts at the right
+            + f" · {duration(job, now)} · follow {follow} · machine {job.machine or '-'}"
+            + f" · started {start} · project {job.project}"
         )
         banner = self.query_one("#queue-warning", Static)
         banner.display = bool(job.queue_warning)

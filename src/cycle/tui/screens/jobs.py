@@ -1,30 +1,118 @@
-"""The jobs screen: a live table of jobs, k9s-style keys, `/` filter, Enter opens a job."""
+"""The jobs screen: a live table of jobs, k9s-style keys, `/` filter, Enter opens a job.
+
+One Platform call per refresh (job_summaries: every listed job with its stored file count), made
+with the rows' text in the worker thread; the screen's thread then replaces only the rows whose
+text changed (with 10,000 jobs a second's refresh is the running jobs' durations) and the
+JobTable renders only the visible rows. Columns give way by priority when the terminal is narrow
+(the name and the state always stay)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from rich.text import Text
+from rich.markup import escape
+from rich.style import Style
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Input, Static
 
-from cycle.api import Platform
-from cycle.tui.jobinfo import STATE_COLOURS, duration, started
+from cycle.api import Job, JobState, JobSummary, Platform
+from cycle.tui.jobinfo import STATE_COLOURS, duration, short_time, short_time_valid_until
 from cycle.tui.selection import keep_row
+from cycle.tui.widgets.job_table import CELL_PADDING, JobTable, TableColumn
+from cycle.tui.widgets.key_footer import KeyFooter
 
 REFRESH_SECONDS = 1.0
+LIST_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    gives_way: int  # 0: never; higher numbers give way first on a narrow terminal
+
+
+COLUMNS = (
+    Column("name", "name", 0),
+    Column("state", "state", 0),
+    Column("reason", "reason", 2),
+    Column("project", "project", 5),
+    Column("machine", "machine", 6),
+    Column("started", "started", 3),
+    Column("duration", "duration", 4),
+    Column("files", "stored / queued", 7),
+)
+
+EMPTY_HINT = "No jobs yet: run `cycle project test` in a project folder (or `cycle job queue PROJECT`); they show here."
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One refresh's list, made in the worker thread: the jobs, their rows, the rows' keys, how many run."""
+
+    jobs: list[Job]
+    rows: list[tuple[str, ...]]
+    keys: list[str]
+    running: int
+
+
+def job_row(summary: JobSummary, now_ns: int) -> tuple[str, ...]:
+    """The cells of one job, in COLUMNS order (plain strings: a changed cell is found by ==)."""
+    job = summary.job
+    return (job.name, job.state.value, job.reason or "", job.project, job.machine or "-",
+            short_time(job.started_ns, now_ns), duration(job, now_ns), f"{summary.artifacts} / {job.queue_len}")
+
+
+def fit_columns(widths: dict[str, int], room: int) -> tuple[str, ...]:
+    """The columns to show in `room` cells: those that give way first are dropped until the rest fit."""
+    shown = list(COLUMNS)
+    for column in sorted(COLUMNS, key=lambda c: -c.gives_way):
+        if sum(widths[c.key] + CELL_PADDING for c in shown) <= room or not column.gives_way:
+            break
+        shown.remove(column)
+    return tuple(c.key for c in shown)
+
+
+def column_widths(rows: list[tuple[str, ...]]) -> dict[str, int]:
+    """Each column's width: its longest cell or label."""
+    widths = {}
+    for i, column in enumerate(COLUMNS):
+        widths[column.key] = max(len(column.label), max((len(row[i]) for row in rows), default=0))
+    return widths
+
+
+def cell_style(column: str, cell: str) -> Style:
+    """A state in its colour, a failure's reason in bold red (OUT_OF_MEMORY must not read as routine)."""
+    if column == "state":
+        return Style.parse(STATE_COLOURS.get(cell, "white"))
+    if column == "reason" and cell and not cell.startswith("CANCELLED"):
+        return Style(color="red", bold=True)
+    return Style()
+
+
+def matches(job: Job, needle: str) -> bool:
+    return not needle or needle in f"{job.name} {job.project} {job.state.value} {job.reason or ''}".lower()
 
 
 class JobsScreen(Screen):
+    DEFAULT_CSS = """
+    #jobs-hint {
+        height: auto;
+        padding: 0 1;
+        color: $warning;
+    }
+    """
     BINDINGS = [
         Binding("j,down", "cursor(1)", "Down", show=False),
         Binding("k,up", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
         Binding("G", "edge(1)", "Last", show=False),
         Binding("enter", "open", "Open", tooltip="Open the highlighted job"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by name, project or state"),
+        # priority: the box takes the focus before the next key of a burst (`/oom` typed at once)
+        Binding("slash", "filter", "Filter", tooltip="Filter by name, project, state or reason", priority=True),
         Binding("r", "refresh", "Refresh", tooltip="Refresh the list now (on a job: reassign)"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -33,20 +121,26 @@ class JobsScreen(Screen):
         super().__init__()
         self.platform = platform
         self.clock = clock
-        self.jobs: list = []
-        self.shown: list = []
-        self.counts: dict[str, tuple[int, int]] = {}
+        self.listed = Listing([], [], [], 0)
+        self.jobs: list[Job] = []
+        self.shown: list[Job] = []
+        # name -> (summary, cells, until when the cells stay right): a row cache
+        self._rows: dict[str, tuple[JobSummary, tuple[str, ...], int]] = {}
+        self._columns: tuple[str, ...] = ()
+        self._widths: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="context")
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
-        yield Input(placeholder="filter: name, project or state (enter to apply, escape to clear)", id="filter")
-        yield Footer()
+        yield Static("", id="jobs-hint")  # above the table: read first when nothing is listed
+        yield JobTable(id="jobs")
+        yield Input(placeholder="filter: name, project, state or reason (enter to apply, escape to clear)",
+                    id="filter")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("name", "state", "machine", "started", "duration", "uploaded / queued")
+        self.query_one(JobTable).styler = cell_style
         self.query_one("#filter", Input).display = False
+        self.query_one("#jobs-hint", Static).display = False
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
 
@@ -54,43 +148,99 @@ class JobsScreen(Screen):
         self.run_worker(self._load, thread=True, exclusive=True, group="jobs")
 
     def _load(self) -> None:
-        jobs = self.platform.jobs(None, 500, 0)
-        counts = {j.name: (len(self.platform.artifacts(j.name)), j.queue_len) for j in jobs}
-        self.app.call_from_thread(self._show, jobs, counts)
+        self.app.call_from_thread(self._show, self.listing())
 
-    def _show(self, jobs: list, counts: dict) -> None:
-        selected = self.selected_name()  # before the list changes
-        self.jobs, self.counts = jobs, counts
-        needle = self.query_one("#filter", Input).value.strip().lower()
-        self.shown = [j for j in jobs if not needle or needle in f"{j.name} {j.project} {j.state.value}".lower()]
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear()
+    def listing(self) -> Listing:
+        """In the worker thread: the one query, and each row's cells (cached: only rows whose text
+        changed are new objects, so the screen finds them by identity), so the screen's own thread
+        only compares and paints."""
+        summaries = self.platform.job_summaries(LIST_LIMIT)  # one call, whatever the number of jobs
         now = self.clock()
-        for job in self.shown:
-            colour = STATE_COLOURS.get(job.state.value, "white")
-            uploaded, queued = counts.get(job.name, (0, 0))
-            table.add_row(job.name, Text(job.state.value, style=colour), job.machine or "-", started(job),
-                          duration(job, now), f"{uploaded} / {queued}", key=job.name)
-        if self.shown:
-            table.move_cursor(row=keep_row(table, selected, row), animate=False)
-        running = sum(1 for j in jobs if j.state.value == "RUNNING")
-        shown = f"{len(self.shown)} of {len(jobs)}" if needle else f"{len(jobs)}"
+        rows = [self._row(s, now) for s in summaries]
+        jobs = [s.job for s in summaries]
+        return Listing(jobs, rows, [row[0] for row in rows], sum(1 for j in jobs if j.state is JobState.RUNNING))
+
+    def _show(self, listing: Listing | None = None) -> None:
+        if listing is not None:
+            self.listed = listing
+        listed = self.listed
+        self.jobs = listed.jobs
+        needle = self.needle()
+        selected = self.selected_name()  # before the list changes
+        if needle:
+            picked = [i for i, job in enumerate(listed.jobs) if matches(job, needle)]
+            self.shown, rows = [listed.jobs[i] for i in picked], [listed.rows[i] for i in picked]
+            keys = [row[0] for row in rows]
+        else:
+            self.shown, rows, keys = listed.jobs, listed.rows, listed.keys
+        self._fill(rows, keys, selected)
+        self._show_context(needle)
+
+    def _row(self, summary: JobSummary, now: int) -> tuple[str, ...]:
+        """The job's cells, the cached tuple itself while nothing they show can have changed."""
+        name = summary.job.name
+        cached = self._rows.get(name)
+        if cached is not None and now < cached[2] and cached[0] == summary:
+            return cached[1]
+        cells = job_row(summary, now)
+        if cached is not None and cached[1] == cells:
+            cells = cached[1]  # the same text: the same object, so the screen skips the row
+        job = summary.job
+        valid_until = short_time_valid_until(job.started_ns, now) if job.state.is_final else now  # duration ticks
+        self._rows[name] = (summary, cells, valid_until)
+        return cells
+
+    def _fill(self, rows: list[tuple[str, ...]], keys: list[str], selected: str | None) -> None:
+        """Make the table show `rows`: only the rows that changed when the same jobs are listed in
+        the same order (a second's refresh), every row when jobs came, went or the filter changed."""
+        table = self.query_one(JobTable)
+        if keys == table.keys and self._columns:
+            changed = {row[0]: row for row, old in zip(rows, table.cells) if row is not old}
+            if all(len(row[i]) <= self._widths[c.key] for row in changed.values()
+                   for i, c in enumerate(COLUMNS) if c.key in self._columns):
+                table.update_rows(changed)
+                return
+        widths = column_widths(rows)
+        columns = fit_columns(widths, (table.size.width or self.app.size.width) - 2)  # less the scrollbar
+        self._columns, self._widths = columns, widths
+        table.set_rows([TableColumn(c.key, c.label, widths[c.key], i) for i, c in enumerate(COLUMNS)
+                        if c.key in columns], list(keys), list(rows))
+        if rows:
+            table.move_cursor(row=keep_row(table, selected, table.cursor_row))
+
+    def on_resize(self) -> None:
+        """A narrower or wider terminal: choose the columns again."""
+        if self._columns:
+            self._columns = ()
+            self._show()
+
+    def _show_context(self, needle: str) -> None:
+        running = self.listed.running
+        count = f"{len(self.shown)} of {len(self.jobs)}" if needle else f"{len(self.jobs)}"
         self.query_one("#context", Static).update(
-            f"[b]cycle[/b] · emulator · {shown} jobs · {running} running"
-            + (f" · filter: [b]{needle}[/b]" if needle else "") + " · [dim]? for keys[/dim]")
+            f"[b]cycle[/b] · emulator · {count} jobs · {running} running"
+            + (f" · filter: [b]{escape(needle)}[/b]" if needle else "") + " · [dim]? for keys[/dim]")
+        hint = self.query_one("#jobs-hint", Static)
+        hint.display = not self.shown
+        if not self.jobs:
+            hint.update(escape(EMPTY_HINT))
+        elif not self.shown:
+            hint.update(f"No job matches [b]{escape(needle)!r}[/b] — Esc clears the filter.")
+
+    def needle(self) -> str:
+        return self.query_one("#filter", Input).value.strip().lower()
 
     def selected_name(self) -> str | None:
         """The highlighted job's name: the selection is a job, not a row number."""
-        table = self.query_one(DataTable)
+        table = self.query_one(JobTable)
         return self.shown[table.cursor_row].name if 0 <= table.cursor_row < len(self.shown) else None
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(JobTable)
         table.move_cursor(row=max(0, min(table.cursor_row + step, len(self.shown) - 1)))
 
     def action_edge(self, last: int) -> None:
-        self.query_one(DataTable).move_cursor(row=(len(self.shown) - 1) if last else 0)
+        self.query_one(JobTable).move_cursor(row=(len(self.shown) - 1) if last else 0)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -101,20 +251,21 @@ class JobsScreen(Screen):
         box = self.query_one("#filter", Input)
         box.value = ""
         box.display = False
-        self.query_one(DataTable).focus()
-        self._show(self.jobs, self.counts)
+        self.query_one(JobTable).focus()
+        self._show()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self._show(self.jobs, self.counts)
+        self._show()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(JobTable).focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_open()
+    def on_job_table_clicked(self, event: JobTable.Clicked) -> None:
+        if event.open:
+            self.action_open()
 
     def action_open(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(JobTable)
         if self.shown and table.cursor_row < len(self.shown):
             from cycle.tui.screens.job import JobScreen
 

@@ -1,6 +1,7 @@
 """ArtifactBrowser: a file browser over what a job has uploaded.
 
-Enter opens a folder, Backspace leaves it, `s` sorts by name or by size, `d` downloads the
+Enter opens a folder, Backspace leaves it, `s` sorts by name (natural: step-9 before step-10), by
+size or by modified time (newest first), `d` downloads the
 selected file or folder into .cycleswap/jobs/<job-name>/artifacts/ with progress. Files still
 waiting in the upload queue are listed too, marked "queued". An archived job (its artifacts deleted
 from storage) shows a message instead of the list.
@@ -8,6 +9,8 @@ from storage) shows a message instead of the list.
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -17,7 +20,11 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, ProgressBar
 
+from cycle.tui.jobinfo import short_time
 from cycle.tui.selection import keep_row
+
+SORTS = ("name", "size", "time")  # `s` goes through them in this order
+SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
 
 
 def human(size: int) -> str:
@@ -36,10 +43,14 @@ class Entry:
     size: int
     queued: bool
     path: str  # full relative path (folders end without '/')
+    mtime_ns: int = 0  # when the file was last written, as the platform recorded it (a folder: its newest file)
 
 
-def entries_in(folder: str, stored: dict[str, int], queued: set[str]) -> list[Entry]:
-    """The files and folders directly inside `folder` ('' for the top)."""
+def entries_in(folder: str, stored: dict[str, int], queued: set[str],
+               mtimes: dict[str, int] | None = None) -> list[Entry]:
+    """The files and folders directly inside `folder` ('' for the top); `mtimes`: path -> modified
+    time of the stored files (queued files have none yet)."""
+    mtimes = mtimes or {}
     prefix = f"{folder}/" if folder else ""
     found: dict[str, Entry] = {}
     for path, size in [*stored.items(), *((q, 0) for q in queued if q not in stored)]:
@@ -47,20 +58,31 @@ def entries_in(folder: str, stored: dict[str, int], queued: set[str]) -> list[En
             continue
         rest = path[len(prefix) :]
         head, sep, _ = rest.partition("/")
+        mtime = mtimes.get(path, 0)
         if sep:
             old = found.get(head)
             total = (old.size if old else 0) + size
-            found[head] = Entry(head, True, total, (old.queued if old else False) or path in queued, prefix + head)
+            found[head] = Entry(head, True, total, (old.queued if old else False) or path in queued, prefix + head,
+                                max(old.mtime_ns if old else 0, mtime))
         else:
-            found[head] = Entry(head, False, size, path in queued, path)
+            found[head] = Entry(head, False, size, path in queued, path, mtime)
     return list(found.values())
 
 
+def natural_key(name: str) -> list:
+    """`step-9` before `step-10`: runs of digits compare as numbers, the rest case-insensitively
+    (re.split alternates text and digits, so the parts compared always have the same type)."""
+    return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", name.lower()))]
+
+
 def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
-    """Folders first, then by name, or by size (largest first)."""
+    """Folders first, then by name (natural order), by size (largest first) or by modified time
+    (newest first: the latest checkpoint on top; files without a time yet, still queued, last)."""
     if by == "size":
-        return sorted(entries, key=lambda e: (not e.is_dir, -e.size, e.name))
-    return sorted(entries, key=lambda e: (not e.is_dir, e.name.lower()))
+        return sorted(entries, key=lambda e: (not e.is_dir, -e.size, natural_key(e.name)))
+    if by == "time":
+        return sorted(entries, key=lambda e: (not e.is_dir, -e.mtime_ns, natural_key(e.name)))
+    return sorted(entries, key=lambda e: (not e.is_dir, natural_key(e.name)))
 
 
 ARCHIVED_TEXT = (
@@ -72,7 +94,7 @@ class ArtifactBrowser(Vertical):
     BINDINGS = [
         Binding("enter", "open", "Open"),
         Binding("backspace", "up", "Up"),
-        Binding("s", "toggle_sort", "Sort", tooltip="Sort by name or by size"),
+        Binding("s", "toggle_sort", "Sort", tooltip="Sort by name, by size or by modified time (newest first)"),
         Binding(
             "d", "download", "Download", tooltip="Download the file or folder into .cycleswap/jobs/<job>/artifacts/"
         ),
@@ -93,6 +115,7 @@ class ArtifactBrowser(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.stored: dict[str, int] = {}
+        self.mtimes: dict[str, int] = {}
         self.queued: set[str] = set()
         self.rows: list[Entry] = []
         self.archived = False
@@ -108,10 +131,14 @@ class ArtifactBrowser(Vertical):
         self.query_one(ProgressBar).display = False
         self.redraw()
 
-    def set_artifacts(self, stored: dict[str, int], queued: set[str], archived: bool = False) -> None:
-        if stored == self.stored and queued == self.queued and archived == self.archived:
+    def set_artifacts(self, stored: dict[str, int], queued: set[str], archived: bool = False,
+                      mtimes: dict[str, int] | None = None) -> None:
+        """What the job has: path -> size of the stored files, the queued paths, and (from the
+        artifact records) path -> modified time."""
+        mtimes = mtimes or {}
+        if stored == self.stored and queued == self.queued and archived == self.archived and mtimes == self.mtimes:
             return
-        self.stored, self.queued, self.archived = stored, queued, archived
+        self.stored, self.queued, self.archived, self.mtimes = stored, queued, archived, mtimes
         self.redraw()
 
     def redraw(self) -> None:
@@ -123,17 +150,19 @@ class ArtifactBrowser(Vertical):
             self.rows = []
             return
         keep, selected = table.cursor_row, self.selected()
-        self.rows = sort_entries(entries_in(self.folder, self.stored, self.queued), self.sort_by)
+        self.rows = sort_entries(entries_in(self.folder, self.stored, self.queued, self.mtimes), self.sort_by)
         if self.folder:
             self.rows.insert(0, Entry("..", True, 0, False, self.folder.rpartition("/")[0]))
         cells = []
+        now = (getattr(self.app, "clock", None) or time.time_ns)()
         for entry in self.rows:
             name = entry.name + ("/" if entry.is_dir and entry.name != ".." else "")
             size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human(entry.size))
+            modified = "" if entry.name == ".." else short_time(entry.mtime_ns, now)
             status = "queued" if entry.queued else ("" if entry.name == ".." else "stored")
-            cells.append((name, size, status))
+            cells.append((name, size, modified, status))
         table.clear(columns=True)  # columns sized to the folder shown
-        for index, label in enumerate(("name", "size", "status")):
+        for index, label in enumerate(("name", "size", "modified", "status")):
             table.add_column(label, width=max([len(label), *(len(row[index]) for row in cells)]))
         for entry, row in zip(self.rows, cells):
             table.add_row(*row, key=entry.path if entry.name != ".." else "..")
@@ -142,7 +171,8 @@ class ArtifactBrowser(Vertical):
             table.move_cursor(row=keep_row(table, key, keep), animate=False)
         count = sum(1 for e in self.rows if e.name != "..")
         self.query_one("#artifact-path", Label).update(
-            f"/artifacts/{self.folder}{'/' if self.folder else ''}  ({count} entries, sorted by {self.sort_by})"
+            f"/artifacts/{self.folder}{'/' if self.folder else ''}  "
+            f"({count} entries, sorted by {SORT_LABELS[self.sort_by]})"
         )
 
     def watch_folder(self) -> None:
@@ -179,7 +209,7 @@ class ArtifactBrowser(Vertical):
             self.folder = self.folder.rpartition("/")[0]
 
     def action_toggle_sort(self) -> None:
-        self.sort_by = "size" if self.sort_by == "name" else "name"
+        self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
 
     def action_download(self) -> None:
         entry = self.selected()

@@ -1,0 +1,251 @@
+"""`cycle tui` lists (issue 13, items 10, 11, 15): the jobs list's reason and project columns,
+short times, columns that give way at 80 columns, hints when nothing is listed; the artifacts'
+natural sort and sort by modified time; one summary query per refresh that touches only the
+cells that changed, so 10,000 jobs stay smooth."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from test_tui import NOW, SIZE, make_app, open_job
+
+from cycle.api import JobState
+from cycle.tui.jobinfo import short_time
+from cycle.tui.screens.jobs import COLUMNS, JobsScreen, fit_columns
+from cycle.tui.widgets.artifact_browser import ArtifactBrowser, Entry, natural_key, sort_entries
+from emulator.models import Artifact
+from emulator.store import StateStore
+
+from tui_fakes import T0, FakePlatform, job
+
+MINUTE = 60_000_000_000
+
+
+async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.02)
+    assert condition()
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """Local time is UTC for the test (short_time shows local clock times and dates)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def column_labels(app) -> list[str]:
+    return [column.label for column in app.screen.query_one("#jobs").table_columns]
+
+
+def cells(app, name: str) -> dict[str, str]:
+    table = app.screen.query_one("#jobs")
+    return {column.key: table.get_cell(name, column.key) for column in table.table_columns}
+
+
+# item 15: one summary query ------------------------------------------------------------------------
+
+
+def test_job_summaries_reads_every_job_and_its_stored_file_count_in_one_query(tmp_path):
+    store = StateStore(tmp_path / "state.db")
+    first, second, third = (store.create_job(p) for p in ("alpha", "alpha", "beta"))
+    for path in ("a.pt", "a.pt", "b.pt"):  # two versions of a.pt are one file
+        store.add_artifact(first.id, Artifact(path, f"k/{path}", 1, "0" * 64, 5, 6))
+    store.add_artifact(third.id, Artifact("c.pt", "k/c.pt", 1, "0" * 64, 5, 6))
+    store.set_archived(third.id)  # its files were deleted from storage: none to show
+    statements = []
+    store._connection().set_trace_callback(statements.append)
+    summaries = store.job_summaries()
+    store._connection().set_trace_callback(None)
+    assert [(s.job.name, s.artifacts) for s in summaries] == [("beta-1", 0), ("alpha-2", 0), ("alpha-1", 2)]
+    assert len(statements) == 1 and "GROUP BY" in statements[0]
+    assert [s.job.name for s in store.job_summaries(limit=2)] == ["beta-1", "alpha-2"]
+    assert summaries[2].job == store.job(first.id) and second.id < third.id
+
+
+async def test_the_jobs_screen_asks_one_summary_per_refresh_and_never_each_jobs_artifacts():
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: platform.summary_calls >= 2)
+        assert platform.artifact_calls == []
+        assert cells(app, "trainer-4")["files"] == "5 / 3"  # 5 stored, 3 waiting in the upload queue
+
+
+def many_jobs(count: int) -> FakePlatform:
+    platform = FakePlatform()
+    platform._jobs = [job(i, f"proj{i % 7}-{i}", JobState.RUNNING if i % 500 == 0 else JobState.FINISHED,
+                          f"local-{i % 4}", finished=i % 500 != 0) for i in range(count, 0, -1)]
+    return platform
+
+
+@pytest.fixture(scope="module")
+def ten_thousand() -> FakePlatform:
+    return many_jobs(10_000)
+
+
+async def test_a_refresh_of_ten_thousand_jobs_updates_changed_cells_and_keeps_the_selected_job(ten_thousand):
+    from cycle.tui.app import CycleApp
+
+    clock = [NOW]
+    app = CycleApp(ten_thousand, clock=lambda: clock[0])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        table = screen.query_one("#jobs")
+        await wait_for(pilot, lambda: table.row_count == 10_000)
+        await pilot.press("j", "j", "j")
+        rebuilds = []
+        original = table.set_rows
+        table.set_rows = lambda *args: rebuilds.append(args) or original(*args)
+        clock[0] += 5_000_000_000  # five seconds later: only the 20 running jobs' durations change
+        running, selected = ten_thousand._jobs[0].name, ten_thousand._jobs[3].name
+        before = cells(app, running)["duration"]
+        screen._show(screen.listing())
+        assert rebuilds == [] and cells(app, running)["duration"] != before
+        assert screen.selected_name() == selected
+        ten_thousand.add_job("fresh-1")  # a new job at the top: the table is rebuilt, the selection stays
+        try:
+            screen._show(screen.listing())
+            assert rebuilds and screen.shown[0].name == "fresh-1" and screen.selected_name() == selected
+        finally:
+            ten_thousand._jobs.pop(0)
+
+
+# item 10: columns, short times, hints, 80x24 -----------------------------------------------------
+
+
+def test_short_times_read_as_a_list_shows_them(utc):
+    now = 1_795_000_000_000_000_000  # 2026-11-18 11:06:40 UTC
+    assert short_time(now - 45_000_000_000, now) == "45s ago"
+    assert short_time(now - 3 * MINUTE, now) == "3m ago"
+    assert short_time(now - 120 * MINUTE, now) == "09:06"
+    assert short_time(now - 3 * 24 * 60 * MINUTE, now) == "Nov 15"
+    assert short_time(now - 400 * 24 * 60 * MINUTE, now) == "2025-10"
+    assert short_time(None, now) == "-"
+
+
+def test_columns_give_way_by_priority_and_never_the_name_or_state():
+    widths = {c.key: 10 for c in COLUMNS}
+    assert fit_columns(widths, 200) == tuple(c.key for c in COLUMNS)
+    assert fit_columns(widths, 75) == ("name", "state", "reason", "project", "started", "duration")
+    assert fit_columns(widths, 40) == ("name", "state", "reason")
+    assert fit_columns(widths, 5) == ("name", "state")
+
+
+async def test_the_jobs_list_shows_reason_and_project_and_short_start_times():
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        assert column_labels(app) == [c.label for c in COLUMNS]
+        sweep = cells(app, "sweep-2")
+        assert (sweep["reason"], sweep["project"], sweep["started"]) == ("EXIT_CODE_1", "sweep", "1m ago")
+        await pilot.press("slash", *"exit_code", "enter")  # the filter reads the reason too
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
+
+
+async def test_at_80x24_columns_give_way_and_the_footer_starts_with_quit_and_keys():
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        labels = column_labels(app)
+        assert labels[:3] == ["name", "state", "reason"] and "duration" in labels and "stored / queued" not in labels
+        keys = [key.key for key in app.screen.query("FooterKey")]
+        assert keys[:2] == ["q", "question_mark"]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) is False)
+        await pilot.pause(0.1)
+        header = str(app.screen.query_one("#job-header").render())
+        assert header.index("1:39") < 60 and header.index("follow on") < 70  # not cut at 80 columns
+        assert [key.key for key in app.screen.query("FooterKey")][:2] == ["q", "question_mark"]
+
+
+async def test_an_empty_list_says_how_to_start_a_job_and_a_filter_says_esc_clears():
+    app, platform = make_app()
+    platform._jobs = []
+    async with app.run_test(size=SIZE) as pilot:
+        hint = app.screen.query_one("#jobs-hint")
+        await wait_for(pilot, lambda: platform.summary_calls >= 1 and hint.display)
+        assert "No jobs yet" in str(hint.render()) and "cycle project test" in str(hint.render())
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        hint = app.screen.query_one("#jobs-hint")
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        assert not hint.display
+        await pilot.press("slash", *"nothing-like-this")
+        await wait_for(pilot, lambda: hint.display)
+        assert "No job matches 'nothing-like-this'" in str(hint.render()) and "Esc clears" in str(hint.render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not hint.display)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+def test_snapshot_jobs_list(snap_compare, size):
+    app, platform = make_app()
+    platform._jobs[2] = job(2, "sweep-2", JobState.FAILED, "local-2", reason="OUT_OF_MEMORY")
+
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# item 11: artifacts ------------------------------------------------------------------------------
+
+
+def test_natural_sort_puts_step_9_before_step_10_and_time_sort_puts_the_newest_first():
+    names = ["step-10.pt", "step-9.pt", "Step-100.pt", "step-9a.pt", "notes"]
+    assert sorted(names, key=natural_key) == ["notes", "step-9.pt", "step-9a.pt", "step-10.pt", "Step-100.pt"]
+    entries = [Entry(f"step-{n}.pt", False, 1, False, f"step-{n}.pt", mtime) for n, mtime in ((9, 3), (10, 2), (11, 9))]
+    entries.append(Entry("old", True, 1, False, "old", 1))
+    assert [e.name for e in sort_entries(entries, "name")] == ["old", "step-9.pt", "step-10.pt", "step-11.pt"]
+    assert [e.name for e in sort_entries(entries, "time")] == ["old", "step-11.pt", "step-9.pt", "step-10.pt"]
+
+
+async def open_checkpoints(pilot, app) -> ArtifactBrowser:
+    await open_job(pilot)
+    await pilot.press("tab")
+    browser = app.screen.query_one(ArtifactBrowser)
+    await wait_for(pilot, lambda: len(browser.rows) == 4)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: browser.folder == "checkpoints")
+    return browser
+
+
+async def test_artifacts_sort_by_modified_time_newest_first_keeping_the_selected_file():
+    app, platform = make_app()
+    platform.add_artifact("checkpoints/step-9.ckpt", mtime_ns=T0 - 10 * MINUTE)  # the newest
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await open_checkpoints(pilot, app)
+        names = [e.name for e in browser.rows]
+        assert names == ["..", "step-9.ckpt", "step-000100.ckpt", "step-000200.ckpt", "step-000300.ckpt"]
+        await pilot.press("j", "j")
+        assert browser.selected().name == "step-000100.ckpt"
+        await pilot.press("s", "s")
+        assert browser.sort_by == "time"
+        assert [e.name for e in browser.rows] == ["..", "step-9.ckpt", "step-000200.ckpt", "step-000100.ckpt",
+                                                  "step-000300.ckpt"]  # queued: no time yet, last
+        assert browser.selected().name == "step-000100.ckpt"  # the same file, now one row lower
+        table = browser.query_one("#artifact-table")
+        assert [str(c.label) for c in table.columns.values()] == ["name", "size", "modified", "status"]
+        assert str(table.get_row("checkpoints/step-9.ckpt")[2]) == "11m ago"
+        await pilot.press("s")
+        assert browser.sort_by == "name"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+def test_snapshot_artifacts_sorted_by_time(snap_compare, size):
+    app, platform = make_app()
+    platform.add_artifact("checkpoints/step-9.ckpt", size=52_428_000, mtime_ns=T0 - 10 * MINUTE)
+
+    async def run_before(pilot):
+        browser = await open_checkpoints(pilot, app)
+        await pilot.press("s", "s")
+        await wait_for(pilot, lambda: browser.sort_by == "time")
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
