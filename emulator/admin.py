@@ -64,7 +64,7 @@ class Admin:
     def images(self) -> list[ImageStatus]:
         from docker.errors import ImageNotFound
 
-        from cycle.manifest import UBUNTU_VERSIONS
+        from cycle.api.manifest import UBUNTU_VERSIONS
         from emulator.config import image_for
         from emulator.engine import docker as runtime
         from emulator.engine.baseimage import explain

@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from cycle.api.manifest import Manifest
 from cycle.errors import CycleError
-from cycle.manifest import Manifest
 from emulator.context import build_context_files, build_key_for
 from emulator.engine import docker as runtime
 from emulator.engine.dockerd import resolve_network

@@ -232,7 +232,7 @@ def probe_network(client, image_fact: ImageFact, home: Path) -> Probe:
 
 
 def gather(home: Path) -> Facts:
-    from cycle.manifest import UBUNTU_VERSIONS
+    from cycle.api.manifest import UBUNTU_VERSIONS
     from emulator.config import image_for
     from emulator.engine import gpu
     from emulator.storage import open_blob_store

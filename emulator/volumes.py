@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cycle.api.keys import artifact_relative
+from cycle.api.manifest import VOLUME_RE
 from cycle.errors import BadInput
-from cycle.manifest import VOLUME_RE
 from emulator.blobs import BlobStore, StoredObject, store_once
 from emulator.models import now_ns
 

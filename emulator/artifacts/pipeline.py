@@ -26,14 +26,16 @@ from emulator.artifacts.watch import TICK, Watching
 from emulator.blobs import BlobStore
 from emulator.models import Artifact
 from emulator.rules.stability import Signature, StabilityTracker
-from emulator.rules.upload_queue import UploadQueue
+from emulator.rules.upload_queue import QueueChange, UploadQueue, queue_change, queued_paths
+
+QUEUE_RECORD_SECONDS = 0.25  # how often the queued set is compared with the job's record
 
 
 class ArtifactPipeline(Watching, Uploading):
     def __init__(self, root: Path, job_name: str, store: BlobStore, order: str,
                  on_event: Callable[[str], None], on_uploaded: Callable[[Artifact], None],
                  settings: PipelineSettings | None = None,
-                 on_queue: Callable[[int, bool], None] | None = None) -> None:
+                 on_queue: Callable[[QueueChange, bool], None] | None = None) -> None:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
         self._prefix = os.fspath(root).rstrip("/") + "/"
@@ -42,7 +44,7 @@ class ArtifactPipeline(Watching, Uploading):
         self.settings = settings or PipelineSettings.from_env()
         self.on_event = on_event
         self.on_uploaded = on_uploaded
-        self.on_queue = on_queue or (lambda length, warning: None)
+        self.on_queue = on_queue or (lambda change, warning: None)  # the queued files' change, the 600 s warning
         self.tracker = StabilityTracker(self.settings.stability)
         self.queue = UploadQueue(order)
         self.report = PipelineReport()
@@ -53,6 +55,9 @@ class ArtifactPipeline(Watching, Uploading):
         self._draining = False
         self._in_flight: str | None = None
         self._warned = False
+        self._recorded_queue: set[str] = set()  # the queued set as on_queue last heard it
+        self._recorded_warning = False
+        self._next_queue_record = 0.0
         self._consecutive_failures = 0
         self._uploader_gone = False
         self._copy_failures: dict[str, int] = {}
@@ -126,4 +131,23 @@ class ArtifactPipeline(Watching, Uploading):
             self._lock.notify_all()
         for thread in self._threads:
             thread.join(timeout=60)
-        self.on_queue(len(self.queue), self._warned)
+        with self._lock:
+            self._record_queue(set())  # stopped: nothing more is uploaded from this machine
+
+    def _report_queue(self, now: float) -> None:
+        """Tell the job's record what is queued now (rules.upload_queue.queued_paths), at most every
+        QUEUE_RECORD_SECONDS (at once when the 600 s warning was just raised); under the lock."""
+        if now < self._next_queue_record and self._warned == self._recorded_warning:
+            return
+        self._next_queue_record = now + QUEUE_RECORD_SECONDS
+        self._record_queue(queued_paths(self.tracker.paths(), self.queue.paths(), self._in_flight))
+
+    def _record_queue(self, queued: set[str]) -> None:
+        """Only what changed (names as shown) goes to `on_queue`, and only when something did."""
+        change = queue_change(self._recorded_queue, queued)
+        if change is None and self._warned == self._recorded_warning:
+            return
+        self._recorded_queue, self._recorded_warning = queued, self._warned
+        change = change or QueueChange(frozenset(), frozenset(), len(queued))
+        self.on_queue(QueueChange(frozenset(map(shown, change.added)), frozenset(map(shown, change.removed)),
+                                  change.length), self._warned)

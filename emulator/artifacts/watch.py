@@ -123,7 +123,7 @@ class Watching:
         if not self._warned and self.queue.warning_due(now, self.settings.queue_warning):
             self._warned = True
             self.on_event(QUEUE_WARNING_TEXT)
-        self.on_queue(len(self.queue) + len(self.tracker) + (1 if self._in_flight else 0), self._warned)
+        self._report_queue(now)
         self._lock.notify_all()
 
     def _stop_observer(self) -> None:

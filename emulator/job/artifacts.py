@@ -16,7 +16,7 @@ def open_pipeline(ctx: JobContext, machine: str) -> ArtifactPipeline:
         ctx.machine_folder(machine), job.name, ctx.blobs, manifest.artifact_upload_order,
         on_event=ctx.event,
         on_uploaded=lambda artifact: ctx.store.add_artifact(job.id, artifact),
-        on_queue=lambda length, warning: ctx.store.set_queue(job.id, length, warning),
+        on_queue=lambda change, warning: ctx.store.record_queue(job.id, change, warning),
     )
 
 

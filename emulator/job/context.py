@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cycle.api.manifest import Manifest
 from cycle.api.options import RunOptions  # noqa: F401  (the contract's: the flags an agent runs a job with)
-from cycle.manifest import Manifest
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice
 from emulator.logship import LogShipper

@@ -13,9 +13,9 @@ def describe_error(error: BaseException) -> str:
     """One line for an unexpected error: its type, message and where it was raised."""
     import traceback
 
-    import cycle
+    import cycle.errors
 
-    ours = (Path(__file__).resolve().parents[1], Path(cycle.__file__).resolve().parent)  # where a fix would go
+    ours = (Path(__file__).resolve().parents[1], Path(cycle.errors.__file__).resolve().parent)  # where a fix would go
     frames = [f for f in traceback.extract_tb(error.__traceback__)
               if any(Path(f.filename).resolve().is_relative_to(folder) for folder in ours)]
     where = f" (in {frames[-1].name}, {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""

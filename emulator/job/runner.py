@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cycle.api.manifest import Manifest
 from cycle.errors import CycleError, JobCancelled
-from cycle.manifest import Manifest
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice
 from emulator.engine import docker as runtime

@@ -3,17 +3,58 @@
 A file already queued that becomes stable again is queued once, at its new place: the newer
 version is what gets read at upload time. The queue also knows since when it has been non-empty
 (the file in flight counts until `settle()`), for the spec's 600 s warning.
+
+`queued_paths` is the one definition of an artifact "queued" for uploading, which the job's agent
+records and every reader (`cycle job status`, the TUI, the SDK) reads back.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
 
+from cycle.api.models import JobState
 from emulator.rules.stability import Stable
 
 FIFO = "FIFO"
 LIFO = "LIFO"
 QUEUE_WARNING_SECONDS = 600.0
+
+
+def queued_paths(waiting: Iterable[str], queued: Iterable[str], in_flight: str | None) -> set[str]:
+    """The job's queued artifacts: every file seen changed on its machine and not yet stored as it
+    is now, whether it waits out the stability window (`waiting`), waits in the upload queue
+    (`queued`) or is being uploaded (`in_flight`). Only the job's agent knows these three, so it
+    records them (store: the queued_artifacts table, via `queue_change`) and readers use that."""
+    found = {*waiting, *queued}
+    if in_flight is not None:
+        found.add(in_flight)
+    return found
+
+
+@dataclass(frozen=True)
+class QueueChange:
+    """What changed in the queued set since the agent last recorded it, and its new size."""
+
+    added: frozenset[str]
+    removed: frozenset[str]
+    length: int
+
+
+def queue_change(recorded: set[str], now: set[str]) -> QueueChange | None:
+    """The change to record (None when there is none): only differences are written, so a
+    queue of 100 000 files costs a set difference per tick, not a rewrite of the whole list."""
+    added, removed = frozenset(now - recorded), frozenset(recorded - now)
+    if not added and not removed:
+        return None
+    return QueueChange(added, removed, len(now))
+
+
+def has_upload_queue(state: JobState) -> bool:
+    """Only a RUNNING job has queued artifacts for a reader: a job that ended, or left its machine
+    in a move, has no upload queue (what it left waiting is reported as abandoned or lost)."""
+    return state is JobState.RUNNING
 
 
 class UploadQueue:

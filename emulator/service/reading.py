@@ -6,7 +6,6 @@ platform's `home` and `store` and may call the others' methods through `self`.""
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 
 from cycle.api.keys import check_job_name
@@ -85,24 +84,9 @@ class Reading:
         return [] if job.archived else self.store.artifacts(job.id)
 
     def queued_artifacts(self, name: str) -> list[str]:
-        """Files on the job's current machine that are not stored as they are now (still waiting)."""
-        job = self.job(name)
-        if job.state is not JobState.RUNNING or not job.machine:
-            return []
-        folder = self.home / "machines" / job.machine / "artifacts" / job.name
-        stored = {a.path: a.size for a in self.store.artifacts(job.id)}
-        waiting = []
-        for base, _dirs, files in os.walk(folder):
-            for file in files:
-                path = Path(base) / file
-                rel = path.relative_to(folder).as_posix()
-                try:
-                    size = path.lstat().st_size
-                except OSError:
-                    continue
-                if stored.get(rel) != size:
-                    waiting.append(rel)
-        return sorted(waiting)
+        """The job's files waiting to be stored, as its agent records them (rules/upload_queue.py
+        queued_paths: the one definition, also behind Job.queue_len)."""
+        return self.store.queued_paths(self.job(name).id)
 
     def artifact_versions(self, name: str) -> list[Artifact]:
         """Every stored version of the job's files, in upload order."""

@@ -13,10 +13,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cycle.api.manifest import Manifest, find_project_root, load_manifest
 from cycle.api.options import RunOptions, TestOptions
 from cycle.api.platform import LogSink
 from cycle.errors import BadInput, CycleError
-from cycle.manifest import Manifest, find_project_root, load_manifest
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice, image_for, version_env_name
 from emulator.engine import docker as runtime

@@ -93,6 +93,11 @@ CREATE TABLE IF NOT EXISTS requests (
     created_ns INTEGER NOT NULL,
     taken INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS queued_artifacts (
+    job_id INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (job_id, path)
+);
 CREATE TABLE IF NOT EXISTS moves (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id INTEGER NOT NULL,

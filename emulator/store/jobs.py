@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import fields
 
 from emulator.models import Job, JobState, JobSummary, Stream, now_ns, transition
+from emulator.rules.upload_queue import QueueChange, has_upload_queue
 from emulator.store.db import Database
 
 
@@ -98,9 +99,25 @@ class JobsTable(Database):
         with self._tx() as db:
             db.execute("UPDATE jobs SET archived = 1 WHERE id = ?", (job_id,))
 
-    def set_queue(self, job_id: int, length: int, warning: bool) -> None:
+    def record_queue(self, job_id: int, change: QueueChange, warning: bool) -> None:
+        """The agent's record of the job's queued artifacts (rules.upload_queue.queued_paths), as a
+        change, and of the 600 s warning: in one transaction, the one source of every reader's "queued"."""
         with self._tx() as db:
-            db.execute("UPDATE jobs SET queue_len = ?, queue_warning = ? WHERE id = ?", (length, int(warning), job_id))
+            db.executemany("DELETE FROM queued_artifacts WHERE job_id = ? AND path = ?",
+                           [(job_id, path) for path in change.removed])
+            db.executemany("INSERT OR IGNORE INTO queued_artifacts(job_id, path) VALUES (?, ?)",
+                           [(job_id, path) for path in change.added])
+            db.execute("UPDATE jobs SET queue_len = (SELECT COUNT(*) FROM queued_artifacts WHERE job_id = ?), "
+                       "queue_warning = ? WHERE id = ?", (job_id, int(warning), job_id))
+
+    def queued_paths(self, job_id: int) -> list[str]:
+        """The job's queued artifacts as its agent last recorded them, sorted (none unless it is RUNNING)."""
+        db = self._connection()
+        row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None or not has_upload_queue(JobState(row[0])):
+            return []
+        rows = db.execute("SELECT path FROM queued_artifacts WHERE job_id = ? ORDER BY path", (job_id,))
+        return [path for (path,) in rows]
 
     def unfinished_agents(self) -> list[tuple[int, int | None]]:
         """(job id, agent pid) of every PENDING or RUNNING job: one cheap query for the reaper."""
@@ -128,7 +145,8 @@ class JobsTable(Database):
 JOB_FIELDS = tuple(field.name for field in fields(Job))
 _KNOWN_FIELDS = frozenset(JOB_FIELDS)
 STATES = {state.value: state for state in JobState}
-_STATE, _WARNING, _ARCHIVED = (JOB_FIELDS.index(name) for name in ("state", "queue_warning", "archived"))
+_STATE, _QUEUE, _WARNING, _ARCHIVED = (JOB_FIELDS.index(name)
+                                       for name in ("state", "queue_len", "queue_warning", "archived"))
 
 
 def _job_tuple(row) -> Job:
@@ -136,6 +154,8 @@ def _job_tuple(row) -> Job:
     thousands is built without a dict per row)."""
     values = list(row[: len(JOB_FIELDS)])
     values[_STATE] = STATES[values[_STATE]]
+    if not has_upload_queue(values[_STATE]):  # the same record and rule as _job() and queued_paths()
+        values[_QUEUE] = 0
     values[_WARNING], values[_ARCHIVED] = bool(values[_WARNING]), bool(values[_ARCHIVED])
     return Job(*values)
 
@@ -145,6 +165,8 @@ def _job(row: sqlite3.Row) -> Job:
     columns to) still opens with this one."""
     values = {key: row[key] for key in row.keys() if key in _KNOWN_FIELDS}
     values["state"] = JobState(values["state"])
+    if not has_upload_queue(values["state"]):  # the same record and rule as queued_paths()
+        values["queue_len"] = 0
     values["queue_warning"] = bool(values["queue_warning"])
     values["archived"] = bool(values["archived"])
     return Job(**values)

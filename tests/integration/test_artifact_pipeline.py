@@ -55,7 +55,7 @@ def make(tmp_path, store=None, order="FIFO", **settings):
     store = store or LocalStore(tmp_path / "store")
     rec = Recorder()
     pipeline = ArtifactPipeline(root, "job-1", store, order, rec.event, rec.upload,
-                                PipelineSettings(**settings), on_queue=lambda n, w: rec.queue.append((n, w)))
+                                PipelineSettings(**settings), on_queue=lambda q, w: rec.queue.append((q.length, w)))
     pipeline.start()
     return root, store, rec, pipeline
 

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from cycle.manifest import UBUNTU_VERSIONS
+from cycle.api.manifest import UBUNTU_VERSIONS
 from emulator.config import image_for
 from emulator.engine.baseimage import DEBIAN_TAG, DEFAULT_TAG, provide_base_images
 from emulator.models import JobState

@@ -68,7 +68,7 @@ def cuda_project(project, version="12.2"):
 
 
 def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, docker_client):
-    from cycle.manifest import load_manifest
+    from cycle.api.manifest import load_manifest
     from emulator.blobs import LocalStore
     from emulator.job.context import RunOptions
     from emulator.job.runner import JobRunner

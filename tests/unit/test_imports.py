@@ -67,6 +67,23 @@ def test_no_import_cycles_between_modules():
     assert cycles == [], f"modules importing each other (lazily or not): {cycles}"
 
 
+CONTRACT_PACKAGES = ("cycle.api", "cycle.errors")
+
+
+def test_the_emulator_takes_only_the_contract_and_the_errors_from_cycle():
+    """import-linter's forbidden list names today's other cycle modules; this catches any module,
+    one added later included (the project format lives in the contract: cycle.api.manifest)."""
+    graph = grimp.build_graph("cycle", "emulator", cache_dir=None)
+    outside = sorted(
+        f"{importer} -> {imported}"
+        for importer in graph.modules if importer == "emulator" or importer.startswith("emulator.")
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if (imported == "cycle" or imported.startswith("cycle."))
+        and not any(imported == p or imported.startswith(p + ".") for p in CONTRACT_PACKAGES)
+    )
+    assert outside == [], f"the emulator imports from cycle beyond cycle.api and cycle.errors: {outside}"
+
+
 def calls_on(tree: ast.AST, receivers: set[str], factory: str) -> set[str]:
     """Method names called on a platform object: `platform.x()`, `self.platform.x()`,
     `self._platform.x()`, `open_platform().x()` (or the admin's equivalents)."""

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cycle.api.manifest import default_manifest_text, init_project, load_manifest, parse_manifest
 from cycle.cli import app
 from cycle.errors import BadInput, ManifestError
-from cycle.manifest import default_manifest_text, init_project, load_manifest, parse_manifest
 
 GOOD = """\
 [main]

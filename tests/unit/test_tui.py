@@ -195,7 +195,7 @@ def test_the_cli_imports_no_heavy_module_until_a_command_needs_it():
 
 
 def test_emulator_and_client_modules_never_import_textual():
-    code = ("import sys, cycle.api, cycle.cli, cycle.manifest, cycle.platform, cycle.pull, cycle.sdk, "
+    code = ("import sys, cycle.api, cycle.cli, cycle.api.manifest, cycle.platform, cycle.pull, cycle.sdk, "
             "emulator.platform, emulator.admin, emulator.job.runner, emulator.drill, emulator.artifacts; "
             "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]; "
             "print(bad); sys.exit(1 if bad else 0)")

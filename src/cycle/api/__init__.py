@@ -1,6 +1,7 @@
 """The contract between the clients (CLI, TUI, SDK) and a platform (today: the emulator).
 
-Models, the Platform and EmulatorAdmin protocols, run options, the storage-key rules. Imports no
+Models, the Platform and EmulatorAdmin protocols, run options, the storage-key rules, the project
+format (manifest.py). Imports no
 IO library (no docker, sqlite3, boto3, requests, watchdog, textual, typer, rich): import-linter
 checks that (pyproject.toml, tests/unit/test_imports.py), and mypy checks it strictly.
 """

@@ -57,8 +57,8 @@ def base_image(
     (python3, venv, pip, curl; apt-get works; trusts /usr/local/share/ca-certificates). Last resort,
     with a warning: busybox + bash. Existing images are reused, so running it again takes seconds.
     """
+    from cycle.api.manifest import UBUNTU_VERSIONS
     from cycle.cli.output import fail
-    from cycle.manifest import UBUNTU_VERSIONS
     from cycle.platform import open_admin
 
     admin = open_admin()
@@ -76,8 +76,8 @@ def base_image(
 @app.command()
 def pull(version: Annotated[str, typer.Argument(help='[ubuntu] version, e.g. "24.04".')]) -> None:
     """Pull ubuntu:VERSION from a registry, explicitly (cycle never pulls on its own)."""
+    from cycle.api.manifest import UBUNTU_VERSIONS
     from cycle.cli.output import fail
-    from cycle.manifest import UBUNTU_VERSIONS
     from cycle.platform import open_admin
 
     if version not in UBUNTU_VERSIONS:

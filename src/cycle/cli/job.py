@@ -246,7 +246,7 @@ def queue(
     The job waits PENDING for the scheduler's next pass (every 60 s, as on the platform), then runs
     detached on the least-loaded eligible machine."""
     from cycle.api import TestOptions
-    from cycle.manifest import find_project_root, load_manifest
+    from cycle.api.manifest import find_project_root, load_manifest
     from cycle.platform import open_platform
 
     name = project or load_manifest(find_project_root(Path("."))).name

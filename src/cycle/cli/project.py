@@ -21,7 +21,7 @@ def init(
         "--force", help="Overwrite existing manifest.toml, run.sh and build.sh.")] = False,
 ) -> None:
     """Write .cycleswap/manifest.toml, run.sh and build.sh with the platform's defaults."""
-    from cycle.manifest import init_project
+    from cycle.api.manifest import init_project
 
     for path in init_project(directory, name=name, force=force):
         typer.echo(f"wrote {path}")

@@ -1,6 +1,7 @@
-"""Load, validate and create `.cycleswap/manifest.toml`.
+"""Load, validate and create `.cycleswap/manifest.toml`: the project format, part of the platform's
+contract, so the clients and the emulator share this one reading of it.
 
-Pure logic apart from reading the files it is pointed at: no Docker, no storage. Every problem
+Pure logic apart from reading the files it is pointed at (tomlkit only parses): no Docker, no storage. Every problem
 names the file, the line, the field and the fix, because a manifest is the first thing a new user
 gets wrong and the platform would only tell them minutes later.
 """
@@ -225,7 +226,7 @@ def _duplicate_line(text: str, reason: str) -> int | None:
     return headers[1] if len(headers) > 1 else None
 
 
-def _table(check: _Checker, document: dict, name: str) -> dict:
+def _table(check: _Checker, document: dict[str, Any], name: str) -> dict[str, Any]:
     value = document.get(name)
     if value is None:
         return {}
@@ -235,7 +236,7 @@ def _table(check: _Checker, document: dict, name: str) -> dict:
     return value
 
 
-def _image_section(check: _Checker, document: dict) -> str:
+def _image_section(check: _Checker, document: dict[str, Any]) -> str:
     known = ("main", "job", *IMAGE_SECTIONS)
     images = [k for k in document if k in IMAGE_SECTIONS or k in OTHER_IMAGE_NAMES]
     for key in document:
@@ -280,7 +281,7 @@ def _image_section(check: _Checker, document: dict) -> str:
     return version
 
 
-def _main_name(check: _Checker, main: dict) -> str:
+def _main_name(check: _Checker, main: dict[str, Any]) -> str:
     check.unknown_keys("main", main, MAIN_FIELDS)
     if not main:
         check.problem("main", None, '[main] with a `name` is required, e.g.\n  [main]\n  name = "my-experiment"')
@@ -299,7 +300,7 @@ def _main_name(check: _Checker, main: dict) -> str:
     return name
 
 
-def _volumes(check: _Checker, main: dict) -> list[str]:
+def _volumes(check: _Checker, main: dict[str, Any]) -> list[str]:
     if "volumes" not in main:
         return []
     volumes = check.string_list("main", "volumes", main["volumes"])
@@ -311,7 +312,7 @@ def _volumes(check: _Checker, main: dict) -> list[str]:
     return volumes or []
 
 
-def _build_files(check: _Checker, main: dict, root: Path) -> list[str]:
+def _build_files(check: _Checker, main: dict[str, Any], root: Path) -> list[str]:
     if "build_files" not in main:
         return []
     files = check.string_list("main", "build_files", main["build_files"])
@@ -338,7 +339,7 @@ def build_file_problem(root: Path, entry: str) -> str | None:
     return None
 
 
-def _job(check: _Checker, job: dict) -> dict[str, Any]:
+def _job(check: _Checker, job: dict[str, Any]) -> dict[str, Any]:
     check.unknown_keys("job", job, JOB_FIELDS)
     values: dict[str, Any] = {"email_on_success": False, "email_on_failure": False}
     for key in ("email_on_success", "email_on_failure"):
