@@ -3,6 +3,7 @@ deterministic Platform (the test against the real emulator is tests/integration/
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import subprocess
 import sys
@@ -35,7 +36,7 @@ async def until(pilot, condition, timeout: float = 10.0, step: float = 0.02) -> 
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout} s: {inspect.getsource(condition).strip()}")
-        await pilot.pause(step)
+        await asyncio.sleep(step)  # the app runs on this loop; no forced screen update per check
 
 
 async def settle(pilot) -> None:
