@@ -191,13 +191,18 @@ def test_paging_backwards_has_no_gaps_or_duplicates_under_concurrent_appends(tmp
 def test_many_processes_opening_a_new_state_store_at_once(tmp_path):
     import subprocess
     import sys
-    import time
 
-    code = ("import sys, time; from pathlib import Path; from emulator.store import StateStore; "
-            "time.sleep(max(0, float(sys.argv[2]) - time.time())); StateStore(Path(sys.argv[1]))")
-    start = str(time.time() + 2.0)  # every process opens the new store at the same instant
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "s.db"), start], stderr=subprocess.PIPE)
-             for _ in range(16)]
+    # Every process opens the new store at the same instant: each says it is ready (imports done),
+    # then waits for one byte on stdin, sent to all of them once all are ready (a barrier, not a
+    # guessed start time that a busy machine overruns).
+    code = ("import sys; from pathlib import Path; from emulator.store import StateStore; "
+            "print('ready', flush=True); sys.stdin.read(1); StateStore(Path(sys.argv[1]))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "s.db")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(16)]
+    assert all(p.stdout.readline() == b"ready\n" for p in procs), "a process did not start"
+    for p in procs:
+        p.stdin.write(b"g")
+        p.stdin.flush()
     errors = [p.communicate()[1].decode() for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for e in errors if e][:2]
 

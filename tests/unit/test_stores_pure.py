@@ -7,7 +7,7 @@ import shutil
 
 
 async def test_the_artifact_browser_says_a_job_is_archived(tmp_path):
-    from test_tui import SIZE, make_app, open_job
+    from test_tui import SIZE, make_app, open_job, until
 
     from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 
@@ -16,8 +16,8 @@ async def test_the_artifact_browser_says_a_job_is_archived(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         await pilot.press("tab")
-        await pilot.pause(0.3)
         browser = app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: browser.archived and browser.query_one("#artifacts-archived").display)
         assert browser.rows == []
         assert browser.query_one("#artifacts-archived").display
         assert not browser.query_one("#artifact-table").display

@@ -3,8 +3,11 @@ deterministic Platform (the test against the real emulator is tests/integration/
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import subprocess
 import sys
+import time
 from datetime import timezone
 from pathlib import Path
 
@@ -26,10 +29,43 @@ def make_app(tmp_path: Path | None = None, log_lines: int = 2000) -> tuple[Cycle
     return CycleApp(platform, clock=lambda: NOW, zone=timezone.utc), platform  # fixed zone: stable snapshots
 
 
+async def until(pilot, condition, timeout: float = 10.0, step: float = 0.02) -> None:
+    """Wait until `condition()` holds, letting the app work between checks. A test waits as long as
+    the app needs and no longer: a fixed pause is too long on a quiet machine and too short on a
+    busy one. Fails after `timeout` seconds naming the condition."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {inspect.getsource(condition).strip()}")
+        await asyncio.sleep(step)  # the app runs on this loop; no forced screen update per check
+
+
+async def settle(pilot) -> None:
+    """Let every started worker finish and the screen handle what they posted: before asserting that
+    something did NOT happen (a refused action, an answer of No), so it had every chance to."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def jobs_listed(pilot) -> None:
+    """The jobs screen shows its first load."""
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "JobsScreen"
+                and pilot.app.screen.query_one("#jobs").row_count > 0)
+
+
+async def job_opened(pilot) -> LogView:
+    """The job screen shows its log's last page and the line count, with no page load under way."""
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "JobScreen" and pilot.app.screen.query(LogView))
+    log = pilot.app.screen.query_one(LogView)
+    await until(pilot, lambda: log.live_ready and log.total is not None and not log.fetching)
+    return log
+
+
 async def open_job(pilot) -> None:
-    await pilot.pause(0.2)
+    """Open the highlighted job (the first, trainer-4, unless the test moved) once the list is shown."""
+    await jobs_listed(pilot)
     await pilot.press("enter")
-    await pilot.pause(0.4)
+    await job_opened(pilot)
 
 
 def test_human_sizes_and_listing():
@@ -45,7 +81,7 @@ def test_human_sizes_and_listing():
 async def test_jobs_screen_navigation_filter_and_help():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await jobs_listed(pilot)
         table = app.screen.query_one("#jobs")
         assert table.row_count == 4
         await pilot.press("j", "j")
@@ -55,15 +91,14 @@ async def test_jobs_screen_navigation_filter_and_help():
         await pilot.press("g")
         assert table.cursor_row == 0
         await pilot.press("slash", *"sweep", "enter")
-        await pilot.pause(0.1)
-        assert table.row_count == 2
+        await until(pilot, lambda: table.row_count == 2)
         await pilot.press("escape")
         assert table.row_count == 4
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await job_opened(pilot)
         # the selection follows the job: sweep-2 was highlighted under the filter, and stays so
         assert type(app.screen).__name__ == "JobScreen" and app.screen.job_name == "sweep-2"
         await pilot.press("escape")
@@ -80,7 +115,7 @@ async def test_log_starts_at_the_bottom_and_loads_older_pages_only_when_scrollin
         assert log.is_vertical_scroll_end
         bottom_first = log.ids[0]
         log.scroll_to(y=0, animate=False)
-        await pilot.pause(0.4)
+        await until(pilot, lambda: log.line_count == 2 * PAGE and not log.fetching)
         assert platform.page_calls[1] == bottom_first  # the page just before what was shown
         assert log.line_count == 2 * PAGE
         assert list(log.ids) == list(range(log.ids[0], log.ids[-1] + 1))  # no gap, no duplicate
@@ -93,17 +128,16 @@ async def test_follow_mode_tracks_new_lines_and_f_toggles_it():
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         platform.append(30)
-        await pilot.pause(1.0)
-        assert log.ids[-1] == 2030 and log.is_vertical_scroll_end
+        await until(pilot, lambda: log.ids[-1] == 2030 and log.is_vertical_scroll_end)  # the next poll
         await pilot.press("f")
         assert not log.follow
         log.scroll_to(y=log.scroll_y - 20, animate=False)
         platform.append(30)
-        await pilot.pause(1.0)
-        assert log.ids[-1] == 2060 and not log.is_vertical_scroll_end  # not dragged down
+        await until(pilot, lambda: log.ids[-1] == 2060)
+        await pilot.pause()
+        assert not log.is_vertical_scroll_end  # not dragged down
         await pilot.press("f")
-        await pilot.pause(0.2)
-        assert log.follow and log.is_vertical_scroll_end
+        await until(pilot, lambda: log.follow and log.is_vertical_scroll_end)
 
 
 async def test_search_finds_and_highlights_a_line():
@@ -111,8 +145,8 @@ async def test_search_finds_and_highlights_a_line():
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         await pilot.press("slash", *"step-001950", "enter")
-        await pilot.pause(0.2)
         log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.match_index is not None)
         assert log.texts[log.match_index] == "checkpoint step-001950 uploaded"
 
 
@@ -121,25 +155,26 @@ async def test_artifacts_sort_enter_folder_and_download(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         await pilot.press("tab")
-        await pilot.pause(0.3)
         browser = app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: browser.rows)
         assert [e.name for e in browser.rows] == ["checkpoints", "results", "metrics.json", "zz-notes.txt"]
         await pilot.press("s")
         assert [e.name for e in browser.rows] == ["checkpoints", "results", "metrics.json", "zz-notes.txt"]
         assert browser.sort_by == "size"
         await pilot.press("enter")
-        await pilot.pause(0.1)
-        assert browser.folder == "checkpoints"
+        await until(pilot, lambda: browser.folder == "checkpoints")
         assert [(e.name, e.queued) for e in browser.rows] == [("..", False), ("step-000200.ckpt", False),
                                                                ("step-000100.ckpt", False), ("step-000300.ckpt", True)]
         await pilot.press("j", "d")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: platform.downloaded)
+        await settle(pilot)
         target = tmp_path / ".cycleswap" / "jobs" / "trainer-4" / "artifacts" / "checkpoints" / "step-000200.ckpt"
         assert target.exists() and platform.downloaded == ["checkpoints/step-000200.ckpt"]
         await pilot.press("backspace")
         assert browser.folder == ""
         await pilot.press("d")  # the whole checkpoints folder: only what is stored
-        await pilot.pause(0.5)
+        await until(pilot, lambda: len(platform.downloaded) >= 3)
+        await settle(pilot)
         assert sorted(platform.downloaded[1:]) == ["checkpoints/step-000100.ckpt", "checkpoints/step-000200.ckpt"]
 
 
@@ -152,13 +187,17 @@ async def test_cancel_asks_first():
         await pilot.press("n")
         assert platform.cancelled == []
         await pilot.press("c", "y")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: platform.cancelled)
         assert platform.cancelled == ["trainer-4"]
 
 
 def test_snapshot_jobs_screen(snap_compare):
     app, _ = make_app()
-    assert snap_compare(app, terminal_size=SIZE, run_before=lambda pilot: pilot.pause(0.3))
+
+    async def run_before(pilot):
+        await jobs_listed(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_snapshot_logs_tab_with_stderr_and_system_lines(snap_compare):
@@ -177,11 +216,12 @@ def test_snapshot_artifacts_tab_sorted(snap_compare, sort):
     async def run_before(pilot):
         await open_job(pilot)
         await pilot.press("tab")
-        await pilot.pause(0.2)
+        browser = pilot.app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: browser.rows)
         if sort == "size":
             await pilot.press("s")
         await pilot.press("enter")  # into checkpoints/, where the two orders differ
-        await pilot.pause(0.2)
+        await until(pilot, lambda: browser.folder == "checkpoints")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

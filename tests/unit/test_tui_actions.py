@@ -4,7 +4,7 @@ and the log takes keys the moment a job opens."""
 
 from __future__ import annotations
 
-from test_tui import SIZE, make_app, open_job
+from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, settle, until
 
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.log_view import LogView
@@ -19,25 +19,25 @@ def highlighted(app) -> str:
 async def test_a_new_job_above_the_selection_keeps_enter_and_c_on_the_same_job():
     app, platform = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await jobs_listed(pilot)
         await pilot.press("j")  # trainer-3
         platform.add_job("trainer-5")
         await pilot.press("r")  # refresh now
-        await pilot.pause(0.3)
         table = app.screen.query_one("#jobs")
-        assert table.row_count == 5 and highlighted(app) == "trainer-3"
+        await until(pilot, lambda: table.row_count == 5)
+        assert highlighted(app) == "trainer-3"
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await job_opened(pilot)
         assert app.screen.job_name == "trainer-3"
 
 
 async def test_a_filter_keeps_the_selected_job():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await jobs_listed(pilot)
         await pilot.press("j", "j")  # sweep-2, the third row
         await pilot.press("slash", *"sweep", "enter")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 2)
         assert highlighted(app) == "sweep-2"  # now the first row
         await pilot.press("escape")
         assert highlighted(app) == "sweep-2"
@@ -48,12 +48,12 @@ async def test_a_new_artifact_above_the_selection_keeps_the_selected_file():
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         await pilot.press("tab")
-        await pilot.pause(0.3)
         browser = app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: browser.rows)
         await pilot.press("G")
         assert browser.selected().name == "zz-notes.txt"
         platform.add_artifact("aa-first.txt")
-        await pilot.pause(1.0)  # a poll brings the new file in, sorted above
+        await until(pilot, lambda: len(browser.rows) == 5)  # a poll brings the new file in, sorted above
         assert browser.rows[2].name == "aa-first.txt"
         assert browser.selected().name == "zz-notes.txt"
 
@@ -66,8 +66,9 @@ async def test_the_cancel_question_has_no_focused_and_enter_answers_no():
         assert type(app.screen).__name__ == "ConfirmScreen"
         assert app.screen.focused is not None and app.screen.focused.id == "no"
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert type(app.screen).__name__ == "JobScreen" and platform.cancelled == []
+        await until(pilot, lambda: type(app.screen).__name__ == "JobScreen")
+        await settle(pilot)
+        assert platform.cancelled == []
 
 
 async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():
@@ -77,21 +78,22 @@ async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():
         await pilot.press("r")
         assert type(app.screen).__name__ == "ConfirmScreen" and platform.reassigned == []
         await pilot.press("enter")  # the safe answer
-        await pilot.pause(0.2)
+        await until(pilot, lambda: type(app.screen).__name__ == "JobScreen")
+        await settle(pilot)
         assert platform.reassigned == []
         await pilot.press("r", "y")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: platform.reassigned)
         assert platform.reassigned == [("trainer-4", "cycle tui")]
 
 
 async def test_r_on_a_finished_job_is_refused_up_front_in_one_message():
     app, platform = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await jobs_listed(pilot)
         await pilot.press("j", "enter")  # trainer-3, FINISHED
-        await pilot.pause(0.3)
+        await job_opened(pilot)
         await pilot.press("r")
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert type(app.screen).__name__ == "JobScreen" and platform.reassigned == []
         messages = [n.message for n in app._notifications]
         assert len(messages) == 1 and "FINISHED" in messages[0] and "only a RUNNING job" in messages[0]
@@ -135,9 +137,9 @@ def test_the_readme_keys_table_is_the_one_generated_from_the_bindings():
 async def test_help_shows_the_keys_from_the_bindings():
     app, _ = make_app()
     async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.pause(0.2)
+        await jobs_listed(pilot)
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: app.screen.query(".help-column"))
         from rich.console import Console
 
         console = Console(width=200, record=True, file=open("/dev/null", "w"))
@@ -163,10 +165,11 @@ async def test_the_log_has_focus_on_opening_a_job_of_the_real_emulator_store(tmp
     platform.store.append_logs(job.id, [(i, Stream.STDOUT, f"line {i}") for i in range(1, 200_001)])
     app = CycleApp(platform)
     async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.pause(0.5)
+        await jobs_listed(pilot)
         await pilot.press("enter")
-        await pilot.pause(0.5)
+        await job_opened(pilot)  # the log shows its last page
         assert isinstance(app.focused, LogView)
         await pilot.press("g")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: app.focused.ids and app.focused.ids[0] == 1 and not app.focused.fetching)
+        await settle(pilot)
         assert app.focused.texts[app.focused.top_index] == "line 1"

@@ -4,10 +4,8 @@ tabs, no stale jumps, wrap and horizontal scroll, a stream filter, failure event
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from test_tui import SIZE, make_app, open_job
+from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, settle, until
 
 from cycle.tui.widgets.log_view import PAGE, LogView
 from emulator.models import LogRecord, Stream
@@ -15,13 +13,6 @@ from emulator.models import LogRecord, Stream
 from tui_fakes import T0
 
 OOM = "out of memory: the container hit its memory limit and was killed (exit code 137)"
-
-
-async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        await pilot.pause(0.05)
-    assert condition()
 
 
 def top_text(log: LogView) -> str:
@@ -33,18 +24,18 @@ async def test_g_and_G_reach_the_first_and_last_line_of_a_ten_million_line_log_a
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         log = app.screen.query_one(LogView)
-        await wait_for(pilot, lambda: log.total == 10_000_000)
+        await until(pilot, lambda: log.total == 10_000_000)
         await pilot.press("g")
-        await wait_for(pilot, lambda: log.ids and log.ids[0] == 1)
+        await until(pilot, lambda: log.ids and log.ids[0] == 1)
         assert platform.after_calls == [0] and top_text(log) == "step 1 loss 1.000000" and round(log.scroll_y) == 0
         assert log.status().startswith("line 1 of 10,000,000") and not log.follow
         await pilot.press("G")
-        await wait_for(pilot, lambda: log.ids[-1] == 10_000_000 and log.is_vertical_scroll_end)
+        await until(pilot, lambda: log.ids[-1] == 10_000_000 and log.is_vertical_scroll_end)
         assert log.follow and "of 10,000,000" in log.status()
         await pilot.press("home")
-        await wait_for(pilot, lambda: log.ids[0] == 1 and round(log.scroll_y) == 0)
+        await until(pilot, lambda: log.ids[0] == 1 and round(log.scroll_y) == 0)
         await pilot.press("end")
-        await wait_for(pilot, lambda: log.ids[-1] == 10_000_000 and log.is_vertical_scroll_end)
+        await until(pilot, lambda: log.ids[-1] == 10_000_000 and log.is_vertical_scroll_end)
 
 
 async def test_page_keys_move_one_page_at_once_and_the_status_shows_the_line():
@@ -52,7 +43,7 @@ async def test_page_keys_move_one_page_at_once_and_the_status_shows_the_line():
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         log = app.screen.query_one(LogView)
-        await wait_for(pilot, lambda: log.total == 2000)
+        await until(pilot, lambda: log.total == 2000)
         before = round(log.scroll_y)
         await pilot.press("pageup", "pageup", "pageup")  # rapid presses: none dropped, no animation
         page = log.scrollable_content_region.height - 1
@@ -69,24 +60,24 @@ async def test_search_finds_a_line_outside_the_loaded_pages_and_n_N_wrap_around(
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         log = app.screen.query_one(LogView)
-        await wait_for(pilot, lambda: log.total == 20_000)
+        await until(pilot, lambda: log.total == 20_000)
         await pilot.press("slash", *"STEP-0001", "enter")  # lines 100 and 150 only, far above the last page
-        await wait_for(pilot, lambda: log.match_index is not None)
+        await until(pilot, lambda: log.match_index is not None)
         assert log.texts[log.match_index] == "checkpoint step-000100 uploaded" and len(log.matches) == 2
         assert log.match_index in range(
             log.top_index, log.top_index + log.scrollable_content_region.height
         )  # on screen
         assert "match 1/2 'STEP-0001'" in log.status()
         await pilot.press("n")
-        await wait_for(
+        await until(
             pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded")
         )
         await pilot.press("n")  # wraps to the first
-        await wait_for(
+        await until(
             pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000100 uploaded")
         )
         await pilot.press("N")  # and back over the start to the last
-        await wait_for(
+        await until(
             pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded")
         )
 
@@ -96,7 +87,8 @@ async def test_a_search_with_no_match_says_so_for_the_whole_log():
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         await pilot.press("slash", *"HUGEEND", "enter")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app._notifications)
+        await settle(pilot)
         assert [n.message for n in app._notifications] == ["'HUGEEND' is not in the log"]
 
 
@@ -107,12 +99,12 @@ async def test_follow_mode_survives_switching_tabs_and_back():
         log = app.screen.query_one(LogView)
         await pilot.press("tab")
         platform.append(30)  # lines arrive while the log is hidden
-        await pilot.pause(1.0)
+        await until(pilot, lambda: log.tail_id == 2030)  # a poll brought them in
         await pilot.press("tab")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.focused is log)
         assert log.follow
         platform.append(30)
-        await wait_for(pilot, lambda: log.ids[-1] == 2060 and log.is_vertical_scroll_end)
+        await until(pilot, lambda: log.ids[-1] == 2060 and log.is_vertical_scroll_end)
 
 
 async def test_home_then_end_during_a_page_load_ends_at_the_end():
@@ -121,7 +113,8 @@ async def test_home_then_end_during_a_page_load_ends_at_the_end():
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         await pilot.press("home", "end")  # End before Home's page arrived
-        await pilot.pause(0.6)
+        await until(pilot, lambda: not log.fetching and log.pending_jump is None and log.ids[-1] == 10_000_000)
+        await settle(pilot)
         assert log.ids[-1] == 10_000_000 and log.is_vertical_scroll_end and log.follow
 
 
@@ -148,12 +141,12 @@ async def test_w_wraps_long_lines_and_otherwise_they_scroll_sideways():
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         log = app.screen.query_one(LogView)
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert log.virtual_size.width >= 13 + len(long_line)  # the whole line can be scrolled to
         await pilot.press(*["right"] * 40)
         assert log.scroll_x > 0
         await pilot.press("w")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: log.wrap and log.virtual_size.height > log.line_count and log.is_vertical_scroll_end)
         assert log.wrap and log.scroll_x == 0 and log.virtual_size.height > log.line_count
         shown = "".join(
             strip.text for strip in (log.render_line(y) for y in range(log.scrollable_content_region.height))
@@ -170,11 +163,11 @@ async def test_s_filters_the_log_by_stream_server_side():
         log = app.screen.query_one(LogView)
         for stream in ("stdout", "stderr", "system"):
             await pilot.press("s")
-            await wait_for(pilot, lambda: log.stream == stream and log.texts and not log.fetching)
+            await until(pilot, lambda: log.stream == stream and log.texts and not log.fetching)
             assert {log.stream_name(i) for i in range(log.line_count)} == {stream}
             assert f"streams: {stream}" in log.status()
         await pilot.press("s")
-        await wait_for(pilot, lambda: log.stream is None and log.line_count == PAGE)
+        await until(pilot, lambda: log.stream is None and log.line_count == PAGE)
         assert log.total == 2000
 
 
@@ -205,9 +198,9 @@ async def test_failure_events_are_bold_red_in_the_log(text):
 async def test_the_job_header_shows_a_failure_reason_in_red():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await jobs_listed(pilot)
         await pilot.press("j", "j", "enter")  # sweep-2: FAILED, EXIT_CODE_1
-        await pilot.pause(0.3)
+        await job_opened(pilot)
         header = app.screen.query_one("#job-header").render()
         spans = [span for span in header.spans if "EXIT_CODE_1" in str(header)[span.start : span.end]]
         assert any("red" in str(span.style) and "b" in str(span.style).split() for span in spans)
@@ -221,7 +214,8 @@ def test_snapshot_logs_with_search_hits_and_a_failure_event(snap_compare, size):
     async def run_before(pilot):
         await open_job(pilot)
         await pilot.press("slash", *"step 199", "enter")  # hits on screen, the current one stands out
-        await pilot.pause(0.4)
+        log = pilot.app.screen.query_one(LogView)
+        await until(pilot, lambda: log.match_index is not None)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -232,13 +226,13 @@ async def test_changing_the_stream_filter_keeps_the_view_at_the_end_and_recounts
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         await pilot.press("slash", *"step 10", "enter")
-        await wait_for(pilot, lambda: log.match_index is not None)
+        await until(pilot, lambda: log.match_index is not None)
         everywhere = len(log.matches)
         await pilot.press("s")  # stdout only
-        await wait_for(
+        await until(
             pilot, lambda: log.stream == "stdout" and not log.fetching and log.matches and len(log.matches) < everywhere
         )
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert log.is_vertical_scroll_end and log.ids[-1] == 1999
 
 
@@ -253,18 +247,23 @@ async def test_keys_pressed_in_a_burst_during_loads_are_never_lost():
         log = app.screen.query_one(LogView)
         for _ in range(2):
             app.post_message(events.Key("s", "s"))
-        await wait_for(pilot, lambda: log.stream == "stderr")
+        await until(pilot, lambda: log.stream == "stderr")
         for _ in range(2):
             app.post_message(events.Key("s", "s"))
-        await wait_for(pilot, lambda: log.stream is None and log.ids and log.ids[-1] == 20_000)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: log.stream is None and log.ids and log.ids[-1] == 20_000)
+        await until(pilot, lambda: not log.fetching and log.is_vertical_scroll_end)
         before = round(log.scroll_y)
         for _ in range(PAGE // 20):  # enough pages up to need an older page mid-burst
             app.post_message(events.Key("pageup", None))
-        await pilot.pause(1.0)
         height = log.scrollable_content_region.height
-        moved = log.ids[-1] - log.ids[log.top_index]  # from the last line to the top one
-        assert moved == (height - 1) + (PAGE // 20) * (height - 1)  # every press, across the page load
+        expected = (height - 1) + (PAGE // 20) * (height - 1)
+
+        def moved() -> int:
+            return log.ids[-1] - log.ids[log.top_index]  # from the last line to the top one
+
+        await until(pilot, lambda: moved() >= expected and not log.fetching)
+        await settle(pilot)  # no press left over, or counted twice
+        assert moved() == expected  # every press, across the page load
         assert app.focused is log and before
 
 
@@ -277,7 +276,7 @@ async def test_G_right_after_a_filter_change_ends_on_the_new_filter_s_last_page(
         log = app.screen.query_one(LogView)
         for key, char in (("s", "s"), ("s", "s"), ("G", "G")):  # in one burst: G before the stderr page lands
             app.post_message(events.Key(key, char))
-        await wait_for(pilot, lambda: log.stream == "stderr" and log.total is not None and not log.fetching)
+        await until(pilot, lambda: log.stream == "stderr" and log.total is not None and not log.fetching)
         assert {log.stream_name(i) for i in range(log.line_count)} == {"stderr"} and log.is_vertical_scroll_end
         assert log.status().startswith(f"line {log.first_line + log.top_index + 1:,} of {log.total:,}")
 
@@ -291,7 +290,7 @@ async def test_a_search_typed_in_one_burst_after_slash_is_not_lost():
         log = app.screen.query_one(LogView)
         for key, char in (("g", "g"), ("slash", "/"), *((c, c) for c in "step-0001"), ("enter", "\r")):
             app.post_message(events.Key(key, char))
-        await wait_for(pilot, lambda: log.match_index is not None)
+        await until(pilot, lambda: log.match_index is not None)
         assert log.texts[log.match_index] == "checkpoint step-000100 uploaded"
         await pilot.press("slash", "x", "slash", "y")
         assert app.screen.query_one("#search").value == "x/y"  # `/` in the box is text
