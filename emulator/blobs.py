@@ -31,6 +31,8 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 SMALL_OBJECT = 8 * 1024 * 1024  # up to this size one PUT, checked by its ETag
 PART_SIZE = 16 * 1024 * 1024
 IN_PLACE_CONCURRENCY = 8
+PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies on two threads at once
+SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
 
@@ -63,6 +65,9 @@ class BlobStore(Protocol):
         """Store `snapshot` under `key`. On success the store has taken the file (moved or deleted
         it); on failure it is left for a retry."""
 
+    def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
+        """Store a small file's snapshot held in memory (`body`, whose sha256 is `sha256`)."""
+
     def get_to(self, key: str, dest: Path, progress: Progress | None = None,
                known: StoredObject | None = None) -> StoredObject:
         """Write the object to `dest` atomically (a short temporary name renamed), checking its sha256.
@@ -88,26 +93,65 @@ def snapshot_file(path: Path, into: Path) -> tuple[Path, str, int]:
     """A private copy of `path` in `into`, hashed: (copy, sha256, size).
 
     One descriptor, opened without following a link, serves both passes: a read pass for the
-    sha256, then an in-kernel copy (copy_file_range), so the copy costs no Python loop."""
+    sha256 and an in-kernel copy (copy_file_range, positioned, so it never moves the read pass's
+    offset). For a large file the two run at once on two threads (both release the GIL), so the
+    copy costs about max(hash, copy) instead of their sum; the caller's before/after signature
+    check covers both reads, as it did when they ran one after the other."""
     import tempfile
 
-    digest = hashlib.sha256()
     fd, name = tempfile.mkstemp(prefix="snap-", dir=into)
-    size = 0
     try:
         with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src, os.fdopen(fd, "wb") as out:
-            while chunk := src.read(CHUNK * 4):
-                digest.update(chunk)
-                size += len(chunk)
-            _copy_range(src.fileno(), out.fileno(), size)
+            size = os.fstat(src.fileno()).st_size
+            if size < PARALLEL_COPY:
+                sha256, hashed = _hash_stream(src)
+                _copy_range(src.fileno(), out.fileno(), hashed)
+            else:
+                sha256, hashed = _hash_while_copying(src, out.fileno())
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    return Path(name), digest.hexdigest(), size
+    return Path(name), sha256, hashed
 
 
-def _copy_range(src: int, dst: int, size: int) -> None:
-    """Copy `size` bytes from the start of `src` to `dst` in the kernel (plain reads as a fallback)."""
+def _hash_stream(src: BinaryIO) -> tuple[str, int]:
+    """sha256 and length of what is left to read in `src`."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := src.read(CHUNK * 4):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _hash_while_copying(src: BinaryIO, dst: int) -> tuple[str, int]:
+    """Hash `src` on this thread while another copies it to `dst` in the kernel. When the two
+    did not see the same length (the file changed: the caller's signature check rejects it) or
+    the kernel copy failed, the copy is redone plainly to the hashed length."""
+    import threading
+
+    expected = os.fstat(src.fileno()).st_size
+    failed: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            _copy_range(src.fileno(), dst, expected, positioned_only=True)
+        except BaseException as error:  # noqa: BLE001 - reported by redoing the copy below
+            failed.append(error)
+
+    worker = threading.Thread(target=copy, name="snapshot-copy", daemon=True)
+    worker.start()
+    sha256, size = _hash_stream(src)
+    worker.join()
+    if failed or size != expected or os.fstat(dst).st_size != size:
+        os.ftruncate(dst, 0)
+        _copy_range(src.fileno(), dst, size)
+    return sha256, size
+
+
+def _copy_range(src: int, dst: int, size: int, positioned_only: bool = False) -> None:
+    """Copy `size` bytes from the start of `src` to `dst` in the kernel (plain reads as a fallback).
+    `positioned_only`: never move `src`'s offset (another thread reads it), so raise instead of
+    falling back."""
     offset = 0
     try:
         while offset < size:
@@ -116,7 +160,11 @@ def _copy_range(src: int, dst: int, size: int) -> None:
                 break
             offset += copied
     except OSError:
+        if positioned_only:
+            raise
         offset = 0  # e.g. EXDEV on old kernels: copy by hand below
+    if offset < size and positioned_only:
+        raise OSError(f"the file ended after {offset} of {size} bytes")
     if offset < size:
         os.lseek(src, offset, os.SEEK_SET)
         os.lseek(dst, offset, os.SEEK_SET)
@@ -189,14 +237,18 @@ class LocalStore:
         (root / "manifests").mkdir(exist_ok=True)
         self.description = f"local folder {root}"
         self.name = LOCAL_STORE_NAME
+        self._folders: set[Path] = set()
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         """Writers (shared) and a sweep (exclusive) never interleave: a sweep could otherwise delete
         a blob that a writer has just found present and is about to reference."""
-        with open(self.root / "lock", "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield  # closing the file releases the lock
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing the file releases the lock
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -211,22 +263,52 @@ class LocalStore:
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         with self._locked(exclusive=False):
-            self._put_locked(key, snapshot, sha256, size)
+            blob = self._blob(sha256)
+            if blob.exists():
+                snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
+            else:
+                self._folder(blob.parent)
+                os.replace(snapshot, blob)
+            self._record(key, blob, sha256, size)
 
-    def _put_locked(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
-        blob = self._blob(sha256)
-        if blob.exists():
-            snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
-        else:
-            blob.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(snapshot, blob)
+    def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
+        """Store a small file's in-memory snapshot (its bytes, already hashed): written straight to
+        the blob's folder under a temporary name, renamed into place, then recorded, with no
+        snapshot file to create, copy and delete first."""
+        with self._locked(exclusive=False):
+            blob = self._blob(sha256)
+            if not blob.exists():
+                part = part_name(self._folder(blob.parent) / sha256)
+                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                try:
+                    view = memoryview(body)
+                    while view:
+                        view = view[os.write(fd, view):]
+                finally:
+                    os.close(fd)
+                os.replace(part, blob)
+            self._record(key, blob, sha256, len(body))
+
+    def _folder(self, folder: Path) -> Path:
+        """`folder`, created once per store object (blob and manifest folders are never removed)."""
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+        return folder
+
+    def _record(self, key: str, blob: Path, sha256: str, size: int) -> None:
+        """Check the blob holds `size` bytes, then append the key's manifest line (one write on an
+        O_APPEND descriptor: a line is whole or absent)."""
         if blob.stat().st_size != size:
             raise StorageError(f"blob {sha256[:12]} for {key} has {blob.stat().st_size} bytes, expected {size}")
         manifest, _, rest = self._manifest(key)
-        manifest.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(manifest.parent)
         line = json.dumps({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()}, ensure_ascii=False)
-        with open(manifest, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
 
     def _entries(self, manifest: Path, namespace: str) -> dict[str, StoredObject]:
         entries: dict[str, StoredObject] = {}
@@ -378,8 +460,11 @@ class S3Store:
         snapshot.unlink(missing_ok=True)
 
     def _put_small(self, key: str, snapshot: Path, sha256: str) -> None:
-        """One PUT; its ETag (the MD5 of what the server stored) proves the bytes arrived whole."""
-        body = snapshot.read_bytes()
+        self.put_bytes(key, snapshot.read_bytes(), sha256)
+
+    def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
+        """One PUT of an in-memory snapshot; its ETag (the MD5 of what the server stored) proves the
+        bytes arrived whole."""
         answer = self._call(f"uploading {key}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body,
                             Metadata={"sha256": sha256})
         if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():

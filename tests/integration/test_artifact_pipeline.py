@@ -38,6 +38,10 @@ class SlowStore(LocalStore):
         time.sleep(self.delay)
         super().put_snapshot(key, snapshot, sha256, size)
 
+    def put_bytes(self, key, body, sha256):
+        time.sleep(self.delay)
+        super().put_bytes(key, body, sha256)
+
 
 class BrokenStore(LocalStore):
     def __init__(self, root):
@@ -45,6 +49,10 @@ class BrokenStore(LocalStore):
         self.calls = 0
 
     def put_snapshot(self, key, snapshot, sha256, size):
+        self.calls += 1
+        raise StorageError("the storage server went away")
+
+    def put_bytes(self, key, body, sha256):
         self.calls += 1
         raise StorageError("the storage server went away")
 
