@@ -27,6 +27,7 @@ from typing import BinaryIO, Protocol
 from cycle.errors import CycleError
 
 CHUNK = 1024 * 1024
+HASH_BUFFER = 256 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 SMALL_OBJECT = 8 * 1024 * 1024  # up to this size one PUT, checked by its ETag
 PART_SIZE = 16 * 1024 * 1024
@@ -115,11 +116,14 @@ def snapshot_file(path: Path, into: Path) -> tuple[Path, str, int]:
 
 
 def _hash_stream(src: BinaryIO) -> tuple[str, int]:
-    """sha256 and length of what is left to read in `src`."""
+    """sha256 and length of what is left to read in `src`, read into one reused buffer (a fresh
+    buffer per chunk costs page faults for every byte, and hashing from a cache-sized buffer is faster)."""
     digest, size = hashlib.sha256(), 0
-    while chunk := src.read(CHUNK * 4):
-        digest.update(chunk)
-        size += len(chunk)
+    buffer = bytearray(HASH_BUFFER)
+    view = memoryview(buffer)
+    while got := src.readinto(buffer):
+        digest.update(view[:got])
+        size += got
     return digest.hexdigest(), size
 
 
@@ -471,16 +475,20 @@ class S3Store:
             raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the "
                                "bytes sent")
 
-    def put_in_place(self, key: str, source: BinaryIO, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
-        """Multipart upload of the open file `source` (from its start) as it is: the caller hashed
-        this same descriptor, so no path is opened again (a link swapped in cannot be followed).
-        Completed only when the bytes sent hash to `sha256` and `still_same()` holds at the end,
-        so a file written to meanwhile never becomes a stored (torn) object."""
+    def put_in_place(self, key: str, source: BinaryIO, size: int, still_same: Callable[[], bool]) -> str:
+        """Multipart upload of the open file `source` (from its start) as it is, in ONE pass: each
+        part is hashed as it is read and sent while the next parts are read (parts go in
+        parallel; files still go one at a time), so a large file is read once, not hashed first
+        and read again. The sha256 of exactly the bytes sent is returned and recorded on the object
+        as its `sha256` tag (metadata must be given before the first part, when the hash is not
+        known yet; a tag is set in one small request, where rewriting metadata copies the object).
+        No path is opened again (a link swapped in cannot be followed). Completed only when `size`
+        bytes were sent and `still_same()` holds at the end, so a file written to meanwhile never
+        becomes a stored (torn) object."""
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
-        started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key,
-                             Metadata={"sha256": sha256})
+        started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key)
         upload_id = started["UploadId"]
         slots = threading.Semaphore(IN_PLACE_CONCURRENCY)
 
@@ -503,14 +511,14 @@ class S3Store:
                     if not body and number > 1:
                         slots.release()
                         break
+                    futures.append(pool.submit(send, number, body))  # sent while it is hashed here
                     sent.update(body)
                     sent_size += len(body)
-                    futures.append(pool.submit(send, number, body))
                     number += 1
                     if len(body) < PART_SIZE:
                         break
                 parts = [f.result() for f in futures]
-            if sent.hexdigest() != sha256 or sent_size != size or not still_same():
+            if sent_size != size or not still_same():
                 raise FileChanged(key)
             self._call(f"uploading {key}", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
                        UploadId=upload_id, MultipartUpload={"Parts": parts})
@@ -522,10 +530,14 @@ class S3Store:
             if isinstance(error, (FileChanged, StorageError, KeyboardInterrupt)):
                 raise
             raise StorageError(f"uploading {key} failed on {self.description}: {error}") from None
+        sha256 = sent.hexdigest()
+        self._call(f"recording the sha256 of {key}", self.client.put_object_tagging, Bucket=self.bucket, Key=key,
+                   Tagging={"TagSet": [{"Key": "sha256", "Value": sha256}]})
         stored = self.head(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
             raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 "
                                f"{sha256[:12]}")
+        return sha256
 
     def _put_large(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         """Multipart through boto3's transfer manager, then a HEAD to check size and recorded sha256."""
@@ -547,7 +559,13 @@ class S3Store:
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
         except Exception as error:  # connection errors
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
-        return StoredObject(key, answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
+        sha256 = answer.get("Metadata", {}).get("sha256") or self._tagged_sha256(key)
+        return StoredObject(key, answer["ContentLength"], sha256)
+
+    def _tagged_sha256(self, key: str) -> str | None:
+        """The sha256 an in-place upload recorded as a tag (its metadata could not hold it)."""
+        answer = self._call(f"reading {key}", self.client.get_object_tagging, Bucket=self.bucket, Key=key)
+        return next((t["Value"] for t in answer.get("TagSet", []) if t["Key"] == "sha256"), None)
 
     def get_to(self, key: str, dest: Path, progress: Progress | None = None,
                known: StoredObject | None = None) -> StoredObject:

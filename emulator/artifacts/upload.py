@@ -124,7 +124,7 @@ class Uploading:
             return
         how = self._how(item.signature[0])
         if how == IN_PLACE:
-            prepared = self._hash_in_place(item, source)
+            prepared = self._open_in_place(item, source)
         else:
             prepared = self._snapshot(item, source, read_small if how == IN_MEMORY else self._snapshot_to_file)
         if prepared is None:
@@ -133,11 +133,13 @@ class Uploading:
         self._settled[item.path] = signature
         key = artifact_key(self.job_name, item.path)
         try:
-            if self._stored.get(item.path) == (signature, sha256):
+            if self._stored.get(item.path, (None,))[0] == signature and (how == IN_PLACE or
+                                                                          self._stored[item.path][1] == sha256):
                 return
+            sent: list[str] = []  # the sha256 an in-place upload computed while sending
             if how == IN_PLACE:
                 still_same = lambda: signature_of(self.root / item.path) == signature  # noqa: E731
-                upload = lambda: self.store.put_in_place(key, taken, sha256, size, still_same)  # noqa: E731
+                upload = lambda: sent.append(self.store.put_in_place(key, taken, size, still_same))  # noqa: E731
             elif how == IN_MEMORY:
                 upload = lambda: self.store.put_bytes(key, taken, sha256)  # noqa: E731
             else:
@@ -149,7 +151,7 @@ class Uploading:
                 self._retouch(item.path)  # written to during the upload: it comes back once stable
                 return
             if stored:
-                self._record_stored(item, key, signature, sha256, size)
+                self._record_stored(item, key, signature, sent[-1] if sent else sha256, size)
         finally:
             if how == IN_PLACE:
                 taken.close()
@@ -173,10 +175,11 @@ class Uploading:
             self.report.failed.remove(shown(item.path))
         self.on_uploaded(artifact)
 
-    def _hash_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, str, int, Signature] | None:
-        """Open the file once (never through a link) and hash it where it is: a large file goes to
-        S3 from this same descriptor, without a private copy, so swapping the path for a link
-        after the hash cannot send another file. None (and re-watch) when it changed meanwhile."""
+    def _open_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, None, int, Signature] | None:
+        """Open the file once (never through a link) to send it from where it is: a large file goes
+        to S3 from this same descriptor, hashed as it is sent, without a private copy, so swapping
+        the path for a link meanwhile cannot send another file. None (and re-watch) when it
+        changed since it was judged stable."""
         before = signature_of(self.root / item.path)
         if before != item.signature:
             self._retouch(item.path)
@@ -185,20 +188,7 @@ class Uploading:
         if handle is None:
             self._retouch(item.path)
             return None
-        digest, size = hashlib.sha256(), 0
-        try:
-            while chunk := handle.read(CHUNK * 4):
-                digest.update(chunk)
-                size += len(chunk)
-        except OSError:
-            handle.close()
-            self._retouch(item.path)
-            return None
-        if signature_of(self.root / item.path) != before:
-            handle.close()
-            self._retouch(item.path)
-            return None
-        return handle, digest.hexdigest(), size, before
+        return handle, None, before[0], before
 
     def _snapshot_to_file(self, source: Path) -> tuple[Path, str, int]:
         return snapshot_file(source, self.store.snapshot_dir)

@@ -271,12 +271,12 @@ def test_a_large_file_written_during_its_upload_is_never_stored_torn(tmp_path, s
     class WriterDuringUpload(S3Store):
         calls = 0
 
-        def put_in_place(self, key, path, sha256, size, still_same):
+        def put_in_place(self, key, path, size, still_same):
             WriterDuringUpload.calls += 1
             if WriterDuringUpload.calls == 1:
                 with open(root / "ckpt.bin", "ab") as f:  # the job appends while the first upload runs
                     f.write(b"tail")
-            return super().put_in_place(key, path, sha256, size, still_same)
+            return super().put_in_place(key, path, size, still_same)
 
     store = WriterDuringUpload(s3_host, "torn-bucket", tmp_path / "snap")
     root, _, rec, pipeline = make(tmp_path, store=store)
