@@ -250,6 +250,24 @@ def test_one_hundred_thousand_files(tmp_path):
     assert len(store.list("jobs/job-1/")) == 100_000
 
 
+def test_small_files_are_stored_without_a_snapshot_file(tmp_path):
+    """Small files are snapshotted in memory: storing them works even where no snapshot file can be
+    made (here the snapshot folder is a plain file), and nothing is left behind."""
+    store = LocalStore(tmp_path / "store")
+    store.snapshot_dir.rmdir()
+    store.snapshot_dir.write_bytes(b"not a folder")
+    root, _, rec, pipeline = make(tmp_path, store=store)
+    files = {f"f{i}.txt": os.urandom(4096) for i in range(20)}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    report = pipeline.finish()
+    assert not report.failed and sorted(a.path for a in report.uploaded) == sorted(files)
+    for name, data in files.items():
+        out = tmp_path / "back"
+        store.get_to(f"jobs/job-1/artifacts/{name}", out)
+        assert out.read_bytes() == data
+
+
 def test_large_files_go_to_s3_in_place_byte_for_byte(tmp_path, s3_host):
     from emulator.blobs import S3Store
 
