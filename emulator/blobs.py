@@ -241,7 +241,8 @@ class LocalStore:
         (root / "manifests").mkdir(exist_ok=True)
         self.description = f"local folder {root}"
         self.name = LOCAL_STORE_NAME
-        self._folders: set[Path] = set()
+        self._folders: set[Path | str] = set()
+        self._blob_root = os.fspath(root / "blobs" / "sha256")
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
@@ -271,7 +272,7 @@ class LocalStore:
             if blob.exists():
                 snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
             else:
-                self._folder(blob.parent)
+                self._folder(os.fspath(blob.parent))
                 os.replace(snapshot, blob)
             self._record(key, blob, sha256, size)
 
@@ -279,10 +280,14 @@ class LocalStore:
         """Store a small file's in-memory snapshot (its bytes, already hashed): written straight to
         the blob's folder under a temporary name, renamed into place, then recorded, with no
         snapshot file to create, copy and delete first."""
+        import secrets
+
+        folder = f"{self._blob_root}/{sha256[:2]}"  # plain strings: this runs once per small file
+        blob = f"{folder}/{sha256}"
         with self._locked(exclusive=False):
-            blob = self._blob(sha256)
-            if not blob.exists():
-                part = part_name(self._folder(blob.parent) / sha256)
+            if not os.path.exists(blob):
+                self._folder(folder)
+                part = f"{folder}/{PART_PREFIX}{secrets.token_hex(8)}"
                 fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
                 try:
                     view = memoryview(body)
@@ -293,20 +298,19 @@ class LocalStore:
                 os.replace(part, blob)
             self._record(key, blob, sha256, len(body))
 
-    def _folder(self, folder: Path) -> Path:
-        """`folder`, created once per store object (blob and manifest folders are never removed)."""
+    def _folder(self, folder: Path | str) -> None:
+        """Make `folder` once per store object (blob and manifest folders are never removed)."""
         if folder not in self._folders:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
-        return folder
 
-    def _record(self, key: str, blob: Path, sha256: str, size: int) -> None:
+    def _record(self, key: str, blob: Path | str, sha256: str, size: int) -> None:
         """Check the blob holds `size` bytes, then append the key's manifest line (one write on an
         O_APPEND descriptor: a line is whole or absent)."""
-        if blob.stat().st_size != size:
-            raise StorageError(f"blob {sha256[:12]} for {key} has {blob.stat().st_size} bytes, expected {size}")
+        if (found := os.stat(blob).st_size) != size:
+            raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {size}")
         manifest, _, rest = self._manifest(key)
-        self._folder(manifest.parent)
+        self._folder(os.path.dirname(manifest))
         line = json.dumps({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()}, ensure_ascii=False)
         fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
