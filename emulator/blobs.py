@@ -27,10 +27,13 @@ from typing import BinaryIO, Protocol
 from cycle.errors import CycleError
 
 CHUNK = 1024 * 1024
+HASH_BUFFER = 256 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 SMALL_OBJECT = 8 * 1024 * 1024  # up to this size one PUT, checked by its ETag
 PART_SIZE = 16 * 1024 * 1024
 IN_PLACE_CONCURRENCY = 8
+PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies on two threads at once
+SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
 
@@ -63,6 +66,9 @@ class BlobStore(Protocol):
         """Store `snapshot` under `key`. On success the store has taken the file (moved or deleted
         it); on failure it is left for a retry."""
 
+    def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
+        """Store a small file's snapshot held in memory (`body`, whose sha256 is `sha256`)."""
+
     def get_to(self, key: str, dest: Path, progress: Progress | None = None,
                known: StoredObject | None = None) -> StoredObject:
         """Write the object to `dest` atomically (a short temporary name renamed), checking its sha256.
@@ -88,26 +94,68 @@ def snapshot_file(path: Path, into: Path) -> tuple[Path, str, int]:
     """A private copy of `path` in `into`, hashed: (copy, sha256, size).
 
     One descriptor, opened without following a link, serves both passes: a read pass for the
-    sha256, then an in-kernel copy (copy_file_range), so the copy costs no Python loop."""
+    sha256 and an in-kernel copy (copy_file_range, positioned, so it never moves the read pass's
+    offset). For a large file the two run at once on two threads (both release the GIL), so the
+    copy costs about max(hash, copy) instead of their sum; the caller's before/after signature
+    check covers both reads, as it did when they ran one after the other."""
     import tempfile
 
-    digest = hashlib.sha256()
     fd, name = tempfile.mkstemp(prefix="snap-", dir=into)
-    size = 0
     try:
         with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src, os.fdopen(fd, "wb") as out:
-            while chunk := src.read(CHUNK * 4):
-                digest.update(chunk)
-                size += len(chunk)
-            _copy_range(src.fileno(), out.fileno(), size)
+            size = os.fstat(src.fileno()).st_size
+            if size < PARALLEL_COPY:
+                sha256, hashed = _hash_stream(src)
+                _copy_range(src.fileno(), out.fileno(), hashed)
+            else:
+                sha256, hashed = _hash_while_copying(src, out.fileno())
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    return Path(name), digest.hexdigest(), size
+    return Path(name), sha256, hashed
 
 
-def _copy_range(src: int, dst: int, size: int) -> None:
-    """Copy `size` bytes from the start of `src` to `dst` in the kernel (plain reads as a fallback)."""
+def _hash_stream(src: BinaryIO) -> tuple[str, int]:
+    """sha256 and length of what is left to read in `src`, read into one reused buffer (a fresh
+    buffer per chunk costs page faults for every byte, and hashing from a cache-sized buffer is faster)."""
+    digest, size = hashlib.sha256(), 0
+    buffer = bytearray(HASH_BUFFER)
+    view = memoryview(buffer)
+    while got := src.readinto(buffer):
+        digest.update(view[:got])
+        size += got
+    return digest.hexdigest(), size
+
+
+def _hash_while_copying(src: BinaryIO, dst: int) -> tuple[str, int]:
+    """Hash `src` on this thread while another copies it to `dst` in the kernel. When the two
+    did not see the same length (the file changed: the caller's signature check rejects it) or
+    the kernel copy failed, the copy is redone plainly to the hashed length."""
+    import threading
+
+    expected = os.fstat(src.fileno()).st_size
+    failed: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            _copy_range(src.fileno(), dst, expected, positioned_only=True)
+        except BaseException as error:  # noqa: BLE001 - reported by redoing the copy below
+            failed.append(error)
+
+    worker = threading.Thread(target=copy, name="snapshot-copy", daemon=True)
+    worker.start()
+    sha256, size = _hash_stream(src)
+    worker.join()
+    if failed or size != expected or os.fstat(dst).st_size != size:
+        os.ftruncate(dst, 0)
+        _copy_range(src.fileno(), dst, size)
+    return sha256, size
+
+
+def _copy_range(src: int, dst: int, size: int, positioned_only: bool = False) -> None:
+    """Copy `size` bytes from the start of `src` to `dst` in the kernel (plain reads as a fallback).
+    `positioned_only`: never move `src`'s offset (another thread reads it), so raise instead of
+    falling back."""
     offset = 0
     try:
         while offset < size:
@@ -116,7 +164,11 @@ def _copy_range(src: int, dst: int, size: int) -> None:
                 break
             offset += copied
     except OSError:
+        if positioned_only:
+            raise
         offset = 0  # e.g. EXDEV on old kernels: copy by hand below
+    if offset < size and positioned_only:
+        raise OSError(f"the file ended after {offset} of {size} bytes")
     if offset < size:
         os.lseek(src, offset, os.SEEK_SET)
         os.lseek(dst, offset, os.SEEK_SET)
@@ -189,14 +241,19 @@ class LocalStore:
         (root / "manifests").mkdir(exist_ok=True)
         self.description = f"local folder {root}"
         self.name = LOCAL_STORE_NAME
+        self._folders: set[Path | str] = set()
+        self._blob_root = os.fspath(root / "blobs" / "sha256")
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         """Writers (shared) and a sweep (exclusive) never interleave: a sweep could otherwise delete
         a blob that a writer has just found present and is about to reference."""
-        with open(self.root / "lock", "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield  # closing the file releases the lock
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing the file releases the lock
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -211,22 +268,55 @@ class LocalStore:
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         with self._locked(exclusive=False):
-            self._put_locked(key, snapshot, sha256, size)
+            blob = self._blob(sha256)
+            if blob.exists():
+                snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
+            else:
+                self._folder(os.fspath(blob.parent))
+                os.replace(snapshot, blob)
+            self._record(key, blob, sha256, size)
 
-    def _put_locked(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
-        blob = self._blob(sha256)
-        if blob.exists():
-            snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
-        else:
-            blob.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(snapshot, blob)
-        if blob.stat().st_size != size:
-            raise StorageError(f"blob {sha256[:12]} for {key} has {blob.stat().st_size} bytes, expected {size}")
+    def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
+        """Store a small file's in-memory snapshot (its bytes, already hashed): written straight to
+        the blob's folder under a temporary name, renamed into place, then recorded, with no
+        snapshot file to create, copy and delete first."""
+        import secrets
+
+        folder = f"{self._blob_root}/{sha256[:2]}"  # plain strings: this runs once per small file
+        blob = f"{folder}/{sha256}"
+        with self._locked(exclusive=False):
+            if not os.path.exists(blob):
+                self._folder(folder)
+                part = f"{folder}/{PART_PREFIX}{secrets.token_hex(8)}"
+                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                try:
+                    view = memoryview(body)
+                    while view:
+                        view = view[os.write(fd, view):]
+                finally:
+                    os.close(fd)
+                os.replace(part, blob)
+            self._record(key, blob, sha256, len(body))
+
+    def _folder(self, folder: Path | str) -> None:
+        """Make `folder` once per store object (blob and manifest folders are never removed)."""
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+
+    def _record(self, key: str, blob: Path | str, sha256: str, size: int) -> None:
+        """Check the blob holds `size` bytes, then append the key's manifest line (one write on an
+        O_APPEND descriptor: a line is whole or absent)."""
+        if (found := os.stat(blob).st_size) != size:
+            raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {size}")
         manifest, _, rest = self._manifest(key)
-        manifest.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(os.path.dirname(manifest))
         line = json.dumps({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()}, ensure_ascii=False)
-        with open(manifest, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
 
     def _entries(self, manifest: Path, namespace: str) -> dict[str, StoredObject]:
         entries: dict[str, StoredObject] = {}
@@ -378,24 +468,31 @@ class S3Store:
         snapshot.unlink(missing_ok=True)
 
     def _put_small(self, key: str, snapshot: Path, sha256: str) -> None:
-        """One PUT; its ETag (the MD5 of what the server stored) proves the bytes arrived whole."""
-        body = snapshot.read_bytes()
+        self.put_bytes(key, snapshot.read_bytes(), sha256)
+
+    def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
+        """One PUT of an in-memory snapshot; its ETag (the MD5 of what the server stored) proves the
+        bytes arrived whole."""
         answer = self._call(f"uploading {key}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body,
                             Metadata={"sha256": sha256})
         if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():
             raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the "
                                "bytes sent")
 
-    def put_in_place(self, key: str, source: BinaryIO, sha256: str, size: int, still_same: Callable[[], bool]) -> None:
-        """Multipart upload of the open file `source` (from its start) as it is: the caller hashed
-        this same descriptor, so no path is opened again (a link swapped in cannot be followed).
-        Completed only when the bytes sent hash to `sha256` and `still_same()` holds at the end,
-        so a file written to meanwhile never becomes a stored (torn) object."""
+    def put_in_place(self, key: str, source: BinaryIO, size: int, still_same: Callable[[], bool]) -> str:
+        """Multipart upload of the open file `source` (from its start) as it is, in ONE pass: each
+        part is hashed as it is read and sent while the next parts are read (parts go in
+        parallel; files still go one at a time), so a large file is read once, not hashed first
+        and read again. The sha256 of exactly the bytes sent is returned and recorded on the object
+        as its `sha256` tag (metadata must be given before the first part, when the hash is not
+        known yet; a tag is set in one small request, where rewriting metadata copies the object).
+        No path is opened again (a link swapped in cannot be followed). Completed only when `size`
+        bytes were sent and `still_same()` holds at the end, so a file written to meanwhile never
+        becomes a stored (torn) object."""
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
-        started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key,
-                             Metadata={"sha256": sha256})
+        started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key)
         upload_id = started["UploadId"]
         slots = threading.Semaphore(IN_PLACE_CONCURRENCY)
 
@@ -418,14 +515,14 @@ class S3Store:
                     if not body and number > 1:
                         slots.release()
                         break
+                    futures.append(pool.submit(send, number, body))  # sent while it is hashed here
                     sent.update(body)
                     sent_size += len(body)
-                    futures.append(pool.submit(send, number, body))
                     number += 1
                     if len(body) < PART_SIZE:
                         break
                 parts = [f.result() for f in futures]
-            if sent.hexdigest() != sha256 or sent_size != size or not still_same():
+            if sent_size != size or not still_same():
                 raise FileChanged(key)
             self._call(f"uploading {key}", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
                        UploadId=upload_id, MultipartUpload={"Parts": parts})
@@ -437,10 +534,14 @@ class S3Store:
             if isinstance(error, (FileChanged, StorageError, KeyboardInterrupt)):
                 raise
             raise StorageError(f"uploading {key} failed on {self.description}: {error}") from None
+        sha256 = sent.hexdigest()
+        self._call(f"recording the sha256 of {key}", self.client.put_object_tagging, Bucket=self.bucket, Key=key,
+                   Tagging={"TagSet": [{"Key": "sha256", "Value": sha256}]})
         stored = self.head(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
             raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 "
                                f"{sha256[:12]}")
+        return sha256
 
     def _put_large(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         """Multipart through boto3's transfer manager, then a HEAD to check size and recorded sha256."""
@@ -462,7 +563,13 @@ class S3Store:
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
         except Exception as error:  # connection errors
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
-        return StoredObject(key, answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
+        sha256 = answer.get("Metadata", {}).get("sha256") or self._tagged_sha256(key)
+        return StoredObject(key, answer["ContentLength"], sha256)
+
+    def _tagged_sha256(self, key: str) -> str | None:
+        """The sha256 an in-place upload recorded as a tag (its metadata could not hold it)."""
+        answer = self._call(f"reading {key}", self.client.get_object_tagging, Bucket=self.bucket, Key=key)
+        return next((t["Value"] for t in answer.get("TagSet", []) if t["Key"] == "sha256"), None)
 
     def get_to(self, key: str, dest: Path, progress: Progress | None = None,
                known: StoredObject | None = None) -> StoredObject:

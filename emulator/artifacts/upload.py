@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat as statmod
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,34 @@ from cycle.api.keys import artifact_key, is_inside
 from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_unfollowed, shown, signature_of
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.watch import TICK
-from emulator.blobs import CHUNK, FileChanged, StorageError, snapshot_file
+from emulator.blobs import CHUNK, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
 from emulator.models import Artifact
 from emulator.rules.stability import Signature, Stable
+
+IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
+
+
+def read_small(source: Path) -> tuple[bytes, str, int]:
+    """A small file's snapshot in memory: its bytes (opened without following a link), their sha256
+    and length. Read once; what is stored is exactly what was hashed."""
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        chunks, want = [], os.fstat(fd).st_size + 1  # one read for a file that does not grow meanwhile
+        while chunk := os.read(fd, want):
+            chunks.append(chunk)
+            want = CHUNK
+    finally:
+        os.close(fd)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return body, hashlib.sha256(body).hexdigest(), len(body)
+
+
+def _is_plain_file(path: Path) -> bool:
+    """A regular file, not a link (one lstat, where resolving the whole path costs one per folder)."""
+    try:
+        return statmod.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 class Uploading:
@@ -42,7 +68,8 @@ class Uploading:
                     with self._lock:
                         self._in_flight = None
                         self.queue.settle()
-                        self._lock.notify_all()
+                        if not len(self.queue):  # only a drained queue is news (to finish()); waking
+                            self._lock.notify_all()  # every waiter after each file costs a GIL hand-off
         except BaseException as error:
             self._record_failure(PipelineFailure(
                 "UPLOAD_ERROR", f"the artifact uploader stopped: {type(error).__name__}: {error}"))
@@ -79,6 +106,8 @@ class Uploading:
     def _source(self, rel: str) -> Path | None:
         """The file to read for `rel`: itself, or a symlink's target when that stays inside /artifacts."""
         path = self.root / rel
+        if "/" not in rel and _is_plain_file(path):
+            return self.real_root / rel  # a plain file right in /artifacts: nothing to resolve
         real = Path(os.path.realpath(path))
         if not is_inside(self.real_root, real) or real == self.real_root:
             target = os.readlink(path) if path.is_symlink() else str(real)
@@ -93,22 +122,28 @@ class Uploading:
         if source is None:
             self._settled[item.path] = item.signature
             return
-        threshold = getattr(self.store, "in_place_threshold", None)
-        in_place = threshold is not None and item.signature[0] > threshold
-        prepared = self._hash_in_place(item, source) if in_place else self._snapshot(item, source)
+        how = self._how(item.signature[0])
+        if how == IN_PLACE:
+            prepared = self._open_in_place(item, source)
+        else:
+            prepared = self._snapshot(item, source, read_small if how == IN_MEMORY else self._snapshot_to_file)
         if prepared is None:
             return
-        path, sha256, size, signature = prepared
+        taken, sha256, size, signature = prepared
         self._settled[item.path] = signature
         key = artifact_key(self.job_name, item.path)
         try:
-            if self._stored.get(item.path) == (signature, sha256):
+            if self._stored.get(item.path, (None,))[0] == signature and (how == IN_PLACE or
+                                                                          self._stored[item.path][1] == sha256):
                 return
-            if in_place:
+            sent: list[str] = []  # the sha256 an in-place upload computed while sending
+            if how == IN_PLACE:
                 still_same = lambda: signature_of(self.root / item.path) == signature  # noqa: E731
-                upload = lambda: self.store.put_in_place(key, path, sha256, size, still_same)  # noqa: E731
+                upload = lambda: sent.append(self.store.put_in_place(key, taken, size, still_same))  # noqa: E731
+            elif how == IN_MEMORY:
+                upload = lambda: self.store.put_bytes(key, taken, sha256)  # noqa: E731
             else:
-                upload = lambda: self.store.put_snapshot(key, path, sha256, size)  # noqa: E731
+                upload = lambda: self.store.put_snapshot(key, taken, sha256, size)  # noqa: E731
             try:
                 stored = self._store_with_retries(upload, item.path)
             except FileChanged:
@@ -116,23 +151,35 @@ class Uploading:
                 self._retouch(item.path)  # written to during the upload: it comes back once stable
                 return
             if stored:
-                self._stored[item.path] = (signature, sha256)
-                artifact = Artifact(path=shown(item.path), key=key, size=size, sha256=sha256, mtime_ns=signature[1],
-                                    uploaded_ns=time.time_ns(), store=getattr(self.store, "name", None))
-                self.report.uploaded.append(artifact)
-                if shown(item.path) in self.report.failed:
-                    self.report.failed.remove(shown(item.path))
-                self.on_uploaded(artifact)
+                self._record_stored(item, key, signature, sent[-1] if sent else sha256, size)
         finally:
-            if in_place:
-                path.close()
-            else:
-                path.unlink(missing_ok=True)
+            if how == IN_PLACE:
+                taken.close()
+            elif how == ON_DISK:
+                taken.unlink(missing_ok=True)
 
-    def _hash_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, str, int, Signature] | None:
-        """Open the file once (never through a link) and hash it where it is: a large file goes to
-        S3 from this same descriptor, without a private copy, so swapping the path for a link
-        after the hash cannot send another file. None (and re-watch) when it changed meanwhile."""
+    def _how(self, size: int) -> str:
+        """How a file of `size` bytes is taken: sent from where it is (large, to S3), read into
+        memory (small: no snapshot file to create and delete), or copied to a snapshot file."""
+        threshold = getattr(self.store, "in_place_threshold", None)
+        if threshold is not None and size > threshold:
+            return IN_PLACE
+        return IN_MEMORY if size <= SMALL_SNAPSHOT else ON_DISK
+
+    def _record_stored(self, item: Stable, key: str, signature: Signature, sha256: str, size: int) -> None:
+        self._stored[item.path] = (signature, sha256)
+        artifact = Artifact(path=shown(item.path), key=key, size=size, sha256=sha256, mtime_ns=signature[1],
+                            uploaded_ns=time.time_ns(), store=getattr(self.store, "name", None))
+        self.report.uploaded.append(artifact)
+        if shown(item.path) in self.report.failed:
+            self.report.failed.remove(shown(item.path))
+        self.on_uploaded(artifact)
+
+    def _open_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, None, int, Signature] | None:
+        """Open the file once (never through a link) to send it from where it is: a large file goes
+        to S3 from this same descriptor, hashed as it is sent, without a private copy, so swapping
+        the path for a link meanwhile cannot send another file. None (and re-watch) when it
+        changed since it was judged stable."""
         before = signature_of(self.root / item.path)
         if before != item.signature:
             self._retouch(item.path)
@@ -141,29 +188,20 @@ class Uploading:
         if handle is None:
             self._retouch(item.path)
             return None
-        digest, size = hashlib.sha256(), 0
-        try:
-            while chunk := handle.read(CHUNK * 4):
-                digest.update(chunk)
-                size += len(chunk)
-        except OSError:
-            handle.close()
-            self._retouch(item.path)
-            return None
-        if signature_of(self.root / item.path) != before:
-            handle.close()
-            self._retouch(item.path)
-            return None
-        return handle, digest.hexdigest(), size, before
+        return handle, None, before[0], before
 
-    def _snapshot(self, item: Stable, source: Path) -> tuple[Path, str, int, Signature] | None:
-        """A private copy of `source`, hashed; None (and re-watch) when it changed meanwhile."""
+    def _snapshot_to_file(self, source: Path) -> tuple[Path, str, int]:
+        return snapshot_file(source, self.store.snapshot_dir)
+
+    def _snapshot(self, item: Stable, source: Path, take: Callable[[Path], tuple]) -> tuple | None:
+        """A private copy of `source` (`take` makes it: a file, or the bytes in memory), hashed;
+        None (and re-watch) when it changed meanwhile."""
         before = signature_of(self.root / item.path)
         if before != item.signature:
             self._retouch(item.path)
             return None
         try:
-            name, sha256, size = snapshot_file(source, self.store.snapshot_dir)
+            taken, sha256, size = take(source)
         except OSError as error:
             if error.errno in OUT_OF_SPACE:  # retrying would spin: the copy fails the same way
                 raise DiskFull(self.store.snapshot_dir, item.signature[0], shown(item.path)) from None
@@ -174,10 +212,11 @@ class Uploading:
         self._copy_failures.pop(item.path, None)
         if (signature_of(self.root / item.path) != before
                 or (source != self.root / item.path and signature_of(source) is None)):
-            name.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
+            if isinstance(taken, Path):
+                taken.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)
             return None
-        return name, sha256, size, before
+        return taken, sha256, size, before
 
     def _keeps_failing(self, rel: str) -> bool:
         """True once copying `rel` failed more times in a row than uploads are retried (a file that

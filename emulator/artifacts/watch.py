@@ -87,22 +87,26 @@ class Watching:
     def touch_tree(self, folder: Path) -> None:
         """Touch every file under `folder` that is not already waiting, oldest first (by mtime),
         so a rescan keeps the order the files were written in."""
-        for rel, _ in self._unseen(folder):
-            self.touch(self.root / rel)
+        unseen = self._unseen(folder)
+        with self._lock:  # one hand-off for the whole tree, not one per file
+            now = time.monotonic()
+            for rel, signature in unseen:
+                self.tracker.touch(rel, now, signature)
+            self._lock.notify_all()
 
     def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:
         """Files under `folder` neither stored as they are now nor waiting, sorted by mtime."""
-        found = []
+        candidates = []
         for base, _dirs, files in os.walk(folder):
             for name in files:
-                path = Path(base) / name
+                path = os.path.join(base, name)
                 rel, signature = self._relative(path), signature_of(path)
                 if rel is None or signature is None or self._settled.get(rel) == signature:
                     continue
-                with self._lock:
-                    if rel in self.tracker or rel in self.queue or rel == self._in_flight:
-                        continue
-                found.append((rel, signature))
+                candidates.append((rel, signature))
+        with self._lock:  # one hand-off for the whole walk
+            found = [(rel, signature) for rel, signature in candidates
+                     if rel not in self.tracker and rel not in self.queue and rel != self._in_flight]
         return sorted(found, key=lambda item: item[1][1])
 
     # moving stable files to the queue
@@ -111,20 +115,23 @@ class Watching:
             while not self._stop.is_set():
                 with self._lock:
                     self._tick(time.monotonic())
-                    self._lock.wait(TICK)
+                self._stop.wait(TICK)  # a timer, not the condition: uploads and touches need not wake it
         except Exception as error:  # finish() still queues what waits; the job ends FAILED
             self._record_failure(PipelineFailure(
                 "UPLOAD_ERROR", f"the artifact watcher stopped: {type(error).__name__}: {error}"))
 
     def _tick(self, now: float) -> None:
+        pushed = False
         for item in self.tracker.due(now, lambda rel: signature_of(self.root / rel)):
             if self._settled.get(item.path) != item.signature:
                 self.queue.push(item, now)
+                pushed = True
         if not self._warned and self.queue.warning_due(now, self.settings.queue_warning):
             self._warned = True
             self.on_event(QUEUE_WARNING_TEXT)
         self._report_queue(now)
-        self._lock.notify_all()
+        if pushed:
+            self._lock.notify_all()
 
     def _stop_observer(self) -> None:
         if self._observer is not None:

@@ -38,6 +38,10 @@ class SlowStore(LocalStore):
         time.sleep(self.delay)
         super().put_snapshot(key, snapshot, sha256, size)
 
+    def put_bytes(self, key, body, sha256):
+        time.sleep(self.delay)
+        super().put_bytes(key, body, sha256)
+
 
 class BrokenStore(LocalStore):
     def __init__(self, root):
@@ -45,6 +49,10 @@ class BrokenStore(LocalStore):
         self.calls = 0
 
     def put_snapshot(self, key, snapshot, sha256, size):
+        self.calls += 1
+        raise StorageError("the storage server went away")
+
+    def put_bytes(self, key, body, sha256):
         self.calls += 1
         raise StorageError("the storage server went away")
 
@@ -242,6 +250,24 @@ def test_one_hundred_thousand_files(tmp_path):
     assert len(store.list("jobs/job-1/")) == 100_000
 
 
+def test_small_files_are_stored_without_a_snapshot_file(tmp_path):
+    """Small files are snapshotted in memory: storing them works even where no snapshot file can be
+    made (here the snapshot folder is a plain file), and nothing is left behind."""
+    store = LocalStore(tmp_path / "store")
+    store.snapshot_dir.rmdir()
+    store.snapshot_dir.write_bytes(b"not a folder")
+    root, _, rec, pipeline = make(tmp_path, store=store)
+    files = {f"f{i}.txt": os.urandom(4096) for i in range(20)}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    report = pipeline.finish()
+    assert not report.failed and sorted(a.path for a in report.uploaded) == sorted(files)
+    for name, data in files.items():
+        out = tmp_path / "back"
+        store.get_to(f"jobs/job-1/artifacts/{name}", out)
+        assert out.read_bytes() == data
+
+
 def test_large_files_go_to_s3_in_place_byte_for_byte(tmp_path, s3_host):
     from emulator.blobs import S3Store
 
@@ -263,12 +289,12 @@ def test_a_large_file_written_during_its_upload_is_never_stored_torn(tmp_path, s
     class WriterDuringUpload(S3Store):
         calls = 0
 
-        def put_in_place(self, key, path, sha256, size, still_same):
+        def put_in_place(self, key, path, size, still_same):
             WriterDuringUpload.calls += 1
             if WriterDuringUpload.calls == 1:
                 with open(root / "ckpt.bin", "ab") as f:  # the job appends while the first upload runs
                     f.write(b"tail")
-            return super().put_in_place(key, path, sha256, size, still_same)
+            return super().put_in_place(key, path, size, still_same)
 
     store = WriterDuringUpload(s3_host, "torn-bucket", tmp_path / "snap")
     root, _, rec, pipeline = make(tmp_path, store=store)

@@ -163,7 +163,7 @@ def test_an_in_place_upload_never_sends_a_file_swapped_in_by_a_link(tmp_path, s3
     swaps = []
 
     class SwapBeforeSending(S3Store):
-        def put_in_place(self, key, source, sha256, size, still_same):
+        def put_in_place(self, key, source, size, still_same):
             path = root / "ckpt.bin"
             aside = _swap_for_link(path, secret)
             swaps.append(key)
@@ -172,7 +172,7 @@ def test_an_in_place_upload_never_sends_a_file_swapped_in_by_a_link(tmp_path, s3
                 os.replace(aside, path)  # same inode, size and mtime as judged: only the bytes sent differ
                 return still_same()
 
-            return super().put_in_place(key, source, sha256, size, swap_back_then_check)
+            return super().put_in_place(key, source, size, swap_back_then_check)
 
     store = SwapBeforeSending(s3_host, "swap-bucket", tmp_path / "snap")
     root = tmp_path / "artifacts"

@@ -58,3 +58,42 @@ def test_contract_missing_object_is_a_clear_error(store, tmp_path):
     with pytest.raises(StorageError, match="no object"):
         store.get_to("jobs/j-9/artifacts/nope", tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("data", [b"", b"weights" * 1000], ids=["empty", "7000-bytes"])
+def test_contract_put_bytes_stores_an_in_memory_snapshot_byte_for_byte(store, tmp_path, data):
+    """Small artifacts are snapshotted in memory (no snapshot file): the bytes given are what is stored."""
+    sha = hashlib.sha256(data).hexdigest()
+    store.put_bytes("jobs/j-4/artifacts/small.txt", data, sha)
+    store.put_bytes("jobs/j-4/artifacts/again.txt", data, sha)  # same bytes under a second key
+    assert {o.key for o in store.list("jobs/j-4/")} == {"jobs/j-4/artifacts/small.txt", "jobs/j-4/artifacts/again.txt"}
+    assert store.head("jobs/j-4/artifacts/small.txt").sha256 == sha
+    out = tmp_path / "out.txt"
+    assert store.get_to("jobs/j-4/artifacts/again.txt", out).sha256 == sha and out.read_bytes() == data
+    assert list(store.snapshot_dir.iterdir()) == []
+
+
+def test_s3_in_place_upload_records_the_sha256_of_the_bytes_it_sent(tmp_path, s3_host):
+    """One pass: the file is hashed as it is sent; the sha256 returned is on the object (a tag), so
+    head() and downloads check it."""
+    store = S3Store(s3_host, f"inplace-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    data = os.urandom(20 * 1024 * 1024 + 5)  # several parts
+    source = tmp_path / "ckpt.bin"
+    source.write_bytes(data)
+    with open(source, "rb") as handle:
+        sha = store.put_in_place("jobs/j-5/artifacts/ckpt.bin", handle, len(data), lambda: True)
+    assert sha == hashlib.sha256(data).hexdigest()
+    assert store.head("jobs/j-5/artifacts/ckpt.bin").sha256 == sha
+    out = tmp_path / "out.bin"
+    assert store.get_to("jobs/j-5/artifacts/ckpt.bin", out).sha256 == sha and out.read_bytes() == data
+
+
+def test_s3_in_place_upload_of_a_file_that_changed_stores_nothing(tmp_path, s3_host):
+    from emulator.blobs import FileChanged
+
+    store = S3Store(s3_host, f"inplace-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    source = tmp_path / "ckpt.bin"
+    source.write_bytes(os.urandom(9 * 1024 * 1024))
+    with open(source, "rb") as handle, pytest.raises(FileChanged):
+        store.put_in_place("jobs/j-6/artifacts/ckpt.bin", handle, 9 * 1024 * 1024, lambda: False)
+    assert store.head("jobs/j-6/artifacts/ckpt.bin") is None

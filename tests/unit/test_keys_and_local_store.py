@@ -80,3 +80,27 @@ def test_local_store_detects_a_corrupted_blob(tmp_path):
 def test_s3_store_that_does_not_answer_says_how_to_fix(tmp_path):
     with pytest.raises(StorageError, match="cycle emulator storage start"):
         S3Store("127.0.0.1:9", "nope", tmp_path)
+
+
+@pytest.mark.parametrize("size", [0, 5, 8 * 1024 * 1024 + 17])  # the last one hashes and copies on two threads
+def test_snapshot_is_a_byte_exact_private_copy_with_its_sha256(tmp_path, size):
+    from emulator.blobs import snapshot_file
+
+    data = os.urandom(size)
+    source = tmp_path / "source.bin"
+    source.write_bytes(data)
+    (tmp_path / "snaps").mkdir()
+    copy, sha, got = snapshot_file(source, tmp_path / "snaps")
+    assert (got, sha) == (size, hashlib.sha256(data).hexdigest())
+    assert copy.read_bytes() == data and copy.stat().st_ino != source.stat().st_ino
+
+
+def test_snapshot_refuses_a_link(tmp_path):
+    from emulator.blobs import snapshot_file
+
+    (tmp_path / "secret").write_bytes(b"x" * (9 * 1024 * 1024))
+    (tmp_path / "link").symlink_to(tmp_path / "secret")
+    (tmp_path / "snaps").mkdir()
+    with pytest.raises(OSError):
+        snapshot_file(tmp_path / "link", tmp_path / "snaps")
+    assert list((tmp_path / "snaps").iterdir()) == []
