@@ -11,8 +11,8 @@ import pytest
 from test_tui import NOW, SIZE, make_app, open_job
 
 from cycle.api import JobState
-from cycle.tui.jobinfo import short_time
 from cycle.tui.screens.jobs import COLUMNS, JobsScreen, fit_columns
+from cycle.tui.timefmt import short_time, short_time_valid_until
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser, Entry, natural_key, sort_entries
 from emulator.models import Artifact
 from emulator.store import StateStore
@@ -128,6 +128,22 @@ def test_short_times_read_as_a_list_shows_them(utc):
     assert short_time(now - 3 * 24 * 60 * MINUTE, now) == "Nov 15"
     assert short_time(now - 400 * 24 * 60 * MINUTE, now) == "2025-10"
     assert short_time(None, now) == "-"
+
+
+def test_short_times_are_in_the_zone_given_and_rows_change_at_that_zone_s_midnight():
+    """The list names its zone in the header; every short time is in that zone, not the process's."""
+    from datetime import timedelta, timezone
+
+    now = 1_795_000_000_000_000_000  # 2026-11-18 11:06:40 UTC
+    kolkata = timezone(timedelta(hours=5, minutes=30))
+    assert short_time(now - 120 * MINUTE, now, timezone.utc) == "09:06"
+    assert short_time(now - 120 * MINUTE, now, kolkata) == "14:36"
+    # 23:06 yesterday in UTC is 04:36 today in Kolkata
+    assert (short_time(now - 12 * 60 * MINUTE, now, timezone.utc), short_time(now - 12 * 60 * MINUTE, now, kolkata)) \
+        == ("Nov 17", "04:36")
+    # a row read at 11:06:40 UTC (16:36:40 in Kolkata) stays right until that zone's midnight
+    assert short_time_valid_until(now - 120 * MINUTE, now, kolkata) == now + (7 * 3600 + 23 * 60 + 20) * 10**9
+
 
 
 def test_columns_give_way_by_priority_and_never_the_name_or_state():

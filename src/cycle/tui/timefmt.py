@@ -69,3 +69,33 @@ def ago(ts_ns: int, now_ns: int) -> str:
     size = abs(seconds)
     count, unit = next(((size // span, unit) for span, unit in _UNITS if size >= span), (0, "s"))
     return f"{count}{unit} ago" if seconds >= 0 else f"in {count}{unit}"
+
+
+def short_time(ts_ns: int | None, now_ns: int, tz: tzinfo | None = None) -> str:
+    """A time in at most 7 characters, as a list shows it (the list's header names the zone):
+    "45s ago" and "59m ago" within the hour, "14:02" the same day, "Nov 21" the same year,
+    "2025-11" before."""
+    if not ts_ns:
+        return "-"
+    seconds = (now_ns - ts_ns) // 1_000_000_000
+    if 0 <= seconds < 3600:
+        return ago(ts_ns, now_ns)
+    then, now = _local(ts_ns, tz), _local(now_ns, tz)
+    if then.date() == now.date():
+        return f"{then:%H:%M}"
+    return f"{then:%b %d}" if then.year == now.year else f"{then:%Y-%m}"
+
+
+def short_time_valid_until(ts_ns: int | None, now_ns: int, tz: tzinfo | None = None) -> int:
+    """The instant short_time(ts_ns) may next read differently (so a row cached until then is still
+    right): the next second or minute while it reads "ago", else the next midnight in `tz`."""
+    if not ts_ns:
+        return 2**63
+    age = (now_ns - ts_ns) // 1_000_000_000
+    if age < 60:
+        return now_ns + 1_000_000_000
+    if age < 3600:
+        return ts_ns + (age // 60 + 1) * 60_000_000_000
+    now = _local(now_ns, tz)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now_ns + int((midnight - now).total_seconds() * 1e9)

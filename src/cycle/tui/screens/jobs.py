@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from rich.markup import escape
 from rich.style import Style
@@ -19,8 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from cycle.api import Job, JobState, JobSummary, Platform
-from cycle.tui.jobinfo import STATE_COLOURS, duration, short_time, short_time_valid_until
+from cycle.tui.jobinfo import STATE_COLOURS, duration
 from cycle.tui.selection import keep_row
+from cycle.tui.timefmt import short_time, short_time_valid_until, zone_label
 from cycle.tui.widgets.job_table import CELL_PADDING, JobTable, TableColumn
 from cycle.tui.widgets.key_footer import KeyFooter
 
@@ -59,11 +61,11 @@ class Listing:
     running: int
 
 
-def job_row(summary: JobSummary, now_ns: int) -> tuple[str, ...]:
+def job_row(summary: JobSummary, now_ns: int, zone: tzinfo | None = None) -> tuple[str, ...]:
     """The cells of one job, in COLUMNS order (plain strings: a changed cell is found by ==)."""
     job = summary.job
     return (job.name, job.state.value, job.reason or "", job.project, job.machine or "-",
-            short_time(job.started_ns, now_ns), duration(job, now_ns), f"{summary.artifacts} / {job.queue_len}")
+            short_time(job.started_ns, now_ns, zone), duration(job, now_ns), f"{summary.artifacts} / {job.queue_len}")
 
 
 def fit_columns(widths: dict[str, int], room: int) -> tuple[str, ...]:
@@ -182,11 +184,12 @@ class JobsScreen(Screen):
         cached = self._rows.get(name)
         if cached is not None and now < cached[2] and cached[0] == summary:
             return cached[1]
-        cells = job_row(summary, now)
+        cells = job_row(summary, now, self.app.zone)
         if cached is not None and cached[1] == cells:
             cells = cached[1]  # the same text: the same object, so the screen skips the row
         job = summary.job
-        valid_until = short_time_valid_until(job.started_ns, now) if job.state.is_final else now  # duration ticks
+        final = job.state.is_final  # a running job's duration ticks every second
+        valid_until = short_time_valid_until(job.started_ns, now, self.app.zone) if final else now
         self._rows[name] = (summary, cells, valid_until)
         return cells
 
@@ -218,7 +221,7 @@ class JobsScreen(Screen):
         running = self.listed.running
         count = f"{len(self.shown)} of {len(self.jobs)}" if needle else f"{len(self.jobs)}"
         self.query_one("#context", Static).update(
-            f"[b]cycle[/b] · emulator · {count} jobs · {running} running"
+            f"[b]cycle[/b] · emulator · {count} jobs · {running} running · times {zone_label(self.app.zone)}"
             + (f" · filter: [b]{escape(needle)}[/b]" if needle else "") + " · [dim]? for keys[/dim]")
         hint = self.query_one("#jobs-hint", Static)
         hint.display = not self.shown

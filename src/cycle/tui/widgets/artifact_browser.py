@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, ProgressBar
 
-from cycle.tui.jobinfo import short_time
 from cycle.tui.selection import keep_row
+from cycle.tui.timefmt import short_time
 
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
@@ -158,7 +158,7 @@ class ArtifactBrowser(Vertical):
         for entry in self.rows:
             name = entry.name + ("/" if entry.is_dir and entry.name != ".." else "")
             size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human(entry.size))
-            modified = "" if entry.name == ".." else short_time(entry.mtime_ns, now)
+            modified = "" if entry.name == ".." else short_time(entry.mtime_ns, now, getattr(self.app, "zone", None))
             status = "queued" if entry.queued else ("" if entry.name == ".." else "stored")
             cells.append((name, size, modified, status))
         table.clear(columns=True)  # columns sized to the folder shown
