@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cycle.errors import EngineUnavailable, ImageMissing
+from emulator.pids import pid_alive  # noqa: F401  (re-exported: runtime.pid_alive)
 
 LABEL = "cycleswap.emulator"
 LABEL_HOME = "cycleswap.home"
@@ -242,21 +243,6 @@ def engine_memory(client) -> int:
     if client.api.base_url.startswith("http+docker://localhost") and not os.environ.get("DOCKER_HOST"):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return int(client.info()["MemTotal"])
-
-
-def pid_alive(pid: int) -> bool:
-    """True while process `pid` runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def sweep(client, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:

@@ -1,5 +1,5 @@
-"""The `cycle` command line. Heavy modules (docker-py, the emulator) are imported inside
-commands, so `cycle --help` starts fast."""
+"""The `cycle` command line. Heavy modules (docker-py, the emulator, rich) are imported inside
+commands, so `cycle --help` and the read-only commands start fast (tests/unit/test_imports.py)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help and usage errors: rich's formatting costs ~0.3 s of imports at every `--help`
+    # and bad flag (issue 14); rich is still used where it draws something (pull's progress bar)
+    rich_markup_mode=None,
 )
 app.add_typer(project_cli.app, name="project")
 app.add_typer(job_cli.app, name="job")
