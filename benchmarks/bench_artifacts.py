@@ -24,6 +24,7 @@ from pathlib import Path
 from emulator.artifacts import ArtifactPipeline, PipelineSettings
 from emulator.blobs import LocalStore, S3Store
 from emulator.storage import start_server, stop_server
+from summary import record
 
 
 def write_files(root: Path, count: int, size: int, prefix: str = "f") -> list[Path]:
@@ -67,6 +68,8 @@ def raw_boto3(host: str, files: list[Path], small: bool) -> float:
 
 def ratio_line(name: str, ours: float, baseline: float, goal: str) -> None:
     print(f"{name}: cycle {ours:.2f} s, baseline {baseline:.2f} s, throughput ratio {baseline / ours:.2f} ({goal})")
+    record(f"{name}, throughput vs baseline", f"{baseline:.2f} s", f"{ours:.2f} s", baseline / ours,
+           goal.removeprefix("goal "))
 
 
 def lifo_latency(host: str, work: Path, count: int, size: int) -> None:
@@ -90,6 +93,8 @@ def lifo_latency(host: str, work: Path, count: int, size: int) -> None:
     bound = 0.5 + 2 * single + 0.1
     print(f"LIFO latency with {count} x {size >> 20} MiB queued: {latency:.2f} s from write to stored; "
           f"goal <= 0.5 s + in-flight + own transfer ~= {bound:.2f} s; ratio {latency / bound:.2f} (goal <= 1)")
+    record(f"LIFO latency, {count} x {size >> 20} MiB queued, vs 0.5 s + in-flight + own transfer",
+           f"{bound:.2f} s", f"{latency:.2f} s", latency / bound, "<= 1")
 
 
 def idle_cpu(work: Path, count: int) -> None:
