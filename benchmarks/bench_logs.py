@@ -61,6 +61,16 @@ def docker_logs_tail(lines: int, env) -> float:
         subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def interpreter_floor(cli: float, docker: float, env) -> None:
+    """The limit for any Python CLI: the bare interpreter's start-up (with site, as `cycle` runs)."""
+    bare = timed([sys.executable, "-c", "pass"], env)
+    typer = timed([sys.executable, "-c", "import typer"], env)
+    print(f"floor: `python -c pass` {bare * 1000:.1f} ms, `python -c 'import typer'` {typer * 1000:.1f} ms; "
+          f"`cycle job logs` is {cli / bare:.2f} x the bare interpreter")
+    record("bare `python -c pass` (the floor of any Python CLI) vs `docker logs --tail 100`", f"{docker * 1000:.0f} ms",
+           f"{bare * 1000:.0f} ms", bare / docker, "<= 3")
+
+
 def fill_jobs(home: Path, count: int) -> None:
     """A home holding `count` ended jobs (written straight through the state store, in one transaction)."""
     from emulator.store import StateStore
@@ -127,6 +137,7 @@ def main() -> None:
               f"{tail * 1000:.1f} ms; the API call alone: {api * 1000:.2f} ms")
         record(f"`cycle job logs JOB --tail 100` of a {lines:,}-line job vs `docker logs --tail 100` of the same lines",
                f"{docker * 1000:.0f} ms", f"{cli * 1000:.0f} ms", cli / docker, "<= 3")
+        interpreter_floor(cli, docker, env)
         job_list(args.jobs, work, env)
 
         burst = f"for i in $(seq 1 {args.seconds * 10}); do seq 1 10000; sleep 0.1; done"

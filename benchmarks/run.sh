@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# bytecode as an installed package has it (PYTHONDONTWRITEBYTECODE would make every start compile the changed modules)
+.venv/bin/python -m compileall -q src emulator > /dev/null
 export CYCLE_BENCH_RESULTS
 CYCLE_BENCH_RESULTS="$(mktemp -t cycle-bench-XXXXXX.jsonl)"
 for bench in benchmarks/bench_*.py; do
