@@ -21,10 +21,11 @@ import time
 import uuid
 from pathlib import Path
 
+from summary import record
+
 from emulator.artifacts import ArtifactPipeline, PipelineSettings
 from emulator.blobs import LocalStore, S3Store
 from emulator.storage import start_server, stop_server
-from summary import record
 
 
 def write_files(root: Path, count: int, size: int, prefix: str = "f") -> list[Path]:

@@ -154,7 +154,7 @@ def main() -> None:
         print(f"log capture at ~100k lines/s for {args.seconds} s: the job's script ran {c:.2f} s with its output "
               "captured "
               f"vs {q:.2f} s with it sent to /dev/null, ratio {c / q:.3f} (goal <= 1.03)")
-        record(f"log capture of a job printing ~100k lines/s, its own run time vs output to /dev/null",
+        record("log capture of a job printing ~100k lines/s, its own run time vs output to /dev/null",
                f"{q:.2f} s", f"{c:.2f} s", c / q, "<= 1.03")
 
 

@@ -161,8 +161,8 @@ def main() -> None:
 
         with open(plain, "w") as out:
             platform = EmulatorPlatform(big_home)
-            for record in platform.logs(big):
-                out.write(format_line(record) + "\n")
+            for line in platform.logs(big):
+                out.write(format_line(line) + "\n")
         other = toolong(plain, args.lines)
         if other:
             print(f"toolong on the same lines: first lines after {other['first_paint'] * 1000:.0f} ms, whole file "
