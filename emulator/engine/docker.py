@@ -124,27 +124,34 @@ def _all_frames(container, stderr: bool) -> Iterator[bytes]:
 
 class DeliveredFrames:
     """The newest timestamp delivered and how many frames carried it: enough to drop the frames a
-    re-read since that timestamp (docker's `since` is inclusive) repeats."""
+    re-read since that timestamp (docker's `since` is inclusive) repeats.
+
+    `note` runs for every line a job prints (100k lines/s and more), so it compares the stamp's
+    bytes (docker writes one time one way) and parses it only when a re-read asks."""
 
     def __init__(self) -> None:
-        self.last_ns: int | None = None
+        self.last_stamp: bytes | None = None
         self.at_last = 0
 
+    @property
+    def last_ns(self) -> int | None:
+        return None if self.last_stamp is None else parse_docker_ts(self.last_stamp)
+
     def note(self, frame: bytes) -> None:
-        ts = parse_docker_ts(frame.partition(b" ")[0])
-        if ts == self.last_ns:
+        stamp = frame.partition(b" ")[0]
+        if stamp == self.last_stamp:
             self.at_last += 1
         else:
-            self.last_ns, self.at_last = ts, 1
+            self.last_stamp, self.at_last = stamp, 1
 
     def new_frames(self, frames: Iterator[bytes]) -> Iterator[bytes]:
         """`frames` (re-read from `since`) without the ones already delivered."""
-        repeated = self.at_last
+        repeated, last_ns = self.at_last, self.last_ns
         for frame in frames:
             ts = parse_docker_ts(frame.partition(b" ")[0])
-            if self.last_ns is not None and ts < self.last_ns:
+            if last_ns is not None and ts < last_ns:
                 continue
-            if ts == self.last_ns and repeated:
+            if ts == last_ns and repeated:
                 repeated -= 1
                 continue
             yield frame
