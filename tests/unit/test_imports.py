@@ -162,3 +162,12 @@ def test_read_only_commands_import_only_what_they_need(tmp_path):
                                 text=True, timeout=60)
         assert "Traceback" not in result.stderr, result.stderr
         assert heavy_imports(result.stderr.split()) == [], f"`cycle {' '.join(command)}` imported them"
+
+
+def test_a_command_builds_only_its_own_group(tmp_path):
+    """typer inspects every command of a group it builds: `cycle job …` must not build the others."""
+    env = {**os.environ, "CYCLE_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-c", MODULES_AFTER, "job", "list", "--json"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    others = {"cycle.cli.project", "cycle.cli.volume", "cycle.cli.emulator"}
+    assert others.isdisjoint(result.stderr.split()), result.stderr
