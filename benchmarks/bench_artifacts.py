@@ -1,8 +1,8 @@
 """Artifact pipeline figures, each against a baseline measured in the same run.
 
 - uploader throughput to moto's S3 server on 1 GiB (4 files) and on 2,000 x 4 KiB files, against raw
-  boto3 upload_file / put_object to the same server (goal >= 0.9 of raw)
-- the local folder store against `cp` of the same data (goal >= 0.8)
+  boto3 upload_file / put_object to the same server (goal >= 0.95 of raw)
+- the local folder store against `cp` of the same data (goal >= 0.8 for 1 GiB, >= 0.5 for 2,000 small files)
 - LIFO latency: with 20 large files queued, seconds from the newest file becoming stable to it
   being in storage (goal <= 0.5 s + the upload in flight + its own transfer time)
 - watcher CPU while idle over 100,000 files
@@ -20,6 +20,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from summary import record
 
 from emulator.artifacts import ArtifactPipeline, PipelineSettings
 from emulator.blobs import LocalStore, S3Store
@@ -67,6 +69,8 @@ def raw_boto3(host: str, files: list[Path], small: bool) -> float:
 
 def ratio_line(name: str, ours: float, baseline: float, goal: str) -> None:
     print(f"{name}: cycle {ours:.2f} s, baseline {baseline:.2f} s, throughput ratio {baseline / ours:.2f} ({goal})")
+    record(f"{name}, throughput vs baseline", f"{baseline:.2f} s", f"{ours:.2f} s", baseline / ours,
+           goal.removeprefix("goal "))
 
 
 def lifo_latency(host: str, work: Path, count: int, size: int) -> None:
@@ -90,6 +94,8 @@ def lifo_latency(host: str, work: Path, count: int, size: int) -> None:
     bound = 0.5 + 2 * single + 0.1
     print(f"LIFO latency with {count} x {size >> 20} MiB queued: {latency:.2f} s from write to stored; "
           f"goal <= 0.5 s + in-flight + own transfer ~= {bound:.2f} s; ratio {latency / bound:.2f} (goal <= 1)")
+    record(f"LIFO latency, {count} x {size >> 20} MiB queued, vs 0.5 s + in-flight + own transfer",
+           f"{bound:.2f} s", f"{latency:.2f} s", latency / bound, "<= 1")
 
 
 def idle_cpu(work: Path, count: int) -> None:
@@ -122,17 +128,17 @@ def main() -> None:
             big = write_files(work / "big", 4, int(256 * 2**20 * args.scale))
             small = write_files(work / "small", int(2000 * args.scale), 4096)
             ratio_line("1 GiB in 4 files to S3", run_pipeline(work / "big", S3Store(host, "bench-big", work / "snap")),
-                       raw_boto3(host, big, small=False), "goal >= 0.9")
+                       raw_boto3(host, big, small=False), "goal >= 0.95")
             ratio_line(f"{len(small)} x 4 KiB to S3",
                        run_pipeline(work / "small", S3Store(host, "bench-small", work / "snap")),
-                       raw_boto3(host, small, small=True), "goal >= 0.9")
+                       raw_boto3(host, small, small=True), "goal >= 0.95")
             for name, source in (("1 GiB in 4 files", work / "big"), (f"{len(small)} x 4 KiB", work / "small")):
                 subprocess.run(["sync"])
                 start = time.perf_counter()
                 subprocess.run(["cp", "-r", str(source), str(work / f"cp-{source.name}")], check=True)
                 cp_time = time.perf_counter() - start
                 ours = run_pipeline(source, LocalStore(work / f"local-{source.name}"))
-                ratio_line(f"{name} to the local store vs cp", ours, cp_time, "goal >= 0.8")
+                ratio_line(f"{name} to the local store vs cp", ours, cp_time, "goal >= 0.8" if source.name == "big" else "goal >= 0.5")
             shutil.rmtree(work / "big")
             lifo_latency(host, work, 20, int(32 * 2**20 * args.scale))
         finally:

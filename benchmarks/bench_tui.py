@@ -31,6 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+from summary import record  # noqa: E402  (benchmarks/ is the script's folder)
+
 
 def make_log(home: Path, lines: int) -> str:
     """A job whose shipped log has `lines` lines, written straight through the state store."""
@@ -133,6 +135,11 @@ def navigation_figures(lines: int) -> None:
     print(f"whole-log search, `/` to the match on screen: {r['search'] * 1000:.0f} ms on {lines:,} lines "
           f"(goal < 1 s; the sqlite query alone: {r['search_query'] * 1000:.0f} ms)")
     print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    record(f"TUI `g` at the bottom to the first line on screen, {lines:,} lines", "-",
+           f"{r['to_top'] * 1000:.0f} ms", r["to_top"] * 1000, "< 100 ms")
+    record(f"TUI whole-log search, `/` to the match on screen, {lines:,} lines",
+           f"the sqlite query alone: {r['search_query'] * 1000:.0f} ms", f"{r['search'] * 1000:.0f} ms",
+           r["search"] * 1000, "< 1000 ms")
 
 
 async def measure(home: Path, name: str, pages: int) -> dict:
@@ -243,6 +250,9 @@ def jobs_figure(count: int = 10_000) -> str:
         make_jobs(home, count)
         os.environ["CYCLE_HOME"] = str(home)
         r = asyncio.run(measure_jobs(home, count))
+    record(f"TUI jobs-screen refresh with {count:,} jobs (the screen's thread)",
+           f"the summary query and rows in the worker: {r['worker'] * 1000:.0f} ms", f"{r['refresh'] * 1000:.1f} ms",
+           r["refresh"] * 1000, "< 20 ms")
     return (f"jobs-screen refresh with {count:,} jobs: {r['refresh'] * 1000:.1f} ms on the screen's thread, median "
             f"(goal < 20 ms); the one summary query and the rows, in the worker thread: {r['worker'] * 1000:.0f} ms; "
             f"a rebuild (a job came or went): {r['rebuild'] * 1000:.0f} ms")
@@ -312,6 +322,14 @@ def main() -> None:
               f"(goal < 20 ms); the query for the oldest page alone: {deep_page(big_home, big) * 1000:.2f} ms")
         print(f"render one screen (40 lines, cold): {big_r['render'] * 1000:.2f} ms (goal < 5 ms)")
         print(f"peak memory of the viewer process: {big_r['peak_mb']:.0f} MB (goal < 200 MB)")
+        lines = f"{args.lines:,} lines"
+        record(f"TUI log view, first paint of the bottom page, {lines}", f"{small_r['first_paint'] * 1000:.0f} ms on "
+               "10,000 lines", f"{big_r['first_paint'] * 1000:.0f} ms", big_r["first_paint"] * 1000, "< 200 ms")
+        record(f"TUI log view, older page while scrolling up, {lines}", "-", f"{big_r['page'] * 1000:.1f} ms",
+               big_r["page"] * 1000, "< 20 ms")
+        record("TUI log view, render one screen (40 lines, cold)", "-", f"{big_r['render'] * 1000:.2f} ms",
+               big_r["render"] * 1000, "< 5 ms")
+        record(f"TUI log view, peak memory, {lines}", "-", f"{big_r['peak_mb']:.0f} MB", big_r["peak_mb"], "< 200 MB")
         navigation_figures(args.lines)
         print(jobs_figure())
         plain = work / "plain.log"
@@ -320,8 +338,8 @@ def main() -> None:
 
         with open(plain, "w") as out:
             platform = EmulatorPlatform(big_home)
-            for record in platform.logs(big):
-                out.write(format_line(record) + "\n")
+            for line in platform.logs(big):
+                out.write(format_line(line) + "\n")
         other = toolong(plain, args.lines)
         if other:
             print(f"toolong on the same lines: first lines after {other['first_paint'] * 1000:.0f} ms, whole file "

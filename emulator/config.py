@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomlkit
+from typing import TYPE_CHECKING
 
 from cycle.errors import BadInput
 from emulator.settings import load, version_env_name
+
+if TYPE_CHECKING:  # tomlkit is imported when config.toml is read: read-only commands start lean
+    import tomlkit
 
 HOME_ENV = "CYCLE_HOME"
 BASE_IMAGE_ENV = "CYCLE_BASE_IMAGE"
@@ -47,6 +49,8 @@ class ImageChoice:
 
 
 def read_config(home: Path | None = None) -> tomlkit.TOMLDocument:
+    import tomlkit
+
     path = config_path(home)
     if not path.exists():
         return tomlkit.document()
@@ -57,6 +61,8 @@ def read_config(home: Path | None = None) -> tomlkit.TOMLDocument:
 
 
 def write_config(doc: tomlkit.TOMLDocument, home: Path | None = None) -> Path:
+    import tomlkit
+
     path = config_path(home)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
@@ -79,6 +85,8 @@ def image_for(version: str, home: Path | None = None) -> ImageChoice:
 
 def map_versions(image: str, versions: list[str], home: Path | None = None) -> Path:
     """Record `image` as the stand-in for `versions` in config.toml."""
+    import tomlkit
+
     doc = read_config(home)
     if "images" not in doc:
         doc.add("images", tomlkit.table())

@@ -1,19 +1,24 @@
 """The emulator behind the Platform protocol: what the CLI, the SDK and the TUI call.
 
 Composed of one part per concern (emulator/service/): starting jobs, reading them, acting on them,
-and the catalog of volumes, usage and mail."""
+and the catalog of volumes, usage and mail. Opening it reads nothing but sqlite: each part
+imports the engine, storage or runner when a method needs them, so read-only commands start lean
+(tests/unit/test_imports.py keeps it so)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emulator.config import emulator_home
 from emulator.service.acting import Acting
 from emulator.service.catalog import Catalog
 from emulator.service.reading import Reading
 from emulator.service.starting import Starting
-from emulator.storage import StoreCache
 from emulator.store import StateStore
+
+if TYPE_CHECKING:
+    from emulator.storage import StoreCache
 
 
 class EmulatorPlatform(Starting, Reading, Acting, Catalog):

@@ -38,7 +38,7 @@ def holder_gone(job_state: str | None, pid: int | None, alive: Alive) -> bool:
 
 def reap(store, home: Path, alive: Alive | None = None) -> list[int]:
     """End every unfinished job whose agent died; returns their ids. Cheap when nothing died."""
-    from emulator.engine.docker import pid_alive
+    from emulator.pids import pid_alive
 
     ended = []
     for job_id, pid in dead_jobs(store.unfinished_agents(), alive or pid_alive):

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cycle.errors import EngineUnavailable, ImageMissing
+from emulator.pids import pid_alive  # noqa: F401  (re-exported: runtime.pid_alive)
 
 LABEL = "cycleswap.emulator"
 LABEL_HOME = "cycleswap.home"
@@ -123,27 +124,34 @@ def _all_frames(container, stderr: bool) -> Iterator[bytes]:
 
 class DeliveredFrames:
     """The newest timestamp delivered and how many frames carried it: enough to drop the frames a
-    re-read since that timestamp (docker's `since` is inclusive) repeats."""
+    re-read since that timestamp (docker's `since` is inclusive) repeats.
+
+    `note` runs for every line a job prints (100k lines/s and more), so it compares the stamp's
+    bytes (docker writes one time one way) and parses it only when a re-read asks."""
 
     def __init__(self) -> None:
-        self.last_ns: int | None = None
+        self.last_stamp: bytes | None = None
         self.at_last = 0
 
+    @property
+    def last_ns(self) -> int | None:
+        return None if self.last_stamp is None else parse_docker_ts(self.last_stamp)
+
     def note(self, frame: bytes) -> None:
-        ts = parse_docker_ts(frame.partition(b" ")[0])
-        if ts == self.last_ns:
+        stamp = frame.partition(b" ")[0]
+        if stamp == self.last_stamp:
             self.at_last += 1
         else:
-            self.last_ns, self.at_last = ts, 1
+            self.last_stamp, self.at_last = stamp, 1
 
     def new_frames(self, frames: Iterator[bytes]) -> Iterator[bytes]:
         """`frames` (re-read from `since`) without the ones already delivered."""
-        repeated = self.at_last
+        repeated, last_ns = self.at_last, self.last_ns
         for frame in frames:
             ts = parse_docker_ts(frame.partition(b" ")[0])
-            if self.last_ns is not None and ts < self.last_ns:
+            if last_ns is not None and ts < last_ns:
                 continue
-            if ts == self.last_ns and repeated:
+            if ts == last_ns and repeated:
                 repeated -= 1
                 continue
             yield frame
@@ -242,21 +250,6 @@ def engine_memory(client) -> int:
     if client.api.base_url.startswith("http+docker://localhost") and not os.environ.get("DOCKER_HOST"):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return int(client.info()["MemTotal"])
-
-
-def pid_alive(pid: int) -> bool:
-    """True while process `pid` runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def sweep(client, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:

@@ -15,8 +15,8 @@ from cycle.api.keys import artifact_prefix
 from cycle.api.options import DrillOptions, TestOptions
 from cycle.api.platform import DrillReport
 from cycle.errors import BadInput, CycleError
-from emulator.engine import docker as runtime
 from emulator.models import Job, JobState, Machine, Move
+from emulator.pids import pid_alive
 from emulator.reaper import end_job, remove_job_containers
 
 CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
@@ -32,11 +32,11 @@ class Acting:
         job = self.job(name)
         if job.state.is_final:
             raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
-        if job.agent_pid and runtime.pid_alive(job.agent_pid):
+        if job.agent_pid and pid_alive(job.agent_pid):
             self.store.request_cancel(job.id)
             if self._agent_ended(job, REQUEST_WAIT_SECONDS):
                 return self.store.job(job.id)
-            if runtime.pid_alive(job.agent_pid):
+            if pid_alive(job.agent_pid):
                 os.kill(job.agent_pid, signal.SIGTERM)
                 if self._agent_ended(job, CANCEL_WAIT_SECONDS):
                     return self.store.job(job.id)
@@ -50,7 +50,7 @@ class Acting:
     def _agent_ended(self, job: Job, seconds: float) -> bool:
         """Wait up to `seconds` for the job's agent to end the job; False when it has not (or died first)."""
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and runtime.pid_alive(job.agent_pid):
+        while time.monotonic() < deadline and pid_alive(job.agent_pid):
             if self.store.job(job.id).state.is_final:
                 return True
             time.sleep(0.1)

@@ -1,24 +1,29 @@
 """Reading jobs, logs and artifacts; every read first notices jobs whose agent died.
 
 One part of EmulatorPlatform (emulator/platform.py composes the parts); each part uses the
-platform's `home` and `store` and may call the others' methods through `self`."""
+platform's `home` and `store` and may call the others' methods through `self`. Storage modules
+(boto3 behind them) are imported on first use: `job list/status/logs` read only sqlite."""
 
 from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cycle.api.keys import check_job_name
 from cycle.errors import BadInput
-from emulator.blobs import BlobStore, StoredObject
 from emulator.models import Artifact, Job, JobState, JobSummary, LogRecord, Move, Stream
 from emulator.reaper import reap
-from emulator.storage import StoreCache, open_blob_store
+
+if TYPE_CHECKING:
+    from emulator.blobs import BlobStore
 
 
 class Reading:
     def _named_store(self, name: str | None) -> BlobStore:
         """The store an artifact record names (opened once per platform object)."""
+        from emulator.storage import StoreCache
+
         if self._stores is None:
             self._stores = StoreCache(self.home)
         return self._stores.get(name)
@@ -93,11 +98,15 @@ class Reading:
         return self.store.artifact_versions(self.job(name).id)
 
     def blob_store(self) -> BlobStore:
+        from emulator.storage import open_blob_store
+
         return open_blob_store(self.home)
 
     def download_artifact(self, artifact: Artifact, dest: Path, progress=None) -> None:
         """Fetch one stored artifact into `dest` (atomically, checked against its sha256), from
         the store its record names, whichever store is configured now."""
+        from emulator.blobs import StoredObject
+
         self._named_store(artifact.store).get_to(artifact.key, dest, progress,
                                                  known=StoredObject(artifact.key, artifact.size, artifact.sha256))
 

@@ -1,7 +1,8 @@
 """Starting jobs: checks before a job starts, the foreground run, detached agents, uploaded versions.
 
 One part of EmulatorPlatform (emulator/platform.py composes the parts); each part uses the
-platform's `home` and `store` and may call the others' methods through `self`."""
+platform's `home` and `store` and may call the others' methods through `self`. The engine, the
+runner and the manifest reader are imported when a job starts, not when the platform opens."""
 
 from __future__ import annotations
 
@@ -12,17 +13,18 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cycle.api.manifest import Manifest, find_project_root, load_manifest
 from cycle.api.options import RunOptions, TestOptions
 from cycle.api.platform import LogSink
 from cycle.errors import BadInput, CycleError
-from emulator.blobs import BlobStore
-from emulator.config import ImageChoice, image_for, version_env_name
-from emulator.engine import docker as runtime
-from emulator.job.runner import JobRunner
 from emulator.models import Job, JobState, Stream, now_ns
-from emulator.storage import open_blob_store
+
+if TYPE_CHECKING:
+    from cycle.api.manifest import Manifest
+    from emulator.blobs import BlobStore
+    from emulator.config import ImageChoice
+    from emulator.job.runner import JobRunner
 
 
 @dataclass
@@ -43,7 +45,11 @@ class Starting:
                 claim: bool = True) -> Prepared:
         """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine.
         `claim`: the project's folder must own its name (not for a queued checkout of an upload)."""
+        from cycle.api.manifest import find_project_root, load_manifest
+        from emulator.config import image_for, version_env_name
+        from emulator.engine import docker as runtime
         from emulator.engine import gpu
+        from emulator.storage import open_blob_store
         from emulator.volumes import check_mount_path, latest_version
 
         options = options or TestOptions()
@@ -102,6 +108,8 @@ class Starting:
                 f"{manifest.root}; the name now belongs to {manifest.root}. Jobs started before stay with {previous}.")
 
     def _runner(self, prepared: Prepared, sink: LogSink) -> JobRunner:
+        from emulator.job.runner import JobRunner
+
         runner = JobRunner(self.home, self.store, prepared.client, sink, prepared.blobs)
         runner.sweep()
         return runner
@@ -149,6 +157,7 @@ class Starting:
     def upload_project(self, project_dir: Path, options: TestOptions, progress=None, sink: LogSink | None = None):
         """Snapshot the project as a new version and build its image with the project-test cache."""
         from emulator.build import Builder
+        from emulator.engine import docker as runtime
         from emulator.upload import upload_project
 
         prepared = self.prepare(project_dir, options, waits=True)

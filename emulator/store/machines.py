@@ -32,7 +32,7 @@ class MachinesTable(Database):
         A machine is free when nobody holds it, or its holder has ended, or the agent that claimed
         it is dead: a machine belongs to a job only while that job's agent is alive. `agent_pid`
         (the claiming process) is recorded with the claim."""
-        from emulator.engine.docker import pid_alive
+        from emulator.pids import pid_alive
 
         alive = alive or pid_alive
         with self._tx() as db:

@@ -9,6 +9,7 @@ imported only by the TUI) is in test_tui.py.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,40 @@ def test_the_emulator_implements_every_call_of_both_protocols_with_their_paramet
             wanted = parameters(getattr(protocol, name))
             offered = parameters(getattr(implementation, name))
             assert offered[:len(wanted)] == wanted, f"{implementation.__name__}.{name}{offered} vs {wanted}"
+
+
+# What a read-only command must not import: the engine (docker-py and its requests stack), storage
+# (boto3), the TUI, the job runner, the TOML writer. They cost ~200 ms of start-up (issue 14).
+HEAVY_PACKAGES = ("docker", "requests", "urllib3", "boto3", "botocore", "textual", "rich", "tomlkit")
+HEAVY_MODULES = ("emulator.job", "emulator.engine", "emulator.storage", "emulator.blobs", "emulator.artifacts",
+                 "emulator.build")
+READ_ONLY_COMMANDS = (["job", "list", "--json"], ["job", "list"], ["job", "status", "no-such-job-1"],
+                      ["job", "logs", "no-such-job-1", "--tail", "5"], ["--help"], ["job", "--help"])
+# Runs the CLI in a fresh interpreter and prints every module it imported, even when it exits with an error.
+MODULES_AFTER = ("import atexit, sys\n"
+                 "atexit.register(lambda: print('\\n'.join(sorted(sys.modules)), file=sys.__stderr__))\n"
+                 "sys.argv = ['cycle', *sys.argv[1:]]\n"
+                 "from cycle.cli import main\n"
+                 "main()\n")
+
+
+def heavy_imports(modules: list[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY_PACKAGES or m.startswith(HEAVY_MODULES))
+
+
+def test_read_only_commands_import_only_what_they_need(tmp_path):
+    env = {**os.environ, "CYCLE_HOME": str(tmp_path / "home")}
+    for command in READ_ONLY_COMMANDS:
+        result = subprocess.run([sys.executable, "-c", MODULES_AFTER, *command], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert heavy_imports(result.stderr.split()) == [], f"`cycle {' '.join(command)}` imported them"
+
+
+def test_a_command_builds_only_its_own_group(tmp_path):
+    """typer inspects every command of a group it builds: `cycle job …` must not build the others."""
+    env = {**os.environ, "CYCLE_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-c", MODULES_AFTER, "job", "list", "--json"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    others = {"cycle.cli.project", "cycle.cli.volume", "cycle.cli.emulator"}
+    assert others.isdisjoint(result.stderr.split()), result.stderr

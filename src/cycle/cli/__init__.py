@@ -1,25 +1,49 @@
-"""The `cycle` command line. Heavy modules (docker-py, the emulator) are imported inside
-commands, so `cycle --help` starts fast."""
+"""The `cycle` command line. Heavy modules (docker-py, the emulator, rich) are imported inside
+commands, so `cycle --help` and the read-only commands start fast (tests/unit/test_imports.py)."""
 
 from __future__ import annotations
+
+import functools
+import importlib
 
 import typer
 
 from cycle.cli import drill as drill_cli
-from cycle.cli import emulator as emulator_cli
-from cycle.cli import job as job_cli
-from cycle.cli import project as project_cli
-from cycle.cli import volume as volume_cli
 from cycle.cli.style import CycleTyper
 from cycle.errors import CycleError
 
 INTERRUPTED = 130
 """Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
 
+# The command groups, by module. Each is imported and turned into click commands only when it is
+# invoked (or `cycle --help` lists it): typer otherwise inspects the signature of every command
+# of every group at each start, ~0.1 s before `cycle job list` reads anything (issue 14).
+GROUPS = {"project": "cycle.cli.project", "job": "cycle.cli.job", "volume": "cycle.cli.volume",
+          "emulator": "cycle.cli.emulator"}
+
+
+@functools.cache
+def command_group(name: str) -> typer.core.TyperGroup:
+    """The click group of `cycle <name> ...`, built from its module's Typer app on first use."""
+    sub_app = importlib.import_module(GROUPS[name]).app
+    sub_app.rich_markup_mode = None  # plain help and errors, like the top level
+    group = typer.main.get_group(sub_app)
+    group.name = name
+    return group
+
 
 class CycleGroup(typer.core.TyperGroup):
     """Turns a CycleError raised by any command into one paragraph on stderr and its exit code, and
-    Ctrl-C into exit 130 without a traceback (click would say "Aborted!" and exit 1)."""
+    Ctrl-C into exit 130 without a traceback (click would say "Aborted!" and exit 1); builds a
+    command group only when it is asked for (GROUPS)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*GROUPS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx, name: str):
+        if name in GROUPS:
+            return command_group(name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -38,11 +62,10 @@ app = CycleTyper(
     help="Run Cycleswap GPU jobs locally exactly as the platform would, and browse their logs and artifacts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # click's plain help and usage errors: rich's formatting costs ~0.3 s of imports at every `--help`
+    # and bad flag (issue 14); rich is still used where it draws something (pull's progress bar)
+    rich_markup_mode=None,
 )
-app.add_typer(project_cli.app, name="project")
-app.add_typer(job_cli.app, name="job")
-app.add_typer(volume_cli.app, name="volume")
-app.add_typer(emulator_cli.app, name="emulator")
 app.command("drill")(drill_cli.drill)
 
 
