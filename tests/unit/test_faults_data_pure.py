@@ -70,12 +70,13 @@ def test_a_path_that_is_a_link_when_opened_is_refused(tmp_path):
 
 
 def test_a_snapshot_that_fails_the_same_way_every_time_fails_the_file_instead_of_spinning(tmp_path):
-    """The snapshot folder vanished (someone cleaned the home): each copy fails with ENOENT."""
+    """The snapshot folder vanished (someone cleaned the home): each copy fails with ENOENT. (A file
+    over SMALL_SNAPSHOT: smaller ones are snapshotted in memory, with no file.)"""
     import shutil
     import threading
 
     from emulator.artifacts import ArtifactPipeline, PipelineSettings
-    from emulator.blobs import LocalStore
+    from emulator.blobs import SMALL_SNAPSHOT, LocalStore
 
     root = tmp_path / "artifacts"
     root.mkdir()
@@ -85,7 +86,7 @@ def test_a_snapshot_that_fails_the_same_way_every_time_fails_the_file_instead_of
     pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, lambda a: None,
                                 PipelineSettings(stability=0.05, retries=2, backoff=0.01))
     pipeline.start()
-    (root / "a.bin").write_bytes(b"a")
+    (root / "a.bin").write_bytes(b"a" * (SMALL_SNAPSHOT + 1))
     done = []
     finisher = threading.Thread(target=lambda: done.append(pipeline.finish()), daemon=True)
     finisher.start()

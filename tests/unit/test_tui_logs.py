@@ -215,7 +215,8 @@ def test_snapshot_logs_with_search_hits_and_a_failure_event(snap_compare, size):
         await open_job(pilot)
         await pilot.press("slash", *"step 199", "enter")  # hits on screen, the current one stands out
         log = pilot.app.screen.query_one(LogView)
-        await until(pilot, lambda: log.match_index is not None)
+        await until(pilot, lambda: log.match_index is not None and not log.fetching)
+        await settle(pilot)  # the scroll to the match and the status line, on a busy machine too
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 

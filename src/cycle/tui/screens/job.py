@@ -97,6 +97,13 @@ class JobScreen(Screen):
         self.app.call_from_thread(self._apply, job, records, stream, stored, queued, mtimes)
 
     def _apply(self, job, records, stream, stored, queued, mtimes=None) -> None:
+        """On the screen's thread; the screen may have closed since the poll read (its widgets gone)."""
+        try:
+            self._show_poll(job, records, stream, stored, queued, mtimes)
+        except NoMatches:
+            return
+
+    def _show_poll(self, job, records, stream, stored, queued, mtimes) -> None:
         self._show_job(job)
         log = self.query_one(LogView)
         if log.log_filter == stream:  # not from before a filter change
