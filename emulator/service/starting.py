@@ -102,7 +102,9 @@ class Starting:
                 f"{manifest.root}; the name now belongs to {manifest.root}. Jobs started before stay with {previous}.")
 
     def _runner(self, prepared: Prepared, sink: LogSink) -> JobRunner:
-        runner = JobRunner(self.home, self.store, prepared.client, sink, prepared.blobs)
+        from emulator.engine.runtime import DockerRuntime
+
+        runner = JobRunner(self.home, self.store, DockerRuntime(prepared.client), sink, prepared.blobs)
         runner.sweep()
         return runner
 

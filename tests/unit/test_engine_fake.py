@@ -7,7 +7,8 @@ import io
 import pytest
 
 from cycle.errors import ImageMissing
-from emulator.engine.docker import ContainerSpec, DockerRuntime
+from emulator.engine.docker import ContainerSpec
+from emulator.engine.runtime import DockerRuntime
 from emulator.engine.fake import FakeRuntime
 from emulator.engine.protocol import ContainerRuntime
 

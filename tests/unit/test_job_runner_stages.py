@@ -1,5 +1,6 @@
 """The runner chains the job's stages in order and always cleans up: fakes for every stage and
-for the engine, a real sqlite store in a temporary folder, no Docker."""
+the in-memory engine (engine.fake.FakeRuntime), a real sqlite store in a temporary folder, no
+Docker. The last tests run the real stages against FakeRuntime."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from cycle.errors import JobCancelled
+from emulator.engine.fake import FakeRuntime
+from emulator.engine.protocol import ContainerSpec
 from emulator.job import build, container, finish, logs, machine, prepare
 from emulator.job.context import RunOptions, Stay
 from emulator.job.move import RecoveryStrategy
@@ -21,16 +24,6 @@ from emulator.store import StateStore
 REAL_CLAIM = machine.claim  # the fixture replaces it with a fake
 
 
-class FakeContainer:
-    short_id = "c0ffee"
-
-    def __init__(self) -> None:
-        self.removed = False
-
-    def remove(self, force: bool = False) -> None:
-        self.removed = True
-
-
 class FakePipeline:
     def __init__(self) -> None:
         self.abandoned = False
@@ -40,20 +33,13 @@ class FakePipeline:
         return SimpleNamespace(abandoned=[])
 
 
-class FakeClient:
-    """The engine as the clean-up sees it: no containers left with the job's labels."""
-
-    def __init__(self) -> None:
-        self.containers = SimpleNamespace(list=lambda **kwargs: [])
-
-
 @pytest.fixture
 def fake_flow(tmp_path, monkeypatch):
     """A runner whose stages are fakes that note their names in `flow.steps`; set
     `flow.fail_in` to a stage name to make it raise, `flow.moves` to how many moves the pump asks for."""
     store = StateStore(tmp_path / "state.db")
     store.ensure_machines(["local-0", "local-1"], None)
-    flow = SimpleNamespace(steps=[], fail_in=None, moves=0, stays=[], store=store)
+    flow = SimpleNamespace(steps=[], fail_in=None, moves=0, stays=[], store=store, engine=FakeRuntime())
 
     def step(name):
         flow.steps.append(name)
@@ -66,7 +52,9 @@ def fake_flow(tmp_path, monkeypatch):
 
     def start_stay(ctx, on, restored):
         step("start")
-        stay = Stay(on, FakeContainer(), FakePipeline(), 0.0)
+        started = flow.engine.create(ContainerSpec(image="i", command=["run"], labels=dict(ctx.labels)))
+        flow.engine.start(started)
+        stay = Stay(on, started, FakePipeline(), 0.0)
         flow.stays.append(stay)
         return stay
 
@@ -98,11 +86,15 @@ def fake_flow(tmp_path, monkeypatch):
     monkeypatch.setattr(RecoveryStrategy, "recover", recover)
     monkeypatch.setattr(finish, "finish", finish_stage)
     monkeypatch.setattr(finish, "tell", lambda ctx, ended: step("tell"))
-    flow.runner = JobRunner(tmp_path, store, FakeClient(), lambda *record: None, blobs=None,
+    flow.runner = JobRunner(tmp_path, store, flow.engine, lambda *record: None, blobs=None,
                             settings=Settings(machines=2))
     manifest = SimpleNamespace(name="p", root=tmp_path, cuda=None)
     flow.run = lambda: flow.runner.run(manifest, None, None, RunOptions())
     return flow
+
+
+def removed(flow, stay) -> bool:
+    return flow.engine.containers[stay.container].state == "removed"
 
 
 def held(store):
@@ -120,7 +112,7 @@ def test_the_stages_run_in_flow_order_and_the_clean_up_frees_the_machine(fake_fl
                                "finish", "tell"]
     assert ended.state is JobState.FINISHED
     assert held(fake_flow.store) == []
-    assert fake_flow.stays[-1].container.removed and fake_flow.stays[-1].pipeline.abandoned
+    assert removed(fake_flow, fake_flow.stays[-1]) and fake_flow.stays[-1].pipeline.abandoned
 
 
 def test_a_stage_that_raises_ends_the_job_failed_agent_error_after_the_clean_up(fake_flow):
@@ -129,7 +121,7 @@ def test_a_stage_that_raises_ends_the_job_failed_agent_error_after_the_clean_up(
     assert (ended.state, ended.reason) == (JobState.FAILED, "AGENT_ERROR")
     assert fake_flow.steps[-1] == "tell" and "finish" not in fake_flow.steps
     assert held(fake_flow.store) == []
-    assert fake_flow.stays[0].container.removed
+    assert removed(fake_flow, fake_flow.stays[0])
     texts = system_texts(fake_flow.store, ended.id)
     assert any("the agent hit an error: RuntimeError: the pump broke" in t for t in texts)
 
@@ -147,7 +139,7 @@ def test_an_interrupt_cancels_the_job_and_frees_its_machine(fake_flow):
         fake_flow.run()
     job = fake_flow.store.job(raised.value.job.id)
     assert (job.state, job.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
-    assert held(fake_flow.store) == [] and fake_flow.stays[0].container.removed
+    assert held(fake_flow.store) == [] and removed(fake_flow, fake_flow.stays[0])
 
 
 def test_a_cancel_request_reaches_the_running_job_through_the_requests_table(fake_flow, monkeypatch):
