@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cycle.errors import EngineUnavailable, ImageMissing
+from emulator.engine.archive import tar_of  # noqa: F401  (re-exported)
 from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name them runtime.X)
     BUILD_CAPABILITIES,
     DOCKER_DEFAULT_CAPABILITIES,
@@ -34,7 +35,6 @@ from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name
     home_label,
     host_settings,
 )
-from emulator.engine.archive import tar_of  # noqa: F401  (re-exported)
 
 
 def connect():
@@ -171,8 +171,9 @@ def _undelivered(container, stderr: bool, delivered: DeliveredFrames) -> Iterato
 
 def create_container(client, spec: ContainerSpec):
     """Create (never run(): that pulls) the container as protocol.host_settings makes every one."""
-    return client.containers.create(spec.image, command=spec.command, device_requests=_all_gpus() if spec.gpus else None,
-                                    detach=True, **host_settings(spec))
+    gpus = _all_gpus() if spec.gpus else None
+    return client.containers.create(spec.image, command=spec.command, device_requests=gpus, detach=True,
+                                    **host_settings(spec))
 
 
 def _all_gpus() -> list:

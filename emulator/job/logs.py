@@ -25,7 +25,8 @@ def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     CancelRequested when a cancel request arrives."""
     records: queue.Queue = queue.Queue()
     stay.records, stay.done = records, object()
-    stay.readers = [threading.Thread(target=_read, args=(ctx, stay, s), daemon=True) for s in (Stream.STDOUT, Stream.STDERR)]
+    stay.readers = [threading.Thread(target=_read, args=(ctx, stay, stream), daemon=True)
+                    for stream in (Stream.STDOUT, Stream.STDERR)]
     for thread in stay.readers:
         thread.start()
     open_streams = len(stay.readers)

@@ -83,7 +83,8 @@ def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, dock
     job = store.create_job(project.name)
     runner.shipper = LogShipper(store, job.id, lambda *r: None)
     manifest = load_manifest(project.root)
-    container = docker_client.containers.get(runner._create(manifest, job, "cycle/base:busybox", RunOptions(), "local-0"))
+    container = docker_client.containers.get(
+        runner._create(manifest, job, "cycle/base:busybox", RunOptions(), "local-0"))
     try:
         requests = container.attrs["HostConfig"]["DeviceRequests"]
         assert requests == [{"Driver": "", "Count": -1, "DeviceIDs": [], "Capabilities": [["gpu"]], "Options": {}}]
