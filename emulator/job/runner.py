@@ -23,7 +23,7 @@ from emulator.store import StateStore
 
 
 class JobRunner:
-    """Runs jobs of one emulator home on a container runtime (engine.docker.DockerRuntime; the
+    """Runs jobs of one emulator home on a container runtime (engine.runtime.DockerRuntime; the
     unit tests give it engine.fake.FakeRuntime): the stages see only the runtime's protocol."""
 
     def __init__(self, home: Path, store: StateStore, runtime: ContainerRuntime, sink: Sink, blobs: BlobStore,
