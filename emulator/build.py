@@ -17,13 +17,12 @@ import re
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from cycle.api.manifest import Manifest
-from cycle.errors import CycleError
 from emulator.context import build_context_files, build_key_for
 from emulator.engine import docker as runtime
 from emulator.engine.dockerd import resolve_network
+from emulator.engine.protocol import BuildFailed, BuildResult  # noqa: F401  (defined with the protocol; kept here)
 from emulator.models import Build, now_ns
 from emulator.rules.build_plan import needs_flatten, plan_build
 from emulator.settings import load
@@ -37,23 +36,6 @@ DEFAULT_FLATTEN_DEPTH = 100
 
 MAX_KEPT_BUILD_LINES = 20_000
 KEPT_TAIL_LINES = 100
-
-
-class BuildFailed(CycleError):
-    """build.sh exited non-zero; `output` holds its lines so the failure can be explained
-    (emulator.build_diagnosis)."""
-
-    def __init__(self, exit_code: int, output: list[str] | None = None) -> None:
-        super().__init__(f"build.sh failed with exit code {exit_code}; the build output above says why.")
-        self.build_exit_code = exit_code
-        self.output = output or []
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    image: str
-    key: str
-    cache_hit: bool
 
 
 def repository_for(project: str) -> str:

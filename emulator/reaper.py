@@ -60,16 +60,12 @@ def end_job(store, home: Path, job_id: int, state: JobState, reason: str, text: 
 def remove_job_containers(home: Path, job_id: int, client=None) -> None:
     """Remove the job's containers in this emulator home (quietly: without an engine, the next
     `project test` sweeps them, as their agent pid is dead)."""
-    from docker.errors import DockerException
-
     from cycle.errors import CycleError
     from emulator.engine import docker as runtime
+    from emulator.engine.protocol import job_labels
 
     try:
         client = client or runtime.connect()
-        filters = {"label": [f"{runtime.LABEL_JOB}={job_id}", f"{runtime.LABEL_HOME}={runtime.home_label(home)}"]}
-        containers = client.containers.list(all=True, filters=filters)
-    except (CycleError, DockerException):
+    except CycleError:
         return
-    for container in containers:
-        runtime.remove_quietly(container)
+    runtime.remove_labelled(client, job_labels(home, job_id))

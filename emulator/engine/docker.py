@@ -9,28 +9,33 @@ allocate a TTY, so stdout and stderr stay apart.
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import os
-import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cycle.errors import EngineUnavailable, ImageMissing
+from emulator.engine.archive import tar_of  # noqa: F401  (re-exported)
+from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name them runtime.X)
+    BUILD_CAPABILITIES,
+    DOCKER_DEFAULT_CAPABILITIES,
+    JOB_CAPABILITIES,
+    LABEL,
+    LABEL_HOME,
+    LABEL_JOB,
+    LABEL_KIND,
+    LABEL_PID,
+    SECURITY_OPTIONS,
+    BuildRequest,
+    BuildResult,
+    ContainerSpec,
+    ContainerState,
+    EngineRefused,
+    ImageInfo,
+    home_label,
+    host_settings,
+)
 from emulator.pids import pid_alive  # noqa: F401  (re-exported: runtime.pid_alive)
-
-LABEL = "cycleswap.emulator"
-LABEL_HOME = "cycleswap.home"
-LABEL_PID = "cycleswap.pid"
-LABEL_JOB = "cycleswap.job"
-LABEL_KIND = "cycleswap.kind"
-
-
-def home_label(home: Path) -> str:
-    """A short stable tag for an emulator home, so two homes never sweep each other's containers."""
-    return hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
 
 
 def connect():
@@ -172,65 +177,17 @@ def _undelivered(container, stderr: bool, delivered: DeliveredFrames) -> Iterato
         return
 
 
-# Docker's default capability set (moby's oci/caps/defaults.go), written out because we drop ALL
-# and add back only what each kind of container needs.
-DOCKER_DEFAULT_CAPABILITIES = (
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-    "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-)
-# A job writes /artifacts, a folder of the host, so it gets only what ordinary work needs: own and
-# write any file in the container (CHOWN, DAC_OVERRIDE, FOWNER), signal its processes (KILL), drop
-# to another user (SETUID, SETGID), bind low ports. Not MKNOD (device nodes on the host), SETFCAP
-# (file capabilities), FSETID (keeping setuid bits on write), NET_RAW, SETPCAP, SYS_CHROOT, AUDIT_WRITE.
-JOB_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID")
-# A build binds no host folder (its result is the committed image), and package managers need
-# most of the default set (dpkg keeps setgid bits: FSETID; apt drops to _apt: SETUID, SETGID);
-# no build needs to make device nodes.
-BUILD_CAPABILITIES = tuple(cap for cap in DOCKER_DEFAULT_CAPABILITIES if cap != "MKNOD")
-# No process in the container gains privileges through a setuid binary or file capabilities.
-SECURITY_OPTIONS = ("no-new-privileges",)
-
-
-@dataclass
-class ContainerSpec:
-    """What a job or build container needs; labels always mark it as the emulator's own."""
-
-    image: str
-    command: list[str]
-    labels: dict[str, str]
-    environment: dict[str, str] = field(default_factory=dict)
-    working_dir: str = "/app"
-    binds: dict[str, dict[str, str]] = field(default_factory=dict)
-    network_mode: str = "none"
-    mem_limit: int | None = None
-    pids_limit: int | None = None
-    device_requests: list | None = None
-    capabilities: tuple[str, ...] = JOB_CAPABILITIES
-
-
 def create_container(client, spec: ContainerSpec):
-    """Create (never run(): that pulls) an unprivileged container without a TTY: every capability
-    dropped but `spec.capabilities`, and no new privileges through setuid binaries."""
-    return client.containers.create(
-        spec.image,
-        command=spec.command,
-        environment=spec.environment,
-        working_dir=spec.working_dir,
-        labels=spec.labels,
-        volumes=spec.binds,
-        network_mode=spec.network_mode,
-        mem_limit=spec.mem_limit,
-        memswap_limit=spec.mem_limit,
-        pids_limit=spec.pids_limit,
-        device_requests=spec.device_requests,
-        tty=False,
-        stdin_open=False,
-        privileged=False,
-        cap_drop=["ALL"],
-        cap_add=list(spec.capabilities),
-        security_opt=list(SECURITY_OPTIONS),
-        detach=True,
-    )
+    """Create (never run(): that pulls) the container as protocol.host_settings makes every one."""
+    gpus = _all_gpus() if spec.gpus else None
+    return client.containers.create(spec.image, command=spec.command, device_requests=gpus, detach=True,
+                                    **host_settings(spec))
+
+
+def _all_gpus() -> list:
+    from emulator.engine.gpu import device_requests
+
+    return device_requests()
 
 
 def remove_quietly(container) -> None:
@@ -267,74 +224,16 @@ def sweep(client, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> in
     return removed
 
 
-def tar_of(files: dict[str, Path], prefix: str) -> io.BufferedRandom:
-    """A tar (in a temporary file) of {archive name: source path} under `prefix`.
+def remove_labelled(client, labels: dict[str, str]) -> int:
+    """Remove (forced) every container carrying all of `labels`; how many (0 when the engine fails)."""
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
 
-    Symlinks are stored as links, never followed, so a link cannot pull host files in.
-    """
-    import tempfile
-
-    buffer = tempfile.TemporaryFile()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        folder = tarfile.TarInfo(prefix)
-        folder.type = tarfile.DIRTYPE
-        folder.mode = 0o755
-        tar.addfile(folder)
-        for name, source in files.items():
-            tar.add(str(source), arcname=f"{prefix}/{name}", recursive=False)
-    buffer.seek(0)
-    return buffer
-
-
-class DockerRuntime:
-    """engine.protocol.ContainerRuntime over docker-py: the functions above, by container id."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def require_image(self, ref: str, what: str, fix: str) -> str:
-        return require_image(self.client, ref, what, fix).id
-
-    def create(self, spec: ContainerSpec) -> str:
-        return create_container(self.client, spec).id
-
-    def _get(self, container: str):
-        return self.client.containers.get(container)
-
-    def put_archive(self, container: str, path: str, archive) -> None:
-        self._get(container).put_archive(path, archive)
-
-    def start(self, container: str) -> None:
-        self._get(container).start()
-
-    def wait(self, container: str, timeout: float | None = None) -> int:
-        return int(self._get(container).wait(timeout=timeout).get("StatusCode", 1))
-
-    def oom_killed(self, container: str) -> bool:
-        return bool(self._get(container).attrs.get("State", {}).get("OOMKilled"))
-
-    def kill(self, container: str, signal: str = "SIGKILL") -> None:
-        self._get(container).kill(signal=signal)
-
-    def stop(self, container: str, timeout: float = 10.0) -> None:
-        self._get(container).stop(timeout=timeout)
-
-    def remove(self, container: str) -> None:
-        from docker.errors import NotFound
-
-        try:
-            remove_quietly(self._get(container))
-        except NotFound:
-            pass
-
-    def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
-        return stream_lines(self._get(container), stderr)
-
-    def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
-        return self._get(container).commit(repository=repository, tag=tag, changes=changes).id
-
-    def sweep(self, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
-        return sweep(self.client, home, on_orphan)
-
-    def memory(self) -> int:
-        return engine_memory(self.client)
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    try:
+        containers = client.containers.list(all=True, filters=filters)
+    except (DockerException, RequestException):
+        return 0
+    for container in containers:
+        remove_quietly(container)
+    return len(containers)

@@ -1,8 +1,11 @@
 """An in-memory ContainerRuntime for unit tests: no engine, no sleeps.
 
 A test scripts what a container does by its command: `FakeRuntime.script(command, exit_code,
-lines, oom_killed)`; `start` runs the script at once (the container has exited when `wait` is
-asked). Images are named in `images` (ref -> id); everything done is kept for assertions.
+stdout, stderr, oom_killed)`; `start` runs the script at once (the container has exited when
+`wait` is asked). Images are named in `images` (ref -> id); a build returns `build_image` (or
+raises `build_failure`); `refuse_start` makes every start fail as an engine without the NVIDIA
+runtime does. Everything done is kept for assertions, each container with the settings
+protocol.host_settings gives it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,19 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cycle.errors import ImageMissing
-from emulator.engine.docker import ContainerSpec
+from emulator.engine.protocol import (
+    BuildFailed,
+    BuildRequest,
+    BuildResult,
+    ContainerSpec,
+    ContainerState,
+    EngineRefused,
+    ImageInfo,
+    host_settings,
+)
 
 
 @dataclass
@@ -29,17 +41,23 @@ class Script:
 class FakeContainer:
     id: str
     spec: ContainerSpec
+    host: dict[str, Any]
     state: str = "created"  # created | exited | removed
     archives: list[tuple[str, bytes]] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
 
 
 class FakeRuntime:
-    def __init__(self, images: dict[str, str] | None = None, memory: int = 8 * 2**30) -> None:
+    def __init__(self, images: dict[str, str] | None = None, memory: int = 8 * 2**30, has_bridge: bool = True) -> None:
         self.images = dict(images or {})
         self.containers: dict[str, FakeContainer] = {}
         self.scripts: dict[tuple[str, ...], Script] = {}
         self.commits: list[tuple[str, str, list[str]]] = []
+        self.builds: list[BuildRequest] = []
+        self.build_image = "cycle/fake:build"
+        self.build_failure: BuildFailed | None = None
+        self.refuse_start: str | None = None
+        self.has_bridge = has_bridge
         self._memory = memory
         self._ids = itertools.count(1)
 
@@ -56,19 +74,44 @@ class FakeRuntime:
             raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. {fix}")
         return self.images[ref]
 
+    def image(self, ref: str) -> ImageInfo | None:
+        if ref in self.images:
+            return ImageInfo(self.images[ref], (ref,))
+        tags = tuple(tag for tag, image_id in self.images.items() if image_id == ref)
+        return ImageInfo(ref, tags) if tags else None
+
+    def build(self, request: BuildRequest) -> BuildResult:
+        self.builds.append(request)
+        if self.build_failure is not None:
+            raise self.build_failure
+        self.images.setdefault(self.build_image, f"sha256:build{len(self.builds)}")
+        return BuildResult(self.build_image, "fakekey", cache_hit=False)
+
+    def network(self, requested: str) -> str:
+        if requested != "auto":
+            return requested
+        return "bridge" if self.has_bridge else "host"
+
     def create(self, spec: ContainerSpec) -> str:
-        container_id = f"fake-{next(self._ids)}"
-        self.containers[container_id] = FakeContainer(container_id, spec)
+        container_id = f"fake{next(self._ids):08d}"
+        self.containers[container_id] = FakeContainer(container_id, spec, host_settings(spec))
         return container_id
 
     def put_archive(self, container: str, path: str, archive: BinaryIO) -> None:
         self.containers[container].archives.append((path, archive.read()))
 
     def start(self, container: str) -> None:
+        if self.refuse_start is not None:
+            raise EngineRefused(self.refuse_start)
         self.containers[container].state = "exited"
 
     def wait(self, container: str, timeout: float | None = None) -> int:
         return self._script(container).exit_code
+
+    def inspect(self, container: str) -> ContainerState:
+        found = self.containers[container]
+        exit_code = self._script(container).exit_code if found.state == "exited" else None
+        return ContainerState(container, found.state, exit_code, self.oom_killed(container), dict(found.spec.labels))
 
     def oom_killed(self, container: str) -> bool:
         return self._script(container).oom_killed
@@ -83,6 +126,13 @@ class FakeRuntime:
     def remove(self, container: str) -> None:
         if container in self.containers:
             self.containers[container].state = "removed"
+
+    def remove_labelled(self, labels: dict[str, str]) -> int:
+        matching = [c for c in self.containers.values()
+                    if c.state != "removed" and labels.items() <= c.spec.labels.items()]
+        for container in matching:
+            container.state = "removed"
+        return len(matching)
 
     def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
         script = self._script(container)

@@ -1,9 +1,9 @@
-"""Stage 2, build: the job's image from the build cache (emulator.build.Builder), or the job fails BUILD_FAILED."""
+"""Stage 2, build: the job's image from the build cache (the runtime's build: emulator.build.Builder
+behind DockerRuntime), or the job fails BUILD_FAILED."""
 
 from __future__ import annotations
 
-from emulator.build import Builder, BuildFailed
-from emulator.engine import docker as runtime
+from emulator.engine.protocol import LABEL_JOB, BuildFailed, BuildRequest
 from emulator.job.context import JobContext
 from emulator.models import Job, JobState
 
@@ -11,11 +11,12 @@ from emulator.models import Job, JobState
 def build_image(ctx: JobContext) -> Job | None:
     """Set ctx.image to the job's build image; on a failed build, explain it and end the job
     (the ended job is returned: the flow stops there)."""
-    labels = {**ctx.labels, runtime.LABEL_JOB: str(ctx.job.id)}
-    builder = Builder(ctx.client, ctx.store, labels, ctx.event)
+    labels = {**ctx.labels, LABEL_JOB: str(ctx.job.id)}
     options = ctx.options
+    request = BuildRequest(ctx.manifest, ctx.base_image, ctx.store, labels, ctx.event, options.rebuild, options.clean,
+                           options.network)
     try:
-        build = builder.ensure(ctx.manifest, ctx.base_image, options.rebuild, options.clean, options.network)
+        build = ctx.runtime.build(request)
     except BuildFailed as failure:
         from emulator.build_diagnosis import explain
 

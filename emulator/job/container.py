@@ -12,9 +12,8 @@ from __future__ import annotations
 import time
 
 from emulator.context import project_files
-from emulator.engine import docker as runtime
-from emulator.engine import gpu
-from emulator.engine.dockerd import resolve_network
+from emulator.engine.archive import tar_of
+from emulator.engine.protocol import LABEL_JOB, LABEL_KIND, ContainerRuntime, ContainerSpec
 from emulator.job import artifacts
 from emulator.job.context import JobContext, StartFailed, Stay
 from emulator.models import JobState
@@ -32,32 +31,32 @@ def start_stay(ctx: JobContext, machine: str, restored: dict[str, tuple]) -> Sta
     pipeline.seed(restored)
     pipeline.start()
     try:
-        container.start()
-    except Exception as error:  # docker.errors.APIError: the engine refused to start it
+        ctx.runtime.start(container)
+    except Exception as error:  # protocol.EngineRefused: the engine refused to start it
         pipeline.abandon()
-        runtime.remove_quietly(container)
+        ctx.runtime.remove(container)
         raise StartFailed(_start_hint(ctx, error)) from None
     return Stay(machine, container, pipeline, time.monotonic())
 
 
-def create(ctx: JobContext, machine: str):
-    """The container (created, not started) with its limits, binds and the project copied into /app."""
+def create(ctx: JobContext, machine: str) -> str:
+    """The container (created, not started; its id) with its limits, binds and the project copied into /app."""
     options, manifest = ctx.options, ctx.manifest
     limits = {} if options.skip_limits else {"mem_limit": memory_limit(ctx), "pids_limit": PIDS_LIMIT}
-    spec = runtime.ContainerSpec(
+    spec = ContainerSpec(
         image=ctx.image,
         command=["bash", ".cycleswap/run.sh"],
-        labels={**ctx.labels, runtime.LABEL_JOB: str(ctx.job.id), runtime.LABEL_KIND: "job"},
+        labels={**ctx.labels, LABEL_JOB: str(ctx.job.id), LABEL_KIND: "job"},
         environment=manifest.container_env(),
         binds={str(ctx.machine_folder(machine)): {"bind": "/artifacts", "mode": "rw"}, **_extra_binds(ctx)},
-        network_mode=resolve_network(ctx.client, options.network),
-        device_requests=gpu.device_requests() if manifest.cuda and not options.cpu else None,
+        network_mode=ctx.runtime.network(options.network),
+        gpus=bool(manifest.cuda and not options.cpu),
         **limits,
     )
-    container = runtime.create_container(ctx.client, spec)
-    archive = runtime.tar_of(project_files(manifest.root), "app")
+    container = ctx.runtime.create(spec)
+    archive = tar_of(project_files(manifest.root), "app")
     with archive:
-        container.put_archive("/", archive)
+        ctx.runtime.put_archive(container, "/", archive)
     if options.skip_limits:
         ctx.event("--skip-limits: no memory or process limit on this container")
     else:
@@ -69,7 +68,7 @@ def memory_limit(ctx: JobContext) -> int:
     """90 % of the machine's memory, as the platform sets it; $CYCLE_MEMORY_LIMIT (bytes) overrides it for tests."""
     if ctx.settings.memory_limit:
         return ctx.settings.memory_limit
-    return int(runtime.engine_memory(ctx.client) * MEMORY_SHARE)
+    return int(ctx.runtime.memory() * MEMORY_SHARE)
 
 
 def _extra_binds(ctx: JobContext) -> dict:
@@ -89,21 +88,21 @@ def _extra_binds(ctx: JobContext) -> dict:
 
 
 def _start_hint(ctx: JobContext, error: Exception) -> str:
-    text = str(getattr(error, "explanation", None) or error)
+    text = str(error)
     if ctx.manifest.cuda and not ctx.options.cpu:
         return (f"the engine could not start the container with the GPUs ({text}). The Docker engine needs the "
                 "NVIDIA container toolkit for GPU jobs; install it, or run with --cpu to run without a GPU.")
     return f"the engine could not start the container ({text})."
 
 
-def sweep(client, home, store: StateStore) -> None:
+def sweep(engine: ContainerRuntime, home, store: StateStore) -> None:
     """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST)."""
 
     def orphan(labels: dict[str, str]) -> None:
-        job_id = labels.get(runtime.LABEL_JOB)
+        job_id = labels.get(LABEL_JOB)
         if not job_id:
             return
         text = "the process running this job died; its leftover container was removed"
         store.end_abandoned(int(job_id), JobState.FAILED, "LOST", text)
 
-    runtime.sweep(client, home, orphan)
+    engine.sweep(home, orphan)

@@ -12,6 +12,7 @@ from cycle.api.manifest import Manifest
 from cycle.api.options import RunOptions  # noqa: F401  (the contract's: the flags an agent runs a job with)
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice
+from emulator.engine.protocol import ContainerRuntime, ImageInfo
 from emulator.logship import LogShipper
 from emulator.models import Job, JobState, Stream, now_ns
 from emulator.settings import Settings
@@ -34,10 +35,10 @@ class CancelRequested(Exception):
 
 @dataclass
 class Stay:
-    """One stretch of the job on one machine: its container and its artifact pipeline."""
+    """One stretch of the job on one machine: its container (the engine's id) and its artifact pipeline."""
 
     machine: str
-    container: Any
+    container: str
     pipeline: Any  # emulator.artifacts.ArtifactPipeline
     started: float
     move_id: int | None = None
@@ -49,12 +50,12 @@ class Stay:
 
 @dataclass
 class JobContext:
-    """One job's run: where it runs (home, store, engine, blob store, settings), what it runs
+    """One job's run: where it runs (home, store, container runtime, blob store, settings), what it runs
     (manifest, images, options), and where it is (the current stay). Stages read and update it."""
 
     home: Path
     store: StateStore
-    client: Any
+    runtime: ContainerRuntime
     blobs: BlobStore
     settings: Settings
     labels: dict[str, str]
@@ -63,7 +64,7 @@ class JobContext:
     manifest: Manifest | None = None
     options: RunOptions = RunOptions()
     base: ImageChoice | None = None
-    base_image: Any = None
+    base_image: ImageInfo | None = None
     image: str | None = None  # the build image, once built
     stay: Stay | None = None
 

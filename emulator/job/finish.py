@@ -4,21 +4,19 @@ job folders disarmed, machines given back, log shipped) and the last safety net.
 
 from __future__ import annotations
 
-from emulator.engine import docker as runtime
+from emulator.engine.protocol import job_labels
 from emulator.hostsafety import disarm_job
 from emulator.job import artifacts
 from emulator.job.context import JobContext
 from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
-from emulator.reaper import remove_job_containers
 from emulator.rules.email import wants_email
 
 
 def finish(ctx: JobContext) -> Job:
     """The container exited: its exit code, an OOM kill and the artifact report make the final state."""
     stay = ctx.stay
-    exit_code = int(stay.container.wait().get("StatusCode", 1))
-    stay.container.reload()
-    oom = bool(stay.container.attrs.get("State", {}).get("OOMKilled"))
+    exit_code = ctx.runtime.wait(stay.container)
+    oom = ctx.runtime.inspect(stay.container).oom_killed
     report = artifacts.finish_uploads(ctx, stay)
     state, reason = state_for_exit(exit_code, oom, upload_failed=bool(report.failed))
     if oom:
@@ -40,7 +38,7 @@ def cancel(ctx: JobContext) -> None:
     """Ctrl-C or `cycle job cancel`: the container goes at once; files that were still waiting
     to upload are recorded as abandoned (the upload in flight finishes)."""
     if ctx.stay is not None:
-        runtime.remove_quietly(ctx.stay.container)
+        ctx.runtime.remove(ctx.stay.container)
         abandoned = artifacts.abandon(ctx, ctx.stay)
         if abandoned:
             ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
@@ -61,15 +59,19 @@ def clean_up(ctx: JobContext) -> None:
     """Every way out of the run: the container goes, its watcher stops, what the job left on the
     host is disarmed, every machine the job holds is given back, and the rest of the log is shipped."""
     if ctx.stay is not None:
-        runtime.remove_quietly(ctx.stay.container)
+        ctx.runtime.remove(ctx.stay.container)
         ctx.stay.pipeline.abandon()
         ctx.stay = None
-    remove_job_containers(ctx.home, ctx.job.id, ctx.client)  # one created but never started, too
+    _remove_job_containers(ctx)  # one created but never started, too
     disarmed = disarm_job(ctx.home, ctx.job.name)
     if disarmed:
         ctx.event(f"cleared setuid/setgid bits or removed special files the job left: {', '.join(disarmed[:20])}")
     ctx.store.release_job_machines(ctx.job.id)
     ctx.shipper.close()
+
+
+def _remove_job_containers(ctx: JobContext) -> None:
+    ctx.runtime.remove_labelled(job_labels(ctx.home, ctx.job.id))
 
 
 def never_left_unfinished(ctx: JobContext, interrupted: bool) -> None:

@@ -11,7 +11,6 @@ import queue
 import threading
 import time
 
-from emulator.engine import docker as runtime
 from emulator.job import artifacts
 from emulator.job.context import CancelRequested, JobContext, Stay
 from emulator.models import Stream
@@ -26,7 +25,8 @@ def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     CancelRequested when a cancel request arrives."""
     records: queue.Queue = queue.Queue()
     stay.records, stay.done = records, object()
-    stay.readers = [threading.Thread(target=_read, args=(stay, s), daemon=True) for s in (Stream.STDOUT, Stream.STDERR)]
+    stay.readers = [threading.Thread(target=_read, args=(ctx, stay, stream), daemon=True)
+                    for stream in (Stream.STDOUT, Stream.STDERR)]
     for thread in stay.readers:
         thread.start()
     open_streams = len(stay.readers)
@@ -45,9 +45,9 @@ def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     return None
 
 
-def _read(stay: Stay, stream: Stream) -> None:
+def _read(ctx: JobContext, stay: Stay, stream: Stream) -> None:
     try:
-        for ts, line in runtime.stream_lines(stay.container, stderr=stream is Stream.STDERR):
+        for ts, line in ctx.runtime.logs(stay.container, stderr=stream is Stream.STDERR):
             stay.records.put((ts, stream, line))
     finally:
         stay.records.put(stay.done)

@@ -17,7 +17,7 @@ from pathlib import Path
 from cycle.api.keys import artifact_relative
 from cycle.errors import CycleError
 from emulator.blobs import StorageError, StoredObject
-from emulator.engine import docker as runtime
+from emulator.engine.protocol import short_id
 from emulator.job import artifacts, container, logs, machine
 from emulator.job.context import JobContext, RestoreFailed, StartFailed
 from emulator.models import Job, JobState, Move, now_ns
@@ -58,13 +58,13 @@ class RecoveryStrategy:
         ctx, stay = self.ctx, self.ctx.stay
         ctx.event(f"reassignment: job leaves machine {stay.machine} ({request.trigger})")
         if request.grace:
-            stay.container.stop(timeout=int(request.grace))  # SIGTERM, then SIGKILL after the grace period
+            ctx.runtime.stop(stay.container, timeout=int(request.grace))  # SIGTERM, then SIGKILL after the grace period
             how = f"stopped (SIGTERM, {request.grace:g} s grace)"
         else:
-            stay.container.kill()
+            ctx.runtime.kill(stay.container)
             how = "killed (SIGKILL)"
         logs.drain(ctx, stay)
-        runtime.remove_quietly(stay.container)
+        ctx.runtime.remove(stay.container)
         abandoned = artifacts.abandon(ctx, stay)
         ctx.stay = None
         lost = sorted(set(abandoned) | set(stay.pipeline.unstored()))
@@ -137,7 +137,7 @@ class RecoveryStrategy:
                               restored_bytes=sum(size for _, size, _ in restored.values()),
                               restore_seconds=seconds, restarted_ns=now_ns())
         ctx.stay.move_id = move_id
-        ctx.event(f"container restarted on machine {target} (container {ctx.stay.container.short_id}): "
+        ctx.event(f"container restarted on machine {target} (container {short_id(ctx.stay.container)}): "
                   "run.sh starts again")
 
 

@@ -11,7 +11,7 @@ from cycle.api.manifest import Manifest
 from cycle.errors import CycleError, JobCancelled
 from emulator.blobs import BlobStore
 from emulator.config import ImageChoice
-from emulator.engine import docker as runtime
+from emulator.engine.protocol import LABEL, LABEL_HOME, LABEL_PID, ContainerRuntime, ImageInfo, home_label, short_id
 from emulator.job import build, container, finish, logs, machine, prepare
 from emulator.job.context import CancelRequested, JobContext, RestoreFailed, RunOptions, Sink, StartFailed
 from emulator.job.guard import Interrupts, describe_error
@@ -23,30 +23,35 @@ from emulator.store import StateStore
 
 
 class JobRunner:
-    def __init__(self, home: Path, store: StateStore, client, sink: Sink, blobs: BlobStore,
+    """Runs jobs of one emulator home on a container runtime (engine.runtime.DockerRuntime; the
+    unit tests give it engine.fake.FakeRuntime): the stages see only the runtime's protocol."""
+
+    def __init__(self, home: Path, store: StateStore, runtime: ContainerRuntime, sink: Sink, blobs: BlobStore,
                  settings: Settings | None = None) -> None:
         self.home = home
         self.store = store
-        self.client = client
+        self.runtime = runtime
         self.sink = sink
         self.blobs = blobs
         self.settings = settings or Settings.from_env()
         self.labels = {
-            runtime.LABEL: "1",
-            runtime.LABEL_HOME: runtime.home_label(home),
-            runtime.LABEL_PID: str(os.getpid()),
+            LABEL: "1",
+            LABEL_HOME: home_label(home),
+            LABEL_PID: str(os.getpid()),
         }
         self.shipper: LogShipper | None = None
 
     def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions,
             job: Job | None = None) -> Job:
         """Run the job to its end, moving it between machines when asked; `job` is the record a
-        detached start created, else a new one. Ends with the emails the manifest asks for."""
+        detached start created, else a new one. Ends with the emails the manifest asks for.
+        `base_image`: the base image (anything with its `id`: the runtime describes it)."""
+        base_image = None if base_image is None else self.runtime.image(base_image.id)
         ctx, ended = self._run(manifest, base, base_image, options, job)
         finish.tell(ctx, ended)
         return ended
 
-    def _run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions,
+    def _run(self, manifest: Manifest, base: ImageChoice, base_image: ImageInfo | None, options: RunOptions,
              job: Job | None) -> tuple[JobContext, Job]:
         """The job from its record to its final state, whatever happens on the way: an interrupt
         or a cancel request cancels it (a second interrupt during the clean-up only says
@@ -108,26 +113,26 @@ class JobRunner:
             ctx.event(f"job failed to start: {failure}")
             return ctx.end(JobState.FAILED, reason="START_FAILED")
         ctx.job = self.store.set_state(ctx.job.id, JobState.RUNNING, machine=on, image=ctx.image)
-        ctx.event(f"job started on machine {on} (container {ctx.stay.container.short_id}, image {ctx.image})")
+        ctx.event(f"job started on machine {on} (container {short_id(ctx.stay.container)}, image {ctx.image})")
         return None
 
     def _context(self, job: Job, manifest: Manifest | None = None, options: RunOptions = RunOptions(),
-                 base: ImageChoice | None = None, base_image=None) -> JobContext:
+                 base: ImageChoice | None = None, base_image: ImageInfo | None = None) -> JobContext:
         """The job's context; its log shipper is new unless one was set on the runner (tests)."""
         if self.shipper is None or self.shipper.job_id != job.id:
             self.shipper = LogShipper(self.store, job.id, self.sink)
-        return JobContext(self.home, self.store, self.client, self.blobs, self.settings, self.labels, job,
+        return JobContext(self.home, self.store, self.runtime, self.blobs, self.settings, self.labels, job,
                           self.shipper, manifest, options, base, base_image)
 
     def sweep(self) -> None:
         """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST)."""
-        container.sweep(self.client, self.home, self.store)
+        container.sweep(self.runtime, self.home, self.store)
 
     # entry points kept for callers and tests of the former single-class runner
     def _never_left_unfinished(self, job: Job, interrupted: bool) -> None:
         finish.never_left_unfinished(self._context(job), interrupted)
 
-    def _create(self, manifest: Manifest, job: Job, image: str, options: RunOptions, machine: str):
+    def _create(self, manifest: Manifest, job: Job, image: str, options: RunOptions, machine: str) -> str:
         ctx = self._context(job, manifest, options)
         ctx.image = image
         return container.create(ctx, machine)

@@ -108,9 +108,10 @@ class Starting:
                 f"{manifest.root}; the name now belongs to {manifest.root}. Jobs started before stay with {previous}.")
 
     def _runner(self, prepared: Prepared, sink: LogSink) -> JobRunner:
+        from emulator.engine.runtime import DockerRuntime
         from emulator.job.runner import JobRunner
 
-        runner = JobRunner(self.home, self.store, prepared.client, sink, prepared.blobs)
+        runner = JobRunner(self.home, self.store, DockerRuntime(prepared.client), sink, prepared.blobs)
         runner.sweep()
         return runner
 

@@ -70,23 +70,26 @@ def cuda_project(project, version="12.2"):
 def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, docker_client):
     from cycle.api.manifest import load_manifest
     from emulator.blobs import LocalStore
+    from emulator.engine.runtime import DockerRuntime
     from emulator.job.context import RunOptions
     from emulator.job.runner import JobRunner
     from emulator.store import StateStore
 
     cuda_project(project)
     store = StateStore(home / "state.db")
-    runner = JobRunner(home, store, docker_client, lambda *r: None, LocalStore(home / "storage"))
+    runner = JobRunner(home, store, DockerRuntime(docker_client), lambda *r: None, LocalStore(home / "storage"))
     from emulator.logship import LogShipper
 
     job = store.create_job(project.name)
     runner.shipper = LogShipper(store, job.id, lambda *r: None)
     manifest = load_manifest(project.root)
-    container = runner._create(manifest, job, "cycle/base:busybox", RunOptions(), "local-0")
+    container = docker_client.containers.get(
+        runner._create(manifest, job, "cycle/base:busybox", RunOptions(), "local-0"))
     try:
         requests = container.attrs["HostConfig"]["DeviceRequests"]
         assert requests == [{"Driver": "", "Count": -1, "DeviceIDs": [], "Capabilities": [["gpu"]], "Options": {}}]
-        plain = runner._create(manifest, job, "cycle/base:busybox", RunOptions(cpu=True), "local-0")
+        plain = docker_client.containers.get(
+            runner._create(manifest, job, "cycle/base:busybox", RunOptions(cpu=True), "local-0"))
         assert not plain.attrs["HostConfig"].get("DeviceRequests")
         plain.remove(force=True)
     finally:

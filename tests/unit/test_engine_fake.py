@@ -7,9 +7,10 @@ import io
 import pytest
 
 from cycle.errors import ImageMissing
-from emulator.engine.docker import ContainerSpec, DockerRuntime
+from emulator.engine.docker import ContainerSpec
 from emulator.engine.fake import FakeRuntime
 from emulator.engine.protocol import ContainerRuntime
+from emulator.engine.runtime import DockerRuntime
 
 
 def test_both_runtimes_keep_the_protocol():

@@ -1,5 +1,6 @@
 """The runner chains the job's stages in order and always cleans up: fakes for every stage and
-for the engine, a real sqlite store in a temporary folder, no Docker."""
+the in-memory engine (engine.fake.FakeRuntime), a real sqlite store in a temporary folder, no
+Docker. The last tests run the real stages against FakeRuntime."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from cycle.errors import JobCancelled
+from emulator.engine.fake import FakeRuntime
+from emulator.engine.protocol import ContainerSpec
 from emulator.job import build, container, finish, logs, machine, prepare
 from emulator.job.context import RunOptions, Stay
 from emulator.job.move import RecoveryStrategy
@@ -21,16 +24,6 @@ from emulator.store import StateStore
 REAL_CLAIM = machine.claim  # the fixture replaces it with a fake
 
 
-class FakeContainer:
-    short_id = "c0ffee"
-
-    def __init__(self) -> None:
-        self.removed = False
-
-    def remove(self, force: bool = False) -> None:
-        self.removed = True
-
-
 class FakePipeline:
     def __init__(self) -> None:
         self.abandoned = False
@@ -40,20 +33,13 @@ class FakePipeline:
         return SimpleNamespace(abandoned=[])
 
 
-class FakeClient:
-    """The engine as the clean-up sees it: no containers left with the job's labels."""
-
-    def __init__(self) -> None:
-        self.containers = SimpleNamespace(list=lambda **kwargs: [])
-
-
 @pytest.fixture
 def fake_flow(tmp_path, monkeypatch):
     """A runner whose stages are fakes that note their names in `flow.steps`; set
     `flow.fail_in` to a stage name to make it raise, `flow.moves` to how many moves the pump asks for."""
     store = StateStore(tmp_path / "state.db")
     store.ensure_machines(["local-0", "local-1"], None)
-    flow = SimpleNamespace(steps=[], fail_in=None, moves=0, stays=[], store=store)
+    flow = SimpleNamespace(steps=[], fail_in=None, moves=0, stays=[], store=store, engine=FakeRuntime())
 
     def step(name):
         flow.steps.append(name)
@@ -66,7 +52,9 @@ def fake_flow(tmp_path, monkeypatch):
 
     def start_stay(ctx, on, restored):
         step("start")
-        stay = Stay(on, FakeContainer(), FakePipeline(), 0.0)
+        started = flow.engine.create(ContainerSpec(image="i", command=["run"], labels=dict(ctx.labels)))
+        flow.engine.start(started)
+        stay = Stay(on, started, FakePipeline(), 0.0)
         flow.stays.append(stay)
         return stay
 
@@ -98,11 +86,15 @@ def fake_flow(tmp_path, monkeypatch):
     monkeypatch.setattr(RecoveryStrategy, "recover", recover)
     monkeypatch.setattr(finish, "finish", finish_stage)
     monkeypatch.setattr(finish, "tell", lambda ctx, ended: step("tell"))
-    flow.runner = JobRunner(tmp_path, store, FakeClient(), lambda *record: None, blobs=None,
+    flow.runner = JobRunner(tmp_path, store, flow.engine, lambda *record: None, blobs=None,
                             settings=Settings(machines=2))
     manifest = SimpleNamespace(name="p", root=tmp_path, cuda=None)
     flow.run = lambda: flow.runner.run(manifest, None, None, RunOptions())
     return flow
+
+
+def removed(flow, stay) -> bool:
+    return flow.engine.containers[stay.container].state == "removed"
 
 
 def held(store):
@@ -120,7 +112,7 @@ def test_the_stages_run_in_flow_order_and_the_clean_up_frees_the_machine(fake_fl
                                "finish", "tell"]
     assert ended.state is JobState.FINISHED
     assert held(fake_flow.store) == []
-    assert fake_flow.stays[-1].container.removed and fake_flow.stays[-1].pipeline.abandoned
+    assert removed(fake_flow, fake_flow.stays[-1]) and fake_flow.stays[-1].pipeline.abandoned
 
 
 def test_a_stage_that_raises_ends_the_job_failed_agent_error_after_the_clean_up(fake_flow):
@@ -129,7 +121,7 @@ def test_a_stage_that_raises_ends_the_job_failed_agent_error_after_the_clean_up(
     assert (ended.state, ended.reason) == (JobState.FAILED, "AGENT_ERROR")
     assert fake_flow.steps[-1] == "tell" and "finish" not in fake_flow.steps
     assert held(fake_flow.store) == []
-    assert fake_flow.stays[0].container.removed
+    assert removed(fake_flow, fake_flow.stays[0])
     texts = system_texts(fake_flow.store, ended.id)
     assert any("the agent hit an error: RuntimeError: the pump broke" in t for t in texts)
 
@@ -147,7 +139,7 @@ def test_an_interrupt_cancels_the_job_and_frees_its_machine(fake_flow):
         fake_flow.run()
     job = fake_flow.store.job(raised.value.job.id)
     assert (job.state, job.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
-    assert held(fake_flow.store) == [] and fake_flow.stays[0].container.removed
+    assert held(fake_flow.store) == [] and removed(fake_flow, fake_flow.stays[0])
 
 
 def test_a_cancel_request_reaches_the_running_job_through_the_requests_table(fake_flow, monkeypatch):
@@ -191,3 +183,96 @@ def test_a_cancel_request_ends_the_wait_for_a_machine(fake_flow, monkeypatch):
         fake_flow.run()
     assert fake_flow.store.job(raised.value.job.id).state is JobState.CANCELLED
     assert sorted(held(fake_flow.store)) == ["local-0", "local-1"]  # the other job's, untouched
+
+
+# The real stages, chained by the real runner, against the in-memory engine.
+
+RUN_SH = ["bash", ".cycleswap/run.sh"]
+
+
+@pytest.fixture
+def real_flow(tmp_path, monkeypatch):
+    """A real runner over FakeRuntime: a project made by `cycle project init`, a local blob store,
+    two machines without a GPU; `flow.run(options)` runs the job and returns it ended."""
+    import io
+    import tarfile
+
+    from cycle.api.manifest import init_project, load_manifest
+    from emulator.blobs import LocalStore
+    from emulator.config import ImageChoice
+
+    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
+    init_project(tmp_path / "proj")
+    home = tmp_path / "home"
+    home.mkdir()
+    store = StateStore(home / "state.db")
+    engine = FakeRuntime(images={"cycle/base:busybox": "sha256:base"}, memory=2**30)
+    runner = JobRunner(home, store, engine, lambda *record: None, LocalStore(home / "storage"),
+                       settings=Settings(machines=2))
+    manifest = load_manifest(tmp_path / "proj")
+    base = ImageChoice(manifest.ubuntu_version, "cycle/base:busybox", "test")
+
+    def run(options=RunOptions()):
+        return runner.run(manifest, base, engine.image("cycle/base:busybox"), options)
+
+    def archive_names(container):
+        (path, data), = container.archives
+        return path, tarfile.open(fileobj=io.BytesIO(data)).getnames()
+
+    return SimpleNamespace(engine=engine, store=store, home=home, run=run, archive_names=archive_names)
+
+
+def test_the_real_stages_run_a_job_on_the_fake_engine(real_flow):
+    engine = real_flow.engine
+    engine.script(RUN_SH, exit_code=3, stdout=["hello", "world"], stderr=["oops"])
+    ended = real_flow.run()
+
+    (request,) = engine.builds  # the build stage asked the runtime for the image, on the base image
+    assert request.base.id == "sha256:base" and not request.rebuild
+    (job_container,) = engine.containers.values()
+    spec, host = job_container.spec, job_container.host
+    assert spec.image == engine.build_image and spec.command == RUN_SH
+    assert spec.labels["cycleswap.job"] == str(ended.id) and spec.labels["cycleswap.kind"] == "job"
+    assert host["cap_drop"] == ["ALL"] and sorted(host["cap_add"]) == sorted(
+        ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"))
+    assert host["security_opt"] == ["no-new-privileges"] and host["privileged"] is False and host["tty"] is False
+    assert host["network_mode"] == "bridge"  # --network auto on an engine with its bridge
+    artifacts = real_flow.home / "machines" / ended.machine / "artifacts" / ended.name
+    assert host["volumes"] == {str(artifacts): {"bind": "/artifacts", "mode": "rw"}}
+    assert host["mem_limit"] == int(2**30 * 0.9) and host["pids_limit"] == 4096 and not spec.gpus
+    path, names = real_flow.archive_names(job_container)
+    assert path == "/" and "app/.cycleswap/run.sh" in names
+
+    logs = [(r.stream, r.text) for r in real_flow.store.logs(ended.id) if r.stream is not Stream.SYSTEM]
+    assert sorted(logs) == sorted([(Stream.STDOUT, "hello"), (Stream.STDOUT, "world"), (Stream.STDERR, "oops")])
+    assert (ended.state, ended.reason, ended.exit_code) == (JobState.FAILED, "EXIT_CODE_3", 3)
+    assert job_container.state == "removed" and held(real_flow.store) == []
+    assert any(f"(container {job_container.id[:12]}, image {engine.build_image})" in text
+               for text in system_texts(real_flow.store, ended.id))
+
+
+def test_an_oom_kill_on_the_fake_engine_ends_the_job_out_of_memory(real_flow):
+    real_flow.engine.script(RUN_SH, exit_code=137, oom_killed=True)
+    ended = real_flow.run()
+    assert (ended.state, ended.reason, ended.exit_code) == (JobState.FAILED, "OUT_OF_MEMORY", 137)
+    assert any("out of memory" in text for text in system_texts(real_flow.store, ended.id))
+
+
+def test_an_engine_that_refuses_the_start_fails_the_job_and_removes_the_container(real_flow):
+    real_flow.engine.refuse_start = "could not select device driver \"\" with capabilities: [[gpu]]"
+    ended = real_flow.run(RunOptions(network="none", skip_limits=True))
+    assert (ended.state, ended.reason) == (JobState.FAILED, "START_FAILED")
+    (job_container,) = real_flow.engine.containers.values()
+    assert job_container.state == "removed" and held(real_flow.store) == []
+    assert job_container.host["network_mode"] == "none" and job_container.host["mem_limit"] is None
+    assert any("could not start the container (could not select device driver" in text
+               for text in system_texts(real_flow.store, ended.id))
+
+
+def test_a_failed_build_on_the_fake_engine_ends_the_job_build_failed_without_a_container(real_flow):
+    from emulator.engine.protocol import BuildFailed
+
+    real_flow.engine.build_failure = BuildFailed(2, ["E: Unable to locate package nope"])
+    ended = real_flow.run()
+    assert (ended.state, ended.reason, ended.exit_code) == (JobState.FAILED, "BUILD_FAILED", 2)
+    assert real_flow.engine.containers == {} and held(real_flow.store) == []
