@@ -64,7 +64,9 @@ def search_logs(
     bounds = _id_range(store, job_id)
     if bounds is None:
         return []
-    where, args = log_filter(stream, matching=needle)
+    matching, matching_args = log_filter(None, matching=needle)  # first: sqlite tests terms in order, and
+    kept, kept_args = log_filter(stream)  # most lines fail LIKE, so the other terms see only its matches
+    where, args = matching + kept, [*matching_args, *kept_args]
     chunks = _chunks(*bounds, chunk_ids)
     if len(chunks) == 1:
         return _search_chunk(store._connection(), job_id, chunks[0], where, args, limit)
@@ -78,7 +80,6 @@ def search_logs(
             else:
                 future.cancel()
     return found[:limit]
-
 
 
 def _id_range(store: StateStore, job_id: int) -> tuple[int, int] | None:
@@ -115,7 +116,7 @@ def _search_chunk(db: sqlite3.Connection, job_id: int, chunk: tuple[int, int], w
                        (job_id, low, sample_end)).fetchone()[0]
     job_test = "+job_id = ?" if owned >= DENSE * (sample_end - low + 1) else "job_id = ?"
     rows = db.execute(
-        f"SELECT id FROM logs WHERE id BETWEEN ? AND ? AND {job_test} {where} ORDER BY id LIMIT ?",
-        (low, high, job_id, *args, limit),
+        f"SELECT id FROM logs WHERE id BETWEEN ? AND ? {where} AND {job_test} ORDER BY id LIMIT ?",
+        (low, high, *args, job_id, limit),
     )
     return [row[0] for row in rows]
