@@ -95,3 +95,19 @@ def test_a_chunked_search_answers_exactly_what_one_query_does(tmp_path):
             for limit in (1, 34, 10**6):
                 assert search_logs(store, job.id, needle, stream, limit=limit, chunk_ids=chunk_ids) == wanted[:limit]
     assert search_logs(store, store.create_job("demo").id, "loss", chunk_ids=3) == []  # a job with no lines
+
+
+def test_a_chunked_position_counts_exactly_what_one_query_does(tmp_path):
+    """A line's position is counted in chunks of the job's id range in parallel: for every chunk
+    size, line (the first, one on a chunk border, one of another job's, past the end) and filter,
+    it is the number of the job's lines before it that pass the filter."""
+    store, job = interleaved_store(tmp_path)
+    records = store.logs(job.id)
+    lines = [None, records[0].id, records[150].id, records[-1].id, records[-1].id + 5, records[250].id + 11]
+    for stream, matching in [(None, ""), (Stream.STDERR, ""), (None, "loss 50%_"), (Stream.STDOUT, "EPOCH 1")]:
+        for line_id in lines:
+            wanted = sum(1 for r in records if (line_id is None or r.id < line_id) and stream in (None, r.stream)
+                         and matching.lower() in r.text.lower())
+            for chunk_ids in (5, 64, 10**9):
+                assert log_position(store, job.id, line_id, stream, matching, chunk_ids=chunk_ids) == wanted
+    assert log_position(store, store.create_job("demo").id, None, chunk_ids=3) == 0  # a job with no lines
