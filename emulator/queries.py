@@ -84,8 +84,10 @@ def search_logs(
     where, args = _like_first(stream, needle)
 
     def scan(db: sqlite3.Connection, chunk: tuple[int, int]) -> list[int]:
-        sql = (f"SELECT id FROM logs WHERE id BETWEEN ? AND ? {where} AND {_job_test(db, job_id, chunk, where)} "
-               "ORDER BY id LIMIT ?")
+        sql = (
+            f"SELECT id FROM logs WHERE id BETWEEN ? AND ? {where} AND {_job_test(db, job_id, chunk, where)} "
+            "ORDER BY id LIMIT ?"
+        )
         return [row[0] for row in db.execute(sql, (*chunk, *args, job_id, limit))]
 
     found: list[int] = []
@@ -150,6 +152,7 @@ def _job_test(db: sqlite3.Connection, job_id: int, chunk: tuple[int, int], where
         return "job_id = ?"
     low, high = chunk
     sample_end = min(high, low + 4095)
-    owned = db.execute("SELECT COUNT(*) FROM logs WHERE job_id = ? AND id BETWEEN ? AND ?",
-                       (job_id, low, sample_end)).fetchone()[0]
+    owned = db.execute(
+        "SELECT COUNT(*) FROM logs WHERE job_id = ? AND id BETWEEN ? AND ?", (job_id, low, sample_end)
+    ).fetchone()[0]
     return "+job_id = ?" if owned >= DENSE * (sample_end - low + 1) else "job_id = ?"
