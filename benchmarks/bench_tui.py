@@ -99,15 +99,17 @@ async def navigate(home: Path, name: str) -> dict:
             yield LogView(LogSource(platform, name))
 
     async def until(condition) -> None:
+        """Check every 2 ms, letting the app (on this same loop) work between checks; not
+        Pilot.pause, whose wait for every widget's queue each time takes a core from the search."""
         while not condition():
-            await pilot.pause(0.001)
+            await asyncio.sleep(0.002)
 
     app = Probe()
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.query_one(LogView)
         await until(lambda: log.line_count and log.total is not None and not log.fetching)
         t = time.perf_counter()
-        await pilot.press("g")
+        press_as_a_terminal_does(app, "g")
         await until(lambda: log.first_line == 0 and log.top_index == 0 and not log.fetching)
         await pilot.pause(0)  # the repaint
         to_top = time.perf_counter() - t
@@ -117,10 +119,23 @@ async def navigate(home: Path, name: str) -> dict:
         await until(lambda: log.matches and log.match_index is not None)
         await pilot.pause(0)
         search = time.perf_counter() - t
+        await until(lambda: log.first_line is not None)
+        numbered = time.perf_counter() - t
     t = time.perf_counter()
     platform.search_logs(name, NEEDLE)
     query = time.perf_counter() - t
-    return {"to_top": to_top, "first_text": first_text, "search": search, "search_query": query}
+    return {"to_top": to_top, "first_text": first_text, "search": search, "search_query": query, "numbered": numbered}
+
+
+def press_as_a_terminal_does(app, key: str) -> None:
+    """The key event as the terminal driver delivers it. Not Pilot.press: that also waits until
+    the process has been idle for a 20 ms slice (twice), which on a busy machine adds 60-100 ms
+    that no user sees."""
+    from textual import events
+
+    event = events.Key(key, key)
+    event.set_sender(app)
+    app._driver.send_message(event)
 
 
 def navigation_figures(lines: int) -> None:
@@ -133,7 +148,8 @@ def navigation_figures(lines: int) -> None:
     print(f"`g` at the bottom to the first line on screen: {r['to_top'] * 1000:.0f} ms on {lines:,} lines "
           f"(goal < 100 ms; it shows {r['first_text']!r})")
     print(f"whole-log search, `/` to the match on screen: {r['search'] * 1000:.0f} ms on {lines:,} lines "
-          f"(goal < 1 s; the sqlite query alone: {r['search_query'] * 1000:.0f} ms)")
+          f"(goal < 1 s; the sqlite query alone: {r['search_query'] * 1000:.0f} ms; \"line N\" follows after "
+          f"{r['numbered'] * 1000:.0f} ms)")
     print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     record(f"TUI `g` at the bottom to the first line on screen, {lines:,} lines", "-",
            f"{r['to_top'] * 1000:.0f} ms", r["to_top"] * 1000, "< 100 ms")

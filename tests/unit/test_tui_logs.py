@@ -4,6 +4,8 @@ tabs, no stale jumps, wrap and horizontal scroll, a stream filter, failure event
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, settle, until
 
@@ -80,6 +82,37 @@ async def test_search_finds_a_line_outside_the_loaded_pages_and_n_N_wrap_around(
         await until(
             pilot, lambda: log.match_index is not None and log.texts[log.match_index].endswith("000150 uploaded")
         )
+
+
+async def test_a_match_far_down_shows_at_once_and_its_line_number_follows():
+    """Counting the lines before a match reads the index up to it (about a second on 10,000,000
+    lines): the lines around the match show first, "line N" follows when the count lands, and it
+    stays right when a page was prepended meanwhile."""
+    app, platform = make_app(log_lines=20_000)
+    platform.overrides[12_000] = (Stream.STDOUT, "the NEEDLE line")
+    counted = threading.Event()
+    position = platform.log_position
+
+    def slow_position(name, line_id, stream=None, matching=""):
+        if line_id is not None:
+            counted.wait(10)
+        return position(name, line_id, stream, matching)
+
+    platform.log_position = slow_position
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.total == 20_000)
+        await pilot.press("slash", *"needle", "enter")
+        await until(pilot, lambda: log.match_index is not None)
+        assert log.texts[log.match_index] == "the NEEDLE line" and log.status().startswith("line ? of 20,000")
+        pages = log.pages_loaded
+        log.load_older()  # the window grows upwards before the count arrives
+        await until(pilot, lambda: log.pages_loaded > pages)
+        counted.set()
+        await until(pilot, lambda: log.first_line is not None)
+        assert log.first_line + log.match_index == 11_999  # 0-based: line 12,000
+        assert log.status().startswith(f"line {log.first_line + log.top_index + 1:,} of 20,000")
 
 
 async def test_a_search_with_no_match_says_so_for_the_whole_log():

@@ -65,3 +65,49 @@ def test_every_log_read_can_keep_only_the_lines_matching_a_needle(tmp_path):
     assert log_position(store, job.id, matching[50], matching="%_done") == 50
     assert log_position(store, job.id, None, Stream.SYSTEM, matching="%_done") == 10
     assert [r.id for r in store.logs(job.id, matching="line 1 ")] == [matching[0]]
+
+
+def interleaved_store(tmp_path):
+    """Job A's log: a stretch it writes alone (dense ids), then batches interleaved with job B's
+    (sparse ids), so a search meets both kinds of chunk."""
+    store = StateStore(tmp_path / "state.db")
+    job, other = store.create_job("demo"), store.create_job("demo")
+    texts = ["Epoch %d LOSS 50%%_x" % i if i % 3 == 0 else f"epoch {i} ok" for i in range(400)]
+    streams = [Stream.STDERR if i % 4 == 0 else Stream.STDOUT for i in range(400)]
+    store.append_logs(job.id, [(i, streams[i], texts[i]) for i in range(200)])
+    for start in range(200, 400, 10):
+        store.append_logs(job.id, [(i, streams[i], texts[i]) for i in range(start, start + 10)])
+        store.append_logs(other.id, [(i, Stream.STDOUT, "epoch LOSS 50%_x") for i in range(30)])
+    return store, job
+
+
+def test_a_chunked_search_answers_exactly_what_one_query_does(tmp_path):
+    """The whole-log search cuts the job's id range into chunks scanned in parallel: for every
+    chunk size (borders falling on and between matches, dense and interleaved stretches), every
+    limit and stream, the ids are those of one plain query, in log order, and only the job's."""
+    store, job = interleaved_store(tmp_path)
+    records = store.logs(job.id)
+    for needle, stream in [("loss 50%_", None), ("LOSS", Stream.STDERR), ("epoch 1", Stream.STDOUT), ("%", None),
+                           ("nowhere", None)]:
+        wanted = [r.id for r in records if needle.lower() in r.text.lower() and stream in (None, r.stream)]
+        assert search_logs(store, job.id, needle, stream, chunk_ids=10**9) == wanted
+        for chunk_ids in (5, 64, 250):
+            for limit in (1, 34, 10**6):
+                assert search_logs(store, job.id, needle, stream, limit=limit, chunk_ids=chunk_ids) == wanted[:limit]
+    assert search_logs(store, store.create_job("demo").id, "loss", chunk_ids=3) == []  # a job with no lines
+
+
+def test_a_chunked_position_counts_exactly_what_one_query_does(tmp_path):
+    """A line's position is counted in chunks of the job's id range in parallel: for every chunk
+    size, line (the first, one on a chunk border, one of another job's, past the end) and filter,
+    it is the number of the job's lines before it that pass the filter."""
+    store, job = interleaved_store(tmp_path)
+    records = store.logs(job.id)
+    lines = [None, records[0].id, records[150].id, records[-1].id, records[-1].id + 5, records[250].id + 11]
+    for stream, matching in [(None, ""), (Stream.STDERR, ""), (None, "loss 50%_"), (Stream.STDOUT, "EPOCH 1")]:
+        for line_id in lines:
+            wanted = sum(1 for r in records if (line_id is None or r.id < line_id) and stream in (None, r.stream)
+                         and matching.lower() in r.text.lower())
+            for chunk_ids in (5, 64, 10**9):
+                assert log_position(store, job.id, line_id, stream, matching, chunk_ids=chunk_ids) == wanted
+    assert log_position(store, store.create_job("demo").id, None, chunk_ids=3) == 0  # a job with no lines

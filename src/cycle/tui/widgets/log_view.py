@@ -122,6 +122,13 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
             super().__init__()
             self.total, self.generation = total, generation
 
+    class Positioned(Message):
+        """How many lines come before the line `line_id` (the window's first line when asked)."""
+
+        def __init__(self, line_id: int, position: int | None, generation: int) -> None:
+            super().__init__()
+            self.line_id, self.position, self.generation = line_id, position, generation
+
     class Searched(Message):
         def __init__(self, needle: str, ids: list[int] | None, generation: int, move: bool = True) -> None:
             super().__init__()

@@ -59,20 +59,22 @@ class LogWindow:
         elif kind == "top":
             records = source.after(0, PAGE, stream)
             self.post_message(self.WindowLoaded(kind, records, generation, first_line=0, complete=len(records) < PAGE))
-        else:  # around a line (a search match)
+        else:  # around a line (a search match): the lines first, their position after
             before = source.before(target_id + 1, PAGE // 2, stream)
             after = source.after(target_id, PAGE // 2, stream)
-            first = source.position(before[0].id, stream) if before else 0
+            at_top = len(before) < PAGE // 2  # fewer lines before the match than asked: the log's start
             self.post_message(
                 self.WindowLoaded(
                     kind,
                     before + after,
                     generation,
-                    first_line=first,
+                    first_line=0 if at_top else None,
                     target_id=target_id,
                     complete=len(after) < PAGE // 2,
                 )
             )
+            if not at_top:  # counting the lines before it reads the whole index up to it (~1 s a 10M)
+                self.post_message(self.Positioned(before[0].id, source.position(before[0].id, stream), generation))
 
     def load_older(self) -> None:
         if self.fetching or self.reached_top or not self.ids:
@@ -178,6 +180,14 @@ class LogWindow:
         self.texts.extend(r.text for r in records)
         if self._row_starts is not None:
             self._row_starts = None  # rebuilt on demand
+
+    def on_log_view_positioned(self, message: Message) -> None:
+        """The count of lines before the line `message.line_id` arrived after the lines: the window
+        may have grown upwards meanwhile, so its first line is that count less the lines above."""
+        if message.generation != self.generation or message.position is None:
+            return
+        self.first_line = max(0, message.position - bisect_left(self.ids, message.line_id))
+        self._post_status()
 
     def on_log_view_counted(self, message: Message) -> None:
         if message.generation != self.generation or message.total is None:
