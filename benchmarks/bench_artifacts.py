@@ -30,15 +30,19 @@ from emulator.storage import start_server, stop_server
 
 def write_files(root: Path, count: int, size: int, prefix: str = "f") -> list[Path]:
     root.mkdir(parents=True, exist_ok=True)
+    """Every file's bytes unique (each block starts with its own file and block number), so no store
+    can skip work by finding identical content already stored."""
     block = os.urandom(min(size, 1 << 20))
     paths = []
     for i in range(count):
         path = root / f"{prefix}{i:05}"
         with open(path, "wb") as f:
-            left = size
+            left, n = size, 0
             while left > 0:
-                f.write(block[: min(left, len(block))])
+                chunk = f"{prefix}{i}:{n}:".encode() + block
+                f.write(chunk[: min(left, len(block))])
                 left -= len(block)
+                n += 1
         paths.append(path)
     return paths
 
