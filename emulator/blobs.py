@@ -243,12 +243,14 @@ class LocalStore:
         self.name = LOCAL_STORE_NAME
         self._folders: set[Path | str] = set()
         self._blob_root = os.fspath(root / "blobs" / "sha256")
+        self._lock_file = os.fspath(root / "lock")
+        self._manifest_files: dict[str, str] = {}  # namespace -> its manifest's path, made once
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         """Writers (shared) and a sweep (exclusive) never interleave: a sweep could otherwise delete
         a blob that a writer has just found present and is about to reference."""
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
@@ -274,29 +276,45 @@ class LocalStore:
             else:
                 self._folder(os.fspath(blob.parent))
                 os.replace(snapshot, blob)
-            self._record(key, blob, sha256, size)
+            self._check_blob(key, blob, sha256, size)
+            self._record(key, sha256, size)
 
     def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
         """Store a small file's in-memory snapshot (its bytes, already hashed): written straight to
         the blob's folder under a temporary name, renamed into place, then recorded, with no
-        snapshot file to create, copy and delete first."""
-        import secrets
-
+        snapshot file to create, copy and delete first. One stat serves both the deduplication
+        and the size check of a blob already there; a blob written here was written whole (every
+        byte acknowledged by write) before its rename, so it needs no second stat."""
         folder = f"{self._blob_root}/{sha256[:2]}"  # plain strings: this runs once per small file
         blob = f"{folder}/{sha256}"
         with self._locked(exclusive=False):
-            if not os.path.exists(blob):
-                self._folder(folder)
-                part = f"{folder}/{PART_PREFIX}{secrets.token_hex(8)}"
-                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-                try:
-                    view = memoryview(body)
-                    while view:
-                        view = view[os.write(fd, view):]
-                finally:
-                    os.close(fd)
-                os.replace(part, blob)
-            self._record(key, blob, sha256, len(body))
+            try:
+                found = os.stat(blob).st_size
+            except FileNotFoundError:
+                self._write_blob(folder, blob, body)
+            else:
+                if found != len(body):
+                    raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {len(body)}")
+            self._record(key, sha256, len(body))
+
+    def _write_blob(self, folder: str, blob: str, body: bytes) -> None:
+        """`body` under a temporary name in `folder`, renamed to `blob` once every byte is written:
+        the blob's name never holds a partial file."""
+        import secrets
+
+        self._folder(folder)
+        part = f"{folder}/{PART_PREFIX}{secrets.token_hex(8)}"
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.close(fd)
+            os.unlink(part)
+            raise
+        os.close(fd)
+        os.replace(part, blob)
 
     def _folder(self, folder: Path | str) -> None:
         """Make `folder` once per store object (blob and manifest folders are never removed)."""
@@ -304,13 +322,28 @@ class LocalStore:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
 
-    def _record(self, key: str, blob: Path | str, sha256: str, size: int) -> None:
-        """Check the blob holds `size` bytes, then append the key's manifest line (one write on an
-        O_APPEND descriptor: a line is whole or absent)."""
+    @staticmethod
+    def _check_blob(key: str, blob: Path | str, sha256: str, size: int) -> None:
+        """The blob a manifest line is about to name holds `size` bytes."""
         if (found := os.stat(blob).st_size) != size:
             raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {size}")
-        manifest, _, rest = self._manifest(key)
-        self._folder(os.path.dirname(manifest))
+
+    def _manifest_file(self, key: str) -> tuple[str, str]:
+        """The key's manifest (a plain string, its folder made once per namespace) and the rest of
+        the key: what `_manifest` says, without building paths for every stored file."""
+        parts = key.split("/", 2)
+        namespace = f"{parts[0]}/{parts[1]}" if len(parts) == 3 and all(parts) else None
+        manifest = self._manifest_files.get(namespace) if namespace else None
+        if manifest is None:
+            path, namespace, _ = self._manifest(key)  # checks the key; raises when it has no namespace
+            self._folder(os.fspath(path.parent))
+            manifest = self._manifest_files[namespace] = os.fspath(path)
+        return manifest, parts[2]
+
+    def _record(self, key: str, sha256: str, size: int) -> None:
+        """Append the key's manifest line (one write on an O_APPEND descriptor: a line is whole or
+        absent), once the blob it names is in place and checked."""
+        manifest, rest = self._manifest_file(key)
         line = json.dumps({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()}, ensure_ascii=False)
         fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:

@@ -22,7 +22,7 @@ from emulator.rules.stability import Signature, Stable
 IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 
 
-def read_small(source: Path) -> tuple[bytes, str, int]:
+def read_small(source: str | Path) -> tuple[bytes, str, int]:
     """A small file's snapshot in memory: its bytes (opened without following a link), their sha256
     and length. Read once; what is stored is exactly what was hashed."""
     fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -103,11 +103,13 @@ class Uploading:
         with self._lock:
             self.tracker.touch(rel, time.monotonic(), signature_of(self.root / rel))
 
-    def _source(self, rel: str) -> Path | None:
-        """The file to read for `rel`: itself, or a symlink's target when that stays inside /artifacts."""
-        path = self.root / rel
-        if "/" not in rel and _is_plain_file(path):
-            return self.real_root / rel  # a plain file right in /artifacts: nothing to resolve
+    def _source(self, rel: str) -> str | Path | None:
+        """The file to read for `rel`: itself, or a symlink's target when that stays inside /artifacts.
+        Plain strings for a plain file (this runs once per file; pathlib would build four objects)."""
+        here = self._prefix + rel
+        if "/" not in rel and _is_plain_file(here):
+            return self._real_prefix + rel  # a plain file right in /artifacts: nothing to resolve
+        path = Path(here)
         real = Path(os.path.realpath(path))
         if not is_inside(self.real_root, real) or real == self.real_root:
             target = os.readlink(path) if path.is_symlink() else str(real)
@@ -168,14 +170,15 @@ class Uploading:
 
     def _record_stored(self, item: Stable, key: str, signature: Signature, sha256: str, size: int) -> None:
         self._stored[item.path] = (signature, sha256)
-        artifact = Artifact(path=shown(item.path), key=key, size=size, sha256=sha256, mtime_ns=signature[1],
+        display = shown(item.path)
+        artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=signature[1],
                             uploaded_ns=time.time_ns(), store=getattr(self.store, "name", None))
         self.report.uploaded.append(artifact)
-        if shown(item.path) in self.report.failed:
-            self.report.failed.remove(shown(item.path))
+        if display in self.report.failed:
+            self.report.failed.remove(display)
         self.on_uploaded(artifact)
 
-    def _open_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, None, int, Signature] | None:
+    def _open_in_place(self, item: Stable, source: str | Path) -> tuple[BinaryIO, None, int, Signature] | None:
         """Open the file once (never through a link) to send it from where it is: a large file goes
         to S3 from this same descriptor, hashed as it is sent, without a private copy, so swapping
         the path for a link meanwhile cannot send another file. None (and re-watch) when it
@@ -190,13 +193,14 @@ class Uploading:
             return None
         return handle, None, before[0], before
 
-    def _snapshot_to_file(self, source: Path) -> tuple[Path, str, int]:
+    def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int]:
         return snapshot_file(source, self.store.snapshot_dir)
 
-    def _snapshot(self, item: Stable, source: Path, take: Callable[[Path], tuple]) -> tuple | None:
+    def _snapshot(self, item: Stable, source: str | Path, take: Callable[[Path], tuple]) -> tuple | None:
         """A private copy of `source` (`take` makes it: a file, or the bytes in memory), hashed;
         None (and re-watch) when it changed meanwhile."""
-        before = signature_of(self.root / item.path)
+        here = self._prefix + item.path
+        before = signature_of(here)
         if before != item.signature:
             self._retouch(item.path)
             return None
@@ -210,8 +214,7 @@ class Uploading:
             self._retouch(item.path)
             return None
         self._copy_failures.pop(item.path, None)
-        if (signature_of(self.root / item.path) != before
-                or (source != self.root / item.path and signature_of(source) is None)):
+        if signature_of(here) != before or (source != here and signature_of(source) is None):
             if isinstance(taken, Path):
                 taken.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)

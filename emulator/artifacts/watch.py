@@ -122,7 +122,7 @@ class Watching:
 
     def _tick(self, now: float) -> None:
         pushed = False
-        for item in self.tracker.due(now, lambda rel: signature_of(self.root / rel)):
+        for item in self.tracker.due(now, lambda rel: signature_of(self._prefix + rel)):
             if self._settled.get(item.path) != item.signature:
                 self.queue.push(item, now)
                 pushed = True
