@@ -36,6 +36,7 @@ PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies o
 SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
+_MANIFEST_LINE = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) makes, built once
 
 
 def s3_store_name(localstack_host: str, bucket: str) -> str:
@@ -344,7 +345,7 @@ class LocalStore:
         """Append the key's manifest line (one write on an O_APPEND descriptor: a line is whole or
         absent), once the blob it names is in place and checked."""
         manifest, rest = self._manifest_file(key)
-        line = json.dumps({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()}, ensure_ascii=False)
+        line = _MANIFEST_LINE.encode({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()})
         fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             os.write(fd, (line + "\n").encode("utf-8"))
