@@ -17,7 +17,9 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -231,6 +233,25 @@ def _finish_download(part: Path, dest: Path, key: str, expected: str | None) -> 
     return StoredObject(key, size, actual)
 
 
+class _KeptFiles:
+    """The descriptors a LocalStore keeps open between stored files; closed with the store."""
+
+    def __init__(self) -> None:
+        self.lock: int | None = None
+        self.manifests: dict[str, int] = {}
+
+    def close_manifests(self) -> None:
+        manifests, self.manifests = self.manifests, {}
+        for fd in manifests.values():
+            os.close(fd)
+
+    def close(self) -> None:
+        self.close_manifests()
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+
 class LocalStore:
     """Content-addressed folder store: blobs by sha256, an append-only manifest per job."""
 
@@ -246,17 +267,61 @@ class LocalStore:
         self._blob_root = os.fspath(root / "blobs" / "sha256")
         self._lock_file = os.fspath(root / "lock")
         self._manifest_files: dict[str, str] = {}  # namespace -> its manifest's path, made once
+        # A writer's open files, kept between stored files (see _writing): the lock file, each
+        # manifest appended to, and the lock file's size when those manifests were opened.
+        self._writer = threading.Lock()
+        self._kept = _KeptFiles()
+        weakref.finalize(self, self._kept.close)
+        self._sweeps_seen = -1
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         """Writers (shared) and a sweep (exclusive) never interleave: a sweep could otherwise delete
         a blob that a writer has just found present and is about to reference."""
+        if not exclusive:
+            with self._writing():
+                yield
+            return
         fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # closing the file releases the lock
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The shared (writer) lock, on a lock file kept open by this store object, with the
+        manifests it appended to kept open too: storing a small file costs no open or close.
+
+        A sweep (delete_prefix) replaces or removes a manifest, so a descriptor kept open could
+        append to a file no longer in place. Each sweep therefore grows the lock file by one byte,
+        under its exclusive lock and before it touches a manifest; a writer, holding the shared
+        lock, compares the lock file's size with the size it saw when it opened its manifests and
+        reopens them when a sweep ran since (a sweep that dies half-way has already grown it).
+        Puts through one store object go one at a time (flock is per open file, which the
+        object's threads share)."""
+        with self._writer:
+            if self._kept.lock is None:
+                self._kept.lock = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = self._kept.lock
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                sweeps = os.fstat(fd).st_size
+                if sweeps != self._sweeps_seen:
+                    self._kept.close_manifests()
+                    self._sweeps_seen = sweeps
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _append_line(self, manifest: str, line: bytes) -> None:
+        """One write on the manifest's O_APPEND descriptor (a line is whole or absent); under _writing."""
+        fd = self._kept.manifests.get(manifest)
+        if fd is None:
+            fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._kept.manifests[manifest] = fd
+        os.write(fd, line)
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -346,11 +411,7 @@ class LocalStore:
         absent), once the blob it names is in place and checked."""
         manifest, rest = self._manifest_file(key)
         line = _MANIFEST_LINE.encode({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()})
-        fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, (line + "\n").encode("utf-8"))
-        finally:
-            os.close(fd)
+        self._append_line(manifest, (line + "\n").encode("utf-8"))
 
     def _entries(self, manifest: Path, namespace: str) -> dict[str, StoredObject]:
         entries: dict[str, StoredObject] = {}
@@ -403,6 +464,7 @@ class LocalStore:
             doomed = self.list(prefix)
             if not doomed:
                 return 0
+            self._count_sweep()
             manifest, namespace, _ = self._manifest(doomed[0].key)
             kept, dropped = self._split_lines(manifest, namespace, prefix)
             if kept:
@@ -414,6 +476,15 @@ class LocalStore:
             for sha256 in dropped - self._referenced():
                 self._blob(sha256).unlink(missing_ok=True)
         return len(doomed)
+
+    def _count_sweep(self) -> None:
+        """Grow the lock file by a byte (under the exclusive lock, before any manifest changes):
+        writers that kept a manifest open see it and reopen (_writing)."""
+        fd = os.open(self._lock_file, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"\n")
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _split_lines(manifest: Path, namespace: str, prefix: str) -> tuple[list[str], set[str]]:

@@ -25,12 +25,19 @@ IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 
 def read_small(source: str | Path) -> tuple[bytes, str, int]:
     """A small file's snapshot in memory: its bytes (opened without following a link), their sha256
-    and length. Read once; what is stored is exactly what was hashed."""
+    and length. Read once; what is stored is exactly what was hashed. Asking for one byte more
+    than fstat's size, a read that returns exactly that size was short: the file ended there (a
+    regular file's reads are short only at its end), so no second read is needed to see the end.
+    A file that grows or shrinks meanwhile is read to its end, and the caller's signature check
+    after the read rejects it either way."""
     fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        chunks, want = [], os.fstat(fd).st_size + 1  # one read for a file that does not grow meanwhile
+        size = os.fstat(fd).st_size
+        chunks, want = [], size + 1  # one read for a file that does not grow meanwhile
         while chunk := os.read(fd, want):
             chunks.append(chunk)
+            if len(chunk) == size and len(chunks) == 1:
+                break
             want = CHUNK
     finally:
         os.close(fd)

@@ -66,6 +66,38 @@ def test_local_store_keeps_identical_bytes_once(tmp_path):
     assert len(list((tmp_path / "store" / "blobs").rglob("*"))) == 3  # sha256/, ab/, the blob
 
 
+def put_small(store, key: str, data: bytes) -> None:
+    store.put_bytes(key, data, hashlib.sha256(data).hexdigest())
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["manifest-rewritten", "manifest-removed"])
+def test_a_writer_keeps_recording_after_another_store_sweeps_its_manifest(tmp_path, kept):
+    """A store keeps its manifest open between files; a sweep from another store object (as from
+    another process) replaces or removes that manifest, and what the writer stores next must still
+    land in the manifest in place, not in the file the sweep replaced."""
+    writer, sweeper = LocalStore(tmp_path / "store"), LocalStore(tmp_path / "store")
+    put_small(writer, "jobs/j/artifacts/old", b"old")
+    if kept:
+        put_small(writer, "jobs/j/artifacts/kept", b"kept")
+    assert sweeper.delete_prefix("jobs/j/artifacts/old") == 1
+    put_small(writer, "jobs/j/artifacts/new", b"new")
+    reader = LocalStore(tmp_path / "store")
+    expected = ["jobs/j/artifacts/kept", "jobs/j/artifacts/new"] if kept else ["jobs/j/artifacts/new"]
+    assert [o.key for o in reader.list("jobs/j/")] == expected
+    reader.get_to("jobs/j/artifacts/new", tmp_path / "new")
+    assert (tmp_path / "new").read_bytes() == b"new"
+
+
+def test_a_store_closes_the_files_it_kept_open(tmp_path):
+    before = len(os.listdir("/proc/self/fd"))
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/a", b"a")
+    put_small(store, "volumes/v/a", b"a")
+    assert len(os.listdir("/proc/self/fd")) > before
+    del store
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_local_store_detects_a_corrupted_blob(tmp_path):
     store = LocalStore(tmp_path / "store")
     snap, sha = snapshot(store, b"good")
