@@ -277,7 +277,8 @@ class LocalStore:
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         """Writers (shared) and a sweep (exclusive) never interleave: a sweep could otherwise delete
-        a blob that a writer has just found present and is about to reference."""
+        a blob that a writer has just found present and is about to reference. Writers take theirs
+        through _writing directly (one context manager less per stored file)."""
         if not exclusive:
             with self._writing():
                 yield
@@ -335,7 +336,7 @@ class LocalStore:
         return self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl", f"{parts[0]}/{parts[1]}", parts[2]
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
-        with self._locked(exclusive=False):
+        with self._writing():
             blob = self._blob(sha256)
             if blob.exists():
                 snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
@@ -353,7 +354,7 @@ class LocalStore:
         byte acknowledged by write) before its rename, so it needs no second stat."""
         folder = f"{self._blob_root}/{sha256[:2]}"  # plain strings: this runs once per small file
         blob = f"{folder}/{sha256}"
-        with self._locked(exclusive=False):
+        with self._writing():
             try:
                 found = os.stat(blob).st_size
             except FileNotFoundError:
