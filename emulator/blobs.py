@@ -38,7 +38,14 @@ PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies o
 SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
-_MANIFEST_LINE = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) makes, built once
+
+
+def manifest_line(key: str, sha256: str, size: int, ts: int) -> bytes:
+    """One manifest line, byte for byte what json.dumps({"key", "sha256", "size", "ts"},
+    ensure_ascii=False) + newline makes, without building an encoder per stored file: only the key
+    needs escaping (the digest is hex, the rest are integers)."""
+    quoted = json.encoder.encode_basestring(key)  # the escaping json.dumps uses with ensure_ascii=False
+    return f'{{"key": {quoted}, "sha256": "{sha256}", "size": {size:d}, "ts": {ts:d}}}\n'.encode()
 
 
 def s3_store_name(localstack_host: str, bucket: str) -> str:
@@ -411,8 +418,7 @@ class LocalStore:
         """Append the key's manifest line (one write on an O_APPEND descriptor: a line is whole or
         absent), once the blob it names is in place and checked."""
         manifest, rest = self._manifest_file(key)
-        line = _MANIFEST_LINE.encode({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()})
-        self._append_line(manifest, (line + "\n").encode("utf-8"))
+        self._append_line(manifest, manifest_line(rest, sha256, size, time.time_ns()))
 
     def _entries(self, manifest: Path, namespace: str) -> dict[str, StoredObject]:
         entries: dict[str, StoredObject] = {}

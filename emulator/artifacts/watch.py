@@ -100,8 +100,8 @@ class Watching:
         job's end every file already waits, and a stat per file is most of a rescan's cost."""
         names = []
         for base, _dirs, files in os.walk(folder):
-            names += [(rel, path) for name in files
-                      if (rel := self._relative(path := os.path.join(base, name))) is not None]
+            base = os.path.join(base, "")  # ends in one "/": a file's path is a concatenation, not a join
+            names += [(rel, base + name) for name in files if (rel := self._relative(base + name)) is not None]
         with self._lock:  # one hand-off for the whole walk
             names = [(rel, path) for rel, path in names
                      if rel not in self.tracker and rel not in self.queue and rel != self._in_flight]

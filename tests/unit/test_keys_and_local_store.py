@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from cycle.api.keys import artifact_key, check_job_name, local_relative, relative_key
 from cycle.errors import BadInput
-from emulator.blobs import LocalStore, S3Store, StorageError
+from emulator.blobs import LocalStore, S3Store, StorageError, manifest_line
 
 
 def snapshot(store, data: bytes) -> tuple[Path, str]:
@@ -64,6 +65,15 @@ def test_local_store_keeps_identical_bytes_once(tmp_path):
         snap, sha = snapshot(store, b"same bytes")
         store.put_snapshot(f"jobs/{job}/artifacts/x", snap, sha, 10)
     assert len(list((tmp_path / "store" / "blobs").rglob("*"))) == 3  # sha256/, ab/, the blob
+
+
+@pytest.mark.parametrize("key", ["artifacts/a.txt", 'artifacts/quote"and\\back', "artifacts/ünï/名前",
+                                 "artifacts/100%25", "artifacts/tab\there"])
+def test_manifest_lines_are_the_json_they_always_were(key):
+    line = manifest_line(key, "ab" * 32, 4096, 1_700_000_000_123_456_789)
+    expected = json.dumps({"key": key, "sha256": "ab" * 32, "size": 4096, "ts": 1_700_000_000_123_456_789},
+                          ensure_ascii=False) + "\n"
+    assert line == expected.encode("utf-8")
 
 
 def put_small(store, key: str, data: bytes) -> None:
