@@ -17,7 +17,9 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +38,14 @@ PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies o
 SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
+
+
+def manifest_line(key: str, sha256: str, size: int, ts: int) -> bytes:
+    """One manifest line, byte for byte what json.dumps({"key", "sha256", "size", "ts"},
+    ensure_ascii=False) + newline makes, without building an encoder per stored file: only the key
+    needs escaping (the digest is hex, the rest are integers)."""
+    quoted = json.encoder.encode_basestring(key)  # the escaping json.dumps uses with ensure_ascii=False
+    return f'{{"key": {quoted}, "sha256": "{sha256}", "size": {size:d}, "ts": {ts:d}}}\n'.encode()
 
 
 def s3_store_name(localstack_host: str, bucket: str) -> str:
@@ -230,6 +240,25 @@ def _finish_download(part: Path, dest: Path, key: str, expected: str | None) -> 
     return StoredObject(key, size, actual)
 
 
+class _KeptFiles:
+    """The descriptors a LocalStore keeps open between stored files; closed with the store."""
+
+    def __init__(self) -> None:
+        self.lock: int | None = None
+        self.manifests: dict[str, int] = {}
+
+    def close_manifests(self) -> None:
+        manifests, self.manifests = self.manifests, {}
+        for fd in manifests.values():
+            os.close(fd)
+
+    def close(self) -> None:
+        self.close_manifests()
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+
 class LocalStore:
     """Content-addressed folder store: blobs by sha256, an append-only manifest per job."""
 
@@ -243,17 +272,64 @@ class LocalStore:
         self.name = LOCAL_STORE_NAME
         self._folders: set[Path | str] = set()
         self._blob_root = os.fspath(root / "blobs" / "sha256")
+        self._lock_file = os.fspath(root / "lock")
+        self._manifest_files: dict[str, str] = {}  # namespace -> its manifest's path, made once
+        # A writer's open files, kept between stored files (see _writing): the lock file, each
+        # manifest appended to, and the lock file's size when those manifests were opened.
+        self._writer = threading.Lock()
+        self._kept = _KeptFiles()
+        weakref.finalize(self, self._kept.close)
+        self._sweeps_seen = -1
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         """Writers (shared) and a sweep (exclusive) never interleave: a sweep could otherwise delete
-        a blob that a writer has just found present and is about to reference."""
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        a blob that a writer has just found present and is about to reference. Writers take theirs
+        through _writing directly (one context manager less per stored file)."""
+        if not exclusive:
+            with self._writing():
+                yield
+            return
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # closing the file releases the lock
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The shared (writer) lock, on a lock file kept open by this store object, with the
+        manifests it appended to kept open too: storing a small file costs no open or close.
+
+        A sweep (delete_prefix) replaces or removes a manifest, so a descriptor kept open could
+        append to a file no longer in place. Each sweep therefore grows the lock file by one byte,
+        under its exclusive lock and before it touches a manifest; a writer, holding the shared
+        lock, compares the lock file's size with the size it saw when it opened its manifests and
+        reopens them when a sweep ran since (a sweep that dies half-way has already grown it).
+        Puts through one store object go one at a time (flock is per open file, which the
+        object's threads share)."""
+        with self._writer:
+            if self._kept.lock is None:
+                self._kept.lock = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = self._kept.lock
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                sweeps = os.fstat(fd).st_size
+                if sweeps != self._sweeps_seen:
+                    self._kept.close_manifests()
+                    self._sweeps_seen = sweeps
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _append_line(self, manifest: str, line: bytes) -> None:
+        """One write on the manifest's O_APPEND descriptor (a line is whole or absent); under _writing."""
+        fd = self._kept.manifests.get(manifest)
+        if fd is None:
+            fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._kept.manifests[manifest] = fd
+        os.write(fd, line)
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -267,36 +343,52 @@ class LocalStore:
         return self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl", f"{parts[0]}/{parts[1]}", parts[2]
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
-        with self._locked(exclusive=False):
+        with self._writing():
             blob = self._blob(sha256)
             if blob.exists():
                 snapshot.unlink(missing_ok=True)  # deduplicated: same bytes stored once
             else:
                 self._folder(os.fspath(blob.parent))
                 os.replace(snapshot, blob)
-            self._record(key, blob, sha256, size)
+            self._check_blob(key, blob, sha256, size)
+            self._record(key, sha256, size)
 
     def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
         """Store a small file's in-memory snapshot (its bytes, already hashed): written straight to
         the blob's folder under a temporary name, renamed into place, then recorded, with no
-        snapshot file to create, copy and delete first."""
-        import secrets
-
+        snapshot file to create, copy and delete first. One stat serves both the deduplication
+        and the size check of a blob already there; a blob written here was written whole (every
+        byte acknowledged by write) before its rename, so it needs no second stat."""
         folder = f"{self._blob_root}/{sha256[:2]}"  # plain strings: this runs once per small file
         blob = f"{folder}/{sha256}"
-        with self._locked(exclusive=False):
-            if not os.path.exists(blob):
-                self._folder(folder)
-                part = f"{folder}/{PART_PREFIX}{secrets.token_hex(8)}"
-                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-                try:
-                    view = memoryview(body)
-                    while view:
-                        view = view[os.write(fd, view):]
-                finally:
-                    os.close(fd)
-                os.replace(part, blob)
-            self._record(key, blob, sha256, len(body))
+        with self._writing():
+            try:
+                found = os.stat(blob).st_size
+            except FileNotFoundError:
+                self._write_blob(folder, blob, body)
+            else:
+                if found != len(body):
+                    raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {len(body)}")
+            self._record(key, sha256, len(body))
+
+    def _write_blob(self, folder: str, blob: str, body: bytes) -> None:
+        """`body` under a temporary name in `folder`, renamed to `blob` once every byte is written:
+        the blob's name never holds a partial file."""
+        import secrets
+
+        self._folder(folder)
+        part = f"{folder}/{PART_PREFIX}{secrets.token_hex(8)}"
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.close(fd)
+            os.unlink(part)
+            raise
+        os.close(fd)
+        os.replace(part, blob)
 
     def _folder(self, folder: Path | str) -> None:
         """Make `folder` once per store object (blob and manifest folders are never removed)."""
@@ -304,19 +396,29 @@ class LocalStore:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
 
-    def _record(self, key: str, blob: Path | str, sha256: str, size: int) -> None:
-        """Check the blob holds `size` bytes, then append the key's manifest line (one write on an
-        O_APPEND descriptor: a line is whole or absent)."""
+    @staticmethod
+    def _check_blob(key: str, blob: Path | str, sha256: str, size: int) -> None:
+        """The blob a manifest line is about to name holds `size` bytes."""
         if (found := os.stat(blob).st_size) != size:
             raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {size}")
-        manifest, _, rest = self._manifest(key)
-        self._folder(os.path.dirname(manifest))
-        line = json.dumps({"key": rest, "sha256": sha256, "size": size, "ts": time.time_ns()}, ensure_ascii=False)
-        fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, (line + "\n").encode("utf-8"))
-        finally:
-            os.close(fd)
+
+    def _manifest_file(self, key: str) -> tuple[str, str]:
+        """The key's manifest (a plain string, its folder made once per namespace) and the rest of
+        the key: what `_manifest` says, without building paths for every stored file."""
+        parts = key.split("/", 2)
+        namespace = f"{parts[0]}/{parts[1]}" if len(parts) == 3 and all(parts) else None
+        manifest = self._manifest_files.get(namespace) if namespace else None
+        if manifest is None:
+            path, namespace, _ = self._manifest(key)  # checks the key; raises when it has no namespace
+            self._folder(os.fspath(path.parent))
+            manifest = self._manifest_files[namespace] = os.fspath(path)
+        return manifest, parts[2]
+
+    def _record(self, key: str, sha256: str, size: int) -> None:
+        """Append the key's manifest line (one write on an O_APPEND descriptor: a line is whole or
+        absent), once the blob it names is in place and checked."""
+        manifest, rest = self._manifest_file(key)
+        self._append_line(manifest, manifest_line(rest, sha256, size, time.time_ns()))
 
     def _entries(self, manifest: Path, namespace: str) -> dict[str, StoredObject]:
         entries: dict[str, StoredObject] = {}
@@ -369,6 +471,7 @@ class LocalStore:
             doomed = self.list(prefix)
             if not doomed:
                 return 0
+            self._count_sweep()
             manifest, namespace, _ = self._manifest(doomed[0].key)
             kept, dropped = self._split_lines(manifest, namespace, prefix)
             if kept:
@@ -380,6 +483,15 @@ class LocalStore:
             for sha256 in dropped - self._referenced():
                 self._blob(sha256).unlink(missing_ok=True)
         return len(doomed)
+
+    def _count_sweep(self) -> None:
+        """Grow the lock file by a byte (under the exclusive lock, before any manifest changes):
+        writers that kept a manifest open see it and reopen (_writing)."""
+        fd = os.open(self._lock_file, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"\n")
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _split_lines(manifest: Path, namespace: str, prefix: str) -> tuple[list[str], set[str]]:

@@ -67,7 +67,7 @@ def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
     handle.close()
     return None
 
-def signature_of(path: Path) -> Signature | None:
+def signature_of(path: str | Path) -> Signature | None:
     """(size, mtime_ns) of a regular file or symlink at `path`, None for anything else or nothing."""
     try:
         info = os.lstat(path)

@@ -38,7 +38,8 @@ class ArtifactPipeline(Watching, Uploading):
                  on_queue: Callable[[QueueChange, bool], None] | None = None) -> None:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
-        self._prefix = os.fspath(root).rstrip("/") + "/"
+        self._prefix = os.fspath(root).rstrip("/") + "/"  # paths under /artifacts as plain strings, per file
+        self._real_prefix = os.fspath(self.real_root).rstrip("/") + "/"
         self.job_name = job_name
         self.store = store
         self.settings = settings or PipelineSettings.from_env()
@@ -101,7 +102,7 @@ class ArtifactPipeline(Watching, Uploading):
                 now = time.monotonic()
                 for rel, signature in unseen:
                     self.tracker.touch(rel, now, signature)
-                for item in self.tracker.flush(lambda rel: signature_of(self.root / rel)):
+                for item in self.tracker.flush(lambda rel: signature_of(self._prefix + rel)):
                     if self._settled.get(item.path) != item.signature:
                         self.queue.push(item, now)
                 self._lock.notify_all()

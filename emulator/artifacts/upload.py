@@ -3,6 +3,7 @@ failures fail the file, never the thread. Part of ArtifactPipeline (pipeline.py)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat as statmod
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from cycle.api.keys import artifact_key, is_inside
+from cycle.api.keys import artifact_prefix, is_inside, relative_key
 from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_unfollowed, shown, signature_of
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.watch import TICK
@@ -22,14 +23,21 @@ from emulator.rules.stability import Signature, Stable
 IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 
 
-def read_small(source: Path) -> tuple[bytes, str, int]:
+def read_small(source: str | Path) -> tuple[bytes, str, int]:
     """A small file's snapshot in memory: its bytes (opened without following a link), their sha256
-    and length. Read once; what is stored is exactly what was hashed."""
+    and length. Read once; what is stored is exactly what was hashed. Asking for one byte more
+    than fstat's size, a read that returns exactly that size was short: the file ended there (a
+    regular file's reads are short only at its end), so no second read is needed to see the end.
+    A file that grows or shrinks meanwhile is read to its end, and the caller's signature check
+    after the read rejects it either way."""
     fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        chunks, want = [], os.fstat(fd).st_size + 1  # one read for a file that does not grow meanwhile
+        size = os.fstat(fd).st_size
+        chunks, want = [], size + 1  # one read for a file that does not grow meanwhile
         while chunk := os.read(fd, want):
             chunks.append(chunk)
+            if len(chunk) == size and len(chunks) == 1:
+                break
             want = CHUNK
     finally:
         os.close(fd)
@@ -37,12 +45,14 @@ def read_small(source: Path) -> tuple[bytes, str, int]:
     return body, hashlib.sha256(body).hexdigest(), len(body)
 
 
-def _is_plain_file(path: Path) -> bool:
-    """A regular file, not a link (one lstat, where resolving the whole path costs one per folder)."""
+def _plain_file_signature(path: str) -> Signature | None:
+    """The signature of a regular file (not a link) at `path`, else None: one lstat, where
+    resolving the whole path costs one per folder, and it serves as the upload's first signature."""
     try:
-        return statmod.S_ISREG(os.lstat(path).st_mode)
+        info = os.lstat(path)
     except OSError:
-        return False
+        return None
+    return (info.st_size, info.st_mtime_ns) if statmod.S_ISREG(info.st_mode) else None
 
 
 class Uploading:
@@ -103,11 +113,22 @@ class Uploading:
         with self._lock:
             self.tracker.touch(rel, time.monotonic(), signature_of(self.root / rel))
 
-    def _source(self, rel: str) -> Path | None:
-        """The file to read for `rel`: itself, or a symlink's target when that stays inside /artifacts."""
-        path = self.root / rel
-        if "/" not in rel and _is_plain_file(path):
-            return self.real_root / rel  # a plain file right in /artifacts: nothing to resolve
+    @functools.cached_property
+    def _key_prefix(self) -> str:
+        """jobs/<job>/artifacts/, the start of every key this job stores (the name checked once)."""
+        return artifact_prefix(self.job_name)
+
+    def _source(self, rel: str) -> tuple[str | Path | None, Signature | None]:
+        """The file to read for `rel`: itself, or a symlink's target when that stays inside /artifacts;
+        and, for a plain file right in /artifacts, its signature as just seen (the upload's "before").
+        Plain strings for a plain file (this runs once per file; pathlib would build four objects)."""
+        here = self._prefix + rel
+        if "/" not in rel and (seen := _plain_file_signature(here)) is not None:
+            return self._real_prefix + rel, seen  # a plain file right in /artifacts: nothing to resolve
+        return self._resolved_source(rel, Path(here)), None
+
+    def _resolved_source(self, rel: str, path: Path) -> Path | None:
+        """A link or a file in a subfolder: its real path when that stays inside /artifacts."""
         real = Path(os.path.realpath(path))
         if not is_inside(self.real_root, real) or real == self.real_root:
             target = os.readlink(path) if path.is_symlink() else str(real)
@@ -118,7 +139,7 @@ class Uploading:
         return real if real.is_file() else None
 
     def _upload(self, item: Stable) -> None:
-        source = self._source(item.path)
+        source, seen = self._source(item.path)
         if source is None:
             self._settled[item.path] = item.signature
             return
@@ -126,12 +147,13 @@ class Uploading:
         if how == IN_PLACE:
             prepared = self._open_in_place(item, source)
         else:
-            prepared = self._snapshot(item, source, read_small if how == IN_MEMORY else self._snapshot_to_file)
+            prepared = self._snapshot(item, source, read_small if how == IN_MEMORY else self._snapshot_to_file, seen)
         if prepared is None:
             return
         taken, sha256, size, signature = prepared
         self._settled[item.path] = signature
-        key = artifact_key(self.job_name, item.path)
+        display = relative_key(item.path)  # the key's form of the path; raises on an unclean path, as a key must
+        key = self._key_prefix + display
         try:
             if self._stored.get(item.path, (None,))[0] == signature and (how == IN_PLACE or
                                                                           self._stored[item.path][1] == sha256):
@@ -151,7 +173,7 @@ class Uploading:
                 self._retouch(item.path)  # written to during the upload: it comes back once stable
                 return
             if stored:
-                self._record_stored(item, key, signature, sent[-1] if sent else sha256, size)
+                self._record_stored(item, key, display, signature, sent[-1] if sent else sha256, size)
         finally:
             if how == IN_PLACE:
                 taken.close()
@@ -166,16 +188,18 @@ class Uploading:
             return IN_PLACE
         return IN_MEMORY if size <= SMALL_SNAPSHOT else ON_DISK
 
-    def _record_stored(self, item: Stable, key: str, signature: Signature, sha256: str, size: int) -> None:
+    def _record_stored(self, item: Stable, key: str, display: str, signature: Signature, sha256: str,
+                       size: int) -> None:
+        """`display`: the path as shown, which for a stored file is its key's form (shown())."""
         self._stored[item.path] = (signature, sha256)
-        artifact = Artifact(path=shown(item.path), key=key, size=size, sha256=sha256, mtime_ns=signature[1],
+        artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=signature[1],
                             uploaded_ns=time.time_ns(), store=getattr(self.store, "name", None))
         self.report.uploaded.append(artifact)
-        if shown(item.path) in self.report.failed:
-            self.report.failed.remove(shown(item.path))
+        if display in self.report.failed:
+            self.report.failed.remove(display)
         self.on_uploaded(artifact)
 
-    def _open_in_place(self, item: Stable, source: Path) -> tuple[BinaryIO, None, int, Signature] | None:
+    def _open_in_place(self, item: Stable, source: str | Path) -> tuple[BinaryIO, None, int, Signature] | None:
         """Open the file once (never through a link) to send it from where it is: a large file goes
         to S3 from this same descriptor, hashed as it is sent, without a private copy, so swapping
         the path for a link meanwhile cannot send another file. None (and re-watch) when it
@@ -190,13 +214,16 @@ class Uploading:
             return None
         return handle, None, before[0], before
 
-    def _snapshot_to_file(self, source: Path) -> tuple[Path, str, int]:
+    def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int]:
         return snapshot_file(source, self.store.snapshot_dir)
 
-    def _snapshot(self, item: Stable, source: Path, take: Callable[[Path], tuple]) -> tuple | None:
+    def _snapshot(self, item: Stable, source: str | Path, take: Callable[[Path], tuple],
+                  seen: Signature | None = None) -> tuple | None:
         """A private copy of `source` (`take` makes it: a file, or the bytes in memory), hashed;
-        None (and re-watch) when it changed meanwhile."""
-        before = signature_of(self.root / item.path)
+        None (and re-watch) when it changed meanwhile. `seen`: the file's signature taken just
+        before (by _source), which saves a second lstat."""
+        here = self._prefix + item.path
+        before = seen or signature_of(here)
         if before != item.signature:
             self._retouch(item.path)
             return None
@@ -210,8 +237,7 @@ class Uploading:
             self._retouch(item.path)
             return None
         self._copy_failures.pop(item.path, None)
-        if (signature_of(self.root / item.path) != before
-                or (source != self.root / item.path and signature_of(source) is None)):
+        if signature_of(here) != before or (source != here and signature_of(source) is None):
             if isinstance(taken, Path):
                 taken.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)

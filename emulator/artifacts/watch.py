@@ -95,18 +95,21 @@ class Watching:
             self._lock.notify_all()
 
     def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:
-        """Files under `folder` neither stored as they are now nor waiting, sorted by mtime."""
-        candidates = []
+        """Files under `folder` neither stored as they are now nor waiting, sorted by mtime. Files
+        waiting (pending, queued or in flight) are left out before their lstat, not after: at the
+        job's end every file already waits, and a stat per file is most of a rescan's cost."""
+        names = []
         for base, _dirs, files in os.walk(folder):
-            for name in files:
-                path = os.path.join(base, name)
-                rel, signature = self._relative(path), signature_of(path)
-                if rel is None or signature is None or self._settled.get(rel) == signature:
-                    continue
-                candidates.append((rel, signature))
+            base = os.path.join(base, "")  # ends in one "/": a file's path is a concatenation, not a join
+            names += [(rel, base + name) for name in files if (rel := self._relative(base + name)) is not None]
         with self._lock:  # one hand-off for the whole walk
-            found = [(rel, signature) for rel, signature in candidates
+            names = [(rel, path) for rel, path in names
                      if rel not in self.tracker and rel not in self.queue and rel != self._in_flight]
+        found = []
+        for rel, path in names:
+            signature = signature_of(path)
+            if signature is not None and self._settled.get(rel) != signature:
+                found.append((rel, signature))
         return sorted(found, key=lambda item: item[1][1])
 
     # moving stable files to the queue
@@ -122,7 +125,7 @@ class Watching:
 
     def _tick(self, now: float) -> None:
         pushed = False
-        for item in self.tracker.due(now, lambda rel: signature_of(self.root / rel)):
+        for item in self.tracker.due(now, lambda rel: signature_of(self._prefix + rel)):
             if self._settled.get(item.path) != item.signature:
                 self.queue.push(item, now)
                 pushed = True

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from cycle.api.keys import artifact_key, check_job_name, local_relative, relative_key
 from cycle.errors import BadInput
-from emulator.blobs import LocalStore, S3Store, StorageError
+from emulator.blobs import LocalStore, S3Store, StorageError, manifest_line
 
 
 def snapshot(store, data: bytes) -> tuple[Path, str]:
@@ -64,6 +65,47 @@ def test_local_store_keeps_identical_bytes_once(tmp_path):
         snap, sha = snapshot(store, b"same bytes")
         store.put_snapshot(f"jobs/{job}/artifacts/x", snap, sha, 10)
     assert len(list((tmp_path / "store" / "blobs").rglob("*"))) == 3  # sha256/, ab/, the blob
+
+
+@pytest.mark.parametrize("key", ["artifacts/a.txt", 'artifacts/quote"and\\back', "artifacts/ünï/名前",
+                                 "artifacts/100%25", "artifacts/tab\there"])
+def test_manifest_lines_are_the_json_they_always_were(key):
+    line = manifest_line(key, "ab" * 32, 4096, 1_700_000_000_123_456_789)
+    expected = json.dumps({"key": key, "sha256": "ab" * 32, "size": 4096, "ts": 1_700_000_000_123_456_789},
+                          ensure_ascii=False) + "\n"
+    assert line == expected.encode("utf-8")
+
+
+def put_small(store, key: str, data: bytes) -> None:
+    store.put_bytes(key, data, hashlib.sha256(data).hexdigest())
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["manifest-rewritten", "manifest-removed"])
+def test_a_writer_keeps_recording_after_another_store_sweeps_its_manifest(tmp_path, kept):
+    """A store keeps its manifest open between files; a sweep from another store object (as from
+    another process) replaces or removes that manifest, and what the writer stores next must still
+    land in the manifest in place, not in the file the sweep replaced."""
+    writer, sweeper = LocalStore(tmp_path / "store"), LocalStore(tmp_path / "store")
+    put_small(writer, "jobs/j/artifacts/old", b"old")
+    if kept:
+        put_small(writer, "jobs/j/artifacts/kept", b"kept")
+    assert sweeper.delete_prefix("jobs/j/artifacts/old") == 1
+    put_small(writer, "jobs/j/artifacts/new", b"new")
+    reader = LocalStore(tmp_path / "store")
+    expected = ["jobs/j/artifacts/kept", "jobs/j/artifacts/new"] if kept else ["jobs/j/artifacts/new"]
+    assert [o.key for o in reader.list("jobs/j/")] == expected
+    reader.get_to("jobs/j/artifacts/new", tmp_path / "new")
+    assert (tmp_path / "new").read_bytes() == b"new"
+
+
+def test_a_store_closes_the_files_it_kept_open(tmp_path):
+    before = len(os.listdir("/proc/self/fd"))
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/a", b"a")
+    put_small(store, "volumes/v/a", b"a")
+    assert len(os.listdir("/proc/self/fd")) > before
+    del store
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_local_store_detects_a_corrupted_blob(tmp_path):
