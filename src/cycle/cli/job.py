@@ -59,8 +59,8 @@ def list_jobs(
         typer.echo("no jobs yet: run `cycle project test` in a project" if wanted is None and offset == 0
                    else "no jobs match")
         return
-    for row in [LIST_HEADER, *(_list_row(job) for job in jobs)]:
-        typer.echo(_list_line(row))
+    for line in table_lines([LIST_HEADER, *(_list_row(job) for job in jobs)]):
+        typer.echo(line)
     total = platform.count_jobs(wanted)
     if offset or len(jobs) < total:
         typer.echo(f"showing {_shown_range(offset, len(jobs))} of {total}; --limit N and --offset K show others",
@@ -74,9 +74,11 @@ def _list_row(job) -> tuple[str, str, str, str]:
     return job.name, job.state.value, job.reason or "", _iso(job.created_ns) or ""
 
 
-def _list_line(row: tuple[str, str, str, str]) -> str:
-    name, state, reason, created = row
-    return f"{name:30} {state:10} {reason:18} {created}".rstrip()
+def table_lines(rows: list[tuple[str, ...]], gap: int = 3) -> list[str]:
+    """Rows as aligned columns, each as wide as its longest cell (as `docker ps` does), so a long
+    job name widens its column instead of pushing the rest of its row out of line."""
+    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
+    return [(" " * gap).join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def _shown_range(offset: int, count: int) -> str:
