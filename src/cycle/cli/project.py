@@ -131,14 +131,14 @@ def upload(
 ) -> None:
     """Upload the project as a new version (not .git, .cycleswap/jobs or what .cycleignore lists) and
     build its image with the same cache as `project test`. `cycle job queue` then runs it."""
-    from rich.progress import BarColumn, DownloadColumn, Progress
+    from rich.progress import BarColumn, DownloadColumn
 
     from cycle.api import TestOptions
-    from cycle.cli.output import live_sink
+    from cycle.cli.output import live_sink, progress_bar
     from cycle.platform import open_platform
 
     check_rebuild_clean(rebuild, clean)
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), transient=True) as bar:
+    with progress_bar("[progress.description]{task.description}", BarColumn(), DownloadColumn()) as bar:
         task = bar.add_task("uploading the project", total=None)
         version, files, new_bytes, image = open_platform().upload_project(
             directory, TestOptions(rebuild=rebuild, clean=clean),
