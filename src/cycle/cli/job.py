@@ -32,8 +32,10 @@ def job_dict(job) -> dict:
 def list_jobs(
     state: Annotated[str | None, typer.Option(
         metavar="STATE", help="Only jobs in this state: PENDING, RUNNING, FINISHED, FAILED, CANCELLED.")] = None,
-    limit: Annotated[int, typer.Option(parser=whole_number("--limit", 1), metavar="N", help="At most this many jobs.")] = 50,
-    offset: Annotated[int, typer.Option(parser=whole_number("--offset", 0), metavar="K", help="Skip this many (newest first).")] = 0,
+    limit: Annotated[int, typer.Option(
+        parser=whole_number("--limit", 1), metavar="N", help="At most this many jobs.")] = 50,
+    offset: Annotated[int, typer.Option(
+        parser=whole_number("--offset", 0), metavar="K", help="Skip this many (newest first).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """List jobs, newest first.

@@ -72,7 +72,8 @@ def whole_number(option: str, minimum: int):
         except ValueError:
             number = None
         if number is None or number < minimum:
-            raise typer.BadParameter(f"{option} takes a whole number, {minimum} or more (e.g. {option.split('/')[-1]} 10); "
+            example = f"{option.split('/')[-1]} 10"
+            raise typer.BadParameter(f"{option} takes a whole number, {minimum} or more (e.g. {example}); "
                                      f"{str(value)!r} is not one.")
         return number
 
