@@ -24,8 +24,8 @@ NETWORK_FLAG_ADVICE = ("pass --network host (or the name of a Docker network tha
 NETWORK_CAUSE = "build.sh needs the network, and the build container could not reach it"
 HOST_NETWORK_CAUSE = "build.sh needs the network, and it could not reach it even with the host's network"
 HOST_NETWORK_ADVICE = ("The build already used the host's network (--network host, or auto where the engine has "
-                       "no bridge), so another network flag will not help: the host itself reached nothing. Check from the "
-                       "host that the name resolves and the address answers (getent hosts NAME, curl -I URL): DNS "
+                       "no bridge), so another network flag will not help: the host itself reached nothing. Check from "
+                       "the host that the name resolves and the address answers (getent hosts NAME, curl -I URL): DNS "
                        "(/etc/resolv.conf), a firewall, or a proxy that build.sh must be told about (HTTP_PROXY / "
                        "HTTPS_PROXY in [job] env_vars or in build.sh).")
 
