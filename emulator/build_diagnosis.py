@@ -11,6 +11,7 @@ below them name the real cause.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,13 @@ COMMAND_NOT_FOUND_EXIT = 127
 NETWORK_FLAG_ADVICE = ("pass --network host (or the name of a Docker network that reaches the internet) to "
                        "`cycle project test` or `cycle drill`; behind a proxy, check that the engine's containers can "
                        "reach it")
+NETWORK_CAUSE = "build.sh needs the network, and the build container could not reach it"
+HOST_NETWORK_CAUSE = "build.sh needs the network, and it could not reach it even with the host's network"
+HOST_NETWORK_ADVICE = ("The build already used the host's network (--network host, or auto where the engine has "
+                       "no bridge), so another network flag will not help: the host itself reached nothing. Check from "
+                       "the host that the name resolves and the address answers (getent hosts NAME, curl -I URL): DNS "
+                       "(/etc/resolv.conf), a firewall, or a proxy that build.sh must be told about (HTTP_PROXY / "
+                       "HTTPS_PROXY in [job] env_vars or in build.sh).")
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ RULES = (
           r"known"
           r"|Failed to establish a new connection|Max retries exceeded|dns error|failed to lookup address"
           r"|Could not connect to|Connection (?:refused|timed out)",
-          "build.sh needs the network, and the build container could not reach it",
+          NETWORK_CAUSE,
           "Give the build a network: " + NETWORK_FLAG_ADVICE + "."),
     _rule(r"externally[- ]managed[- ]environment",
           "pip refuses to install into the system Python (PEP 668, Debian and Ubuntu's externally-managed-environment)",
@@ -103,11 +111,15 @@ RULES = (
 )
 
 
-def diagnose(lines: Sequence[str], exit_code: int) -> Diagnosis | None:
-    """The cause of a failed build, from the earliest line a rule recognises; None when none does."""
+def diagnose(lines: Sequence[str], exit_code: int, network: str | None = None) -> Diagnosis | None:
+    """The cause of a failed build, from the earliest line a rule recognises; None when none does.
+    `network`: the network mode the build ran with; a build on the host's network that reached
+    nothing needs the host checked, not another --network."""
     for number, line in enumerate(lines, start=1):
         for rule in RULES:
             found = rule.diagnose(line, number)
+            if found is not None and found.cause == NETWORK_CAUSE and network == "host":
+                return dataclasses.replace(found, cause=HOST_NETWORK_CAUSE, advice=HOST_NETWORK_ADVICE)
             if found is not None:
                 return found
     if exit_code == COMMAND_NOT_FOUND_EXIT:
@@ -116,10 +128,10 @@ def diagnose(lines: Sequence[str], exit_code: int) -> Diagnosis | None:
     return None
 
 
-def explain(lines: Sequence[str], exit_code: int) -> list[str]:
+def explain(lines: Sequence[str], exit_code: int, network: str | None = None) -> list[str]:
     """The system events a failed build ends with: one line with the cause and the fix when the
     output shows it, else a pointer to the output's last lines, which follow, one event each."""
-    found = diagnose(lines, exit_code)
+    found = diagnose(lines, exit_code, network)
     head = f"build failed: build.sh exited with code {exit_code}"
     if found is not None and found.evidence:
         return [f"{head}. Cause: {found.cause}; build output line {found.line}: {found.evidence!r}. "

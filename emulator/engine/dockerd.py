@@ -94,6 +94,28 @@ def engine_has_bridge(client) -> bool:
     return bool(client.networks.list(names=["bridge"]))
 
 
+NETWORK_MODES = ("none", "host")
+"""Network modes every engine has without a network of that name."""
+
+
+def check_network(client, requested: str) -> None:
+    """Refuse `--network NAME` the engine has no network for, before any job exists: else the job
+    would be created and end START_FAILED (or the build fail) for what is bad input. `auto`,
+    `none`, `host` and `container:<id>` need no network of that name."""
+    from cycle.errors import BadInput
+
+    if requested in (AUTO_NETWORK, *NETWORK_MODES) or requested.startswith("container:"):
+        return
+    names = sorted({network.name for network in client.networks.list()})
+    if requested in names:
+        return
+    choices = [AUTO_NETWORK, *NETWORK_MODES, *(name for name in names if name not in NETWORK_MODES)]
+    raise BadInput(
+        f"--network {requested!r}: the Docker engine has no network of that name. Pass one of: "
+        f"{', '.join(choices)} (auto, the default, is the engine's bridge, or the host's network where the engine "
+        f"has none), or create it first with `docker network create {requested}`.")
+
+
 def resolve_network(client, requested: str) -> str:
     """network_for with the engine asked only when it matters."""
     return network_for(requested, requested == AUTO_NETWORK and engine_has_bridge(client))

@@ -20,7 +20,7 @@ def build_image(ctx: JobContext) -> Job | None:
     except BuildFailed as failure:
         from emulator.build_diagnosis import explain
 
-        for line in explain(failure.output, failure.build_exit_code):
+        for line in explain(failure.output, failure.build_exit_code, ctx.runtime.network(options.network)):
             ctx.event(line)
         return ctx.end(JobState.FAILED, reason="BUILD_FAILED", exit_code=failure.build_exit_code)
     ctx.image = build.image

@@ -30,7 +30,12 @@ class RestoreFailed(Exception):
 
 
 class CancelRequested(Exception):
-    """`cycle job cancel` (a 'cancel' request in the requests table) reached the job's agent."""
+    """`cycle job cancel` (a 'cancel' request in the requests table) reached the job's agent;
+    `by` names who asked (the request's requester, else `cycle job cancel`)."""
+
+    def __init__(self, requester: str | None = None) -> None:
+        super().__init__(requester)
+        self.by = requester or "`cycle job cancel`"
 
 
 @dataclass

@@ -36,6 +36,7 @@ class Interrupts:
         self.previous: dict[int, object] = {}
         self.said = False
         self.interrupted = False
+        self.signum: int | None = None  # the first interrupt's signal
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():
@@ -45,7 +46,15 @@ class Interrupts:
     def _first(self, signum, frame) -> None:
         self.hold()
         self.interrupted = True
+        self.signum = signum
         raise KeyboardInterrupt
+
+    def cancelled_by(self) -> str | None:
+        """Who the first interrupt came from, for the job's end: None for Ctrl-C (SIGINT, or a
+        KeyboardInterrupt no signal handler of ours raised), else the SIGTERM's likely senders."""
+        if self.signum == signal.SIGTERM:
+            return "a SIGTERM (`cycle job cancel` when the agent did not answer, `kill`, `timeout`)"
+        return None
 
     def hold(self) -> None:
         """From now on an interrupt is only noted: the clean-up runs to its end."""

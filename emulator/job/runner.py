@@ -64,10 +64,11 @@ class JobRunner:
             ctx = self._context(job, manifest, options, base, base_image)
             try:
                 return ctx, self._flow(ctx)
-            except (KeyboardInterrupt, CancelRequested):
+            except (KeyboardInterrupt, CancelRequested) as cancel:
                 interrupts.hold()
-                finish.cancel(ctx)
-                raise JobCancelled(ctx.current()) from None
+                by = cancel.by if isinstance(cancel, CancelRequested) else interrupts.cancelled_by()
+                finish.cancel(ctx, by)
+                raise JobCancelled(ctx.current(), by) from None
             except RestoreFailed as failure:
                 interrupts.hold()
                 ctx.event(f"job failed: {failure}")

@@ -49,6 +49,7 @@ class Starting:
         from emulator.config import image_for, version_env_name
         from emulator.engine import docker as runtime
         from emulator.engine import gpu
+        from emulator.engine.dockerd import check_network
         from emulator.storage import open_blob_store
         from emulator.volumes import check_mount_path, latest_version
 
@@ -74,6 +75,7 @@ class Starting:
                     "Run with --cpu to run it anyway without a GPU, or `--detach` to queue it until such a machine "
                     "exists.")
         client = runtime.connect()
+        check_network(client, options.network)
         base = image_for(manifest.ubuntu_version, self.home)
         base_image = runtime.require_image(
             client, base.image, f"The base image for [ubuntu] version \"{manifest.ubuntu_version}\" ({base.source})",

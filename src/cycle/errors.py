@@ -54,10 +54,18 @@ class ImageMissing(BadInput):
 
 
 class JobCancelled(CycleError):
-    """The user pressed Ctrl-C during a foreground job: it is CANCELLED and its container removed."""
+    """A foreground job was cancelled: by Ctrl-C in this terminal (`by` None: exit 130, as shells
+    report SIGINT), or from elsewhere, `by` naming who (`cycle job cancel` in another terminal, a
+    SIGTERM): exit 1, "CANCELLED elsewhere" in README's exit codes, since this command was not
+    interrupted; it was told its job ended."""
 
     exit_code = 130
 
-    def __init__(self, job: Job) -> None:
-        super().__init__(f"job {job.name}: CANCELLED (Ctrl-C); its container was removed.")
+    def __init__(self, job: Job, by: str | None = None) -> None:
+        if by is None:
+            message = f"job {job.name}: CANCELLED (Ctrl-C); its container was removed."
+        else:
+            message = f"job {job.name}: CANCELLED by {by}; its container was removed."
+        super().__init__(message, exit_code=None if by is None else 1)
         self.job = job
+        self.by = by

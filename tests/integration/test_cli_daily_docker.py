@@ -82,3 +82,42 @@ def test_the_emulators_copy_of_a_version_never_owns_the_project(project, home, m
         assert pulled.exit_code == 0, pulled.output
         assert (project.root / ".cycleswap" / "jobs" / name / "artifacts" / "ckpt" / "step-1.pt").exists()
     assert not list((home / "project-versions").rglob(".cycleswap/jobs")), "pulled into the emulator's checkout"
+
+
+def test_a_foreground_job_cancelled_from_another_terminal_exits_1_and_says_by_whom(project, home):
+    """README "Exit codes": CANCELLED elsewhere is 1; 130 is only this terminal's own Ctrl-C."""
+    import os
+    import subprocess
+    import sys
+
+    from emulator.store import StateStore
+
+    project.write(".cycleswap/run.sh", "echo started; sleep 60\n")
+    process = subprocess.Popen([sys.executable, "-m", "cycle", "project", "test", str(project.root)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    try:
+        store = StateStore(home / "state.db")
+        deadline = time.monotonic() + 90
+        job = None
+        while time.monotonic() < deadline and job is None:
+            job = next((j for j in store.jobs(limit=1) if j.state is JobState.RUNNING), None)
+            time.sleep(0.1)
+        assert job is not None, "the job never ran"
+        cancelled = cli("job", "cancel", job.name)
+        assert cancelled.exit_code == 0, cancelled.output
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, out
+    assert "CANCELLED by `cycle job cancel`" in out and "Ctrl-C" not in out
+
+
+def test_a_network_the_engine_lacks_is_bad_input_before_any_job_exists(project, home):
+    from emulator.platform import EmulatorPlatform
+
+    for detach in ([], ["--detach"]):
+        started = cli("project", "test", *detach, "--network", "no-such-net-xyz", str(project.root))
+        assert started.exit_code == 2, started.output
+        assert "'no-such-net-xyz'" in started.output and "auto, none, host" in started.output
+    assert EmulatorPlatform().store.jobs(limit=10) == []

@@ -111,3 +111,12 @@ def test_explain_falls_back_to_the_last_lines_when_nothing_is_recognised():
     assert events[1:] == [f"build output | {line}" for line in lines[-20:]]
     assert explain([], 3) == ["build failed: build.sh exited with code 3; no known cause recognised; build.sh printed "
                               "nothing."]
+
+
+def test_a_build_that_already_used_the_hosts_network_is_not_told_to_pass_network_host():
+    """Issue 13 follow-up: "pass --network host" is no advice when the build ran on host already."""
+    on_host = explain(DEFAULT_BUILD_WITHOUT_NETWORK, 127, network="host")[0]
+    assert "pass --network host" not in on_host
+    assert "host's network" in on_host and "DNS" in on_host and "proxy" in on_host
+    on_bridge = explain(DEFAULT_BUILD_WITHOUT_NETWORK, 127, network="bridge")[0]
+    assert "pass --network host" in on_bridge

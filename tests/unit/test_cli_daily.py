@@ -188,3 +188,69 @@ def test_exit_130_when_following_logs_is_interrupted(home):
     assert process.returncode == 130, err
     assert "Traceback" not in err and "Aborted" not in err
     assert platform.job(job.name).state is JobState.RUNNING  # reading a log never touches the job
+
+
+# --- issue 13 follow-ups (a user-tester's findings) ---
+
+def test_job_list_columns_are_as_wide_as_their_longest_cell(home):
+    make_jobs(1, "short")
+    make_jobs(1, "a-project-name-much-longer-than-thirty-characters")
+    lines = run("job", "list").stdout.splitlines()
+    starts = {line.index(state) for line, state in zip(lines, ["STATE", "PENDING", "PENDING"])}
+    assert len(starts) == 1, lines  # every row's STATE starts in the same column
+
+
+def test_job_status_says_yes_or_no_for_the_upload_queue_warning(home):
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    rows = dict(line.split(None, 1) for line in run("job", "status", job.name).stdout.splitlines())
+    assert rows["upload_queue_warning"] == "no"
+
+
+def test_tui_completes_job_names(home):
+    make_jobs(2, "alpha")
+    env = {**os.environ, "_CYCLE_COMPLETE": "complete_bash", "COMP_WORDS": "cycle tui alp", "COMP_CWORD": "2"}
+    result = subprocess.run(CYCLE, capture_output=True, text=True, env=env, timeout=60)
+    assert result.stdout.split() == ["alpha-2", "alpha-1"], result.stderr
+    assert "[JOB]" in run("tui", "--help").output  # still optional
+
+
+def test_a_count_option_that_is_not_a_number_says_what_it_takes(home):
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    for args, option in ((["job", "logs", job.name, "-n", "abc"], "-n/--tail"), (["job", "list", "--limit", "0"],
+                                                                                   "--limit")):
+        result = run(*args)
+        assert result.exit_code == 2
+        assert f"{option} takes a whole number" in result.output and "int range" not in result.output, result.output
+
+
+def test_project_dir_that_is_a_file_is_not_a_folder(home, tmp_path):
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    a_file = tmp_path / "passwd"
+    a_file.write_text("x\n")
+    result = run("job", "pull", job.name, "--project-dir", str(a_file))
+    assert result.exit_code == 2 and "is not a folder" in result.output and "does not exist" not in result.output
+
+
+def test_upload_prints_no_stray_empty_line_on_stdout(home, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n")
+    result = subprocess.run([*CYCLE, "volume", "upload", "vol", str(folder)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("volume vol version 1"), repr(result.stdout)
+
+
+def test_a_closed_stdout_pipe_exits_quietly(home):
+    make_jobs(3)
+    process = subprocess.Popen([*CYCLE, "job", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader left before the first line (`| head -0`)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and err == "", err
+
+
+def test_job_queue_outside_a_project_asks_for_a_project_name(home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("job", "queue")
+    assert result.exit_code == 2
+    assert "project's name" in result.output and "pass the project folder" not in result.output, result.output

@@ -157,6 +157,16 @@ def test_a_cancel_request_reaches_the_running_job_through_the_requests_table(fak
     assert (job.state, job.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
     assert held(fake_flow.store) == []
     assert fake_flow.store.take_request(job.id) is None  # taken, once
+    # cancelled elsewhere, not interrupted: exit 1 and a message naming who cancelled (README "Exit codes")
+    assert raised.value.exit_code == 1
+    assert "CANCELLED by `cycle job cancel`" in raised.value.message and "Ctrl-C" not in raised.value.message
+
+
+def test_ctrl_c_still_exits_130_and_says_so(fake_flow):
+    fake_flow.fail_in, fake_flow.error = "pump", KeyboardInterrupt()
+    with pytest.raises(JobCancelled) as raised:
+        fake_flow.run()
+    assert raised.value.exit_code == 130 and "CANCELLED (Ctrl-C)" in raised.value.message
 
 
 def test_a_cancel_request_ends_the_wait_for_a_machine(fake_flow, monkeypatch):

@@ -9,7 +9,7 @@ import importlib
 import typer
 
 from cycle.cli import drill as drill_cli
-from cycle.cli.style import CycleTyper
+from cycle.cli.style import CycleTyper, complete_job_names
 from cycle.errors import CycleError
 
 INTERRUPTED = 130
@@ -34,7 +34,8 @@ def command_group(name: str) -> typer.core.TyperGroup:
 
 class CycleGroup(typer.core.TyperGroup):
     """Turns a CycleError raised by any command into one paragraph on stderr and its exit code, and
-    Ctrl-C into exit 130 without a traceback (click would say "Aborted!" and exit 1); builds a
+    Ctrl-C into exit 130 without a traceback (click would say "Aborted!" and exit 1), a closed
+    pipe on stdout into a quiet exit 0 (click would exit 1); builds a
     command group only when it is asked for (GROUPS)."""
 
     def list_commands(self, ctx) -> list[str]:
@@ -54,6 +55,21 @@ class CycleGroup(typer.core.TyperGroup):
         except KeyboardInterrupt:
             typer.echo("", err=True)
             raise typer.Exit(INTERRUPTED) from None
+        except BrokenPipeError:
+            _quiet_closed_stdout()
+            raise typer.Exit(0) from None
+
+
+def _quiet_closed_stdout() -> None:
+    """The reader of our stdout left (`cycle job list | head -1`): that is what it asked for, so
+    exit 0 quietly like gh and docker, with stdout pointed at /dev/null so the interpreter's last
+    flush at exit does not fail again (Python's documented recipe for SIGPIPE)."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 app = CycleTyper(
@@ -71,7 +87,8 @@ app.command("drill")(drill_cli.drill)
 
 @app.command()
 def tui(
-    job: str = typer.Argument(None, metavar="[JOB]", help="Open this job at once (Escape then lists the jobs)."),
+    job: str = typer.Argument(None, metavar="[JOB]", help="Open this job at once (Escape then lists the jobs).",
+                              autocompletion=complete_job_names, show_default=False),
 ) -> None:
     """Browse jobs, their interleaved logs and their artifacts in the terminal (q quits, ? shows keys)."""
     from cycle.platform import open_platform

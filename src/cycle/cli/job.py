@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cycle.cli.style import CycleTyper, JobArg
+from cycle.cli.style import CycleTyper, JobArg, whole_number
 
 app = CycleTyper(help="Inspect jobs: list them, see one's state, read its log.", no_args_is_help=True)
 
@@ -32,8 +32,10 @@ def job_dict(job) -> dict:
 def list_jobs(
     state: Annotated[str | None, typer.Option(
         metavar="STATE", help="Only jobs in this state: PENDING, RUNNING, FINISHED, FAILED, CANCELLED.")] = None,
-    limit: Annotated[int, typer.Option(min=1, metavar="N", help="At most this many jobs.")] = 50,
-    offset: Annotated[int, typer.Option(min=0, metavar="K", help="Skip this many (newest first).")] = 0,
+    limit: Annotated[int, typer.Option(
+        parser=whole_number("--limit", 1), metavar="N", help="At most this many jobs.")] = 50,
+    offset: Annotated[int, typer.Option(
+        parser=whole_number("--offset", 0), metavar="K", help="Skip this many (newest first).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """List jobs, newest first.
@@ -59,8 +61,8 @@ def list_jobs(
         typer.echo("no jobs yet: run `cycle project test` in a project" if wanted is None and offset == 0
                    else "no jobs match")
         return
-    for row in [LIST_HEADER, *(_list_row(job) for job in jobs)]:
-        typer.echo(_list_line(row))
+    for line in table_lines([LIST_HEADER, *(_list_row(job) for job in jobs)]):
+        typer.echo(line)
     total = platform.count_jobs(wanted)
     if offset or len(jobs) < total:
         typer.echo(f"showing {_shown_range(offset, len(jobs))} of {total}; --limit N and --offset K show others",
@@ -74,9 +76,11 @@ def _list_row(job) -> tuple[str, str, str, str]:
     return job.name, job.state.value, job.reason or "", _iso(job.created_ns) or ""
 
 
-def _list_line(row: tuple[str, str, str, str]) -> str:
-    name, state, reason, created = row
-    return f"{name:30} {state:10} {reason:18} {created}".rstrip()
+def table_lines(rows: list[tuple[str, ...]], gap: int = 3) -> list[str]:
+    """Rows as aligned columns, each as wide as its longest cell (as `docker ps` does), so a long
+    job name widens its column instead of pushing the rest of its row out of line."""
+    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
+    return [(" " * gap).join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def _shown_range(offset: int, count: int) -> str:
@@ -102,6 +106,7 @@ def status(
         typer.echo(json.dumps(info, indent=2))
         return
     text = {**info, "duration_seconds": None, "archived": "yes" if job.archived else "no",
+            "upload_queue_warning": "yes" if job.queue_warning else "no",
             "duration": _duration_text(job, seconds)}
     for key, value in text.items():
         if key != "duration_seconds":
@@ -169,7 +174,8 @@ def parse_since(text: str) -> int:
 @app.command()
 def logs(
     name: JobArg,
-    tail: Annotated[int | None, typer.Option("--tail", "-n", min=1, metavar="N", help="Only the last N lines.")] = None,
+    tail: Annotated[int | None, typer.Option(
+        "--tail", "-n", parser=whole_number("-n/--tail", 1), metavar="N", help="Only the last N lines.")] = None,
     since: Annotated[str | None, typer.Option(
         metavar="TIME", help="Only lines from this time on: ISO 8601, or an age like 10m.")] = None,
     stream: Annotated[str | None, typer.Option(
@@ -246,12 +252,27 @@ def queue(
     The job waits PENDING for the scheduler's next pass (every 60 s, as on the platform), then runs
     detached on the least-loaded eligible machine."""
     from cycle.api import TestOptions
-    from cycle.api.manifest import find_project_root, load_manifest
     from cycle.platform import open_platform
 
-    name = project or load_manifest(find_project_root(Path("."))).name
+    name = project or _project_here()
     job = open_platform().queue(name, TestOptions(cpu=cpu))
     typer.echo(job.name)
+
+
+def _project_here() -> str:
+    """The name of the project this folder is in, for `job queue` without PROJECT: outside any
+    project, the fix is to name one (the command takes a project NAME, not a folder)."""
+    from cycle.api.manifest import find_project_root, load_manifest
+    from cycle.cli.output import fail
+    from cycle.errors import BadInput
+
+    try:
+        root = find_project_root(Path("."))
+    except BadInput:
+        fail(f"no project here: {Path.cwd()} is not inside a project (no .cycleswap/manifest.toml in it or above). "
+             "Pass the project's name, e.g. `cycle job queue my-project` (its [main] name, as uploaded with "
+             "`cycle project upload`), or run it from inside the project's folder.")
+    return load_manifest(root).name
 
 
 @app.command()
@@ -290,7 +311,8 @@ def _folder(platform, job, project_dir: Path | None) -> Path:
     from cycle.pull import job_folder
 
     if project_dir is not None and not project_dir.is_dir():
-        fail(f"--project-dir {project_dir}: the folder does not exist. Pass the project's root folder (the one "
+        problem = "is not a folder (it is a file)" if project_dir.exists() else "the folder does not exist"
+        fail(f"--project-dir {project_dir}: {problem}. Pass the project's root folder (the one "
              "holding .cycleswap/), or leave --project-dir out to save into the folder the job's project was run "
              "or uploaded from.")
     root = project_dir or platform.project_root(job)
@@ -318,9 +340,9 @@ def pull(
     Logs go to output.log, artifacts to artifacts/. Files already there byte for byte are skipped.
     An archived job has only its log: pull saves output.log, says so and exits 1.
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
-    from cycle.cli.output import fail
+    from cycle.cli.output import fail, progress_bar
     from cycle.platform import open_platform
     from cycle.pull import sync_artifacts, write_output_log
 
@@ -328,8 +350,8 @@ def pull(
     job = platform.job(name)
     folder = _folder(platform, job, project_dir)
     write_output_log(folder, platform.logs(name))
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  transient=True, console=None) as bar:
+    with progress_bar("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn()) as bar:
         task = bar.add_task(f"pulling {name}", total=None)
         result = sync_artifacts(platform, job, folder, on_start=lambda total: bar.update(task, total=total),
                                 progress=lambda n: bar.advance(task, n))

@@ -38,3 +38,14 @@ def job_exit_code(job) -> int:
     if job.state.value == "FINISHED":
         return 0
     return job.exit_code or 1
+
+
+def progress_bar(*columns):
+    """A transient progress bar (rich) for uploads and pulls, drawn on stderr only when it is a
+    terminal: stdout keeps only the command's result, with no stray empty line from the bar's
+    stop (rich ends a bar it cannot redraw with a newline)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(*columns, transient=True, console=console, disable=not console.is_terminal)

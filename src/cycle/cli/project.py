@@ -51,7 +51,8 @@ def test(
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
 
     Output shows live: the job's stdout on stdout, its stderr on stderr, system events on stderr
-    marked [system]. Exits with the job's exit code (130 when cancelled with Ctrl-C).
+    marked [system]. Exits with the job's exit code (130 when cancelled with Ctrl-C here, 1 when
+    cancelled elsewhere: `cycle job cancel`, a SIGTERM).
     """
     from cycle.api import TestOptions
     from cycle.cli.output import job_exit_code, live_sink
@@ -131,14 +132,14 @@ def upload(
 ) -> None:
     """Upload the project as a new version (not .git, .cycleswap/jobs or what .cycleignore lists) and
     build its image with the same cache as `project test`. `cycle job queue` then runs it."""
-    from rich.progress import BarColumn, DownloadColumn, Progress
+    from rich.progress import BarColumn, DownloadColumn
 
     from cycle.api import TestOptions
-    from cycle.cli.output import live_sink
+    from cycle.cli.output import live_sink, progress_bar
     from cycle.platform import open_platform
 
     check_rebuild_clean(rebuild, clean)
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), transient=True) as bar:
+    with progress_bar("[progress.description]{task.description}", BarColumn(), DownloadColumn()) as bar:
         task = bar.add_task("uploading the project", total=None)
         version, files, new_bytes, image = open_platform().upload_project(
             directory, TestOptions(rebuild=rebuild, clean=clean),

@@ -58,3 +58,24 @@ def complete_job_names(incomplete: str) -> list[str]:
 JobArg = Annotated[str, typer.Argument(
     metavar="JOB", help="Job name, e.g. my-experiment-3.", autocompletion=complete_job_names, show_default=False)]
 """The JOB argument of every `cycle job` command."""
+
+
+
+def whole_number(option: str, minimum: int):
+    """A typer `parser` for a count option (lines, jobs) of at least `minimum`: says in plain words
+    what the option takes, where click's IntRange says "'abc' is not a valid int range" or "0 is
+    not in the range x>=1"."""
+
+    def parse(value) -> int:
+        try:
+            number = int(str(value).strip(), 10)
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            example = f"{option.split('/')[-1]} 10"
+            raise typer.BadParameter(f"{option} takes a whole number, {minimum} or more (e.g. {example}); "
+                                     f"{str(value)!r} is not one.")
+        return number
+
+    parse.__name__ = "N"
+    return parse

@@ -25,11 +25,12 @@ def upload(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder whose files become the new version.")],
 ) -> None:
     """Upload DIR as a new version of volume NAME; files stored before are not stored again."""
-    from rich.progress import BarColumn, DownloadColumn, Progress
+    from rich.progress import BarColumn, DownloadColumn
 
+    from cycle.cli.output import progress_bar
     from cycle.platform import open_platform
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), transient=True) as bar:
+    with progress_bar("[progress.description]{task.description}", BarColumn(), DownloadColumn()) as bar:
         task = bar.add_task(f"uploading {name}", total=None)
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
