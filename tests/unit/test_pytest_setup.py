@@ -24,7 +24,8 @@ def test_a_passing_run_leaves_no_files_in_the_temp_root(tmp_path):
     (tmp_path / "test_many.py").write_text(MANY_FILES)
     temp_root = tmp_path / "temproot"
     temp_root.mkdir()
-    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": str(temp_root)}
+    # no third-party plugins (textual, hypothesis, xdist...): only pytest's own tmp_path handling is under test
+    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": str(temp_root), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c",
                              str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path), str(tmp_path / "test_many.py")],
                             env=env, capture_output=True, text=True, timeout=120)
