@@ -181,6 +181,33 @@ async def test_at_80x24_columns_give_way_and_the_footer_starts_with_quit_and_key
         assert [key.key for key in app.screen.query("FooterKey")][:2] == ["q", "question_mark"]
 
 
+LONG_NAME = "utbash-a-very-long-project-name-from-the-user-tester-that-goes-on-and-on-13"
+
+
+def rendered_row(app, name: str) -> str:
+    table = app.screen.query_one("#jobs")
+    row = table.get_row_index(name)
+    return table.render_line(row + 1 - int(table.scroll_offset.y)).text
+
+
+@pytest.mark.parametrize("width", [80, 60])
+async def test_a_long_job_or_project_name_is_shortened_so_state_and_reason_stay(width):
+    """tui2 M3: one long name pushed the reason off every row at 80x24 and cut the state at 60."""
+    app, platform = make_app()
+    platform.add_job(LONG_NAME, JobState.RUNNING)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 5)
+        assert column_labels(app)[:4] == ["name", "state", "reason", "started"]
+        line = rendered_row(app, LONG_NAME)
+        assert "…" in line and " RUNNING " in line and len(line.rstrip()) <= width
+        assert " EXIT_CODE_1 " in rendered_row(app, "sweep-2")
+        await pilot.press("slash", *"goes-on-and-on-13", "enter")  # the filter still reads the full name
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, JobsScreen))
+        assert app.screen.job_name == LONG_NAME
+
+
 async def test_an_empty_list_says_how_to_start_a_job_and_a_filter_says_esc_clears():
     app, platform = make_app()
     platform._jobs = []
