@@ -113,6 +113,8 @@ async def test_tui_job_opens_that_job_and_escape_goes_to_the_jobs_list():
         await wait_for(pilot, lambda: isinstance(app.focused, LogView))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count > 0)
+        assert app.screen.selected_name() == "sweep-2"  # tui2 L8: the job we came from, not the first row
 
 
 def test_tui_with_an_unknown_job_says_so_in_one_paragraph_and_exits_2(tmp_path, monkeypatch):

@@ -32,7 +32,9 @@ class CycleApp(App):
         self.start_job = job  # `cycle tui JOB`: opened over the jobs list, so Escape goes back to it
 
     def on_mount(self) -> None:
-        self.push_screen(JobsScreen(self.platform, clock=self.clock) if self.clock else JobsScreen(self.platform))
+        clock = {"clock": self.clock} if self.clock else {}
+        # `cycle tui JOB`: the list highlights JOB once it is listed, so Escape lands on it
+        self.push_screen(JobsScreen(self.platform, select=self.start_job, **clock))
         if self.start_job:
             self.open_job(self.start_job)
 
