@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from rich.text import Text
 from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, settle, until
 
 from cycle.tui.widgets.log_view import PAGE, LogView
@@ -123,6 +124,19 @@ async def test_a_search_with_no_match_says_so_for_the_whole_log():
         await until(pilot, lambda: app._notifications)
         await settle(pilot)
         assert [n.message for n in app._notifications] == ["'HUGEEND' is not in the log"]
+
+
+async def test_a_search_term_with_brackets_is_shown_as_typed_not_read_as_markup():
+    """tui2 L3: `/[bold]` showed `''` in the status line and the toast."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("slash", *"[bold]", "enter")
+        await until(pilot, lambda: app._notifications)
+        await settle(pilot)
+        assert "'[bold]'" in str(app.screen.query_one("#log-status").render())
+        # a toast reads its message as markup: it must read back as what was typed
+        assert [Text.from_markup(n.message).plain for n in app._notifications] == ["'[bold]' is not in the log"]
 
 
 async def test_follow_mode_survives_switching_tabs_and_back():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -112,11 +114,11 @@ class JobScreen(Screen):
                                                   mtimes=mtimes)
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
-        self.query_one("#log-status", Static).update(self.query_one(LogView).status())
+        # plain text: a search term such as `[bold]` is what the user typed, not markup
+        self.query_one("#log-status", Static).update(Text(self.query_one(LogView).status()))
 
     def _show_job(self, job) -> None:
         self.job = job
-        from rich.markup import escape
 
         from cycle.tui.jobinfo import STATE_COLOURS, duration
         from cycle.tui.timefmt import format_time, zone_label
@@ -179,7 +181,7 @@ class JobScreen(Screen):
 
     def on_log_view_search_finished(self, message: LogView.SearchFinished) -> None:
         if not message.found:
-            self.notify(f"{message.needle!r} is not in the log", severity="warning")
+            self.notify(f"{escape(repr(message.needle))} is not in the log", severity="warning")
 
     def action_cancel_job(self) -> None:
         from cycle.tui.screens.modals import ConfirmScreen
