@@ -85,6 +85,58 @@ async def test_search_finds_a_line_outside_the_loaded_pages_and_n_N_wrap_around(
         )
 
 
+async def test_n_and_N_step_from_the_view_when_the_current_match_is_off_screen():
+    """tui2 L1: after `g` (line 1), `N` wraps to the LAST match and `n` goes to the first match
+    below the view, not to the neighbours of a match scrolled out of sight."""
+    app, _ = make_app(log_lines=20_000)
+    async with app.run_test(size=SIZE) as pilot:
+        log = await job_opened_with_total(pilot, 20_000)
+
+        def current() -> str | None:
+            return log.texts[log.match_index] if log.match_index is not None else None
+
+        await pilot.press("slash", *"STEP-000", "enter")  # lines 50, 100, ... 950: 19 matches
+        await until(pilot, lambda: current() == "checkpoint step-000050 uploaded")
+        await pilot.press("n")
+        await until(pilot, lambda: current() == "checkpoint step-000100 uploaded")
+        await pilot.press("g")
+        await until(pilot, lambda: log.first_line == 0 and log.top_index == 0 and not log.fetching)
+        await pilot.press("N")
+        await until(pilot, lambda: current() == "checkpoint step-000950 uploaded")
+        assert "match 19/19 'STEP-000'" in log.status()
+        await pilot.press("g")
+        await until(pilot, lambda: log.first_line == 0 and log.top_index == 0 and not log.fetching)
+        await pilot.press("n")
+        await until(pilot, lambda: current() == "checkpoint step-000050 uploaded")
+        await pilot.press("N")  # the current match is on screen now: step from it, wrapping
+        await until(pilot, lambda: current() == "checkpoint step-000950 uploaded")
+
+
+async def test_after_a_filter_change_the_status_counts_the_matches_until_n():
+    """tui2 L1: "match 0/111" after `s` read as nothing found."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"STEP-000", "enter")
+        await until(pilot, lambda: log.match_index is not None)
+        await pilot.press("s")  # stdout only: the checkpoint lines are system lines
+        await until(pilot, lambda: log.stream == "stdout" and not log.fetching)
+        await settle(pilot)
+        assert "0 matches 'STEP-000'" in log.status()
+        await pilot.press("s", "s")  # system only
+        await until(pilot, lambda: log.stream == "system" and not log.fetching and log.matches)
+        await settle(pilot)
+        assert "19 matches 'STEP-000'" in log.status() and "match 0/" not in log.status()
+
+
+async def job_opened_with_total(pilot, total: int) -> LogView:
+    await open_job(pilot)
+    log = pilot.app.screen.query_one(LogView)
+    await until(pilot, lambda: log.total == total)
+    return log
+
+
 async def test_a_match_far_down_shows_at_once_and_its_line_number_follows():
     """Counting the lines before a match reads the index up to it (about a second on 10,000,000
     lines): the lines around the match show first, "line N" follows when the count lands, and it

@@ -77,8 +77,25 @@ class LogSearch:
             if self.search:
                 self.find(self.search)
             return
-        position = 0 if self.match_pos is None else (self.match_pos + step) % len(self.matches)  # wraps around
-        self._go_to_match(position)
+        self._go_to_match(self._next_match(step))
+
+    def _next_match(self, step: int) -> int:
+        """Where `n` (+1) / `N` (-1) go, wrapping around: from the current match while it is on
+        screen, otherwise from the view (as less and vim do): after `g`, `n` is the first match
+        from the top line on and `N` wraps to the last match of the log."""
+        count = len(self.matches)
+        if self.match_pos is not None and self._match_on_screen():
+            return (self.match_pos + step) % count
+        here = self.ids[self.top_index] if self.ids else 0
+        first_below = bisect_left(self.matches, here)  # the first match at or after the top line
+        return first_below % count if step > 0 else (first_below - 1) % count
+
+    def _match_on_screen(self) -> bool:
+        index = self.match_index
+        if index is None:
+            return False
+        top = round(self.scroll_y)
+        return top <= self.row_of(index) < top + self.scrollable_content_region.height
 
     def _go_to_match(self, position: int) -> None:
         self.match_pos = position

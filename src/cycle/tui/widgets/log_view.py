@@ -220,12 +220,11 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         else:
             parts.append("no lines" + (" (loading)" if self.fetching else ""))
         if self.search:
-            found = (
-                f"{self.match_pos + 1}/{len(self.matches):,}"
-                if self.match_pos is not None
-                else f"0/{len(self.matches)}"
-            )
-            parts.append(f"match {found} {self.search!r}")
+            count = len(self.matches)
+            if self.match_pos is not None:
+                parts.append(f"match {self.match_pos + 1:,}/{count:,} {self.search!r}")
+            else:  # none chosen yet (a filter change recounted them): how many, until n / N
+                parts.append(f"{count:,} match{'' if count == 1 else 'es'} {self.search!r}")
         parts.append(f"follow {'on' if self.follow else 'off'}")
         parts.append(f"streams: {self.stream or 'all'}")
         parts.append(f"wrap {'on' if self.wrap else 'off'}")
