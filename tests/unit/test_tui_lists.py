@@ -260,6 +260,32 @@ async def open_checkpoints(pilot, app) -> ArtifactBrowser:
     return browser
 
 
+async def test_a_new_sort_order_shows_the_top_of_the_list_and_keeps_the_selection_only_if_shown():
+    """tui2 L5: after a sort change the view stayed scrolled to the end, the list's start (the
+    newest file) out of view."""
+    app, platform = make_app()
+    for n in range(1, 61):  # step-60 is the largest and the newest
+        platform.add_artifact(f"many/step-{n}.pt", size=n, mtime_ns=T0 - (100 - n) * MINUTE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        browser = app.screen.query_one(ArtifactBrowser)
+        table = browser.query_one("#artifact-table")
+        await wait_for(pilot, lambda: any(e.name == "many" for e in browser.rows))
+        browser.folder = "many"
+        await wait_for(pilot, lambda: len(browser.rows) == 61)
+        await pilot.press("G")  # step-60, at the end of the name order
+        await wait_for(pilot, lambda: table.scroll_y > 0)
+        await pilot.press("s", "s")  # by size, then time: step-60 first, on screen: it stays selected
+        await wait_for(pilot, lambda: browser.sort_by == "time")
+        await pilot.pause(0.1)
+        assert table.scroll_y == 0 and browser.selected().name == "step-60.pt"
+        await pilot.press("s")  # by name again: step-60 is last, off screen: the first row is selected
+        await wait_for(pilot, lambda: browser.sort_by == "name")
+        await pilot.pause(0.1)
+        assert table.scroll_y == 0 and table.cursor_row == 0
+
+
 async def test_artifacts_sort_by_modified_time_newest_first_keeping_the_selected_file():
     app, platform = make_app()
     platform.add_artifact("checkpoints/step-9.ckpt", mtime_ns=T0 - 10 * MINUTE)  # the newest
