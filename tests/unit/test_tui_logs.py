@@ -137,6 +137,23 @@ async def job_opened_with_total(pilot, total: int) -> LogView:
     return log
 
 
+async def test_live_lines_that_match_the_search_join_its_matches():
+    """tui2 L2: the count stayed at "match 1/1" while a running job wrote matching lines."""
+    app, platform = make_app()
+    for index in (1500, 2005, 2020):
+        platform.overrides[index] = (Stream.STDOUT, f"a Live line {index}")
+    async with app.run_test(size=SIZE) as pilot:
+        log = await job_opened_with_total(pilot, 2000)
+        await pilot.press("slash", *"LIVE", "enter")
+        await until(pilot, lambda: log.match_index is not None)
+        assert "match 1/1 'LIVE'" in log.status()
+        platform.append(30)
+        await until(pilot, lambda: log.total == 2030)
+        assert log.matches == [1500, 2005, 2020] and "match 1/3 'LIVE'" in log.status()
+        await pilot.press("n")
+        await until(pilot, lambda: log.match_index is not None and log.texts[log.match_index] == "a Live line 2005")
+
+
 async def test_a_match_far_down_shows_at_once_and_its_line_number_follows():
     """Counting the lines before a match reads the index up to it (about a second on 10,000,000
     lines): the lines around the match show first, "line N" follows when the count lands, and it

@@ -14,6 +14,11 @@ from textual.message import Message
 from cycle.tui.widgets.log_source import MATCHES
 
 
+def holds(text: str, needle: str) -> bool:
+    """Whether `text` holds `needle` as the store's search reads it (SQL LIKE: ASCII case-insensitive)."""
+    return needle.encode().lower() in text.encode().lower()
+
+
 class LogSearch:
     """The search needle's matches (line ids), the current one, and moving between them.
 
@@ -59,9 +64,9 @@ class LogSearch:
             return
         ids = message.ids
         if ids is None:  # the source cannot search: the loaded lines only
-            low = message.needle.lower()
-            ids = [self.ids[i] for i, text in enumerate(self.texts) if low in text.lower()]
-        self.matches = ids
+            ids = [self.ids[i] for i, text in enumerate(self.texts) if holds(text, message.needle)]
+        # live lines that matched while the store searched (find() emptied the list): keep them too
+        self.matches = sorted(set(ids).union(self.matches))
         if not message.move:
             self._post_status()
             return
@@ -71,6 +76,15 @@ class LogSearch:
             start = bisect_left(ids, here)
             self._go_to_match(start if start < len(ids) else 0)
         self._post_status()
+
+    def add_live_matches(self, records: list) -> None:
+        """New lines of a running job that hold the search: they join the matches, so the count
+        follows the log (the store's search saw only the lines stored when it ran)."""
+        if self.search:
+            found = [r.id for r in records if holds(r.text, self.search)]
+            if found:
+                self.matches = [*self.matches, *found]  # ids after every earlier line: still in order
+                self._post_status()
 
     def action_match(self, step: int) -> None:
         if not self.matches:
