@@ -14,6 +14,11 @@ from cycle.api import Platform
 from cycle.tui.screens.jobs import JobsScreen
 
 
+# Textual's own palette commands left out: Quit and Keys come from our bindings; Maximize /
+# Minimize only enlarge a pane of a screen already laid out to fill the terminal
+NOT_OFFERED = {"Quit", "Keys", "Maximize", "Minimize"}
+
+
 class CycleApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "cycle"
@@ -64,7 +69,7 @@ class CycleApp(App):
                     partial(self.open_job, job.name), discover=False,
                 )
         for command in super().get_system_commands(screen):
-            if command.title not in {"Quit", "Keys"}:  # already offered from our bindings
+            if command.title not in NOT_OFFERED:
                 yield command
 
     @staticmethod

@@ -24,6 +24,9 @@ POLL_SECONDS = 0.5
 REQUESTER = "cycle tui"  # named in the move event, as `cycle job reassign` is
 
 
+LOG_ACTIONS = {"toggle_follow", "search"}  # the screen's keys that act on the Logs tab only
+
+
 class JobScreen(Screen):
     AUTO_FOCUS = "LogView"  # keys reach the log the moment it shows, not the tab bar
     BINDINGS = [
@@ -71,6 +74,13 @@ class JobScreen(Screen):
         which in a real terminal can be after mount, so AUTO_FOCUS alone finds nothing
         focusable) and on every switch."""
         self._focus_tab(event.pane.id)
+        self.refresh_bindings()  # the footer lists the shown tab's keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The log's keys (follow, search) work and show in the footer only while the log shows."""
+        if action in LOG_ACTIONS and self.query(TabbedContent):
+            return self.query_one(TabbedContent).active == "logs-tab"
+        return True
 
     def _focus_tab(self, tab: str | None) -> None:
         target = self.query_one("#artifact-table") if tab == "artifacts-tab" else self.query_one(LogView)
@@ -116,9 +126,12 @@ class JobScreen(Screen):
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
         # plain text: a search term such as `[bold]` is what the user typed, not markup
         self.query_one("#log-status", Static).update(Text(self.query_one(LogView).status()))
+        self._show_job(self.job)  # the header's follow state changed with it: they never disagree
 
     def _show_job(self, job) -> None:
         self.job = job
+        if self.query(LogView):
+            self.query_one(LogView).ended = job.state.is_final  # no more lines: "ended", not "follow"
 
         from cycle.tui.jobinfo import STATE_COLOURS, duration
         from cycle.tui.timefmt import format_time, zone_label
@@ -128,12 +141,13 @@ class JobScreen(Screen):
         start = format_time(job.started_ns, now, width, self.app.zone) if job.started_ns else "-"
         start += "" if job.started_ns else f" (times {zone_label(self.app.zone)})"
         colour = STATE_COLOURS.get(job.state.value, "white")
-        follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
+        following = self.is_mounted and self.query(LogView) and self.query_one(LogView).follow
+        follow = "log ended" if job.state.is_final else f"follow {'on' if following else 'off'}"
         self.query_one("#job-header", Static).update(
             f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             # what changes first, so a narrow terminal (80 columns) cuts the steady parts at the right
-            + f" · {duration(job, now)} · follow {follow} · machine {job.machine or '-'}"
+            + f" · {duration(job, now)} · {follow} · machine {job.machine or '-'}"
             + f" · started {start} · project {job.project}"
         )
         banner = self.query_one("#queue-warning", Static)

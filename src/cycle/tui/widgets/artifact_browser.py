@@ -179,7 +179,7 @@ class ArtifactBrowser(Vertical):
         count = sum(1 for e in self.rows if e.name != "..")
         self.query_one("#artifact-path", Label).update(
             f"/artifacts/{self.folder}{'/' if self.folder else ''}  "
-            f"({count} entries, sorted by {SORT_LABELS[self.sort_by]})"
+            f"({count} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
         )
 
     def watch_folder(self) -> None:
