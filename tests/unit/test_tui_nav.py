@@ -285,3 +285,12 @@ async def test_the_artifacts_tab_footer_lists_no_log_keys():
         await wait_for(pilot, lambda: "(1 entry, sorted" in str(browser.query_one("#artifact-path").render()))
         await pilot.press("1")
         await wait_for(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
+
+
+async def test_an_empty_artifacts_tab_says_what_shows_there():
+    """tui2 minor: an empty Artifacts tab was a bare table."""
+    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")  # sweep-2 has no files
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await pilot.press("2")
+        await wait_for(pilot, lambda: "no files yet" in str(app.screen.query_one("#artifact-path").render()))

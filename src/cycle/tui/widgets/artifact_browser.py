@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Label, ProgressBar
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time
 
+EMPTY_HINT = "(no files yet: what the job writes under /artifacts shows here as it is uploaded)"
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
 
@@ -177,10 +178,9 @@ class ArtifactBrowser(Vertical):
                 table.scroll_home(animate=False, immediate=True)
             table.move_cursor(row=row, animate=False, scroll=not to_top)
         count = sum(1 for e in self.rows if e.name != "..")
-        self.query_one("#artifact-path", Label).update(
-            f"/artifacts/{self.folder}{'/' if self.folder else ''}  "
-            f"({count} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
-        )
+        listing = (f"({count} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
+                   if count else EMPTY_HINT)
+        self.query_one("#artifact-path", Label).update(f"/artifacts/{self.folder}{'/' if self.folder else ''}  {listing}")
 
     def watch_folder(self) -> None:
         if self.is_mounted:
