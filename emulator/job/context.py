@@ -30,7 +30,12 @@ class RestoreFailed(Exception):
 
 
 class CancelRequested(Exception):
-    """`cycle job cancel` (a 'cancel' request in the requests table) reached the job's agent."""
+    """`cycle job cancel` (a 'cancel' request in the requests table) reached the job's agent;
+    `requester` names who asked when it was not `cycle job cancel` (e.g. "cycle tui")."""
+
+    def __init__(self, requester: str | None = None) -> None:
+        super().__init__(requester)
+        self.requester = requester
 
 
 @dataclass

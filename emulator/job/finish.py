@@ -34,16 +34,18 @@ def finish(ctx: JobContext) -> Job:
     return ctx.end(state, reason=reason, exit_code=exit_code)
 
 
-def cancel(ctx: JobContext) -> None:
-    """Ctrl-C or `cycle job cancel`: the container goes at once; files that were still waiting
-    to upload are recorded as abandoned (the upload in flight finishes)."""
+def cancel(ctx: JobContext, requester: str | None = None) -> None:
+    """Ctrl-C or `cycle job cancel` (or `requester`, e.g. "cycle tui", named in the log): the
+    container goes at once; files that were still waiting to upload are recorded as abandoned
+    (the upload in flight finishes)."""
     if ctx.stay is not None:
         ctx.runtime.remove(ctx.stay.container)
         abandoned = artifacts.abandon(ctx, ctx.stay)
         if abandoned:
             ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
     if not ctx.current().state.is_final:
-        ctx.event("job cancelled by the user (Ctrl-C or `cycle job cancel`); container removed")
+        who = f"(requested by {requester})" if requester else "by the user (Ctrl-C or `cycle job cancel`)"
+        ctx.event(f"job cancelled {who}; container removed")
         ctx.end(JobState.CANCELLED, reason="CANCELLED_BY_USER")
 
 

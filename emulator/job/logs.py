@@ -96,7 +96,7 @@ def next_request(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     with its owner's work, or the job running too long there."""
     request = ctx.store.take_request(ctx.job.id)
     if request is not None and request.kind == "cancel":
-        raise CancelRequested
+        raise CancelRequested(request.requester)
     taken = (request.target, request.grace, request.requester) if request is not None else None
     return move_trigger(taken, ctx.store.machine(stay.machine), time.monotonic() - stay.started,
                         ctx.settings.max_run_seconds)

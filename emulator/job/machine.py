@@ -54,8 +54,9 @@ def claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str:
             _say_why_it_waits(ctx, prefer, capability, source)
             waited = True
         prefer = None  # the preferred machine is taken: the next free one will do
-        if ctx.store.take_request(ctx.job.id, kinds=("cancel",)) is not None:
-            raise CancelRequested
+        request = ctx.store.take_request(ctx.job.id, kinds=("cancel",))
+        if request is not None:
+            raise CancelRequested(request.requester)
         time.sleep(CLAIM_POLL_SECONDS)
 
 

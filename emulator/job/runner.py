@@ -64,9 +64,9 @@ class JobRunner:
             ctx = self._context(job, manifest, options, base, base_image)
             try:
                 return ctx, self._flow(ctx)
-            except (KeyboardInterrupt, CancelRequested):
+            except (KeyboardInterrupt, CancelRequested) as interruption:
                 interrupts.hold()
-                finish.cancel(ctx)
+                finish.cancel(ctx, getattr(interruption, "requester", None))
                 raise JobCancelled(ctx.current()) from None
             except RestoreFailed as failure:
                 interrupts.hold()

@@ -17,7 +17,7 @@ class Request:
     kind: Literal["cancel", "reassign"]
     target: str | None = None
     grace: float | None = None
-    requester: str | None = None  # who asked, named in the move's trigger (None: `cycle job reassign`)
+    requester: str | None = None  # who asked, named in the log (None: `cycle job reassign` / `cycle job cancel`)
 
 
 class RequestsTable(Database):
@@ -26,10 +26,12 @@ class RequestsTable(Database):
             db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns, requester) "
                        "VALUES (?, 'reassign', ?, ?, ?, ?)", (job_id, target, grace, now_ns(), requester))
 
-    def request_cancel(self, job_id: int) -> None:
-        """Ask the job's agent to cancel it: the agent alone writes a running job's state."""
+    def request_cancel(self, job_id: int, requester: str | None = None) -> None:
+        """Ask the job's agent to cancel it: the agent alone writes a running job's state.
+        `requester` (e.g. "cycle tui") is named in the job's log; default `cycle job cancel`."""
         with self._tx() as db:
-            db.execute("INSERT INTO requests(job_id, kind, created_ns) VALUES (?, 'cancel', ?)", (job_id, now_ns()))
+            db.execute("INSERT INTO requests(job_id, kind, created_ns, requester) VALUES (?, 'cancel', ?, ?)",
+                       (job_id, now_ns(), requester))
 
     def take_request(self, job_id: int, kinds: tuple[str, ...] = ("cancel", "reassign")) -> Request | None:
         """The job's oldest open request of `kinds`, marked taken (a cancel first: it overrides any

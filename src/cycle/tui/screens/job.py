@@ -21,7 +21,7 @@ from cycle.tui.widgets.log_source import LogSource
 from cycle.tui.widgets.log_view import LogView
 
 POLL_SECONDS = 0.5
-REQUESTER = "cycle tui"  # named in the move event, as `cycle job reassign` is
+REQUESTER = "cycle tui"  # named in the move and cancel events, as `cycle job reassign` / `cancel` are
 
 
 LOG_ACTIONS = {"toggle_follow", "search"}  # the screen's keys that act on the Logs tab only
@@ -213,7 +213,7 @@ class JobScreen(Screen):
     @work(thread=True, exclusive=True, group="action")
     def _cancel(self) -> None:
         try:
-            job = self.platform.cancel(self.job_name)
+            job = self.platform.cancel(self.job_name, requester=REQUESTER)
             self.app.call_from_thread(self.notify, f"{job.name}: {job.state.value}")
         except Exception as error:  # a CycleError: show it, keep the app alive
             self.app.call_from_thread(self.notify, str(error), severity="error")
