@@ -51,6 +51,7 @@ class FakePlatform:
         self.log_lines = log_lines
         self.page_calls: list = []
         self.cancelled: list[str] = []
+        self.cancel_requesters: list = []
         self.downloaded: list = []
         self.reassigned: list = []
         self.after_calls: list = []
@@ -171,6 +172,7 @@ class FakePlatform:
         self.reassigned.append((name, requester))
         return Move(1, self.job(name).id, "local-1", "local-2", f"requested by {requester}", T0, 0, [], [])
 
-    def cancel(self, name):
+    def cancel(self, name, requester=None):
         self.cancelled.append(name)
+        self.cancel_requesters.append(requester)
         return self.job(name)

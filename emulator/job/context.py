@@ -31,7 +31,7 @@ class RestoreFailed(Exception):
 
 class CancelRequested(Exception):
     """`cycle job cancel` (a 'cancel' request in the requests table) reached the job's agent;
-    `by` names who asked (the request's requester, else `cycle job cancel`)."""
+    `by` names who asked (the request's requester, e.g. "cycle tui", else `cycle job cancel`)."""
 
     def __init__(self, requester: str | None = None) -> None:
         super().__init__(requester)

@@ -35,15 +35,17 @@ def finish(ctx: JobContext) -> Job:
 
 
 def cancel(ctx: JobContext, by: str | None = None) -> None:
-    """Ctrl-C (`by` None) or `cycle job cancel` (`by` names it): the container goes at once; files
-    that were still waiting to upload are recorded as abandoned (the upload in flight finishes)."""
+    """Ctrl-C (`by` None) or a cancel request (`by` names who asked: `cycle job cancel`, "cycle tui"):
+    the container goes at once; files that were still waiting to upload are recorded as abandoned
+    (the upload in flight finishes)."""
     if ctx.stay is not None:
         ctx.runtime.remove(ctx.stay.container)
         abandoned = artifacts.abandon(ctx, ctx.stay)
         if abandoned:
             ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
     if not ctx.current().state.is_final:
-        ctx.event(f"job cancelled by {by or 'the user (Ctrl-C)'}; container removed")
+        ctx.event(f"job cancelled (requested by {by}); container removed" if by
+                  else "job cancelled by the user (Ctrl-C); container removed")
         ctx.end(JobState.CANCELLED, reason="CANCELLED_BY_USER")
 
 

@@ -24,16 +24,17 @@ REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls ev
 
 
 class Acting:
-    def cancel(self, name: str) -> Job:
+    def cancel(self, name: str, requester: str | None = None) -> Job:
         """Cancel a PENDING or RUNNING job the way every request reaches its agent: a 'cancel' row in
         the requests table, taken by the agent's log pump (or its wait for a machine), so the agent
         alone writes the job's state. An agent that does not answer (busy building) gets SIGTERM;
-        with no live agent, the job is ended here."""
+        with no live agent, the job is ended here. `requester` (e.g. "cycle tui") is named in the
+        job's log; default `cycle job cancel`."""
         job = self.job(name)
         if job.state.is_final:
             raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
         if job.agent_pid and pid_alive(job.agent_pid):
-            self.store.request_cancel(job.id)
+            self.store.request_cancel(job.id, requester)
             if self._agent_ended(job, REQUEST_WAIT_SECONDS):
                 return self.store.job(job.id)
             if pid_alive(job.agent_pid):
@@ -41,7 +42,7 @@ class Acting:
                 if self._agent_ended(job, CANCEL_WAIT_SECONDS):
                     return self.store.job(job.id)
         # no live agent (or it did not answer): clean up here
-        text = ("job cancelled (`cycle job cancel`); its agent was gone or did not answer: container removed, "
+        text = (f"job cancelled ({requester or '`cycle job cancel`'}); its agent was gone or did not answer: container removed, "
                 "machine freed")
         if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
             remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container

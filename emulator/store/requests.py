@@ -17,7 +17,7 @@ class Request:
     kind: Literal["cancel", "reassign"]
     target: str | None = None
     grace: float | None = None
-    requester: str | None = None  # who asked, named in the move's trigger (None: `cycle job reassign`)
+    requester: str | None = None  # who asked, named in the log (None: `cycle job reassign` / `cycle job cancel`)
 
 
 class RequestsTable(Database):
@@ -28,7 +28,8 @@ class RequestsTable(Database):
 
     def request_cancel(self, job_id: int, requester: str | None = None) -> None:
         """Ask the job's agent to cancel it: the agent alone writes a running job's state. The
-        requester (None: `cycle job cancel`) is named to a foreground `project test` it ends."""
+        requester (None: `cycle job cancel`; e.g. "cycle tui") is named in the job's log and to a
+        foreground `project test` it ends."""
         with self._tx() as db:
             db.execute("INSERT INTO requests(job_id, kind, created_ns, requester) VALUES (?, 'cancel', ?, ?)",
                        (job_id, now_ns(), requester))

@@ -69,6 +69,9 @@ async def test_the_cancel_question_has_no_focused_and_enter_answers_no():
         await until(pilot, lambda: type(app.screen).__name__ == "JobScreen")
         await settle(pilot)
         assert platform.cancelled == []
+        await pilot.press("c", "y")  # tui2: the TUI names itself as the requester, as on reassign
+        await until(pilot, lambda: platform.cancelled)
+        assert platform.cancel_requesters == ["cycle tui"]
 
 
 async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():

@@ -181,6 +181,33 @@ async def test_at_80x24_columns_give_way_and_the_footer_starts_with_quit_and_key
         assert [key.key for key in app.screen.query("FooterKey")][:2] == ["q", "question_mark"]
 
 
+LONG_NAME = "utbash-a-very-long-project-name-from-the-user-tester-that-goes-on-and-on-13"
+
+
+def rendered_row(app, name: str) -> str:
+    table = app.screen.query_one("#jobs")
+    row = table.get_row_index(name)
+    return table.render_line(row + 1 - int(table.scroll_offset.y)).text
+
+
+@pytest.mark.parametrize("width", [80, 60])
+async def test_a_long_job_or_project_name_is_shortened_so_state_and_reason_stay(width):
+    """tui2 M3: one long name pushed the reason off every row at 80x24 and cut the state at 60."""
+    app, platform = make_app()
+    platform.add_job(LONG_NAME, JobState.RUNNING)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 5)
+        assert column_labels(app)[:4] == ["name", "state", "reason", "started"]
+        line = rendered_row(app, LONG_NAME)
+        assert "…" in line and " RUNNING " in line and len(line.rstrip()) <= width
+        assert " EXIT_CODE_1 " in rendered_row(app, "sweep-2")
+        await pilot.press("slash", *"goes-on-and-on-13", "enter")  # the filter still reads the full name
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, JobsScreen))
+        assert app.screen.job_name == LONG_NAME
+
+
 async def test_an_empty_list_says_how_to_start_a_job_and_a_filter_says_esc_clears():
     app, platform = make_app()
     platform._jobs = []
@@ -231,6 +258,32 @@ async def open_checkpoints(pilot, app) -> ArtifactBrowser:
     await pilot.press("enter")
     await wait_for(pilot, lambda: browser.folder == "checkpoints")
     return browser
+
+
+async def test_a_new_sort_order_shows_the_top_of_the_list_and_keeps_the_selection_only_if_shown():
+    """tui2 L5: after a sort change the view stayed scrolled to the end, the list's start (the
+    newest file) out of view."""
+    app, platform = make_app()
+    for n in range(1, 61):  # step-60 is the largest and the newest
+        platform.add_artifact(f"many/step-{n}.pt", size=n, mtime_ns=T0 - (100 - n) * MINUTE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        browser = app.screen.query_one(ArtifactBrowser)
+        table = browser.query_one("#artifact-table")
+        await wait_for(pilot, lambda: any(e.name == "many" for e in browser.rows))
+        browser.folder = "many"
+        await wait_for(pilot, lambda: len(browser.rows) == 61)
+        await pilot.press("G")  # step-60, at the end of the name order
+        await wait_for(pilot, lambda: table.scroll_y > 0)
+        await pilot.press("s", "s")  # by size, then time: step-60 first, on screen: it stays selected
+        await wait_for(pilot, lambda: browser.sort_by == "time")
+        await pilot.pause(0.1)
+        assert table.scroll_y == 0 and browser.selected().name == "step-60.pt"
+        await pilot.press("s")  # by name again: step-60 is last, off screen: the first row is selected
+        await wait_for(pilot, lambda: browser.sort_by == "name")
+        await pilot.pause(0.1)
+        assert table.scroll_y == 0 and table.cursor_row == 0
 
 
 async def test_artifacts_sort_by_modified_time_newest_first_keeping_the_selected_file():

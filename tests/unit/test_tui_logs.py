@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from rich.text import Text
 from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, settle, until
 
 from cycle.tui.widgets.log_view import PAGE, LogView
@@ -84,6 +85,75 @@ async def test_search_finds_a_line_outside_the_loaded_pages_and_n_N_wrap_around(
         )
 
 
+async def test_n_and_N_step_from_the_view_when_the_current_match_is_off_screen():
+    """tui2 L1: after `g` (line 1), `N` wraps to the LAST match and `n` goes to the first match
+    below the view, not to the neighbours of a match scrolled out of sight."""
+    app, _ = make_app(log_lines=20_000)
+    async with app.run_test(size=SIZE) as pilot:
+        log = await job_opened_with_total(pilot, 20_000)
+
+        def current() -> str | None:
+            return log.texts[log.match_index] if log.match_index is not None else None
+
+        await pilot.press("slash", *"STEP-000", "enter")  # lines 50, 100, ... 950: 19 matches
+        await until(pilot, lambda: current() == "checkpoint step-000050 uploaded")
+        await pilot.press("n")
+        await until(pilot, lambda: current() == "checkpoint step-000100 uploaded")
+        await pilot.press("g")
+        await until(pilot, lambda: log.first_line == 0 and log.top_index == 0 and not log.fetching)
+        await pilot.press("N")
+        await until(pilot, lambda: current() == "checkpoint step-000950 uploaded")
+        assert "match 19/19 'STEP-000'" in log.status()
+        await pilot.press("g")
+        await until(pilot, lambda: log.first_line == 0 and log.top_index == 0 and not log.fetching)
+        await pilot.press("n")
+        await until(pilot, lambda: current() == "checkpoint step-000050 uploaded")
+        await pilot.press("N")  # the current match is on screen now: step from it, wrapping
+        await until(pilot, lambda: current() == "checkpoint step-000950 uploaded")
+
+
+async def test_after_a_filter_change_the_status_counts_the_matches_until_n():
+    """tui2 L1: "match 0/111" after `s` read as nothing found."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        await pilot.press("slash", *"STEP-000", "enter")
+        await until(pilot, lambda: log.match_index is not None)
+        await pilot.press("s")  # stdout only: the checkpoint lines are system lines
+        await until(pilot, lambda: log.stream == "stdout" and not log.fetching)
+        await settle(pilot)
+        assert "0 matches 'STEP-000'" in log.status()
+        await pilot.press("s", "s")  # system only
+        await until(pilot, lambda: log.stream == "system" and not log.fetching and log.matches)
+        await settle(pilot)
+        assert "19 matches 'STEP-000'" in log.status() and "match 0/" not in log.status()
+
+
+async def job_opened_with_total(pilot, total: int) -> LogView:
+    await open_job(pilot)
+    log = pilot.app.screen.query_one(LogView)
+    await until(pilot, lambda: log.total == total)
+    return log
+
+
+async def test_live_lines_that_match_the_search_join_its_matches():
+    """tui2 L2: the count stayed at "match 1/1" while a running job wrote matching lines."""
+    app, platform = make_app()
+    for index in (1500, 2005, 2020):
+        platform.overrides[index] = (Stream.STDOUT, f"a Live line {index}")
+    async with app.run_test(size=SIZE) as pilot:
+        log = await job_opened_with_total(pilot, 2000)
+        await pilot.press("slash", *"LIVE", "enter")
+        await until(pilot, lambda: log.match_index is not None)
+        assert "match 1/1 'LIVE'" in log.status()
+        platform.append(30)
+        await until(pilot, lambda: log.total == 2030)
+        assert log.matches == [1500, 2005, 2020] and "match 1/3 'LIVE'" in log.status()
+        await pilot.press("n")
+        await until(pilot, lambda: log.match_index is not None and log.texts[log.match_index] == "a Live line 2005")
+
+
 async def test_a_match_far_down_shows_at_once_and_its_line_number_follows():
     """Counting the lines before a match reads the index up to it (about a second on 10,000,000
     lines): the lines around the match show first, "line N" follows when the count lands, and it
@@ -123,6 +193,19 @@ async def test_a_search_with_no_match_says_so_for_the_whole_log():
         await until(pilot, lambda: app._notifications)
         await settle(pilot)
         assert [n.message for n in app._notifications] == ["'HUGEEND' is not in the log"]
+
+
+async def test_a_search_term_with_brackets_is_shown_as_typed_not_read_as_markup():
+    """tui2 L3: `/[bold]` showed `''` in the status line and the toast."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("slash", *"[bold]", "enter")
+        await until(pilot, lambda: app._notifications)
+        await settle(pilot)
+        assert "'[bold]'" in str(app.screen.query_one("#log-status").render())
+        # a toast reads its message as markup: it must read back as what was typed
+        assert [Text.from_markup(n.message).plain for n in app._notifications] == ["'[bold]' is not in the log"]
 
 
 async def test_follow_mode_survives_switching_tabs_and_back():

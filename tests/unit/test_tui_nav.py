@@ -113,6 +113,8 @@ async def test_tui_job_opens_that_job_and_escape_goes_to_the_jobs_list():
         await wait_for(pilot, lambda: isinstance(app.focused, LogView))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count > 0)
+        assert app.screen.selected_name() == "sweep-2"  # tui2 L8: the job we came from, not the first row
 
 
 def test_tui_with_an_unknown_job_says_so_in_one_paragraph_and_exits_2(tmp_path, monkeypatch):
@@ -133,6 +135,7 @@ async def test_the_palette_offers_the_job_screen_actions_named_as_their_keys():
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Cancel job", "Reassign", "Search", "Follow", "Wrap", "Streams", "First line", "Keys", "Back"} <= titles
         assert "Copy selected text" not in titles  # Textual's inherited keys are not the app's actions
+        assert "Maximize" not in titles and "Minimize" not in titles  # tui2: nothing to maximize here
 
 
 async def run_from_palette(pilot, words: str) -> None:
@@ -235,3 +238,59 @@ async def test_a_new_search_under_the_matches_filter_reloads_the_new_matches():
         expected = platform.search_logs("trainer-4", "checkpoint")
         await wait_for(pilot, lambda: not log.fetching and list(log.ids) == expected[-log.line_count :])
         assert log.total == len(expected) and all("checkpoint" in text for text in log.texts)
+
+
+async def test_an_ended_job_says_log_ended_and_header_and_status_agree_on_follow():
+    """tui2 minor: a finished job showed "follow on"; the header kept "follow on" after `f`."""
+    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await wait_for(pilot, lambda: "log ended" in str(app.screen.query_one("#log-status").render()))
+        assert "log ended" in str(app.screen.query_one("#job-header").render())
+        assert "follow" not in str(app.screen.query_one("#job-header").render())
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        log = app.screen.query_one(LogView)
+        await wait_for(pilot, lambda: log.live_ready and log.follow)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: not log.follow)
+        await pilot.pause(0.05)
+        assert "follow off" in str(app.screen.query_one("#log-status").render())
+        assert "follow off" in str(app.screen.query_one("#job-header").render())
+
+
+async def test_the_artifacts_tab_footer_lists_no_log_keys():
+    """tui2 minor: the Artifacts tab's footer listed `f Follow` and `/ Search`."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+
+        def footer_keys() -> list[str]:
+            return [key.key for key in app.screen.query("FooterKey")]
+
+        await wait_for(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
+        await pilot.press("2")
+        await wait_for(pilot, lambda: "f" not in footer_keys() and "slash" not in footer_keys())
+        assert "tab" in footer_keys() and "c" in footer_keys()
+        from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+
+        browser = app.screen.query_one(ArtifactBrowser)
+        await wait_for(pilot, lambda: browser.rows)
+        browser.folder = "results"  # one file: "1 entry", not "1 entries"
+        await wait_for(pilot, lambda: "(1 entry, sorted" in str(browser.query_one("#artifact-path").render()))
+        await pilot.press("1")
+        await wait_for(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
+
+
+async def test_an_empty_artifacts_tab_says_what_shows_there():
+    """tui2 minor: an empty Artifacts tab was a bare table."""
+    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")  # sweep-2 has no files
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await pilot.press("2")
+        await wait_for(pilot, lambda: "no files yet" in str(app.screen.query_one("#artifact-path").render()))

@@ -129,8 +129,9 @@ class Platform(Protocol):
         """The job's reassignments, oldest first."""
 
     # acting
-    def cancel(self, name: str) -> Job:
-        """A PENDING or RUNNING job ends CANCELLED, its container removed."""
+    def cancel(self, name: str, requester: str | None = None) -> Job:
+        """A PENDING or RUNNING job ends CANCELLED, its container removed; `requester` (e.g.
+        "cycle tui") is named in the job's log, as in reassign."""
 
     def archive(self, name: str) -> Job:
         """Delete an ended job's stored artifacts; the record (and its log) stays, marked archived."""

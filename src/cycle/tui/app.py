@@ -13,6 +13,10 @@ from textual.screen import Screen
 from cycle.api import Platform
 from cycle.tui.screens.jobs import JobsScreen
 
+# Textual's own palette commands left out: Quit and Keys come from our bindings; Maximize /
+# Minimize only enlarge a pane of a screen already laid out to fill the terminal
+NOT_OFFERED = {"Quit", "Keys", "Maximize", "Minimize"}
+
 
 class CycleApp(App):
     CSS_PATH = "app.tcss"
@@ -32,7 +36,9 @@ class CycleApp(App):
         self.start_job = job  # `cycle tui JOB`: opened over the jobs list, so Escape goes back to it
 
     def on_mount(self) -> None:
-        self.push_screen(JobsScreen(self.platform, clock=self.clock) if self.clock else JobsScreen(self.platform))
+        clock = {"clock": self.clock} if self.clock else {}
+        # `cycle tui JOB`: the list highlights JOB once it is listed, so Escape lands on it
+        self.push_screen(JobsScreen(self.platform, select=self.start_job, **clock))
         if self.start_job:
             self.open_job(self.start_job)
 
@@ -62,7 +68,7 @@ class CycleApp(App):
                     partial(self.open_job, job.name), discover=False,
                 )
         for command in super().get_system_commands(screen):
-            if command.title not in {"Quit", "Keys"}:  # already offered from our bindings
+            if command.title not in NOT_OFFERED:
                 yield command
 
     @staticmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,7 +21,10 @@ from cycle.tui.widgets.log_source import LogSource
 from cycle.tui.widgets.log_view import LogView
 
 POLL_SECONDS = 0.5
-REQUESTER = "cycle tui"  # named in the move event, as `cycle job reassign` is
+REQUESTER = "cycle tui"  # named in the move and cancel events, as `cycle job reassign` / `cancel` are
+
+
+LOG_ACTIONS = {"toggle_follow", "search"}  # the screen's keys that act on the Logs tab only
 
 
 class JobScreen(Screen):
@@ -69,6 +74,13 @@ class JobScreen(Screen):
         which in a real terminal can be after mount, so AUTO_FOCUS alone finds nothing
         focusable) and on every switch."""
         self._focus_tab(event.pane.id)
+        self.refresh_bindings()  # the footer lists the shown tab's keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The log's keys (follow, search) work and show in the footer only while the log shows."""
+        if action in LOG_ACTIONS and self.query(TabbedContent):
+            return self.query_one(TabbedContent).active == "logs-tab"
+        return True
 
     def _focus_tab(self, tab: str | None) -> None:
         target = self.query_one("#artifact-table") if tab == "artifacts-tab" else self.query_one(LogView)
@@ -112,11 +124,14 @@ class JobScreen(Screen):
                                                   mtimes=mtimes)
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
-        self.query_one("#log-status", Static).update(self.query_one(LogView).status())
+        # plain text: a search term such as `[bold]` is what the user typed, not markup
+        self.query_one("#log-status", Static).update(Text(self.query_one(LogView).status()))
+        self._show_job(self.job)  # the header's follow state changed with it: they never disagree
 
     def _show_job(self, job) -> None:
         self.job = job
-        from rich.markup import escape
+        if self.query(LogView):
+            self.query_one(LogView).ended = job.state.is_final  # no more lines: "ended", not "follow"
 
         from cycle.tui.jobinfo import STATE_COLOURS, duration
         from cycle.tui.timefmt import format_time, zone_label
@@ -126,12 +141,13 @@ class JobScreen(Screen):
         start = format_time(job.started_ns, now, width, self.app.zone) if job.started_ns else "-"
         start += "" if job.started_ns else f" (times {zone_label(self.app.zone)})"
         colour = STATE_COLOURS.get(job.state.value, "white")
-        follow = "on" if self.is_mounted and self.query(LogView) and self.query_one(LogView).follow else "off"
+        following = self.is_mounted and self.query(LogView) and self.query_one(LogView).follow
+        follow = "log ended" if job.state.is_final else f"follow {'on' if following else 'off'}"
         self.query_one("#job-header", Static).update(
             f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             # what changes first, so a narrow terminal (80 columns) cuts the steady parts at the right
-            + f" · {duration(job, now)} · follow {follow} · machine {job.machine or '-'}"
+            + f" · {duration(job, now)} · {follow} · machine {job.machine or '-'}"
             + f" · started {start} · project {job.project}"
         )
         banner = self.query_one("#queue-warning", Static)
@@ -179,7 +195,7 @@ class JobScreen(Screen):
 
     def on_log_view_search_finished(self, message: LogView.SearchFinished) -> None:
         if not message.found:
-            self.notify(f"{message.needle!r} is not in the log", severity="warning")
+            self.notify(f"{escape(repr(message.needle))} is not in the log", severity="warning")
 
     def action_cancel_job(self) -> None:
         from cycle.tui.screens.modals import ConfirmScreen
@@ -197,7 +213,7 @@ class JobScreen(Screen):
     @work(thread=True, exclusive=True, group="action")
     def _cancel(self) -> None:
         try:
-            job = self.platform.cancel(self.job_name)
+            job = self.platform.cancel(self.job_name, requester=REQUESTER)
             self.app.call_from_thread(self.notify, f"{job.name}: {job.state.value}")
         except Exception as error:  # a CycleError: show it, keep the app alive
             self.app.call_from_thread(self.notify, str(error), severity="error")

@@ -3,8 +3,9 @@
 One Platform call per refresh (job_summaries: every listed job with its stored file count), made
 with the rows' text in the worker thread; the screen's thread then replaces only the rows whose
 text changed (with 10,000 jobs a second's refresh is the running jobs' durations) and the
-JobTable renders only the visible rows. Columns give way by priority when the terminal is narrow
-(the name and the state always stay)."""
+JobTable renders only the visible rows. When the terminal is narrow a long job or project name is
+shortened first (with an ellipsis; the filter and the job screen keep the full name), then columns
+give way by priority (the name and the state always stay)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ COLUMNS = (
     Column("files", "stored / queued", 7),
 )
 
+NAME_MIN = 12  # a shortened job name keeps at least this many cells (enough to tell jobs apart)
+PROJECT_MAX = 16  # a project name is cut to this when the columns do not fit
+PRIORITY_GIVES_WAY = 4  # state, reason, started and duration: kept before a long name's full width
+
 EMPTY_HINT = "No jobs yet: run `cycle project test` in a project folder (or `cycle job queue PROJECT`); they show here."
 
 
@@ -76,6 +81,19 @@ def fit_columns(widths: dict[str, int], room: int) -> tuple[str, ...]:
             break
         shown.remove(column)
     return tuple(c.key for c in shown)
+
+
+def shorten_to_fit(widths: dict[str, int], room: int) -> dict[str, int]:
+    """The widths to show in `room` cells: when the columns do not fit, the project is held to
+    PROJECT_MAX and the name takes only what the priority columns (state, reason, started, duration)
+    leave, but at least NAME_MIN, so one long name cannot push them off the screen."""
+    if sum(w + CELL_PADDING for w in widths.values()) <= room:
+        return widths
+    fitted = dict(widths, project=min(widths["project"], PROJECT_MAX))
+    priority = sum(fitted[c.key] + CELL_PADDING for c in COLUMNS
+                   if c.key != "name" and c.gives_way <= PRIORITY_GIVES_WAY)
+    fitted["name"] = min(widths["name"], max(NAME_MIN, room - priority - CELL_PADDING))
+    return fitted
 
 
 def column_widths(rows: list[tuple[str, ...]]) -> dict[str, int]:
@@ -119,10 +137,11 @@ class JobsScreen(Screen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self, platform: Platform, clock=time.time_ns) -> None:
+    def __init__(self, platform: Platform, clock=time.time_ns, select: str | None = None) -> None:
         super().__init__()
         self.platform = platform
         self.clock = clock
+        self.wanted = select  # a job to highlight once it is listed (`cycle tui JOB`)
         self.listed = Listing([], [], [], 0)
         self.jobs: list[Job] = []
         self.shown: list[Job] = []
@@ -168,7 +187,9 @@ class JobsScreen(Screen):
         listed = self.listed
         self.jobs = listed.jobs
         needle = self.needle()
-        selected = self.selected_name()  # before the list changes
+        selected = self.wanted or self.selected_name()  # before the list changes
+        if listed.keys:
+            self.wanted = None  # asked once, on the first list; from here the selection follows the keys
         if needle:
             picked = [i for i, job in enumerate(listed.jobs) if matches(job, needle)]
             self.shown, rows = [listed.jobs[i] for i in picked], [listed.rows[i] for i in picked]
@@ -204,9 +225,11 @@ class JobsScreen(Screen):
                 table.update_rows(changed)
                 return
         widths = column_widths(rows)
-        columns = fit_columns(widths, (table.size.width or self.app.size.width) - 2)  # less the scrollbar
+        room = (table.size.width or self.app.size.width) - 2  # less the scrollbar
+        shown = shorten_to_fit(widths, room)
+        columns = fit_columns(shown, room)
         self._columns, self._widths = columns, widths
-        table.set_rows([TableColumn(c.key, c.label, widths[c.key], i) for i, c in enumerate(COLUMNS)
+        table.set_rows([TableColumn(c.key, c.label, shown[c.key], i) for i, c in enumerate(COLUMNS)
                         if c.key in columns], list(keys), list(rows))
         if rows:
             table.move_cursor(row=keep_row(table, selected, table.cursor_row))

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Label, ProgressBar
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time
 
+EMPTY_HINT = "(no files yet: what the job writes under /artifacts shows here as it is uploaded)"
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
 
@@ -141,7 +142,10 @@ class ArtifactBrowser(Vertical):
         self.stored, self.queued, self.archived, self.mtimes = stored, queued, archived, mtimes
         self.redraw()
 
-    def redraw(self) -> None:
+    def redraw(self, to_top: bool = False) -> None:
+        """Fill the table, keeping the selection on the same file. `to_top` (a new sort order):
+        show the top of the list, where the order starts, and keep the selection only if it is
+        among the rows shown there, else select the first row."""
         table = self.query_one(DataTable)
         self.query_one("#artifacts-archived", Label).display = self.archived
         table.display = not self.archived
@@ -168,12 +172,15 @@ class ArtifactBrowser(Vertical):
             table.add_row(*row, key=entry.path if entry.name != ".." else "..")
         if self.rows:
             key = None if selected is None else (".." if selected.name == ".." else selected.path)
-            table.move_cursor(row=keep_row(table, key, keep), animate=False)
+            row = keep_row(table, key, keep)
+            if to_top:
+                row = row if row < self._rows_on_screen() else 0
+                table.scroll_home(animate=False, immediate=True)
+            table.move_cursor(row=row, animate=False, scroll=not to_top)
         count = sum(1 for e in self.rows if e.name != "..")
-        self.query_one("#artifact-path", Label).update(
-            f"/artifacts/{self.folder}{'/' if self.folder else ''}  "
-            f"({count} entries, sorted by {SORT_LABELS[self.sort_by]})"
-        )
+        listing = (f"({count} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
+                   if count else EMPTY_HINT)
+        self.query_one("#artifact-path", Label).update(f"/artifacts/{self.folder}{'/' if self.folder else ''}  {listing}")
 
     def watch_folder(self) -> None:
         if self.is_mounted:
@@ -182,7 +189,12 @@ class ArtifactBrowser(Vertical):
 
     def watch_sort_by(self) -> None:
         if self.is_mounted:
-            self.redraw()
+            self.redraw(to_top=True)
+
+    def _rows_on_screen(self) -> int:
+        """How many rows the table shows at once (below its header)."""
+        table = self.query_one(DataTable)
+        return max(1, table.scrollable_content_region.height - table.header_height)
 
     def selected(self) -> Entry | None:
         table = self.query_one(DataTable)

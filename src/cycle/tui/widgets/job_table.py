@@ -27,6 +27,11 @@ from textual.widgets.data_table import CellKey, ColumnKey, RowDoesNotExist, RowK
 CELL_PADDING = 2  # one blank column on either side of each cell
 
 
+def shortened(cell: str, width: int) -> str:
+    """The cell in `width` cells, ending in an ellipsis when cut, so a shortened name reads as one."""
+    return cell if len(cell) <= width else cell[: max(0, width - 1)] + "…"
+
+
 @dataclass(frozen=True)
 class TableColumn:
     key: str
@@ -163,7 +168,7 @@ class JobTable(ScrollView, can_focus=True):
         segments = []
         for column in self.table_columns:
             cell = column.label if header else cells[column.index]
-            text = cell[: column.width].ljust(column.width)
+            text = shortened(cell, column.width).ljust(column.width)
             cell_style = style if header or cursor else style + self.styler(column.key, cell)
             segments.append(Segment(" " + text + " ", cell_style))
         return Strip(segments)

@@ -37,6 +37,7 @@ class LiveTail:
         if not records:
             return
         self.tail_id = records[-1].id
+        self.add_live_matches(records)
         if self.total is not None:
             self.total += len(records)
         if not self.at_tail:

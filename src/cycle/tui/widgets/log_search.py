@@ -14,6 +14,11 @@ from textual.message import Message
 from cycle.tui.widgets.log_source import MATCHES
 
 
+def holds(text: str, needle: str) -> bool:
+    """Whether `text` holds `needle` as the store's search reads it (SQL LIKE: ASCII case-insensitive)."""
+    return needle.encode().lower() in text.encode().lower()
+
+
 class LogSearch:
     """The search needle's matches (line ids), the current one, and moving between them.
 
@@ -59,9 +64,9 @@ class LogSearch:
             return
         ids = message.ids
         if ids is None:  # the source cannot search: the loaded lines only
-            low = message.needle.lower()
-            ids = [self.ids[i] for i, text in enumerate(self.texts) if low in text.lower()]
-        self.matches = ids
+            ids = [self.ids[i] for i, text in enumerate(self.texts) if holds(text, message.needle)]
+        # live lines that matched while the store searched (find() emptied the list): keep them too
+        self.matches = sorted(set(ids).union(self.matches))
         if not message.move:
             self._post_status()
             return
@@ -72,13 +77,39 @@ class LogSearch:
             self._go_to_match(start if start < len(ids) else 0)
         self._post_status()
 
+    def add_live_matches(self, records: list) -> None:
+        """New lines of a running job that hold the search: they join the matches, so the count
+        follows the log (the store's search saw only the lines stored when it ran)."""
+        if self.search:
+            found = [r.id for r in records if holds(r.text, self.search)]
+            if found:
+                self.matches = [*self.matches, *found]  # ids after every earlier line: still in order
+                self._post_status()
+
     def action_match(self, step: int) -> None:
         if not self.matches:
             if self.search:
                 self.find(self.search)
             return
-        position = 0 if self.match_pos is None else (self.match_pos + step) % len(self.matches)  # wraps around
-        self._go_to_match(position)
+        self._go_to_match(self._next_match(step))
+
+    def _next_match(self, step: int) -> int:
+        """Where `n` (+1) / `N` (-1) go, wrapping around: from the current match while it is on
+        screen, otherwise from the view (as less and vim do): after `g`, `n` is the first match
+        from the top line on and `N` wraps to the last match of the log."""
+        count = len(self.matches)
+        if self.match_pos is not None and self._match_on_screen():
+            return (self.match_pos + step) % count
+        here = self.ids[self.top_index] if self.ids else 0
+        first_below = bisect_left(self.matches, here)  # the first match at or after the top line
+        return first_below % count if step > 0 else (first_below - 1) % count
+
+    def _match_on_screen(self) -> bool:
+        index = self.match_index
+        if index is None:
+            return False
+        top = round(self.scroll_y)
+        return top <= self.row_of(index) < top + self.scrollable_content_region.height
 
     def _go_to_match(self, position: int) -> None:
         self.match_pos = position

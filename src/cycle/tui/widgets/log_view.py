@@ -149,6 +149,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self.generation = 0
         self.stream: str | None = None
         self.wrap = False
+        self.ended = False  # the job has ended: no line will come, so there is nothing to follow
         self.total: int | None = None  # lines in the (filtered) log
         self.first_line: int | None = None  # 0-based position of the window's first line
         self.tail_id = 0  # the last line id known in the (filtered) log: live lines come after it
@@ -220,13 +221,12 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         else:
             parts.append("no lines" + (" (loading)" if self.fetching else ""))
         if self.search:
-            found = (
-                f"{self.match_pos + 1}/{len(self.matches):,}"
-                if self.match_pos is not None
-                else f"0/{len(self.matches)}"
-            )
-            parts.append(f"match {found} {self.search!r}")
-        parts.append(f"follow {'on' if self.follow else 'off'}")
+            count = len(self.matches)
+            if self.match_pos is not None:
+                parts.append(f"match {self.match_pos + 1:,}/{count:,} {self.search!r}")
+            else:  # none chosen yet (a filter change recounted them): how many, until n / N
+                parts.append(f"{count:,} match{'' if count == 1 else 'es'} {self.search!r}")
+        parts.append("log ended" if self.ended else f"follow {'on' if self.follow else 'off'}")
         parts.append(f"streams: {self.stream or 'all'}")
         parts.append(f"wrap {'on' if self.wrap else 'off'}")
         return " · ".join(parts)
