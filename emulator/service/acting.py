@@ -42,8 +42,8 @@ class Acting:
                 if self._agent_ended(job, CANCEL_WAIT_SECONDS):
                     return self.store.job(job.id)
         # no live agent (or it did not answer): clean up here
-        text = (f"job cancelled ({requester or '`cycle job cancel`'}); its agent was gone or did not answer: container removed, "
-                "machine freed")
+        text = (f"job cancelled (requested by {requester or '`cycle job cancel`'}); its agent was gone or did not "
+                "answer: container removed, machine freed")
         if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
             remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
         return self.store.job(job.id)

@@ -180,7 +180,8 @@ class ArtifactBrowser(Vertical):
         count = sum(1 for e in self.rows if e.name != "..")
         listing = (f"({count} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
                    if count else EMPTY_HINT)
-        self.query_one("#artifact-path", Label).update(f"/artifacts/{self.folder}{'/' if self.folder else ''}  {listing}")
+        folder = f"/artifacts/{self.folder}{'/' if self.folder else ''}"
+        self.query_one("#artifact-path", Label).update(f"{folder}  {listing}")
 
     def watch_folder(self) -> None:
         if self.is_mounted:
