@@ -31,11 +31,17 @@ def record(figure: str, baseline: str, measured: str, value: float, goal: str) -
     return met
 
 
+def shown(value: float) -> str:
+    """Three significant figures, never in exponent form (1317, not 1.32e+03)."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| figure | baseline | measured | ratio or value | goal | met |", "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
-        lines.append(f"| {row['figure']} | {row['baseline']} | {row['measured']} | {row['value']:.3g} | {row['goal']} "
-                     f"| {'yes' if row['met'] else 'NO'} |")
+        cells = (row["figure"], row["baseline"], row["measured"], shown(row["value"]), row["goal"],
+                 "yes" if row["met"] else "NO")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
