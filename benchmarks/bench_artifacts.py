@@ -29,9 +29,9 @@ from emulator.storage import start_server, stop_server
 
 
 def write_files(root: Path, count: int, size: int, prefix: str = "f") -> list[Path]:
-    root.mkdir(parents=True, exist_ok=True)
     """Every file's bytes unique (each block starts with its own file and block number), so no store
     can skip work by finding identical content already stored."""
+    root.mkdir(parents=True, exist_ok=True)
     block = os.urandom(min(size, 1 << 20))
     paths = []
     for i in range(count):
@@ -106,10 +106,11 @@ def idle_cpu(work: Path, count: int) -> None:
     root = work / "many"
     for d in range(count // 1000):
         write_files(root / f"d{d:03}", 1000, 16)
-    pipeline = ArtifactPipeline(root, "idle", LocalStore(work / "idle-store"), "FIFO", lambda e: None, lambda a: None,
+    stored = []
+    pipeline = ArtifactPipeline(root, "idle", LocalStore(work / "idle-store"), "FIFO", lambda e: None, stored.append,
                                 PipelineSettings())
     pipeline.start()
-    while len(pipeline.tracker) or len(pipeline.queue):
+    while len(stored) < count:  # every file uploaded: from here on the watcher has nothing to do
         time.sleep(0.5)
     time.sleep(1.0)
     cpu, wall = time.process_time(), time.perf_counter()
