@@ -138,10 +138,20 @@ def press_as_a_terminal_does(app, key: str) -> None:
     app._driver.send_message(event)
 
 
+def warm_page_cache(path: Path) -> None:
+    """Read the log's file once, so the search is timed as on a log the machine has just written or
+    read (in the page cache), not on the disk's speed: a first search from a cold disk adds the read
+    of the whole file (~0.5 s for these 683 MB here)."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
 def navigation_figures(lines: int) -> None:
     t = time.perf_counter()
     home, name = cached_log(lines)
     print(f"the {lines:,}-line log ready in {time.perf_counter() - t:.1f} s (kept in {home})")
+    warm_page_cache(home / "state.db")
     out = subprocess.run([sys.executable, __file__, "--navigate", str(home), name], capture_output=True, text=True,
                          check=True, env={**os.environ, "CYCLE_HOME": str(home)})
     r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -153,7 +163,7 @@ def navigation_figures(lines: int) -> None:
     print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     record(f"TUI `g` at the bottom to the first line on screen, {lines:,} lines", "-",
            f"{r['to_top'] * 1000:.0f} ms", r["to_top"] * 1000, "< 100 ms")
-    record(f"TUI whole-log search, `/` to the match on screen, {lines:,} lines",
+    record(f"TUI whole-log search, `/` to the match on screen, {lines:,} lines (log in the page cache)",
            f"the sqlite query alone: {r['search_query'] * 1000:.0f} ms", f"{r['search'] * 1000:.0f} ms",
            r["search"] * 1000, "< 1000 ms")
 
