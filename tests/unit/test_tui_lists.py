@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_tui import NOW, SIZE, make_app, open_job
+from test_tui import NOW, SIZE, make_app, open_job, until
 
 from cycle.api import JobState
 from cycle.tui.screens.jobs import COLUMNS, JobsScreen, fit_columns
@@ -20,13 +20,6 @@ from emulator.store import StateStore
 from tui_fakes import T0, FakePlatform, job
 
 MINUTE = 60_000_000_000
-
-
-async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        await pilot.pause(0.02)
-    assert condition()
 
 
 @pytest.fixture
@@ -71,9 +64,9 @@ def test_job_summaries_reads_every_job_and_its_stored_file_count_in_one_query(tm
 async def test_the_jobs_screen_asks_one_summary_per_refresh_and_never_each_jobs_artifacts():
     app, platform = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
         await pilot.press("r")
-        await wait_for(pilot, lambda: platform.summary_calls >= 2)
+        await until(pilot, lambda: platform.summary_calls >= 2)
         assert platform.artifact_calls == []
         assert cells(app, "trainer-4")["files"] == "5 / 3"  # 5 stored, 3 waiting in the upload queue
 
@@ -98,7 +91,7 @@ async def test_a_refresh_of_ten_thousand_jobs_updates_changed_cells_and_keeps_th
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         table = screen.query_one("#jobs")
-        await wait_for(pilot, lambda: table.row_count == 10_000)
+        await until(pilot, lambda: table.row_count == 10_000)
         await pilot.press("j", "j", "j")
         rebuilds = []
         original = table.set_rows
@@ -157,24 +150,24 @@ def test_columns_give_way_by_priority_and_never_the_name_or_state():
 async def test_the_jobs_list_shows_reason_and_project_and_short_start_times():
     app, _ = make_app()
     async with app.run_test(size=(160, 45)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
         assert column_labels(app) == [c.label for c in COLUMNS]
         sweep = cells(app, "sweep-2")
         assert (sweep["reason"], sweep["project"], sweep["started"]) == ("EXIT_CODE_1", "sweep", "1m ago")
         await pilot.press("slash", *"exit_code", "enter")  # the filter reads the reason too
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
 
 
 async def test_at_80x24_columns_give_way_and_the_footer_starts_with_quit_and_keys():
     app, _ = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
         labels = column_labels(app)
         assert labels[:3] == ["name", "state", "reason"] and "duration" in labels and "stored / queued" not in labels
         keys = [key.key for key in app.screen.query("FooterKey")]
         assert keys[:2] == ["q", "question_mark"]
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) is False)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) is False)
         await pilot.pause(0.1)
         header = str(app.screen.query_one("#job-header").render())
         assert header.index("1:39") < 60 and header.index("follow on") < 70  # not cut at 80 columns
@@ -196,15 +189,15 @@ async def test_a_long_job_or_project_name_is_shortened_so_state_and_reason_stay(
     app, platform = make_app()
     platform.add_job(LONG_NAME, JobState.RUNNING)
     async with app.run_test(size=(width, 24)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 5)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 5)
         assert column_labels(app)[:4] == ["name", "state", "reason", "started"]
         line = rendered_row(app, LONG_NAME)
         assert "…" in line and " RUNNING " in line and len(line.rstrip()) <= width
         assert " EXIT_CODE_1 " in rendered_row(app, "sweep-2")
         await pilot.press("slash", *"goes-on-and-on-13", "enter")  # the filter still reads the full name
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 1)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: not isinstance(app.screen, JobsScreen))
+        await until(pilot, lambda: not isinstance(app.screen, JobsScreen))
         assert app.screen.job_name == LONG_NAME
 
 
@@ -213,18 +206,18 @@ async def test_an_empty_list_says_how_to_start_a_job_and_a_filter_says_esc_clear
     platform._jobs = []
     async with app.run_test(size=SIZE) as pilot:
         hint = app.screen.query_one("#jobs-hint")
-        await wait_for(pilot, lambda: platform.summary_calls >= 1 and hint.display)
+        await until(pilot, lambda: platform.summary_calls >= 1 and hint.display)
         assert "No jobs yet" in str(hint.render()) and "cycle project test" in str(hint.render())
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
         hint = app.screen.query_one("#jobs-hint")
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
         assert not hint.display
         await pilot.press("slash", *"nothing-like-this")
-        await wait_for(pilot, lambda: hint.display)
+        await until(pilot, lambda: hint.display)
         assert "No job matches 'nothing-like-this'" in str(hint.render()) and "Esc clears" in str(hint.render())
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not hint.display)
+        await until(pilot, lambda: not hint.display)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
@@ -233,7 +226,7 @@ def test_snapshot_jobs_list(snap_compare, size):
     platform._jobs[2] = job(2, "sweep-2", JobState.FAILED, "local-2", reason="OUT_OF_MEMORY")
 
     async def run_before(pilot):
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 4)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -254,9 +247,9 @@ async def open_checkpoints(pilot, app) -> ArtifactBrowser:
     await open_job(pilot)
     await pilot.press("tab")
     browser = app.screen.query_one(ArtifactBrowser)
-    await wait_for(pilot, lambda: len(browser.rows) == 4)
+    await until(pilot, lambda: len(browser.rows) == 4)
     await pilot.press("enter")
-    await wait_for(pilot, lambda: browser.folder == "checkpoints")
+    await until(pilot, lambda: browser.folder == "checkpoints")
     return browser
 
 
@@ -271,17 +264,17 @@ async def test_a_new_sort_order_shows_the_top_of_the_list_and_keeps_the_selectio
         await pilot.press("tab")
         browser = app.screen.query_one(ArtifactBrowser)
         table = browser.query_one("#artifact-table")
-        await wait_for(pilot, lambda: any(e.name == "many" for e in browser.rows))
+        await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
         browser.folder = "many"
-        await wait_for(pilot, lambda: len(browser.rows) == 61)
+        await until(pilot, lambda: len(browser.rows) == 61)
         await pilot.press("G")  # step-60, at the end of the name order
-        await wait_for(pilot, lambda: table.scroll_y > 0)
+        await until(pilot, lambda: table.scroll_y > 0)
         await pilot.press("s", "s")  # by size, then time: step-60 first, on screen: it stays selected
-        await wait_for(pilot, lambda: browser.sort_by == "time")
+        await until(pilot, lambda: browser.sort_by == "time")
         await pilot.pause(0.1)
         assert table.scroll_y == 0 and browser.selected().name == "step-60.pt"
         await pilot.press("s")  # by name again: step-60 is last, off screen: the first row is selected
-        await wait_for(pilot, lambda: browser.sort_by == "name")
+        await until(pilot, lambda: browser.sort_by == "name")
         await pilot.pause(0.1)
         assert table.scroll_y == 0 and table.cursor_row == 0
 
@@ -315,6 +308,6 @@ def test_snapshot_artifacts_sorted_by_time(snap_compare, size):
     async def run_before(pilot):
         browser = await open_checkpoints(pilot, app)
         await pilot.press("s", "s")
-        await wait_for(pilot, lambda: browser.sort_by == "time")
+        await until(pilot, lambda: browser.sort_by == "time")
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

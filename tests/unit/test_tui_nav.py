@@ -4,11 +4,10 @@ actions, each doing what its key does."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta, timezone
 
 import pytest
-from test_tui import NOW, SIZE, make_app
+from test_tui import NOW, SIZE, make_app, until
 from typer.testing import CliRunner
 
 from cycle.tui.app import CycleApp
@@ -21,21 +20,14 @@ from tui_fakes import FakePlatform
 CET = timezone(timedelta(hours=1))
 
 
-async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        await pilot.pause(0.05)
-    assert condition()
-
-
 async def open_job(pilot) -> None:
     """Enter on the first job (trainer-4) once the list shows it; back when its log has lines
     and the keys (waits on conditions, so a loaded machine only makes it slower)."""
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+    await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
     await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and isinstance(app.focused, LogView))
-    await wait_for(pilot, lambda: app.focused.line_count and not app.focused.fetching)
+    await until(pilot, lambda: isinstance(app.screen, JobScreen) and isinstance(app.focused, LogView))
+    await until(pilot, lambda: app.focused.line_count and not app.focused.fetching)
 
 
 def cet_app(**kwargs) -> CycleApp:
@@ -48,7 +40,7 @@ async def test_the_job_header_and_the_log_show_local_times_and_name_the_zone():
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         log = app.screen.query_one(LogView)
-        await wait_for(pilot, lambda: log.texts)
+        await until(pilot, lambda: log.texts)
         header = str(app.screen.query_one("#job-header").render())
         assert "started 12:06:41 UTC+1" in header  # T0 + 1 s is 11:06:41 in UTC
         stamp = "".join(segment.text for segment in log._render(0, False))[:12]
@@ -59,7 +51,7 @@ async def test_help_names_the_zone_times_are_shown_in():
     app = cet_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: app.screen.query("#help"))
+        await until(pilot, lambda: app.screen.query("#help"))
         assert "UTC+1" in str(app.screen.query_one("#help").border_title)
 
 
@@ -75,7 +67,7 @@ async def test_help_keeps_each_key_and_its_description_on_one_row(size):
     app = cet_app()
     async with app.run_test(size=size) as pilot:
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: app.screen.query(".help-column"))
+        await until(pilot, lambda: app.screen.query(".help-column"))
         await pilot.pause(0.1)
         scroll = app.screen.query_one("#help")
         shown = []
@@ -97,9 +89,9 @@ def test_snapshot_help(snap_compare, size):
     app, _ = make_app()
 
     async def run_before(pilot):
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: app.screen.query(".help-column"))
+        await until(pilot, lambda: app.screen.query(".help-column"))
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -108,12 +100,12 @@ def test_snapshot_help(snap_compare, size):
 async def test_tui_job_opens_that_job_and_escape_goes_to_the_jobs_list():
     app = cet_app(job="sweep-2")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen))
+        await until(pilot, lambda: isinstance(app.screen, JobScreen))
         assert app.screen.job_name == "sweep-2"
-        await wait_for(pilot, lambda: isinstance(app.focused, LogView))
+        await until(pilot, lambda: isinstance(app.focused, LogView))
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
-        await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count > 0)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen))
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count > 0)
         assert app.screen.selected_name() == "sweep-2"  # tui2 L8: the job we came from, not the first row
 
 
@@ -144,10 +136,10 @@ async def run_from_palette(pilot, words: str) -> None:
 
     app = pilot.app
     await pilot.press("ctrl+p")
-    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await until(pilot, lambda: isinstance(app.screen, CommandPalette))
     await pilot.press(*words)
     hits = app.screen.query_one(CommandList)
-    await wait_for(
+    await until(
         pilot,
         lambda: (
             words.lower() in str(hits.get_option_at_index(0).prompt).lower()
@@ -165,17 +157,17 @@ async def test_a_palette_command_does_what_its_key_does():
         log = app.screen.query_one(LogView)
         assert not log.wrap
         await run_from_palette(pilot, "wrap")
-        await wait_for(pilot, lambda: log.wrap)
+        await until(pilot, lambda: log.wrap)
         await run_from_palette(pilot, "cancel job")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")  # asks first, as `c` does
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")  # asks first, as `c` does
 
 
 async def test_the_palette_opens_a_job_by_name_from_the_jobs_list():
     app = cet_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs)
         await run_from_palette(pilot, "open job sweep-1")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen))
+        await until(pilot, lambda: isinstance(app.screen, JobScreen))
         assert app.screen.job_name == "sweep-1"
 
 
@@ -188,15 +180,15 @@ async def test_s_offers_only_the_search_matches_filtered_by_the_store_and_n_N_wa
         log = app.screen.query_one(LogView)
         await pilot.press("slash", *"step 19", "enter")
         expected = platform.search_logs("trainer-4", "step 19")
-        await wait_for(pilot, lambda: log.matches == expected)
+        await until(pilot, lambda: log.matches == expected)
         for _ in range(4):  # all -> stdout -> stderr -> system -> matches
             await pilot.press("s")
-        await wait_for(pilot, lambda: log.stream == "matches" and not log.fetching and log.total == len(expected))
+        await until(pilot, lambda: log.stream == "matches" and not log.fetching and log.total == len(expected))
         assert list(log.ids) == expected  # the store sent only the matching lines
         assert platform.page_calls[-1] is None  # the last page, asked with the filter (not filtered here)
         assert f"line {len(expected) - log.line_count + log.top_index + 1} of {len(expected)}" in log.status()
         assert "streams: matches" in log.status()
-        await wait_for(pilot, lambda: log.matches == expected)
+        await until(pilot, lambda: log.matches == expected)
         await pilot.press("n")
         first = log.match_pos
         await pilot.press("n")
@@ -204,7 +196,7 @@ async def test_s_offers_only_the_search_matches_filtered_by_the_store_and_n_N_wa
         await pilot.press("N", "N")
         assert log.match_pos == (first - 1) % len(expected)
         await pilot.press("s")  # back to every line
-        await wait_for(pilot, lambda: log.stream is None and not log.fetching and log.total == platform.log_lines)
+        await until(pilot, lambda: log.stream is None and not log.fetching and log.total == platform.log_lines)
 
 
 async def test_live_lines_under_the_matches_filter_are_only_the_matching_ones():
@@ -214,13 +206,13 @@ async def test_live_lines_under_the_matches_filter_are_only_the_matching_ones():
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         await pilot.press("slash", *"step 19", "enter")
-        await wait_for(pilot, lambda: log.matches)
+        await until(pilot, lambda: log.matches)
         await pilot.press("s", "s", "s", "s")
-        await wait_for(pilot, lambda: log.stream == "matches" and log.live_ready and not log.fetching)
+        await until(pilot, lambda: log.stream == "matches" and log.live_ready and not log.fetching)
         before = log.line_count
         platform.append(200)  # lines 2001-2200: none holds "step 19"
         platform.overrides[2150] = (platform._record(1).stream, "step 19 again")
-        await wait_for(pilot, lambda: log.line_count == before + 1)
+        await until(pilot, lambda: log.line_count == before + 1)
         assert log.texts[-1] == "step 19 again"
 
 
@@ -231,12 +223,12 @@ async def test_a_new_search_under_the_matches_filter_reloads_the_new_matches():
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         await pilot.press("slash", *"step 19", "enter")
-        await wait_for(pilot, lambda: log.matches)
+        await until(pilot, lambda: log.matches)
         await pilot.press("s", "s", "s", "s")
-        await wait_for(pilot, lambda: log.stream == "matches" and not log.fetching)
+        await until(pilot, lambda: log.stream == "matches" and not log.fetching)
         await pilot.press("slash", *"checkpoint", "enter")
         expected = platform.search_logs("trainer-4", "checkpoint")
-        await wait_for(pilot, lambda: not log.fetching and list(log.ids) == expected[-log.line_count :])
+        await until(pilot, lambda: not log.fetching and list(log.ids) == expected[-log.line_count :])
         assert log.total == len(expected) and all("checkpoint" in text for text in log.texts)
 
 
@@ -244,19 +236,19 @@ async def test_an_ended_job_says_log_ended_and_header_and_status_agree_on_follow
     """tui2 minor: a finished job showed "follow on"; the header kept "follow on" after `f`."""
     app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
-        await wait_for(pilot, lambda: "log ended" in str(app.screen.query_one("#log-status").render()))
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await until(pilot, lambda: "log ended" in str(app.screen.query_one("#log-status").render()))
         assert "log ended" in str(app.screen.query_one("#job-header").render())
         assert "follow" not in str(app.screen.query_one("#job-header").render())
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
         log = app.screen.query_one(LogView)
-        await wait_for(pilot, lambda: log.live_ready and log.follow)
+        await until(pilot, lambda: log.live_ready and log.follow)
         await pilot.press("f")
-        await wait_for(pilot, lambda: not log.follow)
+        await until(pilot, lambda: not log.follow)
         await pilot.pause(0.05)
         assert "follow off" in str(app.screen.query_one("#log-status").render())
         assert "follow off" in str(app.screen.query_one("#job-header").render())
@@ -266,31 +258,31 @@ async def test_the_artifacts_tab_footer_lists_no_log_keys():
     """tui2 minor: the Artifacts tab's footer listed `f Follow` and `/ Search`."""
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
 
         def footer_keys() -> list[str]:
             return [key.key for key in app.screen.query("FooterKey")]
 
-        await wait_for(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
+        await until(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
         await pilot.press("2")
-        await wait_for(pilot, lambda: "f" not in footer_keys() and "slash" not in footer_keys())
+        await until(pilot, lambda: "f" not in footer_keys() and "slash" not in footer_keys())
         assert "tab" in footer_keys() and "c" in footer_keys()
         from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 
         browser = app.screen.query_one(ArtifactBrowser)
-        await wait_for(pilot, lambda: browser.rows)
+        await until(pilot, lambda: browser.rows)
         browser.folder = "results"  # one file: "1 entry", not "1 entries"
-        await wait_for(pilot, lambda: "(1 entry, sorted" in str(browser.query_one("#artifact-path").render()))
+        await until(pilot, lambda: "(1 entry, sorted" in str(browser.query_one("#artifact-path").render()))
         await pilot.press("1")
-        await wait_for(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
+        await until(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
 
 
 async def test_an_empty_artifacts_tab_says_what_shows_there():
     """tui2 minor: an empty Artifacts tab was a bare table."""
     app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")  # sweep-2 has no files
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
         await pilot.press("2")
-        await wait_for(pilot, lambda: "no files yet" in str(app.screen.query_one("#artifact-path").render()))
+        await until(pilot, lambda: "no files yet" in str(app.screen.query_one("#artifact-path").render()))
