@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import fields
 
 from emulator.models import Job, JobState, JobSummary, Stream, now_ns, transition
@@ -32,20 +31,20 @@ class JobsTable(Database):
         return self.job(job_id)
 
     def job(self, job_id: int) -> Job:
-        row = self._connection().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self._connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(job_id)
         return _job(row)
 
     def job_by_name(self, name: str) -> Job | None:
-        row = self._connection().execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
+        row = self._connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = ?", (name,)).fetchone()
         return _job(row) if row else None
 
     def jobs(self, state: JobState | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
         """Jobs, newest first."""
         where, args = ("WHERE state = ?", [state.value]) if state else ("", [])
         rows = self._connection().execute(
-            f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+            f"SELECT {JOB_COLUMNS} FROM jobs {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
         )
         return [_job(row) for row in rows]
 
@@ -63,7 +62,7 @@ class JobsTable(Database):
             "ON c.job_id = j.id ORDER BY j.id DESC LIMIT ?",
             (limit,),
         )
-        return [JobSummary(job, 0 if job.archived else row[-1]) for row in rows for job in (_job_tuple(row),)]
+        return [JobSummary(job, 0 if job.archived else row[-1]) for row in rows for job in (_job(row),)]
 
     def job_names(self) -> list[str]:
         return [row[0] for row in self._connection().execute("SELECT name FROM jobs")]
@@ -143,30 +142,20 @@ class JobsTable(Database):
 
 
 JOB_FIELDS = tuple(field.name for field in fields(Job))
-_KNOWN_FIELDS = frozenset(JOB_FIELDS)
+JOB_COLUMNS = ", ".join(JOB_FIELDS)
+"""Every job query names the columns this version knows, in Job's order: a home a newer `cycle` has
+opened (and added columns to) still opens with this one, and rows convert by position."""
 STATES = {state.value: state for state in JobState}
 _STATE, _QUEUE, _WARNING, _ARCHIVED = (JOB_FIELDS.index(name)
                                        for name in ("state", "queue_len", "queue_warning", "archived"))
 
 
-def _job_tuple(row) -> Job:
+def _job(row) -> Job:
     """A Job from a row whose first columns are JOB_FIELDS in order (positional: a list of
     thousands is built without a dict per row)."""
     values = list(row[: len(JOB_FIELDS)])
     values[_STATE] = STATES[values[_STATE]]
-    if not has_upload_queue(values[_STATE]):  # the same record and rule as _job() and queued_paths()
+    if not has_upload_queue(values[_STATE]):  # the same record and rule as queued_paths()
         values[_QUEUE] = 0
     values[_WARNING], values[_ARCHIVED] = bool(values[_WARNING]), bool(values[_ARCHIVED])
     return Job(*values)
-
-
-def _job(row: sqlite3.Row) -> Job:
-    """Columns this version does not know are left out: a home a newer `cycle` has opened (and added
-    columns to) still opens with this one."""
-    values = {key: row[key] for key in row.keys() if key in _KNOWN_FIELDS}
-    values["state"] = JobState(values["state"])
-    if not has_upload_queue(values["state"]):  # the same record and rule as queued_paths()
-        values["queue_len"] = 0
-    values["queue_warning"] = bool(values["queue_warning"])
-    values["archived"] = bool(values["archived"])
-    return Job(**values)
