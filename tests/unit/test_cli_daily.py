@@ -140,13 +140,13 @@ def test_duration_runs_from_start_to_finish_or_to_now():
     from dataclasses import replace
 
     from cycle.api import Job
-    from cycle.cli.job import duration_seconds, human_duration
+    from cycle.cli.job import human_duration
 
     job = Job(1, "p-1", "p", JobState.RUNNING, None, "local-0", None, 0, started_ns=10 * 10**9, finished_ns=None,
               exit_code=None)
-    assert duration_seconds(job, now_ns=75 * 10**9) == 65.0
-    assert duration_seconds(replace(job, finished_ns=12 * 10**9), now_ns=99 * 10**9) == 2.0
-    assert duration_seconds(replace(job, started_ns=None), now_ns=1) is None
+    assert job.run_seconds(now_ns=75 * 10**9) == 65.0
+    assert replace(job, finished_ns=12 * 10**9).run_seconds(now_ns=99 * 10**9) == 2.0
+    assert replace(job, started_ns=None).run_seconds(now_ns=1) is None
     assert [human_duration(s) for s in (2.04, 65, 3723)] == ["2.0s", "1m 05s", "1h 02m 03s"]
 
 

@@ -73,6 +73,14 @@ class Job:
     # the folder the job was started from (None: recorded before folders were kept per job)
     project_root: str | None = None
 
+    def run_seconds(self, now_ns: int) -> float | None:
+        """How long the job has run: start to finish, or start to `now_ns` while it runs; None before
+        it started. One measure for every client (the CLI's status, the TUI's duration column)."""
+        if self.started_ns is None:
+            return None
+        end = self.finished_ns if self.finished_ns is not None else now_ns
+        return max(0, end - self.started_ns) / 1e9
+
 
 @dataclass(frozen=True)
 class JobSummary:

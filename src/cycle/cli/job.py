@@ -100,7 +100,7 @@ def status(
     from cycle.platform import open_platform
 
     job = open_platform().job(name)
-    seconds = duration_seconds(job, time.time_ns())
+    seconds = job.run_seconds(time.time_ns())
     info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3)}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -113,14 +113,6 @@ def status(
             typer.echo(f"{key:20} {value if value is not None else '-'}")
     if info["upload_queue_warning"]:
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
-
-
-def duration_seconds(job, now_ns: int) -> float | None:
-    """How long the job has run: start to finish, or start to `now_ns` while it runs; None before it started."""
-    if job.started_ns is None:
-        return None
-    end = job.finished_ns if job.finished_ns is not None else now_ns
-    return max(0, end - job.started_ns) / 1e9
 
 
 def human_duration(seconds: float) -> str:

@@ -9,9 +9,11 @@ STATE_COLOURS = {"PENDING": "yellow", "RUNNING": "cyan", "FINISHED": "green", "F
 
 
 def duration(job: Job, now_ns: int) -> str:
-    if not job.started_ns:
+    """The duration column: 1:39, 1:02:03; "-" before the job started."""
+    run = job.run_seconds(now_ns)
+    if run is None:
         return "-"
-    seconds = int(((job.finished_ns or now_ns) - job.started_ns) / 1e9)
+    seconds = int(run)
     if seconds >= 3600:
         return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}"
     return f"{seconds // 60}:{seconds % 60:02}"
