@@ -35,7 +35,6 @@ from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name
     home_label,
     host_settings,
 )
-from emulator.pids import pid_alive  # noqa: F401  (re-exported: runtime.pid_alive)
 
 
 def connect():

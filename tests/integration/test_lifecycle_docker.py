@@ -11,6 +11,7 @@ import time
 
 from emulator.engine import docker as runtime
 from emulator.models import JobState, Stream
+from emulator.pids import pid_alive
 from emulator.store import StateStore
 
 from helpers import FINAL, cli, wait_state
@@ -43,7 +44,7 @@ def wait_for(condition, timeout: float, what: str):
 
 def kill_agent(job) -> None:
     os.kill(job.agent_pid, signal.SIGKILL)
-    wait_for(lambda: not runtime.pid_alive(job.agent_pid), 10, "the agent died")
+    wait_for(lambda: not pid_alive(job.agent_pid), 10, "the agent died")
 
 
 def system_events(home, job_id: int) -> list[str]:

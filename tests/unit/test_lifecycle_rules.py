@@ -82,7 +82,7 @@ def test_an_abandoned_job_is_ended_once_and_its_machines_freed(tmp_path):
 
 
 def test_the_creators_pid_covers_the_window_before_the_agent_records_its_own(tmp_path):
-    from emulator.engine.docker import pid_alive
+    from emulator.pids import pid_alive
     from emulator.reaper import dead_jobs
     from emulator.store import StateStore
 
