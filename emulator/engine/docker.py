@@ -35,6 +35,7 @@ from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name
     home_label,
     host_settings,
 )
+from emulator.pids import pid_alive
 
 
 def connect():
