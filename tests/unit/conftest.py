@@ -16,3 +16,17 @@ def _integration_only(name: str):
 
 docker_client = _integration_only("docker_client")
 s3_host = _integration_only("s3_host")
+
+
+def _quicker_idle_checks() -> None:
+    """Textual's pilot paces every key press with two `wait_for_idle` calls that each sleep at least
+    20 ms (its SLEEP_GRANULARITY) and then until a 20 ms slice passes with under 1 ms of CPU. Our
+    pilots never rely on that pacing: they wait on the condition they assert (test_tui.until). A
+    2 ms slice with under 0.1 ms of CPU is the same idle test at a tenth of the wait."""
+    import textual._wait as wait
+
+    wait.SLEEP_GRANULARITY = 0.002
+    wait.SLEEP_IDLE = 0.0001
+
+
+_quicker_idle_checks()

@@ -54,10 +54,12 @@ async def jobs_listed(pilot) -> None:
 
 
 async def job_opened(pilot) -> LogView:
-    """The job screen shows its log's last page and the line count, with no page load under way."""
+    """The job screen shows its log's last page, scrolled to its end, and the line count, with no page
+    load under way (a search started earlier would count from wherever the view happened to be)."""
     await until(pilot, lambda: type(pilot.app.screen).__name__ == "JobScreen" and pilot.app.screen.query(LogView))
     log = pilot.app.screen.query_one(LogView)
-    await until(pilot, lambda: log.live_ready and log.total is not None and not log.fetching)
+    await until(pilot, lambda: log.live_ready and log.total is not None and not log.fetching
+                and log.line_count and log.scroll_y == log.max_scroll_y)
     return log
 
 

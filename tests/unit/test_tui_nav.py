@@ -267,7 +267,8 @@ async def test_the_artifacts_tab_footer_lists_no_log_keys():
 
         await until(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
         await pilot.press("2")
-        await until(pilot, lambda: "f" not in footer_keys() and "slash" not in footer_keys())
+        # the footer is rebuilt for the shown tab: wait for the new keys, not an empty moment between
+        await until(pilot, lambda: "tab" in footer_keys() and "f" not in footer_keys() and "slash" not in footer_keys())
         assert "tab" in footer_keys() and "c" in footer_keys()
         from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 

@@ -111,6 +111,11 @@ class LogSearch:
         top = round(self.scroll_y)
         return top <= self.row_of(index) < top + self.scrollable_content_region.height
 
+    def _centre_if_current(self, position: int) -> None:
+        index = self.match_index
+        if self.match_pos == position and index is not None and self._match_on_screen():
+            self._show_line(index)
+
     def _go_to_match(self, position: int) -> None:
         self.match_pos = position
         self.follow = False
@@ -118,6 +123,9 @@ class LogSearch:
         index = self.match_index
         if index is not None:
             self._show_line(index)
+            # again once the layout is done: closing the search box (enter) gives the log its rows
+            # back in the next refresh, and the match is centred in the height the user will see
+            self.call_after_refresh(self._centre_if_current, position)
         else:
             self._jump("around", self.matches[position])
         self._post_status()
