@@ -19,6 +19,7 @@ from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.key_footer import KeyFooter
 from cycle.tui.widgets.log_source import LogSource
 from cycle.tui.widgets.log_view import LogView
+from cycle.tui.widgets.static_text import show
 
 POLL_SECONDS = 0.5
 REQUESTER = "cycle tui"  # named in the move and cancel events, as `cycle job reassign` / `cancel` are
@@ -125,7 +126,7 @@ class JobScreen(Screen):
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
         # plain text: a search term such as `[bold]` is what the user typed, not markup
-        self.query_one("#log-status", Static).update(Text(self.query_one(LogView).status()))
+        show(self.query_one("#log-status", Static), Text(self.query_one(LogView).status()))
         self._show_job(self.job)  # the header's follow state changed with it: they never disagree
 
     def _show_job(self, job) -> None:
@@ -143,7 +144,7 @@ class JobScreen(Screen):
         colour = STATE_COLOURS.get(job.state.value, "white")
         following = self.is_mounted and self.query(LogView) and self.query_one(LogView).follow
         follow = "log ended" if job.state.is_final else f"follow {'on' if following else 'off'}"
-        self.query_one("#job-header", Static).update(
+        show(self.query_one("#job-header", Static),
             f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             # what changes first, so a narrow terminal (80 columns) cuts the steady parts at the right
@@ -155,7 +156,7 @@ class JobScreen(Screen):
         if job.queue_warning:
             from cycle.api import QUEUE_WARNING_TEXT
 
-            banner.update(escape(QUEUE_WARNING_TEXT))
+            show(banner, escape(QUEUE_WARNING_TEXT))
 
     def action_next_tab(self) -> None:
         tabs = self.query_one(TabbedContent)

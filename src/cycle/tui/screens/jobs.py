@@ -26,6 +26,7 @@ from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time, short_time_valid_until, zone_label
 from cycle.tui.widgets.job_table import CELL_PADDING, JobTable, TableColumn
 from cycle.tui.widgets.key_footer import KeyFooter
+from cycle.tui.widgets.static_text import show
 
 REFRESH_SECONDS = 1.0
 LIST_LIMIT = 10_000
@@ -243,15 +244,15 @@ class JobsScreen(Screen):
     def _show_context(self, needle: str) -> None:
         running = self.listed.running
         count = f"{len(self.shown)} of {len(self.jobs)}" if needle else f"{len(self.jobs)}"
-        self.query_one("#context", Static).update(
+        show(self.query_one("#context", Static),
             f"[b]cycle[/b] · emulator · {count} jobs · {running} running · times {zone_label(self.app.zone)}"
             + (f" · filter: [b]{escape(needle)}[/b]" if needle else "") + " · [dim]? for keys[/dim]")
         hint = self.query_one("#jobs-hint", Static)
         hint.display = not self.shown
         if not self.jobs:
-            hint.update(escape(EMPTY_HINT))
+            show(hint, escape(EMPTY_HINT))
         elif not self.shown:
-            hint.update(f"No job matches [b]{escape(needle)!r}[/b] — Esc clears the filter.")
+            show(hint, f"No job matches [b]{escape(needle)!r}[/b] — Esc clears the filter.")
 
     def needle(self) -> str:
         return self.query_one("#filter", Input).value.strip().lower()
