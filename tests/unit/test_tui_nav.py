@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 import pytest
-from test_tui import NOW, SIZE, make_app, until
+from test_tui import NOW, SIZE, make_app, open_job, settle, until
 from typer.testing import CliRunner
 
 from cycle.tui.app import CycleApp
@@ -18,16 +18,6 @@ from cycle.tui.widgets.log_view import LogView
 from tui_fakes import FakePlatform
 
 CET = timezone(timedelta(hours=1))
-
-
-async def open_job(pilot) -> None:
-    """Enter on the first job (trainer-4) once the list shows it; back when its log has lines
-    and the keys (waits on conditions, so a loaded machine only makes it slower)."""
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
-    await pilot.press("enter")
-    await until(pilot, lambda: isinstance(app.screen, JobScreen) and isinstance(app.focused, LogView))
-    await until(pilot, lambda: app.focused.line_count and not app.focused.fetching)
 
 
 def cet_app(**kwargs) -> CycleApp:
@@ -252,6 +242,26 @@ async def test_an_ended_job_says_log_ended_and_header_and_status_agree_on_follow
         await pilot.pause(0.05)
         assert "follow off" in str(app.screen.query_one("#log-status").render())
         assert "follow off" in str(app.screen.query_one("#job-header").render())
+
+
+async def test_the_footer_keeps_its_key_widgets_while_the_keys_it_shows_stay_the_same():
+    """Rebuilding the footer restyles and relays the whole screen; a focus move or a
+    refresh_bindings that leaves the keys as they were must not rebuild it."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        before = list(app.screen.query("FooterKey"))
+        app.screen.refresh_bindings()
+        app.screen.query_one(LogView).focus()
+        refreshed = []
+        app.screen.call_after_refresh(refreshed.append, True)  # queued after the footer's own check
+        app.screen.refresh()
+        await until(pilot, lambda: refreshed)
+        await settle(pilot)
+        assert before and list(app.screen.query("FooterKey")) == before  # the same widgets, not new ones
+        await pilot.press("2")  # the Artifacts tab has other keys: the footer shows them
+        await until(pilot, lambda: "tab" in [key.key for key in app.screen.query("FooterKey")]
+                    and "f" not in [key.key for key in app.screen.query("FooterKey")])
 
 
 async def test_the_artifacts_tab_footer_lists_no_log_keys():
