@@ -126,7 +126,7 @@ class JobScreen(Screen):
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
         # plain text: a search term such as `[bold]` is what the user typed, not markup
-        show(self.query_one("#log-status", Static), Text(self.query_one(LogView).status()))
+        show(self.query_one("#log-status", Static), Text(self.query_one(LogView).status()), fixed_size=True)
         self._show_job(self.job)  # the header's follow state changed with it: they never disagree
 
     def _show_job(self, job) -> None:
@@ -149,7 +149,8 @@ class JobScreen(Screen):
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             # what changes first, so a narrow terminal (80 columns) cuts the steady parts at the right
             + f" · {duration(job, now)} · {follow} · machine {job.machine or '-'}"
-            + f" · started {start} · project {job.project}"
+            + f" · started {start} · project {job.project}",
+            fixed_size=True,
         )
         banner = self.query_one("#queue-warning", Static)
         banner.display = bool(job.queue_warning)

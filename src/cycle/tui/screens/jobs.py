@@ -246,7 +246,8 @@ class JobsScreen(Screen):
         count = f"{len(self.shown)} of {len(self.jobs)}" if needle else f"{len(self.jobs)}"
         show(self.query_one("#context", Static),
             f"[b]cycle[/b] · emulator · {count} jobs · {running} running · times {zone_label(self.app.zone)}"
-            + (f" · filter: [b]{escape(needle)}[/b]" if needle else "") + " · [dim]? for keys[/dim]")
+            + (f" · filter: [b]{escape(needle)}[/b]" if needle else "") + " · [dim]? for keys[/dim]",
+            fixed_size=True)
         hint = self.query_one("#jobs-hint", Static)
         hint.display = not self.shown
         if not self.jobs:
