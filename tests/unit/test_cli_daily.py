@@ -200,6 +200,32 @@ def test_job_list_columns_are_as_wide_as_their_longest_cell(home):
     assert len(starts) == 1, lines  # every row's STATE starts in the same column
 
 
+def test_volume_tables_are_as_wide_as_their_longest_cell(home, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n")
+    for name in ("short", "a-volume-name-much-longer-than-twenty-four-characters"):
+        assert run("volume", "upload", name, str(folder)).exit_code == 0
+    lines = run("volume", "list").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "VERSION", "FILES", "BYTES"]
+    assert cells_start_under_their_header(lines, ["NAME", "VERSION", "FILES", "BYTES"])
+    (folder / "b.txt").write_text("a much longer file\n" * 1000)
+    run("volume", "upload", "short", str(folder))
+    lines = run("volume", "versions", "short").stdout.splitlines()
+    assert cells_start_under_their_header(lines, ["VERSION", "FILES", "BYTES", "NEW BYTES"])
+
+
+def cells_start_under_their_header(lines: list[str], header: list[str]) -> bool:
+    """Whether every row has a cell starting exactly where each header word starts (and nowhere
+    else), i.e. the columns line up whatever the cells' lengths."""
+    starts = [lines[0].index(word) for word in header]
+    assert len(lines) > 1, lines
+    for line in lines[1:]:
+        cell_starts = [i for i, c in enumerate(line) if c != " " and (i == 0 or line[i - 1] == " ")]
+        assert cell_starts == starts, (lines, starts)
+    return True
+
+
 def test_job_status_says_yes_or_no_for_the_upload_queue_warning(home):
     job = make_jobs(1, state=JobState.FINISHED)[0]
     rows = dict(line.split(None, 1) for line in run("job", "status", job.name).stdout.splitlines())
