@@ -240,6 +240,20 @@ def test_tui_completes_job_names(home):
     assert "[JOB]" in run("tui", "--help").output  # still optional
 
 
+def test_tui_in_a_pipe_refuses_at_once_instead_of_waiting_for_keys(home):
+    import pty
+
+    keyboard, terminal = pty.openpty()  # `cycle tui | cat`: keys from a terminal, output into a pipe
+    try:
+        result = subprocess.run([*CYCLE, "tui"], stdin=terminal, capture_output=True, text=True, timeout=30)
+    finally:
+        os.close(keyboard)
+        os.close(terminal)
+    assert result.returncode == 2, result.stderr
+    assert "output is a pipe or a file" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and result.stdout == ""  # one paragraph, nothing drawn
+
+
 def test_a_count_option_that_is_not_a_number_says_what_it_takes(home):
     job = make_jobs(1, state=JobState.FINISHED)[0]
     for args, option in ((["job", "logs", job.name, "-n", "abc"], "-n/--tail"), (["job", "list", "--limit", "0"],
