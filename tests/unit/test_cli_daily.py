@@ -126,6 +126,14 @@ def test_job_list_has_a_header_and_says_how_many_are_shown(home):
                               "created", "started", "finished", "upload_queue", "upload_queue_warning", "archived"}
 
 
+def test_job_list_on_an_empty_home_writes_nothing(home):
+    for args in (["job", "list"], ["job", "list", "--json"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert list(home.iterdir()) == [], args
+    assert "no jobs yet" in run("job", "list").stdout and json.loads(run("job", "list", "--json").stdout) == []
+
+
 def test_job_status_shows_duration_and_archived(home):
     job = make_jobs(1, state=JobState.FINISHED)[0]
     result = run("job", "status", job.name)

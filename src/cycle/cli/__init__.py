@@ -91,10 +91,10 @@ def tui(
                               autocompletion=complete_job_names, show_default=False),
 ) -> None:
     """Browse jobs, their interleaved logs and their artifacts in the terminal (q quits, ? shows keys)."""
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
     from cycle.tui.app import CycleApp
 
-    platform = open_platform()
+    platform = reading_platform()
     if job is not None:
         platform.job(job)  # an unknown job is one paragraph and exit 2 before the app takes the terminal
     _refuse_without_a_terminal()

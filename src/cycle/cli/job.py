@@ -44,7 +44,7 @@ def list_jobs(
     to stderr (stdout keeps only the table). --json prints the listed jobs."""
     from cycle.api import JobState
     from cycle.cli.output import fail, table_lines
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
 
     wanted = None
     if state is not None:
@@ -52,7 +52,7 @@ def list_jobs(
             wanted = JobState(state.upper())
         except ValueError:
             fail(f"--state {state!r} is not a job state. Use one of: {', '.join(s.value for s in JobState)}.")
-    platform = open_platform()
+    platform = reading_platform()
     jobs = platform.jobs(wanted, limit, offset)
     if as_json:
         typer.echo(json.dumps([job_dict(j) for j in jobs], indent=2))
