@@ -234,6 +234,16 @@ def cells_start_under_their_header(lines: list[str], header: list[str]) -> bool:
     return True
 
 
+def test_job_logs_keeps_a_progress_bars_carriage_returns_as_docker_logs_does(home):
+    from emulator.models import Stream
+    from emulator.platform import EmulatorPlatform
+
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    EmulatorPlatform().store.append_logs(job.id, [(time.time_ns(), Stream.STDERR, " 50%|#####\r100%|##########")])
+    result = run("job", "logs", job.name)
+    assert result.stdout.endswith("[stderr]  50%|#####\r100%|##########\n"), repr(result.stdout)  # bytes as printed
+
+
 def test_job_status_says_yes_or_no_for_the_upload_queue_warning(home):
     job = make_jobs(1, state=JobState.FINISHED)[0]
     rows = dict(line.split(None, 1) for line in run("job", "status", job.name).stdout.splitlines())

@@ -272,6 +272,20 @@ async def test_w_wraps_long_lines_and_otherwise_they_scroll_sideways():
         assert not log.wrap and log.virtual_size.height == log.line_count
 
 
+async def test_a_progress_bar_line_shows_its_last_frame_as_a_terminal_would():
+    """tqdm redraws with `\r`: the log line holds every frame; the TUI shows what a terminal shows."""
+    app, platform = make_app()
+    platform.overrides[2000] = (Stream.STDERR, " 10%|#         | 1/10\r 50%|#####     | 5/10\r100%|##########| 10/10")
+    platform.overrides[1999] = (Stream.STDOUT, "epoch 1 loss 0.50\rep 2")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        rows = [log.render_line(y).text for y in range(log.scrollable_content_region.height)]
+        assert rows[-1].split(None, 1)[1].rstrip() == "100%|##########| 10/10", rows[-1]
+        assert rows[-2].split(None, 1)[1].rstrip() == "ep 2h 1 loss 0.50", rows[-2]  # overwritten from the start
+        assert not any("\r" in row for row in rows)
+
+
 async def test_s_filters_the_log_by_stream_server_side():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:

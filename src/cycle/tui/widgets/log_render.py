@@ -42,6 +42,18 @@ FAILURE = re.compile(
 )
 
 
+def as_terminal_shows(text: str) -> Text:
+    """A log line as a terminal shows it: ANSI colours parsed, and each carriage return (a progress
+    bar redrawing itself: tqdm, pip, curl) back at the line's start, so the text after it overwrites
+    what was there instead of every frame showing side by side. `cycle job logs` keeps the bytes,
+    as `docker logs` does; a terminal it prints to does the same overwriting."""
+    shown = Text("", no_wrap=True)
+    for part in text.split("\r"):
+        frame = Text.from_ansi(part, no_wrap=True) if "\x1b" in part else Text(part, no_wrap=True)
+        shown = Text.assemble(frame, shown[len(frame):], no_wrap=True) if len(shown) > len(frame) else frame
+    return shown
+
+
 def is_failure(stream_code: int, text: str) -> bool:
     return stream_code == 2 and FAILURE.search(text) is not None
 
@@ -52,7 +64,7 @@ class LogRendering:
     # rows (a line is one row, or several when wrapped)
     def _line_cells(self, index: int) -> int:
         text = self.texts[index][:MAX_LINE]
-        body = Text.from_ansi(text).cell_len if "\x1b" in text else cell_len(text)
+        body = as_terminal_shows(text).cell_len if "\x1b" in text or "\r" in text else cell_len(text)
         return STAMP_WIDTH + (len(SYSTEM_TAG) if self.streams[index] == 2 else 0) + body
 
     def _rows(self) -> array | None:
@@ -141,7 +153,7 @@ class LogRendering:
         failure = is_failure(kind, text)
         if kind == 2:
             line.append(SYSTEM_TAG, style=FAILURE_STYLE if failure else STYLES[2])
-        body = Text.from_ansi(text, no_wrap=True) if "\x1b" in text else Text(text, no_wrap=True)
+        body = as_terminal_shows(text) if "\x1b" in text or "\r" in text else Text(text, no_wrap=True)
         body.stylize(FAILURE_STYLE if failure else STYLES[kind])
         line.append_text(body)
         if self.search:
