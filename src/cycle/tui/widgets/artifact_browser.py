@@ -226,7 +226,11 @@ class ArtifactBrowser(Vertical):
 
     def action_download(self) -> None:
         entry = self.selected()
-        if entry is None or entry.name == "..":
+        if entry is None:
+            return
+        if entry.name == "..":
+            self.notify("d downloads the highlighted file or folder; `..` is the folder above (Enter or Backspace "
+                        "goes there): move to a file or folder to download it")
             return
         if entry.is_dir:
             paths = [p for p in self.stored if p.startswith(entry.path + "/")]
