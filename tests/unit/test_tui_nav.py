@@ -85,6 +85,26 @@ async def test_help_keeps_each_key_and_its_description_on_one_row(size):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+async def test_help_keeps_a_path_whole(size):
+    """Each path in a description is on one row, not broken mid-path (`d`'s download folder)."""
+    app = cet_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.query(".help-column"))
+        await pilot.pause(0.1)
+        scroll = app.screen.query_one("#help")
+        shown = []
+        while True:
+            shown += help_lines(app)
+            if scroll.scroll_y >= scroll.max_scroll_y:
+                break
+            scroll.scroll_to(y=scroll.scroll_y + scroll.scrollable_content_region.height, animate=False)
+            await pilot.pause(0.05)
+        for path in ("<job>/artifacts/", ".cycleswap/jobs/"):
+            assert any(f" {path} " in row for row in shown), (path, shown)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 def test_snapshot_help(snap_compare, size):
     app, _ = make_app()
 
