@@ -336,6 +336,25 @@ async def test_the_job_header_shows_a_failure_reason_in_red():
         assert any("red" in str(span.style) and "b" in str(span.style).split() for span in spans)
 
 
+async def test_the_current_match_has_its_own_colour_not_only_bold():
+    """As less and vim do: the other matches share one background, the current one a clearly other
+    one, as the terminal shows them (Textual maps the 16 ANSI colours through its theme)."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("slash", *"step 199", "enter")
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.match_index is not None and not log.fetching)
+        other = next(i for i, text in enumerate(log.texts) if "step 199" in text and i != log.match_index)
+
+        def match_background(index: int, current: bool):
+            [segment] = [s for s in log._render(index, current) if s.text.lower() == "step 199"]
+            return segment.style.bgcolor.get_truecolor(app.ansi_theme)
+
+        current, others = match_background(log.match_index, True), match_background(other, False)
+        assert sum(abs(a - b) for a, b in zip(current, others)) > 120, (current, others)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 def test_snapshot_logs_with_search_hits_and_a_failure_event(snap_compare, size):
     app, platform = make_app()

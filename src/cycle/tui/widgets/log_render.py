@@ -30,7 +30,9 @@ STYLES = {
 }
 FAILURE_STYLE = Style(color="red", bold=True)
 TIME_STYLE = Style(color="grey50")
-MATCH_STYLE = Style(bgcolor="yellow", color="black")
+# Search matches in pale yellow, the current one in orange (as less and vim set it apart). Not the
+# ANSI "yellow": Textual's default theme (and many terminals') draws it orange, like the current one.
+MATCH_STYLE = Style(bgcolor="#ffd75f", color="black")
 CURRENT_MATCH_STYLE = Style(bgcolor="dark_orange", color="black", bold=True)
 CACHE_LINES = 2000
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
