@@ -98,9 +98,8 @@ class ArtifactBrowser(Vertical):
         Binding("s", "toggle_sort", "Sort", tooltip="Sort by name, by size or by modified time (newest first)"),
         # the path in two parts of 16 characters, not one of 32: each stays whole in the `?` help's 21-column
         # description at 80x24, where one part would break mid-path
-        Binding(
-            "d", "download", "Download", tooltip="Download the file or folder to <job>/artifacts/ under .cycleswap/jobs/"
-        ),
+        Binding("d", "download", "Download",
+                tooltip="Download the file or folder to <job>/artifacts/ under .cycleswap/jobs/"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
