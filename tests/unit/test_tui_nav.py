@@ -274,6 +274,30 @@ async def test_an_ended_job_says_log_ended_and_header_and_status_agree_on_follow
         assert "follow off" in str(app.screen.query_one("#job-header").render())
 
 
+async def test_an_ended_jobs_G_says_last_line_not_following():
+    """Help, footer tooltip and palette: G follows new lines only while the job runs."""
+    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.ended and log.live_ready)
+        await pilot.pause()
+        tooltips = [key.tooltip for key in app.screen.query("FooterKey") if key.action == "bottom"]
+        assert tooltips == ["Last line of the whole log"], tooltips
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.query(".help-column"))
+        await pilot.pause(0.1)
+        shown = "\n".join(help_lines(app))
+        assert "Last line of the whole log" in shown and "following" not in shown, shown
+    app, _ = make_app()  # a running job's G still follows
+    async with app.run_test(size=(160, 45)) as pilot:
+        await open_job(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.query(".help-column"))
+        await pilot.pause(0.1)
+        assert "The last line of the whole log, following" in "\n".join(help_lines(app))
+
+
 async def test_the_artifacts_tab_footer_lists_no_log_keys():
     """tui2 minor: the Artifacts tab's footer listed `f Follow` and `/ Search`."""
     app, _ = make_app()
