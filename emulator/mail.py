@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mailbox
 import smtplib
+import time
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -19,7 +20,7 @@ def outbox_path(home: Path) -> Path:
 
 
 def compose(job, lines: list[str], recipient: str) -> EmailMessage:
-    duration = (job.finished_ns - job.started_ns) / 1e9 if job.finished_ns and job.started_ns else 0.0
+    seconds = job.run_seconds(time.time_ns())  # the measure `job status` and the TUI show
     message = EmailMessage()
     message["Subject"] = f"[cycle] job {job.name} {job.state.value}" + (f" ({job.reason})" if job.reason else "")
     message["From"] = "cycle-emulator@localhost"
@@ -30,7 +31,7 @@ def compose(job, lines: list[str], recipient: str) -> EmailMessage:
         f"Project:  {job.project}",
         f"State:    {job.state.value}",
         f"Reason:   {job.reason or '-'}",
-        f"Duration: {duration:.1f} s",
+        f"Duration: {'-' if seconds is None else f'{seconds:.1f} s'}",
         f"Machine:  {job.machine or '-'}",
         "",
         f"Last {len(lines)} log lines:",

@@ -28,6 +28,53 @@ def existing_platform() -> Platform | None:
     return None if home is None else open_platform(home)
 
 
+def reading_platform() -> Platform:
+    """The platform for commands that only read (`job list`, the TUI), which must not create the
+    home's files: until a job has run there (no state.db) it answers that there are no jobs, and
+    opens the platform the moment one appears (the TUI stays open while jobs start elsewhere)."""
+    return _OpenedOnceItExists()  # type: ignore[return-value]  (the rest via __getattr__)
+
+
+class _OpenedOnceItExists:
+    """A Platform opened lazily: the list reads say "no jobs" while the home has no state.db; every
+    other call opens it (a job name can only be known once a job exists)."""
+
+    def __init__(self) -> None:
+        self._platform: Platform | None = None
+
+    def _existing(self) -> Platform | None:
+        if self._platform is None:
+            self._platform = existing_platform()
+        return self._platform
+
+    def jobs(self, *args, **kwargs):
+        platform = self._existing()
+        return [] if platform is None else platform.jobs(*args, **kwargs)
+
+    def count_jobs(self, *args, **kwargs) -> int:
+        platform = self._existing()
+        return 0 if platform is None else platform.count_jobs(*args, **kwargs)
+
+    def job_summaries(self, *args, **kwargs):
+        platform = self._existing()
+        return [] if platform is None else platform.job_summaries(*args, **kwargs)
+
+    def job(self, name: str):
+        platform = self._existing()
+        if platform is None:
+            from cycle.errors import BadInput
+
+            raise BadInput(f"No job named {name!r}: no job has run yet (`cycle project test` in a project starts one).")
+        return platform.job(name)
+
+    def __getattr__(self, name: str):
+        return getattr(self._existing() or self._opened(), name)
+
+    def _opened(self) -> Platform:
+        self._platform = open_platform()
+        return self._platform
+
+
 def open_admin(home: Path | None = None) -> EmulatorAdmin:
     """The local emulator's own set-up and state: engine, base images, doctor, storage, machines."""
     from emulator.admin import Admin

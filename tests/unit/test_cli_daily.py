@@ -126,6 +126,14 @@ def test_job_list_has_a_header_and_says_how_many_are_shown(home):
                               "created", "started", "finished", "upload_queue", "upload_queue_warning", "archived"}
 
 
+def test_job_list_on_an_empty_home_writes_nothing(home):
+    for args in (["job", "list"], ["job", "list", "--json"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert list(home.iterdir()) == [], args
+    assert "no jobs yet" in run("job", "list").stdout and json.loads(run("job", "list", "--json").stdout) == []
+
+
 def test_job_status_shows_duration_and_archived(home):
     job = make_jobs(1, state=JobState.FINISHED)[0]
     result = run("job", "status", job.name)
@@ -200,6 +208,42 @@ def test_job_list_columns_are_as_wide_as_their_longest_cell(home):
     assert len(starts) == 1, lines  # every row's STATE starts in the same column
 
 
+def test_volume_tables_are_as_wide_as_their_longest_cell(home, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n")
+    for name in ("short", "a-volume-name-much-longer-than-twenty-four-characters"):
+        assert run("volume", "upload", name, str(folder)).exit_code == 0
+    lines = run("volume", "list").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "VERSION", "FILES", "BYTES"]
+    assert cells_start_under_their_header(lines, ["NAME", "VERSION", "FILES", "BYTES"])
+    (folder / "b.txt").write_text("a much longer file\n" * 1000)
+    run("volume", "upload", "short", str(folder))
+    lines = run("volume", "versions", "short").stdout.splitlines()
+    assert cells_start_under_their_header(lines, ["VERSION", "FILES", "BYTES", "NEW BYTES"])
+
+
+def cells_start_under_their_header(lines: list[str], header: list[str]) -> bool:
+    """Whether every row has a cell starting exactly where each header word starts (and nowhere
+    else), i.e. the columns line up whatever the cells' lengths."""
+    starts = [lines[0].index(word) for word in header]
+    assert len(lines) > 1, lines
+    for line in lines[1:]:
+        cell_starts = [i for i, c in enumerate(line) if c != " " and (i == 0 or line[i - 1] == " ")]
+        assert cell_starts == starts, (lines, starts)
+    return True
+
+
+def test_job_logs_keeps_a_progress_bars_carriage_returns_as_docker_logs_does(home):
+    from emulator.models import Stream
+    from emulator.platform import EmulatorPlatform
+
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    EmulatorPlatform().store.append_logs(job.id, [(time.time_ns(), Stream.STDERR, " 50%|#####\r100%|##########")])
+    result = run("job", "logs", job.name)
+    assert result.stdout.endswith("[stderr]  50%|#####\r100%|##########\n"), repr(result.stdout)  # bytes as printed
+
+
 def test_job_status_says_yes_or_no_for_the_upload_queue_warning(home):
     job = make_jobs(1, state=JobState.FINISHED)[0]
     rows = dict(line.split(None, 1) for line in run("job", "status", job.name).stdout.splitlines())
@@ -212,6 +256,20 @@ def test_tui_completes_job_names(home):
     result = subprocess.run(CYCLE, capture_output=True, text=True, env=env, timeout=60)
     assert result.stdout.split() == ["alpha-2", "alpha-1"], result.stderr
     assert "[JOB]" in run("tui", "--help").output  # still optional
+
+
+def test_tui_in_a_pipe_refuses_at_once_instead_of_waiting_for_keys(home):
+    import pty
+
+    keyboard, terminal = pty.openpty()  # `cycle tui | cat`: keys from a terminal, output into a pipe
+    try:
+        result = subprocess.run([*CYCLE, "tui"], stdin=terminal, capture_output=True, text=True, timeout=30)
+    finally:
+        os.close(keyboard)
+        os.close(terminal)
+    assert result.returncode == 2, result.stderr
+    assert "output is a pipe or a file" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and result.stdout == ""  # one paragraph, nothing drawn
 
 
 def test_a_count_option_that_is_not_a_number_says_what_it_takes(home):

@@ -105,6 +105,21 @@ BAD = {
 }
 
 
+@pytest.mark.parametrize(("text", "where", "what"), [
+    ('[main]\nname = "x"\nvolumes = ["data",\n', ":3:19:", "unexpected end of file"),  # unterminated array
+    ('[main]\nname = "x"\nenv = { A = "1"', ":3:16:", "unexpected end of file"),  # unterminated inline table
+    ('[main]\nname = "x"\nenv = "open', ":3:12:", "unexpected end of file"),  # unterminated string
+    ("[main]\nname = my-experiment\n", ":2:8:", "Unexpected character: 'm'"),  # columns count from 1
+    ("[main\nname = 1\n", ":1:6:", "Unexpected end of line"),
+])
+def test_a_toml_syntax_error_names_the_real_character_or_the_end(project, text, where, what):
+    with pytest.raises(ManifestError) as raised:
+        parse(project, text)
+    message = str(raised.value)
+    assert f".cycleswap/manifest.toml{where} TOML syntax error: {what}" in message, message
+    assert "\\x00" not in message and "\\n" not in message
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_manifest_names_file_line_and_fix(project, case):
     text, line, words = BAD[case]

@@ -180,6 +180,25 @@ async def test_artifacts_sort_enter_folder_and_download(tmp_path):
         assert sorted(platform.downloaded[1:]) == ["checkpoints/step-000100.ckpt", "checkpoints/step-000200.ckpt"]
 
 
+async def test_d_on_the_parent_row_says_what_d_does(tmp_path):
+    from rich.text import Text
+
+    app, platform = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        browser = app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: browser.rows)
+        await pilot.press("enter")
+        await until(pilot, lambda: browser.folder == "checkpoints" and browser.selected().name == "..")
+        await pilot.press("d")
+        await until(pilot, lambda: app._notifications)
+        await settle(pilot)
+        [message] = [Text.from_markup(n.message).plain for n in app._notifications]
+        assert "d downloads the highlighted file or folder" in message and "`..` is the folder above" in message
+        assert platform.downloaded == []
+
+
 async def test_cancel_asks_first():
     app, platform = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -220,6 +220,26 @@ async def test_an_empty_list_says_how_to_start_a_job_and_a_filter_says_esc_clear
         await until(pilot, lambda: not hint.display)
 
 
+async def test_an_empty_home_stays_empty_until_a_job_starts_elsewhere(tmp_path, monkeypatch):
+    """`cycle tui` only reads: on a home where no job ran it shows the hint and writes no state.db,
+    then lists the first job started by another command while it is open."""
+    import os
+
+    from cycle.platform import reading_platform
+    from cycle.tui.app import CycleApp
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))
+    app = CycleApp(reading_platform(), clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        hint = app.screen.query_one("#jobs-hint")
+        await until(pilot, lambda: hint.display)
+        assert not (tmp_path / "state.db").exists()
+        EmulatorPlatform(tmp_path).store.create_job("demo", agent_pid=os.getpid())
+        await until(pilot, lambda: app.screen.query_one("#jobs").row_count == 1, timeout=15)
+        assert not hint.display
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 def test_snapshot_jobs_list(snap_compare, size):
     app, platform = make_app()

@@ -272,6 +272,20 @@ async def test_w_wraps_long_lines_and_otherwise_they_scroll_sideways():
         assert not log.wrap and log.virtual_size.height == log.line_count
 
 
+async def test_a_progress_bar_line_shows_its_last_frame_as_a_terminal_would():
+    """tqdm redraws with `\r`: the log line holds every frame; the TUI shows what a terminal shows."""
+    app, platform = make_app()
+    platform.overrides[2000] = (Stream.STDERR, " 10%|#         | 1/10\r 50%|#####     | 5/10\r100%|##########| 10/10")
+    platform.overrides[1999] = (Stream.STDOUT, "epoch 1 loss 0.50\rep 2")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        rows = [log.render_line(y).text for y in range(log.scrollable_content_region.height)]
+        assert rows[-1].split(None, 1)[1].rstrip() == "100%|##########| 10/10", rows[-1]
+        assert rows[-2].split(None, 1)[1].rstrip() == "ep 2h 1 loss 0.50", rows[-2]  # overwritten from the start
+        assert not any("\r" in row for row in rows)
+
+
 async def test_s_filters_the_log_by_stream_server_side():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -320,6 +334,25 @@ async def test_the_job_header_shows_a_failure_reason_in_red():
         header = app.screen.query_one("#job-header").render()
         spans = [span for span in header.spans if "EXIT_CODE_1" in str(header)[span.start : span.end]]
         assert any("red" in str(span.style) and "b" in str(span.style).split() for span in spans)
+
+
+async def test_the_current_match_has_its_own_colour_not_only_bold():
+    """As less and vim do: the other matches share one background, the current one a clearly other
+    one, as the terminal shows them (Textual maps the 16 ANSI colours through its theme)."""
+    app, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("slash", *"step 199", "enter")
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.match_index is not None and not log.fetching)
+        other = next(i for i, text in enumerate(log.texts) if "step 199" in text and i != log.match_index)
+
+        def match_background(index: int, current: bool):
+            [segment] = [s for s in log._render(index, current) if s.text.lower() == "step 199"]
+            return segment.style.bgcolor.get_truecolor(app.ansi_theme)
+
+        current, others = match_background(log.match_index, True), match_background(other, False)
+        assert sum(abs(a - b) for a, b in zip(current, others)) > 120, (current, others)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])

@@ -75,6 +75,26 @@ async def test_help_keeps_each_key_and_its_description_on_one_row(size):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+async def test_help_keeps_a_path_whole(size):
+    """Each path in a description is on one row, not broken mid-path (`d`'s download folder)."""
+    app = cet_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.query(".help-column"))
+        await pilot.pause(0.1)
+        scroll = app.screen.query_one("#help")
+        shown = []
+        while True:
+            shown += help_lines(app)
+            if scroll.scroll_y >= scroll.max_scroll_y:
+                break
+            scroll.scroll_to(y=scroll.scroll_y + scroll.scrollable_content_region.height, animate=False)
+            await pilot.pause(0.05)
+        for path in ("<job>/artifacts/", ".cycleswap/jobs/"):
+            assert any(f" {path} " in row for row in shown), (path, shown)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 def test_snapshot_help(snap_compare, size):
     app, _ = make_app()
 
@@ -262,6 +282,30 @@ async def test_the_footer_keeps_its_key_widgets_while_the_keys_it_shows_stay_the
         await pilot.press("2")  # the Artifacts tab has other keys: the footer shows them
         await until(pilot, lambda: "tab" in [key.key for key in app.screen.query("FooterKey")]
                     and "f" not in [key.key for key in app.screen.query("FooterKey")])
+
+
+async def test_an_ended_jobs_G_says_last_line_not_following():
+    """Help, footer tooltip and palette: G follows new lines only while the job runs."""
+    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.ended and log.live_ready)
+        await pilot.pause()
+        tooltips = [key.tooltip for key in app.screen.query("FooterKey") if key.action == "bottom"]
+        assert tooltips == ["Last line of the whole log"], tooltips
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.query(".help-column"))
+        await pilot.pause(0.1)
+        shown = "\n".join(help_lines(app))
+        assert "Last line of the whole log" in shown and "following" not in shown, shown
+    app, _ = make_app()  # a running job's G still follows
+    async with app.run_test(size=(160, 45)) as pilot:
+        await open_job(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen.query(".help-column"))
+        await pilot.pause(0.1)
+        assert "The last line of the whole log, following" in "\n".join(help_lines(app))
 
 
 async def test_the_artifacts_tab_footer_lists_no_log_keys():

@@ -189,12 +189,7 @@ def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
     try:
         document = _plain(tomlkit.parse(text))
     except ParseError as error:
-        reason = str(error).split(" at line ")[0].rstrip(".")
-        line = _duplicate_line(text, reason) or error.line
-        raise ManifestError([
-            f"{path}:{line}:{error.col}: TOML syntax error: {reason}. "
-            "Fix the TOML at that line (strings need quotes, tables are written [name], each key once)."
-        ]) from None
+        raise ManifestError([_syntax_error(text, path, error)]) from None
     except TOMLKitError as error:
         raise ManifestError([f"{path}: TOML error: {error}. Each key may appear only once per table."]) from None
 
@@ -214,6 +209,26 @@ def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
         path=path, root=root, name=name, ubuntu_version=ubuntu_version,
         volumes=tuple(volumes), build_files=tuple(build_files), **job_values,
     )
+
+
+# tomlkit reads past the last character as '\x00' and reports it as an "Unexpected character"
+END_OF_TEXT = repr("\x00")
+
+
+def _syntax_error(text: str, path: Path, error: ParseError) -> str:
+    """tomlkit's ParseError as an editor would place it (line and column from 1). Text that ends
+    inside an array, inline table or string is an "unexpected end of file" at the file's real end
+    (tomlkit says "Unexpected character: '\\x00'" there, at column 0 of some line)."""
+    reason = str(error).split(" at line ")[0].rstrip(".")
+    if END_OF_TEXT in reason or reason == "Unexpected end of file":
+        lines = text.splitlines() or [""]
+        return (f"{path}:{len(lines)}:{len(lines[-1]) + 1}: TOML syntax error: unexpected end of file. Something "
+                "opened at or above that line is not closed: an array's `]`, an inline table's `}` or a string's "
+                "quote.")
+    line = _duplicate_line(text, reason) or error.line
+    reason = reason.replace("character: " + repr("\n"), "end of line")
+    return (f"{path}:{line}:{error.col + 1}: TOML syntax error: {reason}. "
+            "Fix the TOML at that line (strings need quotes, tables are written [name], each key once).")
 
 
 def _duplicate_line(text: str, reason: str) -> int | None:

@@ -91,13 +91,29 @@ def tui(
                               autocompletion=complete_job_names, show_default=False),
 ) -> None:
     """Browse jobs, their interleaved logs and their artifacts in the terminal (q quits, ? shows keys)."""
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
     from cycle.tui.app import CycleApp
 
-    platform = open_platform()
+    platform = reading_platform()
     if job is not None:
         platform.job(job)  # an unknown job is one paragraph and exit 2 before the app takes the terminal
+    _refuse_without_a_terminal()
     CycleApp(platform, job=job).run()
+
+
+def _refuse_without_a_terminal() -> None:
+    """The TUI reads keys from stdin and draws for the terminal on stdout: with either one a pipe or
+    a file (`cycle tui | cat`, a script) it would wait for keys no one can press, so say so at once."""
+    import sys
+
+    from cycle.cli.output import fail
+
+    not_terminals = [name for name, stream in (("input", sys.stdin), ("output", sys.stdout))
+                     if stream is None or not stream.isatty()]
+    if not_terminals:
+        fail(f"`cycle tui` needs a terminal, but its {' and '.join(not_terminals)} is a pipe or a file. "
+             "Run it directly in a terminal, without `|` or `>`; for text a script can read, use "
+             "`cycle job list`, `cycle job status JOB` or `cycle job logs JOB`.")
 
 
 def main() -> None:

@@ -43,8 +43,8 @@ def list_jobs(
     A header row, then one job a line; when more jobs match than are shown, "showing 50 of 53" goes
     to stderr (stdout keeps only the table). --json prints the listed jobs."""
     from cycle.api import JobState
-    from cycle.cli.output import fail
-    from cycle.platform import open_platform
+    from cycle.cli.output import fail, table_lines
+    from cycle.platform import reading_platform
 
     wanted = None
     if state is not None:
@@ -52,7 +52,7 @@ def list_jobs(
             wanted = JobState(state.upper())
         except ValueError:
             fail(f"--state {state!r} is not a job state. Use one of: {', '.join(s.value for s in JobState)}.")
-    platform = open_platform()
+    platform = reading_platform()
     jobs = platform.jobs(wanted, limit, offset)
     if as_json:
         typer.echo(json.dumps([job_dict(j) for j in jobs], indent=2))
@@ -74,13 +74,6 @@ LIST_HEADER = ("NAME", "STATE", "REASON", "CREATED")
 
 def _list_row(job) -> tuple[str, str, str, str]:
     return job.name, job.state.value, job.reason or "", _iso(job.created_ns) or ""
-
-
-def table_lines(rows: list[tuple[str, ...]], gap: int = 3) -> list[str]:
-    """Rows as aligned columns, each as wide as its longest cell (as `docker ps` does), so a long
-    job name widens its column instead of pushing the rest of its row out of line."""
-    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
-    return [(" " * gap).join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def _shown_range(offset: int, count: int) -> str:

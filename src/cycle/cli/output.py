@@ -31,6 +31,13 @@ def fail(message: str, code: int = 2) -> None:
     raise CycleError(message, exit_code=code)
 
 
+def table_lines(rows: list[tuple[str, ...]], gap: int = 3) -> list[str]:
+    """Rows as aligned columns, each as wide as its longest cell (as `docker ps` does), so a long
+    name widens its column instead of pushing the rest of its row out of line."""
+    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
+    return [(" " * gap).join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
 def job_exit_code(job) -> int:
     """What a command that waited for a job exits with (`project test`, `job tail`): 0 when it
     FINISHED, else the job's own exit code (run.sh's, build.sh's), or 1 when it has none or it is 0

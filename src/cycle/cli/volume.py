@@ -52,10 +52,11 @@ def list_volumes(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    for r in rows or []:
-        typer.echo(f"{r['name']:24} v{r['version']:<4} {r['files']:6} files {r['bytes']:12} bytes")
     if not rows:
         typer.echo("no volumes yet: `cycle volume upload NAME DIR`")
+        return
+    _echo_table(("NAME", "VERSION", "FILES", "BYTES"),
+                [(r["name"], f"v{r['version']}", str(r["files"]), str(r["bytes"])) for r in rows])
 
 
 @app.command()
@@ -70,5 +71,13 @@ def versions(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        typer.echo(f"v{r['version']:<4} {r['files']:6} files {r['bytes']:12} bytes ({r['new_bytes']} new)")
+    _echo_table(("VERSION", "FILES", "BYTES", "NEW BYTES"),
+                [(f"v{r['version']}", str(r["files"]), str(r["bytes"]), str(r["new_bytes"])) for r in rows])
+
+
+def _echo_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A header and the rows in columns as wide as their longest cell, as `cycle job list` prints."""
+    from cycle.cli.output import table_lines
+
+    for line in table_lines([header, *rows]):
+        typer.echo(line)

@@ -51,8 +51,10 @@ class CycleApp(App):
         from cycle.tui.keys import help_columns
         from cycle.tui.screens.modals import HelpScreen
         from cycle.tui.timefmt import zone_label
+        from cycle.tui.widgets.log_view import LogView
 
-        self.push_screen(HelpScreen(help_columns(self.key_sections()), zone_label(self.zone)))
+        shown_log = next(iter(self.screen.query(LogView)), None)  # its keys as they are now (an ended job's G)
+        self.push_screen(HelpScreen(help_columns(self.key_sections(shown_log)), zone_label(self.zone)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) offers the actions of the keys that work here, each
@@ -72,9 +74,10 @@ class CycleApp(App):
                 yield command
 
     @staticmethod
-    def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    def key_sections(log_view=None) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every binding of the app, grouped by where it works: the one source of the `?` help and the
-        README's keys table (keys as data, as harlequin does)."""
+        README's keys table (keys as data, as harlequin does). `log_view`: the log shown, whose keys
+        say what they do for its job (an ended job's G does not follow)."""
         from cycle.tui.keys import key_label, rows
         from cycle.tui.screens.job import JobScreen
         from cycle.tui.screens.modals import ConfirmScreen
@@ -83,4 +86,5 @@ class CycleApp(App):
 
         palette = (key_label(CycleApp.COMMAND_PALETTE_BINDING), "Command palette: every action here, by name")
         return [("Everywhere", [*rows(CycleApp), palette]), ("Jobs list", rows(JobsScreen)), ("Job", rows(JobScreen)),
-                ("Log", rows(LogView)), ("Artifacts", rows(ArtifactBrowser)), ("Questions", rows(ConfirmScreen))]
+                ("Log", rows(log_view or LogView)), ("Artifacts", rows(ArtifactBrowser)),
+                ("Questions", rows(ConfirmScreen))]

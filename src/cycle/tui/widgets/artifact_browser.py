@@ -96,9 +96,10 @@ class ArtifactBrowser(Vertical):
         Binding("enter", "open", "Open"),
         Binding("backspace", "up", "Up"),
         Binding("s", "toggle_sort", "Sort", tooltip="Sort by name, by size or by modified time (newest first)"),
-        Binding(
-            "d", "download", "Download", tooltip="Download the file or folder into .cycleswap/jobs/<job>/artifacts/"
-        ),
+        # the path in two parts of 16 characters, not one of 32: each stays whole in the `?` help's 21-column
+        # description at 80x24, where one part would break mid-path
+        Binding("d", "download", "Download",
+                tooltip="Download the file or folder to <job>/artifacts/ under .cycleswap/jobs/"),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         Binding("g", "edge(0)", "First", show=False),
@@ -226,7 +227,11 @@ class ArtifactBrowser(Vertical):
 
     def action_download(self) -> None:
         entry = self.selected()
-        if entry is None or entry.name == "..":
+        if entry is None:
+            return
+        if entry.name == "..":
+            self.notify("d downloads the highlighted file or folder; `..` is the folder above (Enter or Backspace "
+                        "goes there): move to a file or folder to download it")
             return
         if entry.is_dir:
             paths = [p for p in self.stored if p.startswith(entry.path + "/")]

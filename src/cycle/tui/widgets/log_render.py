@@ -30,7 +30,9 @@ STYLES = {
 }
 FAILURE_STYLE = Style(color="red", bold=True)
 TIME_STYLE = Style(color="grey50")
-MATCH_STYLE = Style(bgcolor="yellow", color="black")
+# Search matches in pale yellow, the current one in orange (as less and vim set it apart). Not the
+# ANSI "yellow": Textual's default theme (and many terminals') draws it orange, like the current one.
+MATCH_STYLE = Style(bgcolor="#ffd75f", color="black")
 CURRENT_MATCH_STYLE = Style(bgcolor="dark_orange", color="black", bold=True)
 CACHE_LINES = 2000
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
@@ -40,6 +42,18 @@ FAILURE = re.compile(
     r"out of memory|OUT_OF_MEMORY|UPLOAD_ERROR|\bLOST\b|build failed|RESTORE_FAILED|DISK_FULL"
     r"|START_FAILED|could not start"
 )
+
+
+def as_terminal_shows(text: str) -> Text:
+    """A log line as a terminal shows it: ANSI colours parsed, and each carriage return (a progress
+    bar redrawing itself: tqdm, pip, curl) back at the line's start, so the text after it overwrites
+    what was there instead of every frame showing side by side. `cycle job logs` keeps the bytes,
+    as `docker logs` does; a terminal it prints to does the same overwriting."""
+    shown = Text("", no_wrap=True)
+    for part in text.split("\r"):
+        frame = Text.from_ansi(part, no_wrap=True) if "\x1b" in part else Text(part, no_wrap=True)
+        shown = Text.assemble(frame, shown[len(frame):], no_wrap=True) if len(shown) > len(frame) else frame
+    return shown
 
 
 def is_failure(stream_code: int, text: str) -> bool:
@@ -52,7 +66,7 @@ class LogRendering:
     # rows (a line is one row, or several when wrapped)
     def _line_cells(self, index: int) -> int:
         text = self.texts[index][:MAX_LINE]
-        body = Text.from_ansi(text).cell_len if "\x1b" in text else cell_len(text)
+        body = as_terminal_shows(text).cell_len if "\x1b" in text or "\r" in text else cell_len(text)
         return STAMP_WIDTH + (len(SYSTEM_TAG) if self.streams[index] == 2 else 0) + body
 
     def _rows(self) -> array | None:
@@ -141,7 +155,7 @@ class LogRendering:
         failure = is_failure(kind, text)
         if kind == 2:
             line.append(SYSTEM_TAG, style=FAILURE_STYLE if failure else STYLES[2])
-        body = Text.from_ansi(text, no_wrap=True) if "\x1b" in text else Text(text, no_wrap=True)
+        body = as_terminal_shows(text) if "\x1b" in text or "\r" in text else Text(text, no_wrap=True)
         body.stylize(FAILURE_STYLE if failure else STYLES[kind])
         line.append_text(body)
         if self.search:

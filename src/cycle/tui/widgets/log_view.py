@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
+from dataclasses import replace
 
 from textual.binding import Binding
 from textual.message import Message
@@ -76,6 +77,11 @@ __all__ = [
 ]
 
 
+# G's help, footer tooltip and palette text: it follows new lines only while the job runs
+BOTTOM = Binding("G,end", "bottom", "Last line", key_display="G", tooltip="The last line of the whole log, following")
+BOTTOM_ENDED = replace(BOTTOM, tooltip="Last line of the whole log")
+
+
 class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, ScrollView, can_focus=True):
     """Stdout, stderr and system lines interleaved by timestamp, newest at the bottom."""
 
@@ -88,7 +94,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         Binding("pageup", "page(-1)", "Page up", show=False, tooltip="One page up, at once"),
         Binding("pagedown,space", "page(1)", "Page down", show=False),
         Binding("g,home", "top", "First line", show=False, tooltip="The first line of the whole log"),
-        Binding("G,end", "bottom", "Last line", key_display="G", tooltip="The last line of the whole log, following"),
+        BOTTOM,
         Binding("left,h", "sideways(-8)", "Left", show=False),
         Binding("right,l", "sideways(8)", "Right", show=False),
         Binding("n", "match(1)", "Next match", show=False, tooltip="Next search match (wraps around)"),
@@ -149,7 +155,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self.generation = 0
         self.stream: str | None = None
         self.wrap = False
-        self.ended = False  # the job has ended: no line will come, so there is nothing to follow
+        self._ended = False  # the job has ended: no line will come, so there is nothing to follow
         self.total: int | None = None  # lines in the (filtered) log
         self.first_line: int | None = None  # 0-based position of the window's first line
         self.tail_id = 0  # the last line id known in the (filtered) log: live lines come after it
@@ -170,6 +176,27 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self._owed = 0  # rows asked past the window's edge, paid when the next page lands
         self.pending_jump: str | None = None  # the window being fetched (tail, top, around)
         self.last_page_seconds = 0.0
+
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @ended.setter
+    def ended(self, value: bool) -> None:
+        """An ended job's G no longer says "following" (nothing will follow): in the footer's
+        tooltip and the palette (this node's active bindings) and in `?` (this node's BINDINGS)."""
+        if value == self._ended:
+            return
+        self._ended = value
+        bottom = BOTTOM_ENDED if value else BOTTOM
+        self.BINDINGS = [bottom if binding in (BOTTOM, BOTTOM_ENDED) else binding for binding in type(self).BINDINGS]
+        for key, bindings in self._bindings.key_to_bindings.items():
+            self._bindings.key_to_bindings[key] = [
+                replace(binding, tooltip=bottom.tooltip) if binding.action == "bottom" else binding
+                for binding in bindings
+            ]
+        self.refresh_bindings()
 
     def on_mount(self) -> None:
         self._jump("tail")
