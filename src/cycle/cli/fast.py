@@ -76,7 +76,8 @@ def plain_count(text: str) -> bool:
 def print_log(platform, name: str, tail: int | None = None, stream=None, since_ns: int = 0) -> list:
     """Print the job's log (its last `tail` lines, or all of it; one stream, lines from `since_ns`
     on) to stdout, one formatted line each, and return the records (--follow goes on after the
-    last). Everything is read before the first byte is written, so a failed read prints nothing."""
+    last). Everything is read, then written in one call (a line that cannot be encoded fails before
+    any byte goes out), so when the fast path hands an error over to typer nothing was printed."""
     from cycle.pull import format_line
 
     if tail is not None and not since_ns:
