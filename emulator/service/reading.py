@@ -6,7 +6,6 @@ platform's `home` and `store` and may call the others' methods through `self`. S
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +49,8 @@ class Reading:
         self.reap()
         job = self.store.job_by_name(name)
         if job is None:
+            import difflib
+
             close = difflib.get_close_matches(name, self.store.job_names(), n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else " `cycle job list` shows the jobs."
             raise BadInput(f"No job named {name!r}.{hint}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +125,8 @@ class Starting:
 
     def start_detached(self, project_dir: Path, options: TestOptions, queued: bool = False) -> Job:
         """Create the job and hand it to a background agent process that outlives the CLI."""
+        import subprocess  # here: opening the platform to read a log need not import it (issue 14)
+
         prepared = self.prepare(project_dir, options, waits=True, claim=not queued)
         if not queued:  # a queued job runs from the emulator's checkout: the project's folder is the uploader's
             self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)

@@ -9,7 +9,6 @@ pull never leaves a half-written file under its final name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -49,6 +48,8 @@ def local_path(folder: Path, job_name: str, key: str) -> Path:
 def same_file(path: Path, size: int, sha256: str) -> bool:
     if not path.is_file() or path.stat().st_size != size:
         return False
+    import hashlib  # here: `cycle job logs` imports this module for format_line (issue 14)
+
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest() == sha256
 

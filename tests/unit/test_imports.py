@@ -188,3 +188,24 @@ def test_a_command_builds_only_its_own_group(tmp_path):
                             capture_output=True, text=True, timeout=60)
     others = {"cycle.cli.project", "cycle.cli.volume", "cycle.cli.emulator"}
     assert others.isdisjoint(result.stderr.split()), result.stderr
+
+
+def test_job_logs_tail_imports_neither_typer_nor_click_nor_docker(tmp_path):
+    """`cycle job logs JOB --tail N` takes the fast path (src/cycle/cli/fast.py): no typer (~60 ms of
+    imports), no click, and like every read-only command no docker-py or requests."""
+    from emulator.models import JobState, Stream
+    from emulator.store import StateStore
+
+    (tmp_path / "home").mkdir()
+    store = StateStore(tmp_path / "home" / "state.db")
+    job = store.create_job("demo", agent_pid=os.getpid())
+    store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    store.set_state(job.id, JobState.FINISHED, exit_code=0)
+    store.append_logs(job.id, [(i, Stream.STDOUT, f"line {i}") for i in range(200)])
+    env = {**os.environ, "CYCLE_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-c", MODULES_AFTER, "job", "logs", job.name, "--tail", "100"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 100, result.stderr
+    modules = result.stderr.split()
+    unwanted = [m for m in modules if m.split(".")[0] in ("typer", "click")] + heavy_imports(modules)
+    assert unwanted == [], "`cycle job logs JOB --tail 100` imported them"

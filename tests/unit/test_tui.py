@@ -248,7 +248,7 @@ def test_snapshot_artifacts_tab_sorted(snap_compare, sort):
 
 
 def test_the_cli_imports_no_heavy_module_until_a_command_needs_it():
-    code = ("import sys, cycle.cli; "
+    code = ("import sys, cycle.cli, cycle.cli.root; "
             "heavy = [m for m in ('textual', 'docker', 'boto3', 'emulator', 'watchdog', 'sqlite3') if m in sys.modules]"
             "; print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -256,7 +256,7 @@ def test_the_cli_imports_no_heavy_module_until_a_command_needs_it():
 
 
 def test_emulator_and_client_modules_never_import_textual():
-    code = ("import sys, cycle.api, cycle.cli, cycle.api.manifest, cycle.platform, cycle.pull, cycle.sdk, "
+    code = ("import sys, cycle.api, cycle.cli.root, cycle.api.manifest, cycle.platform, cycle.pull, cycle.sdk, "
             "emulator.platform, emulator.admin, emulator.job.runner, emulator.drill, emulator.artifacts; "
             "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]; "
             "print(bad); sys.exit(1 if bad else 0)")

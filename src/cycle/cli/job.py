@@ -176,21 +176,15 @@ def logs(
     newest lines show up late, as on the platform. --follow (as `docker logs -f`) then waits for new
     lines until the job ends.
     """
+    from cycle.cli.fast import print_log
     from cycle.platform import open_platform
     from cycle.pull import format_line
 
     platform = open_platform()
     chosen = _stream(stream)
     since_ns = parse_since(since) if since else 0
-    if tail is not None and since is None:
-        records = platform.logs_before(name, None, tail, chosen)
-    else:
-        records = platform.logs(name, chosen, since_ns=since_ns)
-        records = records[-tail:] if tail else records
+    records = print_log(platform, name, tail, chosen, since_ns)  # the fast path's too (cycle/cli/fast.py)
     out = sys.stdout
-    for record in records:
-        out.write(format_line(record) + "\n")
-    out.flush()
     if follow:
         after = records[-1].id if records else 0
         follow_log(platform, name, after, interval, lambda record: out.write(format_line(record) + "\n"),

@@ -1,0 +1,128 @@
+"""The fast path of `cycle job logs JOB --tail N` (src/cycle/cli/fast.py, issue 14): it prints
+exactly what the typer command prints, takes only the exact read-only form, and leaves every error
+to the typer command. Jobs are made directly in a fresh home's state.db; no Docker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cycle.cli.fast import fast_job_logs, logs_request
+from emulator.models import JobState, Stream
+
+MAIN = [sys.executable, "-c", "from cycle.cli import main; main()"]
+"""The entry point as users run it: the fast path first."""
+TYPER = [sys.executable, "-c", "from cycle.cli.root import run; run()"]
+"""The typer app alone, as every other command runs."""
+TAKES_TYPER = ("import atexit, sys\n"
+               "atexit.register(lambda: print('typer' in sys.modules, file=sys.__stderr__))\n"
+               "from cycle.cli import main\n"
+               "main()\n")
+"""The entry point, printing at exit whether it imported typer (the fast path does not)."""
+
+
+@pytest.fixture
+def job(tmp_path: Path, monkeypatch) -> str:
+    """An ended job whose log mixes stdout, stderr and system lines (non-ASCII and spaces kept)."""
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path / "home"))
+    platform = EmulatorPlatform()
+    made = platform.store.create_job("demo", agent_pid=os.getpid())
+    platform.store.set_state(made.id, JobState.RUNNING, machine="local-0")
+    platform.store.set_state(made.id, JobState.FINISHED, exit_code=0)
+    streams = [Stream.STDOUT, Stream.STDERR, Stream.SYSTEM]
+    platform.store.append_logs(made.id, [(1_790_000_000_000_000_000 + i * 1_234, streams[i % 3],
+                                          f"line {i} é ✓  trailing ") for i in range(250)])
+    return made.name
+
+
+def run(command: list[str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*command, *args], capture_output=True, timeout=60)
+
+
+def same_as_typer(*args: str) -> subprocess.CompletedProcess:
+    fast, typer = run(MAIN, *args), run(TYPER, *args)
+    assert (fast.stdout, fast.stderr, fast.returncode) == (typer.stdout, typer.stderr, typer.returncode), args
+    return fast
+
+
+@pytest.mark.parametrize("tail", [["--tail", "1"], ["-n", "7"], ["--tail=100"], ["-n250"], ["--tail", "1000"], []],
+                         ids=repr)
+def test_the_fast_path_prints_byte_for_byte_what_typer_prints(job, tail):
+    result = same_as_typer("job", "logs", job, *tail)
+    wanted = int((tail[-1].removeprefix("--tail=").removeprefix("-n")) if tail else 250)
+    lines = result.stdout.decode().splitlines()
+    assert result.returncode == 0 and len(lines) == min(wanted, 250), result.stderr
+    assert {"[stdout]", "[stderr]", "[system]"} <= {line.split()[1] for line in lines} or wanted < 3
+
+
+def test_the_tail_option_may_come_before_the_job(job):
+    assert run(MAIN, "job", "logs", "-n", "3", job).stdout == run(TYPER, "job", "logs", job, "-n", "3").stdout
+
+
+@pytest.mark.parametrize("args", [["no-such-job-1", "--tail", "5"], ["Bad_Name!", "-n", "5"], ["{job}", "--tail", "0"],
+                                  ["{job}", "-n", "abc"], ["{job}", "--tail"], ["{job}", "-n", "-3"]], ids=repr)
+def test_errors_are_typers_own_message_and_exit_code(job, args):
+    result = same_as_typer("job", "logs", *[arg.replace("{job}", job) for arg in args])
+    assert result.returncode == 2 and result.stdout == b"", result
+    assert b"Traceback" not in result.stderr
+
+
+def test_an_unknown_job_in_a_home_not_made_yet_is_typers_answer(tmp_path, monkeypatch):
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path / "no-home-yet"))
+    result = run(MAIN, "job", "logs", "demo-1", "--tail", "5")
+    assert result.returncode == 2 and b"No job named 'demo-1'" in result.stderr, result
+
+
+def test_the_fast_forms_do_not_import_typer(job):
+    for args in (["--tail", "100"], ["-n", "5"], ["--tail=5"], ["-n5"], []):
+        result = subprocess.run([sys.executable, "-c", TAKES_TYPER, "job", "logs", job, *args], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0 and result.stderr.split()[-1] == "False", (args, result.stderr)
+
+
+NOT_FAST_AFTER_THE_JOB = [["-f"], ["--follow"], ["--stream", "stderr"], ["--since", "10m"], ["demo-2"], ["--"],
+                          ["-n", "5", "-n", "6"], ["-n", "0"], ["-n"], ["--tail"], ["-n", "abc"], ["--tail", "+5"],
+                          ["-n", "1_0"], ["-n", " 5"], ["-n", "\uff15"], ["-n=5"], ["--tai", "5"], ["--help"]]
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["job"], ["job", "logs"], ["job", "list"], ["job", "status", "demo-1"], ["job", "logs", "--help"],
+    ["--help", "job", "logs", "demo-1"], ["logs", "job", "demo-1"],
+    *(["job", "logs", "demo-1", *after] for after in NOT_FAST_AFTER_THE_JOB),
+], ids=repr)
+def test_every_other_command_line_goes_to_typer(argv):
+    assert logs_request(argv) is None
+
+
+@pytest.mark.parametrize("argv, wanted", [
+    (["job", "logs", "demo-1"], ("demo-1", None)), (["job", "logs", "demo-1", "--tail", "100"], ("demo-1", 100)),
+    (["job", "logs", "demo-1", "-n", "5"], ("demo-1", 5)), (["job", "logs", "demo-1", "--tail=12"], ("demo-1", 12)),
+    (["job", "logs", "demo-1", "-n7"], ("demo-1", 7)), (["job", "logs", "-n", "7", "demo-1"], ("demo-1", 7)),
+], ids=repr)
+def test_the_fast_forms(argv, wanted):
+    assert logs_request(argv) == wanted
+
+
+def test_shell_completion_goes_to_typer(job, monkeypatch, capsys):
+    monkeypatch.setenv("_CYCLE_COMPLETE", "complete_bash")
+    assert fast_job_logs(["job", "logs", job, "--tail", "5"]) is False
+    assert capsys.readouterr().out == ""
+
+
+def test_an_unknown_job_goes_to_typer_without_printing(job, capsys):
+    assert fast_job_logs(["job", "logs", "no-such-job-1", "--tail", "5"]) is False
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_closed_stdout_pipe_exits_quietly(job):
+    process = subprocess.Popen([*MAIN, "job", "logs", job, "--tail", "200"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader left before the first line (`| head -0`)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and err == "", err
