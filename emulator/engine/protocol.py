@@ -204,8 +204,10 @@ class ContainerRuntime(Protocol):
         """Remove (forced) every container carrying all of `labels`; how many. Quiet when the engine
         does not answer: the next `project test` sweeps them, as their agent pid is dead."""
 
-    def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
-        """(timestamp ns, line) of one stream, from the start until the container exits."""
+    def output(self, container: str) -> Iterator[list[tuple[int, bool, str]]]:
+        """Attach to the created, not yet started, container: batches of (timestamp ns, from stderr,
+        line) of everything it prints, as it prints it, until it exits. Call before `start`, so
+        nothing printed is missed; the attach is made before this returns."""
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         """Commit the container as repository:tag; the new image's id."""

@@ -31,12 +31,13 @@ def start_stay(ctx: JobContext, machine: str, restored: dict[str, tuple]) -> Sta
     pipeline.seed(restored)
     pipeline.start()
     try:
+        output = ctx.runtime.output(container)
         ctx.runtime.start(container)
     except Exception as error:  # protocol.EngineRefused: the engine refused to start it
         pipeline.abandon()
         ctx.runtime.remove(container)
         raise StartFailed(_start_hint(ctx, error)) from None
-    return Stay(machine, container, pipeline, time.monotonic())
+    return Stay(machine, container, pipeline, time.monotonic(), output=output)
 
 
 def create(ctx: JobContext, machine: str) -> str:
