@@ -47,9 +47,10 @@ def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
 def _read(stay: Stay) -> None:
     """Queue the container's output (attached before it started) a batch at a time, as it arrives:
     one queue item per read of the engine's stream, not per line."""
+    out, err = Stream.STDOUT, Stream.STDERR  # looked up once: enum members are slow attributes
     try:
         for batch in stay.output:
-            stay.records.put([(ts, Stream.STDERR if stderr else Stream.STDOUT, line) for ts, stderr, line in batch])
+            stay.records.put([(ts, err if stderr else out, line) for ts, stderr, line in batch])
     finally:
         stay.records.put(stay.done)
 
