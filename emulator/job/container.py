@@ -52,6 +52,7 @@ def create(ctx: JobContext, machine: str) -> str:
         binds={str(ctx.machine_folder(machine)): {"bind": "/artifacts", "mode": "rw"}, **_extra_binds(ctx)},
         network_mode=ctx.runtime.network(options.network),
         gpus=bool(manifest.cuda and not options.cpu),
+        engine_log=False,  # its output reaches the job's log through runtime.output (attach)
         **limits,
     )
     container = ctx.runtime.create(spec)
