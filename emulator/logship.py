@@ -30,6 +30,7 @@ class LogShipper:
         self.job_id = job_id
         self.sink = sink
         self.cadence = log_cadence() if cadence is None else cadence
+        self._flush_sink = getattr(sink, "flush", lambda: None)
         self._buffer: list[Record] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -37,8 +38,11 @@ class LogShipper:
         self._thread.start()
 
     def add(self, records: list[Record]) -> None:
+        """Show the records at once (a sink with a `flush`, as the CLI's, gets one after the batch)
+        and keep them for the next shipment."""
         for record in records:
             self.sink(*record)
+        self._flush_sink()
         with self._lock:
             self._buffer.extend(records)
 

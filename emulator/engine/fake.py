@@ -134,9 +134,10 @@ class FakeRuntime:
             container.state = "removed"
         return len(matching)
 
-    def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
+    def output(self, container: str) -> Iterator[list[tuple[int, bool, str]]]:
         script = self._script(container)
-        return iter(script.stderr if stderr else script.stdout)
+        batch = [(ts, False, line) for ts, line in script.stdout] + [(ts, True, line) for ts, line in script.stderr]
+        return iter([batch] if batch else [])
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         image_id = f"sha256:fake{len(self.commits) + 1}"

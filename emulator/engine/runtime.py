@@ -14,12 +14,12 @@ from docker.errors import APIError, ImageNotFound, NotFound
 
 from emulator.build import Builder
 from emulator.engine.docker import (
+    attach_output,
     create_container,
     engine_memory,
     remove_labelled,
     remove_quietly,
     require_image,
-    stream_lines,
     sweep,
 )
 from emulator.engine.dockerd import resolve_network
@@ -100,8 +100,8 @@ class DockerRuntime:
     def remove_labelled(self, labels: dict[str, str]) -> int:
         return remove_labelled(self.client, labels)
 
-    def logs(self, container: str, stderr: bool) -> Iterator[tuple[int, str]]:
-        return stream_lines(self._get(container), stderr)
+    def output(self, container: str) -> Iterator[list[tuple[int, bool, str]]]:
+        return attach_output(self.client, container)
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         return self._get(container).commit(repository=repository, tag=tag, changes=changes).id

@@ -31,12 +31,13 @@ def start_stay(ctx: JobContext, machine: str, restored: dict[str, tuple]) -> Sta
     pipeline.seed(restored)
     pipeline.start()
     try:
+        output = ctx.runtime.output(container)
         ctx.runtime.start(container)
     except Exception as error:  # protocol.EngineRefused: the engine refused to start it
         pipeline.abandon()
         ctx.runtime.remove(container)
         raise StartFailed(_start_hint(ctx, error)) from None
-    return Stay(machine, container, pipeline, time.monotonic())
+    return Stay(machine, container, pipeline, time.monotonic(), output=output)
 
 
 def create(ctx: JobContext, machine: str) -> str:
@@ -51,6 +52,7 @@ def create(ctx: JobContext, machine: str) -> str:
         binds={str(ctx.machine_folder(machine)): {"bind": "/artifacts", "mode": "rw"}, **_extra_binds(ctx)},
         network_mode=ctx.runtime.network(options.network),
         gpus=bool(manifest.cuda and not options.cpu),
+        engine_log=False,  # its output reaches the job's log through runtime.output (attach)
         **limits,
     )
     container = ctx.runtime.create(spec)

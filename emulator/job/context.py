@@ -48,6 +48,7 @@ class Stay:
     started: float
     move_id: int | None = None
     first_write_noted: bool = False
+    output: Any = None  # the runtime's output(container), attached before the container started
     readers: list = field(default_factory=list)
     records: Any = None
     done: Any = None

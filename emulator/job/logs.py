@@ -25,8 +25,7 @@ def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     CancelRequested when a cancel request arrives."""
     records: queue.Queue = queue.Queue()
     stay.records, stay.done = records, object()
-    stay.readers = [threading.Thread(target=_read, args=(ctx, stay, stream), daemon=True)
-                    for stream in (Stream.STDOUT, Stream.STDERR)]
+    stay.readers = [threading.Thread(target=_read, args=(stay,), daemon=True)]
     for thread in stay.readers:
         thread.start()
     open_streams = len(stay.readers)
@@ -45,16 +44,19 @@ def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     return None
 
 
-def _read(ctx: JobContext, stay: Stay, stream: Stream) -> None:
+def _read(stay: Stay) -> None:
+    """Queue the container's output (attached before it started) a batch at a time, as it arrives:
+    one queue item per read of the engine's stream, not per line."""
+    out, err = Stream.STDOUT, Stream.STDERR  # looked up once: enum members are slow attributes
     try:
-        for ts, line in ctx.runtime.logs(stay.container, stderr=stream is Stream.STDERR):
-            stay.records.put((ts, stream, line))
+        for batch in stay.output:
+            stay.records.put([(ts, err if stderr else out, line) for ts, stderr, line in batch])
     finally:
         stay.records.put(stay.done)
 
 
 def _next_batch(stay: Stay) -> tuple[list, int]:
-    """What the readers queued (waiting up to REQUEST_CHECK_SECONDS for the first record), at most
+    """What the readers queued (waiting up to REQUEST_CHECK_SECONDS for the first batch), about
     FLUSH_RECORDS of it, and how many streams closed meanwhile."""
     try:
         item = stay.records.get(timeout=REQUEST_CHECK_SECONDS)
@@ -65,7 +67,7 @@ def _next_batch(stay: Stay) -> tuple[list, int]:
         if item is stay.done:
             closed += 1
         else:
-            batch.append(item)
+            batch.extend(item)
         if len(batch) >= FLUSH_RECORDS:
             break
         try:
@@ -86,7 +88,7 @@ def drain(ctx: JobContext, stay: Stay) -> None:
         except queue.Empty:
             break
         if item is not stay.done:
-            batch.append(item)
+            batch.extend(item)
     ctx.shipper.add(batch)
 
 

@@ -1,21 +1,8 @@
-"""Data faults checked without an engine: log re-reads after a reconnect, the artifact pipeline's failure paths
-and link refusal."""
+"""Data faults checked without an engine: the artifact pipeline's failure paths and link refusal."""
 
 from __future__ import annotations
 
 import os
-
-
-def test_a_reread_since_the_last_timestamp_drops_only_what_was_delivered():
-    from emulator.engine.docker import DeliveredFrames
-
-    delivered = DeliveredFrames()
-    for frame in (b"2026-11-23T14:36:00.5Z a\n", b"2026-11-23T14:36:01.25Z b\n", b"2026-11-23T14:36:01.25Z c\n"):
-        delivered.note(frame)
-    reread = [b"2026-11-23T14:36:01.1Z x\n", b"2026-11-23T14:36:01.25Z b\n", b"2026-11-23T14:36:01.25Z c\n",
-              b"2026-11-23T14:36:01.25Z tail", b"2026-11-23T14:36:01.3Z more"]
-    assert list(delivered.new_frames(iter(reread))) == [b"2026-11-23T14:36:01.25Z tail", b"2026-11-23T14:36:01.3Z more"]
-    assert list(DeliveredFrames().new_frames(iter([b"2026-11-23T14:36:00Z all"]))) == [b"2026-11-23T14:36:00Z all"]
 
 
 def test_an_uploader_failure_ends_the_pipeline_with_a_named_reason_not_a_hang(tmp_path):

@@ -7,21 +7,40 @@ import sys
 
 
 def live_sink():
-    system_style = ("\x1b[2;3m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
+    return LiveSink()
 
-    def sink(ts_ns: int, stream, text: str) -> None:
-        kind = getattr(stream, "value", stream)
-        if kind == "stdout":
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
-        elif kind == "stderr":
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
-        else:
-            sys.stderr.write(f"{system_style[0]}[system] {text}{system_style[1]}\n")
-            sys.stderr.flush()
 
-    return sink
+class LiveSink:
+    """The job's lines, written a batch at a time: the log shipper calls `flush()` after each batch.
+
+    A job printing 100k lines/s then costs a write per batch, not a write (and on a terminal a
+    line-buffered flush) per line. Lines of one stream wait only until the other stream is written
+    (so stdout and stderr still interleave in order where they share a terminal) or the batch ends;
+    system events are written at once."""
+
+    def __init__(self) -> None:
+        self.system_style = ("\x1b[2;3m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
+        self._waiting: list[str] = []
+        self._waiting_on = None  # the stream (sys.stdout or sys.stderr) the waiting lines go to
+
+    def __call__(self, ts_ns: int, stream, text: str) -> None:
+        if stream == "stdout" or stream == "stderr":  # Stream is a str enum: no .value lookup per line
+            out = sys.stdout if stream == "stdout" else sys.stderr
+            if out is not self._waiting_on:
+                self.flush()
+                self._waiting_on = out
+            self._waiting.append(text)
+            return
+        self.flush()
+        sys.stderr.write(f"{self.system_style[0]}[system] {text}{self.system_style[1]}\n")
+        sys.stderr.flush()
+
+    def flush(self) -> None:
+        if self._waiting:
+            self._waiting.append("")
+            self._waiting_on.write("\n".join(self._waiting))
+            self._waiting_on.flush()
+            self._waiting.clear()
 
 
 def fail(message: str, code: int = 2) -> None:

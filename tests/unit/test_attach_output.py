@@ -1,0 +1,62 @@
+"""The attach stream's parser (engine/output.py): bytes in, records out, however the reads cut it."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from emulator.engine.docker import _output_batches
+from emulator.engine.output import STDERR, STDOUT, FrameReader, LineSplitter
+
+
+def frame(stream: int, payload: bytes) -> bytes:
+    return struct.pack(">BxxxL", stream, len(payload)) + payload
+
+
+# stdout and stderr interleaved; a line split over frames; a multi-byte character cut by a frame;
+# an empty line; bad UTF-8; stderr's last line without a newline
+STREAM = (frame(STDOUT, b"one\ntw") + frame(STDERR, b"err 1\n") + frame(STDOUT, b"o\n\nth\xc3")
+          + frame(STDOUT, b"\xa9\xff\n") + frame(STDERR, b"cut mid-") + frame(STDOUT, b"") + frame(STDERR, b"line"))
+EXPECTED = [(False, "one"), (True, "err 1"), (False, "two"), (False, ""), (False, "th\u00e9\ufffd"),
+            (True, "cut mid-line")]
+
+
+def parse(reads: list[bytes]) -> list[tuple[int, bool, str]]:
+    frames, lines, records = FrameReader(), LineSplitter(), []
+    for ts, data in enumerate(reads):
+        for stream, payload in frames.feed(data):
+            records += lines.feed(stream, payload, ts)
+    return records + lines.finish()
+
+
+def test_frames_split_across_reads_at_every_offset_give_the_same_lines():
+    for cut in range(len(STREAM) + 1):
+        records = parse([STREAM[:cut], STREAM[cut:]])
+        assert [(stderr, line) for _ts, stderr, line in records] == EXPECTED, cut
+
+
+def test_byte_by_byte_reads_and_one_read_agree():
+    one_read = parse([STREAM])
+    assert [(stderr, line) for _ts, stderr, line in one_read] == EXPECTED
+    assert [record[1:] for record in parse([bytes([b]) for b in STREAM])] == [record[1:] for record in one_read]
+
+
+def test_a_line_keeps_the_time_its_first_byte_arrived():
+    reads = [frame(STDOUT, b"early "), frame(STDOUT, b"and late\nnext\n")]
+    assert parse(reads) == [(0, False, "early and late"), (1, False, "next")]
+
+
+def test_a_line_longer_than_a_read_is_whole():
+    long_line = b"x" * 200_000
+    data = frame(STDOUT, long_line[:70_000]) + frame(STDOUT, long_line[70_000:] + b"\n")
+    reads = [data[at:at + 65_536] for at in range(0, len(data), 65_536)]
+    assert [record[1:] for record in parse(reads)] == [(False, long_line.decode())]
+
+
+def test_the_socket_is_read_to_its_end_and_closed():
+    ours, engine = socket.socketpair()
+    engine.sendall(STREAM)
+    engine.close()  # EOF after the stream, as when the container exits
+    batches = list(_output_batches(ours, clock=iter(range(100)).__next__))
+    assert [(stderr, line) for batch in batches for _ts, stderr, line in batch] == EXPECTED
+    assert ours.fileno() == -1
