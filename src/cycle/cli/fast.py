@@ -34,9 +34,10 @@ def fast_job_logs(argv: list[str]) -> bool:
         return False
     name, tail = request
     try:
-        from cycle.platform import open_platform
+        if not print_ended_log(name, tail):
+            from cycle.platform import open_platform
 
-        print_log(open_platform(), name, tail)
+            print_log(open_platform(), name, tail)
     except BrokenPipeError:
         quiet_closed_stdout()
     except KeyboardInterrupt:
@@ -73,6 +74,20 @@ def logs_request(argv: list[str]) -> tuple[str, int | None] | None:
 def plain_count(text: str) -> bool:
     """Digits only (no sign, space or `_`, which int() would take) and not zero."""
     return text.isascii() and text.isdigit() and int(text) >= 1
+
+
+def print_ended_log(name: str, tail: int | None) -> bool:
+    """Print the log of an ENDED job read straight from the store (no contract models, ~5x
+    quicker to start); False, nothing printed, for any other job (cycle.platform.ended_job_log_tail)."""
+    from cycle.logline import log_line
+    from cycle.platform import ended_job_log_tail
+
+    lines = ended_job_log_tail(name, tail)
+    if lines is None:
+        return False
+    sys.stdout.write("".join(log_line(ts_ns, stream, text) + "\n" for ts_ns, stream, text in lines))
+    sys.stdout.flush()
+    return True
 
 
 def print_log(platform, name: str, tail: int | None = None, stream=None, since_ns: int = 0) -> list:
