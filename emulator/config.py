@@ -22,7 +22,6 @@ from emulator.settings import load, version_env_name
 if TYPE_CHECKING:  # tomlkit is imported when config.toml is read: read-only commands start lean
     import tomlkit
 
-HOME_ENV = "CYCLE_HOME"
 BASE_IMAGE_ENV = "CYCLE_BASE_IMAGE"
 
 

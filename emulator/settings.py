@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cycle.errors import BadInput
+from emulator.home import home_folder
 
 PREFIX = "CYCLE_"
 IMAGE_PREFIX = "CYCLE_IMAGE_UBUNTU_"
@@ -52,7 +53,7 @@ class Settings:
     upload_retries: int = 5  # CYCLE_UPLOAD_RETRIES
     upload_backoff: float = 0.5  # CYCLE_UPLOAD_BACKOFF
     watcher_polling: bool = False  # CYCLE_WATCHER=polling
-    home: Path = field(default_factory=lambda: Path.home() / ".cycle")  # CYCLE_HOME
+    home: Path = field(default_factory=lambda: Path(home_folder({})))  # CYCLE_HOME (emulator/home.py)
     base_image: str | None = None  # CYCLE_BASE_IMAGE
     pull_ubuntu: bool = False  # CYCLE_PULL_UBUNTU=1
     storage: str | None = None  # CYCLE_STORAGE (local|s3)
@@ -89,7 +90,7 @@ class Settings:
             upload_retries=read.integer("CYCLE_UPLOAD_RETRIES", 5),
             upload_backoff=read.number("CYCLE_UPLOAD_BACKOFF", 0.5),
             watcher_polling=read.text("CYCLE_WATCHER") == "polling",
-            home=Path(read.text("CYCLE_HOME") or Path(env.get("HOME") or Path.home()) / ".cycle"),
+            home=Path(home_folder(env)),
             base_image=read.text("CYCLE_BASE_IMAGE"),
             pull_ubuntu=read.text("CYCLE_PULL_UBUNTU") == "1",
             storage=read.text("CYCLE_STORAGE"),

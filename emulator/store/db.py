@@ -9,9 +9,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms; issue 14)
+if TYPE_CHECKING:  # emulator/store/direct.py imports this module and must not pay for pathlib
+    from pathlib import Path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -127,6 +131,12 @@ ADDED_COLUMNS = [
     ("requests", "requester", "TEXT"),
 ]
 
+SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS)).encode()) & 0x7FFFFFFF
+"""The schema this version of the store writes, as sqlite's `PRAGMA user_version` (a checksum of
+the tables and added columns: it changes by itself whenever they do). migrate() records it; a
+reader that skips migrate (emulator/store/direct.py) answers only when the database holds exactly
+this schema, and leaves an older or newer one to the store, which migrates or copes."""
+
 
 
 class Database:
@@ -173,6 +183,8 @@ def migrate(db: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as error:
                 if "duplicate column" not in str(error):  # another process added it first
                     raise
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _retry_locked(statement, attempts: int = 100) -> None:

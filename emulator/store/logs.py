@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from emulator.models import LogRecord, Stream
 from emulator.store.db import Database
+from emulator.store.direct import log_rows_before
 
 
 class LogsTable(Database):
@@ -31,18 +32,10 @@ class LogsTable(Database):
 
     def logs_before(self, job_id: int, before_id: int | None, limit: int,
                     stream: Stream | None = None, matching: str = "") -> list[LogRecord]:
-        """The `limit` lines just before the cursor `before_id` (None: the end), oldest first.
-
-        The cursor is a record id: lines shipped later get larger ids, so paging backwards never
-        skips or repeats a line while the log grows."""
+        """The `limit` lines just before the cursor `before_id` (None: the end), oldest first
+        (the query is direct.log_rows_before, shared with the direct read of an ended job)."""
         where, args = log_filter(stream, 0, matching)
-        cursor = before_id if before_id is not None else 2**62
-        rows = self._connection().execute(
-            f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id < ? {where} "
-            "ORDER BY id DESC LIMIT ?",
-            (job_id, cursor, *args, limit),
-        ).fetchall()
-        return [_log(row) for row in reversed(rows)]
+        return [_log(row) for row in log_rows_before(self._connection(), job_id, before_id, limit, where, args)]
 
     def log_count(self, job_id: int) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM logs WHERE job_id = ?", (job_id,)).fetchone()[0]

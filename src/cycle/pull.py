@@ -12,20 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from cycle.api import Artifact, Job, LogRecord, Platform
 from cycle.api.keys import artifact_relative, check_job_name, is_inside
 from cycle.errors import BadInput
-
-
-def iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+from cycle.logline import log_line
 
 
 def format_line(record: LogRecord) -> str:
-    return f"{iso(record.ts_ns)} [{record.stream.value}] {record.text}"
+    """The record as `cycle job logs` prints it (the format: cycle.logline.log_line)."""
+    return log_line(record.ts_ns, record.stream.value, record.text)
 
 
 def job_folder(project_root: Path, job_name: str) -> Path:

@@ -41,6 +41,29 @@ def job(tmp_path: Path, monkeypatch) -> str:
     return made.name
 
 
+@pytest.fixture
+def running_job(job: str) -> str:
+    """A RUNNING job (in the same home as `job`) whose agent died: only the platform's reaper,
+    which every read through the platform runs, notices that and marks it LOST."""
+    from emulator.platform import EmulatorPlatform
+
+    agent = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store = EmulatorPlatform().store
+    made = store.create_job("live", agent_pid=int(agent.stdout))
+    store.set_state(made.id, JobState.RUNNING, machine="local-1")
+    store.append_logs(made.id, [(1_790_000_000_000_000_000 + i, Stream.STDOUT, f"live {i}") for i in range(20)])
+    return made.name
+
+
+CONTRACT_MODULE = "cycle.api.models"
+"""What opening the platform imports and the direct read of an ended job does not (issue 14)."""
+TAKES_THE_PLATFORM = ("import atexit, sys\n"
+                      f"atexit.register(lambda: print({CONTRACT_MODULE!r} in sys.modules, file=sys.__stderr__))\n"
+                      "from cycle.cli import main\n"
+                      "main()\n")
+"""The entry point, printing at exit whether it opened the platform (the contract's models)."""
+
+
 def run(command: list[str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*command, *args], capture_output=True, timeout=60)
 
@@ -126,3 +149,42 @@ def test_a_closed_stdout_pipe_exits_quietly(job):
     process.stdout.close()  # the reader left before the first line (`| head -0`)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0 and err == "", err
+
+
+def opened_the_platform(*args: str) -> bool:
+    result = subprocess.run([sys.executable, "-c", TAKES_THE_PLATFORM, *args], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stderr.split()[-1] == "True"
+
+
+def test_an_ended_jobs_log_is_read_without_opening_the_platform(job):
+    for tail in (["--tail", "100"], ["-n5"], []):
+        assert not opened_the_platform("job", "logs", job, *tail), tail
+
+
+def test_a_running_job_goes_through_the_platform_which_marks_it_lost_when_its_agent_died(running_job):
+    from emulator.platform import EmulatorPlatform
+
+    assert opened_the_platform("job", "logs", running_job, "--tail", "5")
+    job = EmulatorPlatform().store.job_by_name(running_job)
+    assert (job.state, job.reason) == (JobState.FAILED, "LOST")
+    result = same_as_typer("job", "logs", running_job, "--tail", "100")
+    assert result.returncode == 0 and b"[stdout] live 19" in result.stdout and b"LOST" in result.stdout
+
+
+def test_a_home_of_another_schema_version_goes_through_the_platform(job):
+    """A state.db another version of cycle wrote (user_version differs): the direct read does not
+    guess at its tables; the platform (which migrates it) answers, byte for byte the same."""
+    import sqlite3
+
+    from emulator.store.db import SCHEMA_VERSION
+
+    path = Path(os.environ["CYCLE_HOME"]) / "state.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 1")
+    assert opened_the_platform("job", "logs", job, "--tail", "3")
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # the platform migrated it
+    same_as_typer("job", "logs", job, "--tail", "3")
+    assert not opened_the_platform("job", "logs", job, "--tail", "3")

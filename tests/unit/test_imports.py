@@ -190,9 +190,11 @@ def test_a_command_builds_only_its_own_group(tmp_path):
     assert others.isdisjoint(result.stderr.split()), result.stderr
 
 
-def test_job_logs_tail_imports_neither_typer_nor_click_nor_docker(tmp_path):
-    """`cycle job logs JOB --tail N` takes the fast path (src/cycle/cli/fast.py): no typer (~60 ms of
-    imports), no click, and like every read-only command no docker-py or requests."""
+def test_job_logs_tail_imports_neither_typer_nor_click_nor_docker_nor_the_contract(tmp_path):
+    """`cycle job logs JOB --tail N` of an ended job takes the fast path (src/cycle/cli/fast.py): no
+    typer (~60 ms of imports), no click, not the contract's models (cycle.api: the log is read
+    straight from state.db, emulator/store/direct.py), and like every read-only command no
+    docker-py or requests."""
     from emulator.models import JobState, Stream
     from emulator.store import StateStore
 
@@ -207,5 +209,5 @@ def test_job_logs_tail_imports_neither_typer_nor_click_nor_docker(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 100, result.stderr
     modules = result.stderr.split()
-    unwanted = [m for m in modules if m.split(".")[0] in ("typer", "click")] + heavy_imports(modules)
-    assert unwanted == [], "`cycle job logs JOB --tail 100` imported them"
+    unwanted = [m for m in modules if m.split(".")[0] in ("typer", "click") or m.startswith("cycle.api")]
+    assert unwanted + heavy_imports(modules) == [], "`cycle job logs JOB --tail 100` imported them"

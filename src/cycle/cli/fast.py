@@ -4,8 +4,10 @@ Why: `cycle job logs JOB --tail 100` is the command people run in a loop, and is
 take at most 3x `docker logs --tail 100` (~17 ms here, so ~50 ms). Importing typer (and the click
 it vendors, inspect, typing...) alone costs ~60 ms, so no typer command can get there. Measured
 interleaved on the 2-core machine, 200,000-line job: 160 ms before this path, 102 ms with it
-(`docker logs` 18.6 ms, `python -c pass` 13.5 ms). Most of the rest is importing the platform
-(`python -c 'import emulator.platform'` ~90 ms: the contract's dataclass models, sqlite3, pathlib).
+through the platform (`import emulator.platform` ~90 ms: the contract's dataclass models), and
+34.6 ms (2.3x `docker logs` at 15.1 ms; `python -c pass` 12.9 ms) for an ENDED job, whose log is
+read straight from state.db without the platform (print_ended_log; cycle.platform.ended_job_log_tail).
+A running job still opens the platform: its reads run the reaper, which marks it LOST if its agent died.
 
 Only the exact read-only form takes it: `job logs`, one job name and at most one of `--tail N`,
 `-n N`, `--tail=N`, `-nN` (N a plain whole number, 1 or more), nothing else on the line and no shell
@@ -34,9 +36,10 @@ def fast_job_logs(argv: list[str]) -> bool:
         return False
     name, tail = request
     try:
-        from cycle.platform import open_platform
+        if not print_ended_log(name, tail):
+            from cycle.platform import open_platform
 
-        print_log(open_platform(), name, tail)
+            print_log(open_platform(), name, tail)
     except BrokenPipeError:
         quiet_closed_stdout()
     except KeyboardInterrupt:
@@ -73,6 +76,20 @@ def logs_request(argv: list[str]) -> tuple[str, int | None] | None:
 def plain_count(text: str) -> bool:
     """Digits only (no sign, space or `_`, which int() would take) and not zero."""
     return text.isascii() and text.isdigit() and int(text) >= 1
+
+
+def print_ended_log(name: str, tail: int | None) -> bool:
+    """Print the log of an ENDED job read straight from the store (no contract models, ~5x
+    quicker to start); False, nothing printed, for any other job (cycle.platform.ended_job_log_tail)."""
+    from cycle.logline import log_line
+    from cycle.platform import ended_job_log_tail
+
+    lines = ended_job_log_tail(name, tail)
+    if lines is None:
+        return False
+    sys.stdout.write("".join(log_line(ts_ns, stream, text) + "\n" for ts_ns, stream, text in lines))
+    sys.stdout.flush()
+    return True
 
 
 def print_log(platform, name: str, tail: int | None = None, stream=None, since_ns: int = 0) -> list:
