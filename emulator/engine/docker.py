@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cycle.errors import EngineUnavailable, ImageMissing
 from emulator.engine.archive import tar_of  # noqa: F401  (re-exported)
+from emulator.engine.output import FrameReader, LineSplitter, Record
 from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name them runtime.X)
     BUILD_CAPABILITIES,
     DOCKER_DEFAULT_CAPABILITIES,
@@ -36,7 +37,6 @@ from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name
     home_label,
     host_settings,
 )
-from emulator.engine.output import FrameReader, LineSplitter, Record
 from emulator.pids import pid_alive
 
 READ_SIZE = 64 * 1024
