@@ -270,6 +270,8 @@ async def test_the_footer_keeps_its_key_widgets_while_the_keys_it_shows_stay_the
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
+        await until(pilot, lambda: "f" in [key.key for key in app.screen.query("FooterKey")])  # the log's keys
+        await settle(pilot)
         before = list(app.screen.query("FooterKey"))
         app.screen.refresh_bindings()
         app.screen.query_one(LogView).focus()
