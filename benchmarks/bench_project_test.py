@@ -102,7 +102,8 @@ def main() -> None:
           f"{cycle_median / steps:.2f}")
     floor = statistics.median(floor_times)
     print(f"the same steps from the least Python client (docker-py imported, no CLI or records): median "
-          f"{floor:.3f} s, ratio to docker run {floor / docker_median:.2f}; cycle / that floor {cycle_median / floor:.2f}")
+          f"{floor:.3f} s, ratio to docker run {floor / docker_median:.2f}; "
+          f"cycle / that floor {cycle_median / floor:.2f}")
     record("cached `cycle project test`, trivial job, vs `docker run --rm` of the same image",
            f"{docker_median:.3f} s", f"{cycle_median:.3f} s", cycle_median / docker_median, "<= 1.5")
 
