@@ -42,6 +42,30 @@ def docker_steps(image: str, project: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+# The least any Python client of docker-py does for the same job: its imports, then create, copy
+# /app in, start, read the output, wait, remove (no CLI, no records, no log pump, no artifacts).
+MINIMAL_DOCKER_PY_JOB = """
+import io, sys, tarfile
+import docker
+image, project = sys.argv[1], sys.argv[2]
+api = docker.APIClient(version="auto")
+cid = api.create_container(image, ["bash", ".cycleswap/run.sh"], working_dir="/app",
+                           host_config=api.create_host_config(network_mode="none"))["Id"]
+try:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(project, arcname="app")
+    api.put_archive(cid, "/", buffer.getvalue())
+    api.start(cid)
+    for chunk in api.logs(cid, stream=True, follow=True):
+        sys.stdout.buffer.write(chunk)
+    code = api.wait(cid)["StatusCode"]
+finally:
+    api.remove_container(cid, force=True)
+sys.exit(code)
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
@@ -61,11 +85,13 @@ def main() -> None:
         image = __import__("json").loads(status.stdout)["image"]
         docker_run = ["docker", "run", "--rm", "--network", "none", "-w", "/app", image, "bash", "-c", "echo hello"]
         cycle_run = [*CYCLE, "project", "test", str(project)]
-        cycle_times, docker_times, steps_times = [], [], []
+        python_floor = [sys.executable, "-c", MINIMAL_DOCKER_PY_JOB, image, str(project)]
+        cycle_times, docker_times, steps_times, floor_times = [], [], [], []
         for _ in range(args.runs):  # interleaved, so drift hits both alike
             docker_times.append(timed(docker_run, env))
             cycle_times.append(timed(cycle_run, env))
             steps_times.append(docker_steps(image, project, env))
+            floor_times.append(timed(python_floor, env))
     cycle_median, docker_median = statistics.median(cycle_times), statistics.median(docker_times)
     print(f"cached `cycle project test`: median {cycle_median:.3f} s over {args.runs} runs")
     print(f"`docker run --rm` same image: median {docker_median:.3f} s over {args.runs} runs")
@@ -74,6 +100,10 @@ def main() -> None:
     print(f"the engine's own steps a job needs (create, copy /app in, start attached, remove) with the docker CLI: "
           f"median {steps:.3f} s, ratio to docker run {steps / docker_median:.2f}; cycle / those steps "
           f"{cycle_median / steps:.2f}")
+    floor = statistics.median(floor_times)
+    print(f"the same steps from the least Python client (docker-py imported, no CLI or records): median "
+          f"{floor:.3f} s, ratio to docker run {floor / docker_median:.2f}; "
+          f"cycle / that floor {cycle_median / floor:.2f}")
     record("cached `cycle project test`, trivial job, vs `docker run --rm` of the same image",
            f"{docker_median:.3f} s", f"{cycle_median:.3f} s", cycle_median / docker_median, "<= 1.5")
 

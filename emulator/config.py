@@ -59,6 +59,20 @@ def read_config(home: Path | None = None) -> tomlkit.TOMLDocument:
         raise BadInput(f"{path}: cannot be read as TOML ({error}). Fix or delete the file.") from None
 
 
+def config_values(home: Path | None = None) -> dict:
+    """config.toml as plain values, for reading only (read_config's document is for editing): the
+    standard library's tomllib reads it without the import of tomlkit every job would pay."""
+    import tomllib
+
+    path = config_path(home)
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as error:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadInput(f"{path}: cannot be read as TOML ({error}). Fix or delete the file.") from None
+
+
 def write_config(doc: tomlkit.TOMLDocument, home: Path | None = None) -> Path:
     import tomlkit
 
@@ -76,7 +90,7 @@ def image_for(version: str, home: Path | None = None) -> ImageChoice:
         return ImageChoice(version, override, f"${version_env_name(version)}")
     if settings.base_image:
         return ImageChoice(version, settings.base_image, f"${BASE_IMAGE_ENV}")
-    images = read_config(home).get("images", {})
+    images = config_values(home).get("images", {})
     if version in images:
         return ImageChoice(version, str(images[version]), f"{config_path(home)} [images]")
     return ImageChoice(version, f"ubuntu:{version}", "default (the platform's own image)")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from cycle.errors import BadInput, CycleError
 from emulator.blobs import LOCAL_STORE_NAME, BlobStore, LocalStore, S3Store, StorageError
-from emulator.config import read_config, write_config
+from emulator.config import config_values, read_config, write_config
 from emulator.settings import load
 
 DEFAULT_BUCKET = "cycleswap"
@@ -34,7 +34,7 @@ SERVER_FILE = "s3server.json"
 
 
 def storage_settings(home: Path) -> dict[str, str]:
-    table = dict(read_config(home).get("storage", {}))
+    table = dict(config_values(home).get("storage", {}))
     settings = load()
     kind = settings.storage or table.get("kind", "local")
     if kind not in ("local", "s3"):

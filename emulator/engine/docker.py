@@ -48,9 +48,7 @@ def connect():
     from docker.errors import DockerException
 
     try:
-        client = docker.from_env(timeout=300)
-        client.ping()
-        return client
+        return docker.from_env(timeout=300)  # asks the engine its API version: no answer raises here
     except DockerException as error:
         raise EngineUnavailable(
             f"No Docker engine answers ({_first_line(error)}). Start one with `cycle emulator engine start` "
@@ -157,9 +155,19 @@ def _read_quietly(read, socket) -> bytes:
 
 def create_container(client, spec: ContainerSpec):
     """Create (never run(): that pulls) the container as protocol.host_settings makes every one."""
+    return client.containers.get(create_container_id(client, spec))
+
+
+def create_container_id(client, spec: ContainerSpec) -> str:
+    """The id of the container created as create_container makes it. docker-py's containers.create()
+    reads the new container back to hand out a model, one more round trip on every job's start;
+    a job needs only the id, so this asks for the create alone, with the same arguments."""
+    from docker.models.containers import _create_container_args
+
     gpus = _all_gpus() if spec.gpus else None
-    return client.containers.create(spec.image, command=spec.command, device_requests=gpus, detach=True,
-                                    **host_settings(spec))
+    arguments = {"image": spec.image, "command": spec.command, "device_requests": gpus, "detach": True,
+                 "version": client.api._version, **host_settings(spec)}
+    return client.api.create_container(**_create_container_args(arguments))["Id"]
 
 
 def _all_gpus() -> list:

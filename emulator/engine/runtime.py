@@ -15,7 +15,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from emulator.build import Builder
 from emulator.engine.docker import (
     attach_output,
-    create_container,
+    create_container_id,
     engine_memory,
     remove_labelled,
     remove_quietly,
@@ -58,22 +58,29 @@ class DockerRuntime:
         return resolve_network(self.client, requested)
 
     def create(self, spec: ContainerSpec) -> str:
-        return create_container(self.client, spec).id
+        return create_container_id(self.client, spec)
 
     def _get(self, container: str):
+        """The container as the engine describes it now (one round trip): for its state and labels."""
         return self.client.containers.get(container)
 
+    def _handle(self, container: str):
+        """The container by id, without asking the engine: every call below needs only the id, and a
+        read-back before each would add a round trip to every step of a job (a missing container
+        still raises NotFound, from the call itself)."""
+        return self.client.containers.prepare_model({"Id": container})
+
     def put_archive(self, container: str, path: str, archive) -> None:
-        self._get(container).put_archive(path, archive)
+        self._handle(container).put_archive(path, archive)
 
     def start(self, container: str) -> None:
         try:
-            self._get(container).start()
+            self._handle(container).start()
         except APIError as error:
             raise EngineRefused(str(error.explanation or error)) from None
 
     def wait(self, container: str, timeout: float | None = None) -> int:
-        return int(self._get(container).wait(timeout=timeout).get("StatusCode", 1))
+        return int(self._handle(container).wait(timeout=timeout).get("StatusCode", 1))
 
     def inspect(self, container: str) -> ContainerState:
         found = self._get(container)
@@ -86,14 +93,14 @@ class DockerRuntime:
         return self.inspect(container).oom_killed
 
     def kill(self, container: str, signal: str = "SIGKILL") -> None:
-        self._get(container).kill(signal=signal)
+        self._handle(container).kill(signal=signal)
 
     def stop(self, container: str, timeout: float = 10.0) -> None:
-        self._get(container).stop(timeout=timeout)
+        self._handle(container).stop(timeout=timeout)
 
     def remove(self, container: str) -> None:
         try:
-            remove_quietly(self._get(container))
+            remove_quietly(self._handle(container))
         except NotFound:
             pass
 
@@ -104,7 +111,7 @@ class DockerRuntime:
         return attach_output(self.client, container)
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
-        return self._get(container).commit(repository=repository, tag=tag, changes=changes).id
+        return self._handle(container).commit(repository=repository, tag=tag, changes=changes).id
 
     def sweep(self, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
         return sweep(self.client, home, on_orphan)

@@ -8,16 +8,20 @@ from emulator.job.context import JobContext, Stay
 
 
 def open_pipeline(ctx: JobContext, machine: str) -> ArtifactPipeline:
-    """The pipeline for the job's folder on `machine` (not started)."""
+    """The pipeline for the job's folder on `machine` (not started; announce() tells the user)."""
     manifest, job = ctx.manifest, ctx.job
-    ctx.event(f"artifacts: /artifacts is watched and uploaded to {ctx.blobs.description} "
-              f"in {manifest.artifact_upload_order} order")
     return ArtifactPipeline(
         ctx.machine_folder(machine), job.name, ctx.blobs, manifest.artifact_upload_order,
         on_event=ctx.event,
         on_uploaded=lambda artifact: ctx.store.add_artifact(job.id, artifact),
         on_queue=lambda change, warning: ctx.store.record_queue(job.id, change, warning),
     )
+
+
+def announce(ctx: JobContext) -> None:
+    """The event saying where the job's /artifacts go."""
+    ctx.event(f"artifacts: /artifacts is watched and uploaded to {ctx.blobs.description} "
+              f"in {ctx.manifest.artifact_upload_order} order")
 
 
 def finish_uploads(ctx: JobContext, stay: Stay):

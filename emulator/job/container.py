@@ -10,6 +10,8 @@ platform's network (the engine's bridge, else the host's; --network none for her
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 
 from emulator.context import project_files
 from emulator.engine.archive import tar_of
@@ -26,10 +28,9 @@ PIDS_LIMIT = 4096
 def start_stay(ctx: JobContext, machine: str, restored: dict[str, tuple]) -> Stay:
     """The job's container on `machine`, started, with its artifact pipeline watching /artifacts
     (`restored`: the files a move brought back, known as stored). StartFailed when the engine refuses."""
-    container = create(ctx, machine)
     pipeline = artifacts.open_pipeline(ctx, machine)
     pipeline.seed(restored)
-    pipeline.start()
+    container = _create_while_watching(ctx, machine, pipeline)
     try:
         output = ctx.runtime.output(container)
         ctx.runtime.start(container)
@@ -38,6 +39,29 @@ def start_stay(ctx: JobContext, machine: str, restored: dict[str, tuple]) -> Sta
         ctx.runtime.remove(container)
         raise StartFailed(_start_hint(ctx, error)) from None
     return Stay(machine, container, pipeline, time.monotonic(), output=output)
+
+
+def _create_while_watching(ctx: JobContext, machine: str, pipeline) -> str:
+    """The container created while the pipeline starts watching, in a thread of its own: the
+    engine's create and copy-in leave this process waiting, and the watcher's start-up (watchdog,
+    inotify, its threads) fits in that wait instead of following it. Both are in place before the
+    container starts, as before. If either fails, the pipeline stops and the container goes."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifacts-start") as pool:
+        watching = pool.submit(pipeline.start)
+        try:
+            container = create(ctx, machine)
+        except BaseException:  # Ctrl-C too: the watcher must not outlive the job
+            futures_wait([watching])
+            pipeline.abandon()
+            raise
+        try:
+            watching.result()
+        except BaseException:
+            pipeline.abandon()
+            ctx.runtime.remove(container)
+            raise
+    artifacts.announce(ctx)
+    return container
 
 
 def create(ctx: JobContext, machine: str) -> str:

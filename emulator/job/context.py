@@ -52,6 +52,7 @@ class Stay:
     readers: list = field(default_factory=list)
     records: Any = None
     done: Any = None
+    removal: Any = None  # concurrent.futures.Future of the container's removal, once it exited (finish.py)
 
 
 @dataclass

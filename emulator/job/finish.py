@@ -4,10 +4,12 @@ job folders disarmed, machines given back, log shipped) and the last safety net.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from emulator.engine.protocol import job_labels
 from emulator.hostsafety import disarm_job
 from emulator.job import artifacts
-from emulator.job.context import JobContext
+from emulator.job.context import JobContext, Stay
 from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
 from emulator.rules.email import wants_email
 
@@ -17,6 +19,7 @@ def finish(ctx: JobContext) -> Job:
     stay = ctx.stay
     exit_code = ctx.runtime.wait(stay.container)
     oom = ctx.runtime.inspect(stay.container).oom_killed
+    _start_removal(ctx, stay)
     report = artifacts.finish_uploads(ctx, stay)
     state, reason = state_for_exit(exit_code, oom, upload_failed=bool(report.failed))
     if oom:
@@ -32,6 +35,23 @@ def finish(ctx: JobContext) -> Job:
     else:
         ctx.event(f"job failed: run.sh exited with code {exit_code} ({reason})")
     return ctx.end(state, reason=reason, exit_code=exit_code)
+
+
+def _start_removal(ctx: JobContext, stay: Stay) -> None:
+    """The exited container (its output read, its exit code and OOM flag known) is removed in a
+    thread while the last artifacts upload and the final state is written: the engine's removal
+    is then off the job's critical path. clean_up waits for it, so nothing is left behind; its
+    thread is not a daemon, so even an exit that skipped clean_up waits for it."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="container-removal")
+    stay.removal = pool.submit(ctx.runtime.remove, stay.container)
+    pool.shutdown(wait=False)
+
+
+def _remove_container(ctx: JobContext, stay: Stay) -> None:
+    """The stay's container gone: the removal started at its exit has ended well, else it is removed now."""
+    if stay.removal is not None and stay.removal.exception() is None:
+        return
+    ctx.runtime.remove(stay.container)
 
 
 def cancel(ctx: JobContext, by: str | None = None) -> None:
@@ -61,7 +81,7 @@ def clean_up(ctx: JobContext) -> None:
     """Every way out of the run: the container goes, its watcher stops, what the job left on the
     host is disarmed, every machine the job holds is given back, and the rest of the log is shipped."""
     if ctx.stay is not None:
-        ctx.runtime.remove(ctx.stay.container)
+        _remove_container(ctx, ctx.stay)
         ctx.stay.pipeline.abandon()
         ctx.stay = None
     _remove_job_containers(ctx)  # one created but never started, too

@@ -286,3 +286,36 @@ def test_a_failed_build_on_the_fake_engine_ends_the_job_build_failed_without_a_c
     ended = real_flow.run()
     assert (ended.state, ended.reason, ended.exit_code) == (JobState.FAILED, "BUILD_FAILED", 2)
     assert real_flow.engine.containers == {} and held(real_flow.store) == []
+
+
+def artifact_threads() -> list[str]:
+    import threading
+
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("artifacts-")]
+
+
+def test_a_watcher_that_cannot_start_while_the_container_is_created_fails_the_job_and_removes_it(
+        real_flow, monkeypatch):
+    from emulator.artifacts import ArtifactPipeline
+
+    def refuse(pipeline):
+        raise OSError(5, "the watcher could not start")
+
+    monkeypatch.setattr(ArtifactPipeline, "start", refuse)
+    ended = real_flow.run()
+    assert (ended.state, ended.reason) == (JobState.FAILED, "AGENT_ERROR")
+    (job_container,) = real_flow.engine.containers.values()
+    assert job_container.state == "removed" and held(real_flow.store) == []
+
+
+def test_a_copy_in_that_fails_while_the_watcher_starts_stops_the_watcher_and_removes_the_container(
+        real_flow, monkeypatch):
+    def refuse(container, path, archive):
+        raise OSError(28, "no space left on device")
+
+    monkeypatch.setattr(real_flow.engine, "put_archive", refuse)
+    ended = real_flow.run()
+    assert (ended.state, ended.reason) == (JobState.FAILED, "AGENT_ERROR")
+    (job_container,) = real_flow.engine.containers.values()
+    assert job_container.state == "removed" and held(real_flow.store) == []
+    assert artifact_threads() == []  # the watcher started beside the create did not outlive the job

@@ -1,23 +1,25 @@
 """Load, validate and create `.cycleswap/manifest.toml`: the project format, part of the platform's
 contract, so the clients and the emulator share this one reading of it.
 
-Pure logic apart from reading the files it is pointed at (tomlkit only parses): no Docker, no storage. Every problem
-names the file, the line, the field and the fix, because a manifest is the first thing a new user
-gets wrong and the platform would only tell them minutes later.
+Pure logic apart from reading the files it is pointed at (tomllib parses; tomlkit explains syntax
+errors and writes new manifests): no Docker, no storage. Every problem names the file, the line,
+the field and the fix, because a manifest is the first thing a new user gets wrong and the platform
+would only tell them minutes later.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import tomlkit
-from tomlkit.exceptions import ParseError, TOMLKitError
+from typing import TYPE_CHECKING, Any
 
 from cycle.errors import BadInput, ManifestError
+
+if TYPE_CHECKING:
+    from tomlkit.exceptions import ParseError
 
 CYCLESWAP_DIR = ".cycleswap"
 MANIFEST_NAME = "manifest.toml"
@@ -186,13 +188,7 @@ def load_manifest(project_dir: Path) -> Manifest:
 
 def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
     """Validate manifest `text`; raise ManifestError listing every problem found."""
-    try:
-        document = _plain(tomlkit.parse(text))
-    except ParseError as error:
-        raise ManifestError([_syntax_error(text, path, error)]) from None
-    except TOMLKitError as error:
-        raise ManifestError([f"{path}: TOML error: {error}. Each key may appear only once per table."]) from None
-
+    document = _parsed(text, path)
     check = _Checker(path, root, text)
     main = _table(check, document, "main")
     job = _table(check, document, "job")
@@ -209,6 +205,25 @@ def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
         path=path, root=root, name=name, ubuntu_version=ubuntu_version,
         volumes=tuple(volumes), build_files=tuple(build_files), **job_values,
     )
+
+
+def _parsed(text: str, path: Path) -> dict[str, Any]:
+    """The manifest as plain values. The standard library's tomllib reads a valid file (every
+    `project test` reads one, and importing tomlkit costs more than the read); a file it rejects
+    is parsed again by tomlkit, whose errors carry the line and column our message names."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        pass
+    from tomlkit import parse
+    from tomlkit.exceptions import ParseError, TOMLKitError
+
+    try:
+        return dict(_plain(parse(text)))
+    except ParseError as error:
+        raise ManifestError([_syntax_error(text, path, error)]) from None
+    except TOMLKitError as error:
+        raise ManifestError([f"{path}: TOML error: {error}. Each key may appear only once per table."]) from None
 
 
 # tomlkit reads past the last character as '\x00' and reports it as an "Unexpected character"
@@ -463,6 +478,8 @@ uv sync
 
 def default_manifest_text(name: str, build_files: list[str] | None = None) -> str:
     """The manifest `cycle project init` writes: the spec's defaults, with comments kept."""
+    import tomlkit
+
     doc = tomlkit.document()
     doc.add(tomlkit.comment("Cycleswap project manifest. Reference: the platform's .cycleswap/ documentation."))
     doc.add(tomlkit.nl())
