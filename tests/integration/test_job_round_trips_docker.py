@@ -40,10 +40,11 @@ def test_a_job_asks_the_engine_about_its_container_only_once_it_exited(project, 
     calls = job_container_calls(monkeypatch)
     run = project.test()
     assert run.exit_code == 0, run.output
-    # no read-back after create, before the copy-in, the start, the wait or the removal
+    # no read-back after create, before the copy-in, the start, the wait or the removal; the output
+    # is attached before the start, so it misses nothing
     main = threading.main_thread().name
     assert [call for thread, call in calls if thread == main] == [
-        "POST create", "PUT archive", "POST start", "POST wait", "GET json"]
+        "POST create", "PUT archive", "POST attach", "POST start", "POST wait", "GET json"]
     # the exited container is removed once, beside the job's last steps, and before the command returns
     assert [thread.split("_")[0] for thread, call in calls if call.startswith("DELETE")] == ["container-removal"]
     left = docker_client.containers.list(all=True, filters={"label": f"{LABEL_HOME}={home_label(home)}"})
