@@ -559,11 +559,17 @@ class S3Store:
     def _new_client(self, extra=None):
         """An S3 client for this store's server (`extra`: more botocore Config merged in)."""
         from botocore.config import Config
-        from localstack_client.session import Session
 
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=120,
                         max_pool_connections=16)
-        return Session(localstack_host=self._host).client("s3", config=config.merge(extra) if extra else config)
+        return self._session.client("s3", config=config.merge(extra) if extra else config)
+
+    @functools.cached_property
+    def _session(self):
+        """One session for this store's clients: a second client reuses the service model it loaded."""
+        from localstack_client.session import Session
+
+        return Session(localstack_host=self._host)
 
     def _call(self, what: str, fn, *args, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
