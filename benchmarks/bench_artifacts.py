@@ -168,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink every data set (e.g. 0.1 for a quick look)")
     parser.add_argument("--only", choices=FIGURES, action="append", help="run only these figures (repeatable)")
-    parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs for the 1 GiB S3 figure (median)")
+    parser.add_argument("--pairs", type=int, default=5, help="interleaved pairs for the 1 GiB S3 figure (median)")
     args = parser.parse_args()
     wanted = set(args.only or FIGURES)
     with tempfile.TemporaryDirectory() as folder:
