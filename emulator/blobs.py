@@ -13,7 +13,9 @@ file caught half-written, and both record every object's sha256 and check it aft
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +38,11 @@ PART_SIZE = 16 * 1024 * 1024
 IN_PLACE_CONCURRENCY = 8
 PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies on two threads at once
 SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
+# Each part of an in-place upload carries its CRC32, as boto3's upload_file sends it: the server
+# checks every part, and combines the parts' CRC32s at completion. Without an algorithm named at
+# creation, moto joins the whole object once more and checksums it again (CRC64NVME, falling back
+# to CRC32 of all the bytes): ~1/4 more server CPU per large file on its GIL-bound server.
+PART_CHECKSUM = "CRC32"
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
 
@@ -46,6 +53,15 @@ def manifest_line(key: str, sha256: str, size: int, ts: int) -> bytes:
     needs escaping (the digest is hex, the rest are integers)."""
     quoted = json.encoder.encode_basestring(key)  # the escaping json.dumps uses with ensure_ascii=False
     return f'{{"key": {quoted}, "sha256": "{sha256}", "size": {size:d}, "ts": {ts:d}}}\n'.encode()
+
+
+def composite_crc32(part_crcs: list[str]) -> str:
+    """S3's checksum of a multipart object from its parts' base64 CRC32s: the base64 CRC32 of the
+    parts' 4-byte big-endian CRC32s joined (without the "-<parts>" S3 may append)."""
+    import zlib
+
+    joined = b"".join(base64.b64decode(crc) for crc in part_crcs)
+    return base64.b64encode(zlib.crc32(joined).to_bytes(4, "big")).decode()
 
 
 def s3_store_name(localstack_host: str, bucket: str) -> str:
@@ -531,18 +547,29 @@ class S3Store:
     in_place_threshold = SMALL_OBJECT
 
     def __init__(self, localstack_host: str, bucket: str, snapshot_dir: Path) -> None:
-        from botocore.config import Config
-        from localstack_client.session import Session
-
         self.bucket = bucket
         self.snapshot_dir = snapshot_dir
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         self.description = f"S3 bucket {bucket} at {localstack_host}"
         self.name = s3_store_name(localstack_host, bucket)
+        self._host = localstack_host
+        self.client = self._new_client()
+        self._ensure_bucket()
+
+    def _new_client(self, extra=None):
+        """An S3 client for this store's server (`extra`: more botocore Config merged in)."""
+        from botocore.config import Config
+
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=120,
                         max_pool_connections=16)
-        self.client = Session(localstack_host=localstack_host).client("s3", config=config)
-        self._ensure_bucket()
+        return self._session.client("s3", config=config.merge(extra) if extra else config)
+
+    @functools.cached_property
+    def _session(self):
+        """One session for this store's clients: a second client reuses the service model it loaded."""
+        from localstack_client.session import Session
+
+        return Session(localstack_host=self._host)
 
     def _call(self, what: str, fn, *args, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -600,40 +627,13 @@ class S3Store:
         known yet; a tag is set in one small request, where rewriting metadata copies the object).
         No path is opened again (a link swapped in cannot be followed). Completed only when `size`
         bytes were sent and `still_same()` holds at the end, so a file written to meanwhile never
-        becomes a stored (torn) object."""
-        import threading
-        from concurrent.futures import ThreadPoolExecutor
-
-        started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key)
+        becomes a stored (torn) object. Each part carries its CRC32, and the object the server
+        stored must report the CRC32 of those parts (_check_in_place)."""
+        started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key,
+                             ChecksumAlgorithm=PART_CHECKSUM)
         upload_id = started["UploadId"]
-        slots = threading.Semaphore(IN_PLACE_CONCURRENCY)
-
-        def send(number: int, body: bytes) -> dict:
-            try:
-                answer = self.client.upload_part(Bucket=self.bucket, Key=key, PartNumber=number, UploadId=upload_id,
-                                                 Body=body)
-                return {"PartNumber": number, "ETag": answer["ETag"]}
-            finally:
-                slots.release()
-
         try:
-            futures, sent, sent_size = [], hashlib.sha256(), 0
-            source.seek(0)
-            with ThreadPoolExecutor(IN_PLACE_CONCURRENCY) as pool:
-                number = 1
-                while True:
-                    slots.acquire()
-                    body = source.read(PART_SIZE)
-                    if not body and number > 1:
-                        slots.release()
-                        break
-                    futures.append(pool.submit(send, number, body))  # sent while it is hashed here
-                    sent.update(body)
-                    sent_size += len(body)
-                    number += 1
-                    if len(body) < PART_SIZE:
-                        break
-                parts = [f.result() for f in futures]
+            sha256, sent_size, parts = self._send_parts(key, upload_id, source)
             if sent_size != size or not still_same():
                 raise FileChanged(key)
             self._call(f"uploading {key}", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
@@ -646,14 +646,71 @@ class S3Store:
             if isinstance(error, (FileChanged, StorageError, KeyboardInterrupt)):
                 raise
             raise StorageError(f"uploading {key} failed on {self.description}: {error}") from None
-        sha256 = sent.hexdigest()
         self._call(f"recording the sha256 of {key}", self.client.put_object_tagging, Bucket=self.bucket, Key=key,
                    Tagging={"TagSet": [{"Key": "sha256", "Value": sha256}]})
-        stored = self.head(key)
-        if stored is None or stored.size != size or stored.sha256 != sha256:
-            raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 "
-                               f"{sha256[:12]}")
+        self._check_in_place(key, size, sha256, parts)
         return sha256
+
+    def _send_parts(self, key: str, upload_id: str, source: BinaryIO) -> tuple[str, int, list[dict]]:
+        """Read `source` part by part on this thread, hashing each part while pool threads send it
+        (at most IN_PLACE_CONCURRENCY parts read and not yet sent): (sha256, bytes read, parts)."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        slots = threading.Semaphore(IN_PLACE_CONCURRENCY)
+        client = self._parts_client  # made here, once, not by the first sending threads at the same time
+
+        def send(number: int, body: bytes) -> dict:
+            try:
+                answer = client.upload_part(Bucket=self.bucket, Key=key, PartNumber=number, UploadId=upload_id,
+                                            Body=body, ChecksumAlgorithm=PART_CHECKSUM)
+                return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]}
+            finally:
+                slots.release()
+
+        futures, sent, sent_size = [], hashlib.sha256(), 0
+        source.seek(0)
+        with ThreadPoolExecutor(IN_PLACE_CONCURRENCY) as pool:
+            number = 1
+            while True:
+                slots.acquire()
+                body = source.read(PART_SIZE)
+                if not body and number > 1:
+                    slots.release()
+                    break
+                futures.append(pool.submit(send, number, body))  # sent while it is hashed here
+                sent.update(body)
+                sent_size += len(body)
+                number += 1
+                if len(body) < PART_SIZE:
+                    break
+            parts = [f.result() for f in futures]
+        return sent.hexdigest(), sent_size, parts
+
+    @functools.cached_property
+    def _parts_client(self):
+        """The client that sends in-place parts: like `client`, but without SigV4's sha256 of each
+        body (on plain http botocore hashes every part for the signature, a second sha256 of the
+        whole file on the uploading machine's CPU). Each part's CRC32 goes in its header instead,
+        which S3 checks on arrival and _check_in_place checks again end to end: what boto3 itself
+        does over https."""
+        from botocore.config import Config
+
+        return self._new_client(Config(s3={"payload_signing_enabled": False}))
+
+    def _check_in_place(self, key: str, size: int, sha256: str, parts: list[dict]) -> None:
+        """The stored object has `size` bytes, the `sha256` tag, and the CRC32 the server computed from
+        the bytes it stored equals the composite of the parts' CRC32s as sent (S3's multipart
+        checksum: the CRC32 of the parts' big-endian CRC32s, shown as "<base64>-<parts>")."""
+        answer = self._call(f"reading {key}", self.client.head_object, Bucket=self.bucket, Key=key,
+                            ChecksumMode="ENABLED")
+        expected = composite_crc32([part["ChecksumCRC32"] for part in parts])
+        stored_crc = (answer.get("ChecksumCRC32") or "").split("-")[0]
+        tagged = self._tagged_sha256(key)
+        if answer["ContentLength"] != size or stored_crc != expected or tagged != sha256:
+            raise StorageError(f"after uploading {key}, storage holds {answer['ContentLength']} bytes with CRC32 "
+                               f"{stored_crc or 'unknown'} and sha256 {(tagged or 'unknown')[:12]} instead of {size} "
+                               f"bytes with CRC32 {expected} and sha256 {sha256[:12]}")
 
     def _put_large(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         """Multipart through boto3's transfer manager, then a HEAD to check size and recorded sha256."""

@@ -88,6 +88,63 @@ def test_s3_in_place_upload_records_the_sha256_of_the_bytes_it_sent(tmp_path, s3
     assert store.get_to("jobs/j-5/artifacts/ckpt.bin", out).sha256 == sha and out.read_bytes() == data
 
 
+def _in_place(tmp_path, store: S3Store, key: str, data: bytes) -> str:
+    source = tmp_path / "ckpt.bin"
+    source.write_bytes(data)
+    with open(source, "rb") as handle:
+        return store.put_in_place(key, handle, len(data), lambda: True)
+
+
+def test_s3_in_place_upload_leaves_an_object_whose_server_crc32_matches_the_bytes_read(tmp_path, s3_host):
+    """Every part carries its CRC32 and the multipart upload names the algorithm, so the server
+    computes the object's checksum from the bytes it stored: S3's composite of the parts' CRC32s,
+    here computed independently from the file's bytes."""
+    import base64
+    import zlib
+
+    from emulator.blobs import PART_SIZE
+
+    store = S3Store(s3_host, f"inplace-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    data = os.urandom(PART_SIZE * 2 + 5)
+    _in_place(tmp_path, store, "jobs/j-7/artifacts/ckpt.bin", data)
+    crcs = b"".join(zlib.crc32(data[i:i + PART_SIZE]).to_bytes(4, "big") for i in range(0, len(data), PART_SIZE))
+    answer = store.client.head_object(Bucket=store.bucket, Key="jobs/j-7/artifacts/ckpt.bin", ChecksumMode="ENABLED")
+    assert answer["ChecksumCRC32"].split("-")[0] == base64.b64encode(zlib.crc32(crcs).to_bytes(4, "big")).decode()
+
+
+def test_s3_in_place_check_refuses_an_object_whose_crc32_is_not_what_was_sent(tmp_path, s3_host):
+    """The check after an in-place upload compares the server's CRC32 of what it stored with the
+    parts' CRC32s as sent: one part's CRC32 differing is an error, not a stored artifact."""
+    store = S3Store(s3_host, f"inplace-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    data = os.urandom(9 * 1024 * 1024)
+    sha = _in_place(tmp_path, store, "jobs/j-8/artifacts/ckpt.bin", data)
+    store._check_in_place("jobs/j-8/artifacts/ckpt.bin", len(data), sha, [{"ChecksumCRC32": _crc32(data)}])
+    with pytest.raises(StorageError, match="CRC32"):
+        store._check_in_place("jobs/j-8/artifacts/ckpt.bin", len(data), sha, [{"ChecksumCRC32": _crc32(data[1:])}])
+
+
+def _crc32(data: bytes) -> str:
+    import base64
+    import zlib
+
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def test_s3_in_place_parts_are_checked_by_crc32_not_hashed_again_for_the_signature(tmp_path, s3_host):
+    """On plain http botocore would sha256 every part for SigV4 (a second sha256 of the file on
+    the uploading machine); in-place parts go unsigned with their CRC32 in a header instead."""
+    store = S3Store(s3_host, f"inplace-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    seen = []
+
+    def headers(request, **_):
+        seen.append({name.lower(): value for name, value in request.headers.items()})
+
+    store._parts_client.meta.events.register("before-send.s3.UploadPart", headers)
+    _in_place(tmp_path, store, "jobs/j-9/artifacts/ckpt.bin", os.urandom(9 * 1024 * 1024))
+    assert seen and all(h["x-amz-content-sha256"] in (b"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD") for h in seen)
+    assert all("x-amz-checksum-crc32" in h for h in seen)
+
+
 def test_s3_in_place_upload_of_a_file_that_changed_stores_nothing(tmp_path, s3_host):
     from emulator.blobs import FileChanged
 
