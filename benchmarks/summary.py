@@ -46,8 +46,15 @@ def table(rows: list[dict]) -> str:
 
 
 def main(path: str) -> None:
+    """One row per figure: a figure recorded twice (bench_tui.py's navigation part records again
+    when it runs after the rest) keeps its place and shows its last measurement."""
+    latest: dict[str, dict] = {}
     with open(path, encoding="utf-8") as rows:
-        print(table([json.loads(line) for line in rows if line.strip()]))
+        for line in rows:
+            if line.strip():
+                row = json.loads(line)
+                latest[row["figure"]] = row
+    print(table(list(latest.values())))
 
 
 if __name__ == "__main__":

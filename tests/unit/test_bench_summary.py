@@ -37,3 +37,16 @@ def test_the_table_has_one_row_per_figure_with_met_or_not():
     ]).splitlines()
     assert table[0] == "| figure | baseline | measured | ratio or value | goal | met |"
     assert table[2:] == ["| a | 1 s | 1.2 s | 1.2 | <= 1.5 | yes |", "| b | 1 s | 3 s | 3 | <= 1.5 | NO |"]
+
+
+def test_a_figure_recorded_twice_is_one_row_in_its_first_place_with_its_last_measurement(tmp_path, capsys):
+    summary = load_summary()
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps(row) + "\n" for row in (
+        {"figure": "g", "baseline": "-", "measured": "40 ms", "value": 40.0, "goal": "< 100 ms", "met": True},
+        {"figure": "search", "baseline": "-", "measured": "700 ms", "value": 700.0, "goal": "< 1000 ms", "met": True},
+        {"figure": "g", "baseline": "-", "measured": "34 ms", "value": 34.0, "goal": "< 100 ms", "met": True},
+    )))
+    summary.main(str(rows))
+    body = capsys.readouterr().out.splitlines()[2:]
+    assert body == ["| g | - | 34 ms | 34 | < 100 ms | yes |", "| search | - | 700 ms | 700 | < 1000 ms | yes |"]
