@@ -70,6 +70,15 @@ async def open_job(pilot) -> None:
     await job_opened(pilot)
 
 
+async def artifacts_shown(pilot) -> ArtifactBrowser:
+    """Open the highlighted job and its Artifacts tab, once the tab lists the job's files."""
+    await open_job(pilot)
+    await pilot.press("tab")
+    browser = pilot.app.screen.query_one(ArtifactBrowser)
+    await until(pilot, lambda: browser.rows)
+    return browser
+
+
 def test_human_sizes_and_listing():
     assert [human(n) for n in (10, 2048, 52_428_800)] == ["10 B", "2.0 KiB", "50.0 MiB"]
     stored = {"a/x": 5, "a/y": 7, "b": 100, "c": 1}
@@ -155,10 +164,7 @@ async def test_search_finds_and_highlights_a_line():
 async def test_artifacts_sort_enter_folder_and_download(tmp_path):
     app, platform = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
-        await until(pilot, lambda: browser.rows)
+        browser = await artifacts_shown(pilot)
         assert [e.name for e in browser.rows] == ["checkpoints", "results", "metrics.json", "zz-notes.txt"]
         await pilot.press("s")
         assert [e.name for e in browser.rows] == ["checkpoints", "results", "metrics.json", "zz-notes.txt"]
@@ -185,10 +191,7 @@ async def test_d_on_the_parent_row_says_what_d_does(tmp_path):
 
     app, platform = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
-        await until(pilot, lambda: browser.rows)
+        browser = await artifacts_shown(pilot)
         await pilot.press("enter")
         await until(pilot, lambda: browser.folder == "checkpoints" and browser.selected().name == "..")
         await pilot.press("d")
@@ -235,10 +238,7 @@ def test_snapshot_artifacts_tab_sorted(snap_compare, sort):
     app, _ = make_app()
 
     async def run_before(pilot):
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = pilot.app.screen.query_one(ArtifactBrowser)
-        await until(pilot, lambda: browser.rows)
+        browser = await artifacts_shown(pilot)
         if sort == "size":
             await pilot.press("s")
         await pilot.press("enter")  # into checkpoints/, where the two orders differ

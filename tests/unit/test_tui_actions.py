@@ -4,9 +4,8 @@ and the log takes keys the moment a job opens."""
 
 from __future__ import annotations
 
-from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, settle, until
+from test_tui import SIZE, artifacts_shown, job_opened, jobs_listed, make_app, open_job, settle, until
 
-from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.log_view import LogView
 
 
@@ -46,10 +45,7 @@ async def test_a_filter_keeps_the_selected_job():
 async def test_a_new_artifact_above_the_selection_keeps_the_selected_file():
     app, platform = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
-        await until(pilot, lambda: browser.rows)
+        browser = await artifacts_shown(pilot)
         await pilot.press("G")
         assert browser.selected().name == "zz-notes.txt"
         platform.add_artifact("aa-first.txt")

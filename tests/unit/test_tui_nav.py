@@ -50,23 +50,29 @@ def help_lines(app) -> list[str]:
     return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
 
 
+async def every_help_line(pilot) -> list[str]:
+    """Open `?` and read the help's rows, page by page (it scrolls at 80x24)."""
+    app = pilot.app
+    await pilot.press("question_mark")
+    await until(pilot, lambda: app.screen.query(".help-column"))
+    await pilot.pause(0.1)
+    scroll = app.screen.query_one("#help")
+    shown = []
+    while True:
+        shown += help_lines(app)
+        if scroll.scroll_y >= scroll.max_scroll_y:
+            return shown
+        scroll.scroll_to(y=scroll.scroll_y + scroll.scrollable_content_region.height, animate=False)
+        await pilot.pause(0.05)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 async def test_help_keeps_each_key_and_its_description_on_one_row(size):
     """No description wraps under the keys: every binding's keys and the start of its text share a
     row (the rows are read from the bindings, so the help is complete too)."""
     app = cet_app()
     async with app.run_test(size=size) as pilot:
-        await pilot.press("question_mark")
-        await until(pilot, lambda: app.screen.query(".help-column"))
-        await pilot.pause(0.1)
-        scroll = app.screen.query_one("#help")
-        shown = []
-        while True:  # the help scrolls at 80x24: read every page
-            shown += help_lines(app)
-            if scroll.scroll_y >= scroll.max_scroll_y:
-                break
-            scroll.scroll_to(y=scroll.scroll_y + scroll.scrollable_content_region.height, animate=False)
-            await pilot.pause(0.05)
+        shown = await every_help_line(pilot)
         text = "\n".join(shown)
         for _where, rows in CycleApp.key_sections():
             for keys, does in rows:
@@ -79,17 +85,7 @@ async def test_help_keeps_a_path_whole(size):
     """Each path in a description is on one row, not broken mid-path (`d`'s download folder)."""
     app = cet_app()
     async with app.run_test(size=size) as pilot:
-        await pilot.press("question_mark")
-        await until(pilot, lambda: app.screen.query(".help-column"))
-        await pilot.pause(0.1)
-        scroll = app.screen.query_one("#help")
-        shown = []
-        while True:
-            shown += help_lines(app)
-            if scroll.scroll_y >= scroll.max_scroll_y:
-                break
-            scroll.scroll_to(y=scroll.scroll_y + scroll.scrollable_content_region.height, animate=False)
-            await pilot.pause(0.05)
+        shown = await every_help_line(pilot)
         for path in ("<job>/artifacts/", ".cycleswap/jobs/"):
             assert any(f" {path} " in row for row in shown), (path, shown)
 
