@@ -98,7 +98,9 @@ def _refuse_without_a_terminal() -> None:
     not_terminals = [name for name, stream in (("input", sys.stdin), ("output", sys.stdout))
                      if stream is None or not stream.isatty()]
     if not_terminals:
-        fail(f"`cycle tui` needs a terminal, but its {' and '.join(not_terminals)} is a pipe or a file. "
+        are = "are pipes or files" if len(not_terminals) > 1 else "is a pipe or a file"
+        which = f"{' and '.join(not_terminals)} {are}"
+        fail(f"`cycle tui` needs a terminal, but its {which}. "
              "Run it directly in a terminal, without `|` or `>`; for text a script can read, use "
              "`cycle job list`, `cycle job status JOB` or `cycle job logs JOB`.")
 
