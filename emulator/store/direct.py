@@ -39,7 +39,8 @@ def log_rows_before(db: sqlite3.Connection, job_id: int, before_id: int | None, 
     rows = db.execute(
         f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id < ? {where} "
         "ORDER BY id DESC LIMIT ?",
-        (job_id, NO_CURSOR if before_id is None else before_id, *args, -1 if limit is None else limit),
+        # a limit past sqlite's 64-bit integers (`-n 99999999999999999999`) means all of them too
+        (job_id, NO_CURSOR if before_id is None else before_id, *args, -1 if limit is None else min(limit, NO_CURSOR)),
     ).fetchall()
     rows.reverse()
     return rows  # tuples here; sqlite3.Row (also indexed by position) under the store's connection

@@ -74,7 +74,8 @@ def same_as_typer(*args: str) -> subprocess.CompletedProcess:
     return fast
 
 
-@pytest.mark.parametrize("tail", [["--tail", "1"], ["-n", "7"], ["--tail=100"], ["-n250"], ["--tail", "1000"], []],
+@pytest.mark.parametrize("tail", [["--tail", "1"], ["-n", "7"], ["--tail=100"], ["-n250"], ["--tail", "1000"], [],
+                                  ["-n", "99999999999999999999"]],  # past sqlite's integers: all lines
                          ids=repr)
 def test_the_fast_path_prints_byte_for_byte_what_typer_prints(job, tail):
     result = same_as_typer("job", "logs", job, *tail)
@@ -82,6 +83,11 @@ def test_the_fast_path_prints_byte_for_byte_what_typer_prints(job, tail):
     lines = result.stdout.decode().splitlines()
     assert result.returncode == 0 and len(lines) == min(wanted, 250), result.stderr
     assert {"[stdout]", "[stderr]", "[system]"} <= {line.split()[1] for line in lines} or wanted < 3
+
+
+def test_a_tail_past_sqlites_integers_is_the_whole_log_of_a_running_job_too(running_job):
+    result = run(MAIN, "job", "logs", running_job, "--tail", str(2**70))
+    assert result.returncode == 0 and b"live 0\n" in result.stdout and b"live 19\n" in result.stdout, result.stderr
 
 
 def test_the_tail_option_may_come_before_the_job(job):

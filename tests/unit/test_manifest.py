@@ -120,6 +120,18 @@ def test_a_toml_syntax_error_names_the_real_character_or_the_end(project, text, 
     assert "\\x00" not in message and "\\n" not in message
 
 
+@pytest.mark.parametrize(("text", "where"), [
+    ('[main]\nname = "x"\n[job]\nenv_vars = { A = "1", }\n', ":4:23:"),  # a comma after the last value
+    ('[main]\nname = "x"\n[job]\nenv_vars = {\n A = "1" }\n', ":4:13:"),  # an inline table over two lines
+])
+def test_toml_that_only_a_lenient_parser_accepts_is_a_syntax_error(project, text, where):
+    """TOML 1.0 (tomllib, as the platform) rejects these; tomlkit, which words our other syntax
+    errors, accepts them: the manifest must not run with what only tomlkit read."""
+    with pytest.raises(ManifestError) as raised:
+        parse(project, text)
+    assert f".cycleswap/manifest.toml{where} TOML syntax error:" in str(raised.value), str(raised.value)
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_manifest_names_file_line_and_fix(project, case):
     text, line, words = BAD[case]

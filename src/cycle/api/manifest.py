@@ -208,22 +208,34 @@ def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
 
 
 def _parsed(text: str, path: Path) -> dict[str, Any]:
-    """The manifest as plain values. The standard library's tomllib reads a valid file (every
-    `project test` reads one, and importing tomlkit costs more than the read); a file it rejects
-    is parsed again by tomlkit, whose errors carry the line and column our message names."""
+    """The manifest as plain values, read by the standard library's tomllib (TOML 1.0, as the
+    platform reads it; importing tomlkit costs more than the read). A file tomllib rejects is
+    never used: tomlkit only words the error when it finds one too (its messages carry the line
+    and column ours name); tomlkit accepts some text TOML 1.0 does not (a trailing comma in an
+    inline table), and then tomllib's own message is the answer."""
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        pass
-    from tomlkit import parse
-    from tomlkit.exceptions import ParseError, TOMLKitError
+    except tomllib.TOMLDecodeError as rejected:
+        from tomlkit import parse
+        from tomlkit.exceptions import ParseError, TOMLKitError
 
-    try:
-        return dict(_plain(parse(text)))
-    except ParseError as error:
-        raise ManifestError([_syntax_error(text, path, error)]) from None
-    except TOMLKitError as error:
-        raise ManifestError([f"{path}: TOML error: {error}. Each key may appear only once per table."]) from None
+        try:
+            parse(text)
+        except ParseError as error:
+            raise ManifestError([_syntax_error(text, path, error)]) from None
+        except TOMLKitError as error:
+            raise ManifestError([f"{path}: TOML error: {error}. Each key may appear only once per table."]) from None
+        raise ManifestError([_tomllib_error(path, rejected)]) from None
+
+
+def _tomllib_error(path: Path, error: tomllib.TOMLDecodeError) -> str:
+    """tomllib's message ("Invalid initial character for a key part (at line 18, column 1)") as
+    path:line:column, as the other syntax errors are."""
+    found = re.search(r"\(at line (\d+), column (\d+)\)$", str(error))
+    where = f"{path}:{found[1]}:{found[2]}" if found else str(path)
+    reason = str(error)[: found.start()].strip() if found else str(error)
+    return (f"{where}: TOML syntax error: {reason}. Fix the TOML at that line (TOML 1.0: an inline table "
+            "{ ... } stays on one line with no comma after its last value).")
 
 
 # tomlkit reads past the last character as '\x00' and reports it as an "Unexpected character"

@@ -101,7 +101,7 @@ def _refuse_without_a_terminal() -> None:
         are = "are pipes or files" if len(not_terminals) > 1 else "is a pipe or a file"
         which = f"{' and '.join(not_terminals)} {are}"
         fail(f"`cycle tui` needs a terminal, but its {which}. "
-             "Run it directly in a terminal, without `|` or `>`; for text a script can read, use "
+             "Run it directly in a terminal, without `|`, `<` or `>`; for text a script can read, use "
              "`cycle job list`, `cycle job status JOB` or `cycle job logs JOB`.")
 
 
