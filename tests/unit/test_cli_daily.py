@@ -312,3 +312,15 @@ def test_job_queue_outside_a_project_asks_for_a_project_name(home, tmp_path, mon
     result = run("job", "queue")
     assert result.exit_code == 2
     assert "project's name" in result.output and "pass the project folder" not in result.output, result.output
+
+
+@pytest.mark.parametrize("option", ["--limit", "--offset"])
+def test_a_count_past_sqlites_integers_is_read_as_all(tmp_path, monkeypatch, option):
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path))
+    from cycle.cli import app
+    from emulator.platform import EmulatorPlatform
+
+    EmulatorPlatform().store.create_job("demo")  # a home with a job: the query runs
+    result = CliRunner().invoke(app, ["job", "list", option, "99999999999999999999", "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == (1 if option == "--limit" else 0)

@@ -95,7 +95,9 @@ def test_the_tail_option_may_come_before_the_job(job):
 
 
 @pytest.mark.parametrize("args", [["no-such-job-1", "--tail", "5"], ["Bad_Name!", "-n", "5"], ["{job}", "--tail", "0"],
-                                  ["{job}", "-n", "abc"], ["{job}", "--tail"], ["{job}", "-n", "-3"]], ids=repr)
+                                  ["{job}", "-n", "abc"], ["{job}", "--tail"], ["{job}", "-n", "-3"],
+                                  ["{job}", "-n", "1_0"], ["{job}", "-n", "+5"], ["{job}", "-n", " 5"],
+                                  ["{job}", "-n", "\u0665"]], ids=repr)
 def test_errors_are_typers_own_message_and_exit_code(job, args):
     result = same_as_typer("job", "logs", *[arg.replace("{job}", job) for arg in args])
     assert result.returncode == 2 and result.stdout == b"", result

@@ -61,21 +61,24 @@ JobArg = Annotated[str, typer.Argument(
 
 
 
+MAX_COUNT = 2**62
+"""A count past any store's size: a larger one (`--limit 99999999999999999999`) means "all" and is
+read as this, since sqlite's integers end at 2**63."""
+
+
 def whole_number(option: str, minimum: int):
     """A typer `parser` for a count option (lines, jobs) of at least `minimum`: says in plain words
     what the option takes, where click's IntRange says "'abc' is not a valid int range" or "0 is
     not in the range x>=1"."""
 
     def parse(value) -> int:
-        try:
-            number = int(str(value).strip(), 10)
-        except ValueError:
-            number = None
+        text = str(value)  # digits only, as a user types them: int() would also take "1_0", "+5", " 5", "٥"
+        number = int(text) if text.isascii() and text.isdigit() else None
         if number is None or number < minimum:
             example = f"{option.split('/')[-1]} 10"
             raise typer.BadParameter(f"{option} takes a whole number, {minimum} or more (e.g. {example}); "
                                      f"{str(value)!r} is not one.")
-        return number
+        return min(number, MAX_COUNT)
 
     parse.__name__ = "N"
     return parse
