@@ -70,6 +70,14 @@ async def open_job(pilot) -> None:
     await job_opened(pilot)
 
 
+async def search(pilot, term: str) -> LogView:
+    """Type `/term` Enter in the open job's log; back once a match is the current one."""
+    await pilot.press("slash", *term, "enter")
+    log = pilot.app.screen.query_one(LogView)
+    await until(pilot, lambda: log.match_index is not None)
+    return log
+
+
 async def artifacts_shown(pilot) -> ArtifactBrowser:
     """Open the highlighted job and its Artifacts tab, once the tab lists the job's files."""
     await open_job(pilot)
@@ -155,9 +163,7 @@ async def test_search_finds_and_highlights_a_line():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
-        await pilot.press("slash", *"step-001950", "enter")
-        log = app.screen.query_one(LogView)
-        await until(pilot, lambda: log.match_index is not None)
+        log = await search(pilot, "step-001950")
         assert log.texts[log.match_index] == "checkpoint step-001950 uploaded"
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from rich.text import Text
-from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, settle, until
+from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, search, settle, until
 
 from cycle.tui.widgets.log_view import PAGE, LogView
 from emulator.models import LogRecord, Stream
@@ -64,8 +64,7 @@ async def test_search_finds_a_line_outside_the_loaded_pages_and_n_N_wrap_around(
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         await until(pilot, lambda: log.total == 20_000)
-        await pilot.press("slash", *"STEP-0001", "enter")  # lines 100 and 150 only, far above the last page
-        await until(pilot, lambda: log.match_index is not None)
+        await search(pilot, "STEP-0001")  # lines 100 and 150 only, far above the last page
         assert log.texts[log.match_index] == "checkpoint step-000100 uploaded" and len(log.matches) == 2
         assert log.match_index in range(
             log.top_index, log.top_index + log.scrollable_content_region.height
@@ -118,8 +117,7 @@ async def test_after_a_filter_change_the_status_counts_the_matches_until_n():
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         log = app.screen.query_one(LogView)
-        await pilot.press("slash", *"STEP-000", "enter")
-        await until(pilot, lambda: log.match_index is not None)
+        await search(pilot, "STEP-000")
         await pilot.press("s")  # stdout only: the checkpoint lines are system lines
         await until(pilot, lambda: log.stream == "stdout" and not log.fetching)
         await settle(pilot)
@@ -144,8 +142,7 @@ async def test_live_lines_that_match_the_search_join_its_matches():
         platform.overrides[index] = (Stream.STDOUT, f"a Live line {index}")
     async with app.run_test(size=SIZE) as pilot:
         log = await job_opened_with_total(pilot, 2000)
-        await pilot.press("slash", *"LIVE", "enter")
-        await until(pilot, lambda: log.match_index is not None)
+        await search(pilot, "LIVE")
         assert "match 1/1 'LIVE'" in log.status()
         platform.append(30)
         await until(pilot, lambda: log.total == 2030)
@@ -173,8 +170,7 @@ async def test_a_match_far_down_shows_at_once_and_its_line_number_follows():
         await open_job(pilot)
         log = app.screen.query_one(LogView)
         await until(pilot, lambda: log.total == 20_000)
-        await pilot.press("slash", *"needle", "enter")
-        await until(pilot, lambda: log.match_index is not None)
+        await search(pilot, "needle")
         assert log.texts[log.match_index] == "the NEEDLE line" and log.status().startswith("line ? of 20,000")
         pages = log.pages_loaded
         log.load_older()  # the window grows upwards before the count arrives
@@ -375,8 +371,7 @@ async def test_changing_the_stream_filter_keeps_the_view_at_the_end_and_recounts
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         log = app.screen.query_one(LogView)
-        await pilot.press("slash", *"step 10", "enter")
-        await until(pilot, lambda: log.match_index is not None)
+        await search(pilot, "step 10")
         everywhere = len(log.matches)
         await pilot.press("s")  # stdout only
         await until(

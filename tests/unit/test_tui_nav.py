@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 import pytest
-from test_tui import NOW, SIZE, make_app, open_job, settle, until
+from test_tui import NOW, SIZE, make_app, open_job, search, settle, until
 from typer.testing import CliRunner
 
 from cycle.tui.app import CycleApp
@@ -205,16 +205,20 @@ async def test_s_offers_only_the_search_matches_filtered_by_the_store_and_n_N_wa
         await until(pilot, lambda: log.stream is None and not log.fetching and log.total == platform.log_lines)
 
 
+async def only_matches(pilot, term: str) -> LogView:
+    """Search `term`, then `s` to the "matches" filter: the log shows only the matching lines."""
+    log = await search(pilot, term)
+    await pilot.press("s", "s", "s", "s")
+    await until(pilot, lambda: log.stream == "matches" and log.live_ready and not log.fetching)
+    return log
+
+
 async def test_live_lines_under_the_matches_filter_are_only_the_matching_ones():
     app = cet_app()
     platform = app.platform
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
-        log = app.screen.query_one(LogView)
-        await pilot.press("slash", *"step 19", "enter")
-        await until(pilot, lambda: log.matches)
-        await pilot.press("s", "s", "s", "s")
-        await until(pilot, lambda: log.stream == "matches" and log.live_ready and not log.fetching)
+        log = await only_matches(pilot, "step 19")
         before = log.line_count
         platform.append(200)  # lines 2001-2200: none holds "step 19"
         platform.overrides[2150] = (platform._record(1).stream, "step 19 again")
@@ -227,11 +231,7 @@ async def test_a_new_search_under_the_matches_filter_reloads_the_new_matches():
     platform = app.platform
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
-        log = app.screen.query_one(LogView)
-        await pilot.press("slash", *"step 19", "enter")
-        await until(pilot, lambda: log.matches)
-        await pilot.press("s", "s", "s", "s")
-        await until(pilot, lambda: log.stream == "matches" and not log.fetching)
+        log = await only_matches(pilot, "step 19")
         await pilot.press("slash", *"checkpoint", "enter")
         expected = platform.search_logs("trainer-4", "checkpoint")
         await until(pilot, lambda: not log.fetching and list(log.ids) == expected[-log.line_count :])
