@@ -74,8 +74,13 @@ def logs_request(argv: list[str]) -> tuple[str, int | None] | None:
 
 
 def plain_count(text: str) -> bool:
-    """Digits only (no sign, space or `_`, which int() would take) and not zero."""
-    return text.isascii() and text.isdigit() and int(text) >= 1
+    """A count as a user types it (plain_digits) and not zero."""
+    return plain_digits(text) and int(text) >= 1
+
+
+def plain_digits(text: str) -> bool:
+    """ASCII digits only: int() would also take a sign, spaces, `_` and other scripts' digits."""
+    return text.isascii() and text.isdigit()
 
 
 def print_ended_log(name: str, tail: int | None) -> bool:

@@ -72,8 +72,9 @@ def whole_number(option: str, minimum: int):
     not in the range x>=1"."""
 
     def parse(value) -> int:
-        text = str(value)  # digits only, as a user types them: int() would also take "1_0", "+5", " 5", "٥"
-        number = int(text) if text.isascii() and text.isdigit() else None
+        from cycle.cli.fast import plain_digits
+
+        number = int(value) if plain_digits(str(value)) else None
         if number is None or number < minimum:
             example = f"{option.split('/')[-1]} 10"
             raise typer.BadParameter(f"{option} takes a whole number, {minimum} or more (e.g. {example}); "
