@@ -262,6 +262,8 @@ class _KeptFiles:
     def __init__(self) -> None:
         self.lock: int | None = None
         self.manifests: dict[str, int] = {}
+        self.blobs: int | None = None  # blobs/sha256, the folder small blobs are written relative to
+        self.sweeps_seen = -1  # the lock file's size when the manifests were opened (see LocalStore._writing)
 
     def close_manifests(self) -> None:
         manifests, self.manifests = self.manifests, {}
@@ -270,9 +272,49 @@ class _KeptFiles:
 
     def close(self) -> None:
         self.close_manifests()
-        if self.lock is not None:
-            os.close(self.lock)
-            self.lock = None
+        for fd in (self.lock, self.blobs):
+            if fd is not None:
+                os.close(fd)
+        self.lock = self.blobs = None
+
+
+class _SharedLock:
+    """LocalStore._writing's lock as one reusable context manager (see _writing). It holds the
+    store's kept files, not the store: the store object stays free of reference cycles, so its
+    files close as soon as it is dropped."""
+
+    def __init__(self, lock_file: str, kept: _KeptFiles) -> None:
+        self._lock_file = lock_file
+        self._kept = kept
+        self._writer = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._writer.acquire()
+        try:
+            self._share()
+        except BaseException:
+            self._writer.release()
+            raise
+
+    def _share(self) -> None:
+        kept = self._kept
+        if kept.lock is None:
+            kept.lock = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(kept.lock, fcntl.LOCK_SH)
+        try:
+            sweeps = os.fstat(kept.lock).st_size
+            if sweeps != kept.sweeps_seen:
+                kept.close_manifests()
+                kept.sweeps_seen = sweeps
+        except BaseException:
+            fcntl.flock(kept.lock, fcntl.LOCK_UN)
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            fcntl.flock(self._kept.lock, fcntl.LOCK_UN)
+        finally:
+            self._writer.release()
 
 
 class LocalStore:
@@ -292,10 +334,11 @@ class LocalStore:
         self._manifest_files: dict[str, str] = {}  # namespace -> its manifest's path, made once
         # A writer's open files, kept between stored files (see _writing): the lock file, each
         # manifest appended to, and the lock file's size when those manifests were opened.
-        self._writer = threading.Lock()
         self._kept = _KeptFiles()
         weakref.finalize(self, self._kept.close)
-        self._sweeps_seen = -1
+        self._part_stem = os.urandom(6).hex()
+        self._parts = 0
+        self._shared = _SharedLock(self._lock_file, self._kept)
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
@@ -313,8 +356,7 @@ class LocalStore:
         finally:
             os.close(fd)  # closing the file releases the lock
 
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self) -> _SharedLock:
         """The shared (writer) lock, on a lock file kept open by this store object, with the
         manifests it appended to kept open too: storing a small file costs no open or close.
 
@@ -324,20 +366,9 @@ class LocalStore:
         lock, compares the lock file's size with the size it saw when it opened its manifests and
         reopens them when a sweep ran since (a sweep that dies half-way has already grown it).
         Puts through one store object go one at a time (flock is per open file, which the
-        object's threads share)."""
-        with self._writer:
-            if self._kept.lock is None:
-                self._kept.lock = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            fd = self._kept.lock
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            try:
-                sweeps = os.fstat(fd).st_size
-                if sweeps != self._sweeps_seen:
-                    self._kept.close_manifests()
-                    self._sweeps_seen = sweeps
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+        object's threads share). One object, entered once per stored file (a generator-based
+        context manager costs more than the lock's system calls)."""
+        return self._shared
 
     def _append_line(self, manifest: str, line: bytes) -> None:
         """One write on the manifest's O_APPEND descriptor (a line is whole or absent); under _writing."""
@@ -374,37 +405,58 @@ class LocalStore:
         the blob's folder under a temporary name, renamed into place, then recorded, with no
         snapshot file to create, copy and delete first. One stat serves both the deduplication
         and the size check of a blob already there; a blob written here was written whole (every
-        byte acknowledged by write) before its rename, so it needs no second stat."""
-        folder = f"{self._blob_root}/{sha256[:2]}"  # plain strings: this runs once per small file
-        blob = f"{folder}/{sha256}"
+        byte acknowledged by write) before its rename, so it needs no second stat. Names are
+        relative to the kept blobs/sha256 descriptor: each of the stat, the open and the rename
+        looks up two components, not the home's whole path."""
+        blob = f"{sha256[:2]}/{sha256}"
         with self._writing():
+            blobs = self._blobs_fd()
             try:
-                found = os.stat(blob).st_size
+                found = os.stat(blob, dir_fd=blobs).st_size
             except FileNotFoundError:
-                self._write_blob(folder, blob, body)
+                self._write_blob(blobs, sha256[:2], blob, body)
             else:
                 if found != len(body):
                     raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {len(body)}")
             self._record(key, sha256, len(body))
 
-    def _write_blob(self, folder: str, blob: str, body: bytes) -> None:
-        """`body` under a temporary name in `folder`, renamed to `blob` once every byte is written:
-        the blob's name never holds a partial file."""
-        import secrets
+    def _blobs_fd(self) -> int:
+        """blobs/sha256, opened once per store object (folders are never removed; under _writing)."""
+        if self._kept.blobs is None:
+            os.makedirs(self._blob_root, exist_ok=True)
+            self._kept.blobs = os.open(self._blob_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self._kept.blobs
 
-        self._folder(folder)
-        part = f"{folder}/{PART_PREFIX}{secrets.token_hex(8)}"
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    def _write_blob(self, blobs: int, folder: str, blob: str, body: bytes) -> None:
+        """`body` under a temporary name in `folder` (relative to `blobs`), renamed to `blob` once
+        every byte is written: the blob's name never holds a partial file."""
+        part = f"{folder}/{self._part_name()}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            fd = os.open(part, flags, 0o644, dir_fd=blobs)
+        except FileNotFoundError:  # the folder's first blob
+            os.makedirs(f"{self._blob_root}/{folder}", exist_ok=True)
+            fd = os.open(part, flags, 0o644, dir_fd=blobs)
+        except FileExistsError:  # another process with this stem (a fork of this one): a new stem
+            self._part_stem = os.urandom(6).hex()
+            part = f"{folder}/{self._part_name()}"
+            fd = os.open(part, flags, 0o644, dir_fd=blobs)
         try:
             view = memoryview(body)
             while view:
                 view = view[os.write(fd, view):]
         except BaseException:
             os.close(fd)
-            os.unlink(part)
+            os.unlink(part, dir_fd=blobs)
             raise
         os.close(fd)
-        os.replace(part, blob)
+        os.replace(part, blob, src_dir_fd=blobs, dst_dir_fd=blobs)
+
+    def _part_name(self) -> str:
+        """A temporary name no other writer uses: this store object's random stem and a count
+        (a random token per file would cost a getrandom call each)."""
+        self._parts += 1
+        return f"{PART_PREFIX}{self._part_stem}{self._parts:x}"
 
     def _folder(self, folder: Path | str) -> None:
         """Make `folder` once per store object (blob and manifest folders are never removed)."""

@@ -180,10 +180,20 @@ class Uploading:
             elif how == ON_DISK:
                 taken.unlink(missing_ok=True)
 
+    @functools.cached_property
+    def _in_place_threshold(self) -> int | None:
+        """The size above which the store takes files from where they are (S3), None for never:
+        looked up once, not per file (a missing attribute costs an exception each time)."""
+        return getattr(self.store, "in_place_threshold", None)
+
+    @functools.cached_property
+    def _store_name(self) -> str | None:
+        return getattr(self.store, "name", None)
+
     def _how(self, size: int) -> str:
         """How a file of `size` bytes is taken: sent from where it is (large, to S3), read into
         memory (small: no snapshot file to create and delete), or copied to a snapshot file."""
-        threshold = getattr(self.store, "in_place_threshold", None)
+        threshold = self._in_place_threshold
         if threshold is not None and size > threshold:
             return IN_PLACE
         return IN_MEMORY if size <= SMALL_SNAPSHOT else ON_DISK
@@ -193,7 +203,7 @@ class Uploading:
         """`display`: the path as shown, which for a stored file is its key's form (shown())."""
         self._stored[item.path] = (signature, sha256)
         artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=signature[1],
-                            uploaded_ns=time.time_ns(), store=getattr(self.store, "name", None))
+                            uploaded_ns=time.time_ns(), store=self._store_name)
         self.report.uploaded.append(artifact)
         if display in self.report.failed:
             self.report.failed.remove(display)

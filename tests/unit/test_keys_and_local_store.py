@@ -37,6 +37,20 @@ def test_readable_names_stay_readable():
     assert relative_key("line\nbreak") == "line%0Abreak"
 
 
+def test_every_ascii_name_gets_the_key_the_general_encoder_gives():
+    """Plain ASCII paths take a shortcut (no encoding); it must give exactly the general rule's key."""
+    from cycle.api.keys import _encode_component
+
+    for code in range(128):
+        for name in (chr(code), f"a{chr(code)}b", f"dir/x{chr(code)}", f"{chr(code)}{chr(code)}"):
+            parts = os.fsencode(name).split(b"/")
+            if any(p in (b"", b".", b"..") for p in parts):
+                with pytest.raises(ValueError):
+                    relative_key(name)
+                continue
+            assert relative_key(name) == "/".join(_encode_component(p) for p in parts), repr(name)
+
+
 @pytest.mark.parametrize("bad", ["", "a//b", "./a", "a/../b", "..", "/abs"])
 def test_unclean_relative_paths_are_refused(bad):
     with pytest.raises(ValueError):

@@ -62,7 +62,13 @@ def _readable(encoded: str) -> str:
 
 
 def relative_key(relative: str) -> str:
-    """The key part for a path relative to /artifacts (a str from os.walk or watchdog)."""
+    """The key part for a path relative to /artifacts (a str from os.walk or watchdog). A printable
+    ASCII path without '%' is its own key (nothing to encode): checked without encoding it, as
+    this runs once per stored file."""
+    if relative.isascii() and relative.isprintable() and "%" not in relative:
+        if not relative or any(p in ("", ".", "..") for p in relative.split("/")):
+            raise ValueError(f"not a clean relative path: {relative!r}")
+        return relative
     parts = os.fsencode(relative).split(b"/")
     if not relative or any(p in (b"", b".", b"..") for p in parts):
         raise ValueError(f"not a clean relative path: {relative!r}")
