@@ -37,9 +37,9 @@ def fast_job_logs(argv: list[str]) -> bool:
     name, tail = request
     try:
         if not print_ended_log(name, tail):
-            from cycle.platform import open_platform
+            from cycle.platform import reading_platform
 
-            print_log(open_platform(), name, tail)
+            print_log(reading_platform(), name, tail)
     except BrokenPipeError:
         quiet_closed_stdout()
     except KeyboardInterrupt:
