@@ -111,7 +111,21 @@ def print_log(platform, name: str, tail: int | None = None, stream=None, since_n
         records = records[-tail:] if tail else records
     sys.stdout.write("".join(format_line(record) + "\n" for record in records))
     sys.stdout.flush()
+    hint = log_lag_hint(platform.job(name))
+    if hint:
+        sys.stderr.write(hint + "\n")
     return records
+
+
+def log_lag_hint(job) -> str | None:
+    """One line for stderr when a running job printed lines its log does not hold yet (they ship
+    on the spec's 600 s cadence, and at the job's end), so an empty `job logs` is not a mystery;
+    None otherwise. Both paths print it (an ended job's log is complete: the fast path has no hint)."""
+    if job.state.value != "RUNNING" or not job.log_backlog:
+        return None
+    return (f"job {job.name} is running: {job.log_backlog} line(s) it printed are not in its log yet; logs upload "
+            f"every 600 s (the platform's cadence) and when the job ends. `cycle job logs {job.name} -f` prints "
+            "them as they arrive.")
 
 
 def quiet_closed_stdout() -> None:
