@@ -75,3 +75,38 @@ def test_the_shipper_records_what_waits_for_the_next_shipment(platform) -> None:
         shipper.close()
     assert platform.job(job.name).log_backlog == 0
     assert [r.text for r in platform.logs(job.name)] == ["shipped line", "a", "b"]
+
+
+class CountingPlatform:
+    """The real platform, counting the log records each read hands back."""
+
+    def __init__(self, platform) -> None:
+        self.platform, self.records_read = platform, 0
+
+    def __getattr__(self, name: str):
+        call = getattr(self.platform, name)
+        if name not in ("logs", "logs_before"):
+            return call
+
+        def counted(*args, **kwargs):
+            records = call(*args, **kwargs)
+            self.records_read += len(records)
+            return records
+        return counted
+
+
+def test_since_with_a_tail_reads_only_the_last_lines(platform, capsys) -> None:
+    """`cycle job logs JOB --since T -n N` (the typer command's print_log) reads N lines, not every
+    line since T; it prints what it printed before: the last N lines at or after T."""
+    from cycle.cli.fast import print_log
+
+    job = platform.store.create_job("since", agent_pid=os.getpid())
+    platform.store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    platform.store.append_logs(job.id, [(ts, Stream.STDOUT, f"line {ts}") for ts in range(1, 501)])
+    platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
+    counting = CountingPlatform(platform)
+    records = print_log(counting, job.name, tail=3, since_ns=100)
+    assert [r.text for r in records] == ["line 498", "line 499", "line 500"]
+    assert counting.records_read == 3
+    assert capsys.readouterr().out.splitlines()[-1].endswith("line 500")
+    assert [r.text for r in print_log(platform, job.name, tail=5, since_ns=499)] == ["line 499", "line 500"]

@@ -104,11 +104,10 @@ def print_log(platform, name: str, tail: int | None = None, stream=None, since_n
     any byte goes out), so when the fast path hands an error over to typer nothing was printed."""
     from cycle.pull import format_line
 
-    if tail is not None and not since_ns:
-        records = platform.logs_before(name, None, tail, stream)
+    if tail is not None:  # the last `tail` lines from `since_ns` on: only those are read
+        records = platform.logs_before(name, None, tail, stream, since_ns=since_ns)
     else:
         records = platform.logs(name, stream, since_ns=since_ns)
-        records = records[-tail:] if tail else records
     sys.stdout.write("".join(format_line(record) + "\n" for record in records))
     sys.stdout.flush()
     hint = log_lag_hint(platform.job(name))
