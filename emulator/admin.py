@@ -18,7 +18,14 @@ UBUNTU_24 = "24.04"  # the version whose mapping says whether the user chose the
 
 class Admin:
     def __init__(self, home: Path | None = None) -> None:
-        self._home = home or emulator_home()
+        self._given_home = home
+
+    @property
+    def _home(self) -> Path:
+        """The home, created on first use by a command that needs it (reads never create it)."""
+        if self._given_home is None:
+            self._given_home = emulator_home()
+        return self._given_home
 
     # engine and images
     def engine_start(self, say: Say) -> str:
@@ -125,17 +132,41 @@ class Admin:
 
         return EmulatorPlatform(self._home)
 
+    def _existing_platform(self):
+        """The platform when the home already holds a state.db, else None: `emulator machines`,
+        `usage` and `outbox` only read, so on a home where nothing ran they create no file."""
+        from emulator.platform import EmulatorPlatform, existing_home
+
+        home = existing_home(self._given_home)
+        return None if home is None else EmulatorPlatform(home)
+
     def machines(self) -> list[Machine]:
-        return self._platform().machines()
+        platform = self._existing_platform()
+        return untouched_machines() if platform is None else platform.machines()
 
     def set_machine_state(self, name: str, state: str) -> Machine:
         return self._platform().set_machine_state(name, state)
 
     def usage(self) -> Usage:
-        return self._platform().usage()
+        from emulator.settings import load
+
+        platform = self._existing_platform()
+        return {"projects": [], "volumes": 0, "quota": load().storage_quota_bytes} if platform is None \
+            else platform.usage()
 
     def outbox(self) -> list[dict[str, str]]:
-        return self._platform().outbox()
+        platform = self._existing_platform()
+        return [] if platform is None else platform.outbox()
 
     def home(self) -> Path:
         return self._home
+
+
+def untouched_machines() -> list[Machine]:
+    """The simulated machines as a home where no job ran has them: every one available and free,
+    with the capability the store would record (the same reads as Acting.machines)."""
+    from emulator.engine import gpu
+    from emulator.job.machine import machine_names
+
+    cuda = gpu.machine_cuda()[0]
+    return [Machine(name, "available", cuda, None, 0) for name in machine_names()]

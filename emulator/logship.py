@@ -9,6 +9,7 @@ at the job's end. $CYCLE_LOG_CADENCE_SECONDS shortens the cadence (tests use it)
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from emulator.models import Stream
@@ -16,6 +17,9 @@ from emulator.settings import load
 from emulator.store import StateStore
 
 LOG_CADENCE_SECONDS = 600.0
+BACKLOG_SECONDS = 1.0
+"""How often the shipper records how many printed lines wait for the next shipment (one small
+UPDATE, only when the number changed): `cycle job logs` of a running job says why its log lags."""
 Record = tuple[int, Stream, str]
 
 
@@ -32,6 +36,7 @@ class LogShipper:
         self.cadence = log_cadence() if cadence is None else cadence
         self._flush_sink = getattr(sink, "flush", lambda: None)
         self._buffer: list[Record] = []
+        self._recorded_backlog = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="log-shipper", daemon=True)
@@ -47,14 +52,28 @@ class LogShipper:
             self._buffer.extend(records)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.cadence):
-            self.ship()
+        next_ship = time.monotonic() + self.cadence
+        while not self._stop.wait(max(0.0, min(BACKLOG_SECONDS, next_ship - time.monotonic()))):
+            if time.monotonic() >= next_ship:
+                self.ship()
+                next_ship = time.monotonic() + self.cadence
+            else:
+                self._record_backlog()
 
     def ship(self) -> None:
         with self._lock:
             batch, self._buffer = self._buffer, []
         if batch:
             self.store.append_logs(self.job_id, batch)
+        self._record_backlog()
+
+    def _record_backlog(self) -> None:
+        """Record how many lines wait for the next shipment, when that changed."""
+        with self._lock:
+            waiting = len(self._buffer)
+        if waiting != self._recorded_backlog:
+            self.store.record_log_backlog(self.job_id, waiting)
+            self._recorded_backlog = waiting
 
     def close(self) -> None:
         """Ship what is left; called when the job ends (or moves, or is cancelled)."""

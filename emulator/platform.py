@@ -28,10 +28,11 @@ class EmulatorPlatform(Starting, Reading, Acting, Catalog):
         self._stores: StoreCache | None = None
 
 
-def existing_home() -> Path | None:
-    """The emulator home when it already holds a state.db, else None; creates nothing (unlike
-    emulator_home()), so shell completion leaves no ~/.cycle behind."""
+def existing_home(home: Path | None = None) -> Path | None:
+    """The emulator home (`home`, else the settings') when it already holds a state.db, else None;
+    creates nothing (unlike emulator_home()), so shell completion and read-only commands leave no
+    ~/.cycle behind."""
     from emulator.settings import load
 
-    home = load().home
+    home = home or load().home
     return home if (home / "state.db").is_file() else None

@@ -61,8 +61,8 @@ class Reading:
         return self.store.logs(self.job(name).id, stream, after_id, since_ns, matching)
 
     def logs_before(self, name: str, before_id: int | None, limit: int,
-                    stream: Stream | None = None, matching: str = "") -> list[LogRecord]:
-        return self.store.logs_before(self.job(name).id, before_id, limit, stream, matching)
+                    stream: Stream | None = None, matching: str = "", since_ns: int = 0) -> list[LogRecord]:
+        return self.store.logs_before(self.job(name).id, before_id, limit, stream, matching, since_ns)
 
     # log navigation for viewers (queries in emulator/queries.py)
     def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None,

@@ -129,6 +129,7 @@ ADDED_COLUMNS = [
     ("jobs", "project_root", "TEXT"),
     ("machines", "agent_pid", "INTEGER"),
     ("requests", "requester", "TEXT"),
+    ("jobs", "log_backlog", "INTEGER NOT NULL DEFAULT 0"),
 ]
 
 SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS)).encode()) & 0x7FFFFFFF

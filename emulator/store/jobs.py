@@ -109,6 +109,12 @@ class JobsTable(Database):
             db.execute("UPDATE jobs SET queue_len = (SELECT COUNT(*) FROM queued_artifacts WHERE job_id = ?), "
                        "queue_warning = ? WHERE id = ?", (job_id, int(warning), job_id))
 
+    def record_log_backlog(self, job_id: int, lines: int) -> None:
+        """How many lines the job printed that the log store does not hold yet (its agent's shipper
+        records it), so `cycle job logs` can say why a running job's log lags its output."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET log_backlog = ? WHERE id = ?", (lines, job_id))
+
     def queued_paths(self, job_id: int) -> list[str]:
         """The job's queued artifacts as its agent last recorded them, sorted (none unless it is RUNNING)."""
         db = self._connection()

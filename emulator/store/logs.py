@@ -31,10 +31,11 @@ class LogsTable(Database):
         return [_log(row) for row in rows]
 
     def logs_before(self, job_id: int, before_id: int | None, limit: int,
-                    stream: Stream | None = None, matching: str = "") -> list[LogRecord]:
-        """The `limit` lines just before the cursor `before_id` (None: the end), oldest first
-        (the query is direct.log_rows_before, shared with the direct read of an ended job)."""
-        where, args = log_filter(stream, 0, matching)
+                    stream: Stream | None = None, matching: str = "", since_ns: int = 0) -> list[LogRecord]:
+        """The `limit` lines just before the cursor `before_id` (None: the end) and from `since_ns`
+        on, oldest first (the query is direct.log_rows_before, shared with the direct read of an
+        ended job: it walks the (job_id, id) index back from the cursor and stops after `limit`)."""
+        where, args = log_filter(stream, since_ns, matching)
         return [_log(row) for row in log_rows_before(self._connection(), job_id, before_id, limit, where, args)]
 
     def log_count(self, job_id: int) -> int:

@@ -44,15 +44,32 @@ def existing_platform() -> Platform | None:
 
 
 def reading_platform() -> Platform:
-    """The platform for commands that only read (`job list`, the TUI), which must not create the
-    home's files: until a job has run there (no state.db) it answers that there are no jobs, and
-    opens the platform the moment one appears (the TUI stays open while jobs start elsewhere)."""
+    """The platform for commands that only read or name a job (`job list|status|logs|cancel`,
+    `volume versions`, the TUI), which must not create the home's files: until a job has run there
+    (no state.db) it answers that there are no jobs, and opens the platform the moment one appears
+    (the TUI stays open while jobs start elsewhere)."""
     return _OpenedOnceItExists()  # type: ignore[return-value]  (the rest via __getattr__)
 
 
+JOB_NAMED_CALLS = frozenset({
+    "job", "logs", "logs_before", "logs_after", "log_position", "search_logs", "artifacts", "queued_artifacts",
+    "artifact_versions", "moves", "cancel", "reassign", "archive",
+})
+"""Platform calls whose first argument is a job name: on a home where no job ever ran, each can
+only answer "no job named NAME" (opening the platform to say so would create state.db)."""
+
+
+def no_job_named(name: str) -> Exception:
+    """The one paragraph for a job name no job has: the same words whether or not the home exists."""
+    from cycle.errors import BadInput
+
+    return BadInput(f"No job named {name!r}. `cycle job list` shows the jobs (none has run here yet: "
+                    "`cycle project test` in a project starts one).")
+
+
 class _OpenedOnceItExists:
-    """A Platform opened lazily: the list reads say "no jobs" while the home has no state.db; every
-    other call opens it (a job name can only be known once a job exists)."""
+    """A Platform opened lazily: while the home has no state.db the list reads say "no jobs", a job
+    named anywhere is unknown and a volume was never uploaded; every other call opens it."""
 
     def __init__(self) -> None:
         self._platform: Platform | None = None
@@ -74,20 +91,35 @@ class _OpenedOnceItExists:
         platform = self._existing()
         return [] if platform is None else platform.job_summaries(*args, **kwargs)
 
-    def job(self, name: str):
+    def volumes(self):
+        platform = self._existing()
+        return [] if platform is None else platform.volumes()
+
+    def volume_versions(self, name: str):
         platform = self._existing()
         if platform is None:
             from cycle.errors import BadInput
 
-            raise BadInput(f"No job named {name!r}: no job has run yet (`cycle project test` in a project starts one).")
-        return platform.job(name)
+            raise BadInput(f"volume {name!r} was never uploaded. `cycle volume list` shows the volumes.")
+        return platform.volume_versions(name)
 
     def __getattr__(self, name: str):
-        return getattr(self._existing() or self._opened(), name)
+        platform = self._existing()
+        if platform is None and name in JOB_NAMED_CALLS:
+            return _unknown_job
+        return getattr(platform or self._opened(), name)
 
     def _opened(self) -> Platform:
         self._platform = open_platform()
         return self._platform
+
+
+def _unknown_job(name: str, *args, **kwargs):
+    """What a job-named call answers on a home where no job has run."""
+    from cycle.api.keys import check_job_name
+
+    check_job_name(name)  # a name no job could have says why, as the opened platform would
+    raise no_job_named(name)
 
 
 def open_admin(home: Path | None = None) -> EmulatorAdmin:

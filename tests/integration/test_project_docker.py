@@ -121,6 +121,16 @@ def test_failing_build_marks_job_failed(project):
     assert any("[build] broken" in line for line in system_lines(run))
 
 
+def test_a_failed_builds_explanation_is_printed_once_as_the_closing_paragraph(project):
+    project.write(".cycleswap/build.sh", "echo one\necho broken >&2\nexit 1\n")
+    run = project.test()
+    assert run.exit_code == 1 and run.job.reason == "BUILD_FAILED"
+    assert run.output.count("build failed: build.sh exited with code 1") == 1
+    assert run.output.count("build output | broken") == 1
+    assert run.output.rstrip().split("\n\n")[-1].startswith("build failed: build.sh exited with code 1")
+    assert "[build] broken" in run.output  # the build's own output still streams live
+
+
 def test_streams_are_stored_apart_in_order_with_timestamps(project):
     project.write(".cycleswap/run.sh", """\
         echo out-1

@@ -120,6 +120,27 @@ def test_a_toml_syntax_error_names_the_real_character_or_the_end(project, text, 
     assert "\\x00" not in message and "\\n" not in message
 
 
+@pytest.mark.parametrize(("text", "where", "fix"), [
+    ('[main]\nname = "x"\nvolumes = [1, 2\nbuild_files = []\n' + TAIL, ":3:11:", "Close the array with ]"),
+    ('[main]\nname = "x"\nvolumes = ["a",\n  "b"\nbuild_files = []\n' + TAIL, ":3:11:", "Close the array with ]"),
+    ('[main]\nname = "x"\nvolumes = [\n  "a",\n\n[ubuntu]\nversion = "24.04"\n', ":3:11:",
+     "Close the array with ]"),  # tomlkit reads the next table's header as a nested array
+    ('[main]\nname = "x\nvolumes = []\n' + TAIL, ":2:8:", 'Close the string with "'),
+    ("[main]\nname = 'x\nvolumes = []\n" + TAIL, ":2:8:", "Close the string with '"),
+    ('[main]\nname = "x"  # a "quoted" comment\nvolumes = ["a\\"b]\n' + TAIL, ":3:12:", 'Close the string with "'),
+    ('[main]\nname = "x"\n[job]\nenv_vars = { A = "1"\nemail_on_success = false\n', ":4:12:",
+     "Close the inline table with }"),
+])
+def test_an_unclosed_array_or_string_mid_file_points_at_its_opening(project, text, where, fix):
+    """tomlkit notices an unclosed array at the NEXT key's line, and an unclosed string as "control
+    characters": the paragraph names the line and column of the opening `[`, `{` or quote and the fix."""
+    with pytest.raises(ManifestError) as raised:
+        parse(project, text)
+    message = str(raised.value)
+    assert f".cycleswap/manifest.toml{where} TOML syntax error: " in message and fix in message, message
+    assert "Control characters" not in message and "Unexpected character" not in message
+
+
 @pytest.mark.parametrize(("text", "where"), [
     ('[main]\nname = "x"\n[job]\nenv_vars = { A = "1", }\n', ":4:23:"),  # a comma after the last value
     ('[main]\nname = "x"\n[job]\nenv_vars = {\n A = "1" }\n', ":4:13:"),  # an inline table over two lines

@@ -252,10 +252,104 @@ def _syntax_error(text: str, path: Path, error: ParseError) -> str:
         return (f"{path}:{len(lines)}:{len(lines[-1]) + 1}: TOML syntax error: unexpected end of file. Something "
                 "opened at or above that line is not closed: an array's `]`, an inline table's `}` or a string's "
                 "quote.")
+    unclosed = _unclosed_opener(text, error.line, error.col)
+    if unclosed is not None:
+        kind, line, column = unclosed
+        return (f"{path}:{line}:{column}: TOML syntax error: the {kind} opened here is not closed. "
+                f"{UNCLOSED_FIXES[kind]}")
     line = _duplicate_line(text, reason) or error.line
     reason = reason.replace("character: " + repr("\n"), "end of line")
     return (f"{path}:{line}:{error.col + 1}: TOML syntax error: {reason}. "
             "Fix the TOML at that line (strings need quotes, tables are written [name], each key once).")
+
+
+UNCLOSED_FIXES = {
+    "array": "Close the array with ] after its last value (values are separated by commas).",
+    "inline table": "Close the inline table with } on the same line (an inline table stays on one line).",
+    "string": 'Close the string with " on the same line (or write a multi-line string between """ and """).',
+    "literal string": "Close the string with ' on the same line.",
+}
+"""The fix for each thing a manifest can leave open, by the name the error gives it."""
+
+# A line tomlkit stops at when what was opened above runs into it: the next `key =` or `[table]`.
+NEXT_ENTRY = re.compile(r"""\s*(\[\[?[^\]]*\]\]?|[A-Za-z0-9_."'\- ]+=)""")
+
+
+def _unclosed_opener(text: str, error_line: int, error_col: int) -> tuple[str, int, int] | None:
+    """(what, line, column from 1) of the array, inline table or string the syntax error at
+    (error_line, error_col from 0) really is: a string still open where the error is (a missing
+    closing quote ends at the line's end), or an array or inline table still open at the start of
+    the line the error is on when that line begins the next key or table. tomlkit reports where
+    it noticed, which is the next key's line or "control characters"; the user needs the opener."""
+    lines = text.split("\n")
+    if not 1 <= error_line <= len(lines):
+        return None
+    before_line = sum(len(line) + 1 for line in lines[: error_line - 1])
+    _, string = _open_at(text, before_line + error_col)
+    if string is not None:
+        return string
+    if NEXT_ENTRY.match(lines[error_line - 1]):
+        brackets, _ = _open_at(text, before_line)
+        if brackets:
+            return brackets[-1]
+    return None
+
+
+def _open_at(text: str, end: int) -> tuple[list[tuple[str, int, int]], tuple[str, int, int] | None]:
+    """What is open just before offset `end` of TOML `text`: the arrays and inline tables (outermost
+    first) and a one-line string (or None), each as (what, line, column from 1). Table headers,
+    comments and closed strings of every kind are skipped."""
+    brackets: list[tuple[str, int, int]] = []
+    line, line_start, i = 1, 0, 0
+    while i < end:
+        char = text[i]
+        where = (line, i - line_start + 1)
+        if char == "\n":
+            line, line_start = line + 1, i + 1
+        elif char == "#":
+            i = _line_end(text, i) - 1
+        elif char in "\"'" and text.startswith(char * 3, i):
+            close = text.find(char * 3, i + 3)
+            if close == -1 or close >= end:
+                return brackets, None  # a multi-line string open to the end: the end-of-file message says so
+            line += text.count("\n", i, close)
+            line_start = text.rfind("\n", 0, close) + 1 if "\n" in text[i:close] else line_start
+            i = close + 2
+        elif char in "\"'":
+            closing = _string_end(text, i, char)
+            if closing is None or closing >= end:
+                return brackets, ("string" if char == '"' else "literal string", *where)
+            i = closing
+        elif char == "[" and not brackets and not text[line_start:i].strip():
+            i = text.find("]", i, _line_end(text, i))  # a table header: [name] or [[name]]
+            if i == -1:
+                return brackets, None
+            i += text.startswith("]]", i)
+        elif char in "[{":
+            brackets.append(("array" if char == "[" else "inline table", *where))
+        elif char in "]}" and brackets:
+            brackets.pop()
+        i += 1
+    return brackets, None
+
+
+def _line_end(text: str, i: int) -> int:
+    end = text.find("\n", i)
+    return len(text) if end == -1 else end
+
+
+def _string_end(text: str, i: int, quote: str) -> int | None:
+    """The offset of the quote closing the one-line string opened at `i`, or None when the line
+    ends first (basic strings skip backslash escapes; literal strings have none)."""
+    j = i + 1
+    while j < len(text) and text[j] != "\n":
+        if text[j] == "\\" and quote == '"':
+            j += 2
+            continue
+        if text[j] == quote:
+            return j
+        j += 1
+    return None
 
 
 def _duplicate_line(text: str, reason: str) -> int | None:

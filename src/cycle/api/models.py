@@ -72,6 +72,8 @@ class Job:
     archived: bool = False
     # the folder the job was started from (None: recorded before folders were kept per job)
     project_root: str | None = None
+    # lines the job printed that its log does not hold yet (they ship on the 600 s cadence); its agent records it
+    log_backlog: int = 0
 
     def run_seconds(self, now_ns: int) -> float | None:
         """How long the job has run: start to finish, or start to `now_ns` while it runs; None before

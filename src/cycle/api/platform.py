@@ -96,8 +96,9 @@ class Platform(Protocol):
         that text (case-insensitive, filtered by the store): a viewer's "only matches"."""
 
     def logs_before(self, name: str, before_id: int | None, limit: int,
-                    stream: Stream | None = None, matching: str = "") -> list[LogRecord]:
-        """The `limit` lines before the cursor (None: the end), oldest first: a viewer's older page."""
+                    stream: Stream | None = None, matching: str = "", since_ns: int = 0) -> list[LogRecord]:
+        """The `limit` lines before the cursor (None: the end), oldest first: a viewer's older page;
+        with `since_ns`, only lines from then on (`job logs --since T -n N` reads N lines, not all since T)."""
 
     def logs_after(self, name: str, after_id: int, limit: int, stream: Stream | None = None,
                    matching: str = "") -> list[LogRecord]:

@@ -37,9 +37,9 @@ def fast_job_logs(argv: list[str]) -> bool:
     name, tail = request
     try:
         if not print_ended_log(name, tail):
-            from cycle.platform import open_platform
+            from cycle.platform import reading_platform
 
-            print_log(open_platform(), name, tail)
+            print_log(reading_platform(), name, tail)
     except BrokenPipeError:
         quiet_closed_stdout()
     except KeyboardInterrupt:
@@ -104,14 +104,27 @@ def print_log(platform, name: str, tail: int | None = None, stream=None, since_n
     any byte goes out), so when the fast path hands an error over to typer nothing was printed."""
     from cycle.pull import format_line
 
-    if tail is not None and not since_ns:
-        records = platform.logs_before(name, None, tail, stream)
+    if tail is not None:  # the last `tail` lines from `since_ns` on: only those are read
+        records = platform.logs_before(name, None, tail, stream, since_ns=since_ns)
     else:
         records = platform.logs(name, stream, since_ns=since_ns)
-        records = records[-tail:] if tail else records
     sys.stdout.write("".join(format_line(record) + "\n" for record in records))
     sys.stdout.flush()
+    hint = log_lag_hint(platform.job(name))
+    if hint:
+        sys.stderr.write(hint + "\n")
     return records
+
+
+def log_lag_hint(job) -> str | None:
+    """One line for stderr when a running job printed lines its log does not hold yet (they ship
+    on the spec's 600 s cadence, and at the job's end), so an empty `job logs` is not a mystery;
+    None otherwise. Both paths print it (an ended job's log is complete: the fast path has no hint)."""
+    if job.state.value != "RUNNING" or not job.log_backlog:
+        return None
+    return (f"job {job.name} is running: {job.log_backlog} line(s) it printed are not in its log yet; logs upload "
+            f"every 600 s (the platform's cadence) and when the job ends. `cycle job logs {job.name} -f` prints "
+            "them as they arrive.")
 
 
 def quiet_closed_stdout() -> None:

@@ -90,9 +90,9 @@ def status(
     import time
 
     from cycle.api import QUEUE_WARNING_TEXT
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
 
-    job = open_platform().job(name)
+    job = reading_platform().job(name)
     seconds = job.run_seconds(time.time_ns())
     info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3)}
     if as_json:
@@ -177,10 +177,10 @@ def logs(
     lines until the job ends.
     """
     from cycle.cli.fast import print_log
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
     from cycle.pull import format_line
 
-    platform = open_platform()
+    platform = reading_platform()
     chosen = _stream(stream)
     since_ns = parse_since(since) if since else 0
     records = print_log(platform, name, tail, chosen, since_ns)  # the fast path's too (cycle/cli/fast.py)
@@ -214,9 +214,9 @@ def follow_log(platform, name: str, after_id: int, interval: float, write, strea
 @app.command()
 def cancel(name: JobArg) -> None:
     """Cancel a PENDING or RUNNING job: its container is removed and it ends CANCELLED."""
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
 
-    job = open_platform().cancel(name)
+    job = reading_platform().cancel(name)
     typer.echo(f"job {job.name}: {job.state.value}")
 
 
@@ -268,9 +268,9 @@ def reassign(
     The container is killed, files still waiting in the old machine's upload queue are lost, the
     new machine gets every uploaded artifact in its /artifacts, and run.sh starts again.
     """
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
 
-    move = open_platform().reassign(name, to, grace)
+    move = reading_platform().reassign(name, to, grace)
     typer.echo(f"job {name}: moved {move.from_machine} -> {move.to_machine}; restored {len(move.restored)} file(s) "
                f"({move.restored_bytes} bytes) in {move.restore_seconds:.2f} s; "
                f"lost {len(move.lost)} file(s) from the upload queue")
@@ -279,9 +279,9 @@ def reassign(
 @app.command()
 def archive(name: JobArg) -> None:
     """Delete an ended job's stored artifacts; its record and log stay, marked archived."""
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
 
-    job = open_platform().archive(name)
+    job = reading_platform().archive(name)
     typer.echo(f"job {job.name}: artifacts deleted from storage; record kept (archived)")
 
 
@@ -322,10 +322,10 @@ def pull(
     from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
     from cycle.cli.output import fail, progress_bar
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
     from cycle.pull import sync_artifacts, write_output_log
 
-    platform = open_platform()
+    platform = reading_platform()
     job = platform.job(name)
     folder = _folder(platform, job, project_dir)
     write_output_log(folder, platform.logs(name))
@@ -360,10 +360,10 @@ def tail(
     has none), so `cycle job tail JOB && next-step` waits for a good result.
     """
     from cycle.cli.output import job_exit_code
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
     from cycle.pull import format_line, sync_artifacts
 
-    platform = open_platform()
+    platform = reading_platform()
     folder = _folder(platform, platform.job(name), project_dir)
     folder.mkdir(parents=True, exist_ok=True)
     known: dict[str, str] = {}

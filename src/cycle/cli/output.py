@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import sys
 
+BUILD_FAILED_PREFIX = "build failed:"
+BUILD_OUTPUT_PREFIX = "build output | "
+"""How the system events explaining a failed build begin (emulator/build_diagnosis.py explain)."""
 
-def live_sink():
-    return LiveSink()
+
+def is_build_explanation(text: str) -> bool:
+    """A system event of a failed build's closing explanation: its cause and the output's last lines."""
+    return text.startswith(BUILD_FAILED_PREFIX) or text.startswith(BUILD_OUTPUT_PREFIX)
+
+
+def live_sink(hold_back=None):
+    """The terminal sink; system events for which `hold_back(text)` is true are not written (the
+    command prints them itself, once, where they belong)."""
+    return LiveSink(hold_back)
 
 
 class LiveSink:
@@ -18,7 +29,8 @@ class LiveSink:
     (so stdout and stderr still interleave in order where they share a terminal) or the batch ends;
     system events are written at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold_back=None) -> None:
+        self.hold_back = hold_back or (lambda text: False)
         self.system_style = ("\x1b[2;3m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
         self._waiting: list[str] = []
         self._waiting_on = None  # the stream (sys.stdout or sys.stderr) the waiting lines go to
@@ -30,6 +42,8 @@ class LiveSink:
                 self.flush()
                 self._waiting_on = out
             self._waiting.append(text)
+            return
+        if self.hold_back(text):
             return
         self.flush()
         sys.stderr.write(f"{self.system_style[0]}[system] {text}{self.system_style[1]}\n")

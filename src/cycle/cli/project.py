@@ -55,7 +55,7 @@ def test(
     cancelled elsewhere: `cycle job cancel`, a SIGTERM).
     """
     from cycle.api import TestOptions
-    from cycle.cli.output import job_exit_code, live_sink
+    from cycle.cli.output import is_build_explanation, job_exit_code, live_sink
     from cycle.platform import open_platform
 
     check_rebuild_clean(rebuild, clean)
@@ -66,7 +66,8 @@ def test(
         job = platform.start_detached(directory, options)
         typer.echo(job.name)
         return
-    job = platform.test_project(directory, options, live_sink())
+    # a failed build's explanation is printed once, as the closing paragraph (not live as well)
+    job = platform.test_project(directory, options, live_sink(hold_back=is_build_explanation))
     summary = f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else "")
     typer.echo(summary, err=True)
     if job.reason == "BUILD_FAILED":
@@ -99,12 +100,13 @@ def _explain_build_failure(platform, job) -> None:
     """Close with why the build failed and what to do (the diagnosis the agent logged), so the
     cause is the last thing on the screen rather than the build's last symptom."""
     from cycle.api import Stream
+    from cycle.cli.output import BUILD_FAILED_PREFIX, BUILD_OUTPUT_PREFIX
 
     lines = [record.text for record in platform.logs(job.name, stream=Stream.SYSTEM)]
-    starts = [i for i, text in enumerate(lines) if text.startswith("build failed:")]
+    starts = [i for i, text in enumerate(lines) if text.startswith(BUILD_FAILED_PREFIX)]
     if starts:
         explanation = [lines[starts[-1]]]
-        explanation += [text for text in lines[starts[-1] + 1:] if text.startswith("build output | ")]
+        explanation += [text for text in lines[starts[-1] + 1:] if text.startswith(BUILD_OUTPUT_PREFIX)]
         typer.echo("\n" + "\n".join(explanation), err=True)
 
 

@@ -46,9 +46,9 @@ def upload(
 @app.command("list")
 def list_volumes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
     """Every volume with its newest version."""
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
 
-    rows = [_row(v) for v in open_platform().volumes()]
+    rows = [_row(v) for v in reading_platform().volumes()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -65,9 +65,9 @@ def versions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Every version of one volume, oldest first."""
-    from cycle.platform import open_platform
+    from cycle.platform import reading_platform
 
-    rows = [_row(v) for v in open_platform().volume_versions(name)]
+    rows = [_row(v) for v in reading_platform().volume_versions(name)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -1,0 +1,112 @@
+"""`cycle job logs` of a running job whose printed lines have not shipped yet (the 600 s cadence)
+says so on stderr, through the fast path and the typer command alike; stdout keeps only the log.
+The job's agent is simulated by this process (a store row and a LogShipper); no Docker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emulator.logship import LogShipper
+from emulator.models import JobState, Stream
+
+CYCLE = [sys.executable, "-c", "from cycle.cli import main; main()"]
+
+
+@pytest.fixture
+def platform(tmp_path: Path, monkeypatch):
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path / "home"))
+    return EmulatorPlatform()
+
+
+def running_job(platform):
+    job = platform.store.create_job("lag", agent_pid=os.getpid())  # this process is its live agent
+    platform.store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    platform.store.append_logs(job.id, [(time.time_ns(), Stream.STDOUT, "shipped line")])
+    return job
+
+
+def cycle(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CYCLE, *args], capture_output=True, text=True, timeout=60, env=os.environ)
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "5"], ["--since", "1h"], ["--stream", "stdout"]],
+                         ids=["fast path", "fast path tail", "typer since", "typer stream"])
+def test_a_running_jobs_unshipped_lines_get_one_hint_on_stderr(platform, args) -> None:
+    job = running_job(platform)
+    platform.store.record_log_backlog(job.id, 7)
+    done = cycle("job", "logs", job.name, *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("shipped line\n") and "upload" not in done.stdout  # pipes stay clean
+    hint = done.stderr.strip().splitlines()
+    assert len(hint) == 1 and hint[0].startswith(f"job {job.name} is running: 7 line(s) it printed are not in its log")
+    assert "600 s" in hint[0] and f"cycle job logs {job.name} -f" in hint[0]
+
+
+def test_no_hint_once_everything_shipped_or_the_job_ended(platform) -> None:
+    job = running_job(platform)
+    assert cycle("job", "logs", job.name).stderr == ""
+    platform.store.record_log_backlog(job.id, 3)
+    platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
+    assert cycle("job", "logs", job.name).stderr == ""
+
+
+def test_the_shipper_records_what_waits_for_the_next_shipment(platform) -> None:
+    job = running_job(platform)
+    shipper = LogShipper(platform.store, job.id, lambda *record: None, cadence=3600)
+    try:
+        shipper.add([(time.time_ns(), Stream.STDOUT, "a"), (time.time_ns() + 1, Stream.STDERR, "b")])
+        wait_for(lambda: platform.job(job.name).log_backlog == 2)
+    finally:
+        shipper.close()
+    assert platform.job(job.name).log_backlog == 0
+    assert [r.text for r in platform.logs(job.name)] == ["shipped line", "a", "b"]
+
+
+class CountingPlatform:
+    """The real platform, counting the log records each read hands back."""
+
+    def __init__(self, platform) -> None:
+        self.platform, self.records_read = platform, 0
+
+    def __getattr__(self, name: str):
+        call = getattr(self.platform, name)
+        if name not in ("logs", "logs_before"):
+            return call
+
+        def counted(*args, **kwargs):
+            records = call(*args, **kwargs)
+            self.records_read += len(records)
+            return records
+        return counted
+
+
+def test_since_with_a_tail_reads_only_the_last_lines(platform, capsys) -> None:
+    """`cycle job logs JOB --since T -n N` (the typer command's print_log) reads N lines, not every
+    line since T; it prints what it printed before: the last N lines at or after T."""
+    from cycle.cli.fast import print_log
+
+    job = platform.store.create_job("since", agent_pid=os.getpid())
+    platform.store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    platform.store.append_logs(job.id, [(ts, Stream.STDOUT, f"line {ts}") for ts in range(1, 501)])
+    platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
+    counting = CountingPlatform(platform)
+    records = print_log(counting, job.name, tail=3, since_ns=100)
+    assert [r.text for r in records] == ["line 498", "line 499", "line 500"]
+    assert counting.records_read == 3
+    assert capsys.readouterr().out.splitlines()[-1].endswith("line 500")
+    assert [r.text for r in print_log(platform, job.name, tail=5, since_ns=499)] == ["line 499", "line 500"]
