@@ -32,6 +32,7 @@ from summary import record
 from emulator.artifacts import ArtifactPipeline, PipelineSettings
 from emulator.blobs import LocalStore, S3Store
 from emulator.storage import SERVER_FILE, start_server, stop_server
+from emulator.store import StateStore
 
 FIGURES = ("s3-big", "s3-small", "local", "lifo", "idle")
 
@@ -55,8 +56,20 @@ def write_files(root: Path, count: int, size: int, prefix: str = "f") -> list[Pa
     return paths
 
 
+def job_record(folder: Path):
+    """What a job does with each batch of stored files: record them in its state.db (a real one,
+    on the same disk as the files), as emulator/job/artifacts.py does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = StateStore(folder / "state.db")
+    job = state.create_job("bench")
+    return lambda artifacts: state.add_artifacts(job.id, artifacts)
+
+
 def run_pipeline(root: Path, store, order: str = "FIFO", **settings) -> float:
-    pipeline = ArtifactPipeline(root, f"bench-{uuid.uuid4().hex[:8]}", store, order, lambda e: None, lambda a: None,
+    """Seconds from starting a pipeline over the files already in `root` to every file stored
+    and recorded, as at a job's end."""
+    record_stored = job_record(root.parent / f"state-{uuid.uuid4().hex[:8]}")
+    pipeline = ArtifactPipeline(root, f"bench-{uuid.uuid4().hex[:8]}", store, order, lambda e: None, record_stored,
                                 PipelineSettings(**settings))
     start = time.perf_counter()
     pipeline.start()
@@ -158,7 +171,7 @@ def lifo_latency(host: str, work: Path, count: int, size: int) -> None:
     root.mkdir()
     pipeline = ArtifactPipeline(root, "lifo", store, "LIFO", lambda e: None, lambda a: None, PipelineSettings())
     uploaded: dict[str, float] = {}
-    pipeline.on_uploaded = lambda artifact: uploaded.setdefault(artifact.path, time.perf_counter())
+    pipeline.on_uploaded = lambda artifacts: [uploaded.setdefault(a.path, time.perf_counter()) for a in artifacts]
     pipeline.start()
     write_files(root, count, size, prefix="old")
     time.sleep(1.0)  # all stable: one in flight, the rest queued
@@ -182,7 +195,7 @@ def idle_cpu(work: Path, count: int) -> None:
     for d in range(count // 1000):
         write_files(root / f"d{d:03}", 1000, 16)
     stored = []
-    pipeline = ArtifactPipeline(root, "idle", LocalStore(work / "idle-store"), "FIFO", lambda e: None, stored.append,
+    pipeline = ArtifactPipeline(root, "idle", LocalStore(work / "idle-store"), "FIFO", lambda e: None, stored.extend,
                                 PipelineSettings())
     pipeline.start()
     while len(stored) < count:  # every file uploaded: from here on the watcher has nothing to do

@@ -33,7 +33,7 @@ QUEUE_RECORD_SECONDS = 0.25  # how often the queued set is compared with the job
 
 class ArtifactPipeline(Watching, Uploading):
     def __init__(self, root: Path, job_name: str, store: BlobStore, order: str,
-                 on_event: Callable[[str], None], on_uploaded: Callable[[Artifact], None],
+                 on_event: Callable[[str], None], on_uploaded: Callable[[list[Artifact]], None],
                  settings: PipelineSettings | None = None,
                  on_queue: Callable[[QueueChange, bool], None] | None = None) -> None:
         self.root = root
@@ -62,6 +62,8 @@ class ArtifactPipeline(Watching, Uploading):
         self._consecutive_failures = 0
         self._uploader_gone = False
         self._copy_failures: dict[str, int] = {}
+        self._unrecorded: list[Artifact] = []  # stored, not yet handed to on_uploaded (upload.RECORD_BATCH)
+        self._unrecorded_since = 0.0
         self._observer = None
         self._threads: list[threading.Thread] = []
         self.first_write: float | None = None  # monotonic time of the first write the watcher saw
@@ -132,6 +134,8 @@ class ArtifactPipeline(Watching, Uploading):
             self._lock.notify_all()
         for thread in self._threads:
             thread.join(timeout=60)
+        if not any(thread.is_alive() for thread in self._threads):
+            self._record_batch()  # what the uploader stored last (or before it stopped) is recorded too
         with self._lock:
             self._record_queue(set())  # stopped: nothing more is uploaded from this machine
 

@@ -21,6 +21,12 @@ from emulator.models import Artifact
 from emulator.rules.stability import Signature, Stable
 
 IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
+# Stored small files are recorded (on_uploaded: the job's record, one sqlite transaction a call)
+# in batches while the queue stays busy: at the latest after this many files or seconds, at once
+# when the queue drains (a job writing a file now and then sees each recorded right away), and
+# before and after any larger file (whose upload takes long enough that a record costs nothing).
+RECORD_BATCH = 64
+RECORD_SECONDS = 0.25
 
 
 def read_small(source: str | Path) -> tuple[bytes, str, int]:
@@ -70,11 +76,15 @@ class Uploading:
                         self._lock.wait(TICK)
                         item = self.queue.pop()
                     self._in_flight = item.path
+                if self._unrecorded and item.signature[0] > SMALL_SNAPSHOT:
+                    self._record_batch()  # small files stored before it do not wait for its upload
                 try:
                     self._upload(item)
                 except Exception as error:
                     self._fail_item(item, error)
                 finally:
+                    if self._unrecorded and self._record_due(item):
+                        self._record_batch()
                     with self._lock:
                         self._in_flight = None
                         self.queue.settle()
@@ -207,7 +217,43 @@ class Uploading:
         self.report.uploaded.append(artifact)
         if display in self.report.failed:
             self.report.failed.remove(display)
-        self.on_uploaded(artifact)
+        if not self._unrecorded:
+            self._unrecorded_since = time.monotonic()
+        self._unrecorded.append(artifact)
+
+    def _record_due(self, stored: Stable) -> bool:
+        """The stored files waiting to be recorded go now, after `stored`'s upload: the queue
+        drained (nothing else to do), `stored` was not small, or the batch is full or old enough
+        (RECORD_BATCH, RECORD_SECONDS)."""
+        return (not len(self.queue) or stored.signature[0] > SMALL_SNAPSHOT or len(self._unrecorded) >= RECORD_BATCH
+                or time.monotonic() - self._unrecorded_since >= RECORD_SECONDS)
+
+    def _record_batch(self) -> None:
+        """Hand the files stored since the last batch to on_uploaded in one call. When that fails,
+        each is recorded alone, so only a file whose own record fails (e.g. a name sqlite refuses)
+        fails, with the job, as it did when every file was recorded by itself."""
+        batch, self._unrecorded = self._unrecorded, []
+        if not batch:
+            return
+        try:
+            self.on_uploaded(batch)
+            return
+        except Exception as error:
+            if len(batch) == 1:
+                self._fail_record(batch[0], error)
+                return
+        for artifact in batch:
+            try:
+                self.on_uploaded([artifact])
+            except Exception as error:
+                self._fail_record(artifact, error)
+
+    def _fail_record(self, artifact: Artifact, error: Exception) -> None:
+        """`artifact` is stored but its record could not be written: the file fails, and the job."""
+        if artifact.path not in self.report.failed:
+            self.report.failed.append(artifact.path)
+        self._record_failure(PipelineFailure(
+            "UPLOAD_ERROR", f"the artifact uploader failed on {artifact.path!r}: {type(error).__name__}: {error}"))
 
     def _open_in_place(self, item: Stable, source: str | Path) -> tuple[BinaryIO, None, int, Signature] | None:
         """Open the file once (never through a link) to send it from where it is: a large file goes

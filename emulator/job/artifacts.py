@@ -13,7 +13,7 @@ def open_pipeline(ctx: JobContext, machine: str) -> ArtifactPipeline:
     return ArtifactPipeline(
         ctx.machine_folder(machine), job.name, ctx.blobs, manifest.artifact_upload_order,
         on_event=ctx.event,
-        on_uploaded=lambda artifact: ctx.store.add_artifact(job.id, artifact),
+        on_uploaded=lambda artifacts: ctx.store.add_artifacts(job.id, artifacts),
         on_queue=lambda change, warning: ctx.store.record_queue(job.id, change, warning),
     )
 

@@ -8,13 +8,16 @@ from emulator.store.db import Database
 
 class ArtifactsTable(Database):
     def add_artifact(self, job_id: int, artifact: Artifact) -> None:
+        self.add_artifacts(job_id, [artifact])
+
+    def add_artifacts(self, job_id: int, artifacts: list[Artifact]) -> None:
+        """Record stored files in ONE transaction (a commit costs ~0.1 ms on a disk: as much as
+        storing a small file), all or none."""
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO artifacts(job_id, path, key, size, sha256, mtime_ns, uploaded_ns, store) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, artifact.path, artifact.key, artifact.size, artifact.sha256, artifact.mtime_ns,
-                 artifact.uploaded_ns,
-                 artifact.store),
+                [(job_id, a.path, a.key, a.size, a.sha256, a.mtime_ns, a.uploaded_ns, a.store) for a in artifacts],
             )
 
     def artifacts(self, job_id: int) -> list[Artifact]:

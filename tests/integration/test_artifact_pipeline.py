@@ -23,8 +23,8 @@ class Recorder:
     def event(self, text):
         self.events.append(text)
 
-    def upload(self, artifact):
-        self.uploaded.append(artifact)
+    def upload(self, artifacts):
+        self.uploaded.extend(artifacts)
 
 
 class SlowStore(LocalStore):

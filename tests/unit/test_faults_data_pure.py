@@ -18,10 +18,10 @@ def test_an_uploader_failure_ends_the_pipeline_with_a_named_reason_not_a_hang(tm
     root.mkdir()
     events, recorded = [], []
 
-    def record(artifact):
-        if artifact.path == "bad.txt":
+    def record(artifacts):  # all or none, as the job's one transaction per batch
+        if any(artifact.path == "bad.txt" for artifact in artifacts):
             raise sqlite3.OperationalError("database is locked")
-        recorded.append(artifact.path)
+        recorded.extend(artifact.path for artifact in artifacts)
 
     pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", events.append, record,
                                 PipelineSettings(stability=0.05))
