@@ -39,6 +39,24 @@ def _make_handler(pipeline: Watching):
     return Handler()
 
 
+def _wanted_events() -> list:
+    """The events the handler acts on: writes, creations and moves. Given to watchdog, which then
+    asks inotify for nothing else: every read of a file in /artifacts (the uploader reads each file
+    it stores, a job may read its own checkpoints) would otherwise wake the observer's thread twice
+    (opened, closed without writing) for events the handler drops, in Python, under the GIL the
+    uploader needs. Deletions are not wanted either (storage keeps a deleted file)."""
+    from watchdog.events import (
+        DirCreatedEvent,
+        DirMovedEvent,
+        FileClosedEvent,
+        FileCreatedEvent,
+        FileModifiedEvent,
+        FileMovedEvent,
+    )
+
+    return [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, DirMovedEvent]
+
+
 class Watching:
     # watching
     def start(self) -> None:
@@ -56,7 +74,7 @@ class Watching:
         if not self.settings.polling:
             try:
                 observer = Observer()
-                observer.schedule(_make_handler(self), str(self.root), recursive=True)
+                observer.schedule(_make_handler(self), str(self.root), recursive=True, event_filter=_wanted_events())
                 observer.start()
                 return observer
             except OSError as error:
@@ -65,7 +83,7 @@ class Watching:
                 self.on_event(f"inotify limit reached ({error.strerror}): watching /artifacts by polling every second "
                               "instead")
         observer = PollingObserver(timeout=1)
-        observer.schedule(_make_handler(self), str(self.root), recursive=True)
+        observer.schedule(_make_handler(self), str(self.root), recursive=True, event_filter=_wanted_events())
         observer.start()
         return observer
 

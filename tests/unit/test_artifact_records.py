@@ -111,3 +111,36 @@ def test_a_batch_whose_record_fails_fails_only_the_file_that_cannot_be_recorded(
     assert recorded == [name for name in names if name != "f050"]
     assert report.failed == ["f050"]
     assert report.failure is not None and "f050" in report.failure.message
+
+
+def test_reading_files_in_artifacts_wakes_no_watcher_event(tmp_path, monkeypatch):
+    """The uploader reads every file it stores (and a job may read its checkpoints): inotify is
+    asked only for writes, creations and moves, so reads cost the watcher's thread nothing."""
+    from emulator.artifacts import watch
+
+    seen: list[str] = []
+    make_handler = watch._make_handler
+
+    def counting_handler(pipeline):
+        handler = make_handler(pipeline)
+        dispatch = handler.dispatch
+        handler.dispatch = lambda event: (seen.append(event.event_type), dispatch(event))
+        return handler
+
+    monkeypatch.setattr(watch, "_make_handler", counting_handler)
+    pipeline, batches = pipeline_over(tmp_path, {})
+    pipeline.start()
+    try:
+        (pipeline.root / "written.txt").write_text("x")
+        assert batches.arrived.wait(10), "the written file was never stored"
+        deadline = time.monotonic() + 5
+        while "closed" not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "created" in seen and "closed" in seen  # writes are still seen
+        seen.clear()
+        for _ in range(20):
+            (pipeline.root / "written.txt").read_bytes()
+        time.sleep(0.3)  # the observer reads inotify every ~0.1 s
+        assert seen == []
+    finally:
+        pipeline.finish()
