@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
+from cycle.tui.jobinfo import applies
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.key_footer import KeyFooter
 from cycle.tui.widgets.log_source import LogSource
@@ -78,7 +79,11 @@ class JobScreen(Screen):
         self.refresh_bindings()  # the footer lists the shown tab's keys
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The log's keys (follow, search) work and show in the footer only while the log shows."""
+        """Keys show in the footer and the palette, and work, only where they apply: follow, cancel
+        and reassign for the job's state (cycle.tui.jobinfo.applies: an ended job has none of
+        them), the log's keys (follow, search) while the log shows."""
+        if not applies(action, self.job.state):
+            return False
         if action in LOG_ACTIONS and self.query(TabbedContent):
             return self.query_one(TabbedContent).active == "logs-tab"
         return True
@@ -130,7 +135,10 @@ class JobScreen(Screen):
         self._show_job(self.job)  # the header's follow state changed with it: they never disagree
 
     def _show_job(self, job) -> None:
+        changed = job.state != self.job.state
         self.job = job
+        if changed:
+            self.refresh_bindings()  # the keys that apply changed with the state (an ended job's footer)
         if self.query(LogView):
             self.query_one(LogView).ended = job.state.is_final  # no more lines: "ended", not "follow"
 
@@ -202,10 +210,6 @@ class JobScreen(Screen):
     def action_cancel_job(self) -> None:
         from cycle.tui.screens.modals import ConfirmScreen
 
-        if self.job.state.is_final:
-            self.notify(f"{self.job_name} has already ended ({self.job.state.value})", severity="warning")
-            return
-
         def answered(yes: bool | None) -> None:
             if yes:
                 self._cancel()
@@ -221,16 +225,8 @@ class JobScreen(Screen):
             self.app.call_from_thread(self.notify, str(error), severity="error")
 
     def action_reassign_job(self) -> None:
-        """Ask first; a job that is not RUNNING is refused at once, in one message."""
+        """Ask first (only a RUNNING job has the key: check_action)."""
         from cycle.tui.screens.modals import ConfirmScreen
-
-        if self.job.state.value != "RUNNING":
-            ended = "it has ended" if self.job.state.is_final else "wait until it runs"
-            self.notify(
-                f"{self.job_name} is {self.job.state.value}: only a RUNNING job can be reassigned ({ended})",
-                severity="warning",
-            )
-            return
 
         def answered(yes: bool | None) -> None:
             if yes:
