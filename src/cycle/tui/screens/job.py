@@ -203,10 +203,6 @@ class JobScreen(Screen):
         event.input.display = False
         self.query_one(LogView).focus()
 
-    def on_log_view_search_finished(self, message: LogView.SearchFinished) -> None:
-        if not message.found:
-            self.notify(f"{escape(repr(message.needle))} is not in the log", severity="warning")
-
     def action_cancel_job(self) -> None:
         from cycle.tui.screens.modals import ConfirmScreen
 

@@ -143,11 +143,6 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
     class StatusChanged(Message):
         """The position, filter or search changed: the screen redraws its status line."""
 
-    class SearchFinished(Message):
-        def __init__(self, needle: str, found: int) -> None:
-            super().__init__()
-            self.needle, self.found = needle, found
-
     def __init__(self, source, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.source = as_source(source)
@@ -166,6 +161,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self.pages_loaded = 0
         self.matches: list[int] = []
         self.match_pos: int | None = None
+        self.searching = False  # a search is under way in the store
         self._cache: OrderedDict[tuple, Strip] = OrderedDict()
         self._pending: list = []
         self._refresh_timer = None
@@ -248,11 +244,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         else:
             parts.append("no lines" + (" (loading)" if self.fetching else ""))
         if self.search:
-            count = len(self.matches)
-            if self.match_pos is not None:
-                parts.append(f"match {self.match_pos + 1:,}/{count:,} {self.search!r}")
-            else:  # none chosen yet (a filter change recounted them): how many, until n / N
-                parts.append(f"{count:,} match{'' if count == 1 else 'es'} {self.search!r}")
+            parts.append(self.search_status())
         parts.append("log ended" if self.ended else f"follow {'on' if self.follow else 'off'}")
         parts.append(f"streams: {self.stream or 'all'}")
         parts.append(f"wrap {'on' if self.wrap else 'off'}")
