@@ -306,6 +306,17 @@ async def test_an_ended_jobs_G_says_last_line_not_following():
         assert "The last line of the whole log, following" in "\n".join(help_lines(app))
 
 
+async def test_an_ended_jobs_palette_says_G_goes_to_the_last_line_not_following():
+    """mendtui 3: the palette read G's text from the class, so an ended job's said "following"."""
+    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.ended and log.live_ready)
+        helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert helps["Last line"] == "G End · Last line of the whole log", helps["Last line"]
+
+
 async def test_the_artifacts_tab_footer_lists_no_log_keys():
     """tui2 minor: the Artifacts tab's footer listed `f Follow` and `/ Search`."""
     app, _ = make_app()
