@@ -224,6 +224,20 @@ async def test_a_search_term_with_brackets_is_shown_as_typed_not_read_as_markup(
         await until(pilot, lambda: "'[bold]' is not in the log" in status_line(app))
 
 
+async def test_the_search_box_says_enter_goes_to_the_next_match_from_the_view():
+    """mendtui 3: its hint said "enter: find the previous match", and Enter finds the next one."""
+    app, _ = make_app(log_lines=20_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_job(pilot)
+        await pilot.press("g", "slash")
+        box = app.screen.query_one("#search")
+        assert "previous match," not in box.placeholder and "enter: the next match from here" in box.placeholder
+        await pilot.press(*"STEP-000", "enter")
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.match_index is not None)
+        assert log.texts[log.match_index] == "checkpoint step-000050 uploaded"  # the first below line 1
+
+
 async def test_the_status_says_searching_until_the_store_answers():
     """A whole-log search takes about a second on ten million lines: not "0 matches" meanwhile."""
     app, platform = make_app()

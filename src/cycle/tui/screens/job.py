@@ -26,6 +26,8 @@ POLL_SECONDS = 0.5
 REQUESTER = "cycle tui"  # named in the move and cancel events, as `cycle job reassign` / `cancel` are
 
 
+# Enter goes to the first match from the top line on (as less and vim search forward), n / N walk on
+SEARCH_HINT = "search the whole log (enter: the next match from here, esc: close)"
 LOG_ACTIONS = {"toggle_follow", "search"}  # the screen's keys that act on the Logs tab only
 
 
@@ -59,7 +61,7 @@ class JobScreen(Screen):
             with TabPane("Logs", id="logs-tab"):
                 yield LogView(LogSource(self.platform, self.job_name), id="log")
                 yield Static("", id="log-status")
-                yield Input(placeholder="search the log (enter: find the previous match, escape: close)", id="search")
+                yield Input(placeholder=SEARCH_HINT, id="search")
             with TabPane("Artifacts", id="artifacts-tab"):
                 yield ArtifactBrowser(id="artifacts")
         yield KeyFooter()  # Quit and ? first: never cut at 80 columns
