@@ -238,6 +238,20 @@ async def test_the_search_box_says_enter_goes_to_the_next_match_from_the_view():
         assert log.texts[log.match_index] == "checkpoint step-000050 uploaded"  # the first below line 1
 
 
+async def test_an_empty_log_of_a_running_job_says_when_its_lines_come():
+    """mendtui 3: a detached job opened in its first minutes said only "no lines" (its log reaches
+    storage on the platform's 600 s cadence), as if it wrote nothing."""
+    app, _ = make_app(log_lines=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.query("#jobs") and app.screen.query_one("#jobs").row_count)
+        await pilot.press("enter")  # trainer-4, RUNNING
+        await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).live_ready)
+        await until(pilot, lambda: status_line(app).startswith("no lines yet (a running job's log arrives every 600 s)"))
+        await pilot.press("escape", "j", "j", "enter")  # sweep-2, FAILED: nothing more will come
+        await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).ended)
+        await until(pilot, lambda: status_line(app).startswith("no lines · log ended"))
+
+
 async def test_the_status_says_searching_until_the_store_answers():
     """A whole-log search takes about a second on ten million lines: not "0 matches" meanwhile."""
     app, platform = make_app()
