@@ -246,7 +246,8 @@ async def test_an_empty_log_of_a_running_job_says_when_its_lines_come():
         await until(pilot, lambda: app.screen.query("#jobs") and app.screen.query_one("#jobs").row_count)
         await pilot.press("enter")  # trainer-4, RUNNING
         await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).live_ready)
-        await until(pilot, lambda: status_line(app).startswith("no lines yet (a running job's log arrives every 600 s)"))
+        empty = "no lines yet (a running job's log arrives every 600 s)"
+        await until(pilot, lambda: status_line(app).startswith(empty))
         await pilot.press("escape", "j", "j", "enter")  # sweep-2, FAILED: nothing more will come
         await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).ended)
         await until(pilot, lambda: status_line(app).startswith("no lines · log ended"))
