@@ -165,6 +165,13 @@ class FakePlatform:
         """A new job at the top of the list (the newest first, as the platform lists them)."""
         self._jobs.insert(0, job(max(j.id for j in self._jobs) + 1, name, state, "local-0", finished=False))
 
+    def end(self, name: str, state: JobState = JobState.FINISHED) -> None:
+        """The job ends (as the platform's next poll would show it): its state, a finish time."""
+        from dataclasses import replace
+
+        self._jobs = [replace(j, state=state, finished_ns=T0 + 95_000_000_000) if j.name == name else j
+                      for j in self._jobs]
+
     def add_artifact(self, path: str, size: int = 1, mtime_ns: int = T0) -> None:
         self._artifacts.append(Artifact(path, f"jobs/trainer-4/artifacts/{path}", size, "f" * 64, mtime_ns, T0))
 

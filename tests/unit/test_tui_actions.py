@@ -4,8 +4,10 @@ and the log takes keys the moment a job opens."""
 
 from __future__ import annotations
 
+import pytest
 from test_tui import SIZE, artifacts_shown, job_opened, jobs_listed, make_app, open_job, settle, until
 
+from cycle.api import JobState
 from cycle.tui.widgets.log_view import LogView
 
 
@@ -85,17 +87,59 @@ async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():
         assert platform.reassigned == [("trainer-4", "cycle tui")]
 
 
-async def test_r_on_a_finished_job_is_refused_up_front_in_one_message():
+def footer_actions(app) -> set[str]:
+    return {key.action for key in app.screen.query("FooterKey")}
+
+
+JOB_KEYS = {"toggle_follow", "cancel_job", "reassign_job"}  # f, c, r: they act on the job's run
+
+
+def test_follow_and_cancel_apply_until_the_job_ends_and_reassign_only_while_it_runs():
+    from cycle.tui.jobinfo import applies
+
+    live = {JobState.PENDING, JobState.RUNNING}
+    assert {state for state in JobState if applies("cancel_job", state)} == live
+    assert {state for state in JobState if applies("toggle_follow", state)} == live
+    assert {state for state in JobState if applies("reassign_job", state)} == {JobState.RUNNING}
+    assert all(applies("toggle_wrap", state) for state in JobState)  # not about the run: always
+
+
+@pytest.mark.parametrize("row", [1, 2, 3], ids=["FINISHED", "FAILED", "CANCELLED"])
+async def test_an_ended_job_lists_no_follow_cancel_or_reassign_key_and_they_do_nothing(row):
+    """mendtui 1: an ended job's footer listed f, c and r, and c then said it had ended."""
     app, platform = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 45)) as pilot:
         await jobs_listed(pilot)
-        await pilot.press("j", "enter")  # trainer-3, FINISHED
-        await job_opened(pilot)
-        await pilot.press("r")
+        await pilot.press(*"j" * row, "enter")
+        log = await job_opened(pilot)
+        await until(pilot, lambda: log.ended and "toggle_wrap" in footer_actions(app))
         await settle(pilot)
-        assert type(app.screen).__name__ == "JobScreen" and platform.reassigned == []
-        messages = [n.message for n in app._notifications]
-        assert len(messages) == 1 and "FINISHED" in messages[0] and "only a RUNNING job" in messages[0]
+        assert not JOB_KEYS & footer_actions(app), footer_actions(app)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Cancel job" not in titles and "Reassign" not in titles and "Follow" not in titles
+        await pilot.press("c", "r", "f")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "JobScreen" and not app._notifications
+        assert platform.cancelled == [] and platform.reassigned == []
+
+
+async def test_a_pending_job_lists_cancel_and_follow_but_not_reassign():
+    app, platform = make_app()
+    platform.add_job("queued-5", JobState.PENDING)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await open_job(pilot)  # queued-5, the newest
+        await until(pilot, lambda: {"toggle_follow", "cancel_job"} <= footer_actions(app))
+        assert "reassign_job" not in footer_actions(app)
+
+
+async def test_the_footer_drops_the_job_keys_when_the_open_job_ends():
+    app, platform = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await open_job(pilot)  # trainer-4, RUNNING
+        await until(pilot, lambda: JOB_KEYS <= footer_actions(app))
+        platform.end("trainer-4", JobState.FAILED)
+        await until(pilot, lambda: "FAILED" in str(app.screen.query_one("#job-header").render()))
+        await until(pilot, lambda: not JOB_KEYS & footer_actions(app) and "toggle_wrap" in footer_actions(app))
 
 
 async def test_the_log_has_focus_the_moment_a_job_opens():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from rich.text import Text
 from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, search, settle, until
 
 from cycle.tui.widgets.log_view import PAGE, LogView
@@ -121,7 +120,7 @@ async def test_after_a_filter_change_the_status_counts_the_matches_until_n():
         await pilot.press("s")  # stdout only: the checkpoint lines are system lines
         await until(pilot, lambda: log.stream == "stdout" and not log.fetching)
         await settle(pilot)
-        assert "0 matches 'STEP-000'" in log.status()
+        assert "'STEP-000' is not in stdout" in log.status()
         await pilot.press("s", "s")  # system only
         await until(pilot, lambda: log.stream == "system" and not log.fetching and log.matches)
         await settle(pilot)
@@ -181,27 +180,91 @@ async def test_a_match_far_down_shows_at_once_and_its_line_number_follows():
         assert log.status().startswith(f"line {log.first_line + log.top_index + 1:,} of 20,000")
 
 
-async def test_a_search_with_no_match_says_so_for_the_whole_log():
+def status_line(app) -> str:
+    return str(app.screen.query_one("#log-status").render())
+
+
+def covers(widget, other) -> bool:
+    return widget.region.overlaps(other.region)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+async def test_a_search_with_no_match_says_so_in_the_status_line_and_hides_nothing(size):
+    """mendtui 2: at 80x24 the "not in the log" toast covered the status line it repeated."""
     app, _ = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await open_job(pilot)
         await pilot.press("slash", *"HUGEEND", "enter")
-        await until(pilot, lambda: app._notifications)
+        await until(pilot, lambda: "'HUGEEND' is not in the log" in status_line(app))
         await settle(pilot)
-        assert [n.message for n in app._notifications] == ["'HUGEEND' is not in the log"]
+        status = app.screen.query_one("#log-status")
+        assert status_line(app).startswith("line ") and status.region.width == size[0]
+        assert not [toast for toast in app.screen.query("Toast") if covers(toast, status)]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+async def test_a_notice_on_the_job_screen_leaves_the_status_line_and_the_footer_in_sight(size):
+    """Any toast (a cancel's or a reassignment's outcome) sits above the log's status line."""
+    app, _ = make_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await open_job(pilot)
+        app.notify("trainer-4: moved local-1 -> local-2, restored 3 file(s), a notice long enough to wrap")
+        await until(pilot, lambda: app.screen.query("Toast") and app.screen.query_one("Toast").region.height)
+        toast = app.screen.query_one("Toast")
+        for below in (app.screen.query_one("#log-status"), app.screen.query_one("KeyFooter")):
+            assert not covers(toast, below), (toast.region, below.region)
 
 
 async def test_a_search_term_with_brackets_is_shown_as_typed_not_read_as_markup():
-    """tui2 L3: `/[bold]` showed `''` in the status line and the toast."""
+    """tui2 L3: `/[bold]` showed `''` in the status line."""
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_job(pilot)
         await pilot.press("slash", *"[bold]", "enter")
-        await until(pilot, lambda: app._notifications)
-        await settle(pilot)
-        assert "'[bold]'" in str(app.screen.query_one("#log-status").render())
-        # a toast reads its message as markup: it must read back as what was typed
-        assert [Text.from_markup(n.message).plain for n in app._notifications] == ["'[bold]' is not in the log"]
+        await until(pilot, lambda: "'[bold]' is not in the log" in status_line(app))
+
+
+async def test_the_search_box_says_enter_goes_to_the_next_match_from_the_view():
+    """mendtui 3: its hint said "enter: find the previous match", and Enter finds the next one."""
+    app, _ = make_app(log_lines=20_000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_job(pilot)
+        await pilot.press("g", "slash")
+        box = app.screen.query_one("#search")
+        assert "previous match," not in box.placeholder and "enter: the next match from here" in box.placeholder
+        await pilot.press(*"STEP-000", "enter")
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.match_index is not None)
+        assert log.texts[log.match_index] == "checkpoint step-000050 uploaded"  # the first below line 1
+
+
+async def test_an_empty_log_of_a_running_job_says_when_its_lines_come():
+    """mendtui 3: a detached job opened in its first minutes said only "no lines" (its log reaches
+    storage on the platform's 600 s cadence), as if it wrote nothing."""
+    app, _ = make_app(log_lines=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.query("#jobs") and app.screen.query_one("#jobs").row_count)
+        await pilot.press("enter")  # trainer-4, RUNNING
+        await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).live_ready)
+        empty = "no lines yet (a running job's log arrives every 600 s)"
+        await until(pilot, lambda: status_line(app).startswith(empty))
+        await pilot.press("escape", "j", "j", "enter")  # sweep-2, FAILED: nothing more will come
+        await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).ended)
+        await until(pilot, lambda: status_line(app).startswith("no lines · log ended"))
+
+
+async def test_the_status_says_searching_until_the_store_answers():
+    """A whole-log search takes about a second on ten million lines: not "0 matches" meanwhile."""
+    app, platform = make_app()
+    answer = threading.Event()
+    search_logs = platform.search_logs
+    platform.search_logs = lambda *args, **kwargs: (answer.wait(10), search_logs(*args, **kwargs))[1]
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("slash", *"step-001950", "enter")
+        await until(pilot, lambda: "searching 'step-001950' …" in status_line(app))
+        answer.set()
+        await until(pilot, lambda: "match 1/1 'step-001950'" in status_line(app))
 
 
 async def test_follow_mode_survives_switching_tabs_and_back():

@@ -306,6 +306,17 @@ async def test_an_ended_jobs_G_says_last_line_not_following():
         assert "The last line of the whole log, following" in "\n".join(help_lines(app))
 
 
+async def test_an_ended_jobs_palette_says_G_goes_to_the_last_line_not_following():
+    """mendtui 3: the palette read G's text from the class, so an ended job's said "following"."""
+    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.ended and log.live_ready)
+        helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert helps["Last line"] == "G End · Last line of the whole log", helps["Last line"]
+
+
 async def test_the_artifacts_tab_footer_lists_no_log_keys():
     """tui2 minor: the Artifacts tab's footer listed `f Follow` and `/ Search`."""
     app, _ = make_app()
@@ -330,6 +341,27 @@ async def test_the_artifacts_tab_footer_lists_no_log_keys():
         await until(pilot, lambda: "(1 entry, sorted" in str(browser.query_one("#artifact-path").render()))
         await pilot.press("1")
         await until(pilot, lambda: "f" in footer_keys() and "slash" in footer_keys())
+
+
+async def test_the_artifacts_footer_lists_open_and_up_only_inside_a_folder():
+    """mendtui 3: the table's own hidden Enter shadowed the browser's `Open` in the footer, and
+    `Up` was listed at the top folder, where it does nothing."""
+    app, _ = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen.query_one("#jobs").row_count)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await pilot.press("2")
+
+        def footer_actions() -> set[str]:
+            return {key.action for key in app.screen.query("FooterKey")}
+
+        await until(pilot, lambda: "download" in footer_actions())
+        assert "open" in footer_actions() and "up" not in footer_actions()
+        await pilot.press("enter")  # into checkpoints/
+        await until(pilot, lambda: "up" in footer_actions())
+        await pilot.press("backspace")
+        await until(pilot, lambda: "up" not in footer_actions() and "open" in footer_actions())
 
 
 async def test_an_empty_artifacts_tab_says_what_shows_there():

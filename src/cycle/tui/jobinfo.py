@@ -3,9 +3,20 @@
 
 from __future__ import annotations
 
-from cycle.api import Job
+from cycle.api import Job, JobState
+
+LIVE = frozenset({JobState.PENDING, JobState.RUNNING})
+# the job screen's actions on the job's run, and the states they apply in: an ended job has no new
+# line to follow and nothing to cancel; only a RUNNING job has a machine to move from
+APPLIES_IN = {"toggle_follow": LIVE, "cancel_job": LIVE, "reassign_job": frozenset({JobState.RUNNING})}
 
 STATE_COLOURS = {"PENDING": "yellow", "RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "CANCELLED": "grey50"}
+
+
+def applies(action: str, state: JobState) -> bool:
+    """Whether the job screen's `action` applies to a job in `state` (an action not about the job's
+    run, such as wrap or search, always does)."""
+    return action not in APPLIES_IN or state in APPLIES_IN[action]
 
 
 def duration(job: Job, now_ns: int) -> str:

@@ -62,12 +62,17 @@ def palette_commands(screen) -> list:
     commands, seen = [], set()
     for node, bindings in screen._binding_chain:  # focused widget first, then its ancestors, the app
         ours = own_bindings(type(node))
-        for action in dict.fromkeys(binding.action for _key, binding in bindings):
+        # the node's bindings as they are now: a node may change a key's text (an ended job's G)
+        live = {}
+        for _key, binding in bindings:
+            live.setdefault(binding.action, binding)
+        for action in live:
             binding = ours.get(action)
             if binding is None or action in seen or screen.app._check_action_state(action, node) is False:
                 continue
             seen.add(action)
-            help_text = f"{key_label(binding.key)} · {binding.tooltip or binding.description}"
+            does = live[action].tooltip or binding.tooltip or binding.description
+            help_text = f"{key_label(binding.key)} · {does}"
             commands.append(SystemCommand(binding.description, help_text, partial(node.run_action, action)))
     return commands
 

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
+from cycle.tui.jobinfo import applies
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.key_footer import KeyFooter
 from cycle.tui.widgets.log_source import LogSource
@@ -25,6 +26,8 @@ POLL_SECONDS = 0.5
 REQUESTER = "cycle tui"  # named in the move and cancel events, as `cycle job reassign` / `cancel` are
 
 
+# Enter goes to the first match from the top line on (as less and vim search forward), n / N walk on
+SEARCH_HINT = "search the whole log (enter: the next match from here, esc: close)"
 LOG_ACTIONS = {"toggle_follow", "search"}  # the screen's keys that act on the Logs tab only
 
 
@@ -58,7 +61,7 @@ class JobScreen(Screen):
             with TabPane("Logs", id="logs-tab"):
                 yield LogView(LogSource(self.platform, self.job_name), id="log")
                 yield Static("", id="log-status")
-                yield Input(placeholder="search the log (enter: find the previous match, escape: close)", id="search")
+                yield Input(placeholder=SEARCH_HINT, id="search")
             with TabPane("Artifacts", id="artifacts-tab"):
                 yield ArtifactBrowser(id="artifacts")
         yield KeyFooter()  # Quit and ? first: never cut at 80 columns
@@ -78,7 +81,11 @@ class JobScreen(Screen):
         self.refresh_bindings()  # the footer lists the shown tab's keys
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The log's keys (follow, search) work and show in the footer only while the log shows."""
+        """Keys show in the footer and the palette, and work, only where they apply: follow, cancel
+        and reassign for the job's state (cycle.tui.jobinfo.applies: an ended job has none of
+        them), the log's keys (follow, search) while the log shows."""
+        if not applies(action, self.job.state):
+            return False
         if action in LOG_ACTIONS and self.query(TabbedContent):
             return self.query_one(TabbedContent).active == "logs-tab"
         return True
@@ -130,7 +137,10 @@ class JobScreen(Screen):
         self._show_job(self.job)  # the header's follow state changed with it: they never disagree
 
     def _show_job(self, job) -> None:
+        changed = job.state != self.job.state
         self.job = job
+        if changed:
+            self.refresh_bindings()  # the keys that apply changed with the state (an ended job's footer)
         if self.query(LogView):
             self.query_one(LogView).ended = job.state.is_final  # no more lines: "ended", not "follow"
 
@@ -195,16 +205,8 @@ class JobScreen(Screen):
         event.input.display = False
         self.query_one(LogView).focus()
 
-    def on_log_view_search_finished(self, message: LogView.SearchFinished) -> None:
-        if not message.found:
-            self.notify(f"{escape(repr(message.needle))} is not in the log", severity="warning")
-
     def action_cancel_job(self) -> None:
         from cycle.tui.screens.modals import ConfirmScreen
-
-        if self.job.state.is_final:
-            self.notify(f"{self.job_name} has already ended ({self.job.state.value})", severity="warning")
-            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -221,16 +223,8 @@ class JobScreen(Screen):
             self.app.call_from_thread(self.notify, str(error), severity="error")
 
     def action_reassign_job(self) -> None:
-        """Ask first; a job that is not RUNNING is refused at once, in one message."""
+        """Ask first (only a RUNNING job has the key: check_action)."""
         from cycle.tui.screens.modals import ConfirmScreen
-
-        if self.job.state.value != "RUNNING":
-            ended = "it has ended" if self.job.state.is_final else "wait until it runs"
-            self.notify(
-                f"{self.job_name} is {self.job.state.value}: only a RUNNING job can be reassigned ({ended})",
-                severity="warning",
-            )
-            return
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -93,7 +93,8 @@ ARCHIVED_TEXT = (
 
 class ArtifactBrowser(Vertical):
     BINDINGS = [
-        Binding("enter", "open", "Open"),
+        # priority: the focused table's own Enter (hidden) would otherwise shadow Open in the footer
+        Binding("enter", "open", "Open", priority=True),
         Binding("backspace", "up", "Up"),
         Binding("s", "toggle_sort", "Sort", tooltip="Sort by name, by size or by modified time (newest first)"),
         # the path in two parts of 16 characters, not one of 32: each stays whole in the `?` help's 21-column
@@ -188,6 +189,11 @@ class ArtifactBrowser(Vertical):
         if self.is_mounted:
             self.query_one(DataTable).move_cursor(row=0)
             self.redraw()
+            self.refresh_bindings()  # Up applies inside a folder only
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Up shows in the footer and works only inside a folder (the top has nothing above it)."""
+        return bool(self.folder) if action == "up" else True
 
     def watch_sort_by(self) -> None:
         if self.is_mounted:

@@ -46,10 +46,11 @@ class LogSearch:
             return
         self.search = needle
         self.matches, self.match_pos = [], None
+        self.searching = bool(needle)  # until the store answers, the status says so (not "0 matches")
         self._cache.clear()
         self.refresh()
+        self._post_status()
         if not needle:
-            self._post_status()
             return
         generation, stream = self.generation, self.log_filter
         self.run_worker(
@@ -62,6 +63,7 @@ class LogSearch:
     def on_log_view_searched(self, message: Message) -> None:
         if message.needle != self.search:
             return
+        self.searching = False
         ids = message.ids
         if ids is None:  # the source cannot search: the loaded lines only
             ids = [self.ids[i] for i, text in enumerate(self.texts) if holds(text, message.needle)]
@@ -70,12 +72,24 @@ class LogSearch:
         if not message.move:
             self._post_status()
             return
-        self.post_message(self.SearchFinished(message.needle, len(ids)))
         if ids:
             here = self.ids[self.top_index] if self.ids else 0
             start = bisect_left(ids, here)
             self._go_to_match(start if start < len(ids) else 0)
         self._post_status()
+
+    def search_status(self) -> str:
+        """The search's part of the status line: searching, the current match, how many, or that
+        there is none (said here, not in a toast over the status line)."""
+        count = len(self.matches)
+        if self.searching:
+            return f"searching {self.search!r} …"
+        if self.match_pos is not None:
+            return f"match {self.match_pos + 1:,}/{count:,} {self.search!r}"
+        if not count:
+            where = self.stream if self.stream not in (None, MATCHES) else "the log"
+            return f"{self.search!r} is not in {where}"
+        return f"{count:,} match{'' if count == 1 else 'es'} {self.search!r}"  # until n / N picks one
 
     def add_live_matches(self, records: list) -> None:
         """New lines of a running job that hold the search: they join the matches, so the count

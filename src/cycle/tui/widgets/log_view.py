@@ -77,6 +77,9 @@ __all__ = [
 ]
 
 
+# when a running job's lines reach the store, as on the platform (`cycle job logs --help` says the same)
+LOG_CADENCE_TEXT = "a running job's log arrives every 600 s"
+
 # G's help, footer tooltip and palette text: it follows new lines only while the job runs
 BOTTOM = Binding("G,end", "bottom", "Last line", key_display="G", tooltip="The last line of the whole log, following")
 BOTTOM_ENDED = replace(BOTTOM, tooltip="Last line of the whole log")
@@ -143,11 +146,6 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
     class StatusChanged(Message):
         """The position, filter or search changed: the screen redraws its status line."""
 
-    class SearchFinished(Message):
-        def __init__(self, needle: str, found: int) -> None:
-            super().__init__()
-            self.needle, self.found = needle, found
-
     def __init__(self, source, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.source = as_source(source)
@@ -166,6 +164,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self.pages_loaded = 0
         self.matches: list[int] = []
         self.match_pos: int | None = None
+        self.searching = False  # a search is under way in the store
         self._cache: OrderedDict[tuple, Strip] = OrderedDict()
         self._pending: list = []
         self._refresh_timer = None
@@ -197,6 +196,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
                 for binding in bindings
             ]
         self.refresh_bindings()
+        self._post_status()  # "log ended", not "follow" (nor "no lines yet")
 
     def on_mount(self) -> None:
         self._jump("tail")
@@ -237,6 +237,13 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         if self.is_mounted:
             self.post_message(self.StatusChanged())
 
+    def _empty_status(self) -> str:
+        """No line to show: loading, none (an ended job), or none yet: a running job's log reaches
+        storage on the platform's cadence, so its first minutes look empty though it writes."""
+        if self.fetching:
+            return "no lines (loading)"
+        return "no lines" if self.ended else f"no lines yet ({LOG_CADENCE_TEXT})"
+
     def status(self) -> str:
         """`line N of M · match k/K 'x' · follow · streams · wrap`: the most useful first, for 80 columns."""
         parts = []
@@ -246,13 +253,9 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
             total = f"{self.total:,}" if self.total is not None else "?"
             parts.append(f"line {line} of {total}")
         else:
-            parts.append("no lines" + (" (loading)" if self.fetching else ""))
+            parts.append(self._empty_status())
         if self.search:
-            count = len(self.matches)
-            if self.match_pos is not None:
-                parts.append(f"match {self.match_pos + 1:,}/{count:,} {self.search!r}")
-            else:  # none chosen yet (a filter change recounted them): how many, until n / N
-                parts.append(f"{count:,} match{'' if count == 1 else 'es'} {self.search!r}")
+            parts.append(self.search_status())
         parts.append("log ended" if self.ended else f"follow {'on' if self.follow else 'off'}")
         parts.append(f"streams: {self.stream or 'all'}")
         parts.append(f"wrap {'on' if self.wrap else 'off'}")
