@@ -17,6 +17,49 @@ def key_label(keys: str) -> str:
 
 Sections = list[tuple[str, list[tuple[str, str]]]]
 
+# The footer's keys by importance, the user's most frequent actions first: ONE order (by action) for
+# every screen. The footer shows them in this order and, when a terminal is too narrow for all,
+# drops them from the end, never `?` (it lists every key). An action not listed here ranks last; a
+# test checks that every key the footer can show is listed, so a new key gets a place on purpose.
+FOOTER_ORDER = (
+    "back",  # Esc: the job screen's way out
+    "search",  # /: the log
+    "open",  # Enter: a job (jobs list), a folder (artifacts)
+    "filter",  # /: the jobs list
+    "toggle_follow",  # f
+    "cancel_job",  # c
+    "download",  # d: artifacts
+    "help",  # ?
+    "quit",  # q
+    "bottom",  # G: the log's last line
+    "reassign_job",  # r: a running job
+    "refresh",  # r: the jobs list
+    "up",  # Backspace: artifacts, out of a folder
+    "toggle_sort",  # s: artifacts
+    "next_tab",  # Tab
+    "cycle_stream",  # s: the log
+    "toggle_wrap",  # w
+    "command_palette",  # ctrl+p: the palette lists every action anyway
+)
+ALWAYS_IN_FOOTER = "help"
+
+
+def footer_rank(action: str | None) -> int:
+    """Where `action` stands in FOOTER_ORDER (unlisted: after every listed one)."""
+    return FOOTER_ORDER.index(action) if action in FOOTER_ORDER else len(FOOTER_ORDER)
+
+
+def keys_that_fit(widths: list[tuple[str, int]], room: int) -> set[str]:
+    """The actions the footer shows in `room` columns, from (action, width in columns) in order of
+    importance: the least important give way first until the rest fit; `?` never gives way."""
+    shown = dict(widths)
+    for action, width in reversed(widths):
+        if sum(shown.values()) <= room:
+            break
+        if action != ALWAYS_IN_FOOTER:
+            del shown[action]
+    return set(shown)
+
 
 def rows(owner) -> list[tuple[str, str]]:
     """(keys, what they do) for each binding of a screen or widget class, in declaration order."""

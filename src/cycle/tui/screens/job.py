@@ -64,7 +64,7 @@ class JobScreen(Screen):
                 yield Input(placeholder=SEARCH_HINT, id="search")
             with TabPane("Artifacts", id="artifacts-tab"):
                 yield ArtifactBrowser(id="artifacts")
-        yield KeyFooter()  # Quit and ? first: never cut at 80 columns
+        yield KeyFooter()  # the keys that matter first; at 80 columns the least used give way
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
