@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from summary import record
@@ -151,59 +152,38 @@ def sha256_alone(source: Path, runs: int) -> float:
     return statistics.median(times)
 
 
-def flat_pairs(work: Path, source: Path, pairs: int) -> tuple[float, float]:
-    """Median seconds of flat_store_loop and of `cp -r`, interleaved like local_pairs."""
-    flat, cp, made = [], [], []
-    try:
-        for run in range(pairs):
-            for kind in (("cp", "flat") if run % 2 == 0 else ("flat", "cp")):
-                target = work / f"{kind}-floor-{run}"
-                made.append(target)
-                subprocess.run(["sync"])
-                time.sleep(FREED_INODES_SETTLE)
-                start = time.perf_counter()
-                if kind == "cp":
-                    subprocess.run(["cp", "-r", str(source), str(target)], check=True)
-                    cp.append(time.perf_counter() - start)
-                else:
-                    flat.append(flat_store_loop(source, target))
-    finally:
-        for target in made:
-            shutil.rmtree(target, ignore_errors=True)
-    return statistics.median(flat), statistics.median(cp)
-
-
-def local_pairs(work: Path, source: Path, pairs: int) -> tuple[float, float]:
-    """Median seconds of the local store and of `cp -r` on the same files, interleaved, with the
+def against_cp(work: Path, source: Path, pairs: int, ours: Callable[[Path, Path], float]) -> tuple[float, float]:
+    """Median seconds of `ours(source, target)` and of `cp -r source target`, interleaved, with the
     disk synced before each run: one run each varied 10x here (the writeback of the previous
-    run's gigabyte lands in the next one's time). Every copy is kept until all runs are done:
-    on this disk (ext4 without a journal) the inode allocator skips inodes freed in the last
-    seconds one by one (`recently_deleted` in ext4's find_inode_bit), so a copy made right after
-    deleting the previous copy's 2,000 files paid ~0.5 ms per new file instead of ~0.03 ms,
-    for `cp` and the store alike, and the figure measured the allocator rather than either.
-    Copies of a few large files (no inodes to speak of) are removed at once to spare the disk."""
-    ours, cp, made = [], [], []
-    keep = sum(1 for _ in source.iterdir()) > 100
+    run's gigabyte lands in the next one's time). Copies of many files are kept until all runs
+    are done, and each run waits FREED_INODES_SETTLE first: on this disk (ext4 without a journal)
+    the inode allocator skips inodes freed in the last seconds one by one (`recently_deleted` in
+    ext4's find_inode_bit), so a copy made right after deleting the previous copy's 2,000 files
+    paid ~0.5 ms per new file instead of ~0.03 ms, for `cp` and the store alike, and the figure
+    measured the allocator rather than either. Copies of a few large files are removed at once."""
+    times: dict[str, list[float]] = {"cp": [], "ours": []}
+    made = []
+    many = sum(1 for _ in source.iterdir()) > 100
     try:
         for run in range(pairs):
             for kind in (("cp", "ours") if run % 2 == 0 else ("ours", "cp")):
                 target = work / f"{kind}-{source.name}-{run}"
                 made.append(target)
                 subprocess.run(["sync"])
-                if keep:
+                if many:
                     time.sleep(FREED_INODES_SETTLE)  # inodes anyone freed just before are reusable again
                 if kind == "cp":
                     start = time.perf_counter()
                     subprocess.run(["cp", "-r", str(source), str(target)], check=True)
-                    cp.append(time.perf_counter() - start)
+                    times["cp"].append(time.perf_counter() - start)
                 else:
-                    ours.append(run_pipeline(source, LocalStore(target)))
-                if not keep:
+                    times["ours"].append(ours(source, target))
+                if not many:
                     shutil.rmtree(target)
     finally:
         for target in made:
             shutil.rmtree(target, ignore_errors=True)
-    return statistics.median(ours), statistics.median(cp)
+    return statistics.median(times["ours"]), statistics.median(times["cp"])
 
 
 def s3_big(host: str, server_pid: int, work: Path, big: list[Path], pairs: int) -> None:
@@ -324,7 +304,8 @@ def main() -> None:
             local = [] if "local" not in wanted else [("1 GiB in 4 files", work / "big"),
                                                         (f"{len(small)} x 4 KiB", work / "small")]
             for name, source in local:
-                ours, cp_time = local_pairs(work, source, args.pairs)
+                ours, cp_time = against_cp(work, source, args.pairs,
+                                           lambda source, target: run_pipeline(source, LocalStore(target)))
                 goal = "goal >= 0.8" if source.name == "big" else "goal >= 0.5"  # the issue's goals
                 ratio_line(f"{name} to the local store vs cp (median of {args.pairs} interleaved pairs)", ours,
                            cp_time, goal)
@@ -336,7 +317,7 @@ def main() -> None:
                     files = len(small)
                     print(f"  cp took {cp_time / files * 1e6:.0f} us a file, the store {ours / files * 1e6:.0f} us "
                           "(on this disk ~40 us a file for cp when no inodes were freed nearby just before)")
-                    flat, flat_cp = flat_pairs(work, source, args.pairs)
+                    flat, flat_cp = against_cp(work, source, args.pairs, flat_store_loop)
                     ratio_line(f"{name}: the store's unskippable steps as one flat Python loop vs cp (the floor "
                                "of a store in Python)", flat, flat_cp, "goal >= 0.5")
             shutil.rmtree(work / "big")
