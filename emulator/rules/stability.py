@@ -41,7 +41,16 @@ class StabilityTracker:
         """A create/modify/move event for `path`: (re)start its timer; it now counts as written last.
 
         Re-inserting keeps `_pending` ordered by last change, so `due()` stops at the first file
-        whose window is still open instead of visiting every pending file on every tick."""
+        whose window is still open instead of visiting every pending file on every tick.
+
+        An event for a file already waiting with the same (size, mtime_ns) changes nothing: the
+        file did not change, so neither its window nor its place in the write order moves. Such
+        events come in bursts: a close after the last write, and the "created" events watchdog
+        makes up for every file already in a new folder (in listing order, after the folder's
+        files were touched oldest first), which would otherwise reorder a FIFO upload."""
+        waiting = self._pending.get(path)
+        if waiting is not None and signature is not None and waiting.signature == signature:
+            return
         self._seq += 1
         self._pending.pop(path, None)
         self._pending[path] = _Pending(now, signature, self._seq)

@@ -144,3 +144,25 @@ def test_reading_files_in_artifacts_wakes_no_watcher_event(tmp_path, monkeypatch
         assert seen == []
     finally:
         pipeline.finish()
+
+
+def test_a_folder_moved_into_artifacts_uploads_its_files_in_the_order_they_were_written(tmp_path):
+    """FIFO over a new folder: the folder's rescan touches its files oldest first, and the "created"
+    events watchdog makes up for them afterwards (in directory-listing order) must not reorder them."""
+    pipeline, batches = pipeline_over(tmp_path, {})
+    pipeline.start()
+    try:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        names = [f"ckpt-{i:02}" for i in range(60)]
+        written = names[::2] + names[1::2]  # an order that is neither by name nor (likely) by listing
+        for i, name in enumerate(written):
+            (outside / name).write_bytes(name.encode())
+            os.utime(outside / name, ns=(1_700_000_000_000_000_000 + i * 10**9,) * 2)
+        os.rename(outside, pipeline.root / "run")
+        deadline = time.monotonic() + 20
+        while len(batches.paths()) < len(names) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        pipeline.finish()
+    assert batches.paths() == [f"run/{name}" for name in written]

@@ -98,3 +98,27 @@ def test_queue_warning_after_the_threshold_counts_the_file_in_flight():
     assert queue.warning_due(1.6, threshold=1.0)  # the last file is still in flight
     queue.settle()
     assert queue.age(2.0) == 0.0 and not queue.warning_due(2.0, threshold=1.0)
+
+
+def test_an_event_for_a_waiting_file_that_did_not_change_keeps_its_place_and_window():
+    """A new folder's files are touched oldest first; watchdog then makes up a "created" event for
+    each file in it, in listing order: those must not reorder a FIFO upload nor restart windows."""
+    disk, tracker, queue = Disk(), StabilityTracker(0.5), UploadQueue(FIFO)
+    for i, name in enumerate(["d/c", "d/a", "d/b"]):  # written c, a, b
+        disk.write(name, 10, i * 0.01)
+    for name in ["d/c", "d/a", "d/b"]:  # the folder's rescan, by mtime
+        tracker.touch(name, 0.1, disk.stat(name))
+    for name in ["d/a", "d/b", "d/c"]:  # the made-up events, in listing order, a moment later
+        tracker.touch(name, 0.3, disk.stat(name))
+    for item in tracker.due(0.6, disk.stat):  # 0.5 s after the rescan: due, not restarted at 0.3
+        queue.push(item, 0.6)
+    assert [queue.pop().path for _ in range(3)] == ["d/c", "d/a", "d/b"]
+
+
+def test_an_event_with_a_new_signature_still_restarts_the_window_and_moves_the_file_last():
+    disk, tracker = Disk(), StabilityTracker(0.5)
+    tracker.touch("a", 0.0, disk.write("a", 10, 0.0))
+    tracker.touch("b", 0.1, disk.write("b", 10, 0.1))
+    tracker.touch("a", 0.2, disk.write("a", 20, 0.2))  # a written again
+    assert [s.path for s in tracker.due(0.65, disk.stat)] == ["b"]
+    assert [s.path for s in tracker.due(0.75, disk.stat)] == ["a"]
