@@ -144,6 +144,20 @@ def test_job_status_shows_duration_and_archived(home):
     assert info["archived"] is False and info["duration_seconds"] >= 0
 
 
+def test_job_status_counts_the_artifacts_stored_so_far(home):
+    from emulator.models import Artifact
+    from emulator.platform import EmulatorPlatform
+
+    job = make_jobs(1, state=JobState.RUNNING)[0]
+    store = EmulatorPlatform().store
+    for path, size in (("a.pt", 1024), ("b.pt", 2048), ("a.pt", 3072)):  # a.pt stored twice: its newest counts
+        store.add_artifact(job.id, Artifact(path, f"jobs/{job.name}/artifacts/{path}", size, "0" * 64, 1, 2))
+    rows = dict(line.split(None, 1) for line in run("job", "status", job.name).stdout.splitlines())
+    assert rows["artifacts"] == "2 stored, 5.0 KiB"
+    info = json.loads(run("job", "status", job.name, "--json").stdout)
+    assert (info["artifacts_stored"], info["artifacts_bytes"]) == (2, 5120)
+
+
 def test_duration_runs_from_start_to_finish_or_to_now():
     from dataclasses import replace
 

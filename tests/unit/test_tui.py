@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cycle.sizes import human_size
 from cycle.tui.app import CycleApp
-from cycle.tui.widgets.artifact_browser import ArtifactBrowser, entries_in, human, sort_entries
+from cycle.tui.widgets.artifact_browser import ArtifactBrowser, entries_in, sort_entries
 from cycle.tui.widgets.log_view import PAGE, LogView
 
 from tui_fakes import T0, FakePlatform
@@ -88,7 +89,7 @@ async def artifacts_shown(pilot) -> ArtifactBrowser:
 
 
 def test_human_sizes_and_listing():
-    assert [human(n) for n in (10, 2048, 52_428_800)] == ["10 B", "2.0 KiB", "50.0 MiB"]
+    assert [human_size(n) for n in (10, 2048, 52_428_800)] == ["10 B", "2.0 KiB", "50.0 MiB"]
     stored = {"a/x": 5, "a/y": 7, "b": 100, "c": 1}
     top = entries_in("", stored, {"a/z"})
     assert [(e.name, e.is_dir, e.size, e.queued) for e in sort_entries(top, "name")] == [

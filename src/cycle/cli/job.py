@@ -86,23 +86,30 @@ def status(
     name: JobArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show one job's state, reason, machine, times, duration and whether it is archived."""
+    """Show one job's state, reason, machine, times, duration, the artifacts stored so far and
+    whether it is archived."""
     import time
 
     from cycle.api import QUEUE_WARNING_TEXT
     from cycle.platform import reading_platform
+    from cycle.sizes import human_size
 
-    job = reading_platform().job(name)
+    platform = reading_platform()
+    job = platform.job(name)
     seconds = job.run_seconds(time.time_ns())
-    info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3)}
+    stored = platform.artifacts(job.name)
+    info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3),
+            "artifacts_stored": len(stored), "artifacts_bytes": sum(a.size for a in stored)}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    text = {**info, "duration_seconds": None, "archived": "yes" if job.archived else "no",
+    hidden = ("duration_seconds", "artifacts_stored", "artifacts_bytes")
+    text = {**info, "archived": "yes" if job.archived else "no",
             "upload_queue_warning": "yes" if job.queue_warning else "no",
-            "duration": _duration_text(job, seconds)}
+            "duration": _duration_text(job, seconds),
+            "artifacts": f"{len(stored)} stored, {human_size(info['artifacts_bytes'])}"}
     for key, value in text.items():
-        if key != "duration_seconds":
+        if key not in hidden:
             typer.echo(f"{key:20} {value if value is not None else '-'}")
     if info["upload_queue_warning"]:
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)

@@ -20,21 +20,13 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, ProgressBar
 
+from cycle.sizes import human_size
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time
 
 EMPTY_HINT = "(no files yet: what the job writes under /artifacts shows here as it is uploaded)"
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
-
-
-def human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 @dataclass(frozen=True)
@@ -163,7 +155,7 @@ class ArtifactBrowser(Vertical):
         now = (getattr(self.app, "clock", None) or time.time_ns)()
         for entry in self.rows:
             name = entry.name + ("/" if entry.is_dir and entry.name != ".." else "")
-            size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human(entry.size))
+            size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human_size(entry.size))
             modified = "" if entry.name == ".." else short_time(entry.mtime_ns, now, getattr(self.app, "zone", None))
             status = "queued" if entry.queued else ("" if entry.name == ".." else "stored")
             cells.append((name, size, modified, status))
