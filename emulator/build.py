@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from cycle.api.manifest import Manifest
 from emulator.context import build_context_files, build_key_for
 from emulator.engine import docker as runtime
+from emulator.engine import protocol
+from emulator.engine.archive import tar_of
 from emulator.engine.dockerd import resolve_network
 from emulator.engine.protocol import BuildFailed, BuildResult  # noqa: F401  (defined with the protocol; kept here)
 from emulator.models import Build, now_ns
@@ -104,17 +106,17 @@ class Builder:
         network_mode = resolve_network(self.client, network_mode)
         self.emit(f"build network: {network_mode}"
                   + (" (--network none: build.sh cannot download)" if network_mode == "none" else ""))
-        spec = runtime.ContainerSpec(
+        spec = protocol.ContainerSpec(
             image=parent.id,
             command=["bash", ".cycleswap/build.sh"],
-            labels={**self.labels, runtime.LABEL_KIND: "build"},
+            labels={**self.labels, protocol.LABEL_KIND: "build"},
             environment=manifest.container_env(),
             network_mode=network_mode,
-            capabilities=runtime.BUILD_CAPABILITIES,
+            capabilities=protocol.BUILD_CAPABILITIES,
         )
         container = runtime.create_container(self.client, spec)
         try:
-            archive = runtime.tar_of(build_context_files(manifest.root, manifest.build_files), "app")
+            archive = tar_of(build_context_files(manifest.root, manifest.build_files), "app")
             with archive:
                 container.put_archive("/", archive)
             container.start()
@@ -152,7 +154,7 @@ class Builder:
         changes += [f"LABEL {k}={v}" for k, v in (config.get("Labels") or {}).items()]
         changes.append(f"WORKDIR {config.get('WorkingDir') or '/'}")
         container = self.client.containers.create(image.id, command=["true"],
-                                                  labels={**self.labels, runtime.LABEL_KIND: "flatten"})
+                                                  labels={**self.labels, protocol.LABEL_KIND: "flatten"})
         try:
             with tempfile.TemporaryFile() as flat:
                 for chunk in container.export():

@@ -212,12 +212,13 @@ def read_inotify_watches(path: Path = Path("/proc/sys/fs/inotify/max_user_watche
 def probe_network(client, image_fact: ImageFact, home: Path) -> Probe:
     """Run PROBE_SCRIPT in a container from the base image on the network builds get."""
     from emulator.engine import docker as runtime
+    from emulator.engine import protocol
     from emulator.engine.dockerd import resolve_network
 
     network = resolve_network(client, "auto")
-    labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(home), runtime.LABEL_KIND: "doctor"}
-    spec = runtime.ContainerSpec(image=image_fact.image, command=["sh", "-c", PROBE_SCRIPT], labels=labels,
-                                 working_dir="/", network_mode=network)
+    labels = {protocol.LABEL: "1", protocol.LABEL_HOME: protocol.home_label(home), protocol.LABEL_KIND: "doctor"}
+    spec = protocol.ContainerSpec(image=image_fact.image, command=["sh", "-c", PROBE_SCRIPT], labels=labels,
+                                  working_dir="/", network_mode=network)
     container = runtime.create_container(client, spec)
     try:
         container.start()

@@ -16,24 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cycle.errors import EngineUnavailable, ImageMissing
-from emulator.engine.archive import tar_of  # noqa: F401  (re-exported)
 from emulator.engine.output import FrameReader, LineSplitter, Record
-from emulator.engine.protocol import (  # noqa: F401  (re-exported: callers name them runtime.X)
-    BUILD_CAPABILITIES,
-    DOCKER_DEFAULT_CAPABILITIES,
-    JOB_CAPABILITIES,
+from emulator.engine.protocol import (
     LABEL,
     LABEL_HOME,
-    LABEL_JOB,
-    LABEL_KIND,
     LABEL_PID,
-    SECURITY_OPTIONS,
-    BuildRequest,
-    BuildResult,
     ContainerSpec,
-    ContainerState,
-    EngineRefused,
-    ImageInfo,
     home_label,
     host_settings,
 )

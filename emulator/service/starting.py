@@ -161,7 +161,7 @@ class Starting:
     def upload_project(self, project_dir: Path, options: TestOptions, progress=None, sink: LogSink | None = None):
         """Snapshot the project as a new version and build its image with the project-test cache."""
         from emulator.build import Builder
-        from emulator.engine import docker as runtime
+        from emulator.engine import protocol
         from emulator.upload import upload_project
 
         prepared = self.prepare(project_dir, options, waits=True)
@@ -171,8 +171,8 @@ class Starting:
         say = (lambda text: sink(now_ns(), Stream.SYSTEM, text)) if sink else (lambda text: None)
         if prepared.notice:
             say(prepared.notice)
-        labels = {runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(self.home),
-                  runtime.LABEL_PID: str(os.getpid())}
+        labels = {protocol.LABEL: "1", protocol.LABEL_HOME: protocol.home_label(self.home),
+                  protocol.LABEL_PID: str(os.getpid())}
         build = Builder(prepared.client, self.store, labels, say).ensure(
             manifest, prepared.base_image, options.rebuild, options.clean, options.network)
         return version, len(files), new_bytes, build.image

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from emulator.engine import docker as runtime
+from emulator.engine import protocol
 from emulator.models import JobState
 from emulator.platform import EmulatorPlatform
 
@@ -83,9 +84,10 @@ def test_a_job_cannot_plant_setuid_files_or_devices_for_other_users(project, hom
 
 
 def test_job_and_build_containers_drop_capabilities_and_new_privileges(docker_client):
-    for capabilities in (runtime.JOB_CAPABILITIES, runtime.BUILD_CAPABILITIES):
-        spec = runtime.ContainerSpec(image="cycle/base:busybox", command=["true"],
-                                     labels={runtime.LABEL: "1", runtime.LABEL_KIND: "test"}, capabilities=capabilities)
+    for capabilities in (protocol.JOB_CAPABILITIES, protocol.BUILD_CAPABILITIES):
+        spec = protocol.ContainerSpec(image="cycle/base:busybox", command=["true"],
+                                      labels={protocol.LABEL: "1", protocol.LABEL_KIND: "test"},
+                                      capabilities=capabilities)
         container = runtime.create_container(docker_client, spec)
         try:
             host = docker_client.api.inspect_container(container.id)["HostConfig"]
@@ -96,8 +98,8 @@ def test_job_and_build_containers_drop_capabilities_and_new_privileges(docker_cl
         assert "no-new-privileges" in host["SecurityOpt"]
         assert host["Privileged"] is False
     for dangerous in ("MKNOD", "SETFCAP", "SYS_ADMIN", "NET_RAW", "FSETID"):
-        assert dangerous not in runtime.JOB_CAPABILITIES
-    assert "MKNOD" not in runtime.BUILD_CAPABILITIES
+        assert dangerous not in protocol.JOB_CAPABILITIES
+    assert "MKNOD" not in protocol.BUILD_CAPABILITIES
 
 
 def test_a_job_keeps_what_ordinary_work_needs(project):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from cycle.sdk import Client, JobState
-from emulator.engine import docker as runtime
+from emulator.engine import protocol
 from emulator.models import Artifact
 from emulator.platform import EmulatorPlatform
 
@@ -109,7 +109,7 @@ def test_cancel_a_running_detached_job(project, detached, home, docker_client):
     result = cli("job", "cancel", name)
     assert result.exit_code == 0 and "CANCELLED" in result.output
     assert EmulatorPlatform().job(name).state is JobState.CANCELLED
-    filters = {"label": [f"{runtime.LABEL_JOB}={job.id}", f"{runtime.LABEL_HOME}={runtime.home_label(home)}"]}
+    filters = {"label": [f"{protocol.LABEL_JOB}={job.id}", f"{protocol.LABEL_HOME}={protocol.home_label(home)}"]}
     assert docker_client.containers.list(all=True, filters=filters) == []
     again = cli("job", "cancel", name)
     assert again.exit_code == 2 and "already CANCELLED" in again.output

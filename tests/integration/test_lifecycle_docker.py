@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from emulator.engine import docker as runtime
+from emulator.engine import protocol
 from emulator.models import JobState, Stream
 from emulator.pids import pid_alive
 from emulator.store import StateStore
@@ -24,7 +24,7 @@ def start(project, *args: str) -> str:
 
 
 def job_containers(docker_client, home, job_id: int) -> list:
-    filters = {"label": [f"{runtime.LABEL_JOB}={job_id}", f"{runtime.LABEL_HOME}={runtime.home_label(home)}"]}
+    filters = {"label": [f"{protocol.LABEL_JOB}={job_id}", f"{protocol.LABEL_HOME}={protocol.home_label(home)}"]}
     return docker_client.containers.list(all=True, filters=filters)
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
-from emulator.engine import docker as runtime
+from emulator.engine import protocol
 from emulator.models import Stream
 
 
 def _log_drivers_of_job_containers(home, docker_client, stop: threading.Event, seen: list) -> None:
-    filters = {"label": [f"{runtime.LABEL_KIND}=job", f"{runtime.LABEL_HOME}={runtime.home_label(home)}"]}
+    filters = {"label": [f"{protocol.LABEL_KIND}=job", f"{protocol.LABEL_HOME}={protocol.home_label(home)}"]}
     while not stop.is_set() and not seen:
         seen += [found.attrs["HostConfig"]["LogConfig"]["Type"]
                  for found in docker_client.containers.list(all=True, filters=filters)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from emulator.engine import docker as runtime
+from emulator.engine import protocol
 from emulator.engine.dockerd import engine_has_bridge, network_for
 from emulator.models import Stream
 
@@ -16,8 +16,8 @@ def networks_of_containers(client, home, since_ns: int) -> dict[str, str]:
     engine's own events (the network each container was connected to = its HostConfig.NetworkMode)."""
     until = int(time.time()) + 1
     created = client.events(since=since_ns // 10**9 - 1, until=until, decode=True, filters={
-        "type": "container", "event": "create", "label": f"{runtime.LABEL_HOME}={runtime.home_label(home)}"})
-    kinds = {e["id"]: e["Actor"]["Attributes"].get(runtime.LABEL_KIND) for e in created if e["timeNano"] >= since_ns}
+        "type": "container", "event": "create", "label": f"{protocol.LABEL_HOME}={protocol.home_label(home)}"})
+    kinds = {e["id"]: e["Actor"]["Attributes"].get(protocol.LABEL_KIND) for e in created if e["timeNano"] >= since_ns}
     connects = client.events(since=since_ns // 10**9 - 1, until=until, decode=True,
                              filters={"type": "network", "event": "connect"})
     return {kinds[e["Actor"]["Attributes"]["container"]]: e["Actor"]["Attributes"]["name"]

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from emulator.engine import docker as runtime
+from emulator.engine import protocol
 from emulator.models import JobState, Stream
 
 
@@ -25,7 +26,7 @@ def job_stdout(run):
 def build_containers_created(client, home, since_ns: int) -> int:
     """Build containers the engine created for this home since `since_ns`, from Docker's own events."""
     filters = {"type": "container", "event": "create",
-               "label": [f"{runtime.LABEL_HOME}={runtime.home_label(home)}", f"{runtime.LABEL_KIND}=build"]}
+               "label": [f"{protocol.LABEL_HOME}={protocol.home_label(home)}", f"{protocol.LABEL_KIND}=build"]}
     events = client.events(since=since_ns // 10**9 - 1, until=int(time.time()) + 1, filters=filters, decode=True)
     return sum(1 for event in events if event["timeNano"] >= since_ns)
 
@@ -243,8 +244,8 @@ def test_sweep_removes_leftovers_of_dead_runs(project, home, docker_client):
     store.set_state(stale.id, JobState.RUNNING)
     leftover = docker_client.containers.create(
         "cycle/base:busybox", command=["sleep", "100"],
-        labels={runtime.LABEL: "1", runtime.LABEL_HOME: runtime.home_label(home), runtime.LABEL_PID: "999999999",
-                runtime.LABEL_JOB: str(stale.id), runtime.LABEL_KIND: "job"},
+        labels={protocol.LABEL: "1", protocol.LABEL_HOME: protocol.home_label(home), protocol.LABEL_PID: "999999999",
+                protocol.LABEL_JOB: str(stale.id), protocol.LABEL_KIND: "job"},
     )
     run = project.test()
     assert run.exit_code == 0
@@ -274,7 +275,7 @@ def test_ctrl_c_cancels_the_job_and_removes_its_container(project, home, docker_
     job = store.jobs(limit=1)[0]
     assert job.state is JobState.CANCELLED
     assert "Traceback" not in output
-    filters = {"label": [f"{runtime.LABEL_JOB}={job.id}", f"{runtime.LABEL_HOME}={runtime.home_label(home)}"]}
+    filters = {"label": [f"{protocol.LABEL_JOB}={job.id}", f"{protocol.LABEL_HOME}={protocol.home_label(home)}"]}
     assert docker_client.containers.list(all=True, filters=filters) == []
 
 

@@ -7,9 +7,8 @@ import io
 import pytest
 
 from cycle.errors import ImageMissing
-from emulator.engine.docker import ContainerSpec
 from emulator.engine.fake import FakeRuntime
-from emulator.engine.protocol import ContainerRuntime
+from emulator.engine.protocol import ContainerRuntime, ContainerSpec
 from emulator.engine.runtime import DockerRuntime
 
 
