@@ -173,8 +173,8 @@ def logs(
     """Print a job's log: stdout, stderr and system events interleaved by timestamp.
 
     Logs reach storage on the platform's 600 s cadence (and when the job ends), so a running job's
-    newest lines show up late, as on the platform. --follow (as `docker logs -f`) then waits for new
-    lines until the job ends.
+    newest lines show up late, as on the platform. --follow waits for them and prints each upload as
+    it lands, until the job ends (or the reader of a pipe leaves, as `tail -f | head`).
     """
     from cycle.cli.fast import print_log
     from cycle.platform import reading_platform
@@ -183,7 +183,7 @@ def logs(
     platform = reading_platform()
     chosen = _stream(stream)
     since_ns = parse_since(since) if since else 0
-    records = print_log(platform, name, tail, chosen, since_ns)  # the fast path's too (cycle/cli/fast.py)
+    records = print_log(platform, name, tail, chosen, since_ns, follow)  # the fast path's too (cycle/cli/fast.py)
     out = sys.stdout
     if follow:
         after = records[-1].id if records else 0
@@ -195,8 +195,9 @@ def follow_log(platform, name: str, after_id: int, interval: float, write, strea
                each_pass=None):
     """Hand every log line after `after_id` to `write` as it reaches storage, until the job ends;
     returns the ended job. The state is read before the lines, so once it is final the lines
-    read after it are the last ones. `each_pass(job)` runs after each read (tail downloads there)."""
-    import time
+    read after it are the last ones. `each_pass(job)` runs after each read (tail downloads there).
+    Between reads it stops (BrokenPipeError) as soon as the reader of a piped stdout has left."""
+    from cycle.cli.output import wait_unless_reader_left
 
     while True:
         job = platform.job(name)
@@ -208,7 +209,7 @@ def follow_log(platform, name: str, after_id: int, interval: float, write, strea
             each_pass(job)
         if job.state.is_final:
             return job
-        time.sleep(interval)
+        wait_unless_reader_left(interval)
 
 
 @app.command()
