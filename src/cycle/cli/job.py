@@ -358,7 +358,8 @@ def tail(
 
     Saves like `pull`: output.log and artifacts/ under <project>/.cycleswap/jobs/<job-name>/.
     Exits like `cycle project test`: 0 when the job FINISHED, else the job's exit code (1 when it
-    has none), so `cycle job tail JOB && next-step` waits for a good result.
+    has none), so `cycle job tail JOB && next-step` waits for a good result. A failed build's
+    explanation closes the output, after the job's state, as in `cycle project test`.
     """
     from cycle.cli.output import job_exit_code
     from cycle.platform import reading_platform
@@ -382,12 +383,36 @@ def tail(
             warned = True
             _warn_queue(job)
 
+    explanation = BuildExplanation()
     with open(folder / "output.log", "w", encoding="utf-8") as log:
         def write(record) -> None:
             line = format_line(record)
-            sys.stdout.write(line + "\n")
+            if not explanation.holds(record):  # printed once, last (output.log keeps the whole log)
+                sys.stdout.write(line + "\n")
             log.write(line + "\n")
 
         job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
     typer.echo(f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else ""), err=True)
+    if explanation.lines:
+        typer.echo("\n" + "\n".join(explanation.lines), err=True)
     raise typer.Exit(job_exit_code(job))
+
+
+class BuildExplanation:
+    """The closing explanation of a failed build (`build failed: …` and its `build output | …`
+    lines), held back from a streamed log so that, as in `cycle project test`, it is the last thing
+    on the screen, after the job's state, rather than lost above it. The latest one counts."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def holds(self, record) -> bool:
+        """Keep `record` when it is part of the explanation (True: the caller does not print it)."""
+        from cycle.cli.output import BUILD_FAILED_PREFIX, is_build_explanation
+
+        if record.stream.value != "system" or not is_build_explanation(record.text):
+            return False
+        if record.text.startswith(BUILD_FAILED_PREFIX):
+            self.lines = []
+        self.lines.append(record.text)
+        return True
