@@ -122,6 +122,7 @@ class JobRunner:
         """The job's context; its log shipper is new unless one was set on the runner (tests)."""
         if self.shipper is None or self.shipper.job_id != job.id:
             self.shipper = LogShipper(self.store, job.id, self.sink)
+            self.store.record_log_cadence(job.id, self.shipper.cadence)  # readers say the cadence it has
         return JobContext(self.home, self.store, self.runtime, self.blobs, self.settings, self.labels, job,
                           self.shipper, manifest, options, base, base_image)
 

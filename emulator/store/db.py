@@ -130,6 +130,7 @@ ADDED_COLUMNS = [
     ("machines", "agent_pid", "INTEGER"),
     ("requests", "requester", "TEXT"),
     ("jobs", "log_backlog", "INTEGER NOT NULL DEFAULT 0"),
+    ("jobs", "log_cadence_seconds", "REAL NOT NULL DEFAULT 600"),
 ]
 
 SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS)).encode()) & 0x7FFFFFFF

@@ -115,6 +115,12 @@ class JobsTable(Database):
         with self._tx() as db:
             db.execute("UPDATE jobs SET log_backlog = ? WHERE id = ?", (lines, job_id))
 
+    def record_log_cadence(self, job_id: int, seconds: float) -> None:
+        """How often the job's agent ships its log (recorded as its shipper starts): readers
+        in other processes, with another $CYCLE_LOG_CADENCE_SECONDS or none, say this one."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET log_cadence_seconds = ? WHERE id = ?", (seconds, job_id))
+
     def queued_paths(self, job_id: int) -> list[str]:
         """The job's queued artifacts as its agent last recorded them, sorted (none unless it is RUNNING)."""
         db = self._connection()

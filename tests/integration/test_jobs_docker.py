@@ -60,6 +60,7 @@ def test_logs_ship_on_the_cadence_not_before(project, s3_storage, monkeypatch):
     seen_at = time.time()
     job = platform.job(name)
     assert early and job.state is JobState.RUNNING, "the line must become visible while the job still runs"
+    assert job.log_cadence_seconds == 6.0  # the agent recorded its cadence: readers elsewhere say it (D3)
     assert seen_at - early[0].ts_ns / 1e9 >= 1.5, "the line was visible before the shipment"
     assert not any(r.text == "late-line" for r in platform.logs(name))
     wait_state(name, FINAL)

@@ -54,7 +54,39 @@ def test_a_running_jobs_unshipped_lines_get_one_hint_on_stderr(platform, args) -
     assert done.stdout.endswith("shipped line\n") and "upload" not in done.stdout  # pipes stay clean
     hint = done.stderr.strip().splitlines()
     assert len(hint) == 1 and hint[0].startswith(f"job {job.name} is running: 7 line(s) it printed are not in its log")
-    assert "600 s" in hint[0] and f"cycle job logs {job.name} -f" in hint[0]
+    assert "next log upload (every 600 s) or when the job ends" in hint[0]
+    assert f"`cycle job logs {job.name} -f` waits for them and prints each upload as it lands" in hint[0]
+    assert "as they arrive" not in hint[0]  # -f polls the stored log: it cannot print lines as the job prints them
+
+
+def test_with_follow_the_hint_says_it_waits_for_the_next_upload(platform) -> None:
+    """D2: `job logs JOB -f` printed the hint telling to run `job logs JOB -f`; it says, once, what it waits for."""
+    job = running_job(platform)
+    platform.store.record_log_backlog(job.id, 7)
+    follower = subprocess.Popen([*CYCLE, "job", "logs", job.name, "-f", "--interval", "0.1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        assert follower.stdout.readline().endswith("shipped line\n")
+        first = follower.stderr.readline()  # the hint reads the job before it ends
+        platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
+        out, err = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0, err
+    hint = (first + err).strip().splitlines()
+    assert len(hint) == 1 and hint[0].startswith(f"job {job.name} is running: 7 line(s) it printed are not in its log")
+    assert "waiting for its next log upload (every 600 s) or its end" in hint[0]
+    assert "-f" not in hint[0]
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "5"]], ids=["fast path", "typer"])
+def test_the_hint_says_the_cadence_the_jobs_agent_recorded(platform, args) -> None:
+    """D3: under $CYCLE_LOG_CADENCE_SECONDS=1 (the agent's) the hint still said 600 s."""
+    job = running_job(platform)
+    platform.store.record_log_cadence(job.id, 1.0)
+    platform.store.record_log_backlog(job.id, 2)
+    hint = cycle("job", "logs", job.name, *args, *(["--stream", "stdout"] if args else [])).stderr
+    assert "(every 1 s)" in hint and "600" not in hint
 
 
 def test_no_hint_once_everything_shipped_or_the_job_ended(platform) -> None:
@@ -110,3 +142,20 @@ def test_since_with_a_tail_reads_only_the_last_lines(platform, capsys) -> None:
     assert counting.records_read == 3
     assert capsys.readouterr().out.splitlines()[-1].endswith("line 500")
     assert [r.text for r in print_log(platform, job.name, tail=5, since_ns=499)] == ["line 499", "line 500"]
+
+
+def test_follow_exits_quietly_once_the_reader_of_its_pipe_left(platform) -> None:
+    """D4: `cycle job logs RUNNING_JOB -f | head -1` went on until its next write (the next upload, up
+    to 600 s after head left); it notices the closed pipe while it waits and exits 0, as `tail -f | head`."""
+    job = running_job(platform)
+    follower = subprocess.Popen([*CYCLE, "job", "logs", job.name, "-f"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        assert follower.stdout.readline().endswith("shipped line\n")
+        follower.stdout.close()  # as head does once it has its lines
+        assert follower.wait(timeout=20) == 0  # the job still runs: only the closed pipe ends it
+        err = follower.stderr.read()
+    finally:
+        follower.kill()
+    assert err == "", err  # no traceback, no "Broken pipe"
+    assert platform.job(job.name).state == JobState.RUNNING

@@ -5,6 +5,7 @@ tabs, no stale jumps, wrap and horizontal scroll, a stream filter, failure event
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from test_tui import SIZE, job_opened, jobs_listed, make_app, open_job, search, settle, until
@@ -251,6 +252,17 @@ async def test_an_empty_log_of_a_running_job_says_when_its_lines_come():
         await pilot.press("escape", "j", "j", "enter")  # sweep-2, FAILED: nothing more will come
         await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).ended)
         await until(pilot, lambda: status_line(app).startswith("no lines · log ended"))
+
+
+async def test_the_empty_log_says_the_cadence_the_jobs_agent_recorded():
+    """D3: under $CYCLE_LOG_CADENCE_SECONDS=1 (the agent's) the TUI still said the platform's 600 s."""
+    app, platform = make_app(log_lines=0)
+    platform._jobs[0] = replace(platform._jobs[0], log_cadence_seconds=1.0)  # trainer-4, RUNNING
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.query("#jobs") and app.screen.query_one("#jobs").row_count)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).live_ready)
+        await until(pilot, lambda: status_line(app).startswith("no lines yet (a running job's log arrives every 1 s)"))
 
 
 async def test_the_status_says_searching_until_the_store_answers():

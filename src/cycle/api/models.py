@@ -74,6 +74,13 @@ class Job:
     project_root: str | None = None
     # lines the job printed that its log does not hold yet (they ship on the 600 s cadence); its agent records it
     log_backlog: int = 0
+    # how often its agent ships those lines (the platform's 600 s, or $CYCLE_LOG_CADENCE_SECONDS where the
+    # agent started): recorded per job, so `cycle job logs` and the TUI say the cadence the job really has
+    log_cadence_seconds: float = 600.0
+
+    def log_cadence_text(self) -> str:
+        """How often its log ships, as `cycle job logs` and the TUI say it: `600 s`, `1 s`, `0.5 s`."""
+        return f"{self.log_cadence_seconds:g} s"
 
     def run_seconds(self, now_ns: int) -> float | None:
         """How long the job has run: start to finish, or start to `now_ns` while it runs; None before

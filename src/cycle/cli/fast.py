@@ -97,11 +97,13 @@ def print_ended_log(name: str, tail: int | None) -> bool:
     return True
 
 
-def print_log(platform, name: str, tail: int | None = None, stream=None, since_ns: int = 0) -> list:
+def print_log(platform, name: str, tail: int | None = None, stream=None, since_ns: int = 0,
+              follow: bool = False) -> list:
     """Print the job's log (its last `tail` lines, or all of it; one stream, lines from `since_ns`
     on) to stdout, one formatted line each, and return the records (--follow goes on after the
-    last). Everything is read, then written in one call (a line that cannot be encoded fails before
-    any byte goes out), so when the fast path hands an error over to typer nothing was printed."""
+    last; `follow` picks its variant of the hint). Everything is read, then written in one call (a
+    line that cannot be encoded fails before any byte goes out), so when the fast path hands an
+    error over to typer nothing was printed."""
     from cycle.pull import format_line
 
     if tail is not None:  # the last `tail` lines from `since_ns` on: only those are read
@@ -110,21 +112,27 @@ def print_log(platform, name: str, tail: int | None = None, stream=None, since_n
         records = platform.logs(name, stream, since_ns=since_ns)
     sys.stdout.write("".join(format_line(record) + "\n" for record in records))
     sys.stdout.flush()
-    hint = log_lag_hint(platform.job(name))
+    hint = log_lag_hint(platform.job(name), follow)
     if hint:
         sys.stderr.write(hint + "\n")
     return records
 
 
-def log_lag_hint(job) -> str | None:
-    """One line for stderr when a running job printed lines its log does not hold yet (they ship
-    on the spec's 600 s cadence, and at the job's end), so an empty `job logs` is not a mystery;
-    None otherwise. Both paths print it (an ended job's log is complete: the fast path has no hint)."""
+def log_lag_hint(job, follow: bool = False) -> str | None:
+    """One line for stderr when a running job printed lines its log does not hold yet, so an empty
+    `job logs` is not a mystery; None otherwise. The lines reach the log only at the job's next log
+    upload (the spec: "Logs upload on a 600-second cadence"; the cadence its agent recorded, which
+    $CYCLE_LOG_CADENCE_SECONDS changes) or at its end: -f prints them then, not as the job prints
+    them, so neither variant promises more. Both paths print it (an ended job's log is complete:
+    the fast path has no hint)."""
     if job.state.value != "RUNNING" or not job.log_backlog:
         return None
-    return (f"job {job.name} is running: {job.log_backlog} line(s) it printed are not in its log yet; logs upload "
-            f"every 600 s (the platform's cadence) and when the job ends. `cycle job logs {job.name} -f` prints "
-            "them as they arrive.")
+    waiting = f"job {job.name} is running: {job.log_backlog} line(s) it printed are not in its log yet"
+    upload = f"its next log upload (every {job.log_cadence_text()})"
+    if follow:
+        return f"{waiting}; waiting for {upload} or its end, then printing them (Ctrl-C stops)."
+    return (f"{waiting}: they reach it at {upload} or when the job ends. `cycle job logs {job.name} -f` "
+            "waits for them and prints each upload as it lands.")
 
 
 def quiet_closed_stdout() -> None:

@@ -180,8 +180,8 @@ def logs(
     """Print a job's log: stdout, stderr and system events interleaved by timestamp.
 
     Logs reach storage on the platform's 600 s cadence (and when the job ends), so a running job's
-    newest lines show up late, as on the platform. --follow (as `docker logs -f`) then waits for new
-    lines until the job ends.
+    newest lines show up late, as on the platform. --follow waits for them and prints each upload as
+    it lands, until the job ends (or the reader of a pipe leaves, as `tail -f | head`).
     """
     from cycle.cli.fast import print_log
     from cycle.platform import reading_platform
@@ -190,7 +190,7 @@ def logs(
     platform = reading_platform()
     chosen = _stream(stream)
     since_ns = parse_since(since) if since else 0
-    records = print_log(platform, name, tail, chosen, since_ns)  # the fast path's too (cycle/cli/fast.py)
+    records = print_log(platform, name, tail, chosen, since_ns, follow)  # the fast path's too (cycle/cli/fast.py)
     out = sys.stdout
     if follow:
         after = records[-1].id if records else 0
@@ -202,8 +202,9 @@ def follow_log(platform, name: str, after_id: int, interval: float, write, strea
                each_pass=None):
     """Hand every log line after `after_id` to `write` as it reaches storage, until the job ends;
     returns the ended job. The state is read before the lines, so once it is final the lines
-    read after it are the last ones. `each_pass(job)` runs after each read (tail downloads there)."""
-    import time
+    read after it are the last ones. `each_pass(job)` runs after each read (tail downloads there).
+    Between reads it stops (BrokenPipeError) as soon as the reader of a piped stdout has left."""
+    from cycle.cli.output import wait_unless_reader_left
 
     while True:
         job = platform.job(name)
@@ -215,7 +216,7 @@ def follow_log(platform, name: str, after_id: int, interval: float, write, strea
             each_pass(job)
         if job.state.is_final:
             return job
-        time.sleep(interval)
+        wait_unless_reader_left(interval)
 
 
 @app.command()
@@ -364,7 +365,8 @@ def tail(
 
     Saves like `pull`: output.log and artifacts/ under <project>/.cycleswap/jobs/<job-name>/.
     Exits like `cycle project test`: 0 when the job FINISHED, else the job's exit code (1 when it
-    has none), so `cycle job tail JOB && next-step` waits for a good result.
+    has none), so `cycle job tail JOB && next-step` waits for a good result. A failed build's
+    explanation closes the output, after the job's state, as in `cycle project test`.
     """
     from cycle.cli.output import job_exit_code
     from cycle.platform import reading_platform
@@ -388,12 +390,36 @@ def tail(
             warned = True
             _warn_queue(job)
 
+    explanation = BuildExplanation()
     with open(folder / "output.log", "w", encoding="utf-8") as log:
         def write(record) -> None:
             line = format_line(record)
-            sys.stdout.write(line + "\n")
+            if not explanation.holds(record):  # printed once, last (output.log keeps the whole log)
+                sys.stdout.write(line + "\n")
             log.write(line + "\n")
 
         job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
     typer.echo(f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else ""), err=True)
+    if explanation.lines:
+        typer.echo("\n" + "\n".join(explanation.lines), err=True)
     raise typer.Exit(job_exit_code(job))
+
+
+class BuildExplanation:
+    """The closing explanation of a failed build (`build failed: …` and its `build output | …`
+    lines), held back from a streamed log so that, as in `cycle project test`, it is the last thing
+    on the screen, after the job's state, rather than lost above it. The latest one counts."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def holds(self, record) -> bool:
+        """Keep `record` when it is part of the explanation (True: the caller does not print it)."""
+        from cycle.cli.output import BUILD_FAILED_PREFIX, is_build_explanation
+
+        if record.stream.value != "system" or not is_build_explanation(record.text):
+            return False
+        if record.text.startswith(BUILD_FAILED_PREFIX):
+            self.lines = []
+        self.lines.append(record.text)
+        return True

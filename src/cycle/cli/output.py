@@ -57,6 +57,31 @@ class LiveSink:
             self._waiting.clear()
 
 
+def wait_unless_reader_left(seconds: float) -> None:
+    """Sleep `seconds`, but raise BrokenPipeError as soon as the reader of our stdout is gone.
+
+    Why: a follow loop writes only when new lines land, up to a log upload (600 s) apart, so
+    `cycle job logs JOB -f | head -5` would learn that head left only at its next write. poll()
+    reports POLLERR on a pipe whose reader closed (POLLHUP on a hung-up terminal, POLLNVAL on a
+    closed fd) without being asked for any event, and nothing for a terminal or a file still there,
+    so the wait ends early only when the next write would fail; the CLI then exits 0 quietly, as
+    `tail -f | head` does."""
+    import select
+    import time
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture): nothing to watch
+        fd = None
+    if fd is None or not hasattr(select, "poll"):
+        time.sleep(seconds)
+        return
+    watch = select.poll()
+    watch.register(fd, 0)  # no event asked for: only POLLERR, POLLHUP and POLLNVAL come back
+    if watch.poll(seconds * 1000):
+        raise BrokenPipeError(f"the reader of stdout (fd {fd}) has left")
+
+
 def fail(message: str, code: int = 2) -> None:
     """Stop a command with a one-paragraph message and an exit code."""
     from cycle.errors import CycleError

@@ -142,6 +142,7 @@ class JobScreen(Screen):
         if changed:
             self.refresh_bindings()  # the keys that apply changed with the state (an ended job's footer)
         if self.query(LogView):
+            self.query_one(LogView).show_cadence(job.log_cadence_text())
             self.query_one(LogView).ended = job.state.is_final  # no more lines: "ended", not "follow"
 
         from cycle.tui.jobinfo import STATE_COLOURS, duration

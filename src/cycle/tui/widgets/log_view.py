@@ -77,8 +77,9 @@ __all__ = [
 ]
 
 
-# when a running job's lines reach the store, as on the platform (`cycle job logs --help` says the same)
-LOG_CADENCE_TEXT = "a running job's log arrives every 600 s"
+# when a running job's lines reach the store, as on the platform (`cycle job logs --help` says the same);
+# the cadence is the one its agent recorded (Job.log_cadence_text: 600 s unless $CYCLE_LOG_CADENCE_SECONDS)
+LOG_CADENCE_TEXT = "a running job's log arrives every {cadence}"
 
 # G's help, footer tooltip and palette text: it follows new lines only while the job runs
 BOTTOM = Binding("G,end", "bottom", "Last line", key_display="G", tooltip="The last line of the whole log, following")
@@ -154,6 +155,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self.stream: str | None = None
         self.wrap = False
         self._ended = False  # the job has ended: no line will come, so there is nothing to follow
+        self._cadence = "600 s"  # how often the running job's log ships (the screen sets the job's own)
         self.total: int | None = None  # lines in the (filtered) log
         self.first_line: int | None = None  # 0-based position of the window's first line
         self.tail_id = 0  # the last line id known in the (filtered) log: live lines come after it
@@ -176,6 +178,13 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self.pending_jump: str | None = None  # the window being fetched (tail, top, around)
         self.last_page_seconds = 0.0
 
+
+    def show_cadence(self, cadence: str) -> None:
+        """The job's log cadence as its agent recorded it (`1 s` under $CYCLE_LOG_CADENCE_SECONDS=1),
+        so "no lines yet" names the wait the job really has, not always the platform's 600 s."""
+        if cadence != self._cadence:
+            self._cadence = cadence
+            self._post_status()
 
     @property
     def ended(self) -> bool:
@@ -242,7 +251,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         storage on the platform's cadence, so its first minutes look empty though it writes."""
         if self.fetching:
             return "no lines (loading)"
-        return "no lines" if self.ended else f"no lines yet ({LOG_CADENCE_TEXT})"
+        return "no lines" if self.ended else f"no lines yet ({LOG_CADENCE_TEXT.format(cadence=self._cadence)})"
 
     def status(self) -> str:
         """`line N of M · match k/K 'x' · follow · streams · wrap`: the most useful first, for 80 columns."""
