@@ -23,7 +23,8 @@ from textual.widgets import DataTable, Label, ProgressBar
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time
 
-EMPTY_HINT = "(no files yet: what the job writes under /artifacts shows here as it is uploaded)"
+# fits 80 columns after "/artifacts/  " (the tab names the folder: the hint need not)
+EMPTY_HINT = "(no files yet: what the job writes there shows once uploaded)"
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
 
