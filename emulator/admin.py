@@ -27,6 +27,14 @@ class Admin:
             self._given_home = emulator_home()
         return self._given_home
 
+    @property
+    def _home_path(self) -> Path:
+        """Where the home is, created or not: for the commands that only read it (home, images,
+        doctor, storage status)."""
+        from emulator.settings import load
+
+        return self._given_home or load().home
+
     # engine and images
     def engine_start(self, say: Say) -> str:
         from emulator.engine.dockerd import ensure_engine
@@ -79,7 +87,7 @@ class Admin:
         client = runtime.connect()
         rows = []
         for version in UBUNTU_VERSIONS:
-            choice = image_for(version)
+            choice = image_for(version, self._home_path)
             try:
                 labels, present = client.images.get(choice.image).labels, True
             except ImageNotFound:
@@ -101,7 +109,7 @@ class Admin:
     def doctor(self) -> DoctorReport:
         from emulator import doctor as checks
 
-        found = checks.checks(checks.gather(self._home))
+        found = checks.checks(checks.gather(self._home_path))
         return DoctorReport(checks.text(found), checks.as_dicts(found), checks.exit_code(found))
 
     # artifact store
@@ -122,9 +130,9 @@ class Admin:
         return open_blob_store(self._home).description
 
     def storage_status(self) -> str:
-        from emulator.storage import open_blob_store
+        from emulator.storage import store_status
 
-        return open_blob_store(self._home).description
+        return store_status(self._home_path)
 
     # machines, usage, outbox, home
     def _platform(self):
@@ -159,7 +167,7 @@ class Admin:
         return [] if platform is None else platform.outbox()
 
     def home(self) -> Path:
-        return self._home
+        return self._home_path
 
 
 def untouched_machines() -> list[Machine]:

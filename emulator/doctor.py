@@ -232,18 +232,22 @@ def probe_network(client, image_fact: ImageFact, home: Path) -> Probe:
         runtime.remove_quietly(container)
 
 
+def existing_folder(path: Path) -> Path:
+    """`path`, or its nearest existing parent: a home not made yet fills the disk it will be made on
+    (doctor only reads, so it does not make it)."""
+    return next(folder for folder in (path, *path.parents) if folder.exists())
+
+
 def gather(home: Path) -> Facts:
     from cycle.api.manifest import UBUNTU_VERSIONS
     from emulator.config import image_for
     from emulator.engine import gpu
-    from emulator.storage import open_blob_store
+    from emulator.storage import store_status
 
     facts = Facts(home=home, inotify_watches=read_inotify_watches(), cuda=gpu.machine_cuda())
-    facts.free_bytes = shutil.disk_usage(home).free if home.exists() else None
+    facts.free_bytes = shutil.disk_usage(existing_folder(home)).free
     try:
-        store = open_blob_store(home)
-        facts.storage = store.description
-        store.list("doctor/probe/")  # lists nothing, but only where the store answers
+        facts.storage = store_status(home)
     except Exception as error:  # StorageError, botocore's errors, a bad config: all "does not answer"
         facts.storage_error = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emulator.config import emulator_home
+from emulator.settings import load
 from emulator.service.acting import Acting
 from emulator.service.catalog import Catalog
 from emulator.service.reading import Reading
@@ -23,9 +23,22 @@ if TYPE_CHECKING:
 
 class EmulatorPlatform(Starting, Reading, Acting, Catalog):
     def __init__(self, home: Path | None = None) -> None:
-        self.home = home or emulator_home()
-        self.store = StateStore(self.home / "state.db")
+        self.home = home or load().home
+        self._store: StateStore | None = None
         self._stores: StoreCache | None = None
+
+    @property
+    def store(self) -> StateStore:
+        """The state, opened (and the home created, private: emulator_home) on first use: a command
+        whose input is refused before it reads or records anything leaves an empty home absent."""
+        if self._store is None:
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # as emulator_home(): it holds what jobs wrote
+            self._store = StateStore(self.home / "state.db")
+        return self._store
+
+    def has_state(self) -> bool:
+        """True once the home holds a state.db (a job, an upload or a volume was recorded here)."""
+        return self._store is not None or (self.home / "state.db").is_file()
 
 
 def existing_home(home: Path | None = None) -> Path | None:

@@ -55,6 +55,18 @@ def open_blob_store(home: Path) -> BlobStore:
     return S3Store(settings["localstack_host"], settings["bucket"], home / "tmp")
 
 
+def store_status(home: Path) -> str:
+    """The configured store's description once it answers, for `storage status` and `doctor`: a
+    local folder store not made yet answers as it will (made on the first file stored), so reading
+    the status creates nothing."""
+    root = home / "storage"
+    if storage_settings(home)["kind"] == "local" and not root.is_dir():
+        return f"local folder {root}"  # as LocalStore.description says once it exists
+    store = open_blob_store(home)
+    store.list("doctor/probe/")  # lists nothing, but only where the store answers
+    return store.description
+
+
 class StoreUnreachable(CycleError):
     """A record names a store that does not answer now."""
 

@@ -58,16 +58,21 @@ def is_version_checkout(home: Path, folder: Path) -> bool:
     return Path(folder).resolve().is_relative_to((home / VERSIONS_DIR).resolve())
 
 
-def checkout(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]:
-    """The latest uploaded version of the project as a folder on this host."""
+def no_upload(name: str) -> BadInput:
+    return BadInput(f"project {name!r} has no uploaded version. Run `cycle project upload` in it first.")
+
+
+def checkout(home: Path, store, blobs: Callable[[], BlobStore], name: str) -> tuple[Path, int]:
+    """The latest uploaded version of the project as a folder on this host; `blobs` opens the
+    store only when the folder must be made (an unknown project opens nothing)."""
     found = store.project_versions(name)
     if not found:
-        raise BadInput(f"project {name!r} has no uploaded version. Run `cycle project upload` in it first.")
+        raise no_upload(name)
     version, files = found[-1]
     folder = home / VERSIONS_DIR / name / f"v{version}"
     if not folder.is_dir():
         stored = {rel: StoredObject(f"projects/{name}/{sha}", size, sha) for rel, (sha, size, _mode) in files.items()}
-        materialize(folder, stored, blobs)
+        materialize(folder, stored, blobs())
         for rel, (_sha, _size, mode) in files.items():
             os.chmod(folder / rel, mode)
     return folder, version

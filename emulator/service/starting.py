@@ -53,18 +53,11 @@ class Starting:
         from emulator.volumes import check_mount_path, latest_version
 
         options = options or TestOptions()
+        # input first (the folder, the manifest, the flags, this machine), what is recorded after:
+        # refused input leaves an empty home as it was (the store creates it on first use)
         manifest = load_manifest(find_project_root(project_dir))
-        notice = self._claim_name(manifest) if claim else None
-        for name in manifest.volumes:
-            latest_version(self.store, name)
-        for job_name, path in options.mounts:
+        for _job_name, path in options.mounts:
             check_mount_path(path)
-            job = self.job(job_name)
-            if job.archived:
-                raise BadInput(f"--mount-job: job {job_name} is archived: its artifacts were deleted from storage "
-                               "(`cycle job archive`), so there is nothing to mount.")
-            if not self.store.artifacts(job.id):
-                raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
         if manifest.cuda and not options.cpu and not waits:
             capability, source = gpu.machine_cuda()
             if not gpu.satisfies(capability, manifest.cuda):
@@ -82,6 +75,16 @@ class Starting:
             f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
             f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
         )
+        notice = self._claim_name(manifest) if claim else None
+        for name in manifest.volumes:
+            latest_version(self.store, name)
+        for job_name, _path in options.mounts:
+            job = self.job(job_name)
+            if job.archived:
+                raise BadInput(f"--mount-job: job {job_name} is archived: its artifacts were deleted from storage "
+                               "(`cycle job archive`), so there is nothing to mount.")
+            if not self.store.artifacts(job.id):
+                raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
         return Prepared(manifest, client, base, base_image, open_blob_store(self.home), notice)
 
     def _claim_name(self, manifest: Manifest) -> str | None:
@@ -179,9 +182,11 @@ class Starting:
 
     def queue(self, project: str, options: TestOptions) -> Job:
         """Start the latest uploaded version of `project` detached; it waits for a scheduler pass."""
-        from emulator.upload import checkout
+        from emulator.upload import checkout, no_upload
 
-        folder, version = checkout(self.home, self.store, self.blob_store(), project)
+        if not self.has_state():  # nothing was ever uploaded here: say so without creating the home
+            raise no_upload(project)
+        folder, version = checkout(self.home, self.store, self.blob_store, project)
         return self.start_detached(folder, dataclasses.replace(options), queued=True)
 
 

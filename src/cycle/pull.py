@@ -72,19 +72,15 @@ def write_output_log(folder: Path, records: Iterable[LogRecord]) -> Path:
     return path
 
 
-def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int], None] | None = None,
-                   progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None) -> SyncResult:
-    """Download the job's stored artifacts that the folder does not already hold byte for byte.
-
-    `known` (key -> sha256 already fetched) lets tail skip unchanged files without hashing them.
-    An archived job has nothing stored: the result says so and nothing is written."""
-    result = SyncResult(archived=job.archived)
-    if job.archived:
-        return result
+def changed_artifacts(artifacts: Iterable[Artifact], folder: Path, job_name: str, result: SyncResult,
+                      known: dict[str, str] | None = None) -> list[tuple[Artifact, Path]]:
+    """(artifact, local target) for each artifact the folder does not already hold byte for byte:
+    the one "unchanged" rule of `job pull`, `job tail` and the TUI's download. Files already there
+    go to result.skipped (never rewritten), keys that would leave the folder to result.refused."""
     wanted: list[tuple[Artifact, Path]] = []
-    for artifact in platform.artifacts(job.name):
+    for artifact in artifacts:
         try:
-            target = local_path(folder, job.name, artifact.key)
+            target = local_path(folder, job_name, artifact.key)
         except BadInput:
             result.refused.append(artifact.key)
             continue
@@ -96,6 +92,19 @@ def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callabl
                 known[artifact.key] = artifact.sha256
             continue
         wanted.append((artifact, target))
+    return wanted
+
+
+def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int], None] | None = None,
+                   progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None) -> SyncResult:
+    """Download the job's stored artifacts that the folder does not already hold byte for byte.
+
+    `known` (key -> sha256 already fetched) lets tail skip unchanged files without hashing them.
+    An archived job has nothing stored: the result says so and nothing is written."""
+    result = SyncResult(archived=job.archived)
+    if job.archived:
+        return result
+    wanted = changed_artifacts(platform.artifacts(job.name), folder, job.name, result, known)
     if on_start:
         on_start(sum(a.size for a, _ in wanted))
     for artifact, target in wanted:

@@ -70,3 +70,32 @@ def test_unknown_job_on_a_home_with_jobs_adds_no_file(tmp_path: Path, monkeypatc
         done = cycle(home, *args)
         assert done.returncode == 2 and "No job named 'x'" in done.stderr, args
     assert files_in(home) == before
+
+
+BAD_INPUT = [["project", "test", "/nonexistent"], ["project", "upload", "/nonexistent"], ["drill", "/nonexistent"],
+             ["project", "test", "{project}", "--network", "bogus"], ["job", "queue", "nosuch"]]
+STATUS_READS = [["emulator", "storage", "status"], ["emulator", "doctor"], ["emulator", "home"], ["emulator", "images"]]
+
+
+@pytest.mark.parametrize("args", BAD_INPUT, ids=" ".join)
+def test_bad_input_leaves_an_empty_home_absent(tmp_path: Path, args: list[str]) -> None:
+    """mendhome D5: refused input is refused before the home is opened (the platform creates the
+    home and state.db only when it first records something)."""
+    project = tmp_path / "proj"
+    assert cycle(tmp_path / "init-home", "project", "init", str(project)).returncode == 0
+    home = tmp_path / "home"
+    done = cycle(home, *(arg.format(project=project) for arg in args))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not home.exists(), files_in(home)
+
+
+@pytest.mark.parametrize("args", STATUS_READS, ids=" ".join)
+def test_status_reads_leave_an_empty_home_absent(tmp_path: Path, args: list[str]) -> None:
+    """mendhome D5: `emulator storage status|doctor|home|images` only read: no home, no storage/."""
+    home = tmp_path / "home"
+    done = cycle(home, *args)
+    assert "Traceback" not in done.stderr
+    assert not home.exists(), files_in(home)
+    if args[-1] in ("home", "status"):
+        assert str(home) in done.stdout and done.returncode == 0

@@ -193,6 +193,35 @@ async def test_artifacts_sort_enter_folder_and_download(tmp_path):
         assert sorted(platform.downloaded[1:]) == ["checkpoints/step-000100.ckpt", "checkpoints/step-000200.ckpt"]
 
 
+async def test_download_leaves_a_file_already_there_byte_for_byte_alone(tmp_path):
+    """`d` on an artifact the folder already holds (same size and sha256: what `cycle job pull`
+    calls unchanged) neither rewrites it nor says it downloaded it."""
+    import hashlib
+    import os
+    from dataclasses import replace
+
+    app, platform = make_app(tmp_path)
+    content = b"x" * 10  # what FakePlatform.download_artifact writes for a 10-byte file
+    platform._artifacts = [replace(a, sha256=hashlib.sha256(content).hexdigest()) if a.path == "zz-notes.txt" else a
+                           for a in platform._artifacts]
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await artifacts_shown(pilot)
+        await pilot.press("j", "j", "j")
+        await until(pilot, lambda: browser.selected().name == "zz-notes.txt")
+        await pilot.press("d")
+        await until(pilot, lambda: platform.downloaded)
+        await settle(pilot)
+        target = tmp_path / ".cycleswap" / "jobs" / "trainer-4" / "artifacts" / "zz-notes.txt"
+        assert target.read_bytes() == content
+        os.utime(target, ns=(T0, T0))  # any rewrite would move it
+        status = pilot.app.screen.query_one("#download-status")
+        await pilot.press("d")
+        await until(pilot, lambda: "unchanged" in str(status.render()))
+        await settle(pilot)
+        assert platform.downloaded == ["zz-notes.txt"] and target.stat().st_mtime_ns == T0
+        assert str(status.render()).startswith("1 unchanged in ")
+
+
 async def test_d_on_the_parent_row_says_what_d_does(tmp_path):
     from rich.text import Text
 

@@ -203,6 +203,33 @@ async def test_a_search_with_no_match_says_so_in_the_status_line_and_hides_nothi
         assert not [toast for toast in app.screen.query("Toast") if covers(toast, status)]
 
 
+async def test_a_running_job_without_lines_shows_the_whole_search_answer_at_80_columns():
+    """mendhome D8: the "no lines yet (…600 s)" explanation cut "'nomatchzz' is not in the log"
+    at 80x24; the explanation gives way (shortened, then the least important parts dropped)."""
+    app, _ = make_app(log_lines=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await jobs_listed(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.query("#log-status") and "no lines yet" in status_line(app))
+        await pilot.press("slash", *"nomatchzz", "enter")
+        await until(pilot, lambda: "'nomatchzz' is not in the log" in status_line(app))
+        assert status_line(app).strip() == "no lines yet · 'nomatchzz' is not in the log"
+        await pilot.resize_terminal(160, 45)
+        await until(pilot, lambda: "600 s" in status_line(app))  # the room is there again: the why too
+
+
+def test_fit_status_gives_way_from_the_least_important_part_keeping_the_order():
+    from cycle.tui.widgets.log_view import StatusPart, fit_status
+
+    parts = [StatusPart(1, ("no lines yet (a long why)", "no lines yet")), StatusPart(0, ("'x' is not in the log",)),
+             StatusPart(2, ("follow on",)), StatusPart(3, ("wrap off",))]
+    assert fit_status(parts, None) == "no lines yet (a long why) · 'x' is not in the log · follow on · wrap off"
+    assert fit_status(parts, 70) == "no lines yet (a long why) · 'x' is not in the log · follow on"
+    assert fit_status(parts, 60) == "no lines yet (a long why) · 'x' is not in the log"
+    assert fit_status(parts, 40) == "no lines yet · 'x' is not in the log"
+    assert fit_status(parts, 10) == "'x' is not in the log"
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 async def test_a_notice_on_the_job_screen_leaves_the_status_line_and_the_footer_in_sight(size):
     """Any toast (a cancel's or a reassignment's outcome) sits above the log's status line."""

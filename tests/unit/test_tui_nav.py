@@ -364,10 +364,14 @@ async def test_the_artifacts_footer_lists_open_and_up_only_inside_a_folder():
         await until(pilot, lambda: "up" not in footer_actions() and "open" in footer_actions())
 
 
-async def test_an_empty_artifacts_tab_says_what_shows_there():
-    """tui2 minor: an empty Artifacts tab was a bare table."""
+@pytest.mark.parametrize("size", [SIZE, (80, 24)], ids=["default", "80x24"])
+async def test_an_empty_artifacts_tab_says_what_shows_there(size):
+    """tui2 minor: an empty Artifacts tab was a bare table; mendhome D8: its hint fits 80 columns."""
     app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")  # sweep-2 has no files
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
         await pilot.press("2")
-        await until(pilot, lambda: "no files yet" in str(app.screen.query_one("#artifact-path").render()))
+        path = app.screen.query_one("#artifact-path")
+        await until(pilot, lambda: "no files yet" in str(path.render()) and path.content_region.width)
+        text = str(path.render())
+        assert text.rstrip().endswith(")") and len(text) <= size[0] - 2, text  # 2: the padding

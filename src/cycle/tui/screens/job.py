@@ -131,9 +131,15 @@ class JobScreen(Screen):
         self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False),
                                                   mtimes=mtimes)
 
-    def on_log_view_status_changed(self, message: LogView.StatusChanged) -> None:
+    def on_resize(self) -> None:
+        """The status line fits its width (LogView.status): a new width may fit more, or less."""
+        self.on_log_view_status_changed(None)
+
+    def on_log_view_status_changed(self, message: LogView.StatusChanged | None) -> None:
         # plain text: a search term such as `[bold]` is what the user typed, not markup
-        show(self.query_one("#log-status", Static), Text(self.query_one(LogView).status()), fixed_size=True)
+        line = self.query_one("#log-status", Static)
+        width = line.content_region.width or None  # 0 before the first layout: not yet known
+        show(line, Text(self.query_one(LogView).status(width)), fixed_size=True)
         self._show_job(self.job)  # the header's follow state changed with it: they never disagree
 
     def _show_job(self, job) -> None:
@@ -253,7 +259,7 @@ class JobScreen(Screen):
 
     @work(thread=True, exclusive=True, group="download")
     def _download(self, paths: list[str]) -> None:
-        from cycle.pull import job_folder, local_path
+        from cycle.pull import SyncResult, changed_artifacts, job_folder
 
         browser = self.query_one(ArtifactBrowser)
         root = self.platform.project_root(self.job)
@@ -261,15 +267,26 @@ class JobScreen(Screen):
             self.app.call_from_thread(self.notify, "the job's project folder is not known here", severity="error")
             return
         folder = job_folder(root, self.job_name)
-        wanted = [a for a in self.platform.artifacts(self.job_name) if a.path in set(paths)]
-        total = sum(a.size for a in wanted) or 1
+        chosen = [a for a in self.platform.artifacts(self.job_name) if a.path in set(paths)]
+        result = SyncResult()
+        wanted = changed_artifacts(chosen, folder, self.job_name, result)  # as `cycle job pull`: same bytes stay
+        total = sum(a.size for a, _ in wanted) or 1
         done = 0
-        for artifact in wanted:
-            target = local_path(folder, self.job_name, artifact.key)
+        for artifact, target in wanted:
             target.parent.mkdir(parents=True, exist_ok=True)
             self.platform.download_artifact(artifact, target)
+            result.downloaded.append(artifact.path)
             done += artifact.size
             self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")
-        self.app.call_from_thread(
-            browser.show_progress, total, total, f"downloaded {len(wanted)} file(s) to {folder / 'artifacts'}"
-        )
+        self.app.call_from_thread(browser.show_progress, total, total, download_summary(result, folder / "artifacts"))
+
+
+def download_summary(result, folder) -> str:
+    """What a download did, counts first (the folder's path may not fit 80 columns): files already
+    there byte for byte were left alone and are named "unchanged", as `cycle job pull` says."""
+    parts = [f"downloaded {len(result.downloaded)} file(s)"] if result.downloaded else []
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} unchanged")
+    if result.refused:
+        parts.append(f"{len(result.refused)} refused (a key outside artifacts/)")
+    return f"{', '.join(parts) or 'nothing to download'} in {folder}"

@@ -24,7 +24,8 @@ from cycle.sizes import human_size
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time
 
-EMPTY_HINT = "(no files yet: what the job writes under /artifacts shows here as it is uploaded)"
+# fits 80 columns after "/artifacts/  " (the tab names the folder: the hint need not)
+EMPTY_HINT = "(no files yet: what the job writes there shows once uploaded)"
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from textual.binding import Binding
 from textual.message import Message
@@ -246,26 +246,62 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         if self.is_mounted:
             self.post_message(self.StatusChanged())
 
-    def _empty_status(self) -> str:
+    def _empty_status(self) -> tuple[str, ...]:
         """No line to show: loading, none (an ended job), or none yet: a running job's log reaches
-        storage on the platform's cadence, so its first minutes look empty though it writes."""
+        storage on the platform's cadence, so its first minutes look empty though it writes (the
+        why, when the line has room for it)."""
         if self.fetching:
-            return "no lines (loading)"
-        return "no lines" if self.ended else f"no lines yet ({LOG_CADENCE_TEXT.format(cadence=self._cadence)})"
+            return ("no lines (loading)",)
+        return ("no lines",) if self.ended else (f"no lines yet ({LOG_CADENCE_TEXT.format(cadence=self._cadence)})",
+                                                 "no lines yet")
 
-    def status(self) -> str:
-        """`line N of M · match k/K 'x' · follow · streams · wrap`: the most useful first, for 80 columns."""
-        parts = []
+    def status(self, width: int | None = None) -> str:
+        """`line N of M · match k/K 'x' · follow · streams · wrap` in `width` columns (fit_status):
+        the search's answer is never what gets cut."""
+        parts: list[StatusPart] = []
         if self.texts:
             top = self.top_index
             line = f"{self.first_line + top + 1:,}" if self.first_line is not None else "?"
             total = f"{self.total:,}" if self.total is not None else "?"
-            parts.append(f"line {line} of {total}")
+            parts.append(StatusPart(1, (f"line {line} of {total}",)))
         else:
-            parts.append(self._empty_status())
+            parts.append(StatusPart(1, self._empty_status()))
         if self.search:
-            parts.append(self.search_status())
-        parts.append("log ended" if self.ended else f"follow {'on' if self.follow else 'off'}")
-        parts.append(f"streams: {self.stream or 'all'}")
-        parts.append(f"wrap {'on' if self.wrap else 'off'}")
-        return " · ".join(parts)
+            parts.append(StatusPart(0, (self.search_status(),)))
+        parts.append(StatusPart(2, ("log ended" if self.ended else f"follow {'on' if self.follow else 'off'}",)))
+        parts.append(StatusPart(3, (f"streams: {self.stream or 'all'}",)))
+        parts.append(StatusPart(4, (f"wrap {'on' if self.wrap else 'off'}",)))
+        return fit_status(parts, width)
+
+
+STATUS_SEPARATOR = " · "
+
+
+@dataclass(frozen=True)
+class StatusPart:
+    """One part of the status line: `rank` 0 is the most important; `forms` longest first."""
+
+    rank: int
+    forms: tuple[str, ...]
+
+
+def fit_status(parts: list[StatusPart], width: int | None) -> str:
+    """The parts, in their order, in `width` columns (None: no limit). The least important part
+    gives way first: its shorter forms, then the part whole; the most important one stays (cut by
+    the screen if it alone is too wide). So what the user just asked (a search's answer) is never
+    pushed off the end by an explanation, and an explanation outlives `wrap off`."""
+    chosen = {index: part.forms[0] for index, part in enumerate(parts)}
+
+    def fits() -> bool:
+        return width is None or len(STATUS_SEPARATOR.join(chosen.values())) <= width
+
+    *yielding, _kept = sorted(chosen, key=lambda index: parts[index].rank, reverse=True)
+    for index in yielding:
+        for form in parts[index].forms[1:]:
+            if fits():
+                break
+            chosen[index] = form
+        if fits():
+            break
+        del chosen[index]
+    return STATUS_SEPARATOR.join(chosen[index] for index in sorted(chosen))
