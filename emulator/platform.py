@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emulator.settings import load
 from emulator.service.acting import Acting
 from emulator.service.catalog import Catalog
 from emulator.service.reading import Reading
 from emulator.service.starting import Starting
+from emulator.settings import load
 from emulator.store import StateStore
 
 if TYPE_CHECKING:
