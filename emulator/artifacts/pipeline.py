@@ -62,7 +62,8 @@ class ArtifactPipeline(Watching, Uploading):
         self._consecutive_failures = 0
         self._uploader_gone = False
         self._copy_failures: dict[str, int] = {}
-        self._unrecorded: list[Artifact] = []  # stored, not yet handed to on_uploaded (upload.RECORD_BATCH)
+        # stored, not yet handed to on_uploaded (upload.RECORD_BATCH): (path, its record)
+        self._unrecorded: list[tuple[str, Artifact]] = []
         self._unrecorded_since = 0.0
         self._observer = None
         self._threads: list[threading.Thread] = []
@@ -145,7 +146,8 @@ class ArtifactPipeline(Watching, Uploading):
         if now < self._next_queue_record and self._warned == self._recorded_warning:
             return
         self._next_queue_record = now + QUEUE_RECORD_SECONDS
-        self._record_queue(queued_paths(self.tracker.paths(), self.queue.paths(), self._in_flight))
+        unrecorded = [path for path, _artifact in list(self._unrecorded)]  # stored, their record not yet written
+        self._record_queue(queued_paths(self.tracker.paths(), [*self.queue.paths(), *unrecorded], self._in_flight))
 
     def _record_queue(self, queued: set[str]) -> None:
         """Only what changed (names as shown) goes to `on_queue`, and only when something did."""

@@ -219,7 +219,7 @@ class Uploading:
             self.report.failed.remove(display)
         if not self._unrecorded:
             self._unrecorded_since = time.monotonic()
-        self._unrecorded.append(artifact)
+        self._unrecorded.append((item.path, artifact))
 
     def _record_due(self, stored: Stable) -> bool:
         """The stored files waiting to be recorded go now, after `stored`'s upload: the queue
@@ -231,10 +231,20 @@ class Uploading:
     def _record_batch(self) -> None:
         """Hand the files stored since the last batch to on_uploaded in one call. When that fails,
         each is recorded alone, so only a file whose own record fails (e.g. a name sqlite refuses)
-        fails, with the job, as it did when every file was recorded by itself."""
-        batch, self._unrecorded = self._unrecorded, []
-        if not batch:
+        fails, with the job, as it did when every file was recorded by itself. The batch leaves
+        `_unrecorded` only once handed over: until then the files count as queued (_report_queue),
+        so a reader sees each file queued or stored, never neither. (Only the uploader thread
+        appends to it, and this runs on that thread or after it stopped.)"""
+        waiting = len(self._unrecorded)
+        if not waiting:
             return
+        batch = [artifact for _path, artifact in self._unrecorded[:waiting]]
+        try:
+            self._hand_over(batch)
+        finally:
+            del self._unrecorded[:waiting]
+
+    def _hand_over(self, batch: list[Artifact]) -> None:
         try:
             self.on_uploaded(batch)
             return

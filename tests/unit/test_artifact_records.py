@@ -166,3 +166,45 @@ def test_a_folder_moved_into_artifacts_uploads_its_files_in_the_order_they_were_
     finally:
         pipeline.finish()
     assert batches.paths() == [f"run/{name}" for name in written]
+
+
+class SlowSmallStore(LocalStore):
+    """A real local store that takes `delay` seconds per small file, so the queue stays busy."""
+
+    def __init__(self, root, delay: float) -> None:
+        super().__init__(root)
+        self.delay = delay
+
+    def put_bytes(self, key, body, sha256):
+        time.sleep(self.delay)
+        super().put_bytes(key, body, sha256)
+
+
+def test_a_file_leaves_the_queued_set_only_once_its_record_is_written(tmp_path):
+    """Readers (job status, the TUI) see each file queued or stored, never neither, while records
+    wait for their batch."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    timeline: list[tuple[str, frozenset[str]]] = []
+    pipeline = ArtifactPipeline(
+        root, "job-1", SlowSmallStore(tmp_path / "store", delay=0.03), "FIFO", lambda e: None,
+        lambda artifacts: timeline.append(("recorded", frozenset(a.path for a in artifacts))),
+        PipelineSettings(stability=0.05),
+        on_queue=lambda change, warning: timeline.append(("left the queue", change.removed)))
+    pipeline.start()
+    try:
+        for i in range(40):
+            (root / f"f{i:02}").write_bytes(b"x" * i)
+        deadline = time.monotonic() + 30
+        while sum(len(paths) for kind, paths in timeline if kind == "recorded") < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        pipeline.finish()
+    recorded: set[str] = set()
+    for kind, paths in list(timeline):
+        if kind == "recorded":
+            recorded |= paths
+        else:
+            assert paths <= recorded, f"left the queue before being recorded: {sorted(paths - recorded)}"
+    assert recorded == {f"f{i:02}" for i in range(40)}
+    assert len([kind for kind, _ in timeline if kind == "recorded"]) < 40  # batched
