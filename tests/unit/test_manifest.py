@@ -106,9 +106,9 @@ BAD = {
 
 
 @pytest.mark.parametrize(("text", "where", "what"), [
-    ('[main]\nname = "x"\nvolumes = ["data",\n', ":3:19:", "unexpected end of file"),  # unterminated array
-    ('[main]\nname = "x"\nenv = { A = "1"', ":3:16:", "unexpected end of file"),  # unterminated inline table
-    ('[main]\nname = "x"\nenv = "open', ":3:12:", "unexpected end of file"),  # unterminated string
+    ('[main]\nname = "x"\nvolumes = ["data",\n', ":3:11:", "the array opened here is not closed before the end"),
+    ('[main]\nname = "x"\nenv = { A = "1"', ":3:7:", "the inline table opened here is not closed before the end"),
+    ('[main]\nname = "x"\nenv = "open', ":3:7:", "the string opened here is not closed before the end"),
     ("[main]\nname = my-experiment\n", ":2:8:", "Unexpected character: 'm'"),  # columns count from 1
     ("[main\nname = 1\n", ":1:6:", "Unexpected end of line"),
 ])
@@ -130,6 +130,9 @@ def test_a_toml_syntax_error_names_the_real_character_or_the_end(project, text, 
     ('[main]\nname = "x"  # a "quoted" comment\nvolumes = ["a\\"b]\n' + TAIL, ":3:12:", 'Close the string with "'),
     ('[main]\nname = "x"\n[job]\nenv_vars = { A = "1"\nemail_on_success = false\n', ":4:12:",
      "Close the inline table with }"),
+    ('[main]\nname = """abc\nvolumes = []\n' + TAIL, ":2:8:", 'Close the multi-line string with """'),
+    ('[main]\nname = "x"\n[job]\nenv_vars = { A = ["x", "y" }\nemail_on_success = false\n', ":4:18:",
+     "Close the array with ]"),  # the array inside the inline table is what was left open
 ])
 def test_an_unclosed_array_or_string_mid_file_points_at_its_opening(project, text, where, fix):
     """tomlkit notices an unclosed array at the NEXT key's line, and an unclosed string as "control

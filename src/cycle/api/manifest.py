@@ -248,6 +248,12 @@ def _syntax_error(text: str, path: Path, error: ParseError) -> str:
     (tomlkit says "Unexpected character: '\\x00'" there, at column 0 of some line)."""
     reason = str(error).split(" at line ")[0].rstrip(".")
     if END_OF_TEXT in reason or reason == "Unexpected end of file":
+        brackets, string = _open_at(text, len(text))
+        opener = string or (brackets[-1] if brackets else None)
+        if opener is not None:
+            kind, line, column = opener
+            return (f"{path}:{line}:{column}: TOML syntax error: the {kind} opened here is not closed before the "
+                    f"end of the file. {UNCLOSED_FIXES[kind]}")
         lines = text.splitlines() or [""]
         return (f"{path}:{len(lines)}:{len(lines[-1]) + 1}: TOML syntax error: unexpected end of file. Something "
                 "opened at or above that line is not closed: an array's `]`, an inline table's `}` or a string's "
@@ -268,6 +274,8 @@ UNCLOSED_FIXES = {
     "inline table": "Close the inline table with } on the same line (an inline table stays on one line).",
     "string": 'Close the string with " on the same line (or write a multi-line string between """ and """).',
     "literal string": "Close the string with ' on the same line.",
+    "multi-line string": 'Close the multi-line string with """.',
+    "multi-line literal string": "Close the multi-line string with '''.",
 }
 """The fix for each thing a manifest can leave open, by the name the error gives it."""
 
@@ -285,9 +293,12 @@ def _unclosed_opener(text: str, error_line: int, error_col: int) -> tuple[str, i
     if not 1 <= error_line <= len(lines):
         return None
     before_line = sum(len(line) + 1 for line in lines[: error_line - 1])
-    _, string = _open_at(text, before_line + error_col)
+    brackets, string = _open_at(text, before_line + error_col)
     if string is not None:
         return string
+    closer = text[before_line + error_col:before_line + error_col + 1]
+    if brackets and closer in "]}" and closer and brackets[-1][0] != ("array" if closer == "]" else "inline table"):
+        return brackets[-1]  # `{ A = ["x", "y" }`: the array inside is what was left open
     if NEXT_ENTRY.match(lines[error_line - 1]):
         brackets, _ = _open_at(text, before_line)
         if brackets:
@@ -311,7 +322,7 @@ def _open_at(text: str, end: int) -> tuple[list[tuple[str, int, int]], tuple[str
         elif char in "\"'" and text.startswith(char * 3, i):
             close = text.find(char * 3, i + 3)
             if close == -1 or close >= end:
-                return brackets, None  # a multi-line string open to the end: the end-of-file message says so
+                return brackets, ("multi-line string" if char == '"' else "multi-line literal string", *where)
             line += text.count("\n", i, close)
             line_start = text.rfind("\n", 0, close) + 1 if "\n" in text[i:close] else line_start
             i = close + 2
