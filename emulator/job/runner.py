@@ -16,7 +16,7 @@ from emulator.job import build, container, finish, logs, machine, prepare
 from emulator.job.context import CancelRequested, JobContext, RestoreFailed, RunOptions, Sink, StartFailed
 from emulator.job.guard import Interrupts, describe_error
 from emulator.job.move import RecoveryStrategy
-from emulator.logship import LogShipper
+from emulator.logship import LOG_CADENCE_SECONDS, LogShipper
 from emulator.models import Job, JobState
 from emulator.settings import Settings
 from emulator.store import StateStore
@@ -122,7 +122,8 @@ class JobRunner:
         """The job's context; its log shipper is new unless one was set on the runner (tests)."""
         if self.shipper is None or self.shipper.job_id != job.id:
             self.shipper = LogShipper(self.store, job.id, self.sink)
-            self.store.record_log_cadence(job.id, self.shipper.cadence)  # readers say the cadence it has
+            if self.shipper.cadence != LOG_CADENCE_SECONDS:  # the column's default: no write for the usual case
+                self.store.record_log_cadence(job.id, self.shipper.cadence)  # readers say the cadence it has
         return JobContext(self.home, self.store, self.runtime, self.blobs, self.settings, self.labels, job,
                           self.shipper, manifest, options, base, base_image)
 
