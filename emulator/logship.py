@@ -68,12 +68,19 @@ class LogShipper:
         self._record_backlog()
 
     def _record_backlog(self) -> None:
-        """Record how many lines wait for the next shipment, when that changed."""
+        """Record how many lines wait for the next shipment, when that changed. Best effort: the
+        count only words a hint, so a write that fails (the database busy past its timeout, a
+        full disk) is tried again next second instead of ending the shipper's thread, which
+        would hold every later line until the job's end."""
         with self._lock:
             waiting = len(self._buffer)
-        if waiting != self._recorded_backlog:
+        if waiting == self._recorded_backlog:
+            return
+        try:
             self.store.record_log_backlog(self.job_id, waiting)
-            self._recorded_backlog = waiting
+        except Exception:  # noqa: BLE001 - see above
+            return
+        self._recorded_backlog = waiting
 
     def close(self) -> None:
         """Ship what is left; called when the job ends (or moves, or is cancelled)."""

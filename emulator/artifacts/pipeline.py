@@ -135,8 +135,7 @@ class ArtifactPipeline(Watching, Uploading):
             self._lock.notify_all()
         for thread in self._threads:
             thread.join(timeout=60)
-        if not any(thread.is_alive() for thread in self._threads):
-            self._record_batch()  # what the uploader stored last (or before it stopped) is recorded too
+        self._record_batch()  # what the uploader stored last (or before it stopped, or is stuck after) is recorded
         with self._lock:
             self._record_queue(set())  # stopped: nothing more is uploaded from this machine
 

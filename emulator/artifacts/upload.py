@@ -22,9 +22,11 @@ from emulator.rules.stability import Signature, Stable
 
 IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 # Stored small files are recorded (on_uploaded: the job's record, one sqlite transaction a call)
-# in batches while the queue stays busy: at the latest after this many files or seconds, at once
-# when the queue drains (a job writing a file now and then sees each recorded right away), and
-# before and after any larger file (whose upload takes long enough that a record costs nothing).
+# in batches while the queue stays busy, when the store's puts are quick (a local disk: a record
+# costs as much as the put; to S3 a put takes ~50x a record and can stall, so each file is
+# recorded at once): a batch goes after this many files, once it is this old when an upload
+# ends or is about to start, at once when the queue drains (a job writing a file now and then
+# sees each recorded right away), and before and after any larger file.
 RECORD_BATCH = 64
 RECORD_SECONDS = 0.25
 
@@ -76,8 +78,8 @@ class Uploading:
                         self._lock.wait(TICK)
                         item = self.queue.pop()
                     self._in_flight = item.path
-                if self._unrecorded and item.signature[0] > SMALL_SNAPSHOT:
-                    self._record_batch()  # small files stored before it do not wait for its upload
+                if self._unrecorded and (item.signature[0] > SMALL_SNAPSHOT or self._batch_is_old()):
+                    self._record_batch()  # stored files do not wait for a long upload
                 try:
                     self._upload(item)
                 except Exception as error:
@@ -225,8 +227,16 @@ class Uploading:
         """The stored files waiting to be recorded go now, after `stored`'s upload: the queue
         drained (nothing else to do), `stored` was not small, or the batch is full or old enough
         (RECORD_BATCH, RECORD_SECONDS)."""
-        return (not len(self.queue) or stored.signature[0] > SMALL_SNAPSHOT or len(self._unrecorded) >= RECORD_BATCH
-                or time.monotonic() - self._unrecorded_since >= RECORD_SECONDS)
+        return (not self._batch_records or not len(self.queue) or stored.signature[0] > SMALL_SNAPSHOT
+                or len(self._unrecorded) >= RECORD_BATCH or self._batch_is_old())
+
+    def _batch_is_old(self) -> bool:
+        return time.monotonic() - self._unrecorded_since >= RECORD_SECONDS
+
+    @functools.cached_property
+    def _batch_records(self) -> bool:
+        """Whether records wait for a batch: only when the store says its puts are quick."""
+        return bool(getattr(self.store, "quick_puts", False))
 
     def _record_batch(self) -> None:
         """Hand the files stored since the last batch to on_uploaded in one call. When that fails,

@@ -1,9 +1,10 @@
 """The 500 ms stability rule, as pure logic.
 
-A file is ready to upload once it has stayed unchanged for the window: every watcher event resets
-its timer, and when the window has passed its (size, mtime_ns) is checked again; if that changed
-(an event we never got, e.g. from the polling observer) the timer starts over. The clock and the
-stat are passed in, so the rule is tested without a filesystem.
+A file is ready to upload once it has stayed unchanged for the window: every watcher event that
+finds it changed (another size or mtime_ns) restarts its timer (an event for a file that did not
+change keeps its window and its place), and when the window has passed its (size, mtime_ns) is
+checked again; if that changed (an event we never got, e.g. from the polling observer) the timer
+starts over. The clock and the stat are passed in, so the rule is tested without a filesystem.
 """
 
 from __future__ import annotations

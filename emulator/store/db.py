@@ -162,15 +162,18 @@ class Database:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the lock up front, so concurrent writers queue."""
+        """A write transaction that takes the lock up front, so concurrent writers queue. A COMMIT
+        that fails (a full disk) is rolled back too: left open, the connection's next BEGIN would
+        fail, and every later write of this thread with it."""
         db = self._connection()
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -208,3 +208,18 @@ def test_a_file_leaves_the_queued_set_only_once_its_record_is_written(tmp_path):
             assert paths <= recorded, f"left the queue before being recorded: {sorted(paths - recorded)}"
     assert recorded == {f"f{i:02}" for i in range(40)}
     assert len([kind for kind, _ in timeline if kind == "recorded"]) < 40  # batched
+
+
+class SlowPutStore(LocalStore):
+    """A store whose puts are not quick (as S3's: ~50x a record, and they can stall)."""
+
+    quick_puts = False
+
+
+def test_a_store_without_quick_puts_gets_each_file_recorded_as_soon_as_it_is_stored(tmp_path):
+    names = [f"f{i:03}" for i in range(50)]
+    pipeline, batches = pipeline_over(tmp_path, {name: name.encode() for name in names},
+                                      SlowPutStore(tmp_path / "store"))
+    pipeline.start()
+    pipeline.finish()
+    assert batches.calls == [[name] for name in names]

@@ -5,6 +5,7 @@ The job's agent is simulated by this process (a store row and a LogShipper); no 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -107,6 +108,33 @@ def test_the_shipper_records_what_waits_for_the_next_shipment(platform) -> None:
         shipper.close()
     assert platform.job(job.name).log_backlog == 0
     assert [r.text for r in platform.logs(job.name)] == ["shipped line", "a", "b"]
+
+
+def test_a_backlog_record_that_fails_does_not_stop_the_shipper(platform) -> None:
+    """The backlog count is best effort: a failing write of it (the database busy past its timeout)
+    must not end the shipper's thread, which ships the job's log every cadence."""
+    job = running_job(platform)
+
+    class FlakyStore:
+        def __init__(self, store) -> None:
+            self.store, self.failures = store, 0
+
+        def record_log_backlog(self, job_id: int, lines: int) -> None:
+            self.failures += 1
+            raise sqlite3.OperationalError("database is locked")
+
+        def __getattr__(self, name: str):
+            return getattr(self.store, name)
+
+    store = FlakyStore(platform.store)
+    shipper = LogShipper(store, job.id, lambda *record: None, cadence=1.5)
+    try:
+        shipper.add([(time.time_ns(), Stream.STDOUT, "after the failure")])
+        wait_for(lambda: store.failures >= 1)
+        wait_for(lambda: "after the failure" in [r.text for r in platform.logs(job.name)])  # shipped on cadence
+        assert shipper._thread.is_alive()
+    finally:
+        shipper.close()
 
 
 class CountingPlatform:
