@@ -282,13 +282,18 @@ async def test_the_footer_keeps_its_key_widgets_while_the_keys_it_shows_stay_the
                     and "f" not in [key.key for key in app.screen.query("FooterKey")])
 
 
+async def ended_job_shown(pilot, app) -> None:
+    """The app opened on an ended job (`job=` an ended one) with its whole log loaded."""
+    await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+    log = app.screen.query_one(LogView)
+    await until(pilot, lambda: log.ended and log.live_ready)
+
+
 async def test_an_ended_jobs_G_says_last_line_not_following():
     """Help, footer tooltip and palette: G follows new lines only while the job runs."""
     app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
     async with app.run_test(size=(160, 45)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
-        log = app.screen.query_one(LogView)
-        await until(pilot, lambda: log.ended and log.live_ready)
+        await ended_job_shown(pilot, app)
         await pilot.pause()
         tooltips = [key.tooltip for key in app.screen.query("FooterKey") if key.action == "bottom"]
         assert tooltips == ["Last line of the whole log"], tooltips
@@ -310,9 +315,7 @@ async def test_an_ended_jobs_palette_says_G_goes_to_the_last_line_not_following(
     """mendtui 3: the palette read G's text from the class, so an ended job's said "following"."""
     app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")
     async with app.run_test(size=(160, 45)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
-        log = app.screen.query_one(LogView)
-        await until(pilot, lambda: log.ended and log.live_ready)
+        await ended_job_shown(pilot, app)
         helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
         assert helps["Last line"] == "G End · Last line of the whole log", helps["Last line"]
 
