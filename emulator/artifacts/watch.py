@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from cycle.api.keys import natural_key
 from emulator.artifacts.files import signature_of
 from emulator.artifacts.report import PipelineFailure
 from emulator.models import QUEUE_WARNING_TEXT
@@ -103,7 +104,8 @@ class Watching:
             self._lock.notify_all()
 
     def touch_tree(self, folder: Path) -> None:
-        """Touch every file under `folder` that is not already waiting, oldest first (by mtime),
+        """Touch every file under `folder` that is not already waiting, oldest first (by mtime; files
+        written within one tick of the clock by name, step-9 before step-10),
         so a rescan keeps the order the files were written in."""
         unseen = self._unseen(folder)
         with self._lock:  # one hand-off for the whole tree, not one per file
@@ -113,7 +115,9 @@ class Watching:
             self._lock.notify_all()
 
     def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:
-        """Files under `folder` neither stored as they are now nor waiting, sorted by mtime. Files
+        """Files under `folder` neither stored as they are now nor waiting, sorted by mtime, then by
+        name (natural order: the file system's clock ticks every few ms, so a loop writes many
+        files with one mtime, and a listing's order is a hash's). Files
         waiting (pending, queued or in flight) are left out before their lstat, not after: at the
         job's end every file already waits, and a stat per file is most of a rescan's cost."""
         names = []
@@ -128,7 +132,7 @@ class Watching:
             signature = signature_of(path)
             if signature is not None and self._settled.get(rel) != signature:
                 found.append((rel, signature))
-        return sorted(found, key=lambda item: item[1][1])
+        return sorted(found, key=lambda item: (item[1][1], natural_key(item[0])))  # mtime; a tie by name
 
     # moving stable files to the queue
     def _tick_loop(self) -> None:

@@ -223,3 +223,16 @@ def test_a_store_without_quick_puts_gets_each_file_recorded_as_soon_as_it_is_sto
     pipeline.start()
     pipeline.finish()
     assert batches.calls == [[name] for name in names]
+
+
+def test_files_written_within_one_clock_tick_upload_in_name_order(tmp_path):
+    """The file system's clock ticks every few ms, so a loop writes many files with one mtime; a
+    rescan orders those by name (natural: step-9 before step-10), not by the listing's hash order."""
+    pipeline, batches = pipeline_over(tmp_path, {})
+    names = [f"step-{i}" for i in range(40)]
+    for name in reversed(names):
+        (pipeline.root / name).write_bytes(name.encode())
+        os.utime(pipeline.root / name, ns=(1_700_000_000_000_000_000,) * 2)  # one tick for all
+    pipeline.start()
+    pipeline.finish()
+    assert batches.paths() == names

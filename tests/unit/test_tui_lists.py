@@ -11,9 +11,10 @@ import pytest
 from test_tui import NOW, SIZE, make_app, open_job, until
 
 from cycle.api import JobState
+from cycle.api.keys import natural_key
 from cycle.tui.screens.jobs import COLUMNS, JobsScreen, fit_columns
 from cycle.tui.timefmt import short_time, short_time_valid_until
-from cycle.tui.widgets.artifact_browser import ArtifactBrowser, Entry, natural_key, sort_entries
+from cycle.tui.widgets.artifact_browser import ArtifactBrowser, Entry, sort_entries
 from emulator.models import Artifact
 from emulator.store import StateStore
 

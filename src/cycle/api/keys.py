@@ -13,6 +13,7 @@ valid UTF-8 without a single '..' or absolute part.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import PurePosixPath
 from urllib.parse import unquote_to_bytes
 
@@ -73,6 +74,13 @@ def relative_key(relative: str) -> str:
     if not relative or any(p in (b"", b".", b"..") for p in parts):
         raise ValueError(f"not a clean relative path: {relative!r}")
     return "/".join(_encode_component(p) for p in parts)
+
+
+def natural_key(name: str) -> list:
+    """`step-9` before `step-10`: runs of digits compare as numbers, the rest case-insensitively
+    (re.split alternates text and digits, so the parts compared always have the same type). The
+    TUI lists artifacts in this order, and the uploader breaks ties of write time with it."""
+    return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", name.lower()))]
 
 
 def artifact_prefix(job_name: str) -> str:

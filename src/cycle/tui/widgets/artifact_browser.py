@@ -9,7 +9,6 @@ from storage) shows a message instead of the list.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, ProgressBar
 
+from cycle.api.keys import natural_key
 from cycle.sizes import human_size
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time
@@ -61,12 +61,6 @@ def entries_in(folder: str, stored: dict[str, int], queued: set[str],
         else:
             found[head] = Entry(head, False, size, path in queued, path, mtime)
     return list(found.values())
-
-
-def natural_key(name: str) -> list:
-    """`step-9` before `step-10`: runs of digits compare as numbers, the rest case-insensitively
-    (re.split alternates text and digits, so the parts compared always have the same type)."""
-    return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", name.lower()))]
 
 
 def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
