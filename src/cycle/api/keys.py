@@ -76,7 +76,7 @@ def relative_key(relative: str) -> str:
     return "/".join(_encode_component(p) for p in parts)
 
 
-def natural_key(name: str) -> list:
+def natural_key(name: str) -> list[str | int]:
     """`step-9` before `step-10`: runs of digits compare as numbers, the rest case-insensitively
     (re.split alternates text and digits, so the parts compared always have the same type). The
     TUI lists artifacts in this order, and the uploader breaks ties of write time with it."""
