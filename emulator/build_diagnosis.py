@@ -24,10 +24,12 @@ NETWORK_FLAG_ADVICE = ("pass --network host (or the name of a Docker network tha
 NETWORK_CAUSE = "build.sh needs the network, and the build container could not reach it"
 HOST_NETWORK_CAUSE = "build.sh needs the network, and it could not reach it even with the host's network"
 HOST_NETWORK_ADVICE = ("The build already used the host's network (--network host, or auto where the engine has "
-                       "no bridge), so another network flag will not help: the host itself reached nothing. Check from "
-                       "the host that the name resolves and the address answers (getent hosts NAME, curl -I URL): DNS "
-                       "(/etc/resolv.conf), a firewall, or a proxy that build.sh must be told about (HTTP_PROXY / "
-                       "HTTPS_PROXY in [job] env_vars or in build.sh).")
+                       "no bridge), so another network flag will not help: from this host, the name or address in "
+                       "that line did not answer (others may: apt's mirror can answer where an installer's site does "
+                       "not). Check it from the host (getent hosts NAME, curl -I URL): DNS (/etc/resolv.conf), a "
+                       "firewall, or a proxy that build.sh must be told about (HTTP_PROXY / HTTPS_PROXY in [job] "
+                       "env_vars or in build.sh); or fetch the tool another way (e.g. pip install uv instead of "
+                       "the astral.sh installer).")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,12 @@ RULES = (
           "build.sh reads a project file that is not in the build (only .cycleswap/ and the build_files are)",
           "List the file in [main] build_files in .cycleswap/manifest.toml, e.g. build_files = [\"pyproject.toml\", "
           "\"uv.lock\"]."),
+    _rule(r"Expected a Python module at|Unable to determine which files to ship inside the wheel"
+          r"|package directory '[^']+' does not exist",
+          "uv sync builds and installs the project itself, and its source is not in the build (while build.sh "
+          "runs, /app holds only .cycleswap/ and the build_files)",
+          "Install the dependencies only: `uv sync --no-install-project` in build.sh (`uv run` installs the project "
+          "from /app when the job starts), or add the package's folder (e.g. \"src\") to [main] build_files."),
     _rule(r"Unable to locate package (?P<package>\S+)|Package '(?P<apt_package>[^']+)' has no installation candidate",
           "apt cannot find the package {package}{apt_package}",
           "Run apt-get update in the same build.sh before apt-get install, and check the package's name for this "

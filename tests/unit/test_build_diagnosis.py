@@ -120,3 +120,19 @@ def test_a_build_that_already_used_the_hosts_network_is_not_told_to_pass_network
     assert "host's network" in on_host and "DNS" in on_host and "proxy" in on_host
     on_bridge = explain(DEFAULT_BUILD_WITHOUT_NETWORK, 127, network="bridge")[0]
     assert "pass --network host" in on_bridge
+
+
+def test_a_packaged_uv_project_whose_source_is_not_in_the_build_gets_the_two_fixes():
+    """`uv init --package` (a src/ layout): uv sync builds the project, whose source is not in /app
+    while build.sh runs (only the build_files are)."""
+    for line in ("      Error: Expected a Python module at: `src/demo_pkg/__init__.py`",
+                 "ValueError: Unable to determine which files to ship inside the wheel using the following heuristics",
+                 "error: package directory 'src/demo_pkg' does not exist"):
+        found = diagnose(["Resolved 3 packages in 10ms", "  × Failed to build `demo-pkg @ file:///app`", line], 1)
+        assert found is not None and "source is not in the build" in found.cause, line
+        assert "--no-install-project" in found.advice and "build_files" in found.advice
+
+
+def test_a_host_that_reached_other_hosts_is_not_said_to_reach_nothing():
+    on_host = explain(["curl: (6) Could not resolve host: astral.sh"], 127, network="host")[0]
+    assert "reached nothing" not in on_host and "astral.sh" in on_host and "pip install uv" in on_host
