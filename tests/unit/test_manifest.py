@@ -307,3 +307,29 @@ def test_init_keeps_an_existing_cycleignore_even_with_force(tmp_path):
     assert tmp_path / ".cycleignore" not in written
     assert (tmp_path / ".cycleignore").read_text() == "data/\n"
     assert load_manifest(tmp_path).build_files == ("pyproject.toml",)
+
+
+def test_init_says_what_the_default_scripts_will_not_do_for_a_packaged_project(tmp_path):
+    """`uv init --package`: no main.py, a [build-system], a script entry. The defaults are still
+    written as the platform gives them; the notes say what to change."""
+    from cycle.api.manifest import DEFAULT_RUN_SH, default_scripts_notes, init_project
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo-pkg"\nversion = "0.1.0"\n'
+                                             '[project.scripts]\ndemo-pkg = "demo_pkg:main"\n'
+                                             '[build-system]\nrequires = ["uv_build"]\nbuild-backend = "uv_build"\n')
+    init_project(tmp_path, name="demo-pkg")
+    assert (tmp_path / ".cycleswap" / "run.sh").read_text() == DEFAULT_RUN_SH
+    notes = default_scripts_notes(tmp_path)
+    assert len(notes) == 2
+    assert "no main.py" in notes[0] and "`uv run demo-pkg`" in notes[0]
+    assert "--no-install-project" in notes[1] and "build_files" in notes[1]
+
+
+def test_init_has_nothing_to_say_about_the_default_uv_app(tmp_path):
+    """`uv init` (an app): main.py at the root and no [build-system]: the defaults run it as is."""
+    from cycle.api.manifest import default_scripts_notes
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1.0"\ndependencies = []\n')
+    (tmp_path / "main.py").write_text('print("Hello from app!")\n')
+    assert default_scripts_notes(tmp_path) == []
+    assert default_scripts_notes(tmp_path / "nowhere") == []

@@ -661,6 +661,36 @@ def python_build_files(project_dir: Path) -> list[str]:
     return found
 
 
+def default_scripts_notes(project_dir: Path) -> list[str]:
+    """What the spec's default run.sh and build.sh will not do for this Python project, said when
+    `cycle project init` writes them (they are written as the platform gives them, byte for byte):
+    `uv run main.py` needs a main.py at the root, and `uv sync` in the build installs the project
+    itself, whose source a packaged project (a [build-system], e.g. `uv init --package`) keeps
+    outside the build_files."""
+    pyproject = project_dir / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    notes = []
+    found = data.get("project")
+    project: dict[str, Any] = found if isinstance(found, dict) else {}
+    if not (project_dir / "main.py").is_file():
+        scripts = sorted(project.get("scripts", {})) if isinstance(project.get("scripts"), dict) else []
+        instead = (f"`uv run {scripts[0]}` (its [project.scripts] entry)" if scripts
+                   else "`uv run python -m YOUR_MODULE`")
+        notes.append(f"{project_dir}/.cycleswap/run.sh runs `uv run main.py` (the platform's default), but there is "
+                     f"no main.py here: change that line, e.g. to {instead}.")
+    if "build-system" in data:
+        notes.append(f"{pyproject} has a [build-system]: the default build.sh's `uv sync` installs the project "
+                     "itself, whose source is not in the build (only the build_files are): use `uv sync "
+                     "--no-install-project` in .cycleswap/build.sh (`uv run` installs it when the job starts), or "
+                     "add its folder (e.g. \"src\") to [main] build_files.")
+    return notes
+
+
 def init_project(project_dir: Path, name: str | None = None, force: bool = False) -> list[Path]:
     """Write .cycleswap/{manifest.toml,run.sh,build.sh}; refuse to overwrite unless `force`.
 

@@ -21,10 +21,12 @@ def init(
         "--force", help="Overwrite existing manifest.toml, run.sh and build.sh.")] = False,
 ) -> None:
     """Write .cycleswap/manifest.toml, run.sh and build.sh with the platform's defaults."""
-    from cycle.api.manifest import init_project
+    from cycle.api.manifest import default_scripts_notes, init_project
 
     for path in init_project(directory, name=name, force=force):
         typer.echo(f"wrote {path}")
+    for note in default_scripts_notes(directory.resolve()):
+        typer.echo(f"note: {note}", err=True)
 
 
 @app.command()
