@@ -75,7 +75,6 @@ class Starting:
             f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
             f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
         )
-        notice = self._claim_name(manifest) if claim else None
         for name in manifest.volumes:
             latest_version(self.store, name)
         for job_name, _path in options.mounts:
@@ -85,6 +84,7 @@ class Starting:
                                "(`cycle job archive`), so there is nothing to mount.")
             if not self.store.artifacts(job.id):
                 raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
+        notice = self._claim_name(manifest) if claim else None  # last: a refused run claims no name
         return Prepared(manifest, client, base, base_image, open_blob_store(self.home), notice)
 
     def _claim_name(self, manifest: Manifest) -> str | None:

@@ -170,6 +170,18 @@ def test_a_second_folder_with_the_same_project_name_is_refused(project, tmp_path
     assert len(EmulatorPlatform().jobs()) == jobs_before  # no job, no machine held
 
 
+def test_a_refused_run_claims_no_project_name(project, tmp_path):
+    """A run refused for its input (a volume never uploaded, a job to mount that does not exist)
+    must not make its folder the owner of the project's name: another folder may still run it."""
+    clean = copy_project(project, tmp_path / "clean-checkout")
+    project.write(".cycleswap/manifest.toml", (project.root / ".cycleswap/manifest.toml").read_text().replace(
+        "[main]\n", "[main]\nvolumes = [\"never-uploaded\"]\n", 1))
+    assert cli("project", "test", str(project.root)).exit_code == 2
+    assert cli("project", "test", str(clean), "--mount-job", "nosuch-1:/data").exit_code == 2
+    result = cli("project", "test", str(clean))
+    assert result.exit_code == 0, result.output
+
+
 def test_a_moved_project_takes_its_name_over_and_old_jobs_keep_their_folder(project, tmp_path):
     project.write(".cycleswap/run.sh", "echo a > /artifacts/a.txt\n")
     first = project.test()
