@@ -124,8 +124,9 @@ class Admin:
         return stop_server(self._home)
 
     def storage_use(self, kind: str, host: str | None, bucket: str | None) -> str:
-        from emulator.storage import open_blob_store, use_storage
+        from emulator.storage import check_storage_choice, open_blob_store, use_storage
 
+        check_storage_choice(host, bucket)  # before self._home makes the home
         use_storage(self._home, kind, localstack_host=host, bucket=bucket)
         return open_blob_store(self._home).description
 
@@ -136,9 +137,11 @@ class Admin:
 
     # machines, usage, outbox, home
     def _platform(self):
+        """The platform on the home, which it makes (private) only when it first records something:
+        a refused request leaves an empty home absent."""
         from emulator.platform import EmulatorPlatform
 
-        return EmulatorPlatform(self._home)
+        return EmulatorPlatform(self._home_path)
 
     def _existing_platform(self):
         """The platform when the home already holds a state.db, else None: `emulator machines`,

@@ -26,16 +26,23 @@ BASE_IMAGE_ENV = "CYCLE_BASE_IMAGE"
 
 
 def emulator_home() -> Path:
-    """The home, created private to the user (0700): it holds what jobs wrote, as root, to
-    /artifacts. An existing folder keeps its mode (it may be one the user chose to share);
-    machines/ inside it is always private."""
-    home = load().home
+    """The home of the settings ($CYCLE_HOME, else ~/.cycle), created private: private_home."""
+    return private_home(load().home)
+
+
+def private_home(home: Path) -> Path:
+    """`home`, created private to the user (0700) when missing: it holds what jobs wrote, as root,
+    to /artifacts. The one way a home is made (the platform's state, a store's folders and
+    config.toml come through here), so no path makes it with the umask's 0755. An existing folder
+    keeps its mode (it may be one the user chose to share); machines/ inside it is always private."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     return home
 
 
 def config_path(home: Path | None = None) -> Path:
-    return (home or emulator_home()) / "config.toml"
+    """Where config.toml is (`home`, else the settings' home); finding it creates nothing, so
+    reading a config that is not there leaves no home behind (write_config makes the home)."""
+    return (home or load().home) / "config.toml"
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ def write_config(doc: tomlkit.TOMLDocument, home: Path | None = None) -> Path:
     import tomlkit
 
     path = config_path(home)
+    private_home(path.parent)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     tmp.replace(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from emulator.config import private_home
 from emulator.service.acting import Acting
 from emulator.service.catalog import Catalog
 from emulator.service.reading import Reading
@@ -32,7 +33,7 @@ class EmulatorPlatform(Starting, Reading, Acting, Catalog):
         """The state, opened (and the home created, private: emulator_home) on first use: a command
         whose input is refused before it reads or records anything leaves an empty home absent."""
         if self._store is None:
-            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # as emulator_home(): it holds what jobs wrote
+            private_home(self.home)
             self._store = StateStore(self.home / "state.db")
         return self._store
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from cycle.errors import BadInput, CycleError
 from emulator.blobs import LOCAL_STORE_NAME, BlobStore, LocalStore, S3Store, StorageError
-from emulator.config import config_values, read_config, write_config
+from emulator.config import config_values, private_home, read_config, write_config
 from emulator.settings import load
 
 DEFAULT_BUCKET = "cycleswap"
@@ -49,22 +49,53 @@ def storage_settings(home: Path) -> dict[str, str]:
 
 
 def open_blob_store(home: Path) -> BlobStore:
+    """The configured store, ready to store: its folders (<home>/storage, or the S3 snapshot folder
+    <home>/tmp) are made inside the home, which is made private first (private_home)."""
     settings = storage_settings(home)
+    private_home(home)
     if settings["kind"] == "local":
         return LocalStore(home / "storage")
     return S3Store(settings["localstack_host"], settings["bucket"], home / "tmp")
 
 
 def store_status(home: Path) -> str:
-    """The configured store's description once it answers, for `storage status` and `doctor`: a
-    local folder store not made yet answers as it will (made on the first file stored), so reading
-    the status creates nothing."""
+    """The configured store's description once it answers, for `storage status` and `doctor`.
+    Only reads: a local folder store not made yet answers as it will (made on the first file
+    stored), and an S3 store is asked about its bucket without opening it (S3Store would make its
+    snapshot folder, and the bucket), so reading the status creates nothing."""
+    settings = storage_settings(home)
+    if settings["kind"] == "s3":
+        return s3_status(settings["localstack_host"], settings["bucket"])
     root = home / "storage"
-    if storage_settings(home)["kind"] == "local" and not root.is_dir():
+    if not root.is_dir():
         return f"local folder {root}"  # as LocalStore.description says once it exists
-    store = open_blob_store(home)
+    store = LocalStore(root)
     store.list("doctor/probe/")  # lists nothing, but only where the store answers
     return store.description
+
+
+def s3_status(host: str, bucket: str) -> str:
+    """S3Store's description when the server at `host` answers a HEAD of `bucket`; a bucket not made
+    yet is named as one (S3Store makes it on first use). A server that does not answer raises the
+    StorageError S3Store raises, with the same fix."""
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+    from localstack_client.session import Session
+
+    description = f"S3 bucket {bucket} at {host}"  # as S3Store.description
+    client = Session(localstack_host=host).client(
+        "s3", config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=30))
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return f"{description} (the bucket is made when the first file is stored)"
+        raise StorageError(f"checking the bucket failed on {description}: {error}") from None
+    except BotoCoreError as error:
+        raise StorageError(f"checking the bucket failed on {description}: {error}. Start the S3 server with `cycle "
+                           "emulator storage start`, or switch to the local folder store with `cycle emulator "
+                           "storage use local`.") from None
+    return description
 
 
 class StoreUnreachable(CycleError):
@@ -78,8 +109,9 @@ def open_named_store(home: Path, name: str | None) -> BlobStore:
     if name is None:
         return open_blob_store(home)
     if name == LOCAL_STORE_NAME:
-        return LocalStore(home / "storage")
+        return LocalStore(private_home(home) / "storage")
     host, bucket = _parse_s3_name(name)
+    private_home(home)
     try:
         return S3Store(host, bucket, home / "tmp")
     except StorageError:
@@ -118,10 +150,7 @@ class StoreCache:
 
 def use_storage(home: Path, kind: str, localstack_host: str | None = None, bucket: str | None = None) -> None:
     """Record the store in config.toml; every setting is checked first, so a bad one is never written."""
-    if localstack_host is not None:
-        check_host_port(localstack_host)
-    if bucket is not None:
-        check_bucket(bucket)
+    check_storage_choice(localstack_host, bucket)
     doc = read_config(home)
     if "storage" not in doc:
         import tomlkit
@@ -133,6 +162,14 @@ def use_storage(home: Path, kind: str, localstack_host: str | None = None, bucke
     if bucket:
         doc["storage"]["bucket"] = bucket
     write_config(doc, home)
+
+
+def check_storage_choice(localstack_host: str | None, bucket: str | None) -> None:
+    """The settings `storage use` records, checked before the home is opened or config.toml read."""
+    if localstack_host is not None:
+        check_host_port(localstack_host)
+    if bucket is not None:
+        check_bucket(bucket)
 
 
 HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

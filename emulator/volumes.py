@@ -52,9 +52,19 @@ def check_volume_name(name: str) -> str:
     return name
 
 
-def _scan(folder: Path) -> list[tuple[str, Path]]:
+def check_volume_folder(folder: Path) -> Path:
     if not folder.is_dir():
         raise BadInput(f"{folder} is not a folder. `cycle volume upload NAME DIR` uploads the files under DIR.")
+    return folder
+
+
+def never_uploaded(name: str) -> BadInput:
+    """The one answer for a volume name no version has, whether or not the home exists yet."""
+    return BadInput(f"volume {name!r} was never uploaded. `cycle volume list` shows the volumes.")
+
+
+def _scan(folder: Path) -> list[tuple[str, Path]]:
+    check_volume_folder(folder)
     found = []
     for base, _dirs, files in os.walk(folder):
         for name in files:

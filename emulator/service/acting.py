@@ -101,12 +101,21 @@ class Acting:
         return self.store.machines()
 
     def set_machine_state(self, name: str, state: str) -> Machine:
+        """Both checked before the store is opened, so a refused request creates no home."""
         if state not in ("available", "busy", "offline"):
             raise BadInput(f"machine state {state!r} is not one of available, busy, offline.")
-        if name not in {m.name for m in self.machines()}:
-            raise BadInput(f"there is no machine {name!r}; machines: {', '.join(m.name for m in self.machines())}.")
+        known = self._machine_names()
+        if name not in known:
+            raise BadInput(f"there is no machine {name!r}; machines: {', '.join(known)}.")
         self.store.set_machine_state(name, state)
         return self.store.machine(name)
+
+    def _machine_names(self) -> list[str]:
+        """The machines a name may be: the store's once it exists (it may keep machines from an
+        earlier $CYCLE_MACHINES), else this host's, as the store would record them."""
+        from emulator.job.machine import machine_names
+
+        return [m.name for m in self.machines()] if self.has_state() else machine_names()
 
     def archive(self, name: str) -> Job:
         """Delete the job's stored artifacts; the record (and its log) stays, marked archived."""

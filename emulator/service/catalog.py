@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cycle.errors import BadInput
 from emulator.settings import load as load_settings
 
 
 class Catalog:
     def upload_volume(self, name: str, folder: Path, progress=None):
-        from emulator.volumes import upload_volume
+        """The name and folder are checked before the store is opened: refused input creates no home."""
+        from emulator.volumes import check_volume_folder, check_volume_name, upload_volume
 
+        check_volume_name(name)
+        check_volume_folder(folder)
         return upload_volume(self.store, self.blob_store(), name, folder, progress)
 
     def volumes(self) -> list:
@@ -22,11 +24,12 @@ class Catalog:
         return [self.store.volume_versions(name)[-1] for name in self.store.volume_names()]
 
     def volume_versions(self, name: str) -> list:
-        from emulator.volumes import check_volume_name
+        from emulator.volumes import check_volume_name, never_uploaded
 
-        versions = self.store.volume_versions(check_volume_name(name))
+        check_volume_name(name)
+        versions = self.store.volume_versions(name) if self.has_state() else []  # no state.db: none, and none made
         if not versions:
-            raise BadInput(f"volume {name!r} was never uploaded. `cycle volume list` shows the volumes.")
+            raise never_uploaded(name)
         return versions
 
     def usage(self) -> dict:

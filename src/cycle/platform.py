@@ -60,7 +60,9 @@ only answer "no job named NAME" (opening the platform to say so would create sta
 
 
 def no_job_named(name: str) -> Exception:
-    """The one paragraph for a job name no job has: the same words whether or not the home exists."""
+    """The paragraph for a job name on a home where no job ever ran (no state.db), with how to start
+    one. Once jobs exist the opened platform answers instead (Reading.job: the close names, or the
+    pointer to `cycle job list` without this hint)."""
     from cycle.errors import BadInput
 
     return BadInput(f"No job named {name!r}. `cycle job list` shows the jobs (none has run here yet: "
@@ -68,8 +70,8 @@ def no_job_named(name: str) -> Exception:
 
 
 class _OpenedOnceItExists:
-    """A Platform opened lazily: while the home has no state.db the list reads say "no jobs", a job
-    named anywhere is unknown and a volume was never uploaded; every other call opens it."""
+    """A Platform opened lazily: while the home has no state.db the list reads say "no jobs" and a job
+    named anywhere is unknown; every other call opens it."""
 
     def __init__(self) -> None:
         self._platform: Platform | None = None
@@ -96,12 +98,10 @@ class _OpenedOnceItExists:
         return [] if platform is None else platform.volumes()
 
     def volume_versions(self, name: str):
-        platform = self._existing()
-        if platform is None:
-            from cycle.errors import BadInput
-
-            raise BadInput(f"volume {name!r} was never uploaded. `cycle volume list` shows the volumes.")
-        return platform.volume_versions(name)
+        """The platform's own answer (the name checked, then "never uploaded", the same words with or
+        without a state.db); a platform opened only for it is not kept, so the list reads above stay
+        empty, creating nothing, until a state.db appears."""
+        return (self._existing() or open_platform()).volume_versions(name)
 
     def __getattr__(self, name: str):
         platform = self._existing()

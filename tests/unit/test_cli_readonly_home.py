@@ -16,12 +16,21 @@ CYCLE = [sys.executable, "-c", "from cycle.cli import main; main()"]
 UNKNOWN_JOB = [["job", "logs", "x"], ["job", "logs", "x", "-n", "3"], ["job", "logs", "x", "--since", "10m"],
                ["job", "status", "x"], ["job", "status", "x", "--json"], ["job", "cancel", "x"],
                ["job", "archive", "x"], ["job", "pull", "x"], ["job", "tail", "x"], ["job", "reassign", "x"]]
-READS = [["emulator", "usage"], ["emulator", "usage", "--json"], ["emulator", "machines"], ["emulator", "outbox"],
-         ["volume", "list"], ["job", "list"]]
+READS = {  # each read: its exit code and a line of what it prints on a home where nothing ran
+    "emulator usage": (0, "volumes                                               0 B"),
+    "emulator usage --json": (0, '"volumes": 0,'),
+    "emulator machines": (0, "local-0    available"),
+    "emulator outbox": (0, "the outbox is empty"),
+    "volume list": (0, "no volumes yet: `cycle volume upload NAME DIR`"),
+    "job list": (0, "no jobs yet: run `cycle project test` in a project"),
+    "volume versions x": (2, "error: volume 'x' was never uploaded. `cycle volume list` shows the volumes."),
+    "volume versions ../bad": (2, "error: '../bad' is not a volume name. Use 1-63 letters"),
+}
+UNREACHABLE_S3 = {"CYCLE_STORAGE": "s3", "LOCALSTACK_HOST": "127.0.0.1:9"}  # nothing listens on port 9
 
 
-def cycle(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CYCLE_HOME": str(home)}
+def cycle(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {}), "CYCLE_HOME": str(home)}
     return subprocess.run([*CYCLE, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -40,12 +49,15 @@ def test_unknown_job_on_an_empty_home_writes_nothing_and_says_so(tmp_path: Path,
     assert "Traceback" not in done.stderr and done.stdout == ""
 
 
-@pytest.mark.parametrize("args", [*READS, ["volume", "versions", "x"]], ids=" ".join)
-def test_reads_on_a_home_that_does_not_exist_create_nothing(tmp_path: Path, args: list[str]) -> None:
+@pytest.mark.parametrize("command", READS)
+def test_reads_on_a_home_that_does_not_exist_create_nothing(tmp_path: Path, command: str) -> None:
     home = tmp_path / "home"
-    done = cycle(home, *args)
+    done = cycle(home, *command.split())
     assert not home.exists(), files_in(home)
     assert "Traceback" not in done.stderr
+    code, line = READS[command]
+    assert done.returncode == code, done.stderr
+    assert line in (done.stdout if code == 0 else done.stderr), done.stdout + done.stderr
 
 
 def test_empty_home_answers_as_a_fresh_one_would(tmp_path: Path) -> None:
@@ -73,7 +85,11 @@ def test_unknown_job_on_a_home_with_jobs_adds_no_file(tmp_path: Path, monkeypatc
 
 
 BAD_INPUT = [["project", "test", "/nonexistent"], ["project", "upload", "/nonexistent"], ["drill", "/nonexistent"],
-             ["project", "test", "{project}", "--network", "bogus"], ["job", "queue", "nosuch"]]
+             ["project", "test", "{project}", "--network", "bogus"], ["job", "queue", "nosuch"],
+             ["volume", "upload", "x", "/nonexistent"], ["volume", "upload", "../bad", "{project}"],
+             ["emulator", "machine", "local-0", "sideways"], ["emulator", "machine", "nosuch", "offline"],
+             ["emulator", "storage", "use", "s3", "--host", "bad:99999"],
+             ["emulator", "storage", "use", "s3", "--bucket", "Bad_Bucket"]]
 STATUS_READS = [["emulator", "storage", "status"], ["emulator", "doctor"], ["emulator", "home"], ["emulator", "images"]]
 
 
@@ -87,15 +103,23 @@ def test_bad_input_leaves_an_empty_home_absent(tmp_path: Path, args: list[str]) 
     done = cycle(home, *(arg.format(project=project) for arg in args))
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr  # one paragraph
     assert not home.exists(), files_in(home)
 
 
+@pytest.mark.parametrize("s3", [False, True], ids=["local", "s3-unreachable"])
 @pytest.mark.parametrize("args", STATUS_READS, ids=" ".join)
-def test_status_reads_leave_an_empty_home_absent(tmp_path: Path, args: list[str]) -> None:
-    """mendhome D5: `emulator storage status|doctor|home|images` only read: no home, no storage/."""
+def test_status_reads_leave_an_empty_home_absent(tmp_path: Path, args: list[str], s3: bool) -> None:
+    """mendhome D5: `emulator storage status|doctor|home|images` only read: no home, no storage/,
+    and with S3 configured no snapshot folder (<home>/tmp) either, even when the server is down."""
     home = tmp_path / "home"
-    done = cycle(home, *args)
+    done = cycle(home, *args, env=UNREACHABLE_S3 if s3 else None)
     assert "Traceback" not in done.stderr
     assert not home.exists(), files_in(home)
-    if args[-1] in ("home", "status"):
+    if args[-1] == "home" or args[-1] == "status" and not s3:
         assert str(home) in done.stdout and done.returncode == 0
+    if args[-1] == "status" and s3:
+        assert done.returncode == 1 and done.stdout == ""
+        assert "S3 bucket cycleswap at 127.0.0.1:9" in done.stderr and "cycle emulator storage start" in done.stderr
+    if args[-1] == "doctor" and s3:
+        assert "FAIL  artifact store   the artifact store does not answer" in done.stdout

@@ -36,3 +36,15 @@ def test_tail_prints_a_failed_builds_explanation_last(tmp_path: Path, monkeypatc
     assert "installing" in done.stdout and "build failed" not in done.stdout  # once, where it belongs
     saved = (tmp_path / "project" / ".cycleswap" / "jobs" / job.name / "output.log").read_text()
     assert all(text in saved for text in EXPLANATION)  # the saved log is the whole log
+
+
+def test_build_explanation_is_the_last_failure_and_the_output_after_it() -> None:
+    """The one rule `project test` and `job tail` close with (pure)."""
+    from cycle.cli.output import build_explanation
+
+    first = ["build failed: build.sh exited with code 1; the last 1 line(s) of its output:", "build output | old"]
+    assert build_explanation([]) == []
+    assert build_explanation(["building", "build output | before any failure"]) == []
+    assert build_explanation(EXPLANATION) == EXPLANATION
+    assert build_explanation([*first, "rebuilding", *EXPLANATION[:2], "an unrelated event", EXPLANATION[2]]) \
+        == EXPLANATION

@@ -368,7 +368,7 @@ def tail(
     has none), so `cycle job tail JOB && next-step` waits for a good result. A failed build's
     explanation closes the output, after the job's state, as in `cycle project test`.
     """
-    from cycle.cli.output import job_exit_code
+    from cycle.cli.output import build_explanation, is_build_explanation, job_exit_code
     from cycle.platform import reading_platform
     from cycle.pull import format_line, sync_artifacts
 
@@ -390,36 +390,19 @@ def tail(
             warned = True
             _warn_queue(job)
 
-    explanation = BuildExplanation()
+    held: list[str] = []  # a failed build's explanation: printed once, last, as `project test` does
     with open(folder / "output.log", "w", encoding="utf-8") as log:
         def write(record) -> None:
             line = format_line(record)
-            if not explanation.holds(record):  # printed once, last (output.log keeps the whole log)
+            if record.stream.value == "system" and is_build_explanation(record.text):
+                held.append(record.text)  # output.log still keeps the whole log
+            else:
                 sys.stdout.write(line + "\n")
             log.write(line + "\n")
 
         job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
     typer.echo(f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else ""), err=True)
-    if explanation.lines:
-        typer.echo("\n" + "\n".join(explanation.lines), err=True)
+    explanation = build_explanation(held)
+    if explanation:
+        typer.echo("\n" + "\n".join(explanation), err=True)
     raise typer.Exit(job_exit_code(job))
-
-
-class BuildExplanation:
-    """The closing explanation of a failed build (`build failed: …` and its `build output | …`
-    lines), held back from a streamed log so that, as in `cycle project test`, it is the last thing
-    on the screen, after the job's state, rather than lost above it. The latest one counts."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def holds(self, record) -> bool:
-        """Keep `record` when it is part of the explanation (True: the caller does not print it)."""
-        from cycle.cli.output import BUILD_FAILED_PREFIX, is_build_explanation
-
-        if record.stream.value != "system" or not is_build_explanation(record.text):
-            return False
-        if record.text.startswith(BUILD_FAILED_PREFIX):
-            self.lines = []
-        self.lines.append(record.text)
-        return True

@@ -102,13 +102,10 @@ def _explain_build_failure(platform, job) -> None:
     """Close with why the build failed and what to do (the diagnosis the agent logged), so the
     cause is the last thing on the screen rather than the build's last symptom."""
     from cycle.api import Stream
-    from cycle.cli.output import BUILD_FAILED_PREFIX, BUILD_OUTPUT_PREFIX
+    from cycle.cli.output import build_explanation
 
-    lines = [record.text for record in platform.logs(job.name, stream=Stream.SYSTEM)]
-    starts = [i for i, text in enumerate(lines) if text.startswith(BUILD_FAILED_PREFIX)]
-    if starts:
-        explanation = [lines[starts[-1]]]
-        explanation += [text for text in lines[starts[-1] + 1:] if text.startswith(BUILD_OUTPUT_PREFIX)]
+    explanation = build_explanation(record.text for record in platform.logs(job.name, stream=Stream.SYSTEM))
+    if explanation:
         typer.echo("\n" + "\n".join(explanation), err=True)
 
 
