@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import DataTable, Label, ProgressBar
 
 from cycle.sizes import human_size
@@ -126,6 +127,7 @@ class ArtifactBrowser(Vertical):
         self.rows: list[Entry] = []
         self.archived = False
         self.times_valid_until = 0  # the shown modified times read right until this instant (ns)
+        self._status_timer: Timer | None = None  # clears the status line's last word
 
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
@@ -277,13 +279,25 @@ class ArtifactBrowser(Vertical):
         else:
             paths = [entry.path] if entry.path in self.stored else []
         if not paths:
-            status = self.query_one("#download-status", Label)
-            status.update(f"{entry.name} is still queued: nothing stored to download yet")
+            self.show_status(f"{entry.name} is still queued: nothing stored to download yet", lasting=False)
             return
         self.post_message(self.DownloadRequested(paths))
 
     def show_progress(self, done: int, total: int, text: str) -> None:
+        """A download's progress (it stays while the download runs), then its summary (it goes)."""
         bar = self.query_one(ProgressBar)
         bar.display = done < total
         bar.update(total=total, progress=done)
-        self.query_one("#download-status", Label).update(text)
+        self.show_status(text, lasting=done < total)
+
+    def show_status(self, text: str, *, lasting: bool) -> None:
+        """The line under the table. A final word (a download's summary, "still queued") goes after
+        the app's notice timeout (Textual's 5 s), as a toast does, instead of staying until the
+        next download replaces it; the timer of an earlier word never clears a newer one."""
+        if self._status_timer is not None:
+            self._status_timer.stop()
+            self._status_timer = None
+        status = self.query_one("#download-status", Label)
+        status.update(text)
+        if not lasting:
+            self._status_timer = self.set_timer(self.app.NOTIFICATION_TIMEOUT, lambda: status.update(""))
