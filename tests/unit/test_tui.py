@@ -222,6 +222,25 @@ async def test_download_leaves_a_file_already_there_byte_for_byte_alone(tmp_path
         assert str(status.render()).startswith("1 unchanged in ")
 
 
+async def test_a_download_s_summary_goes_after_the_app_s_notice_timeout(tmp_path):
+    """tuitimes 3: `1 unchanged in …` stayed under the table until the next download replaced it
+    (~45 s in a tester's session). A routine word goes after the app's notice timeout (Textual's
+    5 s; shortened here), as a toast does; a download's progress stays while it runs."""
+    app, platform = make_app(tmp_path)
+    app.NOTIFICATION_TIMEOUT = 0.5
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await artifacts_shown(pilot)
+        status = browser.query_one("#download-status")
+        await pilot.press("G", "d")  # zz-notes.txt
+        await until(pilot, lambda: str(status.render()).startswith("downloaded 1 file(s) in "))
+        await until(pilot, lambda: str(status.render()) == "")
+        platform._artifacts = [a for a in platform._artifacts if not a.path.startswith("checkpoints/")]
+        await until(pilot, lambda: not any(path.startswith("checkpoints/") for path in browser.stored))
+        await pilot.press("g", "d")  # checkpoints/: only its queued file is left, nothing stored
+        await until(pilot, lambda: "still queued" in str(status.render()))
+        await until(pilot, lambda: str(status.render()) == "")
+
+
 async def test_d_on_the_parent_row_says_what_d_does(tmp_path):
     from rich.text import Text
 

@@ -14,7 +14,7 @@ from cycle.api import JobState
 from cycle.api.keys import natural_key
 from cycle.tui.screens.jobs import COLUMNS, JobsScreen, fit_columns
 from cycle.tui.timefmt import short_time, short_time_valid_until
-from cycle.tui.widgets.artifact_browser import ArtifactBrowser, Entry, sort_entries
+from cycle.tui.widgets.artifact_browser import ArtifactBrowser, Entry, sort_entries, times_valid_until
 from emulator.models import Artifact
 from emulator.store import StateStore
 
@@ -332,3 +332,51 @@ def test_snapshot_artifacts_sorted_by_time(snap_compare, size):
         await until(pilot, lambda: browser.sort_by == "time")
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_artifact_times_count_up_in_place_keeping_the_cursor_and_the_scroll():
+    """tuitimes 1: the modified column's "5s ago" was drawn once per listing change, so on a finished
+    job it stayed "5s ago" forever. As the clock moves the time cells change in place: the table is
+    not rebuilt, the cursor and the scroll stay where they were."""
+    from datetime import timezone
+
+    from cycle.tui.app import CycleApp
+
+    clock = [NOW]
+    platform = FakePlatform()
+    for n in range(60):  # more than the screen shows: the view scrolls
+        platform.add_artifact(f"many/step-{n:02}.pt", mtime_ns=NOW - 5_000_000_000)
+    app = CycleApp(platform, clock=lambda: clock[0], zone=timezone.utc)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        browser = app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: len(browser.rows) == 5)
+        await pilot.press("j", "enter")  # many/
+        await until(pilot, lambda: browser.folder == "many")
+        table = browser.query_one("#artifact-table")
+        await pilot.press("G")
+        await until(pilot, lambda: table.scroll_y > 0)
+        assert str(table.get_row("many/step-59.pt")[2]) == "5s ago"
+        row, scroll = table.cursor_row, table.scroll_y
+        redraws = []
+        redraw = browser.redraw
+        browser.redraw = lambda *args, **kwargs: (redraws.append(args), redraw(*args, **kwargs))
+        clock[0] += 10_000_000_000
+        await until(pilot, lambda: str(table.get_row("many/step-59.pt")[2]) == "15s ago")
+        clock[0] += 120_000_000_000
+        await until(pilot, lambda: str(table.get_row("many/step-00.pt")[2]) == "2m ago")
+        assert str(table.get_row("..")[2]) == ""
+        assert (table.cursor_row, table.scroll_y, browser.selected().name) == (row, scroll, "step-59.pt")
+        assert redraws == []  # the cells changed in place
+
+
+def test_shown_artifact_times_are_rechecked_when_the_first_of_them_can_change():
+    """Once a second while one reads in seconds, at the next whole minute of age while the newest
+    reads in minutes, never for rows without a time (`..`, queued files)."""
+    def entry(name: str, age_s: int | None) -> Entry:
+        return Entry(name, False, 1, age_s is None, name, 0 if age_s is None else NOW - age_s * 1_000_000_000)
+
+    assert times_valid_until([entry("a", 5), entry("b", 600)], NOW) == NOW + 1_000_000_000
+    assert times_valid_until([entry("b", 630), entry("c", 1800)], NOW) == NOW + 30_000_000_000
+    assert times_valid_until([Entry("..", True, 0, False, ""), entry("q", None)], NOW) == 2**63

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 import pytest
+from rich.text import Text
 from test_tui import NOW, SIZE, make_app, open_job, search, settle, until
 from typer.testing import CliRunner
 
@@ -35,6 +36,22 @@ async def test_the_job_header_and_the_log_show_local_times_and_name_the_zone():
         assert "started 12:06:41 UTC+1" in header  # T0 + 1 s is 11:06:41 in UTC
         stamp = "".join(segment.text for segment in log._render(0, False))[:12]
         assert stamp.startswith("12:06:")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
+@pytest.mark.parametrize("name", ["trainer-4", "sweep-2"])  # running; failed, with a reason in the header
+async def test_the_job_header_on_screen_keeps_the_start_time_s_zone_at_any_width(size, name):
+    """tuitimes 2: at 80 columns the header's right end was cut mid-time: `started 03:41:32` with
+    no zone. The time shortens (`12:06 UTC+1`) and the project, then the machine, give way whole."""
+    import re
+
+    app = cet_app(job=name)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await pilot.pause(0.1)
+        top = "".join(segment.text for segment in app.screen._compositor.render_strips()[0]).rstrip()
+        assert re.search(r"started (2026-11-18 )?12:06(:41)? UTC\+1( · |$)", top), top
+        assert name in top and ("EXIT_CODE_1" in top or name != "sweep-2")
 
 
 async def test_help_names_the_zone_times_are_shown_in():
@@ -378,3 +395,20 @@ async def test_an_empty_artifacts_tab_says_what_shows_there(size):
         await until(pilot, lambda: "no files yet" in str(path.render()) and path.content_region.width)
         text = str(path.render())
         assert text.rstrip().endswith(")") and len(text) <= size[0] - 2, text  # 2: the padding
+
+
+def test_the_job_header_shortens_the_start_time_then_drops_the_project_then_the_machine():
+    from cycle.tui.screens.job import fit_header
+
+    starts = ["03:41:32 UTC", "03:41 UTC"]
+    lead = "[b]tt-4[/b] · [green]RUNNING[/] · 0:09 · follow on"  # markup: counted as the cells it shows
+    full = "tt-4 · RUNNING · 0:09 · follow on · machine local-2 · started 03:41:32 UTC · project tt"
+
+    def plain(room):
+        return Text.from_markup(fit_header(lead, starts, "local-2", "tt", room)).plain
+
+    assert plain(None) == plain(len(full)) == full
+    assert plain(len(full) - 1) == full.replace("03:41:32", "03:41")
+    assert plain(len(full) - 4) == "tt-4 · RUNNING · 0:09 · follow on · machine local-2 · started 03:41:32 UTC"
+    assert plain(60) == "tt-4 · RUNNING · 0:09 · follow on · started 03:41:32 UTC"
+    assert plain(20) == "tt-4 · RUNNING · 0:09 · follow on · started 03:41 UTC"  # the widget cuts it

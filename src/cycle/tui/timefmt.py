@@ -51,15 +51,22 @@ def format_time(ts_ns: int | None, now_ns: int, width: int = 25, tz: tzinfo | No
     if not ts_ns:
         return "-"
     moment = _local(ts_ns, tz)
-    zone = zone_label(tz, ts_ns)
     today = moment.date() == _local(now_ns, tz).date()
-    forms = [f"{moment:%Y-%m-%d %H:%M:%S} {zone}", f"{moment:%Y-%m-%d %H:%M} {zone}"]
-    if today:
-        forms += [f"{moment:%H:%M:%S} {zone}", f"{moment:%H:%M} {zone}", f"{moment:%H:%M}"]
-    else:
-        forms += [f"{moment:%b %d %H:%M} {zone}", f"{moment:%b %d %H:%M}", f"{moment:%b %d}"]
-    forms.append(ago(ts_ns, now_ns))
+    bare = [f"{moment:%H:%M}"] if today else [f"{moment:%b %d %H:%M}", f"{moment:%b %d}"]
+    forms = [*zoned_forms(ts_ns, now_ns, tz), *bare, ago(ts_ns, now_ns)]
     return next((form for form in forms if len(form) <= width), forms[-1])
+
+
+def zoned_forms(ts_ns: int, now_ns: int, tz: tzinfo | None = None) -> list[str]:
+    """The forms of a time that name its zone, most precise first (format_time's choices for a place
+    that must always carry the zone, such as the job header): the date and seconds go first, the
+    zone never. The shortest: "14:02 UTC+1" today, "Nov 23 14:02 UTC+1" another day."""
+    moment = _local(ts_ns, tz)
+    zone = zone_label(tz, ts_ns)
+    forms = [f"{moment:%Y-%m-%d %H:%M:%S} {zone}", f"{moment:%Y-%m-%d %H:%M} {zone}"]
+    if moment.date() == _local(now_ns, tz).date():
+        return [*forms, f"{moment:%H:%M:%S} {zone}", f"{moment:%H:%M} {zone}"]
+    return [*forms, f"{moment:%b %d %H:%M} {zone}"]
 
 
 def ago(ts_ns: int, now_ns: int) -> str:

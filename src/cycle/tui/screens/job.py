@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.text import Text
 from textual import work
@@ -152,23 +153,25 @@ class JobScreen(Screen):
             self.query_one(LogView).ended = job.state.is_final  # no more lines: "ended", not "follow"
 
         from cycle.tui.jobinfo import STATE_COLOURS, duration
-        from cycle.tui.timefmt import format_time, zone_label
+        from cycle.tui.timefmt import zone_label, zoned_forms
 
         now = (self.app.clock or time.time_ns)()
-        width = 25 if self.size.width >= 120 else 18  # the start time always names its zone (the log's too)
-        start = format_time(job.started_ns, now, width, self.app.zone) if job.started_ns else "-"
-        start += "" if job.started_ns else f" (times {zone_label(self.app.zone)})"
+        widest = 25 if self.size.width >= 120 else 18  # the date only on a wide terminal
+        if job.started_ns:  # the start time always names its zone (the log's times are in it)
+            starts = [form for form in zoned_forms(job.started_ns, now, self.app.zone) if len(form) <= widest]
+        else:
+            starts = [f"- (times {zone_label(self.app.zone)})"]
         colour = STATE_COLOURS.get(job.state.value, "white")
         following = self.is_mounted and self.query(LogView) and self.query_one(LogView).follow
         follow = "log ended" if job.state.is_final else f"follow {'on' if following else 'off'}"
-        show(self.query_one("#job-header", Static),
+        header = self.query_one("#job-header", Static)
+        lead = (  # what changes first: a narrow terminal drops steady parts at the right
             f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
-            # what changes first, so a narrow terminal (80 columns) cuts the steady parts at the right
-            + f" · {duration(job, now)} · {follow} · machine {job.machine or '-'}"
-            + f" · started {start} · project {job.project}",
-            fixed_size=True,
+            + f" · {duration(job, now)} · {follow}"
         )
+        room = header.content_region.width or None  # 0 before the first layout: not yet known
+        show(header, fit_header(lead, starts, job.machine or "-", job.project, room), fixed_size=True)
         banner = self.query_one("#queue-warning", Static)
         banner.display = bool(job.queue_warning)
         if job.queue_warning:
@@ -279,6 +282,22 @@ class JobScreen(Screen):
             done += artifact.size
             self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")
         self.app.call_from_thread(browser.show_progress, total, total, download_summary(result, folder / "artifacts"))
+
+
+def fit_header(lead: str, starts: list[str], machine: str, project: str, room: int | None) -> str:
+    """The job header in `room` cells (None: not laid out yet, so the fullest line). `lead` (markup:
+    name, state, reason, duration, follow) always shows; `starts` are the start time's forms, most
+    precise first, each naming its zone. Where the whole line does not fit, the start time shortens
+    first (`03:41:32 UTC` -> `03:41 UTC`), then the project gives way whole, then the machine, so
+    the time is never cut from its zone; only a lead too long for the terminal is cut at the right."""
+    lead_cells = Text.from_markup(lead).cell_len
+    machine_part, project_part = f" · machine {machine}", f" · project {project}"
+    for before, after in ((machine_part, project_part), (machine_part, ""), ("", "")):
+        for start in starts:
+            rest = f"{before} · started {start}{after}"
+            if room is None or lead_cells + cell_len(rest) <= room:
+                return lead + rest
+    return f"{lead} · started {starts[-1]}"
 
 
 def download_summary(result, folder) -> str:

@@ -4,7 +4,8 @@ Enter opens a folder, Backspace leaves it, `s` sorts by name (natural: step-9 be
 size or by modified time (newest first), `d` downloads the
 selected file or folder into .cycleswap/jobs/<job-name>/artifacts/ with progress. Files still
 waiting in the upload queue are listed too, marked "queued". An archived job (its artifacts deleted
-from storage) shows a message instead of the list.
+from storage) shows a message instead of the list. The modified times ("5s ago") count up as the
+app's clock moves, changed in place (the table is not rebuilt, so the cursor and scroll stay).
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import DataTable, Label, ProgressBar
 
 from cycle.api.keys import natural_key
 from cycle.sizes import human_size
 from cycle.tui.selection import keep_row
-from cycle.tui.timefmt import short_time
+from cycle.tui.timefmt import short_time, short_time_valid_until
 
 # fits 80 columns after "/artifacts/  " (the tab names the folder: the hint need not)
 EMPTY_HINT = "(no files yet: what the job writes there shows once uploaded)"
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
+# how often the shown times are checked against the clock: cheap (one comparison), and a cell that
+# reads "5s ago" changes once a second, the soonest any of them can (timefmt.short_time_valid_until)
+TIME_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,12 @@ def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
     return sorted(entries, key=lambda e: (not e.is_dir, natural_key(e.name)))
 
 
+def times_valid_until(entries: list[Entry], now_ns: int, zone=None) -> int:
+    """The first instant one of the entries' modified times reads differently from how it reads at
+    `now_ns` (2**63 when none can: no times shown)."""
+    return min((short_time_valid_until(e.mtime_ns, now_ns, zone) for e in entries if e.name != ".."), default=2**63)
+
+
 ARCHIVED_TEXT = (
     "This job is archived: its artifacts were deleted from storage (`cycle job archive`). Its record and log stay."
 )
@@ -109,6 +120,8 @@ class ArtifactBrowser(Vertical):
         self.queued: set[str] = set()
         self.rows: list[Entry] = []
         self.archived = False
+        self.times_valid_until = 0  # the shown modified times read right until this instant (ns)
+        self._status_timer: Timer | None = None  # clears the status line's last word
 
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
@@ -120,6 +133,7 @@ class ArtifactBrowser(Vertical):
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
         self.redraw()
+        self.set_interval(TIME_CHECK_SECONDS, self.refresh_times)
 
     def set_artifacts(self, stored: dict[str, int], queued: set[str], archived: bool = False,
                       mtimes: dict[str, int] | None = None) -> None:
@@ -147,16 +161,18 @@ class ArtifactBrowser(Vertical):
         if self.folder:
             self.rows.insert(0, Entry("..", True, 0, False, self.folder.rpartition("/")[0]))
         cells = []
-        now = (getattr(self.app, "clock", None) or time.time_ns)()
+        now = self._now()
         for entry in self.rows:
             name = entry.name + ("/" if entry.is_dir and entry.name != ".." else "")
             size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human_size(entry.size))
-            modified = "" if entry.name == ".." else short_time(entry.mtime_ns, now, getattr(self.app, "zone", None))
+            modified = self._modified(entry, now)
             status = "queued" if entry.queued else ("" if entry.name == ".." else "stored")
             cells.append((name, size, modified, status))
         table.clear(columns=True)  # columns sized to the folder shown
+        # the modified column is never narrower than its label (8), wider than any short_time (7): a time
+        # that changes in place always fits
         for index, label in enumerate(("name", "size", "modified", "status")):
-            table.add_column(label, width=max([len(label), *(len(row[index]) for row in cells)]))
+            table.add_column(label, width=max([len(label), *(len(row[index]) for row in cells)]), key=label)
         for entry, row in zip(self.rows, cells):
             table.add_row(*row, key=entry.path if entry.name != ".." else "..")
         if self.rows:
@@ -171,6 +187,32 @@ class ArtifactBrowser(Vertical):
                    if count else EMPTY_HINT)
         folder = f"/artifacts/{self.folder}{'/' if self.folder else ''}"
         self.query_one("#artifact-path", Label).update(f"{folder}  {listing}")
+        self.times_valid_until = times_valid_until(self.rows, now, self._zone())
+
+    def _now(self) -> int:
+        """The app's clock (tests inject one), else the system's."""
+        return (getattr(self.app, "clock", None) or time.time_ns)()
+
+    def _zone(self):
+        return getattr(self.app, "zone", None)
+
+    def _modified(self, entry: Entry, now: int) -> str:
+        return "" if entry.name == ".." else short_time(entry.mtime_ns, now, self._zone())
+
+    def refresh_times(self) -> None:
+        """Once the clock passed the instant a shown time reads differently ("5s ago" -> "6s ago",
+        "59m ago" -> "14:02"), change those cells in place: no rebuild of the table, so the cursor
+        and the scroll stay, and a finished job's times keep counting with no new listing."""
+        now = self._now()
+        if now < self.times_valid_until or not self.rows:
+            return
+        table = self.query_one(DataTable)
+        for entry in self.rows:
+            key = ".." if entry.name == ".." else entry.path
+            text = self._modified(entry, now)
+            if str(table.get_cell(key, "modified")) != text:
+                table.update_cell(key, "modified", text)
+        self.times_valid_until = times_valid_until(self.rows, now, self._zone())
 
     def watch_folder(self) -> None:
         if self.is_mounted:
@@ -231,13 +273,25 @@ class ArtifactBrowser(Vertical):
         else:
             paths = [entry.path] if entry.path in self.stored else []
         if not paths:
-            status = self.query_one("#download-status", Label)
-            status.update(f"{entry.name} is still queued: nothing stored to download yet")
+            self.show_status(f"{entry.name} is still queued: nothing stored to download yet", lasting=False)
             return
         self.post_message(self.DownloadRequested(paths))
 
     def show_progress(self, done: int, total: int, text: str) -> None:
+        """A download's progress (it stays while the download runs), then its summary (it goes)."""
         bar = self.query_one(ProgressBar)
         bar.display = done < total
         bar.update(total=total, progress=done)
-        self.query_one("#download-status", Label).update(text)
+        self.show_status(text, lasting=done < total)
+
+    def show_status(self, text: str, *, lasting: bool) -> None:
+        """The line under the table. A final word (a download's summary, "still queued") goes after
+        the app's notice timeout (Textual's 5 s), as a toast does, instead of staying until the
+        next download replaces it; the timer of an earlier word never clears a newer one."""
+        if self._status_timer is not None:
+            self._status_timer.stop()
+            self._status_timer = None
+        status = self.query_one("#download-status", Label)
+        status.update(text)
+        if not lasting:
+            self._status_timer = self.set_timer(self.app.NOTIFICATION_TIMEOUT, lambda: status.update(""))
