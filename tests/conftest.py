@@ -154,3 +154,11 @@ def fake_gpu(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
     monkeypatch.delenv("CYCLE_MACHINE_CUDA", raising=False)
     return smi
+
+
+@pytest.fixture
+def fresh_home(tmp_path: Path, monkeypatch) -> Path:
+    """CYCLE_HOME naming a folder that does not exist yet (what a first command sees)."""
+    home = tmp_path / "fresh-home"
+    monkeypatch.setenv("CYCLE_HOME", str(home))
+    return home

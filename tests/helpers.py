@@ -32,3 +32,10 @@ def wait_state(name: str, states, timeout: float = 60.0):
             return job
         time.sleep(0.05)
     raise AssertionError(f"{name} stayed {platform.job(name).state}")
+
+
+def folder_mode(folder) -> int:
+    """A folder's permission bits (0o700 for a private one)."""
+    import stat
+
+    return stat.S_IMODE(folder.stat().st_mode)

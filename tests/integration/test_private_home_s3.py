@@ -3,29 +3,17 @@ and the storage status only reads (a bucket not made yet is named as such, and n
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
-
-import pytest
 
 from emulator.config import write_config
 from emulator.storage import open_blob_store, store_status
 
-
-def mode(folder: Path) -> int:
-    return stat.S_IMODE(folder.stat().st_mode)
-
-
-@pytest.fixture
-def fresh_home(tmp_path: Path, monkeypatch) -> Path:
-    home = tmp_path / "fresh-home"
-    monkeypatch.setenv("CYCLE_HOME", str(home))
-    return home
+from helpers import folder_mode
 
 
 def test_opening_the_s3_store_makes_the_home_private(fresh_home: Path, s3_storage: str) -> None:
     open_blob_store(fresh_home)
-    assert mode(fresh_home) == 0o700 and (fresh_home / "tmp").is_dir()
+    assert folder_mode(fresh_home) == 0o700 and (fresh_home / "tmp").is_dir()
 
 
 def test_s3_status_names_a_bucket_not_made_yet_and_makes_neither_it_nor_a_folder(fresh_home: Path,
