@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cycle.api.models import BUILD_FAILED_EVENT, BUILD_OUTPUT_EVENT
+
 TAIL_LINES = 20
 COMMAND_NOT_FOUND_EXIT = 127
 NETWORK_FLAG_ADVICE = ("pass --network host (or the name of a Docker network that reaches the internet) to "
@@ -140,7 +142,7 @@ def explain(lines: Sequence[str], exit_code: int, network: str | None = None) ->
     """The system events a failed build ends with: one line with the cause and the fix when the
     output shows it, else a pointer to the output's last lines, which follow, one event each."""
     found = diagnose(lines, exit_code, network)
-    head = f"build failed: build.sh exited with code {exit_code}"
+    head = f"{BUILD_FAILED_EVENT} build.sh exited with code {exit_code}"
     if found is not None and found.evidence:
         return [f"{head}. Cause: {found.cause}; build output line {found.line}: {found.evidence!r}. "
                 f"Fix: {found.advice}"]
@@ -148,4 +150,5 @@ def explain(lines: Sequence[str], exit_code: int, network: str | None = None) ->
     summary = f"{head}. Cause: {found.cause}. Fix: {found.advice}" if found else f"{head}; no known cause recognised"
     if not tail:
         return [summary + "; build.sh printed nothing."]
-    return [summary + f"; the last {len(tail)} line(s) of its output:"] + [f"build output | {line}" for line in tail]
+    output = [f"{BUILD_OUTPUT_EVENT}{line}" for line in tail]
+    return [summary + f"; the last {len(tail)} line(s) of its output:", *output]

@@ -32,6 +32,11 @@ class Stream(str, enum.Enum):
     SYSTEM = "system"
 
 
+BUILD_FAILED_EVENT = "build failed:"
+BUILD_OUTPUT_EVENT = "build output | "
+"""How the system events explaining a failed build begin: the cause and fix, then the build's last
+output lines (the emulator writes them, emulator/build_diagnosis.py; the CLI prints them last)."""
+
 QUEUE_WARNING_TEXT = (
     "warning: the artifact upload queue has been non-empty for more than 600 seconds, so the newest "
     "files wait behind older ones. If this job saves periodic checkpoints, set "

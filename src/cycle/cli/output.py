@@ -10,25 +10,25 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, as in cy
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-BUILD_FAILED_PREFIX = "build failed:"
-BUILD_OUTPUT_PREFIX = "build output | "
-"""How the system events explaining a failed build begin (emulator/build_diagnosis.py explain)."""
-
 
 def is_build_explanation(text: str) -> bool:
     """A system event of a failed build's closing explanation: its cause and the output's last lines."""
-    return text.startswith(BUILD_FAILED_PREFIX) or text.startswith(BUILD_OUTPUT_PREFIX)
+    from cycle.api.models import BUILD_FAILED_EVENT, BUILD_OUTPUT_EVENT
+
+    return text.startswith((BUILD_FAILED_EVENT, BUILD_OUTPUT_EVENT))
 
 
 def build_explanation(system_texts: Iterable[str]) -> list[str]:
     """A failed build's closing explanation among a job's system events, in order: the last `build
     failed: …` event and the `build output | …` lines after it (an earlier build's count no more);
     [] when no build failed. `cycle project test` and `cycle job tail` both close with it."""
+    from cycle.api.models import BUILD_FAILED_EVENT, BUILD_OUTPUT_EVENT
+
     lines: list[str] = []
     for text in system_texts:
-        if text.startswith(BUILD_FAILED_PREFIX):
+        if text.startswith(BUILD_FAILED_EVENT):
             lines = [text]
-        elif lines and text.startswith(BUILD_OUTPUT_PREFIX):
+        elif lines and text.startswith(BUILD_OUTPUT_EVENT):
             lines.append(text)
     return lines
 
