@@ -103,17 +103,21 @@ class Uploading:
     def _fail_item(self, item: Stable, error: Exception) -> None:
         """`item` could not be stored: it is not retried, and the job ends FAILED with the reason."""
         self._settled[item.path] = item.signature
-        if shown(item.path) not in self.report.failed:
-            self.report.failed.append(shown(item.path))
         if isinstance(error, OSError) and error.errno in OUT_OF_SPACE:
             folder = Path(os.path.dirname(error.filename)) if error.filename else self.store.snapshot_dir
             error = DiskFull(folder, item.signature[0], shown(item.path))
+        self._file_failed(shown(item.path), error)
+
+    def _file_failed(self, display: str, error: Exception) -> None:
+        """The file shown as `display` failed (not stored, or stored but not recorded): it is listed
+        as failed, and its reason (DISK_FULL, else UPLOAD_ERROR) may become the job's."""
+        if display not in self.report.failed:
+            self.report.failed.append(display)
         if isinstance(error, DiskFull):
             self._record_failure(PipelineFailure("DISK_FULL", error.paragraph()))
         else:
             self._record_failure(PipelineFailure(
-                "UPLOAD_ERROR",
-                f"the artifact uploader failed on {shown(item.path)!r}: {type(error).__name__}: {error}"))
+                "UPLOAD_ERROR", f"the artifact uploader failed on {display!r}: {type(error).__name__}: {error}"))
 
     def _record_failure(self, failure: PipelineFailure) -> None:
         """The first failure decides the job's reason; each is a system event."""
@@ -260,20 +264,13 @@ class Uploading:
             return
         except Exception as error:
             if len(batch) == 1:
-                self._fail_record(batch[0], error)
+                self._file_failed(batch[0].path, error)
                 return
         for artifact in batch:
             try:
                 self.on_uploaded([artifact])
             except Exception as error:
-                self._fail_record(artifact, error)
-
-    def _fail_record(self, artifact: Artifact, error: Exception) -> None:
-        """`artifact` is stored but its record could not be written: the file fails, and the job."""
-        if artifact.path not in self.report.failed:
-            self.report.failed.append(artifact.path)
-        self._record_failure(PipelineFailure(
-            "UPLOAD_ERROR", f"the artifact uploader failed on {artifact.path!r}: {type(error).__name__}: {error}"))
+                self._file_failed(artifact.path, error)
 
     def _open_in_place(self, item: Stable, source: str | Path) -> tuple[BinaryIO, None, int, Signature] | None:
         """Open the file once (never through a link) to send it from where it is: a large file goes
