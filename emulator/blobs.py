@@ -68,6 +68,24 @@ def s3_store_name(localstack_host: str, bucket: str) -> str:
     return f"s3://{localstack_host}/{bucket}"
 
 
+def s3_description(localstack_host: str, bucket: str) -> str:
+    """How an S3 store is named to the user (S3Store.description, `storage status`)."""
+    return f"S3 bucket {bucket} at {localstack_host}"
+
+
+S3_UNREACHABLE_FIX = ("Start the S3 server with `cycle emulator storage start`, or switch to the local folder "
+                      "store with `cycle emulator storage use local`.")
+
+
+def s3_client_config(**overrides):
+    """botocore's Config for every S3 client of the emulator: two attempts, a 3 s connect timeout."""
+    from botocore.config import Config
+
+    settings = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 3, "read_timeout": 120,
+                "max_pool_connections": 16}
+    return Config(**{**settings, **overrides})
+
+
 class StorageError(CycleError):
     """Storage did not take or give back an object (after the client's own retries)."""
 
@@ -609,7 +627,7 @@ class S3Store:
         self.bucket = bucket
         self.snapshot_dir = snapshot_dir
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
-        self.description = f"S3 bucket {bucket} at {localstack_host}"
+        self.description = s3_description(localstack_host, bucket)
         self.name = s3_store_name(localstack_host, bucket)
         self._host = localstack_host
         self.client = self._new_client()
@@ -617,10 +635,7 @@ class S3Store:
 
     def _new_client(self, extra=None):
         """An S3 client for this store's server (`extra`: more botocore Config merged in)."""
-        from botocore.config import Config
-
-        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=120,
-                        max_pool_connections=16)
+        config = s3_client_config()
         return self._session.client("s3", config=config.merge(extra) if extra else config)
 
     @functools.cached_property
@@ -646,10 +661,7 @@ class S3Store:
         except StorageError as error:
             if (not isinstance(error.__context__, ClientError) and "Not Found" not in str(error)
                     and "404" not in str(error)):
-                raise StorageError(
-                    f"{error.message}. Start the S3 server with `cycle emulator storage start`, or switch to "
-                    "the local folder store with `cycle emulator storage use local`."
-                ) from None
+                raise StorageError(f"{error.message}. {S3_UNREACHABLE_FIX}") from None
             self._call("creating the bucket", self.client.create_bucket, Bucket=self.bucket)
 
     def _transfer_config(self):

@@ -25,7 +25,16 @@ import urllib.request
 from pathlib import Path
 
 from cycle.errors import BadInput, CycleError
-from emulator.blobs import LOCAL_STORE_NAME, BlobStore, LocalStore, S3Store, StorageError
+from emulator.blobs import (
+    LOCAL_STORE_NAME,
+    S3_UNREACHABLE_FIX,
+    BlobStore,
+    LocalStore,
+    S3Store,
+    StorageError,
+    s3_client_config,
+    s3_description,
+)
 from emulator.config import config_values, private_home, read_config, write_config
 from emulator.settings import load
 
@@ -78,13 +87,11 @@ def s3_status(host: str, bucket: str) -> str:
     """S3Store's description when the server at `host` answers a HEAD of `bucket`; a bucket not made
     yet is named as one (S3Store makes it on first use). A server that does not answer raises the
     StorageError S3Store raises, with the same fix."""
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
     from localstack_client.session import Session
 
-    description = f"S3 bucket {bucket} at {host}"  # as S3Store.description
-    client = Session(localstack_host=host).client(
-        "s3", config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=30))
+    description = s3_description(host, bucket)
+    client = Session(localstack_host=host).client("s3", config=s3_client_config(read_timeout=30))
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as error:
@@ -92,9 +99,7 @@ def s3_status(host: str, bucket: str) -> str:
             return f"{description} (the bucket is made when the first file is stored)"
         raise StorageError(f"checking the bucket failed on {description}: {error}") from None
     except BotoCoreError as error:
-        raise StorageError(f"checking the bucket failed on {description}: {error}. Start the S3 server with `cycle "
-                           "emulator storage start`, or switch to the local folder store with `cycle emulator "
-                           "storage use local`.") from None
+        raise StorageError(f"checking the bucket failed on {description}: {error}. {S3_UNREACHABLE_FIX}") from None
     return description
 
 
