@@ -57,30 +57,18 @@ def assert_none_cut(app) -> None:
     ]
 
 
-@pytest.mark.parametrize(("size", "expected"), [((80, 24), LOGS_80), ((160, 45), LOGS_160)], ids=["80x24", "160x45"])
-async def test_a_running_jobs_log_footer_shows_back_search_follow_cancel_first(size, expected):
+@pytest.mark.parametrize(("shown", "size", "expected"), [
+    (open_job, (80, 24), LOGS_80),  # a running job's log: Back, Search, Follow, Cancel first
+    (open_job, (160, 45), LOGS_160),
+    (artifacts_shown, (80, 24), ARTIFACTS_80),  # Download kept at 80 columns
+    (jobs_listed, (80, 24), JOBS_LIST),  # Open, Filter, Keys, Quit first
+    (jobs_listed, (160, 45), JOBS_LIST),
+], ids=["logs-80x24", "logs-160x45", "artifacts-80x24", "jobs-80x24", "jobs-160x45"])
+async def test_each_footer_shows_its_most_used_keys_first_and_cuts_none(shown, size, expected):
     app, _ = make_app()
     async with app.run_test(size=size) as pilot:
-        await open_job(pilot)
+        await shown(pilot)
         await until(pilot, lambda: footer_actions(app) == expected)
-        assert_none_cut(app)
-
-
-@pytest.mark.parametrize(("size", "expected"), [((80, 24), ARTIFACTS_80)], ids=["80x24"])
-async def test_the_artifacts_tab_footer_keeps_download_at_80_columns(size, expected):
-    app, _ = make_app()
-    async with app.run_test(size=size) as pilot:
-        await artifacts_shown(pilot)
-        await until(pilot, lambda: footer_actions(app) == expected)
-        assert_none_cut(app)
-
-
-@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
-async def test_the_jobs_list_footer_shows_open_filter_keys_quit_first(size):
-    app, _ = make_app()
-    async with app.run_test(size=size) as pilot:
-        await jobs_listed(pilot)
-        await until(pilot, lambda: footer_actions(app) == JOBS_LIST)
         assert_none_cut(app)
 
 
