@@ -99,6 +99,7 @@ class StoredObject:
     key: str
     size: int
     sha256: str | None
+    stored_ns: int | None = None  # when it was stored, where the store says (a local manifest line's ts)
 
 
 class BlobStore(Protocol):
@@ -524,7 +525,7 @@ class LocalStore:
                 except json.JSONDecodeError:
                     continue  # a line being appended right now
                 key = f"{namespace}/{record['key']}"
-                entries[key] = StoredObject(key, record["size"], record["sha256"])
+                entries[key] = StoredObject(key, record["size"], record["sha256"], record.get("ts"))
         return entries
 
     def list(self, prefix: str) -> list[StoredObject]:

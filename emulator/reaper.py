@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from emulator.models import JobState
+from emulator.models import Artifact, JobState
 
 Alive = Callable[[int], bool]
 
@@ -53,8 +53,35 @@ def end_job(store, home: Path, job_id: int, state: JobState, reason: str, text: 
     removed. False when the job had already ended."""
     if not store.end_abandoned(job_id, state, reason, text, pid=pid):
         return False
+    record_unrecorded(store, home, job_id)
     remove_job_containers(home, job_id)
     return True
+
+
+def record_unrecorded(store, home: Path, job_id: int) -> int:
+    """Record the files a dead agent stored but had not recorded yet; returns how many.
+
+    An agent records a local store's small files in batches (emulator/artifacts/upload.py
+    RECORD_BATCH): killed between a batch's puts and its record, it leaves up to a batch of files
+    in storage that no record names, and pull, `job status` and the TUI read the records. The
+    local store's manifest names every stored file, so the job's newest version of each path that
+    no record names is recorded from it (stored time as both times: the file's mtime is not in
+    the manifest). Only the local store (<home>/storage): to S3 each file is recorded as soon as
+    it is stored, and a read must not wait on a network. Nothing is made when there is no store."""
+    from cycle.api.keys import artifact_prefix
+    from emulator.blobs import LOCAL_STORE_NAME, LocalStore
+
+    if not (home / "storage" / "manifests").is_dir():
+        return 0
+    job = store.job(job_id)
+    prefix = artifact_prefix(job.name)
+    recorded = {(a.key, a.sha256) for a in store.artifact_versions(job_id)}
+    missing = [Artifact(path=o.key[len(prefix):], key=o.key, size=o.size, sha256=o.sha256,
+                        mtime_ns=o.stored_ns or 0, uploaded_ns=o.stored_ns or 0, store=LOCAL_STORE_NAME)
+               for o in LocalStore(home / "storage").list(prefix) if o.sha256 and (o.key, o.sha256) not in recorded]
+    if missing:
+        store.add_artifacts(job_id, missing)
+    return len(missing)
 
 
 def remove_job_containers(home: Path, job_id: int, client=None) -> None:

@@ -200,3 +200,47 @@ def test_disarm_clears_special_bits_and_removes_special_files(tmp_path):
     assert stat.S_IMODE(os.lstat(setuid).st_mode) == 0o755
     assert stat.S_IMODE(os.lstat(plain).st_mode) == 0o644
     assert not os.path.lexists(tmp_path / "fifo") and os.path.islink(tmp_path / "link")
+
+
+def test_files_a_dead_agent_stored_but_had_not_recorded_are_recorded_when_it_is_reaped(tmp_path):
+    """An agent records a local store's small files in batches: killed between a batch's puts and
+    its record, it left files in storage that pull, `job status` and the TUI (which read the
+    records) never showed. Reaping the job records them from the store's manifest, once."""
+    import hashlib
+
+    from cycle.api.keys import artifact_prefix
+    from emulator.blobs import LocalStore
+    from emulator.models import Artifact
+    from emulator.reaper import reap
+    from emulator.store import StateStore
+
+    home = tmp_path / "home"
+    home.mkdir()
+    store = StateStore(home / "state.db")
+    job = store.create_job("p", agent_pid=42)
+    blobs = LocalStore(home / "storage")
+    prefix = artifact_prefix(job.name)
+    bodies = {"a.txt": b"first", "b/c.bin": b"second", "a.txt#2": b"first, rewritten"}
+    for name, body in bodies.items():
+        blobs.put_bytes(prefix + name.split("#")[0], body, hashlib.sha256(body).hexdigest())
+    recorded = Artifact("b/c.bin", prefix + "b/c.bin", 6, hashlib.sha256(b"second").hexdigest(), 1, 1, "local")
+    store.add_artifacts(job.id, [recorded])  # the batch holding a.txt (twice) never reached the record
+
+    assert reap(store, home, alive=alive_only()) == [job.id]
+    found = {a.path: (a.size, a.sha256, a.store) for a in store.artifacts(job.id)}
+    rewritten = b"first, rewritten"
+    assert found == {"a.txt": (len(rewritten), hashlib.sha256(rewritten).hexdigest(), "local"),
+                     "b/c.bin": (6, recorded.sha256, "local")}
+    assert all(a.uploaded_ns > 0 for a in store.artifacts(job.id))
+    assert len(store.artifact_versions(job.id)) == 2  # the recorded file is not recorded twice
+    assert reap(store, home, alive=alive_only()) == []  # ended once, recovered once
+
+
+def test_reaping_a_job_makes_no_store_where_there_was_none(tmp_path):
+    from emulator.reaper import reap
+    from emulator.store import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p", agent_pid=42)
+    assert reap(store, tmp_path, alive=alive_only()) == [job.id]
+    assert not (tmp_path / "storage").exists() and store.artifacts(job.id) == []
