@@ -78,6 +78,7 @@ class Uploading:
                         self._lock.wait(TICK)
                         item = self.queue.pop()
                     self._in_flight = item.path
+                    after_end = self._draining  # then nothing writes: what it stores is final
                 if self._unrecorded and (item.signature[0] > SMALL_SNAPSHOT or self._batch_is_old()):
                     self._record_batch()  # stored files do not wait for a long upload
                 try:
@@ -89,6 +90,8 @@ class Uploading:
                         self._record_batch()
                     with self._lock:
                         self._in_flight = None
+                        if after_end and item.path not in self.tracker:
+                            self._confirmed.add(item.path)  # handled as it is for good: no rescan stats it
                         self.queue.settle()
                         if not len(self.queue):  # only a drained queue is news (to finish()); waking
                             self._lock.notify_all()  # every waiter after each file costs a GIL hand-off

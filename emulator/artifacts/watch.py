@@ -119,19 +119,25 @@ class Watching:
         name (natural order: the file system's clock ticks every few ms, so a loop writes many
         files with one mtime, and a listing's order is a hash's). Files
         waiting (pending, queued or in flight) are left out before their lstat, not after: at the
-        job's end every file already waits, and a stat per file is most of a rescan's cost."""
+        job's end every file already waits, and a stat per file is most of a rescan's cost; so
+        are files already confirmed stored after the job's end (finish())."""
         names = []
         for base, _dirs, files in os.walk(folder):
             base = os.path.join(base, "")  # ends in one "/": a file's path is a concatenation, not a join
             names += [(rel, base + name) for name in files if (rel := self._relative(base + name)) is not None]
         with self._lock:  # one hand-off for the whole walk
-            names = [(rel, path) for rel, path in names
-                     if rel not in self.tracker and rel not in self.queue and rel != self._in_flight]
+            confirmed = self._confirmed
+            names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in self.tracker
+                     and rel not in self.queue and rel != self._in_flight]
         found = []
         for rel, path in names:
             signature = signature_of(path)
-            if signature is not None and self._settled.get(rel) != signature:
+            if signature is None:
+                continue
+            if self._settled.get(rel) != signature:
                 found.append((rel, signature))
+            elif self._draining:
+                confirmed.add(rel)  # the job ended: stored as it is now, and nothing writes any more
         return sorted(found, key=lambda item: (item[1][1], natural_key(item[0])))  # mtime; a tie by name
 
     # moving stable files to the queue

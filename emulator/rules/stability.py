@@ -81,10 +81,14 @@ class StabilityTracker:
 
 
     def flush(self, stat: Callable[[str], Signature | None]) -> list[Stable]:
-        """Everything pending, as it is now, in write order: for the job's end, when nothing writes any more."""
+        """Everything pending, in write order, for the job's end, when nothing writes any more: each
+        with the signature it was last seen with (`stat` is asked only for a file seen without one,
+        e.g. not there yet when its event came). Not stat'ed again here: the uploader compares
+        each file's signature with this one right before reading it, and a file that changed
+        since comes back to wait, so a second stat per file would only repeat that check."""
         ready = []
         for path, pending in sorted(self._pending.items(), key=lambda kv: kv[1].seq):
-            current = stat(path)
+            current = pending.signature or stat(path)
             if current is not None:
                 ready.append(Stable(path, current, pending.seq))
         self._pending.clear()

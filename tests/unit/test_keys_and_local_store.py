@@ -78,7 +78,19 @@ def test_local_store_keeps_identical_bytes_once(tmp_path):
     for job in ("j-1", "j-2"):
         snap, sha = snapshot(store, b"same bytes")
         store.put_snapshot(f"jobs/{job}/artifacts/x", snap, sha, 10)
-    assert len(list((tmp_path / "store" / "blobs").rglob("*"))) == 3  # sha256/, ab/, the blob
+        put_small(store, f"jobs/{job}/artifacts/y", b"same bytes")  # the in-memory path too
+    assert [p.name for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file()] == [sha]
+
+
+def test_a_new_local_store_has_every_blob_folder_and_a_damaged_blob_is_made_whole(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    folders = sorted(p.name for p in (tmp_path / "store" / "blobs" / "sha256").iterdir())
+    assert folders == [f"{i:02x}" for i in range(256)]
+    put_small(store, "jobs/j/artifacts/a", b"good")
+    blob = next(p for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file())
+    blob.write_bytes(b"bad")
+    put_small(store, "jobs/j/artifacts/b", b"good")  # the same bytes again: written, not trusted
+    assert blob.read_bytes() == b"good"
 
 
 @pytest.mark.parametrize("key", ["artifacts/a.txt", 'artifacts/quote"and\\back', "artifacts/ünï/名前",

@@ -104,10 +104,19 @@ def test_vanished_files_leave_the_tracker():
     assert [s.path for s in ready] == ["ckpt"] and len(tracker) == 0
 
 
-def test_flush_returns_pending_in_write_order():
+def test_flush_returns_pending_in_write_order_as_last_seen():
+    """At the job's end: every pending file in write order, with the signature it was last seen
+    with (the uploader checks it again before reading); only a file seen without one is stat'ed."""
     tracker = StabilityTracker(WINDOW)
     tracker.touch("b", 0, (1, 1))
-    tracker.touch("a", 5, (1, 1))
-    tracker.touch("gone", 6, (1, 1))
-    assert [s.path for s in tracker.flush(lambda p: None if p == "gone" else (9, 9))] == ["b", "a"]
-    assert len(tracker) == 0
+    tracker.touch("a", 5, (2, 2))
+    tracker.touch("late", 6, None)  # its event came before the file was there
+    tracker.touch("never", 7, None)
+    asked = []
+
+    def stat(path):
+        asked.append(path)
+        return (3, 3) if path == "late" else None
+
+    assert [(s.path, s.signature) for s in tracker.flush(stat)] == [("b", (1, 1)), ("a", (2, 2)), ("late", (3, 3))]
+    assert asked == ["late", "never"] and len(tracker) == 0
