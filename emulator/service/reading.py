@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cycle.api.keys import check_job_name
+from cycle.api.models import StoredArtifacts
 from cycle.errors import BadInput
 from emulator.models import Artifact, Job, JobState, JobSummary, LogRecord, Move, Stream
 from emulator.reaper import reap
@@ -88,6 +89,11 @@ class Reading:
         """What is stored for the job (newest version of each file); nothing once it is archived."""
         job = self.job(name)
         return [] if job.archived else self.store.artifacts(job.id)
+
+    def stored_artifacts(self, name: str) -> StoredArtifacts:
+        """How many files `artifacts` lists and their bytes, summed by the store in one query."""
+        job = self.job(name)
+        return StoredArtifacts() if job.archived else StoredArtifacts(*self.store.artifact_totals(job.id))
 
     def queued_artifacts(self, name: str) -> list[str]:
         """The job's files waiting to be stored, as its agent records them (rules/upload_queue.py

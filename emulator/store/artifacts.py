@@ -29,6 +29,17 @@ class ArtifactsTable(Database):
         )
         return [Artifact(*row) for row in rows]
 
+    def artifact_totals(self, job_id: int) -> tuple[int, int]:
+        """(files, bytes) of the newest stored version of each of the job's files, the versions
+        `artifacts` lists, summed by ONE SQL aggregate: a status of a job with 100,000 files
+        reads two numbers instead of every record."""
+        files, size = self._connection().execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM artifacts WHERE id IN "
+            "(SELECT MAX(id) FROM artifacts WHERE job_id = ? GROUP BY path)",
+            (job_id,),
+        ).fetchone()
+        return files, size
+
     def artifact_versions(self, job_id: int) -> list[Artifact]:
         """Every stored version, in upload order."""
         rows = self._connection().execute(

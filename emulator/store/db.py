@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS logs (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_job_id ON logs(job_id, id);
+CREATE INDEX IF NOT EXISTS logs_job_ts ON logs(job_id, ts_ns);
 CREATE TABLE IF NOT EXISTS artifacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id INTEGER NOT NULL,

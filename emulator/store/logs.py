@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 
 from emulator.models import LogRecord, Stream
 from emulator.store.db import Database
-from emulator.store.direct import log_rows_before
+from emulator.store.direct import NO_CURSOR, log_rows_before
 
 
 class LogsTable(Database):
@@ -34,12 +35,37 @@ class LogsTable(Database):
                     stream: Stream | None = None, matching: str = "", since_ns: int = 0) -> list[LogRecord]:
         """The `limit` lines just before the cursor `before_id` (None: the end) and from `since_ns`
         on, oldest first (the query is direct.log_rows_before, shared with the direct read of an
-        ended job: it walks the (job_id, id) index back from the cursor and stops after `limit`)."""
+        ended job: it walks the (job_id, id) index back from the cursor and stops after `limit`,
+        or, from `since_ns` on, at since_floor: the first line at or after it)."""
+        db = self._connection()
         where, args = log_filter(stream, since_ns, matching)
-        return [_log(row) for row in log_rows_before(self._connection(), job_id, before_id, limit, where, args)]
+        if since_ns:
+            floor = since_floor(db, job_id, since_ns, before_id, None if stream or matching else limit)
+            if floor is None:
+                return []
+            where, args = where + " AND id >= ?", [*args, floor]
+        return [_log(row) for row in log_rows_before(db, job_id, before_id, limit, where, args)]
 
     def log_count(self, job_id: int) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM logs WHERE job_id = ?", (job_id,)).fetchone()[0]
+
+
+def since_floor(db: sqlite3.Connection, job_id: int, since_ns: int, before_id: int | None,
+                enough: int | None) -> int | None:
+    """The id a backward read of the lines from `since_ns` on (before the cursor) may stop at, so
+    `job logs --since T -n N` never walks the log back to its start when fewer than N lines came
+    after T. Read from the (job_id, ts_ns) index alone: the smallest id of those lines, not the
+    first by time, as ids follow timestamps only within a shipment (a later one may hold older
+    lines). Past `enough` of them (None: never) this stops counting and answers 0, no floor: the
+    walk, which keeps every line after T, then finds its N before reaching one. None: no line."""
+    most = -1 if enough is None else min(enough + 1, NO_CURSOR)  # -1: sqlite's "no limit"
+    count, first = db.execute(
+        "SELECT COUNT(*), MIN(id) FROM (SELECT id FROM logs WHERE job_id = ? AND ts_ns >= ? AND id < ? LIMIT ?)",
+        (job_id, since_ns, NO_CURSOR if before_id is None else before_id, most),
+    ).fetchone()
+    if count == 0:
+        return None
+    return 0 if enough is not None and count > enough else first
 
 
 def _log(row) -> LogRecord:

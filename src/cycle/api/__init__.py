@@ -17,6 +17,7 @@ from cycle.api.models import (
     LogRecord,
     Machine,
     Move,
+    StoredArtifacts,
     Stream,
 )
 from cycle.api.options import DEFAULT_PROGRESS_GLOBS, DrillOptions, RunOptions, TestOptions
@@ -25,5 +26,5 @@ from cycle.api.platform import DrillReport, LogSink, Platform, VolumeVersion
 __all__ = [
     "DEFAULT_PROGRESS_GLOBS", "FINAL_STATES", "QUEUE_WARNING_TEXT", "Artifact", "DoctorReport", "DrillOptions",
     "DrillReport", "EmulatorAdmin", "ImageStatus", "Job", "JobState", "JobSummary", "LogRecord", "LogSink", "Machine",
-    "Move", "Platform", "RunOptions", "Stream", "TestOptions", "Usage", "VolumeVersion",
+    "Move", "Platform", "RunOptions", "StoredArtifacts", "Stream", "TestOptions", "Usage", "VolumeVersion",
 ]

@@ -106,6 +106,16 @@ class JobSummary:
 
 
 @dataclass(frozen=True)
+class StoredArtifacts:
+    """How many files a job has stored and their bytes: the newest version of each path, as
+    Platform.artifacts lists them (zero once archived). Counted by the platform, so `job status`
+    reads two numbers, not every record of a job with 100,000 files."""
+
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
 class LogRecord:
     id: int
     job_id: int

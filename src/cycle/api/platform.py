@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from cycle.api.models import Artifact, Job, JobState, JobSummary, LogRecord, Move, Stream
+from cycle.api.models import Artifact, Job, JobState, JobSummary, LogRecord, Move, StoredArtifacts, Stream
 from cycle.api.options import DrillOptions, TestOptions
 
 LogSink = Callable[[int, Stream, str], None]
@@ -112,6 +112,10 @@ class Platform(Protocol):
 
     def artifacts(self, name: str) -> list[Artifact]:
         """The newest stored version of each file; nothing once the job is archived."""
+
+    def stored_artifacts(self, name: str) -> StoredArtifacts:
+        """How many files `artifacts` would list and their bytes, counted by the platform in one
+        query (`job status` of a job with 100,000 files reads two numbers, not every record)."""
 
     def artifact_versions(self, name: str) -> list[Artifact]:
         """Every stored version of the job's files, in upload order."""

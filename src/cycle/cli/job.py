@@ -97,9 +97,9 @@ def status(
     platform = reading_platform()
     job = platform.job(name)
     seconds = job.run_seconds(time.time_ns())
-    stored = platform.artifacts(job.name)
+    stored = platform.stored_artifacts(job.name)  # two numbers, counted by the platform
     info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3),
-            "artifacts_stored": len(stored), "artifacts_bytes": sum(a.size for a in stored)}
+            "artifacts_stored": stored.files, "artifacts_bytes": stored.bytes}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -107,7 +107,7 @@ def status(
     text = {**info, "archived": "yes" if job.archived else "no",
             "upload_queue_warning": "yes" if job.queue_warning else "no",
             "duration": _duration_text(job, seconds),
-            "artifacts": f"{len(stored)} stored, {human_size(info['artifacts_bytes'])}"}
+            "artifacts": f"{stored.files} stored, {human_size(stored.bytes)}"}
     for key, value in text.items():
         if key not in hidden:
             typer.echo(f"{key:20} {value if value is not None else '-'}")
