@@ -86,12 +86,14 @@ def main() -> None:
         docker_run = ["docker", "run", "--rm", "--network", "none", "-w", "/app", image, "bash", "-c", "echo hello"]
         cycle_run = [*CYCLE, "project", "test", str(project)]
         python_floor = [sys.executable, "-c", MINIMAL_DOCKER_PY_JOB, image, str(project)]
-        cycle_times, docker_times, steps_times, floor_times = [], [], [], []
+        import_docker = [sys.executable, "-c", "import docker"]
+        cycle_times, docker_times, steps_times, floor_times, import_times = [], [], [], [], []
         for _ in range(args.runs):  # interleaved, so drift hits both alike
             docker_times.append(timed(docker_run, env))
             cycle_times.append(timed(cycle_run, env))
             steps_times.append(docker_steps(image, project, env))
             floor_times.append(timed(python_floor, env))
+            import_times.append(timed(import_docker, env))
     cycle_median, docker_median = statistics.median(cycle_times), statistics.median(docker_times)
     print(f"cached `cycle project test`: median {cycle_median:.3f} s over {args.runs} runs")
     print(f"`docker run --rm` same image: median {docker_median:.3f} s over {args.runs} runs")
@@ -104,8 +106,15 @@ def main() -> None:
     print(f"the same steps from the least Python client (docker-py imported, no CLI or records): median "
           f"{floor:.3f} s, ratio to docker run {floor / docker_median:.2f}; "
           f"cycle / that floor {cycle_median / floor:.2f}")
+    imported = statistics.median(import_times)
+    print(f"`python -c 'import docker'` alone (docker-py and requests, before any request): median "
+          f"{imported:.3f} s, {imported / docker_median:.2f}x docker run, what any client on docker-py pays "
+          "before its first request")
     record("cached `cycle project test`, trivial job, vs `docker run --rm` of the same image",
            f"{docker_median:.3f} s", f"{cycle_median:.3f} s", cycle_median / docker_median, "<= 1.5")
+    record("the least docker-py client of the same job (import, create, copy /app in, start attached, remove) vs "
+           "`docker run --rm` (the floor of a client on docker-py)", f"{docker_median:.3f} s", f"{floor:.3f} s",
+           floor / docker_median, "<= 1.5")
 
 
 if __name__ == "__main__":
