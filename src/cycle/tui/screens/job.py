@@ -158,7 +158,8 @@ class JobScreen(Screen):
         now = (self.app.clock or time.time_ns)()
         widest = 25 if self.size.width >= 120 else 18  # the date only on a wide terminal
         if job.started_ns:  # the start time always names its zone (the log's times are in it)
-            starts = [form for form in zoned_forms(job.started_ns, now, self.app.zone) if len(form) <= widest]
+            zoned = zoned_forms(job.started_ns, now, self.app.zone)  # the shortest even if wider (UTC+5:30)
+            starts = [form for form in zoned if len(form) <= widest] or zoned[-1:]
         else:
             starts = [f"- (times {zone_label(self.app.zone)})"]
         colour = STATE_COLOURS.get(job.state.value, "white")
