@@ -230,6 +230,17 @@ def test_fit_status_gives_way_from_the_least_important_part_keeping_the_order():
     assert fit_status(parts, 10) == "'x' is not in the log"
 
 
+def test_the_status_line_measures_a_wide_search_term_in_cells():
+    """A search for 日本語 takes six cells, not three: the status line gives way for them."""
+    from cycle.tui.widgets.log_view import StatusPart, fit_status
+
+    parts = [StatusPart(1, ("line 1 of 2",)), StatusPart(0, ("'日本語' is not in the log",)),
+             StatusPart(2, ("follow on",))]
+    full = "line 1 of 2 · '日本語' is not in the log · follow on"
+    assert fit_status(parts, len(full) + 3) == full
+    assert fit_status(parts, len(full) + 2) == "line 1 of 2 · '日本語' is not in the log"
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 async def test_a_notice_on_the_job_screen_leaves_the_status_line_and_the_footer_in_sight(size):
     """Any toast (a cancel's or a reassignment's outcome) sits above the log's status line."""

@@ -54,6 +54,18 @@ async def test_the_job_header_on_screen_keeps_the_start_time_s_zone_at_any_width
         assert name in top and ("EXIT_CODE_1" in top or name != "sweep-2")
 
 
+async def test_the_job_header_of_a_job_started_another_day_in_a_half_hour_zone_opens_at_80_columns():
+    """Every zoned form of such a start is wider than the 18 characters an 80-column header allows
+    (`Nov 18 16:36 UTC+5:30` is 21): the header had no form left and the job screen crashed."""
+    india = timezone(timedelta(hours=5, minutes=30))
+    app = CycleApp(FakePlatform(), clock=lambda: NOW + 2 * 86_400 * 10**9, zone=india, job="trainer-4")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
+        await pilot.pause(0.1)
+        top = "".join(segment.text for segment in app.screen._compositor.render_strips()[0])
+        assert "started Nov 18 16:36 UTC+5:30" in top, top
+
+
 async def test_help_names_the_zone_times_are_shown_in():
     app = cet_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -51,14 +51,11 @@ def footer_rank(action: str | None) -> int:
 
 def keys_that_fit(widths: list[tuple[str, int]], room: int) -> set[str]:
     """The actions the footer shows in `room` columns, from (action, width in columns) in order of
-    importance: the least important give way first until the rest fit; `?` never gives way."""
-    shown = dict(widths)
-    for action, width in reversed(widths):
-        if sum(shown.values()) <= room:
-            break
-        if action != ALWAYS_IN_FOOTER:
-            del shown[action]
-    return set(shown)
+    importance: the least important give way first until the rest fit (cycle.tui.fit); `?` never does."""
+    from cycle.tui.fit import Part, fit
+
+    keys = [Part(rank, (action,), action != ALWAYS_IN_FOOTER) for rank, (action, _width) in enumerate(widths)]
+    return set(fit(keys, room, cells=dict(widths).__getitem__)) - {None}
 
 
 def rows(owner) -> list[tuple[str, str]]:

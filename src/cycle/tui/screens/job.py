@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from rich.cells import cell_len
 from rich.markup import escape
 from rich.text import Text
 from textual import work
@@ -16,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
+from cycle.tui.fit import Part, fit_line
 from cycle.tui.jobinfo import applies
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.key_footer import KeyFooter
@@ -158,7 +158,8 @@ class JobScreen(Screen):
         now = (self.app.clock or time.time_ns)()
         widest = 25 if self.size.width >= 120 else 18  # the date only on a wide terminal
         if job.started_ns:  # the start time always names its zone (the log's times are in it)
-            starts = [form for form in zoned_forms(job.started_ns, now, self.app.zone) if len(form) <= widest]
+            zoned = zoned_forms(job.started_ns, now, self.app.zone)  # the shortest even if wider (UTC+5:30)
+            starts = [form for form in zoned if len(form) <= widest] or zoned[-1:]
         else:
             starts = [f"- (times {zone_label(self.app.zone)})"]
         colour = STATE_COLOURS.get(job.state.value, "white")
@@ -285,19 +286,15 @@ class JobScreen(Screen):
 
 
 def fit_header(lead: str, starts: list[str], machine: str, project: str, room: int | None) -> str:
-    """The job header in `room` cells (None: not laid out yet, so the fullest line). `lead` (markup:
-    name, state, reason, duration, follow) always shows; `starts` are the start time's forms, most
-    precise first, each naming its zone. Where the whole line does not fit, the start time shortens
-    first (`03:41:32 UTC` -> `03:41 UTC`), then the project gives way whole, then the machine, so
-    the time is never cut from its zone; only a lead too long for the terminal is cut at the right."""
-    lead_cells = Text.from_markup(lead).cell_len
-    machine_part, project_part = f" · machine {machine}", f" · project {project}"
-    for before, after in ((machine_part, project_part), (machine_part, ""), ("", "")):
-        for start in starts:
-            rest = f"{before} · started {start}{after}"
-            if room is None or lead_cells + cell_len(rest) <= room:
-                return lead + rest
-    return f"{lead} · started {starts[-1]}"
+    """The job header in `room` cells (None: not laid out yet, so the fullest line), by
+    cycle.tui.fit. `lead` (markup: name, state, reason, duration, follow) always shows; `starts` are
+    the start time's forms, most precise first, each naming its zone. Where the whole line does not
+    fit, the start time shortens first (`03:41:32 UTC` -> `03:41 UTC`), then the project gives way
+    whole, then the machine, so the time is never cut from its zone; only a lead too long for the
+    terminal is cut at the right. Every part is measured as the markup it is shown as."""
+    parts = [Part(0, (lead,), droppable=False), Part(1, (f"machine {machine}",)),
+             Part(3, tuple(f"started {start}" for start in starts), droppable=False), Part(2, (f"project {project}",))]
+    return fit_line(parts, room, cells=lambda form: Text.from_markup(form).cell_len)
 
 
 def download_summary(result, folder) -> str:

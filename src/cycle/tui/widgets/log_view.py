@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from textual.binding import Binding
 from textual.message import Message
@@ -36,6 +36,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from cycle.tui.fit import Part, fit_line
 from cycle.tui.widgets.log_live import LiveTail
 from cycle.tui.widgets.log_navigation import NEAR_EDGE, LogNavigation
 from cycle.tui.widgets.log_render import (
@@ -274,34 +275,14 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         return fit_status(parts, width)
 
 
-STATUS_SEPARATOR = " · "
-
-
-@dataclass(frozen=True)
-class StatusPart:
-    """One part of the status line: `rank` 0 is the most important; `forms` longest first."""
-
-    rank: int
-    forms: tuple[str, ...]
+StatusPart = Part  # (rank, forms): rank 0 is the most important; forms longest first
 
 
 def fit_status(parts: list[StatusPart], width: int | None) -> str:
-    """The parts, in their order, in `width` columns (None: no limit). The least important part
-    gives way first: its shorter forms, then the part whole; the most important one stays (cut by
-    the screen if it alone is too wide). So what the user just asked (a search's answer) is never
-    pushed off the end by an explanation, and an explanation outlives `wrap off`."""
-    chosen = {index: part.forms[0] for index, part in enumerate(parts)}
-
-    def fits() -> bool:
-        return width is None or len(STATUS_SEPARATOR.join(chosen.values())) <= width
-
-    *yielding, _kept = sorted(chosen, key=lambda index: parts[index].rank, reverse=True)
-    for index in yielding:
-        for form in parts[index].forms[1:]:
-            if fits():
-                break
-            chosen[index] = form
-        if fits():
-            break
-        del chosen[index]
-    return STATUS_SEPARATOR.join(chosen[index] for index in sorted(chosen))
+    """The parts, in their order, in `width` columns (None: no limit), by cycle.tui.fit: the least
+    important part gives way first, its shorter forms, then the part whole; the most important one
+    stays. So what the user just asked (a search's answer) is never pushed off the end by an
+    explanation, and an explanation outlives `wrap off`."""
+    kept = min(range(len(parts)), key=lambda index: parts[index].priority)
+    parts = [replace(part, droppable=index != kept) for index, part in enumerate(parts)]
+    return fit_line(parts, width)
