@@ -440,15 +440,20 @@ class LocalStore:
     def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
         """Store a small file's in-memory snapshot (its bytes, already hashed): written straight to
         the blob's folder under a temporary name, renamed into place, then recorded, with no
-        snapshot file to create, copy and delete first. The blob is written whether or not one
-        is there already: a stat to look first cost as much as writing 4 KiB (a failed lookup
-        raises), the same bytes replace the same bytes (content-addressed: readers keep the
-        inode they opened), and a damaged blob is made whole again. A blob written here was
-        written whole (every byte acknowledged by write) before its rename, so it needs no
-        stat after. Names are relative to the kept blobs/sha256 descriptor: the open and the
-        rename each look up two components, not the home's whole path."""
+        snapshot file to create, copy and delete first. A blob already there is not written
+        again (same bytes stored once; replacing it would also free an inode per file, which
+        this disk's allocator makes the next new files pay for), only its size checked. The
+        look is an access() (no exception for the usual miss, as a failed stat raises one); a
+        blob written here was written whole (every byte acknowledged by write) before its
+        rename, so it needs no stat after. Names are relative to the kept blobs/sha256
+        descriptor: each lookup walks two components, not the home's whole path."""
+        blob = f"{sha256[:2]}/{sha256}"
         with self._writing():
-            self._write_blob(self._blobs_fd(), sha256[:2], f"{sha256[:2]}/{sha256}", body)
+            blobs = self._blobs_fd()
+            if not os.access(blob, os.F_OK, dir_fd=blobs):
+                self._write_blob(blobs, sha256[:2], blob, body)
+            elif (found := os.stat(blob, dir_fd=blobs).st_size) != len(body):
+                raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {len(body)}")
             self._record(key, sha256, len(body))
 
     def _blobs_fd(self) -> int:
