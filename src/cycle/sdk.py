@@ -16,17 +16,18 @@ There are no polling helpers (as on the platform): write the loop you need, e.g.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from cycle.api import Job as JobRecord
 from cycle.api import JobState, Platform
+from cycle.logline import moment
 
 __all__ = ["Client", "Job", "JobState"]
 
 
 def _when(ns: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc) if ns else None
+    return moment(ns) if ns else None
 
 
 @dataclass(frozen=True)

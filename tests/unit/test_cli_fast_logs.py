@@ -196,3 +196,34 @@ def test_a_home_of_another_schema_version_goes_through_the_platform(job):
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # the platform migrated it
     same_as_typer("job", "logs", job, "--tail", "3")
     assert not opened_the_platform("job", "logs", job, "--tail", "3")
+
+
+def test_since_a_time_copied_from_the_output_includes_that_line(tmp_path, monkeypatch):
+    """A printed time was rounded to the nearest microsecond through a float, and --since turned
+    it back into ns through another float: for ~half of all lines the time printed for a line was
+    later than the line, and `--since <that time>` left the line out."""
+    import random
+
+    from typer.testing import CliRunner
+
+    from cycle.cli.job import parse_since
+    from cycle.cli.root import app
+    from cycle.logline import iso
+    from emulator.platform import EmulatorPlatform
+
+    stamps = [1_795_496_887_087_079_296] + [random.randrange(1_700_000_000 * 10**9, 1_900_000_000 * 10**9)
+                                            for _ in range(2000)]
+    for ns in stamps:
+        assert ns - 1000 < parse_since(iso(ns)) <= ns, ns
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path / "home"))
+    store = EmulatorPlatform().store
+    made = store.create_job("since", agent_pid=os.getpid())
+    store.set_state(made.id, JobState.RUNNING, machine="local-0")
+    store.set_state(made.id, JobState.FINISHED, exit_code=0)
+    base = 1_795_496_887_087_079_296  # .087079296 s: printed as .087079, not rounded up to .087080
+    store.append_logs(made.id, [(base + i * 1_000_700, Stream.STDOUT, f"line {i}") for i in range(10)])
+    for i in range(10):
+        printed = iso(base + i * 1_000_700)
+        result = CliRunner().invoke(app, ["job", "logs", made.name, "--since", printed])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[0] == f"{printed} [stdout] line {i}"

@@ -11,12 +11,13 @@ from typing import Annotated
 import typer
 
 from cycle.cli.style import CycleTyper, JobArg, whole_number
+from cycle.logline import moment, ns_of
 
 app = CycleTyper(help="Inspect jobs: list them, see one's state, read its log.", no_args_is_help=True)
 
 
 def _iso(ns: int | None) -> str | None:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds") if ns else None
+    return moment(ns).isoformat(timespec="milliseconds") if ns else None
 
 
 def job_dict(job) -> dict:
@@ -160,7 +161,7 @@ def parse_since(text: str) -> int:
         fail(f"--since {text!r} is neither an ISO 8601 time (2026-11-23T14:00:00Z) nor an age (90s, 10m, 2h, 1d).")
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
-    return int(stamp.timestamp() * 1e9)
+    return ns_of(stamp)
 
 
 @app.command()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from cycle.logline import moment
+
 _UNITS = ((86_400 * 365, "y"), (86_400, "d"), (3_600, "h"), (60, "m"), (1, "s"))
 
 
@@ -36,7 +38,7 @@ def zone_label(tz: tzinfo | None = None, at_ns: int | None = None) -> str:
 
 
 def _local(ts_ns: int, tz: tzinfo | None) -> datetime:
-    return datetime.fromtimestamp(ts_ns / 1e9, tz or local_zone())
+    return moment(ts_ns, tz or local_zone())
 
 
 def clock(ts_ns: int, tz: tzinfo | None = None) -> str:
