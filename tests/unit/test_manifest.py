@@ -288,11 +288,13 @@ def test_env_vars_just_under_the_limits_pass(project):
 
 
 def test_init_in_a_python_folder_lists_its_dependency_files_and_writes_cycleignore(tmp_path):
-    for name in ["pyproject.toml", "uv.lock", "requirements.txt", "requirements-dev.txt", "main.py"]:
+    for name in ["pyproject.toml", "uv.lock", ".python-version", "requirements.txt", "requirements-dev.txt",
+                 "main.py"]:
         (tmp_path / name).write_text("")
     written = init_project(tmp_path)
     manifest = load_manifest(tmp_path)
-    assert manifest.build_files == ("pyproject.toml", "uv.lock", "requirements-dev.txt", "requirements.txt")
+    assert manifest.build_files == ("pyproject.toml", "uv.lock", ".python-version", "requirements-dev.txt",
+                                    "requirements.txt")  # .python-version: the Python `uv sync` installs
     assert tmp_path / ".cycleignore" in written
     ignored = (tmp_path / ".cycleignore").read_text().splitlines()
     for pattern in [".venv/", "venv/", "__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/",

@@ -634,7 +634,9 @@ def default_project_name(folder: Path) -> str:
     return name or "my-project"
 
 
-PYTHON_BUILD_FILE_GLOBS = ("pyproject.toml", "uv.lock", "requirements*.txt")
+# `.python-version` (which `uv init` writes) pins the interpreter `uv sync` installs: without it in
+# the build, the build's venv got the newest Python, not the project's.
+PYTHON_BUILD_FILE_GLOBS = ("pyproject.toml", "uv.lock", ".python-version", "requirements*.txt")
 
 DEFAULT_CYCLEIGNORE = """\
 # Not copied into /app (gitignore-like, one pattern a line). .git and .cycleswap/jobs never are,
@@ -654,7 +656,7 @@ __pycache__/
 
 def python_build_files(project_dir: Path) -> list[str]:
     """The dependency files a Python project's build.sh needs (the default one runs `uv sync`):
-    pyproject.toml, uv.lock and requirements*.txt at the root, when present."""
+    pyproject.toml, uv.lock, .python-version and requirements*.txt at the root, when present."""
     found: list[str] = []
     for pattern in PYTHON_BUILD_FILE_GLOBS:
         found += sorted(p.name for p in project_dir.glob(pattern) if p.is_file())
@@ -694,7 +696,7 @@ def default_scripts_notes(project_dir: Path) -> list[str]:
 def init_project(project_dir: Path, name: str | None = None, force: bool = False) -> list[Path]:
     """Write .cycleswap/{manifest.toml,run.sh,build.sh}; refuse to overwrite unless `force`.
 
-    In a Python project (pyproject.toml, uv.lock or requirements*.txt at the root) the manifest's
+    In a Python project (pyproject.toml, uv.lock, .python-version or requirements*.txt at the root) the manifest's
     build_files list those files, so the default build.sh's `uv sync` finds them, and a .cycleignore
     keeping local environments and caches out of /app is written unless one exists (never replaced).
     """
