@@ -16,6 +16,10 @@ from emulator.models import QUEUE_WARNING_TEXT
 from emulator.rules.stability import Signature
 
 TICK = 0.05
+# watchdog (7.x) warns, with a repr of the whole watch, when a new folder's watch is added twice
+# (its creation event and the scan of the folder's parent race) or removed once too often; it
+# reuses the watch, so nothing is missed, but the warning landed on the user's terminal.
+WATCH_RACE_WARNINGS = r"Callback with id .* (already exists|does not exist) for watch"
 
 
 def _make_handler(pipeline: Watching):
@@ -69,7 +73,11 @@ class Watching:
             self._threads.append(thread)
 
     def _start_observer(self):
+        import warnings
+
         from watchdog.observers import Observer
+
+        warnings.filterwarnings("ignore", message=WATCH_RACE_WARNINGS, category=RuntimeWarning)
         from watchdog.observers.polling import PollingObserver
 
         if not self.settings.polling:

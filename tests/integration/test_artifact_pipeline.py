@@ -305,3 +305,28 @@ def test_a_large_file_written_during_its_upload_is_never_stored_torn(tmp_path, s
     out = tmp_path / "back.bin"
     store.get_to("jobs/job-1/artifacts/ckpt.bin", out)
     assert out.read_bytes() == data + b"tail"
+
+
+def test_watchdogs_warning_about_a_new_folders_watch_added_twice_stays_off_the_terminal(tmp_path):
+    """watchdog warns (a repr of the whole watch, kilobytes on one line) when a new folder's watch
+    is added twice, a race of its creation event and its parent's scan that it handles by reusing
+    the watch; a job writing many nested folders printed it on the user's stderr. Other warnings
+    still show."""
+    import warnings
+
+    from watchdog.observers.inotify_c import InotifyConstants, InotifyFD
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        root, store, rec, pipeline = make(tmp_path)
+        inotify, folder = InotifyFD.get_instance(), os.fsencode(tmp_path)
+        for _ in range(2):  # the race, on purpose: the same watch and callback id added twice
+            wd = inotify.add_callback(folder, InotifyConstants.IN_CREATE, lambda event: None, "twice")
+        inotify.remove_callbacks([(wd, "twice")])
+        warnings.warn("another runtime warning", RuntimeWarning)
+        (root / "a" / "b").mkdir(parents=True)
+        (root / "a" / "b" / "f.txt").write_bytes(b"x")
+        assert wait_for(lambda: rec.uploaded)
+        pipeline.finish()
+    shown = [str(w.message) for w in caught]
+    assert shown == ["another runtime warning"], shown
