@@ -11,13 +11,16 @@ The rules are pure (pids in, decisions out); `reap` and `end_job` do the writing
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from emulator.models import Artifact, JobState
+from emulator.models import Artifact, JobState, Stream
 
 Alive = Callable[[int], bool]
 
+RECOVERED_TEXT = ("{count} stored file(s) the dead process had not recorded yet were recorded from the store's "
+                  "manifest")
 LOST_TEXT = ("the process running this job (pid {pid}) died; the job is marked LOST, its container removed and its "
              "machine freed")
 
@@ -75,12 +78,13 @@ def record_unrecorded(store, home: Path, job_id: int) -> int:
         return 0
     job = store.job(job_id)
     prefix = artifact_prefix(job.name)
-    recorded = {(a.key, a.sha256) for a in store.artifact_versions(job_id)}
+    newest = {a.key: a.sha256 for a in store.artifacts(job_id)}  # a path's newest record, as readers see it
     missing = [Artifact(path=o.key[len(prefix):], key=o.key, size=o.size, sha256=o.sha256,
                         mtime_ns=o.stored_ns or 0, uploaded_ns=o.stored_ns or 0, store=LOCAL_STORE_NAME)
-               for o in LocalStore(home / "storage").list(prefix) if o.sha256 and (o.key, o.sha256) not in recorded]
+               for o in LocalStore(home / "storage").list(prefix) if o.sha256 and newest.get(o.key) != o.sha256]
     if missing:
         store.add_artifacts(job_id, missing)
+        store.append_logs(job_id, [(time.time_ns(), Stream.SYSTEM, RECOVERED_TEXT.format(count=len(missing)))])
     return len(missing)
 
 

@@ -234,6 +234,28 @@ def test_files_a_dead_agent_stored_but_had_not_recorded_are_recorded_when_it_is_
     assert all(a.uploaded_ns > 0 for a in store.artifacts(job.id))
     assert len(store.artifact_versions(job.id)) == 2  # the recorded file is not recorded twice
     assert reap(store, home, alive=alive_only()) == []  # ended once, recovered once
+    assert [r.text for r in store.logs(job.id)][-1].startswith("1 stored file(s) the dead process had not recorded")
+
+
+def test_a_path_whose_newest_stored_bytes_match_an_older_record_is_recorded_again(tmp_path):
+    """A then B recorded, A again stored but not recorded: readers must see A, not B."""
+    import hashlib
+
+    from cycle.api.keys import artifact_prefix
+    from emulator.blobs import LocalStore
+    from emulator.models import Artifact
+    from emulator.reaper import reap
+    from emulator.store import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p", agent_pid=42)
+    blobs, key = LocalStore(tmp_path / "storage"), artifact_prefix(job.name) + "ckpt"
+    for body in (b"A", b"B", b"A"):
+        blobs.put_bytes(key, body, hashlib.sha256(body).hexdigest())
+    store.add_artifacts(job.id, [Artifact("ckpt", key, 1, hashlib.sha256(body).hexdigest(), 1, 1, "local")
+                                 for body in (b"A", b"B")])
+    reap(store, tmp_path, alive=alive_only())
+    assert [a.sha256 for a in store.artifacts(job.id)] == [hashlib.sha256(b"A").hexdigest()]
 
 
 def test_reaping_a_job_makes_no_store_where_there_was_none(tmp_path):
