@@ -317,3 +317,27 @@ def test_emulator_and_client_modules_never_import_textual():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_artifacts_tab_counts_stored_and_queued_files_at_80_columns():
+    """At 80 columns the jobs list drops its stored/queued column and the header has no room: the
+    Artifacts tab's title is where a job's counts show, and it follows new files."""
+    from textual.widgets import TabbedContent
+
+    from cycle.tui.jobinfo import artifacts_tab_label
+
+    assert artifacts_tab_label(0, 0) == "Artifacts"
+    assert artifacts_tab_label(12_345, 0) == "Artifacts 12,345"
+    assert artifacts_tab_label(4, 1) == "Artifacts 4 · 1 queued"
+
+    async def run():
+        app, platform = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_job(pilot)
+            tab = pilot.app.screen.query_one(TabbedContent).get_tab("artifacts-tab")
+            await until(pilot, lambda: str(tab.label) == "Artifacts 5 · 1 queued")
+            platform.add_artifact("late.bin")
+            await until(pilot, lambda: str(tab.label) == "Artifacts 6 · 1 queued")
+            assert tab.region.width >= len("Artifacts 6 · 1 queued")  # shown whole at 80 columns
+
+    asyncio.run(run())

@@ -28,3 +28,11 @@ def duration(job: Job, now_ns: int) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}"
     return f"{seconds // 60}:{seconds % 60:02}"
+
+
+def artifacts_tab_label(stored: int, queued: int) -> str:
+    """The Artifacts tab's title with the job's counts: the one place they show at any width (the
+    jobs list drops its stored/queued column below 120 columns, and the header has no room)."""
+    if not stored and not queued:
+        return "Artifacts"
+    return f"Artifacts {stored:,}" + (f" · {queued:,} queued" if queued else "")

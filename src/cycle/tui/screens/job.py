@@ -131,6 +131,15 @@ class JobScreen(Screen):
             log.add_lines(records)
         self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False),
                                                   mtimes=mtimes)
+        self._count_artifacts(len(stored), len(queued))  # as the jobs list counts them (Job.queue_len)
+
+    def _count_artifacts(self, stored: int, queued: int) -> None:
+        from cycle.tui.jobinfo import artifacts_tab_label
+
+        tab = self.query_one(TabbedContent).get_tab("artifacts-tab")
+        label = artifacts_tab_label(stored, queued)
+        if str(tab.label) != label:  # a new label re-lays the tabs out: only when a count changed
+            tab.label = label
 
     def on_resize(self) -> None:
         """The status line fits its width (LogView.status): a new width may fit more, or less."""
