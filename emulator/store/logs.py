@@ -9,6 +9,10 @@ from emulator.models import LogRecord, Stream
 from emulator.store.db import Database
 from emulator.store.direct import NO_CURSOR, log_rows_before
 
+# With a stream or text filter, the since floor is looked for among at most this many lines after
+# T (~1 ms of the index); past them the walk back from the cursor runs unbounded, as it did before.
+FILTERED_FLOOR_LINES = 10_000
+
 
 class LogsTable(Database):
     def append_logs(self, job_id: int, records: Iterable[tuple[int, Stream, str]]) -> None:
@@ -40,7 +44,10 @@ class LogsTable(Database):
         db = self._connection()
         where, args = log_filter(stream, since_ns, matching)
         if since_ns:
-            floor = since_floor(db, job_id, since_ns, before_id, None if stream or matching else limit)
+            # with a filter, the lines after T that match may be few: a floor helps however many
+            # lines came after T, but counting them costs as many index entries, so up to a bound
+            enough = max(limit, FILTERED_FLOOR_LINES) if limit is not None and (stream or matching) else limit
+            floor = since_floor(db, job_id, since_ns, before_id, enough)
             if floor is None:
                 return []
             where, args = where + " AND id >= ?", [*args, floor]

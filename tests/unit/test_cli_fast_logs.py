@@ -211,7 +211,8 @@ def test_since_a_time_copied_from_the_output_includes_that_line(tmp_path, monkey
     from cycle.logline import iso
     from emulator.platform import EmulatorPlatform
 
-    stamps = [1_795_496_887_087_079_296] + [random.randrange(1_700_000_000 * 10**9, 1_900_000_000 * 10**9)
+    rng = random.Random(14)
+    stamps = [1_795_496_887_087_079_296] + [rng.randrange(1_700_000_000 * 10**9, 1_900_000_000 * 10**9)
                                             for _ in range(2000)]
     for ns in stamps:
         assert ns - 1000 < parse_since(iso(ns)) <= ns, ns
@@ -227,3 +228,38 @@ def test_since_a_time_copied_from_the_output_includes_that_line(tmp_path, monkey
         result = CliRunner().invoke(app, ["job", "logs", made.name, "--since", printed])
         assert result.exit_code == 0, result.output
         assert result.output.splitlines()[0] == f"{printed} [stdout] line {i}"
+
+
+@pytest.mark.parametrize(("since", "printed"), [
+    ("0001-01-01T00:00:00Z", 250), ("1969-12-31T23:59:59Z", 250), ("1000000d", 250), ("99999999999999999999s", 250),
+    ("9999-12-31T23:59:59Z", 0), ("2262-04-12T00:00:00Z", 0),
+])
+def test_since_at_either_end_of_time_means_every_line_or_none(job, since, printed):
+    """A time before 1970 or after 2262 (sqlite's 64-bit integers) was a traceback (OverflowError)."""
+    result = subprocess.run([*TYPER, "job", "logs", job, "--since", since], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert len(result.stdout.splitlines()) == printed
+
+
+@pytest.mark.parametrize("since", ["", "  ", "yesterday", "2026-13-01"])
+def test_a_bad_since_is_one_paragraph_and_exit_2(job, since):
+    result = subprocess.run([*TYPER, "job", "logs", job, "--since", since], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stdout == ""
+    assert "--since" in result.stderr and "ISO 8601" in result.stderr
+
+
+def test_a_since_time_without_a_zone_is_local_time(job, monkeypatch):
+    """As the TUI shows times and `docker logs --since` reads them: 06:42:20 in Berlin (UTC+1 in
+    November) is 05:42:20Z."""
+    import time
+
+    from cycle.cli.job import parse_since
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        assert parse_since("2026-11-24T06:42:20") == parse_since("2026-11-24T05:42:20Z")
+        assert parse_since("2026-07-24T07:42:20") == parse_since("2026-07-24T05:42:20Z")  # summer time: UTC+2
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

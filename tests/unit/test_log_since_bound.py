@@ -90,18 +90,20 @@ def test_a_read_from_a_time_stops_at_the_first_line_after_it(tmp_path, stream):
     assert work[long] < 2 * work[short], work  # the same few lines read, whatever came before T
 
 
-def test_a_read_from_a_time_with_many_lines_after_it_reads_only_its_last_lines(tmp_path):
+@pytest.mark.parametrize("stream", [None, Stream.STDOUT], ids=["every stream", "one stream"])
+def test_a_read_from_a_time_with_many_lines_after_it_reads_only_its_last_lines(tmp_path, stream):
     """With more than N lines after T the walk stops after N: finding the floor must not count
-    them all (the time index is read for at most N + 1 of them)."""
+    them all (the time index is read for at most N + 1 of them; with a filter, up to a bound:
+    a review measured 144 ms instead of 0.1 ms for 10 lines of 1,000,000 with --stream)."""
     store = StateStore(tmp_path / "s.db")
     work = {}
-    for lines in (1_000, 50_000):
+    for lines in (20_000, 100_000):
         job = store.create_job("p")
         store.append_logs(job.id, [(10**9 + ts, Stream.STDOUT, f"line {ts}") for ts in range(lines)])
-        read = lambda job_id=job.id: store.logs_before(job_id, None, 10, since_ns=10**9)  # noqa: E731
+        read = lambda job_id=job.id: store.logs_before(job_id, None, 10, stream, since_ns=10**9)  # noqa: E731
         assert [r.text for r in read()] == [f"line {ts}" for ts in range(lines - 10, lines)]
         work[lines] = steps(store, read)
-    assert work[50_000] < 2 * work[1_000], work
+    assert work[100_000] < 2 * work[20_000], work
 
 
 def test_the_floor_comes_from_the_time_index_without_reading_a_line(tmp_path):

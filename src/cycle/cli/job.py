@@ -144,24 +144,41 @@ def _stream(stream: str | None):
         fail(f"--stream {stream!r} is not a log stream. Use stdout, stderr or system.")
 
 
+LATEST_NS = 2**63 - 1  # the latest time a log's ts_ns holds (sqlite's INTEGER: 64 bits, year 2262)
+
+
 def parse_since(text: str) -> int:
-    """An ISO 8601 time, or an age like 90s, 10m, 2h, 1d, as ns since the epoch."""
+    """An ISO 8601 time, or an age like 90s, 10m, 2h, 1d, as ns since the epoch. A time without a
+    zone is local (the TUI shows local times; `docker logs --since` reads it so too). Clamped to
+    what a log holds: a time before 1970 (`0001-01-01`, "from the beginning") or an age older
+    than that means every line, a time past 2262 none (either was a traceback: sqlite's integers
+    stop at 64 bits)."""
     import re
     import time
 
     from cycle.cli.output import fail
 
+    usage = "an ISO 8601 time (2026-11-23T14:00:00Z; without a zone: local time) or an age (90s, 10m, 2h, 1d)"
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
     if match:
         seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-        return time.time_ns() - int(seconds * 1e9)
+        return _clamped(time.time_ns() - int(seconds * 1e9))
+    if not text.strip():
+        fail(f"--since is empty: give {usage}.")
     try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        fail(f"--since {text!r} is neither an ISO 8601 time (2026-11-23T14:00:00Z) nor an age (90s, 10m, 2h, 1d).")
+        fail(f"--since {text!r} is not {usage}.")
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return ns_of(stamp)
+        try:
+            stamp = stamp.astimezone()  # local, with that date's offset (summer time or not)
+        except (OverflowError, OSError, ValueError):  # year 1 or 9999: the edges, clamped below
+            stamp = stamp.replace(tzinfo=timezone.utc)
+    return _clamped(ns_of(stamp))
+
+
+def _clamped(ns: int) -> int:
+    return min(max(ns, 0), LATEST_NS)
 
 
 @app.command()
@@ -170,7 +187,7 @@ def logs(
     tail: Annotated[int | None, typer.Option(
         "--tail", "-n", parser=whole_number("-n/--tail", 1), metavar="N", help="Only the last N lines.")] = None,
     since: Annotated[str | None, typer.Option(
-        metavar="TIME", help="Only lines from this time on: ISO 8601, or an age like 10m.")] = None,
+        metavar="TIME", help="Only lines from this time on: ISO 8601 (no zone: local), or an age like 10m.")] = None,
     stream: Annotated[str | None, typer.Option(
         metavar="STREAM", help="Only one stream: stdout, stderr or system.")] = None,
     follow: Annotated[bool, typer.Option(
@@ -190,7 +207,7 @@ def logs(
 
     platform = reading_platform()
     chosen = _stream(stream)
-    since_ns = parse_since(since) if since else 0
+    since_ns = parse_since(since) if since is not None else 0  # an empty --since is refused, not ignored
     records = print_log(platform, name, tail, chosen, since_ns, follow)  # the fast path's too (cycle/cli/fast.py)
     out = sys.stdout
     if follow:
