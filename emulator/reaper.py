@@ -11,16 +11,14 @@ The rules are pure (pids in, decisions out); `reap` and `end_job` do the writing
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from emulator.models import Artifact, JobState, Stream
+from emulator.models import JobState
+from emulator.recovery import recover_records
 
 Alive = Callable[[int], bool]
 
-RECOVERED_TEXT = ("{count} stored file(s) the dead process had not recorded yet were recorded from the store's "
-                  "manifest")
 LOST_TEXT = ("the process running this job (pid {pid}) died; the job is marked LOST, its container removed and its "
              "machine freed")
 
@@ -46,6 +44,7 @@ def reap(store, home: Path, alive: Alive | None = None) -> list[int]:
     ended = []
     for job_id, pid in dead_jobs(store.unfinished_agents(), alive or pid_alive):
         if end_job(store, home, job_id, JobState.FAILED, "LOST", LOST_TEXT.format(pid=pid), pid=pid):
+            recover_records(store, home, job_id)  # the agent is dead: nothing else will record them
             ended.append(job_id)
     return ended
 
@@ -56,36 +55,8 @@ def end_job(store, home: Path, job_id: int, state: JobState, reason: str, text: 
     removed. False when the job had already ended."""
     if not store.end_abandoned(job_id, state, reason, text, pid=pid):
         return False
-    record_unrecorded(store, home, job_id)
     remove_job_containers(home, job_id)
     return True
-
-
-def record_unrecorded(store, home: Path, job_id: int) -> int:
-    """Record the files a dead agent stored but had not recorded yet; returns how many.
-
-    An agent records a local store's small files in batches (emulator/artifacts/upload.py
-    RECORD_BATCH): killed between a batch's puts and its record, it leaves up to a batch of files
-    in storage that no record names, and pull, `job status` and the TUI read the records. The
-    local store's manifest names every stored file, so the job's newest version of each path that
-    no record names is recorded from it (stored time as both times: the file's mtime is not in
-    the manifest). Only the local store (<home>/storage): to S3 each file is recorded as soon as
-    it is stored, and a read must not wait on a network. Nothing is made when there is no store."""
-    from cycle.api.keys import artifact_prefix
-    from emulator.blobs import LOCAL_STORE_NAME, LocalStore
-
-    if not (home / "storage" / "manifests").is_dir():
-        return 0
-    job = store.job(job_id)
-    prefix = artifact_prefix(job.name)
-    newest = {a.key: a.sha256 for a in store.artifacts(job_id)}  # a path's newest record, as readers see it
-    missing = [Artifact(path=o.key[len(prefix):], key=o.key, size=o.size, sha256=o.sha256,
-                        mtime_ns=o.stored_ns or 0, uploaded_ns=o.stored_ns or 0, store=LOCAL_STORE_NAME)
-               for o in LocalStore(home / "storage").list(prefix) if o.sha256 and newest.get(o.key) != o.sha256]
-    if missing:
-        store.add_artifacts(job_id, missing)
-        store.append_logs(job_id, [(time.time_ns(), Stream.SYSTEM, RECOVERED_TEXT.format(count=len(missing)))])
-    return len(missing)
 
 
 def remove_job_containers(home: Path, job_id: int, client=None) -> None:

@@ -19,6 +19,7 @@ from emulator.engine.protocol import LABEL_JOB, LABEL_KIND, ContainerRuntime, Co
 from emulator.job import artifacts
 from emulator.job.context import JobContext, StartFailed, Stay
 from emulator.models import JobState
+from emulator.recovery import recover_records
 from emulator.store import StateStore
 
 MEMORY_SHARE = 0.9
@@ -129,6 +130,7 @@ def sweep(engine: ContainerRuntime, home, store: StateStore) -> None:
         if not job_id:
             return
         text = "the process running this job died; its leftover container was removed"
-        store.end_abandoned(int(job_id), JobState.FAILED, "LOST", text)
+        if store.end_abandoned(int(job_id), JobState.FAILED, "LOST", text):
+            recover_records(store, home, int(job_id))  # as when a read notices the death (reaper.reap)
 
     engine.sweep(home, orphan)

@@ -266,3 +266,54 @@ def test_reaping_a_job_makes_no_store_where_there_was_none(tmp_path):
     job = store.create_job("p", agent_pid=42)
     assert reap(store, tmp_path, alive=alive_only()) == [job.id]
     assert not (tmp_path / "storage").exists() and store.artifacts(job.id) == []
+
+
+def _a_job_with_a_lost_batch(home):
+    """A job whose agent (pid 42) stored two files and recorded none (killed before its batch)."""
+    import hashlib
+
+    from cycle.api.keys import artifact_prefix
+    from emulator.blobs import LocalStore
+    from emulator.store import StateStore
+
+    store = StateStore(home / "state.db")
+    job = store.create_job("p", agent_pid=42)
+    store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    blobs = LocalStore(home / "storage")
+    for name in ("a", "b"):
+        blobs.put_bytes(artifact_prefix(job.name) + name, name.encode(), hashlib.sha256(name.encode()).hexdigest())
+    return store, job
+
+
+def test_the_start_up_sweep_of_a_dead_runs_container_records_what_it_stored(tmp_path):
+    """`cycle project test` sweeps dead runs' containers and ends their jobs LOST itself: when
+    that comes before any read, the files the dead agent stored must be recorded there too."""
+    from emulator.engine.fake import FakeRuntime
+    from emulator.engine.protocol import LABEL_JOB, ContainerSpec
+    from emulator.job.container import sweep
+
+    store, job = _a_job_with_a_lost_batch(tmp_path)
+    engine = FakeRuntime()
+    engine.create(ContainerSpec(image="i", command=["bash"], labels={LABEL_JOB: str(job.id)}))
+    sweep(engine, tmp_path, store)
+    assert store.job(job.id).reason == "LOST"
+    assert [a.path for a in store.artifacts(job.id)] == ["a", "b"]
+
+
+def test_a_failing_recovery_is_an_event_not_an_error_of_the_read(tmp_path, monkeypatch):
+    """The read that notices a dead agent (`job list`) must not fail with the recovery's error,
+    and the job's containers are removed first."""
+    import emulator.reaper
+    from emulator.reaper import reap
+
+    store, job = _a_job_with_a_lost_batch(tmp_path)
+    removed = []
+    monkeypatch.setattr(emulator.reaper, "remove_job_containers", lambda home, job_id: removed.append(job_id))
+
+    def locked(job_id, artifacts):
+        raise __import__("sqlite3").OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "add_artifacts", locked)
+    assert reap(store, tmp_path, alive=alive_only()) == [job.id]
+    assert removed == [job.id] and store.job(job.id).reason == "LOST"
+    assert "could not be recorded from the manifest: database is locked" in [r.text for r in store.logs(job.id)][-1]
