@@ -5,6 +5,11 @@ from __future__ import annotations
 from emulator.models import Artifact
 from emulator.store.db import Database
 
+# A job's newest record of each path, the versions readers see (what `artifacts` lists and
+# `artifact_totals` counts): one definition for every query that needs it.
+NEWEST_OF_EACH_PATH = "SELECT MAX(id) FROM artifacts WHERE job_id = ? GROUP BY path"
+ARTIFACT_COLUMNS = "path, key, size, sha256, mtime_ns, uploaded_ns, store"
+
 
 class ArtifactsTable(Database):
     def add_artifact(self, job_id: int, artifact: Artifact) -> None:
@@ -23,8 +28,7 @@ class ArtifactsTable(Database):
     def artifacts(self, job_id: int) -> list[Artifact]:
         """The newest stored version of each of the job's files, by path."""
         rows = self._connection().execute(
-            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns, store FROM artifacts WHERE id IN "
-            "(SELECT MAX(id) FROM artifacts WHERE job_id = ? GROUP BY path) ORDER BY path",
+            f"SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE id IN ({NEWEST_OF_EACH_PATH}) ORDER BY path",
             (job_id,),
         )
         return [Artifact(*row) for row in rows]
@@ -34,8 +38,7 @@ class ArtifactsTable(Database):
         `artifacts` lists, summed by ONE SQL aggregate: a status of a job with 100,000 files
         reads two numbers instead of every record."""
         files, size = self._connection().execute(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM artifacts WHERE id IN "
-            "(SELECT MAX(id) FROM artifacts WHERE job_id = ? GROUP BY path)",
+            f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM artifacts WHERE id IN ({NEWEST_OF_EACH_PATH})",
             (job_id,),
         ).fetchone()
         return files, size
@@ -43,7 +46,7 @@ class ArtifactsTable(Database):
     def artifact_versions(self, job_id: int) -> list[Artifact]:
         """Every stored version, in upload order."""
         rows = self._connection().execute(
-            "SELECT path, key, size, sha256, mtime_ns, uploaded_ns, store FROM artifacts WHERE job_id = ? ORDER BY id",
+            f"SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE job_id = ? ORDER BY id",
             (job_id,)
         )
         return [Artifact(*row) for row in rows]
