@@ -341,3 +341,23 @@ def test_the_artifacts_tab_counts_stored_and_queued_files_at_80_columns():
             assert tab.region.width >= len("Artifacts 6 · 1 queued")  # shown whole at 80 columns
 
     asyncio.run(run())
+
+
+def test_an_archived_jobs_artifacts_tab_wraps_its_explanation_at_80_columns():
+    """The explanation was one Label as wide as its text: at 80 columns it was cut mid-word."""
+    from textual.widgets import Label
+
+    from cycle.tui.widgets.artifact_browser import ARCHIVED_TEXT
+
+    async def run():
+        app, platform = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            browser = await artifacts_shown(pilot)
+            browser.set_artifacts({}, set(), archived=True)
+            label = browser.query_one("#artifacts-archived", Label)
+            await until(pilot, lambda: label.region.height >= 2)
+            assert label.region.right <= 80 and label.region.height < 8
+            lines = [line.text.rstrip() for line in label.render_lines(label.region.reset_offset)]
+            assert " ".join(" ".join(lines).split()) == ARCHIVED_TEXT
+
+    asyncio.run(run())
