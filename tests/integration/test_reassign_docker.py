@@ -72,6 +72,10 @@ def test_move_restores_exactly_the_uploaded_files_and_records_the_lost_ones(proj
     assert any(e.startswith("container restarted on machine") for e in events)
     # the restored files were not uploaded again
     assert [v.path for v in platform.artifact_versions(name)].count("a.bin") == 1
+    # the closing count names the machine and the job's total, not the last machine's uploads alone
+    closing = [e for e in events if e.startswith("artifacts: ") and "upload(s)" in e][-1]
+    assert closing == (f"artifacts: 1 upload(s), {len('./a.bin ./sub/b.bin') + 1} bytes stored on {move.to_machine}; "
+                       f"the job has 3 file(s), {301000 + len('./a.bin ./sub/b.bin') + 1} bytes in all"), closing
 
 
 def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs):
