@@ -3,7 +3,7 @@ computed on demand (so ten million lines cost no memory), artifacts, and recorde
 
 from __future__ import annotations
 
-from cycle.api import Artifact, Job, JobState, JobSummary, LogRecord, Move, Stream
+from cycle.api import Artifact, Job, JobState, JobSummary, LogRecord, Move, StoredArtifacts, Stream
 
 T0 = 1_795_000_000_000_000_000  # a fixed instant, so snapshots never change
 MINUTE = 60_000_000_000  # files were modified within the hour: "Nm ago" reads the same in every time zone
@@ -150,6 +150,10 @@ class FakePlatform:
 
     def _stored(self, name):
         return list(self._artifacts) if name == "trainer-4" else []
+
+    def stored_artifacts(self, name):
+        stored = self._stored(name)
+        return StoredArtifacts(len(stored), sum(a.size for a in stored))
 
     def queued_artifacts(self, name):
         return ["checkpoints/step-000300.ckpt"] if name == "trainer-4" else []
