@@ -94,7 +94,7 @@ def test_the_tail_option_may_come_before_the_job(job):
     assert run(MAIN, "job", "logs", "-n", "3", job).stdout == run(TYPER, "job", "logs", job, "-n", "3").stdout
 
 
-@pytest.mark.parametrize("args", [["no-such-job-1", "--tail", "5"], ["Bad_Name!", "-n", "5"], ["{job}", "--tail", "0"],
+@pytest.mark.parametrize("args", [["no-such-job-1", "--tail", "5"], ["Bad_Name!", "-n", "5"], ["{job}", "--tail", "-0"],
                                   ["{job}", "-n", "abc"], ["{job}", "--tail"], ["{job}", "-n", "-3"],
                                   ["{job}", "-n", "1_0"], ["{job}", "-n", "+5"], ["{job}", "-n", " 5"],
                                   ["{job}", "-n", "\u0665"]], ids=repr)
@@ -263,3 +263,25 @@ def test_a_since_time_without_a_zone_is_local_time(job, monkeypatch):
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_tail_0_prints_nothing_and_with_follow_only_the_lines_that_come_after(tmp_path, monkeypatch):
+    """`-n 0 -f`: only new lines, as `tail -n 0 -f` and `docker logs -n 0 -f` (a user test: refused)."""
+    import time
+
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(tmp_path / "home"))
+    store = EmulatorPlatform().store
+    made = store.create_job("follow", agent_pid=os.getpid())  # its agent (this test) is alive
+    store.set_state(made.id, JobState.RUNNING, machine="local-0")
+    store.append_logs(made.id, [(1_790_000_000_000_000_000 + i, Stream.STDOUT, f"old {i}") for i in range(5)])
+    assert run(TYPER, "job", "logs", made.name, "-n", "0").stdout == b""
+    follower = subprocess.Popen([*TYPER, "job", "logs", made.name, "-n", "0", "-f", "--interval", "0.1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)  # it has read the log at least once before the new lines land
+    store.append_logs(made.id, [(1_790_000_001_000_000_000 + i, Stream.STDOUT, f"new {i}") for i in range(2)])
+    store.set_state(made.id, JobState.FINISHED, exit_code=0)
+    out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    assert [line.split("] ", 1)[1] for line in out.decode().splitlines()] == ["new 0", "new 1"]

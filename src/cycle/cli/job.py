@@ -185,7 +185,8 @@ def _clamped(ns: int) -> int:
 def logs(
     name: JobArg,
     tail: Annotated[int | None, typer.Option(
-        "--tail", "-n", parser=whole_number("-n/--tail", 1), metavar="N", help="Only the last N lines.")] = None,
+        "--tail", "-n", parser=whole_number("-n/--tail", 0), metavar="N",
+        help="Only the last N lines (0 with -f: only new ones).")] = None,
     since: Annotated[str | None, typer.Option(
         metavar="TIME", help="Only lines from this time on: ISO 8601 (no zone: local), or an age like 10m.")] = None,
     stream: Annotated[str | None, typer.Option(
@@ -211,9 +212,16 @@ def logs(
     records = print_log(platform, name, tail, chosen, since_ns, follow)  # the fast path's too (cycle/cli/fast.py)
     out = sys.stdout
     if follow:
-        after = records[-1].id if records else 0
+        after = records[-1].id if records else _last_id(platform, name) if tail == 0 else 0
         follow_log(platform, name, after, interval, lambda record: out.write(format_line(record) + "\n"),
                    stream=chosen, since_ns=since_ns)
+
+
+def _last_id(platform, name: str) -> int:
+    """The newest line's id (0: none yet): where `-n 0 -f` starts, printing only what comes after,
+    as `tail -n 0 -f` and `docker logs -n 0 -f` do."""
+    newest = platform.logs_before(name, None, 1)
+    return newest[-1].id if newest else 0
 
 
 def follow_log(platform, name: str, after_id: int, interval: float, write, stream=None, since_ns: int = 0,
