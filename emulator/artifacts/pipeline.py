@@ -61,7 +61,7 @@ class ArtifactPipeline(Watching, Uploading):
         self._next_queue_record = 0.0
         self._consecutive_failures = 0
         self._uploader_gone = False
-        self._confirmed: set[str] = set()  # at the job's end: files seen stored as they are (finish())
+        self._confirmed: set[str] = set()  # at the job's end: files seen handled as they are (finish())
         self._copy_failures: dict[str, int] = {}
         # stored, not yet handed to on_uploaded (upload.RECORD_BATCH): (path, its record)
         self._unrecorded: list[tuple[str, Artifact]] = []
@@ -96,9 +96,9 @@ class ArtifactPipeline(Watching, Uploading):
 
         Nothing writes any more, so waiting files need no stability window. The rescan repeats
         until it finds nothing new: a file rewritten while its older version was in flight is
-        only seen once that upload has ended. A file seen stored as it is (by a rescan, or by
-        an upload that began after the end) is not stat'ed by the next rescan (`_confirmed`):
-        nothing can have changed it since."""
+        only seen once that upload has ended. A file seen handled as it is (stored, skipped or
+        failed: by a rescan, or by an upload that began after the end) is not stat'ed by the
+        next rescan (`_confirmed`): nothing can have changed it since."""
         self._stop_observer()
         with self._lock:
             self._draining = True

@@ -76,9 +76,9 @@ class Watching:
         import warnings
 
         from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
 
         warnings.filterwarnings("ignore", message=WATCH_RACE_WARNINGS, category=RuntimeWarning)
-        from watchdog.observers.polling import PollingObserver
 
         if not self.settings.polling:
             try:
