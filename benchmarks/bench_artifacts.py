@@ -152,38 +152,43 @@ def sha256_alone(source: Path, runs: int) -> float:
     return statistics.median(times)
 
 
-def against_cp(work: Path, source: Path, pairs: int, ours: Callable[[Path, Path], float]) -> tuple[float, float]:
-    """Median seconds of `ours(source, target)` and of `cp -r source target`, interleaved, with the
-    disk synced before each run: one run each varied 10x here (the writeback of the previous
-    run's gigabyte lands in the next one's time). Copies of many files are kept until all runs
-    are done, and each run waits FREED_INODES_SETTLE first: on this disk (ext4 without a journal)
-    the inode allocator skips inodes freed in the last seconds one by one (`recently_deleted` in
-    ext4's find_inode_bit), so a copy made right after deleting the previous copy's 2,000 files
-    paid ~0.5 ms per new file instead of ~0.03 ms, for `cp` and the store alike, and the figure
-    measured the allocator rather than either. Copies of a few large files are removed at once."""
-    times: dict[str, list[float]] = {"cp": [], "ours": []}
+def against_cp(work: Path, source: Path, pairs: int, contenders: dict[str, Callable[[Path, Path], float]]
+               ) -> dict[str, float]:
+    """Median seconds of each contender's `run(source, target)` and of `cp -r source target`
+    ("cp"), interleaved (the order rotates every run), with the disk synced before each run: one
+    run each varied 10x here (the writeback of the previous run's gigabyte lands in the next one's
+    time). Copies of many files are kept until every run is done, and each run waits
+    FREED_INODES_SETTLE first: on this disk (ext4 without a journal) the inode allocator skips
+    inodes freed recently one by one (`recently_deleted` in ext4's find_inode_bit), so a copy
+    made right after deleting the previous copy's 2,000 files paid ~0.5 ms per new file instead
+    of ~0.03 ms, for `cp` and the store alike, and the figure measured the allocator rather than
+    either. Copies of a few large files are removed at once."""
+    runners: dict[str, Callable[[Path, Path], float]] = {"cp": copy_with_cp, **contenders}
+    times: dict[str, list[float]] = {kind: [] for kind in runners}
     made = []
     many = sum(1 for _ in source.iterdir()) > 100
+    kinds = list(runners)
     try:
         for run in range(pairs):
-            for kind in (("cp", "ours") if run % 2 == 0 else ("ours", "cp")):
+            for kind in kinds[run % len(kinds):] + kinds[:run % len(kinds)]:
                 target = work / f"{kind}-{source.name}-{run}"
                 made.append(target)
                 subprocess.run(["sync"])
                 if many:
                     time.sleep(FREED_INODES_SETTLE)  # inodes anyone freed just before are reusable again
-                if kind == "cp":
-                    start = time.perf_counter()
-                    subprocess.run(["cp", "-r", str(source), str(target)], check=True)
-                    times["cp"].append(time.perf_counter() - start)
-                else:
-                    times["ours"].append(ours(source, target))
+                times[kind].append(runners[kind](source, target))
                 if not many:
                     shutil.rmtree(target)
     finally:
         for target in made:
             shutil.rmtree(target, ignore_errors=True)
-    return statistics.median(times["ours"]), statistics.median(times["cp"])
+    return {kind: statistics.median(done) for kind, done in times.items()}
+
+
+def copy_with_cp(source: Path, target: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(["cp", "-r", str(source), str(target)], check=True)
+    return time.perf_counter() - start
 
 
 def s3_big(host: str, server_pid: int, work: Path, big: list[Path], pairs: int) -> None:
@@ -299,6 +304,28 @@ def idle_cpu(work: Path, count: int) -> None:
     print(f"watcher idle over {count} files: {used * 100:.2f} % of one core (inotify; nothing to do)")
 
 
+def local_figure(work: Path, name: str, source: Path, files: int, pairs: int) -> None:
+    """The local store against `cp` on one data set, with the limit beside it: sha256 alone for
+    the 1 GiB set; for the small files the store's unskippable steps as one flat loop, in the same
+    interleaved runs (so the three share the disk's state; deleting one figure's 20,000 copies
+    before the next one's runs would put the next in ext4's slow state)."""
+    store = lambda source, target: run_pipeline(source, LocalStore(target))  # noqa: E731
+    small = source.name == "small"
+    medians = against_cp(work, source, pairs, {"store": store, "flat": flat_store_loop} if small else {"store": store})
+    ours, cp_time = medians["store"], medians["cp"]
+    goal = "goal >= 0.5" if small else "goal >= 0.8"  # the issue's goals
+    ratio_line(f"{name} to the local store vs cp (median of {pairs} interleaved runs)", ours, cp_time, goal)
+    if small:
+        print(f"  cp took {cp_time / files * 1e6:.0f} us a file, the store {ours / files * 1e6:.0f} us "
+              "(on this disk ~40 us a file for cp when no inodes were freed nearby just before)")
+        ratio_line(f"{name}: the store's unskippable steps as one flat Python loop vs cp (the floor "
+                   "of a store in Python)", medians["flat"], cp_time, "goal >= 0.5")
+    else:
+        hashing = sha256_alone(source, pairs)
+        ratio_line(f"{name}: sha256 of the same bytes alone vs cp (the ceiling of a store that checks "
+                   "every byte)", hashing, cp_time, "goal >= 0.8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink every data set (e.g. 0.1 for a quick look)")
@@ -315,29 +342,17 @@ def main() -> None:
         try:
             big = write_files(work / "big", 4, int(256 * 2**20 * args.scale))
             small = write_files(work / "small", int(2000 * args.scale), 4096)
+            # the many small files first, before this run has deleted anything: the inodes freed by
+            # the 1 GiB figure's runs and the S3 figures' clean-ups made `cp` itself 3x slower in one
+            # run (ext4's allocator skips recently freed inodes one by one; see FREED_INODES_SETTLE)
+            local = [] if "local" not in wanted else [(f"{len(small)} x 4 KiB", work / "small"),
+                                                        ("1 GiB in 4 files", work / "big")]
+            for name, source in local:
+                local_figure(work, name, source, len(small), args.pairs)
             if "s3-big" in wanted:
                 s3_big(host, server_pid(server_home), work, big, args.pairs)
             if "s3-small" in wanted:
                 s3_small(host, work, small, SMALL_PAIRS)
-            local = [] if "local" not in wanted else [("1 GiB in 4 files", work / "big"),
-                                                        (f"{len(small)} x 4 KiB", work / "small")]
-            for name, source in local:
-                ours, cp_time = against_cp(work, source, args.pairs,
-                                           lambda source, target: run_pipeline(source, LocalStore(target)))
-                goal = "goal >= 0.8" if source.name == "big" else "goal >= 0.5"  # the issue's goals
-                ratio_line(f"{name} to the local store vs cp (median of {args.pairs} interleaved pairs)", ours,
-                           cp_time, goal)
-                if source.name == "big":
-                    hashing = sha256_alone(source, args.pairs)
-                    ratio_line(f"{name}: sha256 of the same bytes alone vs cp (the ceiling of a store that checks "
-                               "every byte)", hashing, cp_time, "goal >= 0.8")
-                if source.name == "small":
-                    files = len(small)
-                    print(f"  cp took {cp_time / files * 1e6:.0f} us a file, the store {ours / files * 1e6:.0f} us "
-                          "(on this disk ~40 us a file for cp when no inodes were freed nearby just before)")
-                    flat, flat_cp = against_cp(work, source, args.pairs, flat_store_loop)
-                    ratio_line(f"{name}: the store's unskippable steps as one flat Python loop vs cp (the floor "
-                               "of a store in Python)", flat, flat_cp, "goal >= 0.5")
             shutil.rmtree(work / "big")
             if "lifo" in wanted:
                 lifo_latency(host, work, 20, int(32 * 2**20 * args.scale))
