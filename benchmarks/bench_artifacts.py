@@ -85,8 +85,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# ext4's recently_deleted() skips an inode freed in the last 5 s (its inode table block clean, as
-# after a sync); a run of new files right after a delete anywhere in the block group pays for it.
+# ext4 without a journal (this disk): recently_deleted() skips an inode freed in the last 60 s
+# (RECENTCY_MIN in fs/ext4/ialloc.c; 300 s while its inode table block is dirty), so a run of new
+# files after deletes in the block group pays for each one it passes. This wait, chosen when the
+# window was taken for 5 s (RECENTCY_MIN of older kernels), is shorter than that: what keeps the
+# small-file figure out of it is that it runs first and deletes nothing until its runs are done.
 FREED_INODES_SETTLE = 6.0
 
 
@@ -158,11 +161,12 @@ def against_cp(work: Path, source: Path, pairs: int, contenders: dict[str, Calla
     ("cp"), interleaved (the order rotates every run), with the disk synced before each run: one
     run each varied 10x here (the writeback of the previous run's gigabyte lands in the next one's
     time). Copies of many files are kept until every run is done, and each run waits
-    FREED_INODES_SETTLE first: on this disk (ext4 without a journal) the inode allocator skips
-    inodes freed recently one by one (`recently_deleted` in ext4's find_inode_bit), so a copy
-    made right after deleting the previous copy's 2,000 files paid ~0.5 ms per new file instead
-    of ~0.03 ms, for `cp` and the store alike, and the figure measured the allocator rather than
-    either. Copies of a few large files are removed at once."""
+    FREED_INODES_SETTLE first (see there: the kernel's window is longer): on this disk (ext4
+    without a journal) the inode allocator skips inodes freed recently one by one
+    (`recently_deleted` in ext4's find_inode_bit), so a copy made right after deleting the
+    previous copy's 2,000 files paid ~0.5 ms per new file instead of ~0.03 ms, for `cp` and the
+    store alike, and the figure measured the allocator rather than either. Copies of a few large
+    files are removed at once."""
     runners: dict[str, Callable[[Path, Path], float]] = {"cp": copy_with_cp, **contenders}
     times: dict[str, list[float]] = {kind: [] for kind in runners}
     made = []
