@@ -7,17 +7,31 @@ still gives the typer app (imported on first use)."""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 
 def main() -> None:
-    from cycle.cli.fast import fast_job_logs
+    try:
+        from cycle.cli.fast import fast_job_logs
 
-    if fast_job_logs(sys.argv[1:]):
-        return
-    from cycle.cli.root import run
+        if fast_job_logs(sys.argv[1:]):
+            return
+        from cycle.cli.root import run
 
-    run()
+        run()
+    finally:
+        skip_exit_collections()
+
+
+def skip_exit_collections() -> None:
+    """The interpreter's garbage collections at exit walk every object the imports made (docker-py,
+    requests, typer, watchdog: ~25 ms of a `cycle project test` here, ~5 ms of a `job list`), to
+    free memory the process is about to give back anyway. Freezing them (gc.freeze: moved to a
+    generation no collection visits) skips that walk; objects still freed by reference counting
+    are freed as before, and nothing of ours waits on a collection to finish its work: files are
+    closed by `with`, records committed before the command returns, threads joined."""
+    gc.freeze()
 
 
 def __getattr__(name: str):
