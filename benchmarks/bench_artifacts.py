@@ -85,13 +85,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# ext4 without a journal (this disk): recently_deleted() skips an inode freed in the last 60 s
-# (RECENTCY_MIN in fs/ext4/ialloc.c; 300 s while its inode table block is dirty), so a run of new
-# files after deletes in the block group pays for each one it passes. This wait, chosen when the
-# window was taken for 5 s (RECENTCY_MIN of older kernels), is shorter than that: what keeps the
-# small-file figure out of it is that it runs first and deletes nothing until its runs are done.
-FREED_INODES_SETTLE = 6.0
-
 
 def flat_store_loop(source: Path, target: Path) -> float:
     """The work a store of small files cannot skip, written as one flat Python loop with no
@@ -160,13 +153,14 @@ def against_cp(work: Path, source: Path, pairs: int, contenders: dict[str, Calla
     """Median seconds of each contender's `run(source, target)` and of `cp -r source target`
     ("cp"), interleaved (the order rotates every run), with the disk synced before each run: one
     run each varied 10x here (the writeback of the previous run's gigabyte lands in the next one's
-    time). Copies of many files are kept until every run is done, and each run waits
-    FREED_INODES_SETTLE first (see there: the kernel's window is longer): on this disk (ext4
-    without a journal) the inode allocator skips inodes freed recently one by one
-    (`recently_deleted` in ext4's find_inode_bit), so a copy made right after deleting the
+    time). Copies of many files are kept until every run is done: on this disk (ext4 without a
+    journal) the inode allocator skips inodes freed recently one by one (`recently_deleted` in
+    ext4's find_inode_bit: "recent" is 60 s, 300 s while the inode table block is dirty;
+    RECENTCY_MIN / RECENTCY_DIRTY in fs/ext4/ialloc.c), so a copy made right after deleting the
     previous copy's 2,000 files paid ~0.5 ms per new file instead of ~0.03 ms, for `cp` and the
-    store alike, and the figure measured the allocator rather than either. Copies of a few large
-    files are removed at once."""
+    store alike, and the figure measured the allocator rather than either. No wait can fit
+    inside a run (minutes): the small-file figure runs first instead, before this run deletes
+    anything. Copies of a few large files are removed at once."""
     runners: dict[str, Callable[[Path, Path], float]] = {"cp": copy_with_cp, **contenders}
     times: dict[str, list[float]] = {kind: [] for kind in runners}
     made = []
@@ -178,8 +172,6 @@ def against_cp(work: Path, source: Path, pairs: int, contenders: dict[str, Calla
                 target = work / f"{kind}-{source.name}-{run}"
                 made.append(target)
                 subprocess.run(["sync"])
-                if many:
-                    time.sleep(FREED_INODES_SETTLE)  # inodes anyone freed just before are reusable again
                 times[kind].append(runners[kind](source, target))
                 if not many:
                     shutil.rmtree(target)
@@ -348,7 +340,7 @@ def main() -> None:
             small = write_files(work / "small", int(2000 * args.scale), 4096)
             # the many small files first, before this run has deleted anything: the inodes freed by
             # the 1 GiB figure's runs and the S3 figures' clean-ups made `cp` itself 3x slower in one
-            # run (ext4's allocator skips recently freed inodes one by one; see FREED_INODES_SETTLE)
+            # run (ext4's allocator skips recently freed inodes one by one; see against_cp)
             local = [] if "local" not in wanted else [(f"{len(small)} x 4 KiB", work / "small"),
                                                         ("1 GiB in 4 files", work / "big")]
             for name, source in local:
