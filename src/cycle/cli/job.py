@@ -56,7 +56,7 @@ def list_jobs(
     platform = reading_platform()
     jobs = platform.jobs(wanted, limit, offset)
     if as_json:
-        typer.echo(json.dumps([job_dict(j) for j in jobs], indent=2))
+        typer.echo(json.dumps(_list_json(platform, jobs), indent=2))
         return
     if not jobs:
         typer.echo("no jobs yet: run `cycle project test` in a project" if wanted is None and offset == 0
@@ -68,6 +68,18 @@ def list_jobs(
     if offset or len(jobs) < total:
         typer.echo(f"showing {_shown_range(offset, len(jobs))} of {total}; --limit N and --offset K show others",
                    err=True)
+
+
+def _list_json(platform, jobs) -> list[dict]:
+    """Each listed job as `job status --json` names it, with its stored artifacts (count and bytes)
+    counted for all of them in one query, so a script needs no `job status` per job."""
+    stored = platform.stored_artifacts_of(jobs) if jobs else {}  # no jobs: nothing to open (the home stays untouched)
+    return [{**job_dict(job), **_stored_dict(stored[job.name])} for job in jobs]
+
+
+def _stored_dict(stored) -> dict:
+    """The artifact fields of `job status --json` and `job list --json`: the same names in both."""
+    return {"artifacts_stored": stored.files, "artifacts_bytes": stored.bytes}
 
 
 LIST_HEADER = ("NAME", "STATE", "REASON", "CREATED")
@@ -100,7 +112,7 @@ def status(
     seconds = job.run_seconds(time.time_ns())
     stored = platform.stored_artifacts(job.name)  # two numbers, counted by the platform
     info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3),
-            "artifacts_stored": stored.files, "artifacts_bytes": stored.bytes}
+            **_stored_dict(stored)}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
