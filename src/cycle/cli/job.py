@@ -160,25 +160,33 @@ LATEST_NS = 2**63 - 1  # the latest time a log's ts_ns holds (sqlite's INTEGER: 
 
 
 def parse_since(text: str) -> int:
-    """An ISO 8601 time, or an age like 90s, 10m, 2h, 1d, as ns since the epoch. A time without a
-    zone is local (the TUI shows local times; `docker logs --since` reads it so too). Clamped to
-    what a log holds: a time before 1970 (`0001-01-01`, "from the beginning") or an age older
-    than that means every line, a time past 2262 none (either was a traceback: sqlite's integers
-    stop at 64 bits)."""
+    """An ISO 8601 time, seconds since the epoch (1700000000, 1700000000.123456789: as `docker logs
+    --since` takes them) or an age like 90s, 10m, 2h, 1d, as ns since the epoch. A time without a
+    zone is local (the TUI shows local times; `docker logs --since` reads it so too). Numbers are
+    read in integer ns, never through a float (1700000000.000000001 is ...001 ns, not ...000).
+    Clamped to what a log holds: a time before 1970 (`0001-01-01`, "from the beginning") or an age
+    older than that means every line, a time past 2262 none (either was a traceback: sqlite's
+    integers stop at 64 bits)."""
     import re
     import time
 
     from cycle.cli.output import fail
 
-    usage = "an ISO 8601 time (2026-11-23T14:00:00Z; without a zone: local time) or an age (90s, 10m, 2h, 1d)"
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
-    if match:
-        seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-        return _clamped(time.time_ns() - int(seconds * 1e9))
-    if not text.strip():
+    usage = ("an ISO 8601 time (2026-11-23T14:00:00Z; without a zone: local time), seconds since the epoch "
+             "(1700000000 or 1700000000.123456789) or an age (90s, 10m, 2h, 1d)")
+    given = text.strip()
+    if match := re.fullmatch(r"(\d+)(?:\.(\d+))?", given):
+        if match.group(2) and len(match.group(2)) > 9:
+            fail(f"--since {text!r} has {len(match.group(2))} digits after the point: seconds since the epoch "
+                 "take at most 9 (nanoseconds, the finest a log's time holds), e.g. 1700000000.123456789.")
+        return _clamped(_ns_of_number(given))
+    if match := re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", given):
+        age = _ns_of_number(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        return _clamped(time.time_ns() - age)
+    if not given:
         fail(f"--since is empty: give {usage}.")
     try:
-        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(given.replace("Z", "+00:00"))
     except ValueError:
         fail(f"--since {text!r} is not {usage}.")
     if stamp.tzinfo is None:
@@ -187,6 +195,14 @@ def parse_since(text: str) -> int:
         except (OverflowError, OSError, ValueError):  # year 1 or 9999: the edges, clamped below
             stamp = stamp.replace(tzinfo=timezone.utc)
     return _clamped(ns_of(stamp))
+
+
+def _ns_of_number(seconds: str) -> int:
+    """A decimal number of seconds ("90", "1.5", "1700000000.000000001") in whole ns, exactly: the
+    digits are shifted, not multiplied through a float (which keeps ~16 digits: an epoch time in
+    ns has 19). Digits past the ninth after the point (below a ns) are dropped."""
+    whole, _, fraction = seconds.partition(".")
+    return int(whole) * 10**9 + int((fraction + "0" * 9)[:9])
 
 
 def _clamped(ns: int) -> int:
@@ -200,7 +216,8 @@ def logs(
         "--tail", "-n", parser=whole_number("-n/--tail", 0), metavar="N",
         help="Only the last N lines (0 with -f: only new ones).")] = None,
     since: Annotated[str | None, typer.Option(
-        metavar="TIME", help="Only lines from this time on: ISO 8601 (no zone: local), or an age like 10m.")] = None,
+        metavar="TIME", help="Only lines from this time on: ISO 8601 (no zone: local), seconds since the "
+                             "epoch (1700000000.5), or an age like 10m.")] = None,
     stream: Annotated[str | None, typer.Option(
         metavar="STREAM", help="Only one stream: stdout, stderr or system.")] = None,
     follow: Annotated[bool, typer.Option(
