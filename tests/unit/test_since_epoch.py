@@ -34,6 +34,8 @@ def test_an_epoch_time_past_2262_means_no_line():
     assert parse_since("99999999999") == LATEST_NS
     assert parse_since("9223372036.854775808") == LATEST_NS  # one ns past sqlite's last integer
     assert parse_since("9223372036.854775807") == LATEST_NS
+    assert parse_since("1" + "0" * 5000) == LATEST_NS  # Python reads at most 4,300 digits: was a traceback
+    assert parse_since("0" * 5000 + "1700000000") == 1_700_000_000_000_000_000
 
 
 def test_ages_are_read_in_integer_ns_too():
@@ -43,6 +45,7 @@ def test_ages_are_read_in_integer_ns_too():
     since = parse_since("1.000000001s")
     assert before - 1_000_000_001 - 5 * 10**9 < since <= time.time_ns() - 1_000_000_001
     assert parse_since("99999999999999999999s") == 0  # older than 1970: every line
+    assert parse_since("9" * 5000 + "d") == 0
 
 
 @pytest.mark.parametrize("since", ["1700000000.1234567891", "-1700000000", "1.7e9", "0x10"])

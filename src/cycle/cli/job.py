@@ -200,8 +200,12 @@ def parse_since(text: str) -> int:
 def _ns_of_number(seconds: str) -> int:
     """A decimal number of seconds ("90", "1.5", "1700000000.000000001") in whole ns, exactly: the
     digits are shifted, not multiplied through a float (which keeps ~16 digits: an epoch time in
-    ns has 19). Digits past the ninth after the point (below a ns) are dropped."""
+    ns has 19). Digits past the ninth after the point (below a ns) are dropped. More than 20 whole
+    digits is past any log's time either way (and Python refuses to read 4,300): 10**30 ns."""
     whole, _, fraction = seconds.partition(".")
+    whole = whole.lstrip("0") or "0"
+    if len(whole) > 20:
+        return 10**30
     return int(whole) * 10**9 + int((fraction + "0" * 9)[:9])
 
 
