@@ -188,6 +188,9 @@ def test_ten_moves_in_a_row_on_the_resuming_trainer(tmp_path, home, docker_clien
     logs = [r.text for r in EmulatorPlatform().logs(report["job"])]
     assert "training done: final step 70" in logs
     assert sum(1 for t in logs if t.startswith("resuming from checkpoint")) >= 9
+    final = EmulatorPlatform().job(report["job"]).machine  # the machines it left keep nothing of it
+    assert sorted(home.glob(f"machines/*/artifacts/{report['job']}")) == [home / "machines" / final / "artifacts" /
+                                                                          report["job"]]
 
 
 def test_the_naive_trainer_fails_the_drill_with_the_fix(tmp_path, home, docker_client, s3_storage, fast_logs):
