@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,12 +45,15 @@ class RecoveryStrategy:
         move_id = self.record(old, request, lost)
         target = machine.claim(ctx, prefer=request.target, exclude=old)
         ctx.event(f"reassignment: {old} -> {target}")
-        restored, seconds = self.restore(target)
         try:
-            self.restart(target, restored, seconds, move_id)
-        except StartFailed as failure:
-            ctx.event(f"job failed to restart after the move: {failure}")
-            return ctx.end(JobState.FAILED, reason="START_FAILED")
+            restored, seconds = self.restore(target)
+            try:
+                self.restart(target, restored, seconds, move_id)
+            except StartFailed as failure:
+                ctx.event(f"job failed to restart after the move: {failure}")
+                return ctx.end(JobState.FAILED, reason="START_FAILED")
+        finally:
+            self.wipe(old)  # whatever became of the restart: the old machine keeps nothing of the job
         return None
 
     def leave(self, request: MoveRequest) -> list[str]:
@@ -81,6 +85,18 @@ class RecoveryStrategy:
         store.release_machine(old, job.id)
         return move_id
 
+    def wipe(self, old: str) -> None:
+        """Remove the job's folder on the machine it left (its /artifacts), as the platform wipes
+        that machine: over many moves the folders would fill the disk. Run once the old container
+        is gone and what leave() reported (the lost files) and restore() needed (storage, never
+        this folder) has been read. A failure is a system event; the job goes on."""
+        folder = job_folder(self.ctx.home, old, self.ctx.job.name)
+        try:
+            remove_tree(folder)
+        except OSError as error:
+            self.ctx.event(f"machine {old}: the job's folder {folder} could not be removed ({error}); "
+                           "it stays on disk until you delete it")
+
     def restore(self, target: str) -> tuple[dict[str, tuple], float]:
         """Download every stored artifact of the job into the machine's fresh /artifacts folder;
         ({path: (signature, size, sha256)} so the new watcher knows them as stored, seconds taken).
@@ -91,7 +107,7 @@ class RecoveryStrategy:
 
         ctx = self.ctx
         started = time.monotonic()
-        folder = ctx.home / "machines" / target / "artifacts" / ctx.job.name
+        folder = job_folder(ctx.home, target, ctx.job.name)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         delays = backoff_delays(max(1, ctx.settings.restore_attempts), ctx.settings.restore_backoff_seconds)
@@ -139,6 +155,42 @@ class RecoveryStrategy:
         ctx.stay.move_id = move_id
         ctx.event(f"container restarted on machine {target} (container {short_id(ctx.stay.container)}): "
                   "run.sh starts again")
+
+
+def job_folder(home: Path, machine: str, job_name: str) -> Path:
+    """The job's folder on a machine's local disk: bound at /artifacts while it runs there
+    (JobContext.machine_folder makes it)."""
+    return home / "machines" / machine / "artifacts" / job_name
+
+
+def remove_tree(folder: Path) -> None:
+    """Delete `folder` and everything in it, whatever modes the job left (a directory without
+    read or search permission, a setuid file), never following a link: each directory is first
+    opened up to its owner (rwx), then shutil.rmtree, which on Linux works through file
+    descriptors and does not follow links (rmtree.avoids_symlink_attacks), removes it all. File
+    modes are left alone: removing a file needs only its directory's permission. A folder that
+    is not there is fine; OSError when something stays."""
+    try:
+        mode = os.lstat(folder).st_mode
+    except FileNotFoundError:  # any other error (a folder above it not searchable) is told
+        return
+    if not stat.S_ISDIR(mode):  # a link or a file where the folder was: only it goes
+        os.unlink(folder)
+        return
+    _open_directories(folder)
+    shutil.rmtree(folder)
+
+
+def _open_directories(folder: Path) -> None:
+    """chmod 0700 every directory under `folder` (itself too), top down, so an unreadable one is
+    opened before it is listed. Only real directories (scandir's is_dir without following links);
+    the job's container is gone, so nothing swaps one for a link meanwhile."""
+    pending = [os.fsencode(folder)]
+    while pending:
+        directory = pending.pop()
+        os.chmod(directory, 0o700)
+        with os.scandir(directory) as entries:
+            pending += [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
 
 
 def restore_settings() -> tuple[int, float]:

@@ -95,6 +95,12 @@ class Reading:
         job = self.job(name)
         return StoredArtifacts() if job.archived else StoredArtifacts(*self.store.artifact_totals(job.id))
 
+    def stored_artifacts_of(self, jobs: list[Job]) -> dict[str, StoredArtifacts]:
+        """`stored_artifacts` of each listed job, by name, from one aggregate grouped by job (an
+        archived job's count is 0, as `stored_artifacts` says)."""
+        totals = self.store.artifact_totals_of([job.id for job in jobs if not job.archived])
+        return {job.name: StoredArtifacts(*totals.get(job.id, (0, 0))) for job in jobs}
+
     def queued_artifacts(self, name: str) -> list[str]:
         """The job's files waiting to be stored, as its agent records them (rules/upload_queue.py
         queued_paths: the one definition, also behind Job.queue_len)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -78,6 +79,47 @@ def test_move_restores_exactly_the_uploaded_files_and_records_the_lost_ones(proj
                        f"the job has 3 file(s), {301000 + len('./a.bin ./sub/b.bin') + 1} bytes in all"), closing
 
 
+def test_a_move_removes_the_jobs_folder_on_the_machine_it_left(project, home, tmp_path, fast_logs):
+    """The old machine's /artifacts folder stayed forever (many drills filled the disk); the
+    platform wipes the machine. Removed even with a setuid file and an unreadable, unsearchable
+    folder in it, and a link out of it is not followed: what it points to stays."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not the job's")
+    project.write(".cycleswap/run.sh", f"""\
+        if [ -f /artifacts/a.bin ]; then echo after > /artifacts/after.txt; exit 0; fi
+        head -c 100000 /dev/urandom > /artifacts/a.bin
+        cp /bin/busybox /artifacts/sb && chmod 4755 /artifacts/sb
+        mkdir -p /artifacts/locked/deeper && echo x > /artifacts/locked/deeper/f && chmod 000 /artifacts/locked/deeper
+        chmod 000 /artifacts/locked
+        ln -s {outside} /artifacts/link-out && ln -s {outside}/keep.txt /artifacts/link-file
+        echo ready > /artifacts/ready
+        sleep 60
+        """)
+    name = start(project)
+    job = wait_state(name, (JobState.RUNNING,))
+    platform = EmulatorPlatform()
+    deadline = time.time() + 30
+    while "ready" not in {a.path for a in platform.artifacts(name)}:
+        assert time.time() < deadline, "ready was never uploaded"
+        time.sleep(0.05)
+    uploaded = {a.path: a.sha256 for a in platform.artifacts(name)}
+    old_folder = home / "machines" / job.machine / "artifacts" / name
+    assert old_folder.is_dir()
+    assert cli("job", "reassign", name).exit_code == 0
+    done = wait_state(name, FINAL)
+    assert done.state is JobState.FINISHED and done.machine != job.machine
+    assert not os.path.lexists(old_folder), sorted(os.listdir(old_folder))
+    assert (outside / "keep.txt").read_text() == "not the job's"
+    stored = {a.path: a.sha256 for a in platform.artifacts(name)}
+    assert {path: stored[path] for path in uploaded} == uploaded and "after.txt" in stored
+    new_folder = home / "machines" / done.machine / "artifacts" / name
+    for path, sha in uploaded.items():
+        assert hashlib.sha256((new_folder / path).read_bytes()).hexdigest() == sha, path
+    events = [r.text for r in platform.logs(name) if r.stream is Stream.SYSTEM]
+    assert not any("could not be removed" in e for e in events), events
+
+
 def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs):
     project.write(".cycleswap/run.sh", """\
         trap 'echo got-sigterm; exit 0' TERM
@@ -146,6 +188,9 @@ def test_ten_moves_in_a_row_on_the_resuming_trainer(tmp_path, home, docker_clien
     logs = [r.text for r in EmulatorPlatform().logs(report["job"])]
     assert "training done: final step 70" in logs
     assert sum(1 for t in logs if t.startswith("resuming from checkpoint")) >= 9
+    final = EmulatorPlatform().job(report["job"]).machine  # the machines it left keep nothing of it
+    assert sorted(home.glob(f"machines/*/artifacts/{report['job']}")) == [home / "machines" / final / "artifacts" /
+                                                                          report["job"]]
 
 
 def test_the_naive_trainer_fails_the_drill_with_the_fix(tmp_path, home, docker_client, s3_storage, fast_logs):

@@ -123,7 +123,8 @@ def test_job_list_has_a_header_and_says_how_many_are_shown(home):
     listed = json.loads(run("job", "list", "--limit", "2", "--json").stdout)
     assert [job["name"] for job in listed] == ["demo-3", "demo-2"]
     assert set(listed[0]) == {"id", "name", "project", "state", "reason", "machine", "image", "exit_code",
-                              "created", "started", "finished", "upload_queue", "upload_queue_warning", "archived"}
+                              "created", "started", "finished", "upload_queue", "upload_queue_warning", "archived",
+                              "artifacts_stored", "artifacts_bytes"}
 
 
 def test_job_list_on_an_empty_home_writes_nothing(home):
@@ -156,6 +157,52 @@ def test_job_status_counts_the_artifacts_stored_so_far(home):
     assert rows["artifacts"] == "2 stored, 5.0 KiB"
     info = json.loads(run("job", "status", job.name, "--json").stdout)
     assert (info["artifacts_stored"], info["artifacts_bytes"]) == (2, 5120)
+
+
+def test_job_list_json_counts_each_jobs_artifacts_as_job_status_does(home):
+    """A script listing jobs had to call `job status` once per job for these two numbers."""
+    from emulator.models import Artifact
+    from emulator.platform import EmulatorPlatform
+
+    empty, stored, archived = make_jobs(3, state=JobState.FINISHED)
+    store = EmulatorPlatform().store
+    for job in (stored, archived):
+        for path, size in (("a.pt", 1024), ("b.pt", 2048), ("a.pt", 3072)):  # a.pt stored twice: its newest counts
+            store.add_artifact(job.id, Artifact(path, f"jobs/{job.name}/artifacts/{path}", size, "0" * 64, 1, 2))
+    store.set_archived(archived.id)  # its files deleted from storage: none stored, as `job status` says
+    listed = {job["name"]: job for job in json.loads(run("job", "list", "--json").stdout)}
+    for job in (empty, stored, archived):
+        status = json.loads(run("job", "status", job.name, "--json").stdout)
+        counts = (listed[job.name]["artifacts_stored"], listed[job.name]["artifacts_bytes"])
+        assert counts == (status["artifacts_stored"], status["artifacts_bytes"]), job.name
+    assert (listed[stored.name]["artifacts_stored"], listed[stored.name]["artifacts_bytes"]) == (2, 5120)
+    assert (listed[empty.name]["artifacts_stored"], listed[empty.name]["artifacts_bytes"]) == (0, 0)
+    assert (listed[archived.name]["artifacts_stored"], listed[archived.name]["artifacts_bytes"]) == (0, 0)
+
+
+def test_the_listed_jobs_artifacts_are_counted_in_one_indexed_query(home):
+    """`job list --json` of 10,000 jobs is a benchmark row: one aggregate grouped by job, whatever
+    the number of jobs, answered from the (job_id, path, id) index, never one query per job."""
+    from emulator.models import Artifact
+    from emulator.platform import EmulatorPlatform
+    from emulator.store.artifacts import NEWEST_OF_EACH_PATH_OF_JOBS
+
+    jobs = make_jobs(40)
+    store = EmulatorPlatform().store
+    for number, job in enumerate(jobs):
+        for index in range(number % 4):
+            store.add_artifact(job.id, Artifact(f"f{index}", f"k/{index}", number, "0" * 64, 1, 2))
+    statements = []
+    store._connection().set_trace_callback(statements.append)
+    totals = store.artifact_totals_of([job.id for job in jobs])
+    store._connection().set_trace_callback(None)
+    assert len(statements) == 1 and "GROUP BY job_id" in statements[0]
+    assert {job.id: totals.get(job.id, (0, 0)) for job in jobs} == {job.id: store.artifact_totals(job.id)
+                                                                    for job in jobs}
+    plan = " ".join(row[-1] for row in store._connection().execute(
+        f"EXPLAIN QUERY PLAN {NEWEST_OF_EACH_PATH_OF_JOBS}", ("[1, 2]",)))
+    assert "USING COVERING INDEX artifacts_job_path (job_id=?)" in plan, plan
+    assert store.artifact_totals_of([]) == {}
 
 
 def test_duration_runs_from_start_to_finish_or_to_now():

@@ -117,6 +117,10 @@ class Platform(Protocol):
         """How many files `artifacts` would list and their bytes, counted by the platform in one
         query (`job status` of a job with 100,000 files reads two numbers, not every record)."""
 
+    def stored_artifacts_of(self, jobs: list[Job]) -> dict[str, StoredArtifacts]:
+        """`stored_artifacts` of every job listed, by name, counted in ONE query for all of them
+        (`job list --json` of 10,000 jobs does not ask once per job)."""
+
     def artifact_versions(self, name: str) -> list[Artifact]:
         """Every stored version of the job's files, in upload order."""
 

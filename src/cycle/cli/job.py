@@ -56,7 +56,7 @@ def list_jobs(
     platform = reading_platform()
     jobs = platform.jobs(wanted, limit, offset)
     if as_json:
-        typer.echo(json.dumps([job_dict(j) for j in jobs], indent=2))
+        typer.echo(json.dumps(_list_json(platform, jobs), indent=2))
         return
     if not jobs:
         typer.echo("no jobs yet: run `cycle project test` in a project" if wanted is None and offset == 0
@@ -68,6 +68,18 @@ def list_jobs(
     if offset or len(jobs) < total:
         typer.echo(f"showing {_shown_range(offset, len(jobs))} of {total}; --limit N and --offset K show others",
                    err=True)
+
+
+def _list_json(platform, jobs) -> list[dict]:
+    """Each listed job as `job status --json` names it, with its stored artifacts (count and bytes)
+    counted for all of them in one query, so a script needs no `job status` per job."""
+    stored = platform.stored_artifacts_of(jobs) if jobs else {}  # no jobs: nothing to open (the home stays untouched)
+    return [{**job_dict(job), **_stored_dict(stored[job.name])} for job in jobs]
+
+
+def _stored_dict(stored) -> dict:
+    """The artifact fields of `job status --json` and `job list --json`: the same names in both."""
+    return {"artifacts_stored": stored.files, "artifacts_bytes": stored.bytes}
 
 
 LIST_HEADER = ("NAME", "STATE", "REASON", "CREATED")
@@ -100,7 +112,7 @@ def status(
     seconds = job.run_seconds(time.time_ns())
     stored = platform.stored_artifacts(job.name)  # two numbers, counted by the platform
     info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3),
-            "artifacts_stored": stored.files, "artifacts_bytes": stored.bytes}
+            **_stored_dict(stored)}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -148,25 +160,33 @@ LATEST_NS = 2**63 - 1  # the latest time a log's ts_ns holds (sqlite's INTEGER: 
 
 
 def parse_since(text: str) -> int:
-    """An ISO 8601 time, or an age like 90s, 10m, 2h, 1d, as ns since the epoch. A time without a
-    zone is local (the TUI shows local times; `docker logs --since` reads it so too). Clamped to
-    what a log holds: a time before 1970 (`0001-01-01`, "from the beginning") or an age older
-    than that means every line, a time past 2262 none (either was a traceback: sqlite's integers
-    stop at 64 bits)."""
+    """An ISO 8601 time, seconds since the epoch (1700000000, 1700000000.123456789: as `docker logs
+    --since` takes them) or an age like 90s, 10m, 2h, 1d, as ns since the epoch. A time without a
+    zone is local (the TUI shows local times; `docker logs --since` reads it so too). Numbers are
+    read in integer ns, never through a float (1700000000.000000001 is ...001 ns, not ...000).
+    Clamped to what a log holds: a time before 1970 (`0001-01-01`, "from the beginning") or an age
+    older than that means every line, a time past 2262 none (either was a traceback: sqlite's
+    integers stop at 64 bits)."""
     import re
     import time
 
     from cycle.cli.output import fail
 
-    usage = "an ISO 8601 time (2026-11-23T14:00:00Z; without a zone: local time) or an age (90s, 10m, 2h, 1d)"
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
-    if match:
-        seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-        return _clamped(time.time_ns() - int(seconds * 1e9))
-    if not text.strip():
+    usage = ("an ISO 8601 time (2026-11-23T14:00:00Z; without a zone: local time), seconds since the epoch "
+             "(1700000000 or 1700000000.123456789) or an age (90s, 10m, 2h, 1d)")
+    given = text.strip()
+    if match := re.fullmatch(r"(\d+)(?:\.(\d+))?", given):
+        if match.group(2) and len(match.group(2)) > 9:
+            fail(f"--since {text!r} has {len(match.group(2))} digits after the point: seconds since the epoch "
+                 "take at most 9 (nanoseconds, the finest a log's time holds), e.g. 1700000000.123456789.")
+        return _clamped(_ns_of_number(given))
+    if match := re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", given):
+        age = _ns_of_number(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        return _clamped(time.time_ns() - age)
+    if not given:
         fail(f"--since is empty: give {usage}.")
     try:
-        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(given.replace("Z", "+00:00"))
     except ValueError:
         fail(f"--since {text!r} is not {usage}.")
     if stamp.tzinfo is None:
@@ -175,6 +195,18 @@ def parse_since(text: str) -> int:
         except (OverflowError, OSError, ValueError):  # year 1 or 9999: the edges, clamped below
             stamp = stamp.replace(tzinfo=timezone.utc)
     return _clamped(ns_of(stamp))
+
+
+def _ns_of_number(seconds: str) -> int:
+    """A decimal number of seconds ("90", "1.5", "1700000000.000000001") in whole ns, exactly: the
+    digits are shifted, not multiplied through a float (which keeps ~16 digits: an epoch time in
+    ns has 19). Digits past the ninth after the point (below a ns) are dropped. More than 20 whole
+    digits is past any log's time either way (and Python refuses to read 4,300): 10**30 ns."""
+    whole, _, fraction = seconds.partition(".")
+    whole = whole.lstrip("0") or "0"
+    if len(whole) > 20:
+        return 10**30
+    return int(whole) * 10**9 + int((fraction + "0" * 9)[:9])
 
 
 def _clamped(ns: int) -> int:
@@ -188,7 +220,8 @@ def logs(
         "--tail", "-n", parser=whole_number("-n/--tail", 0), metavar="N",
         help="Only the last N lines (0 with -f: only new ones).")] = None,
     since: Annotated[str | None, typer.Option(
-        metavar="TIME", help="Only lines from this time on: ISO 8601 (no zone: local), or an age like 10m.")] = None,
+        metavar="TIME", help="Only lines from this time on: ISO 8601 (no zone: local), seconds since the "
+                             "epoch (1700000000.5), or an age like 10m.")] = None,
     stream: Annotated[str | None, typer.Option(
         metavar="STREAM", help="Only one stream: stdout, stderr or system.")] = None,
     follow: Annotated[bool, typer.Option(
