@@ -101,6 +101,12 @@ class JobContext:
         for private in (disk.parent, disk):
             private.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(private, 0o700)  # also when an earlier version made it 0755
-        folder = disk / "artifacts" / self.job.name
+        folder = job_folder(self.home, machine, self.job.name)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+
+def job_folder(home: Path, machine: str, job_name: str) -> Path:
+    """The job's folder on a machine's local disk: bound at /artifacts while it runs there
+    (JobContext.machine_folder makes it), wiped when the job moves off (job/move.py)."""
+    return home / "machines" / machine / "artifacts" / job_name

@@ -20,7 +20,7 @@ from cycle.errors import CycleError
 from emulator.blobs import StorageError, StoredObject
 from emulator.engine.protocol import short_id
 from emulator.job import artifacts, container, logs, machine
-from emulator.job.context import JobContext, RestoreFailed, StartFailed
+from emulator.job.context import JobContext, RestoreFailed, StartFailed, job_folder
 from emulator.models import Job, JobState, Move, now_ns
 from emulator.rules.moves import MoveRequest
 from emulator.settings import Settings
@@ -155,12 +155,6 @@ class RecoveryStrategy:
         ctx.stay.move_id = move_id
         ctx.event(f"container restarted on machine {target} (container {short_id(ctx.stay.container)}): "
                   "run.sh starts again")
-
-
-def job_folder(home: Path, machine: str, job_name: str) -> Path:
-    """The job's folder on a machine's local disk: bound at /artifacts while it runs there
-    (JobContext.machine_folder makes it)."""
-    return home / "machines" / machine / "artifacts" / job_name
 
 
 def remove_tree(folder: Path) -> None:

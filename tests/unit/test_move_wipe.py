@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from emulator.job.move import RecoveryStrategy, job_folder, remove_tree
+from emulator.job.context import job_folder
+from emulator.job.move import RecoveryStrategy, remove_tree
 
 NOBODY = 65534
 
