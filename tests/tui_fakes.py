@@ -155,6 +155,9 @@ class FakePlatform:
         stored = self._stored(name)
         return StoredArtifacts(len(stored), sum(a.size for a in stored))
 
+    def stored_artifacts_of(self, jobs):
+        return {job.name: self.stored_artifacts(job.name) for job in jobs}
+
     def queued_artifacts(self, name):
         return ["checkpoints/step-000300.ckpt"] if name == "trainer-4" else []
 
