@@ -92,7 +92,8 @@ class Admin:
                 labels, present = client.images.get(choice.image).labels, True
             except ImageNotFound:
                 labels, present = None, False
-            rows.append(ImageStatus(version, present, explain(version, choice.image, choice.source, labels)))
+            explanation = explain(version, choice.image, choice.source, labels)
+            rows.append(ImageStatus(version, present, explanation, choice.image))
         return rows
 
     def pull(self, version: str, say: Say) -> None:

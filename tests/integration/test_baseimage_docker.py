@@ -7,6 +7,7 @@ mmdebstrap (~1-2 min); later runs reuse it (seconds).
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -48,6 +49,9 @@ def test_base_image_maps_every_version_to_debian(home, monkeypatch, debian_image
     assert {image_for(v, home).image for v in UBUNTU_VERSIONS} == {DEBIAN_TAG}
     listed = cli("emulator", "images").output
     assert "Debian bookworm root filesystem built with mmdebstrap, standing in for ubuntu:24.04" in listed
+    rows = json.loads(cli("emulator", "images", "--json").output)
+    assert [(row["version"], row["image"], row["present"]) for row in rows] == [(v, DEBIAN_TAG, True)
+                                                                              for v in UBUNTU_VERSIONS]
 
 
 def test_the_image_is_real_debian_with_python_and_apt(docker_client, debian_image):

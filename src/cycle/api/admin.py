@@ -23,6 +23,7 @@ class ImageStatus:
     version: str
     present: bool
     explanation: str
+    image: str = ""  # the reference the version maps to (a tag or an id)
 
 
 @dataclass(frozen=True)

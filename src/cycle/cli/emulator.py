@@ -87,11 +87,18 @@ def pull(version: Annotated[str, typer.Argument(help='[ubuntu] version, e.g. "24
 
 
 @app.command()
-def images() -> None:
+def images(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
     """Show which image each [ubuntu] version maps to, why, and whether the engine has it."""
+    import dataclasses
+    import json
+
     from cycle.platform import open_admin
 
-    for row in open_admin().images():
+    rows = open_admin().images()
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return
+    for row in rows:
         present = "present" if row.present else "MISSING"
         typer.echo(f"{row.version:6} {present:8} {row.explanation}")
 
