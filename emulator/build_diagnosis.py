@@ -20,6 +20,8 @@ from cycle.api.models import BUILD_FAILED_EVENT, BUILD_OUTPUT_EVENT
 
 TAIL_LINES = 20
 COMMAND_NOT_FOUND_EXIT = 127
+# uv from PyPI into root's ~/.local/bin, past PEP 668's refusal of the system Python (the fixture's build.sh line)
+PIP_UV = "pip install --user --break-system-packages uv"
 NETWORK_FLAG_ADVICE = ("pass --network host (or the name of a Docker network that reaches the internet) to "
                        "`cycle project test` or `cycle drill`; behind a proxy, check that the engine's containers can "
                        "reach it")
@@ -30,8 +32,8 @@ HOST_NETWORK_ADVICE = ("The build already used the host's network (--network hos
                        "that line did not answer (others may: apt's mirror can answer where an installer's site does "
                        "not). Check it from the host (getent hosts NAME, curl -I URL): DNS (/etc/resolv.conf), a "
                        "firewall, or a proxy that build.sh must be told about (HTTP_PROXY / HTTPS_PROXY in [job] "
-                       "env_vars or in build.sh); or fetch the tool another way (e.g. pip install uv instead of "
-                       "the astral.sh installer).")
+                       "env_vars or in build.sh); or fetch the tool another way (e.g. `" + PIP_UV + "` instead of "
+                       "the astral.sh installer: Debian's and Ubuntu's pip needs both flags).")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def _missing_command_advice(fields: dict[str, str]) -> str:
         return (f"The base image has no {command}, so it is not Ubuntu or Debian (the busybox stand-in?): map "
                 "[ubuntu] to a real image (`cycle emulator images` shows the mapping) or install nothing with apt in "
                 "build.sh.")
-    how = ("pip install uv (or the uv installer)" if command == "uv"
+    how = (f"{PIP_UV} (or the uv installer)" if command == "uv"
            else f"apt-get install -y the package that provides {command}")
     return (f"Install it earlier in build.sh ({how}) or use a base image that has it. If an earlier line of build.sh "
             "installs it, that line failed: read the build output above it.")
