@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import is_inside, local_relative, relative_key
+from emulator.rules.links import link_signature
 from emulator.rules.stability import Signature
 
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -68,11 +69,25 @@ def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
     return None
 
 def signature_of(path: str | Path) -> Signature | None:
-    """(size, mtime_ns) of a regular file or symlink at `path`, None for anything else or nothing."""
+    """(size, mtime_ns) of a regular file at `path`; for a symlink, its target's too
+    (rules/links.py: a link is stored as its target's bytes, so it changes when they do);
+    None for anything else or nothing. One lstat for a regular file: the common case pays
+    nothing for links."""
     try:
         info = os.lstat(path)
     except OSError:
         return None
-    if not (statmod.S_ISREG(info.st_mode) or statmod.S_ISLNK(info.st_mode)):
+    if statmod.S_ISREG(info.st_mode):
+        return info.st_size, info.st_mtime_ns
+    if statmod.S_ISLNK(info.st_mode):
+        return link_signature((info.st_size, info.st_mtime_ns), _target_signature(path))
+    return None
+
+def _target_signature(link: str | Path) -> Signature | None:
+    """(size, mtime_ns) of the regular file `link` resolves to, else None. Metadata only: its
+    bytes are read by the uploader alone, and only after its inside-/artifacts check."""
+    try:
+        info = os.stat(link)
+    except OSError:  # dangling, a loop
         return None
-    return info.st_size, info.st_mtime_ns
+    return (info.st_size, info.st_mtime_ns) if statmod.S_ISREG(info.st_mode) else None

@@ -9,7 +9,9 @@ IO around the pure rules in emulator/rules/stability.py and emulator/rules/uploa
   storage never holds a torn copy), store, record. Bounded retries with backoff.
 At job end: a final rescan of /artifacts, then the queue drains.
 Symlinks are never followed out of /artifacts: a link is uploaded (as its target's bytes) only when
-it resolves inside /artifacts; otherwise it is skipped with a system event naming it."""
+it resolves inside /artifacts; otherwise it is skipped with a system event naming it. A link is
+uploaded again when its target changes (rules/links.py: its signature includes the target's, and
+an event on the target touches the links known to resolve to it)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from emulator.artifacts.upload import Uploading
 from emulator.artifacts.watch import TICK, Watching
 from emulator.blobs import BlobStore
 from emulator.models import Artifact
+from emulator.rules.links import LinkTargets
 from emulator.rules.stability import Signature, StabilityTracker
 from emulator.rules.upload_queue import QueueChange, UploadQueue, queue_change, queued_paths
 
@@ -51,6 +54,7 @@ class ArtifactPipeline(Watching, Uploading):
         self.report = PipelineReport()
         self._stored: dict[str, tuple[Signature, str]] = {}  # path -> (signature, sha256) in storage
         self._settled: dict[str, Signature] = {}  # path -> version last handled: stored, skipped or failed
+        self._links = LinkTargets()  # links seen resolving to a file inside /artifacts (under the lock)
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._draining = False

@@ -147,15 +147,35 @@ class Uploading:
         return self._resolved_source(rel, Path(here)), None
 
     def _resolved_source(self, rel: str, path: Path) -> Path | None:
-        """A link or a file in a subfolder: its real path when that stays inside /artifacts."""
+        """A link or a file in a subfolder: its real path when that stays inside /artifacts. A link
+        that resolves to a file inside is remembered (self._links), so that file's events touch it."""
         real = Path(os.path.realpath(path))
         if not is_inside(self.real_root, real) or real == self.real_root:
-            target = os.readlink(path) if path.is_symlink() else str(real)
-            self.report.skipped.append(shown(rel))
-            self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are "
-                          "never followed out")
+            self._forget_link(rel)
+            self._skip_outside(rel, path, real)
             return None
-        return real if real.is_file() else None
+        if not real.is_file():
+            self._forget_link(rel)
+            return None
+        if (resolved := os.fspath(real)) != self._real_prefix + rel:  # reached through a link
+            with self._lock:
+                self._links.point(rel, resolved[len(self._real_prefix):])
+        return real
+
+    def _forget_link(self, rel: str) -> None:
+        if self._links:
+            with self._lock:
+                self._links.forget(rel)
+
+    def _skip_outside(self, rel: str, path: Path, real: Path) -> None:
+        """A link out of /artifacts is skipped with one event (its signature follows its target,
+        so a target that changes can bring it back to the queue: it is not reported twice)."""
+        if shown(rel) in self.report.skipped:
+            return
+        target = os.readlink(path) if path.is_symlink() else str(real)
+        self.report.skipped.append(shown(rel))
+        self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are "
+                      "never followed out")
 
     def _upload(self, item: Stable) -> None:
         source, seen = self._source(item.path)

@@ -108,8 +108,18 @@ class Watching:
         if rel is None:
             return
         with self._lock:
-            self.tracker.touch(rel, time.monotonic(), signature_of(path))
+            now = time.monotonic()
+            self.tracker.touch(rel, now, signature_of(path))
+            if self._links:  # no links (the common case): not even a lookup
+                self._touch_links_to(rel, now)
             self._lock.notify_all()
+
+    def _touch_links_to(self, target: str, now: float) -> None:
+        """`target` changed: each link known to resolve to it changed too (it is stored as the
+        target's bytes), though no event names the link. Touched after the target, so the link
+        counts as written after it (FIFO/LIFO). Under the lock."""
+        for link in self._links.links_to(target):
+            self.tracker.touch(link, now, signature_of(self._prefix + link))
 
     def touch_tree(self, folder: Path) -> None:
         """Touch every file under `folder` that is not already waiting, oldest first (by mtime; files
@@ -120,6 +130,8 @@ class Watching:
             now = time.monotonic()
             for rel, signature in unseen:
                 self.tracker.touch(rel, now, signature)
+                if self._links:
+                    self._touch_links_to(rel, now)
             self._lock.notify_all()
 
     def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:

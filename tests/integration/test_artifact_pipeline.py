@@ -172,6 +172,38 @@ def test_symlinks_are_never_followed_out_of_artifacts(tmp_path):
     assert store.head("jobs/job-1/artifacts/up-link") is None and store.head("jobs/job-1/artifacts/abs-link") is None
 
 
+def test_a_link_is_stored_again_when_only_its_target_changes(tmp_path):
+    """`latest.pt -> ckpt.pt` made once, then only ckpt.pt rewritten: the watcher sees events on
+    ckpt.pt alone, yet storage's latest.pt follows each version, while running and at the end."""
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "ckpt.pt").write_bytes(b"v1")
+    (root / "latest.pt").symlink_to("ckpt.pt")
+    stored_now = lambda: store.head("jobs/job-1/artifacts/latest.pt") and stored_bytes(store, tmp_path, "latest.pt")  # noqa: E731
+    assert wait_for(lambda: stored_now() == b"v1")
+    (root / "ckpt.pt").write_bytes(b"v2 longer")
+    assert wait_for(lambda: stored_now() == b"v2 longer"), "the link kept its target's old bytes"
+    (root / "ckpt.pt").write_bytes(b"v3")  # at the very end: only the end-of-job rescan can see it
+    report = pipeline.finish()
+    assert stored_bytes(store, tmp_path, "latest.pt") == b"v3"
+    assert [a.size for a in report.uploaded if a.path == "latest.pt"] == [2, 9, 2]
+
+
+def test_a_link_settles_only_once_its_target_stopped_changing(tmp_path):
+    """The link's window restarts with each write to its target, as the target's does: a
+    slowly written target is never stored half-written under the link's name."""
+    root, store, rec, pipeline = make(tmp_path, stability=1.0)
+    with open(root / "model.bin", "wb") as f:
+        for chunk in range(6):
+            f.write(bytes([chunk]) * 10_000)
+            f.flush()
+            if chunk == 0:
+                (root / "latest.bin").symlink_to("model.bin")
+            time.sleep(0.3)  # 1.8 s of writes, pausing under the window: the link is never stable meanwhile
+    report = pipeline.finish()
+    assert [a.size for a in report.uploaded if a.path == "latest.bin"] == [60_000]
+    assert stored_bytes(store, tmp_path, "latest.bin") == b"".join(bytes([c]) * 10_000 for c in range(6))
+
+
 @pytest.mark.parametrize("order", ["FIFO", "LIFO"])
 def test_upload_order(tmp_path, order):
     root, store, rec, pipeline = make(tmp_path, store=SlowStore(tmp_path / "store", 0.4), order=order)
