@@ -204,6 +204,32 @@ def test_a_link_settles_only_once_its_target_stopped_changing(tmp_path):
     assert stored_bytes(store, tmp_path, "latest.bin") == b"".join(bytes([c]) * 10_000 for c in range(6))
 
 
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_link_to_a_large_file_is_taken_by_the_targets_size(tmp_path, where, request):
+    """A link's size is its target's: a 2 MiB target goes through a snapshot file, a 9 MiB one to S3
+    in place (opened without following a link, at its real path), not read whole into memory."""
+    from emulator.blobs import S3Store
+
+    size = 2 * 1024 * 1024 if where == "local" else 9 * 1024 * 1024
+    store = (LocalStore(tmp_path / "store") if where == "local"
+             else S3Store(request.getfixturevalue("s3_host"), "link-bucket", tmp_path / "snap"))
+    used = []
+    for method in ("put_bytes", "put_snapshot", "put_in_place"):
+        if hasattr(store, method):
+            real = getattr(store, method)
+            setattr(store, method, lambda *args, _real=real, _name=method: (used.append(_name), _real(*args))[1])
+    root, store, rec, pipeline = make(tmp_path, store=store, stability=0.1)
+    (root / "ckpt.bin").write_bytes(os.urandom(size))
+    (root / "latest.bin").symlink_to("ckpt.bin")
+    assert wait_for(lambda: any(a.path == "latest.bin" for a in rec.uploaded))
+    final = os.urandom(size + 1)
+    (root / "ckpt.bin").write_bytes(final)
+    report = pipeline.finish()
+    assert stored_bytes(store, tmp_path, "latest.bin") == final
+    assert [a.size for a in report.uploaded if a.path == "latest.bin"][-1] == size + 1
+    assert "put_bytes" not in used and ("put_snapshot" if where == "local" else "put_in_place") in used
+
+
 @pytest.mark.parametrize("order", ["FIFO", "LIFO"])
 def test_upload_order(tmp_path, order):
     root, store, rec, pipeline = make(tmp_path, store=SlowStore(tmp_path / "store", 0.4), order=order)
