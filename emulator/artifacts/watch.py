@@ -110,7 +110,7 @@ class Watching:
         with self._lock:
             now = time.monotonic()
             self.tracker.touch(rel, now, signature_of(path))
-            if self._links:  # no links (the common case): not even a lookup
+            if self._links:  # no links (the common case): no dict lookup per event
                 self._touch_links_to(rel, now)
             self._lock.notify_all()
 

@@ -204,6 +204,21 @@ def test_a_link_settles_only_once_its_target_stopped_changing(tmp_path):
     assert stored_bytes(store, tmp_path, "latest.bin") == b"".join(bytes([c]) * 10_000 for c in range(6))
 
 
+def test_a_link_out_whose_target_changes_is_still_skipped_once(tmp_path):
+    """A link's signature follows its target's, so a host file that changes brings a link out of
+    /artifacts back to the queue at the end: it is skipped again, never read, and reported once."""
+    outside = tmp_path / "host.log"
+    outside.write_text("one")
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "log-link").symlink_to(outside)
+    assert wait_for(lambda: "log-link" in pipeline.report.skipped)
+    outside.write_text("two, longer")
+    report = pipeline.finish()
+    assert report.skipped == ["log-link"] and report.uploaded == []
+    assert len([e for e in rec.events if "'log-link'" in e]) == 1
+    assert store.head("jobs/job-1/artifacts/log-link") is None
+
+
 @pytest.mark.parametrize("where", ["local", "s3"])
 def test_a_link_to_a_large_file_is_taken_by_the_targets_size(tmp_path, where, request):
     """A link's size is its target's: a 2 MiB target goes through a snapshot file, a 9 MiB one to S3
