@@ -68,11 +68,12 @@ def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
     handle.close()
     return None
 
-def signature_of(path: str | Path) -> Signature | None:
-    """(size, mtime_ns) of a regular file at `path`; for a symlink, its target's too
-    (rules/links.py: a link is stored as its target's bytes, so it changes when they do);
-    None for anything else or nothing. One lstat for a regular file: the common case pays
-    nothing for links."""
+def signature_of(path: str | Path, inside: str) -> Signature | None:
+    """(size, mtime_ns) of a regular file at `path`; for a symlink that resolves to a file under
+    `inside` (the real /artifacts folder, ending in "/"), its target's too (rules/links.py: such a
+    link is stored as its target's bytes, so it changes when they do; a link out is never
+    followed, not even for its target's metadata); None for anything else or nothing. One lstat
+    for a regular file: the common case pays nothing for links."""
     try:
         info = os.lstat(path)
     except OSError:
@@ -80,14 +81,17 @@ def signature_of(path: str | Path) -> Signature | None:
     if statmod.S_ISREG(info.st_mode):
         return info.st_size, info.st_mtime_ns
     if statmod.S_ISLNK(info.st_mode):
-        return link_signature((info.st_size, info.st_mtime_ns), _target_signature(path))
+        return link_signature((info.st_size, info.st_mtime_ns), _target_signature(path, inside))
     return None
 
-def _target_signature(link: str | Path) -> Signature | None:
-    """(size, mtime_ns) of the regular file `link` resolves to, else None. Metadata only: its
-    bytes are read by the uploader alone, and only after its inside-/artifacts check."""
+def _target_signature(link: str | Path, inside: str) -> Signature | None:
+    """(size, mtime_ns) of the regular file `link` resolves to when that is under `inside`, else
+    None. Metadata only: its bytes are read by the uploader alone, after its own inside check."""
+    real = os.path.realpath(link)
+    if not real.startswith(inside):
+        return None
     try:
-        info = os.stat(link)
+        info = os.stat(real)
     except OSError:  # dangling, a loop
         return None
     return (info.st_size, info.st_mtime_ns) if statmod.S_ISREG(info.st_mode) else None

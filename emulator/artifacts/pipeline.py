@@ -88,7 +88,7 @@ class ArtifactPipeline(Watching, Uploading):
         for base, _dirs, files in os.walk(self.root):
             for name in files:
                 path = Path(base) / name
-                rel, signature = self._relative(path), signature_of(path)
+                rel, signature = self._relative(path), signature_of(path, self._real_prefix)
                 if (rel and signature and self._stored.get(rel, (None,))[0] != signature
                         and shown(rel) not in self.report.skipped):
                     found.append(shown(rel))
@@ -112,7 +112,7 @@ class ArtifactPipeline(Watching, Uploading):
                 now = time.monotonic()
                 for rel, signature in unseen:
                     self.tracker.touch(rel, now, signature)
-                for item in self.tracker.flush(lambda rel: signature_of(self._prefix + rel)):
+                for item in self.tracker.flush(lambda rel: signature_of(self._prefix + rel, self._real_prefix)):
                     if self._settled.get(item.path) != item.signature:
                         self.queue.push(item, now)
                 self._lock.notify_all()
@@ -130,7 +130,8 @@ class ArtifactPipeline(Watching, Uploading):
         self._stop_observer()
         with self._lock:
             waiting = set(self.queue.paths()) | set(self.tracker.paths())
-            self.report.abandoned = sorted(shown(p) for p in waiting if signature_of(self.root / p) is not None)
+            self.report.abandoned = sorted(shown(p) for p in waiting
+                                           if signature_of(self.root / p, self._real_prefix) is not None)
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()

@@ -109,7 +109,7 @@ class Watching:
             return
         with self._lock:
             now = time.monotonic()
-            self.tracker.touch(rel, now, signature_of(path))
+            self.tracker.touch(rel, now, signature_of(path, self._real_prefix))
             if self._links:  # no links (the common case): no dict lookup per event
                 self._touch_links_to(rel, now)
             self._lock.notify_all()
@@ -119,7 +119,7 @@ class Watching:
         target's bytes), though no event names the link. Touched after the target, so the link
         counts as written after it (FIFO/LIFO). Under the lock."""
         for link in self._links.links_to(target):
-            self.tracker.touch(link, now, signature_of(self._prefix + link))
+            self.tracker.touch(link, now, signature_of(self._prefix + link, self._real_prefix))
 
     def touch_tree(self, folder: Path) -> None:
         """Touch every file under `folder` that is not already waiting, oldest first (by mtime; files
@@ -151,7 +151,7 @@ class Watching:
                      and rel not in self.queue and rel != self._in_flight]
         found = []
         for rel, path in names:
-            signature = signature_of(path)
+            signature = signature_of(path, self._real_prefix)
             if signature is None:
                 continue
             if self._settled.get(rel) != signature:
@@ -173,7 +173,7 @@ class Watching:
 
     def _tick(self, now: float) -> None:
         pushed = False
-        for item in self.tracker.due(now, lambda rel: signature_of(self._prefix + rel)):
+        for item in self.tracker.due(now, lambda rel: signature_of(self._prefix + rel, self._real_prefix)):
             if self._settled.get(item.path) != item.signature:
                 self.queue.push(item, now)
                 pushed = True

@@ -55,16 +55,29 @@ def test_a_forgotten_link_is_no_longer_touched_and_the_map_empties():
 def test_signature_of_a_link_changes_with_its_target_on_a_real_folder(tmp_path):
     from emulator.artifacts import signature_of
 
-    (tmp_path / "ckpt.pt").write_bytes(b"v1")
-    (tmp_path / "latest.pt").symlink_to("ckpt.pt")
-    (tmp_path / "dangling").symlink_to("nothing")
-    (tmp_path / "folder-link").symlink_to(tmp_path)
-    before = signature_of(tmp_path / "latest.pt")
-    (tmp_path / "ckpt.pt").write_bytes(b"v2 longer")
-    os.utime(tmp_path / "ckpt.pt", ns=(0, 123))
-    assert before != signature_of(tmp_path / "latest.pt") == (9, 123, os.lstat(tmp_path / "latest.pt").st_mtime_ns)
-    assert signature_of(tmp_path / "ckpt.pt") == (9, 123)  # a regular file: (size, mtime_ns), as ever
-    own = os.lstat(tmp_path / "dangling")
-    assert signature_of(tmp_path / "dangling") == (own.st_size, own.st_mtime_ns)
-    own = os.lstat(tmp_path / "folder-link")
-    assert signature_of(tmp_path / "folder-link") == (own.st_size, own.st_mtime_ns)
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    inside = f"{os.path.realpath(root)}/"
+    (root / "ckpt.pt").write_bytes(b"v1")
+    (root / "latest.pt").symlink_to("ckpt.pt")
+    (root / "dangling").symlink_to("nothing")
+    (root / "folder-link").symlink_to(root)
+    before = signature_of(root / "latest.pt", inside)
+    (root / "ckpt.pt").write_bytes(b"v2 longer")
+    os.utime(root / "ckpt.pt", ns=(0, 123))
+    assert before != signature_of(root / "latest.pt", inside) == (9, 123, os.lstat(root / "latest.pt").st_mtime_ns)
+    assert signature_of(root / "ckpt.pt", inside) == (9, 123)  # a regular file: (size, mtime_ns), as ever
+    for name in ("dangling", "folder-link"):
+        own = os.lstat(root / name)
+        assert signature_of(root / name, inside) == (own.st_size, own.st_mtime_ns)
+
+
+def test_a_link_out_of_artifacts_is_not_followed_even_for_its_targets_metadata(tmp_path):
+    from emulator.artifacts import signature_of
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    (tmp_path / "host-secret").write_bytes(b"host bytes")
+    (root / "out").symlink_to(tmp_path / "host-secret")
+    own = os.lstat(root / "out")
+    assert signature_of(root / "out", f"{os.path.realpath(root)}/") == (own.st_size, own.st_mtime_ns)
