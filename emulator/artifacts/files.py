@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import is_inside, local_relative, relative_key
+from emulator.rules.links import link_signature
 from emulator.rules.stability import Signature
 
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -67,12 +68,30 @@ def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
     handle.close()
     return None
 
-def signature_of(path: str | Path) -> Signature | None:
-    """(size, mtime_ns) of a regular file or symlink at `path`, None for anything else or nothing."""
+def signature_of(path: str | Path, inside: str) -> Signature | None:
+    """(size, mtime_ns) of a regular file at `path`; for a symlink that resolves to a file under
+    `inside` (the real /artifacts folder, ending in "/"), its target's too (rules/links.py: such a
+    link is stored as its target's bytes, so it changes when they do; a link out is never
+    followed, not even for its target's metadata); None for anything else or nothing. One lstat
+    for a regular file: the common case pays nothing for links."""
     try:
         info = os.lstat(path)
     except OSError:
         return None
-    if not (statmod.S_ISREG(info.st_mode) or statmod.S_ISLNK(info.st_mode)):
+    if statmod.S_ISREG(info.st_mode):
+        return info.st_size, info.st_mtime_ns
+    if statmod.S_ISLNK(info.st_mode):
+        return link_signature((info.st_size, info.st_mtime_ns), _target_signature(path, inside))
+    return None
+
+def _target_signature(link: str | Path, inside: str) -> Signature | None:
+    """(size, mtime_ns) of the regular file `link` resolves to when that is under `inside`, else
+    None. Metadata only: its bytes are read by the uploader alone, after its own inside check."""
+    real = os.path.realpath(link)
+    if not real.startswith(inside):
         return None
-    return info.st_size, info.st_mtime_ns
+    try:
+        info = os.stat(real)
+    except OSError:  # dangling, a loop
+        return None
+    return (info.st_size, info.st_mtime_ns) if statmod.S_ISREG(info.st_mode) else None

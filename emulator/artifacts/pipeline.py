@@ -9,7 +9,9 @@ IO around the pure rules in emulator/rules/stability.py and emulator/rules/uploa
   storage never holds a torn copy), store, record. Bounded retries with backoff.
 At job end: a final rescan of /artifacts, then the queue drains.
 Symlinks are never followed out of /artifacts: a link is uploaded (as its target's bytes) only when
-it resolves inside /artifacts; otherwise it is skipped with a system event naming it."""
+it resolves inside /artifacts; otherwise it is skipped with a system event naming it. A link is
+uploaded again when its target changes (rules/links.py: its signature includes the target's, and
+an event on the target touches the links known to resolve to it)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from emulator.artifacts.upload import Uploading
 from emulator.artifacts.watch import TICK, Watching
 from emulator.blobs import BlobStore
 from emulator.models import Artifact
+from emulator.rules.links import LinkTargets
 from emulator.rules.stability import Signature, StabilityTracker
 from emulator.rules.upload_queue import QueueChange, UploadQueue, queue_change, queued_paths
 
@@ -51,6 +54,7 @@ class ArtifactPipeline(Watching, Uploading):
         self.report = PipelineReport()
         self._stored: dict[str, tuple[Signature, str]] = {}  # path -> (signature, sha256) in storage
         self._settled: dict[str, Signature] = {}  # path -> version last handled: stored, skipped or failed
+        self._links = LinkTargets()  # links seen resolving to a file inside /artifacts (under the lock)
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._draining = False
@@ -84,7 +88,7 @@ class ArtifactPipeline(Watching, Uploading):
         for base, _dirs, files in os.walk(self.root):
             for name in files:
                 path = Path(base) / name
-                rel, signature = self._relative(path), signature_of(path)
+                rel, signature = self._relative(path), signature_of(path, self._real_prefix)
                 if (rel and signature and self._stored.get(rel, (None,))[0] != signature
                         and shown(rel) not in self.report.skipped):
                     found.append(shown(rel))
@@ -108,7 +112,7 @@ class ArtifactPipeline(Watching, Uploading):
                 now = time.monotonic()
                 for rel, signature in unseen:
                     self.tracker.touch(rel, now, signature)
-                for item in self.tracker.flush(lambda rel: signature_of(self._prefix + rel)):
+                for item in self.tracker.flush(lambda rel: signature_of(self._prefix + rel, self._real_prefix)):
                     if self._settled.get(item.path) != item.signature:
                         self.queue.push(item, now)
                 self._lock.notify_all()
@@ -126,7 +130,8 @@ class ArtifactPipeline(Watching, Uploading):
         self._stop_observer()
         with self._lock:
             waiting = set(self.queue.paths()) | set(self.tracker.paths())
-            self.report.abandoned = sorted(shown(p) for p in waiting if signature_of(self.root / p) is not None)
+            self.report.abandoned = sorted(shown(p) for p in waiting
+                                           if signature_of(self.root / p, self._real_prefix) is not None)
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()

@@ -130,7 +130,7 @@ class Uploading:
 
     def _retouch(self, rel: str) -> None:
         with self._lock:
-            self.tracker.touch(rel, time.monotonic(), signature_of(self.root / rel))
+            self.tracker.touch(rel, time.monotonic(), signature_of(self.root / rel, self._real_prefix))
 
     @functools.cached_property
     def _key_prefix(self) -> str:
@@ -147,15 +147,35 @@ class Uploading:
         return self._resolved_source(rel, Path(here)), None
 
     def _resolved_source(self, rel: str, path: Path) -> Path | None:
-        """A link or a file in a subfolder: its real path when that stays inside /artifacts."""
+        """A link or a file in a subfolder: its real path when that stays inside /artifacts. A link
+        that resolves to a file inside is remembered (self._links), so that file's events touch it."""
         real = Path(os.path.realpath(path))
         if not is_inside(self.real_root, real) or real == self.real_root:
-            target = os.readlink(path) if path.is_symlink() else str(real)
-            self.report.skipped.append(shown(rel))
-            self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are "
-                          "never followed out")
+            self._forget_link(rel)
+            self._skip_outside(rel, path, real)
             return None
-        return real if real.is_file() else None
+        if not real.is_file():
+            self._forget_link(rel)
+            return None
+        if (resolved := os.fspath(real)) != self._real_prefix + rel:  # reached through a link
+            with self._lock:
+                self._links.point(rel, resolved[len(self._real_prefix):])
+        return real
+
+    def _forget_link(self, rel: str) -> None:
+        if self._links:
+            with self._lock:
+                self._links.forget(rel)
+
+    def _skip_outside(self, rel: str, path: Path, real: Path) -> None:
+        """A link out of /artifacts is skipped with one event (its signature follows its target,
+        so a target that changes can bring it back to the queue: it is not reported twice)."""
+        if shown(rel) in self.report.skipped:
+            return
+        target = os.readlink(path) if path.is_symlink() else str(real)
+        self.report.skipped.append(shown(rel))
+        self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are "
+                      "never followed out")
 
     def _upload(self, item: Stable) -> None:
         source, seen = self._source(item.path)
@@ -179,7 +199,7 @@ class Uploading:
                 return
             sent: list[str] = []  # the sha256 an in-place upload computed while sending
             if how == IN_PLACE:
-                still_same = lambda: signature_of(self.root / item.path) == signature  # noqa: E731
+                still_same = lambda: signature_of(self.root / item.path, self._real_prefix) == signature  # noqa: E731
                 upload = lambda: sent.append(self.store.put_in_place(key, taken, size, still_same))  # noqa: E731
             elif how == IN_MEMORY:
                 upload = lambda: self.store.put_bytes(key, taken, sha256)  # noqa: E731
@@ -280,7 +300,7 @@ class Uploading:
         to S3 from this same descriptor, hashed as it is sent, without a private copy, so swapping
         the path for a link meanwhile cannot send another file. None (and re-watch) when it
         changed since it was judged stable."""
-        before = signature_of(self.root / item.path)
+        before = signature_of(self.root / item.path, self._real_prefix)
         if before != item.signature:
             self._retouch(item.path)
             return None
@@ -299,7 +319,7 @@ class Uploading:
         None (and re-watch) when it changed meanwhile. `seen`: the file's signature taken just
         before (by _source), which saves a second lstat."""
         here = self._prefix + item.path
-        before = seen or signature_of(here)
+        before = seen or signature_of(here, self._real_prefix)
         if before != item.signature:
             self._retouch(item.path)
             return None
@@ -313,7 +333,8 @@ class Uploading:
             self._retouch(item.path)
             return None
         self._copy_failures.pop(item.path, None)
-        if signature_of(here) != before or (source != here and signature_of(source) is None):
+        inside = self._real_prefix
+        if signature_of(here, inside) != before or (source != here and signature_of(source, inside) is None):
             if isinstance(taken, Path):
                 taken.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)
@@ -323,7 +344,7 @@ class Uploading:
     def _keeps_failing(self, rel: str) -> bool:
         """True once copying `rel` failed more times in a row than uploads are retried (a file that
         vanished meanwhile does not count: it is simply gone)."""
-        if signature_of(self.root / rel) is None:
+        if signature_of(self.root / rel, self._real_prefix) is None:
             return False
         self._copy_failures[rel] = self._copy_failures.get(rel, 0) + 1
         return self._copy_failures[rel] > self.settings.retries

@@ -108,8 +108,18 @@ class Watching:
         if rel is None:
             return
         with self._lock:
-            self.tracker.touch(rel, time.monotonic(), signature_of(path))
+            now = time.monotonic()
+            self.tracker.touch(rel, now, signature_of(path, self._real_prefix))
+            if self._links:  # no links (the common case): no dict lookup per event
+                self._touch_links_to(rel, now)
             self._lock.notify_all()
+
+    def _touch_links_to(self, target: str, now: float) -> None:
+        """`target` changed: each link known to resolve to it changed too (it is stored as the
+        target's bytes), though no event names the link. Touched after the target, so the link
+        counts as written after it (FIFO/LIFO). Under the lock."""
+        for link in self._links.links_to(target):
+            self.tracker.touch(link, now, signature_of(self._prefix + link, self._real_prefix))
 
     def touch_tree(self, folder: Path) -> None:
         """Touch every file under `folder` that is not already waiting, oldest first (by mtime; files
@@ -120,6 +130,8 @@ class Watching:
             now = time.monotonic()
             for rel, signature in unseen:
                 self.tracker.touch(rel, now, signature)
+                if self._links:
+                    self._touch_links_to(rel, now)
             self._lock.notify_all()
 
     def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:
@@ -139,7 +151,7 @@ class Watching:
                      and rel not in self.queue and rel != self._in_flight]
         found = []
         for rel, path in names:
-            signature = signature_of(path)
+            signature = signature_of(path, self._real_prefix)
             if signature is None:
                 continue
             if self._settled.get(rel) != signature:
@@ -161,7 +173,7 @@ class Watching:
 
     def _tick(self, now: float) -> None:
         pushed = False
-        for item in self.tracker.due(now, lambda rel: signature_of(self._prefix + rel)):
+        for item in self.tracker.due(now, lambda rel: signature_of(self._prefix + rel, self._real_prefix)):
             if self._settled.get(item.path) != item.signature:
                 self.queue.push(item, now)
                 pushed = True

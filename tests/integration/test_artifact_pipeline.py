@@ -172,6 +172,79 @@ def test_symlinks_are_never_followed_out_of_artifacts(tmp_path):
     assert store.head("jobs/job-1/artifacts/up-link") is None and store.head("jobs/job-1/artifacts/abs-link") is None
 
 
+def test_a_link_is_stored_again_when_only_its_target_changes(tmp_path):
+    """`latest.pt -> ckpt.pt` made once, then only ckpt.pt rewritten: the watcher sees events on
+    ckpt.pt alone, yet storage's latest.pt follows each version, while running and at the end."""
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "ckpt.pt").write_bytes(b"v1")
+    (root / "latest.pt").symlink_to("ckpt.pt")
+    stored_now = lambda: store.head("jobs/job-1/artifacts/latest.pt") and stored_bytes(store, tmp_path, "latest.pt")  # noqa: E731
+    assert wait_for(lambda: stored_now() == b"v1")
+    (root / "ckpt.pt").write_bytes(b"v2 longer")
+    assert wait_for(lambda: stored_now() == b"v2 longer"), "the link kept its target's old bytes"
+    (root / "ckpt.pt").write_bytes(b"v3")  # at the very end: only the end-of-job rescan can see it
+    report = pipeline.finish()
+    assert stored_bytes(store, tmp_path, "latest.pt") == b"v3"
+    assert [a.size for a in report.uploaded if a.path == "latest.pt"] == [2, 9, 2]
+
+
+def test_a_link_settles_only_once_its_target_stopped_changing(tmp_path):
+    """The link's window restarts with each write to its target, as the target's does: a
+    slowly written target is never stored half-written under the link's name."""
+    root, store, rec, pipeline = make(tmp_path, stability=1.0)
+    with open(root / "model.bin", "wb") as f:
+        for chunk in range(6):
+            f.write(bytes([chunk]) * 10_000)
+            f.flush()
+            if chunk == 0:
+                (root / "latest.bin").symlink_to("model.bin")
+            time.sleep(0.3)  # 1.8 s of writes, pausing under the window: the link is never stable meanwhile
+    report = pipeline.finish()
+    assert [a.size for a in report.uploaded if a.path == "latest.bin"] == [60_000]
+    assert stored_bytes(store, tmp_path, "latest.bin") == b"".join(bytes([c]) * 10_000 for c in range(6))
+
+
+def test_a_link_out_whose_target_changes_is_still_skipped_once(tmp_path):
+    """A link's signature follows its target's, so a host file that changes brings a link out of
+    /artifacts back to the queue at the end: it is skipped again, never read, and reported once."""
+    outside = tmp_path / "host.log"
+    outside.write_text("one")
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "log-link").symlink_to(outside)
+    assert wait_for(lambda: "log-link" in pipeline.report.skipped)
+    outside.write_text("two, longer")
+    report = pipeline.finish()
+    assert report.skipped == ["log-link"] and report.uploaded == []
+    assert len([e for e in rec.events if "'log-link'" in e]) == 1
+    assert store.head("jobs/job-1/artifacts/log-link") is None
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_link_to_a_large_file_is_taken_by_the_targets_size(tmp_path, where, request):
+    """A link's size is its target's: a 2 MiB target goes through a snapshot file, a 9 MiB one to S3
+    in place (opened without following a link, at its real path), not read whole into memory."""
+    from emulator.blobs import S3Store
+
+    size = 2 * 1024 * 1024 if where == "local" else 9 * 1024 * 1024
+    store = (LocalStore(tmp_path / "store") if where == "local"
+             else S3Store(request.getfixturevalue("s3_host"), "link-bucket", tmp_path / "snap"))
+    used = []
+    for method in ("put_bytes", "put_snapshot", "put_in_place"):
+        if hasattr(store, method):
+            real = getattr(store, method)
+            setattr(store, method, lambda *args, _real=real, _name=method: (used.append(_name), _real(*args))[1])
+    root, store, rec, pipeline = make(tmp_path, store=store, stability=0.1)
+    (root / "ckpt.bin").write_bytes(os.urandom(size))
+    (root / "latest.bin").symlink_to("ckpt.bin")
+    assert wait_for(lambda: any(a.path == "latest.bin" for a in rec.uploaded))
+    final = os.urandom(size + 1)
+    (root / "ckpt.bin").write_bytes(final)
+    report = pipeline.finish()
+    assert stored_bytes(store, tmp_path, "latest.bin") == final
+    assert [a.size for a in report.uploaded if a.path == "latest.bin"][-1] == size + 1
+    assert "put_bytes" not in used and ("put_snapshot" if where == "local" else "put_in_place") in used
+
+
 @pytest.mark.parametrize("order", ["FIFO", "LIFO"])
 def test_upload_order(tmp_path, order):
     root, store, rec, pipeline = make(tmp_path, store=SlowStore(tmp_path / "store", 0.4), order=order)

@@ -103,6 +103,25 @@ def test_symlink_escape_from_the_container_is_skipped(project, home, s3_storage)
     assert any("'up-link'" in line for line in system)
 
 
+def test_a_link_to_a_checkpoint_rewritten_every_epoch_is_stored_with_its_newest_bytes(project, home, s3_storage,
+                                                                                       tmp_path):
+    """`latest.pt -> ckpt.pt` made once, then only ckpt.pt rewritten: storage's latest.pt follows it
+    while the job runs (v2) and at its end (v3, written last, no pause: the end-of-job rescan)."""
+    project.write(".cycleswap/run.sh", """\
+        echo v1 > /artifacts/ckpt.pt
+        ln -s ckpt.pt /artifacts/latest.pt
+        sleep 2
+        echo v2 > /artifacts/ckpt.pt
+        sleep 2
+        echo v3 > /artifacts/ckpt.pt
+        """)
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    assert stored(s3_storage, run.job.name, "latest.pt", tmp_path) == b"v3\n"
+    versions = [a.sha256 for a in EmulatorPlatform().store.artifact_versions(run.job.id) if a.path == "latest.pt"]
+    assert [hashlib.sha256(b"v%d\n" % i).hexdigest() for i in (1, 2, 3)] == versions
+
+
 def test_upload_error_when_storage_dies_and_the_script_succeeds(project, home, monkeypatch, tmp_path_factory):
     server_home = tmp_path_factory.mktemp("dying-s3")
     host = start_server(server_home)

@@ -1,0 +1,83 @@
+"""A link inside /artifacts follows its target's changes (rules/links.py): its signature, and the
+map that lets an event on the target touch the link. Pure, plus signature_of on a real folder."""
+
+from __future__ import annotations
+
+import os
+
+from emulator.rules.links import LinkTargets, link_signature
+from emulator.rules.stability import StabilityTracker
+
+
+def test_a_links_signature_is_its_targets_and_its_own_mtime():
+    assert link_signature((7, 100), (4096, 200)) == (4096, 200, 100)
+    assert link_signature((7, 100), (4096, 300)) != link_signature((7, 100), (4096, 200))  # target rewritten
+    assert link_signature((7, 150), (4096, 200)) != link_signature((7, 100), (4096, 200))  # link re-pointed
+
+
+def test_a_link_to_no_regular_file_keeps_its_own_signature():
+    assert link_signature((7, 100), None) == (7, 100)
+
+
+def test_the_window_of_a_link_restarts_when_only_its_target_changes():
+    """No event names the link; its due-time stat sees the target's new signature and waits again."""
+    tracker, target = StabilityTracker(0.5), {"sig": (2, 0)}
+    stat = lambda path: link_signature((7, 0), target["sig"])  # noqa: E731
+    tracker.touch("latest.pt", 0.0, stat("latest.pt"))
+    target["sig"] = (9, 400_000_000)  # ckpt.pt rewritten at 0.4 s
+    assert tracker.due(0.5, stat) == []
+    assert [s.signature for s in tracker.due(1.0, stat)] == [(9, 400_000_000, 0)]
+
+
+def test_link_targets_map_each_target_to_its_links():
+    links = LinkTargets()
+    assert not links and links.links_to("ckpt.pt") == []
+    links.point("latest.pt", "ckpt.pt")
+    links.point("best.pt", "ckpt.pt")
+    assert links and links.links_to("ckpt.pt") == ["best.pt", "latest.pt"]
+
+
+def test_a_link_pointed_elsewhere_leaves_its_old_target():
+    links = LinkTargets()
+    links.point("latest.pt", "ckpt-1.pt")
+    links.point("latest.pt", "ckpt-2.pt")
+    assert links.links_to("ckpt-1.pt") == [] and links.links_to("ckpt-2.pt") == ["latest.pt"]
+
+
+def test_a_forgotten_link_is_no_longer_touched_and_the_map_empties():
+    links = LinkTargets()
+    links.point("latest.pt", "ckpt.pt")
+    links.forget("latest.pt")
+    links.forget("never-seen")
+    assert not links and links.links_to("ckpt.pt") == []
+
+
+def test_signature_of_a_link_changes_with_its_target_on_a_real_folder(tmp_path):
+    from emulator.artifacts import signature_of
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    inside = f"{os.path.realpath(root)}/"
+    (root / "ckpt.pt").write_bytes(b"v1")
+    (root / "latest.pt").symlink_to("ckpt.pt")
+    (root / "dangling").symlink_to("nothing")
+    (root / "folder-link").symlink_to(root)
+    before = signature_of(root / "latest.pt", inside)
+    (root / "ckpt.pt").write_bytes(b"v2 longer")
+    os.utime(root / "ckpt.pt", ns=(0, 123))
+    assert before != signature_of(root / "latest.pt", inside) == (9, 123, os.lstat(root / "latest.pt").st_mtime_ns)
+    assert signature_of(root / "ckpt.pt", inside) == (9, 123)  # a regular file: (size, mtime_ns), as ever
+    for name in ("dangling", "folder-link"):
+        own = os.lstat(root / name)
+        assert signature_of(root / name, inside) == (own.st_size, own.st_mtime_ns)
+
+
+def test_a_link_out_of_artifacts_is_not_followed_even_for_its_targets_metadata(tmp_path):
+    from emulator.artifacts import signature_of
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    (tmp_path / "host-secret").write_bytes(b"host bytes")
+    (root / "out").symlink_to(tmp_path / "host-secret")
+    own = os.lstat(root / "out")
+    assert signature_of(root / "out", f"{os.path.realpath(root)}/") == (own.st_size, own.st_mtime_ns)
