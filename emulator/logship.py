@@ -21,6 +21,7 @@ BACKLOG_SECONDS = 1.0
 """How often the shipper records how many printed lines wait for the next shipment (one small
 UPDATE, only when the number changed): `cycle job logs` of a running job says why its log lags."""
 Record = tuple[int, Stream, str]
+Piece = tuple[Stream, str]  # text of a stdout or stderr line not yet whole, for the live echo only
 
 
 def log_cadence() -> float:
@@ -35,6 +36,7 @@ class LogShipper:
         self.sink = sink
         self.cadence = log_cadence() if cadence is None else cadence
         self._flush_sink = getattr(sink, "flush", lambda: None)
+        self._show_piece = getattr(sink, "piece", lambda stream, text: None)
         self._buffer: list[Record] = []
         self._recorded_backlog = 0
         self._lock = threading.Lock()
@@ -43,13 +45,26 @@ class LogShipper:
         self._thread.start()
 
     def add(self, records: list[Record]) -> None:
-        """Show the records at once (a sink with a `flush`, as the CLI's, gets one after the batch)
-        and keep them for the next shipment."""
-        for record in records:
-            self.sink(*record)
-        self._flush_sink()
+        """Keep the records for the next shipment, then show them at once."""
+        self.keep(records)
+        self.show(records)
+
+    def keep(self, records: list[Record]) -> None:
+        """Keep the records for the next shipment. Before they show: what the terminal showed is
+        in the log, even when an interrupt strikes right after. The job's reader thread keeps the
+        container's lines as it reads them, so an interrupt of the main thread loses none."""
         with self._lock:
             self._buffer.extend(records)
+
+    def show(self, records: list[Record], pieces: list[Piece] = ()) -> None:
+        """Show the records, then the pieces of lines not yet whole (to a sink with a `piece`, as
+        the CLI's: it shows a progress bar as it is drawn; its line comes whole in a later batch).
+        A sink with a `flush`, as the CLI's, gets one after the batch."""
+        for record in records:
+            self.sink(*record)
+        for piece in pieces:
+            self._show_piece(*piece)
+        self._flush_sink()
 
     def _loop(self) -> None:
         next_ship = time.monotonic() + self.cadence

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cycle.errors import EngineUnavailable, ImageMissing
-from emulator.engine.output import FrameReader, LineSplitter, Record
+from emulator.engine.output import FrameReader, LineSplitter, OutputBatch
 from emulator.engine.protocol import (
     LABEL,
     LABEL_HOME,
@@ -99,8 +99,9 @@ def join_frames(frames: Iterator[bytes]) -> Iterator[tuple[int, str]]:
         yield first_ts, b"".join(parts).decode("utf-8", errors="replace")
 
 
-def attach_output(client, container_id: str) -> Iterator[list[Record]]:
-    """Every line the container prints on stdout and stderr, in batches as they arrive, until it exits.
+def attach_output(client, container_id: str) -> Iterator[OutputBatch]:
+    """Every line the container prints on stdout and stderr, in batches as they arrive, until it exits
+    (with the pieces of lines still unfinished, for a live echo).
 
     Attach BEFORE the container starts: the attach stream then misses nothing, and the engine sends
     each of the container's reads as one frame (not a frame per line, as the follow-logs endpoint
@@ -111,9 +112,10 @@ def attach_output(client, container_id: str) -> Iterator[list[Record]]:
     return _output_batches(socket)
 
 
-def _output_batches(socket, clock: Callable[[], int] = time.time_ns) -> Iterator[list[Record]]:
-    """The attach socket read 64 KiB at a time, cut into frames and lines (engine/output.py); ends at EOF,
-    or when the engine drops the connection, with the last line printed without a newline."""
+def _output_batches(socket, clock: Callable[[], int] = time.time_ns) -> Iterator[OutputBatch]:
+    """The attach socket read 64 KiB at a time, cut into frames, lines and pieces of unfinished lines
+    (engine/output.py); ends at EOF, or when the engine drops the connection, with the last line
+    printed without a newline."""
     from docker.utils.socket import read
 
     frames, lines = FrameReader(), LineSplitter()
@@ -121,11 +123,12 @@ def _output_batches(socket, clock: Callable[[], int] = time.time_ns) -> Iterator
         while data := _read_quietly(read, socket):
             now = clock()
             batch = [record for stream, payload in frames.feed(data) for record in lines.feed(stream, payload, now)]
-            if batch:
-                yield batch
+            pieces = lines.pieces()
+            if batch or pieces:
+                yield OutputBatch(batch, pieces)
         tail = lines.finish()
         if tail:
-            yield tail
+            yield OutputBatch(tail)
     finally:
         socket.close()
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cycle.errors import ImageMissing
+from emulator.engine.output import OutputBatch
 from emulator.engine.protocol import (
     BuildFailed,
     BuildRequest,
@@ -134,10 +135,10 @@ class FakeRuntime:
             container.state = "removed"
         return len(matching)
 
-    def output(self, container: str) -> Iterator[list[tuple[int, bool, str]]]:
+    def output(self, container: str) -> Iterator[OutputBatch]:
         script = self._script(container)
         batch = [(ts, False, line) for ts, line in script.stdout] + [(ts, True, line) for ts, line in script.stderr]
-        return iter([batch] if batch else [])
+        return iter([OutputBatch(batch)] if batch else [])
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         image_id = f"sha256:fake{len(self.commits) + 1}"

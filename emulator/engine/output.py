@@ -4,16 +4,31 @@ Docker's attach stream carries each stdout/stderr read of the container as one f
 header: stream, 3 zero bytes, big-endian length; then the payload), so a frame holds many lines
 or part of one. `FrameReader` cuts frames out of whatever the socket returned (a header or payload
 may be split across reads anywhere); `LineSplitter` joins each stream's bytes into whole lines,
-keeps a line's first-arrival time, and gives the last line even without its newline.
+keeps a line's first-arrival time, and gives the last line even without its newline; for a live
+echo it also gives, as it comes, the text of each stream's line not yet ended by a newline (a
+progress bar redrawn with `\r`), so a terminal shows it before the line is whole.
 """
 
 from __future__ import annotations
 
+import codecs
 import struct
+from dataclasses import dataclass, field
 
 HEADER = struct.Struct(">BxxxL")
 STDOUT, STDERR = 1, 2
 Record = tuple[int, bool, str]  # (ts ns, from stderr, line)
+Piece = tuple[bool, str]  # (from stderr, text of a line not yet whole, since the previous piece)
+
+
+@dataclass
+class OutputBatch:
+    """What one read of a container's output gave: its whole lines (for the log and the terminal)
+    and then, per stream, the text of the line still unfinished that arrived with it (for a live
+    echo only: the line reaches `lines` of a later batch whole, the pieces included)."""
+
+    lines: list[Record]
+    pieces: list[Piece] = field(default_factory=list)
 
 
 class FrameReader:
@@ -42,6 +57,7 @@ class LineSplitter:
 
     def __init__(self) -> None:
         self._partial: dict[bool, tuple[int, bytes]] = {}
+        self._shown: dict[bool, tuple[int, codecs.IncrementalDecoder]] = {}  # bytes given as pieces, decoder
 
     def feed(self, stream: int, payload: bytes, ts_ns: int) -> list[Record]:
         if not payload:
@@ -53,6 +69,7 @@ class LineSplitter:
             self._partial[stderr] = (first_ts, head + payload)
             return []
         first_ts, head = self._partial.pop(stderr, (ts_ns, b""))
+        self._shown.pop(stderr, None)
         lines = (head + payload[:last_newline]).decode("utf-8", errors="replace").split("\n")
         if last_newline + 1 < len(payload):
             self._partial[stderr] = (ts_ns, payload[last_newline + 1:])
@@ -60,8 +77,22 @@ class LineSplitter:
         records[0] = (first_ts, stderr, lines[0])
         return records
 
+    def pieces(self) -> list[Piece]:
+        """Per stream, the text its unfinished line gained since the previous call. Decoded
+        incrementally (a character cut between reads waits for its last byte), so a stream's
+        pieces joined are the start of its whole line as feed() or finish() gives it later."""
+        pieces = []
+        for stderr, (_ts, head) in self._partial.items():
+            shown, decoder = self._shown.get(stderr) or (0, codecs.getincrementaldecoder("utf-8")("replace"))
+            if len(head) > shown:
+                self._shown[stderr] = (len(head), decoder)
+                if text := decoder.decode(head[shown:]):
+                    pieces.append((stderr, text))
+        return pieces
+
     def finish(self) -> list[Record]:
         """The last line of each stream printed without a newline (a job killed mid-line)."""
         records = [(ts, stderr, head.decode("utf-8", errors="replace")) for stderr, (ts, head) in self._partial.items()]
         self._partial.clear()
+        self._shown.clear()
         return sorted(records)

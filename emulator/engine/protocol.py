@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from cycle.errors import CycleError
+from emulator.engine.output import OutputBatch
 
 LABEL = "cycleswap.emulator"
 LABEL_HOME = "cycleswap.home"
@@ -209,10 +210,12 @@ class ContainerRuntime(Protocol):
         """Remove (forced) every container carrying all of `labels`; how many. Quiet when the engine
         does not answer: the next `project test` sweeps them, as their agent pid is dead."""
 
-    def output(self, container: str) -> Iterator[list[tuple[int, bool, str]]]:
-        """Attach to the created, not yet started, container: batches of (timestamp ns, from stderr,
-        line) of everything it prints, as it prints it, until it exits. Call before `start`, so
-        nothing printed is missed; the attach is made before this returns."""
+    def output(self, container: str) -> Iterator[OutputBatch]:
+        """Attach to the created, not yet started, container: batches (engine/output.py's
+        OutputBatch) of everything it prints, as it prints it, until it exits: whole lines as
+        (timestamp ns, from stderr, line), the last one even without its newline, and pieces of
+        lines not yet whole for a live echo. Call before `start`, so nothing printed is missed;
+        the attach is made before this returns."""
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         """Commit the container as repository:tag; the new image's id."""

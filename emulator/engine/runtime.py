@@ -23,6 +23,7 @@ from emulator.engine.docker import (
     sweep,
 )
 from emulator.engine.dockerd import resolve_network
+from emulator.engine.output import OutputBatch
 from emulator.engine.protocol import (
     BuildRequest,
     BuildResult,
@@ -107,7 +108,7 @@ class DockerRuntime:
     def remove_labelled(self, labels: dict[str, str]) -> int:
         return remove_labelled(self.client, labels)
 
-    def output(self, container: str) -> Iterator[list[tuple[int, bool, str]]]:
+    def output(self, container: str) -> Iterator[OutputBatch]:
         return attach_output(self.client, container)
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from emulator.engine.protocol import job_labels
 from emulator.hostsafety import disarm_job
-from emulator.job import artifacts
+from emulator.job import artifacts, logs
 from emulator.job.context import JobContext, Stay
 from emulator.models import Job, JobState, Stream, now_ns, state_for_exit
 from emulator.rules.email import wants_email
@@ -59,7 +59,7 @@ def cancel(ctx: JobContext, by: str | None = None) -> None:
     the container goes at once; files that were still waiting to upload are recorded as abandoned
     (the upload in flight finishes)."""
     if ctx.stay is not None:
-        ctx.runtime.remove(ctx.stay.container)
+        _remove_and_drain(ctx, ctx.stay)
         abandoned = artifacts.abandon(ctx, ctx.stay)
         if abandoned:
             ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
@@ -74,7 +74,18 @@ def end_unless_final(ctx: JobContext, reason: str) -> Job:
     if ctx.current().state.is_final:
         ctx.shipper.close()
         return ctx.current()
+    if ctx.stay is not None:
+        _remove_and_drain(ctx, ctx.stay)
     return ctx.end(JobState.FAILED, reason=reason)
+
+
+def _remove_and_drain(ctx: JobContext, stay: Stay) -> None:
+    """The stay's container goes, and what it printed up to then reaches the log before the job's
+    end is written: the pump was left mid-stream (Ctrl-C, a cancel request, an error), so the rest
+    of the attach stream, the last line printed without a newline included (its reader gives it
+    only at the stream's end, which the removal brings), is still to be read."""
+    ctx.runtime.remove(stay.container)
+    logs.drain(ctx, stay)
 
 
 def clean_up(ctx: JobContext) -> None:

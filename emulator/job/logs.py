@@ -23,18 +23,14 @@ FLUSH_RECORDS = 2000
 def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     """Ship the container's output until it exits (None) or the job must move (the request);
     CancelRequested when a cancel request arrives."""
-    records: queue.Queue = queue.Queue()
-    stay.records, stay.done = records, object()
-    stay.readers = [threading.Thread(target=_read, args=(stay,), daemon=True)]
-    for thread in stay.readers:
-        thread.start()
+    _start_readers(ctx, stay)
     open_streams = len(stay.readers)
     next_check = 0.0
     while open_streams:
-        batch, closed = _next_batch(stay)
+        batch, pieces, closed = _next_batch(stay)
         open_streams -= closed
-        if batch:
-            ctx.shipper.add(batch)
+        if batch or pieces:
+            ctx.shipper.show(batch, pieces)  # the reader kept the lines for the log
         artifacts.note_first_write(ctx, stay)
         if open_streams and time.monotonic() >= next_check:
             next_check = time.monotonic() + REQUEST_CHECK_SECONDS
@@ -44,41 +40,62 @@ def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     return None
 
 
-def _read(stay: Stay) -> None:
-    """Queue the container's output (attached before it started) a batch at a time, as it arrives:
-    one queue item per read of the engine's stream, not per line."""
+def _start_readers(ctx: JobContext, stay: Stay) -> None:
+    """The thread that reads the stay's output (once per stay: its output is one stream)."""
+    stay.records, stay.done = queue.Queue(), object()
+    stay.readers = [threading.Thread(target=_read, args=(stay, ctx.shipper.keep), daemon=True)]
+    for thread in stay.readers:
+        thread.start()
+
+
+def _read(stay: Stay, keep) -> None:
+    """Keep the container's output (attached before it started) for the log as it arrives, here,
+    so that no interrupt of the main thread between taking a batch and keeping it loses lines;
+    and queue it for the live echo and the pump: one queue item per read of the engine's stream,
+    not per line: its whole lines, then the pieces of lines not yet whole (for the echo only)."""
     out, err = Stream.STDOUT, Stream.STDERR  # looked up once: enum members are slow attributes
     try:
         for batch in stay.output:
-            stay.records.put([(ts, err if stderr else out, line) for ts, stderr, line in batch])
+            records = [(ts, err if stderr else out, line) for ts, stderr, line in batch.lines]
+            keep(records)
+            stay.records.put((records, [(err if stderr else out, text) for stderr, text in batch.pieces]))
     finally:
         stay.records.put(stay.done)
 
 
-def _next_batch(stay: Stay) -> tuple[list, int]:
+def _next_batch(stay: Stay) -> tuple[list, list, int]:
     """What the readers queued (waiting up to REQUEST_CHECK_SECONDS for the first batch), about
-    FLUSH_RECORDS of it, and how many streams closed meanwhile."""
+    FLUSH_RECORDS of it, and how many streams closed meanwhile. A read's pieces of unfinished lines
+    end the batch: they come after its lines and before the next read's (which may complete them)."""
     try:
         item = stay.records.get(timeout=REQUEST_CHECK_SECONDS)
     except queue.Empty:
-        return [], 0
-    batch, closed = [], 0
+        return [], [], 0
+    batch, pieces, closed = [], [], 0
     while item is not None:
         if item is stay.done:
             closed += 1
         else:
-            batch.extend(item)
-        if len(batch) >= FLUSH_RECORDS:
+            batch.extend(item[0])
+            pieces = item[1]
+        if pieces or len(batch) >= FLUSH_RECORDS:
             break
         try:
             item = stay.records.get_nowait()
         except queue.Empty:
             item = None
-    return batch, closed
+    return batch, pieces, closed
 
 
 def drain(ctx: JobContext, stay: Stay) -> None:
-    """After a kill: keep what the container printed before it died."""
+    """After a kill or removal: wait for the reader to keep what the container printed before it
+    died, its last lines printed without a newline included (given at the stream's end), and show
+    what was not shown yet. Starts the reader when the pump never did (an interrupt right after
+    the start)."""
+    if not stay.readers and stay.output is not None:
+        _start_readers(ctx, stay)
+    if stay.records is None:  # no output to read (a test's stay)
+        return
     for thread in stay.readers:
         thread.join(timeout=10)
     batch = []
@@ -88,8 +105,8 @@ def drain(ctx: JobContext, stay: Stay) -> None:
         except queue.Empty:
             break
         if item is not stay.done:
-            batch.extend(item)
-    ctx.shipper.add(batch)
+            batch.extend(item[0])  # the pieces are left out: the lines they belong to come whole
+    ctx.shipper.show(batch)
 
 
 def next_request(ctx: JobContext, stay: Stay) -> MoveRequest | None:

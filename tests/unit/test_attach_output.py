@@ -39,6 +39,7 @@ def test_byte_by_byte_reads_and_one_read_agree():
     one_read = parse([STREAM])
     assert [(stderr, line) for _ts, stderr, line in one_read] == EXPECTED
     assert [record[1:] for record in parse([bytes([b]) for b in STREAM])] == [record[1:] for record in one_read]
+    assert lines_checking_pieces([bytes([b]) for b in STREAM]) == EXPECTED
 
 
 def test_a_line_keeps_the_time_its_first_byte_arrived():
@@ -58,5 +59,56 @@ def test_the_socket_is_read_to_its_end_and_closed():
     engine.sendall(STREAM)
     engine.close()  # EOF after the stream, as when the container exits
     batches = list(_output_batches(ours, clock=iter(range(100)).__next__))
-    assert [(stderr, line) for batch in batches for _ts, stderr, line in batch] == EXPECTED
+    assert [(stderr, line) for batch in batches for _ts, stderr, line in batch.lines] == EXPECTED
     assert ours.fileno() == -1
+
+
+def lines_checking_pieces(reads: list[bytes]) -> list[tuple[bool, str]]:
+    """The whole lines of reads of frames, checking that each line's pieces, joined, start it."""
+    frames, lines = FrameReader(), LineSplitter()
+    shown, records = {False: "", True: ""}, []
+
+    def whole(found):
+        for _ts, stderr, line in found:
+            assert line.startswith(shown[stderr]), (line, shown[stderr])
+            shown[stderr] = ""
+            records.append((stderr, line))
+
+    for data in reads:
+        for stream, payload in frames.feed(data):
+            whole(lines.feed(stream, payload, 0))
+        for stderr, text in lines.pieces():
+            shown[stderr] += text
+    whole(lines.finish())
+    return records
+
+
+def test_a_progress_bar_comes_as_pieces_while_its_line_is_unfinished():
+    frames, lines = FrameReader(), LineSplitter()
+    for stream, payload in frames.feed(frame(STDOUT, b"\rstep 1/3") + frame(STDERR, b"warn")):
+        assert lines.feed(stream, payload, 0) == []
+    assert lines.pieces() == [(False, "\rstep 1/3"), (True, "warn")]
+    assert lines.pieces() == []  # nothing new: nothing given twice
+    lines.feed(STDOUT, b"\rstep 2/3", 1)
+    assert lines.pieces() == [(False, "\rstep 2/3")]
+    assert lines.feed(STDOUT, b"\rstep 3/3\nnext", 2) == [(0, False, "\rstep 1/3\rstep 2/3\rstep 3/3")]
+    assert lines.pieces() == [(False, "next")]  # the new unfinished line, from its start
+    assert lines.finish() == [(0, True, "warn"), (2, False, "next")]
+
+
+def test_pieces_joined_start_their_whole_line_however_the_reads_cut_it():
+    # a multi-byte character and bad UTF-8 cut between reads: a piece never holds half a character
+    data = (frame(STDOUT, b"caf\xc3") + frame(STDOUT, b"\xa9 \xff ok") + frame(STDOUT, b" done\nta")
+            + frame(STDOUT, b"il"))
+    for cut in range(len(data) + 1):
+        assert lines_checking_pieces([data[:cut], data[cut:]]) == [(False, "caf\u00e9 \ufffd ok done"),
+                                                                  (False, "tail")], cut
+    assert lines_checking_pieces([bytes([b]) for b in data])[0] == (False, "caf\u00e9 \ufffd ok done")
+
+
+def test_a_read_with_pieces_only_is_a_batch():
+    ours, engine = socket.socketpair()
+    engine.sendall(frame(STDOUT, b"\r50%"))
+    engine.close()
+    batches = list(_output_batches(ours, clock=iter(range(100)).__next__))
+    assert [(b.lines, b.pieces) for b in batches] == [([], [(False, "\r50%")]), ([(0, False, "\r50%")], [])]

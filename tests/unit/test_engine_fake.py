@@ -23,7 +23,7 @@ def test_a_scripted_container_runs_and_is_removed():
     container = engine.create(ContainerSpec(image=image, command=["bash", "run.sh"], labels={"k": "v"}))
     engine.put_archive(container, "/", io.BytesIO(b"tar"))
     engine.start(container)
-    assert engine.wait(container) == 3 and list(engine.output(container)) == [[(0, False, "hello")]]
+    assert engine.wait(container) == 3 and [b.lines for b in engine.output(container)] == [[(0, False, "hello")]]
     engine.remove(container)
     assert engine.sweep(__import__("pathlib").Path("/h"), lambda labels: None) == 0
     with pytest.raises(ImageMissing):

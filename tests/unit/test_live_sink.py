@@ -55,3 +55,60 @@ def test_stdout_stderr_and_system_lines_keep_their_order_on_a_shared_screen(monk
     terminal = shown(monkeypatch, batches)
     assert terminal.screen == ["out:o1", "out:o2", "err:e1", "out:o3", "err:[system] job finished", "err:e2"]
     assert terminal.writes == 5
+
+
+class RawScreen:
+    """stdout and stderr as the bytes each got, and one screen they share, in order."""
+
+    def __init__(self) -> None:
+        self.got = {"out": "", "err": ""}
+        self.screen = ""
+
+    def stream(self, name: str):
+        screen = self
+
+        class Stream_:
+            def write(self, text: str) -> None:
+                screen.got[name] += text
+                screen.screen += text
+
+            def flush(self) -> None:
+                pass
+
+            def isatty(self) -> bool:
+                return False
+
+        return Stream_()
+
+
+def raw_shown(monkeypatch, batches) -> RawScreen:
+    """What the CLI's sink writes for batches of (records, pieces), as the log shipper gives them."""
+    screen = RawScreen()
+    monkeypatch.setattr("sys.stdout", screen.stream("out"))
+    monkeypatch.setattr("sys.stderr", screen.stream("err"))
+    shipper = LogShipper(store=None, job_id=1, sink=live_sink(), cadence=3600)
+    try:
+        for records, pieces in batches:
+            shipper.show(records, pieces)
+    finally:
+        shipper._stop.set()
+    return screen
+
+
+def test_a_progress_bar_shows_as_it_is_drawn_and_its_whole_line_only_completes_it(monkeypatch):
+    screen = raw_shown(monkeypatch, [
+        ([], [(Stream.STDOUT, "\rstep 1/3")]),
+        ([], [(Stream.STDOUT, "\rstep 2/3"), (Stream.STDERR, "warn")]),
+        ([(0, Stream.STDOUT, "\rstep 1/3\rstep 2/3\rstep 3/3"), (1, Stream.STDOUT, "next")], [(Stream.STDOUT, "ta")]),
+        ([(3, Stream.STDOUT, "tail"), (2, Stream.STDERR, "warning")], []),
+    ])
+    assert screen.got["out"] == "\rstep 1/3\rstep 2/3\rstep 3/3\nnext\ntail\n"  # nothing twice
+    assert screen.got["err"] == "warning\n"
+
+
+def test_a_system_event_starts_a_new_line_after_a_piece_on_stderr(monkeypatch):
+    screen = raw_shown(monkeypatch, [
+        ([], [(Stream.STDERR, "\r40%")]),
+        ([(5, Stream.SYSTEM, "job cancelled"), (0, Stream.STDERR, "\r40%")], []),
+    ])
+    assert screen.got["err"] == "\r40%\n[system] job cancelled\n"  # its whole line adds nothing then

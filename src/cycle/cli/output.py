@@ -45,13 +45,20 @@ class LiveSink:
     A job printing 100k lines/s then costs a write per batch, not a write (and on a terminal a
     line-buffered flush) per line. Lines of one stream wait only until the other stream is written
     (so stdout and stderr still interleave in order where they share a terminal) or the batch ends;
-    system events are written at once."""
+    system events are written at once.
+
+    A line not yet ended by a newline (a progress bar redrawn with `\\r`) is shown as its pieces
+    come (`piece`), as `docker run` shows it; when the whole line comes, only the rest of it is
+    written, so nothing shows twice. A system event starts a new line first when a piece is showing
+    on stderr (or on stdout sharing stderr's terminal)."""
 
     def __init__(self, hold_back=None) -> None:
         self.hold_back = hold_back or (lambda text: False)
         self.system_style = ("\x1b[2;3m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
         self._waiting: list[str] = []
         self._waiting_on = None  # the stream (sys.stdout or sys.stderr) the waiting lines go to
+        self._shown: dict[str, str] = {}  # per job stream, what its unfinished line showed so far
+        self._mid_line: set = set()  # the terminal streams (sys.stdout, sys.stderr) a piece left mid-line
 
     def __call__(self, ts_ns: int, stream, text: str) -> None:
         if stream == "stdout" or stream == "stderr":  # Stream is a str enum: no .value lookup per line
@@ -59,13 +66,46 @@ class LiveSink:
             if out is not self._waiting_on:
                 self.flush()
                 self._waiting_on = out
+            if self._shown and stream in self._shown:
+                text = self._rest_of_line(stream, out, text)
+                if text is None:
+                    return
             self._waiting.append(text)
             return
         if self.hold_back(text):
             return
         self.flush()
+        self._start_system_line()
         sys.stderr.write(f"{self.system_style[0]}[system] {text}{self.system_style[1]}\n")
         sys.stderr.flush()
+
+    def piece(self, stream, text: str) -> None:
+        """Part of a stdout or stderr line not yet ended by a newline: written as it is, at once."""
+        out = sys.stdout if stream == "stdout" else sys.stderr
+        self.flush()
+        out.write(text)
+        out.flush()
+        self._shown[stream] = self._shown.get(stream, "") + text
+        self._mid_line.add(out)
+
+    def _rest_of_line(self, stream, out, text: str) -> str | None:
+        """What of the whole line `text` its pieces did not show yet (the line itself when the
+        pieces do not start it, which a consistent splitter never gives: on a line of its own);
+        None when all of it shows and a system event already started a new line after it."""
+        shown = self._shown.pop(stream)
+        if not text.startswith(shown):
+            return "\n" + text if out in self._mid_line else text
+        rest = text[len(shown):]
+        return None if not rest and out not in self._mid_line else rest
+
+    def _start_system_line(self) -> None:
+        """A new line on stderr's screen when a piece left it mid-line, so the event is not glued to it."""
+        if sys.stderr in self._mid_line or (sys.stdout in self._mid_line and _same_screen()):
+            sys.stderr.write("\n")
+            if _same_screen():
+                self._mid_line.clear()
+            else:
+                self._mid_line.discard(sys.stderr)
 
     def flush(self) -> None:
         if self._waiting:
@@ -73,6 +113,18 @@ class LiveSink:
             self._waiting_on.write("\n".join(self._waiting))
             self._waiting_on.flush()
             self._waiting.clear()
+            self._mid_line.discard(self._waiting_on)
+
+
+def _same_screen() -> bool:
+    """Whether stdout and stderr write to the same place (one terminal): a line left open on one
+    shows where the other writes next."""
+    import os
+
+    try:
+        return os.path.sameopenfile(sys.stdout.fileno(), sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # not files (a test's capture): apart
+        return False
 
 
 def wait_unless_reader_left(seconds: float) -> None:
