@@ -46,4 +46,5 @@ def test_the_cancel_line_mentions_a_container_only_when_one_ran():
         "job cancelled while PENDING (requested by `cycle job cancel`)"
     assert cancel_line(by, JobState.RUNNING, had_container=True) == \
         "job cancelled (requested by `cycle job cancel`); container removed"
-    assert cancel_line(None, JobState.PENDING, had_container=False) == "job cancelled while PENDING by the user (Ctrl-C)"
+    assert cancel_line(None, JobState.PENDING, had_container=False) == \
+        "job cancelled while PENDING by the user (Ctrl-C)"
