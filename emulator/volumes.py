@@ -82,7 +82,7 @@ def scan_volume_folder(folder: Path) -> VolumeScan:
     with nothing in it is almost always a wrong path, not a wish."""
     check_volume_folder(folder)
     scan = VolumeScan(folder)
-    _walk(scan, folder, "", (_identity(folder),))
+    _walk(scan, folder, "", {_identity(folder): "."})
     if not scan.files:
         found = f" (skipped: {'; '.join(scan.skipped[:5])})" if scan.skipped else ""
         raise BadInput(f"{folder} holds no files to upload{found}. A volume version needs at least one file: "
@@ -91,9 +91,9 @@ def scan_volume_folder(folder: Path) -> VolumeScan:
     return scan
 
 
-def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: tuple[tuple[int, int], ...]) -> None:
-    """Add the files under `folder` (following links) to `scan`; `ancestors` are the identities of
-    the folders the walk is inside, so a link back to one of them is a cycle, skipped once."""
+def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: dict[tuple[int, int], str]) -> None:
+    """Add the files under `folder` (following links) to `scan`. `ancestors` maps the identity of
+    each folder the walk is inside to its path in the volume: a way back to one is a cycle, skipped."""
     for entry in _entries(folder):
         rel, path = prefix + entry.name, Path(entry.path)
         link = entry.is_symlink()
@@ -103,11 +103,11 @@ def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: tuple[tuple[in
         if entry.is_dir():
             identity = _identity(path)
             if identity in ancestors:
-                scan.skipped.append(f"{rel}: a link cycle (-> {os.readlink(path) if link else rel}, a folder it is "
-                                    "already inside; its files are uploaded once, through that folder)")
+                scan.skipped.append(f"{rel}: a link cycle (it leads back to {ancestors[identity]!r}, a folder it is "
+                                    "inside, whose files are uploaded once)")
                 continue
             scan.links_followed += link
-            _walk(scan, path, rel + "/", (*ancestors, identity))
+            _walk(scan, path, rel + "/", {**ancestors, identity: rel})
         elif entry.is_file():
             scan.links_followed += link
             scan.files.append((rel, Path(os.path.realpath(path)) if link else path))
