@@ -10,7 +10,6 @@ the scheduler's next pass (every 60 s on the platform; $CYCLE_SCHEDULER_SECONDS 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,10 +75,3 @@ def checkout(home: Path, store, blobs: Callable[[], BlobStore], name: str) -> tu
         for rel, (_sha, _size, mode) in files.items():
             os.chmod(folder / rel, mode)
     return folder, version
-
-
-def wait_for_scheduler(say: Callable[[str], None]) -> None:
-    interval = scheduler_interval()
-    wait = next_pass(time.time(), interval)
-    say(f"queued: the scheduler looks for pending jobs every {interval:g} s; next pass in {wait:.1f} s")
-    time.sleep(wait)

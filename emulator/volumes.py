@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from cycle.api.keys import artifact_relative
@@ -63,22 +63,78 @@ def never_uploaded(name: str) -> BadInput:
     return BadInput(f"volume {name!r} was never uploaded. `cycle volume list` shows the volumes.")
 
 
-def _scan(folder: Path) -> list[tuple[str, Path]]:
+@dataclass
+class VolumeScan:
+    """What `cycle volume upload` found under DIR. The upload runs on the user's machine with the
+    user's rights, so links are followed as `cp -rL` and `aws s3 sync` do (shards often live on
+    another disk): a link is stored as its target's bytes under the link's own name. What could
+    not be followed (a dangling link, a link cycle, a socket or FIFO) is named in `skipped`, never
+    dropped in silence."""
+
+    folder: Path
+    files: list[tuple[str, Path]] = field(default_factory=list)  # (path in the volume, file to read)
+    links_followed: int = 0
+    skipped: list[str] = field(default_factory=list)  # one line each
+
+
+def scan_volume_folder(folder: Path) -> VolumeScan:
+    """The files a new version of the volume would hold; an empty folder is refused, as a version
+    with nothing in it is almost always a wrong path, not a wish."""
     check_volume_folder(folder)
-    found = []
-    for base, _dirs, files in os.walk(folder):
-        for name in files:
-            path = Path(base) / name
-            if path.is_file() and not path.is_symlink():
-                found.append((path.relative_to(folder).as_posix(), path))
-    return sorted(found)
+    scan = VolumeScan(folder)
+    _walk(scan, folder, "", {_identity(folder): "."})
+    if not scan.files:
+        found = f" (skipped: {'; '.join(scan.skipped[:5])})" if scan.skipped else ""
+        raise BadInput(f"{folder} holds no files to upload{found}. A volume version needs at least one file: "
+                       "check the path, or put the data in it (links to files and folders are followed).")
+    scan.files.sort()
+    return scan
 
 
-def upload_volume(store, blobs: BlobStore, name: str, folder: Path,
+def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: dict[tuple[int, int], str]) -> None:
+    """Add the files under `folder` (following links) to `scan`. `ancestors` maps the identity of
+    each folder the walk is inside to its path in the volume: a way back to one is a cycle, skipped."""
+    for entry in _entries(folder):
+        rel, path = prefix + entry.name, Path(entry.path)
+        link = entry.is_symlink()
+        if link and not path.exists():
+            scan.skipped.append(f"{rel}: a dangling link (-> {os.readlink(path)}, which does not exist)")
+            continue
+        if entry.is_dir():
+            identity = _identity(path)
+            if identity in ancestors:
+                scan.skipped.append(f"{rel}: a link cycle (it leads back to {ancestors[identity]!r}, a folder it is "
+                                    "inside, whose files are uploaded once)")
+                continue
+            scan.links_followed += link
+            _walk(scan, path, rel + "/", {**ancestors, identity: rel})
+        elif entry.is_file():
+            scan.links_followed += link
+            scan.files.append((rel, Path(os.path.realpath(path)) if link else path))
+        else:
+            scan.skipped.append(f"{rel}: not a regular file or folder (a socket, FIFO or device)")
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except PermissionError:
+        raise BadInput(f"{folder} cannot be read (permission denied). Give yourself read access to it "
+                       "(`chmod -R u+rX`) or move it out of the volume's folder.") from None
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    """The folder's (device, inode), the same through every link that leads to it."""
+    found = folder.stat()
+    return found.st_dev, found.st_ino
+
+
+def upload_volume(store, blobs: BlobStore, name: str, scan: VolumeScan,
                   progress: Callable[[int, int], None] | None = None) -> tuple[VolumeVersion, bool]:
-    """Store `folder` as the newest version of volume `name`. Returns (version, created)."""
+    """Store the scanned folder as the newest version of volume `name`. Returns (version, created)."""
     check_volume_name(name)
-    files = _scan(folder)
+    files = scan.files
     total = sum(path.stat().st_size for _, path in files)
     manifest: dict[str, list] = {}
     new_bytes = done = 0

@@ -58,15 +58,24 @@ def cancel(ctx: JobContext, by: str | None = None) -> None:
     """Ctrl-C (`by` None) or a cancel request (`by` names who asked: `cycle job cancel`, "cycle tui"):
     the container goes at once; files that were still waiting to upload are recorded as abandoned
     (the upload in flight finishes)."""
+    had_container = ctx.stay is not None
     if ctx.stay is not None:
         _remove_and_drain(ctx, ctx.stay)
         abandoned = artifacts.abandon(ctx, ctx.stay)
         if abandoned:
             ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
-    if not ctx.current().state.is_final:
-        ctx.event(f"job cancelled (requested by {by}); container removed" if by
-                  else "job cancelled by the user (Ctrl-C); container removed")
+    job = ctx.current()
+    if not job.state.is_final:
+        ctx.event(cancel_line(by, job.state, had_container))
         ctx.end(JobState.CANCELLED, reason="CANCELLED_BY_USER")
+
+
+def cancel_line(by: str | None, state: JobState, had_container: bool) -> str:
+    """The log's line for a cancel: who asked, and a container only when one was running (a job
+    cancelled while it waited PENDING never had one)."""
+    line = "job cancelled" + (" while PENDING" if state is JobState.PENDING else "")
+    line += f" (requested by {by})" if by else " by the user (Ctrl-C)"
+    return line + ("; container removed" if had_container else "")
 
 
 def end_unless_final(ctx: JobContext, reason: str) -> Job:

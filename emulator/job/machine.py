@@ -25,10 +25,31 @@ def claim_first(ctx: JobContext) -> str:
     if ctx.manifest.cuda and ctx.options.cpu:
         ctx.event(f"--cpu: [job] cuda = \"{ctx.manifest.cuda}\" is ignored; the job runs without a GPU")
     if ctx.options.queued:
-        from emulator.upload import wait_for_scheduler
-
-        wait_for_scheduler(ctx.event)
+        wait_for_scheduler(ctx)
     return claim(ctx, prefer=None, exclude=None)
+
+
+def wait_for_scheduler(ctx: JobContext) -> None:
+    """A queued job waits PENDING for the scheduler's next pass (up to a minute), listening for a
+    cancel request all the while: `cycle job cancel` is answered within a poll, not by a SIGTERM
+    once the canceller gives up waiting (it took 5 s and the log blamed a signal)."""
+    from emulator.upload import next_pass, scheduler_interval
+
+    interval = scheduler_interval()
+    wait = next_pass(time.time(), interval)
+    ctx.event(f"queued: the scheduler looks for pending jobs every {interval:g} s; next pass in {wait:.1f} s")
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        _end_if_cancel_requested(ctx)
+        time.sleep(min(CLAIM_POLL_SECONDS, left))
+    _end_if_cancel_requested(ctx)
+
+
+def _end_if_cancel_requested(ctx: JobContext) -> None:
+    """A cancel request taken while the job waits PENDING ends the wait (CancelRequested)."""
+    request = ctx.store.take_request(ctx.job.id, kinds=("cancel",))
+    if request is not None:
+        raise CancelRequested(request.requester)
 
 
 def claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str:
@@ -54,9 +75,7 @@ def claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str:
             _say_why_it_waits(ctx, prefer, capability, source)
             waited = True
         prefer = None  # the preferred machine is taken: the next free one will do
-        request = ctx.store.take_request(ctx.job.id, kinds=("cancel",))
-        if request is not None:
-            raise CancelRequested(request.requester)
+        _end_if_cancel_requested(ctx)
         time.sleep(CLAIM_POLL_SECONDS)
 
 

@@ -20,16 +20,16 @@ from emulator.pids import pid_alive
 from emulator.reaper import end_job, remove_job_containers
 
 CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
-REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while the job runs)
+REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while it waits or runs)
 
 
 class Acting:
     def cancel(self, name: str, requester: str | None = None) -> Job:
         """Cancel a PENDING or RUNNING job the way every request reaches its agent: a 'cancel' row in
-        the requests table, taken by the agent's log pump (or its wait for a machine), so the agent
-        alone writes the job's state. An agent that does not answer (busy building) gets SIGTERM;
-        with no live agent, the job is ended here. `requester` (e.g. "cycle tui") is named in the
-        job's log; default `cycle job cancel`."""
+        the requests table, taken by the agent's log pump (or, while PENDING, its wait for the
+        scheduler or a machine), so the agent alone writes the job's state. An agent that does not
+        answer (busy building) gets SIGTERM; with no live agent, the job is ended here. `requester`
+        (e.g. "cycle tui") is named in the job's log; default `cycle job cancel`."""
         job = self.job(name)
         if job.state.is_final:
             raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
@@ -42,8 +42,11 @@ class Acting:
                 if self._agent_ended(job, CANCEL_WAIT_SECONDS):
                     return self.store.job(job.id)
         # no live agent (or it did not answer): clean up here
-        text = (f"job cancelled (requested by {requester or '`cycle job cancel`'}); its agent was gone or did not "
-                "answer: container removed, machine freed")
+        from emulator.job.finish import cancel_line
+
+        state = self.store.job(job.id).state
+        text = (cancel_line(requester or "`cycle job cancel`", state, had_container=state is JobState.RUNNING)
+                + "; its agent was gone or did not answer, so it was ended here and its machine freed")
         if not end_job(self.store, self.home, job.id, JobState.CANCELLED, "CANCELLED_BY_USER", text):
             remove_job_containers(self.home, job.id)  # it ended meanwhile: still, leave no container
         return self.store.job(job.id)

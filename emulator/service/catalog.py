@@ -11,13 +11,16 @@ from emulator.settings import load as load_settings
 
 
 class Catalog:
-    def upload_volume(self, name: str, folder: Path, progress=None):
-        """The name and folder are checked before the store is opened: refused input creates no home."""
-        from emulator.volumes import check_volume_folder, check_volume_name, upload_volume
+    def upload_volume(self, name: str, folder: Path, progress=None, scanned=None):
+        """The name and folder are checked before the store is opened: refused input (an empty
+        folder too) creates no home."""
+        from emulator.volumes import check_volume_name, scan_volume_folder, upload_volume
 
         check_volume_name(name)
-        check_volume_folder(folder)
-        return upload_volume(self.store, self.blob_store(), name, folder, progress)
+        scan = scan_volume_folder(folder)
+        if scanned:
+            scanned(scan)
+        return upload_volume(self.store, self.blob_store(), name, scan, progress)
 
     def volumes(self) -> list:
         """The newest version of every volume."""

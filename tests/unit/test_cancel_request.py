@@ -36,3 +36,15 @@ def test_cancel_asks_the_live_agent_through_the_requests_table_and_sends_no_sign
     finally:
         agent.kill()
         agent.wait()
+
+
+def test_the_cancel_line_mentions_a_container_only_when_one_ran():
+    from emulator.job.finish import cancel_line
+
+    by = "`cycle job cancel`"
+    assert cancel_line(by, JobState.PENDING, had_container=False) == \
+        "job cancelled while PENDING (requested by `cycle job cancel`)"
+    assert cancel_line(by, JobState.RUNNING, had_container=True) == \
+        "job cancelled (requested by `cycle job cancel`); container removed"
+    assert cancel_line(None, JobState.PENDING, had_container=False) == \
+        "job cancelled while PENDING by the user (Ctrl-C)"

@@ -45,6 +45,17 @@ class VolumeVersion(Protocol):
     def size(self) -> int: ...
 
 
+class VolumeScan(Protocol):
+    """What a volume upload found in its folder before storing it: links are followed (each stored
+    as its target's bytes under the link's name); what could not be is named, one line each."""
+
+    @property
+    def links_followed(self) -> int: ...
+
+    @property
+    def skipped(self) -> Sequence[str]: ...
+
+
 class DrillReport(Protocol):
     """A drill's verdict (PASS or FAIL) and the findings behind it."""
 
@@ -151,9 +162,10 @@ class Platform(Protocol):
         (e.g. "cycle tui") is named in the move's trigger."""
 
     # volumes
-    def upload_volume(self, name: str, folder: Path,
-                      progress: TotalProgress | None = None) -> tuple[VolumeVersion, bool]:
-        """Store `folder` as the newest version of volume `name`: (version, whether a new one was made)."""
+    def upload_volume(self, name: str, folder: Path, progress: TotalProgress | None = None,
+                      scanned: Callable[[VolumeScan], None] | None = None) -> tuple[VolumeVersion, bool]:
+        """Store `folder` as the newest version of volume `name`: (version, whether a new one was made).
+        `scanned` hears what the folder held (links followed, what was skipped) before any byte is stored."""
 
     def volumes(self) -> Sequence[VolumeVersion]:
         """The newest version of every volume."""

@@ -280,7 +280,7 @@ def follow_log(platform, name: str, after_id: int, interval: float, write, strea
 
 @app.command()
 def cancel(name: JobArg) -> None:
-    """Cancel a PENDING or RUNNING job: its container is removed and it ends CANCELLED."""
+    """Cancel a PENDING or RUNNING job: it ends CANCELLED (a running job's container removed)."""
     from cycle.platform import reading_platform
 
     job = reading_platform().cancel(name)

@@ -24,23 +24,35 @@ def upload(
     name: Annotated[str, typer.Argument(help="Volume name, as listed in [main] volumes.")],
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder whose files become the new version.")],
 ) -> None:
-    """Upload DIR as a new version of volume NAME; files stored before are not stored again."""
+    """Upload DIR as a new version of volume NAME; files stored before are not stored again.
+
+    Links are followed, as `cp -rL` does: each is stored as its target's bytes under the link's
+    name. A dangling link or a link cycle is skipped with a warning naming it."""
     from rich.progress import BarColumn, DownloadColumn
 
     from cycle.cli.output import progress_bar
     from cycle.platform import open_platform
+
+    links = 0
+
+    def scanned(scan) -> None:
+        nonlocal links
+        links = scan.links_followed
+        for line in scan.skipped:
+            typer.echo(f"warning: skipped {line}", err=True)
 
     with progress_bar("[progress.description]{task.description}", BarColumn(), DownloadColumn()) as bar:
         task = bar.add_task(f"uploading {name}", total=None)
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        version, created = open_platform().upload_volume(name, directory, progress)
+        version, created = open_platform().upload_volume(name, directory, progress, scanned)
+    followed = f", {links} link(s) followed" if links else ""
     if created:
         typer.echo(f"volume {name} version {version.version}: {len(version.files)} file(s), {version.size} bytes, "
-                   f"{version.new_bytes} new bytes stored")
+                   f"{version.new_bytes} new bytes stored{followed}")
     else:
-        typer.echo(f"volume {name} is unchanged: still version {version.version} (no bytes stored)")
+        typer.echo(f"volume {name} is unchanged: still version {version.version} (no bytes stored{followed})")
 
 
 @app.command("list")
