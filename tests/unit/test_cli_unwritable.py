@@ -1,0 +1,146 @@
+"""A folder that cannot be written ends pull, tail, the TUI's download and `project init` in one
+paragraph naming it and the fix (exit 2), and a full disk in one paragraph (exit 1): never a
+traceback (badinput 1 and 2). No Docker: jobs and stored artifacts are recorded directly."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cycle.cli import app
+from cycle.errors import BadInput, CycleError
+from emulator.models import JobState
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "cycle-home"
+    folder.mkdir()
+    monkeypatch.setenv("CYCLE_HOME", str(folder))
+    return folder
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@contextmanager
+def unwritable(folder: Path) -> Iterator[Path]:
+    """`folder` made unwritable for this user: mode 0555, and immutable too when running as root
+    (root writes through any mode; `chattr +i` stops it on ext4). Restored afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o555)
+    immutable = os.geteuid() == 0
+    if immutable and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        folder.chmod(0o755)
+        pytest.skip("chattr +i is not supported here, and root writes through a 0555 folder")
+    try:
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+def finished_job_with_artifact(path: str = "checkpoints/step-1.pt", body: bytes = b"weights"):
+    """A FINISHED job whose one artifact is really stored (so pull downloads it)."""
+    from cycle.api.keys import artifact_key
+    from emulator.models import Artifact
+    from emulator.platform import EmulatorPlatform
+    from emulator.storage import open_blob_store
+
+    platform = EmulatorPlatform()
+    job = platform.store.create_job("demo", agent_pid=os.getpid())
+    platform.store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
+    key, sha256 = artifact_key(job.name, path), hashlib.sha256(body).hexdigest()
+    open_blob_store(platform.home).put_bytes(key, body, sha256)
+    platform.store.add_artifact(job.id, Artifact(path, key, len(body), sha256, 1, 2))
+    return platform.job(job.name)
+
+
+def one_paragraph(result, exit_code: int, *words: str) -> None:
+    assert result.exit_code == exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output, (word, result.output)
+
+
+@pytest.mark.parametrize("command", ["pull", "tail"])
+def test_pull_and_tail_into_an_unwritable_project_folder_say_which_folder(home, tmp_path, command):
+    job = finished_job_with_artifact()
+    with unwritable(tmp_path / "ro") as folder:
+        result = run("job", command, job.name, "--project-dir", str(folder))
+    one_paragraph(result, 2, f"the folder {folder} is not writable", f"chmod u+w {folder}", "--project-dir")
+
+
+@pytest.mark.parametrize("command", ["pull", "tail"])
+def test_an_unwritable_artifacts_subfolder_names_that_subfolder(home, tmp_path, command):
+    job = finished_job_with_artifact()
+    checkpoints = tmp_path / "p" / ".cycleswap" / "jobs" / job.name / "artifacts" / "checkpoints"
+    with unwritable(checkpoints):
+        result = run("job", command, job.name, "--project-dir", str(tmp_path / "p"))
+        assert list(checkpoints.iterdir()) == []
+    one_paragraph(result, 2, f"the folder {checkpoints} is not writable", f"chattr -i {checkpoints}")
+
+
+def test_a_file_where_the_artifacts_subfolder_should_be_is_named(home, tmp_path):
+    job = finished_job_with_artifact()
+    artifacts = tmp_path / ".cycleswap" / "jobs" / job.name / "artifacts"
+    artifacts.mkdir(parents=True)
+    (artifacts / "checkpoints").write_text("in the way\n")
+    result = run("job", "pull", job.name, "--project-dir", str(tmp_path))
+    one_paragraph(result, 2, f"cannot write {artifacts / 'checkpoints'}", "move it aside")
+
+
+def test_pull_still_downloads_into_a_writable_folder(home, tmp_path):
+    job = finished_job_with_artifact()
+    result = run("job", "pull", job.name, "--project-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / ".cycleswap" / "jobs" / job.name / "artifacts" / "checkpoints" / "step-1.pt").read_bytes() \
+        == b"weights"
+
+
+# --- saving_into as pure logic: which OSError becomes which paragraph ---
+
+def raised_by(folder: Path, error: OSError, writing: Path | None = None) -> BaseException:
+    from cycle.pull import saving_into
+
+    with pytest.raises(BaseException) as caught:
+        with saving_into(folder, writing=writing):
+            raise error
+    return caught.value
+
+
+def test_a_full_disk_is_one_paragraph_with_exit_1(tmp_path):
+    folder = tmp_path / ".cycleswap" / "jobs" / "demo-1"
+    target = folder / "artifacts" / "big.bin"
+    for error in (OSError(errno.ENOSPC, "No space left on device", str(target)),
+                  OSError(errno.EDQUOT, "Disk quota exceeded")):  # a write on an open file names no path
+        raised = raised_by(folder, error, writing=target)
+        assert type(raised) is CycleError and raised.exit_code == 1
+        assert f"out of disk space writing {target}" in raised.message and "Free space" in raised.message
+
+
+def test_a_refused_write_under_the_project_is_bad_input_naming_its_folder(tmp_path):
+    folder = tmp_path / ".cycleswap" / "jobs" / "demo-1"
+    raised = raised_by(folder, PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".cycleswap")))
+    assert isinstance(raised, BadInput) and raised.exit_code == 2
+    assert f"the folder {tmp_path} is not writable" in raised.message
+
+
+def test_errors_that_are_not_about_saving_pass_unchanged(tmp_path):
+    folder = tmp_path / "project" / ".cycleswap" / "jobs" / "demo-1"
+    elsewhere = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "cycle-home" / "jobs.db"))
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")  # no path: not a write of ours
+    assert raised_by(folder, elsewhere) is elsewhere
+    assert raised_by(folder, reset, writing=folder / "output.log") is reset
