@@ -144,3 +144,36 @@ def test_errors_that_are_not_about_saving_pass_unchanged(tmp_path):
     reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")  # no path: not a write of ours
     assert raised_by(folder, elsewhere) is elsewhere
     assert raised_by(folder, reset, writing=folder / "output.log") is reset
+
+
+# --- `cycle project init` on a file or an unwritable folder (badinput 2) ---
+
+def test_init_of_a_file_names_the_folder_to_init_instead(home, tmp_path):
+    manifest = tmp_path / "a-file.toml"
+    manifest.write_text("x = 1\n")
+    result = run("project", "init", str(manifest))
+    one_paragraph(result, 2, f"{manifest} is a file, not a folder", f"`cycle project init {tmp_path}`")
+    assert manifest.read_text() == "x = 1\n"
+
+
+def test_project_test_of_a_file_tells_to_init_its_folder_which_then_works(home, tmp_path):
+    """`project test <file>` told the user to run `project init <file>`, which then crashed."""
+    a_file = tmp_path / "main.py"
+    a_file.write_text("print(1)\n")
+    told = run("project", "test", str(a_file))
+    one_paragraph(told, 2, f"Run `cycle project init {tmp_path}`")
+    result = run("project", "init", str(tmp_path))
+    assert result.exit_code == 0 and (tmp_path / ".cycleswap" / "run.sh").is_file(), result.output
+
+
+def test_init_of_an_unwritable_folder_names_it_and_writes_nothing(home, tmp_path):
+    with unwritable(tmp_path / "ro") as folder:
+        result = run("project", "init", str(folder))
+        assert list(folder.iterdir()) == []
+    one_paragraph(result, 2, f"cannot write {folder / '.cycleswap'}", f"chmod u+w {folder}")
+
+
+def test_init_where_cycleswap_is_a_file_says_so(home, tmp_path):
+    (tmp_path / ".cycleswap").write_text("")
+    result = run("project", "init", str(tmp_path))
+    one_paragraph(result, 2, f"cannot write {tmp_path / '.cycleswap'}", "move aside what is in the way")

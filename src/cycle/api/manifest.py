@@ -10,6 +10,7 @@ would only tell them minutes later.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -83,9 +84,10 @@ def find_project_root(start: Path) -> Path:
     for folder in (start, *start.parents):
         if manifest_path(folder).is_file():
             return folder
+    folder = start if start.is_dir() else start.parent  # `project init` takes a folder, never a file
     raise BadInput(
         f"No {CYCLESWAP_DIR}/{MANIFEST_NAME} in {start} or any folder above it. "
-        f"Run `cycle project init {start}` to create one, or pass the project folder."
+        f"Run `cycle project init {folder}` to create one, or pass the project folder."
     )
 
 
@@ -701,6 +703,9 @@ def init_project(project_dir: Path, name: str | None = None, force: bool = False
     keeping local environments and caches out of /app is written unless one exists (never replaced).
     """
     project_dir = project_dir.resolve()
+    if project_dir.exists() and not project_dir.is_dir():
+        raise BadInput(f"{project_dir} is a file, not a folder: `cycle project init` writes {CYCLESWAP_DIR}/ into the "
+                       f"project's root folder. Pass that folder, e.g. `cycle project init {project_dir.parent}`.")
     folder = project_dir / CYCLESWAP_DIR
     name = name or default_project_name(project_dir)
     if not NAME_RE.match(name):
@@ -721,7 +726,20 @@ def init_project(project_dir: Path, name: str | None = None, force: bool = False
     ignore_file = project_dir / ".cycleignore"
     if build_files and not ignore_file.exists():
         files[ignore_file] = DEFAULT_CYCLEIGNORE
-    folder.mkdir(parents=True, exist_ok=True)
-    for path, text in files.items():
-        path.write_text(text, encoding="utf-8")
+    _write_files(folder, files)
     return list(files)
+
+
+def _write_files(folder: Path, files: dict[Path, str]) -> None:
+    """`project init`'s writes; a folder it cannot write (read-only, immutable, a file in the way)
+    is bad input named with its fix, not a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        path = Path(os.fsdecode(error.filename)) if error.filename is not None else folder
+        raise BadInput(f"cannot write {path}: {error.strerror}. `cycle project init` needs to write "
+                       f"{CYCLESWAP_DIR}/ in {folder.parent}: make {path.parent} writable (`chmod u+w {path.parent}`; "
+                       f"a folder made immutable needs `chattr -i {path.parent}`), or move aside what is in the way, "
+                       "or init a project folder you can write.") from None
