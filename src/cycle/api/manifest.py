@@ -595,6 +595,33 @@ uv sync
 """
 
 
+# what each script is for, said when it is missing: the spec makes both part of every project
+SCRIPT_ROLES = {
+    "run.sh": ("every job runs `bash .cycleswap/run.sh` in /app",
+               "write it (the platform's default runs `uv run main.py`)"),
+    "build.sh": ("every image build runs it", "write it (an empty build.sh means no build step)"),
+}
+
+
+def check_scripts(root: Path) -> None:
+    """.cycleswap/run.sh and build.sh must be files before any job exists: a missing one used to
+    pass every check, then fail the job with exit 127 (a folder: 126) after its build, or a queued
+    upload long after. ManifestError lists each problem with its fix."""
+    problems = []
+    for script, (role, fix) in SCRIPT_ROLES.items():
+        path = root / CYCLESWAP_DIR / script
+        if path.is_file():
+            continue
+        if path.is_dir():
+            problems.append(f"{path}: is a folder, not a script; {role}, so the job would fail (exit 126). "
+                            f"Move the folder aside and {fix}.")
+        else:
+            problems.append(f"{path}: does not exist; {role}, so the job would fail (exit 127). {fix[0].upper()}"
+                            f"{fix[1:]}, or run `cycle project init` in an empty folder and copy its {script}.")
+    if problems:
+        raise ManifestError(problems)
+
+
 def default_manifest_text(name: str, build_files: list[str] | None = None) -> str:
     """The manifest `cycle project init` writes: the spec's defaults, with comments kept."""
     import tomlkit
