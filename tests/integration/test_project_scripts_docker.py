@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.platform import EmulatorPlatform
+
 from helpers import cli
 
 
