@@ -57,6 +57,8 @@ def saving_into(folder: Path, writing: Path | None = None) -> Iterator[None]:
             path, ours = Path(os.fsdecode(error.filename)), error.errno in OUT_OF_SPACE + REFUSED + IN_THE_WAY
         if not ours or path is None or not is_inside(os.path.abspath(folder.parents[2]), os.path.abspath(path)):
             raise
+        if writing is not None and path.parent == writing.parent:
+            path = writing  # the file being saved, not the temporary name it is written under
         raise save_error(error, path) from None
 
 
@@ -68,9 +70,9 @@ def save_error(error: OSError, path: Path) -> CycleError:
                           "no partial file under its final name. Free space on that disk, or pull into a project "
                           "folder on another disk (`cycle job pull JOB --project-dir PATH`).")
     if error.errno in REFUSED:
-        return BadInput(f"cannot write {path}: {error.strerror}; the folder {where} is not writable. Make it "
-                        f"writable (`chmod u+w {where}`; a folder made immutable needs `chattr -i {where}`), "
-                        "or pull into another project folder (`cycle job pull JOB --project-dir PATH`).")
+        return BadInput(f"cannot write {path.name}: {error.strerror}; the folder {where} is not writable. Make it "
+                        "writable (`chmod u+w FOLDER`, or `chattr -i FOLDER` if it was made immutable), or pull "
+                        "into another project folder (`cycle job pull JOB --project-dir PATH`).")
     return BadInput(f"cannot write {path}: {error.strerror}. Something in {where} is in the way (e.g. a file "
                     "where a folder should be); move it aside, or pull into another project folder "
                     "(`cycle job pull JOB --project-dir PATH`).")
