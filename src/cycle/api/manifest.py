@@ -10,6 +10,7 @@ would only tell them minutes later.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 import tomllib
@@ -766,7 +767,10 @@ def _write_files(folder: Path, files: dict[Path, str]) -> None:
             path.write_text(text, encoding="utf-8")
     except OSError as error:
         path = Path(os.fsdecode(error.filename)) if error.filename is not None else folder
-        raise BadInput(f"cannot write {path}: {error.strerror}. `cycle project init` needs to write "
-                       f"{CYCLESWAP_DIR}/ in {folder.parent}: make {path.parent} writable (`chmod u+w {path.parent}`; "
-                       f"a folder made immutable needs `chattr -i {path.parent}`), or move aside what is in the way, "
-                       "or init a project folder you can write.") from None
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = (f"make {path.parent} writable (`chmod u+w {path.parent}`, or `chattr -i {path.parent}` if it was "
+                   "made immutable)")
+        else:
+            fix = f"move aside what is in the way in {path.parent}"
+        raise BadInput(f"cannot write {path}: {error.strerror}. `cycle project init` writes {CYCLESWAP_DIR}/ in "
+                       f"{folder.parent}: {fix}, or init a project folder you can write.") from None
