@@ -62,6 +62,26 @@ def test_a_file_where_the_artifacts_subfolder_should_be_is_named(home, tmp_path)
     one_paragraph(result, 2, f"cannot write {artifacts / 'checkpoints'}", "move it aside")
 
 
+def test_pull_onto_a_full_disk_is_one_paragraph_and_leaves_no_partial_file(home, tmp_path):
+    """A real ENOSPC: the project lives on a 64 KiB tmpfs and the artifact is 256 KiB."""
+    import subprocess
+
+    job = finished_job_with_artifact("big.bin", b"x" * 256 * 1024)
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        result = run("job", "pull", job.name, "--project-dir", str(small))
+        artifacts = small / ".cycleswap" / "jobs" / job.name / "artifacts"
+        left = sorted(p.name for p in artifacts.iterdir())
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    one_paragraph(result, 1, f"out of disk space writing {artifacts / 'big.bin'}", "bytes free there", "Free space")
+    assert left == []  # neither the file nor its temporary .cycle-part- name
+
+
 def test_pull_still_downloads_into_a_writable_folder(home, tmp_path):
     job = finished_job_with_artifact()
     result = run("job", "pull", job.name, "--project-dir", str(tmp_path))
