@@ -44,7 +44,7 @@ class Starting:
                 claim: bool = True) -> Prepared:
         """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine.
         `claim`: the project's folder must own its name (not for a queued checkout of an upload)."""
-        from cycle.api.manifest import find_project_root, load_manifest
+        from cycle.api.manifest import check_scripts, find_project_root, load_manifest
         from emulator.config import image_for, version_env_name
         from emulator.engine import docker as runtime
         from emulator.engine import gpu
@@ -56,6 +56,7 @@ class Starting:
         # input first (the folder, the manifest, the flags, this machine), what is recorded after:
         # refused input leaves an empty home as it was (the store creates it on first use)
         manifest = load_manifest(find_project_root(project_dir))
+        check_scripts(manifest.root)  # a job without run.sh or build.sh would only fail after its build
         for _job_name, path in options.mounts:
             check_mount_path(path)
         if manifest.cuda and not options.cpu and not waits:

@@ -5,18 +5,24 @@ mapped back to a relative path that cannot hold '..' or be absolute, and the res
 stay inside artifacts/. Files land under a short temporary name in their folder (.cycle-part-<random>,
 never longer than the final name) and are renamed once complete and checked, so an interrupted
 pull never leaves a half-written file under its final name.
+
+A folder that cannot be written (read-only, immutable, a file where a folder should be) or a full
+disk ends in one paragraph naming the path and the fix (`saving_into`), never a traceback: pull,
+tail and the TUI's download all write through this module.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cycle.api import Artifact, Job, LogRecord, Platform
 from cycle.api.keys import artifact_relative, check_job_name, is_inside
-from cycle.errors import BadInput
+from cycle.errors import BadInput, CycleError
 from cycle.logline import log_line
 
 
@@ -28,6 +34,56 @@ def format_line(record: LogRecord) -> str:
 def job_folder(project_root: Path, job_name: str) -> Path:
     check_job_name(job_name)
     return project_root / ".cycleswap" / "jobs" / job_name
+
+
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
+IN_THE_WAY = (errno.EEXIST, errno.ENOTDIR, errno.EISDIR)
+
+
+@contextmanager
+def saving_into(folder: Path, writing: Path | None = None) -> Iterator[None]:
+    """Turn an OSError about a path under the project's root (folder is <root>/.cycleswap/jobs/<job>)
+    into one paragraph: exit 1 when the disk is full (nothing the input can fix), exit 2 when the
+    folder itself is the problem. `writing` names the file for errors that carry no path (a write
+    on an open file: only a full disk, since a connection reset carries no path either). Errors
+    about other paths (the emulator's home) or of other kinds pass unchanged."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            path, ours = writing, error.errno in OUT_OF_SPACE
+        else:
+            path, ours = Path(os.fsdecode(error.filename)), error.errno in OUT_OF_SPACE + REFUSED + IN_THE_WAY
+        if not ours or path is None or not is_inside(os.path.abspath(folder.parents[2]), os.path.abspath(path)):
+            raise
+        if writing is not None and path.parent == writing.parent:
+            path = writing  # the file being saved, not the temporary name it is written under
+        raise save_error(error, path) from None
+
+
+def save_error(error: OSError, path: Path) -> CycleError:
+    """The paragraph for `error` met while saving `path` into a project's folder."""
+    where = path.parent
+    if error.errno in OUT_OF_SPACE:
+        return CycleError(f"out of disk space writing {path} ({_free_space(where)}): the download stopped and left "
+                          "no partial file under its final name. Free space on that disk, or pull into a project "
+                          "folder on another disk (`cycle job pull JOB --project-dir PATH`).")
+    if error.errno in REFUSED:
+        return BadInput(f"cannot write {path.name}: {error.strerror}; the folder {where} is not writable. Make it "
+                        "writable (`chmod u+w FOLDER`, or `chattr -i FOLDER` if it was made immutable), or pull "
+                        "into another project folder (`cycle job pull JOB --project-dir PATH`).")
+    return BadInput(f"cannot write {path}: {error.strerror}. Something in {where} is in the way (e.g. a file "
+                    "where a folder should be); move it aside, or pull into another project folder "
+                    "(`cycle job pull JOB --project-dir PATH`).")
+
+
+def _free_space(folder: Path) -> str:
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return "free space unknown"
+    return f"{disk.f_bavail * disk.f_frsize} bytes free there"
 
 
 def local_path(folder: Path, job_name: str, key: str) -> Path:
@@ -62,13 +118,14 @@ class SyncResult:
 
 def write_output_log(folder: Path, records: Iterable[LogRecord]) -> Path:
     """output.log with every shipped line, replaced atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "output.log"
     part = folder / "output.log.part"
-    with open(part, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(format_line(record) + "\n")
-    os.replace(part, path)
+    with saving_into(folder, writing=part):
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(part, "w", encoding="utf-8") as f:
+            for record in records:
+                f.write(format_line(record) + "\n")
+        os.replace(part, path)
     return path
 
 
@@ -108,10 +165,19 @@ def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callabl
     if on_start:
         on_start(sum(a.size for a, _ in wanted))
     for artifact, target in wanted:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        platform.download_artifact(artifact, target, progress)
+        download_one(platform, artifact, target, folder, progress)
         result.downloaded.append(artifact.path)
         result.bytes += artifact.size
         if known is not None:
             known[artifact.key] = artifact.sha256
     return result
+
+
+def download_one(platform: Platform, artifact: Artifact, target: Path, folder: Path,
+                 progress: Callable[[int], None] | None = None) -> None:
+    """One artifact into `target` under <folder>/artifacts/ (its folders made first): the write
+    behind `job pull`, `job tail` and the TUI's download, so all three explain an unwritable
+    folder or a full disk the same way (saving_into)."""
+    with saving_into(folder, writing=target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        platform.download_artifact(artifact, target, progress)

@@ -361,3 +361,33 @@ def test_an_archived_jobs_artifacts_tab_wraps_its_explanation_at_80_columns():
             assert " ".join(" ".join(lines).split()) == ARCHIVED_TEXT
 
     asyncio.run(run())
+
+
+async def test_download_into_an_unwritable_folder_says_which_folder_and_the_app_lives_on(tmp_path):
+    """badinput 1: `d` shares `cycle job pull`'s write (cycle.pull.download_one), so an unwritable
+    artifacts/checkpoints is the same paragraph as a notice, not a crashed worker."""
+    import os
+
+    from rich.text import Text
+
+    checkpoints = tmp_path / ".cycleswap" / "jobs" / "trainer-4" / "artifacts" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    checkpoints.chmod(0o555)
+    if os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(checkpoints)]).returncode != 0:
+        pytest.skip("root writes through a 0555 folder, and chattr +i is not supported here")
+    app, platform = make_app(tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            browser = await artifacts_shown(pilot)
+            await pilot.press("enter")
+            await until(pilot, lambda: browser.folder == "checkpoints")
+            await pilot.press("j", "d")
+            await until(pilot, lambda: app._notifications)
+            await settle(pilot)
+            [message] = [Text.from_markup(n.message).plain for n in app._notifications]
+            assert f"the folder {checkpoints} is not writable" in message and "cannot write step-0" in message
+            assert platform.downloaded == [] and app.is_running
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(checkpoints)], check=True)
+        checkpoints.chmod(0o755)

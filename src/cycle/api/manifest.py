@@ -10,6 +10,8 @@ would only tell them minutes later.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -83,9 +85,10 @@ def find_project_root(start: Path) -> Path:
     for folder in (start, *start.parents):
         if manifest_path(folder).is_file():
             return folder
+    folder = start if start.is_dir() else start.parent  # `project init` takes a folder, never a file
     raise BadInput(
         f"No {CYCLESWAP_DIR}/{MANIFEST_NAME} in {start} or any folder above it. "
-        f"Run `cycle project init {start}` to create one, or pass the project folder."
+        f"Run `cycle project init {folder}` to create one, or pass the project folder."
     )
 
 
@@ -593,6 +596,33 @@ uv sync
 """
 
 
+# what each script is for, said when it is missing: the spec makes both part of every project
+SCRIPT_ROLES = {
+    "run.sh": ("every job runs `bash .cycleswap/run.sh` in /app",
+               "write it (the platform's default runs `uv run main.py`)"),
+    "build.sh": ("every image build runs it", "write it (an empty build.sh means no build step)"),
+}
+
+
+def check_scripts(root: Path) -> None:
+    """.cycleswap/run.sh and build.sh must be files before any job exists: a missing one used to
+    pass every check, then fail the job with exit 127 (a folder: 126) after its build, or a queued
+    upload long after. ManifestError lists each problem with its fix."""
+    problems = []
+    for script, (role, fix) in SCRIPT_ROLES.items():
+        path = root / CYCLESWAP_DIR / script
+        if path.is_file():
+            continue
+        if path.is_dir():
+            problems.append(f"{path}: is a folder, not a script; {role}, so the job would fail (exit 126). "
+                            f"Move the folder aside and {fix}.")
+        else:
+            problems.append(f"{path}: does not exist; {role}, so the job would fail (exit 127). {fix[0].upper()}"
+                            f"{fix[1:]}, or run `cycle project init` in an empty folder and copy its {script}.")
+    if problems:
+        raise ManifestError(problems)
+
+
 def default_manifest_text(name: str, build_files: list[str] | None = None) -> str:
     """The manifest `cycle project init` writes: the spec's defaults, with comments kept."""
     import tomlkit
@@ -701,6 +731,9 @@ def init_project(project_dir: Path, name: str | None = None, force: bool = False
     keeping local environments and caches out of /app is written unless one exists (never replaced).
     """
     project_dir = project_dir.resolve()
+    if project_dir.exists() and not project_dir.is_dir():
+        raise BadInput(f"{project_dir} is a file, not a folder: `cycle project init` writes {CYCLESWAP_DIR}/ into the "
+                       f"project's root folder. Pass that folder, e.g. `cycle project init {project_dir.parent}`.")
     folder = project_dir / CYCLESWAP_DIR
     name = name or default_project_name(project_dir)
     if not NAME_RE.match(name):
@@ -721,7 +754,23 @@ def init_project(project_dir: Path, name: str | None = None, force: bool = False
     ignore_file = project_dir / ".cycleignore"
     if build_files and not ignore_file.exists():
         files[ignore_file] = DEFAULT_CYCLEIGNORE
-    folder.mkdir(parents=True, exist_ok=True)
-    for path, text in files.items():
-        path.write_text(text, encoding="utf-8")
+    _write_files(folder, files)
     return list(files)
+
+
+def _write_files(folder: Path, files: dict[Path, str]) -> None:
+    """`project init`'s writes; a folder it cannot write (read-only, immutable, a file in the way)
+    is bad input named with its fix, not a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        path = Path(os.fsdecode(error.filename)) if error.filename is not None else folder
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = (f"make {path.parent} writable (`chmod u+w {path.parent}`, or `chattr -i {path.parent}` if it was "
+                   "made immutable)")
+        else:
+            fix = f"move aside what is in the way in {path.parent}"
+        raise BadInput(f"cannot write {path}: {error.strerror}. `cycle project init` writes {CYCLESWAP_DIR}/ in "
+                       f"{folder.parent}: {fix}, or init a project folder you can write.") from None

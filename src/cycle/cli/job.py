@@ -429,11 +429,14 @@ def tail(
     """
     from cycle.cli.output import build_explanation, is_build_explanation, job_exit_code
     from cycle.platform import reading_platform
-    from cycle.pull import format_line, sync_artifacts
+    from cycle.pull import format_line, saving_into, sync_artifacts
 
     platform = reading_platform()
     folder = _folder(platform, platform.job(name), project_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / "output.log"
+    with saving_into(folder, writing=log_path):
+        folder.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "w", encoding="utf-8")
     known: dict[str, str] = {}
     warned = False
 
@@ -450,7 +453,7 @@ def tail(
             _warn_queue(job)
 
     held: list[str] = []  # a failed build's explanation: printed once, last, as `project test` does
-    with open(folder / "output.log", "w", encoding="utf-8") as log:
+    with saving_into(folder, writing=log_path), log:  # a full disk while writing output.log: one paragraph
         def write(record) -> None:
             line = format_line(record)
             if record.stream.value == "system" and is_build_explanation(record.text):

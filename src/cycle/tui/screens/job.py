@@ -272,7 +272,8 @@ class JobScreen(Screen):
 
     @work(thread=True, exclusive=True, group="download")
     def _download(self, paths: list[str]) -> None:
-        from cycle.pull import SyncResult, changed_artifacts, job_folder
+        from cycle.errors import CycleError
+        from cycle.pull import SyncResult, changed_artifacts, download_one, job_folder
 
         browser = self.query_one(ArtifactBrowser)
         root = self.platform.project_root(self.job)
@@ -286,8 +287,11 @@ class JobScreen(Screen):
         total = sum(a.size for a, _ in wanted) or 1
         done = 0
         for artifact, target in wanted:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.platform.download_artifact(artifact, target)
+            try:  # an unwritable folder or a full disk: the paragraph `cycle job pull` prints
+                download_one(self.platform, artifact, target, folder)
+            except CycleError as error:
+                self.app.call_from_thread(self.notify, error.message, severity="error")
+                return
             result.downloaded.append(artifact.path)
             done += artifact.size
             self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")

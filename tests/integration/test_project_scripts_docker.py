@@ -1,0 +1,56 @@
+"""A project without .cycleswap/run.sh or build.sh (or with a folder in their place) is refused
+where the project is checked, before any job exists (badinput 3): `project test`, `--detach` and
+`project upload` exit 2 naming the file; nothing is created, built or uploaded."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.platform import EmulatorPlatform
+
+from helpers import cli
+
+
+@pytest.fixture
+def refused(project, home):
+    """Runs a command on the project and checks it was refused up front: exit 2, the file named, no job."""
+    def check(script: str, problem: str, *command: str) -> str:
+        result = cli(*command, str(project.root))
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+        assert result.exit_code == 2, result.output
+        assert f"{project.root / '.cycleswap' / script}: {problem}" in result.output, result.output
+        assert "Traceback" not in result.output
+        platform = EmulatorPlatform()
+        assert platform.jobs() == [] and platform.store.project_versions(project.name) == []
+        assert platform.store.project_root(project.name) is None  # the name was not even claimed
+        return result.output
+
+    return check
+
+
+@pytest.mark.parametrize("command", [("project", "test"), ("project", "test", "--detach"), ("project", "upload")])
+def test_a_missing_run_sh_is_refused_before_any_job(project, refused, command):
+    (project.root / ".cycleswap" / "run.sh").unlink()
+    output = refused("run.sh", "does not exist", *command)
+    assert "exit 127" in output and "uv run main.py" in output
+
+
+def test_a_folder_named_run_sh_is_refused_before_any_job(project, refused):
+    (project.root / ".cycleswap" / "run.sh").unlink()
+    (project.root / ".cycleswap" / "run.sh").mkdir()
+    assert "exit 126" in refused("run.sh", "is a folder, not a script", "project", "test")
+
+
+@pytest.mark.parametrize("command", [("project", "test"), ("project", "upload")])
+def test_a_missing_build_sh_is_refused_before_any_build(project, refused, command):
+    """The spec makes build.sh part of every project (it is hashed into the build key and run on a
+    cache miss): missing, the build failed with exit 127. An empty one is the way to build nothing."""
+    (project.root / ".cycleswap" / "build.sh").unlink()
+    assert "an empty build.sh means no build step" in refused("build.sh", "does not exist", *command)
+
+
+def test_both_missing_are_named_together(project, refused):
+    (project.root / ".cycleswap" / "run.sh").unlink()
+    (project.root / ".cycleswap" / "build.sh").unlink()
+    output = refused("run.sh", "does not exist", "project", "test")
+    assert f"{project.root / '.cycleswap' / 'build.sh'}: does not exist" in output
