@@ -53,8 +53,9 @@ def test(
     """Build the project's image (cached) and run .cycleswap/run.sh in it once, exactly as the platform would.
 
     Output shows live: the job's stdout on stdout, its stderr on stderr (a progress bar redrawn
-    with \\r shows as it is drawn), system events on stderr marked [system]. Exits with the job's exit code (130 when cancelled with Ctrl-C here, 1 when
-    cancelled elsewhere: `cycle job cancel`, a SIGTERM).
+    with \\r shows as it is drawn), system events on stderr marked [system]. Exits with the job's
+    exit code (130 when cancelled with Ctrl-C here, 1 when cancelled elsewhere: `cycle job
+    cancel`, a SIGTERM).
     """
     from cycle.api import TestOptions
     from cycle.cli.output import is_build_explanation, job_exit_code, live_sink
