@@ -102,8 +102,19 @@ def test_a_progress_bar_shows_as_it_is_drawn_and_its_whole_line_only_completes_i
         ([(0, Stream.STDOUT, "\rstep 1/3\rstep 2/3\rstep 3/3"), (1, Stream.STDOUT, "next")], [(Stream.STDOUT, "ta")]),
         ([(3, Stream.STDOUT, "tail"), (2, Stream.STDERR, "warning")], []),
     ])
-    assert screen.got["out"] == "\rstep 1/3\rstep 2/3\rstep 3/3\nnext\ntail\n"  # nothing twice
-    assert screen.got["err"] == "warning\n"
+    # one open line on the screen at a time (stderr's piece ends stdout's bar line, and back), nothing twice
+    assert screen.screen == "\rstep 1/3\rstep 2/3\nwarn\n\rstep 3/3\nnext\ntail\ning\n"
+    assert screen.got["out"].replace("\n", "") == "\rstep 1/3\rstep 2/3\rstep 3/3nexttail"
+    assert screen.got["err"].replace("\n", "") == "warning"
+
+
+def test_unfinished_lines_of_both_streams_are_not_glued_on_one_screen(monkeypatch):
+    screen = raw_shown(monkeypatch, [
+        ([], [(Stream.STDERR, "err-done")]),
+        ([], [(Stream.STDOUT, "done")]),
+        ([(0, Stream.STDERR, "err-done"), (1, Stream.STDOUT, "done")], []),
+    ])
+    assert screen.screen == "err-done\ndone\n"
 
 
 def test_a_system_event_starts_a_new_line_after_a_piece_on_stderr(monkeypatch):

@@ -70,6 +70,8 @@ class LiveSink:
                 text = self._rest_of_line(stream, out, text)
                 if text is None:
                     return
+            if self._mid_line:
+                self._end_other_line(out)
             self._waiting.append(text)
             return
         if self.hold_back(text):
@@ -83,6 +85,7 @@ class LiveSink:
         """Part of a stdout or stderr line not yet ended by a newline: written as it is, at once."""
         out = sys.stdout if stream == "stdout" else sys.stderr
         self.flush()
+        self._end_other_line(out)
         out.write(text)
         out.flush()
         self._shown[stream] = self._shown.get(stream, "") + text
@@ -97,6 +100,16 @@ class LiveSink:
             return "\n" + text if out in self._mid_line else text
         rest = text[len(shown):]
         return None if not rest and out not in self._mid_line else rest
+
+    def _end_other_line(self, out) -> None:
+        """Before `out` writes: a line the other stream left open on the same screen is ended there
+        (a progress bar on stderr, then a print on stdout: each on a line of its own, not glued as
+        raw bytes would show them). Its whole line, when it comes, adds only what was not shown."""
+        for other in [stream for stream in self._mid_line if stream is not out]:
+            if _same_screen():
+                other.write("\n")
+                other.flush()
+                self._mid_line.discard(other)
 
     def _start_system_line(self) -> None:
         """A new line on stderr's screen when a piece left it mid-line, so the event is not glued to it."""
@@ -118,13 +131,14 @@ class LiveSink:
 
 def _same_screen() -> bool:
     """Whether stdout and stderr write to the same place (one terminal): a line left open on one
-    shows where the other writes next."""
+    shows where the other writes next. When they are not both files (a capture that may mix
+    them), they are taken as one: an extra line break is better than two lines glued."""
     import os
 
     try:
         return os.path.sameopenfile(sys.stdout.fileno(), sys.stderr.fileno())
-    except (AttributeError, OSError, ValueError):  # not files (a test's capture): apart
-        return False
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 def wait_unless_reader_left(seconds: float) -> None:
