@@ -56,7 +56,7 @@ class LineSplitter:
     """Whole lines of stdout and stderr from their payloads, each stamped when its first byte came."""
 
     def __init__(self) -> None:
-        self._partial: dict[bool, tuple[int, bytes]] = {}
+        self._partial: dict[bool, tuple[int, bytearray]] = {}  # per stream: (first byte's time, the line so far)
         self._shown: dict[bool, tuple[int, codecs.IncrementalDecoder]] = {}  # bytes given as pieces, decoder
 
     def feed(self, stream: int, payload: bytes, ts_ns: int) -> list[Record]:
@@ -64,15 +64,17 @@ class LineSplitter:
             return []
         stderr = stream == STDERR
         last_newline = payload.rfind(b"\n")
-        if last_newline < 0:
-            first_ts, head = self._partial.get(stderr, (ts_ns, b""))
-            self._partial[stderr] = (first_ts, head + payload)
+        if last_newline < 0:  # grown in place: a bar redrawn for hours without a newline is one long line
+            if (partial := self._partial.get(stderr)) is None:
+                self._partial[stderr] = (ts_ns, bytearray(payload))
+            else:
+                partial[1].extend(payload)
             return []
         first_ts, head = self._partial.pop(stderr, (ts_ns, b""))
         self._shown.pop(stderr, None)
         lines = (head + payload[:last_newline]).decode("utf-8", errors="replace").split("\n")
         if last_newline + 1 < len(payload):
-            self._partial[stderr] = (ts_ns, payload[last_newline + 1:])
+            self._partial[stderr] = (ts_ns, bytearray(payload[last_newline + 1:]))
         records = [(ts_ns, stderr, line) for line in lines]
         records[0] = (first_ts, stderr, lines[0])
         return records

@@ -57,7 +57,7 @@ class LiveSink:
         self.system_style = ("\x1b[2;3m", "\x1b[0m") if sys.stderr.isatty() else ("", "")
         self._waiting: list[str] = []
         self._waiting_on = None  # the stream (sys.stdout or sys.stderr) the waiting lines go to
-        self._shown: dict[str, str] = {}  # per job stream, what its unfinished line showed so far
+        self._shown: dict[str, list[str]] = {}  # per job stream, the pieces its unfinished line showed so far
         self._mid_line: set = set()  # the terminal streams (sys.stdout, sys.stderr) a piece left mid-line
 
     def __call__(self, ts_ns: int, stream, text: str) -> None:
@@ -88,14 +88,14 @@ class LiveSink:
         self._end_other_line(out)
         out.write(text)
         out.flush()
-        self._shown[stream] = self._shown.get(stream, "") + text
+        self._shown.setdefault(stream, []).append(text)  # joined once, when its line comes whole
         self._mid_line.add(out)
 
     def _rest_of_line(self, stream, out, text: str) -> str | None:
         """What of the whole line `text` its pieces did not show yet (the line itself when the
         pieces do not start it, which a consistent splitter never gives: on a line of its own);
         None when all of it shows and a system event already started a new line after it."""
-        shown = self._shown.pop(stream)
+        shown = "".join(self._shown.pop(stream))
         if not text.startswith(shown):
             return "\n" + text if out in self._mid_line else text
         rest = text[len(shown):]
