@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import typer
@@ -20,14 +19,6 @@ from cycle.cli import app
 from emulator.models import JobState
 
 CYCLE = [sys.executable, "-c", "from cycle.cli import main; main()"]
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "cycle-home"
-    folder.mkdir()
-    monkeypatch.setenv("CYCLE_HOME", str(folder))
-    return folder
 
 
 def make_jobs(count: int, project: str = "demo", state: JobState | None = None) -> list:

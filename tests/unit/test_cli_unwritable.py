@@ -15,14 +15,6 @@ from cycle.cli import app
 from cycle.errors import BadInput, CycleError
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "cycle-home"
-    folder.mkdir()
-    monkeypatch.setenv("CYCLE_HOME", str(folder))
-    return folder
-
-
 def run(*args: str):
     return CliRunner().invoke(app, list(args))
 
