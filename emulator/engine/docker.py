@@ -123,7 +123,9 @@ def _output_batches(socket, clock: Callable[[], int] = time.time_ns) -> Iterator
         while data := _read_quietly(read, socket):
             now = clock()
             batch = [record for stream, payload in frames.feed(data) for record in lines.feed(stream, payload, now)]
-            pieces = lines.pieces()
+            # a full read means more is waiting: the unfinished line's pieces wait for a short one (a
+            # loud job's reads all end mid-line, and a piece per read would cost it a write each)
+            pieces = lines.pieces() if len(data) < READ_SIZE else []
             if batch or pieces:
                 yield OutputBatch(batch, pieces)
         tail = lines.finish()

@@ -59,6 +59,7 @@ class LiveSink:
         self._waiting_on = None  # the stream (sys.stdout or sys.stderr) the waiting lines go to
         self._shown: dict[str, list[str]] = {}  # per job stream, the pieces its unfinished line showed so far
         self._mid_line: set = set()  # the terminal streams (sys.stdout, sys.stderr) a piece left mid-line
+        self._one_screen = _same_screen()  # asked once: two fstat calls per line cost a loud job ~5x
 
     def __call__(self, ts_ns: int, stream, text: str) -> None:
         if stream == "stdout" or stream == "stderr":  # Stream is a str enum: no .value lookup per line
@@ -72,6 +73,7 @@ class LiveSink:
                     return
             if self._mid_line:
                 self._end_other_line(out)
+                self._mid_line.discard(out)  # the line queued ends it: flush writes its newline
             self._waiting.append(text)
             return
         if self.hold_back(text):
@@ -86,10 +88,11 @@ class LiveSink:
         out = sys.stdout if stream == "stdout" else sys.stderr
         self.flush()
         self._end_other_line(out)
-        out.write(text)
-        out.flush()
+        # noted before it is written: an interrupt after the write must not show it again later
         self._shown.setdefault(stream, []).append(text)  # joined once, when its line comes whole
         self._mid_line.add(out)
+        out.write(text)
+        out.flush()
 
     def _rest_of_line(self, stream, out, text: str) -> str | None:
         """What of the whole line `text` its pieces did not show yet (the line itself when the
@@ -105,17 +108,18 @@ class LiveSink:
         """Before `out` writes: a line the other stream left open on the same screen is ended there
         (a progress bar on stderr, then a print on stdout: each on a line of its own, not glued as
         raw bytes would show them). Its whole line, when it comes, adds only what was not shown."""
+        if not self._one_screen:
+            return
         for other in [stream for stream in self._mid_line if stream is not out]:
-            if _same_screen():
-                other.write("\n")
-                other.flush()
-                self._mid_line.discard(other)
+            other.write("\n")
+            other.flush()
+            self._mid_line.discard(other)
 
     def _start_system_line(self) -> None:
         """A new line on stderr's screen when a piece left it mid-line, so the event is not glued to it."""
-        if sys.stderr in self._mid_line or (sys.stdout in self._mid_line and _same_screen()):
+        if sys.stderr in self._mid_line or (sys.stdout in self._mid_line and self._one_screen):
             sys.stderr.write("\n")
-            if _same_screen():
+            if self._one_screen:
                 self._mid_line.clear()
             else:
                 self._mid_line.discard(sys.stderr)
