@@ -42,18 +42,16 @@ class RecoveryStrategy:
         ctx = self.ctx
         old = ctx.stay.machine
         lost = self.leave(request)
+        self.wipe(old)  # what leave() reported is read; nothing after reads that folder (restores come from storage)
         move_id = self.record(old, request, lost)
         target = machine.claim(ctx, prefer=request.target, exclude=old)
         ctx.event(f"reassignment: {old} -> {target}")
+        restored, seconds = self.restore(target)
         try:
-            restored, seconds = self.restore(target)
-            try:
-                self.restart(target, restored, seconds, move_id)
-            except StartFailed as failure:
-                ctx.event(f"job failed to restart after the move: {failure}")
-                return ctx.end(JobState.FAILED, reason="START_FAILED")
-        finally:
-            self.wipe(old)  # whatever became of the restart: the old machine keeps nothing of the job
+            self.restart(target, restored, seconds, move_id)
+        except StartFailed as failure:
+            ctx.event(f"job failed to restart after the move: {failure}")
+            return ctx.end(JobState.FAILED, reason="START_FAILED")
         return None
 
     def leave(self, request: MoveRequest) -> list[str]:
@@ -87,9 +85,10 @@ class RecoveryStrategy:
 
     def wipe(self, old: str) -> None:
         """Remove the job's folder on the machine it left (its /artifacts), as the platform wipes
-        that machine: over many moves the folders would fill the disk. Run once the old container
-        is gone and what leave() reported (the lost files) and restore() needed (storage, never
-        this folder) has been read. A failure is a system event; the job goes on."""
+        that machine: over many moves the folders would fill the disk. Run as soon as the old
+        container is gone and leave() has listed the lost files, so that no later step (waiting
+        for a machine, which a cancel can end; the restore, which reads storage, never this
+        folder) can leave it behind. A failure is a system event; the job goes on."""
         folder = job_folder(self.ctx.home, old, self.ctx.job.name)
         try:
             remove_tree(folder)
