@@ -54,3 +54,14 @@ def test_both_missing_are_named_together(project, refused):
     (project.root / ".cycleswap" / "build.sh").unlink()
     output = refused("run.sh", "does not exist", "project", "test")
     assert f"{project.root / '.cycleswap' / 'build.sh'}: does not exist" in output
+
+
+@pytest.mark.parametrize("command", [("project", "test"), ("project", "upload")])
+def test_a_run_sh_that_is_a_link_is_refused_as_uploads_copy_no_links(project, refused, command):
+    """Uploads copy files, never links: a linked run.sh passed the check and left a queued job
+    without it (exit 127 after its build)."""
+    script = project.root / ".cycleswap" / "run.sh"
+    (project.root / "run-real.sh").write_text(script.read_text())
+    script.unlink()
+    script.symlink_to("../run-real.sh")
+    assert "cp --remove-destination" in refused("run.sh", "is a link", *command)

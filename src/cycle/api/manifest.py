@@ -611,6 +611,11 @@ def check_scripts(root: Path) -> None:
     problems = []
     for script, (role, fix) in SCRIPT_ROLES.items():
         path = root / CYCLESWAP_DIR / script
+        if path.is_symlink():  # is_file() follows it, but an upload copies files, never links
+            problems.append(f"{path}: is a link; {role}, and `cycle project upload` copies files, not links, so a "
+                            f"queued job would not find it (exit 127). Make it a file: cp --remove-destination "
+                            f"\"$(readlink -f {path})\" {path}.")
+            continue
         if path.is_file():
             continue
         if path.is_dir():
