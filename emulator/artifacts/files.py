@@ -86,12 +86,29 @@ def signature_of(path: str | Path, inside: str) -> Signature | None:
 
 def _target_signature(link: str | Path, inside: str) -> Signature | None:
     """(size, mtime_ns) of the regular file `link` resolves to when that is under `inside`, else
-    None. Metadata only: its bytes are read by the uploader alone, after its own inside check."""
+    None. Metadata only: its bytes are read by the uploader alone, after its own inside check.
+    A link whose own text leaves /artifacts (absolute, or `..` past it) is not resolved at all, so
+    no path outside is even looked up; one that stays is resolved, then opened without following
+    anything further (O_PATH | O_NOFOLLOW) and checked to be under `inside` by what the kernel
+    opened, before its fstat: a folder swapped for a link meanwhile cannot show a host file."""
+    link = os.fspath(link)
+    try:
+        text = os.readlink(link)
+    except OSError:  # no longer a link
+        return None
+    if not os.path.normpath(os.path.join(os.path.realpath(os.path.dirname(link)), text)).startswith(inside):
+        return None
     real = os.path.realpath(link)
     if not real.startswith(inside):
         return None
     try:
-        info = os.stat(real)
-    except OSError:  # dangling, a loop
+        fd = os.open(real, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # dangling, a loop, gone
         return None
+    try:
+        if not os.readlink(f"/proc/self/fd/{fd}").startswith(inside):
+            return None
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
     return (info.st_size, info.st_mtime_ns) if statmod.S_ISREG(info.st_mode) else None
