@@ -72,3 +72,10 @@ def test_job_logs_since_an_epoch_time_starts_at_that_ns(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert [line.split("] ", 1)[1] for line in result.stdout.splitlines()] == [f"line {i}" for i in range(5, 10)]
     assert "seconds since the epoch" in CliRunner().invoke(app, ["job", "logs", "--help"]).stdout
+
+
+@pytest.mark.parametrize(("since", "noted"), [("90", True), ("20261124", True), ("1700000000", False)])
+def test_an_epoch_time_before_2001_is_read_so_with_a_note_on_what_was_maybe_meant(since, noted, capsys):
+    assert parse_since(since) == int(since) * 10**9  # as docker reads it
+    note = capsys.readouterr().err
+    assert (f"for an age write {since}s" in note) is noted and ("2026-11-24" in note) is noted

@@ -157,6 +157,7 @@ def _stream(stream: str | None):
 
 
 LATEST_NS = 2**63 - 1  # the latest time a log's ts_ns holds (sqlite's INTEGER: 64 bits, year 2262)
+EPOCH_NOTE_BEFORE_NS = 10**18  # 2001-09-09: an epoch --since earlier than that is more likely a slip
 
 
 def parse_since(text: str) -> int:
@@ -179,7 +180,13 @@ def parse_since(text: str) -> int:
         if match.group(2) and len(match.group(2)) > 9:
             fail(f"--since {text!r} has {len(match.group(2))} digits after the point: seconds since the epoch "
                  "take at most 9 (nanoseconds, the finest a log's time holds), e.g. 1700000000.123456789.")
-        return _clamped(_ns_of_number(given))
+        ns = _ns_of_number(given)
+        if ns < EPOCH_NOTE_BEFORE_NS:  # `--since 90` (an age without its unit?) or `--since 20261124` (a date?)
+            sys.stderr.write(f"note: --since {given} is read as seconds since the epoch, "
+                             f"{datetime.fromtimestamp(ns // 10**9, timezone.utc):%Y-%m-%d %H:%M:%S} UTC, as "
+                             f"`docker logs --since` reads it; for an age write {given}s or {given}m, for a date "
+                             "2026-11-24.\n")
+        return _clamped(ns)
     if match := re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", given):
         age = _ns_of_number(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
         return _clamped(time.time_ns() - age)
