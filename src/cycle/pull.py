@@ -120,12 +120,16 @@ def write_output_log(folder: Path, records: Iterable[LogRecord]) -> Path:
     """output.log with every shipped line, replaced atomically."""
     path = folder / "output.log"
     part = folder / "output.log.part"
-    with saving_into(folder, writing=part):
+    with saving_into(folder, writing=path):
         folder.mkdir(parents=True, exist_ok=True)
-        with open(part, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(format_line(record) + "\n")
-        os.replace(part, path)
+        try:
+            with open(part, "w", encoding="utf-8") as f:
+                for record in records:
+                    f.write(format_line(record) + "\n")
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)  # a full disk, Ctrl-C: no half log left beside the last whole one
+            raise
     return path
 
 

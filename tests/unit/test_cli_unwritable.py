@@ -149,3 +149,18 @@ def test_init_where_cycleswap_is_a_file_says_so(home, tmp_path):
     (tmp_path / ".cycleswap").write_text("")
     result = run("project", "init", str(tmp_path))
     one_paragraph(result, 2, f"cannot write {tmp_path / '.cycleswap'}", "move aside what is in the way")
+
+
+def test_a_log_that_cannot_be_written_whole_names_output_log_and_leaves_no_part(tmp_path):
+    from cycle.pull import write_output_log
+
+    folder = tmp_path / "project" / ".cycleswap" / "jobs" / "demo-1"
+
+    def records():
+        yield from []
+        raise OSError(errno.ENOSPC, "No space left on device")  # a write on the open file: no path
+
+    with pytest.raises(CycleError) as failed:
+        write_output_log(folder, records())
+    assert f"writing {folder / 'output.log'} " in str(failed.value) and failed.value.exit_code == 1
+    assert sorted(p.name for p in folder.iterdir()) == []  # neither output.log nor output.log.part
