@@ -18,7 +18,7 @@ from helpers import cli, wait_state
 
 # a whole line on each stream, then a progress line on each with no newline
 PROGRESS = "echo ready >&2; printf '\\rerr 2/60' >&2; printf 'first\\n'; printf '\\rstep 1/60\\rstep 2/60'; " \
-           "sleep 120\n"
+           ": > /artifacts/printed; sleep 120\n"  # the file says: everything above is printed
 STDOUT_LOG = ["first", "\rstep 1/60\rstep 2/60"]
 STDERR_LOG = ["ready", "\rerr 2/60"]
 
@@ -83,9 +83,8 @@ def test_job_cancel_of_a_detached_job_keeps_the_last_partial_line_in_the_log(pro
     assert started.exit_code == 0, started.output
     name = started.output.strip()
     deadline = time.monotonic() + 90
-    while "ready" not in partial_text(name)[1] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)  # the partial lines were printed right after "ready": read by the agent by now
+    while not list(home.glob(f"machines/*/artifacts/{name}/printed")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the job printed its partial lines: the cancel must not lose them
     cancelled = cli("job", "cancel", name)
     assert cancelled.exit_code == 0, cancelled.output
     wait_state(name, (JobState.CANCELLED,), 30)
