@@ -106,20 +106,44 @@ def test_symlink_escape_from_the_container_is_skipped(project, home, s3_storage)
 def test_a_link_to_a_checkpoint_rewritten_every_epoch_is_stored_with_its_newest_bytes(project, home, s3_storage,
                                                                                        tmp_path):
     """`latest.pt -> ckpt.pt` made once, then only ckpt.pt rewritten: storage's latest.pt follows it
-    while the job runs (v2) and at its end (v3, written last, no pause: the end-of-job rescan)."""
+    while the job runs (v2: the job writes it once v1 of the link is stored, and v3 once v2 is) and
+    at its end (v3, written last, no pause: the end-of-job rescan)."""
     project.write(".cycleswap/run.sh", """\
         echo v1 > /artifacts/ckpt.pt
         ln -s ckpt.pt /artifacts/latest.pt
-        sleep 2
+        for i in $(seq 600); do [ -e /artifacts/go-2 ] && break; sleep 0.1; done  # at most 60 s: then it fails
         echo v2 > /artifacts/ckpt.pt
-        sleep 2
+        for i in $(seq 600); do [ -e /artifacts/go-3 ] && break; sleep 0.1; done
         echo v3 > /artifacts/ckpt.pt
         """)
-    run = project.test()
+    wanted = [hashlib.sha256(b"v%d\n" % i).hexdigest() for i in (1, 2, 3)]
+    done = threading.Event()
+
+    def go_once_stored() -> None:
+        """Tell the job to write the next version once the link's current one is stored (a go file in
+        its /artifacts folder on the host): no pause the machine's load could outrun."""
+        for step in (2, 3):
+            while not done.is_set():
+                jobs = EmulatorPlatform().jobs(limit=1)
+                versions = [] if not jobs else [a.sha256 for a in EmulatorPlatform().store.artifact_versions(
+                    jobs[0].id) if a.path == "latest.pt"]
+                if versions == wanted[:step - 1]:
+                    for folder in home.glob(f"machines/*/artifacts/{jobs[0].name}"):
+                        (folder / f"go-{step}").touch()
+                    break
+                time.sleep(0.1)
+
+    helper = threading.Thread(target=go_once_stored, daemon=True)
+    helper.start()
+    try:
+        run = project.test()
+    finally:
+        done.set()
+        helper.join(timeout=10)
     assert run.exit_code == 0, run.output
     assert stored(s3_storage, run.job.name, "latest.pt", tmp_path) == b"v3\n"
     versions = [a.sha256 for a in EmulatorPlatform().store.artifact_versions(run.job.id) if a.path == "latest.pt"]
-    assert [hashlib.sha256(b"v%d\n" % i).hexdigest() for i in (1, 2, 3)] == versions
+    assert versions == wanted
 
 
 def test_upload_error_when_storage_dies_and_the_script_succeeds(project, home, monkeypatch, tmp_path_factory):
