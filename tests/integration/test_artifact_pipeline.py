@@ -191,22 +191,25 @@ def test_a_link_is_stored_again_when_only_its_target_changes(tmp_path):
 def test_a_link_settles_only_once_its_target_stopped_changing(tmp_path):
     """The link's window restarts with each write to its target, as the target's does: a
     slowly written target is never stored half-written under the link's name."""
-    root, store, rec, pipeline = make(tmp_path, stability=1.0)
+    root, store, rec, pipeline = make(tmp_path, stability=2.0)
     with open(root / "model.bin", "wb") as f:
-        for chunk in range(6):
-            f.write(bytes([chunk]) * 10_000)
+        for chunk in range(20):
+            f.write(bytes([chunk]) * 3_000)
             f.flush()
             if chunk == 0:
                 (root / "latest.bin").symlink_to("model.bin")
-            time.sleep(0.3)  # 1.8 s of writes, pausing under the window: the link is never stable meanwhile
+            # 4 s of writes, each pause a tenth of the window (a stall of 1.8 s would be needed to
+            # fail by chance); a link judged by its own lstat was stable 2 s after it was made
+            time.sleep(0.2)
     report = pipeline.finish()
     assert [a.size for a in report.uploaded if a.path == "latest.bin"] == [60_000]
-    assert stored_bytes(store, tmp_path, "latest.bin") == b"".join(bytes([c]) * 10_000 for c in range(6))
+    assert stored_bytes(store, tmp_path, "latest.bin") == b"".join(bytes([c]) * 3_000 for c in range(20))
 
 
 def test_a_link_out_whose_target_changes_is_still_skipped_once(tmp_path):
-    """A link's signature follows its target's, so a host file that changes brings a link out of
-    /artifacts back to the queue at the end: it is skipped again, never read, and reported once."""
+    """A host file behind a link out of /artifacts that changes does not bring the link back (its
+    signature is its own lstat: the target is not even looked up), and were it queued again it
+    would be skipped again, never read, and reported once."""
     outside = tmp_path / "host.log"
     outside.write_text("one")
     root, store, rec, pipeline = make(tmp_path)
