@@ -20,7 +20,7 @@ from emulator.pids import pid_alive
 from emulator.reaper import end_job, remove_job_containers
 
 CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
-REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while it waits, builds or runs)
+REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (polled every 0.2 s while it waits, builds, runs)
 
 
 class Acting:

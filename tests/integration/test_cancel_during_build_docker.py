@@ -54,7 +54,7 @@ def test_a_job_cancelled_while_build_sh_runs_is_ended_by_its_agent(project, home
     lines = _system_lines(platform, name)
     assert any("job cancelled while PENDING (requested by `cycle job cancel`)" in line for line in lines), lines
     assert any("build stopped by the cancel" in line for line in lines), lines
-    assert not any("SIGTERM" in line or "build image" in line and "committed (" in line for line in lines), lines
+    assert not any("SIGTERM" in line or ("build image" in line and "committed (" in line) for line in lines), lines
     left = docker_client.containers.list(all=True, filters={"label": [f"{LABEL_KIND}=build",
                                                                        f"{LABEL_HOME}={home_label(home)}"]})
     assert left == [], f"build containers left: {[c.name for c in left]}"
