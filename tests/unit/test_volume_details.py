@@ -111,3 +111,36 @@ def test_an_unreadable_file_is_refused_by_the_scan_before_any_upload(shared):
     assert answer.startswith("2 1 file(s) under"), answer
     assert "secret.bin (Permission denied)" in answer and "Nothing was uploaded" in answer, answer
     assert "a.csv" not in answer, answer
+
+
+def test_volume_upload_of_a_folder_with_an_unreadable_file_stores_nothing(shared, monkeypatch):
+    """The whole `cycle volume upload` as `nobody`: one paragraph, exit 2, no version, no bytes."""
+    from typer.testing import CliRunner
+
+    from cycle.cli import app
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(shared / "home"))
+    (shared / "home").mkdir()
+    data = shared / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("a\n")
+    (data / "secret.bin").write_text("s\n")
+    warm_up = CliRunner().invoke(app, ["volume", "upload", "warm-up", str(data)])  # loads every module, as root
+    assert warm_up.exit_code == 0, warm_up.output
+    for base, folders, files in os.walk(shared):
+        os.chmod(base, 0o777)
+        for name in files:
+            os.chmod(os.path.join(base, name), 0o666)
+    os.chmod(data / "secret.bin", 0)
+
+    def upload() -> dict:
+        result = CliRunner().invoke(app, ["volume", "upload", "bad", str(data)])
+        return {"exit_code": result.exit_code, "output": result.output}
+
+    answer = as_nobody(upload)
+    assert answer["exit_code"] == 2 and "secret.bin (Permission denied)" in answer["output"], answer
+    assert "Traceback" not in answer["output"], answer
+    platform = EmulatorPlatform()
+    assert platform.store.volume_names() == ["warm-up"]
+    assert platform.blob_store().list("volumes/bad/") == []
