@@ -69,12 +69,18 @@ class CancelDuringBuild:
 
     def _watch(self) -> None:
         while not self._done.wait(self.poll_seconds):
-            if not self.taken:
-                request = self.ctx.store.take_request(self.ctx.job.id, kinds=("cancel",))
-                if request is None:
-                    continue
-                self.requester, self.taken = request.requester, True
-            self.ctx.runtime.remove_labelled(job_labels(self.ctx.home, self.ctx.job.id))
+            try:
+                self._poll()
+            except Exception:  # noqa: BLE001 - a busy store or engine: the next poll tries again
+                continue
+
+    def _poll(self) -> None:
+        if not self.taken:
+            request = self.ctx.store.take_request(self.ctx.job.id, kinds=("cancel",))
+            if request is None:
+                return
+            self.requester, self.taken = request.requester, True
+        self.ctx.runtime.remove_labelled(job_labels(self.ctx.home, self.ctx.job.id))
 
     def raise_if_cancelled(self, committed: bool = False) -> None:
         """After the build returned or failed: a taken request ends the job CANCELLED (the runner's
