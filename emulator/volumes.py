@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from emulator.models import now_ns
 RESERVED_MOUNTS = ("/app", "/artifacts", "/volumes")
 NAME_MAX = 255  # bytes per file name on Linux
 PATH_MAX = 4095  # bytes per path on Linux (4096 with the terminating NUL)
+FOLDER_MODE = 0o755  # a materialized volume or mounted job's artifacts: readable by every user
+FILE_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def scan_volume_folder(folder: Path) -> VolumeScan:
     check_volume_folder(folder)
     scan = VolumeScan(folder)
     _walk(scan, folder, "", {_identity(folder): "."})
+    _check_readable(scan)
     if not scan.files:
         found = f" (skipped: {'; '.join(scan.skipped[:5])})" if scan.skipped else ""
         raise BadInput(f"{folder} holds no files to upload{found}. A volume version needs at least one file: "
@@ -113,6 +117,24 @@ def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: dict[tuple[int
             scan.files.append((rel, Path(os.path.realpath(path)) if link else path))
         else:
             scan.skipped.append(f"{rel}: not a regular file or folder (a socket, FIFO or device)")
+
+
+def _check_readable(scan: VolumeScan) -> None:
+    """Every file the upload would read opens for reading, checked before a byte is stored: a file
+    found unreadable mid-upload left a traceback and part of the version stored."""
+    unreadable = []
+    for rel, path in scan.files:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as error:
+            unreadable.append(f"{rel} ({error.strerror})" if str(path) == str(scan.folder / rel)
+                              else f"{rel} -> {path} ({error.strerror})")
+    if unreadable:
+        more = f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
+        raise BadInput(f"{len(unreadable)} file(s) under {scan.folder} cannot be read: {', '.join(unreadable[:10])}"
+                       f"{more}. Nothing was uploaded. Give yourself read access (`chmod -R u+rX {scan.folder}`) "
+                       "or move them out of the volume's folder.")
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:
@@ -153,21 +175,32 @@ def upload_volume(store, blobs: BlobStore, name: str, scan: VolumeScan,
     return version, True
 
 
-def latest_version(store, name: str) -> VolumeVersion:
+def latest_version(store, name: str, place: str | None = None) -> VolumeVersion:
+    """The newest version of a volume the manifest names; `place` (`manifest.toml:line`, from
+    cycle.api.manifest.volumes_place) leads the error when it was never uploaded, with the closest
+    uploaded name when one is close (a typo is the usual cause)."""
     versions = store.volume_versions(name)
     if not versions:
-        raise BadInput(f"volume {name!r} (in [main] volumes) was never uploaded. Upload it with "
-                       f"`cycle volume upload {name} DIR`, or remove it from the manifest.")
+        from cycle.api.manifest import did_you_mean
+
+        where = f"{place}: " if place else ""
+        hint = did_you_mean(name, store.volume_names())
+        raise BadInput(f"{where}volume {name!r} (in [main] volumes) was never uploaded.{hint} "
+                       f"Upload it with `cycle volume upload {name} DIR`, or remove it from the manifest "
+                       "(`cycle volume list` shows the uploaded volumes).")
     return versions[-1]
 
 
 def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path, int]:
-    """The latest version of the volume as a folder on this host (made once per version)."""
+    """The latest version of the volume as a folder on this host (made once per version). One
+    made before the modes were set (its top folder 0700) gets them now."""
     version = latest_version(store, name)
     folder = home / "volumes" / name / f"v{version.version}"
     if not folder.is_dir():
         stored = {rel: StoredObject(f"volumes/{name}/{sha}", size, sha) for rel, (sha, size) in version.files.items()}
         materialize(folder, stored, blobs)
+    elif stat.S_IMODE(folder.stat().st_mode) != FOLDER_MODE:
+        open_to_read(folder)
     return folder, version.version
 
 
@@ -185,10 +218,24 @@ def materialize_from(folder: Path, objects: dict[str, tuple[StoredObject, BlobSt
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             blobs.get_to(found.key, target, known=found)
+        open_to_read(staging)
         os.replace(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def open_to_read(tree: Path) -> None:
+    """Folders 0755 and files 0644 under `tree` (itself included): what a job reads at /volumes/<name>
+    or a --mount-job path must be readable by any user, as a job may drop root (the staging folder
+    is made 0700 and downloads private; the modes at upload are not recorded, and the mount is
+    read-only anyway)."""
+    os.chmod(tree, FOLDER_MODE)
+    for base, folders, files in os.walk(tree):
+        for name in folders:
+            os.chmod(os.path.join(base, name), FOLDER_MODE)
+        for name in files:
+            os.chmod(os.path.join(base, name), FILE_MODE)
 
 
 def check_mount_path(path: str) -> str:

@@ -20,15 +20,15 @@ from emulator.pids import pid_alive
 from emulator.reaper import end_job, remove_job_containers
 
 CANCEL_WAIT_SECONDS = 30.0  # for an agent to answer SIGTERM
-REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (it polls every 0.2 s while it waits or runs)
+REQUEST_WAIT_SECONDS = 5.0  # for an agent to take a cancel request (polled every 0.2 s while it waits, builds, runs)
 
 
 class Acting:
     def cancel(self, name: str, requester: str | None = None) -> Job:
         """Cancel a PENDING or RUNNING job the way every request reaches its agent: a 'cancel' row in
         the requests table, taken by the agent's log pump (or, while PENDING, its wait for the
-        scheduler or a machine), so the agent alone writes the job's state. An agent that does not
-        answer (busy building) gets SIGTERM; with no live agent, the job is ended here. `requester`
+        scheduler or a machine, or its build's watch), so the agent alone writes the job's state. An
+        agent that does not answer gets SIGTERM; with no live agent, the job is ended here. `requester`
         (e.g. "cycle tui") is named in the job's log; default `cycle job cancel`."""
         job = self.job(name)
         if job.state.is_final:

@@ -44,7 +44,7 @@ class Starting:
                 claim: bool = True) -> Prepared:
         """Check everything a run needs; `waits` (a detached job) may wait for a GPU machine.
         `claim`: the project's folder must own its name (not for a queued checkout of an upload)."""
-        from cycle.api.manifest import check_scripts, find_project_root, load_manifest
+        from cycle.api.manifest import check_scripts, find_project_root, load_manifest, volumes_place
         from emulator.config import image_for, version_env_name
         from emulator.engine import docker as runtime
         from emulator.engine import gpu
@@ -77,7 +77,7 @@ class Starting:
             f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
         )
         for name in manifest.volumes:
-            latest_version(self.store, name)
+            latest_version(self.store, name, volumes_place(manifest))
         for job_name, _path in options.mounts:
             job = self.job(job_name)
             if job.archived:

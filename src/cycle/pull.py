@@ -8,7 +8,8 @@ pull never leaves a half-written file under its final name.
 
 A folder that cannot be written (read-only, immutable, a file where a folder should be) or a full
 disk ends in one paragraph naming the path and the fix (`saving_into`), never a traceback: pull,
-tail and the TUI's download all write through this module.
+tail and the TUI's download all write through this module. So does a file already there that
+cannot be read to compare it with the stored one (`comparing_in`).
 """
 
 from __future__ import annotations
@@ -98,6 +99,25 @@ def local_path(folder: Path, job_name: str, key: str) -> Path:
     return target
 
 
+@contextmanager
+def comparing_in(folder: Path) -> Iterator[None]:
+    """Turn an OSError met while comparing a file already in the job's folder with the stored one
+    (a file that cannot be read, a folder that cannot be searched) into one paragraph naming it
+    (exit 2), as saving_into does for writes. Errors about other paths pass unchanged."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            raise
+        path = Path(os.fsdecode(error.filename))
+        if not is_inside(os.path.abspath(folder.parents[2]), os.path.abspath(path)):
+            raise
+        raise BadInput(f"cannot read {path}, already in {folder}, to compare it with the stored artifact: "
+                       f"{error.strerror}. Make it readable (`chmod u+r FILE`, `chmod u+rx FOLDER` for a folder), "
+                       "move it aside, or pull into another project folder "
+                       "(`cycle job pull JOB --project-dir PATH`).") from None
+
+
 def same_file(path: Path, size: int, sha256: str) -> bool:
     if not path.is_file() or path.stat().st_size != size:
         return False
@@ -140,20 +160,29 @@ def changed_artifacts(artifacts: Iterable[Artifact], folder: Path, job_name: str
     go to result.skipped (never rewritten), keys that would leave the folder to result.refused."""
     wanted: list[tuple[Artifact, Path]] = []
     for artifact in artifacts:
-        try:
-            target = local_path(folder, job_name, artifact.key)
-        except BadInput:
-            result.refused.append(artifact.key)
-            continue
-        if known is not None and known.get(artifact.key) == artifact.sha256 and target.exists():
-            continue
-        if same_file(target, artifact.size, artifact.sha256):
-            result.skipped.append(artifact.path)
-            if known is not None:
-                known[artifact.key] = artifact.sha256
-            continue
-        wanted.append((artifact, target))
+        with comparing_in(folder):
+            target = _wanted_target(artifact, folder, job_name, result, known)
+        if target is not None:
+            wanted.append((artifact, target))
     return wanted
+
+
+def _wanted_target(artifact: Artifact, folder: Path, job_name: str, result: SyncResult,
+                   known: dict[str, str] | None) -> Path | None:
+    """The artifact's local target when it must be downloaded; None when refused or already there."""
+    try:
+        target = local_path(folder, job_name, artifact.key)
+    except BadInput:
+        result.refused.append(artifact.key)
+        return None
+    if known is not None and known.get(artifact.key) == artifact.sha256 and target.exists():
+        return None
+    if same_file(target, artifact.size, artifact.sha256):
+        result.skipped.append(artifact.path)
+        if known is not None:
+            known[artifact.key] = artifact.sha256
+        return None
+    return target
 
 
 def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int], None] | None = None,

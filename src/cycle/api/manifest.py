@@ -462,6 +462,21 @@ def _volumes(check: _Checker, main: dict[str, Any]) -> list[str]:
     return volumes or []
 
 
+def volumes_place(manifest: Manifest) -> str:
+    """Where [main] volumes sits, as `path:line` (just the path when the line cannot be found), for
+    the errors found after loading, such as a volume that was never uploaded."""
+    try:
+        line = _Locator(manifest.path.read_text(encoding="utf-8")).line("main", "volumes")
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return f"{manifest.path}:{line}" if line else str(manifest.path)
+
+
+def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    """" Did you mean `<closest>`?" (difflib), or "" when nothing is close."""
+    return _did_you_mean(word, choices)
+
+
 def _build_files(check: _Checker, main: dict[str, Any], root: Path) -> list[str]:
     if "build_files" not in main:
         return []

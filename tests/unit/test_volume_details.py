@@ -1,0 +1,146 @@
+"""Volume details (user test s7): the folder a job sees at /volumes/<name> was 0700 (materialized
+through a temporary folder), an unknown volume name said neither where nor which name was meant,
+and an unreadable file was found only mid-upload. No Docker: a local blob store and state.db."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+from test_move_wipe import as_nobody
+
+from cycle.errors import BadInput
+from emulator.blobs import LocalStore
+from emulator.store import StateStore
+from emulator.volumes import latest_version, scan_volume_folder, upload_volume, volume_folder
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def uploaded(tmp_path: Path):
+    """Volume `labels` (a file at the top and one in a subfolder) uploaded into a fresh home."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "labels.csv").write_text("a,b\n")
+    (data / "sub" / "more.csv").write_text("c,d\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    store, blobs = StateStore(home / "state.db"), LocalStore(home / "storage")
+    upload_volume(store, blobs, "labels", scan_volume_folder(data))
+    return home, store, blobs
+
+
+def test_a_materialized_volume_is_readable_by_every_user(uploaded):
+    home, store, blobs = uploaded
+    old = os.umask(0o077)  # an agent with a private umask still gives jobs a readable tree
+    try:
+        folder, _version = volume_folder(home, store, blobs, "labels")
+    finally:
+        os.umask(old)
+    assert [mode(p) for p in (folder, folder / "sub")] == [0o755, 0o755]
+    assert [mode(p) for p in (folder / "labels.csv", folder / "sub" / "more.csv")] == [0o644, 0o644]
+
+
+def test_a_volume_materialized_before_the_fix_gets_readable_modes(uploaded):
+    home, store, blobs = uploaded
+    folder, _version = volume_folder(home, store, blobs, "labels")
+    for path in (folder / "sub" / "more.csv", folder / "sub", folder):
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    volume_folder(home, store, blobs, "labels")
+    assert (mode(folder), mode(folder / "sub"), mode(folder / "sub" / "more.csv")) == (0o755, 0o755, 0o644)
+
+
+def test_an_unknown_volume_names_the_manifest_line_and_the_close_name(uploaded):
+    _home, store, _blobs = uploaded
+    with pytest.raises(BadInput) as raised:
+        latest_version(store, "lables", "/p/.cycleswap/manifest.toml:4")
+    message = raised.value.message
+    assert message.startswith("/p/.cycleswap/manifest.toml:4: volume 'lables'"), message
+    assert "Did you mean `labels`?" in message and "cycle volume upload lables DIR" in message
+
+
+def test_an_unknown_volume_with_nothing_close_suggests_nothing(uploaded):
+    _home, store, _blobs = uploaded
+    with pytest.raises(BadInput) as raised:
+        latest_version(store, "imagenet")
+    assert "Did you mean" not in raised.value.message and "was never uploaded" in raised.value.message
+
+
+def test_the_volumes_line_of_a_manifest_is_found(tmp_path):
+    from cycle.api.manifest import Manifest, volumes_place
+
+    path = tmp_path / "manifest.toml"
+    path.write_text('[main]\nname = "p"\nbuild_files = []\nvolumes = ["x"]\n')
+    manifest = Manifest(path, tmp_path, "p", "22.04", False, False, volumes=("x",))
+    assert volumes_place(manifest) == f"{path}:4"
+
+
+@pytest.fixture
+def shared() -> Path:
+    """A folder `nobody` can reach (pytest's tmp_path sits under a root-only one)."""
+    folder = Path(tempfile.mkdtemp(prefix="cycle-volume-scan-"))
+    os.chmod(folder, 0o777)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_an_unreadable_file_is_refused_by_the_scan_before_any_upload(shared):
+    data = shared / "data"
+    data.mkdir(mode=0o777)
+    os.chmod(data, 0o777)
+    (data / "a.csv").write_text("a\n")
+    (data / "secret.bin").write_text("s\n")
+    os.chmod(data / "a.csv", 0o644)
+    os.chmod(data / "secret.bin", 0)  # root reads it anyway: the scan runs as `nobody`
+
+    def scan() -> str:
+        try:
+            scan_volume_folder(data)
+        except BadInput as refused:
+            return f"{refused.exit_code} {refused.message}"
+        return "scanned"
+
+    answer = as_nobody(scan)
+    assert answer.startswith("2 1 file(s) under"), answer
+    assert "secret.bin (Permission denied)" in answer and "Nothing was uploaded" in answer, answer
+    assert "a.csv" not in answer, answer
+
+
+def test_volume_upload_of_a_folder_with_an_unreadable_file_stores_nothing(shared, monkeypatch):
+    """The whole `cycle volume upload` as `nobody`: one paragraph, exit 2, no version, no bytes."""
+    from typer.testing import CliRunner
+
+    from cycle.cli import app
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setenv("CYCLE_HOME", str(shared / "home"))
+    (shared / "home").mkdir()
+    data = shared / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("a\n")
+    (data / "secret.bin").write_text("s\n")
+    warm_up = CliRunner().invoke(app, ["volume", "upload", "warm-up", str(data)])  # loads every module, as root
+    assert warm_up.exit_code == 0, warm_up.output
+    for base, folders, files in os.walk(shared):
+        os.chmod(base, 0o777)
+        for name in files:
+            os.chmod(os.path.join(base, name), 0o666)
+    os.chmod(data / "secret.bin", 0)
+
+    def upload() -> dict:
+        result = CliRunner().invoke(app, ["volume", "upload", "bad", str(data)])
+        return {"exit_code": result.exit_code, "output": result.output}
+
+    answer = as_nobody(upload)
+    assert answer["exit_code"] == 2 and "secret.bin (Permission denied)" in answer["output"], answer
+    assert "Traceback" not in answer["output"], answer
+    platform = EmulatorPlatform()
+    assert platform.store.volume_names() == ["warm-up"]
+    assert platform.blob_store().list("volumes/bad/") == []
