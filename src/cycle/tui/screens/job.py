@@ -283,7 +283,11 @@ class JobScreen(Screen):
         folder = job_folder(root, self.job_name)
         chosen = [a for a in self.platform.artifacts(self.job_name) if a.path in set(paths)]
         result = SyncResult()
-        wanted = changed_artifacts(chosen, folder, self.job_name, result)  # as `cycle job pull`: same bytes stay
+        try:  # a file already there that cannot be read to compare: the paragraph `cycle job pull` prints
+            wanted = changed_artifacts(chosen, folder, self.job_name, result)  # as `cycle job pull`: same bytes stay
+        except CycleError as error:
+            self.app.call_from_thread(self.notify, error.message, severity="error")
+            return
         total = sum(a.size for a, _ in wanted) or 1
         done = 0
         for artifact, target in wanted:
