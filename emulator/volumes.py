@@ -101,8 +101,8 @@ def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: dict[tuple[int
     for entry in _entries(folder):
         rel, path = prefix + entry.name, Path(entry.path)
         link = entry.is_symlink()
-        if link and not path.exists():
-            scan.skipped.append(f"{rel}: a dangling link (-> {os.readlink(path)}, which does not exist)")
+        if link and (gone := _unreachable(path)):
+            scan.skipped.append(f"{rel}: a dangling link (-> {os.readlink(path)}, {gone})")
             continue
         if entry.is_dir():
             identity = _identity(path)
@@ -117,6 +117,22 @@ def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: dict[tuple[int
             scan.files.append((rel, Path(os.path.realpath(path)) if link else path))
         else:
             scan.skipped.append(f"{rel}: not a regular file or folder (a socket, FIFO or device)")
+
+
+def _unreachable(link: Path) -> str | None:
+    """Why the link leads nowhere (it does not exist, a loop of links), or None when it leads to
+    something. A target that exists but is not ours to see is refused, not called dangling (is_dir
+    and exists() answer False for both, so it was named a dangling link or a device)."""
+    try:
+        os.stat(link)
+    except FileNotFoundError:
+        return "which does not exist"
+    except PermissionError:
+        raise BadInput(f"{link} links to {os.readlink(link)}, which cannot be reached (permission denied). Give "
+                       "yourself access to it (`chmod -R u+rX`) or move the link out of the volume's folder.") from None
+    except OSError as error:
+        return error.strerror.lower() if error.strerror else type(error).__name__
+    return None
 
 
 def _check_readable(scan: VolumeScan) -> None:

@@ -113,6 +113,31 @@ def test_an_unreadable_file_is_refused_by_the_scan_before_any_upload(shared):
     assert "a.csv" not in answer, answer
 
 
+def test_a_link_to_a_place_we_cannot_reach_is_refused_not_called_dangling(shared):
+    """A link whose target exists behind a folder we may not search was named "a dangling link"
+    (exists() is False for both); it is a folder to open up, so it is refused with that fix."""
+    data, private = shared / "data", shared / "private"
+    data.mkdir(mode=0o777)
+    private.mkdir(mode=0o700)  # root's: `nobody` cannot search it
+    os.chmod(data, 0o777)
+    (private / "shard.bin").write_text("s\n")
+    (data / "a.csv").write_text("a\n")
+    os.chmod(data / "a.csv", 0o644)
+    (data / "shard.bin").symlink_to(private / "shard.bin")
+
+    def scan() -> str:
+        try:
+            scan_volume_folder(data)
+        except BadInput as refused:
+            return f"{refused.exit_code} {refused.message}"
+        return "scanned"
+
+    answer = as_nobody(scan)
+    expected = f"2 {data / 'shard.bin'} links to {private / 'shard.bin'}, which cannot be reached"
+    assert answer.startswith(expected), answer
+    assert "dangling" not in answer, answer
+
+
 def test_volume_upload_of_a_folder_with_an_unreadable_file_stores_nothing(shared, monkeypatch):
     """The whole `cycle volume upload` as `nobody`: one paragraph, exit 2, no version, no bytes."""
     from typer.testing import CliRunner
