@@ -5,10 +5,12 @@ waits for the job to end and judges it. Verdict FAIL when the job fails, times o
 every move could be made, or restarted from scratch after a move.
 
 "Restarted from scratch", the rule: after a move the job rewrites a file that had been restored
-to it and that matches a progress glob (default: checkpoint patterns). A job that resumes writes
-new checkpoints and leaves the restored ones alone; a job that starts over at step 0 rewrites the
-first checkpoint it had already saved. The rule needs at least one checkpoint uploaded before a
-move, and the report says when no move restored any.
+to it and that matches a progress glob (default: checkpoint patterns), with bytes no new file
+holds (a `latest.pt` link re-pointed at the newest checkpoint holds that checkpoint's bytes: it is
+moved on, not rewritten). A job that resumes writes new checkpoints and leaves the restored ones
+alone; a job that starts over at step 0 rewrites the first checkpoint it had already saved. The
+rule needs at least one checkpoint uploaded before a move, and the report says when no move
+restored any.
 """
 
 from __future__ import annotations
@@ -54,14 +56,24 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
             continue
         restored = {p for p in move.restored if is_progress(p, globs)}
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
-        rewritten = sorted({v.path for v in versions
-                            if v.path in restored and v.uploaded_ns > move.restarted_ns
-                            and (later is None or v.uploaded_ns < later)})
+        stay = [v for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
+                and (later is None or v.uploaded_ns < later)]
+        rewritten = sorted({v.path for v in stay} - _aliases(stay, versions, set(move.restored)))
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
                             f"{', '.join(rewritten[:5])}, which had been restored to it: it restarted from scratch "
                             "instead of resuming.")
     return findings
+
+
+def _aliases(stay: list[Artifact], versions: list[Artifact], restored: set[str]) -> set[str]:
+    """The paths whose every rewrite in `stay` holds the bytes of a file the move did not restore
+    (one the job made after it): a pointer to the newest checkpoint (`latest.pt -> ckpt-7.pt`
+    re-pointed with `ln -sfn`, stored as its target's bytes, or a copy), which a resuming job moves
+    on each step, in either upload order. A job that starts over rewrites restored paths with
+    bytes no new file holds, its `latest.pt` pointing at a rewritten restored checkpoint."""
+    new_bytes = {v.sha256 for v in versions if v.path not in restored}
+    return {v.path for v in stay} - {v.path for v in stay if v.sha256 not in new_bytes}
 
 
 @dataclass

@@ -21,8 +21,9 @@ def test_progress_globs():
     assert not is_progress("results.json", globs) and not is_progress("progress.log", globs)
 
 
-def art(path, at):
-    return Artifact(path, f"jobs/j/artifacts/{path}", 1, "0" * 64, 0, at)
+def art(path, at, sha256=None):
+    """A stored version; its bytes are its own (path and time) unless `sha256` says whose they are."""
+    return Artifact(path, f"jobs/j/artifacts/{path}", 1, sha256 or f"{path}@{at}", 0, at)
 
 
 def move(number, ts, restarted, restored):
@@ -36,6 +37,17 @@ def test_rewriting_a_restored_checkpoint_after_a_move_is_a_restart_from_scratch(
     restarted = resumed + [art("checkpoints/step-2.ckpt", 125)]
     findings = scratch_restarts(moves, restarted, DrillPlan().progress_globs)
     assert len(findings) == 1 and "step-2.ckpt" in findings[0] and "move 1" in findings[0]
+
+
+def test_a_link_to_the_newest_checkpoint_moved_on_after_a_move_is_not_a_restart():
+    """`latest.pt -> ckpt-N.pt` re-pointed each step (a user test: the drill failed a job that resumed)."""
+    moves = [move(1, 100, 110, ["ckpt-2.pt", "latest.pt"])]
+    versions = [art("ckpt-1.pt", 20), art("ckpt-2.pt", 50), art("latest.pt", 51, sha256="ckpt-2.pt@50"),
+                art("ckpt-3.pt", 120), art("latest.pt", 121, sha256="ckpt-3.pt@120")]
+    assert scratch_restarts(moves, versions, ("*.pt",)) == []
+    started_over = [*versions, art("ckpt-2.pt", 130), art("latest.pt", 131, sha256="ckpt-2.pt@130")]
+    findings = scratch_restarts(moves, started_over, ("*.pt",))
+    assert len(findings) == 1 and "ckpt-2.pt" in findings[0]  # and latest.pt, pointing at it
 
 
 def test_a_rewrite_is_charged_to_the_move_whose_stay_it_happened_in():
