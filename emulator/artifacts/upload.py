@@ -156,6 +156,9 @@ class Uploading:
             return None
         if not real.is_file():
             self._forget_link(rel)
+            if real.is_dir() and path.is_symlink():
+                self._skip(rel, f"it is a link to the folder {os.readlink(path)!r}; links to folders are not followed "
+                                "(that folder's files are stored under their own paths)")
             return None
         if (resolved := os.fspath(real)) != self._real_prefix + rel:  # reached through a link
             with self._lock:
@@ -168,14 +171,16 @@ class Uploading:
                 self._links.forget(rel)
 
     def _skip_outside(self, rel: str, path: Path, real: Path) -> None:
-        """A link out of /artifacts is skipped with one event (its signature follows its target,
-        so a target that changes can bring it back to the queue: it is not reported twice)."""
+        target = os.readlink(path) if path.is_symlink() else str(real)
+        self._skip(rel, f"it is a link to {target!r}, outside /artifacts; links are never followed out")
+
+    def _skip(self, rel: str, why: str) -> None:
+        """A link that is not stored is skipped with one event, once (a link re-touched at the end or
+        by its target's changes comes back to the queue: it is not reported twice)."""
         if shown(rel) in self.report.skipped:
             return
-        target = os.readlink(path) if path.is_symlink() else str(real)
         self.report.skipped.append(shown(rel))
-        self.on_event(f"skipped artifact {shown(rel)!r}: it is a link to {target!r}, outside /artifacts; links are "
-                      "never followed out")
+        self.on_event(f"skipped artifact {shown(rel)!r}: {why}")
 
     def _upload(self, item: Stable) -> None:
         source, seen = self._source(item.path)

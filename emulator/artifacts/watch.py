@@ -142,9 +142,13 @@ class Watching:
         job's end every file already waits, and a stat per file is most of a rescan's cost; so
         are files already confirmed stored after the job's end (finish())."""
         names = []
-        for base, _dirs, files in os.walk(folder):
+        for base, dirs, files in os.walk(folder):
             base = os.path.join(base, "")  # ends in one "/": a file's path is a concatenation, not a join
-            names += [(rel, base + name) for name in files if (rel := self._relative(base + name)) is not None]
+            # a link to a folder is listed with the folders (walk does not follow it): it goes on as
+            # a file, which the uploader skips with its event (never silently)
+            links = [name for name in dirs if os.path.islink(base + name)]
+            names += [(rel, base + name) for name in (*files, *links)
+                      if (rel := self._relative(base + name)) is not None]
         with self._lock:  # one hand-off for the whole walk
             confirmed = self._confirmed
             names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in self.tracker

@@ -206,6 +206,20 @@ def test_a_link_settles_only_once_its_target_stopped_changing(tmp_path):
     assert stored_bytes(store, tmp_path, "latest.bin") == b"".join(bytes([c]) * 3_000 for c in range(20))
 
 
+def test_a_link_to_a_folder_inside_is_skipped_with_one_event(tmp_path):
+    """`steps/latest -> s1` (a folder): its files are stored under their own paths, the link is named
+    as skipped once (a user test found it dropped without a word)."""
+    root, store, rec, pipeline = make(tmp_path)
+    (root / "steps" / "s1").mkdir(parents=True)
+    (root / "steps" / "s1" / "w.bin").write_bytes(b"w")
+    (root / "steps" / "latest").symlink_to("s1")
+    report = pipeline.finish()
+    assert [a.path for a in report.uploaded] == ["steps/s1/w.bin"]
+    assert report.skipped == ["steps/latest"]
+    events = [e for e in rec.events if "'steps/latest'" in e]
+    assert len(events) == 1 and "link to the folder 's1'" in events[0], rec.events
+
+
 def test_a_link_out_whose_target_changes_is_still_skipped_once(tmp_path):
     """A host file behind a link out of /artifacts that changes does not bring the link back (its
     signature is its own lstat: the target is not even looked up), and were it queued again it
