@@ -9,6 +9,7 @@ read-only at /volumes/<name>. Chaining mounts an earlier job's stored artifacts 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -102,7 +103,7 @@ def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: dict[tuple[int
         rel, path = prefix + entry.name, Path(entry.path)
         link = entry.is_symlink()
         if link and (gone := _unreachable(path)):
-            scan.skipped.append(f"{rel}: a dangling link (-> {os.readlink(path)}, {gone})")
+            scan.skipped.append(f"{rel}: {gone} (-> {os.readlink(path)})")
             continue
         if entry.is_dir():
             identity = _identity(path)
@@ -126,12 +127,14 @@ def _unreachable(link: Path) -> str | None:
     try:
         os.stat(link)
     except FileNotFoundError:
-        return "which does not exist"
+        return "a dangling link, to nothing that exists"
     except PermissionError:
         raise BadInput(f"{link} links to {os.readlink(link)}, which cannot be reached (permission denied). Give "
                        "yourself access to it (`chmod -R u+rX`) or move the link out of the volume's folder.") from None
     except OSError as error:
-        return error.strerror.lower() if error.strerror else type(error).__name__
+        if error.errno == errno.ELOOP:
+            return "a loop of links (each leads to the other)"
+        return f"a link that cannot be followed ({error.strerror})"
     return None
 
 

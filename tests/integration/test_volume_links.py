@@ -82,6 +82,18 @@ def test_an_empty_folder_is_refused_and_makes_no_version(home, tmp_path):
     assert not (home / "state.db").exists(), "a refused upload created the emulator's state"
 
 
+def test_a_loop_of_links_is_named_as_one(home, tmp_path):
+    source = tmp_path / "looped"
+    source.mkdir()
+    (source / "data.bin").write_bytes(b"d")
+    (source / "loop1").symlink_to("loop2")
+    (source / "loop2").symlink_to("loop1")
+    uploaded = cli("volume", "upload", "looped", str(source))
+    assert uploaded.exit_code == 0, uploaded.output
+    assert "skipped loop1: a loop of links (each leads to the other) (-> loop2)" in uploaded.output
+    assert "dangling" not in uploaded.output
+
+
 def test_a_folder_of_dangling_links_is_refused_naming_them(home, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
