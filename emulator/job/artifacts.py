@@ -44,7 +44,9 @@ def note_first_write(ctx: JobContext, stay: Stay) -> None:
     """After a move: how long the restarted job took to write its first artifact."""
     if stay.move_id is not None and not stay.first_write_noted and stay.pipeline.first_write is not None:
         stay.first_write_noted = True
-        ctx.store.update_move(stay.move_id, next_artifact_seconds=round(stay.pipeline.first_write - stay.started, 3))
+        # the container runs before its start call returns: a write that early counts as at the start (0, not -0.002)
+        seconds = max(0.0, stay.pipeline.first_write - stay.started)
+        ctx.store.update_move(stay.move_id, next_artifact_seconds=round(seconds, 3))
 
 
 def abandon(ctx: JobContext, stay: Stay) -> list[str]:
