@@ -5,6 +5,7 @@ platform's `home` and `store` and may call the others' methods through `self`.""
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import time
@@ -129,5 +130,18 @@ class Acting:
             return job
         for store_name in {artifact.store for artifact in self.store.artifact_versions(job.id)} or {None}:
             self._named_store(store_name).delete_prefix(artifact_prefix(job.name))
+        self._wipe_machine_folders(job.name)
         self.store.set_archived(job.id)
         return self.store.job(job.id)
+
+    def _wipe_machine_folders(self, job_name: str) -> None:
+        """The job's working copy on the machine it ended on (its /artifacts folder there) goes
+        with its stored artifacts: archived, nothing of its files stays on this disk. Best effort:
+        a folder that will not go is left (the archive itself stands)."""
+        from emulator.job.move import remove_tree
+
+        for folder in self.home.glob(f"machines/*/artifacts/{glob.escape(job_name)}"):
+            try:
+                remove_tree(folder)
+            except OSError:
+                pass

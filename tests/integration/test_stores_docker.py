@@ -74,8 +74,11 @@ def test_archive_deletes_the_jobs_own_bytes_and_keeps_what_another_job_shares(pr
     assert len(own) == 2 and len(shared) == 1  # both versions of own.bin were stored
     usage_before = project_usage(project.name)
 
+    assert list(home.glob(f"machines/*/artifacts/{archived}/own.bin"))  # the working copy on its machine
     result = cli("job", "archive", archived)
     assert result.exit_code == 0, result.output
+    assert list(home.glob(f"machines/*/artifacts/{archived}")) == []  # gone with the stored bytes
+    assert list(home.glob(f"machines/*/artifacts/{kept}/shared.txt"))  # another job's stays
 
     if store_kind == "local":  # the store itself, not its records
         assert [sha for sha in own if blob_path(home, sha).exists()] == []
