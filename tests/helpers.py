@@ -8,7 +8,7 @@ import uuid
 from typer.testing import CliRunner
 
 from cycle.cli import app
-from emulator.models import JobState
+from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
 
 # Build images live in the engine, shared by every test session on it: a prefix per session lets the
@@ -39,3 +39,18 @@ def folder_mode(folder) -> int:
     import stat
 
     return stat.S_IMODE(folder.stat().st_mode)
+
+
+def system_lines(name: str) -> list[str]:
+    """The job's system events, as its log holds them now."""
+    return [r.text for r in EmulatorPlatform().logs(name) if r.stream is Stream.SYSTEM]
+
+
+def wait_for_system_line(name: str, text: str, timeout: float = 120.0) -> None:
+    """Until a system event of the job holds `text` (AssertionError with the events after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in system_lines(name)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name}'s log never said {text!r}: {system_lines(name)}")

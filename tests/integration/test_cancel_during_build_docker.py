@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from emulator.engine.protocol import LABEL_HOME, LABEL_KIND, home_label
-from emulator.models import JobState, Stream
+from emulator.models import JobState
 from emulator.platform import EmulatorPlatform
 
-from helpers import cli
-
-
-def _system_lines(platform: EmulatorPlatform, name: str) -> list[str]:
-    return [r.text for r in platform.logs(name) if r.stream is Stream.SYSTEM]
-
-
-def _wait_for_line(platform: EmulatorPlatform, name: str, text: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(text in line for line in _system_lines(platform, name)):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{name}'s log never said {text!r}: {_system_lines(platform, name)}")
+from helpers import cli, system_lines, wait_for_system_line
 
 
 def test_a_job_cancelled_while_build_sh_runs_is_ended_by_its_agent(project, home, docker_client, monkeypatch):
@@ -35,7 +21,7 @@ def test_a_job_cancelled_while_build_sh_runs_is_ended_by_its_agent(project, home
     assert started.exit_code == 0, started.output
     name = started.output.strip()
     platform = EmulatorPlatform()
-    _wait_for_line(platform, name, "[build] build-began")
+    wait_for_system_line(name, "[build] build-began")
 
     signals: list[tuple[int, int]] = []
     real_kill = os.kill
@@ -51,7 +37,7 @@ def test_a_job_cancelled_while_build_sh_runs_is_ended_by_its_agent(project, home
 
     job = platform.job(name)
     assert (job.state, job.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
-    lines = _system_lines(platform, name)
+    lines = system_lines(name)
     assert any("job cancelled while PENDING (requested by `cycle job cancel`)" in line for line in lines), lines
     assert any("build stopped by the cancel" in line for line in lines), lines
     assert not any("SIGTERM" in line or ("build image" in line and "committed (" in line) for line in lines), lines

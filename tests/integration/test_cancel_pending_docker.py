@@ -4,25 +4,10 @@ though no container ever existed). The waiting agent takes the cancel request it
 
 from __future__ import annotations
 
-import time
-
-from emulator.models import JobState, Stream
+from emulator.models import JobState
 from emulator.platform import EmulatorPlatform
 
-from helpers import cli
-
-
-def _system_lines(platform: EmulatorPlatform, name: str) -> list[str]:
-    return [r.text for r in platform.logs(name) if r.stream is Stream.SYSTEM]
-
-
-def _wait_for_line(platform: EmulatorPlatform, name: str, text: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(text in line for line in _system_lines(platform, name)):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{name}'s log never said {text!r}: {_system_lines(platform, name)}")
+from helpers import cli, system_lines, wait_for_system_line
 
 
 def test_a_job_cancelled_while_it_waits_for_the_scheduler_is_ended_by_its_agent(project, home, monkeypatch):
@@ -34,13 +19,13 @@ def test_a_job_cancelled_while_it_waits_for_the_scheduler_is_ended_by_its_agent(
     assert queued.exit_code == 0, queued.output
     name = queued.output.strip()
     platform = EmulatorPlatform()
-    _wait_for_line(platform, name, "queued: the scheduler looks for pending jobs")
+    wait_for_system_line(name, "queued: the scheduler looks for pending jobs")
 
     cancelled = cli("job", "cancel", name)
     assert cancelled.exit_code == 0, cancelled.output
     job = platform.job(name)
     assert (job.state, job.reason) == (JobState.CANCELLED, "CANCELLED_BY_USER")
-    lines = _system_lines(platform, name)
+    lines = system_lines(name)
     assert any("job cancelled while PENDING (requested by `cycle job cancel`)" in line for line in lines), lines
     assert not any("SIGTERM" in line or "container" in line for line in lines), lines
     assert all(machine.job_id is None for machine in platform.machines()), "a machine is still held"

@@ -91,6 +91,19 @@ def shared() -> Path:
     shutil.rmtree(folder)
 
 
+def scanned_as_nobody(data: Path) -> str:
+    """scan_volume_folder(data) as `nobody` (root reads anything): "<exit code> <paragraph>" when
+    it is refused, else "scanned"."""
+    def scan() -> str:
+        try:
+            scan_volume_folder(data)
+        except BadInput as refused:
+            return f"{refused.exit_code} {refused.message}"
+        return "scanned"
+
+    return as_nobody(scan)
+
+
 def test_an_unreadable_file_is_refused_by_the_scan_before_any_upload(shared):
     data = shared / "data"
     data.mkdir(mode=0o777)
@@ -100,14 +113,7 @@ def test_an_unreadable_file_is_refused_by_the_scan_before_any_upload(shared):
     os.chmod(data / "a.csv", 0o644)
     os.chmod(data / "secret.bin", 0)  # root reads it anyway: the scan runs as `nobody`
 
-    def scan() -> str:
-        try:
-            scan_volume_folder(data)
-        except BadInput as refused:
-            return f"{refused.exit_code} {refused.message}"
-        return "scanned"
-
-    answer = as_nobody(scan)
+    answer = scanned_as_nobody(data)
     assert answer.startswith("2 1 file(s) under"), answer
     assert "secret.bin (Permission denied)" in answer and "Nothing was uploaded" in answer, answer
     assert "a.csv" not in answer, answer
@@ -125,14 +131,7 @@ def test_a_link_to_a_place_we_cannot_reach_is_refused_not_called_dangling(shared
     os.chmod(data / "a.csv", 0o644)
     (data / "shard.bin").symlink_to(private / "shard.bin")
 
-    def scan() -> str:
-        try:
-            scan_volume_folder(data)
-        except BadInput as refused:
-            return f"{refused.exit_code} {refused.message}"
-        return "scanned"
-
-    answer = as_nobody(scan)
+    answer = scanned_as_nobody(data)
     expected = f"2 {data / 'shard.bin'} links to {private / 'shard.bin'}, which cannot be reached"
     assert answer.startswith(expected), answer
     assert "dangling" not in answer, answer
