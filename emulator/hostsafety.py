@@ -38,7 +38,9 @@ def disarm(folder: Path) -> list[str]:
 
 def disarm_job(home: Path, job_name: str) -> list[str]:
     """`disarm` the job's folder on every simulated machine (it may have run on several)."""
+    from emulator.job.context import job_folders
+
     touched = []
-    for folder in sorted((home / "machines").glob(f"*/artifacts/{job_name}")):
+    for folder in job_folders(home, job_name):
         touched += disarm(folder)
     return touched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,3 +111,8 @@ def job_folder(home: Path, machine: str, job_name: str) -> Path:
     """The job's folder on a machine's local disk: bound at /artifacts while it runs there
     (JobContext.machine_folder makes it), wiped when the job moves off (job/move.py)."""
     return home / "machines" / machine / "artifacts" / job_name
+
+
+def job_folders(home: Path, job_name: str) -> list[Path]:
+    """job_folder on every machine that has one (a job may have run on several), in name order."""
+    return sorted(home.glob(f"machines/*/artifacts/{glob.escape(job_name)}"))

@@ -59,7 +59,7 @@ def cancel(ctx: JobContext, by: str | None = None) -> None:
     the container goes at once; files that were still waiting to upload are recorded as abandoned
     (the upload in flight finishes)."""
     had_container = ctx.stay is not None
-    if ctx.stay is not None:
+    if had_container:
         _remove_and_drain(ctx, ctx.stay)
         abandoned = artifacts.abandon(ctx, ctx.stay)
         if abandoned:

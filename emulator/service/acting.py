@@ -5,7 +5,6 @@ platform's `home` and `store` and may call the others' methods through `self`.""
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import time
@@ -138,9 +137,10 @@ class Acting:
         """The job's working copy on the machine it ended on (its /artifacts folder there) goes
         with its stored artifacts: archived, nothing of its files stays on this disk. Best effort:
         a folder that will not go is left (the archive itself stands)."""
+        from emulator.job.context import job_folders
         from emulator.job.move import remove_tree
 
-        for folder in self.home.glob(f"machines/*/artifacts/{glob.escape(job_name)}"):
+        for folder in job_folders(self.home, job_name):
             try:
                 remove_tree(folder)
             except OSError:
