@@ -56,11 +56,17 @@ def saving_into(folder: Path, writing: Path | None = None) -> Iterator[None]:
             path, ours = writing, error.errno in OUT_OF_SPACE
         else:
             path, ours = Path(os.fsdecode(error.filename)), error.errno in OUT_OF_SPACE + REFUSED + IN_THE_WAY
-        if not ours or path is None or not is_inside(os.path.abspath(folder.parents[2]), os.path.abspath(path)):
+        if not ours or path is None or not _in_project(folder, path):
             raise
         if writing is not None and path.parent == writing.parent:
             path = writing  # the file being saved, not the temporary name it is written under
         raise save_error(error, path) from None
+
+
+def _in_project(folder: Path, path: Path) -> bool:
+    """Whether `path` lies under the project whose job folder is `folder` (<root>/.cycleswap/jobs/<job>):
+    only errors about the user's own files are theirs to fix; the emulator's home's are not."""
+    return is_inside(os.path.abspath(folder.parents[2]), os.path.abspath(path))
 
 
 def save_error(error: OSError, path: Path) -> CycleError:
@@ -110,7 +116,7 @@ def comparing_in(folder: Path) -> Iterator[None]:
         if error.filename is None:
             raise
         path = Path(os.fsdecode(error.filename))
-        if not is_inside(os.path.abspath(folder.parents[2]), os.path.abspath(path)):
+        if not _in_project(folder, path):
             raise
         raise BadInput(f"cannot read {path}, already in {folder}, to compare it with the stored artifact: "
                        f"{error.strerror}. Make it readable (`chmod u+r FILE`, `chmod u+rx FOLDER` for a folder), "
