@@ -135,7 +135,7 @@ class _Checker:
     def unknown_keys(self, table: str, values: dict[str, Any], allowed: tuple[str, ...]) -> None:
         for key in values:
             if key not in allowed:
-                hint = _did_you_mean(key, allowed)
+                hint = did_you_mean(key, allowed)
                 self.problem(
                     table, key,
                     f"[{table}] has no field `{key}`.{hint} Fields of [{table}]: {', '.join(allowed)}.",
@@ -151,7 +151,9 @@ class _Checker:
         return [str(v) for v in value]
 
 
-def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    """" Did you mean `<closest>`?" (difflib), or "" when nothing is close: for manifest keys here
+    and for volume names (emulator/volumes.py)."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" Did you mean `{close[0]}`?" if close else ""
 
@@ -392,7 +394,7 @@ def _image_section(check: _Checker, document: dict[str, Any]) -> str:
     for key in document:
         if key in known or key in OTHER_IMAGE_NAMES:
             continue
-        hint = _did_you_mean(key, known)
+        hint = did_you_mean(key, known)
         check.problem(
             key, None,
             f"unknown table [{key}].{hint} A manifest has [main], [job] and exactly one image section ([ubuntu]).",
@@ -470,11 +472,6 @@ def volumes_place(manifest: Manifest) -> str:
     except (OSError, UnicodeDecodeError):
         line = None
     return f"{manifest.path}:{line}" if line else str(manifest.path)
-
-
-def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    """" Did you mean `<closest>`?" (difflib), or "" when nothing is close."""
-    return _did_you_mean(word, choices)
 
 
 def _build_files(check: _Checker, main: dict[str, Any], root: Path) -> list[str]:
