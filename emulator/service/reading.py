@@ -93,7 +93,7 @@ class Reading:
     def stored_artifacts(self, name: str) -> StoredArtifacts:
         """How many files `artifacts` lists and their bytes, summed by the store in one query."""
         job = self.job(name)
-        return StoredArtifacts() if job.archived else StoredArtifacts(*self.store.artifact_totals(job.id))
+        return self.stored_artifacts_of([job])[job.name]
 
     def stored_artifacts_of(self, jobs: list[Job]) -> dict[str, StoredArtifacts]:
         """`stored_artifacts` of each listed job, by name, from one aggregate grouped by job (an
