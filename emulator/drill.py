@@ -56,9 +56,9 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
             continue
         restored = {p for p in move.restored if is_progress(p, globs)}
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
-        stay = [v for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
-                and (later is None or v.uploaded_ns < later)]
-        rewritten = sorted({v.path for v in stay} - _aliases(stay, versions, set(move.restored)))
+        moved_on = _bytes_of_new_files(versions, set(move.restored))
+        rewritten = sorted({v.path for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
+                            and (later is None or v.uploaded_ns < later) and v.sha256 not in moved_on})
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
                             f"{', '.join(rewritten[:5])}, which had been restored to it: it restarted from scratch "
@@ -66,14 +66,13 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
     return findings
 
 
-def _aliases(stay: list[Artifact], versions: list[Artifact], restored: set[str]) -> set[str]:
-    """The paths whose every rewrite in `stay` holds the bytes of a file the move did not restore
-    (one the job made after it): a pointer to the newest checkpoint (`latest.pt -> ckpt-7.pt`
-    re-pointed with `ln -sfn`, stored as its target's bytes, or a copy), which a resuming job moves
-    on each step, in either upload order. A job that starts over rewrites restored paths with
+def _bytes_of_new_files(versions: list[Artifact], restored: set[str]) -> set[str]:
+    """The sha256 of every version of a file the move did not restore (one the job made after it).
+    A restored path rewritten with such bytes is a pointer moved on to the newest checkpoint
+    (`latest.pt -> ckpt-7.pt` re-pointed with `ln -sfn`, stored as its target's bytes, or a copy),
+    in either upload order, not a restart; a job that starts over rewrites restored paths with
     bytes no new file holds, its `latest.pt` pointing at a rewritten restored checkpoint."""
-    new_bytes = {v.sha256 for v in versions if v.path not in restored}
-    return {v.path for v in stay} - {v.path for v in stay if v.sha256 not in new_bytes}
+    return {v.sha256 for v in versions if v.path not in restored}
 
 
 @dataclass
