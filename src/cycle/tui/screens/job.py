@@ -273,7 +273,7 @@ class JobScreen(Screen):
     @work(thread=True, exclusive=True, group="download")
     def _download(self, paths: list[str]) -> None:
         from cycle.errors import CycleError
-        from cycle.pull import SyncResult, changed_artifacts, download_one, job_folder
+        from cycle.pull import job_folder
 
         browser = self.query_one(ArtifactBrowser)
         root = self.platform.project_root(self.job)
@@ -282,20 +282,22 @@ class JobScreen(Screen):
             return
         folder = job_folder(root, self.job_name)
         chosen = [a for a in self.platform.artifacts(self.job_name) if a.path in set(paths)]
-        result = SyncResult()
-        try:  # a file already there that cannot be read to compare: the paragraph `cycle job pull` prints
-            wanted = changed_artifacts(chosen, folder, self.job_name, result)  # as `cycle job pull`: same bytes stay
+        try:  # a file there that cannot be read, an unwritable folder, a full disk: `cycle job pull`'s paragraph
+            self._download_into(folder, chosen, browser)
         except CycleError as error:
             self.app.call_from_thread(self.notify, error.message, severity="error")
-            return
+
+    def _download_into(self, folder, chosen: list, browser) -> None:
+        """The chosen artifacts the folder does not hold byte for byte (as `cycle job pull`: the same
+        bytes stay), the progress shown as each lands, then the summary; CycleError as pull's paragraph."""
+        from cycle.pull import SyncResult, changed_artifacts, download_one
+
+        result = SyncResult()
+        wanted = changed_artifacts(chosen, folder, self.job_name, result)
         total = sum(a.size for a, _ in wanted) or 1
         done = 0
         for artifact, target in wanted:
-            try:  # an unwritable folder or a full disk: the paragraph `cycle job pull` prints
-                download_one(self.platform, artifact, target, folder)
-            except CycleError as error:
-                self.app.call_from_thread(self.notify, error.message, severity="error")
-                return
+            download_one(self.platform, artifact, target, folder)
             result.downloaded.append(artifact.path)
             done += artifact.size
             self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")
