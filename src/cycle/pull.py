@@ -203,13 +203,24 @@ def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callabl
     wanted = changed_artifacts(platform.artifacts(job.name), folder, job.name, result, known)
     if on_start:
         on_start(sum(a.size for a, _ in wanted))
+    download_wanted(platform, wanted, folder, result, progress=progress, known=known)
+    return result
+
+
+def download_wanted(platform: Platform, wanted: list[tuple[Artifact, Path]], folder: Path, result: SyncResult,
+                    progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None,
+                    landed: Callable[[Artifact], None] | None = None) -> None:
+    """Each of `wanted` (changed_artifacts' list) into <folder>/artifacts/, one after the other,
+    counted in `result`: the loop behind `job pull`, `job tail` and the TUI's download. `progress`
+    hears bytes as they arrive, `landed` each artifact once it is whole; `known` learns its sha256."""
     for artifact, target in wanted:
         download_one(platform, artifact, target, folder, progress)
         result.downloaded.append(artifact.path)
         result.bytes += artifact.size
         if known is not None:
             known[artifact.key] = artifact.sha256
-    return result
+        if landed is not None:
+            landed(artifact)
 
 
 def download_one(platform: Platform, artifact: Artifact, target: Path, folder: Path,

@@ -290,17 +290,16 @@ class JobScreen(Screen):
     def _download_into(self, folder, chosen: list, browser) -> None:
         """The chosen artifacts the folder does not hold byte for byte (as `cycle job pull`: the same
         bytes stay), the progress shown as each lands, then the summary; CycleError as pull's paragraph."""
-        from cycle.pull import SyncResult, changed_artifacts, download_one
+        from cycle.pull import SyncResult, changed_artifacts, download_wanted
 
         result = SyncResult()
         wanted = changed_artifacts(chosen, folder, self.job_name, result)
         total = sum(a.size for a, _ in wanted) or 1
-        done = 0
-        for artifact, target in wanted:
-            download_one(self.platform, artifact, target, folder)
-            result.downloaded.append(artifact.path)
-            done += artifact.size
-            self.app.call_from_thread(browser.show_progress, done, total, f"downloading {artifact.path}")
+
+        def landed(artifact) -> None:
+            self.app.call_from_thread(browser.show_progress, result.bytes, total, f"downloading {artifact.path}")
+
+        download_wanted(self.platform, wanted, folder, result, landed=landed)
         self.app.call_from_thread(browser.show_progress, total, total, download_summary(result, folder / "artifacts"))
 
 
