@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from emulator.artifacts.files import file_path, shown, signature_of
+from emulator.artifacts.files import file_path, shown
 from emulator.artifacts.report import PipelineReport, PipelineSettings
 from emulator.artifacts.upload import Uploading
 from emulator.artifacts.watch import TICK, Watching
@@ -88,7 +88,7 @@ class ArtifactPipeline(Watching, Uploading):
         for base, _dirs, files in os.walk(self.root):
             for name in files:
                 path = Path(base) / name
-                rel, signature = self._relative(path), signature_of(path, self._real_prefix)
+                rel, signature = self._relative(path), self._signature(path)
                 if (rel and signature and self._stored.get(rel, (None,))[0] != signature
                         and shown(rel) not in self.report.skipped):
                     found.append(shown(rel))
@@ -112,7 +112,7 @@ class ArtifactPipeline(Watching, Uploading):
                 now = time.monotonic()
                 for rel, signature in unseen:
                     self.tracker.touch(rel, now, signature)
-                for item in self.tracker.flush(lambda rel: signature_of(self._prefix + rel, self._real_prefix)):
+                for item in self.tracker.flush(self._signature_at):
                     if self._settled.get(item.path) != item.signature:
                         self.queue.push(item, now)
                 self._lock.notify_all()
@@ -131,7 +131,7 @@ class ArtifactPipeline(Watching, Uploading):
         with self._lock:
             waiting = set(self.queue.paths()) | set(self.tracker.paths())
             self.report.abandoned = sorted(shown(p) for p in waiting
-                                           if signature_of(self.root / p, self._real_prefix) is not None)
+                                           if self._signature_at(p) is not None)
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
-from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_unfollowed, shown, signature_of
+from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_unfollowed, shown
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.watch import TICK
 from emulator.blobs import CHUNK, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
@@ -130,7 +130,7 @@ class Uploading:
 
     def _retouch(self, rel: str) -> None:
         with self._lock:
-            self.tracker.touch(rel, time.monotonic(), signature_of(self.root / rel, self._real_prefix))
+            self.tracker.touch(rel, time.monotonic(), self._signature_at(rel))
 
     @functools.cached_property
     def _key_prefix(self) -> str:
@@ -204,7 +204,7 @@ class Uploading:
                 return
             sent: list[str] = []  # the sha256 an in-place upload computed while sending
             if how == IN_PLACE:
-                still_same = lambda: signature_of(self.root / item.path, self._real_prefix) == signature  # noqa: E731
+                still_same = lambda: self._signature_at(item.path) == signature  # noqa: E731
                 upload = lambda: sent.append(self.store.put_in_place(key, taken, size, still_same))  # noqa: E731
             elif how == IN_MEMORY:
                 upload = lambda: self.store.put_bytes(key, taken, sha256)  # noqa: E731
@@ -305,7 +305,7 @@ class Uploading:
         to S3 from this same descriptor, hashed as it is sent, without a private copy, so swapping
         the path for a link meanwhile cannot send another file. None (and re-watch) when it
         changed since it was judged stable."""
-        before = signature_of(self.root / item.path, self._real_prefix)
+        before = self._signature_at(item.path)
         if before != item.signature:
             self._retouch(item.path)
             return None
@@ -324,7 +324,7 @@ class Uploading:
         None (and re-watch) when it changed meanwhile. `seen`: the file's signature taken just
         before (by _source), which saves a second lstat."""
         here = self._prefix + item.path
-        before = seen or signature_of(here, self._real_prefix)
+        before = seen or self._signature(here)
         if before != item.signature:
             self._retouch(item.path)
             return None
@@ -338,8 +338,7 @@ class Uploading:
             self._retouch(item.path)
             return None
         self._copy_failures.pop(item.path, None)
-        inside = self._real_prefix
-        if signature_of(here, inside) != before or (source != here and signature_of(source, inside) is None):
+        if self._signature(here) != before or (source != here and self._signature(source) is None):
             if isinstance(taken, Path):
                 taken.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)
@@ -349,7 +348,7 @@ class Uploading:
     def _keeps_failing(self, rel: str) -> bool:
         """True once copying `rel` failed more times in a row than uploads are retried (a file that
         vanished meanwhile does not count: it is simply gone)."""
-        if signature_of(self.root / rel, self._real_prefix) is None:
+        if self._signature_at(rel) is None:
             return False
         self._copy_failures[rel] = self._copy_failures.get(rel, 0) + 1
         return self._copy_failures[rel] > self.settings.retries

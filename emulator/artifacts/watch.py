@@ -96,6 +96,15 @@ class Watching:
         observer.start()
         return observer
 
+    def _signature(self, path: str | Path) -> Signature | None:
+        """signature_of a file under this job's /artifacts: a link counts only when it resolves
+        inside the real /artifacts folder (files.signature_of)."""
+        return signature_of(path, self._real_prefix)
+
+    def _signature_at(self, rel: str) -> Signature | None:
+        """_signature of the file at `rel`, a path relative to /artifacts."""
+        return signature_of(self._prefix + rel, self._real_prefix)
+
     def _relative(self, path: Path) -> str | None:
         """`path` relative to /artifacts, or None when it is not below it."""
         text, prefix = os.fspath(path), self._prefix
@@ -109,7 +118,7 @@ class Watching:
             return
         with self._lock:
             now = time.monotonic()
-            self.tracker.touch(rel, now, signature_of(path, self._real_prefix))
+            self.tracker.touch(rel, now, self._signature(path))
             if self._links:  # no links (the common case): no dict lookup per event
                 self._touch_links_to(rel, now)
             self._lock.notify_all()
@@ -119,7 +128,7 @@ class Watching:
         target's bytes), though no event names the link. Touched after the target, so the link
         counts as written after it (FIFO/LIFO). Under the lock."""
         for link in self._links.links_to(target):
-            self.tracker.touch(link, now, signature_of(self._prefix + link, self._real_prefix))
+            self.tracker.touch(link, now, self._signature_at(link))
 
     def touch_tree(self, folder: Path) -> None:
         """Touch every file under `folder` that is not already waiting, oldest first (by mtime; files
@@ -155,7 +164,7 @@ class Watching:
                      and rel not in self.queue and rel != self._in_flight]
         found = []
         for rel, path in names:
-            signature = signature_of(path, self._real_prefix)
+            signature = self._signature(path)
             if signature is None:
                 continue
             if self._settled.get(rel) != signature:
@@ -177,7 +186,7 @@ class Watching:
 
     def _tick(self, now: float) -> None:
         pushed = False
-        for item in self.tracker.due(now, lambda rel: signature_of(self._prefix + rel, self._real_prefix)):
+        for item in self.tracker.due(now, self._signature_at):
             if self._settled.get(item.path) != item.signature:
                 self.queue.push(item, now)
                 pushed = True
