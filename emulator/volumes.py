@@ -16,7 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -31,19 +31,32 @@ NAME_MAX = 255  # bytes per file name on Linux
 PATH_MAX = 4095  # bytes per path on Linux (4096 with the terminating NUL)
 FOLDER_MODE = 0o755  # a materialized volume or mounted job's artifacts: readable by every user
 FILE_MODE = 0o644
+EXECUTABLE_MODE = 0o755  # a file uploaded with an execute bit (a tool, a script): still runnable in the job
 
 
 @dataclass(frozen=True)
 class VolumeVersion:
     name: str
     version: int
-    files: dict[str, list]  # path -> [sha256, size]
+    files: dict[str, list]  # path -> [sha256, size], or [sha256, size, EXECUTABLE_MODE] (file_entry)
     new_bytes: int
     created_ns: int
 
     @property
     def size(self) -> int:
-        return sum(size for _, size in self.files.values())
+        return sum(entry[1] for entry in self.files.values())
+
+    def executables(self) -> set[str]:
+        """The paths uploaded with an execute bit (versions made before modes were kept have none)."""
+        return {rel for rel, entry in self.files.items() if len(entry) > 2 and entry[2] == EXECUTABLE_MODE}
+
+
+def file_entry(sha256: str, size: int, mode: int) -> list:
+    """A version's record of one file. Only the execute bit is kept, as git keeps it: a file with any
+    execute bit is materialized 0755, every other 0644 (readable by a job that drops root; the
+    mount is read-only, so no write bit matters). A plain file's record is the two-item form
+    versions had before, so re-uploading an unchanged folder still makes no new version."""
+    return [sha256, size, EXECUTABLE_MODE] if mode & 0o111 else [sha256, size]
 
 
 def check_volume_name(name: str) -> str:
@@ -182,7 +195,7 @@ def upload_volume(store, blobs: BlobStore, name: str, scan: VolumeScan,
     for rel, path in files:
         sha256, size, stored = store_once(blobs, f"volumes/{name}", path)
         new_bytes += stored
-        manifest[rel] = [sha256, size]
+        manifest[rel] = file_entry(sha256, size, path.stat().st_mode)
         done += size
         if progress:
             progress(done, total)
@@ -216,20 +229,23 @@ def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path,
     version = latest_version(store, name)
     folder = home / "volumes" / name / f"v{version.version}"
     if not folder.is_dir():
-        stored = {rel: StoredObject(f"volumes/{name}/{sha}", size, sha) for rel, (sha, size) in version.files.items()}
-        materialize(folder, stored, blobs)
+        stored = {rel: StoredObject(f"volumes/{name}/{entry[0]}", entry[1], entry[0])
+                  for rel, entry in version.files.items()}
+        materialize(folder, stored, blobs, version.executables())
     elif stat.S_IMODE(folder.stat().st_mode) != FOLDER_MODE:
-        open_to_read(folder)
+        open_to_read(folder, version.executables())
     return folder, version.version
 
 
-def materialize(folder: Path, keys: dict[str, StoredObject], blobs: BlobStore) -> None:
+def materialize(folder: Path, keys: dict[str, StoredObject], blobs: BlobStore,
+                executables: Collection[str] = ()) -> None:
     """Download {relative path: object} into a temporary folder, then rename it into place."""
-    materialize_from(folder, {rel: (found, blobs) for rel, found in keys.items()})
+    materialize_from(folder, {rel: (found, blobs) for rel, found in keys.items()}, executables)
 
 
-def materialize_from(folder: Path, objects: dict[str, tuple[StoredObject, BlobStore]]) -> None:
-    """Like materialize, each object read from its own store."""
+def materialize_from(folder: Path, objects: dict[str, tuple[StoredObject, BlobStore]],
+                     executables: Collection[str] = ()) -> None:
+    """Like materialize, each object read from its own store; `executables` (relative paths) 0755."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
@@ -237,24 +253,26 @@ def materialize_from(folder: Path, objects: dict[str, tuple[StoredObject, BlobSt
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             blobs.get_to(found.key, target, known=found)
-        open_to_read(staging)
+        open_to_read(staging, executables)
         os.replace(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def open_to_read(tree: Path) -> None:
-    """Folders 0755 and files 0644 under `tree` (itself included): what a job reads at /volumes/<name>
-    or a --mount-job path must be readable by any user, as a job may drop root (the staging folder
-    is made 0700 and downloads private; the modes at upload are not recorded, and the mount is
-    read-only anyway)."""
+def open_to_read(tree: Path, executables: Collection[str] = ()) -> None:
+    """Folders 0755 and files 0644 under `tree` (itself included), `executables` (paths relative to
+    it) 0755: what a job reads at /volumes/<name> or a --mount-job path must be readable by any
+    user, as a job may drop root (the staging folder is made 0700 and downloads private), and a
+    tool uploaded executable stays runnable; the mount is read-only anyway."""
     os.chmod(tree, FOLDER_MODE)
     for base, folders, files in os.walk(tree):
         for name in folders:
             os.chmod(os.path.join(base, name), FOLDER_MODE)
         for name in files:
-            os.chmod(os.path.join(base, name), FILE_MODE)
+            path = os.path.join(base, name)
+            runnable = os.path.relpath(path, tree) in executables
+            os.chmod(path, EXECUTABLE_MODE if runnable else FILE_MODE)
 
 
 def check_mount_path(path: str) -> str:

@@ -48,6 +48,21 @@ def test_a_job_reads_a_volume_uploaded_through_links(project, home, tmp_path):
     assert "shard-0shard-1" in run.output
 
 
+
+def test_a_job_runs_a_tool_uploaded_executable_in_a_volume(project, home, tmp_path):
+    """A volume's script uploaded with its execute bit runs in the job as it ran on the user's machine."""
+    data = tmp_path / "tools"
+    (data / "bin").mkdir(parents=True)
+    (data / "bin" / "prepare").write_text("#!/bin/sh\necho prepared by the volume\n")
+    os.chmod(data / "bin" / "prepare", 0o755)
+    assert cli("volume", "upload", "tools", str(data)).exit_code == 0
+    manifest = project.root / ".cycleswap" / "manifest.toml"
+    manifest.write_text(manifest.read_text().replace("build_files = []", 'build_files = []\nvolumes = ["tools"]'))
+    project.write(".cycleswap/run.sh", "/volumes/tools/bin/prepare\n")
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    assert "prepared by the volume" in run.output
+
 def test_a_dangling_link_is_named_in_a_warning(home, tmp_path):
     data = tmp_path / "data"
     data.mkdir()

@@ -168,3 +168,42 @@ def test_volume_upload_of_a_folder_with_an_unreadable_file_stores_nothing(shared
     platform = EmulatorPlatform()
     assert platform.store.volume_names() == ["warm-up"]
     assert platform.blob_store().list("volumes/bad/") == []
+
+
+def test_a_file_uploaded_executable_stays_runnable_and_the_rest_stays_0644(tmp_path):
+    """A tool or script in a volume (`bin/prepare`) was materialized 0644: the job could not run it."""
+    data = tmp_path / "data"
+    (data / "bin").mkdir(parents=True)
+    (data / "bin" / "prepare").write_text("#!/bin/sh\necho ok\n")
+    os.chmod(data / "bin" / "prepare", 0o750)  # any execute bit counts, as git counts it
+    (data / "labels.csv").write_text("a,b\n")
+    os.chmod(data / "labels.csv", 0o600)
+    home = tmp_path / "home"
+    home.mkdir()
+    store, blobs = StateStore(home / "state.db"), LocalStore(home / "storage")
+    upload_volume(store, blobs, "tools", scan_volume_folder(data))
+    folder, _version = volume_folder(home, store, blobs, "tools")
+    assert (mode(folder / "bin" / "prepare"), mode(folder / "labels.csv")) == (0o755, 0o644)
+    assert latest_version(store, "tools").executables() == {"bin/prepare"}
+
+    # an earlier materialization with closed modes is reopened with the execute bit kept
+    os.chmod(folder / "bin" / "prepare", 0o600)
+    os.chmod(folder, 0o700)
+    volume_folder(home, store, blobs, "tools")
+    assert mode(folder / "bin" / "prepare") == 0o755
+
+
+def test_only_a_changed_execute_bit_makes_a_new_version_and_an_unchanged_folder_none(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "run.sh").write_text("echo hi\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    store, blobs = StateStore(home / "state.db"), LocalStore(home / "storage")
+    first, created = upload_volume(store, blobs, "scripts", scan_volume_folder(data))
+    assert created and first.files["run.sh"] == [first.files["run.sh"][0], 8]  # the plain two-item record
+    assert upload_volume(store, blobs, "scripts", scan_volume_folder(data)) == (first, False)
+    os.chmod(data / "run.sh", 0o755)
+    second, created = upload_volume(store, blobs, "scripts", scan_volume_folder(data))
+    assert created and second.version == 2 and second.executables() == {"run.sh"}
+    assert second.new_bytes == 0 and second.size == first.size == 8  # same bytes: nothing stored again
