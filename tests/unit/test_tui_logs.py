@@ -434,6 +434,30 @@ async def test_failure_events_are_bold_red_in_the_log(text):
         assert not any(s.style.bold for s in routine)
 
 
+
+async def test_every_line_s_time_is_grey_and_only_its_own_text_takes_the_stream_s_colour():
+    """A stdout line's time showed in the text's colour (rich drops a Text's base style when it has
+    no spans), while stderr and system lines had theirs grey; a plain line is now built without
+    rich's Text, and a line through Text (a search, ANSI) must look the same."""
+    app, platform = make_app()
+    platform.overrides[1998] = (Stream.STDERR, "Traceback (most recent call last):")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+
+        def colours(index: int) -> list[tuple[str, str | None]]:
+            return [(s.text, s.style.color.name if s.style and s.style.color else None)
+                    for s in log._render(index, False) if s.text.strip()]
+
+        stdout, stderr, system = (log.ids.index(n) for n in (1997, 1998, 1950))
+        text_colour = log.rich_style.color.name  # the view's own foreground
+        assert [colour for _, colour in colours(stdout)] == ["grey50", text_colour]
+        assert [colour for _, colour in colours(stderr)] == ["grey50", "red"]
+        assert [colour for _, colour in colours(system)] == ["grey50", "grey62", "grey62"]
+        plain = {index: colours(index) for index in (stdout, stderr, system)}
+        log.search = "no such words in any line"  # the same lines through rich's Text
+        assert {index: colours(index) for index in plain} == plain
+
 async def test_the_job_header_shows_a_failure_reason_in_red():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:

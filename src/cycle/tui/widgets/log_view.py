@@ -30,6 +30,7 @@ from array import array
 from collections import OrderedDict
 from dataclasses import replace
 
+from rich.style import Style
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
@@ -169,6 +170,7 @@ class LogView(LogWindow, LogNavigation, LogSearch, LogRendering, LiveTail, Scrol
         self.match_pos: int | None = None
         self.searching = False  # a search is under way in the store
         self._cache: OrderedDict[tuple, Strip] = OrderedDict()
+        self._base_style_cached: Style | None = None  # rich_style until the styles change (log_render)
         self._pending: list = []
         self._refresh_timer = None
         self._max_width = 0
