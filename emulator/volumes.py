@@ -41,6 +41,7 @@ class VolumeVersion:
     files: dict[str, list]  # path -> [sha256, size], or [sha256, size, EXECUTABLE_MODE] (file_entry)
     new_bytes: int
     created_ns: int
+    folders: tuple[str, ...] = ()  # empty folders, kept as `cp -r` keeps them (a split with no files yet)
 
     @property
     def size(self) -> int:
@@ -90,6 +91,7 @@ class VolumeScan:
 
     folder: Path
     files: list[tuple[str, Path]] = field(default_factory=list)  # (path in the volume, file to read)
+    folders: list[str] = field(default_factory=list)  # folders with no file below them, made again in the job
     links_followed: int = 0
     skipped: list[str] = field(default_factory=list)  # one line each
 
@@ -106,6 +108,7 @@ def scan_volume_folder(folder: Path) -> VolumeScan:
         raise BadInput(f"{folder} holds no files to upload{found}. A volume version needs at least one file: "
                        "check the path, or put the data in it (links to files and folders are followed).")
     scan.files.sort()
+    scan.folders.sort()
     return scan
 
 
@@ -125,7 +128,10 @@ def _walk(scan: VolumeScan, folder: Path, prefix: str, ancestors: dict[tuple[int
                                     "inside, whose files are uploaded once)")
                 continue
             scan.links_followed += link
+            found = len(scan.files) + len(scan.folders)
             _walk(scan, path, rel + "/", {**ancestors, identity: rel})
+            if len(scan.files) + len(scan.folders) == found:
+                scan.folders.append(rel)  # nothing below it would make it: it is kept by name
         elif entry.is_file():
             scan.links_followed += link
             scan.files.append((rel, Path(os.path.realpath(path)) if link else path))
@@ -199,10 +205,11 @@ def upload_volume(store, blobs: BlobStore, name: str, scan: VolumeScan,
         done += size
         if progress:
             progress(done, total)
+    folders = tuple(scan.folders)
     latest = store.volume_versions(name)
-    if latest and latest[-1].files == manifest:
+    if latest and latest[-1].files == manifest and latest[-1].folders == folders:
         return latest[-1], False
-    version = VolumeVersion(name, (latest[-1].version + 1) if latest else 1, manifest, new_bytes, now_ns())
+    version = VolumeVersion(name, (latest[-1].version + 1) if latest else 1, manifest, new_bytes, now_ns(), folders)
     store.add_volume_version(version)
     return version, True
 
@@ -231,20 +238,21 @@ def volume_folder(home: Path, store, blobs: BlobStore, name: str) -> tuple[Path,
     if not folder.is_dir():
         stored = {rel: StoredObject(f"volumes/{name}/{entry[0]}", entry[1], entry[0])
                   for rel, entry in version.files.items()}
-        materialize(folder, stored, blobs, version.executables())
+        materialize(folder, stored, blobs, version.executables(), version.folders)
     elif stat.S_IMODE(folder.stat().st_mode) != FOLDER_MODE:
         open_to_read(folder, version.executables())
     return folder, version.version
 
 
 def materialize(folder: Path, keys: dict[str, StoredObject], blobs: BlobStore,
-                executables: Collection[str] = ()) -> None:
-    """Download {relative path: object} into a temporary folder, then rename it into place."""
-    materialize_from(folder, {rel: (found, blobs) for rel, found in keys.items()}, executables)
+                executables: Collection[str] = (), folders: Collection[str] = ()) -> None:
+    """Download {relative path: object} into a temporary folder (with the empty `folders`), then
+    rename it into place."""
+    materialize_from(folder, {rel: (found, blobs) for rel, found in keys.items()}, executables, folders)
 
 
 def materialize_from(folder: Path, objects: dict[str, tuple[StoredObject, BlobStore]],
-                     executables: Collection[str] = ()) -> None:
+                     executables: Collection[str] = (), folders: Collection[str] = ()) -> None:
     """Like materialize, each object read from its own store; `executables` (relative paths) 0755."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
@@ -253,6 +261,8 @@ def materialize_from(folder: Path, objects: dict[str, tuple[StoredObject, BlobSt
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             blobs.get_to(found.key, target, known=found)
+        for rel in folders:
+            (staging / rel).mkdir(parents=True, exist_ok=True)
         open_to_read(staging, executables)
         os.replace(staging, folder)
     except BaseException:

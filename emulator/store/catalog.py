@@ -70,18 +70,19 @@ class CatalogTables(Database):
 
     def add_volume_version(self, version) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO volume_versions(name, version, files, new_bytes, created_ns) "
-                       "VALUES (?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO volume_versions(name, version, files, new_bytes, created_ns, folders) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
                        (version.name, version.version, json.dumps(version.files), version.new_bytes,
-                        version.created_ns))
+                        version.created_ns, json.dumps(list(version.folders))))
 
     def volume_versions(self, name: str) -> list:
         from emulator.volumes import VolumeVersion
 
         rows = self._connection().execute(
-            "SELECT name, version, files, new_bytes, created_ns FROM volume_versions WHERE name = ? ORDER BY version",
-            (name,))
-        return [VolumeVersion(row[0], row[1], json.loads(row[2]), row[3], row[4]) for row in rows]
+            "SELECT name, version, files, new_bytes, created_ns, folders FROM volume_versions WHERE name = ? "
+            "ORDER BY version", (name,))
+        return [VolumeVersion(row[0], row[1], json.loads(row[2]), row[3], row[4], tuple(json.loads(row[5])))
+                for row in rows]
 
     def volume_names(self) -> list[str]:
         return [row[0] for row in self._connection().execute("SELECT DISTINCT name FROM volume_versions ORDER BY name")]

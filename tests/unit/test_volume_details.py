@@ -207,3 +207,31 @@ def test_only_a_changed_execute_bit_makes_a_new_version_and_an_unchanged_folder_
     second, created = upload_volume(store, blobs, "scripts", scan_volume_folder(data))
     assert created and second.version == 2 and second.executables() == {"run.sh"}
     assert second.new_bytes == 0 and second.size == first.size == 8  # same bytes: nothing stored again
+
+
+def test_empty_folders_are_kept_as_cp_keeps_them_and_only_a_change_makes_a_version(tmp_path):
+    """A dataset's empty split (`val/`, `cache/shards/`) was dropped: a job listing it crashed."""
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    (data / "train" / "0.bin").write_bytes(b"x")
+    (data / "val").mkdir()
+    (data / "cache" / "shards").mkdir(parents=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    store, blobs = StateStore(home / "state.db"), LocalStore(home / "storage")
+    first, _ = upload_volume(store, blobs, "splits", scan_volume_folder(data))
+    assert first.folders == ("cache/shards", "val") and list(first.files) == ["train/0.bin"]
+    folder, _ = volume_folder(home, store, blobs, "splits")
+    assert (folder / "val").is_dir() and (folder / "cache" / "shards").is_dir()
+    assert (mode(folder / "val"), mode(folder / "cache" / "shards")) == (0o755, 0o755)
+    assert upload_volume(store, blobs, "splits", scan_volume_folder(data)) == (first, False)
+    (data / "val").rmdir()
+    second, created = upload_volume(store, blobs, "splits", scan_volume_folder(data))
+    assert created and second.folders == ("cache/shards",) and second.new_bytes == 0
+    assert latest_version(StateStore(home / "state.db"), "splits").folders == ("cache/shards",)  # as stored
+
+
+def test_a_folder_with_only_empty_folders_is_still_refused(tmp_path):
+    (tmp_path / "data" / "empty").mkdir(parents=True)
+    with pytest.raises(BadInput, match="holds no files to upload"):
+        scan_volume_folder(tmp_path / "data")

@@ -36,7 +36,11 @@ class VolumeVersion(Protocol):
 
     @property
     def files(self) -> Mapping[str, Sequence[object]]:
-        """path -> [sha256, size]"""
+        """path -> [sha256, size], or [sha256, size, 0o755] for a file uploaded executable"""
+
+    @property
+    def folders(self) -> Sequence[str]:
+        """the empty folders of the version, made again where it is mounted"""
 
     @property
     def new_bytes(self) -> int: ...

@@ -49,8 +49,9 @@ def upload(
         version, created = open_platform().upload_volume(name, directory, progress, scanned)
     followed = f", {links} link(s) followed" if links else ""
     if created:
-        typer.echo(f"volume {name} version {version.version}: {len(version.files)} file(s), {version.size} bytes, "
-                   f"{version.new_bytes} new bytes stored{followed}")
+        folders = f", {len(version.folders)} empty folder(s)" if version.folders else ""
+        typer.echo(f"volume {name} version {version.version}: {len(version.files)} file(s){folders}, {version.size} "
+                   f"bytes, {version.new_bytes} new bytes stored{followed}")
     else:
         typer.echo(f"volume {name} is unchanged: still version {version.version} (no bytes stored{followed})")
 
