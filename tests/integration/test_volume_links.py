@@ -37,16 +37,21 @@ def test_links_to_files_and_folders_are_stored_as_their_targets_bytes(home, tmp_
     assert not (folder / "shard0.bin").is_symlink() and not (folder / "more").is_symlink()
 
 
-def test_a_job_reads_a_volume_uploaded_through_links(project, home, tmp_path):
-    data = _shards_elsewhere(tmp_path)
-    assert cli("volume", "upload", "linked", str(data)).exit_code == 0
+def _job_output_with_volume(project, name: str, data, run_sh: str) -> str:
+    """Upload `data` as volume `name`, list it in the project's manifest, run `run_sh`: its output."""
+    assert cli("volume", "upload", name, str(data)).exit_code == 0
     manifest = project.root / ".cycleswap" / "manifest.toml"
-    manifest.write_text(manifest.read_text().replace("build_files = []", 'build_files = []\nvolumes = ["linked"]'))
-    project.write(".cycleswap/run.sh", "cat /volumes/linked/shard0.bin /volumes/linked/more/f2.bin; echo\n")
+    manifest.write_text(manifest.read_text().replace("build_files = []", f'build_files = []\nvolumes = ["{name}"]'))
+    project.write(".cycleswap/run.sh", run_sh)
     run = project.test()
     assert run.exit_code == 0, run.output
-    assert "shard-0shard-1" in run.output
+    return run.output
 
+
+def test_a_job_reads_a_volume_uploaded_through_links(project, home, tmp_path):
+    output = _job_output_with_volume(project, "linked", _shards_elsewhere(tmp_path),
+                                     "cat /volumes/linked/shard0.bin /volumes/linked/more/f2.bin; echo\n")
+    assert "shard-0shard-1" in output
 
 
 def test_a_job_runs_a_tool_uploaded_executable_in_a_volume(project, home, tmp_path):
@@ -55,13 +60,8 @@ def test_a_job_runs_a_tool_uploaded_executable_in_a_volume(project, home, tmp_pa
     (data / "bin").mkdir(parents=True)
     (data / "bin" / "prepare").write_text("#!/bin/sh\necho prepared by the volume\n")
     os.chmod(data / "bin" / "prepare", 0o755)
-    assert cli("volume", "upload", "tools", str(data)).exit_code == 0
-    manifest = project.root / ".cycleswap" / "manifest.toml"
-    manifest.write_text(manifest.read_text().replace("build_files = []", 'build_files = []\nvolumes = ["tools"]'))
-    project.write(".cycleswap/run.sh", "/volumes/tools/bin/prepare\n")
-    run = project.test()
-    assert run.exit_code == 0, run.output
-    assert "prepared by the volume" in run.output
+    assert "prepared by the volume" in _job_output_with_volume(project, "tools", data, "/volumes/tools/bin/prepare\n")
+
 
 def test_a_dangling_link_is_named_in_a_warning(home, tmp_path):
     data = tmp_path / "data"
