@@ -28,6 +28,7 @@ from emulator.models import Artifact, Job, JobState, Move
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
                "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and "
                "resume from it).")
+DRILL_REQUESTER = "`cycle drill`"  # named in each move's trigger and event, as `cycle job reassign` and cycle tui are
 
 
 def move_times(plan: DrillPlan) -> list[float]:
@@ -162,7 +163,7 @@ def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str],
         if platform.job(job.name).state is not JobState.RUNNING:
             break
         try:
-            move = platform.reassign(job.name, grace=plan.grace)
+            move = platform.reassign(job.name, grace=plan.grace, requester=DRILL_REQUESTER)
         except Exception as error:  # the job ended while we asked: judged below
             say(f"drill: move {number} not made: {error}")
             break

@@ -212,3 +212,7 @@ def test_drill_takes_project_tests_build_flags(project, home, fast_logs):
     system = [r.text for r in EmulatorPlatform().logs(report["job"], stream=Stream.SYSTEM)]
     assert any(t.startswith("--rebuild: key") for t in system), system
     assert any(t.startswith("--skip-limits: no memory or process limit") for t in system), system
+    # the move is the drill's, in its report and in the job's events (it was `cycle job reassign`'s)
+    assert [m["trigger"] for m in report["moves"]] == ["requested by `cycle drill`"], report["moves"]
+    assert any(t.startswith("reassignment: job leaves machine") and t.endswith("(requested by `cycle drill`)")
+               for t in system), system

@@ -75,3 +75,43 @@ def test_verdicts():
     assert nothing.verdict == "FAIL" and "could not be checked" in nothing.reasons[0]
     as_json = ok.to_dict()
     assert as_json["moves"][0]["restored_files"] == 1 and as_json["verdict"] == "PASS"
+
+
+class OneMovePlatform:
+    """Just enough of the Platform for run_drill: the job runs until it is moved once, then finishes;
+    the move's trigger is built from the requester as the agent builds it."""
+
+    def __init__(self) -> None:
+        self.moved: list[Move] = []
+        self.requesters: list[str | None] = []
+
+    def start_detached(self, project_dir, options):
+        return job(JobState.PENDING)
+
+    def job(self, name):
+        return job(JobState.FINISHED if self.moved else JobState.RUNNING)
+
+    def reassign(self, name, to=None, grace=None, wait=120.0, requester=None):
+        from emulator.rules.moves import request_trigger
+
+        self.requesters.append(requester)
+        self.moved.append(Move(1, 1, "local-0", "local-1", request_trigger(to, requester), 10, 0, [],
+                               ["checkpoints/a.ckpt"], 0, 0.0, 20, 0.1))
+        return self.moved[-1]
+
+    def moves(self, name):
+        return self.moved
+
+    def artifact_versions(self, name):
+        return []
+
+
+def test_the_drills_moves_are_requested_by_cycle_drill():
+    """The drill's moves were attributed to `cycle job reassign` (it named no requester)."""
+    from emulator.drill import run_drill
+
+    platform = OneMovePlatform()
+    report = run_drill(platform, None, DrillPlan(at=(0,), timeout=10), lambda line: None)
+    assert platform.requesters == ["`cycle drill`"]
+    assert report.moves[0]["trigger"] == "requested by `cycle drill`"
+    assert "(requested by `cycle drill`)" in report.text()
