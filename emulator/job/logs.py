@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from dataclasses import replace
 
 from emulator.job import artifacts
 from emulator.job.context import CancelRequested, JobContext, Stay
@@ -22,8 +23,10 @@ FLUSH_RECORDS = 2000
 
 def pump(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     """Ship the container's output until it exits (None) or the job must move (the request);
-    CancelRequested when a cancel request arrives."""
-    _start_readers(ctx, stay)
+    CancelRequested when a cancel request arrives. Called again on the same stay after a refused
+    move: its reader goes on (the stream's end is still queued, as a move is only asked while it is open)."""
+    if not stay.readers:  # a stay's output is read once: a refused move goes back to the same readers
+        _start_readers(ctx, stay)
     open_streams = len(stay.readers)
     next_check = 0.0
     while open_streams:
@@ -117,5 +120,8 @@ def next_request(ctx: JobContext, stay: Stay) -> MoveRequest | None:
     if request is not None and request.kind == "cancel":
         raise CancelRequested(request.requester)
     taken = (request.target, request.grace, request.requester) if request is not None else None
-    return move_trigger(taken, ctx.store.machine(stay.machine), time.monotonic() - stay.started,
+    move = move_trigger(taken, ctx.store.machine(stay.machine), time.monotonic() - stay.started,
                         ctx.settings.max_run_seconds)
+    if move is not None and request is not None:
+        move = replace(move, request_id=request.id)  # the answer to it, a refusal included, goes to the requester
+    return move

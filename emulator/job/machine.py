@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import time
 
-from cycle.errors import BadInput
 from emulator.engine import gpu
 from emulator.job.context import CancelRequested, JobContext
+from emulator.rules.placement import waiting_reasons
 from emulator.settings import Settings
 
 CLAIM_POLL_SECONDS = 0.2
@@ -26,7 +26,7 @@ def claim_first(ctx: JobContext) -> str:
         ctx.event(f"--cpu: [job] cuda = \"{ctx.manifest.cuda}\" is ignored; the job runs without a GPU")
     if ctx.options.queued:
         wait_for_scheduler(ctx)
-    return claim(ctx, prefer=None, exclude=None)
+    return claim(ctx)
 
 
 def wait_for_scheduler(ctx: JobContext) -> None:
@@ -52,38 +52,41 @@ def _end_if_cancel_requested(ctx: JobContext) -> None:
         raise CancelRequested(request.requester)
 
 
-def claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str:
-    """A free machine for the job (one whose driver supports its CUDA version, when set), waiting
-    for one when all are taken. A job no machine could ever run waits PENDING with the reason.
-    A cancel request ends the wait (CancelRequested)."""
-    cuda, names = ctx.cuda, machine_names(ctx.settings)
-
-    def eligible(candidate) -> bool:
-        return gpu.satisfies(candidate.cuda, cuda)
-
+def claim(ctx: JobContext, exclude: str | None = None) -> str:
+    """A free machine for the job (one whose driver supports its CUDA version, when set), never
+    `exclude` (the machine a moving job leaves), waiting for one when all are taken and saying why.
+    A job no machine could ever run waits PENDING with the reason. A cancel request ends the wait
+    (CancelRequested)."""
     waited = False
-    while True:
-        capability, source = gpu.machine_cuda()
-        ctx.store.ensure_machines(names, capability)
-        machine = ctx.store.claim_machine(ctx.job.id, prefer=prefer, exclude=exclude, eligible=eligible,
-                                          agent_pid=os.getpid())
-        if machine is not None:
-            return machine.name
-        if prefer is not None and ctx.store.machine(prefer) is None:
-            raise BadInput(f"there is no machine {prefer!r}; machines: {', '.join(names)}.")
+    while (name := try_claim(ctx, prefer=None, exclude=exclude)) is None:
         if not waited:
-            _say_why_it_waits(ctx, prefer, capability, source)
+            _say_why_it_waits(ctx, exclude)
             waited = True
-        prefer = None  # the preferred machine is taken: the next free one will do
         _end_if_cancel_requested(ctx)
         time.sleep(CLAIM_POLL_SECONDS)
+    return name
 
 
-def _say_why_it_waits(ctx: JobContext, prefer: str | None, capability: str | None, source: str) -> None:
+def try_claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str | None:
+    """One attempt, no waiting: `prefer` if it is free (and nothing else), else the least-loaded
+    free machine; never `exclude`. None when there is none."""
+    capability, _ = gpu.machine_cuda()
+    ctx.store.ensure_machines(machine_names(ctx.settings), capability)
     cuda = ctx.cuda
+    machine = ctx.store.claim_machine(ctx.job.id, prefer=prefer, exclude=exclude,
+                                      eligible=lambda candidate: gpu.satisfies(candidate.cuda, cuda),
+                                      agent_pid=os.getpid())
+    return None if machine is None else machine.name
+
+
+def _say_why_it_waits(ctx: JobContext, exclude: str | None) -> None:
+    """The wait's one event: the CUDA version no machine here supports, or what holds each machine."""
+    cuda = ctx.cuda
+    capability, source = gpu.machine_cuda()
     if cuda and not gpu.satisfies(capability, cuda):
         ctx.store.set_reason(ctx.job.id, f"NO_MACHINE_WITH_CUDA_{cuda}")
         ctx.event(f"waiting: [job] cuda = \"{cuda}\" needs a machine whose driver supports CUDA {cuda} "
                   f"or newer; the machines here have {capability or 'no GPU'} ({source})")
     else:
-        ctx.event("waiting for a free machine" + (f" ({prefer} is taken)" if prefer else ""))
+        why = waiting_reasons(ctx.store.machines(), ctx.store.holders(), exclude)
+        ctx.event("waiting for a free machine" + (f" ({why})" if why else ""))

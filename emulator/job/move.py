@@ -23,6 +23,7 @@ from emulator.job import artifacts, container, logs, machine
 from emulator.job.context import JobContext, RestoreFailed, StartFailed, job_folder
 from emulator.models import Job, JobState, Move, now_ns
 from emulator.rules.moves import MoveRequest
+from emulator.rules.placement import move_refusal
 from emulator.settings import Settings
 
 RESTORE_ATTEMPTS = Settings.restore_attempts
@@ -37,14 +38,24 @@ class RecoveryStrategy:
         self.sleep = sleep
 
     def recover(self, request: MoveRequest) -> Job | None:
-        """Run the job again elsewhere (None: it runs there now), or end it when the new
-        container cannot start (the ended job). RestoreFailed propagates."""
+        """Run the job again elsewhere (None: it runs there now, or still runs here when a requested
+        move was refused), or end it when the new container cannot start (the ended job).
+        RestoreFailed propagates.
+
+        A requested move claims its machine before the job leaves: one that cannot be had (offline,
+        busy, taken since the requester checked) refuses the move and nothing is stopped. A move the
+        platform triggers (the machine went offline or busy, the run limit) leaves first and waits."""
         ctx = self.ctx
         old = ctx.stay.machine
+        target = None
+        if request.request_id is not None:
+            target = self.claim_requested(request, old)
+            if target is None:
+                return None
         lost = self.leave(request)
         self.wipe(old)  # what leave() reported is read; nothing after reads that folder (restores come from storage)
         move_id = self.record(old, request, lost)
-        target = machine.claim(ctx, prefer=request.target, exclude=old)
+        target = target or machine.claim(ctx, exclude=old)
         ctx.event(f"reassignment: {old} -> {target}")
         restored, seconds = self.restore(target)
         try:
@@ -52,6 +63,20 @@ class RecoveryStrategy:
         except StartFailed as failure:
             ctx.event(f"job failed to restart after the move: {failure}")
             return ctx.end(JobState.FAILED, reason="START_FAILED")
+        return None
+
+    def claim_requested(self, request: MoveRequest, old: str) -> str | None:
+        """The machine a requested move goes to, claimed while the job still runs on `old`; None
+        when there is none to be had: the refusal is the job's event and the requester's answer."""
+        ctx = self.ctx
+        target = machine.try_claim(ctx, prefer=request.target, exclude=old)
+        if target is not None:
+            return target
+        why = (move_refusal(ctx.job.name, old, request.target, ctx.store.machines(), ctx.store.holders())
+               or f"job {ctx.job.name} cannot move: {request.target or 'no other machine'} was taken meanwhile. "
+                  f"Nothing was stopped: the job keeps running on {old}.")
+        ctx.event(f"reassignment refused ({request.trigger}): {why}")
+        ctx.store.refuse_request(request.request_id, why)
         return None
 
     def leave(self, request: MoveRequest) -> list[str]:

@@ -13,11 +13,14 @@ AVAILABLE = "available"
 @dataclass(frozen=True)
 class MoveRequest:
     """Why the job leaves its machine, where to (None: any other), and the grace (seconds) it
-    gets to finish its uploads (None: the default)."""
+    gets to finish its uploads (None: the default). `request_id`: the request it answers, when
+    someone asked for it (such a move is refused, the job kept running, when it cannot be made;
+    one the platform triggers is made anyway, waiting for a machine)."""
 
     trigger: str
     target: str | None
     grace: float | None
+    request_id: int | None = None
 
 
 def request_trigger(target: str | None, requester: str | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from cycle.api.models import Machine
 
@@ -16,3 +16,54 @@ def choose_machine(free: list[Machine], prefer: str | None, exclude: str | None,
     if prefer is not None:
         return next((m for m in candidates if m.name == prefer), None)
     return min(candidates, key=lambda m: (m.jobs_run, m.name), default=None)
+
+
+def why_unusable(machine: Machine, holder: str | None) -> str | None:
+    """Why `machine` cannot take a job now, in words a user acts on (None: it can). `holder` is
+    the job that holds it, when that hold counts (the job unfinished, its agent alive). CUDA is not
+    weighed: on one host every machine has the same driver."""
+    if machine.state == "offline":
+        return f"{machine.name} is offline"
+    if machine.state == "busy":
+        return f"{machine.name} is busy with its owner's work"
+    if holder is not None:
+        return f"{machine.name} is busy running job {holder}"
+    return None
+
+
+def move_refusal(job: str, current: str | None, target: str | None, machines: Sequence[Machine],
+                 holders: Mapping[str, str]) -> str | None:
+    """Why a requested move of `job` (running on `current`) to `target` (None: any other machine)
+    cannot be made now, as one paragraph with the way out; None when it can. A requested move is
+    refused rather than made somewhere else or left waiting: the job keeps running where it is,
+    with its upload queue, instead of being killed for a move that cannot happen. `holders`:
+    machine name -> the job holding it (holds that count only)."""
+    by_name = {m.name: m for m in machines}
+    if target is not None and target not in by_name:
+        return f"--to {target!r} is not a machine. Machines: {', '.join(by_name)} (`cycle emulator machines`)."
+    if target is not None and target == current:
+        return f"job {job} already runs on {target}; pick another machine."
+    others = [m for m in machines if m.name != current]
+    reasons = {m.name: why_unusable(m, holders.get(m.name)) for m in others}
+    free = [name for name, reason in reasons.items() if reason is None]
+    kept = f"Nothing was stopped: the job keeps running on {current}."
+    if target is None:
+        if free:
+            return None
+        why = "; ".join(reason for reason in reasons.values() if reason) or "there is none"
+        return (f"job {job} cannot move: no other machine is free ({why}). {kept} Ask again once one is free "
+                "(`cycle emulator machines` shows them).")
+    if reasons[target] is None:
+        return None
+    if free:
+        way_out = (f"Free now: {', '.join(free)} (`cycle job reassign {job} --to {free[0]}`, or leave out --to "
+                   "for the least-loaded one; `cycle emulator machines` shows them all).")
+    else:
+        way_out = "No other machine is free now (`cycle emulator machines` shows them all)."
+    return f"job {job} cannot move to {target}: {reasons[target]}. {way_out} {kept}"
+
+
+def waiting_reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None) -> str:
+    """Why each machine cannot take a waiting job, '; '-joined (the one it leaves left out)."""
+    reasons = (why_unusable(m, holders.get(m.name)) for m in machines if m.name != exclude)
+    return "; ".join(reason for reason in reasons if reason)

@@ -63,25 +63,30 @@ class Acting:
     def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0,
                  requester: str | None = None) -> Move:
         """Move a running job to another machine (from any terminal) and wait until it restarted.
-        `requester` (e.g. "cycle tui") is named in the move's trigger; default `cycle job reassign`."""
-        from emulator.job.machine import machine_names
+        `requester` (e.g. "cycle tui") is named in the move's trigger; default `cycle job reassign`.
+
+        A move that cannot be made is refused before anything is touched (BadInput): `to` offline,
+        busy or running another job, or no other machine free. The agent checks again as it claims
+        the machine, before it stops the job; a machine lost meanwhile refuses the move there, the
+        job keeps running, and the refusal ends this wait (CycleError)."""
+        from emulator.rules.placement import move_refusal
 
         job = self.job(name)
         if job.state is not JobState.RUNNING:
             raise BadInput(f"job {name} is {job.state.value}: only a RUNNING job can be reassigned"
                            + (" (it has ended)." if job.state.is_final else " (wait until it runs)."))
-        if to is not None and to not in machine_names():
-            raise BadInput(f"--to {to!r} is not a machine. Machines: {', '.join(machine_names())} (`cycle emulator "
-                           "machines`).")
-        if to is not None and to == job.machine:
-            raise BadInput(f"job {name} already runs on {to}; pick another machine.")
+        refusal = move_refusal(name, job.machine, to, self.machines(), self.store.holders())
+        if refusal is not None:
+            raise BadInput(refusal)
         before = len(self.store.moves(job.id))
-        self.store.request_move(job.id, to, grace, requester)
+        request_id = self.store.request_move(job.id, to, grace, requester)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             moves = self.store.moves(job.id)
             if len(moves) > before and moves[-1].restarted_ns:
                 return moves[-1]
+            if (refused := self.store.refusal(request_id)) is not None:
+                raise CycleError(refused)
             if self.store.job(job.id).state.is_final:
                 raise CycleError(f"job {name} ended before it could be moved ({self.store.job(job.id).state.value}).")
             time.sleep(0.05)

@@ -133,6 +133,7 @@ ADDED_COLUMNS = [
     ("jobs", "log_backlog", "INTEGER NOT NULL DEFAULT 0"),
     ("jobs", "log_cadence_seconds", "REAL NOT NULL DEFAULT 600"),
     ("volume_versions", "folders", "TEXT NOT NULL DEFAULT '[]'"),
+    ("requests", "refusal", "TEXT"),
 ]
 
 SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS)).encode()) & 0x7FFFFFFF

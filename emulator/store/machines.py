@@ -48,6 +48,16 @@ class MachinesTable(Database):
                        (job_id, agent_pid, chosen.name))
         return chosen
 
+    def holders(self, alive: Callable[[int], bool] | None = None) -> dict[str, str]:
+        """Machine name -> the job that holds it, for the holds that count (as claim_machine counts
+        them: the job unfinished and the agent that claimed it alive): what a refused move names."""
+        from emulator.pids import pid_alive
+
+        rows = self._connection().execute(
+            "SELECT m.name, j.name, j.state, COALESCE(m.agent_pid, j.agent_pid) "
+            "FROM machines m JOIN jobs j ON j.id = m.job_id").fetchall()
+        return {machine: job for machine, job, state, pid in rows if not holder_gone(state, pid, alive or pid_alive)}
+
     def release_machine(self, name: str, job_id: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE name = ? AND job_id = ?",

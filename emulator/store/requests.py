@@ -18,13 +18,26 @@ class Request:
     target: str | None = None
     grace: float | None = None
     requester: str | None = None  # who asked, named in the log (None: `cycle job reassign` / `cycle job cancel`)
+    id: int | None = None
 
 
 class RequestsTable(Database):
-    def request_move(self, job_id: int, target: str | None, grace: float | None, requester: str | None = None) -> None:
+    def request_move(self, job_id: int, target: str | None, grace: float | None, requester: str | None = None) -> int:
+        """Ask the job's agent to move it; the request's id, under which the agent may refuse it."""
         with self._tx() as db:
-            db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns, requester) "
-                       "VALUES (?, 'reassign', ?, ?, ?, ?)", (job_id, target, grace, now_ns(), requester))
+            return db.execute("INSERT INTO requests(job_id, kind, target, grace, created_ns, requester) "
+                              "VALUES (?, 'reassign', ?, ?, ?, ?)", (job_id, target, grace, now_ns(), requester)
+                              ).lastrowid
+
+    def refuse_request(self, request_id: int, why: str) -> None:
+        """The agent's answer to a move it could not make (the target became unusable after the
+        requester's own check): the requester, waiting for the move, reads it and stops waiting."""
+        with self._tx() as db:
+            db.execute("UPDATE requests SET refusal = ? WHERE id = ?", (why, request_id))
+
+    def refusal(self, request_id: int) -> str | None:
+        row = self._connection().execute("SELECT refusal FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return row[0] if row else None
 
     def request_cancel(self, job_id: int, requester: str | None = None) -> None:
         """Ask the job's agent to cancel it: the agent alone writes a running job's state. The
@@ -49,7 +62,7 @@ class RequestsTable(Database):
             if row is None:  # another reader took it meanwhile
                 return None
             db.execute("UPDATE requests SET taken = 1 WHERE id = ?", (row[0],))
-        return Request(row[1], row[2], row[3], row[4])
+        return Request(row[1], row[2], row[3], row[4], row[0])
 
     def add_move(self, move: Move) -> int:
         with self._tx() as db:

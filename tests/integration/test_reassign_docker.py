@@ -150,6 +150,34 @@ def test_bad_reassignments_are_refused(project, s3_storage, fast_logs):
     assert ended.exit_code == 2 and "only a RUNNING job can be reassigned" in ended.output
 
 
+def test_a_reassign_to_an_offline_or_busy_machine_is_refused_and_touches_nothing(project, s3_storage, fast_logs):
+    """`job reassign --to local-3` with local-3 offline (or running another job) said "moved local-1 ->
+    local-2": the job was killed, its queue lost, and moved where nobody asked."""
+    project.write(".cycleswap/run.sh", "echo up; sleep 60\n")
+    name = start(project)
+    job = wait_state(name, (JobState.RUNNING,))
+    other = start(project)
+    busy = wait_state(other, (JobState.RUNNING,)).machine
+    offline = next(m for m in ("local-0", "local-1", "local-2", "local-3") if m not in (job.machine, busy))
+    try:
+        assert cli("emulator", "machine", offline, "offline").exit_code == 0
+        refused = cli("job", "reassign", name, "--to", offline)
+        assert refused.exit_code == 2, refused.output
+        assert f"job {name} cannot move to {offline}: {offline} is offline. Free now: " in refused.output
+        assert "`cycle emulator machines`" in refused.output and "Traceback" not in refused.output
+        taken = cli("job", "reassign", name, "--to", busy)
+        assert taken.exit_code == 2 and f"{busy} is busy running job {other}." in taken.output, taken.output
+        platform = EmulatorPlatform()
+        assert platform.moves(name) == [] and platform.job(name).state is JobState.RUNNING
+        assert platform.job(name).machine == job.machine
+        events = [r.text for r in platform.logs(name) if r.stream is Stream.SYSTEM]
+        assert not any(e.startswith("reassignment") for e in events), events
+    finally:
+        cli("emulator", "machine", offline, "available")
+        cli("job", "cancel", name)
+        cli("job", "cancel", other)
+
+
 def test_a_machine_going_offline_moves_its_job(project, s3_storage, fast_logs):
     project.write(".cycleswap/run.sh", "echo up; sleep 60\n")
     name = start(project)

@@ -178,7 +178,7 @@ def test_a_cancel_request_ends_the_wait_for_a_machine(fake_flow, monkeypatch):
     def claim_first(ctx):
         fake_flow.steps.append("claim")
         ctx.store.request_cancel(ctx.job.id)
-        return REAL_CLAIM(ctx, prefer=None, exclude=None)
+        return REAL_CLAIM(ctx, exclude=None)
 
     monkeypatch.setattr(machine, "claim_first", claim_first)
     monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))

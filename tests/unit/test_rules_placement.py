@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from emulator.models import Machine
-from emulator.rules.placement import choose_machine
+from emulator.rules.placement import choose_machine, move_refusal, waiting_reasons
 
 
 def machine(name: str, jobs_run: int = 0, cuda: str | None = None) -> Machine:
@@ -31,3 +31,47 @@ def test_exclude_and_eligibility():
     assert choose_machine(free, None, None, lambda m: m.cuda is not None).name == "local-1"
     assert choose_machine(free, None, "local-1", lambda m: m.cuda is not None) is None
     assert choose_machine([], None, None, anything) is None
+
+
+def pool(**states):
+    """Machines local-0 … by keyword (local_3="offline"); the rest available."""
+    return [Machine(f"local-{i}", states.get(f"local_{i}", "available"), None, None, 0) for i in range(4)]
+
+
+def test_a_requested_move_to_an_offline_or_busy_machine_is_refused_saying_why_and_what_is_free():
+    """`job reassign --to local-3` with local-3 offline killed the job and moved it to local-2."""
+    offline = move_refusal("j", "local-1", "local-3", pool(local_3="offline"), {})
+    assert offline.startswith("job j cannot move to local-3: local-3 is offline. Free now: local-0, local-2 ")
+    assert "`cycle job reassign j --to local-0`" in offline and "`cycle emulator machines`" in offline
+    assert offline.endswith("Nothing was stopped: the job keeps running on local-1.")
+    owner = move_refusal("j", "local-1", "local-3", pool(local_3="busy"), {})
+    assert "local-3 is busy with its owner's work" in owner
+    held = move_refusal("j", "local-1", "local-3", pool(), {"local-3": "other-7", "local-0": "other-8"})
+    assert "local-3 is busy running job other-7. Free now: local-2 " in held
+
+
+def test_a_requested_move_to_a_free_machine_or_anywhere_free_goes_ahead():
+    assert move_refusal("j", "local-1", "local-3", pool(local_0="offline"), {"local-2": "x"}) is None
+    assert move_refusal("j", "local-1", None, pool(local_0="offline"), {"local-2": "x"}) is None
+
+
+def test_a_move_with_nowhere_to_go_is_refused_with_every_machines_reason():
+    machines = pool(local_0="offline", local_2="busy")
+    anywhere = move_refusal("j", "local-1", None, machines, {"local-3": "x-1"})
+    assert anywhere == ("job j cannot move: no other machine is free (local-0 is offline; local-2 is busy with its "
+                        "owner's work; local-3 is busy running job x-1). Nothing was stopped: the job keeps running "
+                        "on local-1. Ask again once one is free (`cycle emulator machines` shows them).")
+    to_one = move_refusal("j", "local-1", "local-0", machines, {"local-3": "x-1"})
+    assert "local-0 is offline. No other machine is free now" in to_one
+
+
+def test_unknown_or_own_targets_are_refused():
+    assert move_refusal("j", "local-1", "gpu-9", pool(), {}).startswith("--to 'gpu-9' is not a machine. Machines: "
+                                                                        "local-0, local-1, local-2, local-3")
+    assert move_refusal("j", "local-1", "local-1", pool(), {}) == "job j already runs on local-1; pick another machine."
+
+
+def test_a_waiting_job_is_told_why_each_machine_cannot_take_it():
+    machines = pool(local_0="offline")
+    assert waiting_reasons(machines, {"local-2": "a", "local-3": "b"}, exclude="local-1") == (
+        "local-0 is offline; local-2 is busy running job a; local-3 is busy running job b")

@@ -1,0 +1,80 @@
+"""A requested move whose machine is lost after the requester's check (the race): the agent claims
+the machine before it stops the job, so the move is refused there, the job keeps running where it
+is, and the requester gets the refusal. A real sqlite store, no Docker."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from emulator.job import logs
+from emulator.job.context import Stay
+from emulator.job.move import RecoveryStrategy
+from emulator.settings import Settings
+from emulator.store import StateStore
+
+MACHINES = ["local-0", "local-1", "local-2", "local-3"]
+
+
+class NeverStopped:
+    """The runtime of a job that must not be touched: any stop or kill fails the test."""
+
+    def stop(self, container, timeout=10):
+        raise AssertionError("the job's container was stopped for a move that could not be made")
+
+    kill = stop
+
+
+@pytest.fixture
+def running(tmp_path, monkeypatch):
+    """Job p-1 running on local-1 (this process its agent), its context, and its events."""
+    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
+    store = StateStore(tmp_path / "state.db")
+    store.ensure_machines(MACHINES, None)
+    job = store.create_job("p", agent_pid=os.getpid())
+    assert store.claim_machine(job.id, prefer="local-1", agent_pid=os.getpid()).name == "local-1"
+    events: list[str] = []
+    stay = Stay("local-1", "c-1", pipeline=None, started=time.monotonic())
+    ctx = SimpleNamespace(store=store, job=job, stay=stay, runtime=NeverStopped(), settings=Settings(machines=4),
+                          cuda=None, event=events.append)
+    return SimpleNamespace(store=store, job=job, ctx=ctx, stay=stay, events=events)
+
+
+def held(store):
+    return {m.name: m.job_id for m in store.machines() if m.job_id is not None}
+
+
+def test_a_target_gone_offline_after_the_request_refuses_the_move_and_the_job_keeps_running(running):
+    store, job = running.store, running.job
+    request_id = store.request_move(job.id, "local-3", None)
+    store.set_machine_state("local-3", "offline")  # after the requester found it free
+    move = logs.next_request(running.ctx, running.stay)
+    assert RecoveryStrategy(running.ctx).recover(move) is None
+    assert running.ctx.stay is running.stay and store.moves(job.id) == [] and held(store) == {"local-1": job.id}
+    why = store.refusal(request_id)
+    assert why.startswith(f"job {job.name} cannot move to local-3: local-3 is offline. Free now: local-0, local-2 ")
+    assert why.endswith("Nothing was stopped: the job keeps running on local-1.")
+    assert running.events == [f"reassignment refused (requested by `cycle job reassign`: to local-3): {why}"]
+
+
+def test_a_target_taken_by_another_job_meanwhile_names_that_job(running):
+    store, job = running.store, running.job
+    request_id = store.request_move(job.id, "local-3", None, requester="cycle tui")
+    other = store.create_job("q", agent_pid=os.getpid())
+    store.claim_machine(other.id, prefer="local-3", agent_pid=os.getpid())
+    assert RecoveryStrategy(running.ctx).recover(logs.next_request(running.ctx, running.stay)) is None
+    assert "local-3 is busy running job q-1. Free now: local-0, local-2 " in store.refusal(request_id)
+    assert held(store) == {"local-1": job.id, "local-3": other.id} and store.moves(job.id) == []
+
+
+def test_a_request_to_anywhere_with_nothing_free_is_refused_too(running):
+    store, job = running.store, running.job
+    request_id = store.request_move(job.id, None, None)
+    for name in ("local-0", "local-2", "local-3"):
+        store.set_machine_state(name, "busy")
+    assert RecoveryStrategy(running.ctx).recover(logs.next_request(running.ctx, running.stay)) is None
+    assert store.refusal(request_id).startswith(f"job {job.name} cannot move: no other machine is free (local-0 is "
+                                                "busy with its owner's work; ")
