@@ -19,14 +19,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from cycle.api.manifest import Manifest
-from emulator.context import build_context_files, build_key_for
+from emulator.context import build_context_files, build_key_and_inputs_for
 from emulator.engine import docker as runtime
 from emulator.engine import protocol
 from emulator.engine.archive import tar_of
 from emulator.engine.dockerd import resolve_network
 from emulator.engine.protocol import BuildFailed, BuildResult  # noqa: F401  (defined with the protocol; kept here)
 from emulator.models import Build, now_ns
-from emulator.rules.build_plan import needs_flatten, plan_build
+from emulator.rules.build_plan import MISS, miss_cause, needs_flatten, plan_build
 from emulator.settings import load
 from emulator.store import StateStore
 
@@ -61,7 +61,8 @@ class Builder:
 
     def ensure(self, manifest: Manifest, base_image, rebuild: bool = False, clean: bool = False,
                network_mode: str = "auto") -> BuildResult:
-        key = build_key_for(manifest.root, manifest.build_files, manifest.ubuntu_version, base_image.id)
+        key, inputs = build_key_and_inputs_for(manifest.root, manifest.build_files, manifest.ubuntu_version,
+                                               base_image.id)
         tag = f"{repository_for(manifest.name)}:build-{key[:12]}"
         previous: dict[str, object] = {}
         plan = plan_build(key, self._cached(tag, key) is not None, self._previous_ids(manifest.name, previous),
@@ -70,9 +71,17 @@ class Builder:
             self.emit(f"{plan.why}: key {key[:12]}, image {tag}; build.sh not run")
             return BuildResult(tag, key, True)
         parent = base_image if plan.parent is None else previous[plan.parent]
-        self.emit(f"{plan.why}: key {key[:12]}; running build.sh on {self._describe(parent, base_image)}")
-        image = self._run_build(manifest, parent, key, tag, network_mode)
+        cause = self._miss_cause(manifest.name, inputs) if plan.action == MISS else None
+        self.emit(f"{plan.why}: key {key[:12]}" + (f" ({cause})" if cause else "")
+                  + f"; running build.sh on {self._describe(parent, base_image)}")
+        image = self._run_build(manifest, parent, key, tag, network_mode, inputs)
         return BuildResult(image, key, False)
+
+    def _miss_cause(self, project: str, inputs: dict[str, str]) -> str | None:
+        """What changed since the project's newest build ("why did it rebuild?"), from the inputs
+        each build records."""
+        last = next(iter(self.store.builds(project)), None)
+        return miss_cause(inputs, last.key if last else None, last.inputs if last else {})
 
     def _cached(self, tag: str, key: str):
         from docker.errors import ImageNotFound
@@ -102,7 +111,8 @@ class Builder:
             return f"the base image {', '.join(base_image.tags) or base_image.short_id}"
         return f"the previous build image {', '.join(parent.tags) or parent.short_id}"
 
-    def _run_build(self, manifest: Manifest, parent, key: str, tag: str, network_mode: str) -> str:
+    def _run_build(self, manifest: Manifest, parent, key: str, tag: str, network_mode: str,
+                   inputs: dict[str, str]) -> str:
         network_mode = resolve_network(self.client, network_mode)
         self.emit(f"build network: {network_mode}"
                   + (" (--network none: build.sh cannot download)" if network_mode == "none" else ""))
@@ -142,7 +152,7 @@ class Builder:
         if needs_flatten(depth, flatten_depth()):
             image = self._flatten(image, tag, depth)
             depth = len(image.history())
-        self.store.add_build(Build(manifest.name, key, image.id, tag, parent.id, depth, now_ns()))
+        self.store.add_build(Build(manifest.name, key, image.id, tag, parent.id, depth, now_ns(), inputs))
         self.emit(f"build image {tag} committed ({depth} layers)")
         return tag
 

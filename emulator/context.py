@@ -10,6 +10,8 @@ import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
+from emulator.rules.build_plan import BASE_IMAGE_INPUT, FILE_INPUT, SCRIPT_INPUT, UBUNTU_INPUT
+
 IGNORE_FILE = ".cycleignore"
 ALWAYS_EXCLUDED = (".git", ".cycleswap/jobs")
 # Never copied into /app even without a .cycleignore: a host virtualenv copied over the one build.sh
@@ -122,11 +124,27 @@ def build_key(build_sh: bytes, build_files: list[tuple[str, bytes]], ubuntu_vers
     return digest.hexdigest()
 
 
+def build_inputs(build_sh: bytes, build_files: list[tuple[str, bytes]], ubuntu_version: str,
+                 base_image_id: str) -> dict[str, str]:
+    """What build_key is made of, part by part (digests of the files), recorded with each build so
+    that a cache miss can say what changed since the last one (rules/build_plan.miss_cause)."""
+    inputs = {SCRIPT_INPUT: hashlib.sha256(build_sh).hexdigest()}
+    inputs.update({FILE_INPUT + path: hashlib.sha256(content).hexdigest() for path, content in sorted(build_files)})
+    return {**inputs, UBUNTU_INPUT: ubuntu_version, BASE_IMAGE_INPUT: base_image_id}
+
+
 def build_key_for(root: Path, build_files: tuple[str, ...], ubuntu_version: str, base_image_id: str) -> str:
+    return build_key_and_inputs_for(root, build_files, ubuntu_version, base_image_id)[0]
+
+
+def build_key_and_inputs_for(root: Path, build_files: tuple[str, ...], ubuntu_version: str,
+                             base_image_id: str) -> tuple[str, dict[str, str]]:
+    """The project's build key and its inputs (build_inputs), each file read once."""
     build_sh = root / ".cycleswap" / "build.sh"
     script = build_sh.read_bytes() if build_sh.is_file() else b""
     contents = []
     for entry in build_files:
         rel = (root / entry).resolve().relative_to(root.resolve()).as_posix()
         contents.append((rel, (root / rel).read_bytes()))
-    return build_key(script, contents, ubuntu_version, base_image_id)
+    return (build_key(script, contents, ubuntu_version, base_image_id),
+            build_inputs(script, contents, ubuntu_version, base_image_id))

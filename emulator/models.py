@@ -9,7 +9,7 @@ here for the emulator's older imports.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cycle.api.models import (  # noqa: F401  (re-exported)
     FINAL_STATES,
@@ -45,3 +45,4 @@ class Build:
     parent_image: str
     depth: int
     created_ns: int
+    inputs: dict[str, str] = field(default_factory=dict)  # what its key was made of (context.build_inputs)

@@ -9,7 +9,7 @@ reaches the depth limit (Docker's layer limit is ~125).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 HIT = "hit"
@@ -17,6 +17,12 @@ MISS = "miss"
 REBUILD = "rebuild"
 CLEAN = "clean"
 BASE = None  # parent: the base image
+
+# What a build key is made of, by name (build_inputs in emulator/context.py records them with each build)
+SCRIPT_INPUT = "build.sh"  # its sha256
+FILE_INPUT = "file:"  # + a build_files path: its sha256
+UBUNTU_INPUT = "ubuntu_version"  # the value
+BASE_IMAGE_INPUT = "base image"  # its id
 
 
 @dataclass(frozen=True)
@@ -53,3 +59,39 @@ def plan_build(key: str, cached: bool, previous_images: Iterable[str], rebuild: 
 def needs_flatten(depth: int, limit: int) -> bool:
     """True when a committed image of `depth` layers must be squashed into one."""
     return depth >= limit
+
+
+def input_changes(before: Mapping[str, str], now: Mapping[str, str], most: int = 4) -> str:
+    """What differs between two builds' key inputs, in a user's words ("build.sh changed, uv.lock
+    added"), at most `most` named then how many more: one line. Empty when nothing does."""
+    def name(item: str) -> str:
+        return item[len(FILE_INPUT):] if item.startswith(FILE_INPUT) else item
+
+    words = []
+    for item in [*now, *(item for item in before if item not in now)]:
+        if item == UBUNTU_INPUT and before.get(item) != now.get(item):
+            words.append(f"ubuntu_version {before.get(item)} -> {now.get(item)}")
+        elif item == BASE_IMAGE_INPUT and before.get(item) != now.get(item):
+            words.append("the base image changed")
+        elif item not in before:
+            words.append(f"{name(item)} added")
+        elif item not in now:
+            words.append(f"{name(item)} removed")
+        elif before[item] != now[item]:
+            words.append(f"{name(item)} changed")
+    more = f" and {len(words) - most} more" if len(words) > most else ""
+    return ", ".join(words[:most]) + more
+
+
+def miss_cause(inputs: Mapping[str, str], last_key: str | None, last_inputs: Mapping[str, str]) -> str | None:
+    """Why a build missed the cache, told against the project's newest build (`last_key`, None:
+    there is none): what changed in the key's inputs since it, or that its image is gone when
+    nothing did. None when that build did not record its inputs (an older version made it)."""
+    if last_key is None:
+        return "the project's first build"
+    if not last_inputs:
+        return None
+    changed = input_changes(last_inputs, inputs)
+    if not changed:
+        return f"the last build's image (key {last_key[:12]}) is no longer in the engine"
+    return f"{changed} since the last build (key {last_key[:12]})"

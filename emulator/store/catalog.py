@@ -37,20 +37,20 @@ class CatalogTables(Database):
     def add_build(self, build: Build) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO builds(project, key, image_id, tag, parent_image, depth, created_ns) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO builds(project, key, image_id, tag, parent_image, depth, created_ns, inputs) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (build.project, build.key, build.image_id, build.tag, build.parent_image, build.depth,
-                 build.created_ns),
+                 build.created_ns, json.dumps(build.inputs)),
             )
 
     def builds(self, project: str) -> list[Build]:
         """The project's builds, newest first."""
         rows = self._connection().execute(
-            "SELECT project, key, image_id, tag, parent_image, depth, created_ns FROM builds "
+            "SELECT project, key, image_id, tag, parent_image, depth, created_ns, inputs FROM builds "
             "WHERE project = ? ORDER BY id DESC",
             (project,),
         )
-        return [Build(**dict(row)) for row in rows]
+        return [Build(**{**dict(row), "inputs": json.loads(row["inputs"])}) for row in rows]
 
     def project_root(self, project: str) -> Path | None:
         row = self._connection().execute("SELECT root FROM projects WHERE name = ?", (project,)).fetchone()

@@ -134,6 +134,7 @@ ADDED_COLUMNS = [
     ("jobs", "log_cadence_seconds", "REAL NOT NULL DEFAULT 600"),
     ("volume_versions", "folders", "TEXT NOT NULL DEFAULT '[]'"),
     ("requests", "refusal", "TEXT"),
+    ("builds", "inputs", "TEXT NOT NULL DEFAULT '{}'"),
 ]
 
 SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS)).encode()) & 0x7FFFFFFF

@@ -48,16 +48,24 @@ def test_first_run_builds_then_cache_hit_runs_no_build_container(project, home, 
 
 
 def test_build_sh_or_build_file_change_misses(project):
+    """Each miss names what changed since the project's newest build ("why did it rebuild?")."""
+    def miss(run) -> str:
+        (line,) = [line for line in system_lines(run) if "build cache miss" in line]
+        return line
+
     project.write("req.txt", "a\n")
     project.manifest(build_files=["req.txt"])
-    assert project.test().exit_code == 0
+    assert "(the project's first build)" in miss(project.test())
     assert any("cache hit" in line for line in system_lines(project.test()))
     project.write("req.txt", "b\n")
-    assert any("cache miss" in line for line in system_lines(project.test()))
+    assert "(req.txt changed since the last build (key " in miss(project.test())
     project.write(".cycleswap/build.sh", "echo building v2\n")
     run = project.test()
-    assert any("cache miss" in line for line in system_lines(run))
+    assert "(build.sh changed since the last build (key " in miss(run)
     assert any("[build] building v2" in line for line in system_lines(run))
+    project.write("uv.lock", "lock\n")
+    project.manifest(build_files=["req.txt", "uv.lock"])
+    assert "(uv.lock added since the last build (key " in miss(project.test())
 
 
 def test_build_sees_only_cycleswap_and_build_files(project):
