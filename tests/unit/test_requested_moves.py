@@ -78,3 +78,26 @@ def test_a_request_to_anywhere_with_nothing_free_is_refused_too(running):
     assert RecoveryStrategy(running.ctx).recover(logs.next_request(running.ctx, running.stay)) is None
     assert store.refusal(request_id).startswith(f"job {job.name} cannot move: no other machine is free (local-0 is "
                                                 "busy with its owner's work; ")
+
+
+def test_a_job_waiting_for_a_machine_is_told_what_holds_each_one(running, monkeypatch):
+    """The wait said "(local-3 is taken)" of an offline machine; now each machine's own reason."""
+    from emulator.job import machine
+
+    store = running.store
+    store.set_machine_state("local-0", "offline")
+    store.set_machine_state("local-2", "busy")
+    other = store.create_job("q", agent_pid=os.getpid())
+    store.claim_machine(other.id, prefer="local-3", agent_pid=os.getpid())
+
+    class StopWaiting(Exception):
+        pass
+
+    def sleep(seconds):
+        raise StopWaiting
+
+    monkeypatch.setattr(machine.time, "sleep", sleep)
+    with pytest.raises(StopWaiting):
+        machine.claim(running.ctx, exclude="local-1")
+    assert running.events == ["waiting for a free machine (local-0 is offline; local-2 is busy with its owner's "
+                              "work; local-3 is busy running job q-1)"]
