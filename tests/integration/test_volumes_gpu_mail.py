@@ -164,10 +164,14 @@ def test_job_chaining_mounts_artifacts_read_only(project, home, s3_storage):
 
 
 def test_usage_and_the_soft_quota(project, home, monkeypatch):
+    """The warning shows in the foreground run, before its final line (it was logged only after
+    the job ended, so only `job logs` showed it), and the log keeps it."""
     project.write(".cycleswap/run.sh", "head -c 5000 /dev/zero > /artifacts/blob.bin; echo hi\n")
     monkeypatch.setenv("CYCLE_STORAGE_QUOTA_BYTES", "1000")
     run = project.test()
     assert run.job.state is JobState.FINISHED  # never rejected
+    shown = run.output.strip().splitlines()
+    assert any("exceeds the soft quota of 1000 bytes" in line for line in shown[:-1]), run.output
     report = json.loads(cli("emulator", "usage", "--json").output)
     row = next(r for r in report["projects"] if r["project"] == project.name)
     assert row["artifacts"] == 5000 and row["logs"] > 0 and report["quota"] == 1000
