@@ -189,8 +189,9 @@ def test_project_upload_then_queue_runs_the_uploaded_version(project, home, s3_s
     project.write(".cycleswap/run.sh", "cat data.txt; ls\n")
     first = cli("project", "upload", str(project.root))
     assert first.exit_code == 0 and "uploaded version 1" in first.output, first.output
-    again = cli("project", "upload", str(project.root))
-    assert "uploaded version 2" in again.output and "0 new bytes stored" in again.output
+    again = cli("project", "upload", str(project.root))  # unchanged: no v2 of the same files, as volumes
+    assert again.exit_code == 0 and "project unchanged: still version 1" in again.output, again.output
+    assert [v for v, _ in EmulatorPlatform().store.project_versions(project.name)] == [1]
     project.write("data.txt", "changed locally, not uploaded\n")
     monkeypatch.chdir(project.root)
     queued = cli("job", "queue")
