@@ -2,7 +2,8 @@
 
 An upload snapshots the project's files (not .git, not .cycleswap/jobs, not what .cycleignore
 lists) into the blob store under projects/<name>/<sha256> (unchanged files are stored once) and
-records a version in state.db (an unchanged upload keeps the latest one); it builds the image with the same cache as `project test`.
+records a version in state.db (an unchanged upload keeps the latest one); it builds the image
+with the same cache as `project test`.
 `cycle job queue` materializes the latest version and starts it detached; the job then waits for
 the scheduler's next pass (every 60 s on the platform; $CYCLE_SCHEDULER_SECONDS here).
 """

@@ -4,8 +4,8 @@ local blob store; no engine."""
 
 from __future__ import annotations
 
-from emulator.store import StateStore
 from emulator.blobs import LocalStore
+from emulator.store import StateStore
 from emulator.upload import checkout, upload_project
 
 
