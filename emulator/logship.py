@@ -18,8 +18,9 @@ from emulator.store import StateStore
 
 LOG_CADENCE_SECONDS = 600.0
 BACKLOG_SECONDS = 1.0
-"""How often the shipper records how many printed lines wait for the next shipment (one small
-UPDATE, only when the number changed): `cycle job logs` of a running job says why its log lags."""
+"""How often the shipper records how many printed lines (stdout and stderr: the system events the
+agent adds are not the job's) wait for the next shipment (one small UPDATE, only when the number
+changed): `cycle job logs` of a running job says why its log lags."""
 Record = tuple[int, Stream, str]
 Piece = tuple[Stream, str]  # text of a stdout or stderr line not yet whole, for the live echo only
 
@@ -88,7 +89,7 @@ class LogShipper:
         full disk) is tried again next second instead of ending the shipper's thread, which
         would hold every later line until the job's end."""
         with self._lock:
-            waiting = len(self._buffer)
+            waiting = sum(1 for _, stream, _ in self._buffer if stream is not Stream.SYSTEM)
         if waiting == self._recorded_backlog:
             return
         try:

@@ -2,7 +2,8 @@
 
 An upload snapshots the project's files (not .git, not .cycleswap/jobs, not what .cycleignore
 lists) into the blob store under projects/<name>/<sha256> (unchanged files are stored once) and
-records a version in state.db; it builds the image with the same cache as `project test`.
+records a version in state.db (an unchanged upload keeps the latest one); it builds the image
+with the same cache as `project test`.
 `cycle job queue` materializes the latest version and starts it detached; the job then waits for
 the scheduler's next pass (every 60 s on the platform; $CYCLE_SCHEDULER_SECONDS here).
 """
@@ -32,7 +33,8 @@ def next_pass(now: float, interval: float) -> float:
 
 
 def upload_project(store, blobs: BlobStore, name: str, root: Path, progress: Callable[[int, int], None] | None = None):
-    """Store the project's files as a new version; returns (version number, files, new bytes)."""
+    """Store the project's files as a new version; returns (version number, files, new bytes, whether a
+    version was made): files that are the latest version's, path for path, keep it (no new version)."""
     files = {rel: path for rel, path in project_files(root).items() if path.is_file() and not path.is_symlink()}
     total = sum(p.stat().st_size for p in files.values())
     manifest, new_bytes, done = {}, 0, 0
@@ -43,8 +45,8 @@ def upload_project(store, blobs: BlobStore, name: str, root: Path, progress: Cal
         done += size
         if progress:
             progress(done, total)
-    version = store.add_project_version(name, manifest)
-    return version, manifest, new_bytes
+    version, created = store.add_project_version(name, manifest)
+    return version, manifest, new_bytes, created
 
 
 VERSIONS_DIR = "project-versions"

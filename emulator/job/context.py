@@ -90,9 +90,22 @@ class JobContext:
 
     def end(self, state: JobState, **fields) -> Job:
         """The final state, written only after the log is shipped: whoever sees the job ended
-        (tail, the TUI, a drill) finds its whole log."""
+        (tail, the TUI, a drill) finds its whole log. The soft quota's warning comes first, so a
+        foreground run shows it before its final line, and the log keeps it."""
+        self.warn_over_soft_quota()
         self.shipper.close()
         return self.store.set_state(self.job.id, state, **fields)
+
+    def warn_over_soft_quota(self) -> None:
+        """The storage quota is soft, as on the peer platform: a warning as an event (shown live,
+        kept in the log), never a rejection. Said at the job's end, once its artifacts are stored."""
+        quota = self.settings.storage_quota_bytes
+        if not quota:
+            return
+        used = sum(row["artifacts"] + row["logs"] for row in self.store.usage())
+        if used > quota:
+            self.event(f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; "
+                       "uploads are never rejected")
 
     def machine_folder(self, machine: str) -> Path:
         """The job's /artifacts on the machine's local disk. machines/ and the machine's folder are

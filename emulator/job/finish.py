@@ -1,5 +1,5 @@
 """Stage 7, finish: the container's exit becomes the job's final state; then the emails the
-manifest asks for, the soft quota warning; and, on every way out, the clean-up (container gone,
+manifest asks for; and, on every way out, the clean-up (container gone,
 job folders disarmed, machines given back, log shipped) and the last safety net."""
 
 from __future__ import annotations
@@ -130,10 +130,10 @@ def never_left_unfinished(ctx: JobContext, interrupted: bool) -> None:
 
 
 def tell(ctx: JobContext, ended: Job) -> None:
-    """After the end: the email the manifest asks for, and the soft quota's warning."""
+    """After the end: the email the manifest asks for (the soft quota's warning came before the
+    end, JobContext.end, so a foreground run shows it)."""
     if wants_email(ended.state, ctx.manifest.email_on_success, ctx.manifest.email_on_failure):
         _email(ctx, ended)
-    _quota_warning(ctx, ended)
 
 
 def _email(ctx: JobContext, ended: Job) -> None:
@@ -146,15 +146,3 @@ def _email(ctx: JobContext, ended: Job) -> None:
     except OSError as error:
         text = f"email could not be sent: {error}"
     ctx.store.append_logs(ended.id, [(now_ns(), Stream.SYSTEM, text)])
-
-
-def _quota_warning(ctx: JobContext, job: Job) -> None:
-    """The storage quota is soft, as on the peer platform: a warning, never a rejection."""
-    quota = ctx.settings.storage_quota_bytes
-    if not quota:
-        return
-    used = sum(row["artifacts"] + row["logs"] for row in ctx.store.usage())
-    if used > quota:
-        ctx.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM,
-            f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; "
-            "uploads are never rejected")])

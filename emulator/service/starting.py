@@ -163,14 +163,15 @@ class Starting:
             prepared.manifest, prepared.base, prepared.base_image, options, job=job)
 
     def upload_project(self, project_dir: Path, options: TestOptions, progress=None, sink: LogSink | None = None):
-        """Snapshot the project as a new version and build its image with the project-test cache."""
+        """Snapshot the project as a new version (unless unchanged) and build its image with the project-test cache."""
         from emulator.build import Builder
         from emulator.engine import protocol
         from emulator.upload import upload_project
 
         prepared = self.prepare(project_dir, options, waits=True)
         manifest = prepared.manifest
-        version, files, new_bytes = upload_project(self.store, prepared.blobs, manifest.name, manifest.root, progress)
+        version, files, new_bytes, created = upload_project(self.store, prepared.blobs, manifest.name, manifest.root,
+                                                            progress)
         self.store.upsert_project(manifest.name, manifest.root)
         say = (lambda text: sink(now_ns(), Stream.SYSTEM, text)) if sink else (lambda text: None)
         if prepared.notice:
@@ -179,7 +180,7 @@ class Starting:
                   protocol.LABEL_PID: str(os.getpid())}
         build = Builder(prepared.client, self.store, labels, say).ensure(
             manifest, prepared.base_image, options.rebuild, options.clean, options.network)
-        return version, len(files), new_bytes, build.image
+        return version, len(files), new_bytes, build.image, created
 
     def queue(self, project: str, options: TestOptions) -> Job:
         """Start the latest uploaded version of `project` detached; it waits for a scheduler pass."""

@@ -56,12 +56,19 @@ class CatalogTables(Database):
         row = self._connection().execute("SELECT root FROM projects WHERE name = ?", (project,)).fetchone()
         return Path(row[0]) if row else None
 
-    def add_project_version(self, name: str, files: dict) -> int:
+    def add_project_version(self, name: str, files: dict) -> tuple[int, bool]:
+        """A new version of the project's `files`, unless they are the latest version's: (version,
+        whether it was made). An unchanged re-upload keeps the latest, as volumes do; one
+        transaction, so two uploads at once cannot both make it."""
         with self._tx() as db:
-            last = db.execute("SELECT MAX(version) FROM project_versions WHERE name = ?", (name,)).fetchone()[0] or 0
+            latest = db.execute("SELECT version, files FROM project_versions WHERE name = ? "
+                                "ORDER BY version DESC LIMIT 1", (name,)).fetchone()
+            if latest is not None and json.loads(latest[1]) == files:
+                return latest[0], False
+            version = (latest[0] if latest else 0) + 1
             db.execute("INSERT INTO project_versions(name, version, files, created_ns) VALUES (?, ?, ?, ?)",
-                       (name, last + 1, json.dumps(files), now_ns()))
-        return last + 1
+                       (name, version, json.dumps(files), now_ns()))
+        return version, True
 
     def project_versions(self, name: str) -> list[tuple[int, dict]]:
         rows = self._connection().execute(

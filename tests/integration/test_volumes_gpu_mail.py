@@ -164,10 +164,14 @@ def test_job_chaining_mounts_artifacts_read_only(project, home, s3_storage):
 
 
 def test_usage_and_the_soft_quota(project, home, monkeypatch):
+    """The warning shows in the foreground run, before its final line (it was logged only after
+    the job ended, so only `job logs` showed it), and the log keeps it."""
     project.write(".cycleswap/run.sh", "head -c 5000 /dev/zero > /artifacts/blob.bin; echo hi\n")
     monkeypatch.setenv("CYCLE_STORAGE_QUOTA_BYTES", "1000")
     run = project.test()
     assert run.job.state is JobState.FINISHED  # never rejected
+    shown = run.output.strip().splitlines()
+    assert any("exceeds the soft quota of 1000 bytes" in line for line in shown[:-1]), run.output
     report = json.loads(cli("emulator", "usage", "--json").output)
     row = next(r for r in report["projects"] if r["project"] == project.name)
     assert row["artifacts"] == 5000 and row["logs"] > 0 and report["quota"] == 1000
@@ -185,8 +189,9 @@ def test_project_upload_then_queue_runs_the_uploaded_version(project, home, s3_s
     project.write(".cycleswap/run.sh", "cat data.txt; ls\n")
     first = cli("project", "upload", str(project.root))
     assert first.exit_code == 0 and "uploaded version 1" in first.output, first.output
-    again = cli("project", "upload", str(project.root))
-    assert "uploaded version 2" in again.output and "0 new bytes stored" in again.output
+    again = cli("project", "upload", str(project.root))  # unchanged: no v2 of the same files, as volumes
+    assert again.exit_code == 0 and "project unchanged: still version 1" in again.output, again.output
+    assert [v for v, _ in EmulatorPlatform().store.project_versions(project.name)] == [1]
     project.write("data.txt", "changed locally, not uploaded\n")
     monkeypatch.chdir(project.root)
     queued = cli("job", "queue")

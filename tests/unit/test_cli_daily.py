@@ -115,7 +115,7 @@ def test_job_list_has_a_header_and_says_how_many_are_shown(home):
     assert [job["name"] for job in listed] == ["demo-3", "demo-2"]
     assert set(listed[0]) == {"id", "name", "project", "state", "reason", "machine", "image", "exit_code",
                               "created", "started", "finished", "upload_queue", "upload_queue_warning", "archived",
-                              "artifacts_stored", "artifacts_bytes"}
+                              "duration_seconds", "artifacts_stored", "artifacts_bytes"}
 
 
 def test_job_list_on_an_empty_home_writes_nothing(home):
@@ -134,6 +134,32 @@ def test_job_status_shows_duration_and_archived(home):
     assert rows["archived"] == "no" and rows["duration"].endswith("s")
     info = json.loads(run("job", "status", job.name, "--json").stdout)
     assert info["archived"] is False and info["duration_seconds"] >= 0
+
+
+def test_job_list_json_has_duration_seconds_as_job_status_does(home):
+    """`job list --json` lacked the duration `job status --json` gives: same field, same meaning."""
+    ended, pending = make_jobs(1, state=JobState.FINISHED)[0], make_jobs(1)[0]
+    listed = {job["name"]: job for job in json.loads(run("job", "list", "--json").stdout)}
+    for job in (ended, pending):
+        status = json.loads(run("job", "status", job.name, "--json").stdout)
+        assert listed[job.name]["duration_seconds"] == status["duration_seconds"], job.name
+    assert listed[ended.name]["duration_seconds"] >= 0 and listed[pending.name]["duration_seconds"] is None
+
+
+def test_archiving_an_archived_job_says_so_and_does_nothing(home):
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    first = run("job", "archive", job.name)
+    assert first.exit_code == 0 and "artifacts deleted" in first.stdout, first.output
+    again = run("job", "archive", job.name)
+    assert again.exit_code == 0, again.output
+    assert "already archived" in again.stdout and "artifacts deleted from storage" not in again.stdout
+
+
+def test_the_job_groups_help_names_what_it_does(home):
+    """It said "Inspect jobs: list them, see one's state, read its log" over commands that also act."""
+    text = run("job", "--help").stdout
+    for command in ("queue", "cancel", "reassign", "archive", "pull", "tail"):
+        assert command in text.split("Commands:")[0], command
 
 
 def test_job_status_counts_the_artifacts_stored_so_far(home):

@@ -110,6 +110,19 @@ def test_the_shipper_records_what_waits_for_the_next_shipment(platform) -> None:
     assert [r.text for r in platform.logs(job.name)] == ["shipped line", "a", "b"]
 
 
+def test_the_backlog_counts_only_what_the_job_printed(platform) -> None:
+    """System events (the agent's) are not lines the job printed, which the hint says it counts."""
+    job = running_job(platform)
+    shipper = LogShipper(platform.store, job.id, lambda *record: None, cadence=3600)
+    try:
+        shipper.add([(time.time_ns(), Stream.SYSTEM, "job started"), (time.time_ns() + 1, Stream.STDOUT, "a"),
+                     (time.time_ns() + 2, Stream.SYSTEM, "artifact stored")])
+        wait_for(lambda: platform.job(job.name).log_backlog != 0)
+        assert platform.job(job.name).log_backlog == 1
+    finally:
+        shipper.close()
+
+
 def test_a_backlog_record_that_fails_does_not_stop_the_shipper(platform) -> None:
     """The backlog count is best effort: a failing write of it (the database busy past its timeout)
     must not end the shipper's thread, which ships the job's log every cadence."""

@@ -335,3 +335,51 @@ def test_init_has_nothing_to_say_about_the_default_uv_app(tmp_path):
     (tmp_path / "main.py").write_text('print("Hello from app!")\n')
     assert default_scripts_notes(tmp_path) == []
     assert default_scripts_notes(tmp_path / "nowhere") == []
+
+
+def test_a_key_set_twice_names_both_lines_with_clean_punctuation(project):
+    """tomlkit's KeyAlreadyPresent carries no line: the message had none and a doubled period."""
+    text = '[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = false\n' \
+           'email_on_failure = false\n  email_on_success = true\n'
+    with pytest.raises(ManifestError) as caught:
+        parse(project, text)
+    message = caught.value.message
+    assert message.startswith(f"{project / '.cycleswap' / 'manifest.toml'}:8:3: "), message
+    assert "`email_on_success` is set twice in [job] (first on line 6)" in message, message
+    assert ".." not in message
+
+
+def test_every_problem_names_a_line_and_they_come_in_line_order(project):
+    text = ('[job]\ncuda = "x"\nemail_on_success = 1\n[ubuntu]\nversion = "23.10"\n'
+            '[main]\nname = "a b"\nbuild_fils = []\n')
+    with pytest.raises(ManifestError) as caught:
+        parse(project, text)
+    where = f"{project / '.cycleswap' / 'manifest.toml'}:"
+    lines = [int(problem.removeprefix(where).split(":")[0]) for problem in caught.value.problems]
+    assert lines == sorted(lines) and len(lines) == 6, caught.value.problems
+
+
+@pytest.mark.parametrize("text", [TAIL, '[main]\nname = "x"\n[job]\nemail_on_success = false\n'
+                                        'email_on_failure = false\n'])
+def test_a_missing_table_is_named_at_the_end_of_the_file(project, text):
+    with pytest.raises(ManifestError) as caught:
+        parse(project, text)
+    end = len(text.splitlines())
+    assert caught.value.message.startswith(f"{project / '.cycleswap' / 'manifest.toml'}:{end}: "), caught.value.message
+
+
+def test_a_dotted_key_is_named_on_its_own_line(project):
+    text = '[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = false\n' \
+           'email_on_failure = false\nenv_vars.A = 1\n'
+    with pytest.raises(ManifestError) as caught:
+        parse(project, text)
+    assert caught.value.message.startswith(f"{project / '.cycleswap' / 'manifest.toml'}:8: "), caught.value.message
+
+
+def test_a_manifest_that_is_not_utf8_names_line_and_column(project):
+    (project / ".cycleswap" / "manifest.toml").write_bytes(b'[main]\nname = "x\xff"\n' + TAIL.encode())
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(project)
+    message = caught.value.message
+    assert message.startswith(f"{project / '.cycleswap' / 'manifest.toml'}:2:10: the file is not UTF-8"), message
+    assert ": is" not in message

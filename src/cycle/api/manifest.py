@@ -93,44 +93,67 @@ def find_project_root(start: Path) -> Path:
 
 
 class _Locator:
-    """Finds the line a table or key sits on, so messages can point at it."""
+    """Finds the line a table or key sits on, so messages can point at it. A dotted key
+    (`job.cuda = "12.6"`, or `env_vars.A = "1"` under [job]) is found under the table it names."""
 
     HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
-    KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
+    KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
+    PART_RE = re.compile(r'"[^"]*"|\'[^\']*\'|[^.]+')
 
     def __init__(self, text: str) -> None:
         self.tables: dict[str, int] = {}
         self.keys: dict[tuple[str, str], int] = {}
+        self.line_count = max(len(text.splitlines()), 1)
+        self.table_on_line: dict[int, str] = {}
         table = ""
         for number, line in enumerate(text.splitlines(), start=1):
             header = self.HEADER_RE.match(line)
             if header:
-                table = header.group(1).strip().strip("\"'")
+                table = ".".join(self._parts(header.group(1)))
                 self.tables.setdefault(table, number)
                 continue
+            self.table_on_line[number] = table
             key = self.KEY_RE.match(line)
             if key:
-                self.keys.setdefault((table, key.group(1).strip("\"'")), number)
+                *parents, name = self._parts(key.group(1)) or [""]
+                for depth in range(len(parents)):
+                    self.tables.setdefault(".".join([table, *parents[: depth + 1]]).lstrip("."), number)
+                self.keys.setdefault((".".join([table, *parents]).lstrip("."), name), number)
+
+    def _parts(self, dotted: str) -> list[str]:
+        return [part.strip().strip("\"'") for part in self.PART_RE.findall(dotted) if part.strip()]
 
     def line(self, table: str, key: str | None = None) -> int | None:
+        """The key's line, else its table's: a [header], or a table written as a value
+        (`job = { ... }`, or `main = 1` where a table belongs)."""
         if key is not None and (table, key) in self.keys:
             return self.keys[(table, key)]
-        return self.tables.get(table)
+        if table in self.tables:
+            return self.tables[table]
+        parent, _, name = table.rpartition(".")
+        return self.keys.get((parent, name))
 
 
 class _Checker:
-    """Collects problems while walking the parsed document."""
+    """Collects problems while walking the parsed document; `problems` lists them in line order,
+    as an editor shows them (they are found section by section, not top to bottom)."""
 
     def __init__(self, path: Path, root: Path, text: str) -> None:
         self.path = path
         self.root = root
         self.where = _Locator(text)
-        self.problems: list[str] = []
+        self._found: list[tuple[int, str]] = []
+
+    @property
+    def problems(self) -> list[str]:
+        return [message for _, message in sorted(self._found, key=lambda found: found[0])]
 
     def problem(self, table: str | None, key: str | None, message: str) -> None:
+        """Record `message` at the line of `table`/`key`; something missing altogether (a table,
+        the image section) is named at the file's last line, where it can be added."""
         line = self.where.line(table, key) if table is not None else None
-        place = f"{self.path}:{line}" if line else f"{self.path}"
-        self.problems.append(f"{place}: {message}")
+        line = line or self.where.line_count
+        self._found.append((line, f"{self.path}:{line}: {message}"))
 
     def unknown_keys(self, table: str, values: dict[str, Any], allowed: tuple[str, ...]) -> None:
         for key in values:
@@ -184,11 +207,20 @@ def load_manifest(project_dir: Path) -> Manifest:
             f"{path} does not exist. Run `cycle project init {root}` to create "
             f"{CYCLESWAP_DIR}/ with a manifest, run.sh and build.sh."
         )
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ManifestError([f"{path}: is not UTF-8 text ({error.reason} at byte {error.start}). Save it as UTF-8."])
+        raise ManifestError([_not_utf8(path, data, error)]) from None
     return parse_manifest(text, path=path, root=root)
+
+
+def _not_utf8(path: Path, data: bytes, error: UnicodeDecodeError) -> str:
+    """Where the first byte that is not UTF-8 sits, as path:line:column (column in bytes from 1)."""
+    line = data.count(b"\n", 0, error.start) + 1
+    column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+    return (f"{path}:{line}:{column}: the file is not UTF-8 text (byte 0x{data[error.start]:02x}: "
+            f"{error.reason}). Save it as UTF-8, e.g. `iconv -f latin1 -t utf-8`.")
 
 
 def parse_manifest(text: str, path: Path, root: Path) -> Manifest:
@@ -229,8 +261,27 @@ def _parsed(text: str, path: Path) -> dict[str, Any]:
         except ParseError as error:
             raise ManifestError([_syntax_error(text, path, error)]) from None
         except TOMLKitError as error:
-            raise ManifestError([f"{path}: TOML error: {error}. Each key may appear only once per table."]) from None
+            raise ManifestError([_repeated_key(text, path, rejected, error)]) from None
         raise ManifestError([_tomllib_error(path, rejected)]) from None
+
+
+def _repeated_key(text: str, path: Path, rejected: tomllib.TOMLDecodeError, error: Exception) -> str:
+    """A key set twice in one table: tomlkit names the key but not the line, tomllib the line
+    (of the second one) but not the key. Both, with the line of the first one."""
+    found = re.search(r'Key "(.+)" already exists', str(error))
+    place = re.search(r"\(at line (\d+), column \d+\)$", str(rejected))
+    if not found or not place:
+        return _tomllib_error(path, rejected)
+    key, line = found[1], int(place[1])
+    source = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+    column = len(source) - len(source.lstrip()) + 1
+    where = _Locator(text)
+    table = where.table_on_line.get(line, "")
+    first = where.line(table, key)
+    earlier = f" (first on line {first})" if first and first != line else ""
+    section = f" in [{table}]" if table else ""
+    return (f"{path}:{line}:{column}: TOML syntax error: `{key}` is set twice{section}{earlier}. Each key may "
+            "appear only once per table: remove one of them.")
 
 
 def _tomllib_error(path: Path, error: tomllib.TOMLDecodeError) -> str:

@@ -80,8 +80,9 @@ class Platform(Protocol):
         """Like test_project, but return at once; a background agent runs the job."""
 
     def upload_project(self, project_dir: Path, options: TestOptions, progress: TotalProgress | None = None,
-                       sink: LogSink | None = None) -> tuple[int, int, int, str]:
-        """Store the project as a new version and build its image: (version, files, new bytes, image)."""
+                       sink: LogSink | None = None) -> tuple[int, int, int, str, bool]:
+        """Store the project as a new version and build its image: (version, files, new bytes, image,
+        whether a version was made: files the latest version holds, path for path, make none)."""
 
     def queue(self, project: str, options: TestOptions) -> Job:
         """Start the latest uploaded version of `project` detached; it waits for a scheduler pass."""

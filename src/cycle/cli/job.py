@@ -13,7 +13,9 @@ import typer
 from cycle.cli.style import CycleTyper, JobArg, whole_number
 from cycle.logline import moment, ns_of
 
-app = CycleTyper(help="Inspect jobs: list them, see one's state, read its log.", no_args_is_help=True)
+app = CycleTyper(help="Jobs: list them, see one's state, read or follow its log (logs, tail), download its "
+                      "artifacts (pull); queue an uploaded project, cancel, reassign to another machine, archive.",
+                 no_args_is_help=True)
 
 
 def _iso(ns: int | None) -> str | None:
@@ -73,8 +75,18 @@ def list_jobs(
 def _list_json(platform, jobs) -> list[dict]:
     """Each listed job as `job status --json` names it, with its stored artifacts (count and bytes)
     counted for all of them in one query, so a script needs no `job status` per job."""
+    import time
+
     stored = platform.stored_artifacts_of(jobs) if jobs else {}  # no jobs: nothing to open (the home stays untouched)
-    return [{**job_dict(job), **_stored_dict(stored[job.name])} for job in jobs]
+    now = time.time_ns()
+    return [{**job_dict(job), **_duration_dict(job, now), **_stored_dict(stored[job.name])} for job in jobs]
+
+
+def _duration_dict(job, now_ns: int) -> dict:
+    """`duration_seconds` of `job status --json` and `job list --json`: the run's seconds so far
+    (to its end once it ended), None before it started."""
+    seconds = job.run_seconds(now_ns)
+    return {"duration_seconds": None if seconds is None else round(seconds, 3)}
 
 
 def _stored_dict(stored) -> dict:
@@ -109,10 +121,10 @@ def status(
 
     platform = reading_platform()
     job = platform.job(name)
-    seconds = job.run_seconds(time.time_ns())
+    now = time.time_ns()
+    seconds = job.run_seconds(now)
     stored = platform.stored_artifacts(job.name)  # two numbers, counted by the platform
-    info = {**job_dict(job), "duration_seconds": None if seconds is None else round(seconds, 3),
-            **_stored_dict(stored)}
+    info = {**job_dict(job), **_duration_dict(job, now), **_stored_dict(stored)}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -352,10 +364,16 @@ def reassign(
 
 @app.command()
 def archive(name: JobArg) -> None:
-    """Delete an ended job's stored artifacts; its record and log stay, marked archived."""
+    """Delete an ended job's stored artifacts; its record and log stay, marked archived.
+
+    A job archived before is left as it is (exit 0): there is nothing left to delete."""
     from cycle.platform import reading_platform
 
-    job = reading_platform().archive(name)
+    platform = reading_platform()
+    if platform.job(name).archived:
+        typer.echo(f"job {name} was already archived: its artifacts were deleted before; nothing done")
+        return
+    job = platform.archive(name)
     typer.echo(f"job {job.name}: artifacts deleted from storage; record kept (archived)")
 
 

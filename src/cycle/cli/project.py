@@ -133,7 +133,8 @@ def upload(
     clean: Annotated[bool, typer.Option("--clean", help="Re-run build.sh from the base image.")] = False,
 ) -> None:
     """Upload the project as a new version (not .git, .cycleswap/jobs or what .cycleignore lists) and
-    build its image with the same cache as `project test`. `cycle job queue` then runs it."""
+    build its image with the same cache as `project test`. `cycle job queue` then runs it. An
+    unchanged project keeps its latest version (no new one), as `cycle volume upload` does."""
     from rich.progress import BarColumn, DownloadColumn
 
     from cycle.api import TestOptions
@@ -143,7 +144,10 @@ def upload(
     check_rebuild_clean(rebuild, clean)
     with progress_bar("[progress.description]{task.description}", BarColumn(), DownloadColumn()) as bar:
         task = bar.add_task("uploading the project", total=None)
-        version, files, new_bytes, image = open_platform().upload_project(
+        version, files, new_bytes, image, created = open_platform().upload_project(
             directory, TestOptions(rebuild=rebuild, clean=clean),
             progress=lambda done, total: bar.update(task, completed=done, total=total), sink=live_sink())
-    typer.echo(f"uploaded version {version}: {files} file(s), {new_bytes} new bytes stored; image {image}")
+    if created:
+        typer.echo(f"uploaded version {version}: {files} file(s), {new_bytes} new bytes stored; image {image}")
+    else:
+        typer.echo(f"project unchanged: still version {version} ({files} file(s), no bytes stored); image {image}")

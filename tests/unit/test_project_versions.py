@@ -1,0 +1,29 @@
+"""`cycle project upload`'s versions: an unchanged project keeps its latest version, as a volume
+does; a change (content, a file added or gone, an execute bit) makes the next. Real sqlite and the
+local blob store; no engine."""
+
+from __future__ import annotations
+
+from emulator.blobs import LocalStore
+from emulator.store import StateStore
+from emulator.upload import checkout, upload_project
+
+
+def test_an_unchanged_upload_keeps_the_latest_version_and_a_change_makes_the_next(tmp_path):
+    store, blobs = StateStore(tmp_path / "state.db"), LocalStore(tmp_path / "blobs")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("print(1)\n")
+    assert upload_project(store, blobs, "demo", project)[::3] == (1, True)
+    version, files, new_bytes, created = upload_project(store, blobs, "demo", project)
+    assert (version, new_bytes, created) == (1, 0, False) and list(files) == ["main.py"]
+    (project / "main.py").chmod(0o755)
+    assert upload_project(store, blobs, "demo", project)[::3] == (2, True)
+    (project / "data.txt").write_text("x")
+    assert upload_project(store, blobs, "demo", project)[::3] == (3, True)
+    (project / "data.txt").unlink()
+    assert upload_project(store, blobs, "demo", project)[::3] == (4, True)  # the files of v2, but v3 came between
+    assert upload_project(store, blobs, "demo", project)[::3] == (4, False)
+    assert [v for v, _ in store.project_versions("demo")] == [1, 2, 3, 4]
+    folder, version = checkout(tmp_path / "home", store, lambda: blobs, "demo")  # what `job queue` runs
+    assert version == 4 and (folder / "main.py").read_text() == "print(1)\n" and not (folder / "data.txt").exists()
