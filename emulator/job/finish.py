@@ -153,7 +153,7 @@ def _quota_warning(ctx: JobContext, job: Job) -> None:
     quota = ctx.settings.storage_quota_bytes
     if not quota:
         return
-    used = sum(row["artifacts"] + row["logs"] for row in ctx.store.usage())
+    used = ctx.store.quota_used()  # what `cycle emulator usage` totals: the same bytes
     if used > quota:
         ctx.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM,
             f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; "
