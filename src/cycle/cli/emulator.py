@@ -216,6 +216,8 @@ def usage_lines(report) -> list[str]:
         state = "over" if report["quota_used"] > report["quota"] else "within"
         total += f"   soft quota {size(report['quota'])}: {state} (uploads are never rejected)"
     lines.append(total)
+    if not report["on_disk_total"]:
+        return [*lines, f"on disk in {report['home']}: nothing yet (no job has run)"]
     lines.append(f"on disk in {report['home']}: {size(report['on_disk_total'])} (as du counts it), by part:")
     for part in report["on_disk"]:
         if part["bytes"] or part["jobs"]:
