@@ -59,3 +59,18 @@ def test_a_machine_running_a_job_says_so_by_the_jobs_name():
     assert Machine("local-0", "offline", None, 17, 3, "proj-17").activity == "offline, running proj-17"
     assert Machine("local-1", "busy", None, None, 0).activity == "busy"
     assert Machine("local-1", "available", None, None, 0).activity == "available"
+
+
+def test_the_quota_counts_artifacts_logs_and_volumes_once_for_usage_and_a_jobs_end(tmp_path):
+    """One definition (store.quota_used): `emulator usage`'s total and job/finish.py's warning."""
+    import os
+
+    from emulator.models import Stream
+    from emulator.store import StateStore
+    from emulator.volumes import VolumeVersion
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p", agent_pid=os.getpid())
+    store.append_logs(job.id, [(1, Stream.STDOUT, "hello")])  # 5 bytes and its newline
+    store.add_volume_version(VolumeVersion("data", 1, {"a": ["ab" * 32, 700]}, 700, 1))
+    assert store.quota_used() == 6 + 700
