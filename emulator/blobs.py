@@ -100,16 +100,18 @@ MISSING_OBJECT_CAUSE = ("someone deleted it, or the server lost it: an S3 server
 """Why an S3 object may be gone, when the store cannot say more (S3Store.missing_cause)."""
 
 
-def missing_object(key: str, size: int, description: str, cause: str) -> ObjectMissing:
-    """One paragraph: what is missing, where, why, and what to do (a job's artifact or an upload)."""
+def missing_object(key: str, size: int | None, description: str, cause: str) -> ObjectMissing:
+    """One paragraph: what is missing, where, why, and what to do (a job's artifact or an upload);
+    `size` is the record's, None when no record named the object."""
     if key.startswith("jobs/"):
         job = key.split("/")[1]
         fix = (f"Run the job again to make its artifacts again; `cycle job archive {job}` drops the lost record "
                "(its log stays)")
     else:
         fix = "Upload it again (`cycle volume upload`, `cycle project upload`)"
-    return ObjectMissing(f"{key} ({size} bytes) is recorded as stored in {description}, but the server no longer "
-                         f"has it: {cause}. Nothing was downloaded for it. {fix}; to keep artifacts across restarts, "
+    recorded = "" if size is None else f" ({size} bytes are recorded as stored there)"
+    return ObjectMissing(f"no object {key} in {description}{recorded}: the server no longer has it: {cause}. "
+                         f"Nothing was downloaded for it. {fix}; to keep artifacts across restarts, "
                          "use the local store (`cycle emulator storage stop`, or `cycle emulator storage use local`) "
                          "or an S3 server that keeps its objects (`cycle emulator storage use s3 --host H:P`).")
 
@@ -856,7 +858,7 @@ class S3Store:
                known: StoredObject | None = None) -> StoredObject:
         found = known or self.head(key)
         if found is None:
-            raise missing_object(key, 0, self.description, self.missing_cause)
+            raise missing_object(key, None, self.description, self.missing_cause)
 
         def fetch(part: Path) -> None:
             with self._missing_as(key, found.size):
