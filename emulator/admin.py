@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cycle.api.admin import DoctorReport, ImageStatus, Say, Usage
+from cycle.api.admin import DoctorReport, ImageStatus, S3Holding, Say, StorageStatus, Usage
 from cycle.api.models import Machine
 from cycle.errors import CycleError
 from emulator.config import emulator_home
@@ -136,6 +136,32 @@ class Admin:
 
         return store_status(self._home_path)
 
+    def storage_report(self) -> StorageStatus:
+        from emulator.blobs import LOCAL_STORE_NAME, s3_store_name
+        from emulator.storage import moto_store, storage_settings, store_status
+
+        settings = storage_settings(self._home_path)
+        description = store_status(self._home_path)  # raises, with the fix, when the store does not answer
+        name = LOCAL_STORE_NAME if settings["kind"] == "local" else s3_store_name(settings["localstack_host"],
+                                                                                    settings["bucket"])
+        moto = moto_store(self._home_path)
+        lost = None if moto is None else self._held(moto[0], moto[1], before_ns=moto[2])
+        return StorageStatus(kind=settings["kind"], store=name, description=description,
+                             moto_server=moto[1] if moto else None, held=self.storage_held(), lost=lost)
+
+    def storage_held(self) -> S3Holding | None:
+        from emulator.storage import moto_store
+
+        moto = moto_store(self._home_path)
+        return None if moto is None else self._held(moto[0], moto[1], since_ns=moto[2])
+
+    def _held(self, store_name: str, host: str, since_ns: int = 0, before_ns: int = 2**63 - 1) -> S3Holding:
+        """What the records say the store holds (stored in that window); nothing on a home where no job ran."""
+        platform = self._existing_platform()
+        jobs, files, size = (0, 0, 0) if platform is None else \
+            platform.store.held_by_store(store_name, since_ns, before_ns)
+        return S3Holding(server=host, store=store_name, jobs=jobs, files=files, bytes=size)
+
     # machines, usage, outbox, home
     def _platform(self):
         """The platform on the home, which it makes (private) only when it first records something:
@@ -153,18 +179,24 @@ class Admin:
         return None if home is None else EmulatorPlatform(home)
 
     def machines(self) -> list[Machine]:
+        """The machines, each holding a job named by the job's name (the records keep its id)."""
+        import dataclasses
+
         platform = self._existing_platform()
-        return untouched_machines() if platform is None else platform.machines()
+        if platform is None:
+            return untouched_machines()
+        return [m if m.job_id is None else dataclasses.replace(m, job_name=_job_name(platform.store, m.job_id))
+                for m in platform.machines()]
 
     def set_machine_state(self, name: str, state: str) -> Machine:
         return self._platform().set_machine_state(name, state)
 
     def usage(self) -> Usage:
         from emulator.settings import load
+        from emulator.usage import empty_report
 
         platform = self._existing_platform()
-        return {"projects": [], "volumes": 0, "quota": load().storage_quota_bytes} if platform is None \
-            else platform.usage()
+        return empty_report(self._home_path, load().storage_quota_bytes) if platform is None else platform.usage()
 
     def outbox(self) -> list[dict[str, str]]:
         platform = self._existing_platform()
@@ -172,6 +204,13 @@ class Admin:
 
     def home(self) -> Path:
         return self._home_path
+
+
+def _job_name(store, job_id: int) -> str | None:
+    try:
+        return store.job(job_id).name
+    except KeyError:  # no such record: the machine shows the id alone
+        return None
 
 
 def untouched_machines() -> list[Machine]:

@@ -90,6 +90,32 @@ class StorageError(CycleError):
     """Storage did not take or give back an object (after the client's own retries)."""
 
 
+class ObjectMissing(StorageError):
+    """A store no longer has an object its record says it stored (a restarted in-memory S3 server,
+    a deleted object): the same exit code as every storage error, never boto's raw text."""
+
+
+MISSING_OBJECT_CAUSE = ("someone deleted it, or the server lost it: an S3 server that keeps objects in memory, as "
+                        "moto does, forgets every object when it restarts")
+"""Why an S3 object may be gone, when the store cannot say more (S3Store.missing_cause)."""
+
+
+def missing_object(key: str, size: int | None, description: str, cause: str) -> ObjectMissing:
+    """One paragraph: what is missing, where, why, and what to do (a job's artifact or an upload);
+    `size` is the record's, None when no record named the object."""
+    if key.startswith("jobs/"):
+        job = key.split("/")[1]
+        fix = (f"Run the job again to make its artifacts again; `cycle job archive {job}` drops the lost record "
+               "(its log stays)")
+    else:
+        fix = "Upload it again (`cycle volume upload`, `cycle project upload`)"
+    recorded = "" if size is None else f" ({size} bytes are recorded as stored there)"
+    return ObjectMissing(f"no object {key} in {description}{recorded}: the server no longer has it: {cause}. "
+                         f"Nothing was downloaded for it. {fix}; to keep artifacts across restarts, "
+                         "use the local store (`cycle emulator storage stop`, or `cycle emulator storage use local`) "
+                         "or an S3 server that keeps its objects (`cycle emulator storage use s3 --host H:P`).")
+
+
 class FileChanged(Exception):
     """The file changed while it was uploaded in place: nothing was stored; upload it again later."""
 
@@ -645,6 +671,8 @@ class S3Store:
         self.description = s3_description(localstack_host, bucket)
         self.name = s3_store_name(localstack_host, bucket)
         self._host = localstack_host
+        # why an object the records name may be gone; storage.py says more for cycle's moto server
+        self.missing_cause = MISSING_OBJECT_CAUSE
         self.client = self._new_client()
         self._ensure_bucket()
 
@@ -829,19 +857,37 @@ class S3Store:
     def get_to(self, key: str, dest: Path, progress: Progress | None = None,
                known: StoredObject | None = None) -> StoredObject:
         found = known or self.head(key)
+        if found is None:
+            raise missing_object(key, None, self.description, self.missing_cause)
 
         def fetch(part: Path) -> None:
-            if found.size <= SMALL_OBJECT:  # one GET (download_file would ask for the size first)
-                answer = self._call(f"downloading {key}", self.client.get_object, Bucket=self.bucket, Key=key)
-                body = answer["Body"].read()
-                part.write_bytes(body)
-                if progress:
-                    progress(len(body))
-            else:
-                self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
-                           Callback=progress, Config=self._transfer_config())
+            with self._missing_as(key, found.size):
+                if found.size <= SMALL_OBJECT:  # one GET (download_file would ask for the size first)
+                    answer = self._call(f"downloading {key}", self.client.get_object, Bucket=self.bucket, Key=key)
+                    body = answer["Body"].read()
+                    part.write_bytes(body)
+                    if progress:
+                        progress(len(body))
+                else:
+                    self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
+                               Callback=progress, Config=self._transfer_config())
 
         return _download(found, key, dest, self.description, fetch)
+
+    @contextmanager
+    def _missing_as(self, key: str, size: int) -> Iterator[None]:
+        """A download the server answers with NoSuchKey (GET) or 404 (download_file's HEAD) becomes
+        ObjectMissing, saying why the object may be gone (missing_cause); other errors pass."""
+        from botocore.exceptions import ClientError
+
+        try:
+            yield
+        except StorageError as error:
+            cause = error.__context__
+            code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise missing_object(key, size, self.description, self.missing_cause) from None
+            raise
 
     def list(self, prefix: str) -> list[StoredObject]:
         found = []

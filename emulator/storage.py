@@ -34,6 +34,7 @@ from emulator.blobs import (
     StorageError,
     s3_client_config,
     s3_description,
+    s3_store_name,
 )
 from emulator.config import config_values, private_home, read_config, write_config
 from emulator.settings import load
@@ -64,7 +65,7 @@ def open_blob_store(home: Path) -> BlobStore:
     private_home(home)
     if settings["kind"] == "local":
         return LocalStore(home / "storage")
-    return S3Store(settings["localstack_host"], settings["bucket"], home / "tmp")
+    return _explained(home, S3Store(settings["localstack_host"], settings["bucket"], home / "tmp"))
 
 
 def store_status(home: Path) -> str:
@@ -118,7 +119,7 @@ def open_named_store(home: Path, name: str | None) -> BlobStore:
     host, bucket = _parse_s3_name(name)
     private_home(home)
     try:
-        return S3Store(host, bucket, home / "tmp")
+        return _explained(home, S3Store(host, bucket, home / "tmp"))
     except StorageError:
         raise StoreUnreachable(
             f"These artifacts are stored in the S3 bucket {bucket!r} at {host}, which does not answer now (the store "
@@ -126,6 +127,42 @@ def open_named_store(home: Path, name: str | None) -> BlobStore:
             f"cycle's moto server on {host} when that port is free (moto keeps objects in memory only, so objects "
             f"stored before it stopped are gone), or start the S3 server (e.g. LocalStack) you ran at {host}; then "
             f"run the command again.") from None
+
+
+def _explained(home: Path, store: S3Store) -> S3Store:
+    """The store, told why an object may be missing when it is cycle's moto server: that server
+    keeps objects in memory, so what was stored before it last started is gone."""
+    found = moto_store(home)
+    if found is not None and found[0] == store.name:
+        started = _utc(found[2])
+        store.missing_cause = (f"that is cycle's moto server, which was restarted since (it last started at "
+                               f"{started}), and moto keeps objects in memory only, so everything stored there "
+                               "before that start is gone (the records, and the counts `cycle job status` shows, "
+                               "remain)")
+    return store
+
+
+def _utc(ns: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ns / 1e9, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def moto_store(home: Path) -> tuple[str, str, int] | None:
+    """(store name, host:port, start time in ns) of the moto server cycle started, while it answers;
+    None when none runs. Its start time says which records it can no longer hold (stored before)."""
+    info = _server_info(home)
+    if info is None or not answers(info["host"]):
+        return None
+    bucket = storage_settings(home)["bucket"]
+    return s3_store_name(info["host"], bucket), info["host"], int(info.get("started_ns", 0))
+
+
+def _server_info(home: Path) -> dict | None:
+    try:
+        return json.loads((home / SERVER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _parse_s3_name(name: str) -> tuple[str, str]:
@@ -266,7 +303,8 @@ def start_server(home: Path, port: int | None = None, timeout: float = 30.0) -> 
         if process.poll() is not None:
             raise CycleError(f"moto_server exited with code {process.returncode}; see {home / 's3server.log'}.")
         if answers(host):
-            (home / SERVER_FILE).write_text(json.dumps({"pid": process.pid, "host": host}))
+            (home / SERVER_FILE).write_text(json.dumps({"pid": process.pid, "host": host,
+                                                        "started_ns": time.time_ns()}))
             use_storage(home, "s3", localstack_host=host)
             return host
         time.sleep(0.1)
@@ -292,11 +330,8 @@ def _previous_port(home: Path) -> int | None:
 
 def server_status(home: Path) -> str | None:
     """host:port of the S3 server we started, when it still answers."""
-    try:
-        info = json.loads((home / SERVER_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return info["host"] if answers(info["host"]) else None
+    info = _server_info(home)
+    return info["host"] if info is not None and answers(info["host"]) else None
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:
@@ -316,9 +351,8 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> None:
 
 def stop_server(home: Path) -> bool:
     """Stop our moto server and go back to the local store. True when one was running."""
-    try:
-        info = json.loads((home / SERVER_FILE).read_text())
-    except (OSError, ValueError):
+    info = _server_info(home)
+    if info is None:
         return False
     try:
         os.killpg(info["pid"], signal.SIGTERM)

@@ -216,3 +216,15 @@ def remove_labelled(client, labels: dict[str, str]) -> int:
     for container in containers:
         remove_quietly(container)
     return len(containers)
+
+
+def image_sizes(client) -> dict[str, tuple[int, str | None]]:
+    """Every image in the engine: id -> (size in bytes, parent image id or None), in ONE request
+    (the list endpoint; no per-image inspect)."""
+    from docker.errors import DockerException
+
+    try:
+        rows = client.api.images()
+    except DockerException as error:
+        raise EngineUnavailable(f"the engine did not list its images ({_first_line(error)}).") from None
+    return {row["Id"]: (int(row.get("Size") or 0), row.get("ParentId") or None) for row in rows}

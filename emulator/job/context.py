@@ -102,7 +102,7 @@ class JobContext:
         quota = self.settings.storage_quota_bytes
         if not quota:
             return
-        used = sum(row["artifacts"] + row["logs"] for row in self.store.usage())
+        used = self.store.quota_used()  # what `cycle emulator usage` totals: the same bytes
         if used > quota:
             self.event(f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; "
                        "uploads are never rejected")

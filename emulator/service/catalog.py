@@ -36,9 +36,10 @@ class Catalog:
         return versions
 
     def usage(self) -> dict:
-        volumes = sum(v.new_bytes for name in self.store.volume_names() for v in self.store.volume_versions(name))
-        return {"projects": self.store.usage(), "volumes": volumes,
-                "quota": load_settings().storage_quota_bytes}
+        """What the soft quota counts and what the home holds on disk, by part (emulator/usage.py)."""
+        from emulator.usage import report
+
+        return report(self.home, self.store, load_settings().storage_quota_bytes)
 
     def outbox(self) -> list[dict]:
         from emulator.mail import read_outbox

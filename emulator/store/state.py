@@ -8,7 +8,9 @@ from emulator.store.jobs import JobsTable
 from emulator.store.logs import LogsTable
 from emulator.store.machines import MachinesTable
 from emulator.store.requests import RequestsTable
+from emulator.store.usage import UsageQueries
 
 
-class StateStore(JobsTable, LogsTable, ArtifactsTable, MachinesTable, CatalogTables, RequestsTable):
+class StateStore(JobsTable, LogsTable, ArtifactsTable, MachinesTable, CatalogTables, RequestsTable,
+                 UsageQueries):
     """All reads and writes of emulator state. One connection per thread (see db.Database)."""

@@ -17,8 +17,9 @@ UNKNOWN_JOB = [["job", "logs", "x"], ["job", "logs", "x", "-n", "3"], ["job", "l
                ["job", "status", "x"], ["job", "status", "x", "--json"], ["job", "cancel", "x"],
                ["job", "archive", "x"], ["job", "pull", "x"], ["job", "tail", "x"], ["job", "reassign", "x"]]
 READS = {  # each read: its exit code and a line of what it prints on a home where nothing ran
-    "emulator usage": (0, "volumes                                               0 B"),
+    "emulator usage": (0, ": nothing yet (no job has run)"),
     "emulator usage --json": (0, '"volumes": 0,'),
+    "emulator storage status --json": (0, '"kind": "local"'),
     "emulator machines": (0, "local-0    available"),
     "emulator outbox": (0, "the outbox is empty"),
     "volume list": (0, "no volumes yet: `cycle volume upload NAME DIR`"),
@@ -65,7 +66,9 @@ def test_empty_home_answers_as_a_fresh_one_would(tmp_path: Path) -> None:
     machines = cycle(home, "emulator", "machines")
     assert machines.returncode == 0 and machines.stdout.splitlines()[0].startswith("local-0    available")
     assert cycle(home, "emulator", "outbox").stdout == "the outbox is empty\n"
-    assert cycle(home, "emulator", "usage").stdout.split() == ["volumes", "0", "B"]
+    usage = cycle(home, "emulator", "usage").stdout.splitlines()
+    assert [line.split() for line in usage[1:3]] == [["volumes", "0", "B"], ["total", "0", "B"]]
+    assert usage[3] == f"on disk in {home}: nothing yet (no job has run)"
     volume = cycle(home, "volume", "versions", "x")
     assert volume.returncode == 2 and "volume 'x' was never uploaded" in volume.stderr
     assert not home.exists()

@@ -41,10 +41,55 @@ class ProjectUsage(TypedDict):
     logs: int
 
 
+class DiskPart(TypedDict):
+    """One part of what the emulator home holds on disk (bytes as du counts them)."""
+
+    part: str  # e.g. "ended_working_copies", "old_artifact_versions"
+    bytes: int
+    what: str  # the part in words, with how to free it where a command does
+    jobs: int | None  # the working-copy parts: how many jobs' copies (None for the others)
+
+
+class BuildImagesUsage(TypedDict):
+    """The home's build images in the Docker engine (outside the home): their own layers' bytes."""
+
+    counted: bool  # False: no engine answered, so images and bytes are not known
+    images: int
+    bytes: int
+    note: str
+
+
+class S3Holding(TypedDict):
+    """Artifacts (the newest version of each file of jobs not archived) that one S3 server alone holds."""
+
+    server: str  # host:port
+    store: str  # the store's name in the records, s3://<host>/<bucket>
+    jobs: int
+    files: int
+    bytes: int
+
+
 class Usage(TypedDict):
     projects: list[ProjectUsage]
     volumes: int
     quota: int | None
+    quota_used: int  # what the soft quota counts: every project's artifacts and logs, and volumes
+    home: str
+    on_disk_total: int  # the home on disk, du's figure: the sum of on_disk
+    on_disk: list[DiskPart]
+    build_images: BuildImagesUsage
+    s3_lost: S3Holding | None  # stored on cycle's moto server before it last started: gone
+
+
+class StorageStatus(TypedDict):
+    """`cycle emulator storage status`: the configured store, and what cycle's moto server holds."""
+
+    kind: str  # local | s3
+    store: str  # the store's name in artifact records: local, s3://<host>/<bucket>
+    description: str
+    moto_server: str | None  # host:port of the moto server cycle started and that runs now
+    held: S3Holding | None  # what that server alone holds now (lost when it stops)
+    lost: S3Holding | None  # what the records say it held before it last started (gone)
 
 
 class EmulatorAdmin(Protocol):
@@ -88,6 +133,13 @@ class EmulatorAdmin(Protocol):
     def storage_status(self) -> str:
         """Which store artifacts go to (it answers, or an error says why not)."""
 
+    def storage_held(self) -> S3Holding | None:
+        """What cycle's moto server alone holds now (lost when it stops); None when none runs."""
+
+    def storage_report(self) -> StorageStatus:
+        """storage_status's store (it answers, or an error says why not), and what cycle's moto
+        server alone holds: `storage status [--json]` and the warning `storage stop` gives first."""
+
     # machines, usage, outbox, home
     def machines(self) -> list[Machine]: ...
 
@@ -95,7 +147,8 @@ class EmulatorAdmin(Protocol):
         """available, busy (its owner's own work) or offline; a job on a machine that leaves is reassigned."""
 
     def usage(self) -> Usage:
-        """Bytes stored per project (artifacts, logs) and for volumes; the soft quota."""
+        """What the soft quota counts (per project: artifacts, logs; volumes) and what the home holds
+        on disk beyond it, by part; the home's build images in the engine."""
 
     def outbox(self) -> list[dict[str, str]]:
         """The emails jobs sent, oldest first: date, to, subject, body."""

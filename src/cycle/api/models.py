@@ -133,6 +133,17 @@ class Machine:
     cuda: str | None
     job_id: int | None
     jobs_run: int
+    job_name: str | None = None  # the job it runs, by the name every command takes (job_id is internal)
+
+    @property
+    def activity(self) -> str:
+        """What the machine is doing, as `cycle emulator machines` shows it: `running JOB` while it
+        holds a job (its state stays available: busy means its owner's own work), else its state;
+        `offline, running JOB` while a job is being moved off it."""
+        if self.job_id is None:
+            return self.state
+        running = f"running {self.job_name or self.job_id}"
+        return running if self.state == "available" else f"{self.state}, {running}"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cycle.cli.style import CycleTyper
+from cycle.sizes import human_size
 
 app = CycleTyper(help="Set up and inspect the local emulator: Docker engine, base images, home folder.",
                   no_args_is_help=True)
@@ -141,17 +142,19 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for 
 
 @app.command()
 def machines(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
-    """The simulated machines: name, state (available, busy, offline), CUDA, the job on it."""
+    """The simulated machines: name, what each does (available, `running JOB`, busy, offline), CUDA."""
+    import dataclasses
     import json
 
     from cycle.platform import open_admin
 
     rows = open_admin().machines()
     if as_json:
-        typer.echo(json.dumps([m.__dict__ for m in rows], indent=2))
+        typer.echo(json.dumps([{**dataclasses.asdict(m), "activity": m.activity} for m in rows], indent=2))
         return
+    width = max((len(m.activity) for m in rows), default=10)
     for m in rows:
-        typer.echo(f"{m.name:10} {m.state:10} cuda={m.cuda or '-':6} job={m.job_id or '-'}")
+        typer.echo(f"{m.name:10} {m.activity:{width}}  cuda={m.cuda or '-'}")
 
 
 @app.command()
@@ -184,8 +187,10 @@ def outbox(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for 
 
 
 @app.command()
-def usage(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
-    """Bytes stored per project (artifacts, logs) and for volumes; the soft quota, if set."""
+def usage(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts (bytes).")] = False) -> None:
+    """What the soft quota counts (per project: artifacts, logs; volumes), and what the home holds on
+    disk by part: working copies of ended jobs, older artifact versions, project versions, ...; the
+    home's build images in the Docker engine."""
     import json
 
     from cycle.platform import open_admin
@@ -194,13 +199,40 @@ def usage(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for s
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    for row in report["projects"]:
-        typer.echo(f"{row['project']:30} artifacts {row['artifacts']:>14} B   logs {row['logs']:>12} B")
-    typer.echo(f"{'volumes':30} {report['volumes']:>24} B")
+    for line in usage_lines(report):
+        typer.echo(line)
+
+
+def usage_lines(report) -> list[str]:
+    """`emulator usage`'s text: sizes as `job status` prints them (1.5 MiB); --json keeps bytes."""
+    size = human_size
+    lines = ["counted for the soft quota (the newest version of each artifact of jobs not archived, log text, "
+             "volumes):"]
+    lines += [f"  {row['project']:38} artifacts {size(row['artifacts']):>10}   logs {size(row['logs']):>10}"
+              for row in report["projects"]]
+    lines.append(f"  {'volumes':38} {size(report['volumes']):>20}")
+    total = f"  {'total':38} {size(report['quota_used']):>20}"
     if report["quota"]:
-        used = sum(r["artifacts"] + r["logs"] for r in report["projects"]) + report["volumes"]
-        state = "over" if used > report["quota"] else "within"
-        typer.echo(f"soft quota {report['quota']} B: {state} ({used} B used; uploads are never rejected)")
+        state = "over" if report["quota_used"] > report["quota"] else "within"
+        total += f"   soft quota {size(report['quota'])}: {state} (uploads are never rejected)"
+    lines.append(total)
+    if not report["on_disk_total"]:
+        return [*lines, f"on disk in {report['home']}: nothing yet (no job has run)"]
+    lines.append(f"on disk in {report['home']}: {size(report['on_disk_total'])} (as du counts it), by part:")
+    for part in report["on_disk"]:
+        if part["bytes"] or part["jobs"]:
+            what = part["what"] if part["jobs"] is None else f"{part['jobs']} job(s): {part['what']}"
+            lines.append(f"  {size(part['bytes']):>10}  {what}")
+    lost = report["s3_lost"]
+    if lost and lost["files"]:
+        lines.append(f"lost: {lost['files']} artifact(s) of {lost['jobs']} job(s), {size(lost['bytes'])}, were on "
+                     f"cycle's moto server at {lost['server']} before it restarted (it keeps objects in memory); "
+                     "their records remain")
+    images = report["build_images"]
+    if images["images"]:
+        figure = f"{size(images['bytes'])} of their own layers" if images["counted"] else "size unknown"
+        lines.append(f"build images: {images['images']}, {figure} ({images['note']})")
+    return lines
 
 
 @app.command()
@@ -230,10 +262,18 @@ def storage_start(
 
 @storage_app.command("stop")
 def storage_stop() -> None:
-    """Stop the S3 server started by `storage start` and go back to the local folder store."""
+    """Stop the S3 server started by `storage start` and go back to the local folder store.
+
+    moto keeps objects in memory: the artifacts only that server holds are lost, and it says how many."""
     from cycle.platform import open_admin
 
-    if open_admin().storage_stop():
+    admin = open_admin()
+    held = admin.storage_held()
+    if held and held["files"]:
+        _say(f"warning: {held['files']} artifact(s) of {held['jobs']} job(s), {human_size(held['bytes'])}, live only "
+             f"in the S3 server at {held['server']} (moto keeps objects in memory): stopping it loses them. Their "
+             "records stay: pulling them will say they are gone.")
+    if admin.storage_stop():
         _say("stopped the S3 server; artifacts go to the local folder store again")
     else:
         _say("no S3 server started by cycle was running")
@@ -256,8 +296,22 @@ def storage_use(
 
 
 @storage_app.command("status")
-def storage_status() -> None:
-    """Say which store artifacts go to and whether it answers."""
+def storage_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """Say which store artifacts go to and whether it answers; with cycle's moto server, what only it holds."""
+    import json
+
     from cycle.platform import open_admin
 
-    typer.echo(open_admin().storage_status() + " (answers)")
+    report = open_admin().storage_report()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(report["description"] + " (answers)")
+    if report["held"] is not None:
+        held = report["held"]
+        typer.echo(f"cycle's moto server at {held['server']} holds {held['files']} artifact(s) of {held['jobs']} "
+                   f"job(s), {human_size(held['bytes'])}, in memory only: `cycle emulator storage stop` loses them")
+    lost = report["lost"]
+    if lost and lost["files"]:
+        typer.echo(f"lost: {lost['files']} artifact(s) of {lost['jobs']} job(s), {human_size(lost['bytes'])}, "
+                   "stored there before the server restarted")

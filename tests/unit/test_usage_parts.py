@@ -1,0 +1,76 @@
+"""Pure rules behind `cycle emulator usage` and `cycle emulator machines`: which part of the home a
+path belongs to, the text's human sizes, what a machine shows it is doing. No Docker, no S3."""
+
+from __future__ import annotations
+
+from cycle.api.models import Machine
+from cycle.cli.emulator import usage_lines
+from emulator.usage import PARTS, disk_use, empty_report, part_of
+
+STATES = {"p-1": "FINISHED", "p-2": "RUNNING"}
+OWNERS = {"aa11": "artifacts", "bb22": "old_artifact_versions", "cc33": "volumes"}
+
+
+def test_a_working_copy_belongs_to_its_jobs_state():
+    assert part_of(("machines", "local-0", "artifacts", "p-1", "w.bin"), STATES, OWNERS) == \
+        ("ended_working_copies", "p-1")
+    assert part_of(("machines", "local-1", "artifacts", "p-2"), STATES, OWNERS) == ("running_working_copies", "p-2")
+    assert part_of(("machines", "local-1", "artifacts", "gone-9", "x"), STATES, OWNERS) == ("other", None)
+    assert part_of(("machines", "local-1"), STATES, OWNERS) == ("other", None)
+
+
+def test_a_blob_belongs_to_the_record_that_keeps_it():
+    blob = ("storage", "blobs", "sha256", "bb")
+    assert part_of((*blob, "bb22"), STATES, OWNERS) == ("old_artifact_versions", None)
+    assert part_of((*blob, "ffff"), STATES, OWNERS) == ("store_other", None)
+    assert part_of(blob, STATES, OWNERS) == ("store_other", None)  # the fan-out folder itself
+    assert part_of(("storage", "manifests", "projects", "p.jsonl"), STATES, OWNERS) == ("project_versions", None)
+    for top, part in [("project-versions", "project_checkouts"), ("volumes", "materialized_volumes"),
+                      ("mounts", "job_mounts"), ("state.db-wal", "state"), ("agents", "other")]:
+        assert part_of((top, "x"), STATES, OWNERS)[0] == part
+
+
+def test_the_parts_add_up_to_the_whole_home(tmp_path):
+    (tmp_path / "machines" / "local-0" / "artifacts" / "p-1").mkdir(parents=True)
+    (tmp_path / "machines" / "local-0" / "artifacts" / "p-1" / "w.bin").write_bytes(b"x" * 10_000)
+    (tmp_path / "storage" / "blobs" / "sha256" / "bb").mkdir(parents=True)
+    (tmp_path / "storage" / "blobs" / "sha256" / "bb" / "bb22").write_bytes(b"y" * 5_000)
+    parts = {part["part"]: part for part in disk_use(tmp_path, STATES, OWNERS)}
+    assert list(parts) == list(PARTS)
+    assert parts["ended_working_copies"]["jobs"] == 1 and parts["ended_working_copies"]["bytes"] >= 10_000
+    assert parts["old_artifact_versions"]["bytes"] >= 5_000 and parts["running_working_copies"]["jobs"] == 0
+
+
+def test_usage_text_prints_sizes_as_people_read_them(tmp_path):
+    report = empty_report(tmp_path, quota=1024)
+    report["projects"] = [{"project": "p", "artifacts": 1536 * 1024, "logs": 2048}]
+    report["quota_used"] = 1536 * 1024 + 2048
+    report["on_disk_total"] = 3 * 1024 * 1024
+    report["on_disk"][5].update(bytes=3 * 1024 * 1024, jobs=20)
+    text = "\n".join(usage_lines(report))
+    assert "artifacts    1.5 MiB" in text and "logs    2.0 KiB" in text
+    assert "soft quota 1.0 KiB: over (uploads are never rejected)" in text
+    assert "3.0 MiB  20 job(s): working copies of ended jobs" in text and "`cycle job archive JOB`" in text
+    assert "1572864" not in text
+
+
+def test_a_machine_running_a_job_says_so_by_the_jobs_name():
+    assert Machine("local-0", "available", None, 17, 3, "proj-17").activity == "running proj-17"
+    assert Machine("local-0", "offline", None, 17, 3, "proj-17").activity == "offline, running proj-17"
+    assert Machine("local-1", "busy", None, None, 0).activity == "busy"
+    assert Machine("local-1", "available", None, None, 0).activity == "available"
+
+
+def test_the_quota_counts_artifacts_logs_and_volumes_once_for_usage_and_a_jobs_end(tmp_path):
+    """One definition (store.quota_used): `emulator usage`'s total and job/finish.py's warning."""
+    import os
+
+    from emulator.models import Stream
+    from emulator.store import StateStore
+    from emulator.volumes import VolumeVersion
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p", agent_pid=os.getpid())
+    store.append_logs(job.id, [(1, Stream.STDOUT, "hello")])  # 5 bytes and its newline
+    store.add_volume_version(VolumeVersion("data", 1, {"a": ["ab" * 32, 700]}, 700, 1))
+    assert store.quota_used() == 6 + 700
