@@ -178,6 +178,7 @@ class JobScreen(Screen):
         lead = (  # what changes first: a narrow terminal drops steady parts at the right
             f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
+            + (" · archived" if job.archived else "")  # its artifacts deleted: said where the state is
             + f" · {duration(job, now)} · {follow}"
         )
         room = header.content_region.width or None  # 0 before the first layout: not yet known
