@@ -88,9 +88,12 @@ async def test_an_archived_jobs_artifacts_tab_offers_no_file_keys_and_says_why_w
 
 async def test_a_job_archived_while_its_artifacts_tab_shows_drops_the_file_keys():
     app, platform = make_app()
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
         await artifacts_shown(pilot)  # trainer-4, its files listed
-        assert {"open", "toggle_sort", "download"} <= footer_actions(app)
+        await until(pilot, lambda: {"open", "toggle_sort", "download"} <= footer_actions(app))
         platform.end("trainer-4")
         platform.archive("trainer-4")
-        await until(pilot, lambda: not ARCHIVE_ONLY_KEYS & footer_actions(app))
+        await until(pilot, lambda: not ARCHIVE_ONLY_KEYS & footer_actions(app) and "next_tab" in footer_actions(app))
+        await pilot.press("d")  # the keys still reach the browser, which says why
+        await until(pilot, lambda: app._notifications)
+        assert "trainer-4 is archived" in notices(app)[0]

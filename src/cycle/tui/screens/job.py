@@ -92,7 +92,7 @@ class JobScreen(Screen):
         return True
 
     def _focus_tab(self, tab: str | None) -> None:
-        target = self.query_one("#artifact-table") if tab == "artifacts-tab" else self.query_one(LogView)
+        target = self.query_one(ArtifactBrowser).focus_target() if tab == "artifacts-tab" else self.query_one(LogView)
         if self.focused is not target and not isinstance(self.focused, Input):
             self.set_focus(target)
         if self.focused is None:  # not focusable yet: once the layout is done
