@@ -26,7 +26,7 @@ from cycle.tui.widgets.log_view import LogView
 from cycle.tui.widgets.static_text import show
 
 POLL_SECONDS = 0.5
-REQUESTER = "cycle tui"  # named in the move and cancel events, as `cycle job reassign` / `cancel` are
+REQUESTER = "`cycle tui`"  # named in the move and cancel events as the CLI names itself: `cycle job cancel`
 
 
 # Enter goes to the first match from the top line on (as less and vim search forward), n / N walk on
