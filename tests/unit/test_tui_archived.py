@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from test_tui import NOW, artifacts_shown, job_opened, jobs_listed, make_app, settle, until
-from tui_fakes import FakePlatform
 
 from cycle.api import JobSummary
 from cycle.tui.screens.jobs import job_row
+
+from tui_fakes import FakePlatform
 
 ARCHIVE_ONLY_KEYS = {"open", "up", "toggle_sort", "download"}  # they act on stored files: there are none
 
