@@ -149,7 +149,7 @@ class FakePlatform:
         return self._stored(name)
 
     def _stored(self, name):
-        return list(self._artifacts) if name == "trainer-4" else []
+        return list(self._artifacts) if name == "trainer-4" and not self.job(name).archived else []
 
     def stored_artifacts(self, name):
         stored = self._stored(name)
@@ -159,7 +159,7 @@ class FakePlatform:
         return {job.name: self.stored_artifacts(job.name) for job in jobs}
 
     def queued_artifacts(self, name):
-        return ["checkpoints/step-000300.ckpt"] if name == "trainer-4" else []
+        return ["checkpoints/step-000300.ckpt"] if name == "trainer-4" and not self.job(name).archived else []
 
     def project_root(self, job):
         return self.root
@@ -178,6 +178,12 @@ class FakePlatform:
 
         self._jobs = [replace(j, state=state, finished_ns=T0 + 95_000_000_000) if j.name == name else j
                       for j in self._jobs]
+
+    def archive(self, name: str) -> None:
+        """`cycle job archive`: the job's stored artifacts are deleted, its record (marked archived) stays."""
+        from dataclasses import replace
+
+        self._jobs = [replace(j, archived=True) if j.name == name else j for j in self._jobs]
 
     def add_artifact(self, path: str, size: int = 1, mtime_ns: int = T0) -> None:
         self._artifacts.append(Artifact(path, f"jobs/trainer-4/artifacts/{path}", size, "f" * 64, mtime_ns, T0))

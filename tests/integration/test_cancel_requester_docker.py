@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from cycle.tui.screens.job import REQUESTER
 from emulator.models import JobState, Stream
 from emulator.platform import EmulatorPlatform
 
@@ -27,8 +28,8 @@ def test_a_cancel_from_the_tui_names_the_tui_in_the_log(project, detached, home,
     name = detached()
     wait_state(name, (JobState.RUNNING,))
     platform = EmulatorPlatform()
-    ended = platform.cancel(name, requester="cycle tui")
+    ended = platform.cancel(name, requester=REQUESTER)
     assert ended.state is JobState.CANCELLED
     events = [r.text for r in platform.logs(name) if r.stream is Stream.SYSTEM]
-    assert any("job cancelled (requested by cycle tui)" in text for text in events), events
+    assert any("job cancelled (requested by `cycle tui`)" in text for text in events), events
     assert not any("Ctrl-C" in text for text in events), events

@@ -32,7 +32,7 @@ def blocking_build(engine: FakeRuntime, store, requested_by: str | None):
     return build
 
 
-@pytest.mark.parametrize("requested_by", [None, "cycle tui"])
+@pytest.mark.parametrize("requested_by", [None, "`cycle tui`"])
 def test_a_cancel_during_the_build_stops_it_and_cancels_the_job(real_flow, monkeypatch, requested_by):  # noqa: F811
     engine = real_flow.engine
     monkeypatch.setattr(engine, "build", blocking_build(engine, real_flow.store, requested_by))

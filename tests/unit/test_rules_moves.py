@@ -8,8 +8,8 @@ HERE = Machine("local-0", "available", None, 1, 1)
 
 def test_a_request_comes_first():
     assert move_trigger((None, 2.0, None), HERE, 0, None) == MoveRequest("requested by `cycle job reassign`", None, 2.0)
-    assert move_trigger(("local-3", None, "cycle tui"), Machine("local-0", "offline", None, 1, 1), 99, 1) == \
-        MoveRequest("requested by cycle tui: to local-3", "local-3", None)
+    assert move_trigger(("local-3", None, "`cycle tui`"), Machine("local-0", "offline", None, 1, 1), 99, 1) == \
+        MoveRequest("requested by `cycle tui`: to local-3", "local-3", None)
 
 
 def test_machine_going_offline_or_busy():

@@ -8,6 +8,7 @@ import pytest
 from test_tui import SIZE, artifacts_shown, job_opened, jobs_listed, make_app, open_job, settle, until
 
 from cycle.api import JobState
+from cycle.tui.screens.job import REQUESTER
 from cycle.tui.widgets.log_view import LogView
 
 
@@ -69,7 +70,7 @@ async def test_the_cancel_question_has_no_focused_and_enter_answers_no():
         assert platform.cancelled == []
         await pilot.press("c", "y")  # tui2: the TUI names itself as the requester, as on reassign
         await until(pilot, lambda: platform.cancelled)
-        assert platform.cancel_requesters == ["cycle tui"]
+        assert platform.cancel_requesters == ["`cycle tui`"]
 
 
 async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():
@@ -84,7 +85,7 @@ async def test_r_on_the_job_screen_asks_first_and_names_the_tui_as_requester():
         assert platform.reassigned == []
         await pilot.press("r", "y")
         await until(pilot, lambda: platform.reassigned)
-        assert platform.reassigned == [("trainer-4", "cycle tui")]
+        assert platform.reassigned == [("trainer-4", "`cycle tui`")]
 
 
 def footer_actions(app) -> set[str]:
@@ -149,15 +150,27 @@ async def test_the_log_has_focus_the_moment_a_job_opens():
         assert isinstance(app.focused, LogView)
 
 
+def test_the_tui_names_itself_in_the_cancel_and_move_lines_as_the_cli_does_in_backticks():
+    """tui8: the log read `requested by cycle tui` beside ``requested by `cycle job cancel` ``."""
+    from emulator.job.finish import cancel_line
+    from emulator.models import JobState
+    from emulator.rules.moves import request_trigger
+
+    assert cancel_line(REQUESTER, JobState.RUNNING, had_container=True) == \
+        "job cancelled (requested by `cycle tui`); container removed"
+    assert request_trigger(None, REQUESTER) == "requested by `cycle tui`"
+    assert request_trigger(None, None) == "requested by `cycle job reassign`"  # the CLI's, for comparison
+
+
 def test_a_reassign_request_carries_its_requester_into_the_move_trigger(tmp_path):
     from emulator.rules.moves import request_trigger
     from emulator.store import StateStore
 
     store = StateStore(tmp_path / "state.db")
     job = store.create_job("demo")
-    store.request_move(job.id, None, None, requester="cycle tui")
+    store.request_move(job.id, None, None, requester=REQUESTER)
     taken = store.take_request(job.id)
-    assert request_trigger(taken.target, taken.requester) == "requested by cycle tui"
+    assert request_trigger(taken.target, taken.requester) == "requested by `cycle tui`"
     store.request_move(job.id, "local-2", None)  # the CLI names no requester
     taken = store.take_request(job.id)
     assert request_trigger(taken.target, taken.requester) == "requested by `cycle job reassign`: to local-2"

@@ -47,6 +47,15 @@ class CycleApp(App):
 
         self.push_screen(JobScreen(self.platform, name))
 
+    def on_key(self, event) -> None:
+        """A key no widget took, whose action does not apply here (so the footer does not offer it):
+        say why, if the node that binds it can (cycle.tui.keys.refusal), instead of nothing."""
+        from cycle.tui.keys import refusal
+
+        why = refusal(self.screen, event.key)
+        if why:
+            self.notify(why, severity="warning", markup=False)
+
     def action_help(self) -> None:
         from cycle.tui.keys import help_columns
         from cycle.tui.screens.modals import HelpScreen

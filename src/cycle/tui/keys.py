@@ -117,6 +117,21 @@ def palette_commands(screen) -> list:
     return commands
 
 
+def refusal(screen, key: str) -> str | None:
+    """Why `key` does nothing on `screen`, when a node there binds it to an action its check_action
+    turned off (so the footer and the palette do not offer it) and the node's `refusal(action)` says
+    why (an archived job's `d`: its files were deleted). None when a binding of the key works, or
+    none of them explains itself: a key pressed anyway is answered, never silently dropped."""
+    refused = []
+    for node, bindings in screen._modal_binding_chain:  # focused widget first, as Textual looks keys up
+        for binding in bindings.key_to_bindings.get(key, ()):
+            if screen.app._check_action_state(binding.action, node):
+                return None  # it works: Textual runs it
+            explain = getattr(node, "refusal", None)
+            refused.append(explain(binding.action) if explain else None)
+    return next((why for why in refused if why), None)
+
+
 def own_bindings(owner: type) -> dict:
     """Action -> the binding declared for it in cycle's own classes of `owner`'s lineage (not
     Textual's inherited keys such as ctrl+c or shift+tab, which are not the app's actions)."""

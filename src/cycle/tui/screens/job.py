@@ -11,12 +11,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import Notification
 from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
 from cycle.tui.fit import Part, fit_line
 from cycle.tui.jobinfo import applies
+from cycle.tui.notices import notify_outcome, notify_under_way
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
 from cycle.tui.widgets.key_footer import KeyFooter
 from cycle.tui.widgets.log_source import LogSource
@@ -24,7 +26,7 @@ from cycle.tui.widgets.log_view import LogView
 from cycle.tui.widgets.static_text import show
 
 POLL_SECONDS = 0.5
-REQUESTER = "cycle tui"  # named in the move and cancel events, as `cycle job reassign` / `cancel` are
+REQUESTER = "`cycle tui`"  # named in the move and cancel events as the CLI names itself: `cycle job cancel`
 
 
 # Enter goes to the first match from the top line on (as less and vim search forward), n / N walk on
@@ -92,7 +94,7 @@ class JobScreen(Screen):
         return True
 
     def _focus_tab(self, tab: str | None) -> None:
-        target = self.query_one("#artifact-table") if tab == "artifacts-tab" else self.query_one(LogView)
+        target = self.query_one(ArtifactBrowser).focus_target() if tab == "artifacts-tab" else self.query_one(LogView)
         if self.focused is not target and not isinstance(self.focused, Input):
             self.set_focus(target)
         if self.focused is None:  # not focusable yet: once the layout is done
@@ -142,8 +144,23 @@ class JobScreen(Screen):
             tab.label = label
 
     def on_resize(self) -> None:
-        """The status line fits its width (LogView.status): a new width may fit more, or less."""
+        """The status line fits its width (LogView.status): a new width may fit more, or less; the
+        notices move with the log."""
         self.on_log_view_status_changed(None)
+        self.call_after_refresh(self._place_notices)
+
+    def _place_notices(self) -> None:
+        """Notices from the log's first row down, at the right (app.tcss docks them at the top, in
+        as few rows as they read): the log's last lines, where a followed log's new lines arrive,
+        stay in sight, and so do the header and the tabs above and the status line and the footer
+        below. Kept as it was while the log is hidden (Artifacts). No cap on the rack's height: a
+        capped rack clips its newest notices (Textual's rack does not scroll when docked here)."""
+        from textual.widgets._toast import ToastRack
+
+        log = self.query_one(LogView).region
+        for rack in self.query(ToastRack):  # none where the app shows no notices (run_test's default)
+            if log.height:  # each toast has a margin of one row above it
+                rack.styles.margin = (max(0, log.y - 1), 0, 0, 0)
 
     def on_log_view_status_changed(self, message: LogView.StatusChanged | None) -> None:
         # plain text: a search term such as `[bold]` is what the user typed, not markup
@@ -178,12 +195,15 @@ class JobScreen(Screen):
         lead = (  # what changes first: a narrow terminal drops steady parts at the right
             f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
+            + (" · archived" if job.archived else "")  # its artifacts deleted: said where the state is
             + f" · {duration(job, now)} · {follow}"
         )
         room = header.content_region.width or None  # 0 before the first layout: not yet known
         show(header, fit_header(lead, starts, job.machine or "-", job.project, room), fixed_size=True)
         banner = self.query_one("#queue-warning", Static)
-        banner.display = bool(job.queue_warning)
+        if banner.display != bool(job.queue_warning):  # the log moves with it: so do the notices
+            banner.display = bool(job.queue_warning)
+            self.call_after_refresh(self._place_notices)
         if job.queue_warning:
             from cycle.api import QUEUE_WARNING_TEXT
 
@@ -247,9 +267,8 @@ class JobScreen(Screen):
         from cycle.tui.screens.modals import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self.notify(f"moving {self.job_name} to another machine …")
-                self._reassign()
+            if yes:  # the move's outcome replaces this notice (cycle.tui.notices)
+                self._reassign(notify_under_way(self.app, f"moving {self.job_name} to another machine …"))
 
         self.app.push_screen(
             ConfirmScreen(
@@ -259,13 +278,13 @@ class JobScreen(Screen):
         )
 
     @work(thread=True, exclusive=True, group="action")
-    def _reassign(self) -> None:
+    def _reassign(self, under_way: Notification) -> None:
         try:
             move = self.platform.reassign(self.job_name, requester=REQUESTER)
             text = f"moved {move.from_machine} -> {move.to_machine}, restored {len(move.restored)} file(s)"
-            self.app.call_from_thread(self.notify, text)
+            self.app.call_from_thread(notify_outcome, self.app, under_way, text)
         except Exception as error:
-            self.app.call_from_thread(self.notify, str(error), severity="error")
+            self.app.call_from_thread(notify_outcome, self.app, under_way, str(error), "error")
 
     def on_artifact_browser_download_requested(self, message: ArtifactBrowser.DownloadRequested) -> None:
         self._download(message.paths)

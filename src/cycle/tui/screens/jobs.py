@@ -71,7 +71,13 @@ def job_row(summary: JobSummary, now_ns: int, zone: tzinfo | None = None) -> tup
     """The cells of one job, in COLUMNS order (plain strings: a changed cell is found by ==)."""
     job = summary.job
     return (job.name, job.state.value, job.reason or "", job.project, job.machine or "-",
-            short_time(job.started_ns, now_ns, zone), duration(job, now_ns), f"{summary.artifacts} / {job.queue_len}")
+            short_time(job.started_ns, now_ns, zone), duration(job, now_ns), files_cell(summary))
+
+
+def files_cell(summary: JobSummary) -> str:
+    """The stored / queued column: `archived` for a job whose files `cycle job archive` deleted (as
+    `job status` marks it), where `0 / 0` would read as a job that stored nothing."""
+    return "archived" if summary.job.archived else f"{summary.artifacts} / {summary.job.queue_len}"
 
 
 def fit_columns(widths: dict[str, int], room: int) -> tuple[str, ...]:

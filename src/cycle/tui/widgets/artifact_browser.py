@@ -85,8 +85,17 @@ def times_valid_until(entries: list[Entry], now_ns: int, zone=None) -> int:
 
 
 ARCHIVED_TEXT = (
-    "This job is archived: its artifacts were deleted from storage (`cycle job archive`). Its record and log stay."
+    "This job is archived: `cycle job archive` deleted its artifacts from storage. Its record and log are kept"
+    " (the Logs tab)."
 )
+# the keys that act on stored files: an archived job has none, so they are not offered (check_action)
+# and pressing one says why (refusal)
+FILE_ACTIONS = frozenset({"open", "up", "toggle_sort", "download"})
+
+
+class ArchivedNotice(Label, can_focus=True):
+    """The archived job's explanation. It takes the focus the hidden table cannot, so the browser's
+    keys still reach the browser, which says why they do nothing here."""
 
 
 class ArtifactBrowser(Vertical):
@@ -125,7 +134,7 @@ class ArtifactBrowser(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
-        yield Label(ARCHIVED_TEXT, id="artifacts-archived")
+        yield ArchivedNotice(ARCHIVED_TEXT, id="artifacts-archived")
         yield DataTable(id="artifact-table", cursor_type="row", zebra_stripes=True)
         yield ProgressBar(id="download-progress", show_eta=False)
         yield Label("", id="download-status")
@@ -142,8 +151,17 @@ class ArtifactBrowser(Vertical):
         mtimes = mtimes or {}
         if stored == self.stored and queued == self.queued and archived == self.archived and mtimes == self.mtimes:
             return
+        newly_archived = archived and not self.archived
         self.stored, self.queued, self.archived, self.mtimes = stored, queued, archived, mtimes
         self.redraw()
+        if newly_archived:
+            self.refresh_bindings()  # the file keys leave the footer
+            if self.has_focus_within:  # the table goes: its focus to the notice, so keys still reach here
+                self.focus_target().focus()
+
+    def focus_target(self):
+        """What takes the keys when the tab shows: the table, or the notice of an archived job."""
+        return self.query_one(ArchivedNotice if self.archived else DataTable)
 
     def redraw(self, to_top: bool = False) -> None:
         """Fill the table, keeping the selection on the same file. `to_top` (a new sort order):
@@ -221,8 +239,20 @@ class ArtifactBrowser(Vertical):
             self.refresh_bindings()  # Up applies inside a folder only
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Up shows in the footer and works only inside a folder (the top has nothing above it)."""
+        """Up shows in the footer and works only inside a folder (the top has nothing above it); an
+        archived job has no files, so none of the file keys shows or works (`refusal` says why)."""
+        if self.archived and action in FILE_ACTIONS:
+            return False
         return bool(self.folder) if action == "up" else True
+
+    def refusal(self, action: str) -> str | None:
+        """Why `action`'s key does nothing here (None: it works, or there is nothing to say): read by
+        cycle.tui.keys.refusal when a key whose action check_action turned off is pressed anyway."""
+        if self.archived and action in FILE_ACTIONS:
+            name = getattr(self.screen, "job_name", "this job")
+            return (f"{name} is archived: `cycle job archive` deleted its artifacts from storage, so there is "
+                    "nothing to open, sort or download (its record and log are kept)")
+        return None
 
     def watch_sort_by(self) -> None:
         if self.is_mounted:
