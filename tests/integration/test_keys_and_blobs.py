@@ -27,7 +27,8 @@ def snapshot(store, data: bytes) -> tuple[Path, str]:
     return path, hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("data", [b"", b"weights" * 1000, os.urandom(3 * 1024 * 1024)], ids=["empty", "7000-bytes", "3-MiB-random"])
+@pytest.mark.parametrize("data", [b"", b"weights" * 1000, os.urandom(3 * 1024 * 1024)],
+                         ids=["empty", "7000-bytes", "3-MiB-random"])
 def test_contract_put_get_round_trip_byte_for_byte(store, tmp_path, data):
     snap, sha = snapshot(store, data)
     store.put_snapshot("jobs/j-1/artifacts/a/b.bin", snap, sha, len(data))
