@@ -97,7 +97,7 @@ class ObjectMissing(StorageError):
 
 MISSING_OBJECT_CAUSE = ("someone deleted it, or the server lost it: an S3 server that keeps objects in memory, as "
                         "moto does, forgets every object when it restarts")
-"""Why an S3 object may be gone, when the store cannot say more (S3Store.missing_cause)."""
+"""Why an S3 object may be gone, when the store cannot say more (S3Store.explain_missing)."""
 
 
 def missing_object(key: str, size: int | None, description: str, cause: str) -> ObjectMissing:
@@ -671,8 +671,9 @@ class S3Store:
         self.description = s3_description(localstack_host, bucket)
         self.name = s3_store_name(localstack_host, bucket)
         self._host = localstack_host
-        # why an object the records name may be gone; storage.py says more for cycle's moto server
-        self.missing_cause = MISSING_OBJECT_CAUSE
+        # why an object the records name may be gone, asked only once one is: storage.py says more
+        # for cycle's moto server (asking whether it answers is a request, not paid on every open)
+        self.explain_missing: Callable[[], str] = lambda: MISSING_OBJECT_CAUSE
         self.client = self._new_client()
         self._ensure_bucket()
 
@@ -858,7 +859,7 @@ class S3Store:
                known: StoredObject | None = None) -> StoredObject:
         found = known or self.head(key)
         if found is None:
-            raise missing_object(key, None, self.description, self.missing_cause)
+            raise missing_object(key, None, self.description, self.explain_missing())
 
         def fetch(part: Path) -> None:
             with self._missing_as(key, found.size):
@@ -877,7 +878,7 @@ class S3Store:
     @contextmanager
     def _missing_as(self, key: str, size: int) -> Iterator[None]:
         """A download the server answers with NoSuchKey (GET) or 404 (download_file's HEAD) becomes
-        ObjectMissing, saying why the object may be gone (missing_cause); other errors pass."""
+        ObjectMissing, saying why the object may be gone (explain_missing); other errors pass."""
         from botocore.exceptions import ClientError
 
         try:
@@ -886,7 +887,7 @@ class S3Store:
             cause = error.__context__
             code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
             if code in ("NoSuchKey", "404", "NotFound"):
-                raise missing_object(key, size, self.description, self.missing_cause) from None
+                raise missing_object(key, size, self.description, self.explain_missing()) from None
             raise
 
     def list(self, prefix: str) -> list[StoredObject]:

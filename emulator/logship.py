@@ -39,6 +39,7 @@ class LogShipper:
         self._flush_sink = getattr(sink, "flush", lambda: None)
         self._show_piece = getattr(sink, "piece", lambda stream, text: None)
         self._buffer: list[Record] = []
+        self._printed = 0  # stdout and stderr lines in the buffer: counted as kept, not rescanned
         self._recorded_backlog = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -54,8 +55,10 @@ class LogShipper:
         """Keep the records for the next shipment. Before they show: what the terminal showed is
         in the log, even when an interrupt strikes right after. The job's reader thread keeps the
         container's lines as it reads them, so an interrupt of the main thread loses none."""
+        printed = sum(1 for record in records if record[1] is not Stream.SYSTEM)  # once per line, as kept
         with self._lock:
             self._buffer.extend(records)
+            self._printed += printed
 
     def show(self, records: list[Record], pieces: list[Piece] = ()) -> None:
         """Show the records, then the pieces of lines not yet whole (to a sink with a `piece`, as
@@ -78,7 +81,7 @@ class LogShipper:
 
     def ship(self) -> None:
         with self._lock:
-            batch, self._buffer = self._buffer, []
+            batch, self._buffer, self._printed = self._buffer, [], 0
         if batch:
             self.store.append_logs(self.job_id, batch)
         self._record_backlog()
@@ -89,7 +92,7 @@ class LogShipper:
         full disk) is tried again next second instead of ending the shipper's thread, which
         would hold every later line until the job's end."""
         with self._lock:
-            waiting = sum(1 for _, stream, _ in self._buffer if stream is not Stream.SYSTEM)
+            waiting = self._printed  # a count kept as lines come: the buffer holds up to 600 s of them
         if waiting == self._recorded_backlog:
             return
         try:

@@ -27,6 +27,7 @@ from pathlib import Path
 from cycle.errors import BadInput, CycleError
 from emulator.blobs import (
     LOCAL_STORE_NAME,
+    MISSING_OBJECT_CAUSE,
     S3_UNREACHABLE_FIX,
     BlobStore,
     LocalStore,
@@ -130,16 +131,20 @@ def open_named_store(home: Path, name: str | None) -> BlobStore:
 
 
 def _explained(home: Path, store: S3Store) -> S3Store:
-    """The store, told why an object may be missing when it is cycle's moto server: that server
-    keeps objects in memory, so what was stored before it last started is gone."""
-    found = moto_store(home)
-    if found is not None and found[0] == store.name:
-        started = _utc(found[2])
-        store.missing_cause = (f"that is cycle's moto server, which was restarted since (it last started at "
-                               f"{started}), and moto keeps objects in memory only, so everything stored there "
-                               "before that start is gone (the records, and the counts `cycle job status` shows, "
-                               "remain)")
+    """The store, told how to say why an object may be missing: when it is cycle's moto server,
+    which keeps objects in memory, what was stored before it last started is gone. Worked out only
+    when an object is found missing (whether the server answers is a request)."""
+    store.explain_missing = lambda: _moto_cause(home, store.name)
     return store
+
+
+def _moto_cause(home: Path, name: str) -> str:
+    found = moto_store(home)
+    if found is None or found[0] != name or not found[2]:  # not cycle's server, or one that never said its start
+        return MISSING_OBJECT_CAUSE
+    return (f"that is cycle's moto server, last started or restarted at {_utc(found[2])}, which keeps objects "
+            "in memory only, so an object stored there before that start is gone (the records, and the counts "
+            "`cycle job status` shows, remain)")
 
 
 def _utc(ns: int) -> str:

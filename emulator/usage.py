@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cycle.api.admin import BuildImagesUsage, DiskPart, S3Holding, Usage
 from cycle.api.models import FINAL_STATES
+from emulator.store.usage import quota_total
 
 ARCHIVE_HINT = "`cycle job archive JOB` frees a job's"
 PARTS: dict[str, str] = {  # part -> what it is, in the order usage prints them
@@ -130,7 +131,8 @@ def build_images(image_ids: set[str]) -> BuildImagesUsage:
 def report(home: Path, store, quota: int | None) -> Usage:
     """The whole of `cycle emulator usage`, from the store's records and one walk of the home."""
     parts = disk_use(home, store.job_states(), store.blob_owners())
-    return Usage(projects=store.usage(), volumes=store.volume_bytes(), quota=quota, quota_used=store.quota_used(),
+    projects, volumes = store.usage(), store.volume_bytes()  # the heavy query once (it sums every log's text)
+    return Usage(projects=projects, volumes=volumes, quota=quota, quota_used=quota_total(projects, volumes),
                  home=str(home), on_disk_total=sum(p["bytes"] for p in parts), on_disk=parts,
                  build_images=build_images(store.build_image_ids()), s3_lost=lost_on_s3(home, store))
 

@@ -281,7 +281,7 @@ def open_to_read(tree: Path, executables: Collection[str] = ()) -> None:
             os.chmod(os.path.join(base, name), FOLDER_MODE)
         for name in files:
             path = os.path.join(base, name)
-            runnable = os.path.relpath(path, tree) in executables
+            runnable = bool(executables) and os.path.relpath(path, tree) in executables
             os.chmod(path, EXECUTABLE_MODE if runnable else FILE_MODE)
 
 

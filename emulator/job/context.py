@@ -32,7 +32,7 @@ class RestoreFailed(Exception):
 
 class CancelRequested(Exception):
     """`cycle job cancel` (a 'cancel' request in the requests table) reached the job's agent;
-    `by` names who asked (the request's requester, e.g. "cycle tui", else `cycle job cancel`)."""
+    `by` names who asked (the request's requester, e.g. "`cycle tui`", else `cycle job cancel`)."""
 
     def __init__(self, requester: str | None = None) -> None:
         super().__init__(requester)
@@ -102,7 +102,10 @@ class JobContext:
         quota = self.settings.storage_quota_bytes
         if not quota:
             return
-        used = self.store.quota_used()  # what `cycle emulator usage` totals: the same bytes
+        try:
+            used = self.store.quota_used()  # what `cycle emulator usage` totals: the same bytes
+        except Exception:  # noqa: BLE001 - a hint only: it must never keep the final state from being written
+            return
         if used > quota:
             self.event(f"warning: storage usage {used} bytes exceeds the soft quota of {quota} bytes; "
                        "uploads are never rejected")

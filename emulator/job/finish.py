@@ -55,7 +55,7 @@ def _remove_container(ctx: JobContext, stay: Stay) -> None:
 
 
 def cancel(ctx: JobContext, by: str | None = None) -> None:
-    """Ctrl-C (`by` None) or a cancel request (`by` names who asked: `cycle job cancel`, "cycle tui"):
+    """Ctrl-C (`by` None) or a cancel request (`by` names who asked: `cycle job cancel`, "`cycle tui`"):
     the container goes at once; files that were still waiting to upload are recorded as abandoned
     (the upload in flight finishes)."""
     had_container = ctx.stay is not None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cycle.api.keys import artifact_relative
 from cycle.errors import CycleError
-from emulator.blobs import StorageError, StoredObject
+from emulator.blobs import ObjectMissing, StorageError, StoredObject
 from emulator.engine.protocol import short_id
 from emulator.job import artifacts, container, logs, machine
 from emulator.job.context import JobContext, RestoreFailed, StartFailed, job_folder
@@ -158,9 +158,15 @@ class RecoveryStrategy:
             ctx.event(f"restore: {artifact.path} could not be read from {where} ({error}); "
                       f"attempt {attempt + 1} of {len(delays) + 1} in {delay:g} s")
 
+        def read() -> None:
+            try:
+                stores.get(artifact.store).get_to(artifact.key, path, known=known)
+            except ObjectMissing as missing:  # gone for good: trying again only delays the answer
+                raise RestoreFailed(f"RESTORE_FAILED: {artifact.path} could not be restored onto machine "
+                                    f"{target}: {missing}") from None
+
         try:
-            with_retries(lambda: stores.get(artifact.store).get_to(artifact.key, path, known=known), delays, retrying,
-                         sleep=self.sleep)
+            with_retries(read, delays, retrying, sleep=self.sleep)
         except (StorageError, OSError, CycleError) as error:
             raise RestoreFailed(
                 f"RESTORE_FAILED: the job's stored artifacts could not be restored from {where} "

@@ -29,7 +29,7 @@ class Acting:
         the requests table, taken by the agent's log pump (or, while PENDING, its wait for the
         scheduler or a machine, or its build's watch), so the agent alone writes the job's state. An
         agent that does not answer gets SIGTERM; with no live agent, the job is ended here. `requester`
-        (e.g. "cycle tui") is named in the job's log; default `cycle job cancel`."""
+        (e.g. "`cycle tui`") is named in the job's log; default `cycle job cancel`."""
         job = self.job(name)
         if job.state.is_final:
             raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
@@ -63,7 +63,7 @@ class Acting:
     def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0,
                  requester: str | None = None) -> Move:
         """Move a running job to another machine (from any terminal) and wait until it restarted.
-        `requester` (e.g. "cycle tui") is named in the move's trigger; default `cycle job reassign`.
+        `requester` (e.g. "`cycle tui`") is named in the move's trigger; default `cycle job reassign`.
 
         A move that cannot be made is refused before anything is touched (BadInput): `to` offline,
         busy or running another job, or no other machine free. The agent checks again as it claims

@@ -41,7 +41,7 @@ class RequestsTable(Database):
 
     def request_cancel(self, job_id: int, requester: str | None = None) -> None:
         """Ask the job's agent to cancel it: the agent alone writes a running job's state. The
-        requester (None: `cycle job cancel`; e.g. "cycle tui") is named in the job's log and to a
+        requester (None: `cycle job cancel`; e.g. "`cycle tui`") is named in the job's log and to a
         foreground `project test` it ends."""
         with self._tx() as db:
             db.execute("INSERT INTO requests(job_id, kind, created_ns, requester) VALUES (?, 'cancel', ?, ?)",

@@ -13,12 +13,17 @@ NEWEST_OF_EVERY_PATH = "SELECT MAX(id) FROM artifacts GROUP BY job_id, path"
 KEPT_JOBS = "SELECT id FROM jobs WHERE archived = 0"
 
 
+
+def quota_total(projects: list[dict], volume_bytes: int) -> int:
+    """The soft quota's count from usage()'s rows and volume_bytes(), for a caller holding both."""
+    return sum(row["artifacts"] + row["logs"] for row in projects) + volume_bytes
+
 class UsageQueries(Database):
     def quota_used(self) -> int:
         """THE bytes the soft quota counts (usage's total and a job's end-of-run warning both read
         this): the newest version of each artifact of jobs not archived, log text, and every
         volume version's new bytes."""
-        return sum(row["artifacts"] + row["logs"] for row in self.usage()) + self.volume_bytes()
+        return quota_total(self.usage(), self.volume_bytes())
 
     def volume_bytes(self) -> int:
         """The bytes every volume version added to the store (unchanged files are stored once)."""

@@ -123,6 +123,27 @@ def test_the_backlog_counts_only_what_the_job_printed(platform) -> None:
         shipper.close()
 
 
+
+def test_the_backlog_is_counted_as_lines_come_not_by_rescanning_the_buffer(platform) -> None:
+    """The count is read every second under the lock the job's reader needs; a rescan of a buffer
+    holding up to 600 s of output (millions of lines at 100k lines/s) stalled the reader."""
+    job = running_job(platform)
+    shipper = LogShipper(platform.store, job.id, lambda *record: None, cadence=3600)
+
+    class Unscannable(list):
+        def __iter__(self):
+            raise AssertionError("the backlog rescanned the buffer")
+
+    try:
+        shipper._buffer = Unscannable()
+        shipper.keep([(time.time_ns(), Stream.STDOUT, "a"), (time.time_ns() + 1, Stream.STDERR, "b")])
+        shipper.add([(time.time_ns() + 2, Stream.SYSTEM, "artifact stored")])
+        shipper._record_backlog()
+        assert platform.job(job.name).log_backlog == 2
+    finally:
+        shipper._buffer = list(shipper._buffer[:])
+        shipper.close()
+
 def test_a_backlog_record_that_fails_does_not_stop_the_shipper(platform) -> None:
     """The backlog count is best effort: a failing write of it (the database busy past its timeout)
     must not end the shipper's thread, which ships the job's log every cadence."""

@@ -130,3 +130,30 @@ def test_a_folder_that_cannot_be_removed_is_a_system_event_and_the_move_goes_on(
     assert len(events) == 1 and events[0].startswith(f"machine local-0: the job's folder {folder} could not be "
                                                      "removed (") and "stays on disk" in events[0], events
     assert (folder / "roots" / "f").exists()
+
+
+def test_a_restore_of_an_object_the_store_lost_fails_at_once_without_retries(tmp_path):
+    """ObjectMissing is a StorageError, so a move's restore waited out every backoff (~15 s) for an
+    object that cannot come back, then wrapped its paragraph in "check that the store answers"."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from emulator.blobs import ObjectMissing
+    from emulator.job.context import RestoreFailed
+    from emulator.job.move import RecoveryStrategy
+
+    class LostStore:
+        def get_to(self, key, path, known=None):
+            raise ObjectMissing(f"no object {key} in s3://bucket: the S3 server was restarted")
+
+    events, sleeps = [], []
+    ctx = SimpleNamespace(event=events.append, blobs=SimpleNamespace(description="s3://bucket"))
+    recovery = RecoveryStrategy(ctx, sleep=sleeps.append)
+    artifact = SimpleNamespace(path="ckpt.pt", key="jobs/j/artifacts/ckpt.pt", size=3, sha256="ab" * 32, store="s3")
+    stores = SimpleNamespace(get=lambda name: LostStore())
+    with pytest.raises(RestoreFailed) as failed:
+        recovery._download(stores, artifact, tmp_path / "ckpt.pt", "local-1", [1.0, 2.0, 4.0])
+    assert sleeps == [] and events == []
+    assert "ckpt.pt" in str(failed.value) and "restarted" in str(failed.value)
+    assert "Check that the store answers" not in str(failed.value)

@@ -458,6 +458,19 @@ async def test_every_line_s_time_is_grey_and_only_its_own_text_takes_the_stream_
         log.search = "no such words in any line"  # the same lines through rich's Text
         assert {index: colours(index) for index in plain} == plain
 
+
+async def test_a_line_with_a_backspace_or_a_bell_draws_only_its_characters():
+    """A spinner's backspaces or a bell sent to the terminal would move its cursor or beep on every
+    repaint, and the row's width would be wrong: such a line goes through rich, which drops them."""
+    app, platform = make_app()
+    platform.overrides[1997] = (Stream.STDOUT, "a\bb\x07c")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        log = app.screen.query_one(LogView)
+        strip = log._render(log.ids.index(1997), False)
+        text = "".join(segment.text for segment in strip)
+        assert text.endswith(" abc") and strip.cell_length == len(text)
+
 async def test_the_job_header_shows_a_failure_reason_in_red():
     app, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -62,7 +62,7 @@ def test_a_machine_running_a_job_says_so_by_the_jobs_name():
 
 
 def test_the_quota_counts_artifacts_logs_and_volumes_once_for_usage_and_a_jobs_end(tmp_path):
-    """One definition (store.quota_used): `emulator usage`'s total and job/finish.py's warning."""
+    """One definition (store.quota_used): `emulator usage`'s total and the warning in JobContext.end."""
     import os
 
     from emulator.models import Stream
@@ -74,3 +74,25 @@ def test_the_quota_counts_artifacts_logs_and_volumes_once_for_usage_and_a_jobs_e
     store.append_logs(job.id, [(1, Stream.STDOUT, "hello")])  # 5 bytes and its newline
     store.add_volume_version(VolumeVersion("data", 1, {"a": ["ab" * 32, 700]}, 700, 1))
     assert store.quota_used() == 6 + 700
+
+
+def test_a_quota_count_that_fails_never_keeps_a_job_from_its_final_state():
+    """The warning is a hint said inside JobContext.end: a failing count (the database busy past its
+    timeout) raised there, before the state was written, and left the job RUNNING."""
+    from types import SimpleNamespace
+
+    from emulator.job.context import JobContext
+    from emulator.models import JobState
+
+    class BusyStore:
+        def quota_used(self) -> int:
+            raise RuntimeError("database is locked")
+
+        def set_state(self, job_id: int, state, **fields):
+            return (job_id, state)
+
+    events: list[str] = []
+    ctx = SimpleNamespace(settings=SimpleNamespace(storage_quota_bytes=10), store=BusyStore(), event=events.append,
+                          shipper=SimpleNamespace(close=lambda: None), job=SimpleNamespace(id=7))
+    ctx.warn_over_soft_quota = lambda: JobContext.warn_over_soft_quota(ctx)
+    assert JobContext.end(ctx, JobState.FINISHED) == (7, JobState.FINISHED) and events == []

@@ -156,7 +156,7 @@ class Platform(Protocol):
     # acting
     def cancel(self, name: str, requester: str | None = None) -> Job:
         """A PENDING or RUNNING job ends CANCELLED, its container removed; `requester` (e.g.
-        "cycle tui") is named in the job's log, as in reassign."""
+        "`cycle tui`") is named in the job's log, as in reassign."""
 
     def archive(self, name: str) -> Job:
         """Delete an ended job's stored artifacts; the record (and its log) stays, marked archived."""
@@ -164,7 +164,7 @@ class Platform(Protocol):
     def reassign(self, name: str, to: str | None = None, grace: float | None = None, wait: float = 120.0,
                  requester: str | None = None) -> Move:
         """Move a running job to another machine and wait until it restarted there; `requester`
-        (e.g. "cycle tui") is named in the move's trigger."""
+        (e.g. "`cycle tui`") is named in the move's trigger."""
 
     # volumes
     def upload_volume(self, name: str, folder: Path, progress: TotalProgress | None = None,

@@ -271,8 +271,9 @@ def storage_stop() -> None:
     held = admin.storage_held()
     if held and held["files"]:
         _say(f"warning: {held['files']} artifact(s) of {held['jobs']} job(s), {human_size(held['bytes'])}, live only "
-             f"in the S3 server at {held['server']} (moto keeps objects in memory): stopping it loses them. Their "
-             "records stay: pulling them will say they are gone.")
+             f"in the S3 server at {held['server']} (moto keeps objects in memory): stopping it loses them, and "
+             "the volume and project versions uploaded while it was the store too. Their records stay: pulling "
+             "them will say they are gone.")
     if admin.storage_stop():
         _say("stopped the S3 server; artifacts go to the local folder store again")
     else:

@@ -150,4 +150,5 @@ def upload(
     if created:
         typer.echo(f"uploaded version {version}: {files} file(s), {new_bytes} new bytes stored; image {image}")
     else:
-        typer.echo(f"project unchanged: still version {version} ({files} file(s), no bytes stored); image {image}")
+        stored = f"{new_bytes} bytes stored again (the store in use lacked them)" if new_bytes else "no bytes stored"
+        typer.echo(f"project unchanged: still version {version} ({files} file(s), {stored}); image {image}")

@@ -37,6 +37,9 @@ CURRENT_MATCH_STYLE = Style(bgcolor="dark_orange", color="black", bold=True)
 CACHE_LINES = 2000
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 SYSTEM_TAG = "[system] "
+# Lines a terminal would not show as their characters: ANSI escapes, carriage returns (progress bars),
+# and other control characters (a backspace spinner, a bell), which rich's Text parses or drops.
+NEEDS_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # System events that mean the job (or a part of it) failed: they must not look routine.
 FAILURE = re.compile(
     r"out of memory|OUT_OF_MEMORY|UPLOAD_ERROR|\bLOST\b|build failed|RESTORE_FAILED|DISK_FULL"
@@ -66,7 +69,7 @@ class LogRendering:
     # rows (a line is one row, or several when wrapped)
     def _line_cells(self, index: int) -> int:
         text = self.texts[index][:MAX_LINE]
-        body = as_terminal_shows(text).cell_len if "\x1b" in text or "\r" in text else cell_len(text)
+        body = as_terminal_shows(text).cell_len if NEEDS_TEXT.search(text) else cell_len(text)
         return STAMP_WIDTH + (len(SYSTEM_TAG) if self.streams[index] == 2 else 0) + body
 
     def _rows(self) -> array | None:
@@ -169,7 +172,7 @@ class LogRendering:
         failure = is_failure(kind, text)
         tag = [Segment(SYSTEM_TAG, FAILURE_STYLE if failure else STYLES[2])] if kind == 2 else []
         body_style = FAILURE_STYLE if failure else STYLES[kind]
-        if self.search or "\x1b" in text or "\r" in text:
+        if self.search or NEEDS_TEXT.search(text):
             segments, cells = self._styled(stamp, tag, text, body_style, current)
         else:
             segments = [Segment(stamp, TIME_STYLE), *tag, Segment(text, body_style or None)]
@@ -181,12 +184,13 @@ class LogRendering:
 
     def _styled(self, stamp: str, tag: list[Segment], text: str, body_style: Style,
                 current: bool) -> tuple[list[Segment], int]:
-        """A line with ANSI colours, carriage returns or search matches, through rich's Text."""
+        """A line with ANSI colours, carriage returns, other control characters or search matches,
+        through rich's Text."""
         line = Text(no_wrap=True)
         line.append(stamp, style=TIME_STYLE)  # a span, not the Text's base style: that would grey the whole line
         for segment in tag:
             line.append(segment.text, style=segment.style)
-        body = as_terminal_shows(text) if "\x1b" in text or "\r" in text else Text(text, no_wrap=True)
+        body = as_terminal_shows(text) if NEEDS_TEXT.search(text) else Text(text, no_wrap=True)
         body.stylize(body_style)
         line.append_text(body)
         if self.search:
