@@ -241,19 +241,6 @@ def test_the_status_line_measures_a_wide_search_term_in_cells():
     assert fit_status(parts, len(full) + 2) == "line 1 of 2 · '日本語' is not in the log"
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
-async def test_a_notice_on_the_job_screen_leaves_the_status_line_and_the_footer_in_sight(size):
-    """Any toast (a cancel's or a reassignment's outcome) sits above the log's status line."""
-    app, _ = make_app()
-    async with app.run_test(size=size, notifications=True) as pilot:
-        await open_job(pilot)
-        app.notify("trainer-4: moved local-1 -> local-2, restored 3 file(s), a notice long enough to wrap")
-        await until(pilot, lambda: app.screen.query("Toast") and app.screen.query_one("Toast").region.height)
-        toast = app.screen.query_one("Toast")
-        for below in (app.screen.query_one("#log-status"), app.screen.query_one("KeyFooter")):
-            assert not covers(toast, below), (toast.region, below.region)
-
-
 async def test_a_search_term_with_brackets_is_shown_as_typed_not_read_as_markup():
     """tui2 L3: `/[bold]` showed `''` in the status line."""
     app, _ = make_app()
