@@ -131,11 +131,6 @@ class Admin:
         use_storage(self._home, kind, localstack_host=host, bucket=bucket)
         return open_blob_store(self._home).description
 
-    def storage_status(self) -> str:
-        from emulator.storage import store_status
-
-        return store_status(self._home_path)
-
     def storage_report(self) -> StorageStatus:
         from emulator.blobs import LOCAL_STORE_NAME, s3_store_name
         from emulator.storage import moto_store, storage_settings, store_status
@@ -144,23 +139,26 @@ class Admin:
         description = store_status(self._home_path)  # raises, with the fix, when the store does not answer
         name = LOCAL_STORE_NAME if settings["kind"] == "local" else s3_store_name(settings["localstack_host"],
                                                                                     settings["bucket"])
-        moto = moto_store(self._home_path)
-        lost = None if moto is None else self._held(moto[0], moto[1], before_ns=moto[2])
+        moto = moto_store(self._home_path)  # one request: does cycle's server answer
+        held, lost = (None, None) if moto is None else (self._held(moto, lost=False), self._held(moto, lost=True))
         return StorageStatus(kind=settings["kind"], store=name, description=description,
-                             moto_server=moto[1] if moto else None, held=self.storage_held(), lost=lost)
+                             moto_server=moto[1] if moto else None, held=held, lost=lost)
 
     def storage_held(self) -> S3Holding | None:
         from emulator.storage import moto_store
 
         moto = moto_store(self._home_path)
-        return None if moto is None else self._held(moto[0], moto[1], since_ns=moto[2])
+        return None if moto is None else self._held(moto, lost=False)
 
-    def _held(self, store_name: str, host: str, since_ns: int = 0, before_ns: int = 2**63 - 1) -> S3Holding:
-        """What the records say the store holds (stored in that window); nothing on a home where no job ran."""
+    def _held(self, moto: tuple[str, str, int], lost: bool) -> S3Holding:
+        """What the records say cycle's moto server holds since its start, or lost at it (usage's
+        moto_holding); nothing on a home where no job ran."""
+        from emulator.usage import moto_holding
+
         platform = self._existing_platform()
-        jobs, files, size = (0, 0, 0) if platform is None else \
-            platform.store.held_by_store(store_name, since_ns, before_ns)
-        return S3Holding(server=host, store=store_name, jobs=jobs, files=files, bytes=size)
+        if platform is None:
+            return S3Holding(server=moto[1], store=moto[0], jobs=0, files=0, bytes=0)
+        return moto_holding(platform.store, moto, lost)
 
     # machines, usage, outbox, home
     def _platform(self):

@@ -152,8 +152,13 @@ def lost_on_s3(home: Path, store) -> S3Holding | None:
     from emulator.storage import moto_store
 
     found = moto_store(home)
-    if found is None:
-        return None
-    name, host, started_ns = found
-    jobs, files, size = store.held_by_store(name, before_ns=started_ns)
+    return None if found is None else moto_holding(store, found, lost=True)
+
+
+def moto_holding(store, moto: tuple[str, str, int], lost: bool) -> S3Holding:
+    """What the records say cycle's moto server (storage.moto_store's (name, host, start)) holds:
+    stored since its start (held, lost when it stops), or before it (`lost`: gone at that start)."""
+    name, host, started_ns = moto
+    window = {"before_ns": started_ns} if lost else {"since_ns": started_ns}
+    jobs, files, size = store.held_by_store(name, **window)
     return S3Holding(server=host, store=name, jobs=jobs, files=files, bytes=size)

@@ -13,10 +13,10 @@ NEWEST_OF_EVERY_PATH = "SELECT MAX(id) FROM artifacts GROUP BY job_id, path"
 KEPT_JOBS = "SELECT id FROM jobs WHERE archived = 0"
 
 
-
 def quota_total(projects: list[dict], volume_bytes: int) -> int:
     """The soft quota's count from usage()'s rows and volume_bytes(), for a caller holding both."""
     return sum(row["artifacts"] + row["logs"] for row in projects) + volume_bytes
+
 
 class UsageQueries(Database):
     def quota_used(self) -> int:

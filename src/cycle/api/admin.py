@@ -130,15 +130,12 @@ class EmulatorAdmin(Protocol):
     def storage_use(self, kind: str, host: str | None, bucket: str | None) -> str:
         """Choose the artifact store (checked before it is recorded); returns its description."""
 
-    def storage_status(self) -> str:
-        """Which store artifacts go to (it answers, or an error says why not)."""
-
     def storage_held(self) -> S3Holding | None:
         """What cycle's moto server alone holds now (lost when it stops); None when none runs."""
 
     def storage_report(self) -> StorageStatus:
-        """storage_status's store (it answers, or an error says why not), and what cycle's moto
-        server alone holds: `storage status [--json]` and the warning `storage stop` gives first."""
+        """Which store artifacts go to (it answers, or an error says why not), and what cycle's moto
+        server alone holds and lost at its last restart: `storage status [--json]`."""
 
     # machines, usage, outbox, home
     def machines(self) -> list[Machine]: ...

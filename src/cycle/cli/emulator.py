@@ -186,6 +186,11 @@ def outbox(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for 
         typer.echo("the outbox is empty")
 
 
+def _holding(held) -> str:
+    """What cycle's moto server holds or lost (an S3Holding), as usage, storage stop and status say it."""
+    return f"{held['files']} artifact(s) of {held['jobs']} job(s), {human_size(held['bytes'])}"
+
+
 @app.command()
 def usage(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts (bytes).")] = False) -> None:
     """What the soft quota counts (per project: artifacts, logs; volumes), and what the home holds on
@@ -225,7 +230,7 @@ def usage_lines(report) -> list[str]:
             lines.append(f"  {size(part['bytes']):>10}  {what}")
     lost = report["s3_lost"]
     if lost and lost["files"]:
-        lines.append(f"lost: {lost['files']} artifact(s) of {lost['jobs']} job(s), {size(lost['bytes'])}, were on "
+        lines.append(f"lost: {_holding(lost)}, were on "
                      f"cycle's moto server at {lost['server']} before it restarted (it keeps objects in memory); "
                      "their records remain")
     images = report["build_images"]
@@ -270,8 +275,8 @@ def storage_stop() -> None:
     admin = open_admin()
     held = admin.storage_held()
     if held and held["files"]:
-        _say(f"warning: {held['files']} artifact(s) of {held['jobs']} job(s), {human_size(held['bytes'])}, live only "
-             f"in the S3 server at {held['server']} (moto keeps objects in memory): stopping it loses them, and "
+        _say(f"warning: {_holding(held)}, live only in the S3 server at {held['server']} (moto keeps objects in "
+             "memory): stopping it loses them, and "
              "the volume and project versions uploaded while it was the store too. Their records stay: pulling "
              "them will say they are gone.")
     if admin.storage_stop():
@@ -310,9 +315,8 @@ def storage_status(as_json: Annotated[bool, typer.Option("--json", help="Print J
     typer.echo(report["description"] + " (answers)")
     if report["held"] is not None:
         held = report["held"]
-        typer.echo(f"cycle's moto server at {held['server']} holds {held['files']} artifact(s) of {held['jobs']} "
-                   f"job(s), {human_size(held['bytes'])}, in memory only: `cycle emulator storage stop` loses them")
+        typer.echo(f"cycle's moto server at {held['server']} holds {_holding(held)}, in memory only: "
+                   "`cycle emulator storage stop` loses them")
     lost = report["lost"]
     if lost and lost["files"]:
-        typer.echo(f"lost: {lost['files']} artifact(s) of {lost['jobs']} job(s), {human_size(lost['bytes'])}, "
-                   "stored there before the server restarted")
+        typer.echo(f"lost: {_holding(lost)}, stored there before the server restarted")
