@@ -1,6 +1,6 @@
 """The emulator behind the EmulatorAdmin protocol: what `cycle emulator …` calls.
 
-The CLI never imports docker-py or the emulator's modules itself; it opens this through
+The CLI never imports the engine's client or the emulator's modules itself; it opens this through
 cycle.platform.open_admin(). Each method imports what it needs, so `cycle emulator home` stays fast.
 """
 
@@ -77,33 +77,30 @@ class Admin:
         return None if mapped in (f"ubuntu:{UBUNTU_24}", DEFAULT_TAG, DEBIAN_TAG) else mapped
 
     def images(self) -> list[ImageStatus]:
-        from docker.errors import ImageNotFound
-
         from cycle.api.manifest import UBUNTU_VERSIONS
         from emulator.config import image_for
         from emulator.engine import docker as runtime
         from emulator.engine.baseimage import explain
 
-        client = runtime.connect()
+        api = runtime.connect()
         rows = []
         for version in UBUNTU_VERSIONS:
             choice = image_for(version, self._home_path)
-            try:
-                labels, present = client.images.get(choice.image).labels, True
-            except ImageNotFound:
-                labels, present = None, False
+            image = runtime.image_info(api, choice.image)
+            labels, present = (image.labels, True) if image else (None, False)
             explanation = explain(version, choice.image, choice.source, labels)
             rows.append(ImageStatus(version, present, explanation, choice.image))
         return rows
 
     def pull(self, version: str, say: Say) -> None:
         from emulator.engine import docker as runtime
+        from emulator.engine.api import EngineError
 
-        client = runtime.connect()
+        api = runtime.connect()
         say(f"pulling ubuntu:{version} …")
         try:
-            client.images.pull("ubuntu", tag=version)
-        except Exception as error:  # docker-py raises APIError or requests errors; both mean "no registry"
+            api.pull("ubuntu", version, api.timeout)
+        except EngineError as error:  # the engine's error or no answer: both mean "no registry"
             raise CycleError(f"pulling ubuntu:{version} failed ({str(error)[:200]}). Without a registry, use "
                              "`cycle emulator base-image` (it builds a Debian stand-in).", exit_code=1) from None
 

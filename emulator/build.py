@@ -14,17 +14,14 @@ Traps avoided: the key lives in an image label and build tags are only ever look
 from __future__ import annotations
 
 import re
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 
 from cycle.api.manifest import Manifest
 from emulator.context import build_context_files, build_key_and_inputs_for
-from emulator.engine import docker as runtime
 from emulator.engine import protocol
 from emulator.engine.archive import tar_of
-from emulator.engine.dockerd import resolve_network
-from emulator.engine.protocol import BuildFailed, BuildResult  # noqa: F401  (defined with the protocol; kept here)
+from emulator.engine.protocol import BuildFailed, BuildResult, ContainerRuntime, ImageInfo
 from emulator.models import Build, now_ns
 from emulator.rules.build_plan import MISS, miss_cause, needs_flatten, plan_build
 from emulator.settings import load
@@ -51,20 +48,22 @@ def flatten_depth() -> int:
 
 
 class Builder:
-    """Makes (or finds) the build image of a project."""
+    """Makes (or finds) the build image of a project, through any ContainerRuntime (the Docker
+    engine's in emulator/engine/runtime.py)."""
 
-    def __init__(self, client, store: StateStore, labels: dict[str, str], emit: Callable[[str], None]) -> None:
-        self.client = client
+    def __init__(self, runtime: ContainerRuntime, store: StateStore, labels: dict[str, str],
+                 emit: Callable[[str], None]) -> None:
+        self.runtime = runtime
         self.store = store
         self.labels = labels
         self.emit = emit
 
-    def ensure(self, manifest: Manifest, base_image, rebuild: bool = False, clean: bool = False,
+    def ensure(self, manifest: Manifest, base_image: ImageInfo, rebuild: bool = False, clean: bool = False,
                network_mode: str = "auto") -> BuildResult:
         key, inputs = build_key_and_inputs_for(manifest.root, manifest.build_files, manifest.ubuntu_version,
                                                base_image.id)
         tag = f"{repository_for(manifest.name)}:build-{key[:12]}"
-        previous: dict[str, object] = {}
+        previous: dict[str, ImageInfo] = {}
         plan = plan_build(key, self._cached(tag, key) is not None, self._previous_ids(manifest.name, previous),
                           rebuild=rebuild, clean=clean)
         if not plan.runs_build:
@@ -83,37 +82,29 @@ class Builder:
         last = next(iter(self.store.builds(project)), None)
         return miss_cause(inputs, last.key if last else None, last.inputs if last else {})
 
-    def _cached(self, tag: str, key: str):
-        from docker.errors import ImageNotFound
+    def _cached(self, tag: str, key: str) -> ImageInfo | None:
+        image = self.runtime.image(tag)
+        return image if image is not None and image.labels.get(LABEL_KEY) == key else None
 
-        try:
-            image = self.client.images.get(tag)
-        except ImageNotFound:
-            return None
-        return image if image.labels.get(LABEL_KEY) == key else None
-
-    def _previous_ids(self, project: str, found: dict[str, object]) -> Iterator[str]:
+    def _previous_ids(self, project: str, found: dict[str, ImageInfo]) -> Iterator[str]:
         """Ids of the project's earlier build images still in the engine, newest first, looked up
         lazily (the plan takes only the first); each image is kept in `found` by id."""
-        from docker.errors import ImageNotFound
-
         for build in self.store.builds(project):
-            try:
-                image = self.client.images.get(build.image_id)
-            except ImageNotFound:
+            image = self.runtime.image(build.image_id)
+            if image is None:
                 continue
             found[image.id] = image
             yield image.id
 
     @staticmethod
-    def _describe(parent, base_image) -> str:
+    def _describe(parent: ImageInfo, base_image: ImageInfo) -> str:
         if parent.id == base_image.id:
             return f"the base image {', '.join(base_image.tags) or base_image.short_id}"
         return f"the previous build image {', '.join(parent.tags) or parent.short_id}"
 
-    def _run_build(self, manifest: Manifest, parent, key: str, tag: str, network_mode: str,
+    def _run_build(self, manifest: Manifest, parent: ImageInfo, key: str, tag: str, network_mode: str,
                    inputs: dict[str, str]) -> str:
-        network_mode = resolve_network(self.client, network_mode)
+        network_mode = self.runtime.network(network_mode)
         self.emit(f"build network: {network_mode}"
                   + (" (--network none: build.sh cannot download)" if network_mode == "none" else ""))
         spec = protocol.ContainerSpec(
@@ -124,54 +115,32 @@ class Builder:
             network_mode=network_mode,
             capabilities=protocol.BUILD_CAPABILITIES,
         )
-        container = runtime.create_container(self.client, spec)
+        container = self.runtime.create(spec)
         try:
-            archive = tar_of(build_context_files(manifest.root, manifest.build_files), "app")
-            with archive:
-                container.put_archive("/", archive)
-            container.start()
+            with tar_of(build_context_files(manifest.root, manifest.build_files), "app") as archive:
+                self.runtime.put_archive(container, "/", archive)
+            output = self.runtime.output(container)  # attached before the start: no line is missed
+            self.runtime.start(container)
             # Kept to explain a failure: the first lines hold the cause, the last the symptom.
             head: list[str] = []
             tail: deque[str] = deque(maxlen=KEPT_TAIL_LINES)
-            for _ts, line in runtime.join_frames(
-                container.logs(stream=True, follow=True, stdout=True, stderr=True, timestamps=True)
-            ):
-                self.emit(f"[build] {line}")
-                (head if len(head) < MAX_KEPT_BUILD_LINES else tail).append(line)
-            exit_code = int(container.wait().get("StatusCode", 1))
+            for batch in output:
+                for _ts, _stderr, line in batch.lines:
+                    self.emit(f"[build] {line}")
+                    (head if len(head) < MAX_KEPT_BUILD_LINES else tail).append(line)
+            exit_code = self.runtime.wait(container)
             if exit_code != 0:
                 raise BuildFailed(exit_code, head + list(tail))
             repository, _, version = tag.partition(":")
-            image = container.commit(
-                repository=repository, tag=version,
-                changes=[f"LABEL {LABEL_KEY}={key}", f"LABEL {LABEL_PROJECT}={manifest.name}"],
-            )
+            image_id = self.runtime.commit(container, repository, version,
+                                           [f"LABEL {LABEL_KEY}={key}", f"LABEL {LABEL_PROJECT}={manifest.name}"])
         finally:
-            runtime.remove_quietly(container)
-        depth = len(image.history())
+            self.runtime.remove(container)
+        depth = self.runtime.image_depth(image_id)
         if needs_flatten(depth, flatten_depth()):
-            image = self._flatten(image, tag, depth)
-            depth = len(image.history())
-        self.store.add_build(Build(manifest.name, key, image.id, tag, parent.id, depth, now_ns(), inputs))
+            self.emit(f"build image has {depth} layers (limit {flatten_depth()}): flattening into one")
+            image_id = self.runtime.squash(image_id, tag, {**self.labels, protocol.LABEL_KIND: "flatten"})
+            depth = self.runtime.image_depth(image_id)
+        self.store.add_build(Build(manifest.name, key, image_id, tag, parent.id, depth, now_ns(), inputs))
         self.emit(f"build image {tag} committed ({depth} layers)")
         return tag
-
-    def _flatten(self, image, tag: str, depth: int):
-        """Squash the image into one layer (export + import), keeping env, workdir and labels."""
-        self.emit(f"build image has {depth} layers (limit {flatten_depth()}): flattening into one")
-        config = image.attrs.get("Config") or {}
-        changes = [f"ENV {entry}" for entry in config.get("Env") or []]
-        changes += [f"LABEL {k}={v}" for k, v in (config.get("Labels") or {}).items()]
-        changes.append(f"WORKDIR {config.get('WorkingDir') or '/'}")
-        container = self.client.containers.create(image.id, command=["true"],
-                                                  labels={**self.labels, protocol.LABEL_KIND: "flatten"})
-        try:
-            with tempfile.TemporaryFile() as flat:
-                for chunk in container.export():
-                    flat.write(chunk)
-                flat.seek(0)
-                repository, _, version = tag.partition(":")
-                self.client.api.import_image_from_data(flat, repository=repository, tag=version, changes=changes)
-        finally:
-            runtime.remove_quietly(container)
-        return self.client.images.get(tag)

@@ -209,27 +209,27 @@ def read_inotify_watches(path: Path = Path("/proc/sys/fs/inotify/max_user_watche
         return None
 
 
-def probe_network(client, image_fact: ImageFact, home: Path) -> Probe:
+def probe_network(api, image_fact: ImageFact, home: Path) -> Probe:
     """Run PROBE_SCRIPT in a container from the base image on the network builds get."""
     from emulator.engine import docker as runtime
     from emulator.engine import protocol
+    from emulator.engine.api import Unreachable
     from emulator.engine.dockerd import resolve_network
 
-    network = resolve_network(client, "auto")
+    network = resolve_network(api, "auto")
     labels = {protocol.LABEL: "1", protocol.LABEL_HOME: protocol.home_label(home), protocol.LABEL_KIND: "doctor"}
     spec = protocol.ContainerSpec(image=image_fact.image, command=["sh", "-c", PROBE_SCRIPT], labels=labels,
                                   working_dir="/", network_mode=network)
-    container = runtime.create_container(client, spec)
+    container = runtime.create_container_id(api, spec)
     try:
-        container.start()
+        api.start(container)
         try:
-            code = int(container.wait(timeout=PROBE_TIMEOUT).get("StatusCode", 1))
-        except Exception:  # requests' ReadTimeout: the network hangs rather than refuses
+            code = api.wait(container, timeout=PROBE_TIMEOUT)
+        except Unreachable:  # no answer in time: the network hangs rather than refuses
             return Probe(image_fact.image, network, 124, f"no answer within {PROBE_TIMEOUT} s")
-        output = container.logs(stdout=True, stderr=True).decode(errors="replace")
-        return Probe(image_fact.image, network, code, output)
+        return Probe(image_fact.image, network, code, api.logs(container).decode(errors="replace"))
     finally:
-        runtime.remove_quietly(container)
+        runtime.remove_quietly(api, container)
 
 
 def existing_folder(path: Path) -> Path:
@@ -242,6 +242,7 @@ def gather(home: Path) -> Facts:
     from cycle.api.manifest import UBUNTU_VERSIONS
     from emulator.config import image_for
     from emulator.engine import gpu
+    from emulator.engine.api import EngineAPI, EngineError
     from emulator.storage import store_status
 
     facts = Facts(home=home, inotify_watches=read_inotify_watches(), cuda=gpu.machine_cuda())
@@ -251,26 +252,23 @@ def gather(home: Path) -> Facts:
     except Exception as error:  # StorageError, botocore's errors, a bad config: all "does not answer"
         facts.storage_error = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     try:
-        import docker
-
-        client = docker.from_env(timeout=PROBE_TIMEOUT + 10)
-        facts.engine_info = client.info()
-        facts.engine_version = client.version().get("Version")
-    except Exception as error:  # DockerException, requests errors: no engine
-        facts.engine_error = str(error).splitlines()[0][:200]
+        api = EngineAPI(timeout=PROBE_TIMEOUT + 10)
+        facts.engine_info = api.info()
+        facts.engine_version = api.version().get("Version")
+    except EngineError as error:  # no engine, or not one cycle can use
+        facts.engine_error = (str(error).splitlines() or [type(error).__name__])[0][:200]
         return facts
-    facts.images = [_image_fact(client, image_for(v, home)) for v in UBUNTU_VERSIONS]
+    facts.images = [_image_fact(api, image_for(v, home)) for v in UBUNTU_VERSIONS]
     probe_image = next((f for f in facts.images if f.present and image_kind(f) != "busybox"), None)
-    facts.probe = probe_network(client, probe_image, home) if probe_image else None
+    facts.probe = probe_network(api, probe_image, home) if probe_image else None
     return facts
 
 
-def _image_fact(client, choice) -> ImageFact:
-    from docker.errors import ImageNotFound
+def _image_fact(api, choice) -> ImageFact:
+    from emulator.engine.docker import image_info
 
-    try:
-        labels = client.images.get(choice.image).labels or {}
-        return ImageFact(choice.version, choice.image, choice.source, True, labels)
-    except ImageNotFound:
+    image = image_info(api, choice.image)
+    if image is None:
         return ImageFact(choice.version, choice.image, choice.source, False)
+    return ImageFact(choice.version, choice.image, choice.source, True, image.labels)
 

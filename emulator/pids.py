@@ -1,5 +1,5 @@
 """Whether a process still runs: the reaper's check on every read, so it must not pull in the
-container engine (docker-py) that read-only commands never need."""
+container engine's client that read-only commands never need."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ def end_job(store, home: Path, job_id: int, state: JobState, reason: str, text: 
     return True
 
 
-def remove_job_containers(home: Path, job_id: int, client=None) -> None:
+def remove_job_containers(home: Path, job_id: int, api=None) -> None:
     """Remove the job's containers in this emulator home (quietly: without an engine, the next
     `project test` sweeps them, as their agent pid is dead)."""
     from cycle.errors import CycleError
@@ -67,7 +67,7 @@ def remove_job_containers(home: Path, job_id: int, client=None) -> None:
     from emulator.engine.protocol import job_labels
 
     try:
-        client = client or runtime.connect()
+        api = api or runtime.connect()
     except CycleError:
         return
-    runtime.remove_labelled(client, job_labels(home, job_id))
+    runtime.remove_labelled(api, job_labels(home, job_id))

@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from cycle.errors import BadInput, CycleError
@@ -276,6 +275,9 @@ def free_port() -> int:
 
 
 def answers(host: str, timeout: float = 1.0) -> bool:
+    import urllib.error
+    import urllib.request  # here: it imports http.client and the email package (~10 ms), for this check only
+
     try:
         with urllib.request.urlopen(f"http://{host}/", timeout=timeout):
             return True

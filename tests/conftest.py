@@ -40,18 +40,25 @@ def home(tmp_path: Path, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def docker_client():
-    """The real engine; the base image is made when missing. Fails (never skips) without an engine."""
-    from docker.errors import ImageNotFound
-
+def engine():
+    """cycle's own client of the real engine (emulator/engine/api.py); the base image is made when
+    missing. Fails (never skips) without an engine."""
     from emulator.engine import docker as runtime
     from emulator.engine.baseimage import make_base_image
 
-    client = runtime.connect()
-    try:
-        client.images.get(BASE_TAG)
-    except ImageNotFound:
-        make_base_image(client, BASE_TAG)
+    api = runtime.connect()
+    if runtime.image_info(api, BASE_TAG) is None:
+        make_base_image(api, BASE_TAG)
+    return api
+
+
+@pytest.fixture(scope="session")
+def docker_client(engine):
+    """docker-py, to inspect what cycle made in the engine through a client independent of cycle's
+    own (a test-only dependency); this session's project images are removed at the end."""
+    import docker
+
+    client = docker.from_env(timeout=300)
     yield client
     for image in client.images.list(filters={"label": "cycleswap.project"}):
         if image.labels.get("cycleswap.project", "").startswith(TEST_PROJECT_PREFIX):

@@ -114,17 +114,17 @@ def _add_dir(tar: tarfile.TarFile, name: str, mode: int) -> None:
     tar.addfile(info)
 
 
-def make_base_image(client, tag: str = DEFAULT_TAG) -> str:
+def make_base_image(api, tag: str = DEFAULT_TAG) -> str:
     """Import the stand-in as `tag`; returns its image id."""
     repository, _, version = tag.rpartition(":")
     if not repository or "/" in version:
         repository, version = tag, "latest"
-    client.api.import_image_from_data(
-        rootfs_tar(), repository=repository, tag=version,
-        changes=[f"ENV PATH={PATH}", "ENV HOME=/root", "WORKDIR /", "LABEL cycleswap.base=busybox-bash-static",
-                 'CMD ["/bin/bash"]'],
+    api.import_image(
+        rootfs_tar(), repository, version,
+        [f"ENV PATH={PATH}", "ENV HOME=/root", "WORKDIR /", "LABEL cycleswap.base=busybox-bash-static",
+         'CMD ["/bin/bash"]'],
     )
-    return client.images.get(tag).id
+    return api.image(tag)["Id"]
 
 
 
@@ -188,7 +188,7 @@ def host_ca_files(folder: Path = HOST_CA_DIR) -> list[Path]:
     return sorted(folder.rglob("*.crt")) if folder.is_dir() else []
 
 
-def make_debian_image(client, tag: str = DEBIAN_TAG, say: Callable[[str], None] = lambda _: None) -> str:
+def make_debian_image(api, tag: str = DEBIAN_TAG, say: Callable[[str], None] = lambda _: None) -> str:
     """Build the Debian stand-in with mmdebstrap and `docker import` it as `tag`; returns its image id."""
     if not shutil.which("mmdebstrap"):
         raise CycleError("mmdebstrap is missing. Install Debian's mmdebstrap (`apt-get install -y mmdebstrap`) "
@@ -210,11 +210,12 @@ def make_debian_image(client, tag: str = DEBIAN_TAG, say: Callable[[str], None] 
         repository, _, version = tag.rpartition(":")
         changes = [*(f"ENV {e}" for e in DEBIAN_ENV), "WORKDIR /", f"LABEL {KIND_LABEL}=debian-bookworm-mmdebstrap",
                    'CMD ["/bin/bash"]']
-        client.api.import_image(src=str(output), repository=repository, tag=version, changes=changes)
-    image = client.images.get(tag)
-    say(f"imported {tag} ({image.id[:19]}, {image.attrs.get('Size', 0) / 1e6:.0f} MB) in "
+        with open(output, "rb") as rootfs:
+            api.import_image(rootfs, repository, version, changes)
+    image = api.image(tag)
+    say(f"imported {tag} ({image['Id'][:19]}, {image.get('Size', 0) / 1e6:.0f} MB) in "
         f"{time.monotonic() - started:.0f} s")
-    return image.id
+    return image["Id"]
 
 
 def describe_image(labels: dict | None) -> str | None:
@@ -240,37 +241,33 @@ class Provided:
     stand_in_versions: list[str]
 
 
-def image_present(client, tag: str) -> bool:
-    from docker.errors import ImageNotFound
+def image_present(api, tag: str) -> bool:
+    from emulator.engine.docker import image_info
 
-    try:
-        client.images.get(tag)
-        return True
-    except ImageNotFound:
-        return False
+    return image_info(api, tag) is not None
 
 
-def pull_ubuntu(client, version: str, timeout: float) -> str | None:
+def pull_ubuntu(api, version: str, timeout: float) -> str | None:
     """Pull ubuntu:VERSION explicitly; None when it worked, else why not (no registry, timeout, …)."""
-    import docker
+    from emulator.engine.api import EngineError
 
     try:
-        docker.from_env(timeout=timeout).api.pull("ubuntu", tag=version)
-    except Exception as error:  # APIError, requests' ConnectionError or ReadTimeout: all mean "no registry"
-        return str(getattr(error, "explanation", None) or error).splitlines()[0][:200]
-    return None if image_present(client, f"ubuntu:{version}") else "the engine did not keep the image"
+        api.pull("ubuntu", version, timeout)
+    except EngineError as error:  # the engine's error, no answer or no answer in time: all mean "no registry"
+        return (str(error).splitlines() or [type(error).__name__])[0][:200]
+    return None if image_present(api, f"ubuntu:{version}") else "the engine did not keep the image"
 
 
-def real_ubuntu_versions(client, versions: list[str], pull: bool, timeout: float,
+def real_ubuntu_versions(api, versions: list[str], pull: bool, timeout: float,
                          say: Callable[[str], None]) -> list[str]:
     """The versions whose real ubuntu image is present or could be pulled; stops pulling at the first
     failure (a registry that does not answer for one version will not for the next)."""
-    real = [v for v in versions if image_present(client, f"ubuntu:{v}")]
+    real = [v for v in versions if image_present(api, f"ubuntu:{v}")]
     for version in (v for v in versions if v not in real):
         if not pull:
             break
         say(f"pulling ubuntu:{version} (explicitly, at set-up; timeout {timeout:.0f} s) …")
-        why = pull_ubuntu(client, version, timeout)
+        why = pull_ubuntu(api, version, timeout)
         if why:
             say(f"no registry gave ubuntu:{version} ({why}); the rest use a stand-in")
             break
@@ -278,39 +275,39 @@ def real_ubuntu_versions(client, versions: list[str], pull: bool, timeout: float
     return real
 
 
-def make_stand_in(client, kind: str, force: bool, say: Callable[[str], None], debian_tag: str = DEBIAN_TAG) -> str:
+def make_stand_in(api, kind: str, force: bool, say: Callable[[str], None], debian_tag: str = DEBIAN_TAG) -> str:
     """The Debian image when it can be had; busybox (said loudly) only when kind allows and Debian fails."""
     if kind in ("auto", "debian"):
-        if image_present(client, debian_tag) and not force:
+        if image_present(api, debian_tag) and not force:
             say(f"{debian_tag} already exists; `--force` rebuilds it")
             return debian_tag
         try:
-            make_debian_image(client, debian_tag, say)
+            make_debian_image(api, debian_tag, say)
             return debian_tag
         except CycleError as error:
             if kind == "debian":
                 raise
             say(str(error))
-    if image_present(client, DEFAULT_TAG) and not force:
+    if image_present(api, DEFAULT_TAG) and not force:
         say(f"{DEFAULT_TAG} already exists")
     else:
-        make_base_image(client, DEFAULT_TAG)
+        make_base_image(api, DEFAULT_TAG)
         say(f"imported {DEFAULT_TAG} from Debian's busybox-static and bash-static")
     if kind == "auto":
         say(BUSYBOX_WARNING.format(tag=DEFAULT_TAG))
     return DEFAULT_TAG
 
 
-def provide_base_images(client, versions: list[str], kind: str = "auto", *, force: bool = False, pull: bool = True,
+def provide_base_images(api, versions: list[str], kind: str = "auto", *, force: bool = False, pull: bool = True,
                         pull_timeout: float = 20.0, say: Callable[[str], None] = lambda _: None,
                         debian_tag: str = DEBIAN_TAG) -> Provided:
     """Best image first for each version: the real ubuntu (auto, ubuntu), then Debian, then busybox."""
-    real = real_ubuntu_versions(client, versions, pull, pull_timeout, say) if kind in ("auto", "ubuntu") else []
+    real = real_ubuntu_versions(api, versions, pull, pull_timeout, say) if kind in ("auto", "ubuntu") else []
     rest = [v for v in versions if v not in real]
     if kind == "ubuntu" and rest:
         raise CycleError(f"ubuntu:{rest[0]} could not be pulled and is not in the engine. Without a registry, "
                          "use `cycle emulator base-image` (it builds a Debian stand-in).")
-    stand_in = make_stand_in(client, kind, force, say, debian_tag) if rest else None
+    stand_in = make_stand_in(api, kind, force, say, debian_tag) if rest else None
     return Provided(real, stand_in, rest)
 
 

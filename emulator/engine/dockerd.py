@@ -23,13 +23,12 @@ DOCKERD_FLAGS = ["--bridge=none", "--iptables=false", "--ip-masq=false"]
 
 
 def engine_answers() -> bool:
-    import docker
-    from docker.errors import DockerException
+    from emulator.engine.api import EngineAPI, EngineError
 
     try:
-        docker.from_env(timeout=5).ping()
+        EngineAPI(timeout=5).ping()
         return True
-    except DockerException:
+    except EngineError:
         return False
 
 
@@ -89,16 +88,17 @@ def network_for(requested: str, has_bridge: bool) -> str:
     return "bridge" if has_bridge else "host"
 
 
-def engine_has_bridge(client) -> bool:
-    """Whether the engine has its default bridge network (dockerd --bridge=none removes it)."""
-    return bool(client.networks.list(names=["bridge"]))
+def engine_has_bridge(api) -> bool:
+    """Whether the engine has its default bridge network (dockerd --bridge=none removes it); the
+    engine's name filter matches parts of names, so the name is compared here too."""
+    return any(network.get("Name") == "bridge" for network in api.networks(names=["bridge"]))
 
 
 NETWORK_MODES = ("none", "host")
 """Network modes every engine has without a network of that name."""
 
 
-def check_network(client, requested: str) -> None:
+def check_network(api, requested: str) -> None:
     """Refuse `--network NAME` the engine has no network for, before any job exists: else the job
     would be created and end START_FAILED (or the build fail) for what is bad input. `auto`,
     `none`, `host` and `container:<id>` need no network of that name."""
@@ -106,7 +106,7 @@ def check_network(client, requested: str) -> None:
 
     if requested in (AUTO_NETWORK, *NETWORK_MODES) or requested.startswith("container:"):
         return
-    names = sorted({network.name for network in client.networks.list()})
+    names = sorted({network["Name"] for network in api.networks()})
     if requested in names:
         return
     choices = [AUTO_NETWORK, *NETWORK_MODES, *(name for name in names if name not in NETWORK_MODES)]
@@ -116,6 +116,6 @@ def check_network(client, requested: str) -> None:
         f"has none), or create it first with `docker network create {requested}`.")
 
 
-def resolve_network(client, requested: str) -> str:
-    """network_for with the engine asked only when it matters."""
-    return network_for(requested, requested == AUTO_NETWORK and engine_has_bridge(client))
+def resolve_network(api, requested: str) -> str:
+    """network_for with the engine (engine/api.py's EngineAPI) asked only when it matters."""
+    return network_for(requested, requested == AUTO_NETWORK and engine_has_bridge(api))

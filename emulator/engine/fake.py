@@ -5,7 +5,7 @@ stdout, stderr, oom_killed)`; `start` runs the script at once (the container has
 `wait` is asked). Images are named in `images` (ref -> id); a build returns `build_image` (or
 raises `build_failure`); `refuse_start` makes every start fail as an engine without the NVIDIA
 runtime does. Everything done is kept for assertions, each container with the settings
-protocol.host_settings gives it.
+protocol.container_config gives it (the Engine API create body).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from emulator.engine.protocol import (
     ContainerState,
     EngineRefused,
     ImageInfo,
-    host_settings,
+    container_config,
 )
 
 
@@ -51,6 +51,9 @@ class FakeContainer:
 class FakeRuntime:
     def __init__(self, images: dict[str, str] | None = None, memory: int = 8 * 2**30, has_bridge: bool = True) -> None:
         self.images = dict(images or {})
+        self.depths: dict[str, int] = {}  # image id -> layers (1 when not given)
+        self.labels: dict[str, dict[str, str]] = {}  # image id -> labels (a commit's LABEL changes)
+        self.squashed: list[tuple[str, str]] = []  # (image, tag) of every squash
         self.containers: dict[str, FakeContainer] = {}
         self.scripts: dict[tuple[str, ...], Script] = {}
         self.commits: list[tuple[str, str, list[str]]] = []
@@ -77,9 +80,9 @@ class FakeRuntime:
 
     def image(self, ref: str) -> ImageInfo | None:
         if ref in self.images:
-            return ImageInfo(self.images[ref], (ref,))
+            return ImageInfo(self.images[ref], (ref,), self.labels.get(self.images[ref], {}))
         tags = tuple(tag for tag, image_id in self.images.items() if image_id == ref)
-        return ImageInfo(ref, tags) if tags else None
+        return ImageInfo(ref, tags, self.labels.get(ref, {})) if tags else None
 
     def build(self, request: BuildRequest) -> BuildResult:
         self.builds.append(request)
@@ -95,7 +98,7 @@ class FakeRuntime:
 
     def create(self, spec: ContainerSpec) -> str:
         container_id = f"fake{next(self._ids):08d}"
-        self.containers[container_id] = FakeContainer(container_id, spec, host_settings(spec))
+        self.containers[container_id] = FakeContainer(container_id, spec, container_config(spec))
         return container_id
 
     def put_archive(self, container: str, path: str, archive: BinaryIO) -> None:
@@ -144,6 +147,18 @@ class FakeRuntime:
         image_id = f"sha256:fake{len(self.commits) + 1}"
         self.commits.append((container, f"{repository}:{tag}", changes))
         self.images[f"{repository}:{tag}"] = image_id
+        self.labels[image_id] = dict(change[len("LABEL "):].split("=", 1) for change in changes
+                                     if change.startswith("LABEL "))
+        return image_id
+
+    def image_depth(self, ref: str) -> int:
+        return self.depths.get(self.images.get(ref, ref), 1)
+
+    def squash(self, ref: str, tag: str, labels: dict[str, str]) -> str:
+        image_id = f"sha256:squashed{len(self.squashed) + 1}"
+        self.squashed.append((ref, tag))
+        self.images[tag] = image_id
+        self.labels[image_id] = dict(self.labels.get(ref, {}))
         return image_id
 
     def sweep(self, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:

@@ -94,8 +94,6 @@ def satisfies(machine: str | None, wanted: str | None) -> bool:
     return machine is not None and version_tuple(machine) >= version_tuple(wanted)
 
 
-def device_requests():
-    """All GPUs of the machine, as docker-py asks for them (`docker run --gpus all`)."""
-    from docker.types import DeviceRequest
-
-    return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+def device_requests() -> list[dict]:
+    """All GPUs of the machine, as the Engine API asks for them (`docker run --gpus all`)."""
+    return [{"Driver": "", "Count": -1, "DeviceIDs": [], "Capabilities": [["gpu"]], "Options": {}}]

@@ -1,10 +1,10 @@
 """The one interface the job's stages need from a container engine, so they can be tested
-against engine/fake.py and run against engine/docker.py (docker-py).
+against engine/fake.py and run against engine/docker.py (the Engine API, engine/api.py).
 
 Containers and images are named by id (str) and described by the small dataclasses below, so
-that no caller holds a docker-py object. Every container is created, never `run()` (that pulls),
+that no caller holds an engine client's object. Every container is created, never `run()` (that pulls),
 from an image that must already be in the engine. This module imports no IO library: the job's
-stages (emulator/job/) import it, and an import-linter contract keeps them off docker-py.
+stages (emulator/job/) import it, and an import-linter contract keeps them off the engine client.
 """
 
 from __future__ import annotations
@@ -81,26 +81,37 @@ class ContainerSpec:
     engine_log: bool = True
 
 
-def host_settings(spec: ContainerSpec) -> dict[str, Any]:
-    """How every container is made from its spec (docker-py's create() keywords), the same for
-    every engine: unprivileged, without a TTY (stdout and stderr stay apart), every capability
-    dropped but `spec.capabilities`, no new privileges through setuid binaries."""
+def container_config(spec: ContainerSpec, device_requests: list[dict] | None = None) -> dict[str, Any]:
+    """The Engine API's create body for `spec` (POST /containers/create), the same for every engine:
+    unprivileged, without a TTY (stdout and stderr stay apart), every capability dropped but
+    `spec.capabilities`, no new privileges through setuid binaries. `device_requests`: the GPUs
+    (engine/gpu.py), only for a spec with `gpus`."""
+    host: dict[str, Any] = {
+        "Binds": [f"{source}:{bind['bind']}:{bind.get('mode', 'rw')}" for source, bind in spec.binds.items()],
+        "NetworkMode": spec.network_mode,
+        "Privileged": False,
+        "CapDrop": ["ALL"],
+        "CapAdd": list(spec.capabilities),
+        "SecurityOpt": list(SECURITY_OPTIONS),
+    }
+    if spec.mem_limit is not None:
+        host.update(Memory=spec.mem_limit, MemorySwap=spec.mem_limit)
+    if spec.pids_limit is not None:
+        host["PidsLimit"] = spec.pids_limit
+    if not spec.engine_log:
+        host["LogConfig"] = {"Type": "none", "Config": {}}
+    if device_requests:
+        host["DeviceRequests"] = device_requests
     return {
-        "environment": spec.environment,
-        "working_dir": spec.working_dir,
-        "labels": spec.labels,
-        "volumes": spec.binds,
-        "network_mode": spec.network_mode,
-        "mem_limit": spec.mem_limit,
-        "memswap_limit": spec.mem_limit,
-        "pids_limit": spec.pids_limit,
-        "tty": False,
-        "stdin_open": False,
-        "privileged": False,
-        "cap_drop": ["ALL"],
-        "cap_add": list(spec.capabilities),
-        "security_opt": list(SECURITY_OPTIONS),
-        **({} if spec.engine_log else {"log_config": {"type": "none"}}),
+        "Image": spec.image,
+        "Cmd": list(spec.command),
+        "Env": [f"{key}={value}" for key, value in spec.environment.items()],
+        "WorkingDir": spec.working_dir,
+        "Labels": spec.labels,
+        "Tty": False,
+        "OpenStdin": False,
+        "AttachStdin": False,
+        "HostConfig": host,
     }
 
 
@@ -219,6 +230,14 @@ class ContainerRuntime(Protocol):
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         """Commit the container as repository:tag; the new image's id."""
+
+    def image_depth(self, ref: str) -> int:
+        """How many layers image `ref` has (its history's length)."""
+
+    def squash(self, ref: str, tag: str, labels: dict[str, str]) -> str:
+        """Image `ref` as ONE layer tagged `tag`, keeping its env, workdir and labels (a commit
+        chain kept under Docker's layer-depth limit); the new image's id. `labels` mark the
+        helper container it needs."""
 
     def sweep(self, home: Path, on_orphan: Callable[[dict[str, str]], None]) -> int:
         """Remove containers of `home` whose agent is gone; how many."""

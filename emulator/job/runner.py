@@ -41,12 +41,11 @@ class JobRunner:
         }
         self.shipper: LogShipper | None = None
 
-    def run(self, manifest: Manifest, base: ImageChoice, base_image, options: RunOptions,
+    def run(self, manifest: Manifest, base: ImageChoice, base_image: ImageInfo | None, options: RunOptions,
             job: Job | None = None) -> Job:
         """Run the job to its end, moving it between machines when asked; `job` is the record a
         detached start created, else a new one. Ends with the emails the manifest asks for.
-        `base_image`: the base image (anything with its `id`: the runtime describes it)."""
-        base_image = None if base_image is None else self.runtime.image(base_image.id)
+        `base_image`: the base image, as the runtime described it when the job was prepared."""
         ctx, ended = self._run(manifest, base, base_image, options, job)
         finish.tell(ctx, ended)
         return ended

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cycle.api.manifest import Manifest
     from emulator.blobs import BlobStore
     from emulator.config import ImageChoice
+    from emulator.engine.protocol import ContainerRuntime, ImageInfo
     from emulator.job.runner import JobRunner
 
 
@@ -31,9 +32,9 @@ class Prepared:
     """Everything checked before a job starts, so bad input fails at once, not in the background."""
 
     manifest: Manifest
-    client: object
+    engine: ContainerRuntime
     base: ImageChoice
-    base_image: object
+    base_image: ImageInfo
     blobs: BlobStore
     # said before the job starts, e.g. that the project took its name over from a moved folder
     notice: str | None = None
@@ -49,6 +50,7 @@ class Starting:
         from emulator.engine import docker as runtime
         from emulator.engine import gpu
         from emulator.engine.dockerd import check_network
+        from emulator.engine.runtime import DockerRuntime
         from emulator.storage import open_blob_store
         from emulator.volumes import check_mount_path, latest_version
 
@@ -67,11 +69,11 @@ class Starting:
                     f"{manifest.cuda} or newer, and none here does: {capability or 'no GPU'} ({source}). "
                     "Run with --cpu to run it anyway without a GPU, or `--detach` to queue it until such a machine "
                     "exists.")
-        client = runtime.connect()
-        check_network(client, options.network)
+        api = runtime.connect()
+        check_network(api, options.network)
         base = image_for(manifest.ubuntu_version, self.home)
         base_image = runtime.require_image(
-            client, base.image, f"The base image for [ubuntu] version \"{manifest.ubuntu_version}\" ({base.source})",
+            api, base.image, f"The base image for [ubuntu] version \"{manifest.ubuntu_version}\" ({base.source})",
             "Make the offline stand-in with `cycle emulator base-image`, map an image you have with "
             f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
             f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
@@ -86,7 +88,7 @@ class Starting:
             if not self.store.artifacts(job.id):
                 raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
         notice = self._claim_name(manifest) if claim else None  # last: a refused run claims no name
-        return Prepared(manifest, client, base, base_image, open_blob_store(self.home), notice)
+        return Prepared(manifest, DockerRuntime(api), base, base_image, open_blob_store(self.home), notice)
 
     def _claim_name(self, manifest: Manifest) -> str | None:
         """A project name is unique (per organization on the platform): a second folder with the
@@ -113,10 +115,9 @@ class Starting:
                 f"{manifest.root}; the name now belongs to {manifest.root}. Jobs started before stay with {previous}.")
 
     def _runner(self, prepared: Prepared, sink: LogSink) -> JobRunner:
-        from emulator.engine.runtime import DockerRuntime
         from emulator.job.runner import JobRunner
 
-        runner = JobRunner(self.home, self.store, DockerRuntime(prepared.client), sink, prepared.blobs)
+        runner = JobRunner(self.home, self.store, prepared.engine, sink, prepared.blobs)
         runner.sweep()
         return runner
 
@@ -178,7 +179,7 @@ class Starting:
             say(prepared.notice)
         labels = {protocol.LABEL: "1", protocol.LABEL_HOME: protocol.home_label(self.home),
                   protocol.LABEL_PID: str(os.getpid())}
-        build = Builder(prepared.client, self.store, labels, say).ensure(
+        build = Builder(prepared.engine, self.store, labels, say).ensure(
             manifest, prepared.base_image, options.rebuild, options.clean, options.network)
         return version, len(files), new_bytes, build.image, created
 

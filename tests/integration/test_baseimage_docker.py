@@ -23,9 +23,9 @@ pytestmark = pytest.mark.network
 
 
 @pytest.fixture(scope="module")
-def debian_image(docker_client):
+def debian_image(engine):
     """The Debian image, made the way set-up makes it (reused when it exists)."""
-    provided = provide_base_images(docker_client, list(UBUNTU_VERSIONS), "debian")
+    provided = provide_base_images(engine, list(UBUNTU_VERSIONS), "debian")
     assert provided.stand_in == DEBIAN_TAG
     return DEBIAN_TAG
 
@@ -80,7 +80,7 @@ def test_apt_get_update_in_build_sh_works_with_no_flags(project, monkeypatch, de
     assert "standing in for ubuntu:24.04" in run.output
 
 
-def test_busybox_is_the_last_resort_and_said_loudly(docker_client, monkeypatch, tmp_path):
+def test_busybox_is_the_last_resort_and_said_loudly(engine, monkeypatch, tmp_path):
     """No registry tried, no mmdebstrap: busybox, with a WARNING paragraph."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -88,7 +88,7 @@ def test_busybox_is_the_last_resort_and_said_loudly(docker_client, monkeypatch, 
         (bin_dir / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(bin_dir))
     said = []
-    provided = provide_base_images(docker_client, ["24.04"], "auto", pull=False, say=said.append,
+    provided = provide_base_images(engine, ["24.04"], "auto", pull=False, say=said.append,
                                    debian_tag="cycle/test-never-built:1")
     assert provided.stand_in == DEFAULT_TAG
     assert any("mmdebstrap is missing" in line for line in said)

@@ -83,16 +83,16 @@ def test_a_job_cannot_plant_setuid_files_or_devices_for_other_users(project, hom
     assert not (pulled / "fifo").exists() and not (pulled / "mem").exists()
 
 
-def test_job_and_build_containers_drop_capabilities_and_new_privileges(docker_client):
+def test_job_and_build_containers_drop_capabilities_and_new_privileges(engine, docker_client):
     for capabilities in (protocol.JOB_CAPABILITIES, protocol.BUILD_CAPABILITIES):
         spec = protocol.ContainerSpec(image="cycle/base:busybox", command=["true"],
                                       labels={protocol.LABEL: "1", protocol.LABEL_KIND: "test"},
                                       capabilities=capabilities)
-        container = runtime.create_container(docker_client, spec)
+        container = runtime.create_container_id(engine, spec)
         try:
-            host = docker_client.api.inspect_container(container.id)["HostConfig"]
+            host = docker_client.api.inspect_container(container)["HostConfig"]
         finally:
-            runtime.remove_quietly(container)
+            runtime.remove_quietly(engine, container)
         assert host["CapDrop"] == ["ALL"]
         assert sorted(host["CapAdd"]) == sorted(capabilities)
         assert "no-new-privileges" in host["SecurityOpt"]

@@ -28,8 +28,8 @@ def interfaces(lines) -> list[str]:
     return sorted(line.strip() for line in lines if line.strip())
 
 
-def test_build_and_job_get_the_platform_network_by_default(project, home, docker_client):
-    expected = network_for("auto", engine_has_bridge(docker_client))
+def test_build_and_job_get_the_platform_network_by_default(project, home, engine, docker_client):
+    expected = network_for("auto", engine_has_bridge(engine))
     project.write(".cycleswap/build.sh", "ls /sys/class/net > /build-net\n")
     project.write(".cycleswap/run.sh", "cat /build-net\n")
     since = time.time_ns()

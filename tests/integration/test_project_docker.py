@@ -199,11 +199,11 @@ def _limits_script():
         """
 
 
-def test_limits_follow_the_platform_and_skip_limits_lifts_them(project, docker_client):
+def test_limits_follow_the_platform_and_skip_limits_lifts_them(project, engine):
     project.write(".cycleswap/run.sh", _limits_script())
     run = project.test()
     values = [line for line in run.output.splitlines() if line[:1].isdigit() or line == "max"]
-    expected_memory = int(runtime.engine_memory(docker_client) * 0.9)
+    expected_memory = int(runtime.engine_memory(engine) * 0.9)
     assert abs(int(values[0]) - expected_memory) < 2**20  # the kernel rounds to pages
     assert values[1] == "4096"
     lifted = project.test("--skip-limits")

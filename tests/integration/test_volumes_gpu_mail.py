@@ -67,7 +67,7 @@ def cuda_project(project, version="12.2"):
     project.write(".cycleswap/run.sh", "echo ran\n")
 
 
-def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, docker_client):
+def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, engine, docker_client):
     from cycle.api.manifest import load_manifest
     from emulator.blobs import LocalStore
     from emulator.engine.runtime import DockerRuntime
@@ -77,7 +77,7 @@ def test_gpu_job_gets_the_gpus_as_a_device_request(project, home, fake_gpu, dock
 
     cuda_project(project)
     store = StateStore(home / "state.db")
-    runner = JobRunner(home, store, DockerRuntime(docker_client), lambda *r: None, LocalStore(home / "storage"))
+    runner = JobRunner(home, store, DockerRuntime(engine), lambda *r: None, LocalStore(home / "storage"))
     from emulator.logship import LogShipper
 
     job = store.create_job(project.name)

@@ -15,6 +15,7 @@ def _integration_only(name: str):
 
 
 docker_client = _integration_only("docker_client")
+engine = _integration_only("engine")
 s3_host = _integration_only("s3_host")
 
 

@@ -13,7 +13,7 @@ from emulator.engine.runtime import DockerRuntime
 
 
 def test_both_runtimes_keep_the_protocol():
-    assert isinstance(FakeRuntime(), ContainerRuntime) and isinstance(DockerRuntime(client=None), ContainerRuntime)
+    assert isinstance(FakeRuntime(), ContainerRuntime) and isinstance(DockerRuntime(api=None), ContainerRuntime)
 
 
 def test_a_scripted_container_runs_and_is_removed():

@@ -240,16 +240,19 @@ def test_the_real_stages_run_a_job_on_the_fake_engine(real_flow):
     (request,) = engine.builds  # the build stage asked the runtime for the image, on the base image
     assert request.base.id == "sha256:base" and not request.rebuild
     (job_container,) = engine.containers.values()
-    spec, host = job_container.spec, job_container.host
+    spec, config = job_container.spec, job_container.host  # the Engine API's create body
+    host = config["HostConfig"]
     assert spec.image == engine.build_image and spec.command == RUN_SH
+    assert config["Image"] == spec.image and config["Cmd"] == RUN_SH and config["WorkingDir"] == "/app"
     assert spec.labels["cycleswap.job"] == str(ended.id) and spec.labels["cycleswap.kind"] == "job"
-    assert host["cap_drop"] == ["ALL"] and sorted(host["cap_add"]) == sorted(
+    assert host["CapDrop"] == ["ALL"] and sorted(host["CapAdd"]) == sorted(
         ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"))
-    assert host["security_opt"] == ["no-new-privileges"] and host["privileged"] is False and host["tty"] is False
-    assert host["network_mode"] == "bridge"  # --network auto on an engine with its bridge
+    assert host["SecurityOpt"] == ["no-new-privileges"] and host["Privileged"] is False and config["Tty"] is False
+    assert host["NetworkMode"] == "bridge"  # --network auto on an engine with its bridge
     artifacts = real_flow.home / "machines" / ended.machine / "artifacts" / ended.name
-    assert host["volumes"] == {str(artifacts): {"bind": "/artifacts", "mode": "rw"}}
-    assert host["mem_limit"] == int(2**30 * 0.9) and host["pids_limit"] == 4096 and not spec.gpus
+    assert host["Binds"] == [f"{artifacts}:/artifacts:rw"]
+    assert host["Memory"] == host["MemorySwap"] == int(2**30 * 0.9) and host["PidsLimit"] == 4096
+    assert "DeviceRequests" not in host and not spec.gpus
     path, names = real_flow.archive_names(job_container)
     assert path == "/" and "app/.cycleswap/run.sh" in names
 
@@ -274,7 +277,8 @@ def test_an_engine_that_refuses_the_start_fails_the_job_and_removes_the_containe
     assert (ended.state, ended.reason) == (JobState.FAILED, "START_FAILED")
     (job_container,) = real_flow.engine.containers.values()
     assert job_container.state == "removed" and held(real_flow.store) == []
-    assert job_container.host["network_mode"] == "none" and job_container.host["mem_limit"] is None
+    host = job_container.host["HostConfig"]
+    assert host["NetworkMode"] == "none" and "Memory" not in host and "PidsLimit" not in host
     assert any("could not start the container (could not select device driver" in text
                for text in system_texts(real_flow.store, ended.id))
 

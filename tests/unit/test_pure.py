@@ -1,11 +1,10 @@
-"""Pure logic without Docker: cache keys, file selection, state rules, docker log framing."""
+"""Pure logic without Docker: cache keys, file selection, state rules."""
 
 from __future__ import annotations
 
 import pytest
 
 from emulator.context import build_context_files, build_key, build_key_for, is_ignored, project_files
-from emulator.engine.docker import join_frames, parse_docker_ts
 from emulator.models import IllegalTransition, JobState, state_for_exit, transition
 
 
@@ -105,31 +104,6 @@ def test_exit_codes_map_to_states():
     assert state_for_exit(0, False) == (JobState.FINISHED, None)
     assert state_for_exit(3, False) == (JobState.FAILED, "EXIT_CODE_3")
     assert state_for_exit(137, True) == (JobState.FAILED, "OUT_OF_MEMORY")
-
-
-def test_parse_docker_timestamps():
-    assert parse_docker_ts("1970-01-01T00:00:01.000000001Z") == 1_000_000_001
-    assert parse_docker_ts(b"1970-01-01T00:00:02.5Z") == 2_500_000_000
-    assert parse_docker_ts("1970-01-01T00:00:03Z") == 3_000_000_000
-
-
-def test_join_frames_rejoins_lines_docker_split_at_16k():
-    frames = [
-        b"1970-01-01T00:00:01.000000000Z " + b"a" * 16384,
-        b"1970-01-01T00:00:01.000000100Z " + b"b" * 16384,
-        b"1970-01-01T00:00:01.000000200Z ccc\n",
-        b"1970-01-01T00:00:02.000000000Z short\n",
-        b"1970-01-01T00:00:03.000000000Z no newline at end",
-    ]
-    lines = list(join_frames(iter(frames)))
-    assert lines[0] == (1_000_000_000, "a" * 16384 + "b" * 16384 + "ccc")
-    assert lines[1] == (2_000_000_000, "short")
-    assert lines[2] == (3_000_000_000, "no newline at end")
-
-
-def test_join_frames_keeps_empty_lines_and_replaces_bad_utf8():
-    frames = [b"1970-01-01T00:00:01Z \n", b"1970-01-01T00:00:02Z \xff\n"]
-    assert list(join_frames(iter(frames))) == [(1_000_000_000, ""), (2_000_000_000, "\ufffd")]
 
 
 def test_state_store_names_jobs_per_project_and_orders_logs(tmp_path):

@@ -6,7 +6,8 @@ IO library (no docker, sqlite3, boto3, requests, watchdog, textual, typer, rich)
 checks that (pyproject.toml, tests/unit/test_imports.py), and mypy checks it strictly.
 """
 
-from cycle.api.admin import DoctorReport, EmulatorAdmin, ImageStatus, Usage
+from typing import TYPE_CHECKING, Any
+
 from cycle.api.models import (
     FINAL_STATES,
     QUEUE_WARNING_TEXT,
@@ -22,6 +23,21 @@ from cycle.api.models import (
 )
 from cycle.api.options import DEFAULT_PROGRESS_GLOBS, DrillOptions, RunOptions, TestOptions
 from cycle.api.platform import DrillReport, LogSink, Platform, VolumeVersion
+
+if TYPE_CHECKING:
+    from cycle.api.admin import DoctorReport, EmulatorAdmin, ImageStatus, Usage
+
+# `cycle emulator …`'s models load when first asked for: a job's commands never need them, and
+# their dataclasses cost ~1 ms each to make at import (issue 14's `project test` row)
+_ADMIN = ("DoctorReport", "EmulatorAdmin", "ImageStatus", "Usage")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ADMIN:
+        from cycle.api import admin
+
+        return getattr(admin, name)
+    raise AttributeError(f"module 'cycle.api' has no attribute {name!r}")
 
 __all__ = [
     "DEFAULT_PROGRESS_GLOBS", "FINAL_STATES", "QUEUE_WARNING_TEXT", "Artifact", "DoctorReport", "DrillOptions",

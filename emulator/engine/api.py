@@ -1,0 +1,256 @@
+"""The Docker Engine API over the engine's socket, with the standard library alone.
+
+Why not docker-py: importing it (with requests and urllib3) costs ~145 ms here, 0.66x a whole
+`docker run --rm` of a trivial job, before its first request; a cached `cycle project test` pays
+that on every run, and issue 14's goal (1.5x `docker run --rm`) leaves ~105 ms for everything that
+is not the engine's own work (benchmarks/bench_project_test.py). The few endpoints cycle uses are
+plain HTTP/1.1 (https://docs.docker.com/engine/api/), spoken by engine/http1.py.
+
+One connection per request (a unix socket connects in ~50 us): the client holds no connection
+between calls, so one client is safe to share between a job's threads (the wait, the output pump, a
+cancel), and a long wait never blocks a short call. The engine must be on this host (a unix socket,
+or tcp:// to a local port): the emulator bind-mounts host folders, which no remote engine can see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlencode, urlsplit
+
+from emulator.engine import http1
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+DEFAULT_TIMEOUT = 300.0  # a request's own timeout (an import or a commit can take a while); waits pass None
+
+
+class EngineError(Exception):
+    """The engine answered with an error (`status` is its HTTP status; the message is the engine's
+    own explanation), or did not answer at all (status 0)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        self.explanation = message
+
+
+class NotFound(EngineError):
+    """404: no such container, image or network."""
+
+
+class Unreachable(EngineError):
+    """No engine answers at the address (refused, missing socket, timed out)."""
+
+
+def engine_host(environ: dict[str, str] | None = None) -> str:
+    """Where the engine listens, as DOCKER_HOST says (docker's own default without it)."""
+    return (environ if environ is not None else os.environ).get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
+
+
+class EngineAPI:
+    """Requests to one Docker engine: JSON in and out, streams, and the hijacked attach socket."""
+
+    def __init__(self, host: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.host = host or engine_host()
+        self.timeout = timeout
+        address = urlsplit(self.host)
+        if address.scheme == "unix":
+            self._unix_path: str | None = address.path or DEFAULT_SOCKET
+            self._tcp: tuple[str, int] | None = None
+        elif address.scheme in ("tcp", "http") and address.hostname:
+            self._unix_path, self._tcp = None, (address.hostname, address.port or 2375)
+        else:
+            raise Unreachable(f"DOCKER_HOST={self.host} is not a local engine address cycle can use (unix:///path "
+                              "or tcp://127.0.0.1:PORT): the emulator bind-mounts this host's folders into containers")
+
+    @property
+    def on_this_host_socket(self) -> bool:
+        """True for the default unix socket: an engine sharing this host's memory and folders."""
+        return self._unix_path is not None and "DOCKER_HOST" not in os.environ
+
+    def _connect(self, timeout: float | None) -> socket.socket:
+        """A new connection to the engine (OSError when none answers)."""
+        if self._unix_path is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: Any = self._unix_path
+        else:
+            assert self._tcp is not None
+            sock, address = socket.socket(socket.AF_INET, socket.SOCK_STREAM), self._tcp
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    @staticmethod
+    def url(path: str, params: dict[str, Any] | None = None) -> str:
+        """`path` with its query; list values repeat their key, dict values are sent as JSON (filters)."""
+        if not params:
+            return path
+        query = [(key, json.dumps(value) if isinstance(value, dict) else value)
+                 for key, value in params.items() if value is not None]
+        return f"{path}?{urlencode(query, doseq=True)}"
+
+    @contextmanager
+    def stream(self, method: str, path: str, params: dict[str, Any] | None = None, *, body: Any = None,
+               headers: dict[str, str] | None = None, timeout: float | None | str = "default"
+               ) -> Iterator[http1.Response]:
+        """The engine's response, open for reading (a log, an export, a pull's progress); EngineError
+        for an error status, Unreachable when no engine answers."""
+        try:
+            sock = self._connect(self.timeout if timeout == "default" else timeout)  # type: ignore[arg-type]
+        except OSError as error:  # refused, no socket, no permission, timed out
+            raise Unreachable(f"no Docker engine answers at {self.host} ({error})") from None
+        try:
+            try:
+                response = http1.request(sock, method, self.url(path, params), headers, body)
+                if response.status >= 400:
+                    raise _error(response.status, response.read())
+                yield response
+            except (TimeoutError, ConnectionError) as error:  # timed out, reset, not an answer (ProtocolError)
+                raise Unreachable(f"the Docker engine at {self.host} did not answer ({error})") from None
+        finally:
+            sock.close()
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None, *, json_body: Any = None,
+             body: Any = None, headers: dict[str, str] | None = None, timeout: float | None | str = "default") -> Any:
+        """One request: the engine's JSON answer (None for an empty or plain-text one, as /_ping's "OK")."""
+        if json_body is not None:
+            body, headers = json.dumps(json_body).encode(), {**(headers or {}), "Content-Type": "application/json"}
+        with self.stream(method, path, params, body=body, headers=headers, timeout=timeout) as response:
+            data = response.read()
+            is_json = "json" in (response.getheader("Content-Type") or "")
+        return json.loads(data) if is_json and data.strip() else None
+
+    def progress(self, method: str, path: str, params: dict[str, Any] | None = None, *, body: Any = None,
+                 headers: dict[str, str] | None = None, timeout: float | None | str = "default") -> list[dict]:
+        """A request whose answer is a stream of JSON progress messages (a pull, an import), read to
+        its end; an error message in the stream (the engine already answered 200) raises EngineError."""
+        with self.stream(method, path, params, body=body, headers=headers, timeout=timeout) as response:
+            messages = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+        for message in messages:
+            if message.get("error"):
+                raise EngineError(str(message.get("errorDetail", {}).get("message") or message["error"]), 500)
+        return messages
+
+    def hijack(self, path: str, params: dict[str, Any]) -> tuple[socket.socket, bytes]:
+        """POST `path` upgraded to a raw stream (the attach endpoint): the socket, with no timeout (a
+        job may print nothing for hours), and the bytes that came after the answer's headers."""
+        try:
+            sock = self._connect(self.timeout)
+        except OSError as error:
+            raise Unreachable(f"no Docker engine answers at {self.host} ({error})") from None
+        try:
+            response = http1.request(sock, "POST", self.url(path, params), {"Connection": "Upgrade",
+                                                                             "Upgrade": "tcp"})
+            if response.status >= 400:
+                raise _error(response.status, response.read())
+        except BaseException:
+            sock.close()
+            raise
+        sock.settimeout(None)
+        return sock, response.leftover()
+
+    # The endpoints cycle uses, by name.
+
+    def ping(self) -> None:
+        self.call("GET", "/_ping")
+
+    def version(self) -> dict:
+        return self.call("GET", "/version")
+
+    def info(self) -> dict:
+        return self.call("GET", "/info")
+
+    def image(self, ref: str) -> dict:
+        """An image's inspect document (Id, RepoTags, Config.Labels...); NotFound when absent."""
+        return self.call("GET", f"/images/{_quoted(ref)}/json")
+
+    def image_history(self, ref: str) -> list[dict]:
+        return self.call("GET", f"/images/{_quoted(ref)}/history")
+
+    def images(self) -> list[dict]:
+        return self.call("GET", "/images/json")
+
+    def import_image(self, data: BinaryIO | bytes, repository: str, tag: str, changes: list[str] = ()) -> None:
+        """`docker import` of a root filesystem tar as repository:tag, with Dockerfile `changes`."""
+        params = {"fromSrc": "-", "repo": repository, "tag": tag, "changes": list(changes)}
+        self.progress("POST", "/images/create", params, body=data, headers={"Content-Type": "application/tar"})
+
+    def pull(self, name: str, tag: str, timeout: float) -> None:
+        self.progress("POST", "/images/create", {"fromImage": name, "tag": tag}, timeout=timeout)
+
+    def networks(self, names: list[str] | None = None) -> list[dict]:
+        return self.call("GET", "/networks", {"filters": {"name": names}} if names else None)
+
+    def containers(self, labels: list[str]) -> list[dict]:
+        """Every container (running or not) carrying all of `labels` ("key=value")."""
+        return self.call("GET", "/containers/json", {"all": "1", "filters": {"label": labels}})
+
+    def create_container(self, config: dict) -> str:
+        return self.call("POST", "/containers/create", json_body=config)["Id"]
+
+    def container(self, container: str) -> dict:
+        return self.call("GET", f"/containers/{container}/json")
+
+    def put_archive(self, container: str, path: str, archive: BinaryIO | bytes) -> None:
+        self.call("PUT", f"/containers/{container}/archive", {"path": path}, body=archive,
+                  headers={"Content-Type": "application/x-tar"})
+
+    def start(self, container: str) -> None:
+        self.call("POST", f"/containers/{container}/start")
+
+    def attach(self, container: str) -> tuple[socket.socket, bytes]:
+        """The container's stdout and stderr from now on, multiplexed (engine/output.py reads them)."""
+        params = {"stdout": "1", "stderr": "1", "stream": "1", "logs": "0"}
+        return self.hijack(f"/containers/{container}/attach", params)
+
+    def wait(self, container: str, timeout: float | None = None) -> int:
+        """Block until it exits (Unreachable after `timeout` seconds); its exit code."""
+        return int((self.call("POST", f"/containers/{container}/wait", timeout=timeout) or {}).get("StatusCode", 1))
+
+    def kill(self, container: str, signal: str = "SIGKILL") -> None:
+        self.call("POST", f"/containers/{container}/kill", {"signal": signal})
+
+    def stop(self, container: str, timeout: float) -> None:
+        self.call("POST", f"/containers/{container}/stop", {"t": str(int(timeout))}, timeout=timeout + self.timeout)
+
+    def remove(self, container: str) -> None:
+        """Remove it, running or not; NotFound when it is already gone."""
+        self.call("DELETE", f"/containers/{container}", {"force": "1"})
+
+    def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
+        return self.call("POST", "/commit", {"container": container, "repo": repository, "tag": tag,
+                                             "changes": changes})["Id"]
+
+    def logs(self, container: str) -> bytes:
+        """Everything the container printed so far, stdout and stderr in order (the engine's own log)."""
+        from emulator.engine.output import FrameReader
+
+        with self.stream("GET", f"/containers/{container}/logs", {"stdout": "1", "stderr": "1"}) as response:
+            return b"".join(payload for _stream, payload in FrameReader().feed(response.read()))
+
+    @contextmanager
+    def export(self, container: str) -> Iterator[http1.Response]:
+        """The container's filesystem as a tar stream."""
+        with self.stream("GET", f"/containers/{container}/export") as response:
+            yield response
+
+
+def _quoted(ref: str) -> str:
+    return quote(ref, safe="/:@")
+
+
+def _error(status: int, data: bytes) -> EngineError:
+    try:
+        message = str(json.loads(data).get("message") or "")
+    except (ValueError, AttributeError):
+        message = data.decode("utf-8", errors="replace").strip()
+    message = message or f"HTTP {status}"
+    return (NotFound if status == 404 else EngineError)(message, status)
