@@ -44,6 +44,8 @@ def docker_steps(image: str, project: Path, env: dict[str, str]) -> float:
 
 # The least any Python client of docker-py does for the same job: its imports, then create, copy
 # /app in, start, read the output, wait, remove (no CLI, no records, no log pump, no artifacts).
+# Printed for context: cycle left docker-py for its own client (emulator/engine/api.py) because
+# this floor alone was above the goal.
 MINIMAL_DOCKER_PY_JOB = """
 import io, sys, tarfile
 import docker
@@ -112,9 +114,6 @@ def main() -> None:
           "before its first request")
     record("cached `cycle project test`, trivial job, vs `docker run --rm` of the same image",
            f"{docker_median:.3f} s", f"{cycle_median:.3f} s", cycle_median / docker_median, "<= 1.5")
-    record("the least docker-py client of the same job (import, create, copy /app in, start attached, remove) vs "
-           "`docker run --rm` (the floor of a client on docker-py)", f"{docker_median:.3f} s", f"{floor:.3f} s",
-           floor / docker_median, "<= 1.5")
 
 
 if __name__ == "__main__":

@@ -114,13 +114,18 @@ class Builder:
             environment=manifest.container_env(),
             network_mode=network_mode,
             capabilities=protocol.BUILD_CAPABILITIES,
+            engine_log=False,  # its output is read by attach (runtime.output); the engine's own log goes unread
         )
         container = self.runtime.create(spec)
         try:
             with tar_of(build_context_files(manifest.root, manifest.build_files), "app") as archive:
                 self.runtime.put_archive(container, "/", archive)
             output = self.runtime.output(container)  # attached before the start: no line is missed
-            self.runtime.start(container)
+            try:
+                self.runtime.start(container)
+            except BaseException:
+                protocol.close_output(output)
+                raise
             # Kept to explain a failure: the first lines hold the cause, the last the symptom.
             head: list[str] = []
             tail: deque[str] = deque(maxlen=KEPT_TAIL_LINES)

@@ -14,6 +14,7 @@ or tcp:// to a local port): the emulator bind-mounts host folders, which no remo
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -22,20 +23,26 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode, urlsplit
 
+from cycle.errors import CycleError
 from emulator.engine import http1
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 DEFAULT_TIMEOUT = 300.0  # a request's own timeout (an import or a commit can take a while); waits pass None
 
 
-class EngineError(Exception):
-    """The engine answered with an error (`status` is its HTTP status; the message is the engine's
-    own explanation), or did not answer at all (status 0)."""
+class EngineError(CycleError):
+    """The engine answered with an error (`status` is its HTTP status; `explanation` the engine's
+    own words), or did not answer at all (status 0). A CycleError: one that reaches the CLI is one
+    paragraph and exit 1, never a traceback."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
+    def __init__(self, explanation: str, status: int = 0) -> None:
+        super().__init__(explanation)
         self.status = status
-        self.explanation = message
+        self.explanation = explanation
+
+    @property
+    def message(self) -> str:
+        return f"the Docker engine refused the request (HTTP {self.status}): {self.explanation}"
 
 
 class NotFound(EngineError):
@@ -43,7 +50,26 @@ class NotFound(EngineError):
 
 
 class Unreachable(EngineError):
-    """No engine answers at the address (refused, missing socket, timed out)."""
+    """No engine answers at the address (refused, missing socket, timed out, not HTTP)."""
+
+    @property
+    def message(self) -> str:
+        return self.explanation
+
+
+class UnsupportedHost(EngineError):
+    """DOCKER_HOST names an engine cycle cannot use (another machine, ssh, TLS): bad input, said as
+    it is (not "no engine answers", which would send `engine start` off to start a local one)."""
+
+    exit_code = 2
+
+    @property
+    def message(self) -> str:
+        return self.explanation
+
+
+LOCAL_ONLY = ("the emulator bind-mounts this machine's folders into containers, which an engine elsewhere cannot "
+              "see. Use unix:///var/run/docker.sock (the default: unset DOCKER_HOST) or tcp://127.0.0.1:PORT")
 
 
 def engine_host(environ: dict[str, str] | None = None) -> str:
@@ -57,20 +83,12 @@ class EngineAPI:
     def __init__(self, host: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.host = host or engine_host()
         self.timeout = timeout
-        address = urlsplit(self.host)
-        if address.scheme == "unix":
-            self._unix_path: str | None = address.path or DEFAULT_SOCKET
-            self._tcp: tuple[str, int] | None = None
-        elif address.scheme in ("tcp", "http") and address.hostname:
-            self._unix_path, self._tcp = None, (address.hostname, address.port or 2375)
-        else:
-            raise Unreachable(f"DOCKER_HOST={self.host} is not a local engine address cycle can use (unix:///path "
-                              "or tcp://127.0.0.1:PORT): the emulator bind-mounts this host's folders into containers")
+        self._unix_path, self._tcp = _address(self.host)
 
     @property
     def on_this_host_socket(self) -> bool:
         """True for the default unix socket: an engine sharing this host's memory and folders."""
-        return self._unix_path is not None and "DOCKER_HOST" not in os.environ
+        return self._unix_path is not None and not os.environ.get("DOCKER_HOST")
 
     def _connect(self, timeout: float | None) -> socket.socket:
         """A new connection to the engine (OSError when none answers)."""
@@ -110,7 +128,7 @@ class EngineAPI:
         try:
             try:
                 response = http1.request(sock, method, self.url(path, params), headers, body)
-                if response.status >= 400:
+                if response.status >= 300 and response.status != 304:  # a redirect is no answer either
                     raise _error(response.status, response.read())
                 yield response
             except (TimeoutError, ConnectionError) as error:  # timed out, reset, not an answer (ProtocolError)
@@ -133,7 +151,11 @@ class EngineAPI:
         """A request whose answer is a stream of JSON progress messages (a pull, an import), read to
         its end; an error message in the stream (the engine already answered 200) raises EngineError."""
         with self.stream(method, path, params, body=body, headers=headers, timeout=timeout) as response:
-            messages = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+            data = response.read()
+        try:
+            messages = [json.loads(line) for line in data.splitlines() if line.strip()]
+        except ValueError:
+            raise EngineError(f"an answer that is not the engine's progress messages: {data[:200]!r}", 500) from None
         for message in messages:
             if message.get("error"):
                 raise EngineError(str(message.get("errorDetail", {}).get("message") or message["error"]), 500)
@@ -149,8 +171,11 @@ class EngineAPI:
         try:
             response = http1.request(sock, "POST", self.url(path, params), {"Connection": "Upgrade",
                                                                              "Upgrade": "tcp"})
-            if response.status >= 400:
+            if response.status >= 300:
                 raise _error(response.status, response.read())
+        except (TimeoutError, ConnectionError) as error:  # as stream() says it
+            sock.close()
+            raise Unreachable(f"the Docker engine at {self.host} did not answer ({error})") from None
         except BaseException:
             sock.close()
             raise
@@ -197,33 +222,35 @@ class EngineAPI:
         return self.call("POST", "/containers/create", json_body=config)["Id"]
 
     def container(self, container: str) -> dict:
-        return self.call("GET", f"/containers/{container}/json")
+        return self.call("GET", f"/containers/{_quoted(container)}/json")
 
     def put_archive(self, container: str, path: str, archive: BinaryIO | bytes) -> None:
-        self.call("PUT", f"/containers/{container}/archive", {"path": path}, body=archive,
+        self.call("PUT", f"/containers/{_quoted(container)}/archive", {"path": path}, body=archive,
                   headers={"Content-Type": "application/x-tar"})
 
     def start(self, container: str) -> None:
-        self.call("POST", f"/containers/{container}/start")
+        self.call("POST", f"/containers/{_quoted(container)}/start")
 
     def attach(self, container: str) -> tuple[socket.socket, bytes]:
         """The container's stdout and stderr from now on, multiplexed (engine/output.py reads them)."""
         params = {"stdout": "1", "stderr": "1", "stream": "1", "logs": "0"}
-        return self.hijack(f"/containers/{container}/attach", params)
+        return self.hijack(f"/containers/{_quoted(container)}/attach", params)
 
     def wait(self, container: str, timeout: float | None = None) -> int:
         """Block until it exits (Unreachable after `timeout` seconds); its exit code."""
-        return int((self.call("POST", f"/containers/{container}/wait", timeout=timeout) or {}).get("StatusCode", 1))
+        answer = self.call("POST", f"/containers/{_quoted(container)}/wait", timeout=timeout) or {}
+        return int(answer.get("StatusCode", 1))
 
     def kill(self, container: str, signal: str = "SIGKILL") -> None:
-        self.call("POST", f"/containers/{container}/kill", {"signal": signal})
+        self.call("POST", f"/containers/{_quoted(container)}/kill", {"signal": signal})
 
     def stop(self, container: str, timeout: float) -> None:
-        self.call("POST", f"/containers/{container}/stop", {"t": str(int(timeout))}, timeout=timeout + self.timeout)
+        self.call("POST", f"/containers/{_quoted(container)}/stop", {"t": str(int(timeout))},
+                  timeout=timeout + self.timeout)
 
     def remove(self, container: str) -> None:
         """Remove it, running or not; NotFound when it is already gone."""
-        self.call("DELETE", f"/containers/{container}", {"force": "1"})
+        self.call("DELETE", f"/containers/{_quoted(container)}", {"force": "1"})
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         return self.call("POST", "/commit", {"container": container, "repo": repository, "tag": tag,
@@ -233,14 +260,43 @@ class EngineAPI:
         """Everything the container printed so far, stdout and stderr in order (the engine's own log)."""
         from emulator.engine.output import FrameReader
 
-        with self.stream("GET", f"/containers/{container}/logs", {"stdout": "1", "stderr": "1"}) as response:
+        with self.stream("GET", f"/containers/{_quoted(container)}/logs", {"stdout": "1", "stderr": "1"}) as response:
             return b"".join(payload for _stream, payload in FrameReader().feed(response.read()))
 
     @contextmanager
     def export(self, container: str) -> Iterator[http1.Response]:
         """The container's filesystem as a tar stream."""
-        with self.stream("GET", f"/containers/{container}/export") as response:
+        with self.stream("GET", f"/containers/{_quoted(container)}/export") as response:
             yield response
+
+
+def _address(host: str) -> tuple[str | None, tuple[str, int] | None]:
+    """(unix socket path, None) or (None, (loopback host, port)) for DOCKER_HOST; UnsupportedHost else."""
+    if host.startswith("unix://"):
+        path = host[len("unix://"):]
+        return ("/" + path.lstrip("/")) if path else DEFAULT_SOCKET, None  # unix://var/run/x is /var/run/x
+    address = urlsplit(host)
+    if address.scheme in ("tcp", "http") and address.hostname:
+        if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
+            raise UnsupportedHost(f"DOCKER_HOST={host} with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH: cycle speaks to the "
+                                  f"engine without TLS, so only on this machine; {LOCAL_ONLY}.")
+        try:
+            port = address.port or 2375
+        except ValueError:
+            raise UnsupportedHost(f"DOCKER_HOST={host}: the port is not a number. {LOCAL_ONLY[0].upper()}"
+                                  f"{LOCAL_ONLY[1:]}.") from None
+        if _is_loopback(address.hostname):
+            return None, (address.hostname, port)
+    raise UnsupportedHost(f"DOCKER_HOST={host} is not an engine on this machine cycle can use: {LOCAL_ONLY}.")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _quoted(ref: str) -> str:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from cycle.errors import EngineUnavailable, ImageMissing
-from emulator.engine.api import EngineAPI, EngineError, NotFound
+from cycle.errors import BadInput, EngineUnavailable, ImageMissing
+from emulator.engine.api import EngineAPI, EngineError, NotFound, UnsupportedHost
 from emulator.engine.output import FrameReader, LineSplitter, OutputBatch
 from emulator.engine.protocol import (
     LABEL,
@@ -35,6 +35,8 @@ def connect() -> EngineAPI:
     try:
         api = EngineAPI()
         api.ping()
+    except UnsupportedHost:
+        raise  # its own paragraph: which DOCKER_HOST cycle can use
     except EngineError as error:
         raise EngineUnavailable(
             f"No Docker engine answers ({_first_line(error)}). Start one with `cycle emulator engine start` "
@@ -54,13 +56,22 @@ def image_info(api: EngineAPI, ref: str) -> ImageInfo | None:
         found = api.image(ref)
     except NotFound:
         return None
-    return ImageInfo(found["Id"], tuple(found.get("RepoTags") or ()), dict((found.get("Config") or {}).get("Labels")
-                                                                           or {}))
+    except EngineError as error:
+        if error.status in (400, 301):  # "invalid reference format", or a name with ".." the engine redirects
+            raise BadInput(f"`{ref}` is not an image reference the Docker engine accepts ({error.explanation}): a "
+                           "reference is a lower-case name with an optional :tag (cycle/base:bookworm, ubuntu:24.04) "
+                           "or an image id.") from None
+        raise
+    tags = tuple(tag for tag in found.get("RepoTags") or () if tag != "<none>:<none>")
+    return ImageInfo(found["Id"], tags, dict((found.get("Config") or {}).get("Labels") or {}))
 
 
 def require_image(api: EngineAPI, ref: str, what: str, fix: str) -> ImageInfo:
     """The image `ref`, which must already be in the engine: we never pull behind the user's back."""
-    image = image_info(api, ref)
+    try:
+        image = image_info(api, ref)
+    except BadInput as error:
+        raise BadInput(f"{what}: {error.message} {fix}") from None
     if image is None:
         raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. "
                            f"{fix}")
@@ -76,7 +87,26 @@ def attach_output(api: EngineAPI, container_id: str) -> Iterator[OutputBatch]:
     does, where the engine re-reads its json log and we did ~2 reads per line: at 100k lines/s that
     cost the engine and us a core between us). The attach is made here, before returning."""
     sock, first = api.attach(container_id)
-    return _output_batches(sock, first)
+    return AttachedOutput(sock, first)
+
+
+class AttachedOutput:
+    """The batches of one attach stream; `close()` lets the socket go even before the first batch
+    was asked for (a container that could not start), which a generator's own close() would not."""
+
+    def __init__(self, sock, first: bytes) -> None:
+        self._sock = sock
+        self._batches = _output_batches(sock, first)
+
+    def __iter__(self) -> Iterator[OutputBatch]:
+        return self._batches
+
+    def __next__(self) -> OutputBatch:
+        return next(self._batches)
+
+    def close(self) -> None:
+        self._batches.close()
+        self._sock.close()
 
 
 def _output_batches(sock, first: bytes = b"", clock: Callable[[], int] = time.time_ns) -> Iterator[OutputBatch]:

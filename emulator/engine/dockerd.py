@@ -23,11 +23,15 @@ DOCKERD_FLAGS = ["--bridge=none", "--iptables=false", "--ip-masq=false"]
 
 
 def engine_answers() -> bool:
-    from emulator.engine.api import EngineAPI, EngineError
+    """Whether an engine answers at DOCKER_HOST (UnsupportedHost, as it is, for one cycle cannot use:
+    starting a local dockerd would not make that one answer)."""
+    from emulator.engine.api import EngineAPI, EngineError, UnsupportedHost
 
     try:
         EngineAPI(timeout=5).ping()
         return True
+    except UnsupportedHost:
+        raise
     except EngineError:
         return False
 

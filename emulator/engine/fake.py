@@ -53,7 +53,7 @@ class FakeRuntime:
         self.images = dict(images or {})
         self.depths: dict[str, int] = {}  # image id -> layers (1 when not given)
         self.labels: dict[str, dict[str, str]] = {}  # image id -> labels (a commit's LABEL changes)
-        self.squashed: list[tuple[str, str]] = []  # (image, tag) of every squash
+        self.squashed: list[tuple[str, str, dict[str, str]]] = []  # (image, tag, helper's labels) of every squash
         self.containers: dict[str, FakeContainer] = {}
         self.scripts: dict[tuple[str, ...], Script] = {}
         self.commits: list[tuple[str, str, list[str]]] = []
@@ -139,9 +139,12 @@ class FakeRuntime:
         return len(matching)
 
     def output(self, container: str) -> Iterator[OutputBatch]:
+        """The script's lines, if attached before the start (as the engine's attach with logs=0: a
+        container already started printed what no later attach sees)."""
+        attached_in_time = self.containers[container].state == "created"
         script = self._script(container)
         batch = [(ts, False, line) for ts, line in script.stdout] + [(ts, True, line) for ts, line in script.stderr]
-        return iter([OutputBatch(batch)] if batch else [])
+        return iter([OutputBatch(batch)] if batch and attached_in_time else [])
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         image_id = f"sha256:fake{len(self.commits) + 1}"
@@ -156,7 +159,7 @@ class FakeRuntime:
 
     def squash(self, ref: str, tag: str, labels: dict[str, str]) -> str:
         image_id = f"sha256:squashed{len(self.squashed) + 1}"
-        self.squashed.append((ref, tag))
+        self.squashed.append((ref, tag, dict(labels)))
         self.images[tag] = image_id
         self.labels[image_id] = dict(self.labels.get(ref, {}))
         return image_id

@@ -65,12 +65,12 @@ class Response:
         for line in header_lines:
             name, _, value = line.partition(":")
             self.headers[name.strip().lower()] = value.strip()
-        no_body = method == "HEAD" or self.status in (101, 204, 304) or 100 <= self.status < 200
+        no_body = method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200
         self._chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         length = self.headers.get("content-length")
-        self._left: int | None = 0 if no_body else (None if self._chunked or length is None else int(length))
+        self._left: int | None = 0 if no_body else (None if self._chunked or length is None else _number(length, 10))
         self._chunk_left = 0
-        self._done = no_body
+        self._done = self._left == 0
 
     def getheader(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -93,9 +93,10 @@ class Response:
             return self._read_chunked(size)
         if self._left is not None:
             data = self._take(min(size, self._left))
+            if not data:
+                raise ProtocolError(f"the engine closed the connection {self._left} byte(s) before the answer's end")
             self._left -= len(data)
-            if self._left == 0 or not data:
-                self._done = True
+            self._done = self._left == 0
             return data
         data = self._take(size)  # until the engine closes
         self._done = not data
@@ -104,7 +105,7 @@ class Response:
     def _read_chunked(self, size: int) -> bytes:
         if self._chunk_left == 0:
             line = self._readline()
-            self._chunk_left = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            self._chunk_left = _number(line.split(b";", 1)[0].strip().decode("latin-1"), 16)  # ";ext" ignored
             if self._chunk_left == 0:  # the last chunk, then trailers up to an empty line
                 while self._readline():
                     pass
@@ -153,8 +154,24 @@ class Response:
         return head
 
 
+def _number(text: str, base: int) -> int:
+    """A length in the answer's head or a chunk's size line; ProtocolError when it is not one."""
+    try:
+        value = int(text, base)
+    except ValueError:
+        raise ProtocolError(f"not a length in the engine's answer: {text[:40]!r}") from None
+    if value < 0:
+        raise ProtocolError(f"a negative length in the engine's answer: {text[:40]!r}")
+    return value
+
+
 def request(sock: socket.socket, method: str, target: str, headers: dict[str, str] | None = None,
             body: Any = None) -> Response:
-    """Send one request on a connected socket and read its answer's head."""
-    send_request(sock, method, target, headers or {}, body)
+    """Send one request on a connected socket and read its answer's head. An engine that refuses a
+    request early (a bad import's `changes`) answers and closes before taking the whole body: its
+    answer is still read, so its words, not a broken pipe, say why."""
+    try:
+        send_request(sock, method, target, headers or {}, body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # no answer behind it: Response says the engine closed before answering
     return Response(sock, method)

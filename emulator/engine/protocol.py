@@ -176,6 +176,13 @@ class BuildResult:
     cache_hit: bool
 
 
+def close_output(output: Iterator[OutputBatch] | None) -> None:
+    """Let go of an output iterator never read to its end (the attach's connection with it)."""
+    close = getattr(output, "close", None)
+    if close is not None:
+        close()
+
+
 @runtime_checkable
 class ContainerRuntime(Protocol):
     def require_image(self, ref: str, what: str, fix: str) -> str:
@@ -201,7 +208,8 @@ class ContainerRuntime(Protocol):
         """Start it; EngineRefused when the engine will not."""
 
     def wait(self, container: str, timeout: float | None = None) -> int:
-        """Block until the container exits; its exit code."""
+        """Block until the container exits; its exit code. After `timeout` seconds (None: no limit)
+        the engine's client gives up with its error for an engine that does not answer."""
 
     def inspect(self, container: str) -> ContainerState:
         """The container's state now."""
@@ -226,7 +234,8 @@ class ContainerRuntime(Protocol):
         OutputBatch) of everything it prints, as it prints it, until it exits: whole lines as
         (timestamp ns, from stderr, line), the last one even without its newline, and pieces of
         lines not yet whole for a live echo. Call before `start`, so nothing printed is missed;
-        the attach is made before this returns."""
+        the attach is made before this returns. An iterator never read to its end is let go
+        with close_output."""
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         """Commit the container as repository:tag; the new image's id."""

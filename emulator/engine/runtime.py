@@ -35,6 +35,12 @@ from emulator.engine.protocol import (
 )
 
 
+def dockerfile_quoted(value: str) -> str:
+    """`value` as one Dockerfile word in double quotes: a space, a `$` (which ENV would expand) or a
+    quote in a project's env_vars must reach the flattened image as it was."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
 class DockerRuntime:
     """engine.protocol.ContainerRuntime over the Engine API: engine/docker.py's functions, by
     container id; image builds by emulator.build.Builder on this runtime, behind `build`."""
@@ -106,8 +112,9 @@ class DockerRuntime:
     def squash(self, ref: str, tag: str, labels: dict[str, str]) -> str:
         """Image `ref` as ONE layer tagged `tag` (export + import), keeping its env, workdir and labels."""
         config = self.api.image(ref).get("Config") or {}
-        changes = [f"ENV {entry}" for entry in config.get("Env") or []]
-        changes += [f"LABEL {k}={v}" for k, v in (config.get("Labels") or {}).items()]
+        changes = [f"ENV {name}={dockerfile_quoted(value)}"
+                   for name, _, value in (entry.partition("=") for entry in config.get("Env") or [])]
+        changes += [f"LABEL {k}={dockerfile_quoted(v)}" for k, v in (config.get("Labels") or {}).items()]
         changes.append(f"WORKDIR {config.get('WorkingDir') or '/'}")
         container = self.create(ContainerSpec(image=ref, command=["true"], labels=labels, working_dir="/"))
         try:

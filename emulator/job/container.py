@@ -15,7 +15,7 @@ from concurrent.futures import wait as futures_wait
 
 from emulator.context import project_files
 from emulator.engine.archive import tar_of
-from emulator.engine.protocol import LABEL_JOB, LABEL_KIND, ContainerRuntime, ContainerSpec
+from emulator.engine.protocol import LABEL_JOB, LABEL_KIND, ContainerRuntime, ContainerSpec, close_output
 from emulator.job import artifacts
 from emulator.job.context import JobContext, StartFailed, Stay
 from emulator.models import JobState
@@ -32,10 +32,12 @@ def start_stay(ctx: JobContext, machine: str, restored: dict[str, tuple]) -> Sta
     pipeline = artifacts.open_pipeline(ctx, machine)
     pipeline.seed(restored)
     container = _create_while_watching(ctx, machine, pipeline)
+    output = None
     try:
         output = ctx.runtime.output(container)
         ctx.runtime.start(container)
     except Exception as error:  # protocol.EngineRefused: the engine refused to start it
+        close_output(output)
         pipeline.abandon()
         ctx.runtime.remove(container)
         raise StartFailed(_start_hint(ctx, error)) from None

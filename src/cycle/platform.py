@@ -2,7 +2,7 @@
 
 Clients import the contract (cycle.api) and this module, never the emulator: this is the only
 client module that reaches into `emulator` (import-linter checks that; pyproject.toml). Importing it
-is cheap: the emulator (docker-py, sqlite) is imported only when a command opens it.
+is cheap: the emulator (its engine client, sqlite) is imported only when a command opens it.
 """
 
 from __future__ import annotations

@@ -230,8 +230,26 @@ def test_missing_base_image_is_a_clear_error_and_nothing_is_pulled(project, monk
     assert not docker_client.images.list(name="cycle/never-made")
 
 
+@pytest.mark.parametrize("reference", ["Ubuntu:24.04", "foo bar", "a/../b"])
+def test_a_base_image_the_engine_cannot_parse_is_bad_input_not_a_traceback(project, monkeypatch, reference):
+    monkeypatch.setenv("CYCLE_BASE_IMAGE", reference)
+    run = project.test()
+    assert run.exit_code == 2 and run.job is None, run.output
+    assert f"`{reference}` is not an image reference the Docker engine accepts" in run.output
+    assert "$CYCLE_BASE_IMAGE" in run.output  # which setting chose it
+
+
+@pytest.mark.parametrize("host", ["ssh://builder@far-away", "tcp://10.1.2.3:2375"])
+def test_an_engine_on_another_machine_is_refused_in_one_paragraph(project, monkeypatch, host):
+    monkeypatch.setenv("DOCKER_HOST", host)
+    run = project.test()
+    assert run.exit_code == 2 and run.job is None, run.output
+    assert f"DOCKER_HOST={host}" in run.output and "bind-mounts this machine's folders" in run.output
+
+
 def test_flattening_keeps_the_chain_under_the_depth_limit(project, monkeypatch, docker_client):
     monkeypatch.setenv("CYCLE_FLATTEN_DEPTH", "3")
+    project.manifest(env={"GREETING": "a b $HOME it's"})  # a space, a `$` and a quote survive the flatten
     project.write(".cycleswap/build.sh", "echo x >> /layers\n")
     project.write(".cycleswap/run.sh", "wc -l < /layers\n")
     for _ in range(4):
@@ -241,7 +259,9 @@ def test_flattening_keeps_the_chain_under_the_depth_limit(project, monkeypatch, 
     assert job_stdout(run) == ["4"]  # four builds, each layered on the last: nothing lost
     image = docker_client.images.get(run.job.image)
     assert len(image.history()) < 3
-    assert image.labels.get("cycleswap.build-key")
+    assert image.labels.get("cycleswap.build-key") and image.labels.get("cycleswap.project") == project.name
+    config = image.attrs["Config"]
+    assert "GREETING=a b $HOME it's" in config["Env"] and config["WorkingDir"] == "/app"
 
 
 def test_sweep_removes_leftovers_of_dead_runs(project, home, docker_client):

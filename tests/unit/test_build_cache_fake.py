@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from cycle.api.manifest import init_project, load_manifest
-from emulator.build import LABEL_KEY, Builder
+from emulator.build import LABEL_KEY, LABEL_PROJECT, Builder
 from emulator.engine.fake import FakeRuntime
 from emulator.engine.protocol import BUILD_CAPABILITIES, BuildFailed
 from emulator.store import StateStore
@@ -44,11 +44,24 @@ def test_a_miss_runs_build_sh_and_commits_then_the_same_inputs_hit_without_a_con
     with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
         assert path == "/" and "app/.cycleswap/build.sh" in tar.getnames()
     assert "[build] installing" in said and "[build] done" in said  # its output, read by attach
-    assert engine.image(first.image).labels[LABEL_KEY] == first.key
+    assert engine.image(first.image).labels == {LABEL_KEY: first.key, LABEL_PROJECT: "cache-demo"}
     assert [b.key for b in store.builds("cache-demo")] == [first.key]
 
     second = builder.ensure(manifest, base)
     assert second.cache_hit and second.image == first.image and len(build_containers(engine)) == 1
+
+
+def test_a_changed_build_sh_builds_on_the_previous_image_and_clean_on_the_base(setup):
+    engine, store, builder, _said, manifest = setup
+    base = engine.image("cycle/base:busybox")
+    build_sh = manifest.root / ".cycleswap" / "build.sh"
+    first = builder.ensure(manifest, base)
+    build_sh.write_text("echo changed\n")
+    second = builder.ensure(manifest, base)
+    build_sh.write_text("echo changed again\n")
+    builder.ensure(manifest, base, clean=True)
+    parents = [c.spec.image for c in build_containers(engine)]
+    assert second.key != first.key and parents == ["sha256:base", engine.images[first.image], "sha256:base"]
 
 
 def test_an_image_with_the_tag_but_another_key_is_no_hit(setup):
@@ -79,7 +92,9 @@ def test_a_commit_chain_at_the_depth_limit_is_squashed_into_one_layer(setup):
 
     engine.commit = deep_commit
     built = builder.ensure(manifest, engine.image("cycle/base:busybox"))
-    assert engine.squashed and engine.squashed[0][1] == built.image
+    ((squashed, tag, helper_labels),) = engine.squashed
+    assert (squashed, tag) == ("sha256:fake1", built.image)  # the commit, squashed under the build's tag
+    assert helper_labels == {"cycleswap.emulator": "1", "cycleswap.kind": "flatten"}  # the sweep finds its helper
     assert any("flattening into one" in line for line in said)
     (record,) = store.builds("cache-demo")
     assert record.image_id.startswith("sha256:squashed") and record.depth == 1

@@ -22,8 +22,10 @@ def test_a_scripted_container_runs_and_is_removed():
     image = engine.require_image("cycle/base:busybox", "base image", "")
     container = engine.create(ContainerSpec(image=image, command=["bash", "run.sh"], labels={"k": "v"}))
     engine.put_archive(container, "/", io.BytesIO(b"tar"))
+    output = engine.output(container)  # attached before the start, as the engine needs
     engine.start(container)
-    assert engine.wait(container) == 3 and [b.lines for b in engine.output(container)] == [[(0, False, "hello")]]
+    assert engine.wait(container) == 3 and [b.lines for b in output] == [[(0, False, "hello")]]
+    assert list(engine.output(container)) == []  # an attach after the start sees nothing printed before it
     engine.remove(container)
     assert engine.sweep(__import__("pathlib").Path("/h"), lambda labels: None) == 0
     with pytest.raises(ImageMissing):

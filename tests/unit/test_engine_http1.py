@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from emulator.engine import http1
-from emulator.engine.api import EngineAPI, EngineError, NotFound, Unreachable
+from emulator.engine.api import EngineAPI, EngineError, NotFound, Unreachable, UnsupportedHost
 
 
 def answered(answer: bytes, pieces: int = 1):
@@ -40,8 +40,9 @@ def answered(answer: bytes, pieces: int = 1):
     return ours, lambda: (thread.join(5), bytes(seen))[1]
 
 
-def chunked(*parts: bytes) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
+def chunked(*parts: bytes, extension: bytes = b"", trailer: bytes = b"") -> bytes:
+    return (b"".join(b"%x%s\r\n%s\r\n" % (len(part), extension, part) for part in parts)
+            + b"0\r\n" + trailer + b"\r\n")
 
 
 @pytest.mark.parametrize("pieces", [1, 3, 97])
@@ -49,6 +50,8 @@ def test_a_body_by_length_by_chunks_or_until_close_reads_the_same_however_the_by
     body = b'{"Id": "abc"}' * 50
     answers = [b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body[:7], body[7:300], body[300:]),
+               b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body, extension=b";name=v",
+                                                                                  trailer=b"X-Checksum: 1\r\n"),
                b"HTTP/1.1 200 OK\r\n\r\n" + body]
     for answer in answers:
         sock, _request = answered(answer, pieces)
@@ -60,8 +63,8 @@ def test_a_body_by_length_by_chunks_or_until_close_reads_the_same_however_the_by
 def test_a_request_says_its_length_and_sends_a_file_body_whole():
     sock, request = answered(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
     with tempfile.TemporaryFile() as body:
-        body.write(b"tar bytes" * 1000)
-        body.seek(0)
+        body.write(b"skip this:" + b"tar bytes" * 1000)
+        body.seek(10)  # from where it stands, its last writes perhaps still in its buffer
         assert http1.request(sock, "PUT", "/containers/c/archive?path=%2F", {"Content-Type": "application/x-tar"},
                              body).status == 200
     sent = request()
@@ -81,15 +84,29 @@ def test_a_101_answer_hands_over_the_bytes_that_came_with_it():
 
 
 def test_an_answer_that_is_not_http_or_ends_early_is_a_protocol_error():
-    for answer in (b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-"):
+    for answer in (b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-",
+                   b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n"):
         sock, _ = answered(answer)
         with pytest.raises(http1.ProtocolError):
             http1.request(sock, "GET", "/x")
         sock.close()
-    sock, _ = answered(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
-    with pytest.raises(http1.ProtocolError):
-        http1.request(sock, "GET", "/x").read()
-    sock.close()
+    for cut in (b"Transfer-Encoding: chunked\r\n\r\n5\r\nab", b"Transfer-Encoding: chunked\r\n\r\n\r\n",
+                b"Content-Length: 100\r\n\r\nshort"):
+        sock, _ = answered(b"HTTP/1.1 200 OK\r\n" + cut)
+        with pytest.raises(http1.ProtocolError):
+            http1.request(sock, "GET", "/x").read()
+        sock.close()
+
+
+def test_an_empty_answer_by_length_does_not_wait_for_the_engine_to_close():
+    ours, peer = socket.socketpair()
+    ours.settimeout(2)
+    peer.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert http1.request(ours, "POST", "/containers/c/start").read() == b""  # a wait would time out
+    peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert http1.request(ours, "POST", "/containers/c/kill").read() == b""
+    ours.close()
+    peer.close()
 
 
 class PairedAPI(EngineAPI):
@@ -110,12 +127,17 @@ def test_the_engine_s_errors_become_its_own_explanation_and_404_is_not_found():
     missing = json.dumps({"message": "No such image: nope:1"}).encode()
     refused = json.dumps({"message": "could not select device driver"}).encode()
     api = PairedAPI(b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n" % len(missing) + missing,
-                    b"HTTP/1.1 500 Server Error\r\nContent-Length: %d\r\n\r\n" % len(refused) + refused)
+                    b"HTTP/1.1 500 Server Error\r\nContent-Length: %d\r\n\r\n" % len(refused) + refused,
+                    b"HTTP/1.1 301 Moved Permanently\r\nLocation: /images/b/json\r\nContent-Length: 0\r\n\r\n")
     with pytest.raises(NotFound, match="No such image: nope:1"):
         api.image("nope:1")
     with pytest.raises(EngineError, match="could not select device driver") as error:
         api.start("c")
     assert error.value.status == 500 and not isinstance(error.value, NotFound)
+    assert error.value.message.startswith("the Docker engine refused the request (HTTP 500)")  # what the CLI says
+    with pytest.raises(EngineError) as moved:
+        api.image("a/../b")
+    assert moved.value.status == 301
 
 
 def test_a_progress_stream_with_an_error_inside_a_200_raises_it():
@@ -135,5 +157,18 @@ def test_filters_go_as_json_and_lists_repeat_their_key():
 def test_no_engine_at_the_address_is_unreachable_not_a_traceback(tmp_path):
     with pytest.raises(Unreachable, match="no Docker engine answers"):
         EngineAPI(f"unix://{tmp_path}/docker.sock").ping()
-    with pytest.raises(Unreachable, match="not a local engine address"):
-        EngineAPI("ssh://builder@far-away")
+
+
+@pytest.mark.parametrize("host", ["ssh://builder@far-away", "tcp://10.0.0.7:2375", "https://127.0.0.1:2376",
+                                  "tcp://127.0.0.1:abc"])
+def test_an_engine_elsewhere_is_refused_as_bad_input_saying_why(host):
+    with pytest.raises(UnsupportedHost, match="bind-mounts this machine's folders") as refused:
+        EngineAPI(host)
+    assert refused.value.exit_code == 2 and not isinstance(refused.value, Unreachable)
+
+
+def test_local_addresses_are_read_as_docker_reads_them():
+    assert EngineAPI("unix://var/run/docker.sock")._unix_path == "/var/run/docker.sock"
+    assert EngineAPI("unix:///run/user/1000/docker.sock")._unix_path == "/run/user/1000/docker.sock"
+    assert EngineAPI("tcp://127.0.0.1:2375")._tcp == ("127.0.0.1", 2375)
+    assert EngineAPI("tcp://localhost")._tcp == ("localhost", 2375)

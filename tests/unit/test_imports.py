@@ -1,8 +1,9 @@
 """Import rules, checked statically (lazy imports inside functions count too).
 
 import-linter holds the contracts in pyproject.toml: the contract (cycle.api) imports no IO
-library; the clients reach the emulator, docker-py, sqlite and boto3 only through the factory
-cycle.platform; the emulator never imports a client. The runtime twin of these checks (textual is
+library; the clients reach the emulator, sqlite and boto3 only through the factory
+cycle.platform; the emulator never imports a client; nothing imports docker-py or requests (cycle
+has its own engine client, emulator/engine/api.py). The runtime twin of these checks (textual is
 imported only by the TUI) is in test_tui.py.
 """
 
@@ -154,7 +155,7 @@ def test_the_emulator_implements_every_call_of_both_protocols_with_their_paramet
             assert offered[:len(wanted)] == wanted, f"{implementation.__name__}.{name}{offered} vs {wanted}"
 
 
-# What a read-only command must not import: the engine (docker-py and its requests stack), storage
+# What a read-only command must not import: the engine (its client; docker-py and requests, never used), storage
 # (boto3), the TUI, the job runner, the TOML writer. They cost ~200 ms of start-up (issue 14).
 HEAVY_PACKAGES = ("docker", "requests", "urllib3", "boto3", "botocore", "textual", "rich", "tomlkit")
 HEAVY_MODULES = ("emulator.job", "emulator.engine", "emulator.storage", "emulator.blobs", "emulator.artifacts",
@@ -194,8 +195,8 @@ def test_a_command_builds_only_its_own_group(tmp_path):
 def test_job_logs_tail_imports_neither_typer_nor_click_nor_docker_nor_the_contract(tmp_path):
     """`cycle job logs JOB --tail N` of an ended job takes the fast path (src/cycle/cli/fast.py): no
     typer (~60 ms of imports), no click, not the contract's models (cycle.api: the log is read
-    straight from state.db, emulator/store/direct.py), and like every read-only command no
-    docker-py or requests."""
+    straight from state.db, emulator/store/direct.py), and like every read-only command not the
+    engine's client."""
     from emulator.models import JobState, Stream
     from emulator.store import StateStore
 

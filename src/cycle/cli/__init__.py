@@ -25,8 +25,8 @@ def main() -> None:
 
 
 def skip_exit_collections() -> None:
-    """The interpreter's garbage collections at exit walk every object the imports made (docker-py,
-    requests, typer, watchdog: ~25 ms of a `cycle project test` here, ~5 ms of a `job list`), to
+    """The interpreter's garbage collections at exit walk every object the imports made (typer,
+    the emulator, watchdog, boto3 where storage is S3: ~25 ms of a `cycle project test` here, ~5 ms of a `job list`), to
     free memory the process is about to give back anyway. Freezing them (gc.freeze: moved to a
     generation no collection visits) skips that walk; objects still freed by reference counting
     are freed as before, and nothing of ours waits on a collection to finish its work: files are

@@ -1,4 +1,4 @@
-"""The `cycle` command group (typer). Heavy modules (docker-py, the emulator, rich) are imported
+"""The `cycle` command group (typer). Heavy modules (the engine client, the emulator, rich) are imported
 inside commands, so `cycle --help` and the read-only commands start fast (tests/unit/test_imports.py);
 `cycle.cli.main()` imports this module only when its fast path (cycle/cli/fast.py) does not apply."""
 
