@@ -136,16 +136,19 @@ class Builder:
             exit_code = self.runtime.wait(container)
             if exit_code != 0:
                 raise BuildFailed(exit_code, head + list(tail))
-            repository, _, version = tag.partition(":")
+            # a commit is one layer on its parent: one that must be flattened is committed untagged,
+            # so a flatten interrupted or failed leaves no tagged image a later run would take as a hit
+            depth = self.runtime.image_depth(parent.id) + 1
+            flatten = needs_flatten(depth, flatten_depth())
+            repository, _, version = ("", "", "") if flatten else tag.partition(":")
             image_id = self.runtime.commit(container, repository, version,
                                            [f"LABEL {LABEL_KEY}={key}", f"LABEL {LABEL_PROJECT}={manifest.name}"])
         finally:
             self.runtime.remove(container)
-        depth = self.runtime.image_depth(image_id)
-        if needs_flatten(depth, flatten_depth()):
+        if flatten:
             self.emit(f"build image has {depth} layers (limit {flatten_depth()}): flattening into one")
             image_id = self.runtime.squash(image_id, tag, {**self.labels, protocol.LABEL_KIND: "flatten"})
-            depth = self.runtime.image_depth(image_id)
+        depth = self.runtime.image_depth(image_id)
         self.store.add_build(Build(manifest.name, key, image_id, tag, parent.id, depth, now_ns(), inputs))
         self.emit(f"build image {tag} committed ({depth} layers)")
         return tag

@@ -43,6 +43,7 @@ class ImageFact:
     source: str
     present: bool
     labels: dict = field(default_factory=dict)
+    problem: str | None = None  # the engine cannot even look it up (a reference it cannot parse)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def image_kind(fact: ImageFact) -> str:
 
 def check_image(fact: ImageFact) -> Check:
     name = f"base image {fact.version}"
+    if fact.problem:
+        return Check(name, FAIL, fact.problem, f"map [ubuntu] {fact.version} to a valid image ({fact.source})")
     if not fact.present:
         return Check(name, FAIL, f"{fact.image} (from {fact.source}) is not in the engine",
                      "`cycle emulator base-image` (or `cycle emulator pull " + fact.version
@@ -265,9 +268,13 @@ def gather(home: Path) -> Facts:
 
 
 def _image_fact(api, choice) -> ImageFact:
+    from cycle.errors import BadInput
     from emulator.engine.docker import image_info
 
-    image = image_info(api, choice.image)
+    try:
+        image = image_info(api, choice.image)
+    except BadInput as error:
+        return ImageFact(choice.version, choice.image, choice.source, False, problem=error.message)
     if image is None:
         return ImageFact(choice.version, choice.image, choice.source, False)
     return ImageFact(choice.version, choice.image, choice.source, True, image.labels)

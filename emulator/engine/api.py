@@ -184,8 +184,10 @@ class EngineAPI:
 
     # The endpoints cycle uses, by name.
 
-    def ping(self) -> None:
-        self.call("GET", "/_ping")
+    def ping(self, timeout: float = 10.0) -> None:
+        """Whether the engine answers, within `timeout` seconds (not the 300 s a commit may take:
+        a listener that never answers must not hold a command for five minutes)."""
+        self.call("GET", "/_ping", timeout=min(timeout, self.timeout))
 
     def version(self) -> dict:
         return self.call("GET", "/version")
@@ -253,7 +255,8 @@ class EngineAPI:
         self.call("DELETE", f"/containers/{_quoted(container)}", {"force": "1"})
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
-        return self.call("POST", "/commit", {"container": container, "repo": repository, "tag": tag,
+        """The container as a new image, tagged repository:tag (untagged when both are empty)."""
+        return self.call("POST", "/commit", {"container": container, "repo": repository or None, "tag": tag or None,
                                              "changes": changes})["Id"]
 
     def logs(self, container: str) -> bytes:

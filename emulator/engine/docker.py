@@ -38,6 +38,11 @@ def connect() -> EngineAPI:
     except UnsupportedHost:
         raise  # its own paragraph: which DOCKER_HOST cycle can use
     except EngineError as error:
+        if os.environ.get("DOCKER_HOST"):
+            raise EngineUnavailable(
+                f"No Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']} ({_first_line(error)}). Start "
+                "the engine it names, or unset DOCKER_HOST to use the one on /var/run/docker.sock "
+                "(`cycle emulator engine start` starts that one).") from None
         raise EngineUnavailable(
             f"No Docker engine answers ({_first_line(error)}). Start one with `cycle emulator engine start` "
             "(as root it installs Debian's docker.io when needed and starts dockerd), or run ./scripts/setup.sh. "

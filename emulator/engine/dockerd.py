@@ -54,6 +54,10 @@ def ensure_engine(home: Path, say: Callable[[str], None], timeout: float = 60.0)
     """Make sure an engine answers; returns what was done, for the user."""
     if engine_answers():
         return "a Docker engine answers; using it as it is"
+    if os.environ.get("DOCKER_HOST"):  # a dockerd started here would not answer there
+        raise EngineUnavailable(
+            f"No Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']}. Start the engine it names, or "
+            "unset DOCKER_HOST to use (and, as root, let cycle start) the engine on /var/run/docker.sock.")
     if os.geteuid() != 0:
         raise EngineUnavailable(
             "No Docker engine answers and only root can start one. Run `sudo cycle emulator engine start`, "
@@ -61,7 +65,7 @@ def ensure_engine(home: Path, say: Callable[[str], None], timeout: float = 60.0)
         )
     if other_daemon_running():
         raise EngineUnavailable(
-            "A dockerd process runs but does not answer on DOCKER_HOST or /var/run/docker.sock. "
+            "A dockerd process runs but does not answer on /var/run/docker.sock. "
             "Wait for it to finish starting, or stop it; cycle will not start a second daemon."
         )
     if shutil.which("dockerd") is None:
@@ -105,11 +109,22 @@ NETWORK_MODES = ("none", "host")
 def check_network(api, requested: str) -> None:
     """Refuse `--network NAME` the engine has no network for, before any job exists: else the job
     would be created and end START_FAILED (or the build fail) for what is bad input. `auto`,
-    `none`, `host` and `container:<id>` need no network of that name."""
+    `none` and `host` need no network of that name; `container:<name>` needs that container."""
     from cycle.errors import BadInput
+    from emulator.engine.api import NotFound
 
-    if requested in (AUTO_NETWORK, *NETWORK_MODES) or requested.startswith("container:"):
+    if requested in (AUTO_NETWORK, *NETWORK_MODES):
         return
+    if requested.startswith("container:"):
+        name = requested.partition(":")[2]
+        try:
+            if name and "/" not in name:
+                api.container(name)
+                return
+        except NotFound:
+            pass
+        raise BadInput(f"--network {requested!r}: the Docker engine has no container {name!r} whose network to "
+                       "share. Name a running container (`docker ps`), or pass auto, none or host.")
     names = sorted({network["Name"] for network in api.networks()})
     if requested in names:
         return

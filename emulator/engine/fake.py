@@ -53,6 +53,7 @@ class FakeRuntime:
         self.images = dict(images or {})
         self.depths: dict[str, int] = {}  # image id -> layers (1 when not given)
         self.labels: dict[str, dict[str, str]] = {}  # image id -> labels (a commit's LABEL changes)
+        self.parents: dict[str, str] = {}  # a committed image's id -> the image its container ran
         self.squashed: list[tuple[str, str, dict[str, str]]] = []  # (image, tag, helper's labels) of every squash
         self.containers: dict[str, FakeContainer] = {}
         self.scripts: dict[tuple[str, ...], Script] = {}
@@ -149,13 +150,20 @@ class FakeRuntime:
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
         image_id = f"sha256:fake{len(self.commits) + 1}"
         self.commits.append((container, f"{repository}:{tag}", changes))
-        self.images[f"{repository}:{tag}"] = image_id
+        self.parents[image_id] = self.containers[container].spec.image
+        if repository:
+            self.images[f"{repository}:{tag}"] = image_id
         self.labels[image_id] = dict(change[len("LABEL "):].split("=", 1) for change in changes
                                      if change.startswith("LABEL "))
         return image_id
 
     def image_depth(self, ref: str) -> int:
-        return self.depths.get(self.images.get(ref, ref), 1)
+        """As the engine counts: a commit is one layer on its container's image (`depths` may say otherwise)."""
+        image_id = self.images.get(ref, ref)
+        if image_id in self.depths:
+            return self.depths[image_id]
+        parent = self.parents.get(image_id)
+        return 1 if parent is None else self.image_depth(parent) + 1
 
     def squash(self, ref: str, tag: str, labels: dict[str, str]) -> str:
         image_id = f"sha256:squashed{len(self.squashed) + 1}"

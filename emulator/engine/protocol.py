@@ -238,7 +238,7 @@ class ContainerRuntime(Protocol):
         with close_output."""
 
     def commit(self, container: str, repository: str, tag: str, changes: list[str]) -> str:
-        """Commit the container as repository:tag; the new image's id."""
+        """Commit the container as repository:tag (untagged when both are ""); the new image's id."""
 
     def image_depth(self, ref: str) -> int:
         """How many layers image `ref` has (its history's length)."""

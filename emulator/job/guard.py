@@ -16,8 +16,10 @@ def describe_error(error: BaseException) -> str:
     import cycle.errors
 
     ours = (Path(__file__).resolve().parents[1], Path(cycle.errors.__file__).resolve().parent)  # where a fix would go
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if any(Path(f.filename).resolve().is_relative_to(folder) for folder in ours)]
+    client = {Path(__file__).resolve().parents[1] / "engine" / name for name in ("api.py", "http1.py")}
+    frames = [f for f in traceback.extract_tb(error.__traceback__)  # the engine client's caller, not the client
+              if any(Path(f.filename).resolve().is_relative_to(folder) for folder in ours)
+              and Path(f.filename).resolve() not in client]
     where = f" (in {frames[-1].name}, {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     return f"{type(error).__name__}: {error}{where}"
 

@@ -56,3 +56,10 @@ def test_drill_takes_the_network_flag(project, home, docker_client):
     result = cli("drill", str(project.root), "--network", "none", "--moves", "1", "--at", "300", "--timeout", "60")
     assert "Traceback" not in result.output
     assert networks_of_containers(docker_client, home, since) == {"build": "none", "job": "none"}
+
+
+def test_sharing_the_network_of_a_container_that_does_not_exist_is_refused_before_any_job(project, home):
+    result = cli("project", "test", str(project.root), "--network", "container:no-such-container-here")
+    assert result.exit_code == 2, result.output
+    assert "no container 'no-such-container-here' whose network to share" in result.output
+    assert "Traceback" not in result.output and "job " not in result.output  # refused before any job existed

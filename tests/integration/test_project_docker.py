@@ -247,6 +247,14 @@ def test_an_engine_on_another_machine_is_refused_in_one_paragraph(project, monke
     assert f"DOCKER_HOST={host}" in run.output and "bind-mounts this machine's folders" in run.output
 
 
+def test_an_engine_that_does_not_answer_at_docker_host_is_named_with_the_fix(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    run = project.test()
+    assert run.exit_code == 1 and run.job is None, run.output
+    assert f"No Docker engine answers at DOCKER_HOST=unix://{tmp_path}/no-engine.sock" in run.output
+    assert "unset DOCKER_HOST" in run.output
+
+
 def test_flattening_keeps_the_chain_under_the_depth_limit(project, monkeypatch, docker_client):
     monkeypatch.setenv("CYCLE_FLATTEN_DEPTH", "3")
     project.manifest(env={"GREETING": "a b $HOME it's"})  # a space, a `$` and a quote survive the flatten
@@ -335,3 +343,23 @@ def test_a_build_that_runs_a_missing_command_says_so_and_how_to_fix_it(project):
     # the closing paragraph of `project test` is the explanation, after the job's summary
     closing = run.output.rstrip().split("\n\n")[-1]
     assert closing.startswith("build failed: build.sh exited with code 127. Cause: uv: command not found")
+
+
+def test_a_reader_of_stdout_that_leaves_does_not_end_the_job(project, home):
+    """`cycle project test | head -1`: the job goes on to its end, every line in its log (it ended
+    LOST when the broken pipe cut its run and its clean-up short)."""
+    from emulator.platform import EmulatorPlatform
+
+    project.write(".cycleswap/run.sh", "for i in $(seq 1 3000); do echo line $i; done; sleep 1; echo done\n")
+    run = subprocess.Popen([sys.executable, "-m", "cycle", "project", "test", str(project.root)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert run.stdout.readline() == b"line 1\n"
+    run.stdout.close()  # as `head -1` does
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err.decode()
+    assert b"the reader of stdout left: the job goes on" in err and b"Traceback" not in err
+    platform = EmulatorPlatform()
+    job = platform.jobs(limit=1)[0]
+    assert job.state is JobState.FINISHED
+    printed = [r.text for r in platform.logs(job.name) if r.stream is Stream.STDOUT]
+    assert printed == [f"line {i}" for i in range(1, 3001)] + ["done"]

@@ -83,19 +83,31 @@ def test_a_failing_build_sh_keeps_its_output_and_removes_the_container(setup):
 
 def test_a_commit_chain_at_the_depth_limit_is_squashed_into_one_layer(setup):
     engine, store, builder, said, manifest = setup
-    original_commit = engine.commit
-
-    def deep_commit(container, repository, tag, changes):
-        image_id = original_commit(container, repository, tag, changes)
-        engine.depths[image_id] = 4  # over CYCLE_FLATTEN_DEPTH=3
-        return image_id
-
-    engine.commit = deep_commit
-    built = builder.ensure(manifest, engine.image("cycle/base:busybox"))
+    base = engine.image("cycle/base:busybox")
+    engine.depths["sha256:base"] = 2  # its commits have 3 layers: CYCLE_FLATTEN_DEPTH=3
+    built = builder.ensure(manifest, base)
     ((squashed, tag, helper_labels),) = engine.squashed
     assert (squashed, tag) == ("sha256:fake1", built.image)  # the commit, squashed under the build's tag
+    assert engine.commits[0][1] == ":"  # committed untagged: the tag names only the flattened image
     assert helper_labels == {"cycleswap.emulator": "1", "cycleswap.kind": "flatten"}  # the sweep finds its helper
-    assert any("flattening into one" in line for line in said)
+    assert any("build image has 3 layers (limit 3): flattening into one" in line for line in said)
     (record,) = store.builds("cache-demo")
     assert record.image_id.startswith("sha256:squashed") and record.depth == 1
     assert engine.image(built.image).labels[LABEL_KEY] == built.key  # the squash keeps the key
+
+
+def test_a_flatten_cut_short_leaves_no_image_a_later_run_would_take_as_a_hit(setup):
+    engine, store, builder, _said, manifest = setup
+    base = engine.image("cycle/base:busybox")
+    engine.depths["sha256:base"] = 2
+
+    def interrupted(ref, tag, labels):
+        raise KeyboardInterrupt  # Ctrl-C while the image is exported and imported
+
+    engine.squash = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        builder.ensure(manifest, base)
+    assert list(store.builds("cache-demo")) == []
+    del engine.squash  # the engine's own again
+    again = builder.ensure(manifest, base)
+    assert not again.cache_hit and len(engine.squashed) == 1  # built again, not the unflattened image reused

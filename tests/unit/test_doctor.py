@@ -53,6 +53,13 @@ def test_base_images_say_whether_they_are_real():
     assert checks["base image 25.04"].status == FAIL and "cycle emulator base-image" in checks["base image 25.04"].fix
 
 
+def test_a_base_image_reference_the_engine_cannot_parse_fails_naming_its_setting():
+    problem = "`Bad:1` is not an image reference the Docker engine accepts (invalid reference format)"
+    checks = by_name(healthy(images=[ImageFact("24.04", "Bad:1", "$CYCLE_BASE_IMAGE", False, problem=problem)]))
+    assert checks["base image 24.04"] == Check("base image 24.04", FAIL, problem,
+                                               "map [ubuntu] 24.04 to a valid image ($CYCLE_BASE_IMAGE)")
+
+
 def test_build_network_probe_results():
     assert by_name(healthy(probe=None))["build network"].status == WARN
     failed = by_name(healthy(probe=Probe("img", "host", 1,

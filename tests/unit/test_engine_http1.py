@@ -172,3 +172,29 @@ def test_local_addresses_are_read_as_docker_reads_them():
     assert EngineAPI("unix:///run/user/1000/docker.sock")._unix_path == "/run/user/1000/docker.sock"
     assert EngineAPI("tcp://127.0.0.1:2375")._tcp == ("127.0.0.1", 2375)
     assert EngineAPI("tcp://localhost")._tcp == ("localhost", 2375)
+
+
+def test_a_listener_that_never_answers_is_given_up_on_at_the_ping_s_timeout():
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        api = EngineAPI(f"tcp://127.0.0.1:{listener.getsockname()[1]}")  # 300 s for other requests
+        started = time.monotonic()
+        with pytest.raises(Unreachable, match="did not answer"):
+            api.ping(timeout=0.3)
+        assert time.monotonic() - started < 5
+
+
+def test_a_job_s_engine_error_names_where_cycle_called_the_engine_not_the_client():
+    from emulator.engine.docker import create_container_id
+    from emulator.engine.protocol import ContainerSpec
+    from emulator.job.guard import describe_error
+
+    refusal = b'{"message":"Minimum memory limit allowed is 6MB"}'
+    api = PairedAPI(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % len(refusal) + refusal)
+    with pytest.raises(EngineError) as error:
+        create_container_id(api, ContainerSpec(image="x", command=["true"], labels={}, mem_limit=1000))
+    described = describe_error(error.value)
+    assert described.startswith("EngineError: Minimum memory limit allowed is 6MB (in create_container_id, docker.py:")

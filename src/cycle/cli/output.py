@@ -3,6 +3,7 @@ events to stderr marked [system] (dim italics on a terminal), so a pipe gets the
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, as in cycle.platform
@@ -50,7 +51,11 @@ class LiveSink:
     A line not yet ended by a newline (a progress bar redrawn with `\\r`) is shown as its pieces
     come (`piece`), as `docker run` shows it; when the whole line comes, only the rest of it is
     written, so nothing shows twice. A system event starts a new line first when a piece is showing
-    on stderr (or on stdout sharing stderr's terminal)."""
+    on stderr (or on stdout sharing stderr's terminal).
+
+    The reader of stdout or stderr may leave (`| head -2`, or `| tee` killed by the same Ctrl-C):
+    the job must not die of it (it would end LOST, its clean-up cut short), so that stream then
+    writes to /dev/null (`_reader_left`) and the job goes on, its output kept in its log."""
 
     def __init__(self, hold_back=None) -> None:
         self.hold_back = hold_back or (lambda text: False)
@@ -80,8 +85,7 @@ class LiveSink:
             return
         self.flush()
         self._start_system_line()
-        sys.stderr.write(f"{self.system_style[0]}[system] {text}{self.system_style[1]}\n")
-        sys.stderr.flush()
+        self._write(sys.stderr, f"{self.system_style[0]}[system] {text}{self.system_style[1]}\n")
 
     def piece(self, stream, text: str) -> None:
         """Part of a stdout or stderr line not yet ended by a newline: written as it is, at once."""
@@ -91,8 +95,7 @@ class LiveSink:
         # noted before it is written: an interrupt after the write must not show it again later
         self._shown.setdefault(stream, []).append(text)  # joined once, when its line comes whole
         self._mid_line.add(out)
-        out.write(text)
-        out.flush()
+        self._write(out, text)
 
     def _rest_of_line(self, stream, out, text: str) -> str | None:
         """What of the whole line `text` its pieces did not show yet (the line itself when the
@@ -111,14 +114,13 @@ class LiveSink:
         if not self._one_screen:
             return
         for other in [stream for stream in self._mid_line if stream is not out]:
-            other.write("\n")
-            other.flush()
+            self._write(other, "\n")
             self._mid_line.discard(other)
 
     def _start_system_line(self) -> None:
         """A new line on stderr's screen when a piece left it mid-line, so the event is not glued to it."""
         if sys.stderr in self._mid_line or (sys.stdout in self._mid_line and self._one_screen):
-            sys.stderr.write("\n")
+            self._write(sys.stderr, "\n")
             if self._one_screen:
                 self._mid_line.clear()
             else:
@@ -127,10 +129,30 @@ class LiveSink:
     def flush(self) -> None:
         if self._waiting:
             self._waiting.append("")
-            self._waiting_on.write("\n".join(self._waiting))
-            self._waiting_on.flush()
+            self._write(self._waiting_on, "\n".join(self._waiting))
             self._waiting.clear()
             self._mid_line.discard(self._waiting_on)
+
+    def _write(self, out, text: str) -> None:
+        try:
+            out.write(text)
+            out.flush()
+        except BrokenPipeError:
+            self._reader_left(out)
+
+    def _reader_left(self, out) -> None:
+        """`out`'s reader is gone: it writes to /dev/null from now on (what it held is dropped), and
+        stderr, if someone still reads it, says so once."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+        try:
+            out.flush()  # the text that could not be written goes to /dev/null now
+        except OSError:
+            pass
+        if out is sys.stdout:
+            self._write(sys.stderr, f"{self.system_style[0]}[system] the reader of stdout left: the job goes on, "
+                                    f"its output kept in its log{self.system_style[1]}\n")
 
 
 def _same_screen() -> bool:
