@@ -138,21 +138,19 @@ class Response:
         return data
 
     def _readline(self) -> bytes:
-        while (end := self._buffer.find(b"\r\n")) < 0:
-            if len(self._buffer) > MAX_HEAD or not self._fill():
-                raise ProtocolError("the engine's answer ended inside a line")
-        line = bytes(self._buffer[:end])
-        del self._buffer[:end + 2]
-        return line
+        return self._read_until(b"\r\n", "the engine's answer ended inside a line")
 
     def _read_head(self) -> bytes:
-        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
-            if len(self._buffer) > MAX_HEAD or not self._fill():
-                raise ProtocolError("the engine closed the connection before answering")
-        head = bytes(self._buffer[:end])
-        del self._buffer[:end + 4]
-        return head
+        return self._read_until(b"\r\n\r\n", "the engine closed the connection before answering")
 
+    def _read_until(self, separator: bytes, cut_short: str) -> bytes:
+        """The bytes up to `separator` (dropped); ProtocolError (`cut_short`) at EOF or past MAX_HEAD."""
+        while (end := self._buffer.find(separator)) < 0:
+            if len(self._buffer) > MAX_HEAD or not self._fill():
+                raise ProtocolError(cut_short)
+        data = bytes(self._buffer[:end])
+        del self._buffer[:end + len(separator)]
+        return data
 
 def _number(text: str, base: int) -> int:
     """A length in the answer's head or a chunk's size line; ProtocolError when it is not one."""
