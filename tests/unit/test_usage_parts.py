@@ -54,6 +54,20 @@ def test_usage_text_prints_sizes_as_people_read_them(tmp_path):
     assert "1572864" not in text
 
 
+def test_build_images_without_an_engine_are_the_builds_recorded_not_a_count_of_images(tmp_path):
+    def build_images_line(images: dict) -> str:
+        report = empty_report(tmp_path, quota=1024)
+        report["on_disk_total"] = 4096  # a home where jobs ran (an empty one stops before the images)
+        report["build_images"] = images
+        return next(line for line in usage_lines(report) if line.startswith("build images:"))
+
+    unknown = {"counted": False, "images": 19, "bytes": 0, "note": "not counted: no engine answers"}
+    assert build_images_line(unknown) == ("build images: 19 build(s) recorded, how many still in the engine and "
+                                          "their size unknown (not counted: no engine answers)")
+    counted = {"counted": True, "images": 9, "bytes": 2048, "note": "in the Docker engine"}
+    assert build_images_line(counted) == "build images: 9, 2.0 KiB of their own layers (in the Docker engine)"
+
+
 def test_a_machine_running_a_job_says_so_by_the_jobs_name():
     assert Machine("local-0", "available", None, 17, 3, "proj-17").activity == "running proj-17"
     assert Machine("local-0", "offline", None, 17, 3, "proj-17").activity == "offline, running proj-17"

@@ -54,7 +54,7 @@ class BuildImagesUsage(TypedDict):
     """The home's build images in the Docker engine (outside the home): their own layers' bytes."""
 
     counted: bool  # False: no engine answered, so images and bytes are not known
-    images: int
+    images: int  # the images in the engine; when not counted, the builds recorded (some images may be gone)
     bytes: int
     note: str
 

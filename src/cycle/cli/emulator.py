@@ -235,8 +235,12 @@ def usage_lines(report) -> list[str]:
                      "their records remain")
     images = report["build_images"]
     if images["images"]:
-        figure = f"{size(images['bytes'])} of their own layers" if images["counted"] else "size unknown"
-        lines.append(f"build images: {images['images']}, {figure} ({images['note']})")
+        if images["counted"]:
+            lines.append(f"build images: {images['images']}, {size(images['bytes'])} of their own layers "
+                         f"({images['note']})")
+        else:  # without an engine, the recorded builds: some of their images may be gone from it
+            lines.append(f"build images: {images['images']} build(s) recorded, how many still in the engine and "
+                         f"their size unknown ({images['note']})")
     return lines
 
 
