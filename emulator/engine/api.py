@@ -115,24 +115,41 @@ class EngineAPI:
                  for key, value in params.items() if value is not None]
         return f"{path}?{urlencode(query, doseq=True)}"
 
+    def _open(self, method: str, path: str, params: dict[str, Any] | None, headers: dict[str, str] | None,
+              body: Any, timeout: float | None) -> tuple[socket.socket, http1.Response]:
+        """A connection with the engine's answer's head read: EngineError for an error status (a
+        redirect is no answer either), Unreachable when no engine answers. The socket is closed on
+        any failure; the caller closes it after."""
+        try:
+            sock = self._connect(timeout)
+        except OSError as error:  # refused, no socket, no permission, timed out
+            raise Unreachable(f"no Docker engine answers at {self.host} ({error})") from None
+        try:
+            response = http1.request(sock, method, self.url(path, params), headers, body)
+            if response.status >= 300 and response.status != 304:
+                raise _error(response.status, response.read())
+        except BaseException as error:
+            sock.close()
+            if isinstance(error, TimeoutError | ConnectionError):  # timed out, reset, not an answer (ProtocolError)
+                raise self._no_answer(error) from None
+            raise
+        return sock, response
+
+    def _no_answer(self, error: OSError) -> Unreachable:
+        return Unreachable(f"the Docker engine at {self.host} did not answer ({error})")
+
     @contextmanager
     def stream(self, method: str, path: str, params: dict[str, Any] | None = None, *, body: Any = None,
                headers: dict[str, str] | None = None, timeout: float | None | str = "default"
                ) -> Iterator[http1.Response]:
         """The engine's response, open for reading (a log, an export, a pull's progress); EngineError
-        for an error status, Unreachable when no engine answers."""
+        for an error status, Unreachable when no engine answers (also while its body is read)."""
+        sock, response = self._open(method, path, params, headers, body,
+                                    self.timeout if timeout == "default" else timeout)  # type: ignore[arg-type]
         try:
-            sock = self._connect(self.timeout if timeout == "default" else timeout)  # type: ignore[arg-type]
-        except OSError as error:  # refused, no socket, no permission, timed out
-            raise Unreachable(f"no Docker engine answers at {self.host} ({error})") from None
-        try:
-            try:
-                response = http1.request(sock, method, self.url(path, params), headers, body)
-                if response.status >= 300 and response.status != 304:  # a redirect is no answer either
-                    raise _error(response.status, response.read())
-                yield response
-            except (TimeoutError, ConnectionError) as error:  # timed out, reset, not an answer (ProtocolError)
-                raise Unreachable(f"the Docker engine at {self.host} did not answer ({error})") from None
+            yield response
+        except (TimeoutError, ConnectionError) as error:
+            raise self._no_answer(error) from None
         finally:
             sock.close()
 
@@ -164,21 +181,8 @@ class EngineAPI:
     def hijack(self, path: str, params: dict[str, Any]) -> tuple[socket.socket, bytes]:
         """POST `path` upgraded to a raw stream (the attach endpoint): the socket, with no timeout (a
         job may print nothing for hours), and the bytes that came after the answer's headers."""
-        try:
-            sock = self._connect(self.timeout)
-        except OSError as error:
-            raise Unreachable(f"no Docker engine answers at {self.host} ({error})") from None
-        try:
-            response = http1.request(sock, "POST", self.url(path, params), {"Connection": "Upgrade",
-                                                                             "Upgrade": "tcp"})
-            if response.status >= 300:
-                raise _error(response.status, response.read())
-        except (TimeoutError, ConnectionError) as error:  # as stream() says it
-            sock.close()
-            raise Unreachable(f"the Docker engine at {self.host} did not answer ({error})") from None
-        except BaseException:
-            sock.close()
-            raise
+        sock, response = self._open("POST", path, params, {"Connection": "Upgrade", "Upgrade": "tcp"}, None,
+                                    self.timeout)
         sock.settimeout(None)
         return sock, response.leftover()
 
