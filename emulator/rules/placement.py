@@ -43,14 +43,13 @@ def move_refusal(job: str, current: str | None, target: str | None, machines: Se
         return f"--to {target!r} is not a machine. Machines: {', '.join(by_name)} (`cycle emulator machines`)."
     if target is not None and target == current:
         return f"job {job} already runs on {target}; pick another machine."
-    others = [m for m in machines if m.name != current]
-    reasons = {m.name: why_unusable(m, holders.get(m.name)) for m in others}
+    reasons = _reasons(machines, holders, exclude=current)
     free = [name for name, reason in reasons.items() if reason is None]
     kept = f"Nothing was stopped: the job keeps running on {current}."
     if target is None:
         if free:
             return None
-        why = "; ".join(reason for reason in reasons.values() if reason) or "there is none"
+        why = _joined(reasons) or "there is none"
         return (f"job {job} cannot move: no other machine is free ({why}). {kept} Ask again once one is free "
                 "(`cycle emulator machines` shows them).")
     if reasons[target] is None:
@@ -65,5 +64,13 @@ def move_refusal(job: str, current: str | None, target: str | None, machines: Se
 
 def waiting_reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None) -> str:
     """Why each machine cannot take a waiting job, '; '-joined (the one it leaves left out)."""
-    reasons = (why_unusable(m, holders.get(m.name)) for m in machines if m.name != exclude)
-    return "; ".join(reason for reason in reasons if reason)
+    return _joined(_reasons(machines, holders, exclude))
+
+
+def _reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None) -> dict[str, str | None]:
+    """Each machine but `exclude` by name -> why_unusable (None: free)."""
+    return {m.name: why_unusable(m, holders.get(m.name)) for m in machines if m.name != exclude}
+
+
+def _joined(reasons: Mapping[str, str | None]) -> str:
+    return "; ".join(reason for reason in reasons.values() if reason)
