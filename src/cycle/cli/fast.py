@@ -139,6 +139,11 @@ def quiet_closed_stdout() -> None:
     """The reader of our stdout left (`cycle job list | head -1`): that is what it asked for, so
     exit 0 quietly like gh and docker, with stdout pointed at /dev/null so the interpreter's last
     flush at exit does not fail again (Python's documented recipe for SIGPIPE)."""
+    point_at_devnull(sys.stdout)
+
+
+def point_at_devnull(stream) -> None:
+    """`stream` (stdout or stderr, whose reader left) writes to /dev/null from now on."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, stream.fileno())
     os.close(devnull)

@@ -3,7 +3,6 @@ events to stderr marked [system] (dim italics on a terminal), so a pipe gets the
 
 from __future__ import annotations
 
-import os
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, as in cycle.platform
@@ -143,9 +142,9 @@ class LiveSink:
     def _reader_left(self, out) -> None:
         """`out`'s reader is gone: it writes to /dev/null from now on (what it held is dropped), and
         stderr, if someone still reads it, says so once."""
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
-        os.close(devnull)
+        from cycle.cli.fast import point_at_devnull
+
+        point_at_devnull(out)
         try:
             out.flush()  # the text that could not be written goes to /dev/null now
         except OSError:
