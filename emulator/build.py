@@ -148,7 +148,7 @@ class Builder:
         if flatten:
             self.emit(f"build image has {depth} layers (limit {flatten_depth()}): flattening into one")
             image_id = self.runtime.squash(image_id, tag, {**self.labels, protocol.LABEL_KIND: "flatten"})
-        depth = self.runtime.image_depth(image_id)
+            depth = self.runtime.image_depth(image_id)
         self.store.add_build(Build(manifest.name, key, image_id, tag, parent.id, depth, now_ns(), inputs))
         self.emit(f"build image {tag} committed ({depth} layers)")
         return tag
