@@ -161,10 +161,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def snapshot_file(path: Path, into: Path) -> tuple[Path, str, int]:
+def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], int] | None = None
+                  ) -> tuple[Path, str, int]:
     """A private copy of `path` in `into`, hashed: (copy, sha256, size).
 
-    One descriptor, opened without following a link, serves both passes: a read pass for the
+    One descriptor, opened without following a link (or by `opener`, which returns a descriptor
+    for reading: an artifact's is checked to be a regular file in its job's /artifacts), serves
+    both passes: a read pass for the
     sha256 and an in-kernel copy (copy_file_range, positioned, so it never moves the read pass's
     offset). For a large file the two run at once on two threads (both release the GIL), so the
     copy costs about max(hash, copy) instead of their sum; the caller's before/after signature
@@ -173,13 +176,15 @@ def snapshot_file(path: Path, into: Path) -> tuple[Path, str, int]:
 
     fd, name = tempfile.mkstemp(prefix="snap-", dir=into)
     try:
-        with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as src, os.fdopen(fd, "wb") as out:
-            size = os.fstat(src.fileno()).st_size
-            if size < PARALLEL_COPY:
-                sha256, hashed = _hash_stream(src)
-                _copy_range(src.fileno(), out.fileno(), hashed)
-            else:
-                sha256, hashed = _hash_while_copying(src, out.fileno())
+        with os.fdopen(fd, "wb") as out:
+            source_fd = opener(path) if opener else os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(source_fd, "rb") as src:
+                size = os.fstat(src.fileno()).st_size
+                if size < PARALLEL_COPY:
+                    sha256, hashed = _hash_stream(src)
+                    _copy_range(src.fileno(), out.fileno(), hashed)
+                else:
+                    sha256, hashed = _hash_while_copying(src, out.fileno())
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise

@@ -46,6 +46,27 @@ def file_path(display: str) -> str:
     except ValueError:  # BadInput: not a form `shown` makes
         return display
 
+def open_inside(path: str | Path, inside: str) -> tuple[int, os.stat_result]:
+    """A descriptor for reading the regular file at `path` and its fstat, checked on the descriptor
+    itself: a regular file (opened without blocking, so a FIFO or a device swapped in for the file
+    cannot hang the reader, and without following a link at its end) under `inside` (the real
+    /artifacts folder, ending in "/"). O_NOFOLLOW guards only the last part of a path: a folder on
+    the way swapped for a link to a host folder is caught here, by where the kernel opened. The
+    caller's signature checks around the read cannot see that swap if it is undone in between.
+    OSError otherwise (the caller watches the file again, as for a file that changed)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not statmod.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file any more", os.fspath(path))
+        if not os.readlink(f"/proc/self/fd/{fd}").startswith(inside):
+            raise OSError(errno.EXDEV, "reached through a link out of /artifacts", os.fspath(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
 def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
     """`path` opened for reading without following a link, or None when it is not (any more) the
     regular file that was judged: a link at open time (O_NOFOLLOW refuses it), not a regular
@@ -53,7 +74,7 @@ def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
     open descriptor itself, so a folder swapped for a link on the way is caught too)."""
     try:
         judged = os.lstat(path)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block
     except OSError:  # ELOOP: a link now; ENOENT: gone
         return None
     handle = os.fdopen(fd, "rb")

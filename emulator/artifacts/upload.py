@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
-from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_unfollowed, shown
+from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_inside, open_unfollowed, shown
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.watch import TICK
 from emulator.blobs import CHUNK, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
@@ -31,16 +31,17 @@ RECORD_BATCH = 64
 RECORD_SECONDS = 0.25
 
 
-def read_small(source: str | Path) -> tuple[bytes, str, int]:
-    """A small file's snapshot in memory: its bytes (opened without following a link), their sha256
-    and length. Read once; what is stored is exactly what was hashed. Asking for one byte more
+def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int]:
+    """A small file's snapshot in memory: its bytes (opened by files.open_inside: a regular file
+    under `inside`, the real /artifacts), their sha256 and length. Read once; what is stored is
+    exactly what was hashed. Asking for one byte more
     than fstat's size, a read that returns exactly that size was short: the file ended there (a
     regular file's reads are short only at its end), so no second read is needed to see the end.
     A file that grows or shrinks meanwhile is read to its end, and the caller's signature check
     after the read rejects it either way."""
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd, info = open_inside(source, inside)
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         chunks, want = [], size + 1  # one read for a file that does not grow meanwhile
         while chunk := os.read(fd, want):
             chunks.append(chunk)
@@ -191,7 +192,8 @@ class Uploading:
         if how == IN_PLACE:
             prepared = self._open_in_place(item, source)
         else:
-            prepared = self._snapshot(item, source, read_small if how == IN_MEMORY else self._snapshot_to_file, seen)
+            take = self._read_small if how == IN_MEMORY else self._snapshot_to_file
+            prepared = self._snapshot(item, source, take, seen)
         if prepared is None:
             return
         taken, sha256, size, signature = prepared
@@ -315,8 +317,14 @@ class Uploading:
             return None
         return handle, None, before[0], before
 
+    def _read_small(self, source: str | Path) -> tuple[bytes, str, int]:
+        return read_small(source, self._real_prefix)
+
     def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int]:
-        return snapshot_file(source, self.store.snapshot_dir)
+        return snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside)
+
+    def _open_inside(self, source: str | Path) -> int:
+        return open_inside(source, self._real_prefix)[0]
 
     def _snapshot(self, item: Stable, source: str | Path, take: Callable[[Path], tuple],
                   seen: Signature | None = None) -> tuple | None:
