@@ -21,6 +21,7 @@ BACKLOG_SECONDS = 1.0
 """How often the shipper records how many printed lines (stdout and stderr: the system events the
 agent adds are not the job's) wait for the next shipment (one small UPDATE, only when the number
 changed): `cycle job logs` of a running job says why its log lags."""
+CLOSE_ATTEMPTS = 5  # tries of the last shipment at the job's end, a second apart
 Record = tuple[int, Stream, str]
 Piece = tuple[Stream, str]  # text of a stdout or stderr line not yet whole, for the live echo only
 
@@ -71,19 +72,33 @@ class LogShipper:
         self._flush_sink()
 
     def _loop(self) -> None:
+        """Ship on the cadence. A shipment that fails (the database busy past its timeout, a full
+        disk) keeps its lines (ship) and is tried again a second later, and the thread goes on:
+        a dead shipper would hold every later line until the job's end."""
         next_ship = time.monotonic() + self.cadence
         while not self._stop.wait(max(0.0, min(BACKLOG_SECONDS, next_ship - time.monotonic()))):
             if time.monotonic() >= next_ship:
-                self.ship()
-                next_ship = time.monotonic() + self.cadence
+                try:
+                    self.ship()
+                    next_ship = time.monotonic() + self.cadence
+                except Exception:  # noqa: BLE001 - see above; close() ships them or says why not
+                    next_ship = time.monotonic() + BACKLOG_SECONDS
             else:
                 self._record_backlog()
 
     def ship(self) -> None:
+        """Append the kept lines to the job's log. When that fails, they go back in front of any
+        kept since, in order, and the error is raised: a line leaves the buffer only once stored."""
         with self._lock:
-            batch, self._buffer, self._printed = self._buffer, [], 0
+            batch, printed, self._buffer, self._printed = self._buffer, self._printed, [], 0
         if batch:
-            self.store.append_logs(self.job_id, batch)
+            try:
+                self.store.append_logs(self.job_id, batch)
+            except BaseException:
+                with self._lock:
+                    self._buffer[:0] = batch
+                    self._printed += printed
+                raise
         self._record_backlog()
 
     def _record_backlog(self) -> None:
@@ -102,7 +117,15 @@ class LogShipper:
         self._recorded_backlog = waiting
 
     def close(self) -> None:
-        """Ship what is left; called when the job ends (or moves, or is cancelled)."""
+        """Ship what is left; called when the job ends (or moves, or is cancelled). A shipment that
+        fails is tried again (CLOSE_ATTEMPTS, a second apart) before its error is raised."""
         self._stop.set()
         self._thread.join(timeout=5)
-        self.ship()
+        for attempt in range(CLOSE_ATTEMPTS):
+            try:
+                self.ship()
+                return
+            except Exception:
+                if attempt + 1 == CLOSE_ATTEMPTS:
+                    raise
+                time.sleep(BACKLOG_SECONDS)

@@ -62,6 +62,7 @@ class ArtifactPipeline(Watching, Uploading):
         self._warned = False
         self._recorded_queue: set[str] = set()  # the queued set as on_queue last heard it
         self._recorded_warning = False
+        self._queue_record_failing = False  # the last record of the queue failed (_try_record_queue)
         self._next_queue_record = 0.0
         self._consecutive_failures = 0
         self._uploader_gone = False
@@ -145,7 +146,21 @@ class ArtifactPipeline(Watching, Uploading):
             thread.join(timeout=60)
         self._record_batch()  # what the uploader stored last (or before it stopped, or is stuck after) is recorded
         with self._lock:
-            self._record_queue(set())  # stopped: nothing more is uploaded from this machine
+            self._try_record_queue(set())  # stopped: nothing more is uploaded from this machine
+
+    def _try_record_queue(self, queued: set[str]) -> None:
+        """_record_queue, where a failure (the database busy past its timeout, a full disk) costs
+        only the record's freshness: it is one system event per run of failures, tried again at
+        the next report, and neither the watcher's thread nor the job's end stops for it."""
+        try:
+            self._record_queue(queued)
+        except Exception as error:  # noqa: BLE001 - see above
+            if not self._queue_record_failing:
+                self.on_event(f"the upload queue could not be recorded for `cycle job status` ({type(error).__name__}: "
+                              f"{error}); uploads go on, and it is tried again")
+            self._queue_record_failing = True
+        else:
+            self._queue_record_failing = False
 
     def _report_queue(self, now: float) -> None:
         """Tell the job's record what is queued now (rules.upload_queue.queued_paths), at most every
@@ -154,14 +169,14 @@ class ArtifactPipeline(Watching, Uploading):
             return
         self._next_queue_record = now + QUEUE_RECORD_SECONDS
         unrecorded = [path for path, _artifact in list(self._unrecorded)]  # stored, their record not yet written
-        self._record_queue(queued_paths(self.tracker.paths(), [*self.queue.paths(), *unrecorded], self._in_flight))
+        self._try_record_queue(queued_paths(self.tracker.paths(), [*self.queue.paths(), *unrecorded], self._in_flight))
 
     def _record_queue(self, queued: set[str]) -> None:
         """Only what changed (names as shown) goes to `on_queue`, and only when something did."""
         change = queue_change(self._recorded_queue, queued)
         if change is None and self._warned == self._recorded_warning:
             return
-        self._recorded_queue, self._recorded_warning = queued, self._warned
         change = change or QueueChange(frozenset(), frozenset(), len(queued))
         self.on_queue(QueueChange(frozenset(map(shown, change.added)), frozenset(map(shown, change.removed)),
                                   change.length), self._warned)
+        self._recorded_queue, self._recorded_warning = queued, self._warned  # once recorded: a failure is retried

@@ -101,3 +101,89 @@ def test_a_file_swapped_for_a_fifo_before_its_open_never_hangs_the_job_end(tmp_p
         if not ended.is_set():  # unblock the uploader so the test process can end
             os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
     assert swapped
+
+
+class FlakyLogStore:
+    """append_logs fails `failures` times first (sqlite busy past its timeout, a full disk)."""
+
+    def __init__(self, failures: int) -> None:
+        self.lines: list[str] = []
+        self.failures = failures
+
+    def append_logs(self, job_id, records):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database is locked")
+        self.lines += [text for _ts, _stream, text in records]
+
+    def record_log_backlog(self, job_id, waiting):
+        pass
+
+
+def test_a_log_shipment_that_fails_keeps_its_lines_and_the_shipper_goes_on():
+    """ship() took the buffer before append_logs: when that raised, the batch was gone, and the
+    shipper's thread died with it (no later line shipped until the job's end)."""
+    import time
+
+    from emulator.logship import LogShipper
+    from emulator.models import Stream
+
+    store = FlakyLogStore(failures=1)
+    shipper = LogShipper(store, 1, sink=lambda *record: None, cadence=0.05)
+    shipper.keep([(time.time_ns(), Stream.STDOUT, "line 1")])
+    deadline = time.monotonic() + 10
+    while store.failures and time.monotonic() < deadline:  # a shipment ran, and failed
+        time.sleep(0.01)
+    shipper.keep([(time.time_ns(), Stream.STDOUT, "line 2")])
+    while store.lines != ["line 1", "line 2"] and time.monotonic() < deadline:  # shipped by the thread, not close()
+        time.sleep(0.05)
+    assert store.lines == ["line 1", "line 2"]
+    shipper.close()
+
+
+def test_the_last_shipment_at_the_job_end_is_tried_again_before_it_fails():
+    import time
+
+    from emulator.logship import LogShipper
+    from emulator.models import Stream
+
+    store = FlakyLogStore(failures=2)
+    shipper = LogShipper(store, 1, sink=lambda *record: None, cadence=600)
+    shipper.keep([(time.time_ns(), Stream.STDOUT, "the last line")])
+    shipper.close()
+    assert store.lines == ["the last line"]
+
+
+def test_a_queue_record_that_fails_neither_stops_the_watcher_nor_fails_the_job(tmp_path):
+    """The ticker records the queued files for `cycle job status`; when that write raised, the
+    watcher's thread stopped: nothing more was queued until the job's end, which ended FAILED."""
+    import time
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    stored: list[Artifact] = []
+    events: list[str] = []
+    failures = [1]
+
+    def on_queue(change, warning):
+        if failures[0]:
+            failures[0] -= 1
+            raise RuntimeError("database is locked")
+
+    # a window longer than the record's period (QUEUE_RECORD_SECONDS): each file is recorded queued
+    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", events.append, stored.extend,
+                                PipelineSettings(stability=0.6), on_queue=on_queue)
+    pipeline.start()
+    (root / "first.txt").write_text("one")
+    deadline = time.monotonic() + 10
+    while failures[0] and time.monotonic() < deadline:  # the record of first.txt queued failed
+        time.sleep(0.02)
+    assert not failures[0]
+    (root / "second.txt").write_text("two")
+    deadline = time.monotonic() + 10
+    while len(stored) < 2 and time.monotonic() < deadline:  # stored while the job runs: the ticker queued it
+        time.sleep(0.02)
+    assert sorted(a.path for a in stored) == ["first.txt", "second.txt"], events
+    report = pipeline.finish()
+    assert report.failure is None
+    assert sum("upload queue could not be recorded" in event for event in events) == 1
