@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cycle.api.keys import artifact_relative
+from cycle.api.tree import newest_tree
 from cycle.errors import CycleError
 from emulator.blobs import ObjectMissing, StorageError, StoredObject
 from emulator.engine.protocol import short_id
@@ -137,7 +138,12 @@ class RecoveryStrategy:
         delays = backoff_delays(max(1, ctx.settings.restore_attempts), ctx.settings.restore_backoff_seconds)
         stores = StoreCache(ctx.home, ctx.blobs)
         restored = {}
-        for artifact in ctx.store.artifacts(ctx.job.id):
+        artifacts, superseded = newest_tree(ctx.store.artifacts(ctx.job.id))
+        if superseded:
+            named = ", ".join(a.path for a in superseded[:5]) + (" …" if len(superseded) > 5 else "")
+            ctx.event(f"restore: {len(superseded)} stored file(s) not restored, a newer file or folder of the same "
+                      f"name replaced them on the job's disk: {named}")
+        for artifact in artifacts:
             path = Path(os.fsdecode(os.path.join(os.fsencode(folder), artifact_relative(ctx.job.name, artifact.key))))
             path.parent.mkdir(parents=True, exist_ok=True)
             self._download(stores, artifact, path, target, delays)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cycle.api import Artifact, Job, LogRecord, Platform
 from cycle.api.keys import artifact_relative, check_job_name, is_inside
+from cycle.api.tree import newest_tree
 from cycle.errors import BadInput, CycleError
 from cycle.logline import log_line
 
@@ -138,6 +139,7 @@ class SyncResult:
     downloaded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)  # a newer file or folder of the same name replaced them
     bytes: int = 0
     archived: bool = False  # the job's artifacts were deleted (`cycle job archive`): nothing to download
 
@@ -200,7 +202,9 @@ def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callabl
     result = SyncResult(archived=job.archived)
     if job.archived:
         return result
-    wanted = changed_artifacts(platform.artifacts(job.name), folder, job.name, result, known)
+    artifacts, superseded = newest_tree(platform.artifacts(job.name))
+    result.superseded = [artifact.path for artifact in superseded]
+    wanted = changed_artifacts(artifacts, folder, job.name, result, known)
     if on_start:
         on_start(sum(a.size for a, _ in wanted))
     download_wanted(platform, wanted, folder, result, progress=progress, known=known)

@@ -187,3 +187,48 @@ def test_a_queue_record_that_fails_neither_stops_the_watcher_nor_fails_the_job(t
     report = pipeline.finish()
     assert report.failure is None
     assert sum("upload queue could not be recorded" in event for event in events) == 1
+
+
+def stored(path: str, uploaded_ns: int) -> Artifact:
+    return Artifact(path=path, key=f"jobs/job-1/artifacts/{path}", size=1, sha256="0" * 64, mtime_ns=0,
+                    uploaded_ns=uploaded_ns)
+
+
+def test_the_newest_tree_keeps_the_newer_of_a_file_and_a_folder_of_the_same_name():
+    from cycle.api.tree import newest_tree
+
+    became_folder = [stored("ckpt", 1), stored("ckpt/step-1", 2), stored("ckpt/step-2", 3), stored("notes", 4)]
+    kept, superseded = newest_tree(became_folder)
+    assert [a.path for a in kept] == ["ckpt/step-1", "ckpt/step-2", "notes"]
+    assert [a.path for a in superseded] == ["ckpt"]
+    became_file = [stored("run/a/x", 1), stored("run/b", 2), stored("run", 3), stored("runs", 4)]
+    kept, superseded = newest_tree(became_file)
+    assert [a.path for a in kept] == ["run", "runs"]  # "runs" is no folder of "run"
+    assert [a.path for a in superseded] == ["run/a/x", "run/b"]
+    deep = [stored("a/b/c", 2), stored("a/b", 1)]  # the file a/b, then the folder a/b/ over it
+    assert [a.path for a in newest_tree(deep)[0]] == ["a/b/c"]
+
+
+def test_a_moved_job_whose_file_became_a_folder_is_restored_as_its_newest_tree(tmp_path):
+    """Storage keeps a deleted file (the spec), so a job that replaced the file `ckpt` by a folder
+    `ckpt/` has records for both; the restore wrote them in path order, and `ckpt/step-1` then
+    needed a folder where the file was: the move failed the job (AGENT_ERROR)."""
+    from types import SimpleNamespace
+
+    from emulator.job.move import RecoveryStrategy
+
+    store = LocalStore(tmp_path / "store")
+    records = []
+    for path, body in (("ckpt", b"old single file"), ("ckpt/step-1", b"step one")):
+        sha = hashlib.sha256(body).hexdigest()
+        store.put_bytes(f"jobs/job-1/artifacts/{path}", body, sha)
+        records.append(Artifact(path=path, key=f"jobs/job-1/artifacts/{path}", size=len(body), sha256=sha,
+                                mtime_ns=0, uploaded_ns=len(records) + 1, store="local"))
+    events: list[str] = []
+    ctx = SimpleNamespace(
+        home=tmp_path / "home", blobs=store, job=SimpleNamespace(id=1, name="job-1"), event=events.append,
+        settings=SimpleNamespace(restore_attempts=1, restore_backoff_seconds=0.0),
+        store=SimpleNamespace(artifacts=lambda job_id: sorted(records, key=lambda a: a.path)))
+    restored, _seconds = RecoveryStrategy(ctx, sleep=lambda s: None).restore("local-1")
+    assert sorted(restored) == ["ckpt/step-1"]
+    assert any("1 stored file(s) not restored" in event and "ckpt" in event for event in events)

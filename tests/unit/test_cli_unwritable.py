@@ -164,3 +164,27 @@ def test_a_log_that_cannot_be_written_whole_names_output_log_and_leaves_no_part(
         write_output_log(folder, records())
     assert f"writing {folder / 'output.log'} " in str(failed.value) and failed.value.exit_code == 1
     assert sorted(p.name for p in folder.iterdir()) == []  # neither output.log nor output.log.part
+
+
+def test_pull_of_a_job_whose_file_became_a_folder_downloads_the_newer_tree_and_says_what_it_left(home, tmp_path):
+    """Storage keeps the file `ckpt` after the job replaced it by a folder `ckpt/`: a pull wrote
+    both in path order, and the folder's first file then needed a folder where the file was."""
+    import hashlib
+
+    from cycle.api.keys import artifact_key
+    from emulator.models import Artifact
+    from emulator.platform import EmulatorPlatform
+    from emulator.storage import open_blob_store
+
+    job = finished_job_with_artifact("ckpt", b"the old single file")
+    platform = EmulatorPlatform()
+    key, body = artifact_key(job.name, "ckpt/step-1"), b"step one"
+    blobs = open_blob_store(platform.home)
+    blobs.put_bytes(key, body, hashlib.sha256(body).hexdigest())
+    platform.store.add_artifact(job.id, Artifact("ckpt/step-1", key, len(body), hashlib.sha256(body).hexdigest(), 1,
+                                                 10**18, blobs.name))
+    result = run("job", "pull", job.name, "--project-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / ".cycleswap" / "jobs" / job.name / "artifacts"
+    assert (folder / "ckpt" / "step-1").read_bytes() == body
+    assert "1 older stored file(s) not downloaded" in result.output and "(ckpt)" in result.output

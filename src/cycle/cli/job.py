@@ -433,6 +433,10 @@ def pull(
                f"{len(result.skipped)} unchanged")
     for key in result.refused:
         typer.echo(f"refused storage key {key!r}: it would escape {folder}", err=True)
+    if result.superseded:
+        typer.echo(f"{len(result.superseded)} older stored file(s) not downloaded: the job replaced each by a newer "
+                   f"file or folder of the same name ({', '.join(result.superseded[:5])}"
+                   f"{' …' if len(result.superseded) > 5 else ''})", err=True)
     _warn_queue(platform.job(name))
 
 

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
+from cycle.api.tree import newest_tree
 from cycle.tui.fit import Part, fit_line
 from cycle.tui.jobinfo import applies
 from cycle.tui.notices import notify_outcome, notify_under_way
@@ -113,7 +114,7 @@ class JobScreen(Screen):
             return
         stream, after = log.log_filter, log.tail_id
         records = log.source.live(after, stream) if log.live_ready else []
-        artifacts = self.platform.artifacts(self.job_name)
+        artifacts = newest_tree(self.platform.artifacts(self.job_name))[0]  # one tree: a folder where a file was
         stored = {a.path: a.size for a in artifacts}
         mtimes = {a.path: a.mtime_ns for a in artifacts}  # the modified times the platform recorded
         queued = set(self.platform.queued_artifacts(self.job_name))
@@ -300,7 +301,7 @@ class JobScreen(Screen):
             self.app.call_from_thread(self.notify, "the job's project folder is not known here", severity="error")
             return
         folder = job_folder(root, self.job_name)
-        chosen = [a for a in self.platform.artifacts(self.job_name) if a.path in set(paths)]
+        chosen = [a for a in newest_tree(self.platform.artifacts(self.job_name))[0] if a.path in set(paths)]
         try:  # a file there that cannot be read, an unwritable folder, a full disk: `cycle job pull`'s paragraph
             self._download_into(folder, chosen, browser)
         except CycleError as error:
