@@ -71,6 +71,8 @@ class ArtifactPipeline(Watching, Uploading):
         # stored, not yet handed to on_uploaded (upload.RECORD_BATCH): (path, its record)
         self._unrecorded: list[tuple[str, Artifact]] = []
         self._unrecorded_since = 0.0
+        self._records_lock = threading.RLock()  # records handed over vs the cut-off (_stop_threads)
+        self._cut_off = False  # stopped while an upload still ran: nothing more is recorded
         self._observer = None
         self._threads: list[threading.Thread] = []
         self.first_write: float | None = None  # monotonic time of the first write the watcher saw
@@ -144,7 +146,12 @@ class ArtifactPipeline(Watching, Uploading):
             self._lock.notify_all()
         for thread in self._threads:
             thread.join(timeout=60)
-        self._record_batch()  # what the uploader stored last (or before it stopped, or is stuck after) is recorded
+        with self._records_lock:
+            self._record_batch()  # what the uploader stored last (or before it stopped) is recorded
+            # An upload still running now (a large file, a server that hangs) is cut off: the job's
+            # end or move lists its file as not stored, so a late record (or, on S3 in place, a late
+            # completion) would contradict that, and could land after a newer version's.
+            self._cut_off = any(thread.is_alive() for thread in self._threads)
         with self._lock:
             self._try_record_queue(set())  # stopped: nothing more is uploaded from this machine
 

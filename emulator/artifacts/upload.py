@@ -206,7 +206,7 @@ class Uploading:
                 return
             sent: list[str] = []  # the sha256 an in-place upload computed while sending
             if how == IN_PLACE:
-                still_same = lambda: self._signature_at(item.path) == signature  # noqa: E731
+                still_same = lambda: not self._cut_off and self._signature_at(item.path) == signature  # noqa: E731
                 upload = lambda: sent.append(self.store.put_in_place(key, taken, size, still_same))  # noqa: E731
             elif how == IN_MEMORY:
                 upload = lambda: self.store.put_bytes(key, taken, sha256)  # noqa: E731
@@ -279,14 +279,16 @@ class Uploading:
         `_unrecorded` only once handed over: until then the files count as queued (_report_queue),
         so a reader sees each file queued or stored, never neither. (Only the uploader thread
         appends to it, and this runs on that thread or after it stopped.)"""
-        waiting = len(self._unrecorded)
-        if not waiting:
-            return
-        batch = [artifact for _path, artifact in self._unrecorded[:waiting]]
-        try:
-            self._hand_over(batch)
-        finally:
-            del self._unrecorded[:waiting]
+        with self._records_lock:
+            waiting = len(self._unrecorded)
+            if not waiting:
+                return
+            batch = [artifact for _path, artifact in self._unrecorded[:waiting]]
+            try:
+                if not self._cut_off:  # see ArtifactPipeline._stop_threads
+                    self._hand_over(batch)
+            finally:
+                del self._unrecorded[:waiting]
 
     def _hand_over(self, batch: list[Artifact]) -> None:
         try:

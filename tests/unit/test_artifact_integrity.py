@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,6 @@ class FlakyLogStore:
 def test_a_log_shipment_that_fails_keeps_its_lines_and_the_shipper_goes_on():
     """ship() took the buffer before append_logs: when that raised, the batch was gone, and the
     shipper's thread died with it (no later line shipped until the job's end)."""
-    import time
 
     from emulator.logship import LogShipper
     from emulator.models import Stream
@@ -142,7 +142,6 @@ def test_a_log_shipment_that_fails_keeps_its_lines_and_the_shipper_goes_on():
 
 
 def test_the_last_shipment_at_the_job_end_is_tried_again_before_it_fails():
-    import time
 
     from emulator.logship import LogShipper
     from emulator.models import Stream
@@ -157,7 +156,6 @@ def test_the_last_shipment_at_the_job_end_is_tried_again_before_it_fails():
 def test_a_queue_record_that_fails_neither_stops_the_watcher_nor_fails_the_job(tmp_path):
     """The ticker records the queued files for `cycle job status`; when that write raised, the
     watcher's thread stopped: nothing more was queued until the job's end, which ended FAILED."""
-    import time
 
     root = tmp_path / "artifacts"
     root.mkdir()
@@ -232,3 +230,77 @@ def test_a_moved_job_whose_file_became_a_folder_is_restored_as_its_newest_tree(t
     restored, _seconds = RecoveryStrategy(ctx, sleep=lambda s: None).restore("local-1")
     assert sorted(restored) == ["ckpt/step-1"]
     assert any("1 stored file(s) not restored" in event and "ckpt" in event for event in events)
+
+
+class SlowStore(LocalStore):
+    """A real local store whose snapshot puts take `delay` seconds (a multi-GB checkpoint, a slow server)."""
+
+    def __init__(self, root, delay: float) -> None:
+        super().__init__(root)
+        self.delay = delay
+        self.started = threading.Event()
+        self.finished = threading.Event()
+
+    def put_snapshot(self, key, snapshot, sha256, size):
+        self.started.set()
+        time.sleep(self.delay)
+        super().put_snapshot(key, snapshot, sha256, size)
+        self.finished.set()
+
+
+def test_an_upload_still_running_when_the_move_gives_up_on_it_is_never_recorded_after(tmp_path, monkeypatch):
+    """abandon() waits for the upload in flight at most 60 s (shortened here): one still running
+    then went on after the move listed its file as lost and B restored from the records, and
+    its record was written later, contradicting the move (and landing after B's own records)."""
+
+    real_join = threading.Thread.join
+    monkeypatch.setattr(threading.Thread, "join", lambda self, timeout=None: real_join(self, min(timeout or 0.3, 0.3)))
+    store = SlowStore(tmp_path / "store", delay=1.0)
+    pipeline, stored, _events = make_pipeline(tmp_path, store)
+    (pipeline.root / "ckpt.pt").write_bytes(os.urandom(SMALL_SNAPSHOT + 4096))  # a snapshot file: put_snapshot
+    pipeline.start()
+    assert store.started.wait(10)
+    pipeline.abandon()
+    assert "ckpt.pt" in pipeline.unstored()  # what the move lists as lost
+    recorded = [a.path for a in stored]
+    assert store.finished.wait(10)
+    time.sleep(0.3)  # the uploader's record step, were it to run
+    assert [a.path for a in stored] == recorded == []
+
+
+class SlowInPlaceStore(LocalStore):
+    """A store that sends large files from where they are (as S3Store does), slowly; it asks
+    still_same() before completing, as S3Store.put_in_place does before its last request."""
+
+    in_place_threshold = 1024
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.started = threading.Event()
+        self.answers: list[bool] = []
+
+    def put_in_place(self, key, source, size, still_same):
+
+        self.started.set()
+        time.sleep(1.0)
+        self.answers.append(still_same())
+        from emulator.blobs import FileChanged
+
+        if not self.answers[-1]:
+            raise FileChanged(key)
+        return hashlib.sha256(source.read()).hexdigest()
+
+
+def test_an_in_place_upload_cut_off_by_the_move_is_not_completed(tmp_path, monkeypatch):
+    real_join = threading.Thread.join
+    monkeypatch.setattr(threading.Thread, "join", lambda self, timeout=None: real_join(self, min(timeout or 0.3, 0.3)))
+    store = SlowInPlaceStore(tmp_path / "store")
+    pipeline, stored, _events = make_pipeline(tmp_path, store)
+    (pipeline.root / "big.bin").write_bytes(os.urandom(4096))
+    pipeline.start()
+    assert store.started.wait(10)
+    pipeline.abandon()
+    deadline = time.monotonic() + 10
+    while not store.answers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.answers == [False] and stored == []
