@@ -14,6 +14,7 @@ file caught half-written, and both record every object's sha256 and check it aft
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import functools
 import hashlib
@@ -314,9 +315,11 @@ class _KeptFiles:
         self.manifests: dict[str, int] = {}
         self.blobs: int | None = None  # blobs/sha256, the folder small blobs are written relative to
         self.sweeps_seen = -1  # the lock file's size when the manifests were opened (see LocalStore._writing)
+        self.torn: set[str] = set()  # manifests that end inside a line (LocalStore._append_line)
 
     def close_manifests(self) -> None:
         manifests, self.manifests = self.manifests, {}
+        self.torn.clear()
         for fd in manifests.values():
             os.close(fd)
 
@@ -365,6 +368,12 @@ class _SharedLock:
             fcntl.flock(self._kept.lock, fcntl.LOCK_UN)
         finally:
             self._writer.release()
+
+
+def _ends_a_line(fd: int) -> bool:
+    """Whether the file open at `fd` is empty or ends with a newline."""
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
 
 
 def _make_fanout(blob_root: str) -> None:
@@ -439,12 +448,24 @@ class LocalStore:
         return self._shared
 
     def _append_line(self, manifest: str, line: bytes) -> None:
-        """One write on the manifest's O_APPEND descriptor (a line is whole or absent); under _writing."""
+        """One write on the manifest's O_APPEND descriptor; under _writing. A write the disk cut
+        short (full) leaves part of a line, which readers skip: the next line then starts on a
+        line of its own, or the two would merge and the next be lost too. Whether the manifest
+        ends inside a line is read once, when it is opened (another process may have been cut
+        short), and known after every write since."""
         fd = self._kept.manifests.get(manifest)
         if fd is None:
-            fd = os.open(manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(manifest, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             self._kept.manifests[manifest] = fd
-        os.write(fd, line)
+            if not _ends_a_line(fd):
+                self._kept.torn.add(manifest)
+        if manifest in self._kept.torn:
+            line = b"\n" + line
+        written = os.write(fd, line)
+        if written < len(line):
+            self._kept.torn.add(manifest)
+            raise OSError(errno.ENOSPC, f"the manifest took {written} of a line's {len(line)} bytes", manifest)
+        self._kept.torn.discard(manifest)
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256

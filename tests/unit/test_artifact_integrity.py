@@ -304,3 +304,33 @@ def test_an_in_place_upload_cut_off_by_the_move_is_not_completed(tmp_path, monke
     while not store.answers and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store.answers == [False] and stored == []
+
+
+def test_a_manifest_line_cut_short_by_a_full_disk_costs_no_later_line(tmp_path, monkeypatch):
+    """The manifest's write ignored a short count: the partial line merged with the next one and
+    both became unreadable, so a stored file dropped out of the store's listing (and of what a
+    sweep counts as referenced)."""
+    import emulator.blobs as blobs
+
+    store = LocalStore(tmp_path / "store")
+    real_write = os.write
+    short = [True]
+
+    def write(fd, data):
+        if short[0] and os.readlink(f"/proc/self/fd/{fd}").endswith(".jsonl"):
+            short[0] = False
+            return real_write(fd, bytes(data)[: len(data) // 2])  # the disk took half
+        return real_write(fd, data)
+
+    monkeypatch.setattr(blobs.os, "write", write)
+    body = b"first"
+    with pytest.raises(OSError):
+        store.put_bytes("jobs/job-1/artifacts/first", body, hashlib.sha256(body).hexdigest())
+    for name in ("second", "third"):
+        store.put_bytes(f"jobs/job-1/artifacts/{name}", name.encode(), hashlib.sha256(name.encode()).hexdigest())
+    assert [o.key for o in store.list("jobs/job-1/")] == ["jobs/job-1/artifacts/second", "jobs/job-1/artifacts/third"]
+    again = LocalStore(tmp_path / "store")  # another process finds the manifest ending inside a line
+    with (tmp_path / "store" / "manifests" / "jobs" / "job-1.jsonl").open("ab") as manifest:
+        manifest.write(b'{"key": "art')
+    again.put_bytes("jobs/job-1/artifacts/fourth", b"4", hashlib.sha256(b"4").hexdigest())
+    assert "jobs/job-1/artifacts/fourth" in [o.key for o in again.list("jobs/job-1/")]
