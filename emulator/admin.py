@@ -116,10 +116,31 @@ class Admin:
 
         return start_server(self._home, port)
 
-    def storage_stop(self) -> bool:
-        from emulator.storage import stop_server
+    def storage_stop(self, force: bool = False) -> bool:
+        from emulator.storage import moto_store, stop_server
 
+        if not force and moto_store(self._home_path) is not None:
+            self._refuse_while_jobs_live()
         return stop_server(self._home)
+
+    def _refuse_while_jobs_live(self) -> None:
+        """A job still running (or waiting to) stores its artifacts in the server it started with:
+        stopping cycle's S3 server under it fails every upload left (UPLOAD_ERROR) and loses
+        what the server held. Refused (BadInput), naming the jobs, unless forced."""
+        from cycle.errors import BadInput
+        from emulator.models import JobState
+
+        platform = self._existing_platform()
+        if platform is None:
+            return
+        live = [job.name for state in (JobState.RUNNING, JobState.PENDING)
+                for job in platform.store.jobs(state=state, limit=1000)]
+        if live:
+            shown = ", ".join(live[:10]) + (f" and {len(live) - 10} more" if len(live) > 10 else "")
+            raise BadInput(f"not stopped: {len(live)} job(s) still running or waiting may store artifacts in this "
+                           f"S3 server ({shown}); stopping it now fails their uploads and loses what it holds. Let "
+                           "them end (`cycle job list`), cancel them (`cycle job cancel JOB`), or stop it anyway "
+                           "with `cycle emulator storage stop --force`.")
 
     def storage_use(self, kind: str, host: str | None, bucket: str | None) -> str:
         from emulator.storage import check_storage_choice, open_blob_store, use_storage

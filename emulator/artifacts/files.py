@@ -89,8 +89,15 @@ def open_unfollowed(path: Path, root: Path) -> BinaryIO | None:
     handle.close()
     return None
 
+def stat_signature(info: os.stat_result) -> Signature:
+    """A regular file's signature: (size, mtime_ns, ctime_ns). The ctime, which no call can set,
+    catches a rewrite that keeps size and mtime (`cp -p`, `rsync -t`, `tar x`, `touch -r`): with
+    size and mtime alone it was taken for the version already stored and never uploaded."""
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
 def signature_of(path: str | Path, inside: str) -> Signature | None:
-    """(size, mtime_ns) of a regular file at `path`; for a symlink that resolves to a file under
+    """stat_signature of a regular file at `path`; for a symlink that resolves to a file under
     `inside` (the real /artifacts folder, ending in "/"), its target's too (rules/links.py: such a
     link is stored as its target's bytes, so it changes when they do; a link out is never
     followed, not even for its target's metadata); None for anything else or nothing. One lstat
@@ -100,9 +107,9 @@ def signature_of(path: str | Path, inside: str) -> Signature | None:
     except OSError:
         return None
     if statmod.S_ISREG(info.st_mode):
-        return info.st_size, info.st_mtime_ns
+        return stat_signature(info)
     if statmod.S_ISLNK(info.st_mode):
-        return link_signature((info.st_size, info.st_mtime_ns), _target_signature(path, inside))
+        return link_signature(stat_signature(info), _target_signature(path, inside))
     return None
 
 def _target_signature(link: str | Path, inside: str) -> Signature | None:
@@ -132,4 +139,4 @@ def _target_signature(link: str | Path, inside: str) -> Signature | None:
         info = os.fstat(fd)
     finally:
         os.close(fd)
-    return (info.st_size, info.st_mtime_ns) if statmod.S_ISREG(info.st_mode) else None
+    return stat_signature(info) if statmod.S_ISREG(info.st_mode) else None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
-from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_inside, open_unfollowed, shown
+from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_inside, open_unfollowed, shown, stat_signature
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.watch import TICK
 from emulator.blobs import CHUNK, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
@@ -61,7 +61,7 @@ def _plain_file_signature(path: str) -> Signature | None:
         info = os.lstat(path)
     except OSError:
         return None
-    return (info.st_size, info.st_mtime_ns) if statmod.S_ISREG(info.st_mode) else None
+    return stat_signature(info) if statmod.S_ISREG(info.st_mode) else None
 
 
 class Uploading:

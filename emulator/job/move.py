@@ -18,6 +18,7 @@ from pathlib import Path
 from cycle.api.keys import artifact_relative
 from cycle.api.tree import newest_tree
 from cycle.errors import CycleError
+from emulator.artifacts.files import stat_signature
 from emulator.blobs import ObjectMissing, StorageError, StoredObject
 from emulator.engine.protocol import short_id
 from emulator.job import artifacts, container, logs, machine
@@ -148,7 +149,7 @@ class RecoveryStrategy:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._download(stores, artifact, path, target, delays)
             info = os.lstat(path)
-            restored[artifact.path] = ((info.st_size, info.st_mtime_ns), artifact.size, artifact.sha256)
+            restored[artifact.path] = (stat_signature(info), artifact.size, artifact.sha256)
         seconds = time.monotonic() - started
         total = sum(size for _, size, _ in restored.values())
         ctx.event(f"restored {len(restored)} file(s), {total} bytes in {seconds:.2f} s from storage into machine "

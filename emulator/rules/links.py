@@ -15,12 +15,12 @@ from emulator.rules.stability import Signature
 
 
 def link_signature(own: Signature, target: Signature | None) -> Signature:
-    """A link's signature: its target's (size, mtime_ns) and its own mtime_ns (so pointing it at
-    another file is a change too), or its own (size, mtime_ns) when it resolves to no regular
-    file (dangling, a folder: nothing is stored for those, as before)."""
+    """A link's signature: its target's (size, mtime_ns, ctime_ns) and its own mtime_ns (so
+    pointing it at another file is a change too), or its own signature when it resolves to no
+    regular file (dangling, a folder: nothing is stored for those, as before)."""
     if target is None:
         return own
-    return target[0], target[1], own[1]
+    return *target, own[1]
 
 
 class LinkTargets:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-Signature = tuple[int, ...]  # (size, mtime_ns); a link's adds its own mtime_ns (rules/links.py)
+Signature = tuple[int, ...]  # (size, mtime_ns, ctime_ns); a link's adds its own mtime_ns (rules/links.py)
 STABILITY_SECONDS = 0.5
 
 

@@ -70,8 +70,8 @@ def test_stopping_moto_warns_and_a_pull_after_its_restart_says_what_was_lost(pro
 
     stopped = cli("emulator", "storage", "stop")
     assert stopped.exit_code == 0
-    assert "1 artifact(s) of 1 job(s), 15 B, live only in the S3 server" in stopped.output, stopped.output
-    assert "loses them" in stopped.output
+    assert "1 artifact(s) of 1 job(s), 15 B, lived only in the S3 server" in stopped.output, stopped.output
+    assert "are lost with it" in stopped.output
 
     assert start_server(home) == own_s3  # the same address the records name; moto forgot the object
     pulled = cli("job", "pull", run.job.name)
@@ -82,6 +82,26 @@ def test_stopping_moto_warns_and_a_pull_after_its_restart_says_what_was_lost(pro
     lost = json.loads(cli("emulator", "storage", "status", "--json").output)["lost"]
     assert (lost["jobs"], lost["files"], lost["bytes"]) == (1, 1, 15)
     assert json.loads(cli("emulator", "usage", "--json").output)["s3_lost"]["files"] == 1
+
+
+def test_stopping_moto_under_a_running_job_is_refused_unless_forced(project, home, own_s3):
+    """A user test: `storage stop` while a detached job uploaded to the server stopped it, and the
+    job ended UPLOAD_ERROR with thousands of files not stored."""
+    project.write(".cycleswap/run.sh", "sleep 60\n")
+    started = cli("project", "test", str(project.root), "--detach")
+    assert started.exit_code == 0, started.output
+    name = started.output.strip().splitlines()[-1]
+    wait_state(name, ("RUNNING",))
+    try:
+        refused = cli("emulator", "storage", "stop")
+        assert refused.exit_code == 2 and isinstance(refused.exception, SystemExit), refused.output
+        assert name in refused.output and "--force" in refused.output and "Traceback" not in refused.output
+        assert json.loads(cli("emulator", "storage", "status", "--json").output)["moto_server"] == own_s3
+        forced = cli("emulator", "storage", "stop", "--force")
+        assert forced.exit_code == 0 and "stopped the S3 server" in forced.output, forced.output
+    finally:
+        cli("job", "cancel", name)
+        wait_state(name, ("CANCELLED", "FAILED", "FINISHED"))
 
 
 def test_machines_name_the_job_they_run(project, home):

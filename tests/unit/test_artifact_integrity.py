@@ -334,3 +334,22 @@ def test_a_manifest_line_cut_short_by_a_full_disk_costs_no_later_line(tmp_path, 
         manifest.write(b'{"key": "art')
     again.put_bytes("jobs/job-1/artifacts/fourth", b"4", hashlib.sha256(b"4").hexdigest())
     assert "jobs/job-1/artifacts/fourth" in [o.key for o in again.list("jobs/job-1/")]
+
+
+def test_a_rewrite_that_keeps_size_and_mtime_is_stored_again(tmp_path):
+    """`cp -p`, `rsync -t`, `tar x` or `touch -r` write new bytes with the old size and mtime: a
+    signature of (size, mtime_ns) took the file for the version already stored, and storage kept
+    the old bytes for good."""
+    pipeline, stored, _events = make_pipeline(tmp_path)
+    path = pipeline.root / "metrics.json"
+    path.write_bytes(b'{"loss": 0.50}')
+    kept = os.stat(path)
+    pipeline.start()
+    deadline = time.monotonic() + 10
+    while not stored and time.monotonic() < deadline:
+        time.sleep(0.02)
+    path.write_bytes(b'{"loss": 0.25}')  # same size
+    os.utime(path, ns=(kept.st_atime_ns, kept.st_mtime_ns))  # and the old mtime, as cp -p keeps it
+    pipeline.finish()
+    assert [a.sha256 for a in stored] == [hashlib.sha256(b'{"loss": 0.50}').hexdigest(),
+                                          hashlib.sha256(b'{"loss": 0.25}').hexdigest()]

@@ -65,11 +65,13 @@ def test_signature_of_a_link_changes_with_its_target_on_a_real_folder(tmp_path):
     before = signature_of(root / "latest.pt", inside)
     (root / "ckpt.pt").write_bytes(b"v2 longer")
     os.utime(root / "ckpt.pt", ns=(0, 123))
-    assert before != signature_of(root / "latest.pt", inside) == (9, 123, os.lstat(root / "latest.pt").st_mtime_ns)
-    assert signature_of(root / "ckpt.pt", inside) == (9, 123)  # a regular file: (size, mtime_ns), as ever
+    ctime = os.lstat(root / "ckpt.pt").st_ctime_ns
+    assert before != signature_of(root / "latest.pt", inside) == (9, 123, ctime,
+                                                                  os.lstat(root / "latest.pt").st_mtime_ns)
+    assert signature_of(root / "ckpt.pt", inside) == (9, 123, ctime)  # a regular file: (size, mtime_ns, ctime_ns)
     for name in ("dangling", "folder-link"):
         own = os.lstat(root / name)
-        assert signature_of(root / name, inside) == (own.st_size, own.st_mtime_ns)
+        assert signature_of(root / name, inside) == (own.st_size, own.st_mtime_ns, own.st_ctime_ns)
 
 
 def test_a_link_out_of_artifacts_is_not_followed_even_for_its_targets_metadata(tmp_path):
@@ -80,4 +82,4 @@ def test_a_link_out_of_artifacts_is_not_followed_even_for_its_targets_metadata(t
     (tmp_path / "host-secret").write_bytes(b"host bytes")
     (root / "out").symlink_to(tmp_path / "host-secret")
     own = os.lstat(root / "out")
-    assert signature_of(root / "out", f"{os.path.realpath(root)}/") == (own.st_size, own.st_mtime_ns)
+    assert signature_of(root / "out", f"{os.path.realpath(root)}/") == (own.st_size, own.st_mtime_ns, own.st_ctime_ns)

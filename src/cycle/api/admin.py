@@ -124,8 +124,9 @@ class EmulatorAdmin(Protocol):
     def storage_start(self, port: int | None) -> str:
         """Start moto's S3 server on 127.0.0.1 and store artifacts there; returns host:port."""
 
-    def storage_stop(self) -> bool:
-        """Stop that server and go back to the local store; True when one was running."""
+    def storage_stop(self, force: bool = False) -> bool:
+        """Stop that server and go back to the local store; True when one was running. Refused
+        (BadInput) while jobs run or wait, unless `force`."""
 
     def storage_use(self, kind: str, host: str | None, bucket: str | None) -> str:
         """Choose the artifact store (checked before it is recorded); returns its description."""

@@ -270,23 +270,26 @@ def storage_start(
 
 
 @storage_app.command("stop")
-def storage_stop() -> None:
+def storage_stop(
+    force: Annotated[bool, typer.Option("--force", help="Stop it even while jobs run or wait (their uploads fail).")
+                     ] = False,
+) -> None:
     """Stop the S3 server started by `storage start` and go back to the local folder store.
 
-    moto keeps objects in memory: the artifacts only that server holds are lost, and it says how many."""
+    moto keeps objects in memory: the artifacts only that server holds are lost, and it says how many.
+    Refused (exit 2) while jobs run or wait, as they may store artifacts in it, unless --force."""
     from cycle.platform import open_admin
 
     admin = open_admin()
-    held = admin.storage_held()
-    if held and held["files"]:
-        _say(f"warning: {_holding(held)}, live only in the S3 server at {held['server']} (moto keeps objects in "
-             "memory): stopping it loses them, and "
-             "the volume and project versions uploaded while it was the store too. Their records stay: pulling "
-             "them will say they are gone.")
-    if admin.storage_stop():
-        _say("stopped the S3 server; artifacts go to the local folder store again")
-    else:
+    held = admin.storage_held()  # asked first: the server's objects are gone once it stops
+    if not admin.storage_stop(force=force):
         _say("no S3 server started by cycle was running")
+        return
+    if held and held["files"]:
+        _say(f"warning: {_holding(held)}, lived only in the S3 server at {held['server']} (moto keeps objects in "
+             "memory) and are lost with it, as are the volume and project versions uploaded while it was the store. "
+             "Their records stay: pulling them will say they are gone.")
+    _say("stopped the S3 server; artifacts go to the local folder store again")
 
 
 @storage_app.command("use")
