@@ -99,13 +99,25 @@ class ArtifactPipeline(Watching, Uploading):
 
     # ending
     def finish(self) -> PipelineReport:
-        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop.
+        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop."""
+        self._drain(None)
+        self._stop_threads()
+        return self.report
 
-        Nothing writes any more, so waiting files need no stability window. The rescan repeats
+    def drain_until(self, deadline: float) -> bool:
+        """What finish() does before it stops, until `deadline` (time.monotonic()): a moved job's
+        container that exited within its grace period leaves the machine for the rest of that
+        period, so the files it wrote last (a checkpoint saved on SIGTERM) are stored, not lost
+        with the machine. True when everything was stored in time; abandon() follows either way."""
+        return self._drain(deadline)
+
+    def _drain(self, deadline: float | None) -> bool:
+        """Nothing writes any more, so waiting files need no stability window. The rescan repeats
         until it finds nothing new: a file rewritten while its older version was in flight is
         only seen once that upload has ended. A file seen handled as it is (stored, skipped or
         failed: by a rescan, or by an upload that began after the end) is not stat'ed by the
-        next rescan (`_confirmed`): nothing can have changed it since."""
+        next rescan (`_confirmed`): nothing can have changed it since. False when `deadline`
+        came first."""
         self._stop_observer()
         with self._lock:
             self._draining = True
@@ -120,13 +132,15 @@ class ArtifactPipeline(Watching, Uploading):
                         self.queue.push(item, now)
                 self._lock.notify_all()
                 while (len(self.queue) or self._in_flight) and not self._uploader_gone:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return False
                     self._lock.wait(TICK)
             with self._lock:
                 waiting = len(self.tracker)  # files sent back to wait (changed during their upload)
             if self._uploader_gone or (not unseen and not waiting and not self._unseen(self.root)):
-                break
-        self._stop_threads()
-        return self.report
+                return not self._uploader_gone
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
     def abandon(self) -> PipelineReport:
         """Stop at once (the machine is gone): what was still waiting is recorded as abandoned."""

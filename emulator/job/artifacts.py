@@ -49,6 +49,17 @@ def note_first_write(ctx: JobContext, stay: Stay) -> None:
         ctx.store.update_move(stay.move_id, next_artifact_seconds=round(seconds, 3))
 
 
+def upload_in_grace(ctx: JobContext, stay: Stay, grace: float, left: float) -> None:
+    """The container exited `left` seconds before its grace period ended: the machine is kept that
+    long to store what the job wrote last (a checkpoint saved on SIGTERM), as at a job's end."""
+    import time
+
+    done = stay.pipeline.drain_until(time.monotonic() + left)
+    ctx.event(f"machine {stay.machine}: the job exited {grace - left:.1f} s into its {grace:g} s grace period; "
+              + ("its waiting files were stored in the time left" if done else
+                 "its waiting files were uploaded in the time left, until the period ended"))
+
+
 def abandon(ctx: JobContext, stay: Stay) -> list[str]:
     """Stop watching: files still waiting to upload are abandoned (the upload in flight finishes)."""
     return stay.pipeline.abandon().abandoned

@@ -86,14 +86,19 @@ class RecoveryStrategy:
         the files that were still waiting to upload (lost with the machine)."""
         ctx, stay = self.ctx, self.ctx.stay
         ctx.event(f"reassignment: job leaves machine {stay.machine} ({request.trigger})")
+        grace_left = 0.0
         if request.grace:
+            stopping = time.monotonic()
             ctx.runtime.stop(stay.container, timeout=int(request.grace))  # SIGTERM, then SIGKILL after the grace period
+            grace_left = request.grace - (time.monotonic() - stopping)
             how = f"stopped (SIGTERM, {request.grace:g} s grace)"
         else:
             ctx.runtime.kill(stay.container)
             how = "killed (SIGKILL)"
         logs.drain(ctx, stay)
         ctx.runtime.remove(stay.container)
+        if grace_left > 0:
+            artifacts.upload_in_grace(ctx, stay, request.grace, grace_left)
         abandoned = artifacts.abandon(ctx, stay)
         ctx.stay = None
         lost = sorted(set(abandoned) | set(stay.pipeline.unstored()))

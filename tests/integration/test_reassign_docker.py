@@ -137,6 +137,32 @@ def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs)
     assert "got-sigterm" in texts and any("SIGTERM, 5 s grace" in t for t in texts)
 
 
+def test_a_checkpoint_saved_on_sigterm_within_the_grace_period_is_stored_and_restored(project, s3_storage, fast_logs):
+    """A user test: a file written in the SIGTERM handler could never wait out its 500 ms window
+    before the move went on, so `--grace` could not save a final checkpoint: it was always lost."""
+    project.write(".cycleswap/run.sh", """\
+        if [ -f /artifacts/emergency.bin ]; then echo resumed-with-emergency; fi
+        trap 'head -c 3000000 /dev/urandom > /artifacts/emergency.bin; echo saved; exit 0' TERM
+        echo running; sleep 60 & wait
+        """)
+    name = start(project)
+    wait_state(name, (JobState.RUNNING,))
+    time.sleep(0.5)
+    result = cli("job", "reassign", name, "--grace", "10")
+    assert result.exit_code == 0, result.output
+    move = EmulatorPlatform().moves(name)[0]
+    assert move.lost == [] and move.restored == ["emergency.bin"], (move.lost, move.restored)
+    deadline = time.monotonic() + 30
+    texts: list[str] = []
+    while time.monotonic() < deadline and "resumed-with-emergency" not in texts:
+        time.sleep(0.2)
+        texts = [r.text for r in EmulatorPlatform().logs(name)]
+    cli("job", "cancel", name)
+    texts = [r.text for r in EmulatorPlatform().logs(name)]
+    assert "resumed-with-emergency" in texts
+    assert any("into its 10 s grace period; its waiting files were stored in the time left" in t for t in texts)
+
+
 def test_bad_reassignments_are_refused(project, s3_storage, fast_logs):
     project.write(".cycleswap/run.sh", "sleep 60\n")
     name = start(project)

@@ -353,3 +353,35 @@ def test_a_rewrite_that_keeps_size_and_mtime_is_stored_again(tmp_path):
     pipeline.finish()
     assert [a.sha256 for a in stored] == [hashlib.sha256(b'{"loss": 0.50}').hexdigest(),
                                           hashlib.sha256(b'{"loss": 0.25}').hexdigest()]
+
+
+def test_a_move_within_the_grace_period_stores_the_files_written_last(tmp_path):
+    """drain_until: the container exited early in its grace period; the files it wrote last (not
+    yet stable for 500 ms) are stored in the time left, as at a job's end, not lost with A."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    stored: list[Artifact] = []
+    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", lambda e: None, stored.extend,
+                                PipelineSettings(stability=30))  # no file would be stable in time
+    pipeline.start()
+    (root / "emergency.ckpt").write_bytes(b"saved on SIGTERM")
+    assert pipeline.drain_until(time.monotonic() + 10)
+    report = pipeline.abandon()
+    assert [a.path for a in stored] == ["emergency.ckpt"] and report.abandoned == []
+
+
+def test_the_grace_period_ending_first_leaves_the_rest_to_the_move(tmp_path):
+    store = SlowStore(tmp_path / "store", delay=0.5)
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    stored: list[Artifact] = []
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", lambda e: None, stored.extend,
+                                PipelineSettings(stability=30))
+    for name in ("a.ckpt", "b.ckpt", "c.ckpt"):
+        (root / name).write_bytes(os.urandom(SMALL_SNAPSHOT + 1))  # snapshot files: the slow put
+    pipeline.start()
+    started = time.monotonic()
+    assert not pipeline.drain_until(started + 0.2)
+    assert time.monotonic() - started < 1.0  # it stopped waiting at the deadline, mid-upload
+    report = pipeline.abandon()  # the upload in flight finishes; the rest is lost with the machine
+    assert [a.path for a in stored] == ["a.ckpt"] and report.abandoned == ["b.ckpt", "c.ckpt"]
