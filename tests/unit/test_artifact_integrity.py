@@ -385,3 +385,22 @@ def test_the_grace_period_ending_first_leaves_the_rest_to_the_move(tmp_path):
     assert time.monotonic() - started < 1.0  # it stopped waiting at the deadline, mid-upload
     report = pipeline.abandon()  # the upload in flight finishes; the rest is lost with the machine
     assert [a.path for a in stored] == ["a.ckpt"] and report.abandoned == ["b.ckpt", "c.ckpt"]
+
+
+def test_a_link_to_a_folder_is_not_listed_as_lost_with_the_machine(tmp_path):
+    """A user test: a move's lost files named `checkpoints/latest`, a link to a folder, which is
+    never stored (its folder's files are), so it cannot be lost."""
+    root = tmp_path / "artifacts"
+    (root / "checkpoints" / "step-2").mkdir(parents=True)
+    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", lambda e: None,
+                                lambda artifacts: None, PipelineSettings(stability=30))
+    pipeline.start()
+    (root / "checkpoints" / "step-2" / "weights.bin").write_bytes(b"w")
+    (root / "checkpoints" / "latest").symlink_to("step-2")
+    (root / "out").symlink_to("/etc/hostname")
+    (root / "best").symlink_to("checkpoints/step-2/weights.bin")
+    deadline = time.monotonic() + 10
+    while len(pipeline.tracker) < 4 and time.monotonic() < deadline:  # every event seen
+        time.sleep(0.02)
+    report = pipeline.abandon()
+    assert report.abandoned == ["best", "checkpoints/step-2/weights.bin"]
