@@ -143,9 +143,16 @@ class Admin:
                            "with `cycle emulator storage stop --force`.")
 
     def storage_use(self, kind: str, host: str | None, bucket: str | None) -> str:
-        from emulator.storage import check_storage_choice, open_blob_store, use_storage
+        from emulator.blobs import StorageError
+        from emulator.storage import check_storage_choice, open_blob_store, s3_status, storage_settings, use_storage
 
         check_storage_choice(host, bucket)  # before self._home makes the home
+        if kind == "s3":  # an S3 API that does not answer is not recorded either
+            current = storage_settings(self._home_path)
+            try:
+                s3_status(host or current["localstack_host"], bucket or current["bucket"])
+            except StorageError as error:
+                raise StorageError(f"{error.message} Nothing was changed: artifacts go where they went.") from None
         use_storage(self._home, kind, localstack_host=host, bucket=bucket)
         return open_blob_store(self._home).description
 

@@ -235,6 +235,10 @@ def check_host_port(text: str) -> str:
     if not _valid_host(host):
         raise BadInput(f"--host {shown!r}: {host!r} is not a host name or IP address (host name labels are letters, "
                        f"digits and '-', 1-63 each, 253 in all). {usage}")
+    if text.startswith("["):  # localstack-client splits host:port at the first colon and cannot reach one
+        raise BadInput(f"--host {shown!r}: an IPv6 address cannot be reached through localstack-client (it reads "
+                       "host:port up to the first ':'). Use a host name that resolves to it, e.g. "
+                       "--host localhost:4566, or an IPv4 address.")
     return text
 
 
@@ -313,16 +317,25 @@ def start_server(home: Path, port: int | None = None, timeout: float = 30.0) -> 
             (home / SERVER_FILE).write_text(json.dumps({"pid": process.pid, "host": host,
                                                         "started_ns": time.time_ns()}))
             use_storage(home, "s3", localstack_host=host)
+            remember_moto_host(home, host)
             return host
         time.sleep(0.1)
     process.kill()
     raise CycleError(f"moto_server did not answer on {host} within {timeout:.0f} s; see {home / 's3server.log'}.")
 
 
+def remember_moto_host(home: Path, host: str) -> None:
+    """Where cycle's own moto server answered (config.toml [storage] moto_host), for _previous_port:
+    not localstack_host, which `storage use s3 --host` sets to any S3 API."""
+    doc = read_config(home)
+    doc["storage"]["moto_host"] = host
+    write_config(doc, home)
+
+
 def _previous_port(home: Path) -> int | None:
     """The port our moto server used last time, when it is free: artifact records name their store
     by host and port, so a restarted server is found again at the same address."""
-    host = str(read_config(home).get("storage", {}).get("localstack_host", ""))
+    host = str(read_config(home).get("storage", {}).get("moto_host", ""))
     address, _, port = host.rpartition(":")
     if address != "127.0.0.1" or not port.isdigit():
         return None

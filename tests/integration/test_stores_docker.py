@@ -203,3 +203,11 @@ def test_a_moved_project_takes_its_name_over_and_old_jobs_keep_their_folder(proj
     result = cli("job", "pull", first.job.name)  # its own folder is gone: never written into another one
     assert result.exit_code == 2 and str(project.root) in result.output
     assert not (moved / ".cycleswap" / "jobs" / first.job.name).exists()
+
+
+def test_storage_use_keeps_an_s3_api_that_answers(home, s3_host):
+    """`use s3` records a host once it answers (one that does not: tests/unit/test_storage_use_input.py)."""
+    result = cli("emulator", "storage", "use", "s3", "--host", s3_host, "--bucket", "my-bucket")
+    assert result.exit_code == 0, result.output
+    text = (home / "config.toml").read_text()
+    assert f'localstack_host = "{s3_host}"' in text and 'bucket = "my-bucket"' in text
