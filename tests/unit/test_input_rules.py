@@ -27,14 +27,14 @@ def test_unusable_mount_paths_are_refused(path, words):
     assert len(caught.value.message) < 400
 
 
-@pytest.mark.parametrize("host", ["localhost:4566", "127.0.0.1:1", "[::1]:65535", "a-b.c.example.:9000"])
+@pytest.mark.parametrize("host", ["localhost:4566", "127.0.0.1:1", "a-b.c.example.:9000"])
 def test_host_port_pass(host):
     assert check_host_port(host) == host
 
 
 @pytest.mark.parametrize("host", ["not a host", "localhost", "localhost:", ":4566", "localhost:0", "localhost:65536",
                                   "host:12ab", "::1:4566", "[::1]", "-a.example:1", "a" * 64 + ".example:1",
-                                  "1.2.3.999:80", "http://localhost:4566", "local_host:4566"])
+                                  "1.2.3.999:80", "[::1]:65535", "http://localhost:4566", "local_host:4566"])
 def test_bad_host_port_is_refused(host):
     with pytest.raises(BadInput):
         check_host_port(host)
