@@ -112,6 +112,19 @@ def signature_of(path: str | Path, inside: str) -> Signature | None:
         return link_signature(stat_signature(info), _target_signature(path, inside))
     return None
 
+def stored_as_a_file(path: str | Path, inside: str) -> bool:
+    """Whether the uploader stores what is at `path` now: a regular file, or a link that resolves to
+    one under `inside` (signature_of's check of a link's target); a link to a folder or out of
+    /artifacts is skipped, never stored."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    if statmod.S_ISREG(info.st_mode):
+        return True
+    return statmod.S_ISLNK(info.st_mode) and _target_signature(path, inside) is not None
+
+
 def _target_signature(link: str | Path, inside: str) -> Signature | None:
     """(size, mtime_ns) of the regular file `link` resolves to when that is under `inside`, else
     None. Metadata only: its bytes are read by the uploader alone, after its own inside check.

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from emulator.artifacts.files import file_path, shown
+from emulator.artifacts.files import file_path, shown, stored_as_a_file
 from emulator.artifacts.report import PipelineReport, PipelineSettings
 from emulator.artifacts.upload import Uploading
 from emulator.artifacts.watch import TICK, Watching
@@ -147,21 +147,12 @@ class ArtifactPipeline(Watching, Uploading):
         self._stop_observer()
         with self._lock:
             waiting = set(self.queue.paths()) | set(self.tracker.paths())
-            self.report.abandoned = sorted(shown(p) for p in waiting if self._storable(p))
+            self.report.abandoned = sorted(shown(p) for p in waiting  # what a link's skip never stores is not lost
+                                           if stored_as_a_file(self._prefix + p, self._real_prefix))
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()
         return self.report
-
-    def _storable(self, rel: str) -> bool:
-        """Whether the uploader would store `rel` as it is now: a regular file, or a link to one
-        inside /artifacts (a link to a folder or out of /artifacts is skipped, never stored, so
-        it is not "lost" with a machine either)."""
-        path = self._prefix + rel
-        if not os.path.islink(path):
-            return self._signature_at(rel) is not None
-        real = os.path.realpath(path)
-        return real.startswith(self._real_prefix) and os.path.isfile(real)
 
     def _stop_threads(self) -> None:
         self._stop.set()

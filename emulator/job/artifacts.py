@@ -3,6 +3,8 @@ does the work), its report when the container exits, and what a move or a cancel
 
 from __future__ import annotations
 
+import time
+
 from emulator.artifacts import ArtifactPipeline
 from emulator.job.context import JobContext, Stay
 
@@ -52,8 +54,6 @@ def note_first_write(ctx: JobContext, stay: Stay) -> None:
 def upload_in_grace(ctx: JobContext, stay: Stay, grace: float, left: float) -> None:
     """The container exited `left` seconds before its grace period ended: the machine is kept that
     long to store what the job wrote last (a checkpoint saved on SIGTERM), as at a job's end."""
-    import time
-
     done = stay.pipeline.drain_until(time.monotonic() + left)
     ctx.event(f"machine {stay.machine}: the job exited {grace - left:.1f} s into its {grace:g} s grace period; "
               + ("its waiting files were stored in the time left" if done else
