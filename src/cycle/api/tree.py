@@ -16,23 +16,32 @@ from cycle.api.models import Artifact
 def newest_tree(artifacts: Iterable[Artifact]) -> tuple[list[Artifact], list[Artifact]]:
     """(kept, superseded): the artifacts that fit in one tree, newest first by the time each was
     stored, each kept unless a newer one sits at a folder above it or in a folder at its path;
-    both lists in path order."""
+    both lists in the order given (the store's: by path). A job with no such clash (nearly every
+    one) costs one pass and no sort: the TUI asks on every poll."""
+    artifacts = list(artifacts)
+    paths = {artifact.path for artifact in artifacts}
+    if not any(parent in paths for artifact in artifacts for parent in _folders_above(artifact.path)):
+        return artifacts, []
     files: set[str] = set()
     folders: set[str] = set()
-    kept: list[Artifact] = []
-    superseded: list[Artifact] = []
-    for artifact in sorted(artifacts, key=lambda a: a.uploaded_ns, reverse=True):
-        parents = _folders_above(artifact.path)
-        if artifact.path in folders or any(parent in files for parent in parents):
-            superseded.append(artifact)
+    superseded: set[int] = set()
+    for index in sorted(range(len(artifacts)), key=lambda i: artifacts[i].uploaded_ns, reverse=True):
+        path = artifacts[index].path
+        parents = _folders_above(path)
+        if path in folders or any(parent in files for parent in parents):
+            superseded.add(index)
             continue
-        kept.append(artifact)
-        files.add(artifact.path)
+        files.add(path)
         folders.update(parents)
-    return sorted(kept, key=lambda a: a.path), sorted(superseded, key=lambda a: a.path)
+    return ([a for i, a in enumerate(artifacts) if i not in superseded],
+            [a for i, a in enumerate(artifacts) if i in superseded])
 
 
 def _folders_above(path: str) -> list[str]:
     """"a/b/c" -> ["a", "a/b"]."""
-    parts = path.split("/")
-    return ["/".join(parts[:end]) for end in range(1, len(parts))]
+    folders = []
+    end = path.find("/")
+    while end > 0:
+        folders.append(path[:end])
+        end = path.find("/", end + 1)
+    return folders
