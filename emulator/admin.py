@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cycle.api.admin import DoctorReport, ImageStatus, S3Holding, Say, StorageStatus, Usage
 from cycle.api.models import Machine
+from cycle.api.wording import listed
 from cycle.errors import CycleError
 from emulator.config import emulator_home
 
@@ -136,11 +137,10 @@ class Admin:
         live = [job.name for state in (JobState.RUNNING, JobState.PENDING)
                 for job in platform.store.jobs(state=state, limit=1000)]
         if live:
-            shown = ", ".join(live[:10]) + (f" and {len(live) - 10} more" if len(live) > 10 else "")
             raise BadInput(f"not stopped: {len(live)} job(s) still running or waiting may store artifacts in this "
-                           f"S3 server ({shown}); stopping it now fails their uploads and loses what it holds. Let "
-                           "them end (`cycle job list`), cancel them (`cycle job cancel JOB`), or stop it anyway "
-                           "with `cycle emulator storage stop --force`.")
+                           f"S3 server ({listed(live, 10)}); stopping it now fails their uploads and loses what it "
+                           "holds. Let them end (`cycle job list`), cancel them (`cycle job cancel JOB`), or stop it "
+                           "anyway with `cycle emulator storage stop --force`.")
 
     def storage_use(self, kind: str, host: str | None, bucket: str | None) -> str:
         from emulator.blobs import StorageError

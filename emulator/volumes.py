@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from cycle.api.keys import artifact_relative
 from cycle.api.manifest import VOLUME_RE
+from cycle.api.wording import listed
 from cycle.errors import BadInput
 from emulator.blobs import BlobStore, StoredObject, store_once
 from emulator.models import now_ns
@@ -169,9 +170,8 @@ def _check_readable(scan: VolumeScan) -> None:
             unreadable.append(f"{rel} ({error.strerror})" if str(path) == str(scan.folder / rel)
                               else f"{rel} -> {path} ({error.strerror})")
     if unreadable:
-        more = f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
-        raise BadInput(f"{len(unreadable)} file(s) under {scan.folder} cannot be read: {', '.join(unreadable[:10])}"
-                       f"{more}. Nothing was uploaded. Give yourself read access (`chmod -R u+rX {scan.folder}`) "
+        raise BadInput(f"{len(unreadable)} file(s) under {scan.folder} cannot be read: {listed(unreadable, 10)}"
+                       ". Nothing was uploaded. Give yourself read access (`chmod -R u+rX {scan.folder}`) "
                        "or move them out of the volume's folder.")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cycle.api.keys import artifact_relative
 from cycle.api.tree import newest_tree
+from cycle.api.wording import listed
 from cycle.errors import CycleError
 from emulator.artifacts.files import stat_signature
 from emulator.blobs import ObjectMissing, StorageError, StoredObject
@@ -146,9 +147,8 @@ class RecoveryStrategy:
         restored = {}
         artifacts, superseded = newest_tree(ctx.store.artifacts(ctx.job.id))
         if superseded:
-            named = ", ".join(a.path for a in superseded[:5]) + (" …" if len(superseded) > 5 else "")
             ctx.event(f"restore: {len(superseded)} stored file(s) not restored, a newer file or folder of the same "
-                      f"name replaced them on the job's disk: {named}")
+                      f"name replaced them on the job's disk: {listed([a.path for a in superseded], 5)}")
         for artifact in artifacts:
             path = Path(os.fsdecode(os.path.join(os.fsencode(folder), artifact_relative(ctx.job.name, artifact.key))))
             path.parent.mkdir(parents=True, exist_ok=True)

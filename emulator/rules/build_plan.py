@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from cycle.api.wording import listed
+
 HIT = "hit"
 MISS = "miss"
 REBUILD = "rebuild"
@@ -79,8 +81,7 @@ def input_changes(before: Mapping[str, str], now: Mapping[str, str], most: int =
             words.append(f"{name(item)} removed")
         elif before[item] != now[item]:
             words.append(f"{name(item)} changed")
-    more = f" and {len(words) - most} more" if len(words) > most else ""
-    return ", ".join(words[:most]) + more
+    return listed(words, most)
 
 
 def miss_cause(inputs: Mapping[str, str], last_key: str | None, last_inputs: Mapping[str, str]) -> str | None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cycle.api.wording import listed
 from cycle.cli.style import CycleTyper, JobArg, whole_number
 from cycle.logline import moment, ns_of
 
@@ -435,8 +436,7 @@ def pull(
         typer.echo(f"refused storage key {key!r}: it would escape {folder}", err=True)
     if result.superseded:
         typer.echo(f"{len(result.superseded)} older stored file(s) not downloaded: the job replaced each by a newer "
-                   f"file or folder of the same name ({', '.join(result.superseded[:5])}"
-                   f"{' …' if len(result.superseded) > 5 else ''})", err=True)
+                   f"file or folder of the same name ({listed(result.superseded, 5)})", err=True)
     _warn_queue(platform.job(name))
 
 
