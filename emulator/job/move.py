@@ -13,6 +13,7 @@ import shutil
 import stat
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from cycle.api.keys import artifact_relative
@@ -24,7 +25,7 @@ from emulator.blobs import ObjectMissing, StorageError, StoredObject
 from emulator.engine.protocol import short_id
 from emulator.job import artifacts, container, logs, machine
 from emulator.job.context import JobContext, RestoreFailed, StartFailed, job_folder
-from emulator.models import Job, JobState, Move, now_ns
+from emulator.models import Artifact, Job, JobState, Move, now_ns
 from emulator.rules.moves import MoveRequest
 from emulator.rules.placement import move_refusal
 from emulator.settings import Settings
@@ -152,16 +153,28 @@ class RecoveryStrategy:
         for artifact in artifacts:
             path = Path(os.fsdecode(os.path.join(os.fsencode(folder), artifact_relative(ctx.job.name, artifact.key))))
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._download(stores, artifact, path, target, delays)
+            got = self._download(stores, artifact, path, target, delays)
             info = os.lstat(path)
-            restored[artifact.path] = (stat_signature(info), artifact.size, artifact.sha256)
+            restored[artifact.path] = (stat_signature(info), got.size, got.sha256)
+            if got.sha256 != artifact.sha256:
+                self._record_newer(artifact, got)
         seconds = time.monotonic() - started
         total = sum(size for _, size, _ in restored.values())
         ctx.event(f"restored {len(restored)} file(s), {total} bytes in {seconds:.2f} s from storage into machine "
                   f"{target}'s /artifacts")
         return restored, seconds
 
-    def _download(self, stores, artifact, path: Path, target: str, delays: list[float]) -> None:
+    def _record_newer(self, artifact: Artifact, got: StoredObject) -> None:
+        """Storage held a whole version newer than the job's record (an agent killed between a put
+        and its record: S3 keys hold one version); the restore took it, and the record names it now."""
+        self.ctx.store.add_artifacts(self.ctx.job.id, [replace(artifact, size=got.size, sha256=got.sha256,
+                                                               uploaded_ns=now_ns())])
+        self.ctx.event(f"restore: stored {artifact.path} was newer than its record (its upload was not recorded "
+                       f"before its agent stopped); restored and recorded it: {got.size} bytes, sha256 "
+                       f"{got.sha256[:12]}")
+
+    def _download(self, stores, artifact, path: Path, target: str, delays: list[float]) -> StoredObject:
+        """The artifact into `path`, as storage holds it (see _record_newer)."""
         ctx = self.ctx
         where = artifact.store or ctx.blobs.description
         known = StoredObject(artifact.key, artifact.size, artifact.sha256)
@@ -170,15 +183,15 @@ class RecoveryStrategy:
             ctx.event(f"restore: {artifact.path} could not be read from {where} ({error}); "
                       f"attempt {attempt + 1} of {len(delays) + 1} in {delay:g} s")
 
-        def read() -> None:
+        def read() -> StoredObject:
             try:
-                stores.get(artifact.store).get_to(artifact.key, path, known=known)
+                return stores.get(artifact.store).get_to(artifact.key, path, known=known)
             except ObjectMissing as missing:  # gone for good: trying again only delays the answer
                 raise RestoreFailed(f"RESTORE_FAILED: {artifact.path} could not be restored onto machine "
                                     f"{target}: {missing}") from None
 
         try:
-            with_retries(read, delays, retrying, sleep=self.sleep)
+            return with_retries(read, delays, retrying, sleep=self.sleep)
         except (StorageError, OSError, CycleError) as error:
             raise RestoreFailed(
                 f"RESTORE_FAILED: the job's stored artifacts could not be restored from {where} "

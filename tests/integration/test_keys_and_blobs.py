@@ -155,3 +155,56 @@ def test_s3_in_place_upload_of_a_file_that_changed_stores_nothing(tmp_path, s3_h
     with open(source, "rb") as handle, pytest.raises(FileChanged):
         store.put_in_place("jobs/j-6/artifacts/ckpt.bin", handle, 9 * 1024 * 1024, lambda: False)
     assert store.head("jobs/j-6/artifacts/ckpt.bin") is None
+
+
+def test_s3_object_newer_than_its_record_is_downloaded_when_its_own_sha256_checks(tmp_path, s3_host):
+    """An agent killed between a put and its record leaves the object one version ahead of the
+    record (an S3 key holds one version). The object is whole (its put checked the ETag, and its
+    own sha256 metadata says what was sent): a pull or restore takes it instead of failing the
+    record's sha256 check for good. An object whose bytes match neither stays an error."""
+    from emulator.blobs import StoredObject
+
+    store = S3Store(s3_host, f"ahead-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    key = "jobs/j-7/artifacts/ckpt.pt"
+    old, new = b"step 1 weights" * 100, b"step 2 weights, longer" * 100
+    store.put_bytes(key, old, hashlib.sha256(old).hexdigest())
+    record = StoredObject(key, len(old), hashlib.sha256(old).hexdigest())
+    store.put_bytes(key, new, hashlib.sha256(new).hexdigest())  # the agent died before recording this one
+
+    got = store.get_to(key, tmp_path / "out.pt", known=record)
+    assert (tmp_path / "out.pt").read_bytes() == new
+    assert (got.size, got.sha256) == (len(new), hashlib.sha256(new).hexdigest())
+
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=b"torn", Metadata={"sha256": record.sha256})
+    with pytest.raises(StorageError, match="does not match its recorded sha256"):
+        store.get_to(key, tmp_path / "bad.pt", known=record)
+    assert not (tmp_path / "bad.pt").exists() and (tmp_path / "out.pt").read_bytes() == new
+
+
+def test_a_restore_takes_an_s3_object_newer_than_its_record_and_records_it(tmp_path, s3_host):
+    """The restore after a move met the same object: RESTORE_FAILED, the job ended for a file that
+    storage holds whole. It now restores the object, tells the new watcher its real sha256 (so it is
+    not uploaded again) and records the version the record missed."""
+    from types import SimpleNamespace
+
+    from emulator.job.move import RecoveryStrategy
+    from emulator.models import Artifact
+
+    store = S3Store(s3_host, f"ahead-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    key = "jobs/job-1/artifacts/ckpt.pt"
+    old, new = b"old" * 50, b"newer bytes" * 50
+    store.put_bytes(key, old, hashlib.sha256(old).hexdigest())
+    store.put_bytes(key, new, hashlib.sha256(new).hexdigest())
+    records = [Artifact(path="ckpt.pt", key=key, size=len(old), sha256=hashlib.sha256(old).hexdigest(),
+                        mtime_ns=5, uploaded_ns=6, store=store.name)]
+    added, events = [], []
+    ctx = SimpleNamespace(
+        home=tmp_path / "home", blobs=store, job=SimpleNamespace(id=1, name="job-1"), event=events.append,
+        settings=SimpleNamespace(restore_attempts=1, restore_backoff_seconds=0.0),
+        store=SimpleNamespace(artifacts=lambda job_id: records,
+                              add_artifacts=lambda job_id, artifacts: added.extend(artifacts)))
+    restored, _seconds = RecoveryStrategy(ctx, sleep=lambda s: None).restore("local-1")
+    assert restored["ckpt.pt"][1:] == (len(new), hashlib.sha256(new).hexdigest())
+    assert [(a.path, a.size, a.sha256, a.store) for a in added] == [
+        ("ckpt.pt", len(new), hashlib.sha256(new).hexdigest(), store.name)]
+    assert any("ckpt.pt" in event and "newer than its record" in event for event in events)
