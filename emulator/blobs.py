@@ -162,6 +162,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def snapshot_prefix(pid: int) -> str:
+    """Snapshot names start with their process's pid: one killed mid-copy (a copy may be GBs) is
+    found and removed when its death is noticed (recovery.remove_snapshots), never a live one's."""
+    return f"snap-{pid}-"
+
+
 def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], int] | None = None
                   ) -> tuple[Path, str, int]:
     """A private copy of `path` in `into`, hashed: (copy, sha256, size).
@@ -175,7 +181,7 @@ def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], i
     check covers both reads, as it did when they ran one after the other."""
     import tempfile
 
-    fd, name = tempfile.mkstemp(prefix="snap-", dir=into)
+    fd, name = tempfile.mkstemp(prefix=snapshot_prefix(os.getpid()), dir=into)
     try:
         with os.fdopen(fd, "wb") as out:
             source_fd = opener(path) if opener else os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)

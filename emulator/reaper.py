@@ -44,7 +44,7 @@ def reap(store, home: Path, alive: Alive | None = None) -> list[int]:
     ended = []
     for job_id, pid in dead_jobs(store.unfinished_agents(), alive or pid_alive):
         if end_job(store, home, job_id, JobState.FAILED, "LOST", LOST_TEXT.format(pid=pid), pid=pid):
-            recover_records(store, home, job_id)  # the agent is dead: nothing else will record them
+            recover_records(store, home, job_id, pid)  # the agent is dead: nothing else will record them
             ended.append(job_id)
     return ended
 

@@ -8,6 +8,7 @@ agent would write the same rows again. No Docker here: the job's stages call it 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from emulator.models import Artifact, Stream, now_ns
@@ -16,19 +17,53 @@ RECOVERED_TEXT = ("{count} stored file(s) the dead process had not recorded yet 
                   "manifest")
 
 
-def recover_records(store, home: Path, job_id: int) -> int:
-    """record_unrecorded for a job whose agent is known dead (never one that may still record:
-    its rows would be written twice), after the job ended. A failure is the job's system event,
-    not an error of the read that noticed the death (a traceback in `job list`)."""
+def recover_records(store, home: Path, job_id: int, pid: int | None = None) -> int:
+    """record_unrecorded for a job whose agent (`pid`) is known dead (never one that may still record:
+    its rows would be written twice), after the job ended, and its snapshots removed. A failure is
+    the job's system event, not an error of the read that noticed the death (a traceback in `job list`)."""
+    if pid is not None:
+        _tell(store, job_id, _removed_text(*remove_snapshots(home, pid)))
     try:
         return record_unrecorded(store, home, job_id)
     except Exception as error:  # noqa: BLE001 - whatever failed, the read goes on
-        text = f"stored files the dead process had not recorded could not be recorded from the manifest: {error}"
+        _tell(store, job_id, f"stored files the dead process had not recorded could not be recorded from the "
+                             f"manifest: {error}")
+        return 0
+
+
+def _tell(store, job_id: int, text: str | None) -> None:
+    """`text` as the job's system event, quietly: the store itself may be what failed."""
+    if text:
         try:
             store.append_logs(job_id, [(now_ns(), Stream.SYSTEM, text)])
-        except Exception:  # noqa: BLE001 - the store itself failed: nothing more to tell it
+        except Exception:  # noqa: BLE001 - nothing more to tell it
             pass
-        return 0
+
+
+def remove_snapshots(home: Path, pid: int) -> tuple[int, int]:
+    """Remove the private copies a dead process (`pid`) was making or sending (blobs.snapshot_prefix):
+    nothing else ever removes them, and a checkpoint's is as big as the checkpoint. They sit in the
+    local store's tmp/ and, for S3, the home's tmp/. (files, bytes) removed."""
+    from emulator.blobs import snapshot_prefix
+
+    prefix, files, size = snapshot_prefix(pid), 0, 0
+    for folder in (home / "storage" / "tmp", home / "tmp"):
+        try:
+            entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.is_file(follow_symlinks=False)]
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                length = entry.stat(follow_symlinks=False).st_size
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            files, size = files + 1, size + length
+    return files, size
+
+
+def _removed_text(files: int, size: int) -> str | None:
+    return f"removed {files} temporary snapshot file(s), {size} bytes, the dead process left" if files else None
 
 
 def record_unrecorded(store, home: Path, job_id: int) -> int:

@@ -15,7 +15,7 @@ from concurrent.futures import wait as futures_wait
 
 from emulator.context import project_files
 from emulator.engine.archive import tar_of
-from emulator.engine.protocol import LABEL_JOB, LABEL_KIND, ContainerRuntime, ContainerSpec, close_output
+from emulator.engine.protocol import LABEL_JOB, LABEL_KIND, LABEL_PID, ContainerRuntime, ContainerSpec, close_output
 from emulator.job import artifacts
 from emulator.job.context import JobContext, StartFailed, Stay
 from emulator.models import JobState
@@ -132,7 +132,8 @@ def sweep(engine: ContainerRuntime, home, store: StateStore) -> None:
         if not job_id:
             return
         text = "the process running this job died; its leftover container was removed"
+        pid = int(labels.get(LABEL_PID, "0") or 0) or None  # the dead run's, as engine.sweep read it
         if store.end_abandoned(int(job_id), JobState.FAILED, "LOST", text):
-            recover_records(store, home, int(job_id))  # as when a read notices the death (reaper.reap)
+            recover_records(store, home, int(job_id), pid)  # as when a read notices the death (reaper.reap)
 
     engine.sweep(home, orphan)

@@ -317,3 +317,30 @@ def test_a_failing_recovery_is_an_event_not_an_error_of_the_read(tmp_path, monke
     assert reap(store, tmp_path, alive=alive_only()) == [job.id]
     assert removed == [job.id] and store.job(job.id).reason == "LOST"
     assert "could not be recorded from the manifest: database is locked" in [r.text for r in store.logs(job.id)][-1]
+
+
+def test_reaping_a_job_removes_the_snapshots_its_dead_agent_left_and_no_one_elses(tmp_path):
+    """An agent killed while it copied or sent a snapshot left it in tmp/ for good (a checkpoint's
+    copy is as big as the checkpoint); snapshots carry their process's pid, so the reap of the dead
+    agent's job removes its own and never a live agent's."""
+    from emulator.blobs import snapshot_file
+    from emulator.reaper import reap
+    from emulator.store import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p", agent_pid=42)
+    store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    source = tmp_path / "ckpt.pt"
+    source.write_bytes(b"w" * 5000)
+    dead = []
+    for folder in (tmp_path / "storage" / "tmp", tmp_path / "tmp"):
+        folder.mkdir(parents=True)
+        dead.append(folder / f"snap-42-{folder.parent.name}")
+        dead[-1].write_bytes(b"x" * 1000)
+    live, _sha, _size = snapshot_file(source, tmp_path / "tmp")  # this (live) process's, in flight
+    assert live.name.startswith(f"snap-{os.getpid()}-")
+
+    assert reap(store, tmp_path, alive=alive_only()) == [job.id]
+    assert not any(path.exists() for path in dead) and live.exists()
+    assert any(r.text == "removed 2 temporary snapshot file(s), 2000 bytes, the dead process left"
+               for r in store.logs(job.id))
