@@ -13,7 +13,7 @@ from emulator.models import Artifact, JobState
 
 STATUS_KEYS = {"id", "name", "project", "state", "reason", "machine", "image", "exit_code", "created", "started",
                "finished", "upload_queue", "upload_queue_warning", "archived", "duration_seconds",
-               "artifacts_stored", "artifacts_bytes"}
+               "artifacts_stored", "artifacts_bytes", "moves"}
 
 
 def stored(path: str, size: int) -> Artifact:

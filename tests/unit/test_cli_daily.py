@@ -402,3 +402,31 @@ def test_a_count_past_sqlites_integers_is_read_as_all(tmp_path, monkeypatch, opt
     result = CliRunner().invoke(app, ["job", "list", option, "99999999999999999999", "--json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == (1 if option == "--limit" else 0)
+
+
+def test_job_status_shows_each_move_and_what_it_lost(home):
+    """`job status` of a moved job showed only its last machine: no trace of the moves, the files
+    each lost in the queue or the restore (only `cycle drill` and the log said)."""
+    from emulator.models import Move
+    from emulator.platform import EmulatorPlatform
+
+    moved, still = make_jobs(2, state=JobState.RUNNING)
+    store = EmulatorPlatform().store
+    first = store.add_move(Move(0, moved.id, "local-0", "local-1", "requested by `cycle drill`", time.time_ns(),
+                                uploaded=7, lost=["ckpt/step-3.pt", "ckpt/step-3.json"]))
+    store.update_move(first, restored=["ckpt/step-2.pt"], restored_bytes=2048, restore_seconds=0.25,
+                      restarted_ns=time.time_ns())
+    store.add_move(Move(0, moved.id, "local-1", None, "machine local-1 went offline", time.time_ns()))
+
+    text = run("job", "status", moved.name).stdout
+    assert "moves                2" in text
+    assert ("  move 1             local-0 -> local-1 at " in text and "(requested by `cycle drill`): 7 uploaded, "
+            "2 lost in the queue, 1 restored (2.0 KiB); lost: ckpt/step-3.pt, ckpt/step-3.json" in text)
+    assert "  move 2             local-1 -> (no machine yet) at " in text
+    info = json.loads(run("job", "status", moved.name, "--json").stdout)
+    assert [(m["from"], m["to"], m["files_uploaded"], m["files_lost"], m["restored_files"], m["restored_bytes"])
+            for m in info["moves"]] == [("local-0", "local-1", 7, ["ckpt/step-3.pt", "ckpt/step-3.json"], 1, 2048),
+                                        ("local-1", None, 0, [], 0, 0)]
+    assert info["moves"][0]["restore_seconds"] == 0.25 and info["moves"][1]["restarted"] is None
+    assert "moves                0" in run("job", "status", still.name).stdout
+    assert json.loads(run("job", "status", still.name, "--json").stdout)["moves"] == []

@@ -125,11 +125,13 @@ def status(
     now = time.time_ns()
     seconds = job.run_seconds(now)
     stored = platform.stored_artifacts(job.name)  # two numbers, counted by the platform
-    info = {**job_dict(job), **_duration_dict(job, now), **_stored_dict(stored)}
+    moves = platform.moves(job.name)
+    info = {**job_dict(job), **_duration_dict(job, now), **_stored_dict(stored),
+            "moves": [move_dict(move) for move in moves]}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    hidden = ("duration_seconds", "artifacts_stored", "artifacts_bytes")
+    hidden = ("duration_seconds", "artifacts_stored", "artifacts_bytes", "moves")
     text = {**info, "archived": "yes" if job.archived else "no",
             "upload_queue_warning": "yes" if job.queue_warning else "no",
             "duration": _duration_text(job, seconds),
@@ -137,8 +139,31 @@ def status(
     for key, value in text.items():
         if key not in hidden:
             typer.echo(f"{key:20} {value if value is not None else '-'}")
+    typer.echo(f"{'moves':20} {len(moves)}")
+    for number, move in enumerate(moves, start=1):
+        typer.echo(f"{'  move ' + str(number):20} {_move_text(move)}")
     if info["upload_queue_warning"]:
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
+
+
+def move_dict(move) -> dict:
+    """One reassignment in `job status --json`, with the names `cycle drill --json` gives it."""
+    return {"from": move.from_machine, "to": move.to_machine, "trigger": move.trigger, "at": _iso(move.ts_ns),
+            "restarted": _iso(move.restarted_ns), "files_uploaded": move.uploaded, "files_lost": move.lost,
+            "restored_files": len(move.restored), "restored_bytes": move.restored_bytes,
+            "restore_seconds": None if move.restore_seconds is None else round(move.restore_seconds, 3)}
+
+
+def _move_text(move) -> str:
+    """A move on one line: where, when, why, and what it cost (the files lost in the queue named)."""
+    from cycle.sizes import human_size
+
+    where = f"{move.from_machine} -> {move.to_machine or '(no machine yet)'}"
+    when = moment(move.ts_ns).strftime("%Y-%m-%d %H:%M:%S")
+    cost = (f"{move.uploaded} uploaded, {len(move.lost)} lost in the queue, {len(move.restored)} restored "
+            f"({human_size(move.restored_bytes)})")
+    lost = f"; lost: {listed(move.lost, 3)}" if move.lost else ""
+    return f"{where} at {when} ({move.trigger}): {cost}{lost}"
 
 
 def human_duration(seconds: float) -> str:
