@@ -430,3 +430,13 @@ def test_job_status_shows_each_move_and_what_it_lost(home):
     assert info["moves"][0]["restore_seconds"] == 0.25 and info["moves"][1]["restarted"] is None
     assert "moves                0" in run("job", "status", still.name).stdout
     assert json.loads(run("job", "status", still.name, "--json").stdout)["moves"] == []
+
+
+def test_cancelling_a_cancelled_job_succeeds_and_an_ended_one_is_refused(home):
+    """Cancel of a CANCELLED job exited 2 while archive of an archived job exits 0: a script that
+    cancels without checking first failed for nothing. A FINISHED job still cannot be cancelled."""
+    cancelled, finished = make_jobs(1, state=JobState.CANCELLED)[0], make_jobs(1, state=JobState.FINISHED)[0]
+    again = run("job", "cancel", cancelled.name)
+    assert again.exit_code == 0 and f"job {cancelled.name} was already CANCELLED; nothing to do" in again.stdout
+    refused = run("job", "cancel", finished.name)
+    assert refused.exit_code == 2 and "already FINISHED" in refused.output

@@ -325,10 +325,18 @@ def follow_log(platform, name: str, after_id: int, interval: float, write, strea
 
 @app.command()
 def cancel(name: JobArg) -> None:
-    """Cancel a PENDING or RUNNING job: it ends CANCELLED (a running job's container removed)."""
+    """Cancel a PENDING or RUNNING job: it ends CANCELLED (a running job's container removed).
+
+    Cancelling a cancelled job does nothing and succeeds (as archiving an archived job does), so a
+    script can cancel without checking first; one that FINISHED or FAILED cannot be cancelled (exit 2)."""
+    from cycle.api import JobState
     from cycle.platform import reading_platform
 
-    job = reading_platform().cancel(name)
+    platform = reading_platform()
+    if platform.job(name).state is JobState.CANCELLED:
+        typer.echo(f"job {name} was already CANCELLED; nothing to do")
+        return
+    job = platform.cancel(name)
     typer.echo(f"job {job.name}: {job.state.value}")
 
 
