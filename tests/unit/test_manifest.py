@@ -337,6 +337,17 @@ def test_init_has_nothing_to_say_about_the_default_uv_app(tmp_path):
     assert default_scripts_notes(tmp_path / "nowhere") == []
 
 
+def test_init_says_when_pyproject_is_not_toml(tmp_path):
+    """A pyproject.toml TOML rejects was passed over in silence, though the build's `uv sync`
+    stops on it: init names the file, the line and the next step."""
+    from cycle.api.manifest import default_scripts_notes
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = 0.1.0\n')
+    (tmp_path / "main.py").write_text('print("hi")\n')
+    [note] = default_scripts_notes(tmp_path)
+    assert str(tmp_path / "pyproject.toml") in note and "line 3" in note and "uv sync" in note
+
+
 def test_a_key_set_twice_names_both_lines_with_clean_punctuation(project):
     """tomlkit's KeyAlreadyPresent carries no line: the message had none and a doubled period."""
     text = '[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = false\n' \

@@ -772,8 +772,9 @@ def default_scripts_notes(project_dir: Path) -> list[str]:
         return []
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        return [f"{pyproject} could not be read as TOML ({error}): the build's `uv sync` will stop on it too. "
+                "Fix it, then run `cycle project test`."]
     notes = []
     found = data.get("project")
     project: dict[str, Any] = found if isinstance(found, dict) else {}
