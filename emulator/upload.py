@@ -49,6 +49,37 @@ def upload_project(store, blobs: BlobStore, name: str, root: Path, progress: Cal
     return version, manifest, new_bytes, created
 
 
+def changes_since_upload(store, name: str, root: Path) -> tuple[int, list[str]] | None:
+    """(latest version, what differs in `root` from it: "a.py changed", "b.py added", "c.py
+    removed", sorted by path) for `cycle job queue`, which runs the uploaded version, not the
+    folder: a user who edited and forgot `project upload` is told before the job runs old code.
+    None when nothing was uploaded. A file is compared by size, then sha256 (projects are code:
+    data belongs in volumes), and by its permission bits, as upload_project records them."""
+    found = store.project_versions(name)
+    if not found:
+        return None
+    version, uploaded = found[-1]
+    local = {rel: path for rel, path in project_files(root).items() if path.is_file() and not path.is_symlink()}
+    return version, describe_changes(uploaded, local, _file_record)
+
+
+def _file_record(path: Path) -> tuple[str, int, int]:
+    from emulator.blobs import sha256_file
+
+    return sha256_file(path), path.stat().st_size, os.stat(path).st_mode & 0o777
+
+
+def describe_changes(uploaded: dict[str, list], local: dict[str, Path],
+                     record: Callable[[Path], tuple[str, int, int]]) -> list[str]:
+    """Pure comparison of an uploaded version's files ({rel: [sha256, size, mode]}) with the
+    folder's (`record(path)` reads one: only for paths both hold)."""
+    changes = [f"{rel} added" for rel in local if rel not in uploaded]
+    changes += [f"{rel} removed" for rel in uploaded if rel not in local]
+    changes += [f"{rel} changed" for rel, path in local.items()
+                if rel in uploaded and tuple(record(path)) != tuple(uploaded[rel])]
+    return sorted(changes)
+
+
 VERSIONS_DIR = "project-versions"
 """Where the emulator checks uploaded versions out (<home>/project-versions/<name>/v<N>/) to run them."""
 

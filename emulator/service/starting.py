@@ -192,6 +192,13 @@ class Starting:
         folder, version = checkout(self.home, self.store, self.blob_store, project)
         return self.start_detached(folder, dataclasses.replace(options), queued=True)
 
+    def changes_since_upload(self, project: str, folder: Path) -> tuple[int, list[str]] | None:
+        from emulator.upload import changes_since_upload
+
+        if not self.has_state():
+            return None
+        return changes_since_upload(self.store, project, folder)
+
 
 def _still_names(folder: Path, name: str) -> bool:
     """True while `folder` holds a project manifest whose [main] name is `name` (an unreadable

@@ -121,3 +121,22 @@ def test_a_network_the_engine_lacks_is_bad_input_before_any_job_exists(project, 
         assert started.exit_code == 2, started.output
         assert "'no-such-net-xyz'" in started.output and "auto, none, host" in started.output
     assert EmulatorPlatform().store.jobs(limit=10) == []
+
+
+def test_queue_notes_edits_not_uploaded_and_still_runs_the_uploaded_version(project, home, monkeypatch):
+    """`job queue` runs the latest upload, not the folder: an edit not uploaded yet ran as the old
+    code without a word. A note on stderr names the changes; stdout stays the job's name alone."""
+    monkeypatch.setenv("CYCLE_SCHEDULER_SECONDS", "1")
+    project.write(".cycleswap/run.sh", "echo uploaded version\n")
+    assert cli("project", "upload", str(project.root)).exit_code == 0
+    project.write(".cycleswap/run.sh", "echo edited, not uploaded\n")
+    project.write("extra.py", "print(1)\n")
+    monkeypatch.chdir(project.root)
+    queued = cli("job", "queue")
+    assert queued.exit_code == 0, queued.output
+    assert queued.stdout.strip().startswith(project.name)
+    assert (f"note: {project.root} has changed since version 1 was uploaded (.cycleswap/run.sh changed, extra.py "
+            "added); this job runs version 1.") in queued.stderr
+    name = queued.stdout.strip()
+    assert wait_state(name, FINAL).state is JobState.FINISHED
+    assert "uploaded version" in cli("job", "logs", name).stdout

@@ -27,3 +27,24 @@ def test_an_unchanged_upload_keeps_the_latest_version_and_a_change_makes_the_nex
     assert [v for v, _ in store.project_versions("demo")] == [1, 2, 3, 4]
     folder, version = checkout(tmp_path / "home", store, lambda: blobs, "demo")  # what `job queue` runs
     assert version == 4 and (folder / "main.py").read_text() == "print(1)\n" and not (folder / "data.txt").exists()
+
+
+def test_changes_since_upload_names_what_the_folder_holds_that_the_version_does_not(tmp_path):
+    """`cycle job queue` runs the uploaded version: edits not uploaded yet ran as the old code with
+    no word. The comparison names each file added, removed, changed (content or execute bit)."""
+    from emulator.upload import changes_since_upload
+
+    store, blobs = StateStore(tmp_path / "state.db"), LocalStore(tmp_path / "blobs")
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("main.py", "train.py", "old.py", "run.sh"):
+        (project / name).write_text(f"# {name}\n")
+    assert changes_since_upload(store, "demo", project) is None
+    upload_project(store, blobs, "demo", project)
+    assert changes_since_upload(store, "demo", project) == (1, [])
+    (project / "train.py").write_text("# train.py, same length\n"[:len("# train.py\n")])  # same size, new bytes
+    (project / "old.py").unlink()
+    (project / "new.py").write_text("x")
+    (project / "run.sh").chmod(0o755)
+    assert changes_since_upload(store, "demo", project) == (
+        1, ["new.py added", "old.py removed", "run.sh changed", "train.py changed"])

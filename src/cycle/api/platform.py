@@ -87,6 +87,10 @@ class Platform(Protocol):
     def queue(self, project: str, options: TestOptions) -> Job:
         """Start the latest uploaded version of `project` detached; it waits for a scheduler pass."""
 
+    def changes_since_upload(self, project: str, folder: Path) -> tuple[int, list[str]] | None:
+        """(latest uploaded version, how `folder` differs from it: "a.py changed", "b.py added",
+        "c.py removed"); None when the project has no uploaded version."""
+
     def drill(self, project_dir: Path, plan: DrillOptions, say: Callable[[str], None],
               options: TestOptions) -> DrillReport:
         """Run the project detached, move it as `plan` says, and judge whether it resumed (emulator only)."""

@@ -354,8 +354,29 @@ def queue(
     from cycle.platform import open_platform
 
     name = project or _project_here()
-    job = open_platform().queue(name, TestOptions(cpu=cpu))
+    platform = open_platform()
+    _note_changes_since_upload(platform, name)
+    job = platform.queue(name, TestOptions(cpu=cpu))
     typer.echo(job.name)
+
+
+def _note_changes_since_upload(platform, name: str) -> None:
+    """A `note:` on stderr when this folder is project `name` and differs from its latest upload:
+    the job runs the uploaded version, and edits not uploaded yet are the classic surprise."""
+    from cycle.api.manifest import find_project_root, load_manifest
+    from cycle.errors import CycleError
+
+    try:
+        root = find_project_root(Path("."))
+        if load_manifest(root).name != name:
+            return
+        found = platform.changes_since_upload(name, root)
+    except (CycleError, OSError):
+        return  # not in this project's folder, or unreadable: the queue itself says what is wrong
+    if found and found[1]:
+        version, changes = found
+        typer.echo(f"note: {root} has changed since version {version} was uploaded ({listed(changes, 3)}); this job "
+                   f"runs version {version}. To run the changes, `cycle project upload` first.", err=True)
 
 
 def _project_here() -> str:
