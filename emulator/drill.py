@@ -2,7 +2,7 @@
 
 A drill runs the project through the emulator (detached), forces reassignments at chosen times,
 waits for the job to end and judges it. Verdict FAIL when the job fails, times out, ended before
-every move could be made, or restarted from scratch after a move.
+every move could be made, restarted from scratch after a move, or was left with half a checkpoint.
 
 "Restarted from scratch", the rule: after a move the job rewrites a file that had been restored
 to it and that matches a progress glob (default: checkpoint patterns), with bytes no new file
