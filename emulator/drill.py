@@ -2,7 +2,7 @@
 
 A drill runs the project through the emulator (detached), forces reassignments at chosen times,
 waits for the job to end and judges it. Verdict FAIL when the job fails, times out, ended before
-every move could be made, or restarted from scratch after a move.
+every move could be made, restarted from scratch after a move, or was left with half a checkpoint.
 
 "Restarted from scratch", the rule: after a move the job rewrites a file that had been restored
 to it and that matches a progress glob (default: checkpoint patterns), with bytes no new file
@@ -11,12 +11,18 @@ moved on, not rewritten). A job that resumes writes new checkpoints and leaves t
 alone; a job that starts over at step 0 rewrites the first checkpoint it had already saved. The
 rule needs at least one checkpoint uploaded before a move, and the report says when no move
 restored any.
+
+"Half a checkpoint", the rule: a move splits a checkpoint when one of its files was restored and
+another was lost in the old machine's upload queue (LIFO stores a small step-5.json before the
+step-5.pt written just before it), and the job never stored the lost file again after the move
+(a job that resumes only from complete checkpoints redoes step 5 and writes it again).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +34,9 @@ from emulator.models import Artifact, Job, JobState, Move
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
                "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and "
                "resume from it).")
+SPLIT_HINT = ("Write a checkpoint's files first and a small marker or metadata file (step-N.json) last, and resume "
+              "only from a checkpoint whose every file is present (or write one file per checkpoint, or check "
+              "each file's size or sha256 before loading it).")
 DRILL_REQUESTER = "`cycle drill`"  # named in each move's trigger and event, as `cycle job reassign` and cycle tui are
 
 
@@ -50,12 +59,14 @@ def is_progress(path: str, globs: tuple[str, ...]) -> bool:
 
 
 def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[str, ...]) -> list[str]:
-    """Findings of the rule above, one sentence each."""
+    """Findings of the rule above, one sentence each. A restored file of a checkpoint the move
+    split is no evidence: rewriting it redoes that incomplete checkpoint (split_checkpoints' case)."""
     findings = []
     for number, move in enumerate(moves, start=1):
         if not move.restarted_ns:
             continue
-        restored = {p for p in move.restored if is_progress(p, globs)}
+        split = {p for split_set in _split_sets(move, globs).values() for p in split_set[0]}
+        restored = {p for p in move.restored if is_progress(p, globs) and p not in split}
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
         moved_on = _bytes_of_new_files(versions, set(move.restored))
         rewritten = sorted({v.path for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
@@ -64,6 +75,70 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
                             f"{', '.join(rewritten[:5])}, which had been restored to it: it restarted from scratch "
                             "instead of resuming.")
+    return findings
+
+
+SHARD = re.compile(r"\d+-of-\d+")
+
+
+def checkpoint_of(path: str) -> str:
+    """The checkpoint a file belongs to: its numbered folder when the file's own name carries no
+    step (`ckpt-5/model.pt`, `checkpoint-500/trainer_state.json`, shards `…-00001-of-00002.bin`),
+    else its folder and its name up to the first dot (`checkpoints/step-5` for step-5.pt,
+    step-5.json and step-5.opt.pt). Only the immediate folder counts: a run's folder (`run-3/…`)
+    holds many checkpoints."""
+    folder, _, name = path.rpartition("/")
+    stem = name.lstrip(".").split(".", 1)[0]
+    parent = folder.rpartition("/")[2]
+    if _has_number(parent) and (not _has_number(stem) or SHARD.search(stem)):
+        return folder + "/"
+    return f"{folder}/{stem}" if folder else stem
+
+
+def _has_number(name: str) -> bool:
+    return any(ch.isdigit() for ch in name)
+
+
+def is_temporary(path: str) -> bool:
+    """A file written to be renamed (`.step-5.pt.tmp`, `step-5.pt.partial`): not part of a
+    checkpoint yet, so losing it splits none (the kill, not the queue, cut that write short)."""
+    name = path.rpartition("/")[2]
+    return name.startswith(".") or name.endswith((".tmp", ".temp", ".partial", "~"))
+
+
+def _split_sets(move: Move, globs: tuple[str, ...]) -> dict[str, tuple[list[str], list[str]]]:
+    """checkpoint -> (its files restored, its files lost) for each checkpoint holding a progress
+    file that the move split: a file restored whose newest version was not lost, and another lost.
+    A checkpoint lost whole (the job resumes from the older one) or restored whole is no split;
+    nor is one whose every file had an older version restored (an older checkpoint, complete)."""
+    lost = {p for p in move.lost if not is_temporary(p)}
+    members: dict[str, tuple[list[str], list[str]]] = {}
+    for path in sorted(set(move.restored) - lost):
+        members.setdefault(checkpoint_of(path), ([], []))[0].append(path)
+    for path in sorted(lost):
+        if checkpoint_of(path) in members:
+            members[checkpoint_of(path)][1].append(path)
+    return {key: (restored, gone) for key, (restored, gone) in members.items()
+            if gone and any(is_progress(p, globs) for p in restored + gone)}
+
+
+def split_checkpoints(moves: list[Move], versions: list[Artifact], globs: tuple[str, ...]) -> list[str]:
+    """Findings of the "half a checkpoint" rule, one sentence each: the move split a checkpoint and
+    the job did not write the lost files again before its next move or its end."""
+    findings = []
+    for number, move in enumerate(moves, start=1):
+        if not move.restarted_ns:
+            continue
+        later = moves[number].ts_ns if number < len(moves) else None
+        rewritten = {v.path for v in versions
+                     if v.uploaded_ns > move.restarted_ns and (later is None or v.uploaded_ns < later)}
+        for key, (restored, lost) in sorted(_split_sets(move, globs).items()):
+            missing = [p for p in lost if p not in rewritten]
+            if missing:
+                findings.append(
+                    f"move {number} ({move.from_machine} -> {move.to_machine}) split checkpoint {key}: "
+                    f"{', '.join(restored[:5])} restored, {', '.join(missing[:5])} lost in the upload queue and "
+                    "never written again: the new machine held half a checkpoint to resume from.")
     return findings
 
 
@@ -130,9 +205,9 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
         report.reasons.append(f"the job ended after {len(moves)} of {len(plan_times)} planned move(s): "
                               "make the moves earlier (--every, --at) or the job longer.")
     scratch = scratch_restarts(moves, versions, plan.progress_globs)
-    report.reasons += scratch
-    if scratch:
-        report.hint = RESUME_HINT
+    split = split_checkpoints(moves, versions, plan.progress_globs)
+    report.reasons += scratch + split
+    report.hint = " ".join(hint for hint, found in ((RESUME_HINT, scratch), (SPLIT_HINT, split)) if found) or None
     if moves and not any(is_progress(p, plan.progress_globs) for m in moves for p in m.restored):
         report.reasons.append("no move restored a checkpoint matching --progress-glob "
                               f"({', '.join(plan.progress_globs)}), so resuming could not be checked: move later, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.drill import DrillPlan, is_progress, judge, move_times, scratch_restarts
+from emulator.drill import DrillPlan, is_progress, judge, move_times, scratch_restarts, split_checkpoints
 from emulator.models import Artifact, Job, JobState, Move
 
 
@@ -115,3 +115,70 @@ def test_the_drills_moves_are_requested_by_cycle_drill():
     assert platform.requesters == ["`cycle drill`"]
     assert report.moves[0]["trigger"] == "requested by `cycle drill`"
     assert "(requested by `cycle drill`)" in report.text()
+
+
+def lost_move(number, ts, restarted, restored, lost):
+    return Move(number, 1, f"m{number}", f"m{number + 1}", "test", ts, 0, lost, restored, 0, 0.0, restarted, 0.1)
+
+
+def test_checkpoint_of_groups_a_checkpoints_files():
+    from emulator.drill import checkpoint_of
+
+    assert {checkpoint_of(p) for p in ("checkpoints/step-5.pt", "checkpoints/step-5.json",
+                                       "checkpoints/step-5.opt.pt")} == {"checkpoints/step-5"}
+    assert checkpoint_of("checkpoints/step-4.pt") != checkpoint_of("checkpoints/step-5.pt")
+    assert checkpoint_of("ckpt-5/model.pt") == checkpoint_of("ckpt-5/optim.pt") == "ckpt-5/"
+    assert checkpoint_of("ckpt/checkpoint-500/pytorch_model-00001-of-00002.bin") == "ckpt/checkpoint-500/"
+    assert checkpoint_of("run-3/step-5.pt") != checkpoint_of("run-3/step-6.pt")  # a run's folder holds many
+
+
+def test_a_move_that_splits_a_checkpoint_is_a_finding():
+    """LIFO stored step-5.json, the step-5.pt written before it was lost with the machine (a user test:
+    the drill said PASS)."""
+    moves = [lost_move(1, 100, 110, ["checkpoints/step-4.json", "checkpoints/step-4.pt", "checkpoints/step-5.json"],
+                       ["checkpoints/step-5.pt"])]
+    versions = [art("checkpoints/step-6.pt", 120), art("checkpoints/step-6.json", 121)]
+    findings = split_checkpoints(moves, versions, DrillPlan().progress_globs)
+    assert findings == ["move 1 (m1 -> m2) split checkpoint checkpoints/step-5: checkpoints/step-5.json restored, "
+                        "checkpoints/step-5.pt lost in the upload queue and never written again: the new machine "
+                        "held half a checkpoint to resume from."]
+    report = judge(job(), moves, versions, [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert report.verdict == "FAIL" and report.reasons == findings and "marker" in report.hint
+    assert report.to_dict()["reasons"] == findings
+
+
+def test_a_checkpoint_folder_split_is_a_finding():
+    moves = [lost_move(1, 100, 110, ["ckpt-5/trainer_state.json"], ["ckpt-5/model.safetensors"])]
+    assert len(split_checkpoints(moves, [], DrillPlan().progress_globs)) == 1
+
+
+def test_what_is_not_half_a_checkpoint():
+    globs = DrillPlan().progress_globs
+    cases = {
+        # the spec allows it: a newer checkpoint lost whole, the job resumes from the older complete one
+        "newer lost whole": lost_move(1, 100, 110, ["checkpoints/step-4.json", "checkpoints/step-4.pt"],
+                                      ["checkpoints/step-5.json", "checkpoints/step-5.pt"]),
+        # both files rewritten in place each step, both newest versions lost: the older pair is whole
+        "older versions of every file": lost_move(1, 100, 110, ["last.json", "last.pt"], ["last.json", "last.pt"]),
+        # a temporary file cut short by the kill is no file of the checkpoint yet
+        "write-then-rename": lost_move(1, 100, 110, ["checkpoints/step-4.ckpt"], ["checkpoints/.step-5.ckpt.tmp"]),
+        # a link is stored as its target's bytes: restored, it is a whole copy of ckpt-5.pt, not a dangling link
+        "latest link": lost_move(1, 100, 110, ["ckpt-4.pt", "latest.pt"], ["ckpt-5.pt"]),
+        # not progress: results and logs
+        "no progress file": lost_move(1, 100, 110, ["step-3.ckpt", "results.json"], ["results.csv"]),
+    }
+    for why, case in cases.items():
+        assert split_checkpoints([case], [], globs) == [], why
+        assert judge(job(), [case], [], [1.0], 0, 5.0, DrillPlan(), timed_out=False).verdict == "PASS", why
+
+
+def test_a_split_the_job_repaired_is_not_a_finding_nor_a_restart():
+    """A job that resumes only from whole checkpoints goes back to step 4 and writes step 5 again."""
+    moves = [lost_move(1, 100, 110, ["checkpoints/step-4.json", "checkpoints/step-4.pt", "checkpoints/step-5.json"],
+                       ["checkpoints/step-5.pt"])]
+    redone = [art("checkpoints/step-5.pt", 120), art("checkpoints/step-5.json", 121)]
+    globs = DrillPlan().progress_globs
+    assert split_checkpoints(moves, redone, globs) == [] and scratch_restarts(moves, redone, globs) == []
+    # written again only after the next move: the stay that began with the split never repaired it
+    two = [moves[0], lost_move(2, 115, 118, moves[0].restored, [])]
+    assert len(split_checkpoints(two, redone, globs)) == 1

@@ -46,7 +46,8 @@ def drill(
 
     Verdict PASS (exit 0) when the job FINISHED after every planned move without restarting from
     scratch; FAIL (exit 1) when it failed, timed out, ended before the moves, or after a move
-    rewrote a checkpoint that had been restored to it (it started over instead of resuming).
+    rewrote a checkpoint that had been restored to it (it started over instead of resuming), or a
+    move restored one file of a checkpoint and lost another in the upload queue (half a checkpoint).
     """
     from cycle.api import DEFAULT_PROGRESS_GLOBS, DrillOptions, TestOptions
     from cycle.cli.output import fail
