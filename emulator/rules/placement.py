@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from cycle.api.models import Machine
+
+WAITING_FOR_MACHINE = "WAITING_FOR_MACHINE"
+"""A PENDING job's reason while it waits for a free machine (a moved job keeps REASSIGNED_FROM_<m>)."""
+
+Fits = Callable[[str | None, str | None], bool]
+"""fits(machine's CUDA capability, job's CUDA version): whether the machine could run the job."""
+
+
+@dataclass(frozen=True, order=True)
+class Waiter:
+    """A job waiting for a free machine, ordered by how long it has waited (then by id): since
+    when, and what it needs (its CUDA version; the machine a moving job leaves and never takes)."""
+
+    since_ns: int
+    job_id: int
+    cuda: str | None = field(default=None, compare=False)
+    exclude: str | None = field(default=None, compare=False)
 
 
 def choose_machine(free: list[Machine], prefer: str | None, exclude: str | None,
@@ -16,6 +34,21 @@ def choose_machine(free: list[Machine], prefer: str | None, exclude: str | None,
     if prefer is not None:
         return next((m for m in candidates if m.name == prefer), None)
     return min(candidates, key=lambda m: (m.jobs_run, m.name), default=None)
+
+
+def left_for(claimant: Waiter, free: Sequence[Machine], waiting: Sequence[Waiter], fits: Fits) -> list[Machine]:
+    """The free machines `claimant` may take, first come first served: those left once every job
+    that has waited longer took, oldest first, the machine choose_machine would give it. A waiter
+    no free machine fits (its CUDA, the machine it leaves) takes none and holds nobody back, so
+    a freed machine goes to the oldest job that can run on it, never to whichever agent polls first.
+    `claimant` is the job asking (since_ns: when it began waiting, or now when it has not yet);
+    `waiting`: the jobs waiting now (their agents alive), it among them or not."""
+    left = list(free)
+    for waiter in sorted(w for w in waiting if w.job_id != claimant.job_id and w < claimant):
+        taken = choose_machine(left, None, waiter.exclude, lambda m, cuda=waiter.cuda: fits(m.cuda, cuda))
+        if taken is not None:
+            left.remove(taken)
+    return left
 
 
 def why_unusable(machine: Machine, holder: str | None) -> str | None:
@@ -62,9 +95,14 @@ def move_refusal(job: str, current: str | None, target: str | None, machines: Se
     return f"job {job} cannot move to {target}: {reasons[target]}. {way_out} {kept}"
 
 
-def waiting_reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None) -> str:
-    """Why each machine cannot take a waiting job, '; '-joined (the one it leaves left out)."""
-    return _joined(_reasons(machines, holders, exclude))
+def waiting_reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None,
+                    ahead: int = 0) -> str:
+    """Why each machine cannot take a waiting job, '; '-joined (the one it leaves left out), and
+    how many jobs that have waited longer go first (`ahead`)."""
+    reasons = [_joined(_reasons(machines, holders, exclude))]
+    if ahead:
+        reasons.append(f"{ahead} job{'s' if ahead != 1 else ''} waiting longer go{'es' if ahead == 1 else ''} first")
+    return "; ".join(reason for reason in reasons if reason)
 
 
 def _reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None) -> dict[str, str | None]:
