@@ -114,3 +114,4 @@ def test_an_older_waiter_that_cannot_run_on_the_machine_holds_nobody_back():
     assert left_for(Waiter(3, 3), free, [needs_12, leaves_it], cuda_fits) == free
     assert left_for(Waiter(3, 3), free, [Waiter(1, 1, cuda="11.0")], cuda_fits) == []
 
+
