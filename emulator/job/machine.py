@@ -89,5 +89,6 @@ def _say_why_it_waits(ctx: JobContext, exclude: str | None) -> None:
         ctx.event(f"waiting: [job] cuda = \"{cuda}\" needs a machine whose driver supports CUDA {cuda} "
                   f"or newer; the machines here have {capability or 'no GPU'} ({source})")
     else:
-        why = waiting_reasons(ctx.store.machines(), ctx.store.holders(), exclude, ctx.store.waiting_ahead(ctx.job.id))
+        why = waiting_reasons(ctx.store.machines(), ctx.store.holders(), exclude,
+                              len(ctx.store.waiting_ahead(ctx.job.id)))
         ctx.event("waiting for a free machine" + (f" ({why})" if why else ""))

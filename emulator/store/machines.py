@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
-from emulator.models import Machine
+from emulator.models import Machine, now_ns
 from emulator.reaper import holder_gone
-from emulator.models import now_ns
 from emulator.rules.placement import WAITING_FOR_MACHINE, Fits, Waiter, choose_machine, left_for
 from emulator.store.db import Database
 
@@ -64,14 +64,17 @@ class MachinesTable(Database):
                        (WAITING_FOR_MACHINE, job_id))
         return chosen
 
-    def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None) -> int:
-        """How many jobs that have waited longer than this one still wait for a machine (their
-        agents alive): what its waiting event says goes first."""
+    def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None) -> list[str]:
+        """The jobs that have waited longer than this one (all that wait, when it does not) and
+        still wait for a machine, their agents alive, oldest first, by name: what goes first."""
         from emulator.pids import pid_alive
 
         db = self._connection()
         mine = Waiter(_waiting_since(db, job_id) or now_ns(), job_id)
-        return sum(1 for waiter in _waiters(db, alive or pid_alive) if waiter.job_id != job_id and waiter < mine)
+        ahead = sorted(w for w in _waiters(db, alive or pid_alive) if w.job_id != job_id and w < mine)
+        names = dict(db.execute(f"SELECT id, name FROM jobs WHERE id IN ({', '.join('?' * len(ahead))})",
+                                [w.job_id for w in ahead]).fetchall()) if ahead else {}
+        return [names[w.job_id] for w in ahead]
 
     def holders(self, alive: Callable[[int], bool] | None = None) -> dict[str, str]:
         """Machine name -> the job that holds it, for the holds that count (as claim_machine counts
@@ -103,13 +106,13 @@ class MachinesTable(Database):
             db.execute("UPDATE machines SET state = ? WHERE name = ?", (state, name))
 
 
-def _waiting_since(db, job_id: int) -> int | None:
+def _waiting_since(db: sqlite3.Connection, job_id: int) -> int | None:
     """When the job began waiting for a machine (None: it does not wait)."""
     row = db.execute("SELECT waiting_since_ns FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return row[0] if row else None
 
 
-def _waiters(db, alive: Callable[[int], bool]) -> list[Waiter]:
+def _waiters(db: sqlite3.Connection, alive: Callable[[int], bool]) -> list[Waiter]:
     """The jobs waiting for a machine now: PENDING, recorded waiting, and their agent alive (a dead
     agent's job, or one cancelled or ended since, holds nobody back)."""
     rows = db.execute("SELECT id, waiting_since_ns, waiting_cuda, waiting_exclude, state, agent_pid FROM jobs "

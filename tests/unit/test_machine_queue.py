@@ -36,7 +36,7 @@ def test_a_waiting_job_says_so_until_it_gets_a_machine(tmp_path):
     alive = alive_only(1, 2)
     assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True) is None
     assert (store.job(b.id).state, store.job(b.id).reason) == (JobState.PENDING, "WAITING_FOR_MACHINE")
-    assert store.waiting_ahead(b.id, alive=alive) == 0
+    assert store.waiting_ahead(b.id, alive=alive) == []
     store.set_state(holder.id, JobState.CANCELLED)
     assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True).name == "local-0"
     assert store.job(b.id).reason is None  # it has a machine: no longer waiting
@@ -53,7 +53,7 @@ def test_a_moved_job_keeps_its_reassigned_reason_while_it_waits(tmp_path):
 def test_a_requested_move_that_gets_no_machine_is_not_recorded_as_waiting(tmp_path):
     store, holder, (b,) = one_machine_taken(tmp_path, 2)
     assert store.claim_machine(b.id, prefer="local-0", agent_pid=2, alive=alive_only(1, 2)) is None
-    assert store.job(b.id).reason is None and store.waiting_ahead(b.id, alive=alive_only(1, 2)) == 0
+    assert store.job(b.id).reason is None and store.waiting_ahead(b.id, alive=alive_only(1, 2)) == []
 
 
 def test_an_older_waiter_whose_agent_died_or_that_was_cancelled_holds_nobody_back(tmp_path):
@@ -61,11 +61,11 @@ def test_an_older_waiter_whose_agent_died_or_that_was_cancelled_holds_nobody_bac
     everyone = alive_only(1, 2, 3, 4)
     for job in (b, c, d):
         assert store.claim_machine(job.id, agent_pid=job.agent_pid, alive=everyone, waits=True) is None
-    assert store.waiting_ahead(d.id, alive=everyone) == 2
+    assert store.waiting_ahead(d.id, alive=everyone) == [b.name, c.name]
     store.set_state(holder.id, JobState.CANCELLED)
     store.set_state(c.id, JobState.CANCELLED)
     b_died = alive_only(3, 4)
-    assert store.waiting_ahead(d.id, alive=b_died) == 0
+    assert store.waiting_ahead(d.id, alive=b_died) == []
     assert store.claim_machine(d.id, agent_pid=4, alive=b_died, waits=True).name == "local-0"
 
 
