@@ -55,10 +55,11 @@ def _end_if_cancel_requested(ctx: JobContext) -> None:
 def claim(ctx: JobContext, exclude: str | None = None) -> str:
     """A free machine for the job (one whose driver supports its CUDA version, when set), never
     `exclude` (the machine a moving job leaves), waiting for one when all are taken and saying why.
-    A job no machine could ever run waits PENDING with the reason. A cancel request ends the wait
-    (CancelRequested)."""
+    A job no machine could ever run waits PENDING with the reason. Waiting jobs get machines first
+    come first served (the store records since when each waits; rules.placement.left_for). A cancel
+    request ends the wait (CancelRequested)."""
     waited = False
-    while (name := try_claim(ctx, prefer=None, exclude=exclude)) is None:
+    while (name := try_claim(ctx, prefer=None, exclude=exclude, waits=True)) is None:
         if not waited:
             _say_why_it_waits(ctx, exclude)
             waited = True
@@ -67,20 +68,20 @@ def claim(ctx: JobContext, exclude: str | None = None) -> str:
     return name
 
 
-def try_claim(ctx: JobContext, prefer: str | None, exclude: str | None) -> str | None:
+def try_claim(ctx: JobContext, prefer: str | None, exclude: str | None, waits: bool = False) -> str | None:
     """One attempt, no waiting: `prefer` if it is free (and nothing else), else the least-loaded
-    free machine; never `exclude`. None when there is none."""
+    free machine; never `exclude`, nor one a job that has waited longer gets first. None when there
+    is none; `waits`: the job is then recorded as waiting (claim's loop; a requested move is not)."""
     capability, _ = gpu.machine_cuda()
     ctx.store.ensure_machines(machine_names(ctx.settings), capability)
-    cuda = ctx.cuda
-    machine = ctx.store.claim_machine(ctx.job.id, prefer=prefer, exclude=exclude,
-                                      eligible=lambda candidate: gpu.satisfies(candidate.cuda, cuda),
-                                      agent_pid=os.getpid())
+    machine = ctx.store.claim_machine(ctx.job.id, prefer=prefer, exclude=exclude, cuda=ctx.cuda,
+                                      agent_pid=os.getpid(), waits=waits, fits=gpu.satisfies)
     return None if machine is None else machine.name
 
 
 def _say_why_it_waits(ctx: JobContext, exclude: str | None) -> None:
-    """The wait's one event: the CUDA version no machine here supports, or what holds each machine."""
+    """The wait's one event: the CUDA version no machine here supports (the reason, instead of
+    WAITING_FOR_MACHINE), or what holds each machine and how many jobs waiting longer go first."""
     cuda = ctx.cuda
     capability, source = gpu.machine_cuda()
     if cuda and not gpu.satisfies(capability, cuda):
@@ -88,5 +89,6 @@ def _say_why_it_waits(ctx: JobContext, exclude: str | None) -> None:
         ctx.event(f"waiting: [job] cuda = \"{cuda}\" needs a machine whose driver supports CUDA {cuda} "
                   f"or newer; the machines here have {capability or 'no GPU'} ({source})")
     else:
-        why = waiting_reasons(ctx.store.machines(), ctx.store.holders(), exclude)
+        why = waiting_reasons(ctx.store.machines(), ctx.store.holders(), exclude,
+                              len(ctx.store.waiting_ahead(ctx.job.id)))
         ctx.event("waiting for a free machine" + (f" ({why})" if why else ""))

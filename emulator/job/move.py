@@ -27,7 +27,7 @@ from emulator.job import artifacts, container, logs, machine
 from emulator.job.context import JobContext, RestoreFailed, StartFailed, job_folder
 from emulator.models import Artifact, Job, JobState, Move, now_ns
 from emulator.rules.moves import MoveRequest
-from emulator.rules.placement import move_refusal
+from emulator.rules.placement import move_refusal, waiting_first
 from emulator.settings import Settings
 
 RESTORE_ATTEMPTS = Settings.restore_attempts
@@ -77,6 +77,7 @@ class RecoveryStrategy:
         if target is not None:
             return target
         why = (move_refusal(ctx.job.name, old, request.target, ctx.store.machines(), ctx.store.holders())
+               or waiting_first(ctx.job.name, old, request.target, ctx.store.waiting_ahead(ctx.job.id))
                or f"job {ctx.job.name} cannot move: {request.target or 'no other machine'} was taken meanwhile. "
                   f"Nothing was stopped: the job keeps running on {old}.")
         ctx.event(f"reassignment refused ({request.trigger}): {why}")

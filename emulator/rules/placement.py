@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from cycle.api.models import Machine
+from cycle.api.wording import listed
+
+WAITING_FOR_MACHINE = "WAITING_FOR_MACHINE"
+"""A PENDING job's reason while it waits for a free machine (a moved job keeps REASSIGNED_FROM_<m>)."""
+
+Fits = Callable[[str | None, str | None], bool]
+"""fits(machine's CUDA capability, job's CUDA version): whether the machine could run the job."""
+
+
+@dataclass(frozen=True, order=True)
+class Waiter:
+    """A job waiting for a free machine, ordered by how long it has waited (then by id): since
+    when, and what it needs (its CUDA version; the machine a moving job leaves and never takes)."""
+
+    since_ns: int
+    job_id: int
+    cuda: str | None = field(default=None, compare=False)
+    exclude: str | None = field(default=None, compare=False)
 
 
 def choose_machine(free: list[Machine], prefer: str | None, exclude: str | None,
@@ -16,6 +35,26 @@ def choose_machine(free: list[Machine], prefer: str | None, exclude: str | None,
     if prefer is not None:
         return next((m for m in candidates if m.name == prefer), None)
     return min(candidates, key=lambda m: (m.jobs_run, m.name), default=None)
+
+
+def left_for(claimant: Waiter, free: Sequence[Machine], waiting: Sequence[Waiter], fits: Fits) -> list[Machine]:
+    """The free machines `claimant` may take, first come first served: those left once every job
+    that has waited longer took, oldest first, the machine choose_machine would give it. A waiter
+    no free machine fits (its CUDA, the machine it leaves) takes none and holds nobody back, so
+    a freed machine goes to the oldest job that can run on it, never to whichever agent polls first.
+    `claimant` is the job asking (since_ns: when it began waiting, or now when it has not yet);
+    `waiting`: the jobs waiting now (their agents alive), it among them or not."""
+    left = list(free)
+    for waiter in sorted(w for w in waiting if w.job_id != claimant.job_id and w < claimant):
+        taken = choose_machine(left, None, waiter.exclude, _runs(waiter, fits))
+        if taken is not None:
+            left.remove(taken)
+    return left
+
+
+def _runs(waiter: Waiter, fits: Fits) -> Callable[[Machine], bool]:
+    """Whether a machine could run `waiter` (its driver fits the job's CUDA)."""
+    return lambda machine: fits(machine.cuda, waiter.cuda)
 
 
 def why_unusable(machine: Machine, holder: str | None) -> str | None:
@@ -62,9 +101,30 @@ def move_refusal(job: str, current: str | None, target: str | None, machines: Se
     return f"job {job} cannot move to {target}: {reasons[target]}. {way_out} {kept}"
 
 
-def waiting_reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None) -> str:
-    """Why each machine cannot take a waiting job, '; '-joined (the one it leaves left out)."""
-    return _joined(_reasons(machines, holders, exclude))
+def waiting_first(job: str, current: str | None, target: str | None, waiting: Sequence[str]) -> str | None:
+    """Why a requested move of `job` got no free machine although one is free: the jobs `waiting`
+    for a machine (oldest first) get it first. None when none waits."""
+    if not waiting:
+        return None
+    where = f" to {target}" if target is not None else ""
+    return (f"job {job} cannot move{where}: {_jobs_go_first(len(waiting), 'for a machine')} (first come, first "
+            f"served: {listed(waiting, 5)}). Nothing was stopped: the job keeps running on {current}. Ask again "
+            "once none waits (`cycle job list --state PENDING` shows them).")
+
+
+def waiting_reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None,
+                    ahead: int = 0) -> str:
+    """Why each machine cannot take a waiting job, '; '-joined (the one it leaves left out), and
+    how many jobs that have waited longer go first (`ahead`)."""
+    reasons = [_joined(_reasons(machines, holders, exclude))]
+    if ahead:
+        reasons.append(_jobs_go_first(ahead, "longer"))
+    return "; ".join(reason for reason in reasons if reason)
+
+
+def _jobs_go_first(count: int, waiting: str) -> str:
+    """"1 job waiting longer goes first", "2 jobs waiting for a machine go first"."""
+    return f"{count} job{'s' if count != 1 else ''} waiting {waiting} go{'es' if count == 1 else ''} first"
 
 
 def _reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None) -> dict[str, str | None]:

@@ -135,6 +135,9 @@ ADDED_COLUMNS = [
     ("volume_versions", "folders", "TEXT NOT NULL DEFAULT '[]'"),
     ("requests", "refusal", "TEXT"),
     ("builds", "inputs", "TEXT NOT NULL DEFAULT '{}'"),
+    ("jobs", "waiting_since_ns", "INTEGER"),  # waiting for a free machine since (first come first served)
+    ("jobs", "waiting_cuda", "TEXT"),  # … for one whose driver supports this CUDA version
+    ("jobs", "waiting_exclude", "TEXT"),  # … never this one (the machine a moving job leaves)
 ]
 
 SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS)).encode()) & 0x7FFFFFFF

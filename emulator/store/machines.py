@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
-from emulator.models import Machine
+from emulator.models import Machine, now_ns
 from emulator.reaper import holder_gone
-from emulator.rules.placement import choose_machine
+from emulator.rules.placement import WAITING_FOR_MACHINE, Fits, Waiter, choose_machine, left_for
 from emulator.store.db import Database
 
 
@@ -24,29 +25,56 @@ class MachinesTable(Database):
         return [Machine(*row) for row in rows]
 
     def claim_machine(self, job_id: int, prefer: str | None = None, exclude: str | None = None,
-                      eligible: Callable[[Machine], bool] = lambda machine: True,
-                      agent_pid: int | None = None, alive: Callable[[int], bool] | None = None) -> Machine | None:
+                      cuda: str | None = None, agent_pid: int | None = None,
+                      alive: Callable[[int], bool] | None = None, waits: bool = False,
+                      fits: Fits | None = None) -> Machine | None:
         """Give the job the free machine choose_machine picks (`prefer` if it is free, else the least-loaded
-        eligible one); this only finds which machines are free and records the claim.
+        one whose driver `fits` its `cuda`) among those first come first served leaves it (left_for:
+        jobs that have waited longer go first); this only finds which machines are free and who
+        waits, and records the claim, in one transaction.
 
         A machine is free when nobody holds it, or its holder has ended, or the agent that claimed
         it is dead: a machine belongs to a job only while that job's agent is alive. `agent_pid`
-        (the claiming process) is recorded with the claim."""
+        (the claiming process) is recorded with the claim. `waits`: a job that gets none now waits
+        for one (claim's loop, not a requested move, which is refused instead): since when, for
+        what, and the reason WAITING_FOR_MACHINE are recorded, so that other agents see it queued."""
+        from emulator.engine.gpu import satisfies
         from emulator.pids import pid_alive
 
-        alive = alive or pid_alive
+        alive, fits = alive or pid_alive, fits or satisfies
         with self._tx() as db:
             rows = db.execute(
                 "SELECT m.name, m.state, m.cuda, m.job_id, m.jobs_run, j.state, COALESCE(m.agent_pid, j.agent_pid) "
                 "FROM machines m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.state = 'available' "
                 "ORDER BY m.name").fetchall()
             free = [Machine(*row[:5]) for row in rows if row[3] is None or holder_gone(row[5], row[6], alive)]
-            chosen = choose_machine(free, prefer, exclude, eligible)
+            claimant = Waiter(_waiting_since(db, job_id) or now_ns(), job_id, cuda, exclude)
+            left = left_for(claimant, free, _waiters(db, alive), fits)
+            chosen = choose_machine(left, prefer, exclude, lambda machine: fits(machine.cuda, cuda))
             if chosen is None:
+                if waits:
+                    db.execute("UPDATE jobs SET waiting_since_ns = ?, waiting_cuda = ?, waiting_exclude = ?, "
+                               "reason = COALESCE(reason, ?) WHERE id = ?",
+                               (claimant.since_ns, cuda, exclude, WAITING_FOR_MACHINE, job_id))
                 return None
             db.execute("UPDATE machines SET job_id = ?, agent_pid = ?, jobs_run = jobs_run + 1 WHERE name = ?",
                        (job_id, agent_pid, chosen.name))
+            db.execute("UPDATE jobs SET waiting_since_ns = NULL, "
+                       "reason = CASE WHEN reason = ? THEN NULL ELSE reason END WHERE id = ?",
+                       (WAITING_FOR_MACHINE, job_id))
         return chosen
+
+    def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None) -> list[str]:
+        """The jobs that have waited longer than this one (all that wait, when it does not) and
+        still wait for a machine, their agents alive, oldest first, by name: what goes first."""
+        from emulator.pids import pid_alive
+
+        db = self._connection()
+        mine = Waiter(_waiting_since(db, job_id) or now_ns(), job_id)
+        ahead = sorted(w for w in _waiters(db, alive or pid_alive) if w.job_id != job_id and w < mine)
+        names = dict(db.execute(f"SELECT id, name FROM jobs WHERE id IN ({', '.join('?' * len(ahead))})",
+                                [w.job_id for w in ahead]).fetchall()) if ahead else {}
+        return [names[w.job_id] for w in ahead]
 
     def holders(self, alive: Callable[[int], bool] | None = None) -> dict[str, str]:
         """Machine name -> the job that holds it, for the holds that count (as claim_machine counts
@@ -76,3 +104,18 @@ class MachinesTable(Database):
     def set_machine_state(self, name: str, state: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE machines SET state = ? WHERE name = ?", (state, name))
+
+
+def _waiting_since(db: sqlite3.Connection, job_id: int) -> int | None:
+    """When the job began waiting for a machine (None: it does not wait)."""
+    row = db.execute("SELECT waiting_since_ns FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return row[0] if row else None
+
+
+def _waiters(db: sqlite3.Connection, alive: Callable[[int], bool]) -> list[Waiter]:
+    """The jobs waiting for a machine now: PENDING, recorded waiting, and their agent alive (a dead
+    agent's job, or one cancelled or ended since, holds nobody back)."""
+    rows = db.execute("SELECT id, waiting_since_ns, waiting_cuda, waiting_exclude, state, agent_pid FROM jobs "
+                      "WHERE waiting_since_ns IS NOT NULL AND state = 'PENDING'").fetchall()
+    return [Waiter(since, job_id, cuda, exclude) for job_id, since, cuda, exclude, state, pid in rows
+            if not holder_gone(state, pid, alive)]

@@ -13,6 +13,7 @@ import pytest
 from emulator.job import logs
 from emulator.job.context import Stay
 from emulator.job.move import RecoveryStrategy
+from emulator.models import JobState
 from emulator.settings import Settings
 from emulator.store import StateStore
 
@@ -101,3 +102,22 @@ def test_a_job_waiting_for_a_machine_is_told_what_holds_each_one(running, monkey
         machine.claim(running.ctx, exclude="local-1")
     assert running.events == ["waiting for a free machine (local-0 is offline; local-2 is busy with its owner's "
                               "work; local-3 is busy running job q-1)"]
+
+
+def test_a_requested_move_to_the_machine_a_waiting_job_gets_first_is_refused_saying_so(running):
+    """First come, first served: a free machine goes to the job that waits for one, not to a move
+    requested later (the refusal said it was "taken meanwhile": it was not)."""
+    store, job = running.store, running.job
+    holders = [store.create_job("h", agent_pid=os.getpid()) for _ in range(3)]
+    for holder, name in zip(holders, ("local-0", "local-2", "local-3")):
+        store.claim_machine(holder.id, prefer=name, agent_pid=os.getpid())
+    waiting = store.create_job("w", agent_pid=os.getpid())
+    assert store.claim_machine(waiting.id, agent_pid=os.getpid(), waits=True) is None
+    store.set_state(holders[2].id, JobState.CANCELLED)  # local-3 is free, and w-1 waits for it
+    request_id = store.request_move(job.id, "local-3", None)
+    assert RecoveryStrategy(running.ctx).recover(logs.next_request(running.ctx, running.stay)) is None
+    assert store.refusal(request_id) == (
+        f"job {job.name} cannot move to local-3: 1 job waiting for a machine goes first (first come, first served: "
+        "w-1). Nothing was stopped: the job keeps running on local-1. Ask again once none waits "
+        "(`cycle job list --state PENDING` shows them).")
+    assert store.machine("local-3").job_id != job.id and store.moves(job.id) == [] and running.ctx.stay is running.stay

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from emulator.models import Machine
-from emulator.rules.placement import choose_machine, move_refusal, waiting_reasons
+from emulator.rules.placement import Waiter, choose_machine, left_for, move_refusal, waiting_reasons
 
 
 def machine(name: str, jobs_run: int = 0, cuda: str | None = None) -> Machine:
@@ -75,3 +75,43 @@ def test_a_waiting_job_is_told_why_each_machine_cannot_take_it():
     machines = pool(local_0="offline")
     assert waiting_reasons(machines, {"local-2": "a", "local-3": "b"}, exclude="local-1") == (
         "local-0 is offline; local-2 is busy running job a; local-3 is busy running job b")
+
+
+def test_a_waiting_job_hears_how_many_that_waited_longer_go_first():
+    machines = pool()
+    assert waiting_reasons(machines, {"local-0": "a", "local-1": "b", "local-2": "c"}, None, ahead=1) == (
+        "local-0 is busy running job a; local-1 is busy running job b; local-2 is busy running job c; "
+        "1 job waiting longer goes first")
+    assert waiting_reasons(pool(local_0="offline")[:1], {}, None, ahead=2) == (
+        "local-0 is offline; 2 jobs waiting longer go first")
+
+
+def cuda_fits(machine: str | None, wanted: str | None) -> bool:
+    return wanted is None or (machine is not None and float(machine) >= float(wanted))
+
+
+def test_a_freed_machine_goes_to_the_job_that_waited_longest():
+    """B waited before C: whichever agent polls first after A's machine is freed, B gets it."""
+    free = [machine("local-0")]
+    b, c = Waiter(100, 2), Waiter(200, 3)
+    assert left_for(c, free, [b, c], cuda_fits) == []
+    assert left_for(b, free, [b, c], cuda_fits) == free
+    newcomer = Waiter(300, 4)  # arrives (not waiting yet: since is now) while B waits
+    assert left_for(newcomer, free, [b], cuda_fits) == []
+    assert left_for(Waiter(100, 3), free, [Waiter(100, 2)], cuda_fits) == []  # the same instant: by id
+
+
+def test_as_many_machines_as_older_waiters_are_kept_for_them_the_rest_is_free():
+    free = [machine("local-0"), machine("local-1", 2), machine("local-2", 1)]
+    older = [Waiter(1, 1), Waiter(2, 2)]
+    assert left_for(Waiter(3, 3), free, older, cuda_fits) == [machine("local-1", 2)]
+
+
+def test_an_older_waiter_that_cannot_run_on_the_machine_holds_nobody_back():
+    free = [machine("local-0", cuda="11.8")]
+    needs_12 = Waiter(1, 1, cuda="12.4")  # no machine here has CUDA 12.4: it waits for ever
+    leaves_it = Waiter(2, 2, exclude="local-0")  # a move: never back to the machine it left
+    assert left_for(Waiter(3, 3), free, [needs_12, leaves_it], cuda_fits) == free
+    assert left_for(Waiter(3, 3), free, [Waiter(1, 1, cuda="11.0")], cuda_fits) == []
+
+

@@ -111,10 +111,17 @@ def column_widths(rows: list[tuple[str, ...]]) -> dict[str, int]:
     return widths
 
 
+WAITING_REASONS = ("WAITING_FOR_MACHINE", "REASSIGNED_FROM_")
+"""A PENDING job's reasons that say it waits for a machine, as it should: not a failure."""
+
+
 def cell_style(column: str, cell: str) -> Style:
-    """A state in its colour, a failure's reason in bold red (OUT_OF_MEMORY must not read as routine)."""
+    """A state in its colour, a failure's reason in bold red (OUT_OF_MEMORY must not read as routine),
+    a waiting job's reason in PENDING's colour (WAITING_FOR_MACHINE is no failure)."""
     if column == "state":
         return Style.parse(STATE_COLOURS.get(cell, "white"))
+    if column == "reason" and cell.startswith(WAITING_REASONS):
+        return Style.parse(STATE_COLOURS["PENDING"])
     if column == "reason" and cell and not cell.startswith("CANCELLED"):
         return Style(color="red", bold=True)
     return Style()

@@ -1,0 +1,88 @@
+"""The store's machine queue: who waits for a machine is recorded in the claim's transaction, and a
+freed machine goes to the job that has waited longest (among live, PENDING jobs that could run on
+it). sqlite only: no Docker, no sleeps; agents' liveness is injected."""
+
+from __future__ import annotations
+
+from emulator.models import JobState
+from emulator.store import StateStore
+
+
+def alive_only(*pids):
+    return lambda pid: pid in pids
+
+
+def one_machine_taken(tmp_path, *waiting_pids: int):
+    """A store with local-0 held by job A (pid 1), and a job per pid in `waiting_pids`, created in order."""
+    store = StateStore(tmp_path / "state.db")
+    store.ensure_machines(["local-0"], None)
+    holder = store.create_job("p", agent_pid=1)
+    store.claim_machine(holder.id, agent_pid=1, alive=alive_only(1, *waiting_pids))
+    return store, holder, [store.create_job("p", agent_pid=pid) for pid in waiting_pids]
+
+
+def test_the_job_that_waited_longer_gets_the_freed_machine_whoever_asks_first(tmp_path):
+    store, holder, (b, c) = one_machine_taken(tmp_path, 2, 3)
+    alive = alive_only(1, 2, 3)
+    assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True) is None
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True) is None
+    store.set_state(holder.id, JobState.CANCELLED)  # A ends: local-0 is free
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True) is None  # C polls first
+    assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True).name == "local-0"
+
+
+def test_a_waiting_job_says_so_until_it_gets_a_machine(tmp_path):
+    store, holder, (b,) = one_machine_taken(tmp_path, 2)
+    alive = alive_only(1, 2)
+    assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True) is None
+    assert (store.job(b.id).state, store.job(b.id).reason) == (JobState.PENDING, "WAITING_FOR_MACHINE")
+    assert store.waiting_ahead(b.id, alive=alive) == []
+    store.set_state(holder.id, JobState.CANCELLED)
+    assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True).name == "local-0"
+    assert store.job(b.id).reason is None  # it has a machine: no longer waiting
+
+
+def test_a_moved_job_keeps_its_reassigned_reason_while_it_waits(tmp_path):
+    store, holder, (b,) = one_machine_taken(tmp_path, 2)
+    store.set_state(b.id, JobState.RUNNING, machine="local-9")
+    store.set_state(b.id, JobState.PENDING, reason="REASSIGNED_FROM_local-9")
+    assert store.claim_machine(b.id, exclude="local-9", agent_pid=2, alive=alive_only(1, 2), waits=True) is None
+    assert store.job(b.id).reason == "REASSIGNED_FROM_local-9"
+
+
+def test_a_requested_move_that_gets_no_machine_is_not_recorded_as_waiting(tmp_path):
+    store, holder, (b,) = one_machine_taken(tmp_path, 2)
+    assert store.claim_machine(b.id, prefer="local-0", agent_pid=2, alive=alive_only(1, 2)) is None
+    assert store.job(b.id).reason is None and store.waiting_ahead(b.id, alive=alive_only(1, 2)) == []
+
+
+def test_an_older_waiter_whose_agent_died_or_that_was_cancelled_holds_nobody_back(tmp_path):
+    store, holder, (b, c, d) = one_machine_taken(tmp_path, 2, 3, 4)
+    everyone = alive_only(1, 2, 3, 4)
+    for job in (b, c, d):
+        assert store.claim_machine(job.id, agent_pid=job.agent_pid, alive=everyone, waits=True) is None
+    assert store.waiting_ahead(d.id, alive=everyone) == [b.name, c.name]
+    store.set_state(holder.id, JobState.CANCELLED)
+    store.set_state(c.id, JobState.CANCELLED)
+    b_died = alive_only(3, 4)
+    assert store.waiting_ahead(d.id, alive=b_died) == []
+    assert store.claim_machine(d.id, agent_pid=4, alive=b_died, waits=True).name == "local-0"
+
+
+def test_an_older_waiter_the_machine_cannot_run_holds_nobody_back(tmp_path):
+    store, holder, (b, c) = one_machine_taken(tmp_path, 2, 3)
+    store.ensure_machines(["local-0"], "11.8")
+    alive = alive_only(1, 2, 3)
+    assert store.claim_machine(b.id, cuda="12.4", agent_pid=2, alive=alive, waits=True) is None  # no machine fits
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True) is None
+    store.set_state(holder.id, JobState.CANCELLED)
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True).name == "local-0"
+
+
+def test_a_moved_job_never_stalls_others_for_the_machine_it_left(tmp_path):
+    store, holder, (b, c) = one_machine_taken(tmp_path, 2, 3)
+    alive = alive_only(1, 2, 3)
+    assert store.claim_machine(b.id, exclude="local-0", agent_pid=2, alive=alive, waits=True) is None
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True) is None
+    store.set_state(holder.id, JobState.CANCELLED)
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True).name == "local-0"
