@@ -930,6 +930,20 @@ class S3Store:
                 raise missing_object(key, size, self.description, self.explain_missing()) from None
             raise
 
+    def unfinished_uploads(self, prefix: str) -> list[tuple[str, str]]:
+        """(key, upload id) of every multipart upload begun under `prefix` and neither completed nor
+        aborted: an in-place upload whose agent was killed leaves one, its parts kept (and, on S3,
+        billed) until someone aborts it."""
+        found = []
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in self._call(f"listing unfinished uploads under {prefix}", list, pages):
+            found += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        return found
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        self._call(f"aborting the upload of {key}", self.client.abort_multipart_upload, Bucket=self.bucket, Key=key,
+                   UploadId=upload_id)
+
     def list(self, prefix: str) -> list[StoredObject]:
         found = []
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)

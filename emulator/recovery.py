@@ -88,3 +88,25 @@ def record_unrecorded(store, home: Path, job_id: int) -> int:
         store.add_artifacts(job_id, missing)
         store.append_logs(job_id, [(now_ns(), Stream.SYSTEM, RECOVERED_TEXT.format(count=len(missing)))])
     return len(missing)
+
+
+def abort_dead_uploads(store, blobs) -> int:
+    """Abort the in-place S3 uploads that ended jobs of this home left unfinished (their agent was
+    killed mid-upload: nothing else would ever abort them); returns how many. Run where a job
+    starts (the runner's sweep), which talks to storage anyway, never on a read. A job still
+    PENDING or RUNNING, or one this home does not know (another home sharing the bucket), keeps
+    its uploads; each aborted one is a system event of its job."""
+    from cycle.api.keys import JOBS_PREFIX
+
+    if not hasattr(blobs, "unfinished_uploads"):
+        return 0  # the local store writes whole files under temporary names: nothing stays begun
+    aborted = 0
+    for key, upload_id in blobs.unfinished_uploads(JOBS_PREFIX):
+        job = store.job_by_name(key[len(JOBS_PREFIX):].split("/", 1)[0])
+        if job is None or not job.state.is_final:
+            continue
+        blobs.abort_upload(key, upload_id)
+        _tell(store, job.id, f"an upload of {key} its process left unfinished when it died was aborted on "
+                             f"{blobs.description}")
+        aborted += 1
+    return aborted

@@ -18,6 +18,7 @@ from emulator.job.guard import Interrupts, describe_error
 from emulator.job.move import RecoveryStrategy
 from emulator.logship import LOG_CADENCE_SECONDS, LogShipper
 from emulator.models import Job, JobState
+from emulator.recovery import abort_dead_uploads
 from emulator.settings import Settings
 from emulator.store import StateStore
 
@@ -127,8 +128,13 @@ class JobRunner:
                           self.shipper, manifest, options, base, base_image)
 
     def sweep(self) -> None:
-        """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST)."""
+        """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST); abort the
+        S3 uploads ended jobs left unfinished (a failure only delays that to the next start)."""
         container.sweep(self.runtime, self.home, self.store)
+        try:
+            abort_dead_uploads(self.store, self.blobs)
+        except Exception:  # noqa: BLE001 - storage trouble is the job's to report when it stores
+            pass
 
     # entry points kept for callers and tests of the former single-class runner
     def _never_left_unfinished(self, job: Job, interrupted: bool) -> None:

@@ -208,3 +208,30 @@ def test_a_restore_takes_an_s3_object_newer_than_its_record_and_records_it(tmp_p
     assert [(a.path, a.size, a.sha256, a.store) for a in added] == [
         ("ckpt.pt", len(new), hashlib.sha256(new).hexdigest(), store.name)]
     assert any("ckpt.pt" in event and "newer than its record" in event for event in events)
+
+
+def test_uploads_an_ended_jobs_dead_agent_left_unfinished_are_aborted_and_a_live_jobs_kept(tmp_path, s3_host):
+    """An agent killed during an in-place upload left the multipart upload begun for good: its
+    parts stay on the server (billed, on S3) and nothing else ever aborts them."""
+    from emulator.models import JobState
+    from emulator.recovery import abort_dead_uploads
+    from emulator.store import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    dead, live = store.create_job("p", agent_pid=42), store.create_job("p", agent_pid=43)
+    store.end_abandoned(dead.id, JobState.FAILED, "LOST", "its agent died")
+    blobs = S3Store(s3_host, f"unfinished-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    begun = {}
+    for job in (dead, live):
+        key = f"jobs/{job.name}/artifacts/ckpt.bin"
+        begun[job.name] = blobs.client.create_multipart_upload(Bucket=blobs.bucket, Key=key)["UploadId"]
+        blobs.client.upload_part(Bucket=blobs.bucket, Key=key, PartNumber=1, UploadId=begun[job.name],
+                                 Body=b"x" * 1024)
+    other = blobs.client.create_multipart_upload(Bucket=blobs.bucket, Key="jobs/another-home-1/artifacts/a")
+
+    assert abort_dead_uploads(store, blobs) == 1
+    left = blobs.unfinished_uploads("jobs/")
+    assert sorted(left) == sorted([(f"jobs/{live.name}/artifacts/ckpt.bin", begun[live.name]),
+                                   ("jobs/another-home-1/artifacts/a", other["UploadId"])])
+    assert any(f"jobs/{dead.name}/artifacts/ckpt.bin" in r.text and "aborted" in r.text for r in store.logs(dead.id))
+    assert abort_dead_uploads(store, blobs) == 0

@@ -83,9 +83,13 @@ def natural_key(name: str) -> list[str | int]:
     return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", name.lower()))]
 
 
+JOBS_PREFIX = "jobs/"
+"""Every job's keys start so: jobs/<job-name>/artifacts/<path>."""
+
+
 def artifact_prefix(job_name: str) -> str:
     check_job_name(job_name)
-    return f"jobs/{job_name}/{ARTIFACTS}/"
+    return f"{JOBS_PREFIX}{job_name}/{ARTIFACTS}/"
 
 
 def artifact_key(job_name: str, relative: str) -> str:
