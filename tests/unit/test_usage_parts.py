@@ -110,3 +110,15 @@ def test_a_quota_count_that_fails_never_keeps_a_job_from_its_final_state():
                           shipper=SimpleNamespace(close=lambda: None), job=SimpleNamespace(id=7))
     ctx.warn_over_soft_quota = lambda: JobContext.warn_over_soft_quota(ctx)
     assert JobContext.end(ctx, JobState.FINISHED) == (7, JobState.FINISHED) and events == []
+
+
+def test_a_long_project_name_widens_the_column_instead_of_breaking_it(tmp_path):
+    """A 50-character project name pushed its row's numbers right of every other row's."""
+    report = empty_report(tmp_path, quota=0)
+    report["projects"] = [{"project": "p" * 50, "artifacts": 1024, "logs": 10},
+                          {"project": "short", "artifacts": 2048, "logs": 20}]
+    rows = [line for line in usage_lines(report) if "artifacts " in line and "logs" in line and "(" not in line]
+    assert len(rows) == 2 and len({row.index("artifacts ") for row in rows}) == 1
+    volumes, total = (next(line for line in usage_lines(report) if line.startswith(f"  {word}"))
+                      for word in ("volumes", "total"))
+    assert len(volumes) == len(total) == rows[0].index("artifacts ") + 20  # sizes end under the artifacts column

@@ -213,10 +213,11 @@ def usage_lines(report) -> list[str]:
     size = human_size
     lines = ["counted for the soft quota (the newest version of each artifact of jobs not archived, log text, "
              "volumes):"]
-    lines += [f"  {row['project']:38} artifacts {size(row['artifacts']):>10}   logs {size(row['logs']):>10}"
+    width = max([38, *(len(row["project"]) for row in report["projects"])])  # a long name widens the column
+    lines += [f"  {row['project']:{width}} artifacts {size(row['artifacts']):>10}   logs {size(row['logs']):>10}"
               for row in report["projects"]]
-    lines.append(f"  {'volumes':38} {size(report['volumes']):>20}")
-    total = f"  {'total':38} {size(report['quota_used']):>20}"
+    lines.append(f"  {'volumes':{width}} {size(report['volumes']):>20}")
+    total = f"  {'total':{width}} {size(report['quota_used']):>20}"
     if report["quota"]:
         state = "over" if report["quota_used"] > report["quota"] else "within"
         total += f"   soft quota {size(report['quota'])}: {state} (uploads are never rejected)"
