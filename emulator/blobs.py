@@ -306,10 +306,16 @@ def _finish_download(part: Path, dest: Path, key: str, expected: str | None,
     """`own_sha256` (S3, downloads checked against a record): the sha256 the object itself carries.
     An S3 key holds one version, so an agent killed between a put and its record leaves the object
     a version ahead of the record; bytes that match the object's own sha256 are that whole version
-    (its put checked the ETag) and are taken, the returned StoredObject saying which they are."""
-    actual = sha256_file(part)
-    if expected and actual != expected and own_sha256 is not None and own_sha256() == actual:
-        expected = actual
+    (its put checked the ETag) and are taken, the returned StoredObject saying which they are. Only
+    an object this home wrote (S3Store.writer) answers: another home sharing the bucket may have a
+    job of the same name, whose bytes are never this job's."""
+    try:
+        actual = sha256_file(part)
+        if expected and actual != expected and own_sha256 is not None and own_sha256() == actual:
+            expected = actual
+    except BaseException:  # the check itself failed (a HEAD): no half-checked copy stays next to dest
+        part.unlink(missing_ok=True)
+        raise
     if expected and actual != expected:
         part.unlink(missing_ok=True)
         raise StorageError(f"object {key} does not match its recorded sha256 ({actual[:12]} != {expected[:12]}); "
@@ -710,6 +716,9 @@ class S3Store:
         self.description = s3_description(localstack_host, bucket)
         self.name = s3_store_name(localstack_host, bucket)
         self._host = localstack_host
+        # who writes: the home whose snapshot folder this is (each home has its own), put on every object
+        # so a version ahead of its record is taken only from this home (_own_sha256), never another's
+        self.writer = hashlib.sha256(os.fsencode(snapshot_dir.resolve())).hexdigest()[:16]
         # why an object the records name may be gone, asked only once one is: storage.py says more
         # for cycle's moto server (asking whether it answers is a request, not paid on every open)
         self.explain_missing: Callable[[], str] = lambda: MISSING_OBJECT_CAUSE
@@ -767,7 +776,7 @@ class S3Store:
         """One PUT of an in-memory snapshot; its ETag (the MD5 of what the server stored) proves the
         bytes arrived whole."""
         answer = self._call(f"uploading {key}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body,
-                            Metadata={"sha256": sha256})
+                            Metadata={"sha256": sha256, "writer": self.writer})
         if answer.get("ETag", "").strip('"') != hashlib.md5(body).hexdigest():
             raise StorageError(f"after uploading {key}, the server's ETag {answer.get('ETag')} does not match the "
                                "bytes sent")
@@ -784,7 +793,7 @@ class S3Store:
         becomes a stored (torn) object. Each part carries its CRC32, and the object the server
         stored must report the CRC32 of those parts (_check_in_place)."""
         started = self._call(f"uploading {key}", self.client.create_multipart_upload, Bucket=self.bucket, Key=key,
-                             ChecksumAlgorithm=PART_CHECKSUM)
+                             ChecksumAlgorithm=PART_CHECKSUM, Metadata={"writer": self.writer})
         upload_id = started["UploadId"]
         try:
             sha256, sent_size, parts = self._send_parts(key, upload_id, source)
@@ -869,7 +878,7 @@ class S3Store:
     def _put_large(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         """Multipart through boto3's transfer manager, then a HEAD to check size and recorded sha256."""
         self._call(f"uploading {key}", self.client.upload_file, str(snapshot), self.bucket, key,
-                   ExtraArgs={"Metadata": {"sha256": sha256}}, Config=self._transfer_config())
+                   ExtraArgs={"Metadata": {"sha256": sha256, "writer": self.writer}}, Config=self._transfer_config())
         stored = self.head(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
             raise StorageError(f"after uploading {key}, storage holds {stored} instead of {size} bytes with sha256 "
@@ -912,8 +921,23 @@ class S3Store:
                     self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
                                Callback=progress, Config=self._transfer_config())
 
-        own = (lambda: (self.head(key) or found).sha256) if known is not None else None
+        own = (lambda: self._own_sha256(key)) if known is not None else None
         return _download(found, key, dest, self.description, fetch, own_sha256=own)
+
+    def _own_sha256(self, key: str) -> str | None:
+        """The sha256 the object carries, when this home wrote it (see `writer`); else None."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            return None
+        except Exception as error:  # connection errors
+            raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
+        metadata = answer.get("Metadata", {})
+        if metadata.get("writer") != self.writer:
+            return None
+        return metadata.get("sha256") or self._tagged_sha256(key)
 
     @contextmanager
     def _missing_as(self, key: str, size: int) -> Iterator[None]:

@@ -235,3 +235,59 @@ def test_uploads_an_ended_jobs_dead_agent_left_unfinished_are_aborted_and_a_live
                                    ("jobs/another-home-1/artifacts/a", other["UploadId"])])
     assert any(f"jobs/{dead.name}/artifacts/ckpt.bin" in r.text and "aborted" in r.text for r in store.logs(dead.id))
     assert abort_dead_uploads(store, blobs) == 0
+
+
+def test_a_failing_check_of_the_objects_own_sha256_leaves_no_part_file(tmp_path, s3_host):
+    """The object's own sha256 is asked after the download: a storage error there left the
+    downloaded copy (.cycle-part-*, as big as the checkpoint) next to dest, in a restore's
+    /artifacts, where the uploader then stored it as the job's file."""
+    from emulator.blobs import PART_PREFIX, StoredObject
+
+    store = S3Store(s3_host, f"ahead-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    key = "jobs/j-1/artifacts/ckpt.pt"
+    old, new = b"old weights" * 100, b"newer weights" * 100
+    store.put_bytes(key, old, hashlib.sha256(old).hexdigest())
+    store.put_bytes(key, new, hashlib.sha256(new).hexdigest())
+
+    def unreachable(key):
+        raise StorageError(f"reading {key} failed: connection reset")
+
+    store._own_sha256 = unreachable
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    with pytest.raises(StorageError, match="connection reset"):
+        store.get_to(key, folder / "ckpt.pt", known=StoredObject(key, len(old), hashlib.sha256(old).hexdigest()))
+    assert [p.name for p in folder.iterdir() if p.name.startswith(PART_PREFIX)] == []
+
+
+@pytest.mark.parametrize("size", [2000, 9 * 1024 * 1024], ids=["one-put", "in-place-multipart"])
+def test_an_object_another_home_wrote_under_the_same_key_is_never_taken_as_this_jobs(tmp_path, s3_host, size):
+    """Two homes may share a bucket, each with a job named train-1 (the same keys): only an object
+    this home wrote can be taken as a version ahead of its record; another home's stays refused."""
+    from emulator.blobs import StoredObject
+
+    bucket = f"shared-{uuid.uuid4().hex[:12]}"
+    home_a, home_b = S3Store(s3_host, bucket, tmp_path / "a" / "tmp"), S3Store(s3_host, bucket, tmp_path / "b" / "tmp")
+    key = "jobs/train-1/artifacts/ckpt.pt"
+    mine = os.urandom(size)
+    home_a.put_bytes(key, mine, hashlib.sha256(mine).hexdigest())
+    record = StoredObject(key, len(mine), hashlib.sha256(mine).hexdigest())
+    theirs = os.urandom(size)
+    source = tmp_path / "theirs.bin"
+    source.write_bytes(theirs)
+    with open(source, "rb") as handle:
+        if size > 1024 * 1024:
+            home_b.put_in_place(key, handle, size, lambda: True)
+        else:
+            home_b.put_bytes(key, theirs, hashlib.sha256(theirs).hexdigest())
+    with pytest.raises(StorageError, match="does not match its recorded sha256"):
+        home_a.get_to(key, tmp_path / "out.pt", known=record)
+    ahead = os.urandom(size)
+    with open(source, "wb") as handle:
+        handle.write(ahead)
+    with open(source, "rb") as handle:
+        if size > 1024 * 1024:
+            home_a.put_in_place(key, handle, size, lambda: True)  # A's own newer version, its record cut off
+        else:
+            home_a.put_bytes(key, ahead, hashlib.sha256(ahead).hexdigest())
+    assert home_a.get_to(key, tmp_path / "out.pt", known=record).sha256 == hashlib.sha256(ahead).hexdigest()
