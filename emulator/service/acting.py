@@ -31,6 +31,8 @@ class Acting:
         agent that does not answer gets SIGTERM; with no live agent, the job is ended here. `requester`
         (e.g. "`cycle tui`") is named in the job's log; default `cycle job cancel`."""
         job = self.job(name)
+        if job.state is JobState.CANCELLED:
+            return job  # cancelled already (here or elsewhere): nothing to do, for the CLI, the TUI and the SDK alike
         if job.state.is_final:
             raise BadInput(f"job {name} is already {job.state.value}; only PENDING or RUNNING jobs can be cancelled.")
         if job.agent_pid and pid_alive(job.agent_pid):

@@ -440,3 +440,6 @@ def test_cancelling_a_cancelled_job_succeeds_and_an_ended_one_is_refused(home):
     assert again.exit_code == 0 and f"job {cancelled.name} was already CANCELLED; nothing to do" in again.stdout
     refused = run("job", "cancel", finished.name)
     assert refused.exit_code == 2 and "already FINISHED" in refused.output
+    from emulator.platform import EmulatorPlatform
+
+    assert EmulatorPlatform().cancel(cancelled.name).state is JobState.CANCELLED  # the TUI's and the SDK's cancel too

@@ -333,11 +333,9 @@ def cancel(name: JobArg) -> None:
     from cycle.platform import reading_platform
 
     platform = reading_platform()
-    if platform.job(name).state is JobState.CANCELLED:
-        typer.echo(f"job {name} was already CANCELLED; nothing to do")
-        return
+    already = platform.job(name).state is JobState.CANCELLED  # for the message: cancel() itself accepts it
     job = platform.cancel(name)
-    typer.echo(f"job {job.name}: {job.state.value}")
+    typer.echo(f"job {name} was already CANCELLED; nothing to do" if already else f"job {job.name}: {job.state.value}")
 
 
 @app.command()
