@@ -53,8 +53,8 @@ def changes_since_upload(store, name: str, root: Path) -> tuple[int, list[str]] 
     """(latest version, what differs in `root` from it: "a.py changed", "b.py added", "c.py
     removed", sorted by path) for `cycle job queue`, which runs the uploaded version, not the
     folder: a user who edited and forgot `project upload` is told before the job runs old code.
-    None when nothing was uploaded. A file is compared by size, then sha256 (projects are code:
-    data belongs in volumes), and by its permission bits, as upload_project records them."""
+    None when nothing was uploaded. A file is compared by size and permission bits, as
+    upload_project records them, and only when both match by sha256."""
     found = store.project_versions(name)
     if not found:
         return None
@@ -63,20 +63,35 @@ def changes_since_upload(store, name: str, root: Path) -> tuple[int, list[str]] 
     return version, describe_changes(uploaded, local, _file_record)
 
 
-def _file_record(path: Path) -> tuple[str, int, int]:
+def _file_record(path: Path, uploaded: list) -> tuple[str, int, int] | None:
+    """The file as upload_project would record it ([sha256, size, mode]), hashed only when its size
+    and mode match the uploaded record's (any other difference already tells); None when it is
+    gone or unreadable since it was listed."""
     from emulator.blobs import sha256_file
 
-    return sha256_file(path), path.stat().st_size, os.stat(path).st_mode & 0o777
+    try:
+        info = os.stat(path)
+        size, mode = info.st_size, info.st_mode & 0o777
+        if (size, mode) != (uploaded[1], uploaded[2]):
+            return "", size, mode
+        return sha256_file(path), size, mode
+    except OSError:
+        return None
 
 
 def describe_changes(uploaded: dict[str, list], local: dict[str, Path],
-                     record: Callable[[Path], tuple[str, int, int]]) -> list[str]:
+                     record: Callable[[Path, list], tuple[str, int, int] | None]) -> list[str]:
     """Pure comparison of an uploaded version's files ({rel: [sha256, size, mode]}) with the
-    folder's (`record(path)` reads one: only for paths both hold)."""
+    folder's (`record(path, uploaded record)` reads one: only for paths both hold; None: gone)."""
     changes = [f"{rel} added" for rel in local if rel not in uploaded]
     changes += [f"{rel} removed" for rel in uploaded if rel not in local]
-    changes += [f"{rel} changed" for rel, path in local.items()
-                if rel in uploaded and tuple(record(path)) != tuple(uploaded[rel])]
+    for rel, path in local.items():
+        if rel in uploaded:
+            found = record(path, uploaded[rel])
+            if found is None:
+                changes.append(f"{rel} removed")
+            elif tuple(found) != tuple(uploaded[rel]):
+                changes.append(f"{rel} changed")
     return sorted(changes)
 
 

@@ -48,3 +48,24 @@ def test_changes_since_upload_names_what_the_folder_holds_that_the_version_does_
     (project / "run.sh").chmod(0o755)
     assert changes_since_upload(store, "demo", project) == (
         1, ["new.py added", "old.py removed", "run.sh changed", "train.py changed"])
+
+
+def test_the_comparison_hashes_only_files_whose_size_and_mode_match_and_names_a_vanished_file(tmp_path, monkeypatch):
+    """`job queue` hashed every file of the folder, including those whose size already differed;
+    and a file gone between the listing and its read dropped the whole note."""
+    import emulator.blobs
+    from emulator.upload import _file_record, describe_changes
+
+    hashed = []
+    real = emulator.blobs.sha256_file
+    monkeypatch.setattr(emulator.blobs, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    for name, body in (("same.py", "a"), ("longer.py", "abc"), ("edited.py", "b")):
+        (tmp_path / name).write_text(body)
+        (tmp_path / name).chmod(0o644)
+    sha_a = real(tmp_path / "same.py")
+    uploaded = {"same.py": [sha_a, 1, 0o644], "longer.py": [sha_a, 1, 0o644], "edited.py": [sha_a, 1, 0o644],
+                "gone.py": [sha_a, 1, 0o644]}
+    local = {name: tmp_path / name for name in ("same.py", "longer.py", "edited.py", "gone.py")}
+    assert describe_changes(uploaded, local, _file_record) == ["edited.py changed", "gone.py removed",
+                                                              "longer.py changed"]
+    assert sorted(hashed) == ["edited.py", "same.py"]
