@@ -24,6 +24,12 @@ class Waiter:
     job_id: int
     cuda: str | None = field(default=None, compare=False)
     exclude: str | None = field(default=None, compare=False)
+    pid: int | None = field(default=None, compare=False)  # its agent's
+
+    def pid_alive(self, alive: Callable[[int], bool]) -> bool:
+        """Whether its agent is alive (`alive`: the look at the process, injected); one with no
+        agent recorded counts, as a machine's holder does (reaper.holder_gone)."""
+        return self.pid is None or alive(self.pid)
 
 
 def choose_machine(free: list[Machine], prefer: str | None, exclude: str | None,
@@ -37,15 +43,22 @@ def choose_machine(free: list[Machine], prefer: str | None, exclude: str | None,
     return min(candidates, key=lambda m: (m.jobs_run, m.name), default=None)
 
 
-def left_for(claimant: Waiter, free: Sequence[Machine], waiting: Sequence[Waiter], fits: Fits) -> list[Machine]:
+def left_for(claimant: Waiter, free: Sequence[Machine], waiting: Sequence[Waiter], fits: Fits,
+             counts: Callable[[Waiter], bool] = lambda waiter: True) -> list[Machine]:
     """The free machines `claimant` may take, first come first served: those left once every job
     that has waited longer took, oldest first, the machine choose_machine would give it. A waiter
     no free machine fits (its CUDA, the machine it leaves) takes none and holds nobody back, so
     a freed machine goes to the oldest job that can run on it, never to whichever agent polls first.
     `claimant` is the job asking (since_ns: when it began waiting, or now when it has not yet);
-    `waiting`: the jobs waiting now (their agents alive), it among them or not."""
+    `waiting`: the jobs recorded waiting, it among them or not; `counts(waiter)`: whether one still
+    waits (its agent alive: asked only while a machine is left to give, oldest first, as it costs a
+    look at the process)."""
     left = list(free)
     for waiter in sorted(w for w in waiting if w.job_id != claimant.job_id and w < claimant):
+        if not left:
+            break
+        if not counts(waiter):
+            continue
         taken = choose_machine(left, None, waiter.exclude, _runs(waiter, fits))
         if taken is not None:
             left.remove(taken)

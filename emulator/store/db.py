@@ -138,9 +138,14 @@ ADDED_COLUMNS = [
     ("jobs", "waiting_since_ns", "INTEGER"),  # waiting for a free machine since (first come first served)
     ("jobs", "waiting_cuda", "TEXT"),  # … for one whose driver supports this CUDA version
     ("jobs", "waiting_exclude", "TEXT"),  # … never this one (the machine a moving job leaves)
+    ("jobs", "waiting_polled_ns", "INTEGER"),  # … and asked last then (a stopped agent stops counting)
+]
+ADDED_INDEXES = [
+    # the waiting jobs, read on every claim poll, without scanning every job the home ever ran
+    "CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs(waiting_since_ns) WHERE waiting_since_ns IS NOT NULL",
 ]
 
-SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS)).encode()) & 0x7FFFFFFF
+SCHEMA_VERSION = zlib.crc32((SCHEMA + repr(ADDED_COLUMNS) + repr(ADDED_INDEXES)).encode()) & 0x7FFFFFFF
 """The schema this version of the store writes, as sqlite's `PRAGMA user_version` (a checksum of
 the tables and added columns: it changes by itself whenever they do). migrate() records it; a
 reader that skips migrate (emulator/store/direct.py) answers only when the database holds exactly
@@ -195,6 +200,8 @@ def migrate(db: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as error:
                 if "duplicate column" not in str(error):  # another process added it first
                     raise
+    for statement in ADDED_INDEXES:  # on added columns: after them
+        db.execute(statement)
     if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -27,7 +27,7 @@ class MachinesTable(Database):
     def claim_machine(self, job_id: int, prefer: str | None = None, exclude: str | None = None,
                       cuda: str | None = None, agent_pid: int | None = None,
                       alive: Callable[[int], bool] | None = None, waits: bool = False,
-                      fits: Fits | None = None) -> Machine | None:
+                      fits: Fits | None = None, now: int | None = None) -> Machine | None:
         """Give the job the free machine choose_machine picks (`prefer` if it is free, else the least-loaded
         one whose driver `fits` its `cuda`) among those first come first served leaves it (left_for:
         jobs that have waited longer go first); this only finds which machines are free and who
@@ -41,21 +41,21 @@ class MachinesTable(Database):
         from emulator.engine.gpu import satisfies
         from emulator.pids import pid_alive
 
-        alive, fits = alive or pid_alive, fits or satisfies
+        alive, fits, now = alive or pid_alive, fits or satisfies, now or now_ns()
         with self._tx() as db:
             rows = db.execute(
                 "SELECT m.name, m.state, m.cuda, m.job_id, m.jobs_run, j.state, COALESCE(m.agent_pid, j.agent_pid) "
                 "FROM machines m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.state = 'available' "
                 "ORDER BY m.name").fetchall()
             free = [Machine(*row[:5]) for row in rows if row[3] is None or holder_gone(row[5], row[6], alive)]
-            claimant = Waiter(_waiting_since(db, job_id) or now_ns(), job_id, cuda, exclude)
-            left = left_for(claimant, free, _waiters(db, alive), fits)
+            claimant = Waiter(_waiting_since(db, job_id) or now, job_id, cuda, exclude)
+            left = left_for(claimant, free, _waiters(db, now), fits, counts=lambda waiter: waiter.pid_alive(alive))
             chosen = choose_machine(left, prefer, exclude, lambda machine: fits(machine.cuda, cuda))
             if chosen is None:
                 if waits:
                     db.execute("UPDATE jobs SET waiting_since_ns = ?, waiting_cuda = ?, waiting_exclude = ?, "
-                               "reason = COALESCE(reason, ?) WHERE id = ?",
-                               (claimant.since_ns, cuda, exclude, WAITING_FOR_MACHINE, job_id))
+                               "waiting_polled_ns = ?, reason = COALESCE(reason, ?) WHERE id = ?",
+                               (claimant.since_ns, cuda, exclude, now, WAITING_FOR_MACHINE, job_id))
                 return None
             db.execute("UPDATE machines SET job_id = ?, agent_pid = ?, jobs_run = jobs_run + 1 WHERE name = ?",
                        (job_id, agent_pid, chosen.name))
@@ -64,14 +64,16 @@ class MachinesTable(Database):
                        (WAITING_FOR_MACHINE, job_id))
         return chosen
 
-    def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None) -> list[str]:
+    def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None,
+                      now: int | None = None) -> list[str]:
         """The jobs that have waited longer than this one (all that wait, when it does not) and
         still wait for a machine, their agents alive, oldest first, by name: what goes first."""
         from emulator.pids import pid_alive
 
-        db = self._connection()
-        mine = Waiter(_waiting_since(db, job_id) or now_ns(), job_id)
-        ahead = sorted(w for w in _waiters(db, alive or pid_alive) if w.job_id != job_id and w < mine)
+        db, now = self._connection(), now or now_ns()
+        mine = Waiter(_waiting_since(db, job_id) or now, job_id)
+        alive = alive or pid_alive
+        ahead = sorted(w for w in _waiters(db, now) if w.job_id != job_id and w < mine and w.pid_alive(alive))
         names = dict(db.execute(f"SELECT id, name FROM jobs WHERE id IN ({', '.join('?' * len(ahead))})",
                                 [w.job_id for w in ahead]).fetchall()) if ahead else {}
         return [names[w.job_id] for w in ahead]
@@ -112,10 +114,16 @@ def _waiting_since(db: sqlite3.Connection, job_id: int) -> int | None:
     return row[0] if row else None
 
 
-def _waiters(db: sqlite3.Connection, alive: Callable[[int], bool]) -> list[Waiter]:
-    """The jobs waiting for a machine now: PENDING, recorded waiting, and their agent alive (a dead
-    agent's job, or one cancelled or ended since, holds nobody back)."""
-    rows = db.execute("SELECT id, waiting_since_ns, waiting_cuda, waiting_exclude, state, agent_pid FROM jobs "
-                      "WHERE waiting_since_ns IS NOT NULL AND state = 'PENDING'").fetchall()
-    return [Waiter(since, job_id, cuda, exclude) for job_id, since, cuda, exclude, state, pid in rows
-            if not holder_gone(state, pid, alive)]
+WAITER_STALE_NS = 5 * 10**9
+"""A waiting job whose agent has not asked for a machine for this long (25 polls) holds nobody back:
+a process stopped with Ctrl-Z, or hung, still has a live pid but will not take the machine."""
+
+
+def _waiters(db: sqlite3.Connection, now: int) -> list[Waiter]:
+    """The jobs waiting for a machine now: PENDING, recorded waiting and their agent asking still
+    (WAITER_STALE_NS). Whether that agent is alive is asked of each only when it matters
+    (Waiter.pid_alive): a dead agent's job, or one cancelled or ended since, holds nobody back."""
+    rows = db.execute("SELECT id, waiting_since_ns, waiting_cuda, waiting_exclude, agent_pid FROM jobs "
+                      "WHERE waiting_since_ns IS NOT NULL AND state = 'PENDING' AND waiting_polled_ns >= ?",
+                      (now - WAITER_STALE_NS,)).fetchall()
+    return [Waiter(since, job_id, cuda, exclude, pid) for job_id, since, cuda, exclude, pid in rows]

@@ -86,3 +86,20 @@ def test_a_moved_job_never_stalls_others_for_the_machine_it_left(tmp_path):
     assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True) is None
     store.set_state(holder.id, JobState.CANCELLED)
     assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True).name == "local-0"
+
+
+def test_an_older_waiter_that_stopped_asking_holds_nobody_back(tmp_path):
+    """A waiting `project test` stopped with Ctrl-Z (or hung) keeps a live pid but never takes the
+    machine: the freed machine stayed unused for every newer job until it resumed."""
+    from emulator.store.machines import WAITER_STALE_NS
+
+    store, holder, (b, c) = one_machine_taken(tmp_path, 2, 3)
+    alive, start = alive_only(1, 2, 3), 10**18
+    assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True, now=start) is None
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True, now=start + 1) is None
+    store.set_state(holder.id, JobState.CANCELLED)
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True, now=start + 10**9) is None  # B asked 1 s ago
+    assert store.waiting_ahead(c.id, alive=alive, now=start + 10**9) == [b.name]
+    later = start + WAITER_STALE_NS + 10**9  # B has not asked since: stopped
+    assert store.waiting_ahead(c.id, alive=alive, now=later) == []
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True, now=later).name == "local-0"
