@@ -2,7 +2,8 @@
 
 A drill runs the project through the emulator (detached), forces reassignments at chosen times,
 waits for the job to end and judges it. Verdict FAIL when the job fails, times out, ended before
-every move could be made, restarted from scratch after a move, or was left with half a checkpoint.
+every move could be made, or restarted from scratch after a move; a warning when a move left it
+half a checkpoint (--strict: a FAIL).
 
 "Restarted from scratch", the rule: after a move the job rewrites a file that had been restored
 to it and that matches a progress glob (default: checkpoint patterns), with bytes no new file
@@ -12,10 +13,11 @@ alone; a job that starts over at step 0 rewrites the first checkpoint it had alr
 rule needs at least one checkpoint uploaded before a move, and the report says when no move
 restored any.
 
-"Half a checkpoint", the rule: a move splits a checkpoint when one of its files was restored and
-another was lost in the old machine's upload queue (LIFO stores a small step-5.json before the
-step-5.pt written just before it), and the job never stored the lost file again after the move
-(a job that resumes only from complete checkpoints redoes step 5 and writes it again).
+"Half a checkpoint", the warning: a move splits a checkpoint (checkpoint_of) when one of its files
+was restored and another was lost in the old machine's upload queue (LIFO stores a small
+step-5.json before the step-5.pt written just before it), and the job never stored the lost file
+again (a job that resumes only from complete checkpoints redoes step 5 and writes it again). It
+warns rather than fails: the records cannot say which checkpoint the job loaded.
 """
 
 from __future__ import annotations
@@ -78,25 +80,26 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
     return findings
 
 
-SHARD = re.compile(r"\d+-of-\d+")
+CHECKPOINT_FOLDER = re.compile(r"(?:checkpoint|ckpt|global[-_]?step|step|epoch|iter(?:ation)?)[-_=]?\d+",
+                               re.IGNORECASE)
+"""A folder that is one checkpoint: HF's checkpoint-500/, DeepSpeed's global_step500/, ckpt-5/, epoch=3/."""
 
 
 def checkpoint_of(path: str) -> str:
-    """The checkpoint a file belongs to: its numbered folder when the file's own name carries no
-    step (`ckpt-5/model.pt`, `checkpoint-500/trainer_state.json`, shards `…-00001-of-00002.bin`),
-    else its folder and its name up to the first dot (`checkpoints/step-5` for step-5.pt,
-    step-5.json and step-5.opt.pt). Only the immediate folder counts: a run's folder (`run-3/…`)
-    holds many checkpoints."""
-    folder, _, name = path.rpartition("/")
-    stem = name.lstrip(".").split(".", 1)[0]
-    parent = folder.rpartition("/")[2]
-    if _has_number(parent) and (not _has_number(stem) or SHARD.search(stem)):
-        return folder + "/"
-    return f"{folder}/{stem}" if folder else stem
-
-
-def _has_number(name: str) -> bool:
-    return any(ch.isdigit() for ch in name)
+    """The checkpoint a file belongs to: the outermost folder on its path named as one checkpoint
+    (CHECKPOINT_FOLDER: `checkpoint-500/model.safetensors`, `checkpoint-500/global_step500/…`), else
+    its folder and the last number in its name before the extension (step-5.pt, step-5.json,
+    model_5.pt and optim_5.pt are step 5; shards `…-00002-of-00002.bin` go together), else its
+    folder and its name up to the first dot (latest.pt, latest.json). Other numbered folders
+    (`exp1/`, a run's `runs/May01_12-30-45/`) hold many checkpoints, or none."""
+    parts = path.split("/")
+    for depth, part in enumerate(parts[:-1], start=1):
+        if CHECKPOINT_FOLDER.fullmatch(part):
+            return "/".join(parts[:depth]) + "/"
+    folder, name = "/".join(parts[:-1]), parts[-1].lstrip(".")
+    numbers = re.findall(r"\d+", name.rsplit(".", 1)[0])
+    key = f"#{int(numbers[-1])}" if numbers else name.split(".", 1)[0]
+    return f"{folder}/{key}" if folder else key
 
 
 def is_temporary(path: str) -> bool:
@@ -123,22 +126,22 @@ def _split_sets(move: Move, globs: tuple[str, ...]) -> dict[str, tuple[list[str]
 
 
 def split_checkpoints(moves: list[Move], versions: list[Artifact], globs: tuple[str, ...]) -> list[str]:
-    """Findings of the "half a checkpoint" rule, one sentence each: the move split a checkpoint and
-    the job did not write the lost files again before its next move or its end."""
+    """Warnings of the "half a checkpoint" rule, one sentence each: the move split a checkpoint and
+    the job never wrote the lost files again (a job that went back to the last whole checkpoint
+    redoes the step, after this move or a later one). A warning, not a verdict: the records cannot
+    say which checkpoint the job loaded, and one that saves on a clock never writes step 5 again."""
     findings = []
     for number, move in enumerate(moves, start=1):
         if not move.restarted_ns:
             continue
-        later = moves[number].ts_ns if number < len(moves) else None
-        rewritten = {v.path for v in versions
-                     if v.uploaded_ns > move.restarted_ns and (later is None or v.uploaded_ns < later)}
-        for key, (restored, lost) in sorted(_split_sets(move, globs).items()):
+        rewritten = {v.path for v in versions if v.uploaded_ns > move.restarted_ns}
+        for _key, (restored, lost) in sorted(_split_sets(move, globs).items()):
             missing = [p for p in lost if p not in rewritten]
             if missing:
                 findings.append(
-                    f"move {number} ({move.from_machine} -> {move.to_machine}) split checkpoint {key}: "
+                    f"move {number} ({move.from_machine} -> {move.to_machine}) split a checkpoint: "
                     f"{', '.join(restored[:5])} restored, {', '.join(missing[:5])} lost in the upload queue and "
-                    "never written again: the new machine held half a checkpoint to resume from.")
+                    "never written again: a job resuming from it had half a checkpoint.")
     return findings
 
 
@@ -162,13 +165,15 @@ class DrillReport:
     moves: list[dict] = field(default_factory=list)
     verdict: str = "FAIL"
     reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # risks seen that do not decide the verdict (--strict: they do)
     hint: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def text(self) -> str:
-        lines = [f"drill of job {self.job} (project {self.project}): {self.verdict}",
+        warned = f" with {len(self.warnings)} warning(s)" if self.warnings else ""
+        lines = [f"drill of job {self.job} (project {self.project}): {self.verdict}{warned}",
                  f"  final state {self.final_state}" + (f" ({self.reason})" if self.reason else "")
                  + f", wall time {self.wall_seconds:.1f} s, {len(self.moves)} of {len(self.moves_planned)} planned "
                    "move(s) made"]
@@ -182,6 +187,7 @@ class DrillReport:
             if m["files_lost"]:
                 lines.append(f"    lost: {', '.join(m['files_lost'][:10])}")
         lines += [f"  why: {r}" for r in self.reasons]
+        lines += [f"  warning: {w}" for w in self.warnings]
         if self.hint:
             lines.append(f"  fix: {self.hint}")
         return "\n".join(lines)
@@ -206,7 +212,8 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
                               "make the moves earlier (--every, --at) or the job longer.")
     scratch = scratch_restarts(moves, versions, plan.progress_globs)
     split = split_checkpoints(moves, versions, plan.progress_globs)
-    report.reasons += scratch + split
+    report.reasons += scratch + (split if plan.strict else [])
+    report.warnings = [] if plan.strict else split
     report.hint = " ".join(hint for hint, found in ((RESUME_HINT, scratch), (SPLIT_HINT, split)) if found) or None
     if moves and not any(is_progress(p, plan.progress_globs) for m in moves for p in m.restored):
         report.reasons.append("no move restored a checkpoint matching --progress-glob "

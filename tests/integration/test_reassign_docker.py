@@ -272,7 +272,7 @@ def test_drill_takes_project_tests_build_flags(project, home, fast_logs):
                for t in system), system
 
 
-def test_a_drill_fails_a_job_that_a_move_left_with_half_a_checkpoint(project, home, s3_storage, fast_logs):
+def test_a_strict_drill_fails_a_job_that_a_move_left_with_half_a_checkpoint(project, home, s3_storage, fast_logs):
     """A user test: the drill said PASS for a job that resumed "from step 5" with step-5.json but not
     step-5.pt, lost in the upload queue with the machine. Here the .json is stored and the .pt, whose
     save takes longer than the stay, is still being written when the move comes: the same split."""
@@ -286,14 +286,15 @@ def test_a_drill_fails_a_job_that_a_move_left_with_half_a_checkpoint(project, ho
         echo '{"step": 5}' > checkpoints/step-5.json
         for i in $(seq 150); do head -c 50000 /dev/urandom >> checkpoints/step-5.pt; sleep 0.2; done
         """)
-    result = cli("drill", str(project.root), "--moves", "1", "--at", "4", "--timeout", "90", "--json", "-")
+    result = cli("drill", str(project.root), "--moves", "1", "--at", "4", "--timeout", "90", "--strict",
+                 "--json", "-")
     report = json.loads(result.stdout[result.stdout.index("{"):])
     assert report["final_state"] == "FINISHED" and len(report["moves"]) == 1, report
     assert report["moves"][0]["files_lost"] == ["checkpoints/step-5.pt"], report["moves"]
     assert report["moves"][0]["restored_files"] == 1, report["moves"]  # step-5.json alone
     assert result.exit_code == 1 and report["verdict"] == "FAIL", report
     assert report["reasons"] == [
-        f"move 1 ({report['moves'][0]['from']} -> {report['moves'][0]['to']}) split checkpoint checkpoints/step-5: "
+        f"move 1 ({report['moves'][0]['from']} -> {report['moves'][0]['to']}) split a checkpoint: "
         "checkpoints/step-5.json restored, checkpoints/step-5.pt lost in the upload queue and never written again: "
-        "the new machine held half a checkpoint to resume from."], report["reasons"]
+        "a job resuming from it had half a checkpoint."], report["reasons"]
     assert "resume only from a checkpoint whose every file is present" in report["hint"]

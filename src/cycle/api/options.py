@@ -45,3 +45,4 @@ class DrillOptions:
     timeout: float = 600.0
     progress_globs: tuple[str, ...] = DEFAULT_PROGRESS_GLOBS
     grace: float | None = None
+    strict: bool = False  # warnings (a move that left half a checkpoint) fail the drill too

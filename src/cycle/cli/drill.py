@@ -29,6 +29,8 @@ def drill(
         help="Files that hold progress (repeatable; default: checkpoint patterns).")] = None,
     grace: Annotated[float | None, typer.Option(
         min=0, metavar="SECONDS", help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail on warnings too: a move that restored part of a checkpoint and lost the rest.")] = False,
     json_out: Annotated[str | None, typer.Option(
         "--json", metavar="FILE", help="Write the report as JSON to this file ('-' for stdout).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="As `cycle project test --rebuild`.")] = False,
@@ -46,8 +48,9 @@ def drill(
 
     Verdict PASS (exit 0) when the job FINISHED after every planned move without restarting from
     scratch; FAIL (exit 1) when it failed, timed out, ended before the moves, or after a move
-    rewrote a checkpoint that had been restored to it (it started over instead of resuming), or a
-    move restored one file of a checkpoint and lost another in the upload queue (half a checkpoint).
+    rewrote a checkpoint that had been restored to it (it started over instead of resuming). A
+    move that restored one file of a checkpoint and lost another in the upload queue (half a
+    checkpoint) is a warning; with --strict it fails the drill too.
     """
     from cycle.api import DEFAULT_PROGRESS_GLOBS, DrillOptions, TestOptions
     from cycle.cli.output import fail
@@ -63,7 +66,7 @@ def drill(
         if not times or any(t <= 0 for t in times):
             fail(f"--at {at!r} must list positive seconds, e.g. --at 5,12,20.")
     check_rebuild_clean(rebuild, clean)
-    plan = DrillOptions(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace,
+    plan = DrillOptions(moves=moves, every=every, at=times, seed=seed, timeout=timeout, grace=grace, strict=strict,
                         progress_globs=tuple(progress_glob) if progress_glob else DEFAULT_PROGRESS_GLOBS)
     options = TestOptions(rebuild=rebuild, clean=clean, skip_limits=skip_limits, network=network, cpu=cpu,
                           mounts=parse_mounts(mount_job))
