@@ -196,7 +196,8 @@ def test_project_upload_then_queue_runs_the_uploaded_version(project, home, s3_s
     monkeypatch.chdir(project.root)
     queued = cli("job", "queue")
     assert queued.exit_code == 0, queued.output
-    name = queued.output.strip()
+    name = queued.stdout.strip()
+    assert "(data.txt changed); this job runs version 1" in queued.stderr  # it runs the upload, and says so
     platform = EmulatorPlatform()
     assert platform.job(name).state is JobState.PENDING
     deadline = time.time() + 60
