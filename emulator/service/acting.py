@@ -89,11 +89,21 @@ class Acting:
                 return moves[-1]
             if (refused := self.store.refusal(request_id)) is not None:
                 raise CycleError(refused)
-            if self.store.job(job.id).state.is_final:
-                raise CycleError(f"job {name} ended before it could be moved ({self.store.job(job.id).state.value}).")
+            current = self._unless_agent_died(self.store.job(job.id))
+            if current.state.is_final:
+                why = f"{current.state.value}" + (f", {current.reason}" if current.reason else "")
+                raise CycleError(f"job {name} ended before it could be moved ({why}); see `cycle job logs {name}`.")
             time.sleep(0.05)
         raise CycleError(f"job {name} did not restart on another machine within {wait:.0f} s; see `cycle job logs "
                          f"{name}`.")
+
+    def _unless_agent_died(self, job: Job) -> Job:
+        """The job, ended LOST first when its agent died: a move waits on that agent, which will never
+        answer (the wait ran its 120 s and the job stayed RUNNING until some read noticed)."""
+        if job.state.is_final or not job.agent_pid or pid_alive(job.agent_pid):
+            return job
+        self.reap()
+        return self.store.job(job.id)
 
     def drill(self, project_dir: Path, plan: DrillOptions, say: Callable[[str], None],
               options: TestOptions) -> DrillReport:

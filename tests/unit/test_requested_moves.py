@@ -121,3 +121,34 @@ def test_a_requested_move_to_the_machine_a_waiting_job_gets_first_is_refused_say
         "w-1). Nothing was stopped: the job keeps running on local-1. Ask again once none waits "
         "(`cycle job list --state PENDING` shows them).")
     assert store.machine("local-3").job_id != job.id and store.moves(job.id) == [] and running.ctx.stay is running.stay
+
+
+def test_a_move_whose_agent_dies_while_the_requester_waits_ends_at_once_saying_lost(home, monkeypatch):
+    """`job reassign` waited its full 120 s on an agent killed after the request (nobody would ever
+    answer), said only "did not restart", and the job stayed RUNNING until some read noticed."""
+    import subprocess
+    import threading
+
+    from cycle.errors import CycleError
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
+    monkeypatch.setattr("emulator.reaper.remove_job_containers", lambda home, job_id: None)  # no engine here
+    agent = subprocess.Popen(["sleep", "60"])
+    platform = EmulatorPlatform()
+    platform.store.ensure_machines(MACHINES, None)
+    job = platform.store.create_job("p", agent_pid=agent.pid)
+    platform.store.claim_machine(job.id, prefer="local-1", agent_pid=agent.pid)
+    platform.store.set_state(job.id, JobState.RUNNING, machine="local-1")
+
+    def kill_agent() -> None:
+        time.sleep(0.3)
+        agent.kill()
+        agent.wait()
+
+    threading.Thread(target=kill_agent).start()
+    started = time.monotonic()
+    with pytest.raises(CycleError, match=r"ended before it could be moved \(FAILED, LOST\)"):
+        platform.reassign(job.name, wait=30)
+    assert time.monotonic() - started < 5
+    assert platform.store.job(job.id).state is JobState.FAILED
