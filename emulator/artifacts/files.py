@@ -153,3 +153,12 @@ def _target_signature(link: str | Path, inside: str) -> Signature | None:
     finally:
         os.close(fd)
     return stat_signature(info) if statmod.S_ISREG(info.st_mode) else None
+
+
+def keep_mtime(path: Path | str, mtime_ns: int) -> None:
+    """Give a file downloaded from storage the modified time the job's file had when it was stored,
+    as `cp -p` would: resuming "from the newest checkpoint by mtime" must find the newest, not the
+    one downloaded last (a restore writes in path order, so step-9.pt came out newer than
+    step-30.pt). 0 (a record that kept no mtime) leaves the download's own time."""
+    if mtime_ns > 0:
+        os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)

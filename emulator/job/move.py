@@ -20,7 +20,7 @@ from cycle.api.keys import artifact_relative
 from cycle.api.tree import newest_tree
 from cycle.api.wording import listed
 from cycle.errors import CycleError
-from emulator.artifacts.files import stat_signature
+from emulator.artifacts.files import keep_mtime, stat_signature
 from emulator.blobs import ObjectMissing, StorageError, StoredObject
 from emulator.engine.protocol import short_id
 from emulator.job import artifacts, container, logs, machine
@@ -155,6 +155,7 @@ class RecoveryStrategy:
             path = Path(os.fsdecode(os.path.join(os.fsencode(folder), artifact_relative(ctx.job.name, artifact.key))))
             path.parent.mkdir(parents=True, exist_ok=True)
             got = self._download(stores, artifact, path, target, delays)
+            keep_mtime(path, artifact.mtime_ns)
             info = os.lstat(path)
             restored[artifact.path] = (stat_signature(info), got.size, got.sha256)
             if got.sha256 != artifact.sha256:

@@ -117,11 +117,13 @@ class Reading:
 
     def download_artifact(self, artifact: Artifact, dest: Path, progress=None) -> None:
         """Fetch one stored artifact into `dest` (atomically, checked against its sha256), from
-        the store its record names, whichever store is configured now."""
+        the store its record names, whichever store is configured now, with the job's file's mtime."""
+        from emulator.artifacts.files import keep_mtime
         from emulator.blobs import StoredObject
 
         self._named_store(artifact.store).get_to(artifact.key, dest, progress,
                                                  known=StoredObject(artifact.key, artifact.size, artifact.sha256))
+        keep_mtime(dest, artifact.mtime_ns)  # the job's file's time, as `cp -p` keeps it
 
     def project_root(self, job: Job) -> Path | None:
         """The folder the job was started from (older records: its project's folder); never the

@@ -404,3 +404,30 @@ def test_a_link_to_a_folder_is_not_listed_as_lost_with_the_machine(tmp_path):
         time.sleep(0.02)
     report = pipeline.abandon()
     assert report.abandoned == ["best", "checkpoints/step-2/weights.bin"]
+
+
+def test_a_restore_gives_each_file_the_modified_time_the_job_gave_it(tmp_path):
+    """A restore wrote in path order, so the newest checkpoint by mtime was the last path restored
+    (step-9.pt over step-30.pt): a job resuming by mtime went back 21 steps without a word."""
+    from types import SimpleNamespace
+
+    from emulator.artifacts.files import stat_signature
+    from emulator.job.move import RecoveryStrategy
+
+    store = LocalStore(tmp_path / "store")
+    written = {"ckpt/step-30.pt": 1_700_000_300_000_000_007, "ckpt/step-9.pt": 1_700_000_009_000_000_000}
+    records = []
+    for path, mtime in written.items():
+        body = path.encode()
+        sha = hashlib.sha256(body).hexdigest()
+        store.put_bytes(f"jobs/job-1/artifacts/{path}", body, sha)
+        records.append(Artifact(path=path, key=f"jobs/job-1/artifacts/{path}", size=len(body), sha256=sha,
+                                mtime_ns=mtime, uploaded_ns=mtime + 1, store="local"))
+    ctx = SimpleNamespace(
+        home=tmp_path / "home", blobs=store, job=SimpleNamespace(id=1, name="job-1"), event=lambda text: None,
+        settings=SimpleNamespace(restore_attempts=1, restore_backoff_seconds=0.0),
+        store=SimpleNamespace(artifacts=lambda job_id: records))
+    restored, _seconds = RecoveryStrategy(ctx, sleep=lambda s: None).restore("local-1")
+    folder = tmp_path / "home" / "machines" / "local-1" / "artifacts" / "job-1"
+    assert {path: os.stat(folder / path).st_mtime_ns for path in written} == written
+    assert all(restored[path][0] == stat_signature(os.lstat(folder / path)) for path in written)  # known as stored

@@ -443,3 +443,29 @@ def test_cancelling_a_cancelled_job_succeeds_and_an_ended_one_is_refused(home):
     from emulator.platform import EmulatorPlatform
 
     assert EmulatorPlatform().cancel(cancelled.name).state is JobState.CANCELLED  # the TUI's and the SDK's cancel too
+
+
+def test_pull_gives_each_file_the_modified_time_the_job_gave_it(home, tmp_path):
+    """Pulled files were dated by the pull (and a restore's by its path order), so resuming "from
+    the newest checkpoint by mtime" picked step-9.pt over step-30.pt. The records keep each file's
+    mtime: downloads get it back, as `cp -p` would."""
+    import hashlib
+
+    from cycle.api.keys import artifact_key
+    from emulator.models import Artifact
+    from emulator.platform import EmulatorPlatform
+    from emulator.storage import open_blob_store
+
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    platform = EmulatorPlatform()
+    blobs = open_blob_store(platform.home)
+    written = {"ckpt/step-30.pt": 1_700_000_300_123_456_789, "ckpt/step-9.pt": 1_700_000_009_000_000_000}
+    for path, mtime in written.items():
+        body = path.encode()
+        key, sha = artifact_key(job.name, path), hashlib.sha256(body).hexdigest()
+        blobs.put_bytes(key, body, sha)
+        platform.store.add_artifact(job.id, Artifact(path, key, len(body), sha, mtime, mtime + 5, blobs.name))
+    pulled = run("job", "pull", job.name, "--project-dir", str(tmp_path))
+    assert pulled.exit_code == 0, pulled.output
+    folder = tmp_path / ".cycleswap" / "jobs" / job.name / "artifacts"
+    assert {path: os.stat(folder / path).st_mtime_ns for path in written} == written
