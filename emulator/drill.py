@@ -35,7 +35,7 @@ from emulator.models import Artifact, Job, JobState, Move
 
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
                "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and "
-               "resume from it).")
+               "resume from it), comparing step numbers as numbers: sorted by name, step-9 comes after step-30.")
 SPLIT_HINT = ("Write a checkpoint's files first and a small marker or metadata file (step-N.json) last, and resume "
               "only from a checkpoint whose every file is present (or write one file per checkpoint, or check "
               "each file's size or sha256 before loading it).")
@@ -61,23 +61,39 @@ def is_progress(path: str, globs: tuple[str, ...]) -> bool:
 
 
 def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[str, ...]) -> list[str]:
-    """Findings of the rule above, one sentence each. A restored file of a checkpoint the move
-    split is no evidence: rewriting it redoes that incomplete checkpoint (split_checkpoints' case)."""
+    """Findings of the rule above, one sentence each. A restored file of an incomplete checkpoint
+    is no evidence: rewriting it redoes that checkpoint, as a job resuming from the last whole one
+    does. Incomplete: the move split it (split_checkpoints' case), or it has fewer kinds of file
+    than another restored checkpoint of its folder (the kill came while it was being written:
+    step-4.pt restored, step-4.json never written, step-3's three files whole)."""
     findings = []
     for number, move in enumerate(moves, start=1):
         if not move.restarted_ns:
             continue
         split = {p for split_set in _split_sets(move, globs).values() for p in split_set[0]}
-        restored = {p for p in move.restored if is_progress(p, globs) and p not in split}
+        incomplete = split | _unfinished_checkpoints(move.restored)
+        restored = {p for p in move.restored if is_progress(p, globs) and p not in incomplete}
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
         moved_on = _bytes_of_new_files(versions, set(move.restored))
         rewritten = sorted({v.path for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
                             and (later is None or v.uploaded_ns < later) and v.sha256 not in moved_on})
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
-                            f"{', '.join(rewritten[:5])}, which had been restored to it: it restarted from scratch "
-                            "instead of resuming.")
+                            f"{', '.join(rewritten[:5])}, which had been restored to it: it started over (or went "
+                            "back to an older checkpoint) instead of resuming from the newest.")
     return findings
+
+
+def _unfinished_checkpoints(restored: list[str]) -> set[str]:
+    """The restored files of checkpoints with fewer kinds of file (their names with the numbers
+    taken out: step-#.pt, step-#.json) than another restored checkpoint of the same folder."""
+    kinds: dict[str, set[str]] = {}
+    for path in restored:
+        kinds.setdefault(checkpoint_of(path), set()).add(re.sub(r"\d+", "#", path))
+    folder_of = {key: key.rstrip("/").rpartition("/")[0] for key in kinds}
+    short = {key for key, mine in kinds.items()
+             if any(folder_of[other] == folder_of[key] and mine < theirs for other, theirs in kinds.items())}
+    return {path for path in restored if checkpoint_of(path) in short}
 
 
 CHECKPOINT_FOLDER = re.compile(r"(?:checkpoint|ckpt|global[-_]?step|step|epoch|iter(?:ation)?)[-_=]?\d+",

@@ -253,7 +253,7 @@ def test_the_naive_trainer_fails_the_drill_with_the_fix(tmp_path, home, docker_c
     assert result.exit_code == 1
     report = json.loads(result.stdout[result.stdout.index("{"):])
     assert report["verdict"] == "FAIL" and report["final_state"] == "FINISHED"
-    assert any("restarted from scratch" in r for r in report["reasons"])
+    assert any("it started over (or went back to an older checkpoint)" in r for r in report["reasons"])
     assert "Load the newest checkpoint" in report["hint"]
 
 

@@ -213,3 +213,16 @@ def test_model_and_optimizer_files_of_one_step_are_one_checkpoint():
     moves = [lost_move(1, 100, 110, ["ckpts/model_4.pt", "ckpts/optim_4.pt", "ckpts/model_5.pt"],
                        ["ckpts/optim_5.pt"])]
     assert len(split_checkpoints(moves, [], DrillPlan().progress_globs)) == 1
+
+
+def test_redoing_a_checkpoint_the_kill_cut_short_is_no_restart_but_going_back_to_a_whole_one_is():
+    """A user test: step-4.pt was stored, the kill came before step-4.opt.pt and step-4.json were
+    written; the job resumed from step 3 (its newest whole checkpoint, as the fix advises) and
+    wrote step-4.pt again. The drill said it "restarted from scratch"."""
+    whole = [f"ckpt/step-{n}.{kind}" for n in (2, 3) for kind in ("pt", "opt.pt", "json")]
+    moves = [move(1, 100, 110, [*whole, "ckpt/step-4.pt"])]
+    redone = [art("ckpt/step-4.pt", 120), art("ckpt/step-4.opt.pt", 121), art("ckpt/step-4.json", 122)]
+    assert scratch_restarts(moves, redone, DrillPlan().progress_globs) == []
+    went_back = [art("ckpt/step-3.pt", 120), *redone]  # rewrote a whole checkpoint: it did not resume from it
+    [finding] = scratch_restarts(moves, went_back, DrillPlan().progress_globs)
+    assert "rewrote ckpt/step-3.pt" in finding and "went back to an older checkpoint" in finding
