@@ -8,7 +8,7 @@ import time
 
 from emulator.engine import gpu
 from emulator.job.context import CancelRequested, JobContext
-from emulator.rules.placement import waiting_reasons
+from emulator.rules.placement import WAITING_FOR_SCHEDULER, waiting_reasons
 from emulator.settings import Settings
 
 CLAIM_POLL_SECONDS = 0.2
@@ -37,6 +37,7 @@ def wait_for_scheduler(ctx: JobContext) -> None:
 
     interval = scheduler_interval()
     wait = next_pass(time.time(), interval)
+    ctx.store.set_reason(ctx.job.id, WAITING_FOR_SCHEDULER)  # job status says why it is PENDING
     ctx.event(f"queued: the scheduler looks for pending jobs every {interval:g} s; next pass in {wait:.1f} s")
     deadline = time.monotonic() + wait
     while (left := deadline - time.monotonic()) > 0:

@@ -10,6 +10,8 @@ from cycle.api.wording import listed
 
 WAITING_FOR_MACHINE = "WAITING_FOR_MACHINE"
 """A PENDING job's reason while it waits for a free machine (a moved job keeps REASSIGNED_FROM_<m>)."""
+WAITING_FOR_SCHEDULER = "WAITING_FOR_SCHEDULER"
+"""A queued job's reason until the scheduler's next pass picks it (then it looks for a machine)."""
 
 Fits = Callable[[str | None, str | None], bool]
 """fits(machine's CUDA capability, job's CUDA version): whether the machine could run the job."""

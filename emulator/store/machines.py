@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from emulator.models import Machine, now_ns
 from emulator.reaper import holder_gone
-from emulator.rules.placement import WAITING_FOR_MACHINE, Fits, Waiter, choose_machine, left_for
+from emulator.rules.placement import WAITING_FOR_MACHINE, WAITING_FOR_SCHEDULER, Fits, Waiter, choose_machine, left_for
 from emulator.store.db import Database
 
 
@@ -54,14 +54,16 @@ class MachinesTable(Database):
             if chosen is None:
                 if waits:
                     db.execute("UPDATE jobs SET waiting_since_ns = ?, waiting_cuda = ?, waiting_exclude = ?, "
-                               "waiting_polled_ns = ?, reason = COALESCE(reason, ?) WHERE id = ?",
-                               (claimant.since_ns, cuda, exclude, now, WAITING_FOR_MACHINE, job_id))
+                               "waiting_polled_ns = ?, reason = CASE WHEN reason IS NULL OR reason = ? THEN ? "
+                               "ELSE reason END WHERE id = ?",
+                               (claimant.since_ns, cuda, exclude, now, WAITING_FOR_SCHEDULER, WAITING_FOR_MACHINE,
+                                job_id))
                 return None
             db.execute("UPDATE machines SET job_id = ?, agent_pid = ?, jobs_run = jobs_run + 1 WHERE name = ?",
                        (job_id, agent_pid, chosen.name))
             db.execute("UPDATE jobs SET waiting_since_ns = NULL, "
-                       "reason = CASE WHEN reason = ? THEN NULL ELSE reason END WHERE id = ?",
-                       (WAITING_FOR_MACHINE, job_id))
+                       "reason = CASE WHEN reason IN (?, ?) THEN NULL ELSE reason END WHERE id = ?",
+                       (WAITING_FOR_MACHINE, WAITING_FOR_SCHEDULER, job_id))
         return chosen
 
     def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None,

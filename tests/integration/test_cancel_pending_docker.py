@@ -20,6 +20,7 @@ def test_a_job_cancelled_while_it_waits_for_the_scheduler_is_ended_by_its_agent(
     name = queued.output.strip()
     platform = EmulatorPlatform()
     wait_for_system_line(name, "queued: the scheduler looks for pending jobs")
+    assert (platform.job(name).state, platform.job(name).reason) == (JobState.PENDING, "WAITING_FOR_SCHEDULER")
 
     cancelled = cli("job", "cancel", name)
     assert cancelled.exit_code == 0, cancelled.output

@@ -103,3 +103,18 @@ def test_an_older_waiter_that_stopped_asking_holds_nobody_back(tmp_path):
     later = start + WAITER_STALE_NS + 10**9  # B has not asked since: stopped
     assert store.waiting_ahead(c.id, alive=alive, now=later) == []
     assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True, now=later).name == "local-0"
+
+
+def test_a_queued_jobs_reason_says_it_waits_for_the_scheduler_then_for_a_machine_then_nothing(tmp_path):
+    """A queued job showed PENDING with no reason until the scheduler's pass (user test)."""
+    from emulator.rules.placement import WAITING_FOR_SCHEDULER
+
+    store, holder, (b,) = one_machine_taken(tmp_path, 2)
+    store.set_reason(b.id, WAITING_FOR_SCHEDULER)  # machine.wait_for_scheduler
+    alive = alive_only(1, 2)
+    assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True) is None
+    assert store.job(b.id).reason == "WAITING_FOR_MACHINE"
+    store.set_state(holder.id, JobState.CANCELLED)
+    store.set_reason(b.id, WAITING_FOR_SCHEDULER)
+    assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True).name == "local-0"
+    assert store.job(b.id).reason is None

@@ -10,4 +10,5 @@ def test_the_tui_shows_a_waiting_reason_as_pending_not_as_a_failure():
 
     assert cell_style("reason", "WAITING_FOR_MACHINE") == Style(color="yellow")
     assert cell_style("reason", "REASSIGNED_FROM_local-0") == Style(color="yellow")
+    assert cell_style("reason", "WAITING_FOR_SCHEDULER") == Style(color="yellow")
     assert cell_style("reason", "OUT_OF_MEMORY") == Style(color="red", bold=True)

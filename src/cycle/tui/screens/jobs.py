@@ -111,7 +111,7 @@ def column_widths(rows: list[tuple[str, ...]]) -> dict[str, int]:
     return widths
 
 
-WAITING_REASONS = ("WAITING_FOR_MACHINE", "REASSIGNED_FROM_")
+WAITING_REASONS = ("WAITING_FOR_MACHINE", "WAITING_FOR_SCHEDULER", "REASSIGNED_FROM_")
 """A PENDING job's reasons that say it waits for a machine, as it should: not a failure."""
 
 
