@@ -13,12 +13,16 @@ from emulator.store.db import Database
 
 class MachinesTable(Database):
     def ensure_machines(self, names: list[str], cuda: str | None) -> None:
-        """Every machine exists, with the CUDA capability this host has now."""
+        """Every machine exists, with the CUDA capability this host has now, and no other: a machine
+        $CYCLE_MACHINES no longer counts is removed once no unfinished job holds it (lowering it
+        took no machine away before: jobs still ran on local-3 with CYCLE_MACHINES=2)."""
         with self._tx() as db:
             for name in names:
                 db.execute("INSERT INTO machines(name, cuda) VALUES (?, ?) "
                            "ON CONFLICT(name) DO UPDATE SET cuda = excluded.cuda",
                            (name, cuda))
+            db.execute(f"DELETE FROM machines WHERE name NOT IN ({', '.join('?' * len(names))}) AND (job_id IS NULL "
+                       "OR job_id NOT IN (SELECT id FROM jobs WHERE state IN ('PENDING', 'RUNNING')))", names)
 
     def machines(self) -> list[Machine]:
         rows = self._connection().execute("SELECT name, state, cuda, job_id, jobs_run FROM machines ORDER BY name")

@@ -118,3 +118,19 @@ def test_a_queued_jobs_reason_says_it_waits_for_the_scheduler_then_for_a_machine
     store.set_reason(b.id, WAITING_FOR_SCHEDULER)
     assert store.claim_machine(b.id, agent_pid=2, alive=alive, waits=True).name == "local-0"
     assert store.job(b.id).reason is None
+
+
+def test_fewer_machines_configured_removes_the_others_once_no_running_job_holds_them(tmp_path):
+    """CYCLE_MACHINES=2 in a home that had four: jobs still ran on local-2 and local-3."""
+    store = StateStore(tmp_path / "state.db")
+    store.ensure_machines(["local-0", "local-1", "local-2", "local-3"], None)
+    running = store.create_job("p", agent_pid=1)
+    assert store.claim_machine(running.id, prefer="local-3", agent_pid=1, alive=alive_only(1)).name == "local-3"
+    store.set_state(running.id, JobState.RUNNING, machine="local-3")
+    store.ensure_machines(["local-0", "local-1"], None)
+    assert [m.name for m in store.machines()] == ["local-0", "local-1", "local-3"]  # held: it finishes there
+    other = store.create_job("p", agent_pid=2)
+    assert store.claim_machine(other.id, prefer="local-2", agent_pid=2, alive=alive_only(1, 2)) is None
+    store.set_state(running.id, JobState.FINISHED, exit_code=0)
+    store.ensure_machines(["local-0", "local-1"], None)
+    assert [m.name for m in store.machines()] == ["local-0", "local-1"]
