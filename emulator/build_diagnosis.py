@@ -86,6 +86,12 @@ RULES = (
           "Trust that CA in the base image (copy it to /usr/local/share/ca-certificates and run "
           "update-ca-certificates), "
           "and tell uv to use the system store (UV_SYSTEM_CERTS=1; older uv: UV_NATIVE_TLS=1)."),
+    _rule(r"Failed to download \S*python-build-standalone\S*/cpython-(?P<version>\d+\.\d+)",
+          "uv needs Python {version} (the project's .python-version or requires-python) and the image has another, so "
+          "uv tried to download CPython {version} from github.com, which the build could not reach",
+          "Pin the Python the base image has (run `python3 --version` in it; cycle/base:bookworm has 3.11): write it "
+          "in .python-version and let requires-python in pyproject.toml allow it; or install Python {version} in "
+          "build.sh, or give the build a network that reaches github.com."),
     _rule(r"Temporary failure (?:in name )?resolv|Could not resolve host|Network is unreachable|Name or service not "
           r"known"
           r"|Failed to establish a new connection|Max retries exceeded|dns error|failed to lookup address"

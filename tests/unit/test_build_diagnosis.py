@@ -138,3 +138,25 @@ def test_a_host_that_reached_other_hosts_is_not_said_to_reach_nothing():
     on_host = explain(["curl: (6) Could not resolve host: astral.sh"], 127, network="host")[0]
     assert "reached nothing" not in on_host and "astral.sh" in on_host
     assert "pip install --user --break-system-packages uv" in on_host
+
+
+# `uv sync` of a `uv init` project whose .python-version (3.12) the image's Python (3.11) does not
+# satisfy: uv goes to download CPython from github.com (uv 0.13's output, captured here)
+UV_PYTHON_DOWNLOAD_OFFLINE = """\
+error: Request failed after 3 retries in 9.2s
+  cause: Failed to download `https://github.com/astral-sh/python-build-standalone/releases/download/20261110/\
+cpython-3.12.16%2B20261110-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz`
+  cause: error sending request for url (https://github.com/astral-sh/python-build-standalone/releases/download/\
+20261110/cpython-3.12.16%2B20261110-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz)
+  cause: client error (Connect)
+  cause: dns error
+  cause: error resolving DNS
+  cause: failed to lookup address information: Name or service not known""".splitlines()
+
+
+def test_a_python_uv_must_download_is_named_not_the_network_alone():
+    """A user test: the build blamed DNS and advised `pip install uv` (already done); the cause is
+    the Python version the project pins, which the image does not have."""
+    found = diagnose(UV_PYTHON_DOWNLOAD_OFFLINE, 1, network="host")
+    assert found.cause.startswith("uv needs Python 3.12 (the project's .python-version or requires-python)")
+    assert ".python-version" in found.advice and "3.11" in found.advice and found.line == 2
