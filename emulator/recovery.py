@@ -9,6 +9,7 @@ agent would write the same rows again. No Docker here: the job's stages call it 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from emulator.models import Artifact, Stream, now_ns
@@ -46,19 +47,47 @@ def remove_snapshots(home: Path, pid: int) -> tuple[int, int]:
     local store's tmp/ and, for S3, the home's tmp/. (files, bytes) removed."""
     from emulator.blobs import snapshot_prefix
 
-    prefix, files, size = snapshot_prefix(pid), 0, 0
+    prefix = snapshot_prefix(pid)
+    return _remove(entry for entry in _snapshots(home) if entry.name.startswith(prefix))
+
+
+def remove_orphan_snapshots(home: Path, alive: Callable[[int], bool] | None = None) -> tuple[int, int]:
+    """Remove every snapshot whose process is dead, whoever it was: a job's agent whose job had
+    already ended, or a `cycle volume upload` or `project upload` killed mid-copy, which no reap
+    ever sees. Run where a job starts (the runner's sweep). (files, bytes) removed."""
+    from emulator.pids import pid_alive
+
+    alive = alive or pid_alive
+    return _remove(entry for entry in _snapshots(home)
+                   if (pid := _snapshot_pid(entry.name)) is not None and pid != os.getpid() and not alive(pid))
+
+
+def _snapshot_pid(name: str) -> int | None:
+    """The pid in a snapshot's name (snap-<pid>-<random>); None for any other name."""
+    parts = name.split("-", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[0] == "snap" and parts[1].isdigit() else None
+
+
+def _snapshots(home: Path) -> list[os.DirEntry]:
+    """The files in the folders snapshots are made in (the local store's tmp/, the home's tmp/)."""
+    found = []
     for folder in (home / "storage" / "tmp", home / "tmp"):
         try:
-            entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.is_file(follow_symlinks=False)]
+            found += [e for e in os.scandir(folder) if e.name.startswith("snap-") and e.is_file(follow_symlinks=False)]
         except OSError:
             continue
-        for entry in entries:
-            try:
-                length = entry.stat(follow_symlinks=False).st_size
-                os.unlink(entry.path)
-            except OSError:
-                continue
-            files, size = files + 1, size + length
+    return found
+
+
+def _remove(entries: Iterable[os.DirEntry]) -> tuple[int, int]:
+    files = size = 0
+    for entry in entries:
+        try:
+            length = entry.stat(follow_symlinks=False).st_size
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        files, size = files + 1, size + length
     return files, size
 
 

@@ -18,7 +18,7 @@ from emulator.job.guard import Interrupts, describe_error
 from emulator.job.move import RecoveryStrategy
 from emulator.logship import LOG_CADENCE_SECONDS, LogShipper
 from emulator.models import Job, JobState
-from emulator.recovery import abort_dead_uploads
+from emulator.recovery import abort_dead_uploads, remove_orphan_snapshots
 from emulator.settings import Settings
 from emulator.store import StateStore
 
@@ -131,6 +131,7 @@ class JobRunner:
         """Remove containers of dead runs; their unfinished jobs are marked FAILED (LOST); abort the
         S3 uploads ended jobs left unfinished (a failure only delays that to the next start)."""
         container.sweep(self.runtime, self.home, self.store)
+        remove_orphan_snapshots(self.home)  # a killed upload's, or an agent's whose job had ended
         try:
             abort_dead_uploads(self.store, self.blobs)
         except Exception:  # noqa: BLE001 - storage trouble is the job's to report when it stores

@@ -344,3 +344,20 @@ def test_reaping_a_job_removes_the_snapshots_its_dead_agent_left_and_no_one_else
     assert not any(path.exists() for path in dead) and live.exists()
     assert any(r.text == "removed 2 temporary snapshot file(s), 2000 bytes, the dead process left"
                for r in store.logs(job.id))
+
+
+def test_a_job_start_removes_every_dead_processs_snapshots_not_only_reaped_agents(tmp_path):
+    """A `cycle volume upload` killed mid-copy, or an agent killed after its job had ended, left a
+    snapshot no reap ever saw; the next job's start removes those whose process is dead."""
+    from emulator.recovery import remove_orphan_snapshots
+
+    for folder in (tmp_path / "storage" / "tmp", tmp_path / "tmp"):
+        folder.mkdir(parents=True)
+    (tmp_path / "tmp" / "snap-42-abc").write_bytes(b"x" * 100)  # dead
+    (tmp_path / "storage" / "tmp" / "snap-43-def").write_bytes(b"y" * 10)  # dead
+    (tmp_path / "tmp" / "snap-44-ghi").write_bytes(b"z")  # alive
+    (tmp_path / "tmp" / f"snap-{os.getpid()}-own").write_bytes(b"w")  # this process's
+    (tmp_path / "tmp" / "snap-old-format").write_bytes(b"v")  # no pid: unknown, kept
+    assert remove_orphan_snapshots(tmp_path, alive=alive_only(44)) == (2, 110)
+    assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == [f"snap-{os.getpid()}-own", "snap-44-ghi",
+                                                                    "snap-old-format"]
