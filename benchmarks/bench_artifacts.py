@@ -287,8 +287,12 @@ SMALL_PAIRS = 5  # one run each swung 0.92-1.02 between runs of run.sh on the sa
 
 
 def raw_boto3(host: str, files: list[Path], small: bool) -> float:
+    """The baseline: a plain boto3 client, as a user's own loop would make it (botocore's defaults,
+    not the store's client and its settings), on a bucket the store made."""
+    from localstack_client.session import Session
+
     store = S3Store(host, f"raw-{uuid.uuid4().hex[:8]}", Path(tempfile.gettempdir()))
-    client = store.client
+    client = Session(localstack_host=host).client("s3")
     start = time.perf_counter()
     for path in files:
         if small:

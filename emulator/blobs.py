@@ -39,6 +39,11 @@ PART_SIZE = 16 * 1024 * 1024
 IN_PLACE_CONCURRENCY = 8
 PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies on two threads at once
 SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
+EXPECT_CONTINUE_ABOVE = 1024 * 1024
+"""A PUT of a body up to this size is sent at once, without `Expect: 100-continue` (botocore asks
+for it on every PutObject): waiting for the server's go-ahead is one more round trip, which halved
+the puts a second to cycle's moto server for 4 KiB files (7.7 ms a put, 3.9 without). The
+go-ahead only saves sending a large body the server would refuse; curl sends it above 1 MiB too."""
 # Each part of an in-place upload carries its CRC32, as boto3's upload_file sends it: the server
 # checks every part, and combines the parts' CRC32s at completion. Without an algorithm named at
 # creation, moto joins the whole object once more and checksums it again (CRC64NVME, falling back
@@ -702,6 +707,13 @@ class LocalStore:
         return found
 
 
+def _no_expect_for_a_small_body(request, **_) -> None:
+    """botocore's before-send hook: see EXPECT_CONTINUE_ABOVE."""
+    length = request.headers.get("Content-Length")
+    if length is not None and int(length) <= EXPECT_CONTINUE_ABOVE and "Expect" in request.headers:
+        del request.headers["Expect"]
+
+
 class S3Store:
     """An S3 bucket through localstack-client; `localstack_host` is "host:port"."""
 
@@ -723,6 +735,7 @@ class S3Store:
         # for cycle's moto server (asking whether it answers is a request, not paid on every open)
         self.explain_missing: Callable[[], str] = lambda: MISSING_OBJECT_CAUSE
         self.client = self._new_client()
+        self.client.meta.events.register("before-send.s3.PutObject", _no_expect_for_a_small_body)
         self._ensure_bucket()
 
     def _new_client(self, extra=None):
