@@ -898,18 +898,24 @@ class S3Store:
                                f"{sha256[:12]}")
 
     def head(self, key: str) -> StoredObject | None:
+        answer = self._head_object(key)
+        if answer is None:
+            return None
+        sha256 = answer.get("Metadata", {}).get("sha256") or self._tagged_sha256(key)
+        return StoredObject(key, answer["ContentLength"], sha256)
+
+    def _head_object(self, key: str) -> dict | None:
+        """The server's HEAD answer for `key`; None when there is no such object."""
         from botocore.exceptions import ClientError
 
         try:
-            answer = self.client.head_object(Bucket=self.bucket, Key=key)
+            return self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
         except Exception as error:  # connection errors
             raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
-        sha256 = answer.get("Metadata", {}).get("sha256") or self._tagged_sha256(key)
-        return StoredObject(key, answer["ContentLength"], sha256)
 
     def _tagged_sha256(self, key: str) -> str | None:
         """The sha256 an in-place upload recorded as a tag (its metadata could not hold it)."""
@@ -939,15 +945,7 @@ class S3Store:
 
     def _own_sha256(self, key: str) -> str | None:
         """The sha256 the object carries, when this home wrote it (see `writer`); else None."""
-        from botocore.exceptions import ClientError
-
-        try:
-            answer = self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError:
-            return None
-        except Exception as error:  # connection errors
-            raise StorageError(f"reading {key} failed on {self.description}: {error}") from None
-        metadata = answer.get("Metadata", {})
+        metadata = (self._head_object(key) or {}).get("Metadata", {})
         if metadata.get("writer") != self.writer:
             return None
         return metadata.get("sha256") or self._tagged_sha256(key)
