@@ -167,10 +167,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+SNAPSHOT_PREFIX = "snap-"
+
+
 def snapshot_prefix(pid: int) -> str:
     """Snapshot names start with their process's pid: one killed mid-copy (a copy may be GBs) is
     found and removed when its death is noticed (recovery.remove_snapshots), never a live one's."""
-    return f"snap-{pid}-"
+    return f"{SNAPSHOT_PREFIX}{pid}-"
+
+
+def snapshot_pid(name: str) -> int | None:
+    """The pid in a snapshot's name (snapshot_prefix); None for any other name."""
+    pid, dash, _ = name.removeprefix(SNAPSHOT_PREFIX).partition("-")
+    return int(pid) if name.startswith(SNAPSHOT_PREFIX) and dash and pid.isdigit() else None
 
 
 def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], int] | None = None

@@ -45,35 +45,32 @@ def remove_snapshots(home: Path, pid: int) -> tuple[int, int]:
     """Remove the private copies a dead process (`pid`) was making or sending (blobs.snapshot_prefix):
     nothing else ever removes them, and a checkpoint's is as big as the checkpoint. They sit in the
     local store's tmp/ and, for S3, the home's tmp/. (files, bytes) removed."""
-    from emulator.blobs import snapshot_prefix
+    from emulator.blobs import snapshot_pid
 
-    prefix = snapshot_prefix(pid)
-    return _remove(entry for entry in _snapshots(home) if entry.name.startswith(prefix))
+    return _remove(entry for entry in _snapshots(home) if snapshot_pid(entry.name) == pid)
 
 
 def remove_orphan_snapshots(home: Path, alive: Callable[[int], bool] | None = None) -> tuple[int, int]:
     """Remove every snapshot whose process is dead, whoever it was: a job's agent whose job had
     already ended, or a `cycle volume upload` or `project upload` killed mid-copy, which no reap
     ever sees. Run where a job starts (the runner's sweep). (files, bytes) removed."""
+    from emulator.blobs import snapshot_pid
     from emulator.pids import pid_alive
 
     alive = alive or pid_alive
     return _remove(entry for entry in _snapshots(home)
-                   if (pid := _snapshot_pid(entry.name)) is not None and pid != os.getpid() and not alive(pid))
-
-
-def _snapshot_pid(name: str) -> int | None:
-    """The pid in a snapshot's name (snap-<pid>-<random>); None for any other name."""
-    parts = name.split("-", 2)
-    return int(parts[1]) if len(parts) == 3 and parts[0] == "snap" and parts[1].isdigit() else None
+                   if (pid := snapshot_pid(entry.name)) is not None and pid != os.getpid() and not alive(pid))
 
 
 def _snapshots(home: Path) -> list[os.DirEntry]:
     """The files in the folders snapshots are made in (the local store's tmp/, the home's tmp/)."""
+    from emulator.blobs import SNAPSHOT_PREFIX
+
     found = []
     for folder in (home / "storage" / "tmp", home / "tmp"):
         try:
-            found += [e for e in os.scandir(folder) if e.name.startswith("snap-") and e.is_file(follow_symlinks=False)]
+            found += [e for e in os.scandir(folder)
+                      if e.name.startswith(SNAPSHOT_PREFIX) and e.is_file(follow_symlinks=False)]
         except OSError:
             continue
     return found
