@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cycle.api.options import DrillOptions as DrillPlan  # one definition of a drill's plan: the contract's
+from cycle.api.wording import listed
 from emulator.models import Artifact, Job, JobState, Move
 
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
@@ -87,13 +88,14 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
 def _unfinished_checkpoints(restored: list[str]) -> set[str]:
     """The restored files of checkpoints with fewer kinds of file (their names with the numbers
     taken out: step-#.pt, step-#.json) than another restored checkpoint of the same folder."""
+    key_of = {path: checkpoint_of(path) for path in restored}
     kinds: dict[str, set[str]] = {}
-    for path in restored:
-        kinds.setdefault(checkpoint_of(path), set()).add(re.sub(r"\d+", "#", path))
+    for path, key in key_of.items():
+        kinds.setdefault(key, set()).add(re.sub(r"\d+", "#", path))
     folder_of = {key: key.rstrip("/").rpartition("/")[0] for key in kinds}
     short = {key for key, mine in kinds.items()
              if any(folder_of[other] == folder_of[key] and mine < theirs for other, theirs in kinds.items())}
-    return {path for path in restored if checkpoint_of(path) in short}
+    return {path for path, key in key_of.items() if key in short}
 
 
 CHECKPOINT_FOLDER = re.compile(r"(?:checkpoint|ckpt|global[-_]?step|step|epoch|iter(?:ation)?)[-_=]?\d+",
@@ -135,8 +137,8 @@ def _split_sets(move: Move, globs: tuple[str, ...]) -> dict[str, tuple[list[str]
     for path in sorted(set(move.restored) - lost):
         members.setdefault(checkpoint_of(path), ([], []))[0].append(path)
     for path in sorted(lost):
-        if checkpoint_of(path) in members:
-            members[checkpoint_of(path)][1].append(path)
+        if (key := checkpoint_of(path)) in members:
+            members[key][1].append(path)
     return {key: (restored, gone) for key, (restored, gone) in members.items()
             if gone and any(is_progress(p, globs) for p in restored + gone)}
 
@@ -151,12 +153,12 @@ def split_checkpoints(moves: list[Move], versions: list[Artifact], globs: tuple[
         if not move.restarted_ns:
             continue
         rewritten = {v.path for v in versions if v.uploaded_ns > move.restarted_ns}
-        for _key, (restored, lost) in sorted(_split_sets(move, globs).items()):
+        for _key, (restored, lost) in sorted(_split_sets(move, globs).items()):  # in checkpoint order
             missing = [p for p in lost if p not in rewritten]
             if missing:
                 findings.append(
                     f"move {number} ({move.from_machine} -> {move.to_machine}) split a checkpoint: "
-                    f"{', '.join(restored[:5])} restored, {', '.join(missing[:5])} lost in the upload queue and "
+                    f"{listed(restored, 5)} restored, {listed(missing, 5)} lost in the upload queue and "
                     "never written again: a job resuming from it had half a checkpoint.")
     return findings
 
