@@ -70,6 +70,17 @@ def composite_crc32(part_crcs: list[str]) -> str:
     return base64.b64encode(zlib.crc32(joined).to_bytes(4, "big")).decode()
 
 
+def part_crc32s(path: Path, part_size: int) -> list[str]:
+    """The base64 big-endian CRC32 of each `part_size` piece of the file, as S3 reports a part's."""
+    import zlib
+
+    crcs = []
+    with open(path, "rb") as handle:
+        while body := handle.read(part_size):
+            crcs.append(base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode())
+    return crcs
+
+
 def s3_store_name(localstack_host: str, bucket: str) -> str:
     return f"s3://{localstack_host}/{bucket}"
 
@@ -300,10 +311,10 @@ def part_name(dest: Path) -> Path:
 
 
 def _download(found: StoredObject | None, key: str, dest: Path, description: str,
-              fetch: Callable[[Path], None], own_sha256: Callable[[], str | None] | None = None) -> StoredObject:
+              fetch: Callable[[Path], None], vouches: Callable[[Path, str], bool] | None = None) -> StoredObject:
     """The shared part of every get_to: a missing object is an error; bytes land in a temporary
     file next to `dest`, which is removed when anything fails and renamed into place only once its
-    sha256 matches (the record's, or `own_sha256()`: see _finish_download)."""
+    sha256 matches the record's, or the object itself vouches for them (see _finish_download)."""
     if found is None:
         raise StorageError(f"no object {key} in {description}")
     part = part_name(dest)
@@ -312,20 +323,18 @@ def _download(found: StoredObject | None, key: str, dest: Path, description: str
     except BaseException:
         part.unlink(missing_ok=True)
         raise
-    return _finish_download(part, dest, key, found.sha256, own_sha256)
+    return _finish_download(part, dest, key, found.sha256, vouches)
 
 
 def _finish_download(part: Path, dest: Path, key: str, expected: str | None,
-                     own_sha256: Callable[[], str | None] | None = None) -> StoredObject:
-    """`own_sha256` (S3, downloads checked against a record): the sha256 the object itself carries.
-    An S3 key holds one version, so an agent killed between a put and its record leaves the object
-    a version ahead of the record; bytes that match the object's own sha256 are that whole version
-    (its put checked the ETag) and are taken, the returned StoredObject saying which they are. Only
-    an object this home wrote (S3Store.writer) answers: another home sharing the bucket may have a
-    job of the same name, whose bytes are never this job's."""
+                     vouches: Callable[[Path, str], bool] | None = None) -> StoredObject:
+    """`vouches(part, sha256)` (S3, downloads checked against a record): whether the object itself
+    proves the downloaded bytes are one whole version of it (S3Store._vouches). An S3 key holds one
+    version, so an agent killed between a put and its record leaves the object a version ahead of
+    the record; such bytes are taken, the returned StoredObject saying which they are."""
     try:
         actual = sha256_file(part)
-        if expected and actual != expected and own_sha256 is not None and own_sha256() == actual:
+        if expected and actual != expected and vouches is not None and vouches(part, actual):
             expected = actual
     except BaseException:  # the check itself failed (a HEAD): no half-checked copy stays next to dest
         part.unlink(missing_ok=True)
@@ -738,7 +747,7 @@ class S3Store:
         self.name = s3_store_name(localstack_host, bucket)
         self._host = localstack_host
         # who writes: the home whose snapshot folder this is (each home has its own), put on every object
-        # so a version ahead of its record is taken only from this home (_own_sha256), never another's
+        # so a version ahead of its record is taken only from this home (_vouches), never another's
         self.writer = hashlib.sha256(os.fsencode(snapshot_dir.resolve())).hexdigest()[:16]
         # why an object the records name may be gone, asked only once one is: storage.py says more
         # for cycle's moto server (asking whether it answers is a request, not paid on every open)
@@ -913,12 +922,12 @@ class S3Store:
         sha256 = answer.get("Metadata", {}).get("sha256") or self._tagged_sha256(key)
         return StoredObject(key, answer["ContentLength"], sha256)
 
-    def _head_object(self, key: str) -> dict | None:
+    def _head_object(self, key: str, **extra) -> dict | None:
         """The server's HEAD answer for `key`; None when there is no such object."""
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)
+            return self.client.head_object(Bucket=self.bucket, Key=key, **extra)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
@@ -949,15 +958,27 @@ class S3Store:
                     self._call(f"downloading {key}", self.client.download_file, self.bucket, key, str(part),
                                Callback=progress, Config=self._transfer_config())
 
-        own = (lambda: self._own_sha256(key)) if known is not None else None
-        return _download(found, key, dest, self.description, fetch, own_sha256=own)
+        vouches = (lambda part, sha256: self._vouches(key, part, sha256)) if known is not None else None
+        return _download(found, key, dest, self.description, fetch, vouches=vouches)
 
-    def _own_sha256(self, key: str) -> str | None:
-        """The sha256 the object carries, when this home wrote it (see `writer`); else None."""
-        metadata = (self._head_object(key) or {}).get("Metadata", {})
+    def _vouches(self, key: str, part: Path, sha256: str) -> bool:
+        """Whether the object proves `part` (downloaded from it, hashing to `sha256`) is one whole
+        version this home stored. Only an object this home wrote answers (`writer`): another home
+        sharing the bucket may have a job of the same name, whose bytes are never this job's. Its
+        own sha256 (metadata, or an in-place upload's tag) must match. An in-place upload killed
+        after completing but before its tag carries none; it was completed only once the file was
+        whole (put_in_place), and the CRC32s of `part`'s parts must give the object's composite."""
+        answer = self._head_object(key, ChecksumMode="ENABLED") or {}
+        metadata = answer.get("Metadata", {})
         if metadata.get("writer") != self.writer:
-            return None
-        return metadata.get("sha256") or self._tagged_sha256(key)
+            return False
+        own = metadata.get("sha256") or self._tagged_sha256(key)
+        if own is not None:
+            return own == sha256
+        stored = (answer.get("ChecksumCRC32") or "").split("-")[0]
+        count = answer.get("ETag", "").strip('"').rpartition("-")[2]  # a multipart ETag ends "-<parts>"
+        crcs = part_crc32s(part, PART_SIZE)
+        return bool(stored) and count == str(len(crcs)) and composite_crc32(crcs) == stored
 
     @contextmanager
     def _missing_as(self, key: str, size: int) -> Iterator[None]:

@@ -210,6 +210,41 @@ def test_a_restore_takes_an_s3_object_newer_than_its_record_and_records_it(tmp_p
     assert any("ckpt.pt" in event and "newer than its record" in event for event in events)
 
 
+def test_an_in_place_upload_killed_before_its_sha256_tag_is_taken_when_its_crc32_checks(tmp_path, s3_host):
+    """An agent killed between completing an in-place upload and tagging its sha256 left an object
+    a version ahead of its record with no sha256 of its own: every restore failed RESTORE_FAILED.
+    It was completed only once whole, and the server's CRC32 of its parts proves the download is
+    that object, so it is taken. An untagged object whose CRC32 cannot say so stays refused."""
+    from emulator.blobs import StoredObject
+
+    store = S3Store(s3_host, f"untagged-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
+    key = "jobs/j-8/artifacts/ckpt.bin"
+    old = os.urandom(3 * 1024 * 1024)
+    store.put_bytes(key, old, hashlib.sha256(old).hexdigest())
+    record = StoredObject(key, len(old), hashlib.sha256(old).hexdigest())
+    new = os.urandom(17 * 1024 * 1024)  # two parts
+    source = tmp_path / "ckpt.bin"
+    source.write_bytes(new)
+
+    def killed(**_):
+        raise KeyboardInterrupt  # the agent is gone before the tag
+
+    store.client.put_object_tagging = killed
+    with open(source, "rb") as handle, pytest.raises(KeyboardInterrupt):
+        store.put_in_place(key, handle, len(new), lambda: True)
+    del store.client.put_object_tagging
+    assert store.head(key).sha256 is None
+
+    got = store.get_to(key, tmp_path / "out.bin", known=record)
+    assert (tmp_path / "out.bin").read_bytes() == new
+    assert (got.size, got.sha256) == (len(new), hashlib.sha256(new).hexdigest())
+
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=b"not whole", Metadata={"writer": store.writer})
+    with pytest.raises(StorageError, match="does not match its recorded sha256"):
+        store.get_to(key, tmp_path / "bad.bin", known=record)
+    assert not (tmp_path / "bad.bin").exists()
+
+
 def test_uploads_an_ended_jobs_dead_agent_left_unfinished_are_aborted_and_a_live_jobs_kept(tmp_path, s3_host):
     """An agent killed during an in-place upload left the multipart upload begun for good: its
     parts stay on the server (billed, on S3) and nothing else ever aborts them."""
@@ -252,7 +287,7 @@ def test_a_failing_check_of_the_objects_own_sha256_leaves_no_part_file(tmp_path,
     def unreachable(key):
         raise StorageError(f"reading {key} failed: connection reset")
 
-    store._own_sha256 = unreachable
+    store._vouches = lambda key, part, sha256: unreachable(key)
     folder = tmp_path / "artifacts"
     folder.mkdir()
     with pytest.raises(StorageError, match="connection reset"):
