@@ -68,16 +68,19 @@ class Acting:
         `requester` (e.g. "`cycle tui`") is named in the move's trigger; default `cycle job reassign`.
 
         A move that cannot be made is refused before anything is touched (BadInput): `to` offline,
-        busy or running another job, or no other machine free. The agent checks again as it claims
+        busy or running another job, no other machine free, or the free one due to a job that has
+        waited longer for a machine (first come, first served). The agent checks again as it claims
         the machine, before it stops the job; a machine lost meanwhile refuses the move there, the
         job keeps running, and the refusal ends this wait (CycleError)."""
-        from emulator.rules.placement import move_refusal
+        from emulator.rules.placement import move_refusal, waiting_first
 
         job = self.job(name)
         if job.state is not JobState.RUNNING:
             raise BadInput(f"job {name} is {job.state.value}: only a RUNNING job can be reassigned"
                            + (" (it has ended)." if job.state.is_final else " (wait until it runs)."))
         refusal = move_refusal(name, job.machine, to, self.machines(), self.store.holders())
+        if refusal is None and self.store.machine_for(job.id, prefer=to, exclude=job.machine) is None:
+            refusal = waiting_first(name, job.machine, to, self.store.waiting_ahead(job.id))  # they go first
         if refusal is not None:
             raise BadInput(refusal)
         before = len(self.store.moves(job.id))

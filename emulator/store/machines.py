@@ -47,14 +47,8 @@ class MachinesTable(Database):
 
         alive, fits, now = alive or pid_alive, fits or satisfies, now or now_ns()
         with self._tx() as db:
-            rows = db.execute(
-                "SELECT m.name, m.state, m.cuda, m.job_id, m.jobs_run, j.state, COALESCE(m.agent_pid, j.agent_pid) "
-                "FROM machines m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.state = 'available' "
-                "ORDER BY m.name").fetchall()
-            free = [Machine(*row[:5]) for row in rows if row[3] is None or holder_gone(row[5], row[6], alive)]
             claimant = Waiter(_waiting_since(db, job_id) or now, job_id, cuda, exclude)
-            left = left_for(claimant, free, _waiters(db, now), fits, counts=lambda waiter: waiter.pid_alive(alive))
-            chosen = choose_machine(left, prefer, exclude, lambda machine: fits(machine.cuda, cuda))
+            chosen = _choose(db, claimant, prefer, alive, fits, now)
             if chosen is None:
                 if waits:
                     db.execute("UPDATE jobs SET waiting_since_ns = ?, waiting_cuda = ?, waiting_exclude = ?, "
@@ -69,6 +63,18 @@ class MachinesTable(Database):
                        "reason = CASE WHEN reason IN (?, ?) THEN NULL ELSE reason END WHERE id = ?",
                        (WAITING_FOR_MACHINE, WAITING_FOR_SCHEDULER, job_id))
         return chosen
+
+    def machine_for(self, job_id: int, prefer: str | None, exclude: str | None,
+                    alive: Callable[[int], bool] | None = None, fits: Fits | None = None) -> Machine | None:
+        """The machine claim_machine would give the job now, without claiming it: what a requested
+        move's up-front check asks, so that a move the agent would refuse is refused before it is
+        asked (the agent still claims, and checks again)."""
+        from emulator.engine.gpu import satisfies
+        from emulator.pids import pid_alive
+
+        db, now = self._connection(), now_ns()
+        claimant = Waiter(_waiting_since(db, job_id) or now, job_id, None, exclude)
+        return _choose(db, claimant, prefer, alive or pid_alive, fits or satisfies, now)
 
     def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None,
                       now: int | None = None) -> list[str]:
@@ -112,6 +118,18 @@ class MachinesTable(Database):
     def set_machine_state(self, name: str, state: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE machines SET state = ? WHERE name = ?", (state, name))
+
+
+def _choose(db: sqlite3.Connection, claimant: Waiter, prefer: str | None, alive: Callable[[int], bool],
+            fits: Fits, now: int) -> Machine | None:
+    """The free machine `claimant` gets (see claim_machine), read in `db`'s transaction."""
+    rows = db.execute(
+        "SELECT m.name, m.state, m.cuda, m.job_id, m.jobs_run, j.state, COALESCE(m.agent_pid, j.agent_pid) "
+        "FROM machines m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.state = 'available' "
+        "ORDER BY m.name").fetchall()
+    free = [Machine(*row[:5]) for row in rows if row[3] is None or holder_gone(row[5], row[6], alive)]
+    left = left_for(claimant, free, _waiters(db, now), fits, counts=lambda waiter: waiter.pid_alive(alive))
+    return choose_machine(left, prefer, claimant.exclude, lambda machine: fits(machine.cuda, claimant.cuda))
 
 
 def _waiting_since(db: sqlite3.Connection, job_id: int) -> int | None:

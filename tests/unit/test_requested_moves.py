@@ -152,3 +152,37 @@ def test_a_move_whose_agent_dies_while_the_requester_waits_ends_at_once_saying_l
         platform.reassign(job.name, wait=30)
     assert time.monotonic() - started < 5
     assert platform.store.job(job.id).state is JobState.FAILED
+
+
+def test_job_reassign_refuses_up_front_a_move_to_the_machine_a_waiting_job_gets_first(home, monkeypatch):
+    """`job reassign --to` a free machine an older job waits for passed the up-front check, so the
+    request was made, the agent refused it, and the user got exit 1 after a wait: it is refused
+    before anything is asked (BadInput, exit 2), naming the job that goes first. Anywhere else that
+    is free is still allowed."""
+    from cycle.errors import BadInput
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
+    platform = EmulatorPlatform()
+    store = platform.store
+    store.ensure_machines(MACHINES, None)
+    job = store.create_job("p", agent_pid=os.getpid())
+    store.claim_machine(job.id, prefer="local-1", agent_pid=os.getpid())
+    store.set_state(job.id, JobState.RUNNING, machine="local-1")
+    holders = [store.create_job("h", agent_pid=os.getpid()) for _ in range(3)]
+    for holder, name in zip(holders, ("local-0", "local-2", "local-3")):
+        store.claim_machine(holder.id, prefer=name, agent_pid=os.getpid())
+    waiting = store.create_job("w", agent_pid=os.getpid())
+    assert store.claim_machine(waiting.id, agent_pid=os.getpid(), waits=True) is None
+    store.set_state(holders[2].id, JobState.CANCELLED)  # local-3 is free, and w-1 waits for it
+
+    for target in ("local-3", None):
+        with pytest.raises(BadInput, match="1 job waiting for a machine goes first .*w-1"):
+            platform.reassign(job.name, to=target, wait=0.1)
+    assert store._connection().execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 0  # nothing asked
+    assert store.moves(job.id) == [] and store.job(job.id).machine == "local-1"
+
+    store.set_state(holders[0].id, JobState.CANCELLED)  # local-0 free too: w-1 takes one, one is left
+    from cycle.errors import CycleError
+    with pytest.raises(CycleError, match="did not restart"):  # asked (no agent answers here), not refused
+        platform.reassign(job.name, to=None, wait=0.1)
