@@ -1,7 +1,9 @@
 """Where artifacts are stored: one small BlobStore interface, two implementations.
 
 - LocalStore: a folder under the emulator home, content-addressed like the C3 page describes
-  (blobs/sha256/<ab>/<hex>, one manifest per job), so `cycle project test` needs no set-up.
+  (blobs/sha256/<ab>/<hex>, one manifest per job), so `cycle project test` needs no set-up. A
+  job's small artifacts are appended to pack files of their job instead (packs/jobs/<job>/, see
+  LocalStore.put_bytes): a file each cost more than `cp` pays for the whole copy.
   It survives restarts (files on disk); it does not fsync, so a power cut may lose the last writes.
 - S3Store: any S3 API reached through localstack-client (boto3 underneath, multipart through
   boto3's transfer manager): moto's server that `cycle emulator storage start` runs on 127.0.0.1,
@@ -25,7 +27,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -51,14 +53,16 @@ go-ahead only saves sending a large body the server would refuse; curl sends it 
 PART_CHECKSUM = "CRC32"
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
+PACKS = "packs"  # the local store's folder of pack files, packs/<namespace>/ (LocalStore.put_bytes)
 
 
-def manifest_line(key: str, sha256: str, size: int, ts: int) -> bytes:
-    """One manifest line, byte for byte what json.dumps({"key", "sha256", "size", "ts"},
-    ensure_ascii=False) + newline makes, without building an encoder per stored file: only the key
-    needs escaping (the digest is hex, the rest are integers)."""
+def manifest_line(key: str, sha256: str, size: int, ts: int, pack: str | None = None, offset: int = 0) -> bytes:
+    """One manifest line, byte for byte what json.dumps({"key", "sha256", "size", "ts"[, "pack",
+    "offset"]}, ensure_ascii=False) + newline makes, without building an encoder per stored file:
+    only the key needs escaping (the digest and a pack's name are hex, the rest are integers)."""
     quoted = json.encoder.encode_basestring(key)  # the escaping json.dumps uses with ensure_ascii=False
-    return f'{{"key": {quoted}, "sha256": "{sha256}", "size": {size:d}, "ts": {ts:d}}}\n'.encode()
+    where = "" if pack is None else f', "pack": "{pack}", "offset": {offset:d}'
+    return f'{{"key": {quoted}, "sha256": "{sha256}", "size": {size:d}, "ts": {ts:d}{where}}}\n'.encode()
 
 
 def composite_crc32(part_crcs: list[str]) -> str:
@@ -143,6 +147,8 @@ class StoredObject:
     size: int
     sha256: str | None
     stored_ns: int | None = None  # when it was stored, where the store says (a local manifest line's ts)
+    pack: str | None = None  # the local store's pack file holding it (LocalStore.put_bytes), at `offset`
+    offset: int = 0
 
 
 class BlobStore(Protocol):
@@ -349,28 +355,49 @@ def _finish_download(part: Path, dest: Path, key: str, expected: str | None,
     return StoredObject(key, size, actual)
 
 
+@dataclass
+class _Pack:
+    """A pack file this store object appends small blobs to: its descriptor, name, and size (the
+    offset of the next blob: only this object, in the process that made it, writes it)."""
+
+    fd: int
+    name: str
+    size: int = 0
+    pid: int = field(default_factory=os.getpid)  # a forked child appends to a pack of its own
+
+
 class _KeptFiles:
     """The descriptors a LocalStore keeps open between stored files; closed with the store."""
 
     def __init__(self) -> None:
         self.lock: int | None = None
         self.manifests: dict[str, int] = {}
-        self.blobs: int | None = None  # blobs/sha256, the folder small blobs are written relative to
+        self.packs: dict[str, _Pack] = {}  # namespace -> the pack its small blobs go to
+        self.packed: dict[tuple[str, str], tuple[str, int]] = {}  # (namespace, sha256) -> (pack, offset)
         self.sweeps_seen = -1  # the lock file's size when the manifests were opened (see LocalStore._writing)
         self.torn: set[str] = set()  # manifests that end inside a line (LocalStore._append_line)
 
     def close_manifests(self) -> None:
+        """Close the manifests and packs kept open: a sweep may have replaced or removed them."""
         manifests, self.manifests = self.manifests, {}
         self.torn.clear()
         for fd in manifests.values():
             os.close(fd)
+        for namespace in list(self.packs):
+            self.drop_pack(namespace)
+
+    def drop_pack(self, namespace: str) -> None:
+        """Stop appending to the namespace's pack (the next small blob starts a new one)."""
+        pack = self.packs.pop(namespace, None)
+        if pack is not None:
+            os.close(pack.fd)
+            self.packed = {k: v for k, v in self.packed.items() if v[0] != pack.name}
 
     def close(self) -> None:
         self.close_manifests()
-        for fd in (self.lock, self.blobs):
-            if fd is not None:
-                os.close(fd)
-        self.lock = self.blobs = None
+        if self.lock is not None:
+            os.close(self.lock)
+        self.lock = None
 
 
 class _SharedLock:
@@ -419,10 +446,9 @@ def _ends_a_line(fd: int) -> bool:
 
 
 def _make_fanout(blob_root: str) -> None:
-    """blobs/sha256 with its 256 folders (00 to ff), made once with the store: a blob's folder is
-    there before its first blob (a first open failing, a makedirs, and a second open cost ~3 times
-    a blob's own write, for 1 file in 8 of a job's first 2,000). _write_blob still makes a folder
-    that is missing (a store made before, or a make interrupted)."""
+    """blobs/sha256 with its 256 folders (00 to ff), made once with the store, so a blob's folder
+    is there before its first blob. put_snapshot still makes a folder that is missing (a store
+    made before, or a make interrupted)."""
     os.makedirs(blob_root, exist_ok=True)
     for folder in range(256):
         try:
@@ -431,8 +457,35 @@ def _make_fanout(blob_root: str) -> None:
             pass
 
 
+class _PackIndex:
+    """The packed blobs one manifest names, sha256 -> (pack, offset), read up to `read` bytes of
+    the manifest whose inode is `inode`."""
+
+    def __init__(self, inode: int) -> None:
+        self.inode = inode
+        self.read = 0
+        self.blobs: dict[str, tuple[str, int]] = {}
+
+    def read_on(self, manifest: Path) -> None:
+        """Take in the lines appended since the last read (whole lines only: one being written
+        now is read next time; a line a full disk cut short is skipped, as every reader does)."""
+        with open(manifest, "rb") as f:
+            f.seek(self.read)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("pack"):
+                self.blobs[record["sha256"]] = (record["pack"], record["offset"])
+        self.read += end
+
+
 class LocalStore:
-    """Content-addressed folder store: blobs by sha256, an append-only manifest per job."""
+    """Content-addressed folder store: blobs by sha256 (a job's small ones in its pack files), an
+    append-only manifest per job."""
 
     quick_puts = True  # a small file is stored in ~0.1 ms, as long as recording it: records are batched
 
@@ -455,8 +508,7 @@ class LocalStore:
         # manifests were opened.
         self._kept = _KeptFiles()
         weakref.finalize(self, self._kept.close)
-        self._part_stem = os.urandom(6).hex()
-        self._parts = 0
+        self._pack_indexes: dict[Path, _PackIndex] = {}  # manifest -> its packed blobs (_packed_at)
         self._shared = _SharedLock(self._lock_file, self._kept)
 
     @contextmanager
@@ -532,65 +584,69 @@ class LocalStore:
             self._record(key, sha256, size)
 
     def put_bytes(self, key: str, body: bytes, sha256: str) -> None:
-        """Store a small file's in-memory snapshot (its bytes, already hashed): written straight to
-        the blob's folder under a temporary name, renamed into place, then recorded, with no
-        snapshot file to create, copy and delete first. A blob already there is not written
-        again (same bytes stored once; replacing it would also free an inode per file, which
-        this disk's allocator makes the next new files pay for), only its size checked. The
-        look is an access() (no exception for the usual miss, as a failed stat raises one); a
-        blob written here was written whole (every byte acknowledged by write) before its
-        rename, so it needs no stat after. Names are relative to the kept blobs/sha256
-        descriptor: each lookup walks two components, not the home's whole path."""
-        blob = f"{sha256[:2]}/{sha256}"
+        """Store a small file's in-memory snapshot (its bytes, already hashed): appended to a pack
+        file of the key's namespace (packs/<namespace>/<random>.pack, one per store object and
+        namespace), then recorded with its pack and offset. A blob file each cost a new inode, a
+        temporary name and a rename, about as much as `cp` spends on a whole small file (one flat
+        loop of the same steps: 0.55 of `cp` with a file per blob, 1.4 with a pack). A manifest line
+        names only bytes already in the pack: bytes a failed write left at a pack's end are named
+        by no line, and the next blob goes to a new pack. The same bytes stored again by this
+        object in the namespace are not appended again. Reads check every byte against the line's
+        sha256 (get_to), as for blob files."""
         with self._writing():
-            blobs = self._blobs_fd()
-            if not os.access(blob, os.F_OK, dir_fd=blobs):
-                self._write_blob(blobs, sha256[:2], blob, body)
-            elif (found := os.stat(blob, dir_fd=blobs).st_size) != len(body):
-                raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {len(body)}")
-            self._record(key, sha256, len(body))
+            manifest, rest = self._manifest_file(key)
+            namespace = key[:len(key) - len(rest) - 1]
+            pack, offset = self._kept.packed.get((namespace, sha256)) or self._append_to_pack(namespace, body, sha256)
+            self._append_line(manifest, manifest_line(rest, sha256, len(body), time.time_ns(), pack, offset))
 
-    def _blobs_fd(self) -> int:
-        """blobs/sha256, opened once per store object (folders are never removed; under _writing)."""
-        if self._kept.blobs is None:
-            os.makedirs(self._blob_root, exist_ok=True)
-            self._kept.blobs = os.open(self._blob_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        return self._kept.blobs
-
-    def _write_blob(self, blobs: int, folder: str, blob: str, body: bytes) -> None:
-        """`body` under a temporary name in `folder` (relative to `blobs`), renamed to `blob` once
-        every byte is written: the blob's name never holds a partial file."""
-        part = f"{folder}/{self._part_name()}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        try:
-            fd = os.open(part, flags, 0o644, dir_fd=blobs)
-        except FileNotFoundError:  # the folder's first blob
-            os.makedirs(f"{self._blob_root}/{folder}", exist_ok=True)
-            fd = os.open(part, flags, 0o644, dir_fd=blobs)
-        except FileExistsError:  # another process with this stem (a fork of this one): a new stem
-            self._part_stem = os.urandom(6).hex()
-            part = f"{folder}/{self._part_name()}"
-            fd = os.open(part, flags, 0o644, dir_fd=blobs)
+    def _append_to_pack(self, namespace: str, body: bytes, sha256: str) -> tuple[str, int]:
+        """`body` at the end of the namespace's pack (under _writing): its (pack, offset)."""
+        pack = self._kept.packs.get(namespace)
+        if pack is None or pack.pid != os.getpid():
+            pack = self._new_pack(namespace)
+        offset = pack.size
         try:
             view = memoryview(body)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(pack.fd, view):]
         except BaseException:
-            os.close(fd)
-            os.unlink(part, dir_fd=blobs)
+            self._kept.drop_pack(namespace)  # part of a blob at its end, which no line names: a new pack next
             raise
-        os.close(fd)
-        try:
-            os.replace(part, blob, src_dir_fd=blobs, dst_dir_fd=blobs)
-        except BaseException:
-            os.unlink(part, dir_fd=blobs)
-            raise
+        pack.size += len(body)
+        self._kept.packed[(namespace, sha256)] = (pack.name, offset)
+        return pack.name, offset
 
-    def _part_name(self) -> str:
-        """A temporary name no other writer uses: this store object's random stem and a count
-        (a random token per file would cost a getrandom call each)."""
-        self._parts += 1
-        return f"{PART_PREFIX}{self._part_stem}{self._parts:x}"
+    def _new_pack(self, namespace: str) -> _Pack:
+        """A new, empty pack file of the namespace, kept open for appending (under _writing), in
+        place of the one kept before (a forked child's copy of its parent's)."""
+        self._kept.drop_pack(namespace)
+        folder = f"{self.root}/{PACKS}/{namespace}"
+        os.makedirs(folder, exist_ok=True)  # a sweep removes a folder it empties
+        name = f"{os.urandom(8).hex()}.pack"
+        fd = os.open(f"{folder}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        pack = self._kept.packs[namespace] = _Pack(fd, name)
+        return pack
+
+    def _pack_path(self, key: str, pack: str) -> Path:
+        _, namespace, _ = self._manifest(key)
+        return self.root / PACKS / namespace / pack
+
+    def _packed_at(self, key: str, sha256: str) -> tuple[str, int] | None:
+        """Where the key's namespace keeps a blob of `sha256` in a pack, when it does: for a
+        download that knows the key, size and sha256 from its record, not the pack. The manifest is
+        read once per store object and then only as it grows (it is appended to; a sweep that
+        rewrites it makes it a new file, read again)."""
+        manifest, _, _ = self._manifest(key)
+        try:
+            info = os.stat(manifest)
+        except FileNotFoundError:
+            return None
+        index = self._pack_indexes.get(manifest)
+        if index is None or index.inode != info.st_ino or info.st_size < index.read:
+            index = self._pack_indexes[manifest] = _PackIndex(info.st_ino)
+        if info.st_size > index.read:
+            index.read_on(manifest)
+        return index.blobs.get(sha256)
 
     def _folder(self, folder: Path | str) -> None:
         """Make `folder` once per store object (blob and manifest folders are never removed)."""
@@ -633,7 +689,8 @@ class LocalStore:
                 except json.JSONDecodeError:
                     continue  # a line being appended right now
                 key = f"{namespace}/{record['key']}"
-                entries[key] = StoredObject(key, record["size"], record["sha256"], record.get("ts"))
+                entries[key] = StoredObject(key, record["size"], record["sha256"], record.get("ts"),
+                                            record.get("pack"), record.get("offset", 0))
         return entries
 
     def list(self, prefix: str) -> list[StoredObject]:
@@ -657,9 +714,15 @@ class LocalStore:
         found = known or self.head(key)
 
         def fetch(part: Path) -> None:
-            with open(self._blob(found.sha256), "rb") as src, open(part, "wb") as out:
-                while chunk := src.read(CHUNK):
+            packed = (found.pack, found.offset) if found.pack else self._packed_at(key, found.sha256)
+            source, offset, left = (self._pack_path(key, packed[0]), packed[1], found.size) if packed else (
+                self._blob(found.sha256), 0, None)  # a blob file is read to its end: every byte is checked
+            with open(source, "rb") as src, open(part, "wb") as out:
+                src.seek(offset)
+                while chunk := src.read(CHUNK if left is None else min(CHUNK, left)):
                     out.write(chunk)
+                    if left is not None:
+                        left -= len(chunk)
                     if progress:
                         progress(len(chunk))
 
@@ -668,14 +731,15 @@ class LocalStore:
     def delete_prefix(self, prefix: str) -> int:
         """Forget the objects under `prefix` (every stored version), then delete each of their blobs
         that no manifest references any more (another job, a volume or a project version may share
-        the same bytes: those stay)."""
+        the same bytes: those stay), and each pack of the namespace that no line names any more (a
+        pack is its namespace's alone; one that still holds a kept object stays whole)."""
         with self._locked(exclusive=True):
             doomed = self.list(prefix)
             if not doomed:
                 return 0
             self._count_sweep()
             manifest, namespace, _ = self._manifest(doomed[0].key)
-            kept, dropped = self._split_lines(manifest, namespace, prefix)
+            kept, dropped, kept_packs = self._split_lines(manifest, namespace, prefix)
             if kept:
                 tmp = manifest.with_suffix(".tmp")
                 tmp.write_text("".join(kept), encoding="utf-8")
@@ -684,7 +748,23 @@ class LocalStore:
                 manifest.unlink()
             for sha256 in dropped - self._referenced():
                 self._blob(sha256).unlink(missing_ok=True)
+            self._remove_packs(namespace, keep=kept_packs)
         return len(doomed)
+
+    def _remove_packs(self, namespace: str, keep: set[str]) -> None:
+        """Delete the namespace's packs not in `keep` (under the exclusive lock: no writer is
+        appending; one that kept a pack open starts a new one, as _count_sweep tells it), and
+        the namespace's pack folder once empty."""
+        folder = self.root / PACKS / namespace
+        if not folder.is_dir():
+            return
+        for pack in folder.iterdir():
+            if pack.name not in keep:
+                pack.unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:  # packs stay
+            pass
 
     def _count_sweep(self) -> None:
         """Grow the lock file by a byte (under the exclusive lock, before any manifest changes):
@@ -696,10 +776,10 @@ class LocalStore:
             os.close(fd)
 
     @staticmethod
-    def _split_lines(manifest: Path, namespace: str, prefix: str) -> tuple[list[str], set[str]]:
-        """The manifest's lines outside `prefix` (kept as they are), and the sha256 of every line
-        under it (each version, not only the newest)."""
-        kept, dropped = [], set()
+    def _split_lines(manifest: Path, namespace: str, prefix: str) -> tuple[list[str], set[str], set[str]]:
+        """The manifest's lines outside `prefix` (kept as they are), the sha256 of every line
+        under it (each version, not only the newest), and the packs the kept lines name."""
+        kept, dropped, packs = [], set(), set()
         with open(manifest, encoding="utf-8") as f:
             for line in f:
                 try:
@@ -710,7 +790,9 @@ class LocalStore:
                     dropped.add(record["sha256"])
                 else:
                     kept.append(line if line.endswith("\n") else line + "\n")
-        return kept, dropped
+                    if record.get("pack"):
+                        packs.add(record["pack"])
+        return kept, dropped, packs
 
     def _referenced(self) -> set[str]:
         """The sha256 of every version every manifest (jobs, volumes, projects) still names."""

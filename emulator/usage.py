@@ -16,11 +16,13 @@ from pathlib import Path
 
 from cycle.api.admin import BuildImagesUsage, DiskPart, S3Holding, Usage
 from cycle.api.models import FINAL_STATES
+from emulator.blobs import PACKS
 from emulator.store.usage import quota_total
 
 ARCHIVE_HINT = "`cycle job archive JOB` frees a job's"
 PARTS: dict[str, str] = {  # part -> what it is, in the order usage prints them
-    "artifacts": "stored artifacts, newest versions (local store)",
+    "artifacts": "stored artifacts, newest versions (local store; a job's small files are in its packs, "
+                 "older versions with them)",
     "old_artifact_versions": "older versions of rewritten artifacts (local store; freed by `cycle job archive JOB`)",
     "volumes": "volumes (local store)",
     "project_versions": "uploaded project versions (local store, storage/manifests/projects)",
@@ -62,6 +64,8 @@ def _working_copy(job: str, job_states: dict[str, str]) -> tuple[str, str | None
 
 
 def _store_part(rel: tuple[str, ...], blob_owners: dict[str, str]) -> str:
+    if rel[1:3] == (PACKS, "jobs") and len(rel) == 5:  # a job's small artifacts, all its versions
+        return "artifacts"
     if rel[1:3] == ("blobs", "sha256") and len(rel) == 5:
         return blob_owners.get(rel[4], "store_other")
     if rel[1:3] == ("manifests", "projects"):

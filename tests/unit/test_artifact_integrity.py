@@ -32,7 +32,8 @@ def make_pipeline(tmp_path: Path, store=None):
 
 
 def stored_bytes(store_root: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (store_root / "blobs").rglob("*") if p.is_file())
+    return b"".join(p.read_bytes() for folder in ("blobs", "packs") for p in (store_root / folder).rglob("*")
+                    if p.is_file())
 
 
 @pytest.mark.parametrize("how", SIZES)

@@ -74,12 +74,21 @@ def test_artifact_key_has_one_prefix_per_job():
 
 
 def test_local_store_keeps_identical_bytes_once(tmp_path):
+    """Blob files are shared by every namespace; a job's packed small files once per pack."""
     store = LocalStore(tmp_path / "store")
     for job in ("j-1", "j-2"):
         snap, sha = snapshot(store, b"same bytes")
         store.put_snapshot(f"jobs/{job}/artifacts/x", snap, sha, 10)
-        put_small(store, f"jobs/{job}/artifacts/y", b"same bytes")  # the in-memory path too
     assert [p.name for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file()] == [sha]
+    for name in ("y", "z", "y"):
+        put_small(store, f"jobs/j-1/artifacts/{name}", b"same small bytes")
+    assert [p.read_bytes() for p in packs(tmp_path / "store")] == [b"same small bytes"]
+    for key in ("jobs/j-1/artifacts/y", "jobs/j-1/artifacts/z"):
+        assert store.get_to(key, tmp_path / "out").sha256 == hashlib.sha256(b"same small bytes").hexdigest()
+
+
+def packs(root: Path) -> list[Path]:
+    return sorted((root / "packs").rglob("*.pack"), key=lambda p: p.stat().st_mtime_ns)
 
 
 def test_a_new_local_store_has_every_blob_folder(tmp_path):
@@ -88,25 +97,108 @@ def test_a_new_local_store_has_every_blob_folder(tmp_path):
     assert folders == [f"{i:02x}" for i in range(256)]
 
 
-def test_bytes_already_stored_are_not_written_again(tmp_path):
-    """A rerun storing the same outputs must not rewrite their blobs: replacing each one freed an
-    inode per file, and on this disk the next new files paid ~0.5 ms each for that."""
+@pytest.mark.parametrize("sizes", [[0, 1, 4096, 1024 * 1024], [4096] * 300], ids=["sizes", "many"])
+def test_small_files_are_packed_and_read_back_byte_for_byte(tmp_path, sizes):
+    """A job's small files go to a pack file of the job (no inode, name and rename each), each
+    read back exactly: through the manifest (head, list) and through a record that knows only the
+    key, size and sha256 (pull, restore, --mount-job), while the manifest grows."""
+    from emulator.blobs import StoredObject
+
     store = LocalStore(tmp_path / "store")
-    put_small(store, "jobs/j-1/artifacts/a", b"same output")
-    blob = next(p for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file())
-    first = blob.stat()
-    put_small(LocalStore(tmp_path / "store"), "jobs/j-2/artifacts/a", b"same output")
-    assert (blob.stat().st_ino, blob.stat().st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
-    assert [o.key for o in store.list("jobs/")] == ["jobs/j-1/artifacts/a", "jobs/j-2/artifacts/a"]
+    reader = LocalStore(tmp_path / "store")
+    bodies = {f"jobs/j-1/artifacts/f{i}": os.urandom(size) for i, size in enumerate(sizes)}
+    for number, (key, body) in enumerate(bodies.items()):
+        put_small(store, key, body)
+        if number % 50 == 0:  # the reader's index of the packs catches up as lines are appended
+            record = StoredObject(key, len(body), hashlib.sha256(body).hexdigest())
+            assert reader.get_to(key, tmp_path / "known", known=record).size == len(body)
+            assert (tmp_path / "known").read_bytes() == body
+    assert [p.name for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file()] == []
+    assert len(packs(tmp_path / "store")) == 1
+    for key, body in bodies.items():
+        record = StoredObject(key, len(body), hashlib.sha256(body).hexdigest())
+        for known in (None, record):
+            store.get_to(key, tmp_path / "out", known=known)
+            assert (tmp_path / "out").read_bytes() == body
+
+
+def test_a_damaged_pack_is_refused_and_nothing_is_written(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/a", b"first")
+    put_small(store, "jobs/j/artifacts/b", b"good")
+    pack = packs(tmp_path / "store")[0]
+    pack.write_bytes(b"firstevil")
+    with pytest.raises(StorageError, match="does not match"):
+        store.get_to("jobs/j/artifacts/b", tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+    pack.write_bytes(b"firstgo")  # cut short
+    with pytest.raises(StorageError, match="does not match"):
+        store.get_to("jobs/j/artifacts/b", tmp_path / "b")
+    store.get_to("jobs/j/artifacts/a", tmp_path / "a")
+    assert (tmp_path / "a").read_bytes() == b"first"
+
+
+def test_a_write_cut_short_leaves_no_line_and_the_next_file_goes_to_a_new_pack(tmp_path, monkeypatch):
+    """A full disk cuts a blob short in the pack: its key is not stored (no manifest line names the
+    partial bytes), and the next blob is not appended after them but to a new pack."""
+    import errno
+
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/a", b"a" * 100)
+    real_write = os.write
+
+    def full(fd, data):
+        if len(data) == 5000:
+            real_write(fd, bytes(data[:10]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError):
+        put_small(store, "jobs/j/artifacts/b", b"b" * 5000)
+    monkeypatch.setattr(os, "write", real_write)
+    put_small(store, "jobs/j/artifacts/c", b"c" * 100)
+    assert [o.key for o in store.list("jobs/j/")] == ["jobs/j/artifacts/a", "jobs/j/artifacts/c"]
+    assert len(packs(tmp_path / "store")) == 2
+    for name in ("a", "c"):
+        store.get_to(f"jobs/j/artifacts/{name}", tmp_path / name)
+        assert (tmp_path / name).read_bytes() == name.encode() * 100
+
+
+def test_archiving_a_job_removes_its_packs_and_nothing_of_another_jobs(tmp_path):
+    store, other = LocalStore(tmp_path / "store"), LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j-1/artifacts/a", b"one")
+    put_small(other, "jobs/j-1/artifacts/b", b"two")  # a second writer: a pack of its own
+    put_small(store, "jobs/j-2/artifacts/a", b"one")
+    assert len(packs(tmp_path / "store")) == 3
+    assert store.delete_prefix("jobs/j-1/artifacts/") == 2
+    assert not (tmp_path / "store" / "packs" / "jobs" / "j-1").exists()
+    store.get_to("jobs/j-2/artifacts/a", tmp_path / "a")
+    assert (tmp_path / "a").read_bytes() == b"one"
+    put_small(other, "jobs/j-1/artifacts/c", b"after")  # the writer whose pack went starts a new one
+    other.get_to("jobs/j-1/artifacts/c", tmp_path / "c")
+    assert (tmp_path / "c").read_bytes() == b"after"
+
+
+def test_a_partly_swept_pack_stays_whole_for_the_objects_it_still_holds(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/old", b"old bytes")
+    put_small(store, "jobs/j/artifacts/kept", b"kept bytes")
+    assert store.delete_prefix("jobs/j/artifacts/old") == 1
+    assert [p.read_bytes() for p in packs(tmp_path / "store")] == [b"old byteskept bytes"]
+    store.get_to("jobs/j/artifacts/kept", tmp_path / "kept")
+    assert (tmp_path / "kept").read_bytes() == b"kept bytes"
 
 
 def test_a_stored_blob_of_the_wrong_size_is_refused_not_named(tmp_path):
     store = LocalStore(tmp_path / "store")
-    put_small(store, "jobs/j/artifacts/a", b"good")
+    snap, sha = snapshot(store, b"good")
+    store.put_snapshot("jobs/j/artifacts/a", snap, sha, 4)
     blob = next(p for p in (tmp_path / "store" / "blobs").rglob("*") if p.is_file())
     blob.write_bytes(b"damaged")
+    snap, sha = snapshot(store, b"good")
     with pytest.raises(StorageError, match="has 7 bytes, expected 4"):
-        put_small(store, "jobs/j/artifacts/b", b"good")
+        store.put_snapshot("jobs/j/artifacts/b", snap, sha, 4)
     assert [o.key for o in store.list("jobs/j/")] == ["jobs/j/artifacts/a"]
 
 
@@ -117,6 +209,9 @@ def test_manifest_lines_are_the_json_they_always_were(key):
     expected = json.dumps({"key": key, "sha256": "ab" * 32, "size": 4096, "ts": 1_700_000_000_123_456_789},
                           ensure_ascii=False) + "\n"
     assert line == expected.encode("utf-8")
+    packed = manifest_line(key, "ab" * 32, 4096, 5, "0123456789abcdef.pack", 8192)
+    assert json.loads(packed) == {"key": key, "sha256": "ab" * 32, "size": 4096, "ts": 5,
+                                  "pack": "0123456789abcdef.pack", "offset": 8192}
 
 
 def put_small(store, key: str, data: bytes) -> None:
@@ -189,3 +284,24 @@ def test_snapshot_refuses_a_link(tmp_path):
     with pytest.raises(OSError):
         snapshot_file(tmp_path / "link", tmp_path / "snaps")
     assert list((tmp_path / "snaps").iterdir()) == []
+
+
+def test_a_forked_child_appends_to_a_pack_of_its_own(tmp_path):
+    """A store object's pack keeps its size in memory: a forked child appending to the parent's
+    pack would give both the same offsets, and each the other's bytes."""
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/before", b"before the fork")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            put_small(store, "jobs/j/artifacts/child", b"the child's bytes")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    put_small(store, "jobs/j/artifacts/parent", b"the parent's bytes")
+    reader = LocalStore(tmp_path / "store")
+    assert len(packs(tmp_path / "store")) == 2
+    bodies = [("before", b"before the fork"), ("child", b"the child's bytes"), ("parent", b"the parent's bytes")]
+    for name, body in bodies:
+        reader.get_to(f"jobs/j/artifacts/{name}", tmp_path / name)
+        assert (tmp_path / name).read_bytes() == body

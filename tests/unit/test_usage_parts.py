@@ -25,6 +25,7 @@ def test_a_blob_belongs_to_the_record_that_keeps_it():
     assert part_of((*blob, "ffff"), STATES, OWNERS) == ("store_other", None)
     assert part_of(blob, STATES, OWNERS) == ("store_other", None)  # the fan-out folder itself
     assert part_of(("storage", "manifests", "projects", "p.jsonl"), STATES, OWNERS) == ("project_versions", None)
+    assert part_of(("storage", "packs", "jobs", "p-1", "ab12.pack"), STATES, OWNERS) == ("artifacts", None)
     for top, part in [("project-versions", "project_checkouts"), ("volumes", "materialized_volumes"),
                       ("mounts", "job_mounts"), ("state.db-wal", "state"), ("agents", "other")]:
         assert part_of((top, "x"), STATES, OWNERS)[0] == part
