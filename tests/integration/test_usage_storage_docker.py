@@ -17,9 +17,11 @@ from emulator.storage import start_server, stop_server
 from helpers import cli, wait_state
 
 REWRITTEN = """\
-    head -c 30000 /dev/urandom > /artifacts/weights.bin
+    head -c 1500000 /dev/urandom > /artifacts/weights.bin
+    head -c 30000 /dev/urandom > /artifacts/metrics.bin
     sleep 1
-    head -c 30000 /dev/urandom > /artifacts/weights.bin
+    head -c 1500000 /dev/urandom > /artifacts/weights.bin
+    head -c 30000 /dev/urandom > /artifacts/metrics.bin
     """
 
 
@@ -41,12 +43,14 @@ def test_usage_adds_what_the_home_holds_on_disk_by_part(project, home, monkeypat
     project.write(".cycleswap/run.sh", REWRITTEN)
     run = project.test()
     assert run.exit_code == 0, run.output
-    assert len(EmulatorPlatform().artifact_versions(run.job.name)) == 2  # an older version is kept in the store
+    assert len(EmulatorPlatform().artifact_versions(run.job.name)) == 4  # older versions are kept in the store
 
     report = json.loads(cli("emulator", "usage", "--json").output)
     parts = {part["part"]: part for part in report["on_disk"]}
-    assert parts["ended_working_copies"]["jobs"] == 1 and parts["ended_working_copies"]["bytes"] >= 30000
-    assert parts["old_artifact_versions"]["bytes"] >= 30000 and parts["artifacts"]["bytes"] >= 30000
+    assert parts["ended_working_copies"]["jobs"] == 1 and parts["ended_working_copies"]["bytes"] >= 1530000
+    # the big file's older version is a blob of its own; both versions of the small one are in the job's pack
+    assert 1500000 <= parts["old_artifact_versions"]["bytes"] < 1530000
+    assert parts["artifacts"]["bytes"] >= 1500000 + 2 * 30000
     assert report["on_disk_total"] == sum(part["bytes"] for part in report["on_disk"])
     assert abs(report["on_disk_total"] - du_bytes(home)) <= 64 * 1024  # the home as du sees it (state.db grows)
     assert report["quota_used"] == sum(r["artifacts"] + r["logs"] for r in report["projects"]) + report["volumes"]
@@ -54,7 +58,7 @@ def test_usage_adds_what_the_home_holds_on_disk_by_part(project, home, monkeypat
 
     text = cli("emulator", "usage").output
     assert "1 job(s): working copies of ended jobs" in text and "`cycle job archive JOB`" in text
-    assert "29.3 KiB" in text and "30000" not in text  # sizes as people read them; --json keeps bytes
+    assert "1.4 MiB" in text and "1500000" not in text  # sizes as people read them; --json keeps bytes
 
     assert cli("job", "archive", run.job.name).exit_code == 0
     after = {part["part"]: part for part in json.loads(cli("emulator", "usage", "--json").output)["on_disk"]}
