@@ -54,6 +54,7 @@ PART_CHECKSUM = "CRC32"
 Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
 PACKS = "packs"  # the local store's folder of pack files, packs/<namespace>/ (LocalStore.put_bytes)
+PACKED_REMEMBERED = 100_000  # packed blobs a store object remembers, not to append the same bytes twice
 
 
 def manifest_line(key: str, sha256: str, size: int, ts: int, pack: str | None = None, offset: int = 0) -> bytes:
@@ -613,6 +614,8 @@ class LocalStore:
             self._kept.drop_pack(namespace)  # part of a blob at its end, which no line names: a new pack next
             raise
         pack.size += len(body)
+        if len(self._kept.packed) >= PACKED_REMEMBERED:
+            self._kept.packed.clear()  # a job of millions of small files: a duplicate may be packed again
         self._kept.packed[(namespace, sha256)] = (pack.name, offset)
         return pack.name, offset
 
@@ -628,6 +631,9 @@ class LocalStore:
         return pack
 
     def _pack_path(self, key: str, pack: str) -> Path:
+        """The pack a manifest line names, in the key's namespace's pack folder and nowhere else."""
+        if not pack.endswith(".pack") or "/" in pack or pack.startswith("."):
+            raise StorageError(f"the manifest line of {key} names the pack {pack!r}, which is not a pack's name")
         _, namespace, _ = self._manifest(key)
         return self.root / PACKS / namespace / pack
 

@@ -305,3 +305,16 @@ def test_a_forked_child_appends_to_a_pack_of_its_own(tmp_path):
     for name, body in bodies:
         reader.get_to(f"jobs/j/artifacts/{name}", tmp_path / name)
         assert (tmp_path / name).read_bytes() == body
+
+
+@pytest.mark.parametrize("name", ["../../../secret.pack", "/etc/passwd", "..pack", "x.bin"])
+def test_a_manifest_line_naming_a_pack_elsewhere_is_refused(tmp_path, name):
+    """A pack's name comes from a manifest line: it never leads out of the namespace's pack folder."""
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/a", b"bytes")
+    manifest = tmp_path / "store" / "manifests" / "jobs" / "j.jsonl"
+    record = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**record, "pack": name}) + "\n")
+    with pytest.raises(StorageError, match="not a pack's name"):
+        LocalStore(tmp_path / "store").get_to("jobs/j/artifacts/a", tmp_path / "a")
+    assert not (tmp_path / "a").exists()
