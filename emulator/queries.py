@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from emulator.models import LogRecord, Stream
 from emulator.store import StateStore
+from emulator.store.direct import log_text
 from emulator.store.logs import log_filter
 
 MATCH_LIMIT = 100_000  # ids returned by one search; a viewer walks them with n / N
@@ -29,7 +30,7 @@ def logs_after(
         f"SELECT id, job_id, ts_ns, stream, text FROM logs WHERE job_id = ? AND id > ? {where} ORDER BY id LIMIT ?",
         (job_id, after_id, *args, limit),
     )
-    return [LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4]) for row in rows]
+    return [LogRecord(row[0], row[1], row[2], Stream(row[3]), log_text(row[4])) for row in rows]
 
 
 def log_position(

@@ -7,6 +7,11 @@ may be split across reads anywhere); `LineSplitter` joins each stream's bytes in
 keeps a line's first-arrival time, and gives the last line even without its newline; for a live
 echo it also gives, as it comes, the text of each stream's line not yet ended by a newline (a
 progress bar redrawn with `\r`), so a terminal shows it before the line is whole.
+
+Bytes that are not UTF-8 are kept, not replaced: decoded with `surrogateescape` (each such byte a
+lone surrogate U+DC80-U+DCFF), they are stored as the bytes they were (store/direct.py
+storable_text) and written back as those bytes (`cycle job logs`, output.log, the terminal), as
+`docker logs` passes them through; only a screen that must draw them shows U+FFFD.
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ class LineSplitter:
             return []
         first_ts, head = self._partial.pop(stderr, (ts_ns, b""))
         self._shown.pop(stderr, None)
-        lines = (head + payload[:last_newline]).decode("utf-8", errors="replace").split("\n")
+        lines = (head + payload[:last_newline]).decode("utf-8", errors="surrogateescape").split("\n")
         if last_newline + 1 < len(payload):
             self._partial[stderr] = (ts_ns, bytearray(payload[last_newline + 1:]))
         records = [(ts_ns, stderr, line) for line in lines]
@@ -85,7 +90,7 @@ class LineSplitter:
         pieces joined are the start of its whole line as feed() or finish() gives it later."""
         pieces = []
         for stderr, (_ts, head) in self._partial.items():
-            shown, decoder = self._shown.get(stderr) or (0, codecs.getincrementaldecoder("utf-8")("replace"))
+            shown, decoder = self._shown.get(stderr) or (0, codecs.getincrementaldecoder("utf-8")("surrogateescape"))
             if len(head) > shown:
                 self._shown[stderr] = (len(head), decoder)
                 if text := decoder.decode(head[shown:]):
@@ -94,7 +99,8 @@ class LineSplitter:
 
     def finish(self) -> list[Record]:
         """The last line of each stream printed without a newline (a job killed mid-line)."""
-        records = [(ts, stderr, head.decode("utf-8", errors="replace")) for stderr, (ts, head) in self._partial.items()]
+        records = [(ts, stderr, head.decode("utf-8", errors="surrogateescape"))
+                   for stderr, (ts, head) in self._partial.items()]
         self._partial.clear()
         self._shown.clear()
         return sorted(records)

@@ -29,6 +29,24 @@ NO_CURSOR = 2**62
 """A record id past every real one: "before the end" of the log."""
 
 
+def storable_text(text: str) -> str | bytes:
+    """A log line as the logs table keeps it: as text, or, when the job printed bytes that are not
+    UTF-8 (held in `text` as surrogateescape's lone surrogates, which sqlite cannot encode), as
+    exactly those bytes (a BLOB value in the same column)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+
+
+def log_text(value: str | bytes) -> str:
+    """A logs table value as a line's text: a BLOB (see storable_text) decoded back, byte for byte."""
+    return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
+
+
 def log_rows_before(db: sqlite3.Connection, job_id: int, before_id: int | None, limit: int | None,
                     where: str = "", args: Sequence[object] = ()) -> list[LogRow]:
     """The `limit` lines (None: all) just before the cursor `before_id` (None: the end), oldest
@@ -70,7 +88,7 @@ def ended_job_log_tail(home: str, name: str, limit: int | None) -> list[tuple[in
         job_id = ended_job_id(db, name)
         if job_id is None:
             return None
-        return [(ts, stream, text) for _, _, ts, stream, text in log_rows_before(db, job_id, None, limit)]
+        return [(ts, stream, log_text(text)) for _, _, ts, stream, text in log_rows_before(db, job_id, None, limit)]
     finally:
         db.close()
 

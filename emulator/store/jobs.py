@@ -7,6 +7,7 @@ from dataclasses import fields
 from emulator.models import Job, JobState, JobSummary, Stream, now_ns, transition
 from emulator.rules.upload_queue import QueueChange, has_upload_queue
 from emulator.store.db import Database
+from emulator.store.direct import storable_text
 
 
 class JobsTable(Database):
@@ -148,7 +149,7 @@ class JobsTable(Database):
             db.execute("UPDATE jobs SET state = ?, reason = ?, finished_ns = ? WHERE id = ?",
                        (state.value, reason, stamp, job_id))
             db.execute("INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)",
-                       (job_id, stamp, Stream.SYSTEM.value, text))
+                       (job_id, stamp, Stream.SYSTEM.value, storable_text(text)))
             db.execute("UPDATE machines SET job_id = NULL, agent_pid = NULL WHERE job_id = ?", (job_id,))
         return True
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from emulator.models import LogRecord, Stream
 from emulator.store.db import Database
-from emulator.store.direct import NO_CURSOR, log_rows_before
+from emulator.store.direct import NO_CURSOR, log_rows_before, log_text, storable_text
 
 # With a stream or text filter, the since floor is looked for among at most this many lines after
 # T (~1 ms of the index); past them the walk back from the cursor runs unbounded, as it did before.
@@ -21,7 +21,7 @@ class LogsTable(Database):
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO logs(job_id, ts_ns, stream, text) VALUES (?, ?, ?, ?)",
-                ((job_id, ts, stream.value, text) for ts, stream, text in batch),
+                ((job_id, ts, stream.value, storable_text(text)) for ts, stream, text in batch),
             )
 
     def logs(self, job_id: int, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0,
@@ -76,7 +76,7 @@ def since_floor(db: sqlite3.Connection, job_id: int, since_ns: int, before_id: i
 
 
 def _log(row) -> LogRecord:
-    return LogRecord(row[0], row[1], row[2], Stream(row[3]), row[4])
+    return LogRecord(row[0], row[1], row[2], Stream(row[3]), log_text(row[4]))
 
 
 def log_filter(stream: Stream | None, since_ns: int = 0, matching: str = "") -> tuple[str, list]:

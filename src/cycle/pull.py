@@ -151,7 +151,7 @@ def write_output_log(folder: Path, records: Iterable[LogRecord]) -> Path:
     with saving_into(folder, writing=path):
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            with open(part, "w", encoding="utf-8") as f:
+            with open(part, "w", encoding="utf-8", errors="surrogateescape") as f:  # a job's bytes as printed
                 for record in records:
                     f.write(format_line(record) + "\n")
             os.replace(part, path)

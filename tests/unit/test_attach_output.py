@@ -14,10 +14,11 @@ def frame(stream: int, payload: bytes) -> bytes:
 
 
 # stdout and stderr interleaved; a line split over frames; a multi-byte character cut by a frame;
-# an empty line; bad UTF-8; stderr's last line without a newline
+# an empty line; bad UTF-8 (kept as the byte it was: surrogateescape's U+DCFF); stderr's last line
+# without a newline
 STREAM = (frame(STDOUT, b"one\ntw") + frame(STDERR, b"err 1\n") + frame(STDOUT, b"o\n\nth\xc3")
           + frame(STDOUT, b"\xa9\xff\n") + frame(STDERR, b"cut mid-") + frame(STDOUT, b"") + frame(STDERR, b"line"))
-EXPECTED = [(False, "one"), (True, "err 1"), (False, "two"), (False, ""), (False, "th\u00e9\ufffd"),
+EXPECTED = [(False, "one"), (True, "err 1"), (False, "two"), (False, ""), (False, "th\u00e9\udcff"),
             (True, "cut mid-line")]
 
 
@@ -97,13 +98,14 @@ def test_a_progress_bar_comes_as_pieces_while_its_line_is_unfinished():
 
 
 def test_pieces_joined_start_their_whole_line_however_the_reads_cut_it():
-    # a multi-byte character and bad UTF-8 cut between reads: a piece never holds half a character
+    # a multi-byte character and bad UTF-8 cut between reads: a piece never holds half a character,
+    # and the bad byte stays the byte it was
     data = (frame(STDOUT, b"caf\xc3") + frame(STDOUT, b"\xa9 \xff ok") + frame(STDOUT, b" done\nta")
             + frame(STDOUT, b"il"))
     for cut in range(len(data) + 1):
-        assert lines_checking_pieces([data[:cut], data[cut:]]) == [(False, "caf\u00e9 \ufffd ok done"),
+        assert lines_checking_pieces([data[:cut], data[cut:]]) == [(False, "caf\u00e9 \udcff ok done"),
                                                                   (False, "tail")], cut
-    assert lines_checking_pieces([bytes([b]) for b in data])[0] == (False, "caf\u00e9 \ufffd ok done")
+    assert lines_checking_pieces([bytes([b]) for b in data])[0] == (False, "caf\u00e9 \udcff ok done")
 
 
 def test_a_read_with_pieces_only_is_a_batch():
@@ -112,3 +114,11 @@ def test_a_read_with_pieces_only_is_a_batch():
     engine.close()
     batches = list(_output_batches(ours, clock=iter(range(100)).__next__))
     assert [(b.lines, b.pieces) for b in batches] == [([], [(False, "\r50%")]), ([(0, False, "\r50%")], [])]
+
+
+def test_every_byte_a_job_prints_comes_back_from_its_lines():
+    """Bytes that are not UTF-8 were replaced by U+FFFD: the log lost them. Each line's text now
+    gives back, encoded with surrogateescape, exactly the bytes of that line."""
+    printed = b"bad \xff\xfe end\n\xc3\x28 half\ncaf\xc3\xa9 \xed\xa0\x80 surrogate\nno newline \x80"
+    records = parse([frame(STDOUT, printed[:7]), frame(STDOUT, printed[7:])])
+    assert b"\n".join(line.encode("utf-8", "surrogateescape") for _ts, _err, line in records) == printed

@@ -12,6 +12,7 @@ import sys
 
 
 def main() -> None:
+    pass_bytes_through()
     try:
         from cycle.cli.fast import fast_job_logs
 
@@ -22,6 +23,16 @@ def main() -> None:
         run()
     finally:
         skip_exit_collections()
+
+
+def pass_bytes_through() -> None:
+    """A job's line may hold bytes that are not UTF-8: its log keeps them (as surrogateescape's lone
+    surrogates in the text), and stdout and stderr write them back as those bytes, as `docker logs`
+    does, instead of failing on them or replacing them."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
 
 
 def skip_exit_collections() -> None:

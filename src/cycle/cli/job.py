@@ -517,7 +517,7 @@ def tail(
     log_path = folder / "output.log"
     with saving_into(folder, writing=log_path):
         folder.mkdir(parents=True, exist_ok=True)
-        log = open(log_path, "w", encoding="utf-8")
+        log = open(log_path, "w", encoding="utf-8", errors="surrogateescape")  # a job's bytes as printed
     known: dict[str, str] = {}
     warned = False
 

@@ -15,6 +15,8 @@ from bisect import bisect_left
 
 from textual.message import Message
 
+from cycle.logline import displayable
+
 PAGE = 500
 STREAM_CODES = {"stdout": 0, "stderr": 1, "system": 2}
 STREAM_NAMES = {v: k for k, v in STREAM_CODES.items()}
@@ -147,7 +149,7 @@ class LogWindow:
         self.ids = array("q", (r.id for r in records)) + self.ids
         self.stamps = array("q", (r.ts_ns for r in records)) + self.stamps
         self.streams = array("b", (STREAM_CODES[r.stream.value] for r in records)) + self.streams
-        self.texts = [r.text for r in records] + self.texts
+        self.texts = [displayable(r.text) for r in records] + self.texts
         if self.first_line is not None:
             self.first_line = max(0, self.first_line - len(records))
         if self.reached_top:
@@ -177,7 +179,7 @@ class LogWindow:
         self.ids.extend(r.id for r in records)
         self.stamps.extend(r.ts_ns for r in records)
         self.streams.extend(STREAM_CODES[r.stream.value] for r in records)
-        self.texts.extend(r.text for r in records)
+        self.texts.extend(displayable(r.text) for r in records)
         if self._row_starts is not None:
             self._row_starts = None  # rebuilt on demand
 

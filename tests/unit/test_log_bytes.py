@@ -1,0 +1,45 @@
+"""Every byte a job prints reaches its log: a line holding bytes that are not UTF-8 is kept as
+those bytes (a BLOB in the logs table) and every reader gives them back byte for byte; only a
+screen that must draw them shows U+FFFD. sqlite only, no Docker."""
+
+from __future__ import annotations
+
+from emulator.models import JobState, LogRecord, Stream
+from emulator.queries import logs_after
+from emulator.store import StateStore
+from emulator.store.direct import ended_job_log_tail
+
+PRINTED = [b"plain ascii", b"bad \xff\xfe end", "caf\u00e9 \u2588\u2588 50%".encode(), b"\xed\xa0\x80 and \x80"]
+TEXTS = [line.decode("utf-8", "surrogateescape") for line in PRINTED]  # as the attach stream's splitter gives them
+
+
+def stored_job(tmp_path):
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p")
+    store.append_logs(job.id, [(i + 1, Stream.STDOUT, text) for i, text in enumerate(TEXTS)])
+    return store, job
+
+
+def test_lines_that_are_not_utf8_are_stored_and_read_back_byte_for_byte(tmp_path):
+    store, job = stored_job(tmp_path)
+    for records in (store.logs(job.id), store.logs_before(job.id, None, 10), logs_after(store, job.id, 0, 10)):
+        assert [r.text.encode("utf-8", "surrogateescape") for r in records] == PRINTED
+    store.end_abandoned(job.id, JobState.FAILED, "LOST", "its agent died")
+    tail = ended_job_log_tail(str(tmp_path), job.name, None)  # `cycle job logs` of an ended job, read directly
+    assert [text.encode("utf-8", "surrogateescape") for _ts, _stream, text in tail[:4]] == PRINTED
+
+
+def test_output_log_holds_the_jobs_bytes(tmp_path):
+    from cycle.pull import write_output_log
+
+    records = [LogRecord(i, 1, 1_700_000_000_000_000_000, Stream.STDOUT, text) for i, text in enumerate(TEXTS)]
+    data = write_output_log(tmp_path / "job", records).read_bytes()
+    assert [line.split(b"[stdout] ", 1)[1] for line in data.splitlines()] == PRINTED
+
+
+def test_a_screen_shows_bytes_that_are_not_utf8_as_the_replacement_character():
+    from cycle.logline import displayable
+
+    assert [displayable(text) for text in TEXTS] == [
+        "plain ascii", "bad \ufffd\ufffd end", "caf\u00e9 \u2588\u2588 50%", "\ufffd\ufffd\ufffd and \ufffd"]
+    assert all(displayable(text).encode("utf-8") for text in TEXTS)  # a terminal can draw each
