@@ -77,15 +77,19 @@ class MachinesTable(Database):
         return _choose(db, claimant, prefer, alive or pid_alive, fits or satisfies, now)
 
     def waiting_ahead(self, job_id: int, alive: Callable[[int], bool] | None = None,
-                      now: int | None = None) -> list[str]:
+                      now: int | None = None, fits: Fits | None = None) -> list[str]:
         """The jobs that have waited longer than this one (all that wait, when it does not) and
-        still wait for a machine, their agents alive, oldest first, by name: what goes first."""
+        still wait for a machine, their agents alive, oldest first, by name: what goes first. A
+        job no machine here could run (its CUDA) goes before nobody, as in claim_machine."""
+        from emulator.engine.gpu import satisfies
         from emulator.pids import pid_alive
 
-        db, now = self._connection(), now or now_ns()
+        db, now, fits = self._connection(), now or now_ns(), fits or satisfies
         mine = Waiter(_waiting_since(db, job_id) or now, job_id)
         alive = alive or pid_alive
-        ahead = sorted(w for w in _waiters(db, now) if w.job_id != job_id and w < mine and w.pid_alive(alive))
+        drivers = {row[0] for row in db.execute("SELECT cuda FROM machines WHERE state = 'available'")}
+        ahead = sorted(w for w in _waiters(db, now) if w.job_id != job_id and w < mine
+                       and any(fits(driver, w.cuda) for driver in drivers) and w.pid_alive(alive))
         names = dict(db.execute(f"SELECT id, name FROM jobs WHERE id IN ({', '.join('?' * len(ahead))})",
                                 [w.job_id for w in ahead]).fetchall()) if ahead else {}
         return [names[w.job_id] for w in ahead]

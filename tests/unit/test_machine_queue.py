@@ -134,3 +134,16 @@ def test_fewer_machines_configured_removes_the_others_once_no_running_job_holds_
     store.set_state(running.id, JobState.FINISHED, exit_code=0)
     store.ensure_machines(["local-0", "local-1"], None)
     assert [m.name for m in store.machines()] == ["local-0", "local-1"]
+
+
+def test_a_waiter_no_machine_here_can_run_is_not_counted_as_going_first(tmp_path):
+    """The waiting message said "1 job waiting longer goes first" for a job asking a CUDA version no
+    machine here has: it never goes first, as the claim itself already knew."""
+    store, holder, (b, c) = one_machine_taken(tmp_path, 2, 3)
+    store.ensure_machines(["local-0"], "11.8")
+    alive = alive_only(1, 2, 3)
+    assert store.claim_machine(b.id, cuda="99.0", agent_pid=2, alive=alive, waits=True) is None
+    assert store.claim_machine(c.id, agent_pid=3, alive=alive, waits=True) is None
+    assert store.waiting_ahead(c.id, alive=alive) == []
+    assert store.claim_machine(b.id, cuda="11.0", agent_pid=2, alive=alive, waits=True) is None  # now it could run
+    assert store.waiting_ahead(c.id, alive=alive) == [b.name]
