@@ -62,10 +62,12 @@ class JobCancelled(CycleError):
     exit_code = 130
 
     def __init__(self, job: Job, by: str | None = None) -> None:
+        # a job cancelled while it waited for a machine (or built) never had a run container
+        after = "its container was removed" if job.started_ns else "it had not started running"
         if by is None:
-            message = f"job {job.name}: CANCELLED (Ctrl-C); its container was removed."
+            message = f"job {job.name}: CANCELLED (Ctrl-C); {after}."
         else:
-            message = f"job {job.name}: CANCELLED by {by}; its container was removed."
+            message = f"job {job.name}: CANCELLED by {by}; {after}."
         super().__init__(message, exit_code=None if by is None else 1)
         self.job = job
         self.by = by

@@ -323,3 +323,17 @@ def test_a_copy_in_that_fails_while_the_watcher_starts_stops_the_watcher_and_rem
     (job_container,) = real_flow.engine.containers.values()
     assert job_container.state == "removed" and held(real_flow.store) == []
     assert artifact_threads() == []  # the watcher started beside the create did not outlive the job
+
+
+def test_a_job_cancelled_before_it_ran_is_not_said_to_have_had_its_container_removed(tmp_path):
+    """Cancelled while it waited for a machine, a job never had a container to remove."""
+    from dataclasses import replace
+
+    from cycle.errors import JobCancelled
+    from emulator.store import StateStore
+
+    waiting = StateStore(tmp_path / "state.db").create_job("p")
+    assert JobCancelled(waiting).message == f"job {waiting.name}: CANCELLED (Ctrl-C); it had not started running."
+    ran = replace(waiting, started_ns=1)
+    assert JobCancelled(ran, "`cycle job cancel`").message == (
+        f"job {waiting.name}: CANCELLED by `cycle job cancel`; its container was removed.")
