@@ -101,7 +101,8 @@ BAD = {
     "build_files absolute": ('[main]\nname = "x"\nbuild_files = ["/etc/passwd"]\n' + TAIL, 3, ["absolute path"]),
     "build_files missing": ('[main]\nname = "x"\nbuild_files = ["requirements.txt"]\n' + TAIL, 3, ["does not exist"]),
     "build_files not a list": ('[main]\nname = "x"\nbuild_files = "pyproject.toml"\n' + TAIL, 3, ["array of strings"]),
-    "volumes with an int": ('[main]\nname = "x"\nvolumes = ["data", 3]\n' + TAIL, 3, ["array of strings"]),
+    "volumes with an int": ('[main]\nname = "x"\nvolumes = ["data", 3]\n' + TAIL, 3,
+                            ["array of strings", "got item 2 is 3, not a string."]),  # not the list's Python repr
 }
 
 

@@ -165,13 +165,15 @@ class _Checker:
                 )
 
     def string_list(self, table: str, key: str, value: Any) -> list[str] | None:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem(
-                table, key,
-                f"[{table}] {key} must be an array of strings, e.g. {key} = [\"a\", \"b\"]; got {_show(value)}.",
-            )
-            return None
-        return [str(v) for v in value]
+        if not isinstance(value, list):
+            got = _show(value)
+        elif bad := [(number, item) for number, item in enumerate(value, 1) if not isinstance(item, str)]:
+            got = "; ".join(f"item {number} is {_show(item)}, not a string" for number, item in bad)
+        else:
+            return [str(v) for v in value]
+        example = f'{key} = ["a", "b"]'
+        self.problem(table, key, f"[{table}] {key} must be an array of strings, e.g. {example}; got {got}.")
+        return None
 
 
 def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
