@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cycle.api.keys import natural_key
 from emulator.artifacts.files import file_path, shown, stored_as_a_file
 from emulator.artifacts.report import PipelineReport, PipelineSettings
 from emulator.artifacts.upload import Uploading
@@ -147,8 +148,8 @@ class ArtifactPipeline(Watching, Uploading):
         self._stop_observer()
         with self._lock:
             waiting = set(self.queue.paths()) | set(self.tracker.paths())
-            self.report.abandoned = sorted(shown(p) for p in waiting  # what a link's skip never stores is not lost
-                                           if stored_as_a_file(self._prefix + p, self._real_prefix))
+            self.report.abandoned = sorted((shown(p) for p in waiting  # what a link's skip never stores is not lost
+                                            if stored_as_a_file(self._prefix + p, self._real_prefix)), key=natural_key)
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from cycle.api.wording import listed
 from emulator.engine.protocol import job_labels
 from emulator.hostsafety import disarm_job
 from emulator.job import artifacts, logs
@@ -63,7 +64,7 @@ def cancel(ctx: JobContext, by: str | None = None) -> None:
         _remove_and_drain(ctx, ctx.stay)
         abandoned = artifacts.abandon(ctx, ctx.stay)
         if abandoned:
-            ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {', '.join(abandoned[:20])}")
+            ctx.event(f"cancelled: {len(abandoned)} artifact(s) abandoned before upload: {listed(abandoned, 20)}")
     job = ctx.current()
     if not job.state.is_final:
         ctx.event(cancel_line(by, job.state, had_container))

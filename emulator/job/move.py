@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from cycle.api.keys import artifact_relative
+from cycle.api.keys import artifact_relative, natural_key
 from cycle.api.tree import newest_tree
 from cycle.api.wording import listed
 from cycle.errors import CycleError
@@ -104,9 +104,9 @@ class RecoveryStrategy:
             artifacts.upload_in_grace(ctx, stay, request.grace, grace_left)
         abandoned = artifacts.abandon(ctx, stay)
         ctx.stay = None
-        lost = sorted(set(abandoned) | set(stay.pipeline.unstored()))
+        lost = sorted(set(abandoned) | set(stay.pipeline.unstored()), key=natural_key)  # step-9 before step-10
         ctx.event(f"machine {stay.machine}: container {how}; {len(lost)} file(s) still waiting in its upload queue "
-                  f"were lost" + (f": {', '.join(lost[:20])}" if lost else ""))
+                  f"were lost" + (f": {listed(lost, 20)}" if lost else ""))
         return lost
 
     def record(self, old: str, request: MoveRequest, lost: list[str]) -> int:

@@ -324,6 +324,15 @@ def test_abandon_records_what_was_still_waiting(tmp_path):
     assert report.abandoned and set(report.abandoned) | {a.path for a in report.uploaded} >= {"f1", "f2"}
 
 
+def test_abandoned_files_are_listed_in_natural_order(tmp_path):
+    """The lost files of a move were listed as text sorts them: step-10 before step-6."""
+    root, store, rec, pipeline = make(tmp_path, stability=30.0)  # nothing becomes stable: all wait
+    for step in (10, 6, 9, 100):
+        (root / f"step-{step}.pt").write_text(str(step))
+    assert wait_for(lambda: len(pipeline.tracker.paths()) == 4)
+    assert pipeline.abandon().abandoned == ["step-6.pt", "step-9.pt", "step-10.pt", "step-100.pt"]
+
+
 def test_one_hundred_thousand_files(tmp_path):
     root = tmp_path / "artifacts"
     for d in range(100):
