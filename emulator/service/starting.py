@@ -52,7 +52,7 @@ class Starting:
         from emulator.engine.dockerd import check_network
         from emulator.engine.runtime import DockerRuntime
         from emulator.storage import open_blob_store
-        from emulator.volumes import check_mount_path, latest_version
+        from emulator.volumes import check_mount_path, job_artifacts_folder, latest_version
 
         options = options or TestOptions()
         # input first (the folder, the manifest, the flags, this machine), what is recorded after:
@@ -87,8 +87,12 @@ class Starting:
                                "(`cycle job archive`), so there is nothing to mount.")
             if not self.store.artifacts(job.id):
                 raise BadInput(f"--mount-job: job {job_name} has no stored artifacts to mount.")
+        blobs = open_blob_store(self.home)
+        if not waits:  # a run in this terminal fetches them now: storage that lost them refuses it, no job made
+            for job_name, _path in options.mounts:
+                job_artifacts_folder(self.home, self.store, blobs, job_name)  # kept for the agent (mounts/)
         notice = self._claim_name(manifest) if claim else None  # last: a refused run claims no name
-        return Prepared(manifest, DockerRuntime(api), base, base_image, open_blob_store(self.home), notice)
+        return Prepared(manifest, DockerRuntime(api), base, base_image, blobs, notice)
 
     def _claim_name(self, manifest: Manifest) -> str | None:
         """A project name is unique (per organization on the platform): a second folder with the

@@ -209,3 +209,20 @@ def test_storage_use_keeps_an_s3_api_that_answers(home, s3_host):
     assert result.exit_code == 0, result.output
     text = (home / "config.toml").read_text()
     assert f'localstack_host = "{s3_host}"' in text and 'bucket = "my-bucket"' in text
+
+
+def test_mount_job_of_objects_the_server_lost_is_refused_before_a_job_is_made(project, home, own_s3):
+    """moto forgot the earlier job's objects: `--mount-job` of it made a job that ended FAILED
+    (AGENT_ERROR), one more each try. A run in the terminal now fetches the mount first and is
+    refused with the missing object named, before any job exists."""
+    project.write(".cycleswap/run.sh", "echo kept-on-s3 > /artifacts/a.txt\n")
+    earlier = project.test()
+    assert earlier.exit_code == 0, earlier.output
+    stop_server(home)
+    assert start_server(home) == own_s3  # the same address; moto forgot the object
+    jobs_before = len(EmulatorPlatform().jobs())
+    project.write(".cycleswap/run.sh", "cat /data/a.txt\n")
+    refused = project.test("--mount-job", f"{earlier.job.name}:/data")
+    assert refused.exit_code == 1, refused.output
+    assert f"jobs/{earlier.job.name}/artifacts/a.txt" in refused.output and "Traceback" not in refused.output
+    assert len(EmulatorPlatform().jobs()) == jobs_before
