@@ -40,6 +40,22 @@ class Prepared:
     notice: str | None = None
 
 
+def _stand_in_hint(api) -> str:
+    """The first way out of a missing base image: map the offline stand-in when the engine already
+    has it (another emulator home made it: this one's config.toml just does not name it), else make it."""
+    from emulator.engine.baseimage import DEBIAN_TAG
+    from emulator.engine.docker import image_info
+
+    try:
+        present = image_info(api, DEBIAN_TAG) is not None
+    except CycleError:
+        present = False
+    if present:
+        return (f"The offline stand-in {DEBIAN_TAG} is already in this engine (made for another emulator home): "
+                "`cycle emulator base-image` maps it to this home in a second; or ")
+    return "Make the offline stand-in with `cycle emulator base-image`, "
+
+
 class Starting:
     def prepare(self, project_dir: Path, options: TestOptions | None = None, waits: bool = False,
                 claim: bool = True) -> Prepared:
@@ -74,9 +90,9 @@ class Starting:
         base = image_for(manifest.ubuntu_version, self.home)
         base_image = runtime.require_image(
             api, base.image, f"The base image for [ubuntu] version \"{manifest.ubuntu_version}\" ({base.source})",
-            "Make the offline stand-in with `cycle emulator base-image`, map an image you have with "
-            f"{version_env_name(manifest.ubuntu_version)}=<image> or CYCLE_BASE_IMAGE=<image>, or pull it "
-            f"explicitly where a registry is reachable: `cycle emulator pull {manifest.ubuntu_version}`.",
+            _stand_in_hint(api) + f"map an image you have with {version_env_name(manifest.ubuntu_version)}=<image> "
+            "or CYCLE_BASE_IMAGE=<image>, or pull it explicitly where a registry is reachable: "
+            f"`cycle emulator pull {manifest.ubuntu_version}`.",
         )
         for name in manifest.volumes:
             latest_version(self.store, name, volumes_place(manifest))
