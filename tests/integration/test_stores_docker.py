@@ -226,3 +226,21 @@ def test_mount_job_of_objects_the_server_lost_is_refused_before_a_job_is_made(pr
     assert refused.exit_code == 1, refused.output
     assert f"jobs/{earlier.job.name}/artifacts/a.txt" in refused.output and "Traceback" not in refused.output
     assert len(EmulatorPlatform().jobs()) == jobs_before
+
+
+def test_pull_inside_the_projects_moved_folder_saves_there(project, home, tmp_path, monkeypatch):
+    """The project folder was moved after the job ran: pull from inside the moved folder (the same
+    [main] name) asked for --project-dir; it now saves there and says so. Elsewhere it still asks."""
+    project.write(".cycleswap/run.sh", "echo weights > /artifacts/w.txt\n")
+    run = project.test()
+    assert run.exit_code == 0, run.output
+    moved = tmp_path / "moved-project"
+    shutil.move(project.root, moved)
+    monkeypatch.chdir(tmp_path)
+    elsewhere = cli("job", "pull", run.job.name)
+    assert elsewhere.exit_code == 2 and "is not here" in elsewhere.output, elsewhere.output
+    monkeypatch.chdir(moved / ".cycleswap")  # anywhere inside the project
+    pulled = cli("job", "pull", run.job.name)
+    assert pulled.exit_code == 0, pulled.output
+    assert f"saving into {moved}" in pulled.output
+    assert (moved / ".cycleswap" / "jobs" / run.job.name / "artifacts" / "w.txt").read_text() == "weights\n"

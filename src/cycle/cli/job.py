@@ -441,8 +441,30 @@ def _folder(platform, job, project_dir: Path | None) -> Path:
              "or uploaded from.")
     root = project_dir or platform.project_root(job)
     if root is None or not root.is_dir():
-        fail(f"the project folder of job {job.name} ({root}) is not here. Pass --project-dir to say where to save it.")
+        here = _this_project(job.project)
+        if here is None:
+            fail(f"the project folder of job {job.name} ({root}) is not here. Pass --project-dir to say where to "
+                 "save it, or run this inside the project's folder.")
+        typer.echo(f"note: the project folder of job {job.name} ({root}) is not here; saving into {here}, the "
+                   f"project {job.project} this command runs in.", err=True)
+        root = here
     return job_folder(root, job.name)
+
+
+def _this_project(name: str) -> Path | None:
+    """The project folder the current folder is in, when its manifest's [main] name is `name` (a
+    project folder moved or renamed since its job ran: `project test` takes the name over too)."""
+    import tomllib
+
+    from cycle.api.manifest import find_project_root, manifest_path
+    from cycle.errors import BadInput
+
+    try:
+        root = find_project_root(Path.cwd())
+        found = tomllib.loads(manifest_path(root).read_text(encoding="utf-8")).get("main", {}).get("name")
+    except (BadInput, OSError, ValueError):
+        return None
+    return root if found == name else None
 
 
 def _warn_queue(job) -> None:
