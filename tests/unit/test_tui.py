@@ -391,3 +391,30 @@ async def test_download_into_an_unwritable_folder_says_which_folder_and_the_app_
         if os.geteuid() == 0:
             subprocess.run(["chattr", "-i", str(checkpoints)], check=True)
         checkpoints.chmod(0o755)
+
+
+def test_a_long_name_is_cut_keeping_its_start_and_end():
+    from cycle.tui.widgets.artifact_browser import cut, name_room
+
+    assert cut("short.txt", 20) == "short.txt"
+    long = "x" * 240 + "-step-12.pt"
+    assert len(cut(long, 30)) == 30 and cut(long, 30).startswith("xxx") and cut(long, 30).endswith("2.pt")
+    assert name_room(80, [8, 8, 6]) == 80 - 22 - 8 - 1 and name_room(20, [8, 8, 6]) == 12 and name_room(0, [1]) > 10**5
+
+
+async def test_a_long_file_name_leaves_size_modified_and_status_on_screen(tmp_path):
+    """One 255-byte name made the name column so wide that every row's size, time and status were
+    off screen (reachable only with the right arrow)."""
+    from dataclasses import replace
+
+    app, platform = make_app(tmp_path)
+    long = "l" * 250 + ".ckpt"
+    platform._artifacts = [replace(platform._artifacts[0], path=long, key=f"jobs/trainer-4/artifacts/{long}"),
+                           *platform._artifacts[1:]]
+    async with app.run_test(size=SIZE) as pilot:
+        await artifacts_shown(pilot)
+        table = pilot.app.screen.query_one("#artifact-table")
+        await until(pilot, lambda: sum(c.width for c in table.columns.values()) + 2 * len(table.columns) <= SIZE[0])
+        assert [str(c.label) for c in table.columns.values()] == ["name", "size", "modified", "status"]
+        shown = [table.get_row_at(i)[0] for i in range(table.row_count)]
+        assert any(name.startswith("llll") and name.endswith(".ckpt") and "…" in name for name in shown)

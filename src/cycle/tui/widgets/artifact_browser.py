@@ -93,6 +93,27 @@ ARCHIVED_TEXT = (
 FILE_ACTIONS = frozenset({"open", "up", "toggle_sort", "download"})
 
 
+NAME_MIN = 12  # the name column keeps this many cells however narrow the screen
+
+
+def name_room(screen_width: int, other_widths: list[int]) -> int:
+    """The cells the name column may take so size, modified and status stay on screen (each column
+    has a cell of padding on either side, and a cell goes to the scroll bar); unlimited before the
+    widget has a width."""
+    if screen_width <= 0:
+        return 10**6
+    return max(NAME_MIN, screen_width - sum(other_widths) - 2 * (len(other_widths) + 1) - 1)
+
+
+def cut(name: str, width: int) -> str:
+    """`name` in at most `width` cells: a longer one keeps its start and its end (a checkpoint's
+    step number and extension), with "…" between."""
+    if len(name) <= width:
+        return name
+    tail = max(1, (width - 1) // 3)
+    return name[:width - 1 - tail] + "…" + name[-tail:]
+
+
 class ArchivedNotice(Label, can_focus=True):
     """The archived job's explanation. It takes the focus the hidden table cannot, so the browser's
     keys still reach the browser, which says why they do nothing here."""
@@ -131,6 +152,7 @@ class ArtifactBrowser(Vertical):
         self.archived = False
         self.times_valid_until = 0  # the shown modified times read right until this instant (ns)
         self._status_timer: Timer | None = None  # clears the status line's last word
+        self._laid_out_for = 0  # the width the columns were last laid out for (on_resize)
 
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
@@ -143,6 +165,12 @@ class ArtifactBrowser(Vertical):
         self.query_one(ProgressBar).display = False
         self.redraw()
         self.set_interval(TIME_CHECK_SECONDS, self.refresh_times)
+
+    def on_resize(self) -> None:
+        """The name column is cut to the width: a new width lays the columns out again."""
+        if self._laid_out_for != self.size.width:
+            self._laid_out_for = self.size.width
+            self.redraw()
 
     def set_artifacts(self, stored: dict[str, int], queued: set[str], archived: bool = False,
                       mtimes: dict[str, int] | None = None) -> None:
@@ -189,10 +217,13 @@ class ArtifactBrowser(Vertical):
         table.clear(columns=True)  # columns sized to the folder shown
         # the modified column is never narrower than its label (8), wider than any short_time (7): a time
         # that changes in place always fits
-        for index, label in enumerate(("name", "size", "modified", "status")):
-            table.add_column(label, width=max([len(label), *(len(row[index]) for row in cells)]), key=label)
+        labels = ("name", "size", "modified", "status")
+        widths = [max([len(label), *(len(row[index]) for row in cells)]) for index, label in enumerate(labels)]
+        widths[0] = min(widths[0], name_room(self.size.width, widths[1:]))
+        for label, width in zip(labels, widths):
+            table.add_column(label, width=width, key=label)
         for entry, row in zip(self.rows, cells):
-            table.add_row(*row, key=entry.path if entry.name != ".." else "..")
+            table.add_row(cut(row[0], widths[0]), *row[1:], key=entry.path if entry.name != ".." else "..")
         if self.rows:
             key = None if selected is None else (".." if selected.name == ".." else selected.path)
             row = keep_row(table, key, keep)
