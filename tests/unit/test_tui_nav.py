@@ -413,14 +413,33 @@ def test_the_job_header_shortens_the_start_time_then_drops_the_project_then_the_
     from cycle.tui.screens.job import fit_header
 
     starts = ["03:41:32 UTC", "03:41 UTC"]
-    lead = "[b]tt-4[/b] · [green]RUNNING[/] · 0:09 · follow on"  # markup: counted as the cells it shows
+    lead = "[b]tt-4[/b] · [green]RUNNING[/]"  # markup: counted as the cells it shows
     full = "tt-4 · RUNNING · 0:09 · follow on · machine local-2 · started 03:41:32 UTC · project tt"
 
     def plain(room):
-        return Text.from_markup(fit_header(lead, starts, "local-2", "tt", room)).plain
+        return Text.from_markup(fit_header(lead, starts, "local-2", "tt", room, "0:09", "follow on")).plain
 
     assert plain(None) == plain(len(full)) == full
     assert plain(len(full) - 1) == full.replace("03:41:32", "03:41")
     assert plain(len(full) - 4) == "tt-4 · RUNNING · 0:09 · follow on · machine local-2 · started 03:41:32 UTC"
     assert plain(60) == "tt-4 · RUNNING · 0:09 · follow on · started 03:41:32 UTC"
-    assert plain(20) == "tt-4 · RUNNING · 0:09 · follow on · started 03:41 UTC"  # the widget cuts it
+    # a narrow terminal (50 columns) cut the line inside the start time: the follow state and the
+    # duration give way first, and the time keeps its zone
+    assert plain(50) == "tt-4 · RUNNING · 0:09 · started 03:41:32 UTC"
+    assert plain(40) == "tt-4 · RUNNING · started 03:41:32 UTC"
+    assert plain(20) == "tt-4 · RUNNING · started 03:41 UTC"  # the widget cuts it
+
+
+def test_the_jobs_header_gives_way_before_the_zone_of_its_times_is_cut():
+    """At 50 columns the header ended `· times`, the zone cut off: the list's times are in that zone."""
+    from cycle.tui.screens.jobs import fit_context
+
+    def plain(room, needle=""):
+        return Text.from_markup(fit_context("12", 3, "UTC+1", needle, room)).plain
+
+    full = "cycle · emulator · 12 jobs · 3 running · times UTC+1 · ? for keys"
+    assert plain(None) == plain(len(full)) == full
+    assert plain(52) == "cycle · emulator · 12 jobs · 3 running · times UTC+1"
+    assert plain(50) == "cycle · 12 jobs · 3 running · times UTC+1"
+    assert plain(40) == plain(29) == "cycle · 12 jobs · times UTC+1"
+    assert plain(60, "sweep") == "cycle · 12 jobs · 3 running · times UTC+1 · filter: sweep"

@@ -197,10 +197,10 @@ class JobScreen(Screen):
             f"[b]{job.name}[/b] · [{colour}]{job.state.value}[/]"
             + (f" ([{'b red' if job.state.value == 'FAILED' else 'default'}]{job.reason}[/])" if job.reason else "")
             + (" · archived" if job.archived else "")  # its artifacts deleted: said where the state is
-            + f" · {duration(job, now)} · {follow}"
         )
         room = header.content_region.width or None  # 0 before the first layout: not yet known
-        show(header, fit_header(lead, starts, job.machine or "-", job.project, room), fixed_size=True)
+        show(header, fit_header(lead, starts, job.machine or "-", job.project, room,
+                                duration=duration(job, now), follow=follow), fixed_size=True)
         banner = self.query_one("#queue-warning", Static)
         if banner.display != bool(job.queue_warning):  # the log moves with it: so do the notices
             banner.display = bool(job.queue_warning)
@@ -323,16 +323,19 @@ class JobScreen(Screen):
         self.app.call_from_thread(browser.show_progress, total, total, download_summary(result, folder / "artifacts"))
 
 
-def fit_header(lead: str, starts: list[str], machine: str, project: str, room: int | None) -> str:
+def fit_header(lead: str, starts: list[str], machine: str, project: str, room: int | None,
+               duration: str = "", follow: str = "") -> str:
     """The job header in `room` cells (None: not laid out yet, so the fullest line), by
-    cycle.tui.fit. `lead` (markup: name, state, reason, duration, follow) always shows; `starts` are
-    the start time's forms, most precise first, each naming its zone. Where the whole line does not
-    fit, the start time shortens first (`03:41:32 UTC` -> `03:41 UTC`), then the project gives way
-    whole, then the machine, so the time is never cut from its zone; only a lead too long for the
-    terminal is cut at the right. Every part is measured as the markup it is shown as."""
-    parts = [Part(0, (lead,), droppable=False), Part(1, (f"machine {machine}",)),
-             Part(3, tuple(f"started {start}" for start in starts), droppable=False), Part(2, (f"project {project}",))]
-    return fit_line(parts, room, cells=lambda form: Text.from_markup(form).cell_len)
+    cycle.tui.fit. `lead` (markup: name, state, reason) always shows; `starts` are the start
+    time's forms, most precise first, each naming its zone. Where the whole line does not fit, the
+    start time shortens first (`03:41:32 UTC` -> `03:41 UTC`), then the project gives way whole,
+    then the machine, the follow state and the duration, so the time is never cut from its zone;
+    only a lead too long for the terminal is cut at the right. Every part is measured as the
+    markup it is shown as."""
+    parts = [Part(0, (lead,), droppable=False), Part(1, (duration,)), Part(2, (follow,)),
+             Part(3, (f"machine {machine}",)), Part(5, tuple(f"started {start}" for start in starts), droppable=False),
+             Part(4, (f"project {project}",))]
+    return fit_line([part for part in parts if part.forms[0]], room, cells=lambda form: Text.from_markup(form).cell_len)
 
 
 def download_summary(result, folder) -> str:

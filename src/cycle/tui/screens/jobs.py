@@ -131,6 +131,22 @@ def matches(job: Job, needle: str) -> bool:
     return not needle or needle in f"{job.name} {job.project} {job.state.value} {job.reason or ''}".lower()
 
 
+def fit_context(count: str, running: int, zone: str, needle: str, room: int | None) -> str:
+    """The jobs list's header in `room` cells (None: the fullest), by cycle.tui.fit: on a narrow
+    terminal "? for keys", "emulator" and the running count give way before the zone of the times is
+    cut (the list's times are in it); the filter shown while one is typed goes only after those."""
+    from rich.text import Text
+
+    from cycle.tui.fit import Part, fit_line
+
+    parts = [Part(0, ("[b]cycle[/b]",), droppable=False), Part(4, ("emulator",)),
+             Part(0, (f"{count} jobs",), droppable=False), Part(3, (f"{running} running",)),
+             Part(0, (f"times {zone}", zone), droppable=False), Part(2, (f"filter: [b]{escape(needle)}[/b]",)),
+             Part(5, ("[dim]? for keys[/dim]",))]
+    return fit_line([part for part in parts if part.forms[0] != "filter: [b][/b]"], room,
+                    cells=lambda form: Text.from_markup(form).cell_len)
+
+
 class JobsScreen(Screen):
     DEFAULT_CSS = """
     #jobs-hint {
@@ -257,10 +273,9 @@ class JobsScreen(Screen):
     def _show_context(self, needle: str) -> None:
         running = self.listed.running
         count = f"{len(self.shown)} of {len(self.jobs)}" if needle else f"{len(self.jobs)}"
-        show(self.query_one("#context", Static),
-            f"[b]cycle[/b] · emulator · {count} jobs · {running} running · times {zone_label(self.app.zone)}"
-            + (f" · filter: [b]{escape(needle)}[/b]" if needle else "") + " · [dim]? for keys[/dim]",
-            fixed_size=True)
+        context = self.query_one("#context", Static)
+        show(context, fit_context(count, running, zone_label(self.app.zone), needle,
+                                  context.content_region.width or None), fixed_size=True)
         hint = self.query_one("#jobs-hint", Static)
         hint.display = not self.shown
         if not self.jobs:
