@@ -418,3 +418,15 @@ async def test_a_long_file_name_leaves_size_modified_and_status_on_screen(tmp_pa
         assert [str(c.label) for c in table.columns.values()] == ["name", "size", "modified", "status"]
         shown = [table.get_row_at(i)[0] for i in range(table.row_count)]
         assert any(name.startswith("llll") and name.endswith(".ckpt") and "…" in name for name in shown)
+
+
+def test_stored_names_show_as_the_files_are_named():
+    """The tab showed keys' encoded forms: `%41percent.txt` as `%2541percent.txt`, a newline as `%0A`."""
+    import os
+
+    from cycle.api.keys import readable_component, relative_key
+
+    for name, shown in [("%41percent.txt", "%41percent.txt"), ("new\nline.txt", "new\\nline.txt"),
+                        ("\x1b[31mred", "\\x1b[31mred"), (os.fsdecode(b"bad-\xff.bin"), "bad-\\xff.bin"),
+                        ("caf\u00e9 v2.pt", "caf\u00e9 v2.pt")]:
+        assert readable_component(relative_key(name)) == shown

@@ -117,6 +117,16 @@ def local_relative(key_rel: str) -> bytes:
     return b"/".join(raw)
 
 
+def readable_component(component: str) -> str:
+    """A key's path part as a person reads the file's name: `%25` as `%`, a UTF-8 character as
+    itself; what a screen cannot show as it is (control bytes, a newline, bytes that are not UTF-8)
+    as Python writes them in a string (`\\n`, `\\x1b`, `\\xff`). For display only: keys stay as they are."""
+    if "%" not in component:
+        return component
+    text = unquote_to_bytes(component).decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def artifact_relative(job_name: str, key: str) -> bytes:
     """The relative path (bytes) a stored artifact key of this job maps back to; refuses a key
     outside the job's prefix or one that could escape the folder it is written under."""

@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import DataTable, Label, ProgressBar
 
-from cycle.api.keys import natural_key
+from cycle.api.keys import natural_key, readable_component
 from cycle.sizes import human_size
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time, short_time_valid_until
@@ -209,7 +209,7 @@ class ArtifactBrowser(Vertical):
         cells = []
         now = self._now()
         for entry in self.rows:
-            name = entry.name + ("/" if entry.is_dir and entry.name != ".." else "")
+            name = readable_component(entry.name) + ("/" if entry.is_dir and entry.name != ".." else "")
             size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human_size(entry.size))
             modified = self._modified(entry, now)
             status = "queued" if entry.queued else ("" if entry.name == ".." else "stored")
@@ -234,7 +234,8 @@ class ArtifactBrowser(Vertical):
         count = sum(1 for e in self.rows if e.name != "..")
         listing = (f"({count} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
                    if count else EMPTY_HINT)
-        folder = f"/artifacts/{self.folder}{'/' if self.folder else ''}"
+        readable = "/".join(readable_component(part) for part in self.folder.split("/")) if self.folder else ""
+        folder = f"/artifacts/{readable}{'/' if self.folder else ''}"
         self.query_one("#artifact-path", Label).update(f"{folder}  {listing}")
         self.times_valid_until = times_valid_until(self.rows, now, self._zone())
 
