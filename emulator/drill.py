@@ -30,13 +30,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cycle.api.keys import natural_key
 from cycle.api.options import DrillOptions as DrillPlan  # one definition of a drill's plan: the contract's
 from cycle.api.wording import listed
 from emulator.models import Artifact, Job, JobState, Move
 
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
-               "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and "
-               "resume from it), comparing step numbers as numbers: sorted by name, step-9 comes after step-30.")
+               "(see \"Resuming from artifacts\" in the platform docs: look for {layout} and resume from it), "
+               "comparing step numbers as numbers: sorted by name, step-9 comes after step-30.")
+GENERIC_LAYOUT = "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)"
 SPLIT_HINT = ("Write a checkpoint's files first and a small marker or metadata file (step-N.json) last, and resume "
               "only from a checkpoint whose every file is present (or write one file per checkpoint, or check "
               "each file's size or sha256 before loading it).")
@@ -77,12 +79,44 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
         moved_on = _bytes_of_new_files(versions, set(move.restored))
         rewritten = sorted({v.path for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
-                            and (later is None or v.uploaded_ns < later) and v.sha256 not in moved_on})
+                            and (later is None or v.uploaded_ns < later) and v.sha256 not in moved_on},
+                           key=natural_key)  # step-6 before step-10, as a reader counts
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
-                            f"{', '.join(rewritten[:5])}, which had been restored to it: it started over (or went "
+                            f"{listed(rewritten, 5)}, which had been restored to it: it started over (or went "
                             "back to an older checkpoint) instead of resuming from the newest.")
     return findings
+
+
+def checkpoint_layout(moves: list[Move], globs: tuple[str, ...]) -> str:
+    """Where this job keeps its checkpoints, for the fix: its restored progress files as patterns
+    (`/artifacts/ckpt/model_*.pt`; `step-*.pt` with `step-*.json` as `step-*.*`; a checkpoint folder
+    as `checkpoint-*/`), else GENERIC_LAYOUT. The fix named `checkpoints/step-*.*` whatever the
+    job wrote, sending its reader to look for files the job had none of."""
+    extensions: dict[str, set[str]] = {}  # a pattern without its extension -> the extensions seen
+    for move in moves:
+        for path in move.restored:
+            if is_progress(path, globs) and not is_temporary(path) and (found := _pattern_of(path)):
+                extensions.setdefault(found[0], set()).add(found[1])
+    shown = sorted(f"/artifacts/{pattern}{seen.pop() if len(seen) == 1 else '.*'}"
+                   for pattern, seen in extensions.items())
+    return listed(shown, 3) if shown else GENERIC_LAYOUT
+
+
+def _pattern_of(path: str) -> tuple[str, str] | None:
+    """(the path with its checkpoint's numbers starred, its extension): `ckpt/step-5.pt` ->
+    (`ckpt/step-*`, `.pt`), `checkpoint-500/model.safetensors` -> (`checkpoint-*/`, ``); None for
+    a file with no number (`latest.pt`: no layout to name)."""
+    parts = path.split("/")
+    for depth, part in enumerate(parts[:-1], start=1):
+        if CHECKPOINT_FOLDER.fullmatch(part):
+            return "/".join([*parts[:depth - 1], re.sub(r"\d+", "*", part)]) + "/", ""
+    stem, dot, extension = parts[-1].rpartition(".")
+    if not dot:
+        stem, extension = extension, ""
+    if not re.search(r"\d", stem):
+        return None
+    return "/".join([*parts[:-1], re.sub(r"\d+", "*", stem)]), dot + extension
 
 
 def _unfinished_checkpoints(restored: list[str]) -> set[str]:
@@ -134,9 +168,9 @@ def _split_sets(move: Move, globs: tuple[str, ...]) -> dict[str, tuple[list[str]
     nor is one whose every file had an older version restored (an older checkpoint, complete)."""
     lost = {p for p in move.lost if not is_temporary(p)}
     members: dict[str, tuple[list[str], list[str]]] = {}
-    for path in sorted(set(move.restored) - lost):
+    for path in sorted(set(move.restored) - lost, key=natural_key):
         members.setdefault(checkpoint_of(path), ([], []))[0].append(path)
-    for path in sorted(lost):
+    for path in sorted(lost, key=natural_key):
         if (key := checkpoint_of(path)) in members:
             members[key][1].append(path)
     return {key: (restored, gone) for key, (restored, gone) in members.items()
@@ -153,7 +187,8 @@ def split_checkpoints(moves: list[Move], versions: list[Artifact], globs: tuple[
         if not move.restarted_ns:
             continue
         rewritten = {v.path for v in versions if v.uploaded_ns > move.restarted_ns}
-        for _key, (restored, lost) in sorted(_split_sets(move, globs).items()):  # in checkpoint order
+        for _key, (restored, lost) in sorted(_split_sets(move, globs).items(),
+                                             key=lambda item: natural_key(item[0])):  # in checkpoint order
             missing = [p for p in lost if p not in rewritten]
             if missing:
                 findings.append(
@@ -203,7 +238,7 @@ class DrillReport:
                 f"restored {m['restored_files']} file(s), {m['restored_bytes']} bytes in {m['restore_seconds']:.2f} s; "
                 f"next artifact after {nxt}")
             if m["files_lost"]:
-                lines.append(f"    lost: {', '.join(m['files_lost'][:10])}")
+                lines.append(f"    lost: {listed(m['files_lost'], 10)}")
         lines += [f"  why: {r}" for r in self.reasons]
         lines += [f"  warning: {w}" for w in self.warnings]
         if self.hint:
@@ -232,7 +267,8 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
     split = split_checkpoints(moves, versions, plan.progress_globs)
     report.reasons += scratch + (split if plan.strict else [])
     report.warnings = [] if plan.strict else split
-    report.hint = " ".join(hint for hint, found in ((RESUME_HINT, scratch), (SPLIT_HINT, split)) if found) or None
+    resume = RESUME_HINT.format(layout=checkpoint_layout(moves, plan.progress_globs))
+    report.hint = " ".join(hint for hint, found in ((resume, scratch), (SPLIT_HINT, split)) if found) or None
     if moves and not any(is_progress(p, plan.progress_globs) for m in moves for p in m.restored):
         report.reasons.append("no move restored a checkpoint matching --progress-glob "
                               f"({', '.join(plan.progress_globs)}), so resuming could not be checked: move later, "
