@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import random
 import re
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from pathlib import Path
 from cycle.api.keys import natural_key
 from cycle.api.options import DrillOptions as DrillPlan  # one definition of a drill's plan: the contract's
 from cycle.api.wording import listed
+from cycle.errors import BadInput, DrillInterrupted
 from emulator.models import Artifact, Job, JobState, Move
 
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
@@ -279,13 +281,33 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
 
 def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str], None], options=None) -> DrillReport:
     """Start the project detached (with `cycle project test`'s options), move it at the planned times,
-    wait for its end, judge."""
+    wait for its end, judge. Ctrl-C or a SIGTERM cancels the job (DrillInterrupted): its agent is
+    detached, so a drill that just died left it RUNNING on its machine. While the job is being
+    created they wait (an interrupt then would leave a job with no name to cancel it by); while it is
+    being cancelled, they are only noted."""
     from cycle.api.options import TestOptions
+    from emulator.job.guard import Interrupts
 
     times = move_times(plan)
     wall_start = time.monotonic()
-    job = platform.start_detached(project_dir, options or TestOptions())
-    say(f"drill: started job {job.name}; moves planned at {', '.join(f'{t:g}' for t in times)} s after it starts")
+    job = None
+    with Interrupts() as interrupts:
+        try:
+            with interrupts.deferred():
+                job = platform.start_detached(project_dir, options or TestOptions())
+            say(f"drill: started job {job.name}; moves planned at {', '.join(f'{t:g}' for t in times)} s after it "
+                "starts")
+            return _drive(platform, job, plan, times, say, wall_start)
+        except KeyboardInterrupt:
+            interrupts.hold()
+            if job is None:
+                raise
+            raise _interrupted(platform, job.name, interrupts.signum != signal.SIGTERM) from None
+
+
+def _drive(platform, job: Job, plan: DrillPlan, times: list[float], say: Callable[[str], None],
+           wall_start: float) -> DrillReport:
+    """The drill once its job exists: the moves, the wait for its end (cancelled at --timeout), the verdict."""
     while (job := platform.job(job.name)).state is JobState.PENDING:
         if time.monotonic() - wall_start > plan.timeout:
             break
@@ -316,3 +338,19 @@ def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str],
     versions = platform.artifact_versions(job.name)
     return judge(job, platform.moves(job.name), versions, times, started_ns, time.monotonic() - wall_start, plan,
                  timed_out)
+
+
+def _interrupted(platform, name: str, ctrl_c: bool) -> DrillInterrupted:
+    """Cancel the drill's job after Ctrl-C or a SIGTERM, and the one line that says so."""
+    how = "Ctrl-C" if ctrl_c else "a SIGTERM"
+    job = platform.job(name)
+    if not job.state.is_final:
+        try:
+            job = platform.cancel(name, requester=f"{DRILL_REQUESTER}, interrupted by {how}")
+        except BadInput:  # it ended meanwhile
+            job = platform.job(name)
+    if job.state is JobState.CANCELLED:
+        return DrillInterrupted(f"drill interrupted ({how}): job {name} cancelled (its container removed, its machine "
+                                "freed); no verdict.", ctrl_c)
+    return DrillInterrupted(f"drill interrupted ({how}): job {name} had already ended {job.state.value}"
+                            + (f" ({job.reason})" if job.reason else "") + "; no verdict.", ctrl_c)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
+import pytest
+
 from emulator.drill import DrillPlan, is_progress, judge, move_times, scratch_restarts, split_checkpoints
 from emulator.models import Artifact, Job, JobState, Move
 
@@ -259,3 +264,51 @@ def test_the_fix_names_the_checkpoint_layout_the_job_used():
     assert "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)" in hint(["latest.pt"])  # no numbers: generic
     assert checkpoint_layout([move(1, 100, 110, ["a/x-1.pt", "b/y-1.pt", "c/z-1.pt", "d/w-1.pt", "a/.x-2.pt"])],
                              ("*.pt",)) == "/artifacts/a/x-*.pt, /artifacts/b/y-*.pt, /artifacts/c/z-*.pt and 1 more"
+
+
+class InterruptedPlatform(OneMovePlatform):
+    """The job runs; the drill is sent `signum` (Ctrl-C's SIGINT or a SIGTERM) as it watches it, or
+    while it starts the job; cancelling ends the job CANCELLED, as the agent does."""
+
+    def __init__(self, signum, while_starting=False) -> None:
+        super().__init__()
+        self.signum, self.while_starting = signum, while_starting
+        self.cancels: list[str | None] = []
+        self.started = False
+
+    def start_detached(self, project_dir, options):
+        if self.while_starting:
+            os.kill(os.getpid(), self.signum)  # noted: the job must exist to be cancelled
+        self.started = True
+        return job(JobState.PENDING)
+
+    def job(self, name):
+        if self.cancels:
+            return job(JobState.CANCELLED, "CANCELLED_BY_USER")
+        if not self.while_starting:
+            os.kill(os.getpid(), self.signum)
+        return job(JobState.RUNNING)
+
+    def cancel(self, name, requester=None):
+        os.kill(os.getpid(), self.signum)  # a second interrupt while it cancels: only noted
+        self.cancels.append(requester)
+        return job(JobState.CANCELLED, "CANCELLED_BY_USER")
+
+
+@pytest.mark.parametrize(("signum", "code", "how"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 1, "a SIGTERM")])
+@pytest.mark.parametrize("while_starting", [False, True])
+def test_an_interrupted_drill_cancels_its_job_and_says_so(signum, code, how, while_starting, capfd):
+    """A user test: Ctrl-C or a SIGTERM killed `cycle drill` and left its (detached) job RUNNING on a machine."""
+    from cycle.errors import DrillInterrupted
+    from emulator.drill import run_drill
+
+    before = signal.getsignal(signum)
+    platform = InterruptedPlatform(signum, while_starting)
+    with pytest.raises(DrillInterrupted) as raised:
+        run_drill(platform, None, DrillPlan(at=(5,), timeout=10), lambda line: None)
+    assert platform.started and platform.cancels == [f"`cycle drill`, interrupted by {how}"]
+    assert raised.value.exit_code == code
+    assert raised.value.message == (f"drill interrupted ({how}): job p-1 cancelled (its container removed, its machine "
+                                    "freed); no verdict.")
+    assert capfd.readouterr().err.count("cleaning up") == 1
+    assert signal.getsignal(signum) is before

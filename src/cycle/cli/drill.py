@@ -52,7 +52,8 @@ def drill(
     scratch; FAIL (exit 1) when it failed, timed out, ended before the moves, or after a move
     rewrote a checkpoint that had been restored to it (it started over instead of resuming). A
     move that restored one file of a checkpoint and lost another in the upload queue (half a
-    checkpoint) is a warning; with --strict it fails the drill too.
+    checkpoint) is a warning; with --strict it fails the drill too. Ctrl-C (exit 130) or a
+    SIGTERM (exit 1) cancels the job and ends the drill with no verdict.
     """
     from cycle.api import DEFAULT_PROGRESS_GLOBS, DrillOptions, TestOptions
     from cycle.cli.project import check_rebuild_clean, parse_mounts
