@@ -349,8 +349,8 @@ def _interrupted(platform, name: str, ctrl_c: bool) -> DrillInterrupted:
             job = platform.cancel(name, requester=f"{DRILL_REQUESTER}, interrupted by {how}")
         except BadInput:  # it ended meanwhile
             job = platform.job(name)
-    if job.state is JobState.CANCELLED:
-        return DrillInterrupted(f"drill interrupted ({how}): job {name} cancelled (its container removed, its machine "
-                                "freed); no verdict.", ctrl_c)
+    if job.state is JobState.CANCELLED:  # one that never ran (it waited for a machine, or built) had no container
+        after = "its container removed, its machine freed" if job.started_ns else "it had not started running"
+        return DrillInterrupted(f"drill interrupted ({how}): job {name} cancelled ({after}); no verdict.", ctrl_c)
     return DrillInterrupted(f"drill interrupted ({how}): job {name} had already ended {job.state.value}"
                             + (f" ({job.reason})" if job.reason else "") + "; no verdict.", ctrl_c)

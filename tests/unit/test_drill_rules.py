@@ -312,3 +312,19 @@ def test_an_interrupted_drill_cancels_its_job_and_says_so(signum, code, how, whi
                                     "freed); no verdict.")
     assert capfd.readouterr().err.count("cleaning up") == 1
     assert signal.getsignal(signum) is before
+
+
+def test_a_drill_interrupted_before_its_job_ran_says_it_had_not_started(capfd):
+    from dataclasses import replace
+
+    from cycle.errors import DrillInterrupted
+    from emulator.drill import run_drill
+
+    class Waiting(InterruptedPlatform):
+        def cancel(self, name, requester=None):
+            return replace(super().cancel(name, requester), started_ns=None)
+
+    with pytest.raises(DrillInterrupted) as raised:
+        run_drill(Waiting(signal.SIGINT, while_starting=True), None, DrillPlan(at=(5,), timeout=10), lambda line: None)
+    assert raised.value.message == ("drill interrupted (Ctrl-C): job p-1 cancelled (it had not started running); "
+                                    "no verdict.")
