@@ -25,18 +25,22 @@ from __future__ import annotations
 import fnmatch
 import random
 import re
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cycle.api.keys import natural_key
 from cycle.api.options import DrillOptions as DrillPlan  # one definition of a drill's plan: the contract's
 from cycle.api.wording import listed
+from cycle.errors import BadInput, DrillInterrupted
 from emulator.models import Artifact, Job, JobState, Move
 
 RESUME_HINT = ("Load the newest checkpoint from /artifacts when the job starts instead of starting at step 0 "
-               "(see \"Resuming from artifacts\" in the platform docs: look for /artifacts/checkpoints/step-*.* and "
-               "resume from it), comparing step numbers as numbers: sorted by name, step-9 comes after step-30.")
+               "(see \"Resuming from artifacts\" in the platform docs: look for {layout} and resume from it), "
+               "comparing step numbers as numbers: sorted by name, step-9 comes after step-30.")
+GENERIC_LAYOUT = "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)"
 SPLIT_HINT = ("Write a checkpoint's files first and a small marker or metadata file (step-N.json) last, and resume "
               "only from a checkpoint whose every file is present (or write one file per checkpoint, or check "
               "each file's size or sha256 before loading it).")
@@ -77,12 +81,44 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
         moved_on = _bytes_of_new_files(versions, set(move.restored))
         rewritten = sorted({v.path for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
-                            and (later is None or v.uploaded_ns < later) and v.sha256 not in moved_on})
+                            and (later is None or v.uploaded_ns < later) and v.sha256 not in moved_on},
+                           key=natural_key)  # step-6 before step-10, as a reader counts
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
-                            f"{', '.join(rewritten[:5])}, which had been restored to it: it started over (or went "
+                            f"{listed(rewritten, 5)}, which had been restored to it: it started over (or went "
                             "back to an older checkpoint) instead of resuming from the newest.")
     return findings
+
+
+def checkpoint_layout(moves: list[Move], globs: tuple[str, ...]) -> str:
+    """Where this job keeps its checkpoints, for the fix: its restored progress files as patterns
+    (`/artifacts/ckpt/model_*.pt`; `step-*.pt` with `step-*.json` as `step-*.*`; a checkpoint folder
+    as `checkpoint-*/`), else GENERIC_LAYOUT. The fix named `checkpoints/step-*.*` whatever the
+    job wrote, sending its reader to look for files the job had none of."""
+    extensions: dict[str, set[str]] = {}  # a pattern without its extension -> the extensions seen
+    for move in moves:
+        for path in move.restored:
+            if is_progress(path, globs) and not is_temporary(path) and (found := _pattern_of(path)):
+                extensions.setdefault(found[0], set()).add(found[1])
+    shown = sorted(f"/artifacts/{pattern}{seen.pop() if len(seen) == 1 else '.*'}"
+                   for pattern, seen in extensions.items())
+    return listed(shown, 3) if shown else GENERIC_LAYOUT
+
+
+def _pattern_of(path: str) -> tuple[str, str] | None:
+    """(the path with its checkpoint's numbers starred, its extension): `ckpt/step-5.pt` ->
+    (`ckpt/step-*`, `.pt`), `checkpoint-500/model.safetensors` -> (`checkpoint-*/`, ``); None for
+    a file with no number (`latest.pt`: no layout to name)."""
+    parts = path.split("/")
+    for depth, part in enumerate(parts[:-1], start=1):
+        if CHECKPOINT_FOLDER.fullmatch(part):
+            return "/".join([*parts[:depth - 1], re.sub(r"\d+", "*", part)]) + "/", ""
+    stem, dot, extension = parts[-1].rpartition(".")
+    if not dot:
+        stem, extension = extension, ""
+    if not re.search(r"\d", stem):
+        return None
+    return "/".join([*parts[:-1], re.sub(r"\d+", "*", stem)]), dot + extension
 
 
 def _unfinished_checkpoints(restored: list[str]) -> set[str]:
@@ -134,9 +170,9 @@ def _split_sets(move: Move, globs: tuple[str, ...]) -> dict[str, tuple[list[str]
     nor is one whose every file had an older version restored (an older checkpoint, complete)."""
     lost = {p for p in move.lost if not is_temporary(p)}
     members: dict[str, tuple[list[str], list[str]]] = {}
-    for path in sorted(set(move.restored) - lost):
+    for path in sorted(set(move.restored) - lost, key=natural_key):
         members.setdefault(checkpoint_of(path), ([], []))[0].append(path)
-    for path in sorted(lost):
+    for path in sorted(lost, key=natural_key):
         if (key := checkpoint_of(path)) in members:
             members[key][1].append(path)
     return {key: (restored, gone) for key, (restored, gone) in members.items()
@@ -153,7 +189,8 @@ def split_checkpoints(moves: list[Move], versions: list[Artifact], globs: tuple[
         if not move.restarted_ns:
             continue
         rewritten = {v.path for v in versions if v.uploaded_ns > move.restarted_ns}
-        for _key, (restored, lost) in sorted(_split_sets(move, globs).items()):  # in checkpoint order
+        for _key, (restored, lost) in sorted(_split_sets(move, globs).items(),
+                                             key=lambda item: natural_key(item[0])):  # in checkpoint order
             missing = [p for p in lost if p not in rewritten]
             if missing:
                 findings.append(
@@ -203,7 +240,7 @@ class DrillReport:
                 f"restored {m['restored_files']} file(s), {m['restored_bytes']} bytes in {m['restore_seconds']:.2f} s; "
                 f"next artifact after {nxt}")
             if m["files_lost"]:
-                lines.append(f"    lost: {', '.join(m['files_lost'][:10])}")
+                lines.append(f"    lost: {listed(m['files_lost'], 10)}")
         lines += [f"  why: {r}" for r in self.reasons]
         lines += [f"  warning: {w}" for w in self.warnings]
         if self.hint:
@@ -232,7 +269,8 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
     split = split_checkpoints(moves, versions, plan.progress_globs)
     report.reasons += scratch + (split if plan.strict else [])
     report.warnings = [] if plan.strict else split
-    report.hint = " ".join(hint for hint, found in ((RESUME_HINT, scratch), (SPLIT_HINT, split)) if found) or None
+    resume = RESUME_HINT.format(layout=checkpoint_layout(moves, plan.progress_globs))
+    report.hint = " ".join(hint for hint, found in ((resume, scratch), (SPLIT_HINT, split)) if found) or None
     if moves and not any(is_progress(p, plan.progress_globs) for m in moves for p in m.restored):
         report.reasons.append("no move restored a checkpoint matching --progress-glob "
                               f"({', '.join(plan.progress_globs)}), so resuming could not be checked: move later, "
@@ -243,13 +281,33 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
 
 def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str], None], options=None) -> DrillReport:
     """Start the project detached (with `cycle project test`'s options), move it at the planned times,
-    wait for its end, judge."""
+    wait for its end, judge. Ctrl-C or a SIGTERM cancels the job (DrillInterrupted): its agent is
+    detached, so a drill that just died left it RUNNING on its machine. While the job is being
+    created they wait (an interrupt then would leave a job with no name to cancel it by); while it is
+    being cancelled, they are only noted."""
     from cycle.api.options import TestOptions
+    from emulator.job.guard import Interrupts
 
     times = move_times(plan)
     wall_start = time.monotonic()
-    job = platform.start_detached(project_dir, options or TestOptions())
-    say(f"drill: started job {job.name}; moves planned at {', '.join(f'{t:g}' for t in times)} s after it starts")
+    job = None
+    with Interrupts() as interrupts:
+        try:
+            with interrupts.deferred():
+                job = platform.start_detached(project_dir, options or TestOptions())
+            say(f"drill: started job {job.name}; moves planned at {', '.join(f'{t:g}' for t in times)} s after it "
+                "starts")
+            return _drive(platform, job, plan, times, say, wall_start)
+        except KeyboardInterrupt:
+            interrupts.hold()
+            if job is None:
+                raise
+            raise _interrupted(platform, job.name, interrupts.signum != signal.SIGTERM) from None
+
+
+def _drive(platform, job: Job, plan: DrillPlan, times: list[float], say: Callable[[str], None],
+           wall_start: float) -> DrillReport:
+    """The drill once its job exists: the moves, the wait for its end (cancelled at --timeout), the verdict."""
     while (job := platform.job(job.name)).state is JobState.PENDING:
         if time.monotonic() - wall_start > plan.timeout:
             break
@@ -280,3 +338,19 @@ def run_drill(platform, project_dir: Path, plan: DrillPlan, say: Callable[[str],
     versions = platform.artifact_versions(job.name)
     return judge(job, platform.moves(job.name), versions, times, started_ns, time.monotonic() - wall_start, plan,
                  timed_out)
+
+
+def _interrupted(platform, name: str, ctrl_c: bool) -> DrillInterrupted:
+    """Cancel the drill's job after Ctrl-C or a SIGTERM, and the one line that says so."""
+    how = "Ctrl-C" if ctrl_c else "a SIGTERM"
+    job = platform.job(name)
+    if not job.state.is_final:
+        try:
+            job = platform.cancel(name, requester=f"{DRILL_REQUESTER}, interrupted by {how}")
+        except BadInput:  # it ended meanwhile
+            job = platform.job(name)
+    if job.state is JobState.CANCELLED:  # one that never ran (it waited for a machine, or built) had no container
+        after = "its container removed, its machine freed" if job.started_ns else "it had not started running"
+        return DrillInterrupted(f"drill interrupted ({how}): job {name} cancelled ({after}); no verdict.", ctrl_c)
+    return DrillInterrupted(f"drill interrupted ({how}): job {name} had already ended {job.state.value}"
+                            + (f" ({job.reason})" if job.reason else "") + "; no verdict.", ctrl_c)

@@ -1,11 +1,13 @@
-"""The runner's guards: interrupts that cancel a job once (its clean-up cannot be interrupted),
-and a one-line description of an unexpected error for the job's log."""
+"""The runner's guards: interrupts that cancel a job once (its clean-up cannot be interrupted; a
+drill uses them too), and a one-line description of an unexpected error for the job's log."""
 
 from __future__ import annotations
 
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -57,6 +59,28 @@ class Interrupts:
         if self.signum == signal.SIGTERM:
             return "a SIGTERM (`cycle job cancel` when the agent did not answer, `kill`, `timeout`)"
         return None
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Within the block an interrupt is only noted, and raised as the block ends: a drill
+        creating its job, which an interrupt mid-way would leave running with no name to cancel
+        it by. A second interrupt raises at once (the start hangs: the user insists)."""
+        for signum in self.previous:
+            signal.signal(signum, self._defer)
+        try:
+            yield
+        finally:
+            for signum in self.previous:  # once interrupted, the cancel that follows is held
+                signal.signal(signum, self._note if self.interrupted else self._first)
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+    def _defer(self, signum, frame) -> None:
+        if self.interrupted:
+            self.hold()
+            raise KeyboardInterrupt
+        self.interrupted = True
+        self.signum = signum
 
     def hold(self) -> None:
         """From now on an interrupt is only noted: the clean-up runs to its end."""

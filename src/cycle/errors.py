@@ -71,3 +71,12 @@ class JobCancelled(CycleError):
         super().__init__(message, exit_code=None if by is None else 1)
         self.job = job
         self.by = by
+
+
+class DrillInterrupted(CycleError):
+    """`cycle drill` stopped by Ctrl-C (exit 130) or a SIGTERM (exit 1, as a foreground `project
+    test` whose job a SIGTERM cancelled): it cancelled its job first, so an interrupted drill
+    leaves no job running on a machine (its agent is detached and would have run on)."""
+
+    def __init__(self, message: str, ctrl_c: bool) -> None:
+        super().__init__(message, exit_code=130 if ctrl_c else 1)

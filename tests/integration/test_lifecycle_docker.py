@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from emulator.engine import protocol
 from emulator.models import JobState, Stream
 from emulator.pids import pid_alive
@@ -121,6 +123,29 @@ def test_two_interrupts_30_ms_apart_still_cancel_the_job(project, home, docker_c
     assert ended.state is JobState.CANCELLED, output
     assert "Traceback" not in output
     assert output.count("cleaning up") <= 1
+    assert job_containers(docker_client, home, job.id) == []
+    assert held_machines(home, job.id) == []
+
+
+@pytest.mark.parametrize(("signum", "code", "how"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 1, "a SIGTERM")])
+def test_an_interrupted_drill_cancels_its_job(project, home, docker_client, signum, code, how):
+    """A user test: `cycle drill … & kill -TERM $!` (or Ctrl-C) exited 143 (130) with no word and left
+    its job RUNNING on a machine: the job's agent is detached and ran on."""
+    project.write(".cycleswap/run.sh", "echo started; sleep 120\n")
+    process = subprocess.Popen([sys.executable, "-m", "cycle", "drill", str(project.root), "--moves", "2", "--every",
+                                "5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    store = StateStore(home / "state.db")
+    try:
+        job = wait_for(lambda: next((j for j in store.jobs(limit=1) if j.state is JobState.RUNNING), None), 90,
+                       "the job runs")
+        process.send_signal(signum)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, output
+    assert f"drill interrupted ({how}): job {job.name} cancelled" in output and "Traceback" not in output
+    assert store.job(job.id).state is JobState.CANCELLED
     assert job_containers(docker_client, home, job.id) == []
     assert held_machines(home, job.id) == []
 

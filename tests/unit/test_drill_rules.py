@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
+import pytest
+
 from emulator.drill import DrillPlan, is_progress, judge, move_times, scratch_restarts, split_checkpoints
 from emulator.models import Artifact, Job, JobState, Move
 
@@ -226,3 +231,100 @@ def test_redoing_a_checkpoint_the_kill_cut_short_is_no_restart_but_going_back_to
     went_back = [art("ckpt/step-3.pt", 120), *redone]  # rewrote a whole checkpoint: it did not resume from it
     [finding] = scratch_restarts(moves, went_back, DrillPlan().progress_globs)
     assert "rewrote ckpt/step-3.pt" in finding and "went back to an older checkpoint" in finding
+
+
+def test_a_restart_names_every_rewritten_file_in_natural_order_and_how_many_more():
+    """A user test: the why line listed at most five files, in text order (step-10 before step-6),
+    with no "and N more"."""
+    paths = [f"ckpt/step-{n}.pt" for n in range(1, 13)]
+    moves = [move(1, 100, 110, paths)]
+    versions = [art(p, 50) for p in paths] + [art(p, 120) for p in paths]
+    findings = scratch_restarts(moves, versions, ("*.pt",))
+    assert len(findings) == 1
+    assert ("rewrote ckpt/step-1.pt, ckpt/step-2.pt, ckpt/step-3.pt, ckpt/step-4.pt, ckpt/step-5.pt and 7 more, "
+            "which had been restored") in findings[0]
+    few = scratch_restarts(moves, [art(p, 50) for p in paths] + [art("ckpt/step-10.pt", 120),
+                                                                  art("ckpt/step-6.pt", 121)], ("*.pt",))
+    assert "rewrote ckpt/step-6.pt, ckpt/step-10.pt, which" in few[0]
+
+
+def test_the_fix_names_the_checkpoint_layout_the_job_used():
+    """The fix always said /artifacts/checkpoints/step-*.*, whatever the job wrote."""
+    from emulator.drill import checkpoint_layout
+
+    def hint(restored):
+        moves = [move(1, 100, 110, restored)]
+        versions = [art(p, 50) for p in restored] + [art(restored[0], 120)]
+        return judge(job(), moves, versions, [1.0], 0, 5.0, DrillPlan(), timed_out=False).hint
+
+    assert "look for /artifacts/ckpt/model_*.pt and resume from it" in hint(["ckpt/model_3.pt", "ckpt/model_4.pt"])
+    assert "/artifacts/checkpoints/step-*.*" in hint(["checkpoints/step-3.pt", "checkpoints/step-3.json"])
+    assert "look for /artifacts/out/checkpoint-*/ and" in hint(["out/checkpoint-500/model.safetensors",
+                                                               "out/checkpoint-500/optimizer.pt"])
+    assert "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)" in hint(["latest.pt"])  # no numbers: generic
+    assert checkpoint_layout([move(1, 100, 110, ["a/x-1.pt", "b/y-1.pt", "c/z-1.pt", "d/w-1.pt", "a/.x-2.pt"])],
+                             ("*.pt",)) == "/artifacts/a/x-*.pt, /artifacts/b/y-*.pt, /artifacts/c/z-*.pt and 1 more"
+
+
+class InterruptedPlatform(OneMovePlatform):
+    """The job runs; the drill is sent `signum` (Ctrl-C's SIGINT or a SIGTERM) as it watches it, or
+    while it starts the job; cancelling ends the job CANCELLED, as the agent does."""
+
+    def __init__(self, signum, while_starting=False) -> None:
+        super().__init__()
+        self.signum, self.while_starting = signum, while_starting
+        self.cancels: list[str | None] = []
+        self.started = False
+
+    def start_detached(self, project_dir, options):
+        if self.while_starting:
+            os.kill(os.getpid(), self.signum)  # noted: the job must exist to be cancelled
+        self.started = True
+        return job(JobState.PENDING)
+
+    def job(self, name):
+        if self.cancels:
+            return job(JobState.CANCELLED, "CANCELLED_BY_USER")
+        if not self.while_starting:
+            os.kill(os.getpid(), self.signum)
+        return job(JobState.RUNNING)
+
+    def cancel(self, name, requester=None):
+        os.kill(os.getpid(), self.signum)  # a second interrupt while it cancels: only noted
+        self.cancels.append(requester)
+        return job(JobState.CANCELLED, "CANCELLED_BY_USER")
+
+
+@pytest.mark.parametrize(("signum", "code", "how"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 1, "a SIGTERM")])
+@pytest.mark.parametrize("while_starting", [False, True])
+def test_an_interrupted_drill_cancels_its_job_and_says_so(signum, code, how, while_starting, capfd):
+    """A user test: Ctrl-C or a SIGTERM killed `cycle drill` and left its (detached) job RUNNING on a machine."""
+    from cycle.errors import DrillInterrupted
+    from emulator.drill import run_drill
+
+    before = signal.getsignal(signum)
+    platform = InterruptedPlatform(signum, while_starting)
+    with pytest.raises(DrillInterrupted) as raised:
+        run_drill(platform, None, DrillPlan(at=(5,), timeout=10), lambda line: None)
+    assert platform.started and platform.cancels == [f"`cycle drill`, interrupted by {how}"]
+    assert raised.value.exit_code == code
+    assert raised.value.message == (f"drill interrupted ({how}): job p-1 cancelled (its container removed, its machine "
+                                    "freed); no verdict.")
+    assert capfd.readouterr().err.count("cleaning up") == 1
+    assert signal.getsignal(signum) is before
+
+
+def test_a_drill_interrupted_before_its_job_ran_says_it_had_not_started(capfd):
+    from dataclasses import replace
+
+    from cycle.errors import DrillInterrupted
+    from emulator.drill import run_drill
+
+    class Waiting(InterruptedPlatform):
+        def cancel(self, name, requester=None):
+            return replace(super().cancel(name, requester), started_ns=None)
+
+    with pytest.raises(DrillInterrupted) as raised:
+        run_drill(Waiting(signal.SIGINT, while_starting=True), None, DrillPlan(at=(5,), timeout=10), lambda line: None)
+    assert raised.value.message == ("drill interrupted (Ctrl-C): job p-1 cancelled (it had not started running); "
+                                    "no verdict.")
