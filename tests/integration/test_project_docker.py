@@ -177,6 +177,19 @@ def test_project_files_reach_app_but_not_git_jobs_or_ignored(project):
     assert "/app/.git" not in run.output and "/app/.cycleswap/jobs" not in run.output and "secret" not in run.output
 
 
+def test_a_cycleignore_matching_run_sh_never_runs_the_build_images_old_copy(project):
+    """The build image holds run.sh as it was at its build, and the key does not cover run.sh:
+    with `*.sh` in .cycleignore the job ran that old copy (printed OLD, exit 0)."""
+    project.write(".cycleswap/run.sh", "echo OLD\n")
+    assert "OLD" in project.test().output
+    project.write(".cycleignore", "*.sh\n")
+    project.write(".cycleswap/run.sh", "echo NEW\n")
+    run = project.test()
+    assert run.exit_code == 0 and "build cache hit" in run.output, run.output
+    assert "NEW" in run.output and "OLD" not in run.output
+    assert "note: .cycleignore matches .cycleswap/build.sh (pattern '*.sh'), .cycleswap/run.sh" in run.output
+
+
 def test_artifacts_are_bound_to_the_machine_folder(project, home):
     project.write(".cycleswap/run.sh", "mkdir -p /artifacts/ckpt && echo weights > /artifacts/ckpt/step-1.pt\n")
     run = project.test()
