@@ -135,9 +135,31 @@ def test_a_failed_builds_explanation_is_printed_once_as_the_closing_paragraph(pr
     run = project.test()
     assert run.exit_code == 1 and run.job.reason == "BUILD_FAILED"
     assert run.output.count("build failed: build.sh exited with code 1") == 1
-    assert run.output.count("build output | broken") == 1
-    assert run.output.rstrip().split("\n\n")[-1].startswith("build failed: build.sh exited with code 1")
-    assert "[build] broken" in run.output  # the build's own output still streams live
+    closing = run.output.rstrip().split("\n\n")[-1]
+    assert closing.startswith("build failed: build.sh exited with code 1; no known cause recognised")
+    last = run.output.split("[system] [build] ")[-1].split("\n")[0]  # stdout and stderr of one batch: either
+    assert f"its output is above, as the [build] lines (the last: {last!r})" in closing and last in ("one", "broken")
+    # the build's own output streams live, once: the explanation does not repeat it as `build output |` lines
+    assert run.output.count("[build] broken") == 1 and "build output |" not in run.output
+
+
+def test_a_pyproject_that_is_not_toml_is_named_with_its_line_and_column(project):
+    """uv's parse failure (here its 0.13 wording, printed by a stand-in build.sh: the busybox image
+    has no uv) was "no known cause recognised"."""
+    project.write(".cycleswap/build.sh", """\
+        echo 'error: Failed to parse: pyproject.toml' >&2
+        echo '  cause: TOML parse error at line 2, column 8' >&2
+        echo '  2 | name = x' >&2
+        echo '    |        ^' >&2
+        echo '  string values must be quoted, expected literal string' >&2
+        exit 2
+        """)
+    run = project.test()
+    assert run.exit_code == 2 and run.job.reason == "BUILD_FAILED"
+    closing = run.output.rstrip().split("\n\n")[-1]
+    assert closing.startswith("build failed: build.sh exited with code 2. Cause: pyproject.toml is not valid TOML: "
+                              "line 2, column 8 (string values must be quoted, expected literal string)"), closing
+    assert "Fix: Edit pyproject.toml in the project folder at line 2, column 8" in closing
 
 
 def test_streams_are_stored_apart_in_order_with_timestamps(project):
