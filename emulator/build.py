@@ -135,7 +135,7 @@ class Builder:
                     (head if len(head) < MAX_KEPT_BUILD_LINES else tail).append(line)
             exit_code = self.runtime.wait(container)
             if exit_code != 0:
-                raise BuildFailed(exit_code, head + list(tail))
+                raise BuildFailed(exit_code, head + list(tail), streamed=True)
             # a commit is one layer on its parent: one that must be flattened is committed untagged,
             # so a flatten interrupted or failed leaves no tagged image a later run would take as a hit
             depth = self.runtime.image_depth(parent.id) + 1

@@ -44,19 +44,29 @@ class Diagnosis:
     line: int = 0       # its number in the build output (1-based; 0: none)
 
 
+FOLLOWING_LINES = 12  # how far below its line a rule's `more` may read (uv's TOML error and its snippet)
+
+
 @dataclass(frozen=True)
 class _Rule:
     pattern: re.Pattern[str]
-    cause: str
-    advice: str | Callable[[dict[str, str]], str]  # a template, or a function of the matched fields
+    cause: str | Callable[[dict[str, str]], str]   # a template, or a function of the matched fields
+    advice: str | Callable[[dict[str, str]], str]  # the same
+    # more fields from the lines below the match (a message whose details follow on lines of their own)
+    more: Callable[[Sequence[str]], dict[str, str]] | None = None
 
-    def diagnose(self, line: str, number: int) -> Diagnosis | None:
+    def diagnose(self, line: str, number: int, below: Sequence[str] = ()) -> Diagnosis | None:
         found = self.pattern.search(line)
         if found is None:
             return None
         fields = {k: v or "" for k, v in found.groupdict().items()}
-        advice = self.advice(fields) if callable(self.advice) else self.advice.format(**fields)
-        return Diagnosis(self.cause.format(**fields), advice, line.strip(), number)
+        if self.more is not None:
+            fields.update(self.more(below[:FOLLOWING_LINES]))
+        return Diagnosis(_fill(self.cause, fields), _fill(self.advice, fields), line.strip(), number)
+
+
+def _fill(text: str | Callable[[dict[str, str]], str], fields: dict[str, str]) -> str:
+    return text(fields) if callable(text) else text.format(**fields)
 
 
 PACKAGE_MANAGERS = ("apt-get", "apt", "dpkg", "apt-cache")
@@ -75,8 +85,59 @@ def _missing_command_advice(fields: dict[str, str]) -> str:
             "installs it, that line failed: read the build output above it.")
 
 
-def _rule(pattern: str, cause: str, advice) -> _Rule:
-    return _Rule(re.compile(pattern, re.IGNORECASE), cause, advice)
+def _rule(pattern: str, cause: str, advice, more=None) -> _Rule:
+    return _Rule(re.compile(pattern, re.IGNORECASE), cause, advice, more)
+
+
+TOML_POSITION = re.compile(r"TOML parse error at line (?P<line>\d+), column (?P<column>\d+)")
+SNIPPET_LINE = re.compile(r"^\s*\d*\s*\|")  # uv's quote of the file: `  |`, `7 | [tool.uv]`, `  | ^`
+
+
+def _toml_error(below: Sequence[str]) -> dict[str, str]:
+    """Where and why uv could not read a TOML file, from the lines under "Failed to parse": its
+    "TOML parse error at line L, column C", the quoted lines, then the message (one or two lines:
+    `missing comma between array elements, expected `,``). uv 0.4 to 0.13 print it so."""
+    fields = {"line": "", "column": "", "message": ""}
+    lines = iter(below)
+    for text in lines:
+        found = TOML_POSITION.search(text)
+        if found:
+            fields.update(found.groupdict())
+            break
+    message: list[str] = []
+    for text in lines:
+        if SNIPPET_LINE.match(text):
+            continue
+        if not text.strip() or text.strip().startswith(("error:", "warning:")) or len(message) == 2:
+            break
+        message.append(text.strip())
+    fields["message"] = "; ".join(message)
+    return fields
+
+
+def _toml_where(fields: dict[str, str]) -> str:
+    """`line 7, column 1 (missing comma…)`, or what of it uv printed."""
+    where = f"line {fields['line']}, column {fields['column']}" if fields.get("line") else ""
+    message = fields.get("message", "")
+    return f"{where} ({message})" if where and message else where or message
+
+
+def _toml_cause(fields: dict[str, str]) -> str:
+    where = _toml_where(fields)
+    return f"{_project_name(fields['file'])} is not valid TOML" + (f": {where}" if where else "")
+
+
+def _toml_advice(fields: dict[str, str]) -> str:
+    name = _project_name(fields["file"])
+    where = f"at line {fields['line']}, column {fields['column']} " if fields.get("line") else ""
+    return (f"Edit {name} in the project folder {where}(uv stops on it before installing anything; `cycle project "
+            f"init` notes it too), check it with `python3 -c \"import tomllib; tomllib.load(open('{name}', 'rb'))\"`, "
+            "then run `cycle project test` again.")
+
+
+def _project_name(file: str) -> str:
+    """The file as the project names it: uv may print it under /app, where the build has it."""
+    return file.removeprefix("/app/")
 
 
 RULES = (
@@ -102,6 +163,7 @@ RULES = (
           "pip refuses to install into the system Python (PEP 668, Debian and Ubuntu's externally-managed-environment)",
           "Install into a virtualenv (python3 -m venv /opt/venv && /opt/venv/bin/pip install …), use uv, or pass "
           "--break-system-packages to pip in build.sh."),
+    _rule(r"Failed to parse:? `?(?P<file>[^`\s:]+\.(?:toml|lock))`?", _toml_cause, _toml_advice, _toml_error),
     _rule(r"No [`']pyproject\.toml[`'] found|does not appear to be a Python project"
           r"|No such file or directory: '(?P<file>[^']*requirements[^']*)'",
           "build.sh reads a project file that is not in the build (only .cycleswap/ and the build_files are)",
@@ -135,7 +197,7 @@ def diagnose(lines: Sequence[str], exit_code: int, network: str | None = None) -
     nothing needs the host checked, not another --network."""
     for number, line in enumerate(lines, start=1):
         for rule in RULES:
-            found = rule.diagnose(line, number)
+            found = rule.diagnose(line, number, lines[number:number + FOLLOWING_LINES])
             if found is not None and found.cause == NETWORK_CAUSE and network == "host":
                 return dataclasses.replace(found, cause=HOST_NETWORK_CAUSE, advice=HOST_NETWORK_ADVICE)
             if found is not None:
@@ -146,17 +208,22 @@ def diagnose(lines: Sequence[str], exit_code: int, network: str | None = None) -
     return None
 
 
-def explain(lines: Sequence[str], exit_code: int, network: str | None = None) -> list[str]:
+def explain(lines: Sequence[str], exit_code: int, network: str | None = None, streamed: bool = False) -> list[str]:
     """The system events a failed build ends with: one line with the cause and the fix when the
-    output shows it, else a pointer to the output's last lines, which follow, one event each."""
+    output shows it, else a pointer to the output's last lines. `streamed`: the output is already
+    in the job's log as `[build]` lines, just above, so the pointer names the last one only;
+    otherwise the last TAIL_LINES follow, one event each."""
     found = diagnose(lines, exit_code, network)
     head = f"{BUILD_FAILED_EVENT} build.sh exited with code {exit_code}"
     if found is not None and found.evidence:
         return [f"{head}. Cause: {found.cause}; build output line {found.line}: {found.evidence!r}. "
                 f"Fix: {found.advice}"]
     tail = [line for line in lines if line.strip()][-TAIL_LINES:]
-    summary = f"{head}. Cause: {found.cause}. Fix: {found.advice}" if found else f"{head}; no known cause recognised"
+    summary = (f"{head}. Cause: {found.cause}. Fix: {found.advice.rstrip('.')}" if found
+               else f"{head}; no known cause recognised")
     if not tail:
         return [summary + "; build.sh printed nothing."]
+    if streamed:
+        return [summary + f"; its output is above, as the [build] lines (the last: {tail[-1].strip()!r})."]
     output = [f"{BUILD_OUTPUT_EVENT}{line}" for line in tail]
     return [summary + f"; the last {len(tail)} line(s) of its output:", *output]

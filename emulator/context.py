@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from emulator.rules.build_plan import BASE_IMAGE_INPUT, FILE_INPUT, SCRIPT_INPUT, UBUNTU_INPUT
@@ -59,20 +60,44 @@ def is_virtualenv(folder: Path) -> bool:
     return not folder.is_symlink() and (folder / VENV_MARKER).is_file()
 
 
+CYCLESWAP = ".cycleswap"
+
+
 def project_files(root: Path) -> dict[str, Path]:
     """Every file, folder and symlink of the project that is copied into /app, by relative path.
 
-    Left out: .git, .cycleswap/jobs, DEFAULT_IGNORED, any virtualenv, and what .cycleignore lists.
+    Left out: .git, .cycleswap/jobs, DEFAULT_IGNORED, any virtualenv, and what .cycleignore lists,
+    except in .cycleswap/: it is always taken whole (cycleswap_files), whatever .cycleignore says.
+    The build image holds the .cycleswap/ of the build that made it, and the build key does not
+    cover run.sh or manifest.toml, so a run.sh left out here would run as it was at that build.
     """
     patterns = [*DEFAULT_IGNORED, *read_ignore_patterns(root)]
+    files = _walk(root, root, lambda rel: rel == CYCLESWAP or is_ignored(rel, patterns))
+    files.update(cycleswap_files(root))
+    return dict(sorted(files.items()))
+
+
+def cycleswap_files(root: Path) -> dict[str, Path]:
+    """The project's .cycleswap/ folder and everything in it but jobs/ (pulled logs and artifacts,
+    never walked), DEFAULT_IGNORED and virtualenvs: what both the build and /app take from it,
+    .cycleignore or not."""
+    cycleswap = root / CYCLESWAP
+    if cycleswap.is_symlink() or not cycleswap.is_dir():
+        return {CYCLESWAP: cycleswap} if cycleswap.is_symlink() else {}
+    return {CYCLESWAP: cycleswap, **_walk(root, cycleswap, lambda rel: is_ignored(rel, list(DEFAULT_IGNORED)))}
+
+
+def _walk(root: Path, top: Path, left_out: Callable[[str], bool]) -> dict[str, Path]:
+    """Files, folders and symlinks under `top` by path relative to `root`, but those `left_out`
+    and virtualenvs; a folder left out (or a link to one) is never walked into."""
     files: dict[str, Path] = {}
-    for folder, dirnames, filenames in os.walk(root):
+    for folder, dirnames, filenames in os.walk(top):
         base = Path(folder)
         rel_base = base.relative_to(root).as_posix()
         kept = []
         for name in sorted(dirnames):
             rel = name if rel_base == "." else f"{rel_base}/{name}"
-            if is_ignored(rel, patterns) or is_virtualenv(base / name):
+            if left_out(rel) or is_virtualenv(base / name):
                 continue
             files[rel] = base / name
             if not (base / name).is_symlink():
@@ -80,19 +105,38 @@ def project_files(root: Path) -> dict[str, Path]:
         dirnames[:] = kept
         for name in sorted(filenames):
             rel = name if rel_base == "." else f"{rel_base}/{name}"
-            if not is_ignored(rel, patterns):
+            if not left_out(rel):
                 files[rel] = base / name
     return files
 
 
+def kept_despite_ignore(root: Path) -> list[tuple[str, str]]:
+    """(path, pattern) for each file of .cycleswap/ that a .cycleignore pattern matches: it goes to
+    /app anyway (project_files), and the user who wrote the pattern is told so."""
+    patterns = read_ignore_patterns(root)
+    found = []
+    for rel, path in sorted(cycleswap_files(root).items()):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        pattern = next((p for p in patterns if is_ignored(rel, [p])), None)
+        if pattern is not None:
+            found.append((rel, pattern))
+    return found
+
+
+def ignore_note(root: Path) -> str | None:
+    """One line about the .cycleswap/ files .cycleignore would have left out (None: none)."""
+    found = kept_despite_ignore(root)
+    if not found:
+        return None
+    listed = ", ".join(f"{rel} (pattern {pattern!r})" for rel, pattern in found)
+    return (f"note: {IGNORE_FILE} matches {listed}; they go to /app anyway: .cycleswap/ always goes as it is in "
+            "the project (left out, the build image's older copy would run), so no pattern keeps it out.")
+
+
 def build_context_files(root: Path, build_files: tuple[str, ...]) -> dict[str, Path]:
     """What build.sh can see: .cycleswap/ (not its jobs/) and the manifest's build_files."""
-    cycleswap = root / ".cycleswap"
-    files: dict[str, Path] = {".cycleswap": cycleswap}
-    for path in sorted(cycleswap.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if not is_ignored(rel, []):
-            files[rel] = path
+    files = cycleswap_files(root) or {CYCLESWAP: root / CYCLESWAP}
     for entry in build_files:
         rel = (root / entry).resolve().relative_to(root.resolve()).as_posix()
         parts = rel.split("/")

@@ -147,12 +147,14 @@ class EngineRefused(Exception):
 
 class BuildFailed(CycleError):
     """build.sh exited non-zero; `output` holds its lines so the failure can be explained
-    (emulator.build_diagnosis)."""
+    (emulator.build_diagnosis). `streamed`: every line already went to the job's log as a `[build]`
+    event (emulator.build.Builder does so), so the explanation need not repeat the last ones."""
 
-    def __init__(self, exit_code: int, output: list[str] | None = None) -> None:
+    def __init__(self, exit_code: int, output: list[str] | None = None, streamed: bool = False) -> None:
         super().__init__(f"build.sh failed with exit code {exit_code}; the build output above says why.")
         self.build_exit_code = exit_code
         self.output = output or []
+        self.streamed = streamed
 
 
 @dataclass(frozen=True)

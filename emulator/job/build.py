@@ -38,7 +38,8 @@ def build_image(ctx: JobContext) -> Job | None:
 def _build_failed(ctx: JobContext, failure: BuildFailed) -> Job:
     from emulator.build_diagnosis import explain
 
-    for line in explain(failure.output, failure.build_exit_code, ctx.runtime.network(ctx.options.network)):
+    network = ctx.runtime.network(ctx.options.network)
+    for line in explain(failure.output, failure.build_exit_code, network, streamed=failure.streamed):
         ctx.event(line)
     return ctx.end(JobState.FAILED, reason="BUILD_FAILED", exit_code=failure.build_exit_code)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from emulator.context import ignore_note
 from emulator.engine import baseimage
 from emulator.job.context import JobContext
 from emulator.models import Job
@@ -20,8 +21,12 @@ def take_job(store: StateStore, project: str, root, job: Job | None) -> Job:
 
 
 def announce(ctx: JobContext) -> None:
-    """The first events: the job was created, and which base image it builds on and why."""
+    """The first events: the job was created, which base image it builds on and why, and which
+    .cycleswap/ files .cycleignore matches (they go to /app anyway)."""
     manifest, base = ctx.manifest, ctx.base
     ctx.event(f"job {ctx.job.name} created for project {manifest.name}")
     ctx.event(f"base image for [ubuntu] version {base.version}: "
               f"{baseimage.explain(base.version, base.image, base.source, ctx.base_image.labels)}")
+    note = ignore_note(manifest.root)
+    if note:
+        ctx.event(note)

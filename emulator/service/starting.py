@@ -186,6 +186,7 @@ class Starting:
     def upload_project(self, project_dir: Path, options: TestOptions, progress=None, sink: LogSink | None = None):
         """Snapshot the project as a new version (unless unchanged) and build its image with the project-test cache."""
         from emulator.build import Builder
+        from emulator.context import ignore_note
         from emulator.engine import protocol
         from emulator.upload import upload_project
 
@@ -197,6 +198,9 @@ class Starting:
         say = (lambda text: sink(now_ns(), Stream.SYSTEM, text)) if sink else (lambda text: None)
         if prepared.notice:
             say(prepared.notice)
+        note = ignore_note(manifest.root)
+        if note:
+            say(note)
         labels = {protocol.LABEL: "1", protocol.LABEL_HOME: protocol.home_label(self.home),
                   protocol.LABEL_PID: str(os.getpid())}
         build = Builder(prepared.engine, self.store, labels, say).ensure(

@@ -165,7 +165,8 @@ def changed_artifacts(artifacts: Iterable[Artifact], folder: Path, job_name: str
                       known: dict[str, str] | None = None) -> list[tuple[Artifact, Path]]:
     """(artifact, local target) for each artifact the folder does not already hold byte for byte:
     the one "unchanged" rule of `job pull`, `job tail` and the TUI's download. Files already there
-    go to result.skipped (never rewritten), keys that would leave the folder to result.refused."""
+    go to result.skipped (never rewritten, but given their recorded mtime back), keys that would
+    leave the folder to result.refused."""
     wanted: list[tuple[Artifact, Path]] = []
     for artifact in artifacts:
         with comparing_in(folder):
@@ -184,13 +185,36 @@ def _wanted_target(artifact: Artifact, folder: Path, job_name: str, result: Sync
         result.refused.append(artifact.key)
         return None
     if known is not None and known.get(artifact.key) == artifact.sha256 and target.exists():
+        give_mtime_back(target, artifact.mtime_ns)
         return None
     if same_file(target, artifact.size, artifact.sha256):
+        give_mtime_back(target, artifact.mtime_ns)
         result.skipped.append(artifact.path)
         if known is not None:
             known[artifact.key] = artifact.sha256
         return None
     return target
+
+
+def give_mtime_back(target: Path, mtime_ns: int) -> None:
+    """A file skipped as unchanged gets the modified time its record keeps, as a downloaded one
+    does (the platform's emulator.artifacts.files.keep_mtime, which this module may not import):
+    a job that resumes from the newest checkpoint by mtime must not be misled by a local `touch`
+    or a copy. 0 (a record that kept no mtime) leaves the file's own time; a right time is left
+    alone, so a pull that changes nothing writes nothing. A time it may not set (another user's
+    file) is one paragraph (exit 2): better than a resume that goes by the wrong file."""
+    if mtime_ns <= 0 or target.stat().st_mtime_ns == mtime_ns:
+        return
+    try:
+        os.utime(target, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+    except OSError as error:
+        if error.errno not in REFUSED:
+            raise
+        raise BadInput(f"cannot give {target} its recorded modified time: {error.strerror} (a file of another user, "
+                       "or a read-only disk). Its bytes are unchanged, but a job that resumes from the newest "
+                       "checkpoint by mtime would go by the wrong time. Make the file yours (`chown`), move it "
+                       "aside so pull downloads it again, or pull into another project folder "
+                       "(`cycle job pull JOB --project-dir PATH`).") from None
 
 
 def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int], None] | None = None,

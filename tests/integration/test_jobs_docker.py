@@ -151,8 +151,11 @@ def test_pull_is_idempotent_and_repairs_changed_files(project, detached):
     folder = project.root / ".cycleswap" / "jobs" / name
     weights = (folder / "artifacts" / "ck" / "w.bin").read_bytes()
     assert len(weights) == 100000 and (folder / "output.log").read_text().count("[system]") >= 3
+    recorded = (folder / "artifacts" / "ck" / "w.bin").stat().st_mtime_ns  # the job's file's time, as `cp -p`
+    os.utime(folder / "artifacts" / "ck" / "w.bin", (1_577_836_800, 1_577_836_800))  # touch -d 2020-01-01
     second = cli("job", "pull", name)
     assert "0 artifact(s) downloaded" in second.output and "2 unchanged" in second.output
+    assert (folder / "artifacts" / "ck" / "w.bin").stat().st_mtime_ns == recorded  # given back, not left at 2020
     (folder / "artifacts" / "ck" / "w.bin").write_bytes(b"tampered")
     third = cli("job", "pull", name)
     assert "1 artifact(s) downloaded" in third.output

@@ -135,9 +135,31 @@ def test_a_failed_builds_explanation_is_printed_once_as_the_closing_paragraph(pr
     run = project.test()
     assert run.exit_code == 1 and run.job.reason == "BUILD_FAILED"
     assert run.output.count("build failed: build.sh exited with code 1") == 1
-    assert run.output.count("build output | broken") == 1
-    assert run.output.rstrip().split("\n\n")[-1].startswith("build failed: build.sh exited with code 1")
-    assert "[build] broken" in run.output  # the build's own output still streams live
+    closing = run.output.rstrip().split("\n\n")[-1]
+    assert closing.startswith("build failed: build.sh exited with code 1; no known cause recognised")
+    last = run.output.split("[system] [build] ")[-1].split("\n")[0]  # stdout and stderr of one batch: either
+    assert f"its output is above, as the [build] lines (the last: {last!r})" in closing and last in ("one", "broken")
+    # the build's own output streams live, once: the explanation does not repeat it as `build output |` lines
+    assert run.output.count("[build] broken") == 1 and "build output |" not in run.output
+
+
+def test_a_pyproject_that_is_not_toml_is_named_with_its_line_and_column(project):
+    """uv's parse failure (here its 0.13 wording, printed by a stand-in build.sh: the busybox image
+    has no uv) was "no known cause recognised"."""
+    project.write(".cycleswap/build.sh", """\
+        echo 'error: Failed to parse: pyproject.toml' >&2
+        echo '  cause: TOML parse error at line 2, column 8' >&2
+        echo '  2 | name = x' >&2
+        echo '    |        ^' >&2
+        echo '  string values must be quoted, expected literal string' >&2
+        exit 2
+        """)
+    run = project.test()
+    assert run.exit_code == 2 and run.job.reason == "BUILD_FAILED"
+    closing = run.output.rstrip().split("\n\n")[-1]
+    assert closing.startswith("build failed: build.sh exited with code 2. Cause: pyproject.toml is not valid TOML: "
+                              "line 2, column 8 (string values must be quoted, expected literal string)"), closing
+    assert "Fix: Edit pyproject.toml in the project folder at line 2, column 8" in closing
 
 
 def test_streams_are_stored_apart_in_order_with_timestamps(project):
@@ -175,6 +197,19 @@ def test_project_files_reach_app_but_not_git_jobs_or_ignored(project):
     run = project.test()
     assert "/app/main.py" in run.output
     assert "/app/.git" not in run.output and "/app/.cycleswap/jobs" not in run.output and "secret" not in run.output
+
+
+def test_a_cycleignore_matching_run_sh_never_runs_the_build_images_old_copy(project):
+    """The build image holds run.sh as it was at its build, and the key does not cover run.sh:
+    with `*.sh` in .cycleignore the job ran that old copy (printed OLD, exit 0)."""
+    project.write(".cycleswap/run.sh", "echo OLD\n")
+    assert "OLD" in project.test().output
+    project.write(".cycleignore", "*.sh\n")
+    project.write(".cycleswap/run.sh", "echo NEW\n")
+    run = project.test()
+    assert run.exit_code == 0 and "build cache hit" in run.output, run.output
+    assert "NEW" in run.output and "OLD" not in run.output
+    assert "note: .cycleignore matches .cycleswap/build.sh (pattern '*.sh'), .cycleswap/run.sh" in run.output
 
 
 def test_artifacts_are_bound_to_the_machine_folder(project, home):

@@ -114,6 +114,19 @@ def test_explain_falls_back_to_the_last_lines_when_nothing_is_recognised():
                               "nothing."]
 
 
+def test_output_already_streamed_as_build_lines_is_not_repeated():
+    """The builder streams every line as a `[build]` event: `build output |` repeated the last 20
+    right under them. Streamed, the explanation names the last line only."""
+    lines = [f"step {i}" for i in range(30)] + ["make: *** [all] Error 2", ""]
+    assert explain(lines, 2, streamed=True) == [
+        "build failed: build.sh exited with code 2; no known cause recognised; its output is above, as the [build] "
+        "lines (the last: 'make: *** [all] Error 2')."]
+    assert explain(["installing"], 127, streamed=True) == [
+        "build failed: build.sh exited with code 127. Cause: a command was not found (exit code 127). Fix: Install the "
+        "missing command earlier in build.sh or use a base image that has it; its output is above, as the [build] "
+        "lines (the last: 'installing')."]
+
+
 def test_a_build_that_already_used_the_hosts_network_is_not_told_to_pass_network_host():
     """Issue 13 follow-up: "pass --network host" is no advice when the build ran on host already."""
     on_host = explain(DEFAULT_BUILD_WITHOUT_NETWORK, 127, network="host")[0]
@@ -160,3 +173,50 @@ def test_a_python_uv_must_download_is_named_not_the_network_alone():
     found = diagnose(UV_PYTHON_DOWNLOAD_OFFLINE, 1, network="host")
     assert found.cause.startswith("uv needs Python 3.12 (the project's .python-version or requires-python)")
     assert ".python-version" in found.advice and "3.11" in found.advice and found.line == 2
+
+
+# uv 0.13.9's `uv sync` on a pyproject.toml with an unclosed array (captured as build.sh prints it)
+UV_BAD_PYPROJECT = """\
+Using CPython 3.11.2 interpreter at: /usr/bin/python3
+warning: Failed to parse `pyproject.toml` during settings discovery:
+  TOML parse error at line 7, column 1
+    |
+  7 | [tool.uv]
+    | ^
+  missing comma between array elements, expected `,`
+
+error: Failed to parse: pyproject.toml
+  cause: TOML parse error at line 7, column 1
+           |
+         7 | [tool.uv]
+           | ^
+         missing comma between array elements, expected `,`""".splitlines()
+
+# older uv (0.4-0.8): the file in backticks, "Caused by:", a message of two lines
+UV_OLD_BAD_PYPROJECT = """\
+error: Failed to parse: `pyproject.toml`
+  Caused by: TOML parse error at line 1, column 9
+  |
+1 | [project
+  |         ^
+invalid table header
+expected `.`, `]`""".splitlines()
+
+
+def test_a_pyproject_that_is_not_toml_names_the_file_line_column_and_fix():
+    """The default build.sh's `uv sync` stops on it; the diagnosis said "no known cause recognised"."""
+    events = explain(UV_BAD_PYPROJECT, 2)
+    assert len(events) == 1, events
+    event = events[0]
+    assert "Cause: pyproject.toml is not valid TOML: line 7, column 1 (missing comma between array elements, " \
+           "expected `,`)" in event
+    assert "Fix: Edit pyproject.toml in the project folder at line 7, column 1" in event and "tomllib" in event
+    found = diagnose(UV_OLD_BAD_PYPROJECT, 2)
+    assert found is not None and found.line == 1
+    assert found.cause == "pyproject.toml is not valid TOML: line 1, column 9 (invalid table header; expected `.`, `]`)"
+
+
+def test_a_toml_failure_without_its_position_still_names_the_file():
+    found = diagnose(["error: Failed to parse: `/app/uv.lock`", "  Caused by: something else"], 2)
+    assert found is not None and found.cause == "uv.lock is not valid TOML"
+    assert found.advice.startswith("Edit uv.lock in the project folder (uv stops")

@@ -77,3 +77,14 @@ def test_a_folder_already_there_that_cannot_be_searched_is_one_paragraph(shared)
     assert pulled["exit_code"] == 2, pulled
     assert "Traceback" not in pulled["output"], pulled
     assert f"cannot read {artifact}" in pulled["output"] and "chmod u+rx FOLDER" in pulled["output"], pulled
+
+
+def test_a_file_already_there_whose_time_cannot_be_set_is_one_paragraph(shared):
+    """Unchanged files get their recorded mtime back (test_pull_mtime); one of another user's
+    (root's here, pulled by `nobody`) cannot be given it: a paragraph, not a PermissionError."""
+    name, artifact = a_job_already_pulled(shared)
+    pulled = pull_as_nobody(name, shared / "project")
+    assert pulled["exit_code"] == 2, pulled
+    assert "Traceback" not in pulled["output"] and "PermissionError" not in pulled["output"], pulled
+    assert f"cannot give {artifact} its recorded modified time" in pulled["output"], pulled
+    assert "chown" in pulled["output"], pulled

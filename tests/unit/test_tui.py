@@ -213,12 +213,15 @@ async def test_download_leaves_a_file_already_there_byte_for_byte_alone(tmp_path
         await settle(pilot)
         target = tmp_path / ".cycleswap" / "jobs" / "trainer-4" / "artifacts" / "zz-notes.txt"
         assert target.read_bytes() == content
-        os.utime(target, ns=(T0, T0))  # any rewrite would move it
+        os.utime(target, ns=(T0, T0))  # a local touch: the unchanged file gets its recorded time back, as pull does
+        inode = target.stat().st_ino
         status = pilot.app.screen.query_one("#download-status")
         await pilot.press("d")
         await until(pilot, lambda: "unchanged" in str(status.render()))
         await settle(pilot)
-        assert platform.downloaded == ["zz-notes.txt"] and target.stat().st_mtime_ns == T0
+        recorded = next(a.mtime_ns for a in platform._artifacts if a.path == "zz-notes.txt")
+        assert platform.downloaded == ["zz-notes.txt"] and target.stat().st_ino == inode
+        assert recorded != T0 and target.stat().st_mtime_ns == recorded
         assert str(status.render()).startswith("1 unchanged in ")
 
 

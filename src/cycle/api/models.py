@@ -35,7 +35,9 @@ class Stream(str, enum.Enum):
 BUILD_FAILED_EVENT = "build failed:"
 BUILD_OUTPUT_EVENT = "build output | "
 """How the system events explaining a failed build begin: the cause and fix, then the build's last
-output lines (the emulator writes them, emulator/build_diagnosis.py; the CLI prints them last)."""
+output lines (the emulator writes them, emulator/build_diagnosis.py; the CLI prints them last). A
+build whose output already streamed as `[build]` lines (every real build now) has no output lines:
+they were the same lines again; older logs still hold them."""
 
 QUEUE_WARNING_TEXT = (
     "warning: the artifact upload queue has been non-empty for more than 600 seconds, so the newest "
