@@ -171,11 +171,17 @@ def test_s3_object_newer_than_its_record_is_downloaded_when_its_own_sha256_check
     record = StoredObject(key, len(old), hashlib.sha256(old).hexdigest())
     store.put_bytes(key, new, hashlib.sha256(new).hexdigest())  # the agent died before recording this one
 
+    taken_then_refused(store, key, record, new, tmp_path, torn_metadata={"sha256": record.sha256})
+
+
+def taken_then_refused(store, key: str, record, new: bytes, tmp_path, torn_metadata: dict) -> None:
+    """The object a version ahead of `record` downloads as `new`; replaced by bytes that prove
+    nothing (`torn_metadata` on them), it is refused and nothing is written."""
     got = store.get_to(key, tmp_path / "out.pt", known=record)
     assert (tmp_path / "out.pt").read_bytes() == new
     assert (got.size, got.sha256) == (len(new), hashlib.sha256(new).hexdigest())
 
-    store.client.put_object(Bucket=store.bucket, Key=key, Body=b"torn", Metadata={"sha256": record.sha256})
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=b"torn", Metadata=torn_metadata)
     with pytest.raises(StorageError, match="does not match its recorded sha256"):
         store.get_to(key, tmp_path / "bad.pt", known=record)
     assert not (tmp_path / "bad.pt").exists() and (tmp_path / "out.pt").read_bytes() == new
@@ -235,14 +241,7 @@ def test_an_in_place_upload_killed_before_its_sha256_tag_is_taken_when_its_crc32
     del store.client.put_object_tagging
     assert store.head(key).sha256 is None
 
-    got = store.get_to(key, tmp_path / "out.bin", known=record)
-    assert (tmp_path / "out.bin").read_bytes() == new
-    assert (got.size, got.sha256) == (len(new), hashlib.sha256(new).hexdigest())
-
-    store.client.put_object(Bucket=store.bucket, Key=key, Body=b"not whole", Metadata={"writer": store.writer})
-    with pytest.raises(StorageError, match="does not match its recorded sha256"):
-        store.get_to(key, tmp_path / "bad.bin", known=record)
-    assert not (tmp_path / "bad.bin").exists()
+    taken_then_refused(store, key, record, new, tmp_path, torn_metadata={"writer": store.writer})  # no CRC32
 
 
 def test_uploads_an_ended_jobs_dead_agent_left_unfinished_are_aborted_and_a_live_jobs_kept(tmp_path, s3_host):

@@ -44,6 +44,18 @@ def running(tmp_path, monkeypatch):
     return SimpleNamespace(store=store, job=job, ctx=ctx, stay=stay, events=events)
 
 
+def local_3_freed_for_a_waiting_job(store) -> list:
+    """Jobs h-1..h-3 hold local-0, local-2 and local-3, job w-1 waits for a machine, then h-3 ends:
+    local-3 is free, and w-1 is first in line for it. The holders, for a test to free more."""
+    holders = [store.create_job("h", agent_pid=os.getpid()) for _ in range(3)]
+    for holder, name in zip(holders, ("local-0", "local-2", "local-3")):
+        store.claim_machine(holder.id, prefer=name, agent_pid=os.getpid())
+    waiting = store.create_job("w", agent_pid=os.getpid())
+    assert store.claim_machine(waiting.id, agent_pid=os.getpid(), waits=True) is None
+    store.set_state(holders[2].id, JobState.CANCELLED)
+    return holders
+
+
 def held(store):
     return {m.name: m.job_id for m in store.machines() if m.job_id is not None}
 
@@ -108,12 +120,7 @@ def test_a_requested_move_to_the_machine_a_waiting_job_gets_first_is_refused_say
     """First come, first served: a free machine goes to the job that waits for one, not to a move
     requested later (the refusal said it was "taken meanwhile": it was not)."""
     store, job = running.store, running.job
-    holders = [store.create_job("h", agent_pid=os.getpid()) for _ in range(3)]
-    for holder, name in zip(holders, ("local-0", "local-2", "local-3")):
-        store.claim_machine(holder.id, prefer=name, agent_pid=os.getpid())
-    waiting = store.create_job("w", agent_pid=os.getpid())
-    assert store.claim_machine(waiting.id, agent_pid=os.getpid(), waits=True) is None
-    store.set_state(holders[2].id, JobState.CANCELLED)  # local-3 is free, and w-1 waits for it
+    local_3_freed_for_a_waiting_job(store)
     request_id = store.request_move(job.id, "local-3", None)
     assert RecoveryStrategy(running.ctx).recover(logs.next_request(running.ctx, running.stay)) is None
     assert store.refusal(request_id) == (
@@ -169,12 +176,7 @@ def test_job_reassign_refuses_up_front_a_move_to_the_machine_a_waiting_job_gets_
     job = store.create_job("p", agent_pid=os.getpid())
     store.claim_machine(job.id, prefer="local-1", agent_pid=os.getpid())
     store.set_state(job.id, JobState.RUNNING, machine="local-1")
-    holders = [store.create_job("h", agent_pid=os.getpid()) for _ in range(3)]
-    for holder, name in zip(holders, ("local-0", "local-2", "local-3")):
-        store.claim_machine(holder.id, prefer=name, agent_pid=os.getpid())
-    waiting = store.create_job("w", agent_pid=os.getpid())
-    assert store.claim_machine(waiting.id, agent_pid=os.getpid(), waits=True) is None
-    store.set_state(holders[2].id, JobState.CANCELLED)  # local-3 is free, and w-1 waits for it
+    holders = local_3_freed_for_a_waiting_job(store)
 
     for target in ("local-3", None):
         with pytest.raises(BadInput, match="1 job waiting for a machine goes first .*w-1"):
