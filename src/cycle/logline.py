@@ -33,13 +33,7 @@ def iso(ns: int) -> str:
 def displayable(text: str) -> str:
     """A line as a screen draws it: bytes the job printed that are not UTF-8 (kept in the log as
     lone surrogates, see emulator/engine/output.py) as U+FFFD, which a terminal can show."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def log_line(ts_ns: int, stream: str, text: str) -> str:
