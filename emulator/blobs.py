@@ -125,17 +125,26 @@ MISSING_OBJECT_CAUSE = ("someone deleted it, or the server lost it: an S3 server
 def missing_object(key: str, size: int | None, description: str, cause: str) -> ObjectMissing:
     """One paragraph: what is missing, where, why, and what to do (a job's artifact or an upload);
     `size` is the record's, None when no record named the object."""
-    if key.startswith("jobs/"):
-        job = key.split("/")[1]
-        fix = (f"Run the job again to make its artifacts again; `cycle job archive {job}` drops the lost record "
-               "(its log stays)")
-    else:
-        fix = "Upload it again (`cycle volume upload`, `cycle project upload`)"
     recorded = "" if size is None else f" ({size} bytes are recorded as stored there)"
     return ObjectMissing(f"no object {key} in {description}{recorded}: the server no longer has it: {cause}. "
-                         f"Nothing was downloaded for it. {fix}; to keep artifacts across restarts, "
+                         f"Nothing was downloaded for it. {_remake(key)}; to keep artifacts across restarts, "
                          "use the local store (`cycle emulator storage stop`, or `cycle emulator storage use local`) "
                          "or an S3 server that keeps its objects (`cycle emulator storage use s3 --host H:P`).")
+
+
+def _remake(key: str) -> str:
+    """How to get a lost object back: run its job again, or upload it again."""
+    if key.startswith("jobs/"):
+        job = key.split("/")[1]
+        return (f"Run the job again to make its artifacts again; `cycle job archive {job}` drops the lost record "
+                "(its log stays)")
+    return "Upload it again (`cycle volume upload`, `cycle project upload`)"
+
+
+def local_missing_object(key: str, size: int, description: str, path: Path) -> ObjectMissing:
+    """One paragraph for an object whose file in the local store is gone (removed outside cycle)."""
+    return ObjectMissing(f"no object {key} in {description} ({size} bytes are recorded as stored there): its file "
+                         f"{path} is gone (removed outside cycle?). Nothing was downloaded for it. {_remake(key)}.")
 
 
 class FileChanged(Exception):
@@ -510,6 +519,7 @@ class LocalStore:
         self._kept = _KeptFiles()
         weakref.finalize(self, self._kept.close)
         self._pack_indexes: dict[Path, _PackIndex] = {}  # manifest -> its packed blobs (_packed_at)
+        self._index_lock = threading.Lock()
         self._shared = _SharedLock(self._lock_file, self._kept)
 
     @contextmanager
@@ -643,16 +653,17 @@ class LocalStore:
         read once per store object and then only as it grows (it is appended to; a sweep that
         rewrites it makes it a new file, read again)."""
         manifest, _, _ = self._manifest(key)
-        try:
-            info = os.stat(manifest)
-        except FileNotFoundError:
-            return None
-        index = self._pack_indexes.get(manifest)
-        if index is None or index.inode != info.st_ino or info.st_size < index.read:
-            index = self._pack_indexes[manifest] = _PackIndex(info.st_ino)
-        if info.st_size > index.read:
-            index.read_on(manifest)
-        return index.blobs.get(sha256)
+        with self._index_lock:  # one store object may serve downloads on several threads (the TUI's)
+            try:
+                info = os.stat(manifest)
+            except FileNotFoundError:
+                return None
+            index = self._pack_indexes.get(manifest)
+            if index is None or index.inode != info.st_ino or info.st_size < index.read:
+                index = self._pack_indexes[manifest] = _PackIndex(info.st_ino)
+            if info.st_size > index.read:
+                index.read_on(manifest)
+            return index.blobs.get(sha256)
 
     def _folder(self, folder: Path | str) -> None:
         """Make `folder` once per store object (blob and manifest folders are never removed)."""
@@ -688,7 +699,7 @@ class LocalStore:
         entries: dict[str, StoredObject] = {}
         if not manifest.exists():
             return entries
-        with open(manifest, encoding="utf-8") as f:
+        with open(manifest, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
                     record = json.loads(line)
@@ -723,7 +734,11 @@ class LocalStore:
             packed = (found.pack, found.offset) if found.pack else self._packed_at(key, found.sha256)
             source, offset, left = (self._pack_path(key, packed[0]), packed[1], found.size) if packed else (
                 self._blob(found.sha256), 0, None)  # a blob file is read to its end: every byte is checked
-            with open(source, "rb") as src, open(part, "wb") as out:
+            try:
+                src = open(source, "rb")
+            except FileNotFoundError:
+                raise local_missing_object(key, found.size, self.description, source) from None
+            with src, open(part, "wb") as out:
                 src.seek(offset)
                 while chunk := src.read(CHUNK if left is None else min(CHUNK, left)):
                     out.write(chunk)
@@ -742,6 +757,7 @@ class LocalStore:
         with self._locked(exclusive=True):
             doomed = self.list(prefix)
             if not doomed:
+                self._remove_unnamed_packs(prefix)
                 return 0
             self._count_sweep()
             manifest, namespace, _ = self._manifest(doomed[0].key)
@@ -756,6 +772,23 @@ class LocalStore:
                 self._blob(sha256).unlink(missing_ok=True)
             self._remove_packs(namespace, keep=kept_packs)
         return len(doomed)
+
+    def _remove_unnamed_packs(self, prefix: str) -> None:
+        """The packs of `prefix`'s namespace that no manifest line names: a writer killed (or cut
+        short by a full disk) between its first pack write and that blob's line left a pack no
+        sweep of lines would find. Under the exclusive lock; writers reopen (_count_sweep)."""
+        parts = prefix.split("/", 2)
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            return
+        namespace = f"{parts[0]}/{parts[1]}"
+        folder = self.root / PACKS / namespace
+        if not folder.is_dir():
+            return
+        manifest = self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl"
+        named = self._split_lines(manifest, namespace, "\0")[2] if manifest.exists() else set()  # every line kept
+        if any(pack.name not in named for pack in folder.iterdir()):
+            self._count_sweep()
+            self._remove_packs(namespace, keep=named)
 
     def _remove_packs(self, namespace: str, keep: set[str]) -> None:
         """Delete the namespace's packs not in `keep` (under the exclusive lock: no writer is
@@ -786,7 +819,7 @@ class LocalStore:
         """The manifest's lines outside `prefix` (kept as they are), the sha256 of every line
         under it (each version, not only the newest), and the packs the kept lines name."""
         kept, dropped, packs = [], set(), set()
-        with open(manifest, encoding="utf-8") as f:
+        with open(manifest, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
                     record = json.loads(line)
@@ -804,7 +837,7 @@ class LocalStore:
         """The sha256 of every version every manifest (jobs, volumes, projects) still names."""
         found = set()
         for manifest in (self.root / "manifests").glob("*/*.jsonl"):
-            with open(manifest, encoding="utf-8") as f:
+            with open(manifest, encoding="utf-8", errors="replace") as f:
                 for line in f:
                     try:
                         found.add(json.loads(line)["sha256"])

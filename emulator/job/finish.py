@@ -137,10 +137,16 @@ def tell(ctx: JobContext, ended: Job) -> None:
         _email(ctx, ended)
 
 
+def readable(text: str) -> str:
+    """A log line as text anything can carry (an email): bytes the job printed that are not UTF-8,
+    kept in its log as they came, as U+FFFD."""
+    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _email(ctx: JobContext, ended: Job) -> None:
     from emulator.mail import compose, deliver
 
-    lines = [f"[{r.stream.value}] {r.text}" for r in ctx.store.logs_before(ended.id, None, 20)]
+    lines = [f"[{r.stream.value}] {readable(r.text)}" for r in ctx.store.logs_before(ended.id, None, 20)]
     try:
         where = deliver(ctx.home, compose(ended, lines, ctx.settings.email_to))
         text = f"email sent to {where}"

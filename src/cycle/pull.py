@@ -185,8 +185,7 @@ def _wanted_target(artifact: Artifact, folder: Path, job_name: str, result: Sync
         result.refused.append(artifact.key)
         return None
     if known is not None and known.get(artifact.key) == artifact.sha256 and target.exists():
-        give_mtime_back(target, artifact.mtime_ns)
-        return None
+        return None  # fetched earlier in this tail: its bytes are not read again, so its time is left as it is
     if same_file(target, artifact.size, artifact.sha256):
         give_mtime_back(target, artifact.mtime_ns)
         result.skipped.append(artifact.path)

@@ -318,3 +318,89 @@ def test_a_manifest_line_naming_a_pack_elsewhere_is_refused(tmp_path, name):
     with pytest.raises(StorageError, match="not a pack's name"):
         LocalStore(tmp_path / "store").get_to("jobs/j/artifacts/a", tmp_path / "a")
     assert not (tmp_path / "a").exists()
+
+
+def test_downloads_on_two_threads_through_one_store_find_every_packed_blob(tmp_path, monkeypatch):
+    """One store object serves the TUI's downloads on threads: two threads reading the same new
+    manifest lines into the pack index both moved its read position, past lines never parsed, and
+    records-based reads then looked for a blob file that does not exist (FileNotFoundError). The
+    two are made to open the manifest at the same moment, which only the index's lock prevents."""
+    import builtins
+    import threading
+
+    from emulator import blobs
+    from emulator.blobs import StoredObject
+
+    writer, reader = LocalStore(tmp_path / "store"), LocalStore(tmp_path / "store")
+    records = []
+    for number in range(50):
+        body = f"checkpoint {number}".encode()
+        put_small(writer, f"jobs/j/artifacts/f{number}", body)
+        records.append(StoredObject(f"jobs/j/artifacts/f{number}", len(body), hashlib.sha256(body).hexdigest()))
+    together = threading.Barrier(2, timeout=1)
+
+    def opening(path, *args, **kwargs):
+        if str(path).endswith(".jsonl"):
+            try:
+                together.wait()  # both threads inside the index's read at once: only without its lock
+            except threading.BrokenBarrierError:
+                pass
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(blobs, "open", opening, raising=False)
+    threads = [threading.Thread(target=reader._packed_at, args=(records[0].key, records[0].sha256)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    for number in range(100):  # the job goes on: the manifest grows past twice its size
+        body = f"later {number}".encode()
+        put_small(writer, f"jobs/j/artifacts/later{number}", body)
+        records.append(StoredObject(f"jobs/j/artifacts/later{number}", len(body), hashlib.sha256(body).hexdigest()))
+    for record in records:
+        assert reader.get_to(record.key, tmp_path / "out", known=record).sha256 == record.sha256
+
+
+def test_an_object_whose_file_is_gone_is_one_paragraph_not_a_traceback(tmp_path):
+    """A pack (or blob) removed outside cycle: pull and --mount-job met a raw FileNotFoundError."""
+    import shutil
+
+    from emulator.blobs import ObjectMissing
+
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j-1/artifacts/ckpt.txt", b"weights")
+    shutil.rmtree(tmp_path / "store" / "packs")
+    with pytest.raises(ObjectMissing, match=r"no object jobs/j-1/artifacts/ckpt.txt in local folder .* is gone"):
+        store.get_to("jobs/j-1/artifacts/ckpt.txt", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_line_cut_inside_a_character_is_skipped_like_any_cut_line(tmp_path):
+    """A full disk cut a line inside a multi-byte character: every list, read and archive of the job
+    then failed with UnicodeDecodeError instead of skipping that line."""
+    store = LocalStore(tmp_path / "store")
+    put_small(store, "jobs/j/artifacts/before", b"before")
+    manifest = tmp_path / "store" / "manifests" / "jobs" / "j.jsonl"
+    with open(manifest, "ab") as f:
+        f.write('{"key": "artifacts/caf\u00e9'.encode()[:-1])  # cut inside the é
+    put_small(LocalStore(tmp_path / "store"), "jobs/j/artifacts/after", b"after")
+    assert [o.key for o in store.list("jobs/j/")] == ["jobs/j/artifacts/after", "jobs/j/artifacts/before"]
+    store.get_to("jobs/j/artifacts/after", tmp_path / "after")
+    assert (tmp_path / "after").read_bytes() == b"after"
+    assert store.delete_prefix("jobs/j/artifacts/") == 2
+
+
+def test_archive_removes_a_pack_no_line_names(tmp_path):
+    """A writer killed between its first pack write and that blob's line left a pack that no sweep
+    of lines found: archiving the job left it on disk for good."""
+    store = LocalStore(tmp_path / "store")
+    folder = tmp_path / "store" / "packs" / "jobs" / "j-1"
+    folder.mkdir(parents=True)
+    (folder / "0123456789abcdef.pack").write_bytes(b"a blob whose line never came")
+    assert store.delete_prefix("jobs/j-1/artifacts/") == 0
+    assert not folder.exists()
+    put_small(store, "jobs/j-2/artifacts/kept", b"kept")
+    assert store.delete_prefix("jobs/j-2/artifacts/other") == 0  # a pack still named stays
+    store.get_to("jobs/j-2/artifacts/kept", tmp_path / "kept")
+    assert (tmp_path / "kept").read_bytes() == b"kept"

@@ -43,3 +43,16 @@ def test_a_screen_shows_bytes_that_are_not_utf8_as_the_replacement_character():
     assert [displayable(text) for text in TEXTS] == [
         "plain ascii", "bad \ufffd\ufffd end", "caf\u00e9 \u2588\u2588 50%", "\ufffd\ufffd\ufffd and \ufffd"]
     assert all(displayable(text).encode("utf-8") for text in TEXTS)  # a terminal can draw each
+
+
+def test_an_email_quoting_a_line_that_is_not_utf8_is_sent(tmp_path):
+    """The end-of-job email quotes the log's last lines: one holding a byte that is not UTF-8 made
+    composing it raise UnicodeEncodeError (a traceback, no email, no event)."""
+    from emulator.job.finish import readable
+    from emulator.mail import compose
+
+    store = StateStore(tmp_path / "state.db")
+    job = store.create_job("p")
+    message = compose(job, [f"[stdout] {readable(text)}" for text in TEXTS], "me@example.com")
+    body = message.get_content()
+    assert "[stdout] bad \ufffd\ufffd end" in body and "caf\u00e9" in body and message.as_bytes()

@@ -57,18 +57,32 @@ def _artifact(key: str, body: bytes, mtime_ns: int) -> Artifact:
 
 
 def test_tails_known_files_and_records_without_mtime(tmp_path):
-    """tail skips a file it fetched already (`known`) without hashing it: that file gets its time
-    back too; a record that kept no mtime (0) leaves the file's own time."""
+    """tail skips a file it fetched already (`known`) without reading it: its bytes may have been
+    edited here since, so its time is left as it is (winding an edited file's time back to the job's
+    would hide the edit); a record that kept no mtime (0) leaves the file's own time."""
     folder = tmp_path / "project" / ".cycleswap" / "jobs" / "demo-1"
     target: Path = folder / "artifacts" / "f.bin"
     target.parent.mkdir(parents=True)
-    target.write_bytes(b"x")
+    target.write_bytes(b"edited here")
     artifact = _artifact("jobs/demo-1/artifacts/f.bin", b"x", RECORDED_NS)
     os.utime(target, (JAN_2020, JAN_2020))
     known = {artifact.key: artifact.sha256}
     assert changed_artifacts([artifact], folder, "demo-1", SyncResult(), known) == []
-    assert target.stat().st_mtime_ns == RECORDED_NS
+    assert target.stat().st_mtime == JAN_2020 and target.read_bytes() == b"edited here"
+    target.write_bytes(b"x")
     os.utime(target, (JAN_2020, JAN_2020))
     result = SyncResult()
     assert changed_artifacts([_artifact(artifact.key, b"x", 0)], folder, "demo-1", result) == []
     assert result.skipped == ["f.bin"] and target.stat().st_mtime == JAN_2020
+
+
+def test_a_folder_whose_manifest_main_is_not_a_table_is_not_the_project(tmp_path, monkeypatch):
+    """pull from a moved folder reads the folder's [main] name: `main = "x"` raised AttributeError."""
+    from cycle.cli.job import _this_project
+
+    (tmp_path / ".cycleswap").mkdir()
+    (tmp_path / ".cycleswap" / "manifest.toml").write_text('main = "x"\n')
+    monkeypatch.chdir(tmp_path)
+    assert _this_project("x") is None
+    (tmp_path / ".cycleswap" / "manifest.toml").write_text('[main]\nname = "x"\n')
+    assert _this_project("x") == tmp_path.resolve()

@@ -461,10 +461,10 @@ def _this_project(name: str) -> Path | None:
 
     try:
         root = find_project_root(Path.cwd())
-        found = tomllib.loads(manifest_path(root).read_text(encoding="utf-8")).get("main", {}).get("name")
+        main = tomllib.loads(manifest_path(root).read_text(encoding="utf-8")).get("main")
     except (BadInput, OSError, ValueError):
         return None
-    return root if found == name else None
+    return root if isinstance(main, dict) and main.get("name") == name else None
 
 
 def _warn_queue(job) -> None:
