@@ -599,7 +599,7 @@ class LocalStore:
         file of the key's namespace (packs/<namespace>/<random>.pack, one per store object and
         namespace), then recorded with its pack and offset. A blob file each cost a new inode, a
         temporary name and a rename, about as much as `cp` spends on a whole small file (one flat
-        loop of the same steps: 0.55 of `cp` with a file per blob, 1.4 with a pack). A manifest line
+        loop of the same steps: 0.45 of `cp` with a file per blob, 0.77 with a pack, benchmarks/run.sh). A manifest line
         names only bytes already in the pack: bytes a failed write left at a pack's end are named
         by no line, and the next blob goes to a new pack. The same bytes stored again by this
         object in the namespace are not appended again. Reads check every byte against the line's
