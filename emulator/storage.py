@@ -300,9 +300,13 @@ def moto_server_command() -> list[str]:
 
 
 def start_server(home: Path, port: int | None = None, timeout: float = 30.0) -> str:
-    """Start moto's S3 server on 127.0.0.1 (or reuse ours if it answers); returns host:port."""
+    """Start moto's S3 server on 127.0.0.1 (or reuse ours if it answers) and store artifacts there;
+    returns host:port. A server already running is pointed at again: `storage use local` since
+    leaves it running, and `start` then said artifacts go to it while config.toml kept them local."""
     running = server_status(home)
     if running:
+        use_storage(home, "s3", localstack_host=running)
+        remember_moto_host(home, running)
         return running
     port = port or _previous_port(home) or free_port()
     host = f"127.0.0.1:{port}"

@@ -244,3 +244,15 @@ def test_pull_inside_the_projects_moved_folder_saves_there(project, home, tmp_pa
     assert pulled.exit_code == 0, pulled.output
     assert f"saving into {moved}" in pulled.output
     assert (moved / ".cycleswap" / "jobs" / run.job.name / "artifacts" / "w.txt").read_text() == "weights\n"
+
+
+def test_storage_start_with_its_server_running_points_the_home_at_it_again(home, own_s3):
+    """`storage use local` leaves cycle's moto server running; a `storage start` then said artifacts
+    go to S3 while config.toml kept them local, and every job used the local store."""
+    from emulator.storage import open_blob_store
+
+    assert cli("emulator", "storage", "use", "local").exit_code == 0
+    assert open_blob_store(home).name == "local"
+    started = cli("emulator", "storage", "start")
+    assert started.exit_code == 0 and own_s3 in started.output, started.output
+    assert open_blob_store(home).name == f"s3://{own_s3}/{DEFAULT_BUCKET}"
