@@ -72,6 +72,7 @@ class Acting:
         waited longer for a machine (first come, first served). The agent checks again as it claims
         the machine, before it stops the job; a machine lost meanwhile refuses the move there, the
         job keeps running, and the refusal ends this wait (CycleError)."""
+        from emulator.rules.moves import request_trigger
         from emulator.rules.placement import move_refusal, waiting_first
 
         job = self.job(name)
@@ -85,13 +86,14 @@ class Acting:
             raise BadInput(refusal)
         before = len(self.store.moves(job.id))
         request_id = self.store.request_move(job.id, to, grace, requester)
+        ours = request_trigger(to, requester)  # a move the platform made meanwhile (machine offline) is not ours
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            moves = self.store.moves(job.id)
-            if len(moves) > before and moves[-1].restarted_ns:
-                return moves[-1]
             if (refused := self.store.refusal(request_id)) is not None:
                 raise CycleError(refused)
+            made = [m for m in self.store.moves(job.id)[before:] if m.trigger == ours and m.restarted_ns]
+            if made:
+                return made[-1]
             current = self._unless_agent_died(self.store.job(job.id))
             if current.state.is_final:
                 why = f"{current.state.value}" + (f", {current.reason}" if current.reason else "")

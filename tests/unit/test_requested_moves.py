@@ -188,3 +188,34 @@ def test_job_reassign_refuses_up_front_a_move_to_the_machine_a_waiting_job_gets_
     from cycle.errors import CycleError
     with pytest.raises(CycleError, match="did not restart"):  # asked (no agent answers here), not refused
         platform.reassign(job.name, to=None, wait=0.1)
+
+
+def test_job_reassign_never_reports_a_move_it_did_not_make(home, monkeypatch):
+    """The platform moved the job (its machine went offline) while `job reassign --to` waited: the
+    requester printed that move as its own, exit 0, though the agent refused its request."""
+    import threading
+
+    from cycle.errors import CycleError
+    from emulator.models import Move
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
+    platform = EmulatorPlatform()
+    store = platform.store
+    store.ensure_machines(MACHINES, None)
+    job = store.create_job("p", agent_pid=os.getpid())
+    store.claim_machine(job.id, prefer="local-1", agent_pid=os.getpid())
+    store.set_state(job.id, JobState.RUNNING, machine="local-1")
+
+    def the_agent() -> None:  # the machine goes offline: a move of its own; then it refuses the request
+        while (request := store.take_request(job.id)) is None:
+            time.sleep(0.01)
+        move_id = store.add_move(Move(0, job.id, "local-1", "local-0", "machine local-1 went offline", 1))
+        store.update_move(move_id, restarted_ns=2)
+        store.refuse_request(request.id, "job p-1 already runs on local-0")
+
+    agent = threading.Thread(target=the_agent)
+    agent.start()
+    with pytest.raises(CycleError, match="already runs on local-0"):
+        platform.reassign(job.name, to="local-0", wait=10)
+    agent.join()
