@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from cycle.errors import BadInput
 from emulator.home import home_folder
@@ -74,21 +75,21 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         read = _Reader(env)
         return cls(
-            machines=read.integer("CYCLE_MACHINES", 4),
+            machines=read.integer("CYCLE_MACHINES", 4, least=1),
             memory_limit=read.optional_integer("CYCLE_MEMORY_LIMIT"),
             max_run_seconds=read.optional_number("CYCLE_MAX_RUN_SECONDS"),
-            restore_attempts=read.integer("CYCLE_RESTORE_ATTEMPTS", 5),
-            restore_backoff_seconds=read.number("CYCLE_RESTORE_BACKOFF_SECONDS", 1.0),
-            log_cadence_seconds=read.number("CYCLE_LOG_CADENCE_SECONDS", 600.0),
+            restore_attempts=read.integer("CYCLE_RESTORE_ATTEMPTS", 5, least=1),
+            restore_backoff_seconds=read.number("CYCLE_RESTORE_BACKOFF_SECONDS", 1.0, least=0),
+            log_cadence_seconds=read.number("CYCLE_LOG_CADENCE_SECONDS", 600.0, least=0),
             email_to=read.text("CYCLE_EMAIL_TO") or "you@localhost",
             smtp_host=read.text("CYCLE_SMTP_HOST"),
             storage_quota_bytes=read.optional_integer("CYCLE_STORAGE_QUOTA_BYTES"),
             machine_cuda=read.text("CYCLE_MACHINE_CUDA"),
-            scheduler_seconds=read.number("CYCLE_SCHEDULER_SECONDS", 60.0),
-            stability_ms=read.number("CYCLE_STABILITY_MS", 500.0),
-            queue_warning_seconds=read.number("CYCLE_QUEUE_WARNING_SECONDS", 600.0),
-            upload_retries=read.integer("CYCLE_UPLOAD_RETRIES", 5),
-            upload_backoff=read.number("CYCLE_UPLOAD_BACKOFF", 0.5),
+            scheduler_seconds=read.number("CYCLE_SCHEDULER_SECONDS", 60.0, least=0),
+            stability_ms=read.number("CYCLE_STABILITY_MS", 500.0, least=0),
+            queue_warning_seconds=read.number("CYCLE_QUEUE_WARNING_SECONDS", 600.0, least=0),
+            upload_retries=read.integer("CYCLE_UPLOAD_RETRIES", 5, least=0),
+            upload_backoff=read.number("CYCLE_UPLOAD_BACKOFF", 0.5, least=0),
             watcher_polling=read.text("CYCLE_WATCHER") == "polling",
             home=Path(home_folder(env)),
             base_image=read.text("CYCLE_BASE_IMAGE"),
@@ -119,13 +120,13 @@ class _Reader:
     def text(self, name: str) -> str | None:
         return self.env.get(name) or None
 
-    def number(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float, least: float | None = None) -> float:
         found = self.optional_number(name)
-        return default if found is None else found
+        return default if found is None else _at_least(name, found, least)
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, least: int | None = None) -> int:
         found = self.optional_integer(name)
-        return default if found is None else found
+        return default if found is None else _at_least(name, found, least)
 
     def optional_number(self, name: str) -> float | None:
         raw = self.text(name)
@@ -144,6 +145,18 @@ class _Reader:
             return int(raw)
         except ValueError:
             raise _not_a_number(name, raw, "a whole number (e.g. 4)") from None
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def _at_least(name: str, value: _Number, least: float | None) -> _Number:
+    """`value`, refused (one paragraph) below `least`: `CYCLE_MACHINES=0` left every job waiting for
+    good, `CYCLE_SCHEDULER_SECONDS=-5` ran queued jobs at once with no word."""
+    if least is not None and value < least:
+        raise BadInput(f"${name} is {value:g}, but it must be at least {least:g}. Fix or unset it (`unset {name}`) "
+                       "and run again.")
+    return value
 
 
 def _not_a_number(name: str, raw: str, wanted: str) -> BadInput:

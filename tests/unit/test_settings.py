@@ -46,3 +46,15 @@ def test_load_sees_a_changed_environment_and_caches_an_unchanged_one(monkeypatch
     monkeypatch.setenv("CYCLE_LOG_CADENCE_SECONDS", "3")
     assert load() is first  # keyed on the relevant variables only
     assert settings_module._cached.cache_info().hits >= 2
+
+
+@pytest.mark.parametrize(("name", "value", "least"), [
+    ("CYCLE_MACHINES", "0", "1"), ("CYCLE_SCHEDULER_SECONDS", "-5", "0"), ("CYCLE_RESTORE_ATTEMPTS", "0", "1")])
+def test_a_setting_below_its_least_is_refused_naming_it(name, value, least):
+    """CYCLE_MACHINES=0 left every job waiting for good; CYCLE_SCHEDULER_SECONDS=-5 ran queued jobs
+    at once with no word."""
+    with pytest.raises(BadInput) as refused:
+        Settings.from_env({name: value})
+    assert refused.value.message == (f"${name} is {value}, but it must be at least {least}. Fix or unset it "
+                                     f"(`unset {name}`) and run again.")
+    assert Settings.from_env({name: least})  # the least itself is fine
