@@ -156,6 +156,10 @@ class Starting:
         if not queued:  # a queued job runs from the emulator's checkout: the project's folder is the uploader's
             self.store.upsert_project(prepared.manifest.name, prepared.manifest.root)
         job = self.store.create_job(prepared.manifest.name, agent_pid=os.getpid())  # ours until the agent runs
+        if queued:  # said from its first moment, not only once its agent runs (a script saw `reason: null`)
+            from emulator.rules.placement import WAITING_FOR_SCHEDULER
+
+            self.store.set_reason(job.id, WAITING_FOR_SCHEDULER)
         if prepared.notice:
             self.store.append_logs(job.id, [(now_ns(), Stream.SYSTEM, prepared.notice)])
         logs = self.home / "agents"

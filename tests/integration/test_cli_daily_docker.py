@@ -3,6 +3,7 @@ version's job downloads to, `job logs --follow`, and the exit codes of commands 
 
 from __future__ import annotations
 
+import json
 import time
 
 from emulator.models import JobState
@@ -138,5 +139,7 @@ def test_queue_notes_edits_not_uploaded_and_still_runs_the_uploaded_version(proj
     assert (f"note: {project.root} has changed since version 1 was uploaded (.cycleswap/run.sh changed, extra.py "
             "added); this job runs version 1.") in queued.stderr
     name = queued.stdout.strip()
+    status = json.loads(cli("job", "status", name, "--json").stdout)  # at once: why it waits, never null
+    assert status["state"] != "PENDING" or status["reason"] == "WAITING_FOR_SCHEDULER", status  # (a pass may come)
     assert wait_state(name, FINAL).state is JobState.FINISHED
     assert "uploaded version" in cli("job", "logs", name).stdout
