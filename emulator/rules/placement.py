@@ -129,9 +129,12 @@ def waiting_first(job: str, current: str | None, target: str | None, waiting: Se
 
 def waiting_reasons(machines: Sequence[Machine], holders: Mapping[str, str], exclude: str | None,
                     ahead: int = 0) -> str:
-    """Why each machine cannot take a waiting job, '; '-joined (the one it leaves left out), and
-    how many jobs that have waited longer go first (`ahead`)."""
+    """Why each machine cannot take a waiting job, '; '-joined (the one it leaves last, named as
+    such: a moved job never goes back to it, even once it is free), and how many jobs that have
+    waited longer go first (`ahead`)."""
     reasons = [_joined(_reasons(machines, holders, exclude))]
+    if exclude is not None and any(m.name == exclude for m in machines):
+        reasons.append(f"{exclude} is the machine it left")
     if ahead:
         reasons.append(_jobs_go_first(ahead, "longer"))
     return "; ".join(reason for reason in reasons if reason)

@@ -113,7 +113,7 @@ def test_a_job_waiting_for_a_machine_is_told_what_holds_each_one(running, monkey
     with pytest.raises(StopWaiting):
         machine.claim(running.ctx, exclude="local-1")
     assert running.events == ["waiting for a free machine (local-0 is offline; local-2 is busy with its owner's "
-                              "work; local-3 is busy running job q-1)"]
+                              "work; local-3 is busy running job q-1; local-1 is the machine it left)"]
 
 
 def test_a_requested_move_to_the_machine_a_waiting_job_gets_first_is_refused_saying_so(running):

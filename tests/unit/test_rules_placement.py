@@ -72,9 +72,11 @@ def test_unknown_or_own_targets_are_refused():
 
 
 def test_a_waiting_job_is_told_why_each_machine_cannot_take_it():
+    """The machine a moved job left is named too: it sat free while the job waited, with no word why."""
     machines = pool(local_0="offline")
     assert waiting_reasons(machines, {"local-2": "a", "local-3": "b"}, exclude="local-1") == (
-        "local-0 is offline; local-2 is busy running job a; local-3 is busy running job b")
+        "local-0 is offline; local-2 is busy running job a; local-3 is busy running job b; "
+        "local-1 is the machine it left")
 
 
 def test_a_waiting_job_hears_how_many_that_waited_longer_go_first():

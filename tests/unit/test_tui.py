@@ -60,7 +60,8 @@ async def job_opened(pilot) -> LogView:
     await until(pilot, lambda: type(pilot.app.screen).__name__ == "JobScreen" and pilot.app.screen.query(LogView))
     log = pilot.app.screen.query_one(LogView)
     await until(pilot, lambda: log.live_ready and log.total is not None and not log.fetching
-                and log.line_count and log.scroll_y == log.max_scroll_y)
+                and log.line_count and log.scroll_y == log.max_scroll_y
+                and (log.allow_vertical_scroll or not log.max_scroll_y))  # scroll_to works from here on
     return log
 
 
