@@ -86,3 +86,16 @@ def test_a_folder_whose_manifest_main_is_not_a_table_is_not_the_project(tmp_path
     assert _this_project("x") is None
     (tmp_path / ".cycleswap" / "manifest.toml").write_text('[main]\nname = "x"\n')
     assert _this_project("x") == tmp_path.resolve()
+
+
+def test_pull_into_another_projects_folder_says_so(home, tmp_path):
+    """`--project-dir` of another project's folder saved there without a word."""
+    name = _finished_job()
+    other = tmp_path / "other"
+    (other / ".cycleswap").mkdir(parents=True)
+    (other / ".cycleswap" / "manifest.toml").write_text('[main]\nname = "elsewhere"\n')
+    pulled = CliRunner().invoke(app, ["job", "pull", name, "--project-dir", str(other)])
+    assert pulled.exit_code == 0, pulled.output
+    note = f"note: {other} holds the project elsewhere, not demo (job {name}'s); saving there as asked."
+    assert note in pulled.output
+    assert (other / ".cycleswap" / "jobs" / name / "artifacts" / "ckpt" / "step-1.pt").exists()

@@ -439,6 +439,9 @@ def _folder(platform, job, project_dir: Path | None) -> Path:
         fail(f"--project-dir {project_dir}: {problem}. Pass the project's root folder (the one "
              "holding .cycleswap/), or leave --project-dir out to save into the folder the job's project was run "
              "or uploaded from.")
+    if project_dir is not None and (named := _project_name(project_dir)) not in (None, job.project):
+        typer.echo(f"note: {project_dir} holds the project {named}, not {job.project} (job {job.name}'s); saving "
+                   "there as asked.", err=True)
     root = project_dir or platform.project_root(job)
     if root is None or not root.is_dir():
         here = _this_project(job.project)
@@ -454,17 +457,28 @@ def _folder(platform, job, project_dir: Path | None) -> Path:
 def _this_project(name: str) -> Path | None:
     """The project folder the current folder is in, when its manifest's [main] name is `name` (a
     project folder moved or renamed since its job ran: `project test` takes the name over too)."""
-    import tomllib
-
-    from cycle.api.manifest import find_project_root, manifest_path
+    from cycle.api.manifest import find_project_root
     from cycle.errors import BadInput
 
     try:
         root = find_project_root(Path.cwd())
-        main = tomllib.loads(manifest_path(root).read_text(encoding="utf-8")).get("main")
-    except (BadInput, OSError, ValueError):
+    except BadInput:
         return None
-    return root if isinstance(main, dict) and main.get("name") == name else None
+    return root if _project_name(root) == name else None
+
+
+def _project_name(folder: Path) -> str | None:
+    """The [main] name of the project whose root is `folder`; None when it has no readable one."""
+    import tomllib
+
+    from cycle.api.manifest import manifest_path
+
+    try:
+        main = tomllib.loads(manifest_path(folder).read_text(encoding="utf-8")).get("main")
+    except (OSError, ValueError):
+        return None
+    name = main.get("name") if isinstance(main, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _warn_queue(job) -> None:
