@@ -56,6 +56,19 @@ def local_3_freed_for_a_waiting_job(store) -> list:
     return holders
 
 
+def platform_running_on_local_1(monkeypatch):
+    """A real platform (the home fixture's) with job p-1 RUNNING on local-1, this process its agent."""
+    from emulator.platform import EmulatorPlatform
+
+    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
+    platform = EmulatorPlatform()
+    platform.store.ensure_machines(MACHINES, None)
+    job = platform.store.create_job("p", agent_pid=os.getpid())
+    platform.store.claim_machine(job.id, prefer="local-1", agent_pid=os.getpid())
+    platform.store.set_state(job.id, JobState.RUNNING, machine="local-1")
+    return platform, job
+
+
 def held(store):
     return {m.name: m.job_id for m in store.machines() if m.job_id is not None}
 
@@ -167,15 +180,9 @@ def test_job_reassign_refuses_up_front_a_move_to_the_machine_a_waiting_job_gets_
     before anything is asked (BadInput, exit 2), naming the job that goes first. Anywhere else that
     is free is still allowed."""
     from cycle.errors import BadInput
-    from emulator.platform import EmulatorPlatform
 
-    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
-    platform = EmulatorPlatform()
+    platform, job = platform_running_on_local_1(monkeypatch)
     store = platform.store
-    store.ensure_machines(MACHINES, None)
-    job = store.create_job("p", agent_pid=os.getpid())
-    store.claim_machine(job.id, prefer="local-1", agent_pid=os.getpid())
-    store.set_state(job.id, JobState.RUNNING, machine="local-1")
     holders = local_3_freed_for_a_waiting_job(store)
 
     for target in ("local-3", None):
@@ -197,15 +204,9 @@ def test_job_reassign_never_reports_a_move_it_did_not_make(home, monkeypatch):
 
     from cycle.errors import CycleError
     from emulator.models import Move
-    from emulator.platform import EmulatorPlatform
 
-    monkeypatch.setattr("emulator.engine.gpu.machine_cuda", lambda: (None, "test"))
-    platform = EmulatorPlatform()
+    platform, job = platform_running_on_local_1(monkeypatch)
     store = platform.store
-    store.ensure_machines(MACHINES, None)
-    job = store.create_job("p", agent_pid=os.getpid())
-    store.claim_machine(job.id, prefer="local-1", agent_pid=os.getpid())
-    store.set_state(job.id, JobState.RUNNING, machine="local-1")
 
     def the_agent() -> None:  # the machine goes offline: a move of its own; then it refuses the request
         while (request := store.take_request(job.id)) is None:
