@@ -71,15 +71,16 @@ def image_info(api: EngineAPI, ref: str) -> ImageInfo | None:
     return ImageInfo(found["Id"], tags, dict((found.get("Config") or {}).get("Labels") or {}))
 
 
-def require_image(api: EngineAPI, ref: str, what: str, fix: str) -> ImageInfo:
-    """The image `ref`, which must already be in the engine: we never pull behind the user's back."""
+def require_image(api: EngineAPI, ref: str, what: str, fix: str | Callable[[], str]) -> ImageInfo:
+    """The image `ref`, which must already be in the engine: we never pull behind the user's back.
+    `fix` may be a callable, asked only when the image is missing (it may ask the engine itself)."""
     try:
         image = image_info(api, ref)
     except BadInput as error:
-        raise BadInput(f"{what}: {error.message} {fix}") from None
+        raise BadInput(f"{what}: {error.message} {fix() if callable(fix) else fix}") from None
     if image is None:
         raise ImageMissing(f"{what} `{ref}` is not in the Docker engine, and cycle never pulls implicitly. "
-                           f"{fix}")
+                           f"{fix() if callable(fix) else fix}")
     return image
 
 

@@ -90,9 +90,9 @@ class Starting:
         base = image_for(manifest.ubuntu_version, self.home)
         base_image = runtime.require_image(
             api, base.image, f"The base image for [ubuntu] version \"{manifest.ubuntu_version}\" ({base.source})",
-            _stand_in_hint(api) + f"map an image you have with {version_env_name(manifest.ubuntu_version)}=<image> "
-            "or CYCLE_BASE_IMAGE=<image>, or pull it explicitly where a registry is reachable: "
-            f"`cycle emulator pull {manifest.ubuntu_version}`.",
+            lambda: _stand_in_hint(api) + f"map an image you have with {version_env_name(manifest.ubuntu_version)}"
+            "=<image> or CYCLE_BASE_IMAGE=<image>, or pull it explicitly where a registry is reachable: "
+            f"`cycle emulator pull {manifest.ubuntu_version}`.",  # asked only when the image is missing
         )
         for name in manifest.volumes:
             latest_version(self.store, name, volumes_place(manifest))
