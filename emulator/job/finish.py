@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from cycle.api.wording import listed
+from cycle.api.wording import displayable, listed
 from emulator.engine.protocol import job_labels
 from emulator.hostsafety import disarm_job
 from emulator.job import artifacts, logs
@@ -137,16 +137,10 @@ def tell(ctx: JobContext, ended: Job) -> None:
         _email(ctx, ended)
 
 
-def readable(text: str) -> str:
-    """A log line as text anything can carry (an email): bytes the job printed that are not UTF-8,
-    kept in its log as they came, as U+FFFD."""
-    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _email(ctx: JobContext, ended: Job) -> None:
     from emulator.mail import compose, deliver
 
-    lines = [f"[{r.stream.value}] {readable(r.text)}" for r in ctx.store.logs_before(ended.id, None, 20)]
+    lines = [f"[{r.stream.value}] {displayable(r.text)}" for r in ctx.store.logs_before(ended.id, None, 20)]
     try:
         where = deliver(ctx.home, compose(ended, lines, ctx.settings.email_to))
         text = f"email sent to {where}"

@@ -30,12 +30,6 @@ def iso(ns: int) -> str:
     return moment(ns).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def displayable(text: str) -> str:
-    """A line as a screen draws it: bytes the job printed that are not UTF-8 (kept in the log as
-    lone surrogates, see emulator/engine/output.py) as U+FFFD, which a terminal can show."""
-    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def log_line(ts_ns: int, stream: str, text: str) -> str:
     """One line of `cycle job logs` and output.log, without its newline."""
     return f"{iso(ts_ns)} [{stream}] {text}"

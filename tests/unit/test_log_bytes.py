@@ -38,7 +38,7 @@ def test_output_log_holds_the_jobs_bytes(tmp_path):
 
 
 def test_a_screen_shows_bytes_that_are_not_utf8_as_the_replacement_character():
-    from cycle.logline import displayable
+    from cycle.api.wording import displayable
 
     assert [displayable(text) for text in TEXTS] == [
         "plain ascii", "bad \ufffd\ufffd end", "caf\u00e9 \u2588\u2588 50%", "\ufffd\ufffd\ufffd and \ufffd"]
@@ -48,11 +48,11 @@ def test_a_screen_shows_bytes_that_are_not_utf8_as_the_replacement_character():
 def test_an_email_quoting_a_line_that_is_not_utf8_is_sent(tmp_path):
     """The end-of-job email quotes the log's last lines: one holding a byte that is not UTF-8 made
     composing it raise UnicodeEncodeError (a traceback, no email, no event)."""
-    from emulator.job.finish import readable
+    from cycle.api.wording import displayable
     from emulator.mail import compose
 
     store = StateStore(tmp_path / "state.db")
     job = store.create_job("p")
-    message = compose(job, [f"[stdout] {readable(text)}" for text in TEXTS], "me@example.com")
+    message = compose(job, [f"[stdout] {displayable(text)}" for text in TEXTS], "me@example.com")
     body = message.get_content()
     assert "[stdout] bad \ufffd\ufffd end" in body and "caf\u00e9" in body and message.as_bytes()

@@ -15,7 +15,7 @@ from bisect import bisect_left
 
 from textual.message import Message
 
-from cycle.logline import displayable
+from cycle.api.wording import displayable
 
 PAGE = 500
 STREAM_CODES = {"stdout": 0, "stderr": 1, "system": 2}
