@@ -66,24 +66,23 @@ def manifest_line(key: str, sha256: str, size: int, ts: int, pack: str | None = 
     return f'{{"key": {quoted}, "sha256": "{sha256}", "size": {size:d}, "ts": {ts:d}{where}}}\n'.encode()
 
 
+def crc32_b64(data: bytes) -> str:
+    """The CRC32 of `data` as S3 shows a checksum: its 4 big-endian bytes in base64."""
+    import zlib
+
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
 def composite_crc32(part_crcs: list[str]) -> str:
     """S3's checksum of a multipart object from its parts' base64 CRC32s: the base64 CRC32 of the
     parts' 4-byte big-endian CRC32s joined (without the "-<parts>" S3 may append)."""
-    import zlib
-
-    joined = b"".join(base64.b64decode(crc) for crc in part_crcs)
-    return base64.b64encode(zlib.crc32(joined).to_bytes(4, "big")).decode()
+    return crc32_b64(b"".join(base64.b64decode(crc) for crc in part_crcs))
 
 
 def part_crc32s(path: Path, part_size: int) -> list[str]:
-    """The base64 big-endian CRC32 of each `part_size` piece of the file, as S3 reports a part's."""
-    import zlib
-
-    crcs = []
+    """The CRC32 of each `part_size` piece of the file, as S3 reports a part's."""
     with open(path, "rb") as handle:
-        while body := handle.read(part_size):
-            crcs.append(base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode())
-    return crcs
+        return [crc32_b64(body) for body in iter(lambda: handle.read(part_size), b"")]
 
 
 def s3_store_name(localstack_host: str, bucket: str) -> str:
@@ -581,7 +580,11 @@ class LocalStore:
         parts = key.split("/", 2)
         if len(parts) < 3 or not all(parts):
             raise StorageError(f"storage key {key!r} has no namespace (expected e.g. jobs/<job>/...)")
-        return self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl", f"{parts[0]}/{parts[1]}", parts[2]
+        return self._namespace_manifest(parts[0], parts[1]), f"{parts[0]}/{parts[1]}", parts[2]
+
+    def _namespace_manifest(self, kind: str, name: str) -> Path:
+        """The manifest of namespace <kind>/<name> (jobs/<job>, volumes/<volume>, projects/<project>)."""
+        return self.root / "manifests" / kind / f"{name}.jsonl"
 
     def put_snapshot(self, key: str, snapshot: Path, sha256: str, size: int) -> None:
         with self._writing():
@@ -599,11 +602,11 @@ class LocalStore:
         file of the key's namespace (packs/<namespace>/<random>.pack, one per store object and
         namespace), then recorded with its pack and offset. A blob file each cost a new inode, a
         temporary name and a rename, about as much as `cp` spends on a whole small file (one flat
-        loop of the same steps: 0.45 of `cp` with a file per blob, 0.77 with a pack, benchmarks/run.sh). A manifest line
-        names only bytes already in the pack: bytes a failed write left at a pack's end are named
-        by no line, and the next blob goes to a new pack. The same bytes stored again by this
-        object in the namespace are not appended again. Reads check every byte against the line's
-        sha256 (get_to), as for blob files."""
+        loop of the same steps: 0.45 of `cp` with a file per blob, 0.77 with a pack, in
+        benchmarks/run.sh). A manifest line names only bytes already in the pack: bytes a failed
+        write left at a pack's end are named by no line, and the next blob goes to a new pack.
+        The same bytes stored again by this object in the namespace are not appended again. Reads
+        check every byte against the line's sha256 (get_to), as for blob files."""
         with self._writing():
             manifest, rest = self._manifest_file(key)
             namespace = key[:len(key) - len(rest) - 1]
@@ -713,7 +716,7 @@ class LocalStore:
     def list(self, prefix: str) -> list[StoredObject]:
         parts = prefix.split("/", 2)
         if len(parts) >= 2 and parts[1]:
-            manifests = [(self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl", f"{parts[0]}/{parts[1]}")]
+            manifests = [(self._namespace_manifest(parts[0], parts[1]), f"{parts[0]}/{parts[1]}")]
         else:
             folder = self.root / "manifests" / parts[0]
             manifests = [(m, f"{parts[0]}/{m.stem}") for m in sorted(folder.glob("*.jsonl"))] if folder.is_dir() else []
@@ -784,7 +787,7 @@ class LocalStore:
         folder = self.root / PACKS / namespace
         if not folder.is_dir():
             return
-        manifest = self.root / "manifests" / parts[0] / f"{parts[1]}.jsonl"
+        manifest = self._namespace_manifest(parts[0], parts[1])
         named = self._split_lines(manifest, namespace, "\0")[2] if manifest.exists() else set()  # every line kept
         if any(pack.name not in named for pack in folder.iterdir()):
             self._count_sweep()
