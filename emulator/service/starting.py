@@ -231,14 +231,11 @@ class Starting:
 def _still_names(folder: Path, name: str) -> bool:
     """True while `folder` holds a project manifest whose [main] name is `name` (an unreadable
     manifest counts: better to ask than to take a name from a folder that may still use it)."""
-    import tomllib
+    from cycle.api.manifest import manifest_path, project_name
 
-    path = folder / ".cycleswap" / "manifest.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return project_name(folder) == name
     except FileNotFoundError:
         return False
-    except (OSError, ValueError, UnicodeDecodeError):
-        return path.exists()
-    main = data.get("main")
-    return isinstance(main, dict) and main.get("name") == name
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return manifest_path(folder).exists()

@@ -76,6 +76,14 @@ def manifest_path(project_dir: Path) -> Path:
     return project_dir / CYCLESWAP_DIR / MANIFEST_NAME
 
 
+def project_name(project_dir: Path) -> str | None:
+    """The [main] name the project's manifest gives, read without checking the rest (None: it names
+    none). OSError (no manifest, unreadable) and ValueError (not TOML, not UTF-8) are the caller's."""
+    main = tomllib.loads(manifest_path(project_dir).read_text(encoding="utf-8")).get("main")
+    name = main.get("name") if isinstance(main, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def find_project_root(start: Path) -> Path:
     """The nearest folder at or above `start` that holds .cycleswap/manifest.toml."""
     start = start.resolve()

@@ -469,16 +469,12 @@ def _this_project(name: str) -> Path | None:
 
 def _project_name(folder: Path) -> str | None:
     """The [main] name of the project whose root is `folder`; None when it has no readable one."""
-    import tomllib
-
-    from cycle.api.manifest import manifest_path
+    from cycle.api.manifest import project_name
 
     try:
-        main = tomllib.loads(manifest_path(folder).read_text(encoding="utf-8")).get("main")
+        return project_name(folder)
     except (OSError, ValueError):
         return None
-    name = main.get("name") if isinstance(main, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def _warn_queue(job) -> None:
