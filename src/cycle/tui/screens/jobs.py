@@ -139,12 +139,11 @@ def fit_context(count: str, running: int, zone: str, needle: str, room: int | No
 
     from cycle.tui.fit import Part, fit_line
 
+    filtering = [Part(2, (f"filter: [b]{escape(needle)}[/b]",))] if needle else []
     parts = [Part(0, ("[b]cycle[/b]",), droppable=False), Part(4, ("emulator",)),
              Part(0, (f"{count} jobs",), droppable=False), Part(3, (f"{running} running",)),
-             Part(0, (f"times {zone}", zone), droppable=False), Part(2, (f"filter: [b]{escape(needle)}[/b]",)),
-             Part(5, ("[dim]? for keys[/dim]",))]
-    return fit_line([part for part in parts if part.forms[0] != "filter: [b][/b]"], room,
-                    cells=lambda form: Text.from_markup(form).cell_len)
+             Part(0, (f"times {zone}", zone), droppable=False), *filtering, Part(5, ("[dim]? for keys[/dim]",))]
+    return fit_line(parts, room, cells=lambda form: Text.from_markup(form).cell_len)
 
 
 class JobsScreen(Screen):
