@@ -62,7 +62,19 @@ async def job_opened(pilot) -> LogView:
     await until(pilot, lambda: log.live_ready and log.total is not None and not log.fetching
                 and log.line_count and log.scroll_y == log.max_scroll_y
                 and (log.allow_vertical_scroll or not log.max_scroll_y))  # scroll_to works from here on
+    await layout_settled(pilot, log)
     return log
+
+
+async def layout_settled(pilot, log: LogView) -> None:
+    """Wait until the log's viewport keeps its size across a screen update: a scroll bar that comes
+    with the first page changes the page height a beat later (a page key measured before it moves
+    one row more than the ones after it)."""
+    while True:
+        shape = (log.scrollable_content_region, log.max_scroll_y, log.scroll_y)
+        await pilot.pause()
+        if shape == (log.scrollable_content_region, log.max_scroll_y, log.scroll_y):
+            return
 
 
 async def open_job(pilot) -> None:
