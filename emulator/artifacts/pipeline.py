@@ -24,7 +24,7 @@ from pathlib import Path
 from cycle.api.keys import natural_key
 from emulator.artifacts.files import file_path, shown, stored_as_a_file
 from emulator.artifacts.report import PipelineReport, PipelineSettings
-from emulator.artifacts.upload import Uploading
+from emulator.artifacts.upload import ReadAhead, Uploading
 from emulator.artifacts.watch import TICK, Watching
 from emulator.blobs import BlobStore
 from emulator.models import Artifact
@@ -72,6 +72,8 @@ class ArtifactPipeline(Watching, Uploading):
         # stored, not yet handed to on_uploaded (upload.RECORD_BATCH): (path, its record)
         self._unrecorded: list[tuple[str, Artifact]] = []
         self._unrecorded_since = 0.0
+        self._read_ahead: list[ReadAhead] = []  # small files read, not yet stored (upload.STORE_BATCH)
+        self._read_ahead_bytes = 0
         self._records_lock = threading.RLock()  # records handed over vs the cut-off (_stop_threads)
         self._cut_off = False  # stopped while an upload still ran: nothing more is recorded
         self._observer = None
@@ -191,6 +193,7 @@ class ArtifactPipeline(Watching, Uploading):
             return
         self._next_queue_record = now + QUEUE_RECORD_SECONDS
         unrecorded = [path for path, _artifact in list(self._unrecorded)]  # stored, their record not yet written
+        unrecorded += [taken.item.path for taken in list(self._read_ahead)]  # read, not yet stored
         self._try_record_queue(queued_paths(self.tracker.paths(), [*self.queue.paths(), *unrecorded], self._in_flight))
 
     def _record_queue(self, queued: set[str]) -> None:

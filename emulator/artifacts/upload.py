@@ -9,6 +9,7 @@ import os
 import stat as statmod
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +30,23 @@ IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 # sees each recorded right away), and before and after any larger file.
 RECORD_BATCH = 64
 RECORD_SECONDS = 0.25
+# Small files read while the queue stays busy go to a store that takes many at once
+# (put_many_bytes: the local store) in one call: after this many files or bytes, when the queue
+# drains, and before any larger file, so files are stored in the order they were taken.
+STORE_BATCH = 64
+STORE_BATCH_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """A small file read and hashed, waiting for its batch's store call (Uploading._store_batch)."""
+
+    item: Stable
+    key: str
+    display: str
+    signature: Signature
+    sha256: str
+    body: bytes
 
 
 def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int]:
@@ -80,13 +98,16 @@ class Uploading:
                         item = self.queue.pop()
                     self._in_flight = item.path
                     after_end = self._draining  # then nothing writes: what it stores is final
-                if self._unrecorded and (item.signature[0] > SMALL_SNAPSHOT or self._batch_is_old()):
-                    self._record_batch()  # stored files do not wait for a long upload
+                large = item.signature[0] > SMALL_SNAPSHOT
+                if (large and (self._unrecorded or self._read_ahead)) or (self._unrecorded and self._batch_is_old()):
+                    self._record_batch()  # stored files do not wait for a long upload, nor taken ones go after it
                 try:
                     self._upload(item)
                 except Exception as error:
                     self._fail_item(item, error)
                 finally:
+                    if self._read_ahead and self._store_due():
+                        self._store_batch()
                     if self._unrecorded and self._record_due(item):
                         self._record_batch()
                     with self._lock:
@@ -208,6 +229,10 @@ class Uploading:
             if how == IN_PLACE:
                 still_same = lambda: not self._cut_off and self._signature_at(item.path) == signature  # noqa: E731
                 upload = lambda: sent.append(self.store.put_in_place(key, taken, size, still_same))  # noqa: E731
+            elif how == IN_MEMORY and self._puts_batched:
+                self._read_ahead.append(ReadAhead(item, key, display, signature, sha256, taken))
+                self._read_ahead_bytes += size
+                return
             elif how == IN_MEMORY:
                 upload = lambda: self.store.put_bytes(key, taken, sha256)  # noqa: E731
             else:
@@ -243,6 +268,42 @@ class Uploading:
         if threshold is not None and size > threshold:
             return IN_PLACE
         return IN_MEMORY if size <= SMALL_SNAPSHOT else ON_DISK
+
+    @functools.cached_property
+    def _puts_batched(self) -> bool:
+        """Whether small files go to the store in batches: when its puts are quick (a local disk)
+        and it takes many at once. (A slow store gets a file at a time: what a move cuts off is
+        then one file in flight, not a batch.)"""
+        return self._batch_records and callable(getattr(self.store, "put_many_bytes", None))
+
+    def _store_due(self) -> bool:
+        """The small files read ahead go to the store now: the queue drained, or the batch is full."""
+        return (not len(self.queue) or len(self._read_ahead) >= STORE_BATCH
+                or self._read_ahead_bytes >= STORE_BATCH_BYTES)
+
+    def _store_batch(self) -> None:
+        """Store the small files read ahead in one put_many_bytes call (retried as one upload), then
+        count each stored, in order. They leave `_read_ahead` only then: until then they count as
+        queued (_report_queue), so a reader sees each file queued or stored, never neither. (Only
+        the uploader thread appends to it, and this runs on that thread or after it stopped.)"""
+        with self._records_lock:
+            batch = self._read_ahead[:]
+            if not batch:
+                return
+            try:
+                blobs = [(taken.key, taken.body, taken.sha256) for taken in batch]
+                stored = self._store_with_retries(lambda: self.store.put_many_bytes(blobs),
+                                                  *(taken.item.path for taken in batch))
+            except Exception as error:
+                stored = False
+                for taken in batch:
+                    self._fail_item(taken.item, error)
+            if stored:
+                for taken in batch:
+                    self._record_stored(taken.item, taken.key, taken.display, taken.signature, taken.sha256,
+                                        len(taken.body))
+            del self._read_ahead[:len(batch)]
+            self._read_ahead_bytes = 0
 
     def _record_stored(self, item: Stable, key: str, display: str, signature: Signature, sha256: str,
                        size: int) -> None:
@@ -280,6 +341,7 @@ class Uploading:
         so a reader sees each file queued or stored, never neither. (Only the uploader thread
         appends to it, and this runs on that thread or after it stopped.)"""
         with self._records_lock:
+            self._store_batch()  # stored before recorded
             waiting = len(self._unrecorded)
             if not waiting:
                 return
@@ -363,7 +425,9 @@ class Uploading:
         self._copy_failures[rel] = self._copy_failures.get(rel, 0) + 1
         return self._copy_failures[rel] > self.settings.retries
 
-    def _store_with_retries(self, upload: Callable[[], None], rel: str) -> bool:
+    def _store_with_retries(self, upload: Callable[[], None], *rels: str) -> bool:
+        """Run `upload` (of the files at `rels`), retrying a StorageError with backoff; False, with
+        the files failed and an event each, when every attempt failed."""
         attempts = 1 if self._consecutive_failures >= 3 else max(1, self.settings.retries)
         for attempt in range(attempts):
             try:
@@ -375,9 +439,10 @@ class Uploading:
                 if attempt + 1 < attempts and not self._stop_now():
                     time.sleep(self.settings.backoff * 2 ** attempt)
         self._consecutive_failures += 1
-        if shown(rel) not in self.report.failed:
-            self.report.failed.append(shown(rel))
-        self.on_event(f"upload of {shown(rel)!r} failed after {attempts} attempt(s): {last.message}")
+        for rel in rels:
+            if shown(rel) not in self.report.failed:
+                self.report.failed.append(shown(rel))
+            self.on_event(f"upload of {shown(rel)!r} failed after {attempts} attempt(s): {last.message}")
         return False
 
     def _stop_now(self) -> bool:

@@ -28,7 +28,10 @@ class Recorder:
 
 
 class SlowStore(LocalStore):
-    """A real local store whose uploads take `delay` seconds, to let a queue build up."""
+    """A real local store whose uploads take `delay` seconds, to let a queue build up: a file at a
+    time, as to S3 (its puts are not quick, so small files are not stored in batches)."""
+
+    quick_puts = False
 
     def __init__(self, root, delay):
         super().__init__(root)
@@ -52,7 +55,7 @@ class BrokenStore(LocalStore):
         self.calls += 1
         raise StorageError("the storage server went away")
 
-    def put_bytes(self, key, body, sha256):
+    def put_many_bytes(self, blobs):
         self.calls += 1
         raise StorageError("the storage server went away")
 

@@ -175,9 +175,9 @@ class SlowSmallStore(LocalStore):
         super().__init__(root)
         self.delay = delay
 
-    def put_bytes(self, key, body, sha256):
-        time.sleep(self.delay)
-        super().put_bytes(key, body, sha256)
+    def put_many_bytes(self, blobs):
+        time.sleep(self.delay * len(blobs))
+        super().put_many_bytes(blobs)
 
 
 def test_a_file_leaves_the_queued_set_only_once_its_record_is_written(tmp_path):

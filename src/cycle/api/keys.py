@@ -80,7 +80,12 @@ def natural_key(name: str) -> list[str | int]:
     """`step-9` before `step-10`: runs of digits compare as numbers, the rest case-insensitively
     (re.split alternates text and digits, so the parts compared always have the same type). The
     TUI lists artifacts in this order, and the uploader breaks ties of write time with it."""
-    return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", name.lower()))]
+    parts: list[str | int] = _DIGIT_RUNS.split(name.lower())
+    parts[1::2] = map(int, parts[1::2])  # the digit runs, in place: the uploader sorts thousands at once
+    return parts
+
+
+_DIGIT_RUNS = re.compile(r"(\d+)")
 
 
 JOBS_PREFIX = "jobs/"

@@ -1,0 +1,135 @@
+"""Small files read while the upload queue stays busy go to the local store in batches
+(put_many_bytes: one lock, one pack write, one manifest write), still one file at a time in
+order, every byte checked, each file queued until stored, and a batch that fails fails each of
+its files. Real local store and real files; no engine."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+
+from test_artifact_records import Batches
+
+from emulator.artifacts import ArtifactPipeline, PipelineSettings
+from emulator.artifacts.pipeline import QUEUE_RECORD_SECONDS
+from emulator.artifacts.upload import STORE_BATCH
+from emulator.blobs import SMALL_SNAPSHOT, LocalStore
+
+
+class CountingStore(LocalStore):
+    """A real local store that notes the keys of each put_many_bytes call."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.calls: list[list[str]] = []
+
+    def put_many_bytes(self, blobs):
+        self.calls.append([key.rsplit("/", 1)[1] for key, _body, _sha in blobs])
+        super().put_many_bytes(blobs)
+
+
+def pipeline_over(tmp_path, files: dict[str, bytes], store, on_queue=None):
+    """A pipeline over `files`, written in this order (one second apart: FIFO order at a rescan)."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    for i, (name, body) in enumerate(files.items()):
+        (root / name).write_bytes(body)
+        os.utime(root / name, (1_700_000_000 + i,) * 2)
+    batches = Batches()
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", lambda e: None, batches,
+                                PipelineSettings(stability=0.05), on_queue=on_queue)
+    return pipeline, batches
+
+
+def stored(store: LocalStore, tmp_path, name: str) -> bytes:
+    out = tmp_path / "out" / name
+    out.parent.mkdir(exist_ok=True)
+    store.get_to(f"jobs/job-1/artifacts/{name}", out)  # checks every byte against the sha256
+    return out.read_bytes()
+
+
+def test_small_files_queued_at_once_are_stored_in_batches_in_order_byte_for_byte(tmp_path):
+    files = {f"step-{i}": os.urandom(100 + i) for i in range(200)}
+    store = CountingStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, files, store)
+    pipeline.start()
+    report = pipeline.finish()
+    assert [name for call in store.calls for name in call] == list(files)  # each once, in the order written
+    assert len(store.calls) < 20 and max(map(len, store.calls)) <= STORE_BATCH  # batched, and bounded
+    assert batches.paths() == list(files) and not report.failed
+    assert all(stored(store, tmp_path, name) == body for name, body in files.items())
+
+
+def test_small_files_taken_before_a_large_one_are_stored_before_it(tmp_path):
+    files = {"a": b"a", "b": b"b", "large.bin": os.urandom(SMALL_SNAPSHOT + 1), "c": b"c"}
+    store = CountingStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, files, store)
+    pipeline.start()
+    pipeline.finish()
+    assert batches.paths() == list(files)
+    assert store.calls == [["a", "b"], ["c"]]  # the large file went alone, between them
+    assert [o.key.rsplit("/", 1)[1] for o in store.list("jobs/job-1/artifacts/")] == ["a", "b", "c", "large.bin"]
+
+
+class GatedStore(LocalStore):
+    """A real local store whose batch waits for `release`, saying when it has begun."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.begun, self.release = threading.Event(), threading.Event()
+
+    def put_many_bytes(self, blobs):
+        self.begun.set()
+        assert self.release.wait(30)
+        super().put_many_bytes(blobs)
+
+
+def test_files_read_ahead_count_as_queued_until_their_batch_is_stored(tmp_path):
+    """`cycle job status` and the TUI read the queued set: a file read but not yet stored is queued
+    (never neither queued nor stored)."""
+    names = [f"f{i}" for i in range(5)]
+    queued: set[str] = set()
+    changed = threading.Condition()
+
+    def on_queue(change, _warning):
+        with changed:
+            queued.update(change.added)
+            queued.difference_update(change.removed)
+            changed.notify_all()
+
+    store = GatedStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, {name: name.encode() for name in names}, store, on_queue)
+    pipeline.start()
+    try:
+        assert store.begun.wait(10), "no batch was stored"
+        with changed:  # the queued set is reported every QUEUE_RECORD_SECONDS, only when it changed
+            assert changed.wait_for(lambda: queued >= set(names), timeout=10), f"queued: {sorted(queued)}"
+            left = changed.wait_for(lambda: not queued >= set(names), timeout=4 * QUEUE_RECORD_SECONDS)
+        assert not left, f"left the queued set before being stored: {sorted(set(names) - queued)}"
+        assert not batches.calls
+    finally:
+        store.release.set()
+        report = pipeline.finish()
+    assert batches.paths() == names and not queued and not report.failed
+
+
+class FullStore(CountingStore):
+    """A real local store whose disk fills up on its second batch."""
+
+    def put_many_bytes(self, blobs):
+        if self.calls:
+            self.calls.append([key.rsplit("/", 1)[1] for key, _body, _sha in blobs])
+            raise OSError(errno.ENOSPC, "No space left on device", os.fspath(self.root / "packs"))
+        super().put_many_bytes(blobs)
+
+
+def test_a_batch_the_disk_refuses_fails_each_of_its_files_and_records_none_of_them(tmp_path):
+    files = {f"f{i:03}": b"x" * i for i in range(3 * STORE_BATCH)}
+    store = FullStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, files, store)
+    pipeline.start()
+    report = pipeline.finish()
+    first, refused = store.calls[0], [name for call in store.calls[1:] for name in call]
+    assert batches.paths() == first and report.failed == refused and set(first) | set(refused) == set(files)
+    assert report.failure is not None and report.failure.reason == "DISK_FULL"
