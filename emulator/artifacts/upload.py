@@ -28,7 +28,7 @@ IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 # recorded at once): a batch goes after this many files, once it is this old when an upload
 # ends or is about to start, at once when the queue drains (a job writing a file now and then
 # sees each recorded right away), and before and after any larger file.
-RECORD_BATCH = 64
+RECORD_BATCH = 256
 RECORD_SECONDS = 0.25
 # Small files read while the queue stays busy go to a store that takes many at once
 # (put_many_bytes: the local store) in one call: after this many files or bytes, when the queue
@@ -37,7 +37,7 @@ STORE_BATCH = 64
 STORE_BATCH_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReadAhead:
     """A small file read and hashed, waiting for its batch's store call (Uploading._store_batch)."""
 
@@ -49,10 +49,11 @@ class ReadAhead:
     body: bytes
 
 
-def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int]:
+def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signature]:
     """A small file's snapshot in memory: its bytes (opened by files.open_inside: a regular file
-    under `inside`, the real /artifacts), their sha256 and length. Read once; what is stored is
-    exactly what was hashed. Asking for one byte more
+    under `inside`, the real /artifacts), their sha256 and length, and the file's signature once
+    read (fstat: a write during the read shows in it, as in an lstat of its path, without the
+    path's lookup). Read once; what is stored is exactly what was hashed. Asking for one byte more
     than fstat's size, a read that returns exactly that size was short: the file ended there (a
     regular file's reads are short only at its end), so no second read is needed to see the end.
     A file that grows or shrinks meanwhile is read to its end, and the caller's signature check
@@ -66,10 +67,11 @@ def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int]:
             if len(chunk) == size and len(chunks) == 1:
                 break
             want = CHUNK
+        after = stat_signature(os.fstat(fd))
     finally:
         os.close(fd)
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return body, hashlib.sha256(body).hexdigest(), len(body)
+    return body, hashlib.sha256(body).hexdigest(), len(body), after
 
 
 def _plain_file_signature(path: str) -> Signature | None:
@@ -381,11 +383,11 @@ class Uploading:
             return None
         return handle, None, before[0], before
 
-    def _read_small(self, source: str | Path) -> tuple[bytes, str, int]:
+    def _read_small(self, source: str | Path) -> tuple[bytes, str, int, Signature]:
         return read_small(source, self._real_prefix)
 
-    def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int]:
-        return snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside)
+    def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int, None]:
+        return (*snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside), None)
 
     def _open_inside(self, source: str | Path) -> int:
         return open_inside(source, self._real_prefix)[0]
@@ -393,15 +395,16 @@ class Uploading:
     def _snapshot(self, item: Stable, source: str | Path, take: Callable[[Path], tuple],
                   seen: Signature | None = None) -> tuple | None:
         """A private copy of `source` (`take` makes it: a file, or the bytes in memory), hashed;
-        None (and re-watch) when it changed meanwhile. `seen`: the file's signature taken just
-        before (by _source), which saves a second lstat."""
+        None (and re-watch) when it changed meanwhile. `seen`: the signature of a plain file right
+        in /artifacts taken just before (by _source), which saves a second lstat; for such a file
+        the signature `take` saw once it had read (the bytes in memory) stands for the lstat after."""
         here = self._prefix + item.path
         before = seen or self._signature(here)
         if before != item.signature:
             self._retouch(item.path)
             return None
         try:
-            taken, sha256, size = take(source)
+            taken, sha256, size, read_as = take(source)
         except OSError as error:
             if error.errno in OUT_OF_SPACE:  # retrying would spin: the copy fails the same way
                 raise DiskFull(self.store.snapshot_dir, item.signature[0], shown(item.path)) from None
@@ -410,7 +413,8 @@ class Uploading:
             self._retouch(item.path)
             return None
         self._copy_failures.pop(item.path, None)
-        if self._signature(here) != before or (source != here and self._signature(source) is None):
+        after = read_as if seen is not None and read_as is not None else self._signature(here)
+        if after != before or (source != here and self._signature(source) is None):
             if isinstance(taken, Path):
                 taken.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
             self._retouch(item.path)

@@ -156,12 +156,15 @@ class Watching:
             # a link to a folder is listed with the folders (walk does not follow it): it goes on as
             # a file, which the uploader skips with its event (never silently)
             links = [name for name in dirs if os.path.islink(base + name)]
-            names += [(rel, base + name) for name in (*files, *links)
-                      if (rel := self._relative(base + name)) is not None]
+            if not base.startswith(self._prefix):
+                continue  # not below /artifacts (its root itself, if asked): no file of its own
+            rel_base = base[len(self._prefix):]  # each file's path relative to /artifacts, a concatenation too
+            names += [(rel_base + name, base + name) for name in (*files, *links)]
         with self._lock:  # one hand-off for the whole walk
-            confirmed = self._confirmed
-            names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in self.tracker
-                     and rel not in self.queue and rel != self._in_flight]
+            confirmed, pending, queued, in_flight = (self._confirmed, self.tracker.waiting(), self.queue.waiting(),
+                                                     self._in_flight)
+            names = [(rel, path) for rel, path in names
+                     if rel not in confirmed and rel not in pending and rel not in queued and rel != in_flight]
         found = []
         for rel, path in names:
             signature = self._signature(path)

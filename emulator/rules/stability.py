@@ -9,7 +9,7 @@ starts over. The clock and the stat are passed in, so the rule is tested without
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from dataclasses import dataclass
 
 Signature = tuple[int, ...]  # (size, mtime_ns, ctime_ns); a link's adds its own mtime_ns (rules/links.py)
@@ -61,6 +61,11 @@ class StabilityTracker:
 
     def __contains__(self, path: str) -> bool:
         return path in self._pending
+
+    def waiting(self) -> KeysView[str]:
+        """The paths waiting, as a live view: a rescan tests thousands of paths against it without
+        a method call each."""
+        return self._pending.keys()
 
     def due(self, now: float, stat: Callable[[str], Signature | None]) -> list[Stable]:
         """Files whose window has passed and whose signature still matches; they leave the tracker."""

@@ -11,7 +11,7 @@ records and every reader (`cycle job status`, the TUI, the SDK) reads back.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from dataclasses import dataclass
 
 from cycle.api.models import JobState
@@ -93,6 +93,10 @@ class UploadQueue:
 
     def __contains__(self, path: str) -> bool:
         return path in self._items
+
+    def waiting(self) -> KeysView[str]:
+        """The paths queued, as a live view (see StabilityTracker.waiting)."""
+        return self._items.keys()
 
     def paths(self) -> list[str]:
         return list(self._items)

@@ -432,3 +432,32 @@ def test_a_restore_gives_each_file_the_modified_time_the_job_gave_it(tmp_path):
     folder = tmp_path / "home" / "machines" / "local-1" / "artifacts" / "job-1"
     assert {path: os.stat(folder / path).st_mtime_ns for path in written} == written
     assert all(restored[path][0] == stat_signature(os.lstat(folder / path)) for path in written)  # known as stored
+
+
+@pytest.mark.parametrize("how", SIZES)
+def test_a_file_written_between_its_open_and_its_read_is_stored_as_the_version_read(tmp_path, monkeypatch, how):
+    """The check after the read (fstat of the open file for a small one, an lstat of its path for a
+    snapshot file) sees the write: the version stored carries the size and time of the bytes
+    stored, never the ones judged stable before the write."""
+    pipeline, stored, _events = make_pipeline(tmp_path)
+    target = pipeline.root / "metrics.json"
+    target.write_bytes(b"v1" * (SIZES[how] // 2))
+    real_open = upload_module.open_inside
+    written = []
+
+    def writing_meanwhile(path, inside):
+        opened = real_open(path, inside)
+        if not written:
+            written.append(path)
+            with open(target, "ab") as f:
+                f.write(b"+v2")
+            os.utime(target, ns=(time.time_ns() + 10**9,) * 2)  # a later time even on a coarse clock
+        return opened
+
+    monkeypatch.setattr(upload_module, "open_inside", writing_meanwhile)
+    pipeline.start()
+    pipeline.finish()
+    assert written, "the race was not reached"
+    final = target.read_bytes()
+    assert [(a.sha256, a.size, a.mtime_ns) for a in stored] == [
+        (hashlib.sha256(final).hexdigest(), len(final), target.stat().st_mtime_ns)]
