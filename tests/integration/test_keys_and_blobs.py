@@ -116,8 +116,10 @@ def test_s3_in_place_upload_leaves_an_object_whose_server_crc32_matches_the_byte
 def test_s3_in_place_check_refuses_an_object_whose_crc32_is_not_what_was_sent(tmp_path, s3_host):
     """The check after an in-place upload compares the server's CRC32 of what it stored with the
     parts' CRC32s as sent: one part's CRC32 differing is an error, not a stored artifact."""
+    from emulator.blobs import PART_SIZE
+
     store = S3Store(s3_host, f"inplace-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
-    data = os.urandom(9 * 1024 * 1024)
+    data = os.urandom(PART_SIZE - 5)  # one part
     sha = _in_place(tmp_path, store, "jobs/j-8/artifacts/ckpt.bin", data)
     store._check_in_place("jobs/j-8/artifacts/ckpt.bin", len(data), sha, [{"ChecksumCRC32": _crc32(data)}])
     with pytest.raises(StorageError, match="CRC32"):
@@ -216,11 +218,14 @@ def test_a_restore_takes_an_s3_object_newer_than_its_record_and_records_it(tmp_p
     assert any("ckpt.pt" in event and "newer than its record" in event for event in events)
 
 
-def test_an_in_place_upload_killed_before_its_sha256_tag_is_taken_when_its_crc32_checks(tmp_path, s3_host):
+@pytest.mark.parametrize("part_mib", [8, 16])  # 16: an object of a home from before parts were 8 MiB
+def test_an_in_place_upload_killed_before_its_sha256_tag_is_taken_when_its_crc32_checks(
+        tmp_path, s3_host, monkeypatch, part_mib):
     """An agent killed between completing an in-place upload and tagging its sha256 left an object
     a version ahead of its record with no sha256 of its own: every restore failed RESTORE_FAILED.
     It was completed only once whole, and the server's CRC32 of its parts proves the download is
     that object, so it is taken. An untagged object whose CRC32 cannot say so stays refused."""
+    import emulator.blobs
     from emulator.blobs import StoredObject
 
     store = S3Store(s3_host, f"untagged-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
@@ -228,7 +233,7 @@ def test_an_in_place_upload_killed_before_its_sha256_tag_is_taken_when_its_crc32
     old = os.urandom(3 * 1024 * 1024)
     store.put_bytes(key, old, hashlib.sha256(old).hexdigest())
     record = StoredObject(key, len(old), hashlib.sha256(old).hexdigest())
-    new = os.urandom(17 * 1024 * 1024)  # two parts
+    new = os.urandom(17 * 1024 * 1024)  # two or three parts
     source = tmp_path / "ckpt.bin"
     source.write_bytes(new)
 
@@ -236,8 +241,10 @@ def test_an_in_place_upload_killed_before_its_sha256_tag_is_taken_when_its_crc32
         raise KeyboardInterrupt  # the agent is gone before the tag
 
     store.client.put_object_tagging = killed
-    with open(source, "rb") as handle, pytest.raises(KeyboardInterrupt):
-        store.put_in_place(key, handle, len(new), lambda: True)
+    with monkeypatch.context() as uploading:
+        uploading.setattr(emulator.blobs, "PART_SIZE", part_mib * 1024 * 1024)
+        with open(source, "rb") as handle, pytest.raises(KeyboardInterrupt):
+            store.put_in_place(key, handle, len(new), lambda: True)
     del store.client.put_object_tagging
     assert store.head(key).sha256 is None
 
