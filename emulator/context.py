@@ -5,12 +5,16 @@ Pure apart from reading the project folder: tested without Docker.
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import hashlib
 import os
+import re
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+import pathspec
+
+from cycle.errors import BadInput
 from emulator.rules.build_plan import BASE_IMAGE_INPUT, FILE_INPUT, SCRIPT_INPUT, UBUNTU_INPUT
 
 IGNORE_FILE = ".cycleignore"
@@ -24,35 +28,53 @@ VENV_MARKER = "pyvenv.cfg"
 
 
 def read_ignore_patterns(root: Path) -> list[str]:
-    """Patterns from <root>/.cycleignore: one per line, '#' comments, gitignore-like globs."""
+    """Patterns from <root>/.cycleignore: one per line, '#' comments, blank lines skipped. A line
+    that is no pattern (a lone `!`, a range like `[z-a]`) is refused naming its line: skipped, it
+    would put files into /app that the user meant to keep out."""
     path = root / IGNORE_FILE
     if not path.is_file():
         return []
     patterns = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         line = line.strip()
         if line and not line.startswith("#"):
-            patterns.append(line.rstrip("/"))
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except (ValueError, re.error) as error:  # pathspec's pattern errors are ValueErrors
+                why = error.msg if isinstance(error, re.error) else "git reads no pattern from it"
+                raise BadInput(f"{path}:{number}: {line!r} is not a pattern ({why}); {IGNORE_FILE} takes "
+                               ".gitignore's patterns, one a line. Fix or delete the line and run again.") from None
+            patterns.append(line)
     return patterns
 
 
-def is_ignored(relative: str, patterns: list[str]) -> bool:
-    """True when the posix path `relative` is excluded from /app.
+@functools.lru_cache(maxsize=16)
+def _ignore_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    """The patterns read as git reads a .gitignore (pathspec's implementation of it): `*` stops at
+    a slash and `**` crosses any number of folders, a pattern with a slash (but not only a trailing
+    one) is anchored at the project's root, a trailing slash matches folders only, `!` re-includes
+    what an earlier pattern left out (not inside a folder left out: that one is never walked), and
+    the last pattern that matches decides."""
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
-    A pattern with a slash matches the path from the root ('data/raw'); one without matches any
-    path component ('__pycache__', '*.pyc'), as in .gitignore.
-    """
+
+def is_ignored(relative: str, patterns: list[str], folder: bool = False) -> bool:
+    """True when the posix path `relative` (a folder when `folder`) is excluded from /app: always
+    .git and .cycleswap/jobs, else as the gitignore-style `patterns` say (_ignore_spec)."""
     if any(relative == p or relative.startswith(p + "/") for p in ALWAYS_EXCLUDED):
         return True
-    parts = PurePosixPath(relative).parts
-    for pattern in patterns:
-        anchored = pattern.lstrip("/")
-        if pattern.startswith("/") or "/" in anchored:
-            if fnmatch.fnmatch(relative, anchored) or relative.startswith(anchored + "/"):
-                return True
-        elif any(fnmatch.fnmatch(part, anchored) for part in parts):
-            return True
-    return False
+    return bool(patterns) and _ignore_spec(tuple(patterns)).match_file(relative + "/" if folder else relative)
+
+
+def deciding_pattern(relative: str, patterns: list[str], folder: bool = False) -> str | None:
+    """The pattern that leaves `relative` out (the last one matching it), None when none does."""
+    result = _ignore_spec(tuple(patterns)).check_file(relative + "/" if folder else relative)
+    return patterns[result.index] if result.include and result.index is not None else None
+
+
+def _default_ignored(relative: str) -> bool:
+    """A path in or of a DEFAULT_IGNORED folder: never copied, whatever .cycleignore re-includes."""
+    return any(part in DEFAULT_IGNORED for part in relative.split("/"))
 
 
 def is_virtualenv(folder: Path) -> bool:
@@ -71,8 +93,9 @@ def project_files(root: Path) -> dict[str, Path]:
     The build image holds the .cycleswap/ of the build that made it, and the build key does not
     cover run.sh or manifest.toml, so a run.sh left out here would run as it was at that build.
     """
-    patterns = [*DEFAULT_IGNORED, *read_ignore_patterns(root)]
-    files = _walk(root, root, lambda rel: rel == CYCLESWAP or is_ignored(rel, patterns))
+    patterns = read_ignore_patterns(root)
+    files = _walk(root, root, lambda rel, folder: rel == CYCLESWAP or _default_ignored(rel)
+                  or is_ignored(rel, patterns, folder))
     files.update(cycleswap_files(root))
     return dict(sorted(files.items()))
 
@@ -84,12 +107,14 @@ def cycleswap_files(root: Path) -> dict[str, Path]:
     cycleswap = root / CYCLESWAP
     if cycleswap.is_symlink() or not cycleswap.is_dir():
         return {CYCLESWAP: cycleswap} if cycleswap.is_symlink() else {}
-    return {CYCLESWAP: cycleswap, **_walk(root, cycleswap, lambda rel: is_ignored(rel, list(DEFAULT_IGNORED)))}
+    return {CYCLESWAP: cycleswap,
+            **_walk(root, cycleswap, lambda rel, _folder: _default_ignored(rel) or is_ignored(rel, []))}
 
 
-def _walk(root: Path, top: Path, left_out: Callable[[str], bool]) -> dict[str, Path]:
+def _walk(root: Path, top: Path, left_out: Callable[[str, bool], bool]) -> dict[str, Path]:
     """Files, folders and symlinks under `top` by path relative to `root`, but those `left_out`
-    and virtualenvs; a folder left out (or a link to one) is never walked into."""
+    (asked with whether the path is a folder, not a link to one) and virtualenvs; a folder left
+    out (or a link to one) is never walked into."""
     files: dict[str, Path] = {}
     for folder, dirnames, filenames in os.walk(top):
         base = Path(folder)
@@ -97,7 +122,7 @@ def _walk(root: Path, top: Path, left_out: Callable[[str], bool]) -> dict[str, P
         kept = []
         for name in sorted(dirnames):
             rel = name if rel_base == "." else f"{rel_base}/{name}"
-            if left_out(rel) or is_virtualenv(base / name):
+            if left_out(rel, not (base / name).is_symlink()) or is_virtualenv(base / name):
                 continue
             files[rel] = base / name
             if not (base / name).is_symlink():
@@ -105,7 +130,7 @@ def _walk(root: Path, top: Path, left_out: Callable[[str], bool]) -> dict[str, P
         dirnames[:] = kept
         for name in sorted(filenames):
             rel = name if rel_base == "." else f"{rel_base}/{name}"
-            if not left_out(rel):
+            if not left_out(rel, False):
                 files[rel] = base / name
     return files
 
@@ -118,7 +143,7 @@ def kept_despite_ignore(root: Path) -> list[tuple[str, str]]:
     for rel, path in sorted(cycleswap_files(root).items()):
         if path.is_dir() and not path.is_symlink():
             continue
-        pattern = next((p for p in patterns if is_ignored(rel, [p])), None)
+        pattern = deciding_pattern(rel, patterns)
         if pattern is not None:
             found.append((rel, pattern))
     return found

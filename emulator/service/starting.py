@@ -63,6 +63,7 @@ class Starting:
         `claim`: the project's folder must own its name (not for a queued checkout of an upload)."""
         from cycle.api.manifest import check_scripts, find_project_root, load_manifest, volumes_place
         from emulator.config import image_for, version_env_name
+        from emulator.context import read_ignore_patterns
         from emulator.engine import docker as runtime
         from emulator.engine import gpu
         from emulator.engine.dockerd import check_network
@@ -75,6 +76,7 @@ class Starting:
         # refused input leaves an empty home as it was (the store creates it on first use)
         manifest = load_manifest(find_project_root(project_dir))
         check_scripts(manifest.root)  # a job without run.sh or build.sh would only fail after its build
+        read_ignore_patterns(manifest.root)  # a .cycleignore line that is no pattern: refused before any job
         for _job_name, path in options.mounts:
             check_mount_path(path)
         if manifest.cuda and not options.cpu and not waits:
