@@ -473,10 +473,11 @@ def _make_fanout(blob_root: str) -> None:
 
 class _PackIndex:
     """The packed blobs one manifest names, sha256 -> (pack, offset), read up to `read` bytes of
-    the manifest whose inode is `inode`."""
+    the manifest whose inode is `inode`, as it was after the store's `sweeps`-th sweep."""
 
-    def __init__(self, inode: int) -> None:
+    def __init__(self, inode: int, sweeps: int) -> None:
         self.inode = inode
+        self.sweeps = sweeps
         self.read = 0
         self.blobs: dict[str, tuple[str, int]] = {}
 
@@ -685,13 +686,16 @@ class LocalStore:
         rewrites it makes it a new file, read again)."""
         manifest, _, _ = self._manifest(key)
         with self._index_lock:  # one store object may serve downloads on several threads (the TUI's)
+            sweeps = self._sweeps()  # before the manifest: a sweep in between only costs a second read
             try:
                 info = os.stat(manifest)
             except FileNotFoundError:
                 return None
             index = self._pack_indexes.get(manifest)
-            if index is None or index.inode != info.st_ino or info.st_size < index.read:
-                index = self._pack_indexes[manifest] = _PackIndex(info.st_ino)
+            if index is None or (index.inode, index.sweeps) != (info.st_ino, sweeps) or info.st_size < index.read:
+                # a sweep rewrote or removed the manifest since: a new one may even have the old
+                # one's inode number (freed, then reused), and as long a file
+                index = self._pack_indexes[manifest] = _PackIndex(info.st_ino, sweeps)
             if info.st_size > index.read:
                 index.read_on(manifest)
             return index.blobs.get(sha256)
@@ -835,6 +839,13 @@ class LocalStore:
             folder.rmdir()
         except OSError:  # packs stay
             pass
+
+    def _sweeps(self) -> int:
+        """How many sweeps this store has seen (_count_sweep): the lock file's size."""
+        try:
+            return os.stat(self._lock_file).st_size
+        except FileNotFoundError:
+            return 0
 
     def _count_sweep(self) -> None:
         """Grow the lock file by a byte (under the exclusive lock, before any manifest changes):
