@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cycle.api.models import BUILD_FAILED_EVENT, BUILD_OUTPUT_EVENT
+from cycle.api.wording import displayable
 
 TAIL_LINES = 20
 COMMAND_NOT_FOUND_EXIT = 127
@@ -216,7 +217,7 @@ def explain(lines: Sequence[str], exit_code: int, network: str | None = None, st
     found = diagnose(lines, exit_code, network)
     head = f"{BUILD_FAILED_EVENT} build.sh exited with code {exit_code}"
     if found is not None and found.evidence:
-        return [f"{head}. Cause: {found.cause}; build output line {found.line}: {found.evidence!r}. "
+        return [f"{head}. Cause: {found.cause}; build output line {found.line}: {displayable(found.evidence)!r}. "
                 f"Fix: {found.advice}"]
     tail = [line for line in lines if line.strip()][-TAIL_LINES:]
     summary = (f"{head}. Cause: {found.cause}. Fix: {found.advice.rstrip('.')}" if found
@@ -224,6 +225,6 @@ def explain(lines: Sequence[str], exit_code: int, network: str | None = None, st
     if not tail:
         return [summary + "; build.sh printed nothing."]
     if streamed:
-        return [summary + f"; its output is above, as the [build] lines (the last: {tail[-1].strip()!r})."]
+        return [summary + f"; its output is above, as the [build] lines (the last: {displayable(tail[-1].strip())!r})."]
     output = [f"{BUILD_OUTPUT_EVENT}{line}" for line in tail]
     return [summary + f"; the last {len(tail)} line(s) of its output:", *output]

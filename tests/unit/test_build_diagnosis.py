@@ -220,3 +220,13 @@ def test_a_toml_failure_without_its_position_still_names_the_file():
     found = diagnose(["error: Failed to parse: `/app/uv.lock`", "  Caused by: something else"], 2)
     assert found is not None and found.cause == "uv.lock is not valid TOML"
     assert found.advice.startswith("Edit uv.lock in the project folder (uv stops")
+
+
+def test_bytes_that_are_not_utf8_show_as_the_replacement_character_not_as_escapes():
+    """The build's output keeps bytes that are not UTF-8 as lone surrogates (as the log does): the
+    explanation showed them as `\\udcff`, which means nothing to a reader."""
+    name = "caf\udce9-data"  # b"caf\xe9-data" printed by build.sh
+    [event] = explain([f"E: Unable to locate package {name}"], 100)
+    assert "\\udc" not in event and "caf\ufffd-data" in event
+    [event] = explain(["some output", f"something odd about {name}"], 1, streamed=True)
+    assert "\\udc" not in event and "caf\ufffd-data" in event
