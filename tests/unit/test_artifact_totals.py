@@ -86,3 +86,17 @@ def test_an_archived_jobs_status_counts_nothing(home):
     assert platform.stored_artifacts(job.name) == StoredArtifacts(0, 0)
     info = json.loads(CliRunner().invoke(app, ["job", "status", job.name, "--json"]).stdout)
     assert (info["artifacts_stored"], info["artifacts_bytes"]) == (0, 0)
+
+
+def test_a_moved_job_waiting_for_a_machine_is_not_shown_on_the_one_it_left(home):
+    """A moved job waits PENDING with the machine it left still recorded (the next never takes it
+    back): `job status` showed `machine local-0` as if it ran there."""
+    from emulator.platform import EmulatorPlatform
+
+    platform = EmulatorPlatform()
+    job = platform.store.create_job("demo", agent_pid=os.getpid())
+    platform.store.set_state(job.id, JobState.RUNNING, machine="local-0")
+    platform.store.set_state(job.id, JobState.PENDING)  # moved off local-0, waiting for another
+    text = CliRunner().invoke(app, ["job", "status", job.name]).stdout
+    assert dict(line.split(None, 1) for line in text.splitlines())["machine"] == "- (left local-0)"
+    assert json.loads(CliRunner().invoke(app, ["job", "status", job.name, "--json"]).stdout)["machine"] == "local-0"

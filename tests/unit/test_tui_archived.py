@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from test_tui import NOW, artifacts_shown, job_opened, jobs_listed, make_app, settle, until
 
-from cycle.api import JobSummary
+from cycle.api import JobState, JobSummary
 from cycle.tui.screens.jobs import job_row
 
 from tui_fakes import FakePlatform
@@ -98,3 +98,13 @@ async def test_a_job_archived_while_its_artifacts_tab_shows_drops_the_file_keys(
         await pilot.press("d")  # the keys still reach the browser, which says why
         await until(pilot, lambda: app._notifications)
         assert "trainer-4 is archived" in notices(app)[0]
+
+
+def test_a_moved_job_waiting_for_a_machine_is_not_listed_on_the_one_it_left():
+    """A PENDING job's recorded machine is the one a move took it from: the list showed it as if the
+    job ran there."""
+    platform = FakePlatform()
+    platform.add_job("trainer-5", JobState.PENDING)  # recorded on local-0, the machine it left
+    row = job_row(JobSummary(platform.job("trainer-5"), 0), NOW)
+    assert row[4] == "- (left local-0)"
+    assert job_row(JobSummary(platform.job("trainer-4"), 0), NOW)[4] == "local-1"  # a running job's own

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the words stay as light to import as the fast paths need them
+    from cycle.api.models import JobState
 
 
 def displayable(text: str) -> str:
@@ -15,3 +19,13 @@ def listed(names: Sequence[str], most: int) -> str:
     """The first `most` names, comma-separated, and how many more: "a, b and 3 more"."""
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(names[:most]) + more
+
+
+def machine_shown(state: JobState, machine: str | None) -> str:
+    """A job's machine as screens show it: "-" for none; a waiting (PENDING) job runs on none, and
+    the machine it names is the one a move took it from (shown as such, not as where it runs)."""
+    from cycle.api.models import JobState
+
+    if machine is None:
+        return "-"
+    return f"- (left {machine})" if state is JobState.PENDING else machine

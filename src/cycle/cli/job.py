@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cycle.api.wording import listed
+from cycle.api.wording import listed, machine_shown
 from cycle.cli.style import CycleTyper, JobArg, whole_number
 from cycle.logline import moment, ns_of
 
@@ -132,7 +132,7 @@ def status(
         typer.echo(json.dumps(info, indent=2))
         return
     hidden = ("duration_seconds", "artifacts_stored", "artifacts_bytes", "moves")
-    text = {**info, "archived": "yes" if job.archived else "no",
+    text = {**info, "machine": machine_shown(job.state, job.machine), "archived": "yes" if job.archived else "no",
             "upload_queue_warning": "yes" if job.queue_warning else "no",
             "duration": _duration_text(job, seconds),
             "artifacts": f"{stored.files} stored, {human_size(stored.bytes)}"}

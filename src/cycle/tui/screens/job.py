@@ -17,6 +17,7 @@ from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from cycle.api import Platform
 from cycle.api.tree import newest_tree
+from cycle.api.wording import machine_shown
 from cycle.tui.fit import Part, fit_line
 from cycle.tui.jobinfo import applies
 from cycle.tui.notices import notify_outcome, notify_under_way
@@ -199,7 +200,7 @@ class JobScreen(Screen):
             + (" · archived" if job.archived else "")  # its artifacts deleted: said where the state is
         )
         room = header.content_region.width or None  # 0 before the first layout: not yet known
-        show(header, fit_header(lead, starts, job.machine or "-", job.project, room,
+        show(header, fit_header(lead, starts, machine_shown(job.state, job.machine), job.project, room,
                                 duration=duration(job, now), follow=follow), fixed_size=True)
         banner = self.query_one("#queue-warning", Static)
         if banner.display != bool(job.queue_warning):  # the log moves with it: so do the notices

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from cycle.api import Job, JobState, JobSummary, Platform
+from cycle.api.wording import machine_shown
 from cycle.tui.jobinfo import STATE_COLOURS, duration
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time, short_time_valid_until, zone_label
@@ -70,7 +71,7 @@ class Listing:
 def job_row(summary: JobSummary, now_ns: int, zone: tzinfo | None = None) -> tuple[str, ...]:
     """The cells of one job, in COLUMNS order (plain strings: a changed cell is found by ==)."""
     job = summary.job
-    return (job.name, job.state.value, job.reason or "", job.project, job.machine or "-",
+    return (job.name, job.state.value, job.reason or "", job.project, machine_shown(job.state, job.machine),
             short_time(job.started_ns, now_ns, zone), duration(job, now_ns), files_cell(summary))
 
 
