@@ -39,10 +39,21 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 SMALL_OBJECT = 8 * 1024 * 1024  # up to this size one PUT, checked by its ETag
 # An in-place upload's parts: boto3's own chunk size. moto's server spent ~10 % more CPU on a
 # GiB in 16 MiB parts (this store's size until the thirteenth session) than in 8 MiB ones, and the
-# uploads waited on it. PART_SIZES: every size an in-place upload of this store ever used, for
-# _vouches (an object's parts are read back at the size they were sent).
+# uploads waited on it. S3 takes at most MAX_PARTS parts, so a file over 78 GiB goes in larger
+# ones (part_size_for). OLD_PART_SIZE: the size every in-place upload used before, which _vouches
+# still reads an untagged object back at (its parts are checked at the size they were sent).
 PART_SIZE = 8 * 1024 * 1024
-PART_SIZES = (PART_SIZE, 16 * 1024 * 1024)
+OLD_PART_SIZE = 16 * 1024 * 1024
+MAX_PARTS = 10_000
+MIB = 1024 * 1024
+
+
+def part_size_for(size: int, least: int | None = None) -> int:
+    """The part size of an in-place upload of `size` bytes: `least` (PART_SIZE), or for a file that
+    would need more than MAX_PARTS of them, the least whole number of MiB that fits it in
+    MAX_PARTS (a 100 GiB checkpoint: 11 MiB parts)."""
+    least = PART_SIZE if least is None else least
+    return max(least, -(-size // (MAX_PARTS * MIB)) * MIB)
 IN_PLACE_CONCURRENCY = 8
 PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies on two threads at once
 SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
@@ -471,6 +482,27 @@ def _make_fanout(blob_root: str) -> None:
             pass
 
 
+class StoredInPart(OSError):
+    """A batch (LocalStore.put_many_bytes) whose first `stored` files are stored and the rest not:
+    the disk refused the manifest line of the next (`error`, an OSError such as ENOSPC)."""
+
+    def __init__(self, stored: int, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror, error.filename)
+        self.stored = stored
+
+
+_Placed = tuple[str, str, str, bytes, str]  # manifest, rest of the key, key, body, sha256
+
+
+def _by_namespace(placed: list[_Placed]) -> dict[str, list[tuple[int, _Placed]]]:
+    """The items, with their place in the batch, grouped by their key's namespace, each in order."""
+    groups: dict[str, list[tuple[int, _Placed]]] = {}
+    for number, item in enumerate(placed):
+        key, rest = item[2], item[1]
+        groups.setdefault(key[:len(key) - len(rest) - 1], []).append((number, item))
+    return groups
+
+
 class _PackIndex:
     """The packed blobs one manifest names, sha256 -> (pack, offset), read up to `read` bytes of
     the manifest whose inode is `inode`, as it was after the store's `sweeps`-th sweep."""
@@ -611,48 +643,62 @@ class LocalStore:
         """Store small files' in-memory snapshots ((key, bytes, sha256), already hashed), in order,
         under one hold of the writer lock: their bytes appended to a pack file of each key's
         namespace (packs/<namespace>/<random>.pack, one per store object and namespace) in one
-        write, then their manifest lines, naming pack and offset, in one write per manifest.
+        write, then each one's manifest line, naming pack and offset.
 
         A blob file each cost a new inode, a temporary name and a rename, about as much as `cp`
         spends on a whole small file (one flat loop of the same steps: 0.45 of `cp` with a file
-        per blob, 0.77 with a pack, in benchmarks/run.sh); the lock and the two writes per file
+        per blob, 0.77 with a pack, in benchmarks/run.sh); the lock and a pack write per file
         cost as much as reading and hashing it, hence the batch (the uploader's, while its queue
-        stays busy). A manifest line names only bytes already in the pack: bytes a failed write
-        left at a pack's end are named by no line, and the next blob goes to a new pack. The
-        same bytes stored again by this object in the namespace are not appended again. Reads
-        check every byte against the line's sha256 (get_to), as for blob files."""
+        stays busy). Every key is checked before anything is written, and what the pack holds
+        (its size, the bytes remembered for deduplication) is taken in only once its write is
+        whole: a batch that fails leaves the next one nothing wrong to build on. A manifest line
+        names only bytes already in the pack: bytes a failed write left at a pack's end are named
+        by no line, and the next blob goes to a new pack. Each line is its own write (whole or
+        absent): when the disk cuts one short, the files before it are stored and the rest not,
+        and StoredInPart says how many. The same bytes stored again by this object in the
+        namespace are not appended again. Reads check every byte against the line's sha256
+        (get_to), as for blob files."""
         with self._writing():
-            lines: dict[str, list[bytes]] = {}
-            appended: dict[str, list[bytes]] = {}  # namespace -> the bodies going to its pack, in order
             now = time.time_ns()
-            for key, body, sha256 in blobs:
-                manifest, rest = self._manifest_file(key)
-                namespace = key[:len(key) - len(rest) - 1]
-                pack, offset = self._kept.packed.get((namespace, sha256)) or self._place(namespace, body, sha256,
-                                                                                         appended)
-                lines.setdefault(manifest, []).append(manifest_line(rest, sha256, len(body), now, pack, offset))
-            for namespace, bodies in appended.items():
-                self._append_to_pack(namespace, b"".join(bodies))
-            for manifest, its_lines in lines.items():
-                self._append_line(manifest, b"".join(its_lines))
+            placed = [(*self._manifest_file(key), key, body, sha256) for key, body, sha256 in blobs]  # keys checked
+            lines: dict[int, tuple[str, bytes]] = {}
+            for namespace, items in _by_namespace(placed).items():
+                lines.update(self._pack_namespace(namespace, items, now))
+            for count in range(len(placed)):  # in the batch's order
+                try:
+                    self._append_line(*lines[count])
+                except OSError as error:
+                    raise StoredInPart(count, error) from error
 
-    def _place(self, namespace: str, body: bytes, sha256: str, appended: dict[str, list[bytes]]) -> tuple[str, int]:
-        """Where `body` goes in the namespace's pack, after the bodies `appended` there before it in
-        this batch (under _writing): its (pack, offset), remembered for deduplication."""
+    def _pack_namespace(self, namespace: str, items: list[tuple[int, _Placed]],
+                        now: int) -> dict[int, tuple[str, bytes]]:
+        """Append the bodies of one namespace's `items` ((place in the batch, (manifest, rest of key,
+        key, body, sha256))) to its pack in one write (under _writing), the bytes it already holds,
+        or a body earlier in the batch, not again: each one's (manifest, line) by its place, to be
+        written once the pack is."""
         pack = self._kept.packs.get(namespace)
         if pack is None or pack.pid != os.getpid():
             pack = self._new_pack(namespace)
-        offset = pack.size
-        pack.size += len(body)
-        appended.setdefault(namespace, []).append(body)
-        if len(self._kept.packed) >= PACKED_REMEMBERED:
+        offset, bodies, here = pack.size, [], {}  # here: sha256 -> offset, the bytes this batch appends
+        lines = {}
+        for number, (manifest, rest, _key, body, sha256) in items:
+            where = self._kept.packed.get((namespace, sha256))
+            if where is None:
+                if sha256 not in here:
+                    here[sha256] = offset
+                    bodies.append(body)
+                    offset += len(body)
+                where = (pack.name, here[sha256])
+            lines[number] = (manifest, manifest_line(rest, sha256, len(body), now, *where))
+        self._append_to_pack(namespace, pack, b"".join(bodies))
+        pack.size = offset  # whole: taken in
+        if len(self._kept.packed) + len(here) > PACKED_REMEMBERED:
             self._kept.packed.clear()  # a job of millions of small files: a duplicate may be packed again
-        self._kept.packed[(namespace, sha256)] = (pack.name, offset)
-        return pack.name, offset
+        self._kept.packed.update({(namespace, sha256): (pack.name, at) for sha256, at in here.items()})
+        return lines
 
-    def _append_to_pack(self, namespace: str, data: bytes) -> None:
-        """`data` (the bodies _place placed) at the end of the namespace's pack (under _writing)."""
-        pack = self._kept.packs[namespace]
+    def _append_to_pack(self, namespace: str, pack: _Pack, data: bytes) -> None:
+        """`data` at the end of the namespace's pack (under _writing)."""
         try:
             view = memoryview(data)
             while view:
@@ -686,19 +732,22 @@ class LocalStore:
         rewrites it makes it a new file, read again)."""
         manifest, _, _ = self._manifest(key)
         with self._index_lock:  # one store object may serve downloads on several threads (the TUI's)
-            sweeps = self._sweeps()  # before the manifest: a sweep in between only costs a second read
-            try:
-                info = os.stat(manifest)
-            except FileNotFoundError:
-                return None
-            index = self._pack_indexes.get(manifest)
-            if index is None or (index.inode, index.sweeps) != (info.st_ino, sweeps) or info.st_size < index.read:
-                # a sweep rewrote or removed the manifest since: a new one may even have the old
-                # one's inode number (freed, then reused), and as long a file
-                index = self._pack_indexes[manifest] = _PackIndex(info.st_ino, sweeps)
-            if info.st_size > index.read:
-                index.read_on(manifest)
-            return index.blobs.get(sha256)
+            while True:
+                sweeps = self._sweeps()
+                try:
+                    info = os.stat(manifest)
+                except FileNotFoundError:
+                    return None
+                index = self._pack_indexes.get(manifest)
+                if index is None or (index.inode, index.sweeps) != (info.st_ino, sweeps) or info.st_size < index.read:
+                    # a sweep rewrote or removed the manifest since: a new one may even have the
+                    # old one's inode number (freed, then reused), and as long a file
+                    index = self._pack_indexes[manifest] = _PackIndex(info.st_ino, sweeps)
+                if info.st_size > index.read:
+                    index.read_on(manifest)
+                if self._sweeps() == sweeps:  # no sweep began meanwhile: what was read is the manifest's
+                    return index.blobs.get(sha256)
+                del self._pack_indexes[manifest]
 
     def _folder(self, folder: Path | str) -> None:
         """Make `folder` once per store object (blob and manifest folders are never removed)."""
@@ -990,7 +1039,7 @@ class S3Store:
                              ChecksumAlgorithm=PART_CHECKSUM, Metadata={"writer": self.writer})
         upload_id = started["UploadId"]
         try:
-            sha256, sent_size, parts = self._send_parts(key, upload_id, source)
+            sha256, sent_size, parts = self._send_parts(key, upload_id, source, part_size_for(size))
             if sent_size != size or not still_same():
                 raise FileChanged(key)
             self._call(f"uploading {key}", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
@@ -1008,7 +1057,7 @@ class S3Store:
         self._check_in_place(key, size, sha256, parts)
         return sha256
 
-    def _send_parts(self, key: str, upload_id: str, source: BinaryIO) -> tuple[str, int, list[dict]]:
+    def _send_parts(self, key: str, upload_id: str, source: BinaryIO, part_size: int) -> tuple[str, int, list[dict]]:
         """Read `source` part by part on this thread, hashing each part while pool threads send it
         (at most IN_PLACE_CONCURRENCY parts read and not yet sent): (sha256, bytes read, parts)."""
         import threading
@@ -1031,7 +1080,7 @@ class S3Store:
             number = 1
             while True:
                 slots.acquire()
-                body = source.read(PART_SIZE)
+                body = source.read(part_size)
                 if not body and number > 1:
                     slots.release()
                     break
@@ -1039,7 +1088,7 @@ class S3Store:
                 sent.update(body)
                 sent_size += len(body)
                 number += 1
-                if len(body) < PART_SIZE:
+                if len(body) < part_size:
                     break
             parts = [f.result() for f in futures]
         return sent.hexdigest(), sent_size, parts
@@ -1141,7 +1190,7 @@ class S3Store:
         stored = (answer.get("ChecksumCRC32") or "").split("-")[0]
         count = answer.get("ETag", "").strip('"').rpartition("-")[2]  # a multipart ETag ends "-<parts>"
         size = part.stat().st_size
-        for part_size in PART_SIZES:  # the sizes that cut `size` into `count` parts
+        for part_size in {part_size_for(size), part_size_for(size, OLD_PART_SIZE)}:  # as it was sent, now or before
             if stored and count == str(max(1, -(-size // part_size))):
                 if composite_crc32(part_crc32s(part, part_size)) == stored:
                     return True

@@ -5,17 +5,14 @@ Pure apart from reading the project folder: tested without Docker.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pathspec
-
 from cycle.errors import BadInput
 from emulator.rules.build_plan import BASE_IMAGE_INPUT, FILE_INPUT, SCRIPT_INPUT, UBUNTU_INPUT
+from emulator.rules.ignore_patterns import IgnorePattern, NotAPattern, is_left_out, parse_line
 
 IGNORE_FILE = ".cycleignore"
 ALWAYS_EXCLUDED = (".git", ".cycleswap/jobs")
@@ -27,49 +24,47 @@ DEFAULT_IGNORED = (".venv", "__pycache__")
 VENV_MARKER = "pyvenv.cfg"
 
 
-def read_ignore_patterns(root: Path) -> list[str]:
-    """Patterns from <root>/.cycleignore: one per line, '#' comments, blank lines skipped. A line
-    that is no pattern (a lone `!`, a range like `[z-a]`) is refused naming its line: skipped, it
-    would put files into /app that the user meant to keep out."""
+def read_ignore_patterns(root: Path) -> list[IgnorePattern]:
+    """The patterns of <root>/.cycleignore, read as git reads a .gitignore
+    (rules/ignore_patterns.py; a UTF-8 byte order mark is skipped, bytes that are not UTF-8 stand
+    for themselves, as in file names). A line that is no pattern (a lone `!`, a range like
+    `[z-a]`) is refused naming its line: skipped, it would put files into /app that the user
+    meant to keep out."""
     path = root / IGNORE_FILE
     if not path.is_file():
         return []
+    text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
     patterns = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-        line = line.strip()
-        if line and not line.startswith("#"):
-            try:
-                pathspec.GitIgnoreSpec.from_lines([line])
-            except (ValueError, re.error) as error:  # pathspec's pattern errors are ValueErrors
-                why = error.msg if isinstance(error, re.error) else "git reads no pattern from it"
-                raise BadInput(f"{path}:{number}: {line!r} is not a pattern ({why}); {IGNORE_FILE} takes "
-                               ".gitignore's patterns, one a line. Fix or delete the line and run again.") from None
-            patterns.append(line)
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            pattern = parse_line(line)
+        except NotAPattern as error:
+            raise BadInput(f"{path}:{number}: {line!r} is not a pattern ({error}); {IGNORE_FILE} takes "
+                           ".gitignore's patterns, one a line. Fix or delete the line and run again.") from None
+        if pattern is not None:
+            patterns.append(pattern)
     return patterns
 
 
-@functools.lru_cache(maxsize=16)
-def _ignore_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
-    """The patterns read as git reads a .gitignore (pathspec's implementation of it): `*` stops at
-    a slash and `**` crosses any number of folders, a pattern with a slash (but not only a trailing
-    one) is anchored at the project's root, a trailing slash matches folders only, `!` re-includes
-    what an earlier pattern left out (not inside a folder left out: that one is never walked), and
-    the last pattern that matches decides."""
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
-
-
-def is_ignored(relative: str, patterns: list[str], folder: bool = False) -> bool:
+def is_ignored(relative: str, patterns: list[IgnorePattern], folder: bool = False) -> bool:
     """True when the posix path `relative` (a folder when `folder`) is excluded from /app: always
-    .git and .cycleswap/jobs, else as the gitignore-style `patterns` say (_ignore_spec)."""
-    if any(relative == p or relative.startswith(p + "/") for p in ALWAYS_EXCLUDED):
-        return True
-    return bool(patterns) and _ignore_spec(tuple(patterns)).match_file(relative + "/" if folder else relative)
+    .git and .cycleswap/jobs, else when `patterns` leave it or a folder above it out."""
+    return _always_excluded(relative) or leaving_out(relative, patterns, folder) is not None
 
 
-def deciding_pattern(relative: str, patterns: list[str], folder: bool = False) -> str | None:
-    """The pattern that leaves `relative` out (the last one matching it), None when none does."""
-    result = _ignore_spec(tuple(patterns)).check_file(relative + "/" if folder else relative)
-    return patterns[result.index] if result.include and result.index is not None else None
+def leaving_out(relative: str, patterns: list[IgnorePattern], folder: bool = False) -> IgnorePattern | None:
+    """The pattern that leaves `relative` out: the one leaving out the first folder above it that
+    is left out (nothing inside that one can come back, as in git), else its own; None: none."""
+    parts = relative.split("/")
+    for depth in range(1, len(parts) + 1):
+        found = is_left_out(patterns, "/".join(parts[:depth]), folder or depth < len(parts))
+        if found is not None:
+            return found
+    return None
+
+
+def _always_excluded(relative: str) -> bool:
+    return any(relative == p or relative.startswith(p + "/") for p in ALWAYS_EXCLUDED)
 
 
 def _default_ignored(relative: str) -> bool:
@@ -94,8 +89,8 @@ def project_files(root: Path) -> dict[str, Path]:
     cover run.sh or manifest.toml, so a run.sh left out here would run as it was at that build.
     """
     patterns = read_ignore_patterns(root)
-    files = _walk(root, root, lambda rel, folder: rel == CYCLESWAP or _default_ignored(rel)
-                  or is_ignored(rel, patterns, folder))
+    files = _walk(root, root, lambda rel, folder: rel == CYCLESWAP or _default_ignored(rel) or _always_excluded(rel)
+                  or is_left_out(patterns, rel, folder) is not None)  # the walk never enters a folder left out
     files.update(cycleswap_files(root))
     return dict(sorted(files.items()))
 
@@ -108,7 +103,7 @@ def cycleswap_files(root: Path) -> dict[str, Path]:
     if cycleswap.is_symlink() or not cycleswap.is_dir():
         return {CYCLESWAP: cycleswap} if cycleswap.is_symlink() else {}
     return {CYCLESWAP: cycleswap,
-            **_walk(root, cycleswap, lambda rel, _folder: _default_ignored(rel) or is_ignored(rel, []))}
+            **_walk(root, cycleswap, lambda rel, _folder: _default_ignored(rel) or _always_excluded(rel))}
 
 
 def _walk(root: Path, top: Path, left_out: Callable[[str, bool], bool]) -> dict[str, Path]:
@@ -143,9 +138,9 @@ def kept_despite_ignore(root: Path) -> list[tuple[str, str]]:
     for rel, path in sorted(cycleswap_files(root).items()):
         if path.is_dir() and not path.is_symlink():
             continue
-        pattern = deciding_pattern(rel, patterns)
+        pattern = leaving_out(rel, patterns)
         if pattern is not None:
-            found.append((rel, pattern))
+            found.append((rel, pattern.text))
     return found
 
 

@@ -33,6 +33,7 @@ from emulator.rules.stability import Signature, StabilityTracker
 from emulator.rules.upload_queue import QueueChange, UploadQueue, queue_change, queued_paths
 
 QUEUE_RECORD_SECONDS = 0.25  # how often the queued set is compared with the job's record
+STOP_WAIT_SECONDS = 60  # the job's end or move waits this long for an upload under way, then cuts it off
 
 
 class ArtifactPipeline(Watching, Uploading):
@@ -150,11 +151,13 @@ class ArtifactPipeline(Watching, Uploading):
         self._stop_observer()
         with self._lock:
             waiting = set(self.queue.paths()) | set(self.tracker.paths())
-            self.report.abandoned = sorted((shown(p) for p in waiting  # what a link's skip never stores is not lost
-                                            if stored_as_a_file(self._prefix + p, self._real_prefix)), key=natural_key)
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()
+        if self._cut_off:  # still under way when the machine went: lost with it (never recorded)
+            waiting |= {taken.item.path for taken in list(self._read_ahead)} | {self._in_flight} - {None}
+        self.report.abandoned = sorted((shown(p) for p in waiting  # what a link's skip never stores is not lost
+                                        if stored_as_a_file(self._prefix + p, self._real_prefix)), key=natural_key)
         return self.report
 
     def _stop_threads(self) -> None:
@@ -162,13 +165,17 @@ class ArtifactPipeline(Watching, Uploading):
         with self._lock:
             self._lock.notify_all()
         for thread in self._threads:
-            thread.join(timeout=60)
+            thread.join(timeout=STOP_WAIT_SECONDS)
+        uploading = any(thread.is_alive() for thread in self._threads)
+        if not uploading:
+            self._store_batch()  # files it had read ahead when it stopped (abandon() emptied the queue meanwhile)
         with self._records_lock:
             self._record_batch()  # what the uploader stored last (or before it stopped) is recorded
-            # An upload still running now (a large file, a server that hangs) is cut off: the job's
-            # end or move lists its file as not stored, so a late record (or, on S3 in place, a late
-            # completion) would contradict that, and could land after a newer version's.
-            self._cut_off = any(thread.is_alive() for thread in self._threads)
+            # An upload still running now (a large file, a server that hangs, a batch waiting on the
+            # disk) is cut off: the job's end or move lists its file as not stored, so a late
+            # record (or, on S3 in place, a late completion) would contradict that, and could land
+            # after a newer version's.
+            self._cut_off = uploading
         with self._lock:
             self._try_record_queue(set())  # stopped: nothing more is uploaded from this machine
 
@@ -192,8 +199,10 @@ class ArtifactPipeline(Watching, Uploading):
         if now < self._next_queue_record and self._warned == self._recorded_warning:
             return
         self._next_queue_record = now + QUEUE_RECORD_SECONDS
-        unrecorded = [path for path, _artifact in list(self._unrecorded)]  # stored, their record not yet written
-        unrecorded += [taken.item.path for taken in list(self._read_ahead)]  # read, not yet stored
+        # read, not yet stored; then stored, its record not yet written: in this order, as a file
+        # moves from one to the other (appended there before it leaves here), so none is missed
+        unrecorded = [taken.item.path for taken in list(self._read_ahead)]
+        unrecorded += [path for path, _artifact in list(self._unrecorded)]
         self._try_record_queue(queued_paths(self.tracker.paths(), [*self.queue.paths(), *unrecorded], self._in_flight))
 
     def _record_queue(self, queued: set[str]) -> None:

@@ -102,7 +102,8 @@ class Uploading:
                     after_end = self._draining  # then nothing writes: what it stores is final
                 large = item.signature[0] > SMALL_SNAPSHOT
                 if (large and (self._unrecorded or self._read_ahead)) or (self._unrecorded and self._batch_is_old()):
-                    self._record_batch()  # stored files do not wait for a long upload, nor taken ones go after it
+                    self._store_batch()  # the files taken before a large one are stored before it
+                    self._record_batch()  # stored files do not wait for a long upload
                 try:
                     self._upload(item)
                 except Exception as error:
@@ -285,31 +286,39 @@ class Uploading:
 
     def _store_batch(self) -> None:
         """Store the small files read ahead in one put_many_bytes call (retried as one upload), then
-        count each stored, in order. They leave `_read_ahead` only then: until then they count as
-        queued (_report_queue), so a reader sees each file queued or stored, never neither. (Only
-        the uploader thread appends to it, and this runs on that thread or after it stopped.)"""
-        with self._records_lock:
-            batch = self._read_ahead[:]
-            if not batch:
+        count each stored, in order; a batch the disk cut short (StoredInPart) counts the files
+        stored before the cut and fails the rest. They leave `_read_ahead` only then: until then
+        they count as queued (_report_queue), so a reader sees each file queued or stored, never
+        neither. It runs on the uploader thread only, or once that thread has ended
+        (_stop_threads): no lock is held across the store call, which may wait (a sweep's
+        exclusive lock, a slow disk) while the job's end is cut off on time."""
+        batch = self._read_ahead[:]
+        if not batch:
+            return
+        stored, failure = 0, None
+        try:
+            blobs = [(taken.key, taken.body, taken.sha256) for taken in batch]
+            if self._store_with_retries(lambda: self.store.put_many_bytes(blobs), *(t.item.path for t in batch)):
+                stored = len(batch)
+        except Exception as error:
+            stored, failure = getattr(error, "stored", 0), error  # StoredInPart: the files before the cut are stored
+        with self._records_lock:  # against the cut-off: once cut off, the job's end has listed them as not stored
+            if self._cut_off:
                 return
-            try:
-                blobs = [(taken.key, taken.body, taken.sha256) for taken in batch]
-                stored = self._store_with_retries(lambda: self.store.put_many_bytes(blobs),
-                                                  *(taken.item.path for taken in batch))
-            except Exception as error:
-                stored = False
-                for taken in batch:
-                    self._fail_item(taken.item, error)
-            if stored:
-                for taken in batch:
-                    self._record_stored(taken.item, taken.key, taken.display, taken.signature, taken.sha256,
-                                        len(taken.body))
+            for taken in batch[stored:] if failure is not None else ():
+                self._fail_item(taken.item, failure)
+            for taken in batch[:stored]:
+                self._record_stored(taken.item, taken.key, taken.display, taken.signature, taken.sha256,
+                                    len(taken.body))
             del self._read_ahead[:len(batch)]
-            self._read_ahead_bytes = 0
+            self._read_ahead_bytes -= sum(len(taken.body) for taken in batch)
 
     def _record_stored(self, item: Stable, key: str, display: str, signature: Signature, sha256: str,
                        size: int) -> None:
-        """`display`: the path as shown, which for a stored file is its key's form (shown())."""
+        """`display`: the path as shown, which for a stored file is its key's form (shown()). Not
+        after a cut-off (_stop_threads): the report already lists the file as not stored."""
+        if self._cut_off:
+            return
         self._stored[item.path] = (signature, sha256)
         artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=signature[1],
                             uploaded_ns=time.time_ns(), store=self._store_name)
@@ -343,7 +352,6 @@ class Uploading:
         so a reader sees each file queued or stored, never neither. (Only the uploader thread
         appends to it, and this runs on that thread or after it stopped.)"""
         with self._records_lock:
-            self._store_batch()  # stored before recorded
             waiting = len(self._unrecorded)
             if not waiting:
                 return

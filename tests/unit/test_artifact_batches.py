@@ -133,3 +133,96 @@ def test_a_batch_the_disk_refuses_fails_each_of_its_files_and_records_none_of_th
     first, refused = store.calls[0], [name for call in store.calls[1:] for name in call]
     assert batches.paths() == first and report.failed == refused and set(first) | set(refused) == set(files)
     assert report.failure is not None and report.failure.reason == "DISK_FULL"
+
+
+class _StoresOnFirstCopy(list):
+    """`_read_ahead` and `_unrecorded` of a pipeline: right after the first copy of either (the
+    ticker's report of the queued set reads both), the uploader's batch is stored, as the GIL may
+    let it run there: its files move from read ahead to stored-not-yet-recorded."""
+
+    fired = False
+
+    def __init__(self, items, pipeline) -> None:
+        super().__init__(items)
+        self.pipeline = pipeline
+
+    def __iter__(self):
+        yield from list(super().__iter__())
+        if not _StoresOnFirstCopy.fired:
+            _StoresOnFirstCopy.fired = True
+            uploader = threading.Thread(target=self.pipeline._store_batch)
+            uploader.start()
+            uploader.join()
+
+
+def test_a_file_moving_from_read_ahead_to_stored_is_never_reported_neither(tmp_path):
+    """The report read the stored-not-recorded files first, then the read-ahead ones: a batch
+    stored in between was in neither copy, and left the queued set before its record."""
+    queued: set[str] = set()
+
+    def on_queue(change, _warning):
+        queued.update(change.added)
+        queued.difference_update(change.removed)
+
+    pipeline, batches = pipeline_over(tmp_path, {"f": b"hello"}, LocalStore(tmp_path / "store"), on_queue)
+    pipeline.tracker.touch("f", 0.0, pipeline._signature_at("f"))
+    [item] = pipeline.tracker.flush(pipeline._signature_at)
+    pipeline._upload(item)  # read ahead, not yet stored
+    with pipeline._lock:
+        pipeline._report_queue(0.0)
+    assert queued == {"f"} and pipeline._read_ahead
+    pipeline._read_ahead = _StoresOnFirstCopy(pipeline._read_ahead, pipeline)
+    pipeline._unrecorded = _StoresOnFirstCopy(pipeline._unrecorded, pipeline)
+    with pipeline._lock:
+        pipeline._report_queue(1.0)
+    assert _StoresOnFirstCopy.fired and not pipeline._read_ahead and not batches.calls  # stored, not recorded
+    assert queued == {"f"}
+
+
+def test_the_jobs_end_cuts_off_a_batch_that_waits_on_the_disk(tmp_path, monkeypatch):
+    """The batch's store call held the lock the job's end takes to record: abandon() waited as long
+    as the store did (a sweep's exclusive lock, a hung disk), past the upload's cut-off."""
+    import time
+
+    import emulator.artifacts.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "STOP_WAIT_SECONDS", 0.5)
+    store = GatedStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, {f"f{i}": b"x" * i for i in range(3)}, store)
+    pipeline.start()
+    try:
+        assert store.begun.wait(10), "no batch was stored"
+        started = time.monotonic()
+        report = pipeline.abandon()
+        assert time.monotonic() - started < 5
+    finally:
+        store.release.set()
+    for thread in pipeline._threads:
+        thread.join(10)
+    assert pipeline._cut_off and not batches.calls and not report.uploaded  # the batch stored late is not recorded:
+    assert report.abandoned == ["f0", "f1", "f2"]  # the move lists its files as lost with the machine
+
+
+class CutShortStore(CountingStore):
+    """A real local store whose disk fills up after the first two files of its first batch."""
+
+    def put_many_bytes(self, blobs):
+        from emulator.blobs import StoredInPart
+
+        if not self.calls:
+            self.calls.append([key.rsplit("/", 1)[1] for key, _body, _sha in blobs])
+            LocalStore.put_many_bytes(self, blobs[:2])
+            raise StoredInPart(2, OSError(errno.ENOSPC, "No space left on device"))
+        super().put_many_bytes(blobs)
+
+
+def test_a_batch_the_disk_cut_short_records_the_files_stored_before_the_cut_and_fails_the_rest(tmp_path):
+    files = {f"f{i}": f"body {i}".encode() for i in range(5)}
+    store = CutShortStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, files, store)
+    pipeline.start()
+    report = pipeline.finish()
+    assert store.calls[0] == list(files)
+    assert batches.paths() == ["f0", "f1"] and report.failed == ["f2", "f3", "f4"]
+    assert report.failure is not None and report.failure.reason == "DISK_FULL"
+    assert [stored(store, tmp_path, name) for name in ("f0", "f1")] == [files["f0"], files["f1"]]

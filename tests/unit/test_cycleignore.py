@@ -5,6 +5,7 @@ tree. Pure file listing; no engine."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,7 +20,8 @@ TREE = [
     "data/a.csv", "data/keep.csv", "data/sub/b.csv", "data/sub/keep.csv",
     "build/out.bin", "src/build/x.py", "src/pkg/mod.py", "src/pkg/mod.pyc", "src/pkg/deep/er.py",
     "docs/tmp/g.txt", "docs/a/b/tmp/f.txt", "logs/run.log", "logs/keep/important.log",
-    "checkpoints/step-1/model.pt", "checkpoints/latest.pt",
+    "checkpoints/step-1/model.pt", "checkpoints/latest.pt", "step-2/x.bin", "atom.txt", "b.txt",
+    "#not-a-comment.txt", "!bang.txt", "trail.txt ", " lead.txt", "caf\udce9.txt",
 ]
 
 CASES = {
@@ -33,25 +35,52 @@ CASES = {
     "a folder left out is never re-entered": "logs/\n!logs/keep/important.log\n",
     "the last matching pattern decides": "checkpoints/\n*.pt\n!latest.pt\n",
     "spaces and escaped brackets": "a b.txt\nweird\\[1\\].txt\n",
+    "only these files (folders re-included)": "*\n!*/\n!*.txt\n!*.py\n",
+    "only these files with a double star": "*\n!**/\n!*.py\n",
+    "a folder and its files re-included": "*\n!data\n!data/*\n",
+    "folders below a folder": "docs/**/\n",
+    "classes and question marks": "step-?/\n[ab]*.txt\nsrc/pkg/[!m]*.py\n",
+    "escapes and trailing spaces": "\\#not-a-comment.txt   \n!\\!bang.txt\ntrail.txt\\ \n",
 }
 
 
 def _tree(root: Path, ignore: str) -> None:
     for rel in TREE:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(rel)
+        (root / rel).write_bytes(os.fsencode(rel))
     (root / ".cycleignore").write_text(ignore)
+
+
+def _kept_by_git(root: Path) -> set[str]:
+    """The files git keeps (lists as untracked, not ignored) with .cycleignore as its exclude file."""
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--others", "--exclude-from=.cycleignore"],
+                            capture_output=True, check=True).stdout.decode("utf-8", "surrogateescape")
+    return set(filter(None, listed.split("\0")))
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git, the reference for .gitignore's patterns")
 @pytest.mark.parametrize("ignore", CASES.values(), ids=CASES)
 def test_cycleignore_leaves_out_exactly_what_git_ignores(tmp_path, ignore):
     _tree(tmp_path, ignore)
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    listed = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "-z", "--others", "--exclude-from=.cycleignore"],
-                            capture_output=True, check=True).stdout.decode()
-    kept_by_git = set(filter(None, listed.split("\0")))
-    assert {rel for rel, path in project_files(tmp_path).items() if path.is_file()} == kept_by_git
+    assert {rel for rel, path in project_files(tmp_path).items() if path.is_file()} == _kept_by_git(tmp_path)
+
+
+BYTES_CASES = {
+    "a byte order mark": b"\xef\xbb\xbfatom.txt\n",
+    "CRLF line ends": b"atom.txt\r\nb.txt\r\n",
+    "a trailing tab is part of the pattern": b"atom.txt\t\n",
+    "a leading space is part of the pattern": b" lead.txt\n",
+    "bytes that are not UTF-8": b"caf\xe9.txt\n",
+}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git, the reference for .gitignore's patterns")
+@pytest.mark.parametrize("ignore", BYTES_CASES.values(), ids=BYTES_CASES)
+def test_cycleignore_bytes_are_read_as_git_reads_them(tmp_path, ignore):
+    _tree(tmp_path, "")
+    (tmp_path / ".cycleignore").write_bytes(ignore)
+    assert {rel for rel, path in project_files(tmp_path).items() if path.is_file()} == _kept_by_git(tmp_path)
 
 
 def test_a_line_that_is_no_pattern_is_refused_naming_its_file_and_line(tmp_path):

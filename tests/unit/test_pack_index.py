@@ -31,3 +31,55 @@ def test_a_records_download_after_a_sweep_reads_the_new_manifest_even_on_a_reuse
     for record in records:
         store.get_to(record.key, tmp_path / "out.csv", known=record)
         assert hashlib.sha256((tmp_path / "out.csv").read_bytes()).hexdigest() == record.sha256
+
+
+def test_a_batch_refused_partway_leaves_nothing_wrong_for_the_next_one(tmp_path):
+    """The pack's size and the bytes remembered for deduplication moved on for blobs never written
+    (a later key in the batch refused): the next files got lines naming bytes not in the pack."""
+    import pytest
+
+    from emulator.blobs import StorageError
+
+    store = LocalStore(tmp_path / "store")
+    first = _put(store, "jobs/j/artifacts/first", b"first")
+    body = b"A" * 10
+    with pytest.raises(StorageError, match="no namespace"):
+        store.put_many_bytes([("jobs/j/artifacts/a", body, hashlib.sha256(body).hexdigest()),
+                              ("no-namespace", b"x", hashlib.sha256(b"x").hexdigest())])
+    records = [first, _put(store, "jobs/j/artifacts/b", b"B" * 10), _put(store, "jobs/j/artifacts/a2", body)]
+    for record in records:
+        store.get_to(record.key, tmp_path / "out", known=record)  # every byte checked against the sha256
+        store.get_to(record.key, tmp_path / "out")  # and by the manifest line's own pack and offset
+
+
+def test_a_manifest_line_the_disk_cuts_short_stores_the_files_before_it_and_says_how_many(tmp_path, monkeypatch):
+    """All of a batch's lines went in one write: a full disk left the first lines whole (their files
+    stored and listed) while the batch was reported failed, every file of it."""
+    import errno
+
+    import pytest
+
+    import emulator.blobs as blobs
+    from emulator.blobs import StoredInPart
+
+    store = LocalStore(tmp_path / "store")
+    bodies = [f"body {i}".encode() for i in range(4)]
+    real_write, lines = os.write, []
+
+    def full_at_the_third_line(fd, data):
+        if fd in store._kept.manifests.values():
+            lines.append(bytes(data))
+            if len(lines) == 3:
+                return real_write(fd, bytes(data)[:10])  # the disk took part of it
+        return real_write(fd, data)
+
+    monkeypatch.setattr(blobs.os, "write", full_at_the_third_line)
+    with pytest.raises(StoredInPart) as cut:
+        store.put_many_bytes([(f"jobs/j/artifacts/f{i}", body, hashlib.sha256(body).hexdigest())
+                              for i, body in enumerate(bodies)])
+    monkeypatch.setattr(blobs.os, "write", real_write)
+    assert cut.value.stored == 2 and cut.value.errno == errno.ENOSPC
+    assert [o.key.rsplit("/", 1)[1] for o in store.list("jobs/j/")] == ["f0", "f1"]
+    for i in (0, 1):
+        store.get_to(f"jobs/j/artifacts/f{i}", tmp_path / "out")
+        assert (tmp_path / "out").read_bytes() == bodies[i]

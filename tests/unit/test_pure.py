@@ -64,9 +64,15 @@ def test_is_ignored_rules():
     assert is_ignored(".git/HEAD", [])
     assert is_ignored(".cycleswap/jobs", [])
     assert not is_ignored(".cycleswap/run.sh", [])
-    assert is_ignored("a/b/node_modules/x", ["node_modules"])
-    assert not is_ignored("a/data/x", ["/data"])
-    assert is_ignored("data/x", ["/data"])
+    assert is_ignored("a/b/node_modules/x", _patterns("node_modules"))
+    assert not is_ignored("a/data/x", _patterns("/data"))
+    assert is_ignored("data/x", _patterns("/data"))
+
+
+def _patterns(*lines: str):
+    from emulator.rules.ignore_patterns import parse_line
+
+    return [parse_line(line) for line in lines]
 
 
 def test_build_context_has_only_cycleswap_and_build_files(tmp_path):
