@@ -41,13 +41,14 @@ def wait_for_scheduler(ctx: JobContext) -> None:
     ctx.event(f"queued: the scheduler looks for pending jobs every {interval:g} s; next pass in {wait:.1f} s")
     deadline = time.monotonic() + wait
     while (left := deadline - time.monotonic()) > 0:
-        _end_if_cancel_requested(ctx)
+        end_if_cancel_requested(ctx)
         time.sleep(min(CLAIM_POLL_SECONDS, left))
-    _end_if_cancel_requested(ctx)
+    end_if_cancel_requested(ctx)
 
 
-def _end_if_cancel_requested(ctx: JobContext) -> None:
-    """A cancel request taken while the job waits PENDING ends the wait (CancelRequested)."""
+def end_if_cancel_requested(ctx: JobContext) -> None:
+    """A cancel request taken while the job waits PENDING (for a machine, or for its restore) ends
+    the wait (CancelRequested)."""
     request = ctx.store.take_request(ctx.job.id, kinds=("cancel",))
     if request is not None:
         raise CancelRequested(request.requester)
@@ -64,7 +65,7 @@ def claim(ctx: JobContext, exclude: str | None = None) -> str:
         if not waited:
             _say_why_it_waits(ctx, exclude)
             waited = True
-        _end_if_cancel_requested(ctx)
+        end_if_cancel_requested(ctx)
         time.sleep(CLAIM_POLL_SECONDS)
     return name
 

@@ -24,13 +24,14 @@ from emulator.artifacts.files import keep_mtime, stat_signature
 from emulator.blobs import ObjectMissing, StorageError, StoredObject
 from emulator.engine.protocol import short_id
 from emulator.job import artifacts, container, logs, machine
-from emulator.job.context import JobContext, RestoreFailed, StartFailed, job_folder
+from emulator.job.context import CancelRequested, JobContext, RestoreFailed, StartFailed, job_folder
 from emulator.models import Artifact, Job, JobState, Move, now_ns
 from emulator.rules.moves import MoveRequest
 from emulator.rules.placement import move_refusal, waiting_first
 from emulator.settings import Settings
 
 RESTORE_ATTEMPTS = Settings.restore_attempts
+CANCEL_POLL_SECONDS = 0.2  # how often a restore looks for a cancel request between files
 RESTORE_BACKOFF_SECONDS = Settings.restore_backoff_seconds  # 1 + 2 + 4 + 8: about 15 s of waiting, then it gives up
 
 
@@ -151,7 +152,11 @@ class RecoveryStrategy:
         if superseded:
             ctx.event(f"restore: {len(superseded)} stored file(s) not restored, a newer file or folder of the same "
                       f"name replaced them on the job's disk: {listed([a.path for a in superseded], 5)}")
+        cancel_checked = started
         for artifact in artifacts:
+            if time.monotonic() - cancel_checked >= CANCEL_POLL_SECONDS:  # a restore of GBs takes minutes
+                cancel_checked = time.monotonic()
+                self._end_restore_if_cancelled(folder)
             path = Path(os.fsdecode(os.path.join(os.fsencode(folder), artifact_relative(ctx.job.name, artifact.key))))
             path.parent.mkdir(parents=True, exist_ok=True)
             got = self._download(stores, artifact, path, target, delays)
@@ -165,6 +170,16 @@ class RecoveryStrategy:
         ctx.event(f"restored {len(restored)} file(s), {total} bytes in {seconds:.2f} s from storage into machine "
                   f"{target}'s /artifacts")
         return restored, seconds
+
+    def _end_restore_if_cancelled(self, folder: Path) -> None:
+        """A cancel request (`cycle job cancel`, an interrupted `cycle drill`) ends the restore at
+        once: the files restored so far are removed with the folder, and the job never restarts
+        (CancelRequested; the claimed machine is given back by the job's clean-up)."""
+        try:
+            machine.end_if_cancel_requested(self.ctx)
+        except CancelRequested:
+            remove_tree(folder)
+            raise
 
     def _record_newer(self, artifact: Artifact, got: StoredObject) -> None:
         """Storage held a whole version newer than the job's record (an agent killed between a put

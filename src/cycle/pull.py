@@ -142,6 +142,7 @@ class SyncResult:
     superseded: list[str] = field(default_factory=list)  # a newer file or folder of the same name replaced them
     bytes: int = 0
     archived: bool = False  # the job's artifacts were deleted (`cycle job archive`): nothing to download
+    wanted: int = 0  # files found missing or changed here, to download
 
 
 def write_output_log(folder: Path, records: Iterable[LogRecord]) -> Path:
@@ -216,21 +217,26 @@ def give_mtime_back(target: Path, mtime_ns: int) -> None:
                        "(`cycle job pull JOB --project-dir PATH`).") from None
 
 
-def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int], None] | None = None,
-                   progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None) -> SyncResult:
+def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int, int], None] | None = None,
+                   progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None,
+                   landed: Callable[[Artifact], None] | None = None, result: SyncResult | None = None) -> SyncResult:
     """Download the job's stored artifacts that the folder does not already hold byte for byte.
 
-    `known` (key -> sha256 already fetched) lets tail skip unchanged files without hashing them.
-    An archived job has nothing stored: the result says so and nothing is written."""
-    result = SyncResult(archived=job.archived)
+    `on_start` hears the bytes and files to download, `landed` each file once whole; `result` (a
+    SyncResult to fill) lets a caller interrupted midway say what was saved. `known` (key ->
+    sha256 already fetched) lets tail skip unchanged files without hashing them. An archived job
+    has nothing stored: the result says so and nothing is written."""
+    result = result or SyncResult()
+    result.archived = job.archived
     if job.archived:
         return result
     artifacts, superseded = newest_tree(platform.artifacts(job.name))
     result.superseded = [artifact.path for artifact in superseded]
     wanted = changed_artifacts(artifacts, folder, job.name, result, known)
+    result.wanted = len(wanted)
     if on_start:
-        on_start(sum(a.size for a, _ in wanted))
-    download_wanted(platform, wanted, folder, result, progress=progress, known=known)
+        on_start(sum(a.size for a, _ in wanted), len(wanted))
+    download_wanted(platform, wanted, folder, result, progress=progress, known=known, landed=landed)
     return result
 
 

@@ -469,3 +469,40 @@ def test_pull_gives_each_file_the_modified_time_the_job_gave_it(home, tmp_path):
     assert pulled.exit_code == 0, pulled.output
     folder = tmp_path / ".cycleswap" / "jobs" / job.name / "artifacts"
     assert {path: os.stat(folder / path).st_mtime_ns for path in written} == written
+
+
+def test_an_interrupted_pull_says_how_many_files_it_saved_and_that_running_it_again_finishes(home, tmp_path,
+                                                                                            monkeypatch):
+    """Ctrl-C in `job pull` exited 130 without a word, leaving a folder with some of the files."""
+    import hashlib
+
+    import cycle.pull
+    from cycle.api.keys import artifact_key
+    from emulator.models import Artifact
+    from emulator.platform import EmulatorPlatform
+    from emulator.storage import open_blob_store
+
+    job = make_jobs(1, state=JobState.FINISHED)[0]
+    platform = EmulatorPlatform()
+    blobs = open_blob_store(platform.home)
+    for i in range(6):
+        body = f"step {i}".encode()
+        key, sha = artifact_key(job.name, f"step-{i}.pt"), hashlib.sha256(body).hexdigest()
+        blobs.put_bytes(key, body, sha)
+        platform.store.add_artifact(job.id, Artifact(f"step-{i}.pt", key, len(body), sha, 1, 2, blobs.name))
+    real_download, done = cycle.pull.download_one, []
+
+    def interrupted_at_the_fourth(*args, **kwargs):
+        if len(done) == 3:
+            raise KeyboardInterrupt
+        real_download(*args, **kwargs)
+        done.append(args[1])
+
+    monkeypatch.setattr(cycle.pull, "download_one", interrupted_at_the_fourth)
+    pulled = run("job", "pull", job.name, "--project-dir", str(tmp_path))
+    folder = tmp_path / ".cycleswap" / "jobs" / job.name / "artifacts"
+    assert pulled.exit_code == 130
+    assert f"pull interrupted: 3 of 6 file(s) to download saved in {folder}; run it again to finish" in pulled.output
+    monkeypatch.setattr(cycle.pull, "download_one", real_download)
+    again = run("job", "pull", job.name, "--project-dir", str(tmp_path))
+    assert again.exit_code == 0 and "3 artifact(s) downloaded" in again.stdout and "3 unchanged" in again.stdout

@@ -157,3 +157,43 @@ def test_a_restore_of_an_object_the_store_lost_fails_at_once_without_retries(tmp
     assert sleeps == [] and events == []
     assert "ckpt.pt" in str(failed.value) and "restarted" in str(failed.value)
     assert "Check that the store answers" not in str(failed.value)
+
+
+def test_a_cancel_during_a_moves_restore_ends_it_at_once_and_removes_what_it_restored(tmp_path, monkeypatch):
+    """The restore read every file before the agent looked for requests again: an interrupted
+    `cycle drill` (which asks for a cancel) waited for a whole restore, then the job's run.sh
+    started once more on the new machine before the cancel was taken."""
+    import hashlib
+
+    import emulator.job.move as move_module
+    from emulator.blobs import LocalStore
+    from emulator.job.context import CancelRequested
+    from emulator.models import Artifact
+    from emulator.settings import Settings
+    from emulator.store import StateStore
+
+    monkeypatch.setattr(move_module, "CANCEL_POLL_SECONDS", 0.0)  # look before every file
+    store, blobs = StateStore(tmp_path / "state.db"), LocalStore(tmp_path / "blobs")
+    job = store.create_job("demo")
+    for i in range(50):
+        body = f"checkpoint {i}".encode()
+        key = f"jobs/{job.name}/artifacts/step-{i}.pt"
+        blobs.put_bytes(key, body, hashlib.sha256(body).hexdigest())
+        store.add_artifact(job.id, Artifact(f"step-{i}.pt", key, len(body), hashlib.sha256(body).hexdigest(), 1, 2,
+                                            blobs.name))
+    events, read = [], []
+    real_get_to = blobs.get_to
+
+    def get_to(key, dest, progress=None, known=None):
+        read.append(key)
+        if len(read) == 5:
+            store.request_cancel(job.id, "`cycle drill`")  # Ctrl-C in the drill, mid-restore
+        return real_get_to(key, dest, progress, known)
+
+    monkeypatch.setattr(blobs, "get_to", get_to)
+    ctx = SimpleNamespace(home=tmp_path / "home", store=store, blobs=blobs, job=job, event=events.append,
+                          settings=Settings())
+    with pytest.raises(CancelRequested) as cancelled:
+        RecoveryStrategy(ctx).restore("local-1")
+    assert cancelled.value.by == "`cycle drill`" and len(read) == 5
+    assert not job_folder(ctx.home, "local-1", job.name).exists()  # no half-restored folder left on the machine

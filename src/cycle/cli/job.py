@@ -496,21 +496,34 @@ def pull(
     Logs go to output.log, artifacts to artifacts/. Files already there byte for byte are skipped.
     An archived job has only its log: pull saves output.log, says so and exits 1.
     """
-    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TransferSpeedColumn
 
     from cycle.cli.output import fail, progress_bar
     from cycle.platform import reading_platform
-    from cycle.pull import sync_artifacts, write_output_log
+    from cycle.pull import SyncResult, sync_artifacts, write_output_log
 
     platform = reading_platform()
     job = platform.job(name)
     folder = _folder(platform, job, project_dir)
     write_output_log(folder, platform.logs(name))
+    result = SyncResult()
     with progress_bar("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn()) as bar:
-        task = bar.add_task(f"pulling {name}", total=None)
-        result = sync_artifacts(platform, job, folder, on_start=lambda total: bar.update(task, total=total),
-                                progress=lambda n: bar.advance(task, n))
+                      TextColumn("{task.fields[files]}"), TransferSpeedColumn()) as bar:
+        task = bar.add_task(f"pulling {name}", total=None, files="")
+
+        def files_done(_artifact=None) -> None:  # a bar of bytes alone read "nearly done" with most files to go
+            bar.update(task, files=f"{len(result.downloaded):,}/{result.wanted:,} files")
+
+        try:
+            sync_artifacts(platform, job, folder, result=result, landed=files_done,
+                           on_start=lambda total, _files: (bar.update(task, total=total), files_done()),
+                           progress=lambda n: bar.advance(task, n))
+        except KeyboardInterrupt:
+            bar.stop()
+            typer.echo(f"pull interrupted: {len(result.downloaded):,} of {result.wanted:,} file(s) to download saved "
+                       f"in {folder / 'artifacts'}; run it again to finish (files already there byte for byte "
+                       "are skipped).", err=True)
+            raise
     if result.archived:
         fail(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`); "
              f"only its log was saved, to {folder / 'output.log'}.", code=1)
