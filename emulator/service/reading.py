@@ -50,11 +50,7 @@ class Reading:
         self.reap()
         job = self.store.job_by_name(name)
         if job is None:
-            import difflib
-
-            close = difflib.get_close_matches(name, self.store.job_names(), n=3)
-            hint = f" Did you mean {', '.join(close)}?" if close else " `cycle job list` shows the jobs."
-            raise BadInput(f"No job named {name!r}.{hint}")
+            raise BadInput(f"No job named {name!r}.{_name_hint(name, self.store.job_names())}")
         return job
 
     def logs(self, name: str, stream: Stream | None = None, after_id: int = 0, since_ns: int = 0,
@@ -137,3 +133,20 @@ class Reading:
 
     def moves(self, name: str) -> list[Move]:
         return self.store.moves(self.job(name).id)
+
+
+def _name_hint(name: str, names: list[str]) -> str:
+    """What to say after "No job named ...": a `<project>-<number>` of a project that has jobs names
+    the range of its numbers (difflib offered `x-9, x-8, x-7` for `x-99999` whatever x's newest
+    job was); otherwise the closest names (difflib), or where the jobs are listed."""
+    import difflib
+
+    project, dash, number = name.rpartition("-")
+    if dash and project and number.isdigit():
+        numbers = sorted(int(tail) for other in names
+                         if (tail := other.removeprefix(project + "-")) != other and tail.isdigit())
+        if numbers:
+            return (f" Project {project}'s jobs are numbered {numbers[0]} to {numbers[-1]} (the newest: "
+                    f"{project}-{numbers[-1]}); `cycle job list` shows them all.")
+    close = difflib.get_close_matches(name, names, n=3)
+    return f" Did you mean {', '.join(close)}?" if close else " `cycle job list` shows the jobs."

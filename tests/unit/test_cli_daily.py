@@ -506,3 +506,13 @@ def test_an_interrupted_pull_says_how_many_files_it_saved_and_that_running_it_ag
     monkeypatch.setattr(cycle.pull, "download_one", real_download)
     again = run("job", "pull", job.name, "--project-dir", str(tmp_path))
     assert again.exit_code == 0 and "3 artifact(s) downloaded" in again.stdout and "3 unchanged" in again.stdout
+
+
+def test_an_unknown_number_of_a_known_project_names_its_jobs_range(home):
+    """`job status demo-99999` suggested demo-9, demo-8, demo-7 (string similarity) whatever the
+    project's newest job was."""
+    make_jobs(30, project="demo")
+    result = run("job", "status", "demo-99999")
+    assert result.exit_code == 2
+    assert "Project demo's jobs are numbered 1 to 30 (the newest: demo-30)" in result.output
+    assert "Did you mean demo-12" in run("job", "status", "demo-12x").output  # not a number: the closest names
