@@ -141,12 +141,15 @@ def _name_hint(name: str, names: list[str]) -> str:
     job was); otherwise the closest names (difflib), or where the jobs are listed."""
     import difflib
 
+    close = difflib.get_close_matches(name, names, n=3)
+    guess = f" Did you mean {', '.join(close)}?" if close else ""
     project, dash, number = name.rpartition("-")
     if dash and project and number.isdigit():
         numbers = sorted(int(tail) for other in names
                          if (tail := other.removeprefix(project + "-")) != other and tail.isdigit())
         if numbers:
+            if len(number) > len(str(numbers[-1])) + 1:
+                guess = ""  # no typo of any of them: similar names only mislead
             return (f" Project {project}'s jobs are numbered {numbers[0]} to {numbers[-1]} (the newest: "
-                    f"{project}-{numbers[-1]}); `cycle job list` shows them all.")
-    close = difflib.get_close_matches(name, names, n=3)
-    return f" Did you mean {', '.join(close)}?" if close else " `cycle job list` shows the jobs."
+                    f"{project}-{numbers[-1]}).{guess}")
+    return guess or " `cycle job list` shows the jobs."

@@ -514,5 +514,7 @@ def test_an_unknown_number_of_a_known_project_names_its_jobs_range(home):
     make_jobs(30, project="demo")
     result = run("job", "status", "demo-99999")
     assert result.exit_code == 2
-    assert "Project demo's jobs are numbered 1 to 30 (the newest: demo-30)" in result.output
+    assert "Project demo's jobs are numbered 1 to 30 (the newest: demo-30)." in result.output
+    assert "Did you mean" not in result.output  # demo-9, demo-8, demo-7 only look alike
+    assert "Did you mean demo-30" in run("job", "status", "demo-310").output  # a typo of demo-30 or demo-10
     assert "Did you mean demo-12" in run("job", "status", "demo-12x").output  # not a number: the closest names
