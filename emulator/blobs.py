@@ -47,13 +47,6 @@ OLD_PART_SIZE = 16 * 1024 * 1024
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
 
-
-def part_size_for(size: int, least: int | None = None) -> int:
-    """The part size of an in-place upload of `size` bytes: `least` (PART_SIZE), or for a file that
-    would need more than MAX_PARTS of them, the least whole number of MiB that fits it in
-    MAX_PARTS (a 100 GiB checkpoint: 11 MiB parts)."""
-    least = PART_SIZE if least is None else least
-    return max(least, -(-size // (MAX_PARTS * MIB)) * MIB)
 IN_PLACE_CONCURRENCY = 8
 PARALLEL_COPY = 8 * 1024 * 1024  # from this size a snapshot hashes and copies on two threads at once
 SMALL_SNAPSHOT = 1024 * 1024  # up to this size an artifact's snapshot is its bytes in memory, no file
@@ -71,6 +64,14 @@ Progress = Callable[[int], None]
 LOCAL_STORE_NAME = "local"
 PACKS = "packs"  # the local store's folder of pack files, packs/<namespace>/ (LocalStore.put_bytes)
 PACKED_REMEMBERED = 100_000  # packed blobs a store object remembers, not to append the same bytes twice
+
+
+def part_size_for(size: int, least: int | None = None) -> int:
+    """The part size of an in-place upload of `size` bytes: `least` (PART_SIZE), or for a file that
+    would need more than MAX_PARTS of them, the least whole number of MiB that fits it in
+    MAX_PARTS (a 100 GiB checkpoint: 11 MiB parts)."""
+    least = PART_SIZE if least is None else least
+    return max(least, -(-size // (MAX_PARTS * MIB)) * MIB)
 
 
 def manifest_line(key: str, sha256: str, size: int, ts: int, pack: str | None = None, offset: int = 0) -> bytes:
@@ -491,15 +492,14 @@ class StoredInPart(OSError):
         self.stored = stored
 
 
-_Placed = tuple[str, str, str, bytes, str]  # manifest, rest of the key, key, body, sha256
+_Placed = tuple[str, str, str, bytes, str]  # manifest, namespace, rest of the key, body, sha256
 
 
 def _by_namespace(placed: list[_Placed]) -> dict[str, list[tuple[int, _Placed]]]:
     """The items, with their place in the batch, grouped by their key's namespace, each in order."""
     groups: dict[str, list[tuple[int, _Placed]]] = {}
     for number, item in enumerate(placed):
-        key, rest = item[2], item[1]
-        groups.setdefault(key[:len(key) - len(rest) - 1], []).append((number, item))
+        groups.setdefault(item[1], []).append((number, item))
     return groups
 
 
@@ -660,7 +660,7 @@ class LocalStore:
         (get_to), as for blob files."""
         with self._writing():
             now = time.time_ns()
-            placed = [(*self._manifest_file(key), key, body, sha256) for key, body, sha256 in blobs]  # keys checked
+            placed = [(*self._manifest_file(key), body, sha256) for key, body, sha256 in blobs]  # keys checked
             lines: dict[int, tuple[str, bytes]] = {}
             for namespace, items in _by_namespace(placed).items():
                 lines.update(self._pack_namespace(namespace, items, now))
@@ -672,8 +672,8 @@ class LocalStore:
 
     def _pack_namespace(self, namespace: str, items: list[tuple[int, _Placed]],
                         now: int) -> dict[int, tuple[str, bytes]]:
-        """Append the bodies of one namespace's `items` ((place in the batch, (manifest, rest of key,
-        key, body, sha256))) to its pack in one write (under _writing), the bytes it already holds,
+        """Append the bodies of one namespace's `items` ((place in the batch, (manifest, namespace,
+        rest of key, body, sha256))) to its pack in one write (under _writing), the bytes it already holds,
         or a body earlier in the batch, not again: each one's (manifest, line) by its place, to be
         written once the pack is."""
         pack = self._kept.packs.get(namespace)
@@ -681,7 +681,7 @@ class LocalStore:
             pack = self._new_pack(namespace)
         offset, bodies, here = pack.size, [], {}  # here: sha256 -> offset, the bytes this batch appends
         lines = {}
-        for number, (manifest, rest, _key, body, sha256) in items:
+        for number, (manifest, _namespace, rest, body, sha256) in items:
             where = self._kept.packed.get((namespace, sha256))
             if where is None:
                 if sha256 not in here:
@@ -761,9 +761,9 @@ class LocalStore:
         if (found := os.stat(blob).st_size) != size:
             raise StorageError(f"blob {sha256[:12]} for {key} has {found} bytes, expected {size}")
 
-    def _manifest_file(self, key: str) -> tuple[str, str]:
-        """The key's manifest (a plain string, its folder made once per namespace) and the rest of
-        the key: what `_manifest` says, without building paths for every stored file."""
+    def _manifest_file(self, key: str) -> tuple[str, str, str]:
+        """The key's manifest (a plain string, its folder made once per namespace), its namespace and
+        the rest of the key: what `_manifest` says, without building paths for every stored file."""
         parts = key.split("/", 2)
         namespace = f"{parts[0]}/{parts[1]}" if len(parts) == 3 and all(parts) else None
         manifest = self._manifest_files.get(namespace) if namespace else None
@@ -771,12 +771,12 @@ class LocalStore:
             path, namespace, _ = self._manifest(key)  # checks the key; raises when it has no namespace
             self._folder(os.fspath(path.parent))
             manifest = self._manifest_files[namespace] = os.fspath(path)
-        return manifest, parts[2]
+        return manifest, namespace, parts[2]
 
     def _record(self, key: str, sha256: str, size: int) -> None:
         """Append the key's manifest line (one write on an O_APPEND descriptor: a line is whole or
         absent), once the blob it names is in place and checked."""
-        manifest, rest = self._manifest_file(key)
+        manifest, _, rest = self._manifest_file(key)
         self._append_line(manifest, manifest_line(rest, sha256, size, time.time_ns()))
 
     def _entries(self, manifest: Path, namespace: str) -> dict[str, StoredObject]:

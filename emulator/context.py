@@ -67,9 +67,10 @@ def _always_excluded(relative: str) -> bool:
     return any(relative == p or relative.startswith(p + "/") for p in ALWAYS_EXCLUDED)
 
 
-def _default_ignored(relative: str) -> bool:
-    """A path in or of a DEFAULT_IGNORED folder: never copied, whatever .cycleignore re-includes."""
-    return any(part in DEFAULT_IGNORED for part in relative.split("/"))
+def _never_copied(relative: str) -> bool:
+    """ALWAYS_EXCLUDED, and a path in or of a DEFAULT_IGNORED folder: never copied, whatever
+    .cycleignore re-includes."""
+    return _always_excluded(relative) or any(part in DEFAULT_IGNORED for part in relative.split("/"))
 
 
 def is_virtualenv(folder: Path) -> bool:
@@ -89,7 +90,7 @@ def project_files(root: Path) -> dict[str, Path]:
     cover run.sh or manifest.toml, so a run.sh left out here would run as it was at that build.
     """
     patterns = read_ignore_patterns(root)
-    files = _walk(root, root, lambda rel, folder: rel == CYCLESWAP or _default_ignored(rel) or _always_excluded(rel)
+    files = _walk(root, root, lambda rel, folder: rel == CYCLESWAP or _never_copied(rel)
                   or is_left_out(patterns, rel, folder) is not None)  # the walk never enters a folder left out
     files.update(cycleswap_files(root))
     return dict(sorted(files.items()))
@@ -103,7 +104,7 @@ def cycleswap_files(root: Path) -> dict[str, Path]:
     if cycleswap.is_symlink() or not cycleswap.is_dir():
         return {CYCLESWAP: cycleswap} if cycleswap.is_symlink() else {}
     return {CYCLESWAP: cycleswap,
-            **_walk(root, cycleswap, lambda rel, _folder: _default_ignored(rel) or _always_excluded(rel))}
+            **_walk(root, cycleswap, lambda rel, _folder: _never_copied(rel))}
 
 
 def _walk(root: Path, top: Path, left_out: Callable[[str, bool], bool]) -> dict[str, Path]:

@@ -305,8 +305,9 @@ class Uploading:
         with self._records_lock:  # against the cut-off: once cut off, the job's end has listed them as not stored
             if self._cut_off:
                 return
-            for taken in batch[stored:] if failure is not None else ():
-                self._fail_item(taken.item, failure)
+            if failure is not None:  # (a StorageError after every retry: _store_with_retries failed the files)
+                for taken in batch[stored:]:
+                    self._fail_item(taken.item, failure)
             for taken in batch[:stored]:
                 self._record_stored(taken.item, taken.key, taken.display, taken.signature, taken.sha256,
                                     len(taken.body))

@@ -217,13 +217,14 @@ def give_mtime_back(target: Path, mtime_ns: int) -> None:
                        "(`cycle job pull JOB --project-dir PATH`).") from None
 
 
-def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int, int], None] | None = None,
+def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callable[[int], None] | None = None,
                    progress: Callable[[int], None] | None = None, known: dict[str, str] | None = None,
                    landed: Callable[[Artifact], None] | None = None, result: SyncResult | None = None) -> SyncResult:
     """Download the job's stored artifacts that the folder does not already hold byte for byte.
 
-    `on_start` hears the bytes and files to download, `landed` each file once whole; `result` (a
-    SyncResult to fill) lets a caller interrupted midway say what was saved. `known` (key ->
+    `on_start` hears the bytes to download (`result.wanted` says how many files), `landed` each
+    file once whole; `result` (a SyncResult to fill) lets a caller interrupted midway say what
+    was saved. `known` (key ->
     sha256 already fetched) lets tail skip unchanged files without hashing them. An archived job
     has nothing stored: the result says so and nothing is written."""
     result = result or SyncResult()
@@ -235,7 +236,7 @@ def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callabl
     wanted = changed_artifacts(artifacts, folder, job.name, result, known)
     result.wanted = len(wanted)
     if on_start:
-        on_start(sum(a.size for a, _ in wanted), len(wanted))
+        on_start(sum(a.size for a, _ in wanted))
     download_wanted(platform, wanted, folder, result, progress=progress, known=known, landed=landed)
     return result
 

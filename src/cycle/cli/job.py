@@ -516,7 +516,7 @@ def pull(
 
         try:
             sync_artifacts(platform, job, folder, result=result, landed=files_done,
-                           on_start=lambda total, _files: (bar.update(task, total=total), files_done()),
+                           on_start=lambda total: (bar.update(task, total=total), files_done()),
                            progress=lambda n: bar.advance(task, n))
         except KeyboardInterrupt:
             bar.stop()
