@@ -37,6 +37,10 @@ STORE_BATCH = 64
 STORE_BATCH_BYTES = 4 * 1024 * 1024
 
 
+NOT_PLAIN = object()
+"""Uploading._read_plain's answer for a path that is not a plain regular file it could read."""
+
+
 @dataclass(slots=True)
 class ReadAhead:
     """A small file read and hashed, waiting for its batch's store call (Uploading._store_batch)."""
@@ -49,15 +53,15 @@ class ReadAhead:
     body: bytes
 
 
-def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signature]:
+def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signature, Signature]:
     """A small file's snapshot in memory: its bytes (opened by files.open_inside: a regular file
-    under `inside`, the real /artifacts), their sha256 and length, and the file's signature once
-    read (fstat: a write during the read shows in it, as in an lstat of its path, without the
-    path's lookup). Read once; what is stored is exactly what was hashed. Asking for one byte more
-    than fstat's size, a read that returns exactly that size was short: the file ended there (a
-    regular file's reads are short only at its end), so no second read is needed to see the end.
-    A file that grows or shrinks meanwhile is read to its end, and the caller's signature check
-    after the read rejects it either way."""
+    under `inside`, the real /artifacts), their sha256 and length, and the file's signature as
+    opened and once read (fstat of the descriptor both times: a write during the read shows in the
+    second, as in an lstat of its path, without the path's lookup). Read once; what is stored is
+    exactly what was hashed. Asking for one byte more than fstat's size, a read that returns
+    exactly that size was short: the file ended there (a regular file's reads are short only at
+    its end), so no second read is needed to see the end. A file that grows or shrinks meanwhile
+    is read to its end, and the caller's signature check after the read rejects it either way."""
     fd, info = open_inside(source, inside)
     try:
         size = info.st_size
@@ -71,7 +75,7 @@ def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signat
     finally:
         os.close(fd)
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return body, hashlib.sha256(body).hexdigest(), len(body), after
+    return body, hashlib.sha256(body).hexdigest(), len(body), stat_signature(info), after
 
 
 def _plain_file_signature(path: str) -> Signature | None:
@@ -208,16 +212,18 @@ class Uploading:
         self.on_event(f"skipped artifact {shown(rel)!r}: {why}")
 
     def _upload(self, item: Stable) -> None:
-        source, seen = self._source(item.path)
-        if source is None:
-            self._settled[item.path] = item.signature
-            return
         how = self._how(item.signature[0])
-        if how == IN_PLACE:
-            prepared = self._open_in_place(item, source)
-        else:
-            take = self._read_small if how == IN_MEMORY else self._snapshot_to_file
-            prepared = self._snapshot(item, source, take, seen)
+        prepared = self._read_plain(item) if how == IN_MEMORY and "/" not in item.path else NOT_PLAIN
+        if prepared is NOT_PLAIN:
+            source, seen = self._source(item.path)
+            if source is None:
+                self._settled[item.path] = item.signature
+                return
+            if how == IN_PLACE:
+                prepared = self._open_in_place(item, source)
+            else:
+                take = self._read_small if how == IN_MEMORY else self._snapshot_to_file
+                prepared = self._snapshot(item, source, take, seen)
         if prepared is None:
             return
         taken, sha256, size, signature = prepared
@@ -393,7 +399,26 @@ class Uploading:
         return handle, None, before[0], before
 
     def _read_small(self, source: str | Path) -> tuple[bytes, str, int, Signature]:
-        return read_small(source, self._real_prefix)
+        body, sha256, size, _opened, after = read_small(source, self._real_prefix)
+        return body, sha256, size, after
+
+    def _read_plain(self, item: Stable) -> tuple[bytes, str, int, Signature] | None | object:
+        """A small file right in /artifacts (most of a job's files), read without _source's lstat:
+        opened first (O_NOFOLLOW: a link is refused, never followed; O_NONBLOCK: a FIFO cannot
+        hang it), the descriptor's fstat at the open stands for the signature before (the inode
+        the path named then) and its fstat after the read for the one after. None (and re-watch)
+        when the file changed since it was judged stable or during the read; NOT_PLAIN when the
+        open found no regular file (a link, a FIFO, nothing) or failed: _source and _snapshot then
+        judge it as any other file, with their events and retries."""
+        try:
+            body, sha256, size, opened, after = read_small(self._real_prefix + item.path, self._real_prefix)
+        except OSError:
+            return NOT_PLAIN
+        if opened != item.signature or after != opened:
+            self._retouch(item.path)
+            return None
+        self._copy_failures.pop(item.path, None)
+        return body, sha256, size, after
 
     def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int, None]:
         return (*snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside), None)

@@ -77,23 +77,24 @@ def test_a_folder_swapped_for_a_link_to_a_host_folder_while_a_file_is_read_never
 
 @pytest.mark.parametrize("how", SIZES)
 def test_a_file_swapped_for_a_fifo_before_its_open_never_hangs_the_job_end(tmp_path, monkeypatch, how):
-    """The uploader checks a plain file with lstat, then opens it: a FIFO renamed over it in between
-    blocked that open for ever (no writer), and finish() waits for the upload in flight."""
+    """The uploader judges a file stable, then opens it: a FIFO renamed over it in between blocked
+    that open for ever (no writer), and finish() waits for the upload in flight. The swap comes
+    right before the read (after the lstat of the path, where one is made)."""
     pipeline, _stored, _events = make_pipeline(tmp_path)
     target = pipeline.root / "a.bin"
     target.write_bytes(b"x" * SIZES[how])
-    real_signature = upload_module._plain_file_signature
+    name = "read_small" if how == "in memory" else "snapshot_file"
+    real = getattr(upload_module, name)
     swapped = []
 
-    def then_swap(path):
-        seen = real_signature(path)
-        if seen is not None and path.endswith("a.bin") and not swapped:
-            swapped.append(path)
+    def then_swap(source, *args, **kwargs):
+        if os.fspath(source).endswith("a.bin") and not swapped:
+            swapped.append(source)
             os.mkfifo(pipeline.root / "fifo")
-            os.rename(pipeline.root / "fifo", path)
-        return seen
+            os.rename(pipeline.root / "fifo", target)
+        return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(upload_module, "_plain_file_signature", then_swap)
+    monkeypatch.setattr(upload_module, name, then_swap)
     pipeline.start()
     ended = threading.Event()
     threading.Thread(target=lambda: (pipeline.finish(), ended.set()), daemon=True).start()

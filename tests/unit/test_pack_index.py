@@ -53,8 +53,9 @@ def test_a_batch_refused_partway_leaves_nothing_wrong_for_the_next_one(tmp_path)
 
 
 def test_a_manifest_line_the_disk_cuts_short_stores_the_files_before_it_and_says_how_many(tmp_path, monkeypatch):
-    """All of a batch's lines went in one write: a full disk left the first lines whole (their files
-    stored and listed) while the batch was reported failed, every file of it."""
+    """A batch's lines go in one write: a full disk that cuts it short in the third line leaves the
+    first two whole (their files stored and listed), and StoredInPart says so (the whole batch was
+    once reported failed, every file of it); the torn part is no file's line."""
     import errno
 
     import pytest
@@ -64,13 +65,17 @@ def test_a_manifest_line_the_disk_cuts_short_stores_the_files_before_it_and_says
 
     store = LocalStore(tmp_path / "store")
     bodies = [f"body {i}".encode() for i in range(4)]
-    real_write, lines = os.write, []
+    real_write, room = os.write, []  # room: the manifest bytes the disk still takes, once known
 
     def full_at_the_third_line(fd, data):
         if fd in store._kept.manifests.values():
-            lines.append(bytes(data))
-            if len(lines) == 3:
-                return real_write(fd, bytes(data)[:10])  # the disk took part of it
+            data = bytes(data)
+            if not room:  # room for two whole lines and part of the third
+                second_end = data.index(b"\n", data.index(b"\n") + 1) + 1
+                room.append(second_end + 10)
+            took = real_write(fd, data[:room[0]])
+            room[0] -= took
+            return took
         return real_write(fd, data)
 
     monkeypatch.setattr(blobs.os, "write", full_at_the_third_line)
