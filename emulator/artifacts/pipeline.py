@@ -29,7 +29,7 @@ from emulator.artifacts.watch import TICK, Watching
 from emulator.blobs import BlobStore
 from emulator.models import Artifact
 from emulator.rules.links import LinkTargets
-from emulator.rules.stability import Signature, StabilityTracker
+from emulator.rules.stability import Signature, StabilityTracker, Stable
 from emulator.rules.upload_queue import QueueChange, UploadQueue, queue_change, queued_paths
 
 QUEUE_RECORD_SECONDS = 0.25  # how often the queued set is compared with the job's record
@@ -61,6 +61,9 @@ class ArtifactPipeline(Watching, Uploading):
         self._stop = threading.Event()
         self._draining = False
         self._in_flight: str | None = None
+        # popped with a run of small files (Uploading._take_run), not yet uploaded: still queued to
+        # readers; the uploader claims each (pop) before its upload, abandon() takes them back
+        self._taken: dict[str, Stable] = {}
         self._warned = False
         self._recorded_queue: set[str] = set()  # the queued set as on_queue last heard it
         self._recorded_warning = False
@@ -135,7 +138,7 @@ class ArtifactPipeline(Watching, Uploading):
                     if self._settled.get(item.path) != item.signature:
                         self.queue.push(item, now)
                 self._lock.notify_all()
-                while (len(self.queue) or self._in_flight) and not self._uploader_gone:
+                while (len(self.queue) or self._in_flight or self._taken) and not self._uploader_gone:
                     if deadline is not None and time.monotonic() >= deadline:
                         return False
                     self._lock.wait(TICK)
@@ -150,7 +153,8 @@ class ArtifactPipeline(Watching, Uploading):
         """Stop at once (the machine is gone): what was still waiting is recorded as abandoned."""
         self._stop_observer()
         with self._lock:
-            waiting = set(self.queue.paths()) | set(self.tracker.paths())
+            waiting = set(self.queue.paths()) | set(self.tracker.paths()) | set(self._taken)
+            self._taken.clear()  # the uploader leaves what it took and did not claim yet
             while self.queue.pop() is not None:
                 pass
         self._stop_threads()
@@ -203,7 +207,8 @@ class ArtifactPipeline(Watching, Uploading):
         # moves from one to the other (appended there before it leaves here), so none is missed
         unrecorded = [taken.item.path for taken in list(self._read_ahead)]
         unrecorded += [path for path, _artifact in list(self._unrecorded)]
-        self._try_record_queue(queued_paths(self.tracker.paths(), [*self.queue.paths(), *unrecorded], self._in_flight))
+        queued = [*self.queue.paths(), *list(self._taken), *unrecorded]
+        self._try_record_queue(queued_paths(self.tracker.paths(), queued, self._in_flight))
 
     def _record_queue(self, queued: set[str]) -> None:
         """Only what changed (names as shown) goes to `on_queue`, and only when something did."""

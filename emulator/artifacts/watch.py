@@ -161,10 +161,10 @@ class Watching:
             rel_base = base[len(self._prefix):]  # each file's path relative to /artifacts, a concatenation too
             names += [(rel_base + name, base + name) for name in (*files, *links)]
         with self._lock:  # one hand-off for the whole walk
-            confirmed, pending, queued, in_flight = (self._confirmed, self.tracker.waiting(), self.queue.waiting(),
-                                                     self._in_flight)
-            names = [(rel, path) for rel, path in names
-                     if rel not in confirmed and rel not in pending and rel not in queued and rel != in_flight]
+            confirmed, pending, queued, taken, in_flight = (self._confirmed, self.tracker.waiting(),
+                                                            self.queue.waiting(), self._taken, self._in_flight)
+            names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in pending
+                     and rel not in queued and rel not in taken and rel != in_flight]
         found = []
         for rel, path in names:
             signature = self._signature(path)

@@ -226,3 +226,48 @@ def test_a_batch_the_disk_cut_short_records_the_files_stored_before_the_cut_and_
     assert batches.paths() == ["f0", "f1"] and report.failed == ["f2", "f3", "f4"]
     assert report.failure is not None and report.failure.reason == "DISK_FULL"
     assert [stored(store, tmp_path, name) for name in ("f0", "f1")] == [files["f0"], files["f1"]]
+
+
+def test_a_move_during_a_run_of_small_files_loses_only_the_files_not_yet_read(tmp_path, monkeypatch):
+    """The uploader takes a run of small files from the queue at once: a move (abandon) while it
+    reads one of them lists the ones it has not begun as lost and stores none of them; each file
+    is stored or lost, never both, and all of them count as queued until then."""
+    import emulator.artifacts.upload as upload_module
+
+    names = [f"f{i}" for i in range(10)]
+    real_read, reading, release = upload_module.read_small, threading.Event(), threading.Event()
+
+    def gated(source, *args):
+        if os.fspath(source).endswith("/f1"):
+            reading.set()
+            assert release.wait(30)
+        return real_read(source, *args)
+
+    monkeypatch.setattr(upload_module, "read_small", gated)
+    queued: set[str] = set()
+
+    def on_queue(change, _warning):
+        queued.update(change.added)
+        queued.difference_update(change.removed)
+
+    store = CountingStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, {name: name.encode() for name in names}, store, on_queue)
+    pipeline.start()
+    ended: list = []
+    try:
+        assert reading.wait(10), "f1 was never read"
+        assert not len(pipeline.queue) and set(pipeline._taken) == set(names[2:])  # taken as one run
+        with pipeline._lock:
+            pipeline._report_queue(1e9)
+        assert queued == set(names)  # f0 read ahead, f1 in flight, the rest taken
+        mover = threading.Thread(target=lambda: ended.append(pipeline.abandon()))
+        mover.start()
+        while pipeline._taken:  # abandon() took the run's unread files back
+            threading.Event().wait(0.01)
+    finally:
+        release.set()
+    mover.join(30)
+    [report] = ended
+    assert [a.path for a in report.uploaded] == ["f0", "f1"] == batches.paths()
+    assert report.abandoned == names[2:]
+    assert [o.key.rsplit("/", 1)[1] for o in store.list("jobs/job-1/artifacts/")] == ["f0", "f1"]

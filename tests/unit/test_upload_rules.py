@@ -35,6 +35,26 @@ def test_queue_pops_in_write_order_or_newest_first(ops, order):
         assert len(queue) == len(reference)
 
 
+@given(st.lists(st.tuples(st.integers(0, 8), st.booleans()), max_size=30), st.sampled_from([FIFO, LIFO]),
+       st.integers(1, 6))
+def test_a_run_is_the_next_items_in_queue_order_while_they_fit(pushes, order, limit):
+    """pop_run takes what pops would, in the same order: the next item always, and after a small
+    one the small ones that follow, up to `limit`; it stops before a large one (it goes alone)."""
+    queue, reference = UploadQueue(order), UploadQueue(order)
+    for seq, (name, small) in enumerate(pushes, start=1):
+        item = Stable(f"f{name}", (1 if small else 100, seq), seq)
+        queue.push(item, now=seq)
+        reference.push(item, now=seq)
+    fits = lambda item: item.signature[0] == 1  # noqa: E731
+    while len(reference):
+        expected = [reference.pop()]
+        while fits(expected[0]) and len(expected) < limit and (after := reference._next()) is not None and fits(after):
+            expected.append(reference.pop())
+        assert queue.pop_run(limit, fits) == expected
+        assert len(queue) == len(reference)
+    assert queue.pop_run(limit, fits) == []
+
+
 def test_queue_age_counts_the_file_in_flight():
     queue = UploadQueue(FIFO)
     assert queue.age(10) == 0
