@@ -9,8 +9,9 @@ tests/unit/test_cycleignore.py:
 - `!` re-includes what an earlier pattern left out; the last pattern that matches a path decides;
 - a trailing `/` matches folders only; a `/` anywhere else anchors the pattern at the project's
   root, and without one it matches a name at any depth;
-- `*` and `?` never match `/`, `[...]` is a class of one character (`[!...]` negated), `**/` at the
-  start, `/**/` inside and `/**` at the end cross any number of folders; any other `**` is a `*`.
+- `*` and `?` never match `/`, `[...]` is a class of one character (`[!...]` negated, git's named
+  classes such as `[[:digit:]]` inside), `**/` at the start, `/**/` inside and `/**` at the end
+  cross any number of folders; any other `**` is a `*`.
 Paths are matched one level at a time, as git walks: a folder is judged as a whole, and a folder
 left out is never entered (the caller's walk), so nothing inside it can be re-included. This is
 why no library is used here: pathspec (tried first) judges a path by its ancestors' patterns too,
@@ -132,6 +133,9 @@ def _class_end(glob: str, start: int) -> int | None:
         if glob[i] == "\\":
             i += 2
             continue
+        if glob.startswith("[:", i) and (close := glob.find(":]", i + 2)) != -1:
+            i = close + 2  # a named class, `[:digit:]`: its `]` closes no class
+            continue
         if glob[i] == "]":
             return i
         i += 1
@@ -144,7 +148,10 @@ def _class_regex(inside: str) -> str:
     inside = inside[1:] if negated else inside
     parts, i = [], 0
     while i < len(inside):
-        if inside[i] == "\\" and i + 1 < len(inside):
+        if inside.startswith("[:", i) and (close := inside.find(":]", i + 2)) != -1:
+            parts.append(_named_class(inside[i + 2:close]))
+            i = close + 2
+        elif inside[i] == "\\" and i + 1 < len(inside):
             parts.append(re.escape(inside[i + 1]))
             i += 2
         elif inside[i] == "-" and parts and i + 1 < len(inside):
@@ -155,3 +162,20 @@ def _class_regex(inside: str) -> str:
             i += 1
     body = "".join(parts)
     return f"[^/{body}]" if negated else f"(?!/)[{body}]"
+
+
+# The character classes git's wildmatch knows inside a bracket (`[[:digit:]]`), as regex class
+# parts; ASCII only, as git's (its ctype is the C locale's).
+NAMED_CLASSES = {
+    "alnum": "a-zA-Z0-9", "alpha": "a-zA-Z", "blank": " \\t", "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9", "graph": "\\x21-\\x7e", "lower": "a-z", "print": "\\x20-\\x7e",
+    "punct": "!-/:-@\\[-`{-~", "space": " \\t\\n\\r\\f\\v", "upper": "A-Z", "xdigit": "0-9A-Fa-f",
+}
+
+
+def _named_class(name: str) -> str:
+    """A named class's regex part; NotAPattern for a name git does not know (git matches nothing
+    with such a pattern: the files it meant to leave out would reach /app)."""
+    if name not in NAMED_CLASSES:
+        raise NotAPattern(f"[:{name}:] is no character class (known: {', '.join(NAMED_CLASSES)})")
+    return NAMED_CLASSES[name]

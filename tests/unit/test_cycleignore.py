@@ -22,6 +22,7 @@ TREE = [
     "docs/tmp/g.txt", "docs/a/b/tmp/f.txt", "logs/run.log", "logs/keep/important.log",
     "checkpoints/step-1/model.pt", "checkpoints/latest.pt", "step-2/x.bin", "atom.txt", "b.txt",
     "#not-a-comment.txt", "!bang.txt", "trail.txt ", " lead.txt", "caf\udce9.txt",
+    "run.1", "run.x", "Upper.md", "Ugly.md", "mixed_9.txt", "mixed_-.txt",
 ]
 
 CASES = {
@@ -41,6 +42,8 @@ CASES = {
     "folders below a folder": "docs/**/\n",
     "classes and question marks": "step-?/\n[ab]*.txt\nsrc/pkg/[!m]*.py\n",
     "escapes and trailing spaces": "\\#not-a-comment.txt   \n!\\!bang.txt\ntrail.txt\\ \n",
+    "named character classes": "*.[[:digit:]]\n[[:upper:]]*\n!Ug*\nmixed_[[:alnum:]].txt\n[![:alpha:]]*.txt\n",
+    "a named class beside other characters": "mixed_[-[:digit:]].txt\n[[:punct:]]*\n",
 }
 
 
@@ -90,6 +93,17 @@ def test_a_line_that_is_no_pattern_is_refused_naming_its_file_and_line(tmp_path)
     message = str(refused.value)
     assert f"{tmp_path / '.cycleignore'}:4: 'data/[z-a]*.csv' is not a pattern" in message
     assert "Fix or delete the line" in message and refused.value.exit_code == 2
+
+
+def test_an_unknown_character_class_is_refused_naming_the_classes_git_knows(tmp_path):
+    """git matches nothing with `[[:digits:]]` (a typo), so the files it meant to leave out would
+    reach /app: refused, with the names that exist."""
+    (tmp_path / ".cycleignore").write_text("ckpt-[[:digits:]]*\n")
+    with pytest.raises(BadInput) as refused:
+        read_ignore_patterns(tmp_path)
+    message = str(refused.value)
+    assert f"{tmp_path / '.cycleignore'}:1:" in message and "[:digits:] is no character class" in message
+    assert "digit" in message.split("known:")[1]
 
 
 def test_the_note_names_the_pattern_that_decided(tmp_path):
