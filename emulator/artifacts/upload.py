@@ -64,17 +64,15 @@ def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signat
     is read to its end, and the caller's signature check after the read rejects it either way."""
     fd, info = open_inside(source, inside)
     try:
-        size = info.st_size
-        chunks, want = [], size + 1  # one read for a file that does not grow meanwhile
-        while chunk := os.read(fd, want):
-            chunks.append(chunk)
-            if len(chunk) == size and len(chunks) == 1:
-                break
-            want = CHUNK
+        body = os.read(fd, info.st_size + 1)  # one read for a file that does not grow meanwhile
+        if len(body) != info.st_size:  # it grew or shrank: read to its end
+            chunks = [body]
+            while chunk := os.read(fd, CHUNK):
+                chunks.append(chunk)
+            body = b"".join(chunks)
         after = stat_signature(os.fstat(fd))
     finally:
         os.close(fd)
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     return body, hashlib.sha256(body).hexdigest(), len(body), stat_signature(info), after
 
 
@@ -359,7 +357,7 @@ class Uploading:
         artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=signature[1],
                             uploaded_ns=time.time_ns(), store=self._store_name)
         self.report.uploaded.append(artifact)
-        if display in self.report.failed:
+        if self.report.failed and display in self.report.failed:
             self.report.failed.remove(display)
         if not self._unrecorded:
             self._unrecorded_since = time.monotonic()
