@@ -46,12 +46,6 @@ def read_ignore_patterns(root: Path) -> list[IgnorePattern]:
     return patterns
 
 
-def is_ignored(relative: str, patterns: list[IgnorePattern], folder: bool = False) -> bool:
-    """True when the posix path `relative` (a folder when `folder`) is excluded from /app: always
-    .git and .cycleswap/jobs, else when `patterns` leave it or a folder above it out."""
-    return _always_excluded(relative) or leaving_out(relative, patterns, folder) is not None
-
-
 def leaving_out(relative: str, patterns: list[IgnorePattern], folder: bool = False) -> IgnorePattern | None:
     """The pattern that leaves `relative` out: the one leaving out the first folder above it that
     is left out (nothing inside that one can come back, as in git), else its own; None: none."""

@@ -48,7 +48,6 @@ class ReadAhead:
     item: Stable
     key: str
     display: str
-    signature: Signature
     sha256: str
     body: bytes
 
@@ -266,7 +265,7 @@ class Uploading:
                 still_same = lambda: not self._cut_off and self._signature_at(item.path) == signature  # noqa: E731
                 upload = lambda: sent.append(self.store.put_in_place(key, taken, size, still_same))  # noqa: E731
             elif how == IN_MEMORY and self._puts_batched:
-                self._read_ahead.append(ReadAhead(item, key, display, signature, sha256, taken))
+                self._read_ahead.append(ReadAhead(item, key, display, sha256, taken))
                 self._read_ahead_bytes += size
                 return
             elif how == IN_MEMORY:
@@ -280,7 +279,7 @@ class Uploading:
                 self._retouch(item.path)  # written to during the upload: it comes back once stable
                 return
             if stored:
-                self._record_stored(item, key, display, signature, sent[-1] if sent else sha256, size)
+                self._record_stored(item, key, display, sent[-1] if sent else sha256, size)
         finally:
             if how == IN_PLACE:
                 taken.close()
@@ -342,19 +341,19 @@ class Uploading:
                 for taken in batch[stored:]:
                     self._fail_item(taken.item, failure)
             for taken in batch[:stored]:
-                self._record_stored(taken.item, taken.key, taken.display, taken.signature, taken.sha256,
-                                    len(taken.body))
+                self._record_stored(taken.item, taken.key, taken.display, taken.sha256, len(taken.body))
             del self._read_ahead[:len(batch)]
             self._read_ahead_bytes -= sum(len(taken.body) for taken in batch)
 
-    def _record_stored(self, item: Stable, key: str, display: str, signature: Signature, sha256: str,
-                       size: int) -> None:
-        """`display`: the path as shown, which for a stored file is its key's form (shown()). Not
-        after a cut-off (_stop_threads): the report already lists the file as not stored."""
+    def _record_stored(self, item: Stable, key: str, display: str, sha256: str, size: int) -> None:
+        """`display`: the path as shown, which for a stored file is its key's form (shown()). The
+        version stored is `item`'s: every way of taking a file (_read_plain, _snapshot,
+        _open_in_place) gives it up when its signature is not item.signature. Not after a cut-off
+        (_stop_threads): the report already lists the file as not stored."""
         if self._cut_off:
             return
-        self._stored[item.path] = (signature, sha256)
-        artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=signature[1],
+        self._stored[item.path] = (item.signature, sha256)
+        artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=item.signature[1],
                             uploaded_ns=time.time_ns(), store=self._store_name)
         self.report.uploaded.append(artifact)
         if self.report.failed and display in self.report.failed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.context import build_context_files, build_key, build_key_for, is_ignored, project_files
+from emulator.context import build_context_files, build_key, build_key_for, project_files
 from emulator.models import IllegalTransition, JobState, state_for_exit, transition
 
 
@@ -60,19 +60,14 @@ def test_project_files_keep_symlinks_as_links(tmp_path):
     assert "link" in files and "link/passwd" not in files
 
 
-def test_is_ignored_rules():
-    assert is_ignored(".git/HEAD", [])
-    assert is_ignored(".cycleswap/jobs", [])
-    assert not is_ignored(".cycleswap/run.sh", [])
-    assert is_ignored("a/b/node_modules/x", _patterns("node_modules"))
-    assert not is_ignored("a/data/x", _patterns("/data"))
-    assert is_ignored("data/x", _patterns("/data"))
-
-
-def _patterns(*lines: str):
-    from emulator.rules.ignore_patterns import parse_line
-
-    return [parse_line(line) for line in lines]
+def test_git_and_job_folders_never_reach_app_and_patterns_leave_out_what_they_match(tmp_path):
+    for rel in (".git/HEAD", ".cycleswap/jobs/j/output.log", ".cycleswap/run.sh", "a/b/node_modules/x",
+                "a/data/x", "data/x", "main.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    (tmp_path / ".cycleignore").write_text("node_modules\n/data\n")
+    kept = {rel for rel, path in project_files(tmp_path).items() if path.is_file()}
+    assert kept == {".cycleignore", ".cycleswap/run.sh", "a/data/x", "main.py"}
 
 
 def test_build_context_has_only_cycleswap_and_build_files(tmp_path):
