@@ -89,7 +89,8 @@ def log_filter(stream: Stream | None, since_ns: int = 0, matching: str = "") -> 
     if since_ns:
         where, args = where + " AND ts_ns >= ?", [*args, since_ns]
     if matching:
-        where, args = where + " AND text LIKE ? ESCAPE '\\'", [*args, like_pattern(matching)]
+        # CAST: a line that is not UTF-8 is a BLOB (direct.storable_text), which LIKE never matches
+        where, args = where + " AND CAST(text AS TEXT) LIKE ? ESCAPE '\\'", [*args, like_pattern(matching)]
     return where, args
 
 

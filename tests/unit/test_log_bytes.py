@@ -29,6 +29,17 @@ def test_lines_that_are_not_utf8_are_stored_and_read_back_byte_for_byte(tmp_path
     assert [text.encode("utf-8", "surrogateescape") for _ts, _stream, text in tail[:4]] == PRINTED
 
 
+def test_a_search_finds_a_line_that_is_not_utf8_by_its_text(tmp_path):
+    """Such a line is a BLOB, which sqlite's LIKE never matches: `job logs --grep`, the TUI's
+    search and a filtered view all missed it."""
+    from emulator.queries import search_logs
+
+    store, job = stored_job(tmp_path)
+    found = search_logs(store, job.id, "END")
+    assert [r.text for r in store.logs(job.id) if r.id in found] == [TEXTS[1]]
+    assert [r.text for r in store.logs(job.id, matching=" and ")] == [TEXTS[3]]
+
+
 def test_output_log_holds_the_jobs_bytes(tmp_path):
     from cycle.pull import write_output_log
 
