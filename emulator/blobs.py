@@ -510,6 +510,16 @@ def _runs_of_one_manifest(lines: list[tuple[str, bytes]]) -> Iterator[tuple[str,
         yield manifest, [line for _manifest, line in run]
 
 
+def _parses(line: bytes) -> bool:
+    """Whether a manifest's last bytes are a whole line but its newline (a line cut short by a full
+    disk ends before its closing brace, so it never parses)."""
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
 class _PackIndex:
     """The packed blobs one manifest names, sha256 -> (pack, offset), read up to `read` bytes of
     the manifest whose inode is `inode`, as it was after the store's `sweeps`-th sweep."""
@@ -522,12 +532,17 @@ class _PackIndex:
 
     def read_on(self, manifest: Path) -> None:
         """Take in the lines appended since the last read (whole lines only: one being written
-        now is read next time; a line a full disk cut short is skipped, as every reader does)."""
+        now is read next time; a line a full disk cut short is skipped, as every reader does, and
+        one it left without its newline is taken, as every reader does)."""
         with open(manifest, "rb") as f:
             f.seek(self.read)
             data = f.read()
         end = data.rfind(b"\n") + 1
-        for line in data[:end].splitlines():
+        lines = data[:end].splitlines()
+        if end < len(data) and _parses(data[end:]):  # a last line that lacks only its newline (a full disk)
+            lines.append(data[end:])
+            end = len(data)
+        for line in lines:
             try:
                 record = json.loads(line)
             except ValueError:
@@ -604,7 +619,8 @@ class LocalStore:
     def _append_lines(self, manifest: str, lines: list[bytes]) -> int:
         """One write of `lines` on the manifest's O_APPEND descriptor, under _writing; how many of
         them are whole in it: all, or when the disk cut the write short (full), those before the
-        cut (a line is whole or absent to every reader: they skip a part of one). The next line
+        cut, a line that lacks only its newline included (every reader takes it: it parses; they
+        skip a part of one). The next line
         then starts on a line of its own, or the two would merge and the next be lost too. Whether
         the manifest ends inside a line is read once, when it is opened (another process may have
         been cut short), and known after every write since. One write for a batch's lines: a
@@ -623,10 +639,12 @@ class LocalStore:
             return len(lines)
         end, whole = len(start), 0
         for line in lines:
-            if end + len(line) > written:
+            if end + len(line) - 1 > written:  # more than its newline is missing
                 break
             end, whole = end + len(line), whole + 1
-        if written != end:
+        if written == end:
+            self._kept.torn.discard(manifest)
+        else:  # inside a line, or one without its newline yet (whole to readers: the next write ends it)
             self._kept.torn.add(manifest)
         return whole
 

@@ -93,19 +93,32 @@ class Uploading:
     # uploading
     def _take_run(self) -> list[Stable]:
         """The next file to upload, or, for a store that takes small files in batches, the run of
-        small files next in the queue (up to a batch): one lock and one pop for the run, where a
-        lock and a pop each cost about a tenth of storing a small file. The run counts as queued
-        (`_taken`) until each is claimed. Under the lock."""
+        small files next in the queue (up to a batch): one pop for the run, where the loop's
+        condition-variable round trips and a pop each cost about a tenth of storing a small file.
+        The run counts as queued (`_taken`) until each is claimed. Under the lock."""
         run = self.queue.pop_run(STORE_BATCH if self._puts_batched else 1, _is_small)
         self._taken.update((item.path, item) for item in run)
         return run
 
     def _claim(self, item: Stable) -> bool:
-        """`item` is in flight now, unless abandon() took it back meanwhile (it then lists it as
-        waiting). In flight before it leaves `_taken`, so a reader always sees it in one of them.
-        No lock: each step is one dictionary or attribute operation."""
-        self._in_flight = item.path
-        return self._taken.pop(item.path, None) is not None
+        """Whether `item` is uploaded now (then it is in flight), under the lock (its plain
+        acquire and release: the condition's context manager costs more), so readers of `_taken`
+        and `_in_flight` (the queue report, a rescan, abandon()) see each file in one of them. Not
+        when abandon() took it back (it lists it as lost), and not when a file that pops before it
+        became stable since the run was taken (LIFO: a newer checkpoint): the run's rest goes back
+        to its place in the queue, so the order is exactly what popping one file at a time gives."""
+        self._lock.acquire()
+        try:
+            if self._taken.pop(item.path, None) is None:
+                return False
+            if self.queue.pops_before(item):
+                if item.path not in self.queue:  # (a newer version of it, queued meanwhile, supersedes it)
+                    self.queue.push(item, time.monotonic())
+                return False
+            self._in_flight = item.path
+            return True
+        finally:
+            self._lock.release()
 
     def _upload_one(self, item: Stable) -> None:
         try:
@@ -325,7 +338,7 @@ class Uploading:
         (_stop_threads): no lock is held across the store call, which may wait (a sweep's
         exclusive lock, a slow disk) while the job's end is cut off on time."""
         batch = self._read_ahead[:]
-        if not batch:
+        if not batch or self._cut_off:  # cut off: the job's end listed them as not stored
             return
         stored, failure = 0, None
         try:

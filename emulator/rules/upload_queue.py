@@ -70,7 +70,7 @@ class UploadQueue:
         if self.nonempty_since is None:
             self.nonempty_since = now
         self._items[item.path] = item
-        priority = item.seq if self.order == FIFO else -item.seq
+        priority = self._priority(item)
         heapq.heappush(self._heap, (priority, item.path))
 
     def pop(self) -> Stable | None:
@@ -94,12 +94,21 @@ class UploadQueue:
                 break
         return run
 
+    def pops_before(self, item: Stable) -> bool:
+        """Whether the next item would pop before `item` were it queued: a run's file yields to a
+        file that became stable after the run was taken and comes first (LIFO: any newer one)."""
+        upcoming = self._next()
+        return upcoming is not None and self._priority(upcoming) < self._priority(item)
+
+    def _priority(self, item: Stable) -> int:
+        return item.seq if self.order == FIFO else -item.seq
+
     def _next(self) -> Stable | None:
         """The item pop() returns next, left in the queue (stale heap entries dropped on the way)."""
         while self._heap:
             priority, path = self._heap[0]
             item = self._items.get(path)
-            if item is not None and (item.seq if self.order == FIFO else -item.seq) == priority:
+            if item is not None and self._priority(item) == priority:
                 return item
             heapq.heappop(self._heap)  # superseded by a later push of the same path
         return None

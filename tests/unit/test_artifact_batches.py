@@ -271,3 +271,76 @@ def test_a_move_during_a_run_of_small_files_loses_only_the_files_not_yet_read(tm
     assert [a.path for a in report.uploaded] == ["f0", "f1"] == batches.paths()
     assert report.abandoned == names[2:]
     assert [o.key.rsplit("/", 1)[1] for o in store.list("jobs/job-1/artifacts/")] == ["f0", "f1"]
+
+
+def test_a_move_cannot_slip_between_listing_a_runs_files_as_lost_and_taking_them_back(tmp_path, monkeypatch):
+    """abandon() lists the run's files not yet begun, then takes them back: the uploader claimed
+    them in between (a thread switch there), storing every file the move had just called lost."""
+    import time
+
+    import emulator.artifacts.upload as upload_module
+
+    names = [f"f{i}" for i in range(10)]
+    real_read, reading, release = upload_module.read_small, threading.Event(), threading.Event()
+
+    def gated(source, *args):
+        if os.fspath(source).endswith("/f1"):
+            reading.set()
+            assert release.wait(30)
+        return real_read(source, *args)
+
+    class SwitchBeforeClear(dict):
+        def clear(self):
+            release.set()  # the uploader goes on with the run while abandon() is here
+            time.sleep(0.3)
+            super().clear()
+
+    monkeypatch.setattr(upload_module, "read_small", gated)
+    store = CountingStore(tmp_path / "store")
+    pipeline, batches = pipeline_over(tmp_path, {name: name.encode() for name in names}, store)
+    pipeline._taken = SwitchBeforeClear()
+    pipeline.start()
+    assert reading.wait(10), "f1 was never read"
+    report = pipeline.abandon()
+    stored_names = {o.key.rsplit("/", 1)[1] for o in store.list("jobs/job-1/artifacts/")}
+    assert report.abandoned == names[2:] and not stored_names & set(report.abandoned)
+    assert stored_names == {"f0", "f1"} == {a.path for a in report.uploaded}
+
+
+def test_lifo_a_file_stable_during_a_run_goes_before_the_runs_older_files(tmp_path, monkeypatch):
+    """The spec's LIFO uploads the newest stable file first: a checkpoint written while a run of
+    older small files was taken waited for the whole run (up to 64 files) before."""
+    import time
+
+    import emulator.artifacts.upload as upload_module
+
+    names = [f"f{i}" for i in range(20)]
+    real_read, reading, release = upload_module.read_small, threading.Event(), threading.Event()
+
+    def gated(source, *args):
+        if os.fspath(source).endswith("/f19") and not release.is_set():
+            reading.set()
+            assert release.wait(30)
+        return real_read(source, *args)
+
+    monkeypatch.setattr(upload_module, "read_small", gated)
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    for i, name in enumerate(names):
+        (root / name).write_bytes(name.encode())
+        os.utime(root / name, (1_700_000_000 + i,) * 2)
+    batches = Batches()
+    pipeline = ArtifactPipeline(root, "job-1", CountingStore(tmp_path / "store"), "LIFO", lambda e: None, batches,
+                                PipelineSettings(stability=0.05))
+    pipeline.start()
+    try:
+        assert reading.wait(10), "f19 was never read"
+        (root / "newest").write_bytes(b"checkpoint")
+        pipeline.touch(root / "newest")
+        deadline = time.monotonic() + 10
+        while "newest" not in pipeline.queue and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        release.set()
+    pipeline.finish()
+    assert batches.paths() == ["f19", "newest", *reversed(names[:19])]

@@ -88,3 +88,35 @@ def test_a_manifest_line_the_disk_cuts_short_stores_the_files_before_it_and_says
     for i in (0, 1):
         store.get_to(f"jobs/j/artifacts/f{i}", tmp_path / "out")
         assert (tmp_path / "out").read_bytes() == bodies[i]
+
+
+def test_a_manifest_line_the_disk_leaves_without_its_newline_counts_as_stored(tmp_path, monkeypatch):
+    """Every reader takes a last line that lacks only its newline (it parses), and the next write
+    ends it: counted as not stored, its file was failed (the job FAILED) yet listed and readable."""
+    import pytest
+
+    import emulator.blobs as blobs
+    from emulator.blobs import StoredInPart
+
+    store = LocalStore(tmp_path / "store")
+    bodies = [f"body {i}".encode() for i in range(3)]
+    real_write = os.write
+
+    def all_but_the_second_newline(fd, data):
+        data = bytes(data)
+        if fd in store._kept.manifests.values() and data.count(b"\n") == 3:
+            return real_write(fd, data[:data.index(b"\n", data.index(b"\n") + 1)])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(blobs.os, "write", all_but_the_second_newline)
+    with pytest.raises(StoredInPart) as cut:
+        store.put_many_bytes([(f"jobs/j/artifacts/f{i}", body, hashlib.sha256(body).hexdigest())
+                              for i, body in enumerate(bodies)])
+    monkeypatch.setattr(blobs.os, "write", real_write)
+    assert cut.value.stored == 2
+    listed = lambda: [o.key.rsplit("/", 1)[1] for o in store.list("jobs/j/")]  # noqa: E731
+    assert listed() == ["f0", "f1"]
+    store.get_to("jobs/j/artifacts/f1", tmp_path / "out")  # found by the pack index, before any newline came
+    assert (tmp_path / "out").read_bytes() == bodies[1]
+    store.put_many_bytes([("jobs/j/artifacts/later", b"later", hashlib.sha256(b"later").hexdigest())])
+    assert listed() == ["f0", "f1", "later"]
