@@ -232,18 +232,8 @@ def test_a_move_during_a_run_of_small_files_loses_only_the_files_not_yet_read(tm
     """The uploader takes a run of small files from the queue at once: a move (abandon) while it
     reads one of them lists the ones it has not begun as lost and stores none of them; each file
     is stored or lost, never both, and all of them count as queued until then."""
-    import emulator.artifacts.upload as upload_module
-
     names = [f"f{i}" for i in range(10)]
-    real_read, reading, release = upload_module.read_small, threading.Event(), threading.Event()
-
-    def gated(source, *args):
-        if os.fspath(source).endswith("/f1"):
-            reading.set()
-            assert release.wait(30)
-        return real_read(source, *args)
-
-    monkeypatch.setattr(upload_module, "read_small", gated)
+    reading, release = gate_the_read_of(monkeypatch, "f1")
     queued: set[str] = set()
 
     def on_queue(change, _warning):
@@ -278,16 +268,8 @@ def test_a_move_cannot_slip_between_listing_a_runs_files_as_lost_and_taking_them
     them in between (a thread switch there), storing every file the move had just called lost."""
     import time
 
-    import emulator.artifacts.upload as upload_module
-
     names = [f"f{i}" for i in range(10)]
-    real_read, reading, release = upload_module.read_small, threading.Event(), threading.Event()
-
-    def gated(source, *args):
-        if os.fspath(source).endswith("/f1"):
-            reading.set()
-            assert release.wait(30)
-        return real_read(source, *args)
+    reading, release = gate_the_read_of(monkeypatch, "f1")
 
     class SwitchBeforeClear(dict):
         def clear(self):
@@ -295,7 +277,6 @@ def test_a_move_cannot_slip_between_listing_a_runs_files_as_lost_and_taking_them
             time.sleep(0.3)
             super().clear()
 
-    monkeypatch.setattr(upload_module, "read_small", gated)
     store = CountingStore(tmp_path / "store")
     pipeline, batches = pipeline_over(tmp_path, {name: name.encode() for name in names}, store)
     pipeline._taken = SwitchBeforeClear()
@@ -312,18 +293,8 @@ def test_lifo_a_file_stable_during_a_run_goes_before_the_runs_older_files(tmp_pa
     older small files was taken waited for the whole run (up to 64 files) before."""
     import time
 
-    import emulator.artifacts.upload as upload_module
-
     names = [f"f{i}" for i in range(20)]
-    real_read, reading, release = upload_module.read_small, threading.Event(), threading.Event()
-
-    def gated(source, *args):
-        if os.fspath(source).endswith("/f19") and not release.is_set():
-            reading.set()
-            assert release.wait(30)
-        return real_read(source, *args)
-
-    monkeypatch.setattr(upload_module, "read_small", gated)
+    reading, release = gate_the_read_of(monkeypatch, "f19")
     root = tmp_path / "artifacts"
     root.mkdir()
     for i, name in enumerate(names):
@@ -344,3 +315,19 @@ def test_lifo_a_file_stable_during_a_run_goes_before_the_runs_older_files(tmp_pa
         release.set()
     pipeline.finish()
     assert batches.paths() == ["f19", "newest", *reversed(names[:19])]
+
+
+def gate_the_read_of(monkeypatch, name: str) -> tuple[threading.Event, threading.Event]:
+    """The uploader's read of the file `name` waits (`reading` set) until `release` is set."""
+    import emulator.artifacts.upload as upload_module
+
+    real_read, reading, release = upload_module.read_small, threading.Event(), threading.Event()
+
+    def gated(source, *args):
+        if os.fspath(source).endswith(f"/{name}") and not release.is_set():
+            reading.set()
+            assert release.wait(30)
+        return real_read(source, *args)
+
+    monkeypatch.setattr(upload_module, "read_small", gated)
+    return reading, release

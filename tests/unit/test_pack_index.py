@@ -58,32 +58,10 @@ def test_a_manifest_line_the_disk_cuts_short_stores_the_files_before_it_and_says
     once reported failed, every file of it); the torn part is no file's line."""
     import errno
 
-    import pytest
-
-    import emulator.blobs as blobs
-    from emulator.blobs import StoredInPart
-
     store = LocalStore(tmp_path / "store")
     bodies = [f"body {i}".encode() for i in range(4)]
-    real_write, room = os.write, []  # room: the manifest bytes the disk still takes, once known
-
-    def full_at_the_third_line(fd, data):
-        if fd in store._kept.manifests.values():
-            data = bytes(data)
-            if not room:  # room for two whole lines and part of the third
-                second_end = data.index(b"\n", data.index(b"\n") + 1) + 1
-                room.append(second_end + 10)
-            took = real_write(fd, data[:room[0]])
-            room[0] -= took
-            return took
-        return real_write(fd, data)
-
-    monkeypatch.setattr(blobs.os, "write", full_at_the_third_line)
-    with pytest.raises(StoredInPart) as cut:
-        store.put_many_bytes([(f"jobs/j/artifacts/f{i}", body, hashlib.sha256(body).hexdigest())
-                              for i, body in enumerate(bodies)])
-    monkeypatch.setattr(blobs.os, "write", real_write)
-    assert cut.value.stored == 2 and cut.value.errno == errno.ENOSPC
+    cut = put_with_a_full_disk(monkeypatch, store, bodies, after_the_second_line=10)  # part of the third
+    assert cut.stored == 2 and cut.errno == errno.ENOSPC
     assert [o.key.rsplit("/", 1)[1] for o in store.list("jobs/j/")] == ["f0", "f1"]
     for i in (0, 1):
         store.get_to(f"jobs/j/artifacts/f{i}", tmp_path / "out")
@@ -93,30 +71,42 @@ def test_a_manifest_line_the_disk_cuts_short_stores_the_files_before_it_and_says
 def test_a_manifest_line_the_disk_leaves_without_its_newline_counts_as_stored(tmp_path, monkeypatch):
     """Every reader takes a last line that lacks only its newline (it parses), and the next write
     ends it: counted as not stored, its file was failed (the job FAILED) yet listed and readable."""
-    import pytest
-
-    import emulator.blobs as blobs
-    from emulator.blobs import StoredInPart
-
     store = LocalStore(tmp_path / "store")
     bodies = [f"body {i}".encode() for i in range(3)]
-    real_write = os.write
-
-    def all_but_the_second_newline(fd, data):
-        data = bytes(data)
-        if fd in store._kept.manifests.values() and data.count(b"\n") == 3:
-            return real_write(fd, data[:data.index(b"\n", data.index(b"\n") + 1)])
-        return real_write(fd, data)
-
-    monkeypatch.setattr(blobs.os, "write", all_but_the_second_newline)
-    with pytest.raises(StoredInPart) as cut:
-        store.put_many_bytes([(f"jobs/j/artifacts/f{i}", body, hashlib.sha256(body).hexdigest())
-                              for i, body in enumerate(bodies)])
-    monkeypatch.setattr(blobs.os, "write", real_write)
-    assert cut.value.stored == 2
+    cut = put_with_a_full_disk(monkeypatch, store, bodies, after_the_second_line=-1)  # all but its newline
+    assert cut.stored == 2
     listed = lambda: [o.key.rsplit("/", 1)[1] for o in store.list("jobs/j/")]  # noqa: E731
     assert listed() == ["f0", "f1"]
     store.get_to("jobs/j/artifacts/f1", tmp_path / "out")  # found by the pack index, before any newline came
     assert (tmp_path / "out").read_bytes() == bodies[1]
     store.put_many_bytes([("jobs/j/artifacts/later", b"later", hashlib.sha256(b"later").hexdigest())])
     assert listed() == ["f0", "f1", "later"]
+
+
+def put_with_a_full_disk(monkeypatch, store: LocalStore, bodies: list[bytes], after_the_second_line: int):
+    """put_many_bytes of `bodies` (keys jobs/j/artifacts/f<i>) on a disk that takes the manifest's
+    bytes up to the end of the batch's second line and `after_the_second_line` more (or fewer):
+    the StoredInPart it raises."""
+    import pytest
+
+    import emulator.blobs as blobs
+    from emulator.blobs import StoredInPart
+
+    real_write, room = os.write, []  # room: the manifest bytes the disk still takes, once known
+
+    def full(fd, data):
+        if fd not in store._kept.manifests.values():
+            return real_write(fd, data)
+        data = bytes(data)
+        if not room:
+            room.append(data.index(b"\n", data.index(b"\n") + 1) + 1 + after_the_second_line)
+        took = real_write(fd, data[:room[0]])
+        room[0] -= took
+        return took
+
+    monkeypatch.setattr(blobs.os, "write", full)
+    with pytest.raises(StoredInPart) as cut:
+        store.put_many_bytes([(f"jobs/j/artifacts/f{i}", body, hashlib.sha256(body).hexdigest())
+                              for i, body in enumerate(bodies)])
+    monkeypatch.setattr(blobs.os, "write", real_write)
+    return cut.value
