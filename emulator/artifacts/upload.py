@@ -8,7 +8,7 @@ import hashlib
 import os
 import stat as statmod
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -401,12 +401,26 @@ class Uploading:
             waiting = len(self._unrecorded)
             if not waiting:
                 return
-            batch = [artifact for _path, artifact in self._unrecorded[:waiting]]
+            stored = self._unrecorded[:waiting]
+            handed = False
             try:
                 if not self._cut_off:  # see ArtifactPipeline._stop_threads
-                    self._hand_over(batch)
+                    self._hand_over([artifact for _path, artifact in stored])
+                    handed = True
             finally:
                 del self._unrecorded[:waiting]
+        if handed:
+            self._unqueue_recorded(path for path, _artifact in stored)
+
+    def _unqueue_recorded(self, paths: Iterable[str]) -> None:
+        """Files just recorded as stored leave the queued record at once, not at the next report
+        (up to QUEUE_RECORD_SECONDS later): meanwhile `job status` counted them both queued and
+        stored, hundreds of files during a flood. A newer version queued meanwhile comes back at
+        the next report (its older one is stored: never neither)."""
+        with self._lock:
+            gone = self._recorded_queue.intersection(paths)
+            if gone:
+                self._try_record_queue(self._recorded_queue - gone)
 
     def _hand_over(self, batch: list[Artifact]) -> None:
         try:

@@ -331,3 +331,26 @@ def gate_the_read_of(monkeypatch, name: str) -> tuple[threading.Event, threading
 
     monkeypatch.setattr(upload_module, "read_small", gated)
     return reading, release
+
+
+def test_files_recorded_as_stored_leave_the_queued_record_with_their_batch(tmp_path):
+    """The queued record was rewritten only at its next report (every QUEUE_RECORD_SECONDS), so
+    during a flood `job status` counted hundreds of files both queued and stored."""
+    queued: set[str] = set()
+
+    def on_queue(change, _warning):
+        queued.update(change.added)
+        queued.difference_update(change.removed)
+
+    pipeline, batches = pipeline_over(tmp_path, {"f": b"hello", "g": b"world"}, LocalStore(tmp_path / "store"),
+                                      on_queue)
+    for name in ("f", "g"):
+        pipeline.tracker.touch(name, 0.0, pipeline._signature_at(name))
+    for item in pipeline.tracker.flush(pipeline._signature_at):
+        pipeline._upload(item)  # read ahead, not yet stored
+    with pipeline._lock:
+        pipeline._report_queue(0.0)
+    assert queued == {"f", "g"}
+    pipeline._store_batch()
+    pipeline._record_batch()
+    assert batches.paths() == ["f", "g"] and not queued  # no report came in between

@@ -249,6 +249,18 @@ def test_exit_2_for_a_folder_that_does_not_exist(home, tmp_path):
         assert "Traceback" not in result.output
 
 
+def test_exit_2_for_a_file_given_as_the_project(home, tmp_path):
+    """`project test proj/train.py` (a slip for the folder) ran the whole project above the file."""
+    project = tmp_path / "proj"
+    assert run("project", "init", str(project)).exit_code == 0
+    (project / "train.py").write_text("print('hi')\n")
+    for args in (["project", "test", str(project / "train.py")], ["project", "upload", str(project / "train.py")]):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"train.py is a file, not a folder. Pass the project's folder, {project}." in result.output
+    assert not (project / ".cycleswap" / "jobs").exists() or not any((project / ".cycleswap" / "jobs").iterdir())
+
+
 def test_exit_2_for_a_bad_flag_or_job_name(home):
     assert run("job", "list", "--limit", "0").exit_code == 2
     assert run("job", "status", "no-such-job-1").exit_code == 2
@@ -471,25 +483,61 @@ def test_pull_gives_each_file_the_modified_time_the_job_gave_it(home, tmp_path):
     assert {path: os.stat(folder / path).st_mtime_ns for path in written} == written
 
 
-def test_an_interrupted_pull_says_how_many_files_it_saved_and_that_running_it_again_finishes(home, tmp_path,
-                                                                                            monkeypatch):
-    """Ctrl-C in `job pull` exited 130 without a word, leaving a folder with some of the files."""
+def stored_steps(count: int, state: JobState = JobState.FINISHED):
+    """A job (in `state`) with `count` stored artifacts, step-<i>.pt."""
     import hashlib
 
-    import cycle.pull
     from cycle.api.keys import artifact_key
     from emulator.models import Artifact
     from emulator.platform import EmulatorPlatform
     from emulator.storage import open_blob_store
 
-    job = make_jobs(1, state=JobState.FINISHED)[0]
+    job = make_jobs(1, state=state)[0]
     platform = EmulatorPlatform()
     blobs = open_blob_store(platform.home)
-    for i in range(6):
+    for i in range(count):
         body = f"step {i}".encode()
         key, sha = artifact_key(job.name, f"step-{i}.pt"), hashlib.sha256(body).hexdigest()
         blobs.put_bytes(key, body, sha)
         platform.store.add_artifact(job.id, Artifact(f"step-{i}.pt", key, len(body), sha, 1, 2, blobs.name))
+    return job
+
+
+def test_job_tail_names_a_few_downloads_and_counts_many(home, tmp_path):
+    """A flood of small files printed one `downloaded` line each, thousands a second."""
+    job = stored_steps(8)
+    tailed = run("job", "tail", job.name, "--project-dir", str(tmp_path))
+    assert tailed.exit_code == 0, tailed.output
+    lines = [line for line in tailed.output.splitlines() if line.startswith("downloaded")]
+    assert lines == ["downloaded 8 artifacts: artifacts/step-0.pt, artifacts/step-1.pt, artifacts/step-2.pt and 5 more"]
+
+
+def test_an_interrupted_job_tail_says_the_job_keeps_running_and_what_it_saved(home, tmp_path, monkeypatch):
+    import cycle.cli.job
+
+    job = stored_steps(2, JobState.RUNNING)
+    real_follow = cycle.cli.job.follow_log
+
+    def interrupted_after_a_pass(platform, name, after, interval, write, each_pass=None, **kwargs):
+        each_pass(platform.job(name))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cycle.cli.job, "follow_log", interrupted_after_a_pass)
+    tailed = run("job", "tail", job.name, "--project-dir", str(tmp_path))
+    monkeypatch.setattr(cycle.cli.job, "follow_log", real_follow)
+    folder = tmp_path / ".cycleswap" / "jobs" / job.name
+    assert tailed.exit_code == 130
+    assert "downloaded artifacts/step-0.pt" in tailed.output
+    assert (f"job tail interrupted: job {job.name} keeps running; 2 artifact(s) saved in {folder / 'artifacts'} and "
+            f"its log so far in {folder / 'output.log'}; `cycle job tail {job.name}` goes on") in tailed.output
+
+
+def test_an_interrupted_pull_says_how_many_files_it_saved_and_that_running_it_again_finishes(home, tmp_path,
+                                                                                            monkeypatch):
+    """Ctrl-C in `job pull` exited 130 without a word, leaving a folder with some of the files."""
+    import cycle.pull
+
+    job = stored_steps(6)
     real_download, done = cycle.pull.download_one, []
 
     def interrupted_at_the_fourth(*args, **kwargs):
@@ -504,6 +552,17 @@ def test_an_interrupted_pull_says_how_many_files_it_saved_and_that_running_it_ag
     assert pulled.exit_code == 130
     assert f"pull interrupted: 3 of 6 file(s) to download saved in {folder}; run it again to finish" in pulled.output
     monkeypatch.setattr(cycle.pull, "download_one", real_download)
+    real_compare = cycle.pull.changed_artifacts
+
+    def interrupted_while_comparing(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cycle.pull, "changed_artifacts", interrupted_while_comparing)  # a large job: it takes a while
+    early = run("job", "pull", job.name, "--project-dir", str(tmp_path))
+    assert early.exit_code == 130 and "0 of 0" not in early.output
+    assert (f"pull interrupted: while comparing the job's stored files with those in {folder}, nothing downloaded yet; "
+            "run it again to finish") in early.output
+    monkeypatch.setattr(cycle.pull, "changed_artifacts", real_compare)
     again = run("job", "pull", job.name, "--project-dir", str(tmp_path))
     assert again.exit_code == 0 and "3 artifact(s) downloaded" in again.stdout and "3 unchanged" in again.stdout
 

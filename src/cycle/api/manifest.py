@@ -90,13 +90,17 @@ def find_project_root(start: Path) -> Path:
     if not start.exists():
         raise BadInput(f"{start} does not exist. Pass the project's folder (the one holding {CYCLESWAP_DIR}/), or any "
                        "folder inside it.")
+    if not start.is_dir():  # a file inside a project would run the whole project: a slip, not a choice
+        root = next((folder for folder in start.parents if manifest_path(folder).is_file()), None)
+        fix = (f"Pass the project's folder, {root}" if root else
+               f"No project holds it. Run `cycle project init {start.parent}` to make its folder one")
+        raise BadInput(f"{start} is a file, not a folder. {fix}.")
     for folder in (start, *start.parents):
         if manifest_path(folder).is_file():
             return folder
-    folder = start if start.is_dir() else start.parent  # `project init` takes a folder, never a file
     raise BadInput(
         f"No {CYCLESWAP_DIR}/{MANIFEST_NAME} in {start} or any folder above it. "
-        f"Run `cycle project init {folder}` to create one, or pass the project folder."
+        f"Run `cycle project init {start}` to create one, or pass the project folder."
     )
 
 

@@ -514,15 +514,18 @@ def pull(
         def files_done(_artifact=None) -> None:  # a bar of bytes alone read "nearly done" with most files to go
             bar.update(task, files=f"{len(result.downloaded):,}/{result.wanted:,} files")
 
+        compared: list[int] = []  # the bytes to download, once the stored files were compared with the folder's
         try:
             sync_artifacts(platform, job, folder, result=result, landed=files_done,
-                           on_start=lambda total: (bar.update(task, total=total), files_done()),
+                           on_start=lambda total: (compared.append(total), bar.update(task, total=total), files_done()),
                            progress=lambda n: bar.advance(task, n))
         except KeyboardInterrupt:
             bar.stop()
-            typer.echo(f"pull interrupted: {len(result.downloaded):,} of {result.wanted:,} file(s) to download saved "
-                       f"in {folder / 'artifacts'}; run it again to finish (files already there byte for byte "
-                       "are skipped).", err=True)
+            where = folder / "artifacts"
+            saved = (f"{len(result.downloaded):,} of {result.wanted:,} file(s) to download saved in {where}" if compared
+                     else f"while comparing the job's stored files with those in {where}, nothing downloaded yet")
+            typer.echo(f"pull interrupted: {saved}; run it again to finish (files already there byte for byte are "
+                       "skipped).", err=True)
             raise
     if result.archived:
         fail(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`); "
@@ -535,6 +538,16 @@ def pull(
         typer.echo(f"{len(result.superseded)} older stored file(s) not downloaded: the job replaced each by a newer "
                    f"file or folder of the same name ({listed(result.superseded, 5)})", err=True)
     _warn_queue(platform.job(name))
+
+
+def _say_downloaded(paths: list[str], each_up_to: int = 5) -> None:
+    """The artifacts a pass of `job tail` downloaded: each by name when few, else one line (a flood
+    of small files printed thousands of lines a second)."""
+    if len(paths) <= each_up_to:
+        for path in paths:
+            typer.echo(f"downloaded artifacts/{path}", err=True)
+        return
+    typer.echo(f"downloaded {len(paths):,} artifacts: {listed([f'artifacts/{path}' for path in paths], 3)}", err=True)
 
 
 @app.command()
@@ -565,12 +578,13 @@ def tail(
         log = open(log_path, "w", encoding="utf-8", errors="surrogateescape")  # a job's bytes as printed
     known: dict[str, str] = {}
     warned = False
+    saved: list[str] = []
 
     def download(job) -> None:
         nonlocal warned
         synced = sync_artifacts(platform, job, folder, known=known)
-        for path in synced.downloaded:
-            typer.echo(f"downloaded artifacts/{path}", err=True)
+        saved.extend(synced.downloaded)
+        _say_downloaded(synced.downloaded)
         if synced.archived:
             typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)",
                        err=True)
@@ -588,7 +602,13 @@ def tail(
                 sys.stdout.write(line + "\n")
             log.write(line + "\n")
 
-        job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
+        try:
+            job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
+        except KeyboardInterrupt:
+            typer.echo(f"job tail interrupted: job {name} keeps running; {len(saved):,} artifact(s) saved in "
+                       f"{folder / 'artifacts'} and its log so far in {log_path}; `cycle job tail {name}` goes on "
+                       "(files already there byte for byte are skipped).", err=True)
+            raise
     typer.echo(f"job {job.name}: {job.state.value}" + (f" ({job.reason})" if job.reason else ""), err=True)
     explanation = build_explanation(held)
     if explanation:
