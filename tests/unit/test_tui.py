@@ -446,3 +446,38 @@ def test_stored_names_show_as_the_files_are_named():
                         ("\x1b[31mred", "\\x1b[31mred"), (os.fsdecode(b"bad-\xff.bin"), "bad-\\xff.bin"),
                         ("caf\u00e9 v2.pt", "caf\u00e9 v2.pt")]:
         assert readable_component(relative_key(name)) == shown
+
+
+async def test_new_artifacts_wait_while_the_logs_show_and_are_drawn_when_their_tab_shows():
+    """A job of 100,000 artifacts rebuilt the hidden artifact table on every poll (seconds of the
+    screen's thread), so the header, the log and the keys lagged by seconds."""
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)
+        browser = pilot.app.screen.query_one(ArtifactBrowser)
+        drawn = []
+        real_fill = browser._fill_table
+        browser._fill_table = lambda to_top: (drawn.append(to_top), real_fill(to_top))
+        platform.add_artifact("late.bin")
+        await until(pilot, lambda: "late.bin" in browser.stored)
+        await settle(pilot)
+        assert not drawn and browser._stale  # read, not drawn: the Logs tab shows
+        await pilot.press("tab")
+        await until(pilot, lambda: any(e.name == "late.bin" for e in browser.rows))
+        assert drawn
+
+
+async def test_a_slow_artifact_table_is_redrawn_paced_by_its_cost():
+    """While its tab shows, new artifacts redraw a table that took long to fill only once four times
+    that long has passed; what came meanwhile is drawn then, never dropped."""
+    app, platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        browser = await artifacts_shown(pilot)
+        await until(pilot, lambda: browser.shown and not browser._stale)
+        await settle(pilot)
+        due = browser._redraws.due = time.monotonic() + 3.0  # as after a fill of 0.75 s (a poll comes every 0.5 s)
+        platform.add_artifact("late.bin")
+        await until(pilot, lambda: "late.bin" in browser.stored)
+        assert not any(e.name == "late.bin" for e in browser.rows) and browser._stale
+        await until(pilot, lambda: any(e.name == "late.bin" for e in browser.rows))
+        assert time.monotonic() >= due and not browser._stale

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Label, ProgressBar
 
 from cycle.api.keys import natural_key, readable_component
 from cycle.sizes import human_size
+from cycle.tui.pacing import Pacer
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time, short_time_valid_until
 
@@ -33,6 +34,7 @@ SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified 
 # how often the shown times are checked against the clock: cheap (one comparison), and a cell that
 # reads "5s ago" changes once a second, the soonest any of them can (timefmt.short_time_valid_until)
 TIME_CHECK_SECONDS = 1.0
+REDRAW_FACTOR = 4.0  # new artifacts redraw the table at most a fifth of the time (cycle.tui.pacing)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,12 @@ class ArtifactBrowser(Vertical):
         self.times_valid_until = 0  # the shown modified times read right until this instant (ns)
         self._status_timer: Timer | None = None  # clears the status line's last word
         self._laid_out_for = 0  # the width the columns were last laid out for (on_resize)
+        # new artifacts redraw the table only while it shows, and paced by the redraw's cost (a
+        # folder of 40,000 files takes seconds): the keys, the header and the log go on meanwhile
+        self.shown = True
+        self._stale = False
+        self._redraws = Pacer(factor=REDRAW_FACTOR)
+        self._redraw_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
@@ -181,11 +189,37 @@ class ArtifactBrowser(Vertical):
             return
         newly_archived = archived and not self.archived
         self.stored, self.queued, self.archived, self.mtimes = stored, queued, archived, mtimes
-        self.redraw()
+        self._stale = True
+        if newly_archived:
+            self.redraw()
+        else:
+            self._redraw_when_due()
         if newly_archived:
             self.refresh_bindings()  # the file keys leave the footer
             if self.has_focus_within:  # the table goes: its focus to the notice, so keys still reach here
                 self.focus_target().focus()
+
+    def set_shown(self, shown: bool) -> None:
+        """Whether the browser's tab shows: news that came while it did not is drawn on showing
+        (once: the tab's activation may be told again while it shows)."""
+        was, self.shown = self.shown, shown
+        if shown and not was and self._stale:
+            self.redraw()
+
+    def _redraw_when_due(self) -> None:
+        """Draw the newest artifacts now if the browser shows and its pace allows, else once it
+        does (a timer; showing the tab draws at once)."""
+        if not self.shown or not self._stale:
+            return
+        now = time.monotonic()
+        if self._redraws.ready(now):
+            self.redraw()
+        elif self._redraw_timer is None:
+            self._redraw_timer = self.set_timer(self._redraws.due - now, self._paced_redraw)
+
+    def _paced_redraw(self) -> None:
+        self._redraw_timer = None
+        self._redraw_when_due()
 
     def focus_target(self):
         """What takes the keys when the tab shows: the table, or the notice of an archived job."""
@@ -195,6 +229,14 @@ class ArtifactBrowser(Vertical):
         """Fill the table, keeping the selection on the same file. `to_top` (a new sort order):
         show the top of the list, where the order starts, and keep the selection only if it is
         among the rows shown there, else select the first row."""
+        started = time.monotonic()
+        self._stale = False
+        try:
+            self._fill_table(to_top)
+        finally:
+            self._redraws.ran(started, time.monotonic())
+
+    def _fill_table(self, to_top: bool) -> None:
         table = self.query_one(DataTable)
         self.query_one("#artifacts-archived", Label).display = self.archived
         table.display = not self.archived
