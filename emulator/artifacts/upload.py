@@ -20,6 +20,7 @@ from emulator.artifacts.watch import TICK
 from emulator.blobs import CHUNK, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
 from emulator.models import Artifact
 from emulator.rules.stability import Signature, Stable
+from emulator.rules.upload_queue import QueueChange
 
 IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 # Stored small files are recorded (on_uploaded: the job's record, one sqlite transaction a call)
@@ -419,8 +420,14 @@ class Uploading:
         the next report (its older one is stored: never neither)."""
         with self._lock:
             gone = self._recorded_queue.intersection(paths)
-            if gone:
-                self._try_record_queue(self._recorded_queue - gone)
+            if not gone:
+                return
+            change = QueueChange(frozenset(), frozenset(map(shown, gone)), len(self._recorded_queue) - len(gone))
+            try:  # the change is known: no diff of the whole queued set per batch
+                self.on_queue(change, self._recorded_warning)
+            except Exception:  # noqa: BLE001 - the next report removes them (its diff still holds them) or says why
+                return
+            self._recorded_queue -= gone
 
     def _hand_over(self, batch: list[Artifact]) -> None:
         try:
