@@ -354,3 +354,29 @@ def test_files_recorded_as_stored_leave_the_queued_record_with_their_batch(tmp_p
     pipeline._store_batch()
     pipeline._record_batch()
     assert batches.paths() == ["f", "g"] and not queued  # no report came in between
+
+
+def test_recorded_files_whose_queue_record_fails_leave_it_at_the_next_report(tmp_path):
+    queued: set[str] = set()
+    failing = [False]
+
+    def on_queue(change, _warning):
+        if failing[0]:
+            raise RuntimeError("database is locked")
+        queued.update(change.added)
+        queued.difference_update(change.removed)
+
+    pipeline, batches = pipeline_over(tmp_path, {"f": b"hello"}, LocalStore(tmp_path / "store"), on_queue)
+    pipeline.tracker.touch("f", 0.0, pipeline._signature_at("f"))
+    [item] = pipeline.tracker.flush(pipeline._signature_at)
+    pipeline._upload(item)
+    with pipeline._lock:
+        pipeline._report_queue(0.0)
+    failing[0] = True
+    pipeline._store_batch()
+    pipeline._record_batch()  # stored and recorded; its queue record failed
+    assert batches.paths() == ["f"] and queued == {"f"}
+    failing[0] = False
+    with pipeline._lock:
+        pipeline._report_queue(10.0)
+    assert not queued
