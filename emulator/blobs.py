@@ -402,12 +402,10 @@ class _KeptFiles:
         self.packs: dict[str, _Pack] = {}  # namespace -> the pack its small blobs go to
         self.packed: dict[tuple[str, str], tuple[str, int]] = {}  # (namespace, sha256) -> (pack, offset)
         self.sweeps_seen = -1  # the lock file's size when the manifests were opened (see LocalStore._writing)
-        self.torn: set[str] = set()  # manifests that end inside a line (LocalStore._append_line)
 
     def close_manifests(self) -> None:
         """Close the manifests and packs kept open: a sweep may have replaced or removed them."""
         manifests, self.manifests = self.manifests, {}
-        self.torn.clear()
         for fd in manifests.values():
             os.close(fd)
         for namespace in list(self.packs):
@@ -620,32 +618,25 @@ class LocalStore:
         """One write of `lines` on the manifest's O_APPEND descriptor, under _writing; how many of
         them are whole in it: all, or when the disk cut the write short (full), those before the
         cut, a line that lacks only its newline included (every reader takes it: it parses; they
-        skip a part of one). The next line
-        then starts on a line of its own, or the two would merge and the next be lost too. Whether
-        the manifest ends inside a line is read once, when it is opened (another process may have
-        been cut short), and known after every write since. One write for a batch's lines: a
+        skip a part of one). Whether the manifest ends inside a line is read before every write
+        (one fstat and a one-byte pread a batch): any writer, another process or store object
+        included, then starts on a line of its own, so the lines never merge (merged, both would be
+        lost, the one that lacked only its newline with them). One write for a batch's lines: a
         write each cost ~1.5 us a file."""
         fd = self._kept.manifests.get(manifest)
         if fd is None:
             fd = os.open(manifest, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             self._kept.manifests[manifest] = fd
-            if not _ends_a_line(fd):
-                self._kept.torn.add(manifest)
-        start = b"\n" if manifest in self._kept.torn else b""
+        start = b"" if _ends_a_line(fd) else b"\n"
         data = start + b"".join(lines)
         written = os.write(fd, data)
         if written == len(data):
-            self._kept.torn.discard(manifest)
             return len(lines)
         end, whole = len(start), 0
         for line in lines:
             if end + len(line) - 1 > written:  # more than its newline is missing
                 break
             end, whole = end + len(line), whole + 1
-        if written == end:
-            self._kept.torn.discard(manifest)
-        else:  # inside a line, or one without its newline yet (whole to readers: the next write ends it)
-            self._kept.torn.add(manifest)
         return whole
 
     def _blob(self, sha256: str) -> Path:

@@ -107,7 +107,9 @@ class Uploading:
         and `_in_flight` (the queue report, a rescan, abandon()) see each file in one of them. Not
         when abandon() took it back (it lists it as lost), and not when a file that pops before it
         became stable since the run was taken (LIFO: a newer checkpoint): the run's rest goes back
-        to its place in the queue, so the order is exactly what popping one file at a time gives."""
+        to its place in the queue, so the order is exactly what popping one file at a time gives.
+        Files reach the queue on the watcher's ticks (every TICK), so a run is given back at most
+        once a tick, however fast a LIFO job writes."""
         self._lock.acquire()
         try:
             if self._taken.pop(item.path, None) is None:

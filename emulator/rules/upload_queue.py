@@ -83,7 +83,8 @@ class UploadQueue:
         """The next item and, when it `fits`, the items after it while they fit too, up to `limit`
         in all, in the queue's order: a run of small files a store takes in one batch, popped in
         one call (a pop and its lock each cost about a tenth of storing a small file). A file
-        queued meanwhile waits for the run's end, as it waits for the file in flight."""
+        queued meanwhile that pops before the run's rest is not kept waiting: the uploader gives
+        the rest back (pops_before)."""
         run: list[Stable] = []
         while len(run) < limit and (item := self._next()) is not None:
             if run and not fits(item):

@@ -485,6 +485,14 @@ def test_pull_gives_each_file_the_modified_time_the_job_gave_it(home, tmp_path):
 
 def stored_steps(count: int, state: JobState = JobState.FINISHED):
     """A job (in `state`) with `count` stored artifacts, step-<i>.pt."""
+    job = make_jobs(1, state=state)[0]
+    for i in range(count):
+        add_step(job, i)
+    return job
+
+
+def add_step(job, i: int) -> None:
+    """Store and record the job's artifact step-<i>.pt."""
     import hashlib
 
     from cycle.api.keys import artifact_key
@@ -492,15 +500,12 @@ def stored_steps(count: int, state: JobState = JobState.FINISHED):
     from emulator.platform import EmulatorPlatform
     from emulator.storage import open_blob_store
 
-    job = make_jobs(1, state=state)[0]
     platform = EmulatorPlatform()
     blobs = open_blob_store(platform.home)
-    for i in range(count):
-        body = f"step {i}".encode()
-        key, sha = artifact_key(job.name, f"step-{i}.pt"), hashlib.sha256(body).hexdigest()
-        blobs.put_bytes(key, body, sha)
-        platform.store.add_artifact(job.id, Artifact(f"step-{i}.pt", key, len(body), sha, 1, 2, blobs.name))
-    return job
+    body = f"step {i}".encode()
+    key, sha = artifact_key(job.name, f"step-{i}.pt"), hashlib.sha256(body).hexdigest()
+    blobs.put_bytes(key, body, sha)
+    platform.store.add_artifact(job.id, Artifact(f"step-{i}.pt", key, len(body), sha, 1, 2, blobs.name))
 
 
 def test_job_tail_names_a_few_downloads_and_counts_many(home, tmp_path):
@@ -513,22 +518,39 @@ def test_job_tail_names_a_few_downloads_and_counts_many(home, tmp_path):
 
 
 def test_an_interrupted_job_tail_says_the_job_keeps_running_and_what_it_saved(home, tmp_path, monkeypatch):
+    """Each file once, however many passes saw it, and those of the pass Ctrl-C cut short too."""
     import cycle.cli.job
+    import cycle.pull
 
     job = stored_steps(2, JobState.RUNNING)
     real_follow = cycle.cli.job.follow_log
 
-    def interrupted_after_a_pass(platform, name, after, interval, write, each_pass=None, **kwargs):
+    def interrupted_in_the_second_pass(platform, name, after, interval, write, each_pass=None, **kwargs):
         each_pass(platform.job(name))
-        raise KeyboardInterrupt
+        each_pass(platform.job(name))  # nothing new: none counted twice
+        real_download, calls = cycle.pull.download_one, []
 
-    monkeypatch.setattr(cycle.cli.job, "follow_log", interrupted_after_a_pass)
+        def then_cut(*args, **kwargs):  # two files stored since: the first saved, Ctrl-C during the second
+            calls.append(args)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            real_download(*args, **kwargs)
+
+        cycle.pull.download_one = then_cut
+        try:
+            add_step(job, 2)
+            add_step(job, 3)
+            each_pass(platform.job(name))
+        finally:
+            cycle.pull.download_one = real_download
+
+    monkeypatch.setattr(cycle.cli.job, "follow_log", interrupted_in_the_second_pass)
     tailed = run("job", "tail", job.name, "--project-dir", str(tmp_path))
     monkeypatch.setattr(cycle.cli.job, "follow_log", real_follow)
     folder = tmp_path / ".cycleswap" / "jobs" / job.name
     assert tailed.exit_code == 130
     assert "downloaded artifacts/step-0.pt" in tailed.output
-    assert (f"job tail interrupted: job {job.name} keeps running; 2 artifact(s) saved in {folder / 'artifacts'} and "
+    assert (f"job tail interrupted: job {job.name} keeps running; 3 artifact(s) saved in {folder / 'artifacts'} and "
             f"its log so far in {folder / 'output.log'}; `cycle job tail {job.name}` goes on") in tailed.output
 
 

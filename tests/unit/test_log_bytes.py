@@ -40,6 +40,18 @@ def test_a_search_finds_a_line_that_is_not_utf8_by_its_text(tmp_path):
     assert [r.text for r in store.logs(job.id, matching=" and ")] == [TEXTS[3]]
 
 
+def test_the_tuis_in_window_search_agrees_with_the_stores_on_lines_that_are_not_utf8(tmp_path):
+    """The TUI matches the lines it holds (live ones too) itself: its strict encode raised on such
+    a line, on the screen's thread, where the store's search matched it."""
+    from cycle.tui.widgets.log_search import holds
+    from emulator.queries import search_logs
+
+    store, job = stored_job(tmp_path)
+    for needle in ("END", " and ", "BAD", "caf", "50%"):
+        found = set(search_logs(store, job.id, needle))
+        assert {r.id for r in store.logs(job.id) if holds(r.text, needle)} == found, needle
+
+
 def test_output_log_holds_the_jobs_bytes(tmp_path):
     from cycle.pull import write_output_log
 

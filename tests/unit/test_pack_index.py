@@ -110,3 +110,17 @@ def put_with_a_full_disk(monkeypatch, store: LocalStore, bodies: list[bytes], af
                               for i, body in enumerate(bodies)])
     monkeypatch.setattr(blobs.os, "write", real_write)
     return cut.value
+
+
+def test_another_writer_after_a_line_left_without_its_newline_starts_a_line_of_its_own(tmp_path, monkeypatch):
+    """Whether the manifest ended inside a line was read only when a store object opened it: another
+    process's writer, open before the cut, glued its line onto the one left without its newline,
+    and a reader then lost both (the first one counted stored)."""
+    root = tmp_path / "store"
+    other = LocalStore(root)  # another agent writing the same namespace, its manifest already open
+    other.put_many_bytes([("jobs/j/artifacts/early", b"early", hashlib.sha256(b"early").hexdigest())])
+    store = LocalStore(root)
+    bodies = [f"body {i}".encode() for i in range(3)]
+    assert put_with_a_full_disk(monkeypatch, store, bodies, after_the_second_line=-1).stored == 2
+    other.put_many_bytes([("jobs/j/artifacts/later", b"later", hashlib.sha256(b"later").hexdigest())])
+    assert sorted(o.key.rsplit("/", 1)[1] for o in LocalStore(root).list("jobs/j/")) == ["early", "f0", "f1", "later"]

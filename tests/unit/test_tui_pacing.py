@@ -6,10 +6,10 @@ from cycle.tui.pacing import Pacer
 
 
 def test_quick_work_runs_on_every_poll_and_slow_work_waits_for_a_multiple_of_its_cost():
-    pacer = Pacer(floor=0.5, factor=4)
+    pacer = Pacer(floor=0.25, factor=4)
     assert pacer.ready(0.0)
-    pacer.ran(10.0, 10.01)  # 10 ms: the floor decides
-    assert not pacer.ready(10.5) and pacer.ready(10.51)
+    pacer.ran(10.0, 10.01)  # 10 ms: the floor decides, counted from the start: the next 0.5 s poll runs it
+    assert not pacer.ready(10.24) and pacer.ready(10.25) and pacer.ready(10.499)
     pacer.ran(20.0, 22.0)  # 2 s: waits 8 s
     assert not pacer.ready(29.9) and pacer.ready(30.0)
 

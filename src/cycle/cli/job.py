@@ -568,7 +568,7 @@ def tail(
     """
     from cycle.cli.output import build_explanation, is_build_explanation, job_exit_code
     from cycle.platform import reading_platform
-    from cycle.pull import format_line, saving_into, sync_artifacts
+    from cycle.pull import SyncResult, format_line, saving_into, sync_artifacts
 
     platform = reading_platform()
     folder = _folder(platform, platform.job(name), project_dir)
@@ -578,12 +578,14 @@ def tail(
         log = open(log_path, "w", encoding="utf-8", errors="surrogateescape")  # a job's bytes as printed
     known: dict[str, str] = {}
     warned = False
-    saved: list[str] = []
+    saved: set[str] = set()  # the files downloaded (once each, however often they changed)
+    passing = [SyncResult()]  # the pass under way: what an interrupted one saved counts too
 
     def download(job) -> None:
         nonlocal warned
-        synced = sync_artifacts(platform, job, folder, known=known)
-        saved.extend(synced.downloaded)
+        synced = passing[0] = SyncResult()
+        sync_artifacts(platform, job, folder, known=known, result=synced)
+        saved.update(synced.downloaded)
         _say_downloaded(synced.downloaded)
         if synced.archived:
             typer.echo(f"job {name} is archived: its artifacts were deleted from storage (`cycle job archive`)",
@@ -605,6 +607,7 @@ def tail(
         try:
             job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
         except KeyboardInterrupt:
+            saved.update(passing[0].downloaded)
             typer.echo(f"job tail interrupted: job {name} keeps running; {len(saved):,} artifact(s) saved in "
                        f"{folder / 'artifacts'} and its log so far in {log_path}; `cycle job tail {name}` goes on "
                        "(files already there byte for byte are skipped).", err=True)

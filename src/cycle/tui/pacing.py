@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 @dataclass
 class Pacer:
-    """`ready` once `factor` times the last run's cost (and at least `floor` seconds) has passed
-    since it ended: the work then takes at most 1 / (1 + factor) of the time."""
+    """`ready` once `factor` times the last run's cost has passed since it ended, and `floor`
+    seconds since it began (a poll every `floor` seconds then runs quick work every time): the work
+    takes at most 1 / (1 + factor) of the time."""
 
     floor: float = 0.0
     factor: float = 4.0
@@ -25,4 +26,4 @@ class Pacer:
         return now >= self.due
 
     def ran(self, started: float, ended: float) -> None:
-        self.due = ended + max(self.floor, self.factor * (ended - started))
+        self.due = max(started + self.floor, ended + self.factor * (ended - started))

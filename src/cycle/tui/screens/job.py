@@ -61,7 +61,7 @@ class JobScreen(Screen):
         self.platform = platform
         self.job_name = job_name
         self.job = platform.job(job_name)
-        self._artifact_reads = Pacer(floor=POLL_SECONDS, factor=ARTIFACT_READ_FACTOR)
+        self._artifact_reads = Pacer(floor=POLL_SECONDS / 2, factor=ARTIFACT_READ_FACTOR)  # quick: every poll
 
     def compose(self) -> ComposeResult:
         yield Static("", id="job-header")

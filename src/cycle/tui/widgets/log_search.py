@@ -15,8 +15,10 @@ from cycle.tui.widgets.log_source import MATCHES
 
 
 def holds(text: str, needle: str) -> bool:
-    """Whether `text` holds `needle` as the store's search reads it (SQL LIKE: ASCII case-insensitive)."""
-    return needle.encode().lower() in text.encode().lower()
+    """Whether `text` holds `needle` as the store's search reads it (SQL LIKE on the line's bytes:
+    ASCII case-insensitive). A line that is not UTF-8 holds its bytes as surrogateescape's lone
+    surrogates (store.direct.log_text): a strict encode raised on it, on the screen's thread."""
+    return needle.encode("utf-8", "surrogateescape").lower() in text.encode("utf-8", "surrogateescape").lower()
 
 
 class LogSearch:
