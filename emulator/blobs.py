@@ -683,10 +683,10 @@ class LocalStore:
         (its size, the bytes remembered for deduplication) is taken in only once its write is
         whole: a batch that fails leaves the next one nothing wrong to build on. A manifest line
         names only bytes already in the pack: bytes a failed write left at a pack's end are named
-        by no line, and the next blob goes to a new pack. Each line is its own write (whole or
-        absent): when the disk cuts the lines' write short, the files before the cut are stored
-        and the rest not, and StoredInPart says how many. The same bytes stored again by this object in the
-        namespace are not appended again. Reads check every byte against the line's sha256
+        by no line, and the next blob goes to a new pack. When the disk cuts the lines' write short,
+        the files whose lines are whole (_append_lines) are stored and the rest not, and
+        StoredInPart says how many. The same bytes stored again by this object in the namespace
+        are not appended again. Reads check every byte against the line's sha256
         (get_to), as for blob files."""
         with self._writing():
             now = time.time_ns()

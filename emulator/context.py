@@ -57,14 +57,11 @@ def leaving_out(relative: str, patterns: list[IgnorePattern], folder: bool = Fal
     return None
 
 
-def _always_excluded(relative: str) -> bool:
-    return any(relative == p or relative.startswith(p + "/") for p in ALWAYS_EXCLUDED)
-
-
 def _never_copied(relative: str) -> bool:
     """ALWAYS_EXCLUDED, and a path in or of a DEFAULT_IGNORED folder: never copied, whatever
     .cycleignore re-includes."""
-    return _always_excluded(relative) or any(part in DEFAULT_IGNORED for part in relative.split("/"))
+    return (any(relative == p or relative.startswith(p + "/") for p in ALWAYS_EXCLUDED)
+            or any(part in DEFAULT_IGNORED for part in relative.split("/")))
 
 
 def is_virtualenv(folder: Path) -> bool:

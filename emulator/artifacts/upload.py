@@ -128,7 +128,7 @@ class Uploading:
             self._upload(item)
         except Exception as error:
             self._fail_item(item, error)
-        if len(self._read_ahead) >= STORE_BATCH or self._read_ahead_bytes >= STORE_BATCH_BYTES:
+        if self._batch_full():
             self._store_batch()
 
     def _upload_loop(self) -> None:
@@ -144,7 +144,7 @@ class Uploading:
                         self._lock.wait(TICK)
                         run = self._take_run()
                     after_end = self._draining  # then nothing writes: what it stores is final
-                if ((run[0].signature[0] > SMALL_SNAPSHOT and (self._unrecorded or self._read_ahead))
+                if ((not _is_small(run[0]) and (self._unrecorded or self._read_ahead))
                         or (self._unrecorded and self._batch_is_old())):
                     self._store_batch()  # the files taken before a large one are stored before it
                     self._record_batch()  # stored files do not wait for a long upload
@@ -329,8 +329,10 @@ class Uploading:
 
     def _store_due(self) -> bool:
         """The small files read ahead go to the store now: the queue drained, or the batch is full."""
-        return (not len(self.queue) or len(self._read_ahead) >= STORE_BATCH
-                or self._read_ahead_bytes >= STORE_BATCH_BYTES)
+        return not len(self.queue) or self._batch_full()
+
+    def _batch_full(self) -> bool:
+        return len(self._read_ahead) >= STORE_BATCH or self._read_ahead_bytes >= STORE_BATCH_BYTES
 
     def _store_batch(self) -> None:
         """Store the small files read ahead in one put_many_bytes call (retried as one upload), then
@@ -382,7 +384,7 @@ class Uploading:
         """The stored files waiting to be recorded go now, after `stored`'s upload: the queue
         drained (nothing else to do), `stored` was not small, or the batch is full or old enough
         (RECORD_BATCH, RECORD_SECONDS)."""
-        return (not self._batch_records or not len(self.queue) or stored.signature[0] > SMALL_SNAPSHOT
+        return (not self._batch_records or not len(self.queue) or not _is_small(stored)
                 or len(self._unrecorded) >= RECORD_BATCH or self._batch_is_old())
 
     def _batch_is_old(self) -> bool:

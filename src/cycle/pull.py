@@ -224,9 +224,8 @@ def sync_artifacts(platform: Platform, job: Job, folder: Path, on_start: Callabl
 
     `on_start` hears the bytes to download (`result.wanted` says how many files), `landed` each
     file once whole; `result` (a SyncResult to fill) lets a caller interrupted midway say what
-    was saved. `known` (key ->
-    sha256 already fetched) lets tail skip unchanged files without hashing them. An archived job
-    has nothing stored: the result says so and nothing is written."""
+    was saved. `known` (key -> sha256 already fetched) lets tail skip unchanged files without
+    hashing them. An archived job has nothing stored: the result says so and nothing is written."""
     result = result or SyncResult()
     result.archived = job.archived
     if job.archived:
