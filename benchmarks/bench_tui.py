@@ -9,6 +9,7 @@ made on first use under benchmarks/.venv-toolong.
 
     .venv/bin/python benchmarks/bench_tui.py [--lines 10000000] [--only navigation]
     .venv/bin/python benchmarks/bench_tui.py --jobs-only   # only the jobs-screen figure
+    .venv/bin/python benchmarks/bench_tui.py --folder-only   # only the Artifacts tab's large-folder figures
 
 The 10,000,000-line log is written once (one transaction) and kept between runs under
 $TMPDIR/cycle-bench-tui/ (delete that folder to rebuild it).
@@ -284,6 +285,72 @@ def jobs_figure(count: int = 10_000) -> str:
             f"a rebuild (a job came or went): {r['rebuild'] * 1000:.0f} ms")
 
 
+def make_folder_job(home: Path, count: int) -> str:
+    """One finished job with `count` stored files in one folder (many/) and three at the top,
+    written straight into the state store's tables."""
+    from emulator.store import StateStore
+
+    store = StateStore(home / "state.db")
+    now = time.time_ns()
+    with store._tx() as db:
+        db.execute("INSERT INTO jobs(name, project, state, machine, created_ns, started_ns, finished_ns, exit_code) "
+                   "VALUES ('files-1', 'files', 'FINISHED', 'local-1', ?, ?, ?, 0)", (now, now, now))
+        paths = [f"many/step-{n}.pt" for n in range(count)] + ["a.txt", "b.txt", "c.txt"]
+        db.executemany(
+            "INSERT INTO artifacts(job_id, path, key, size, sha256, mtime_ns, uploaded_ns) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?)",
+            [(path, f"jobs/files-1/artifacts/{path}", 4096 + n, "0" * 64, now - n * 10**9, now)
+             for n, path in enumerate(paths)])
+    return "files-1"
+
+
+async def measure_folder(home: Path, name: str, rounds: int = 5) -> dict:
+    """The Artifacts tab of a job with a large folder: the time Enter on the folder takes to fill
+    its table, and a sort (`s`), on the screen's thread (the keys wait meanwhile)."""
+    from cycle.tui.app import CycleApp
+    from cycle.tui.widgets.artifact_browser import ArtifactBrowser
+    from emulator.platform import EmulatorPlatform
+
+    app = CycleApp(EmulatorPlatform(home))
+    async with app.run_test(size=(160, 45)) as pilot:
+        while app.screen.query_one("#jobs").row_count < 1:
+            await pilot.pause(0.01)
+        await pilot.press("enter", "tab")
+        while not (browser := app.screen.query_one(ArtifactBrowser)).rows:
+            await pilot.pause(0.01)
+        opened, sorted_ = [], []
+        for _ in range(rounds):
+            browser.folder = ""
+            t = time.perf_counter()
+            browser.folder = "many"  # what Enter on many/ does
+            opened.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            browser.action_toggle_sort()
+            sorted_.append(time.perf_counter() - t)
+            await pilot.pause(0)
+        assert browser.query_one("#artifact-table").row_count == len(browser.rows) > 1
+    return {"open": sorted(opened)[rounds // 2], "sort": sorted(sorted_)[rounds // 2]}
+
+
+def folder_figure(count: int = 40_000) -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        os.environ["CYCLE_HOME"] = str(home)
+        small = asyncio.run(measure_folder(home, make_folder_job(home, 400)))
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        os.environ["CYCLE_HOME"] = str(home)
+        big = asyncio.run(measure_folder(home, make_folder_job(home, count)))
+    record(f"TUI Artifacts tab, Enter on a folder of {count:,} files to its table filled (the screen's thread)",
+           f"{small['open'] * 1000:.0f} ms for 400 files", f"{big['open'] * 1000:.0f} ms", big["open"] * 1000,
+           "< 500 ms")
+    record(f"TUI Artifacts tab, a sort (`s`) of a folder of {count:,} files", f"{small['sort'] * 1000:.0f} ms for 400 "
+           "files", f"{big['sort'] * 1000:.0f} ms", big["sort"] * 1000, "< 500 ms")
+    return (f"artifacts folder of {count:,} files: opened in {big['open'] * 1000:.0f} ms, sorted in "
+            f"{big['sort'] * 1000:.0f} ms (400 files: {small['open'] * 1000:.0f} ms, {small['sort'] * 1000:.0f} ms; "
+            "goal < 500 ms each)")
+
+
 def toolong(path: Path, lines: int) -> dict | None:
     venv = HERE / ".venv-toolong"
     if not (venv / "bin" / "python").exists():
@@ -318,6 +385,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3)
     parser.add_argument("--navigate", nargs=2)
     parser.add_argument("--jobs-only", action="store_true", help="only the jobs-screen refresh figure")
+    parser.add_argument("--folder-only", action="store_true", help="only the Artifacts tab's large-folder figures")
     args = parser.parse_args()
     if args.child:
         child(*args.child[:2], int(args.child[2]))
@@ -330,6 +398,9 @@ def main() -> None:
         return
     if args.jobs_only:
         print(jobs_figure())
+        return
+    if args.folder_only:
+        print(folder_figure())
         return
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -358,6 +429,7 @@ def main() -> None:
         record(f"TUI log view, peak memory, {lines}", "-", f"{big_r['peak_mb']:.0f} MB", big_r["peak_mb"], "< 200 MB")
         navigation_figures(args.lines)
         print(jobs_figure())
+        print(folder_figure())
         plain = work / "plain.log"
         from cycle.pull import format_line
         from emulator.platform import EmulatorPlatform

@@ -15,8 +15,8 @@ from cycle.tui.screens.job import JobScreen
 from cycle.tui.screens.jobs import JobsScreen
 from cycle.tui.screens.modals import ConfirmScreen, HelpScreen
 from cycle.tui.widgets.artifact_browser import ArtifactBrowser
-from cycle.tui.widgets.job_table import JobTable
 from cycle.tui.widgets.log_view import LogView
+from cycle.tui.widgets.row_table import RowTable
 
 LOGS_80 = ["back", "search", "toggle_follow", "cancel_job", "help", "quit", "bottom"]
 LOGS_160 = [*LOGS_80, "reassign_job", "next_tab", "cycle_stream", "toggle_wrap", "command_palette"]
@@ -35,7 +35,7 @@ def test_the_least_important_keys_give_way_first_and_help_never():
 
 def test_every_key_the_footer_can_show_has_a_place_in_the_order():
     """A new key must be ranked on purpose, not land last by accident."""
-    owners = (CycleApp, JobsScreen, JobScreen, LogView, ArtifactBrowser, JobTable, ConfirmScreen, HelpScreen)
+    owners = (CycleApp, JobsScreen, JobScreen, LogView, ArtifactBrowser, RowTable, ConfirmScreen, HelpScreen)
     shown = {binding.action for owner in owners for binding in owner.BINDINGS if binding.show}
     shown -= {"answer(True)", "answer(False)", "dismiss"}  # the modals have no footer
     assert shown - set(FOOTER_ORDER) == set()

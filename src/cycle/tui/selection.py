@@ -8,7 +8,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 
 class Table(Protocol):
-    """What keep_row needs of a table: Textual's DataTable (artifacts) and JobTable (jobs) both have it."""
+    """What keep_row needs of a table: RowTable (jobs, artifacts) has it, as Textual's DataTable does."""
 
     @property
     def row_count(self) -> int: ...

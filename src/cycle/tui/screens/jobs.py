@@ -3,7 +3,7 @@
 One Platform call per refresh (job_summaries: every listed job with its stored file count), made
 with the rows' text in the worker thread; the screen's thread then replaces only the rows whose
 text changed (with 10,000 jobs a second's refresh is the running jobs' durations) and the
-JobTable renders only the visible rows. When the terminal is narrow a long job or project name is
+RowTable renders only the visible rows. When the terminal is narrow a long job or project name is
 shortened first (with an ellipsis; the filter and the job screen keep the full name), then columns
 give way by priority (the name and the state always stay)."""
 
@@ -25,8 +25,8 @@ from cycle.api.wording import machine_shown
 from cycle.tui.jobinfo import STATE_COLOURS, duration
 from cycle.tui.selection import keep_row
 from cycle.tui.timefmt import short_time, short_time_valid_until, zone_label
-from cycle.tui.widgets.job_table import CELL_PADDING, JobTable, TableColumn
 from cycle.tui.widgets.key_footer import KeyFooter
+from cycle.tui.widgets.row_table import CELL_PADDING, RowTable, TableColumn
 from cycle.tui.widgets.static_text import show
 
 REFRESH_SECONDS = 1.0
@@ -183,13 +183,13 @@ class JobsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="context")
         yield Static("", id="jobs-hint")  # above the table: read first when nothing is listed
-        yield JobTable(id="jobs")
+        yield RowTable(id="jobs")
         yield Input(placeholder="filter: name, project, state or reason (enter to apply, escape to clear)",
                     id="filter")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one(JobTable).styler = cell_style
+        self.query_one(RowTable).styler = cell_style
         self.query_one("#filter", Input).display = False
         self.query_one("#jobs-hint", Static).display = False
         self.action_refresh()
@@ -247,7 +247,7 @@ class JobsScreen(Screen):
     def _fill(self, rows: list[tuple[str, ...]], keys: list[str], selected: str | None) -> None:
         """Make the table show `rows`: only the rows that changed when the same jobs are listed in
         the same order (a second's refresh), every row when jobs came, went or the filter changed."""
-        table = self.query_one(JobTable)
+        table = self.query_one(RowTable)
         if keys == table.keys and self._columns:
             changed = {row[0]: row for row, old in zip(rows, table.cells) if row is not old}
             if all(len(row[i]) <= self._widths[c.key] for row in changed.values()
@@ -288,15 +288,15 @@ class JobsScreen(Screen):
 
     def selected_name(self) -> str | None:
         """The highlighted job's name: the selection is a job, not a row number."""
-        table = self.query_one(JobTable)
+        table = self.query_one(RowTable)
         return self.shown[table.cursor_row].name if 0 <= table.cursor_row < len(self.shown) else None
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one(JobTable)
+        table = self.query_one(RowTable)
         table.move_cursor(row=max(0, min(table.cursor_row + step, len(self.shown) - 1)))
 
     def action_edge(self, last: int) -> None:
-        self.query_one(JobTable).move_cursor(row=(len(self.shown) - 1) if last else 0)
+        self.query_one(RowTable).move_cursor(row=(len(self.shown) - 1) if last else 0)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -307,21 +307,21 @@ class JobsScreen(Screen):
         box = self.query_one("#filter", Input)
         box.value = ""
         box.display = False
-        self.query_one(JobTable).focus()
+        self.query_one(RowTable).focus()
         self._show()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(JobTable).focus()
+        self.query_one(RowTable).focus()
 
-    def on_job_table_clicked(self, event: JobTable.Clicked) -> None:
+    def on_row_table_clicked(self, event: RowTable.Clicked) -> None:
         if event.open:
             self.action_open()
 
     def action_open(self) -> None:
-        table = self.query_one(JobTable)
+        table = self.query_one(RowTable)
         if self.shown and table.cursor_row < len(self.shown):
             from cycle.tui.screens.job import JobScreen
 

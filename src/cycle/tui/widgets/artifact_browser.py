@@ -6,6 +6,7 @@ selected file or folder into .cycleswap/jobs/<job-name>/artifacts/ with progress
 waiting in the upload queue are listed too, marked "queued". An archived job (its artifacts deleted
 from storage) shows a message instead of the list. The modified times ("5s ago") count up as the
 app's clock moves, changed in place (the table is not rebuilt, so the cursor and scroll stay).
+The list is a RowTable: a folder of 40,000 files opens, sorts and scrolls as quickly as one of 40.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import DataTable, Label, ProgressBar
+from textual.widgets import Label, ProgressBar
 
 from cycle.api.keys import natural_key, readable_component
 from cycle.sizes import human_size
 from cycle.tui.pacing import Pacer
 from cycle.tui.selection import keep_row
-from cycle.tui.timefmt import short_time, short_time_valid_until
+from cycle.tui.timefmt import local_zone, short_time, short_time_valid_until
+from cycle.tui.widgets.row_table import CELL_PADDING, RowTable, TableColumn
 
 # fits 80 columns after "/artifacts/  " (the tab names the folder: the hint need not)
 EMPTY_HINT = "(no files yet: what the job writes there shows once uploaded)"
@@ -96,6 +98,8 @@ FILE_ACTIONS = frozenset({"open", "up", "toggle_sort", "download"})
 
 
 NAME_MIN = 12  # the name column keeps this many cells however narrow the screen
+LABELS = ("name", "size", "modified", "status")  # the columns, each keyed by its label
+MODIFIED = LABELS.index("modified")
 
 
 def name_room(screen_width: int, other_widths: list[int]) -> int:
@@ -104,7 +108,7 @@ def name_room(screen_width: int, other_widths: list[int]) -> int:
     widget has a width."""
     if screen_width <= 0:
         return 10**6
-    return max(NAME_MIN, screen_width - sum(other_widths) - 2 * (len(other_widths) + 1) - 1)
+    return max(NAME_MIN, screen_width - sum(other_widths) - CELL_PADDING * (len(other_widths) + 1) - 1)
 
 
 def cut(name: str, width: int) -> str:
@@ -165,7 +169,7 @@ class ArtifactBrowser(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
         yield ArchivedNotice(ARCHIVED_TEXT, id="artifacts-archived")
-        yield DataTable(id="artifact-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="artifact-table")
         yield ProgressBar(id="download-progress", show_eta=False)
         yield Label("", id="download-status")
 
@@ -223,7 +227,7 @@ class ArtifactBrowser(Vertical):
 
     def focus_target(self):
         """What takes the keys when the tab shows: the table, or the notice of an archived job."""
-        return self.query_one(ArchivedNotice if self.archived else DataTable)
+        return self.query_one(ArchivedNotice if self.archived else RowTable)
 
     def redraw(self, to_top: bool = False) -> None:
         """Fill the table, keeping the selection on the same file. `to_top` (a new sort order):
@@ -237,7 +241,7 @@ class ArtifactBrowser(Vertical):
             self._redraws.ran(started, time.monotonic())
 
     def _fill_table(self, to_top: bool) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RowTable)
         self.query_one("#artifacts-archived", Label).display = self.archived
         table.display = not self.archived
         self.query_one("#artifact-path", Label).display = not self.archived
@@ -248,48 +252,55 @@ class ArtifactBrowser(Vertical):
         self.rows = sort_entries(entries_in(self.folder, self.stored, self.queued, self.mtimes), self.sort_by)
         if self.folder:
             self.rows.insert(0, Entry("..", True, 0, False, self.folder.rpartition("/")[0]))
-        cells = []
-        now = self._now()
-        for entry in self.rows:
-            name = readable_component(entry.name) + ("/" if entry.is_dir and entry.name != ".." else "")
-            size = "" if entry.name == ".." else ("-" if entry.queued and not entry.is_dir else human_size(entry.size))
-            modified = self._modified(entry, now)
-            status = "queued" if entry.queued else ("" if entry.name == ".." else "stored")
-            cells.append((name, size, modified, status))
-        table.clear(columns=True)  # columns sized to the folder shown
+        now, zone = self._now(), self._zone()
+        cells = [self._cells(entry, now, zone) for entry in self.rows]
         # the modified column is never narrower than its label (8), wider than any short_time (7): a time
         # that changes in place always fits
-        labels = ("name", "size", "modified", "status")
-        widths = [max([len(label), *(len(row[index]) for row in cells)]) for index, label in enumerate(labels)]
+        widths = [max([len(label), *(len(row[index]) for row in cells)]) for index, label in enumerate(LABELS)]
         widths[0] = min(widths[0], name_room(self.size.width, widths[1:]))
-        for label, width in zip(labels, widths):
-            table.add_column(label, width=width, key=label)
-        for entry, row in zip(self.rows, cells):
-            table.add_row(cut(row[0], widths[0]), *row[1:], key=entry.path if entry.name != ".." else "..")
+        cells = [(cut(row[0], widths[0]), *row[1:]) for row in cells]
+        columns = [TableColumn(label, label, width, index) for index, (label, width) in enumerate(zip(LABELS, widths))]
+        table.set_rows(columns, [self._key(entry) for entry in self.rows], cells)
         if self.rows:
-            key = None if selected is None else (".." if selected.name == ".." else selected.path)
+            key = None if selected is None else self._key(selected)
             row = keep_row(table, key, keep)
             if to_top:
                 row = row if row < self._rows_on_screen() else 0
                 table.scroll_home(animate=False, immediate=True)
-            table.move_cursor(row=row, animate=False, scroll=not to_top)
-        count = sum(1 for e in self.rows if e.name != "..")
-        listing = (f"({count} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
+            table.move_cursor(row=row)
+        count = len(self.rows) - (1 if self.folder else 0)
+        listing = (f"({count:,} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
                    if count else EMPTY_HINT)
         readable = "/".join(readable_component(part) for part in self.folder.split("/")) if self.folder else ""
         folder = f"/artifacts/{readable}{'/' if self.folder else ''}"
         self.query_one("#artifact-path", Label).update(f"{folder}  {listing}")
-        self.times_valid_until = times_valid_until(self.rows, now, self._zone())
+        self.times_valid_until = times_valid_until(self.rows, now, zone)
+
+    def _cells(self, entry: Entry, now: int, zone) -> tuple[str, str, str, str]:
+        """An entry's row: its name (a folder's ends in "/"), size ("-" while a file is queued),
+        modified time and status."""
+        if entry.name == "..":
+            return "..", "", "", ""
+        name = readable_component(entry.name) + ("/" if entry.is_dir else "")
+        size = "-" if entry.queued and not entry.is_dir else human_size(entry.size)
+        return name, size, self._modified(entry, now, zone), "queued" if entry.queued else "stored"
+
+    @staticmethod
+    def _key(entry: Entry) -> str:
+        """A row's key: the entry's path, ".." for the row that leads up (its path is the folder above)."""
+        return ".." if entry.name == ".." else entry.path
 
     def _now(self) -> int:
         """The app's clock (tests inject one), else the system's."""
         return (getattr(self.app, "clock", None) or time.time_ns)()
 
     def _zone(self):
-        return getattr(self.app, "zone", None)
+        """The app's zone (tests fix one), else the terminal's: resolved once per listing, not per row."""
+        return getattr(self.app, "zone", None) or local_zone()
 
-    def _modified(self, entry: Entry, now: int) -> str:
-        return "" if entry.name == ".." else short_time(entry.mtime_ns, now, self._zone())
+    @staticmethod
+    def _modified(entry: Entry, now: int, zone) -> str:
+        return "" if entry.name == ".." else short_time(entry.mtime_ns, now, zone)
 
     def refresh_times(self) -> None:
         """Once the clock passed the instant a shown time reads differently ("5s ago" -> "6s ago",
@@ -298,17 +309,17 @@ class ArtifactBrowser(Vertical):
         now = self._now()
         if now < self.times_valid_until or not self.rows:
             return
-        table = self.query_one(DataTable)
-        for entry in self.rows:
-            key = ".." if entry.name == ".." else entry.path
-            text = self._modified(entry, now)
-            if str(table.get_cell(key, "modified")) != text:
-                table.update_cell(key, "modified", text)
-        self.times_valid_until = times_valid_until(self.rows, now, self._zone())
+        table, zone = self.query_one(RowTable), self._zone()
+        changed = {}
+        for entry, row in zip(self.rows, table.cells):
+            if row[MODIFIED] != (text := self._modified(entry, now, zone)):
+                changed[self._key(entry)] = (*row[:MODIFIED], text, *row[MODIFIED + 1:])
+        table.update_rows(changed)
+        self.times_valid_until = times_valid_until(self.rows, now, zone)
 
     def watch_folder(self) -> None:
         if self.is_mounted:
-            self.query_one(DataTable).move_cursor(row=0)
+            self.query_one(RowTable).move_cursor(row=0)
             self.redraw()
             self.refresh_bindings()  # Up applies inside a folder only
 
@@ -334,11 +345,11 @@ class ArtifactBrowser(Vertical):
 
     def _rows_on_screen(self) -> int:
         """How many rows the table shows at once (below its header)."""
-        table = self.query_one(DataTable)
-        return max(1, table.scrollable_content_region.height - table.header_height)
+        table = self.query_one(RowTable)
+        return max(1, table.scrollable_content_region.height - 1)  # less the header line
 
     def selected(self) -> Entry | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RowTable)
         return self.rows[table.cursor_row] if self.rows and table.cursor_row < len(self.rows) else None
 
     def action_open(self) -> None:
@@ -346,16 +357,17 @@ class ArtifactBrowser(Vertical):
         if entry is not None and entry.is_dir:
             self.folder = entry.path
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_row_table_clicked(self, event: RowTable.Clicked) -> None:
         event.stop()
-        self.action_open()
+        if event.open:
+            self.action_open()
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RowTable)
         table.move_cursor(row=max(0, min(table.cursor_row + step, len(self.rows) - 1)))
 
     def action_edge(self, last: int) -> None:
-        self.query_one(DataTable).move_cursor(row=len(self.rows) - 1 if last else 0)
+        self.query_one(RowTable).move_cursor(row=len(self.rows) - 1 if last else 0)
 
     def action_up(self) -> None:
         if self.folder:
