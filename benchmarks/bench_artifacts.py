@@ -238,6 +238,41 @@ def sha256_alone(source: Path, runs: int) -> float:
     return statistics.median(times)
 
 
+def hash_and_copy_on_every_core(source: Path, work: Path, runs: int) -> float:
+    """Median seconds for the work a store that checks every byte cannot skip, spread perfectly
+    over the machine's cores: every file sha256'd (the files dealt out to one thread per core)
+    while `cp -r` copies them all at once. No store can beat it on this machine, one file at a time
+    or not: it is the ceiling of the 1 GiB figure (the sha256 alone is the ceiling of a store that
+    hashes one file at a time)."""
+    import hashlib
+    import threading
+
+    def hash_files(paths: list[Path]) -> None:
+        buffer = bytearray(256 * 1024)
+        for path in paths:
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                while got := f.readinto(buffer):
+                    digest.update(memoryview(buffer)[:got])
+
+    files, cores = sorted(source.iterdir()), os.cpu_count() or 1
+    times = []
+    for run in range(runs):
+        target = work / f"ceiling-{run}"
+        subprocess.run(["sync"])
+        start = time.perf_counter()
+        copy = subprocess.Popen(["cp", "-r", str(source), str(target)])
+        hashers = [threading.Thread(target=hash_files, args=(files[core::cores],)) for core in range(cores)]
+        for thread in hashers:
+            thread.start()
+        for thread in hashers:
+            thread.join()
+        copy.wait()
+        times.append(time.perf_counter() - start)
+        shutil.rmtree(target)
+    return statistics.median(times)
+
+
 def against_cp(work: Path, source: Path, pairs: int, contenders: dict[str, Callable[[Path, Path], float]]
                ) -> dict[str, float]:
     """Median seconds of each contender's `run(source, target)` and of `cp -r source target`
@@ -418,8 +453,11 @@ def local_figure(work: Path, name: str, source: Path, files: int, pairs: int) ->
                    medians["pack"], cp_time, "goal >= 0.5")
     else:
         hashing = sha256_alone(source, pairs)
-        ratio_line(f"{name}: sha256 of the same bytes alone vs cp (the ceiling of a store that checks "
-                   "every byte)", hashing, cp_time, "goal >= 0.8")
+        ratio_line(f"{name}: sha256 of the same bytes alone, one file at a time, vs cp (the ceiling of a "
+                   "store that hashes one file at a time)", hashing, cp_time, "goal >= 0.8")
+        ceiling = hash_and_copy_on_every_core(source, work, pairs)
+        ratio_line(f"{name}: sha256 of every file on {os.cpu_count()} cores while cp copies them, vs cp (the "
+                   "ceiling of any store that checks every byte, on this machine)", ceiling, cp_time, "goal >= 0.8")
 
 
 def main() -> None:
