@@ -415,7 +415,7 @@ def test_a_long_name_is_cut_keeping_its_start_and_end():
     assert cut("short.txt", 20) == "short.txt"
     long = "x" * 240 + "-step-12.pt"
     assert len(cut(long, 30)) == 30 and cut(long, 30).startswith("xxx") and cut(long, 30).endswith("2.pt")
-    assert name_room(80, [8, 8, 6]) == 80 - 22 - 8 - 1 and name_room(20, [8, 8, 6]) == 12 and name_room(0, [1]) > 10**5
+    assert name_room(80, [8, 8, 6]) == 80 - 22 - 8 - 2 and name_room(20, [8, 8, 6]) == 12 and name_room(0, [1]) > 10**5
 
 
 async def test_a_long_file_name_leaves_size_modified_and_status_on_screen(tmp_path):
@@ -434,6 +434,7 @@ async def test_a_long_file_name_leaves_size_modified_and_status_on_screen(tmp_pa
         assert [str(c.label) for c in table.columns.values()] == ["name", "size", "modified", "status"]
         shown = [row[0] for row in table.cells]
         assert any(name.startswith("llll") and name.endswith(".ckpt") and "…" in name for name in shown)
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # no sideways scrolling
 
 
 def test_stored_names_show_as_the_files_are_named():
@@ -474,6 +475,7 @@ async def test_a_slow_artifact_table_is_redrawn_paced_by_its_cost():
     async with app.run_test(size=SIZE) as pilot:
         browser = await artifacts_shown(pilot)
         await until(pilot, lambda: browser.shown and not browser._stale)
+        await until(pilot, lambda: browser._laid_out_for == browser.size.width)  # its first resize redraws at once
         await settle(pilot)
         due = browser._redraws.due = time.monotonic() + 3.0  # as after a fill of 0.75 s (a poll comes every 0.5 s)
         platform.add_artifact("late.bin")

@@ -140,6 +140,35 @@ def test_short_times_are_in_the_zone_given_and_rows_change_at_that_zone_s_midnig
 
 
 
+def test_a_short_time_read_again_at_the_same_instant_in_another_zone_is_in_that_zone(monkeypatch):
+    """Today's date is cached per instant: the cache must not hand one zone's date to another."""
+    import time as clock
+
+    now = 1_795_000_000_000_000_000 - 9 * 3600 * 10**9  # 2026-11-18 02:06:40 UTC, Nov 17 21:06:40 in New York
+    then = now - 3600 * 10**9  # 01:06:40 UTC: 20:06:40 in New York, the same day there too
+    monkeypatch.setenv("TZ", "UTC")
+    clock.tzset()
+    assert short_time(then, now) == "01:06"
+    monkeypatch.setenv("TZ", "America/New_York")
+    clock.tzset()
+    try:
+        assert short_time(then, now) == "20:06"
+    finally:
+        monkeypatch.setenv("TZ", "UTC")
+        clock.tzset()
+
+
+def test_a_row_read_on_the_day_the_clocks_change_is_due_at_that_zone_s_midnight():
+    """The day clocks go back has 25 hours: the next midnight is its timestamp, not 24 wall-clock hours on."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    now = int(datetime(2026, 10, 25, 1, 0, tzinfo=berlin).timestamp()) * 10**9  # the clocks go back at 03:00
+    midnight = int(datetime(2026, 10, 26, 0, 0, tzinfo=berlin).timestamp()) * 10**9
+    assert short_time_valid_until(now - 2 * 3600 * 10**9, now, berlin) == midnight
+
+
 def test_columns_give_way_by_priority_and_never_the_name_or_state():
     widths = {c.key: 10 for c in COLUMNS}
     assert fit_columns(widths, 200) == tuple(c.key for c in COLUMNS)
@@ -432,3 +461,49 @@ async def test_the_jobs_list_shows_its_first_job_again_after_the_last():
         for _ in range(98):
             await pilot.press("up")
         assert table.cursor_row == 0 and table.scroll_y == 0
+
+
+async def test_a_click_on_the_header_line_selects_no_row_and_a_click_on_the_selected_row_opens_it():
+    """The header line covers the row scrolled under it: a click there selected (and a double
+    click opened) a row that was off screen. A click on the row already selected opens it, as in
+    Textual's DataTable."""
+    app, platform = make_app()
+    for n in range(40):
+        platform.add_artifact(f"d{n:02}/f.pt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        browser = app.screen.query_one(ArtifactBrowser)
+        table = browser.query_one("#artifact-table")
+        await until(pilot, lambda: len(browser.rows) > 40)
+        await pilot.press("G")
+        await until(pilot, lambda: table.scroll_y > 0)
+        last = browser.selected().name
+        await pilot.click(table, offset=(2, 0), times=2)
+        await pilot.pause(0.1)
+        assert browser.folder == "" and browser.selected().name == last
+        await pilot.click(table, offset=(2, 1))  # the first row shown: selected
+        first = browser.selected().name
+        assert first != last and browser.selected().is_dir and browser.folder == ""
+        await pilot.pause(0.6)  # not a double click
+        await pilot.click(table, offset=(2, 1))  # again: opened
+        await until(pilot, lambda: browser.folder == first)
+
+
+async def test_a_lower_terminal_keeps_the_selected_row_on_screen():
+    app, platform = make_app()
+    for n in range(60):
+        platform.add_artifact(f"many/step-{n:02}.pt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_job(pilot)
+        await pilot.press("tab")
+        browser = app.screen.query_one(ArtifactBrowser)
+        table = browser.query_one("#artifact-table")
+        await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
+        browser.folder = "many"
+        await until(pilot, lambda: len(browser.rows) == 61)
+        await pilot.press("G")
+        await pilot.resize_terminal(80, 16)
+        await pilot.pause(0.2)
+        shown = table.scrollable_content_region.height - 1
+        assert table.cursor_row == 60 and table.scroll_y <= 60 < table.scroll_y + shown

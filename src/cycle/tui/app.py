@@ -92,8 +92,9 @@ class CycleApp(App):
         from cycle.tui.screens.modals import ConfirmScreen
         from cycle.tui.widgets.artifact_browser import ArtifactBrowser
         from cycle.tui.widgets.log_view import LogView
+        from cycle.tui.widgets.row_table import RowTable
 
         palette = (key_label(CycleApp.COMMAND_PALETTE_BINDING), "Command palette: every action here, by name")
         return [("Everywhere", [*rows(CycleApp), palette]), ("Jobs list", rows(JobsScreen)), ("Job", rows(JobScreen)),
                 ("Log", rows(log_view or LogView)), ("Artifacts", rows(ArtifactBrowser)),
-                ("Questions", rows(ConfirmScreen))]
+                ("Jobs list and Artifacts", rows(RowTable)), ("Questions", rows(ConfirmScreen))]

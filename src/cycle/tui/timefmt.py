@@ -90,6 +90,7 @@ def short_time(ts_ns: int | None, now_ns: int, tz: tzinfo | None = None) -> str:
     seconds = (now_ns - ts_ns) // 1_000_000_000
     if 0 <= seconds < 3600:
         return ago(ts_ns, now_ns)
+    tz = tz or local_zone()  # resolved before the cache: the same instant reads differently in another zone
     then, today = _local(ts_ns, tz), _today(now_ns, tz)
     if then.date() == today:
         return f"{then:%H:%M}"
@@ -106,19 +107,20 @@ def short_time_valid_until(ts_ns: int | None, now_ns: int, tz: tzinfo | None = N
         return now_ns + 1_000_000_000
     if age < 3600:
         return ts_ns + (age // 60 + 1) * 60_000_000_000
-    return _next_midnight(now_ns, tz)
+    return _next_midnight(now_ns, tz or local_zone())
 
 
 @functools.lru_cache(maxsize=4)
-def _today(now_ns: int, tz: tzinfo | None) -> date:
+def _today(now_ns: int, tz: tzinfo) -> date:
     """The date at `now_ns` in `tz`: the same for every row a list formats at one instant (a
     folder of 40,000 files asked the zone for it 40,000 times)."""
     return _local(now_ns, tz).date()
 
 
 @functools.lru_cache(maxsize=4)
-def _next_midnight(now_ns: int, tz: tzinfo | None) -> int:
-    """The next midnight after `now_ns` in `tz` (ns), once per instant, as _today."""
+def _next_midnight(now_ns: int, tz: tzinfo) -> int:
+    """The next midnight after `now_ns` in `tz` (ns), once per instant, as _today. Its timestamp,
+    not its distance from now on the wall clock: a day when the clocks change is 23 or 25 hours."""
     now = _local(now_ns, tz)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return now_ns + int((midnight - now).total_seconds() * 1e9)
+    return int(midnight.timestamp()) * 1_000_000_000

@@ -98,17 +98,18 @@ FILE_ACTIONS = frozenset({"open", "up", "toggle_sort", "download"})
 
 
 NAME_MIN = 12  # the name column keeps this many cells however narrow the screen
+SCROLLBAR = 2  # cells: Textual's vertical scroll bar (one cell less put a horizontal bar under long names)
 LABELS = ("name", "size", "modified", "status")  # the columns, each keyed by its label
 MODIFIED = LABELS.index("modified")
 
 
 def name_room(screen_width: int, other_widths: list[int]) -> int:
     """The cells the name column may take so size, modified and status stay on screen (each column
-    has a cell of padding on either side, and a cell goes to the scroll bar); unlimited before the
-    widget has a width."""
+    has a cell of padding on either side, and the scroll bar takes SCROLLBAR cells); unlimited
+    before the widget has a width."""
     if screen_width <= 0:
         return 10**6
-    return max(NAME_MIN, screen_width - sum(other_widths) - CELL_PADDING * (len(other_widths) + 1) - 1)
+    return max(NAME_MIN, screen_width - sum(other_widths) - CELL_PADDING * (len(other_widths) + 1) - SCROLLBAR)
 
 
 def cut(name: str, width: int) -> str:

@@ -65,8 +65,8 @@ class RowTable(ScrollView, can_focus=True):
         Binding("down", "step(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "First", show=False),
-        Binding("end", "edge(1)", "Last", show=False),
+        Binding("home,ctrl+home", "edge(0)", "First", show=False),
+        Binding("end,ctrl+end", "edge(1)", "Last", show=False),
     ]
 
     cursor_row: reactive[int] = reactive(0, always_update=True)
@@ -135,17 +135,25 @@ class RowTable(ScrollView, can_focus=True):
         self.cursor_row = max(0, min(row, len(self.keys) - 1))
 
     def watch_cursor_row(self, old: int, new: int) -> None:
-        """Keep the cursor's row on screen, below the header line. (Scrolling the row's line into
+        self._keep_cursor_shown()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        """A lower terminal shows fewer rows: the cursor's stays among them."""
+        self._keep_cursor_shown()
+
+    def _keep_cursor_shown(self) -> None:
+        """Scroll so the cursor's row shows below the header line. (Scrolling the row's line into
         view, as for any widget, stopped one short going up: the header always covers the top line,
         so the first row stayed hidden under it.)"""
-        if self.keys:
-            shown = max(1, self.scrollable_content_region.height - 1)  # the rows under the header
-            top = round(self.scroll_y)
-            if new < top:
-                self.scroll_to(y=new, animate=False, force=True, immediate=True)
-            elif new >= top + shown:
-                self.scroll_to(y=new - shown + 1, animate=False, force=True, immediate=True)
-        self.refresh()
+        if not self.keys:
+            return
+        row, shown = self.cursor_row, max(1, self.scrollable_content_region.height - 1)  # rows under the header
+        top = round(self.scroll_y)
+        if row < top:
+            self.scroll_to(y=row, animate=False, force=True, immediate=True)
+        elif row >= top + shown:
+            self.scroll_to(y=row - shown + 1, animate=False, force=True, immediate=True)
 
     def action_step(self, step: int) -> None:
         self.move_cursor(row=self.cursor_row + step)
@@ -157,10 +165,14 @@ class RowTable(ScrollView, can_focus=True):
         self.move_cursor(row=self.cursor_row + direction * max(1, self.size.height - 2))
 
     def on_click(self, event) -> None:
+        """A click selects its row; a double click, or a click on the row already selected (as in
+        Textual's DataTable), opens it. The header line is no row (it covers the row scrolled
+        under it)."""
         row = event.y + int(self.scroll_offset.y) - 1
-        if 0 <= row < len(self.keys):
+        if event.y >= 1 and 0 <= row < len(self.keys):
+            selected = row == self.cursor_row
             self.move_cursor(row=row)
-            self.post_message(self.Clicked(row, open=event.chain >= 2))
+            self.post_message(self.Clicked(row, open=event.chain >= 2 or selected))
 
     # rendering ---------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
