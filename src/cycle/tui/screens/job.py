@@ -30,6 +30,7 @@ from cycle.tui.widgets.static_text import show
 
 POLL_SECONDS = 0.5
 PROGRESS_SECONDS = 0.1  # a download's progress is shown at most this often
+ENDED_READ_SECONDS = 30.0  # an ended job's artifacts are read again this often (_artifacts_may_change)
 ARTIFACT_READ_FACTOR = 4.0  # the artifact records are read at most a fifth of the time (cycle.tui.pacing)
 REQUESTER = "`cycle tui`"  # named in the move and cancel events as the CLI names itself: `cycle job cancel`
 
@@ -37,6 +38,11 @@ REQUESTER = "`cycle tui`"  # named in the move and cancel events as the CLI name
 # Enter goes to the first match from the top line on (as less and vim search forward), n / N walk on
 SEARCH_HINT = "search the whole log (enter: the next match from here, esc: close)"
 LOG_ACTIONS = {"toggle_follow", "search"}  # the screen's keys that act on the Logs tab only
+
+
+def _ended(job) -> tuple | None:
+    """An ended job's state and whether it is archived (what can still change its artifacts); None while it runs."""
+    return (job.state, getattr(job, "archived", False)) if job.state.is_final else None
 
 
 class JobScreen(Screen):
@@ -62,6 +68,8 @@ class JobScreen(Screen):
         self.job_name = job_name
         self.job = platform.job(job_name)
         self._artifact_reads = Pacer(floor=POLL_SECONDS / 2, factor=ARTIFACT_READ_FACTOR)  # quick: every poll
+        # the ended job's (state, archived) its artifacts were last read at (None: running), and when
+        self._read_when_ended: tuple[tuple | None, float] = (None, 0.0)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="job-header")
@@ -120,8 +128,21 @@ class JobScreen(Screen):
             return
         stream, after = log.log_filter, log.tail_id
         records = log.source.live(after, stream) if log.live_ready else []
-        listing = self._read_artifacts() if self._artifact_reads.ready(time.monotonic()) else None
+        listing = None
+        if self._artifacts_may_change(job) and self._artifact_reads.ready(time.monotonic()):
+            listing = self._read_artifacts()
+            self._read_when_ended = (_ended(job), time.monotonic())
         self.app.call_from_thread(self._apply, job, records, stream, *(listing or (None, None, None)))
+
+    def _artifacts_may_change(self, job) -> bool:
+        """Whether the artifact records may have changed since they were read: always while the
+        job runs (its reads are paced); once it ended, until they are read after its final state
+        was (an ended job's uploads are all recorded by then), again when it is archived, and
+        every ENDED_READ_SECONDS (an agent ended from outside, which did not answer a cancel, may
+        still record a file). A finished job with 40,000 files took a fifth of a core to read them
+        again every few polls."""
+        ended, (read_at_end, read_at) = _ended(job), self._read_when_ended
+        return ended is None or ended != read_at_end or time.monotonic() - read_at >= ENDED_READ_SECONDS
 
     def _read_artifacts(self) -> tuple[dict[str, int], set[str], dict[str, int]]:
         """The job's stored files (path -> size, path -> modified time) and queued paths. Paced by
