@@ -293,6 +293,14 @@ def test_natural_sort_puts_step_9_before_step_10_and_time_sort_puts_the_newest_f
     assert [e.name for e in sort_entries(entries, "time")] == ["old", "step-11.pt", "step-9.pt", "step-10.pt"]
 
 
+async def artifacts_tab(pilot):
+    """Open the first job's Artifacts tab: its browser and the browser's table."""
+    await open_job(pilot)
+    await pilot.press("tab")
+    browser = pilot.app.screen.query_one(ArtifactBrowser)
+    return browser, browser.query_one("#artifact-table")
+
+
 async def open_checkpoints(pilot, app) -> ArtifactBrowser:
     await open_job(pilot)
     await pilot.press("tab")
@@ -310,10 +318,7 @@ async def test_a_new_sort_order_shows_the_top_of_the_list_and_keeps_the_selectio
     for n in range(1, 61):  # step-60 is the largest and the newest
         platform.add_artifact(f"many/step-{n}.pt", size=n, mtime_ns=T0 - (100 - n) * MINUTE)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
-        table = browser.query_one("#artifact-table")
+        browser, table = await artifacts_tab(pilot)
         await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
         browser.folder = "many"
         await until(pilot, lambda: len(browser.rows) == 61)
@@ -418,10 +423,7 @@ async def test_the_artifact_list_moves_by_arrows_pages_and_edges_and_a_double_cl
     for n in range(1, 61):
         platform.add_artifact(f"many/step-{n}.pt", size=n)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
-        table = browser.query_one("#artifact-table")
+        browser, table = await artifacts_tab(pilot)
         await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
         first = browser.rows[0].name
         await pilot.press("down")
@@ -471,10 +473,7 @@ async def test_a_click_on_the_header_line_selects_no_row_and_a_click_on_the_sele
     for n in range(40):
         platform.add_artifact(f"d{n:02}/f.pt")
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
-        table = browser.query_one("#artifact-table")
+        browser, table = await artifacts_tab(pilot)
         await until(pilot, lambda: len(browser.rows) > 40)
         await pilot.press("G")
         await until(pilot, lambda: table.scroll_y > 0)
@@ -495,10 +494,7 @@ async def test_a_lower_terminal_keeps_the_selected_row_on_screen():
     for n in range(60):
         platform.add_artifact(f"many/step-{n:02}.pt")
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
-        table = browser.query_one("#artifact-table")
+        browser, table = await artifacts_tab(pilot)
         await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
         browser.folder = "many"
         await until(pilot, lambda: len(browser.rows) == 61)
