@@ -226,8 +226,8 @@ def snapshot_pid(name: str) -> int | None:
     return int(pid) if name.startswith(SNAPSHOT_PREFIX) and dash and pid.isdigit() else None
 
 
-def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], int] | None = None,
-                  known: tuple[str, int] | None = None) -> tuple[Path, str, int]:
+def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], int] | None = None
+                  ) -> tuple[Path, str, int]:
     """A private copy of `path` in `into`, hashed: (copy, sha256, size).
 
     One descriptor, opened without following a link (or by `opener`, which returns a descriptor
@@ -236,10 +236,7 @@ def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], i
     sha256 and an in-kernel copy (copy_file_range, positioned, so it never moves the read pass's
     offset). For a large file the two run at once on two threads (both release the GIL), so the
     copy costs about max(hash, copy) instead of their sum; the caller's before/after signature
-    check covers both reads, as it did when they ran one after the other. `known`: the file's
-    (sha256, size), read before (artifacts.hash_ahead): only the copy is left, of that many bytes
-    (fewer when it shrank meanwhile: the size returned is what was copied, and the caller's
-    signature check, which spans the earlier read, rejects a file that changed)."""
+    check covers both reads, as it did when they ran one after the other."""
     import tempfile
 
     fd, name = tempfile.mkstemp(prefix=snapshot_prefix(os.getpid()), dir=into)
@@ -248,10 +245,7 @@ def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], i
             source_fd = opener(path) if opener else os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             with os.fdopen(source_fd, "rb") as src:
                 size = os.fstat(src.fileno()).st_size
-                if known is not None:
-                    _copy_range(src.fileno(), out.fileno(), known[1])
-                    sha256, hashed = known[0], os.fstat(out.fileno()).st_size
-                elif size < PARALLEL_COPY:
+                if size < PARALLEL_COPY:
                     sha256, hashed = _hash_stream(src)
                     _copy_range(src.fileno(), out.fileno(), hashed)
                 else:

@@ -15,10 +15,9 @@ from typing import BinaryIO
 
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
 from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_inside, open_unfollowed, shown, stat_signature
-from emulator.artifacts.hash_ahead import HashAhead, Hashed
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.watch import TICK
-from emulator.blobs import CHUNK, PARALLEL_COPY, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
+from emulator.blobs import CHUNK, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
 from emulator.models import Artifact
 from emulator.rules.stability import Signature, Stable
 from emulator.rules.upload_queue import QueueChange
@@ -37,9 +36,6 @@ RECORD_SECONDS = 0.25
 # drains, and before any larger file, so files are stored in the order they were taken.
 STORE_BATCH = 64
 STORE_BATCH_BYTES = 4 * 1024 * 1024
-# From this size a file's hash may be read ahead of its upload (hash_ahead), as a snapshot from this
-# size hashes and copies at once: a smaller file takes about as long to hash as a thread to start.
-HASH_AHEAD_FROM = PARALLEL_COPY
 
 
 NOT_PLAIN = object()
@@ -82,11 +78,6 @@ def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signat
 
 def _is_small(item: Stable) -> bool:
     return item.signature[0] <= SMALL_SNAPSHOT
-
-
-def _hashed_ahead(item: Stable) -> bool:
-    """Whether `item` is large enough for its hash to be read ahead (hash_ahead)."""
-    return item.signature[0] >= HASH_AHEAD_FROM
 
 
 def _plain_file_signature(path: str) -> Signature | None:
@@ -273,7 +264,7 @@ class Uploading:
             if how == IN_PLACE:
                 prepared = self._open_in_place(item, source)
             else:
-                take = self._read_small if how == IN_MEMORY else self._snapshot_taker(item, source)
+                take = self._read_small if how == IN_MEMORY else self._snapshot_to_file
                 prepared = self._snapshot(item, source, take, seen)
         if prepared is None:
             return
@@ -493,33 +484,8 @@ class Uploading:
         self._copy_failures.pop(item.path, None)
         return body, sha256, size, after
 
-    def _snapshot_to_file(self, source: str | Path, known: Hashed | None = None) -> tuple[Path, str, int, None]:
-        hashed = None if known is None else (known.sha256, known.size)
-        return (*snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside, known=hashed), None)
-
-    def _snapshot_taker(self, item: Stable, source: str | Path) -> Callable[[str | Path], tuple]:
-        """How a file larger than a small one is snapshot: hashed and copied, or only copied when
-        its hash was read ahead (it is its hash's version: same signature). Starts the hash of a
-        large file the uploader reaches after this one (hash_ahead): the next one while this one is
-        hashed here (two hashes at once, on two cores), else the one after it (the next one is
-        then hashed here, while that one is hashed there)."""
-        ahead = self._hash_ahead
-        if ahead is None or not _hashed_ahead(item):
-            return self._snapshot_to_file
-        known = ahead.take(item) if os.fspath(source) == self._real_prefix + item.path else None
-        with self._lock:
-            upcoming = self.queue.upcoming(2, _hashed_ahead)
-        if upcoming[known is not None:]:
-            ahead.start(upcoming[known is not None])
-        return self._snapshot_to_file if known is None else functools.partial(self._snapshot_to_file, known=known)
-
-    @functools.cached_property
-    def _hash_ahead(self) -> HashAhead | None:
-        """Large files' hashes read ahead, for a store that copies them (the local one); None for
-        one that takes them from where they are (S3: hashed as they are sent)."""
-        if self._in_place_threshold is not None:
-            return None
-        return HashAhead(lambda rel: open_inside(self._real_prefix + rel, self._real_prefix)[0], self._stop)
+    def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int, None]:
+        return (*snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside), None)
 
     def _open_inside(self, source: str | Path) -> int:
         return open_inside(source, self._real_prefix)[0]
