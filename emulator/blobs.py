@@ -230,92 +230,113 @@ def snapshot_file(path: Path | str, into: Path, opener: Callable[[Path | str], i
                   ) -> tuple[Path, str, int]:
     """A private copy of `path` in `into`, hashed: (copy, sha256, size).
 
-    One descriptor, opened without following a link (or by `opener`, which returns a descriptor
-    for reading: an artifact's is checked to be a regular file in its job's /artifacts), serves
-    both passes: a read pass for the
-    sha256 and an in-kernel copy (copy_file_range, positioned, so it never moves the read pass's
-    offset). For a large file the two run at once on two threads (both release the GIL), so the
-    copy costs about max(hash, copy) instead of their sum; the caller's before/after signature
-    check covers both reads, as it did when they ran one after the other."""
+    The source is opened once, without following a link (or by `opener`, which returns a
+    descriptor for reading: an artifact's is checked to be a regular file in its job's
+    /artifacts), and copied in the kernel (copy_file_range) into the private file; the sha256 is
+    of that private file's bytes, read back as the copy writes them (_copy_and_hash). What is
+    stored is then exactly what was hashed, however the job writes its file meanwhile: two reads
+    of the source, one to hash and one to copy, could see different bytes (a write through a
+    shared mmap moves neither time, so no signature check sees it), and storage would have kept
+    bytes that do not match their sha256 under a blob others deduplicate onto. The caller's
+    before/after signature check keeps a file that changed during the copy out, as before."""
     import tempfile
 
     fd, name = tempfile.mkstemp(prefix=snapshot_prefix(os.getpid()), dir=into)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "r+b") as out:
             source_fd = opener(path) if opener else os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with os.fdopen(source_fd, "rb") as src:
-                size = os.fstat(src.fileno()).st_size
-                if size < PARALLEL_COPY:
-                    sha256, hashed = _hash_stream(src)
-                    _copy_range(src.fileno(), out.fileno(), hashed)
-                else:
-                    sha256, hashed = _hash_while_copying(src, out.fileno())
+            try:
+                size = os.fstat(source_fd).st_size
+                sha256, copied = _copy_and_hash(source_fd, out.fileno(), size, parallel=size >= PARALLEL_COPY)
+            finally:
+                os.close(source_fd)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    return Path(name), sha256, hashed
+    return Path(name), sha256, copied
 
 
-def _hash_stream(src: BinaryIO) -> tuple[str, int]:
-    """sha256 and length of what is left to read in `src`, read into one reused buffer (a fresh
-    buffer per chunk costs page faults for every byte, and hashing from a cache-sized buffer is faster)."""
-    digest, size = hashlib.sha256(), 0
-    buffer = bytearray(HASH_BUFFER)
-    view = memoryview(buffer)
-    while got := src.readinto(buffer):
-        digest.update(view[:got])
-        size += got
-    return digest.hexdigest(), size
+COPY_STEP = 4 * 1024 * 1024  # the copy hands the hash this much at a time
+NO_KERNEL_COPY = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}  # copy_file_range cannot: read and write
 
 
-def _hash_while_copying(src: BinaryIO, dst: int) -> tuple[str, int]:
-    """Hash `src` on this thread while another copies it to `dst` in the kernel. When the two
-    did not see the same length (the file changed: the caller's signature check rejects it) or
-    the kernel copy failed, the copy is redone plainly to the hashed length."""
+def _copy_and_hash(src: int, dst: int, size: int, parallel: bool) -> tuple[str, int]:
+    """Copy up to `size` bytes of `src` into `dst` in the kernel, COPY_STEP at a time, and sha256
+    what was written, read back from `dst` (from the page cache: it was just written there).
+    `parallel` (a large file): the copy runs on another thread, ahead of the hash, which follows
+    it step by step (both release the GIL), so the whole costs about max(hash, copy), not their
+    sum. (sha256, bytes copied: fewer than `size` when the source ended sooner)."""
     import threading
 
-    expected = os.fstat(src.fileno()).st_size
-    failed: list[BaseException] = []
+    digest, hashed = hashlib.sha256(), 0
+    buffer = bytearray(HASH_BUFFER)
+    view = memoryview(buffer)
+
+    def hash_up_to(end: int) -> None:
+        nonlocal hashed
+        while hashed < end:
+            got = os.preadv(dst, [view[:min(HASH_BUFFER, end - hashed)]], hashed)
+            if not got:
+                raise OSError(errno.EIO, "the snapshot ended before the bytes copied into it", str(dst))
+            digest.update(view[:got])
+            hashed += got
+
+    copied = 0
+    if not parallel:
+        while copied < size and (step := _copy_step(src, dst, copied, min(COPY_STEP, size - copied))):
+            copied += step
+            hash_up_to(copied)
+        return digest.hexdigest(), hashed
+
+    done, failed = False, []
+    progress = threading.Condition()
 
     def copy() -> None:
+        nonlocal copied, done
         try:
-            _copy_range(src.fileno(), dst, expected, positioned_only=True)
-        except BaseException as error:  # noqa: BLE001 - reported by redoing the copy below
+            while copied < size and (step := _copy_step(src, dst, copied, min(COPY_STEP, size - copied))):
+                with progress:
+                    copied += step
+                    progress.notify()
+        except BaseException as error:  # noqa: BLE001 - raised on the hashing thread below
             failed.append(error)
+        finally:
+            with progress:
+                done = True
+                progress.notify()
 
     worker = threading.Thread(target=copy, name="snapshot-copy", daemon=True)
     worker.start()
-    sha256, size = _hash_stream(src)
-    worker.join()
-    if failed or size != expected or os.fstat(dst).st_size != size:
-        os.ftruncate(dst, 0)
-        _copy_range(src.fileno(), dst, size)
-    return sha256, size
-
-
-def _copy_range(src: int, dst: int, size: int, positioned_only: bool = False) -> None:
-    """Copy `size` bytes from the start of `src` to `dst` in the kernel (plain reads as a fallback).
-    `positioned_only`: never move `src`'s offset (another thread reads it), so raise instead of
-    falling back."""
-    offset = 0
     try:
-        while offset < size:
-            copied = os.copy_file_range(src, dst, size - offset, offset, offset)
-            if copied == 0:
+        while True:
+            with progress:
+                while hashed >= copied and not done:
+                    progress.wait()
+                ready, finished = copied, done
+            hash_up_to(ready)
+            if finished and hashed >= copied:
                 break
-            offset += copied
-    except OSError:
-        if positioned_only:
-            raise
-        offset = 0  # e.g. EXDEV on old kernels: copy by hand below
-    if offset < size and positioned_only:
-        raise OSError(f"the file ended after {offset} of {size} bytes")
-    if offset < size:
-        os.lseek(src, offset, os.SEEK_SET)
-        os.lseek(dst, offset, os.SEEK_SET)
-        while offset < size and (chunk := os.read(src, min(CHUNK, size - offset))):
-            os.write(dst, chunk)
-            offset += len(chunk)
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
+    return digest.hexdigest(), hashed
+
+
+def _copy_step(src: int, dst: int, offset: int, length: int) -> int:
+    """Copy `length` bytes at `offset` (the same offset in both) in the kernel, or by plain reads
+    when the kernel cannot (EXDEV on old kernels, a file system without it): the bytes copied,
+    0 at the source's end."""
+    try:
+        return os.copy_file_range(src, dst, length, offset, offset)
+    except OSError as error:
+        if error.errno not in NO_KERNEL_COPY:
+            raise  # a full disk, an I/O error: the copy fails as a plain one would
+    chunk = os.pread(src, length, offset)
+    written = 0
+    while written < len(chunk):
+        written += os.pwrite(dst, chunk[written:], offset + written)
+    return len(chunk)
 
 
 def store_once(blobs: BlobStore, prefix: str, path: Path) -> tuple[str, int, int]:
