@@ -166,6 +166,8 @@ class ArtifactPipeline(Watching, Uploading):
 
     def _stop_threads(self) -> None:
         self._stop.set()
+        if (ahead := self.__dict__.get("_snapshot_ahead")) is not None:
+            ahead.close()  # no more snapshots made ahead; the ready ones deleted
         with self._lock:
             self._lock.notify_all()
         for thread in self._threads:

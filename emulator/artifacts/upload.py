@@ -16,8 +16,9 @@ from typing import BinaryIO
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
 from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_inside, open_unfollowed, shown, stat_signature
 from emulator.artifacts.report import PipelineFailure
+from emulator.artifacts.snapshot_ahead import Prepared, SnapshotAhead
 from emulator.artifacts.watch import TICK
-from emulator.blobs import CHUNK, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
+from emulator.blobs import CHUNK, PARALLEL_COPY, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
 from emulator.models import Artifact
 from emulator.rules.stability import Signature, Stable
 from emulator.rules.upload_queue import QueueChange
@@ -78,6 +79,12 @@ def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signat
 
 def _is_small(item: Stable) -> bool:
     return item.signature[0] <= SMALL_SNAPSHOT
+
+
+def _made_ahead(item: Stable) -> bool:
+    """Whether `item`'s snapshot may be made ahead of its upload (snapshot_ahead): from the size
+    where a snapshot copies on a second thread (a smaller one takes about a thread's start)."""
+    return item.signature[0] >= PARALLEL_COPY
 
 
 def _plain_file_signature(path: str) -> Signature | None:
@@ -263,9 +270,10 @@ class Uploading:
                 return
             if how == IN_PLACE:
                 prepared = self._open_in_place(item, source)
+            elif how == IN_MEMORY:
+                prepared = self._snapshot(item, source, self._read_small, seen)
             else:
-                take = self._read_small if how == IN_MEMORY else self._snapshot_to_file
-                prepared = self._snapshot(item, source, take, seen)
+                prepared = self._made_ahead(item, source) or self._snapshot(item, source, self._snapshot_to_file, seen)
         if prepared is None:
             return
         taken, sha256, size, signature = prepared
@@ -486,6 +494,47 @@ class Uploading:
 
     def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int, None]:
         return (*snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside), None)
+
+    def _made_ahead(self, item: Stable, source: str | Path) -> tuple[Path, str, int, Signature] | None:
+        """`item`'s snapshot if it was made ahead (snapshot_ahead) for this version of this file,
+        and the next large file's snapshot started: the one after this when this one was ready
+        (the uploader makes the next one itself meanwhile), else the next (made beside this one).
+        None for a store that takes large files from where they are (S3), a file under the size
+        where snapshots copy on two threads, and a file reached through a link."""
+        ahead = self._snapshot_ahead
+        if ahead is None or not _made_ahead(item) or os.fspath(source) != self._real_prefix + item.path:
+            return None
+        prepared = ahead.take(item)
+        with self._lock:
+            upcoming = self.queue.upcoming(2, _made_ahead)
+        if len(upcoming) > (prepared is not None):
+            ahead.start(upcoming[prepared is not None])
+        if prepared is None:
+            return None
+        self._copy_failures.pop(item.path, None)
+        return prepared.snapshot, prepared.sha256, prepared.size, prepared.signature
+
+    @functools.cached_property
+    def _snapshot_ahead(self) -> SnapshotAhead | None:
+        if self._in_place_threshold is not None:
+            return None
+        return SnapshotAhead(self._snapshot_quietly)
+
+    def _snapshot_quietly(self, item: Stable) -> Prepared | None:
+        """What _snapshot makes of a file reached without a link, made on another thread: no event,
+        no re-watch, nothing counted. None whenever anything is not as expected (the file changed,
+        is a link or sits below one, the copy failed): the upload then makes the snapshot itself."""
+        here, real = self._prefix + item.path, self._real_prefix + item.path
+        if os.path.realpath(here) != real or (before := self._signature(here)) != item.signature:
+            return None
+        try:
+            snapshot, sha256, size = snapshot_file(real, self.store.snapshot_dir, opener=self._open_inside)
+        except OSError:
+            return None
+        if self._signature(here) != before:
+            snapshot.unlink(missing_ok=True)
+            return None
+        return Prepared(before, snapshot, sha256, size)
 
     def _open_inside(self, source: str | Path) -> int:
         return open_inside(source, self._real_prefix)[0]

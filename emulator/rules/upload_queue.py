@@ -95,6 +95,29 @@ class UploadQueue:
                 break
         return run
 
+    def upcoming(self, limit: int, fits: Callable[[Stable], bool], within: int = 64) -> list[Stable]:
+        """The first `limit` items that `fits` among the next `within` to pop, in the order they
+        would pop, left in the queue: what the uploader reaches next (a large file's snapshot can
+        start ahead of its upload). The heap is walked in order from its top (a frontier of entries
+        whose parents were visited), passing over superseded entries, and never more than 4 x
+        `within` entries: cheap however long the queue, and however many entries it superseded."""
+        found: list[Stable] = []
+        heap, seen, visited = self._heap, set[str](), 0
+        frontier = [(heap[0], 0)] if heap else []
+        while frontier and len(seen) < within and len(found) < limit and visited < 4 * within:
+            (priority, path), index = heapq.heappop(frontier)
+            visited += 1
+            for child in (2 * index + 1, 2 * index + 2):
+                if child < len(heap):
+                    heapq.heappush(frontier, (heap[child], child))
+            item = self._items.get(path)
+            if item is None or self._priority(item) != priority or path in seen:
+                continue  # superseded by a later push of the same path (or its twin entry)
+            seen.add(path)
+            if fits(item):
+                found.append(item)
+        return found
+
     def pops_before(self, item: Stable) -> bool:
         """Whether the next item would pop before `item` were it queued: a run's file yields to a
         file that became stable after the run was taken and comes first (LIFO: any newer one)."""

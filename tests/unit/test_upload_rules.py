@@ -55,6 +55,25 @@ def test_a_run_is_the_next_items_in_queue_order_while_they_fit(pushes, order, li
     assert queue.pop_run(limit, fits) == []
 
 
+@given(st.lists(st.tuples(st.integers(0, 8), st.booleans()), max_size=30), st.sampled_from([FIFO, LIFO]),
+       st.integers(1, 4), st.integers(1, 40))
+def test_upcoming_is_what_pops_next_that_fits_and_leaves_the_queue_as_it_was(pushes, order, limit, within):
+    """upcoming names the items that fit among the next `within` pops, in pop order (the large
+    files whose snapshot may start early), and pops nothing."""
+    queue = UploadQueue(order)
+    for seq, (name, small) in enumerate(pushes, start=1):
+        queue.push(Stable(f"f{name}", (1 if small else 100, seq), seq), now=seq)
+    large = lambda item: item.signature[0] == 100  # noqa: E731
+    found = queue.upcoming(limit, large, within)
+    entries, before = len(queue._heap), len(queue)
+    popped = [queue.pop() for _ in range(len(queue))]
+    assert before == len(popped)
+    expected = [item for item in popped[:within] if large(item)][:limit]
+    assert found == expected[:len(found)]  # never another item, nor out of order
+    if entries <= 4 * within:  # it looks no further than that many heap entries
+        assert found == expected
+
+
 def test_queue_age_counts_the_file_in_flight():
     queue = UploadQueue(FIFO)
     assert queue.age(10) == 0
