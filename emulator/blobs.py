@@ -288,13 +288,14 @@ def _copy_and_hash(src: int, dst: int, size: int, parallel: bool) -> tuple[str, 
             hash_up_to(copied)
         return digest.hexdigest(), hashed
 
-    done, failed = False, []
+    done, failed, cancelled = False, [], threading.Event()
     progress = threading.Condition()
 
     def copy() -> None:
         nonlocal copied, done
         try:
-            while copied < size and (step := _copy_step(src, dst, copied, min(COPY_STEP, size - copied))):
+            while (copied < size and not cancelled.is_set()
+                   and (step := _copy_step(src, dst, copied, min(COPY_STEP, size - copied)))):
                 with progress:
                     copied += step
                     progress.notify()
@@ -316,6 +317,9 @@ def _copy_and_hash(src: int, dst: int, size: int, parallel: bool) -> tuple[str, 
             hash_up_to(ready)
             if finished and hashed >= copied:
                 break
+    except BaseException:
+        cancelled.set()  # the hash failed: the copy stops at its next step
+        raise
     finally:
         worker.join()
     if failed:
@@ -328,7 +332,10 @@ def _copy_step(src: int, dst: int, offset: int, length: int) -> int:
     when the kernel cannot (EXDEV on old kernels, a file system without it): the bytes copied,
     0 at the source's end."""
     try:
-        return os.copy_file_range(src, dst, length, offset, offset)
+        if copied := os.copy_file_range(src, dst, length, offset, offset):
+            return copied
+        # 0: the end, or a kernel or file system that copies nothing for this file (procfs-like
+        # files, some copies across file systems): a plain read tells which
     except OSError as error:
         if error.errno not in NO_KERNEL_COPY:
             raise  # a full disk, an I/O error: the copy fails as a plain one would

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
 import stat as statmod
 import time
 from collections.abc import Callable, Iterable
@@ -79,6 +80,9 @@ def read_small(source: str | Path, inside: str) -> tuple[bytes, str, int, Signat
 
 def _is_small(item: Stable) -> bool:
     return item.signature[0] <= SMALL_SNAPSHOT
+
+
+AHEAD_ROOM = 4  # a snapshot is made ahead only with this many times its size free (Uploading._room_ahead)
 
 
 def _made_ahead(item: Stable) -> bool:
@@ -273,7 +277,8 @@ class Uploading:
             elif how == IN_MEMORY:
                 prepared = self._snapshot(item, source, self._read_small, seen)
             else:
-                prepared = self._made_ahead(item, source) or self._snapshot(item, source, self._snapshot_to_file, seen)
+                prepared = (self._made_ahead(item, source, seen)
+                            or self._snapshot(item, source, self._snapshot_to_file, seen))
         if prepared is None:
             return
         taken, sha256, size, signature = prepared
@@ -495,10 +500,14 @@ class Uploading:
     def _snapshot_to_file(self, source: str | Path) -> tuple[Path, str, int, None]:
         return (*snapshot_file(source, self.store.snapshot_dir, opener=self._open_inside), None)
 
-    def _made_ahead(self, item: Stable, source: str | Path) -> tuple[Path, str, int, Signature] | None:
-        """`item`'s snapshot if it was made ahead (snapshot_ahead) for this version of this file,
-        and the next large file's snapshot started: the one after this when this one was ready
-        (the uploader makes the next one itself meanwhile), else the next (made beside this one).
+    def _made_ahead(self, item: Stable, source: str | Path, seen: Signature | None
+                    ) -> tuple[Path, str, int, Signature] | None:
+        """`item`'s snapshot if it was made ahead (snapshot_ahead) for this version of this file
+        and the file is still that version (`seen`: its signature just taken, if any; a file the
+        job rewrote since, even one whose new version the watcher has not heard of yet, is
+        snapshot anew by _snapshot, which watches it again), and the next large file's snapshot
+        started: the one after this when this one was ready (the uploader makes the next one
+        itself meanwhile), else the next (made beside this one), when the disk has room for it.
         None for a store that takes large files from where they are (S3), a file under the size
         where snapshots copy on two threads, and a file reached through a link."""
         ahead = self._snapshot_ahead
@@ -507,9 +516,12 @@ class Uploading:
         prepared = ahead.take(item)
         with self._lock:
             upcoming = self.queue.upcoming(2, _made_ahead)
-        if len(upcoming) > (prepared is not None):
+        if len(upcoming) > (prepared is not None) and self._room_ahead(upcoming[prepared is not None]):
             ahead.start(upcoming[prepared is not None])
         if prepared is None:
+            return None
+        if (seen or self._signature(self._prefix + item.path)) != prepared.signature:
+            prepared.snapshot.unlink(missing_ok=True)
             return None
         self._copy_failures.pop(item.path, None)
         return prepared.snapshot, prepared.sha256, prepared.size, prepared.signature
@@ -519,6 +531,16 @@ class Uploading:
         if self._in_place_threshold is not None:
             return None
         return SnapshotAhead(self._snapshot_quietly)
+
+    def _room_ahead(self, item: Stable) -> bool:
+        """Whether the snapshot folder has room for `item`'s copy made ahead and, beside it, the
+        uploader's own and one ready (AHEAD_ROOM times its size): a disk with room for the files
+        one at a time never fails a job DISK_FULL for a copy made ahead."""
+        try:
+            free = shutil.disk_usage(self.store.snapshot_dir).free
+        except OSError:
+            return False
+        return free >= AHEAD_ROOM * item.signature[0]
 
     def _snapshot_quietly(self, item: Stable) -> Prepared | None:
         """What _snapshot makes of a file reached without a link, made on another thread: no event,
@@ -531,7 +553,7 @@ class Uploading:
             snapshot, sha256, size = snapshot_file(real, self.store.snapshot_dir, opener=self._open_inside)
         except OSError:
             return None
-        if self._signature(here) != before:
+        if self._signature(here) != before or size != before[0]:
             snapshot.unlink(missing_ok=True)
             return None
         return Prepared(before, snapshot, sha256, size)

@@ -162,3 +162,64 @@ def test_a_moved_job_leaves_no_snapshot_made_ahead(tmp_path, monkeypatch):
     if ahead._running is not None:
         ahead._running[1].join()
     assert used and list(store.snapshot_dir.iterdir()) == []
+
+
+def test_a_file_rewritten_after_its_snapshot_was_made_ahead_at_the_job_s_end_is_stored_as_its_last_version(
+        tmp_path):
+    """A checkpoint saved on SIGTERM, then the job's end: the write's event may not reach the
+    watcher before it stops (modelled by stopping it first), and the end's rescan passes over a
+    file still queued. The snapshot made ahead of the old version must not be stored for it."""
+    pipeline, store, stored = make_pipeline(tmp_path)
+    root = pipeline.root
+    (root / "big.bin").write_bytes(os.urandom(16 * PARALLEL_COPY))
+    os.utime(root / "big.bin", ns=(10**18, 10**18))
+    v1, v2 = os.urandom(PARALLEL_COPY), os.urandom(PARALLEL_COPY)
+    (root / "x.ckpt").write_bytes(v1)
+    os.utime(root / "x.ckpt", ns=(2 * 10**18, 2 * 10**18))  # after big.bin in FIFO
+    pipeline.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ahead = pipeline.__dict__.get("_snapshot_ahead")
+        if ahead is not None and "x.ckpt" in ahead._ready:
+            break
+        time.sleep(0.0005)
+    else:
+        raise AssertionError("x.ckpt's snapshot was not made ahead while big.bin was stored")
+    pipeline._stop_observer()
+    with open(root / "x.ckpt", "r+b") as f:
+        f.write(v2)
+    report = pipeline.finish()
+    assert not report.failed
+    assert [a.sha256 for a in stored if a.path == "x.ckpt"][-1] == hashlib.sha256(v2).hexdigest()
+    assert pipeline.unstored() == []
+
+
+def test_a_copy_the_kernel_ends_early_is_finished_by_plain_reads(tmp_path, monkeypatch):
+    """copy_file_range answers 0 for some files and file systems that still have bytes to give."""
+    import emulator.blobs as blobs
+
+    source = tmp_path / "model.bin"
+    body = os.urandom(2 * PARALLEL_COPY)
+    source.write_bytes(body)
+    real = os.copy_file_range
+
+    def stops_early(src, dst, count, offset_src=None, offset_dst=None):
+        return 0 if offset_src and offset_src >= PARALLEL_COPY // 2 else real(src, dst, count, offset_src, offset_dst)
+
+    monkeypatch.setattr(blobs.os, "copy_file_range", stops_early)
+    snapshot, sha256, size = blobs.snapshot_file(source, tmp_path)
+    assert (snapshot.read_bytes(), sha256, size) == (body, hashlib.sha256(body).hexdigest(), len(body))
+
+
+def test_no_snapshot_is_made_ahead_without_room_for_it_beside_the_uploader_s_own(tmp_path, monkeypatch):
+    """A disk with room for the files one at a time must not fail a job DISK_FULL for copies made ahead."""
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(upload_module.shutil, "disk_usage", lambda path: usage(10**12, 0, 3 * PARALLEL_COPY))
+    pipeline, store, stored = make_pipeline(tmp_path)
+    written = write_large(pipeline.root, ["a.ckpt", "b.ckpt", "c.ckpt"])
+    used = count_takes(monkeypatch)
+    pipeline.start()
+    pipeline.finish()
+    assert [a.path for a in stored] == list(written) and used and not any(ready for _, ready in used)

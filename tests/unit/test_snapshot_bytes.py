@@ -42,3 +42,28 @@ def test_a_file_written_through_a_shared_mapping_while_it_is_snapshot_gives_a_sn
         finally:
             stop.set()
             writer.join()
+
+
+def test_a_hash_that_fails_stops_the_copy_at_its_next_step(tmp_path, monkeypatch):
+    import errno
+
+    import emulator.blobs as blobs
+
+    source = tmp_path / "model.bin"
+    source.write_bytes(os.urandom(32 * blobs.COPY_STEP))
+    steps = []
+    step = blobs._copy_step
+
+    def counted(*args):
+        steps.append(args)
+        return step(*args)
+
+    def failing(*args):
+        raise OSError(errno.EIO, "the disk failed")
+
+    monkeypatch.setattr(blobs, "_copy_step", counted)
+    monkeypatch.setattr(blobs.os, "preadv", failing)
+    with pytest.raises(OSError):
+        blobs.snapshot_file(source, tmp_path)
+    assert len(steps) < 32
+    assert [p.name for p in tmp_path.iterdir()] == ["model.bin"]  # the snapshot is gone
