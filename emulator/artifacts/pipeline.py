@@ -71,6 +71,7 @@ class ArtifactPipeline(Watching, Uploading):
         self._next_queue_record = 0.0
         self._consecutive_failures = 0
         self._uploader_gone = False
+        self._rescan_due = False  # inotify dropped events: the ticker rescans (Watching.events_lost)
         self._confirmed: set[str] = set()  # at the job's end: files seen handled as they are (finish())
         self._copy_failures: dict[str, int] = {}
         # stored, not yet handed to on_uploaded (upload.RECORD_BATCH): (path, its record)

@@ -4,9 +4,11 @@ that moves stable files into the upload queue. Part of ArtifactPipeline (pipelin
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from cycle.api.keys import natural_key
@@ -20,6 +22,31 @@ TICK = 0.05
 # (its creation event and the scan of the folder's parent race) or removed once too often; it
 # reuses the watch, so nothing is missed, but the warning landed on the user's terminal.
 WATCH_RACE_WARNINGS = r"Callback with id .* (already exists|does not exist) for watch"
+
+
+# watchdog logs an inotify queue overflow (IN_Q_OVERFLOW) on this logger, with this message, and
+# offers no other hook that is not its internals; tests/unit/test_artifact_watch_overflow.py checks
+# both against the installed watchdog
+OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
+OVERFLOW_MESSAGE = "Inotify queue overflowed"
+_WATCHING: weakref.WeakSet = weakref.WeakSet()  # the pipelines watching by inotify in this process
+
+
+class _LostEvents(logging.Handler):
+    """Tells every pipeline watching in this process that inotify dropped events (the overflow is
+    the process's inotify instance's, so any of them may have missed files: a rescan is cheap)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(OVERFLOW_MESSAGE):
+            for pipeline in list(_WATCHING):
+                pipeline.events_lost()
+
+
+def _report_lost_events_to(pipeline: Watching) -> None:
+    logger = logging.getLogger(OVERFLOW_LOGGER)
+    if not any(isinstance(handler, _LostEvents) for handler in logger.handlers):
+        logger.addHandler(_LostEvents(logging.WARNING))
+    _WATCHING.add(pipeline)
 
 
 def _make_handler(pipeline: Watching):
@@ -81,6 +108,7 @@ class Watching:
         warnings.filterwarnings("ignore", message=WATCH_RACE_WARNINGS, category=RuntimeWarning)
 
         if not self.settings.polling:
+            _report_lost_events_to(self)
             try:
                 observer = Observer()
                 observer.schedule(_make_handler(self), str(self.root), recursive=True, event_filter=_wanted_events())
@@ -176,10 +204,30 @@ class Watching:
                 confirmed.add(rel)  # the job ended: stored as it is now, and nothing writes any more
         return sorted(found, key=lambda item: (item[1][1], natural_key(item[0])))  # mtime; a tie by name
 
+    def events_lost(self) -> None:
+        """inotify dropped events (its queue overflowed: a job wrote more files at once than the
+        kernel queues, 16,384 by default): the files they named were never touched, and would
+        have waited, unseen and reported neither queued nor stored, for the job's end (or been
+        lost with a move). The ticker rescans /artifacts on its next tick. Any thread."""
+        self._rescan_due = True
+
+    def _rescan_if_due(self) -> None:
+        if not self._rescan_due or self._draining:
+            return
+        self._rescan_due = False
+        with self._lock:
+            before = len(self.tracker)
+        self.touch_tree(self.root)
+        with self._lock:
+            found = len(self.tracker) - before
+        self.on_event(f"the file watcher lost events (inotify's queue overflowed): /artifacts was rescanned, "
+                      f"{found} more file(s) found")
+
     # moving stable files to the queue
     def _tick_loop(self) -> None:
         try:
             while not self._stop.is_set():
+                self._rescan_if_due()
                 with self._lock:
                     self._tick(time.monotonic())
                 self._stop.wait(TICK)  # a timer, not the condition: uploads and touches need not wake it
