@@ -274,8 +274,9 @@ class ArtifactBrowser(Vertical):
             row = keep_row(table, key, keep)
             if to_top:
                 row = row if row < self._rows_on_screen() else 0
-                table.scroll_home(animate=False, immediate=True)
             table.move_cursor(row=row)
+            if to_top:  # after the cursor's own scroll (a row of the first screen: it stays shown)
+                table.scroll_home(animate=False, immediate=True)
         count = len(self.rows) - (1 if self.folder else 0)
         listing = (f"({count:,} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
                    if count else EMPTY_HINT)
