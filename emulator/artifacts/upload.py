@@ -85,7 +85,7 @@ def _is_small(item: Stable) -> bool:
 AHEAD_ROOM = 4  # a snapshot is made ahead only with this many times its size free (Uploading._room_ahead)
 
 
-def _made_ahead(item: Stable) -> bool:
+def _worth_making_ahead(item: Stable) -> bool:
     """Whether `item`'s snapshot may be made ahead of its upload (snapshot_ahead): from the size
     where a snapshot copies on a second thread (a smaller one takes about a thread's start)."""
     return item.signature[0] >= PARALLEL_COPY
@@ -511,11 +511,11 @@ class Uploading:
         None for a store that takes large files from where they are (S3), a file under the size
         where snapshots copy on two threads, and a file reached through a link."""
         ahead = self._snapshot_ahead
-        if ahead is None or not _made_ahead(item) or os.fspath(source) != self._real_prefix + item.path:
+        if ahead is None or not _worth_making_ahead(item) or os.fspath(source) != self._real_prefix + item.path:
             return None
         prepared = ahead.take(item)
         with self._lock:
-            upcoming = self.queue.upcoming(2, _made_ahead)
+            upcoming = self.queue.upcoming(2, _worth_making_ahead)
         if len(upcoming) > (prepared is not None) and self._room_ahead(upcoming[prepared is not None]):
             ahead.start(upcoming[prepared is not None])
         if prepared is None:

@@ -292,11 +292,10 @@ class JobsScreen(Screen):
         return self.shown[table.cursor_row].name if 0 <= table.cursor_row < len(self.shown) else None
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one(RowTable)
-        table.move_cursor(row=max(0, min(table.cursor_row + step, len(self.shown) - 1)))
+        self.query_one(RowTable).action_step(step)
 
     def action_edge(self, last: int) -> None:
-        self.query_one(RowTable).move_cursor(row=(len(self.shown) - 1) if last else 0)
+        self.query_one(RowTable).action_edge(last)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -82,12 +82,6 @@ def sort_entries(entries: list[Entry], by: str) -> list[Entry]:
     return sorted(entries, key=lambda e: (not e.is_dir, natural_key(e.name)))
 
 
-def times_valid_until(entries: list[Entry], now_ns: int, zone=None) -> int:
-    """The first instant one of the entries' modified times reads differently from how it reads at
-    `now_ns` (2**63 when none can: no times shown)."""
-    return min(row_times_valid_until(entries, now_ns, zone), default=2**63)
-
-
 def row_times_valid_until(entries: list[Entry], now_ns: int, zone=None) -> list[int]:
     """For each entry, the instant its modified time reads differently from how it reads at `now_ns`
     (2**63 for the `..` row, which shows none)."""
@@ -273,7 +267,7 @@ class ArtifactBrowser(Vertical):
             key = None if selected is None else self._key(selected)
             row = keep_row(table, key, keep)
             if to_top:
-                row = row if row < self._rows_on_screen() else 0
+                row = row if row < table.rows_shown else 0
             table.move_cursor(row=row)
             if to_top:  # after the cursor's own scroll (a row of the first screen: it stays shown)
                 table.scroll_home(animate=False, immediate=True)
@@ -357,11 +351,6 @@ class ArtifactBrowser(Vertical):
         if self.is_mounted:
             self.redraw(to_top=True)
 
-    def _rows_on_screen(self) -> int:
-        """How many rows the table shows at once (below its header)."""
-        table = self.query_one(RowTable)
-        return max(1, table.scrollable_content_region.height - 1)  # less the header line
-
     def selected(self) -> Entry | None:
         table = self.query_one(RowTable)
         return self.rows[table.cursor_row] if self.rows and table.cursor_row < len(self.rows) else None
@@ -377,11 +366,10 @@ class ArtifactBrowser(Vertical):
             self.action_open()
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one(RowTable)
-        table.move_cursor(row=max(0, min(table.cursor_row + step, len(self.rows) - 1)))
+        self.query_one(RowTable).action_step(step)
 
     def action_edge(self, last: int) -> None:
-        self.query_one(RowTable).move_cursor(row=len(self.rows) - 1 if last else 0)
+        self.query_one(RowTable).action_edge(last)
 
     def action_up(self) -> None:
         if self.folder:

@@ -148,12 +148,17 @@ class RowTable(ScrollView, can_focus=True):
         so the first row stayed hidden under it.)"""
         if not self.keys:
             return
-        row, shown = self.cursor_row, max(1, self.scrollable_content_region.height - 1)  # rows under the header
+        row, shown = self.cursor_row, self.rows_shown
         top = round(self.scroll_y)
         if row < top:
             self.scroll_to(y=row, animate=False, force=True, immediate=True)
         elif row >= top + shown:
             self.scroll_to(y=row - shown + 1, animate=False, force=True, immediate=True)
+
+    @property
+    def rows_shown(self) -> int:
+        """How many rows show at once, under the header line."""
+        return max(1, self.scrollable_content_region.height - 1)
 
     def action_step(self, step: int) -> None:
         self.move_cursor(row=self.cursor_row + step)
