@@ -282,8 +282,13 @@ def _copy_and_hash(src: int, dst: int, size: int, parallel: bool) -> tuple[str, 
             hashed += got
 
     copied = 0
+
+    def next_step() -> int:
+        """The next step's bytes copied (0: all `size` bytes are, or the source ended)."""
+        return _copy_step(src, dst, copied, min(COPY_STEP, size - copied)) if copied < size else 0
+
     if not parallel:
-        while copied < size and (step := _copy_step(src, dst, copied, min(COPY_STEP, size - copied))):
+        while step := next_step():
             copied += step
             hash_up_to(copied)
         return digest.hexdigest(), hashed
@@ -294,8 +299,7 @@ def _copy_and_hash(src: int, dst: int, size: int, parallel: bool) -> tuple[str, 
     def copy() -> None:
         nonlocal copied, done
         try:
-            while (copied < size and not cancelled.is_set()
-                   and (step := _copy_step(src, dst, copied, min(COPY_STEP, size - copied)))):
+            while not cancelled.is_set() and (step := next_step()):
                 with progress:
                     copied += step
                     progress.notify()
