@@ -477,20 +477,26 @@ async def test_a_slow_artifact_table_is_redrawn_paced_by_its_cost():
         await until(pilot, lambda: browser.shown and not browser._stale)
         await until(pilot, lambda: browser._laid_out_for == browser.size.width)  # its first resize redraws at once
         await settle(pilot)
-        drawn_at = []  # when a redraw first drew late.bin (timed at the redraw, not at this test's check:
-        redraw = browser.redraw  # a loaded machine may check later than the redraw is due)
+        # every fill costs as if it took 0.75 s, so the next redraw is due 3 s after each one (a poll
+        # comes every 0.5 s); a redraw the polls' other news causes meanwhile sets the pace again
+        pacer = browser._redraws
+        pacer.ran = lambda started, ended: setattr(pacer, "due", ended + 3.0)
+        pacer.due = time.monotonic() + 3.0
+        drawn = []  # (start, due then) of the redraw that first drew late.bin: timed at the redraw, not
+        redraw = browser.redraw  # at this test's check (a loaded machine may check after it was due)
 
         def timed(*args, **kwargs):
+            started, due = time.monotonic(), pacer.due
             redraw(*args, **kwargs)
-            if not drawn_at and any(e.name == "late.bin" for e in browser.rows):
-                drawn_at.append(time.monotonic())
+            if not drawn and any(e.name == "late.bin" for e in browser.rows):
+                drawn.append((started, due))
 
         browser.redraw = timed
-        due = browser._redraws.due = time.monotonic() + 3.0  # as after a fill of 0.75 s (a poll comes every 0.5 s)
         platform.add_artifact("late.bin")
         await until(pilot, lambda: "late.bin" in browser.stored)
-        await until(pilot, lambda: drawn_at, timeout=15)
-        assert drawn_at[0] >= due and not browser._stale
+        await until(pilot, lambda: drawn, timeout=15)
+        started, due = drawn[0]
+        assert started >= due and not browser._stale
 
 
 async def test_an_ended_job_s_artifacts_are_read_once_then_again_only_when_archived():
