@@ -550,12 +550,12 @@ class Uploading:
         if os.path.realpath(here) != real or (before := self._signature(here)) != item.signature:
             return None
         try:
-            snapshot, sha256, size = snapshot_file(real, self.store.snapshot_dir, opener=self._open_inside)
+            taken = self._copy_unchanged(here, real, before, self._snapshot_to_file)
         except OSError:
             return None
-        if self._signature(here) != before or size != before[0]:
-            snapshot.unlink(missing_ok=True)
+        if taken is None:
             return None
+        snapshot, sha256, size, _before = taken
         return Prepared(before, snapshot, sha256, size)
 
     def _open_inside(self, source: str | Path) -> int:
@@ -565,15 +565,14 @@ class Uploading:
                   seen: Signature | None = None) -> tuple | None:
         """A private copy of `source` (`take` makes it: a file, or the bytes in memory), hashed;
         None (and re-watch) when it changed meanwhile. `seen`: the signature of a plain file right
-        in /artifacts taken just before (by _source), which saves a second lstat; for such a file
-        the signature `take` saw once it had read (the bytes in memory) stands for the lstat after."""
+        in /artifacts taken just before (by _source), which saves a second lstat."""
         here = self._prefix + item.path
         before = seen or self._signature(here)
         if before != item.signature:
             self._retouch(item.path)
             return None
         try:
-            taken, sha256, size, read_as = take(source)
+            taken = self._copy_unchanged(here, source, before, take, seen is not None)
         except OSError as error:
             if error.errno in OUT_OF_SPACE:  # retrying would spin: the copy fails the same way
                 raise DiskFull(self.store.snapshot_dir, item.signature[0], shown(item.path)) from None
@@ -582,11 +581,23 @@ class Uploading:
             self._retouch(item.path)
             return None
         self._copy_failures.pop(item.path, None)
-        after = read_as if seen is not None and read_as is not None else self._signature(here)
-        if after != before or (source != here and self._signature(source) is None):
+        if taken is None:
+            self._retouch(item.path)  # written to while we copied: wait for it to settle again
+        return taken
+
+    def _copy_unchanged(self, here: str, source: str | Path, before: Signature, take: Callable[[Path], tuple],
+                        read_as_after: bool = False) -> tuple | None:
+        """The torn-file check both snapshots share (_snapshot, and _snapshot_quietly ahead of it):
+        `take(source)`, kept only when the file at `here` still has the signature `before` it had
+        ahead of the copy, and the bytes taken are its size (and a link's target still exists);
+        else None, the copy deleted. `read_as_after`: for a plain file right in /artifacts, the
+        signature `take` saw once it had read (the bytes in memory) stands for the lstat after.
+        take's OSError passes to the caller, which decides what a failed copy means."""
+        taken, sha256, size, read_as = take(source)
+        after = read_as if read_as_after and read_as is not None else self._signature(here)
+        if after != before or size != before[0] or (source != here and self._signature(source) is None):
             if isinstance(taken, Path):
-                taken.unlink(missing_ok=True)  # written to while we copied: wait for it to settle again
-            self._retouch(item.path)
+                taken.unlink(missing_ok=True)
             return None
         return taken, sha256, size, before
 
