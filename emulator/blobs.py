@@ -1011,6 +1011,12 @@ def _no_expect_for_a_small_body(request, **_) -> None:
         del request.headers["Expect"]
 
 
+def _expect_continue(params, **_) -> None:
+    """botocore's before-call hook for an in-place part sent as bytes (S3Store._parts_client): it
+    waits for the server's go-ahead before sending its body, as a part sent from a file object does."""
+    params["headers"]["Expect"] = "100-continue"
+
+
 class S3Store:
     """An S3 bucket through localstack-client; `localstack_host` is "host:port"."""
 
@@ -1166,10 +1172,17 @@ class S3Store:
         body (on plain http botocore hashes every part for the signature, a second sha256 of the
         whole file on the uploading machine's CPU). Each part's CRC32 goes in its header instead,
         which S3 checks on arrival and _check_in_place checks again end to end: what boto3 itself
-        does over https."""
+        does over https. A part's bytes, already in memory, go as they are, in one write: botocore
+        wraps an UploadPart body in a file object, which its HTTP connection then reads and sends
+        16 KiB at a time (~5 % of the uploading machine's CPU on a GiB, measured side by side); the
+        part still asks for the server's `100 Continue` first, as botocore does for a file body."""
         from botocore.config import Config
+        from botocore.handlers import convert_body_to_file_like_object
 
-        return self._new_client(Config(s3={"payload_signing_enabled": False}))
+        client = self._new_client(Config(s3={"payload_signing_enabled": False}))
+        client.meta.events.unregister("before-parameter-build.s3.UploadPart", convert_body_to_file_like_object)
+        client.meta.events.register("before-call.s3.UploadPart", _expect_continue)
+        return client
 
     def _check_in_place(self, key: str, size: int, sha256: str, parts: list[dict]) -> None:
         """The stored object has `size` bytes, the `sha256` tag, and the CRC32 the server computed from

@@ -135,17 +135,23 @@ def _crc32(data: bytes) -> str:
 
 def test_s3_in_place_parts_are_checked_by_crc32_not_hashed_again_for_the_signature(tmp_path, s3_host):
     """On plain http botocore would sha256 every part for SigV4 (a second sha256 of the file on
-    the uploading machine); in-place parts go unsigned with their CRC32 in a header instead."""
+    the uploading machine); in-place parts go unsigned with their CRC32 in a header instead. Each
+    part's bytes go as they are (not wrapped in a file object, sent 16 KiB at a time), after the
+    server's go-ahead (`Expect: 100-continue`)."""
     store = S3Store(s3_host, f"inplace-{uuid.uuid4().hex[:12]}", tmp_path / "snapshots")
-    seen = []
+    seen, bodies = [], []
 
     def headers(request, **_):
         seen.append({name.lower(): value for name, value in request.headers.items()})
+        bodies.append(request.body)
 
     store._parts_client.meta.events.register("before-send.s3.UploadPart", headers)
-    _in_place(tmp_path, store, "jobs/j-9/artifacts/ckpt.bin", os.urandom(9 * 1024 * 1024))
+    data = os.urandom(9 * 1024 * 1024)
+    _in_place(tmp_path, store, "jobs/j-9/artifacts/ckpt.bin", data)
     assert seen and all(h["x-amz-content-sha256"] in (b"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD") for h in seen)
     assert all("x-amz-checksum-crc32" in h for h in seen)
+    assert all(h.get("expect") in (b"100-continue", "100-continue") for h in seen)
+    assert all(isinstance(body, bytes) for body in bodies) and b"".join(bodies) == data
 
 
 def test_s3_in_place_upload_of_a_file_that_changed_stores_nothing(tmp_path, s3_host):
