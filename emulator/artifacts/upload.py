@@ -556,6 +556,9 @@ class Uploading:
         if taken is None:
             return None
         snapshot, sha256, size, _before = taken
+        if size != before[0]:  # (a plain file: its signature's size is its own)
+            snapshot.unlink(missing_ok=True)
+            return None
         return Prepared(before, snapshot, sha256, size)
 
     def _open_inside(self, source: str | Path) -> int:
@@ -589,13 +592,13 @@ class Uploading:
                         read_as_after: bool = False) -> tuple | None:
         """The torn-file check both snapshots share (_snapshot, and _snapshot_quietly ahead of it):
         `take(source)`, kept only when the file at `here` still has the signature `before` it had
-        ahead of the copy, and the bytes taken are its size (and a link's target still exists);
-        else None, the copy deleted. `read_as_after`: for a plain file right in /artifacts, the
-        signature `take` saw once it had read (the bytes in memory) stands for the lstat after.
-        take's OSError passes to the caller, which decides what a failed copy means."""
+        ahead of the copy (and a link's target still exists); else None, the copy deleted.
+        `read_as_after`: for a plain file right in /artifacts, the signature `take` saw once it had
+        read (the bytes in memory) stands for the lstat after. take's OSError passes to the caller,
+        which decides what a failed copy means."""
         taken, sha256, size, read_as = take(source)
         after = read_as if read_as_after and read_as is not None else self._signature(here)
-        if after != before or size != before[0] or (source != here and self._signature(source) is None):
+        if after != before or (source != here and self._signature(source) is None):
             if isinstance(taken, Path):
                 taken.unlink(missing_ok=True)
             return None

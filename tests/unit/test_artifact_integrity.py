@@ -408,6 +408,29 @@ def test_a_link_to_a_folder_is_not_listed_as_lost_with_the_machine(tmp_path):
     assert report.abandoned == ["best", "checkpoints/step-2/weights.bin"]
 
 
+@pytest.mark.parametrize("size", [100, SMALL_SNAPSHOT + 10], ids=["in memory", "snapshot file"])
+def test_a_link_that_climbs_through_a_folder_link_to_a_file_inside_is_stored_and_the_end_finishes(tmp_path, size):
+    """A reviewer's case: `sub/../../x.bin`, through `sub` -> `deep/er`, resolves to /artifacts/x.bin,
+    but read as text it climbs out, so the link's signature is its own (its size the length of its
+    text, not its target's). A copy checked against that size was refused and re-watched forever,
+    and the job's end never returned."""
+    root = tmp_path / "artifacts"
+    (root / "deep" / "er").mkdir(parents=True)
+    (root / "sub").symlink_to("deep/er")
+    (root / "x.bin").write_bytes(b"x" * size)
+    (root / "l.bin").symlink_to("sub/../../x.bin")
+    stored = []
+    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", lambda e: None, stored.extend,
+                                PipelineSettings(stability=0.05))
+    pipeline.start()
+    finished = []
+    ending = threading.Thread(target=lambda: finished.append(pipeline.finish()), daemon=True)
+    ending.start()
+    ending.join(timeout=20)
+    assert finished, "the job's end did not return"
+    assert sorted(a.path for a in stored) == ["l.bin", "x.bin"]
+
+
 def test_a_restore_gives_each_file_the_modified_time_the_job_gave_it(tmp_path):
     """A restore wrote in path order, so the newest checkpoint by mtime was the last path restored
     (step-9.pt over step-30.pt): a job resuming by mtime went back 21 steps without a word."""
