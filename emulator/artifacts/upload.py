@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
-from emulator.artifacts.files import OUT_OF_SPACE, DiskFull, open_inside, open_unfollowed, shown, stat_signature
+from emulator.artifacts.files import (
+    OUT_OF_SPACE,
+    DiskFull,
+    open_inside,
+    open_unfollowed,
+    shown,
+    stat_signature,
+    stored_as_a_file,
+)
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.snapshot_ahead import Prepared, SnapshotAhead
 from emulator.artifacts.watch import TICK
@@ -24,6 +32,7 @@ from emulator.models import Artifact
 from emulator.rules.stability import Signature, Stable
 from emulator.rules.upload_queue import QueueChange
 
+CONTAINER_ARTIFACTS = "/artifacts"  # where the job sees its artifacts folder (an absolute link's text names it)
 IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 # Stored small files are recorded (on_uploaded: the job's record, one sqlite transaction a call)
 # in batches while the queue stays busy, when the store's puts are quick (a local disk: a record
@@ -242,6 +251,12 @@ class Uploading:
                 self._skip(rel, f"it is a link to the folder {os.readlink(path)!r}; links to folders are not followed "
                                 "(that folder's files are stored under their own paths)")
             return None
+        if path.is_symlink() and not stored_as_a_file(path, self._real_prefix):
+            self._forget_link(rel)  # its text leaves /artifacts: its signature cannot follow its target's
+            self._skip(rel, f"it is a link to {os.readlink(path)!r}, whose text goes `..` out of /artifacts before a "
+                            "link inside brings it back; such links are not followed (their target's changes could "
+                            "not be seen): point it at the file by a path that stays inside, e.g. `ln -sr`")
+            return None
         if (resolved := os.fspath(real)) != self._real_prefix + rel:  # reached through a link
             with self._lock:
                 self._links.point(rel, resolved[len(self._real_prefix):])
@@ -254,6 +269,11 @@ class Uploading:
 
     def _skip_outside(self, rel: str, path: Path, real: Path) -> None:
         target = os.readlink(path) if path.is_symlink() else str(real)
+        if target.startswith(f"{CONTAINER_ARTIFACTS}/"):
+            self._skip(rel, f"it is an absolute link to {target!r}: links are judged on the machine's disk, where "
+                            f"{CONTAINER_ARTIFACTS} is not the job's folder, so it points out; use a relative link "
+                            f"(`ln -sr {target} {CONTAINER_ARTIFACTS}/{shown(rel)}`)")
+            return
         self._skip(rel, f"it is a link to {target!r}, outside /artifacts; links are never followed out")
 
     def _skip(self, rel: str, why: str) -> None:

@@ -409,18 +409,20 @@ def test_a_link_to_a_folder_is_not_listed_as_lost_with_the_machine(tmp_path):
 
 
 @pytest.mark.parametrize("size", [100, SMALL_SNAPSHOT + 10], ids=["in memory", "snapshot file"])
-def test_a_link_that_climbs_through_a_folder_link_to_a_file_inside_is_stored_and_the_end_finishes(tmp_path, size):
-    """A reviewer's case: `sub/../../x.bin`, through `sub` -> `deep/er`, resolves to /artifacts/x.bin,
-    but read as text it climbs out, so the link's signature is its own (its size the length of its
-    text, not its target's). A copy checked against that size was refused and re-watched forever,
-    and the job's end never returned."""
+def test_a_link_that_climbs_out_through_a_folder_link_and_back_is_skipped_and_the_end_finishes(tmp_path, size):
+    """`sub/../../x.bin`, through `sub` -> `deep/er`, resolves to /artifacts/x.bin, but its text goes
+    `..` out first, so the watcher never looks at its target (its signature is the link's own):
+    a reviewer's case hung the job's end, and a user test found it stored once, torn (copied while
+    its target was rewritten) and never again. It is skipped with one event naming it, like a link
+    out; its target is stored under its own path."""
     root = tmp_path / "artifacts"
     (root / "deep" / "er").mkdir(parents=True)
     (root / "sub").symlink_to("deep/er")
     (root / "x.bin").write_bytes(b"x" * size)
     (root / "l.bin").symlink_to("sub/../../x.bin")
-    stored = []
-    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", lambda e: None, stored.extend,
+    (root / "ok.bin").symlink_to("deep/../x.bin")  # `..` that stays inside: stored as its target's bytes
+    stored, events = [], []
+    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", events.append, stored.extend,
                                 PipelineSettings(stability=0.05))
     pipeline.start()
     finished = []
@@ -428,7 +430,31 @@ def test_a_link_that_climbs_through_a_folder_link_to_a_file_inside_is_stored_and
     ending.start()
     ending.join(timeout=20)
     assert finished, "the job's end did not return"
-    assert sorted(a.path for a in stored) == ["l.bin", "x.bin"]
+    assert sorted(a.path for a in stored) == ["ok.bin", "x.bin"]
+    assert sorted(finished[0].skipped) == ["l.bin", "sub"]  # (sub: a link to a folder)
+    assert [e for e in events if "l.bin" in e] == [
+        "skipped artifact 'l.bin': it is a link to 'sub/../../x.bin', whose text goes `..` out of /artifacts before a "
+        "link inside brings it back; such links are not followed (their target's changes could not be seen): point "
+        "it at the file by a path that stays inside, e.g. `ln -sr`"]
+
+
+def test_an_absolute_link_into_the_container_s_artifacts_is_skipped_saying_to_make_it_relative(tmp_path):
+    """`ln -s /artifacts/ckpt.bin latest.bin` in a job points out on the machine's disk (where
+    /artifacts is not the job's folder): skipped, and the event says why and how to write it."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    (root / "ckpt.bin").write_bytes(b"c")
+    (root / "latest.bin").symlink_to("/artifacts/ckpt.bin")
+    stored, events = [], []
+    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", events.append, stored.extend,
+                                PipelineSettings(stability=0.05))
+    pipeline.start()
+    report = pipeline.finish()
+    assert [a.path for a in stored] == ["ckpt.bin"] and report.skipped == ["latest.bin"]
+    assert [e for e in events if "latest.bin" in e] == [
+        "skipped artifact 'latest.bin': it is an absolute link to '/artifacts/ckpt.bin': links are judged on the "
+        "machine's disk, where /artifacts is not the job's folder, so it points out; use a relative link "
+        "(`ln -sr /artifacts/ckpt.bin /artifacts/latest.bin`)"]
 
 
 def test_a_restore_gives_each_file_the_modified_time_the_job_gave_it(tmp_path):
