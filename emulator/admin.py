@@ -65,10 +65,12 @@ class Admin:
                                        pull_timeout=pull_timeout, say=say)
         if provided.real:
             path = unmap_versions(provided.real)
-            say(f"[ubuntu] {', '.join(provided.real)} use the real ubuntu images (recorded in {path})")
+            verb = "uses the real ubuntu image" if len(provided.real) == 1 else "use the real ubuntu images"
+            say(f"[ubuntu] {', '.join(provided.real)} {verb} (recorded in {path})")
         if provided.stand_in:
             path = map_versions(provided.stand_in, provided.stand_in_versions)
-            say(f"[ubuntu] {', '.join(provided.stand_in_versions)} now map to {provided.stand_in} (recorded in {path})")
+            versions, verb = provided.stand_in_versions, "maps" if len(provided.stand_in_versions) == 1 else "map"
+            say(f"[ubuntu] {', '.join(versions)} now {verb} to {provided.stand_in} (recorded in {path})")
 
     def user_mapped_image(self) -> str | None:
         from emulator.config import image_for

@@ -236,7 +236,7 @@ class DrillReport:
             nxt = "-" if m["seconds_to_next_artifact"] is None else f"{m['seconds_to_next_artifact']:.2f} s"
             lines.append(
                 f"  move {i} at {m['at_seconds']:.1f} s: {m['from']} -> {m['to']} ({m['trigger']}); "
-                f"{m['files_uploaded']} file(s) uploaded, {len(m['files_lost'])} lost in the queue; "
+                f"{m['files_uploaded']} file(s) in storage, {len(m['files_lost'])} lost in the queue; "
                 f"restored {m['restored_files']} file(s), {m['restored_bytes']} bytes in {m['restore_seconds']:.2f} s; "
                 f"next artifact after {nxt}")
             if m["files_lost"]:

@@ -432,7 +432,7 @@ def test_job_status_shows_each_move_and_what_it_lost(home):
 
     text = run("job", "status", moved.name).stdout
     assert "moves                2" in text
-    assert ("  move 1             local-0 -> local-1 at " in text and "(requested by `cycle drill`): 7 uploaded, "
+    assert ("  move 1             local-0 -> local-1 at " in text and "(requested by `cycle drill`): 7 in storage, "
             "2 lost in the queue, 1 restored (2.0 KiB); lost: ckpt/step-3.pt, ckpt/step-3.json" in text)
     assert "  move 2             local-1 -> (no machine yet) at " in text
     info = json.loads(run("job", "status", moved.name, "--json").stdout)

@@ -160,7 +160,7 @@ def _move_text(move) -> str:
 
     where = f"{move.from_machine} -> {move.to_machine or '(no machine yet)'}"
     when = moment(move.ts_ns).strftime("%Y-%m-%d %H:%M:%S")
-    cost = (f"{move.uploaded} uploaded, {len(move.lost)} lost in the queue, {len(move.restored)} restored "
+    cost = (f"{move.uploaded} in storage, {len(move.lost)} lost in the queue, {len(move.restored)} restored "
             f"({human_size(move.restored_bytes)})")
     lost = f"; lost: {listed(move.lost, 3)}" if move.lost else ""
     return f"{where} at {when} ({move.trigger}): {cost}{lost}"
