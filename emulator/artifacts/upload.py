@@ -252,10 +252,13 @@ class Uploading:
                                 "(that folder's files are stored under their own paths)")
             return None
         if path.is_symlink() and not stored_as_a_file(path, self._real_prefix):
-            self._forget_link(rel)  # its text leaves /artifacts: its signature cannot follow its target's
-            self._skip(rel, f"it is a link to {os.readlink(path)!r}, whose text goes `..` out of /artifacts before a "
-                            "link inside brings it back; such links are not followed (their target's changes could "
-                            "not be seen): point it at the file by a path that stays inside, e.g. `ln -sr`")
+            # the watcher signs it by itself, not by its target (files.signature_of), so its target's
+            # changes would never be seen: stored once, even torn, and never again
+            self._forget_link(rel)
+            self._skip(rel, f"it is a link to {os.readlink(path)!r}, which is not followed: its text goes `..` out of "
+                            "/artifacts before a link inside brings it back (or it changed as it was read), so its "
+                            "target's changes could not be seen; point it at the file by a path that stays inside, "
+                            "e.g. `ln -sr`")
             return None
         if (resolved := os.fspath(real)) != self._real_prefix + rel:  # reached through a link
             with self._lock:

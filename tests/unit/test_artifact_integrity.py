@@ -433,9 +433,9 @@ def test_a_link_that_climbs_out_through_a_folder_link_and_back_is_skipped_and_th
     assert sorted(a.path for a in stored) == ["ok.bin", "x.bin"]
     assert sorted(finished[0].skipped) == ["l.bin", "sub"]  # (sub: a link to a folder)
     assert [e for e in events if "l.bin" in e] == [
-        "skipped artifact 'l.bin': it is a link to 'sub/../../x.bin', whose text goes `..` out of /artifacts before a "
-        "link inside brings it back; such links are not followed (their target's changes could not be seen): point "
-        "it at the file by a path that stays inside, e.g. `ln -sr`"]
+        "skipped artifact 'l.bin': it is a link to 'sub/../../x.bin', which is not followed: its text goes `..` out "
+        "of /artifacts before a link inside brings it back (or it changed as it was read), so its target's changes "
+        "could not be seen; point it at the file by a path that stays inside, e.g. `ln -sr`"]
 
 
 def test_an_absolute_link_into_the_container_s_artifacts_is_skipped_saying_to_make_it_relative(tmp_path):
