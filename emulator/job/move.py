@@ -95,7 +95,7 @@ class RecoveryStrategy:
             stopping = time.monotonic()
             ctx.runtime.stop(stay.container, timeout=int(request.grace))  # SIGTERM, then SIGKILL after the grace period
             grace_left = request.grace - (time.monotonic() - stopping)
-            how = f"stopped (SIGTERM, {request.grace:g} s grace)"
+            how = self._stopped_how(stay.container, request.grace)
         else:
             ctx.runtime.kill(stay.container)
             how = "killed (SIGKILL)"
@@ -109,6 +109,18 @@ class RecoveryStrategy:
         ctx.event(f"machine {stay.machine}: container {how}; {len(lost)} file(s) still waiting in its upload queue "
                   f"were lost" + (f": {listed(lost, 20)}" if lost else ""))
         return lost
+
+    def _stopped_how(self, container: str, grace: float) -> str:
+        """How a graceful stop ended, for the log: the job exited on SIGTERM within its grace, or it
+        ignored SIGTERM and the engine killed it when the grace ran out (exit code 137: 128 +
+        SIGKILL), which a user reading "stopped (SIGTERM)" would not guess."""
+        try:
+            code = self.ctx.runtime.inspect(container).exit_code
+        except Exception:  # noqa: BLE001 - a detail of the log line, never a reason for the move to fail
+            code = None
+        if code == 137:
+            return f"killed (SIGKILL) when its {grace:g} s grace after SIGTERM ran out"
+        return f"stopped (SIGTERM, {grace:g} s grace)"
 
     def record(self, old: str, request: MoveRequest, lost: list[str]) -> int:
         """The move's record; the job is PENDING and machine `old` free until the job restarts."""

@@ -137,6 +137,24 @@ def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs)
     assert "got-sigterm" in texts and any("SIGTERM, 5 s grace" in t for t in texts)
 
 
+def test_a_job_that_ignores_sigterm_is_said_killed_when_its_grace_runs_out(project, s3_storage, fast_logs):
+    """A user test: the log said "container stopped (SIGTERM, 2 s grace)" for a job that ignored
+    SIGTERM and was killed when the grace ran out, so nothing told the user its handler never ran."""
+    project.write(".cycleswap/run.sh", """\
+        trap '' TERM
+        echo running; sleep 60
+        """)
+    name = start(project)
+    wait_state(name, (JobState.RUNNING,))
+    time.sleep(0.5)
+    result = cli("job", "reassign", name, "--grace", "1")
+    assert result.exit_code == 0, result.output
+    cli("job", "cancel", name)
+    texts = [r.text for r in EmulatorPlatform().logs(name)]
+    assert any("container killed (SIGKILL) when its 1 s grace after SIGTERM ran out" in t for t in texts), texts
+    assert not any("SIGTERM, 1 s grace" in t for t in texts)
+
+
 def test_a_checkpoint_saved_on_sigterm_within_the_grace_period_is_stored_and_restored(project, s3_storage, fast_logs):
     """A user test: a file written in the SIGTERM handler could never wait out its 500 ms window
     before the move went on, so `--grace` could not save a final checkpoint: it was always lost."""
