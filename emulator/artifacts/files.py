@@ -13,6 +13,7 @@ from emulator.rules.links import link_signature
 from emulator.rules.stability import Signature
 
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+CONTAINER_ARTIFACTS = "/artifacts"  # where the job's container sees its artifacts folder (the machine's is bound there)
 
 class DiskFull(Exception):
     """No space left (ENOSPC or EDQUOT) in `folder` for `needed` bytes."""

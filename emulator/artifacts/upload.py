@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
 from emulator.artifacts.files import (
+    CONTAINER_ARTIFACTS,
     OUT_OF_SPACE,
     DiskFull,
     open_inside,
@@ -32,7 +33,6 @@ from emulator.models import Artifact
 from emulator.rules.stability import Signature, Stable
 from emulator.rules.upload_queue import QueueChange
 
-CONTAINER_ARTIFACTS = "/artifacts"  # where the job sees its artifacts folder (an absolute link's text names it)
 IN_PLACE, IN_MEMORY, ON_DISK = "in place", "in memory", "on disk"
 # Stored small files are recorded (on_uploaded: the job's record, one sqlite transaction a call)
 # in batches while the queue stays busy, when the store's puts are quick (a local disk: a record

@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 
+from emulator.artifacts.files import CONTAINER_ARTIFACTS
 from emulator.context import project_files
 from emulator.engine.archive import tar_of
 from emulator.engine.protocol import LABEL_JOB, LABEL_KIND, LABEL_PID, ContainerRuntime, ContainerSpec, close_output
@@ -76,7 +77,7 @@ def create(ctx: JobContext, machine: str) -> str:
         command=["bash", ".cycleswap/run.sh"],
         labels={**ctx.labels, LABEL_JOB: str(ctx.job.id), LABEL_KIND: "job"},
         environment=manifest.container_env(),
-        binds={str(ctx.machine_folder(machine)): {"bind": "/artifacts", "mode": "rw"}, **_extra_binds(ctx)},
+        binds={str(ctx.machine_folder(machine)): {"bind": CONTAINER_ARTIFACTS, "mode": "rw"}, **_extra_binds(ctx)},
         network_mode=ctx.runtime.network(options.network),
         gpus=bool(manifest.cuda and not options.cpu),
         engine_log=False,  # its output reaches the job's log through runtime.output (attach)
