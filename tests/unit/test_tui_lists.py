@@ -302,9 +302,7 @@ async def artifacts_tab(pilot):
 
 
 async def open_checkpoints(pilot, app) -> ArtifactBrowser:
-    await open_job(pilot)
-    await pilot.press("tab")
-    browser = app.screen.query_one(ArtifactBrowser)
+    browser, _table = await artifacts_tab(pilot)
     await until(pilot, lambda: len(browser.rows) == 4)
     await pilot.press("enter")
     await until(pilot, lambda: browser.folder == "checkpoints")
@@ -382,13 +380,10 @@ async def test_artifact_times_count_up_in_place_keeping_the_cursor_and_the_scrol
         platform.add_artifact(f"many/step-{n:02}.pt", mtime_ns=NOW - 5_000_000_000)
     app = CycleApp(platform, clock=lambda: clock[0], zone=timezone.utc)
     async with app.run_test(size=SIZE) as pilot:
-        await open_job(pilot)
-        await pilot.press("tab")
-        browser = app.screen.query_one(ArtifactBrowser)
+        browser, table = await artifacts_tab(pilot)
         await until(pilot, lambda: len(browser.rows) == 5)
         await pilot.press("j", "enter")  # many/
         await until(pilot, lambda: browser.folder == "many")
-        table = browser.query_one("#artifact-table")
         await pilot.press("G")
         await until(pilot, lambda: table.scroll_y > 0)
         assert table.get_cell("many/step-59.pt", "modified") == "5s ago"
