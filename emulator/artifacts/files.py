@@ -121,6 +121,29 @@ def signature_of(path: str | Path, inside: str) -> Signature | None:
         return link_signature(stat_signature(info), _target_signature(path, inside))
     return None
 
+def _in_the_job_s_folder(text: str, inside: str) -> str | None:
+    """A link's absolute text under /artifacts, the job's view of its folder, as the path it names
+    in the folder (`inside`, ending in "/"): `ln -s /artifacts/ckpt-100.pt /artifacts/latest.pt`,
+    the usual way a job points at its newest checkpoint, names ckpt-100.pt there, as it does in the
+    job's container. None for any other text (relative, or absolute elsewhere)."""
+    if text.startswith(f"{CONTAINER_ARTIFACTS}/"):
+        return inside + text[len(CONTAINER_ARTIFACTS) + 1:]
+    return None
+
+
+def link_real_path(path: str | Path, inside: str) -> str:
+    """os.path.realpath of `path`, except that a link whose text is absolute under /artifacts
+    starts from the job's folder, as in the job's container (_in_the_job_s_folder): the machine's
+    own /artifacts, if it has one, is never looked up. Links further on resolve as realpath does;
+    the caller checks that the result is under `inside`."""
+    try:
+        text = os.readlink(path)
+    except OSError:  # not a link: a file, maybe in a subfolder
+        return os.path.realpath(path)
+    mapped = _in_the_job_s_folder(text, inside)
+    return os.path.realpath(path if mapped is None else mapped)
+
+
 def stored_as_a_file(path: str | Path, inside: str) -> bool:
     """Whether the uploader stores what is at `path` now: a regular file, or a link that resolves to
     one under `inside` (signature_of's check of a link's target); a link to a folder or out of
@@ -138,17 +161,20 @@ def _target_signature(link: str | Path, inside: str) -> Signature | None:
     """(size, mtime_ns) of the regular file `link` resolves to when that is under `inside`, else
     None. Metadata only: its bytes are read by the uploader alone, after its own inside check.
     A link whose own text leaves /artifacts (absolute, or `..` past it) is not resolved at all, so
-    no path outside is even looked up; one that stays is resolved, then opened without following
-    anything further (O_PATH | O_NOFOLLOW) and checked to be under `inside` by what the kernel
-    opened, before its fstat: a folder swapped for a link meanwhile cannot show a host file."""
+    no path outside is even looked up; one that stays is resolved (absolute text under /artifacts
+    as the job sees it: link_real_path), then opened without following anything further
+    (O_PATH | O_NOFOLLOW) and checked to be under `inside` by what the kernel opened, before its
+    fstat: a folder swapped for a link meanwhile cannot show a host file."""
     link = os.fspath(link)
     try:
         text = os.readlink(link)
     except OSError:  # no longer a link
         return None
-    if not os.path.normpath(os.path.join(os.path.realpath(os.path.dirname(link)), text)).startswith(inside):
+    mapped = _in_the_job_s_folder(text, inside)
+    named = mapped if mapped is not None else os.path.join(os.path.realpath(os.path.dirname(link)), text)
+    if not os.path.normpath(named).startswith(inside):
         return None
-    real = os.path.realpath(link)
+    real = os.path.realpath(link if mapped is None else mapped)
     if not real.startswith(inside):
         return None
     try:

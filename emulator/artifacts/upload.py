@@ -16,9 +16,9 @@ from typing import BinaryIO
 
 from cycle.api.keys import artifact_prefix, is_inside, relative_key
 from emulator.artifacts.files import (
-    CONTAINER_ARTIFACTS,
     OUT_OF_SPACE,
     DiskFull,
+    link_real_path,
     open_inside,
     open_unfollowed,
     shown,
@@ -240,7 +240,7 @@ class Uploading:
     def _resolved_source(self, rel: str, path: Path) -> Path | None:
         """A link or a file in a subfolder: its real path when that stays inside /artifacts. A link
         that resolves to a file inside is remembered (self._links), so that file's events touch it."""
-        real = Path(os.path.realpath(path))
+        real = Path(link_real_path(path, self._real_prefix))
         if not is_inside(self.real_root, real) or real == self.real_root:
             self._forget_link(rel)
             self._skip_outside(rel, path, real)
@@ -272,11 +272,6 @@ class Uploading:
 
     def _skip_outside(self, rel: str, path: Path, real: Path) -> None:
         target = os.readlink(path) if path.is_symlink() else str(real)
-        if target.startswith(f"{CONTAINER_ARTIFACTS}/"):
-            self._skip(rel, f"it is an absolute link to {target!r}: links are judged on the machine's disk, where "
-                            f"{CONTAINER_ARTIFACTS} is not the job's folder, so it points out; use a relative link "
-                            f"(`ln -sr {target} {CONTAINER_ARTIFACTS}/{shown(rel)}`)")
-            return
         self._skip(rel, f"it is a link to {target!r}, outside /artifacts; links are never followed out")
 
     def _skip(self, rel: str, why: str) -> None:

@@ -87,17 +87,21 @@ def test_deleted_files_stay_in_storage(project, home, s3_storage, tmp_path):
     assert stored(s3_storage, run.job.name, "scratch.txt", tmp_path) == b"temporary\n"
 
 
-def test_symlink_escape_from_the_container_is_skipped(project, home, s3_storage):
+def test_symlink_escape_from_the_container_is_skipped(project, home, s3_storage, tmp_path):
+    """Links out are skipped; links to a file inside, relative or absolute as the job sees its
+    folder (`/artifacts/ok.txt`), are stored as that file's bytes."""
     project.write(".cycleswap/run.sh", """\
         echo fine > /artifacts/ok.txt
         ln -s /etc/passwd /artifacts/passwd-link
         ln -s ../../../../../../../../etc/hostname /artifacts/up-link
         ln -s ok.txt /artifacts/ok-link
+        ln -s /artifacts/ok.txt /artifacts/abs-link
         """)
     run = project.test()
     assert run.exit_code == 0, run.output
     keys = {o.key.rsplit("/", 1)[1] for o in s3(s3_storage).list(f"jobs/{run.job.name}/")}
-    assert keys == {"ok.txt", "ok-link"}
+    assert keys == {"ok.txt", "ok-link", "abs-link"}
+    assert stored(s3_storage, run.job.name, "abs-link", tmp_path) == b"fine\n"
     system = [r.text for r in run.logs if r.stream is Stream.SYSTEM]
     assert any("'passwd-link'" in line and "outside /artifacts" in line for line in system)
     assert any("'up-link'" in line for line in system)

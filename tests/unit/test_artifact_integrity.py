@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import emulator.artifacts.files as files_module
 import emulator.artifacts.upload as upload_module
 from emulator.artifacts import ArtifactPipeline, PipelineSettings
 from emulator.blobs import SMALL_SNAPSHOT, LocalStore
@@ -438,23 +439,45 @@ def test_a_link_that_climbs_out_through_a_folder_link_and_back_is_skipped_and_th
         "could not be seen; point it at the file by a path that stays inside, e.g. `ln -sr`"]
 
 
-def test_an_absolute_link_into_the_container_s_artifacts_is_skipped_saying_to_make_it_relative(tmp_path):
-    """`ln -s /artifacts/ckpt.bin latest.bin` in a job points out on the machine's disk (where
-    /artifacts is not the job's folder): skipped, and the event says why and how to write it."""
+def test_an_absolute_link_into_the_container_s_artifacts_is_stored_as_the_job_sees_it(tmp_path, monkeypatch):
+    """`ln -s /artifacts/ckpt.bin /artifacts/latest.bin`, the usual way a job points at its newest
+    checkpoint, names the job's own ckpt.bin (its container sees its folder at /artifacts): stored
+    as that file's bytes, from a subfolder too, and again when only that file changes. It was
+    skipped (a user test). The machine's own /artifacts (here a folder standing in for it, with
+    another ckpt.bin) is never read; text that climbs out (`/artifacts/../x`) or reaches a file
+    through a folder link out is skipped."""
+    machine = tmp_path / "machine-artifacts"
+    machine.mkdir()
+    (machine / "ckpt.bin").write_bytes(b"the machine's own")
+    monkeypatch.setattr(files_module, "CONTAINER_ARTIFACTS", str(machine))
+    (tmp_path / "secret").write_bytes(b"host secret")
     root = tmp_path / "artifacts"
-    root.mkdir()
-    (root / "ckpt.bin").write_bytes(b"c")
-    (root / "latest.bin").symlink_to("/artifacts/ckpt.bin")
+    (root / "sub").mkdir(parents=True)
+    (root / "ckpt.bin").write_bytes(b"v1")
+    (root / "latest.bin").symlink_to(f"{machine}/ckpt.bin")
+    (root / "sub" / "latest.bin").symlink_to(f"{machine}/ckpt.bin")
+    (root / "up.bin").symlink_to(f"{machine}/../secret")
+    (root / "out").symlink_to(tmp_path)
+    (root / "through.bin").symlink_to(f"{machine}/out/secret")
+    store = LocalStore(tmp_path / "store")
     stored, events = [], []
-    pipeline = ArtifactPipeline(root, "job-1", LocalStore(tmp_path / "store"), "FIFO", events.append, stored.extend,
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, stored.extend,
                                 PipelineSettings(stability=0.05))
     pipeline.start()
+    versions = lambda: [a.size for a in stored if a.path == "latest.bin"]  # noqa: E731
+    deadline = time.monotonic() + 10
+    while versions() != [2] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (root / "ckpt.bin").write_bytes(b"v2 longer")  # only the target changes
     report = pipeline.finish()
-    assert [a.path for a in stored] == ["ckpt.bin"] and report.skipped == ["latest.bin"]
-    assert [e for e in events if "latest.bin" in e] == [
-        "skipped artifact 'latest.bin': it is an absolute link to '/artifacts/ckpt.bin': links are judged on the "
-        "machine's disk, where /artifacts is not the job's folder, so it points out; use a relative link "
-        "(`ln -sr /artifacts/ckpt.bin /artifacts/latest.bin`)"]
+    assert versions() == [2, 9]
+    assert sorted(a.path for a in stored if a.size == 9) == ["ckpt.bin", "latest.bin", "sub/latest.bin"]
+    for rel in ("latest.bin", "sub/latest.bin"):
+        store.get_to(f"jobs/job-1/artifacts/{rel}", tmp_path / "check.bin")
+        assert (tmp_path / "check.bin").read_bytes() == b"v2 longer"
+    assert sorted(report.skipped) == ["out", "through.bin", "up.bin"]
+    assert b"host secret" not in stored_bytes(tmp_path / "store")
+    assert b"the machine's own" not in stored_bytes(tmp_path / "store")
 
 
 def test_a_restore_gives_each_file_the_modified_time_the_job_gave_it(tmp_path):
