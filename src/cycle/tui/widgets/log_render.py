@@ -120,7 +120,7 @@ class LogRendering:
         self.wrap = not self.wrap
         self._row_starts = None
         self._cache.clear()
-        self.scroll_to(x=0, animate=False, immediate=True)
+        self.scroll_to(x=0, animate=False, immediate=True, force=True)  # even while a relayout hides the scrollbar
         self._resize()
         self._set_top_row(self.row_of(top) if not (self.follow and self.at_tail) else self.max_scroll_y)
         self._post_status()
