@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat as statmod
 from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import is_inside, local_relative, relative_key
-from emulator.rules.links import link_signature
+from emulator.rules.links import Resolved, link_signature, resolve
 from emulator.rules.stability import Signature
 
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -121,27 +122,26 @@ def signature_of(path: str | Path, inside: str) -> Signature | None:
         return link_signature(stat_signature(info), _target_signature(path, inside))
     return None
 
-def _in_the_job_s_folder(text: str, inside: str) -> str | None:
-    """A link's absolute text under /artifacts, the job's view of its folder, as the path it names
-    in the folder (`inside`, ending in "/"): `ln -s /artifacts/ckpt-100.pt /artifacts/latest.pt`,
-    the usual way a job points at its newest checkpoint, names ckpt-100.pt there, as it does in the
-    job's container. None for any other text (relative, or absolute elsewhere)."""
-    if text.startswith(f"{CONTAINER_ARTIFACTS}/"):
-        return inside + text[len(CONTAINER_ARTIFACTS) + 1:]
-    return None
+
+def resolve_link(rel: str, inside: str) -> Resolved | str:
+    """Where the link at `rel` (relative to the job's real folder `inside`, ending in "/") leads, as
+    the job's container sees it (rules/links.resolve): `ln -s /artifacts/ckpt-100.pt latest.pt`,
+    the usual way a job points at its newest checkpoint, names the folder's ckpt-100.pt, never
+    the machine's own /artifacts. Only paths inside the folder are looked up; what the caller
+    then opens is checked again on the descriptor (a folder swapped for a link meanwhile)."""
+    return resolve(rel, tuple(CONTAINER_ARTIFACTS.strip("/").split("/")), functools.partial(_look_at, inside))
 
 
-def link_real_path(path: str | Path, inside: str) -> str:
-    """os.path.realpath of `path`, except that a link whose text is absolute under /artifacts
-    starts from the job's folder, as in the job's container (_in_the_job_s_folder): the machine's
-    own /artifacts, if it has one, is never looked up. Links further on resolve as realpath does;
-    the caller checks that the result is under `inside`."""
+def _look_at(inside: str, rel: str) -> tuple[str, str] | None:
+    """rules/links.Lookup on the real folder: what is at `rel`, without following it."""
+    path = inside + rel
     try:
-        text = os.readlink(path)
-    except OSError:  # not a link: a file, maybe in a subfolder
-        return os.path.realpath(path)
-    mapped = _in_the_job_s_folder(text, inside)
-    return os.path.realpath(path if mapped is None else mapped)
+        info = os.lstat(path)
+        if statmod.S_ISLNK(info.st_mode):
+            return "link", os.readlink(path)
+    except OSError:
+        return None
+    return ("file" if statmod.S_ISREG(info.st_mode) else "dir" if statmod.S_ISDIR(info.st_mode) else "other"), ""
 
 
 def stored_as_a_file(path: str | Path, inside: str) -> bool:
@@ -160,23 +160,18 @@ def stored_as_a_file(path: str | Path, inside: str) -> bool:
 def _target_signature(link: str | Path, inside: str) -> Signature | None:
     """(size, mtime_ns) of the regular file `link` resolves to when that is under `inside`, else
     None. Metadata only: its bytes are read by the uploader alone, after its own inside check.
-    A link whose own text leaves /artifacts (absolute, or `..` past it) is not resolved at all, so
-    no path outside is even looked up; one that stays is resolved (absolute text under /artifacts
-    as the job sees it: link_real_path), then opened without following anything further
-    (O_PATH | O_NOFOLLOW) and checked to be under `inside` by what the kernel opened, before its
-    fstat: a folder swapped for a link meanwhile cannot show a host file."""
+    Resolved as the uploader resolves it (resolve_link), so only paths inside are looked up, then
+    opened without following anything further (O_PATH | O_NOFOLLOW) and checked to be under
+    `inside` by what the kernel opened, before its fstat: a folder swapped for a link meanwhile
+    cannot show a host file."""
     link = os.fspath(link)
-    try:
-        text = os.readlink(link)
-    except OSError:  # no longer a link
+    named = os.path.join(os.path.realpath(os.path.dirname(link)), os.path.basename(link))
+    if not named.startswith(inside):
         return None
-    mapped = _in_the_job_s_folder(text, inside)
-    named = mapped if mapped is not None else os.path.join(os.path.realpath(os.path.dirname(link)), text)
-    if not os.path.normpath(named).startswith(inside):
+    resolved = resolve_link(named[len(inside):], inside)
+    if not isinstance(resolved, Resolved) or resolved.kind != "file":
         return None
-    real = os.path.realpath(link if mapped is None else mapped)
-    if not real.startswith(inside):
-        return None
+    real = inside + resolved.path
     try:
         fd = os.open(real, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:  # dangling, a loop, gone

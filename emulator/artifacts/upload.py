@@ -18,18 +18,18 @@ from cycle.api.keys import artifact_prefix, is_inside, relative_key
 from emulator.artifacts.files import (
     OUT_OF_SPACE,
     DiskFull,
-    link_real_path,
     open_inside,
     open_unfollowed,
+    resolve_link,
     shown,
     stat_signature,
-    stored_as_a_file,
 )
 from emulator.artifacts.report import PipelineFailure
 from emulator.artifacts.snapshot_ahead import Prepared, SnapshotAhead
 from emulator.artifacts.watch import TICK
 from emulator.blobs import CHUNK, PARALLEL_COPY, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
 from emulator.models import Artifact
+from emulator.rules.links import LOOP, MAX_HOPS, OUT, Resolved
 from emulator.rules.stability import Signature, Stable
 from emulator.rules.upload_queue import QueueChange
 
@@ -239,40 +239,40 @@ class Uploading:
 
     def _resolved_source(self, rel: str, path: Path) -> Path | None:
         """A link or a file in a subfolder: its real path when that stays inside /artifacts. A link
-        that resolves to a file inside is remembered (self._links), so that file's events touch it."""
-        real = Path(link_real_path(path, self._real_prefix))
-        if not is_inside(self.real_root, real) or real == self.real_root:
-            self._forget_link(rel)
-            self._skip_outside(rel, path, real)
+        that resolves to a file inside is remembered (self._links) with the links passed on the
+        way, so their events, and that file's, touch it."""
+        if not path.is_symlink():  # a file in a subfolder (the watcher does not follow folder links)
+            real = Path(os.path.realpath(path))
+            if is_inside(self.real_root, real) and real.is_file():
+                return real
+            self._skip(rel, f"it is reached through a link to {str(real)!r}, outside /artifacts; links are never "
+                            "followed out")
             return None
-        if not real.is_file():
-            self._forget_link(rel)
-            if real.is_dir() and path.is_symlink():
-                self._skip(rel, f"it is a link to the folder {os.readlink(path)!r}; links to folders are not followed "
-                                "(that folder's files are stored under their own paths)")
-            return None
-        if path.is_symlink() and not stored_as_a_file(path, self._real_prefix):
-            # the watcher signs it by itself, not by its target (files.signature_of), so its target's
-            # changes would never be seen: stored once, even torn, and never again
-            self._forget_link(rel)
-            self._skip(rel, f"it is a link to {os.readlink(path)!r}, which is not followed: its text goes `..` out of "
-                            "/artifacts before a link inside brings it back (or it changed as it was read), so its "
-                            "target's changes could not be seen; point it at the file by a path that stays inside, "
-                            "e.g. `ln -sr`")
-            return None
-        if (resolved := os.fspath(real)) != self._real_prefix + rel:  # reached through a link
+        resolved = resolve_link(rel, self._real_prefix)
+        if isinstance(resolved, Resolved) and resolved.kind == "file":
             with self._lock:
-                self._links.point(rel, resolved[len(self._real_prefix):])
-        return real
+                self._links.point(rel, (*resolved.passed, resolved.path))
+            return Path(self._real_prefix + resolved.path)
+        self._forget_link(rel)
+        if resolved in (OUT, LOOP) or isinstance(resolved, Resolved) and resolved.kind == "dir":
+            self._skip(rel, self._not_followed(path, resolved))
+        return None  # dangling (its target may come), or a FIFO or device: nothing to store
+
+    @staticmethod
+    def _not_followed(path: Path, resolved: Resolved | str) -> str:
+        """Why the link at `path` is skipped, for its event."""
+        text = os.readlink(path)
+        if resolved == LOOP:
+            return f"it is a link to {text!r}, which leads through more than {MAX_HOPS} links (a loop)"
+        if resolved == OUT:
+            return f"it is a link to {text!r}, outside /artifacts; links are never followed out"
+        return (f"it is a link to the folder {text!r}; links to folders are not followed (that folder's files are "
+                "stored under their own paths)")
 
     def _forget_link(self, rel: str) -> None:
         if self._links:
             with self._lock:
                 self._links.forget(rel)
-
-    def _skip_outside(self, rel: str, path: Path, real: Path) -> None:
-        target = os.readlink(path) if path.is_symlink() else str(real)
-        self._skip(rel, f"it is a link to {target!r}, outside /artifacts; links are never followed out")
 
     def _skip(self, rel: str, why: str) -> None:
         """A link that is not stored is skipped with one event, once (a link re-touched at the end or

@@ -5,13 +5,83 @@ target does, though the watcher only ever sees events on the target's path (a li
 never changes when its target is rewritten). Two rules keep such a link current:
 - its signature includes its target's (size, mtime_ns) (`link_signature`), so the stability
   window, the before/after checks of a snapshot and the end-of-job rescan all see the change;
-- `LinkTargets` remembers which links resolve to which file (learnt when a link is uploaded), so
-  an event on the target touches each of its links too. Empty (and so free) when a job has no links.
+- `LinkTargets` remembers which links resolve to which file, and through which links on the way
+  (learnt when a link is uploaded), so an event on the target, or on a link passed on the way
+  (`best.pt -> ckpt-7.pt` pointed at ckpt-8.pt), touches each of its links too. Empty (and so
+  free) when a job has no links.
+`resolve` follows a link as the job's container does, inside the job's folder alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
 from emulator.rules.stability import Signature
+
+OUT, LOOP, MISSING = "out", "loop", "missing"  # why a link resolves to nothing inside the folder
+MAX_HOPS = 40  # links followed for one path before it counts as a loop: the kernel's own limit (ELOOP)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where a link leads inside the job's folder: `path` relative to it ("" for the folder itself),
+    `kind` what is there ("file", "dir" or "other": a FIFO, a device), `passed` the links followed
+    on the way (relative paths, the link itself first)."""
+
+    path: str
+    kind: str
+    passed: tuple[str, ...]
+
+
+Lookup = Callable[[str], "tuple[str, str] | None"]
+"""What is at a path relative to the folder, not following it: ("link", its text), ("file", ""),
+("dir", "") or ("other", ""); None when nothing is."""
+
+
+def resolve(rel: str, mount: tuple[str, ...], lookup: Lookup) -> Resolved | str:
+    """`rel` (relative to the job's folder) resolved as the job's container resolves it, the folder
+    mounted at /`mount` (("artifacts",)): component by component, each link's text read and
+    followed, relative from the link's folder, absolute from the container's root, so
+    `/artifacts/ckpt.pt` names the folder's ckpt.pt and `..` above the folder climbs the
+    container's own path (`/artifacts/../artifacts/x` is x; `/job-2/x` is not in the folder).
+    Nothing outside the folder is ever looked up: above it only the mount's own path exists.
+    OUT when it leaves the folder, LOOP after MAX_HOPS links, MISSING when a part is not there
+    (a dangling link, a file used as a folder)."""
+    todo = list(reversed(rel.split("/")))
+    at, passed, hops, kind = list(mount), [], 0, "dir"
+    while todo:
+        part = todo.pop()
+        if part in ("", "."):
+            continue
+        if kind != "dir":
+            return MISSING  # a file (or a FIFO) used as a folder: ENOTDIR
+        if part == "..":
+            del at[-1:]  # the root's `..` is the root
+            continue
+        at.append(part)
+        if len(at) <= len(mount):  # above the folder: only the mount's own path is there
+            if at != list(mount[:len(at)]):
+                return OUT
+            continue
+        here = "/".join(at[len(mount):])
+        found = lookup(here)
+        if found is None:
+            return MISSING
+        kind, text = found
+        if kind == "link":
+            hops += 1
+            if hops > MAX_HOPS:
+                return LOOP
+            passed.append(here)
+            at.pop()
+            if text.startswith("/"):
+                at = []
+            todo.extend(reversed(text.split("/")))
+            kind = "dir"
+    if len(at) < len(mount):
+        return OUT
+    return Resolved("/".join(at[len(mount):]), kind, tuple(passed))
 
 
 def link_signature(own: Signature, target: Signature | None) -> Signature:
@@ -24,33 +94,34 @@ def link_signature(own: Signature, target: Signature | None) -> Signature:
 
 
 class LinkTargets:
-    """link -> the file it resolves to, both relative to /artifacts, and the reverse."""
+    """link -> the paths its resolution depends on (the file it resolves to and the links passed on
+    the way), all relative to /artifacts, and the reverse."""
 
     def __init__(self) -> None:
-        self._target_of: dict[str, str] = {}
+        self._targets_of: dict[str, frozenset[str]] = {}
         self._links_to: dict[str, set[str]] = {}
 
-    def point(self, link: str, target: str) -> None:
-        """`link` resolves to `target` now (it may have pointed elsewhere before)."""
-        if self._target_of.get(link) == target:
+    def point(self, link: str, targets: Iterable[str]) -> None:
+        """`link` resolves through `targets` now (it may have pointed elsewhere before)."""
+        wanted = frozenset(targets) - {link}
+        if self._targets_of.get(link) == wanted:
             return
         self.forget(link)
-        self._target_of[link] = target
-        self._links_to.setdefault(target, set()).add(link)
+        self._targets_of[link] = wanted
+        for target in wanted:
+            self._links_to.setdefault(target, set()).add(link)
 
     def forget(self, link: str) -> None:
         """`link` resolves to no file inside /artifacts any more (or is no link)."""
-        target = self._target_of.pop(link, None)
-        if target is None:
-            return
-        links = self._links_to[target]
-        links.discard(link)
-        if not links:
-            del self._links_to[target]
+        for target in self._targets_of.pop(link, ()):
+            links = self._links_to[target]
+            links.discard(link)
+            if not links:
+                del self._links_to[target]
 
     def links_to(self, target: str) -> list[str]:
-        """The links known to resolve to `target`, in name order (a stable touch order)."""
+        """The links known to resolve to or through `target`, in name order (a stable touch order)."""
         return sorted(self._links_to.get(target, ()))
 
     def __bool__(self) -> bool:
-        return bool(self._target_of)
+        return bool(self._targets_of)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 
-from emulator.rules.links import LinkTargets, link_signature
+import pytest
+
+from emulator.rules.links import LOOP, MISSING, OUT, LinkTargets, Resolved, link_signature, resolve
 from emulator.rules.stability import StabilityTracker
 
 
@@ -32,21 +34,21 @@ def test_the_window_of_a_link_restarts_when_only_its_target_changes():
 def test_link_targets_map_each_target_to_its_links():
     links = LinkTargets()
     assert not links and links.links_to("ckpt.pt") == []
-    links.point("latest.pt", "ckpt.pt")
-    links.point("best.pt", "ckpt.pt")
+    links.point("latest.pt", ["ckpt.pt"])
+    links.point("best.pt", ["ckpt.pt"])
     assert links and links.links_to("ckpt.pt") == ["best.pt", "latest.pt"]
 
 
 def test_a_link_pointed_elsewhere_leaves_its_old_target():
     links = LinkTargets()
-    links.point("latest.pt", "ckpt-1.pt")
-    links.point("latest.pt", "ckpt-2.pt")
+    links.point("latest.pt", ["ckpt-1.pt"])
+    links.point("latest.pt", ["ckpt-2.pt"])
     assert links.links_to("ckpt-1.pt") == [] and links.links_to("ckpt-2.pt") == ["latest.pt"]
 
 
 def test_a_forgotten_link_is_no_longer_touched_and_the_map_empties():
     links = LinkTargets()
-    links.point("latest.pt", "ckpt.pt")
+    links.point("latest.pt", ["ckpt.pt"])
     links.forget("latest.pt")
     links.forget("never-seen")
     assert not links and links.links_to("ckpt.pt") == []
@@ -83,3 +85,75 @@ def test_a_link_out_of_artifacts_is_not_followed_even_for_its_targets_metadata(t
     (root / "out").symlink_to(tmp_path / "host-secret")
     own = os.lstat(root / "out")
     assert signature_of(root / "out", f"{os.path.realpath(root)}/") == (own.st_size, own.st_mtime_ns, own.st_ctime_ns)
+
+
+def folder(entries: dict[str, str]):
+    """A job's folder as rules/links.Lookup sees it: path -> "file", "dir" or "-> text" (a link)."""
+    def lookup(rel: str):
+        kind = entries.get(rel)
+        if kind is None:
+            return None
+        return ("link", kind[3:]) if kind.startswith("-> ") else (kind, "")
+    return lookup
+
+
+JOB = folder({"ckpt.pt": "file", "sub": "dir", "sub/x.pt": "file", "deep": "dir", "deep/er": "dir",
+              "best.pt": "-> ckpt.pt", "latest.pt": "-> /artifacts/best.pt", "up": "-> ..",
+              "cur": "-> sub", "a": "-> /artifacts/b", "b": "-> a", "fifo": "other", "gone": "-> nothing",
+              "s": "-> deep/er"})
+MOUNT = ("artifacts",)
+
+
+@pytest.mark.parametrize("text, path, kind", [
+    ("ckpt.pt", "ckpt.pt", "file"),
+    ("/artifacts/ckpt.pt", "ckpt.pt", "file"),
+    ("//artifacts/./sub/../ckpt.pt", "ckpt.pt", "file"),
+    ("/artifacts/../artifacts/sub/x.pt", "sub/x.pt", "file"),  # `..` above the folder climbs the container's path
+    ("../artifacts/ckpt.pt", "ckpt.pt", "file"),
+    ("s/../../ckpt.pt", "ckpt.pt", "file"),  # the kernel follows s before its `..`
+    ("/artifacts/latest.pt", "ckpt.pt", "file"),  # absolute, then relative
+    ("cur/x.pt", "sub/x.pt", "file"),
+    ("/artifacts/up/artifacts/ckpt.pt", "ckpt.pt", "file"),  # out through `up` and back in: still the folder
+    ("/artifacts/", "", "dir"),
+    ("sub", "sub", "dir"),
+    ("fifo", "fifo", "other"),
+])
+def test_a_link_resolves_as_the_container_resolves_it_inside_the_folder(text, path, kind):
+    lookup = folder({"l": f"-> {text}"})
+    resolved = resolve("l", MOUNT, lambda rel: lookup(rel) or JOB(rel))
+    assert isinstance(resolved, Resolved) and (resolved.path, resolved.kind) == (path, kind)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("/etc/passwd", OUT), ("../../etc/passwd", OUT), ("/artifacts/../job-2/x.pt", OUT), ("/artifactsX/x", OUT),
+    ("/", OUT), ("..", OUT), ("/artifacts/up", OUT),
+    ("a", LOOP), ("l", LOOP),
+    ("nothing", MISSING), ("gone", MISSING), ("ckpt.pt/x", MISSING), ("ckpt.pt/..", MISSING),
+])
+def test_a_link_out_a_loop_or_a_dangling_link_resolves_to_nothing(text, why):
+    lookup = folder({"l": f"-> {text}"})
+    assert resolve("l", MOUNT, lambda rel: lookup(rel) or JOB(rel)) == why
+
+
+def test_the_links_passed_on_the_way_are_named_and_nothing_above_the_folder_is_looked_up():
+    asked = []
+
+    def lookup(rel):
+        asked.append(rel)
+        return JOB(rel)
+
+    resolved = resolve("latest.pt", MOUNT, lookup)
+    assert resolved == Resolved("ckpt.pt", "file", ("latest.pt", "best.pt"))
+    assert resolve("up", MOUNT, lookup) == OUT
+    assert all(not rel.startswith("..") and not rel.startswith("/") for rel in asked)
+
+
+def test_a_link_through_others_is_touched_by_each_of_them_and_forgotten_by_all():
+    links = LinkTargets()
+    links.point("latest.pt", ["latest.pt", "best.pt", "ckpt.pt"])  # the link itself is not its own target
+    assert links.links_to("best.pt") == links.links_to("ckpt.pt") == ["latest.pt"]
+    assert links.links_to("latest.pt") == []
+    links.point("latest.pt", ["best.pt", "ckpt-2.pt"])
+    assert links.links_to("ckpt.pt") == [] and links.links_to("ckpt-2.pt") == ["latest.pt"]
+    links.forget("latest.pt")
+    assert not links and links.links_to("best.pt") == []
