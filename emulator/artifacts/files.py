@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import is_inside, local_relative, relative_key
-from emulator.rules.links import Resolved, link_signature, resolve
+from emulator.rules.links import DIR, FILE, OTHER, Resolved, link_signature, resolve
 from emulator.rules.stability import Signature
 
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -123,25 +123,37 @@ def signature_of(path: str | Path, inside: str) -> Signature | None:
     return None
 
 
-def resolve_link(rel: str, inside: str) -> Resolved | str:
+def resolve_link(rel: str, inside: str) -> Resolved:
     """Where the link at `rel` (relative to the job's real folder `inside`, ending in "/") leads, as
     the job's container sees it (rules/links.resolve): `ln -s /artifacts/ckpt-100.pt latest.pt`,
     the usual way a job points at its newest checkpoint, names the folder's ckpt-100.pt, never
-    the machine's own /artifacts. Only paths inside the folder are looked up; what the caller
-    then opens is checked again on the descriptor (a folder swapped for a link meanwhile)."""
+    the machine's own /artifacts. Every look is made from the folder down without following a
+    link (_look_at), so no path outside is looked up even while the job swaps a folder for a
+    link; what the caller then opens is checked again on its descriptor."""
     return resolve(rel, tuple(CONTAINER_ARTIFACTS.strip("/").split("/")), functools.partial(_look_at, inside))
 
 
 def _look_at(inside: str, rel: str) -> tuple[str, str] | None:
-    """rules/links.Lookup on the real folder: what is at `rel`, without following it."""
-    path = inside + rel
+    """rules/links.Lookup on the real folder: what is at `rel`, not following it, reached folder
+    by folder from `inside` with O_NOFOLLOW (a folder on the way that is a link now: nothing)."""
+    parent, _, name = rel.rpartition("/")
     try:
-        info = os.lstat(path)
-        if statmod.S_ISLNK(info.st_mode):
-            return "link", os.readlink(path)
+        fd = os.open(inside, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None
-    return ("file" if statmod.S_ISREG(info.st_mode) else "dir" if statmod.S_ISDIR(info.st_mode) else "other"), ""
+    try:
+        for part in parent.split("/") if parent else ():
+            step = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = step
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if statmod.S_ISLNK(info.st_mode):
+            return "link", os.readlink(name, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return (FILE if statmod.S_ISREG(info.st_mode) else DIR if statmod.S_ISDIR(info.st_mode) else OTHER), ""
 
 
 def stored_as_a_file(path: str | Path, inside: str) -> bool:
@@ -158,18 +170,19 @@ def stored_as_a_file(path: str | Path, inside: str) -> bool:
 
 
 def _target_signature(link: str | Path, inside: str) -> Signature | None:
-    """(size, mtime_ns) of the regular file `link` resolves to when that is under `inside`, else
-    None. Metadata only: its bytes are read by the uploader alone, after its own inside check.
+    """(size, mtime_ns, ctime_ns, inode) of the regular file `link` resolves to when that is under
+    `inside`, else None. Metadata only: its bytes are read by the uploader alone, after its own inside check.
     Resolved as the uploader resolves it (resolve_link), so only paths inside are looked up, then
     opened without following anything further (O_PATH | O_NOFOLLOW) and checked to be under
     `inside` by what the kernel opened, before its fstat: a folder swapped for a link meanwhile
     cannot show a host file."""
     link = os.fspath(link)
-    named = os.path.join(os.path.realpath(os.path.dirname(link)), os.path.basename(link))
-    if not named.startswith(inside):
-        return None
-    resolved = resolve_link(named[len(inside):], inside)
-    if not isinstance(resolved, Resolved) or resolved.kind != "file":
+    if not link.startswith(inside):  # reached by another path to the folder (the watcher's root is the real one)
+        link = os.path.join(os.path.realpath(os.path.dirname(link)), os.path.basename(link))
+        if not link.startswith(inside):
+            return None
+    resolved = resolve_link(link[len(inside):], inside)
+    if resolved.kind != FILE:
         return None
     real = inside + resolved.path
     try:
@@ -182,7 +195,8 @@ def _target_signature(link: str | Path, inside: str) -> Signature | None:
         info = os.fstat(fd)
     finally:
         os.close(fd)
-    return stat_signature(info) if statmod.S_ISREG(info.st_mode) else None
+    # with the target's inode: `ln -sfn` of a link on the way to a file of the same size and times is a change
+    return (*stat_signature(info), info.st_ino) if statmod.S_ISREG(info.st_mode) else None
 
 
 def keep_mtime(path: Path | str, mtime_ns: int) -> None:

@@ -29,7 +29,7 @@ from emulator.artifacts.snapshot_ahead import Prepared, SnapshotAhead
 from emulator.artifacts.watch import TICK
 from emulator.blobs import CHUNK, PARALLEL_COPY, SMALL_SNAPSHOT, FileChanged, StorageError, snapshot_file
 from emulator.models import Artifact
-from emulator.rules.links import LOOP, MAX_HOPS, OUT, Resolved
+from emulator.rules.links import DIR, FILE, LOOP, MAX_HOPS, MISSING, OTHER, Resolved
 from emulator.rules.stability import Signature, Stable
 from emulator.rules.upload_queue import QueueChange
 
@@ -240,34 +240,24 @@ class Uploading:
     def _resolved_source(self, rel: str, path: Path) -> Path | None:
         """A link or a file in a subfolder: its real path when that stays inside /artifacts. A link
         that resolves to a file inside is remembered (self._links) with the links passed on the
-        way, so their events, and that file's, touch it."""
-        if not path.is_symlink():  # a file in a subfolder (the watcher does not follow folder links)
+        way, so their events, and that file's, touch it; so is a dangling one, with the part not
+        there yet (`latest.pt -> ckpt-9.pt` made before ckpt-9.pt is written)."""
+        if not path.is_symlink():  # a file in a subfolder (or gone, or no file any more)
             real = Path(os.path.realpath(path))
-            if is_inside(self.real_root, real) and real.is_file():
-                return real
-            self._skip(rel, f"it is reached through a link to {str(real)!r}, outside /artifacts; links are never "
-                            "followed out")
-            return None
+            if not is_inside(self.real_root, real):  # a folder on its way became a link out
+                self._skip(rel, "it is reached through a folder that is now a link out of /artifacts; links are "
+                                "never followed out")
+                return None
+            return real if real.is_file() else None  # gone, or a FIFO or folder now: nothing to store
         resolved = resolve_link(rel, self._real_prefix)
-        if isinstance(resolved, Resolved) and resolved.kind == "file":
+        if resolved.kind in (FILE, MISSING):
             with self._lock:
                 self._links.point(rel, (*resolved.passed, resolved.path))
-            return Path(self._real_prefix + resolved.path)
+            return Path(self._real_prefix + resolved.path) if resolved.kind == FILE else None
         self._forget_link(rel)
-        if resolved in (OUT, LOOP) or isinstance(resolved, Resolved) and resolved.kind == "dir":
-            self._skip(rel, self._not_followed(path, resolved))
-        return None  # dangling (its target may come), or a FIFO or device: nothing to store
-
-    @staticmethod
-    def _not_followed(path: Path, resolved: Resolved | str) -> str:
-        """Why the link at `path` is skipped, for its event."""
-        text = os.readlink(path)
-        if resolved == LOOP:
-            return f"it is a link to {text!r}, which leads through more than {MAX_HOPS} links (a loop)"
-        if resolved == OUT:
-            return f"it is a link to {text!r}, outside /artifacts; links are never followed out"
-        return (f"it is a link to the folder {text!r}; links to folders are not followed (that folder's files are "
-                "stored under their own paths)")
+        if resolved.kind != OTHER:
+            self._skip(rel, _not_followed(rel, resolved))
+        return None  # a FIFO or device: nothing to store
 
     def _forget_link(self, rel: str) -> None:
         if self._links:
@@ -652,3 +642,17 @@ class Uploading:
 
     def _stop_now(self) -> bool:
         return self._stop.is_set() and not self._draining
+
+
+def _not_followed(rel: str, resolved: Resolved) -> str:
+    """Why the link at `rel` is skipped, for its event: what it (or the last link on its way, which
+    may be another than itself) points at."""
+    last = resolved.passed[-1] if resolved.passed else rel
+    what = "the folder " if resolved.kind == DIR else ""
+    link = (f"it is a link to {what}{resolved.text!r}" if last == rel else
+            f"it leads through {shown(last)!r}, a link to {what}{resolved.text!r}")
+    if resolved.kind == LOOP:
+        return f"{link}, which leads through more than {MAX_HOPS} links (a loop)"
+    if resolved.kind == DIR:
+        return f"{link}; links to folders are not followed (that folder's files are stored under their own paths)"
+    return f"{link}, outside /artifacts; links are never followed out"

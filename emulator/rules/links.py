@@ -19,75 +19,79 @@ from dataclasses import dataclass
 
 from emulator.rules.stability import Signature
 
-OUT, LOOP, MISSING = "out", "loop", "missing"  # why a link resolves to nothing inside the folder
+FILE, DIR, OTHER = "file", "dir", "other"  # what a link leads to inside the folder (OTHER: a FIFO, a device)
+OUT, LOOP, MISSING = "out", "loop", "missing"  # or why it leads to nothing there
 MAX_HOPS = 40  # links followed for one path before it counts as a loop: the kernel's own limit (ELOOP)
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """Where a link leads inside the job's folder: `path` relative to it ("" for the folder itself),
-    `kind` what is there ("file", "dir" or "other": a FIFO, a device), `passed` the links followed
-    on the way (relative paths, the link itself first)."""
+    """Where a link leads: `kind` (FILE, DIR, OTHER; or OUT, LOOP, MISSING), `path` relative to the
+    folder ("" for the folder itself; for MISSING the part that is not there, whose arrival
+    changes the link; "" for OUT and LOOP), `passed` the links followed on the way (relative
+    paths, the link itself first) and `text` the last one's text (what a skip event names)."""
 
     path: str
     kind: str
     passed: tuple[str, ...]
+    text: str
 
 
 Lookup = Callable[[str], "tuple[str, str] | None"]
-"""What is at a path relative to the folder, not following it: ("link", its text), ("file", ""),
-("dir", "") or ("other", ""); None when nothing is."""
+"""What is at a path relative to the folder, not following it: ("link", its text), (FILE, ""),
+(DIR, "") or (OTHER, ""); None when nothing is."""
 
 
-def resolve(rel: str, mount: tuple[str, ...], lookup: Lookup) -> Resolved | str:
+def resolve(rel: str, mount: tuple[str, ...], lookup: Lookup) -> Resolved:
     """`rel` (relative to the job's folder) resolved as the job's container resolves it, the folder
     mounted at /`mount` (("artifacts",)): component by component, each link's text read and
     followed, relative from the link's folder, absolute from the container's root, so
     `/artifacts/ckpt.pt` names the folder's ckpt.pt and `..` above the folder climbs the
     container's own path (`/artifacts/../artifacts/x` is x; `/job-2/x` is not in the folder).
-    Nothing outside the folder is ever looked up: above it only the mount's own path exists.
-    OUT when it leaves the folder, LOOP after MAX_HOPS links, MISSING when a part is not there
-    (a dangling link, a file used as a folder)."""
+    Nothing outside the folder is looked up: above it only the mount's own path exists. A file
+    followed by anything, even a trailing `/` or `/.`, is MISSING (the kernel's ENOTDIR)."""
     todo = list(reversed(rel.split("/")))
-    at, passed, hops, kind = list(mount), [], 0, "dir"
+    at, hops, kind, text = list(mount), 0, DIR, ""
+    passed: list[str] = []
     while todo:
         part = todo.pop()
+        if kind != DIR:
+            return Resolved("/".join(at[len(mount):]), MISSING, tuple(passed), text)  # a file used as a folder
         if part in ("", "."):
             continue
-        if kind != "dir":
-            return MISSING  # a file (or a FIFO) used as a folder: ENOTDIR
         if part == "..":
             del at[-1:]  # the root's `..` is the root
             continue
         at.append(part)
         if len(at) <= len(mount):  # above the folder: only the mount's own path is there
             if at != list(mount[:len(at)]):
-                return OUT
+                return Resolved("", OUT, tuple(passed), text)
             continue
         here = "/".join(at[len(mount):])
         found = lookup(here)
         if found is None:
-            return MISSING
-        kind, text = found
+            return Resolved(here, MISSING, tuple(passed), text)
+        kind, read = found
         if kind == "link":
             hops += 1
             if hops > MAX_HOPS:
-                return LOOP
+                return Resolved("", LOOP, tuple(passed), text)
             passed.append(here)
+            text = read
             at.pop()
-            if text.startswith("/"):
+            if read.startswith("/"):
                 at = []
-            todo.extend(reversed(text.split("/")))
-            kind = "dir"
+            todo.extend(reversed(read.split("/")))
+            kind = DIR
     if len(at) < len(mount):
-        return OUT
-    return Resolved("/".join(at[len(mount):]), kind, tuple(passed))
+        return Resolved("", OUT, tuple(passed), text)
+    return Resolved("/".join(at[len(mount):]), kind, tuple(passed), text)
 
 
 def link_signature(own: Signature, target: Signature | None) -> Signature:
-    """A link's signature: its target's (size, mtime_ns, ctime_ns) and its own mtime_ns (so
-    pointing it at another file is a change too), or its own signature when it resolves to no
-    regular file (dangling, a folder: nothing is stored for those, as before)."""
+    """A link's signature: its target's (size, mtime_ns, ctime_ns, inode) and its own mtime_ns (so
+    pointing it at another file is a change too, even one of the same size and times), or its own
+    signature when it resolves to no regular file (dangling, a folder: nothing is stored for those)."""
     if target is None:
         return own
     return *target, own[1]

@@ -18,6 +18,7 @@ import emulator.artifacts.upload as upload_module
 from emulator.artifacts import ArtifactPipeline, PipelineSettings
 from emulator.blobs import SMALL_SNAPSHOT, LocalStore
 from emulator.models import Artifact
+from emulator.rules.stability import Stable
 
 SIZES = {"in memory": 100, "snapshot file": SMALL_SNAPSHOT + 4096}
 
@@ -515,6 +516,100 @@ def test_an_absolute_link_into_the_container_s_artifacts_is_stored_as_the_job_se
     assert sorted(report.skipped) == ["out", "through.bin", "up.bin"]
     assert b"host secret" not in stored_bytes(tmp_path / "store")
     assert b"the machine's own" not in stored_bytes(tmp_path / "store")
+
+
+def link_job(tmp_path):
+    """A pipeline over an empty folder: (folder, pipeline, stored records, events, store)."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    store = LocalStore(tmp_path / "store")
+    stored, events = [], []
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, stored.extend,
+                                PipelineSettings(stability=0.05, retries=2, backoff=0.01))
+    return root, pipeline, stored, events, store
+
+
+@pytest.mark.parametrize("rel", ["step-1.pt", "ckpts/step-1.pt"])
+def test_a_file_gone_before_its_upload_is_no_skip_and_no_event(tmp_path, rel):
+    """A job keeping its last N checkpoints deletes one judged stable before the uploader reached
+    it: a reviewer found it skipped as "reached through a link ... outside /artifacts", naming
+    the machine's own path. Nothing is there: nothing to store, nothing to say."""
+    root, pipeline, stored, events, _store = link_job(tmp_path)
+    (root / "ckpts").mkdir()
+    pipeline._upload_one(Stable(rel, (100, 1, 1), 1))
+    assert not pipeline.report.skipped and not events and not stored
+
+
+def test_a_link_made_before_its_target_is_stored_once_the_target_comes_while_the_job_runs(tmp_path):
+    """`latest.bin -> ckpt-1.bin` made first: dangling when judged, it was forgotten, and stored
+    only by the end's rescan. The part not there is remembered: its arrival touches the link."""
+    root, pipeline, stored, events, _store = link_job(tmp_path)
+    (root / "latest.bin").symlink_to("ckpt-1.bin")
+    pipeline.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not pipeline._settled.get("latest.bin") and time.monotonic() < deadline:  # judged while dangling
+            time.sleep(0.02)
+        (root / "ckpt-1.bin").write_bytes(b"one")
+        while "latest.bin" not in [a.path for a in stored] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "latest.bin" in [a.path for a in stored], events  # while the job runs, not at its end
+    finally:
+        pipeline.finish()
+
+
+def test_a_chain_leading_out_names_the_link_that_points_out(tmp_path):
+    root, pipeline, stored, events, _store = link_job(tmp_path)
+    (root / "best.bin").symlink_to("/etc/passwd")
+    (root / "latest.bin").symlink_to("best.bin")
+    pipeline.start()
+    pipeline.finish()
+    assert [e for e in events if "'latest.bin'" in e] == [
+        "skipped artifact 'latest.bin': it leads through 'best.bin', a link to '/etc/passwd', outside /artifacts; "
+        "links are never followed out"]
+    assert not stored
+
+
+def test_a_link_on_the_way_pointed_at_a_file_of_the_same_size_and_times_changes_the_link(tmp_path, monkeypatch):
+    """Two checkpoints of one size written within one tick of a coarse clock (ext4 before Linux
+    6.13) have equal (size, mtime, ctime): `ln -sfn b.bin best.bin` changed nothing in latest.bin's
+    signature, so it was never stored again. The target's inode is part of it. (This kernel's
+    clock is fine, so the stat of the two files gives them the same times here.)"""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    for name in ("a.bin", "b.bin"):
+        (root / name).write_bytes(b"same")
+    twins = {os.stat(root / name).st_ino for name in ("a.bin", "b.bin")}
+    real_fstat = os.fstat
+
+    class SameTimes:
+        def __init__(self, info: os.stat_result) -> None:
+            self.st_mode, self.st_size, self.st_ino = info.st_mode, info.st_size, info.st_ino
+            self.st_mtime_ns = self.st_ctime_ns = 1_700_000_000_000_000_000
+
+    monkeypatch.setattr(files_module.os, "fstat",
+                        lambda fd: SameTimes(info) if (info := real_fstat(fd)).st_ino in twins else info)
+    (root / "best.bin").symlink_to("a.bin")
+    (root / "latest.bin").symlink_to("best.bin")
+    inside = f"{os.path.realpath(root)}/"
+    before = files_module.signature_of(root / "latest.bin", inside)
+    os.symlink("b.bin", root / "best.tmp")
+    os.rename(root / "best.tmp", root / "best.bin")
+    assert files_module.signature_of(root / "latest.bin", inside) != before
+
+
+def test_the_resolver_never_looks_through_a_folder_that_is_a_link_now(tmp_path):
+    """A job swaps a folder on a link's way for a link to a host folder after the resolver judged
+    it a folder: each look goes folder by folder from the job's folder with O_NOFOLLOW, so the
+    host folder is not looked into (by path, lstat followed the swapped folder)."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "x.bin").write_bytes(b"host")
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    (root / "d").symlink_to(host)
+    assert files_module._look_at(f"{root}/", "d/x.bin") is None
+    assert files_module._look_at(f"{root}/", "d") == ("link", str(host))
 
 
 def test_a_restore_gives_each_file_the_modified_time_the_job_gave_it(tmp_path):
