@@ -3,7 +3,7 @@
 A link that resolves inside /artifacts is stored as its target's bytes, so it changes whenever its
 target does, though the watcher only ever sees events on the target's path (a link's own lstat
 never changes when its target is rewritten). Two rules keep such a link current:
-- its signature includes its target's (size, mtime_ns) (`link_signature`), so the stability
+- its signature is its target's (size, mtime_ns, ctime_ns, inode) (`link_signature`), so the stability
   window, the before/after checks of a snapshot and the end-of-job rescan all see the change;
 - `LinkTargets` remembers which links resolve to which file, and through which links on the way
   (learnt when a link is uploaded), so an event on the target, or on a link passed on the way
@@ -89,12 +89,12 @@ def resolve(rel: str, mount: tuple[str, ...], lookup: Lookup) -> Resolved:
 
 
 def link_signature(own: Signature, target: Signature | None) -> Signature:
-    """A link's signature: its target's (size, mtime_ns, ctime_ns, inode) and its own mtime_ns (so
-    pointing it at another file is a change too, even one of the same size and times), or its own
-    signature when it resolves to no regular file (dangling, a folder: nothing is stored for those)."""
-    if target is None:
-        return own
-    return *target, own[1]
+    """A link's signature: its target's (size, mtime_ns, ctime_ns, inode), so pointing it at
+    another file is a change (even one of the same size and times) and making it again at the
+    same file (`ln -sfn ckpt-1.pt best.pt` every epoch) is not: stored again each time, the same
+    bytes read to a drill as a restored checkpoint rewritten. Its own signature when it resolves
+    to no regular file (dangling, a folder: nothing is stored for those)."""
+    return own if target is None else target
 
 
 class LinkTargets:

@@ -598,6 +598,29 @@ def test_a_link_on_the_way_pointed_at_a_file_of_the_same_size_and_times_changes_
     assert files_module.signature_of(root / "latest.bin", inside) != before
 
 
+def test_a_link_made_again_at_the_same_file_each_epoch_is_stored_once(tmp_path):
+    """`ln -sfn ckpt-1.bin best.bin` every epoch while the best stays at epoch 1 stored best.bin
+    again each time, the same bytes, which a drill read as a restored checkpoint rewritten (a
+    false FAIL in a user test). A link's signature is its target's alone (with its inode)."""
+    root, pipeline, stored, events, _store = link_job(tmp_path)
+    (root / "ckpt-1.bin").write_bytes(b"best")
+    (root / "best.bin").symlink_to("ckpt-1.bin")
+    pipeline.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "best.bin" not in [a.path for a in stored] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for epoch in range(3):
+            os.symlink("ckpt-1.bin", root / "best.tmp")
+            os.rename(root / "best.tmp", root / "best.bin")
+            (root / f"epoch-{epoch}.log").write_bytes(b"x")
+            while f"epoch-{epoch}.log" not in [a.path for a in stored] and time.monotonic() < deadline:
+                time.sleep(0.02)  # (stored after best.bin's event was judged: FIFO)
+    finally:
+        pipeline.finish()
+    assert [a.path for a in stored].count("best.bin") == 1
+
+
 def test_the_resolver_never_looks_through_a_folder_that_is_a_link_now(tmp_path):
     """A job swaps a folder on a link's way for a link to a host folder after the resolver judged
     it a folder: each look goes folder by folder from the job's folder with O_NOFOLLOW, so the
