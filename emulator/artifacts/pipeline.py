@@ -22,13 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cycle.api.keys import natural_key
-from emulator.artifacts.files import file_path, shown, stored_as_a_file
+from emulator.artifacts.files import file_path, resolve_link, shown, stored_as_a_file
 from emulator.artifacts.report import PipelineReport, PipelineSettings
 from emulator.artifacts.upload import ReadAhead, Uploading
 from emulator.artifacts.watch import TICK, Watching
 from emulator.blobs import BlobStore
 from emulator.models import Artifact
-from emulator.rules.links import LinkTargets
+from emulator.rules.links import MISSING, LinkTargets
 from emulator.rules.stability import Signature, StabilityTracker, Stable
 from emulator.rules.upload_queue import QueueChange, UploadQueue, queue_change, queued_paths
 
@@ -57,6 +57,7 @@ class ArtifactPipeline(Watching, Uploading):
         self._stored: dict[str, tuple[Signature, str]] = {}  # path -> (signature, sha256) in storage
         self._settled: dict[str, Signature] = {}  # path -> version last handled: stored, skipped or failed
         self._links = LinkTargets()  # links seen resolving to a file inside /artifacts (under the lock)
+        self._dangling: dict[str, str] = {}  # links last seen leading to nothing yet -> their text (named at the end)
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._draining = False
@@ -107,9 +108,13 @@ class ArtifactPipeline(Watching, Uploading):
 
     # ending
     def finish(self) -> PipelineReport:
-        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop."""
+        """The job ended: rescan /artifacts, queue everything not yet stored, drain, stop; then
+        name each link still leading to nothing (its target never came): skipped, with its event."""
         self._drain(None)
         self._stop_threads()
+        for rel in sorted(self._dangling):
+            if os.path.islink(self._prefix + rel) and (now := resolve_link(rel, self._real_prefix)).kind == MISSING:
+                self._skip(rel, f"it is a link to {now.text!r}, which is not there at the job's end (a dangling link)")
         return self.report
 
     def drain_until(self, deadline: float) -> bool:

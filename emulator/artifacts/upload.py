@@ -250,14 +250,17 @@ class Uploading:
                 return None
             return real if real.is_file() else None  # gone, or a FIFO or folder now: nothing to store
         resolved = resolve_link(rel, self._real_prefix)
-        if resolved.kind in (FILE, MISSING):
-            with self._lock:
+        with self._lock:
+            if resolved.kind == MISSING:
+                self._dangling[rel] = resolved.text  # its target may come; named at the end if it never does
+            else:
+                self._dangling.pop(rel, None)
+            if resolved.kind in (FILE, MISSING):
                 self._links.point(rel, (*resolved.passed, resolved.path))
-            return Path(self._real_prefix + resolved.path) if resolved.kind == FILE else None
+                return Path(self._real_prefix + resolved.path) if resolved.kind == FILE else None
         self._forget_link(rel)
-        if resolved.kind != OTHER:
-            self._skip(rel, _not_followed(rel, resolved))
-        return None  # a FIFO or device: nothing to store
+        self._skip(rel, _not_followed(rel, resolved))
+        return None
 
     def _forget_link(self, rel: str) -> None:
         if self._links:
@@ -655,4 +658,6 @@ def _not_followed(rel: str, resolved: Resolved) -> str:
         return f"{link}, which leads through more than {MAX_HOPS} links (a loop)"
     if resolved.kind == DIR:
         return f"{link}; links to folders are not followed (that folder's files are stored under their own paths)"
+    if resolved.kind == OTHER:
+        return f"{link}, which is no regular file (a FIFO, a socket or a device): nothing to store"
     return f"{link}, outside /artifacts; links are never followed out"

@@ -621,6 +621,30 @@ def test_a_link_made_again_at_the_same_file_each_epoch_is_stored_once(tmp_path):
     assert [a.path for a in stored].count("best.bin") == 1
 
 
+def test_a_link_still_dangling_at_the_end_or_to_a_fifo_is_named_others_are_not(tmp_path):
+    """A user test found these skipped in silence: `ln -s never.pt dang`, whose target never came,
+    and a link to a FIFO. A link whose target came, or that the job removed, says nothing."""
+    root, pipeline, stored, events, _store = link_job(tmp_path)
+    (root / "dang").symlink_to("never.pt")
+    (root / "came").symlink_to("later.pt")
+    (root / "removed").symlink_to("nothing.pt")
+    os.mkfifo(root / "fifo")
+    (root / "fifolink").symlink_to("fifo")
+    pipeline.start()
+    deadline = time.monotonic() + 10
+    while len(pipeline._dangling) < 3 and time.monotonic() < deadline:  # each judged while dangling
+        time.sleep(0.02)
+    (root / "later.pt").write_bytes(b"came")
+    (root / "removed").unlink()
+    report = pipeline.finish()
+    assert sorted(a.path for a in stored) == ["came", "later.pt"]
+    assert sorted(report.skipped) == ["dang", "fifolink"]
+    assert [e for e in events if "'dang'" in e or "'fifolink'" in e] == [
+        "skipped artifact 'fifolink': it is a link to 'fifo', which is no regular file (a FIFO, a socket or a "
+        "device): nothing to store",
+        "skipped artifact 'dang': it is a link to 'never.pt', which is not there at the job's end (a dangling link)"]
+
+
 def test_the_resolver_never_looks_through_a_folder_that_is_a_link_now(tmp_path):
     """A job swaps a folder on a link's way for a link to a host folder after the resolver judged
     it a folder: each look goes folder by folder from the job's folder with O_NOFOLLOW, so the
