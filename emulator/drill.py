@@ -80,8 +80,10 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
         restored = {p for p in move.restored if is_progress(p, globs) and p not in incomplete}
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
         moved_on = _bytes_of_new_files(versions, set(move.restored))
+        new_checkpoints = _bytes_of_new_files(versions, set(move.restored), numbered_only=True)
         rewritten = sorted({v.path for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
-                            and (later is None or v.uploaded_ns < later) and v.sha256 not in moved_on},
+                            and (later is None or v.uploaded_ns < later)
+                            and v.sha256 not in (new_checkpoints if _numbered(v.path) else moved_on)},
                            key=natural_key)  # step-6 before step-10, as a reader counts
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
@@ -200,13 +202,23 @@ def split_checkpoints(moves: list[Move], versions: list[Artifact], globs: tuple[
     return findings
 
 
-def _bytes_of_new_files(versions: list[Artifact], restored: set[str]) -> set[str]:
-    """The sha256 of every version of a file the move did not restore (one the job made after it).
+def _bytes_of_new_files(versions: list[Artifact], restored: set[str], numbered_only: bool = False) -> set[str]:
+    """The sha256 of every version of a file the move did not restore (one the job made after it,
+    or one lost in the queue); `numbered_only`: of a numbered file alone (a checkpoint, ckpt-7.pt).
     A restored path rewritten with such bytes is a pointer moved on to the newest checkpoint
     (`latest.pt -> ckpt-7.pt` re-pointed with `ln -sfn`, stored as its target's bytes, or a copy),
     in either upload order, not a restart; a job that starts over rewrites restored paths with
-    bytes no new file holds, its `latest.pt` pointing at a rewritten restored checkpoint."""
-    return {v.sha256 for v in versions if v.path not in restored}
+    bytes no new file holds, its `latest.pt` pointing at a rewritten restored checkpoint. A
+    restored numbered checkpoint is excused only by a new numbered file's bytes: a `latest.pt`
+    lost in the queue at the move is new to the records, and a restart's latest.pt holding the
+    rewritten ckpt-1.pt's bytes excused that rewrite (a user test's false PASS)."""
+    return {v.sha256 for v in versions if v.path not in restored and (not numbered_only or _numbered(v.path))}
+
+
+def _numbered(path: str) -> bool:
+    """Whether a file's name carries a number (ckpt-7.pt, step_500/model.pt), as a checkpoint's
+    does and a pointer's (latest.pt, best.pt) does not."""
+    return any(character.isdigit() for character in path)
 
 
 @dataclass

@@ -55,6 +55,21 @@ def test_a_link_to_the_newest_checkpoint_moved_on_after_a_move_is_not_a_restart(
     assert len(findings) == 1 and "ckpt-2.pt" in findings[0]  # and latest.pt, pointing at it
 
 
+def test_a_restart_is_not_excused_by_a_latest_link_lost_in_the_queue_at_the_move():
+    """A user test: latest.pt was lost in the queue at the move (so new to the records), ckpt-1.pt
+    restored; the job started over, rewrote ckpt-1.pt and pointed latest.pt at it. latest.pt's
+    bytes excused the rewrite: a false PASS. Only a new numbered file's bytes excuse a restored
+    numbered checkpoint; a restored pointer moved on to a new checkpoint is still no restart."""
+    moves = [lost_move(1, 100, 110, ["ckpt-1.pt"], ["latest.pt"])]
+    started_over = [art("ckpt-1.pt", 50), art("ckpt-1.pt", 120), art("latest.pt", 121, sha256="ckpt-1.pt@120")]
+    findings = scratch_restarts(moves, started_over, ("*.pt",))
+    assert len(findings) == 1 and "rewrote ckpt-1.pt," in findings[0]
+    moves = [lost_move(1, 100, 110, ["ckpt-1.pt", "latest.pt"], ["ckpt-2.pt"])]
+    resumed = [art("ckpt-1.pt", 50), art("latest.pt", 51, sha256="ckpt-1.pt@50"), art("ckpt-2.pt", 120),
+               art("latest.pt", 121, sha256="ckpt-2.pt@120")]
+    assert scratch_restarts(moves, resumed, ("*.pt",)) == []
+
+
 def test_a_rewrite_is_charged_to_the_move_whose_stay_it_happened_in():
     moves = [move(1, 100, 110, ["checkpoints/a.ckpt"]), move(2, 200, 210, ["checkpoints/a.ckpt", "checkpoints/b.ckpt"])]
     versions = [art("checkpoints/b.ckpt", 150), art("checkpoints/b.ckpt", 220)]
