@@ -33,6 +33,31 @@ def make_pipeline(tmp_path: Path, store=None):
     return pipeline, stored, events
 
 
+def link_job(tmp_path):
+    """A pipeline over the folder tmp_path/artifacts (made if missing): (folder, pipeline, stored
+    records, events, store)."""
+    root = tmp_path / "artifacts"
+    root.mkdir(exist_ok=True)
+    store = LocalStore(tmp_path / "store")
+    stored, events = [], []
+    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, stored.extend,
+                                PipelineSettings(stability=0.05, retries=2, backoff=0.01))
+    return root, pipeline, stored, events, store
+
+
+def wait_until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def fetched(store, tmp_path: Path, rel: str) -> bytes:
+    """The stored bytes of the job's file `rel`."""
+    store.get_to(f"jobs/job-1/artifacts/{rel}", tmp_path / "check.bin")
+    return (tmp_path / "check.bin").read_bytes()
+
+
 def stored_bytes(store_root: Path) -> bytes:
     return b"".join(p.read_bytes() for folder in ("blobs", "packs") for p in (store_root / folder).rglob("*")
                     if p.is_file())
@@ -424,14 +449,9 @@ def test_a_link_that_climbs_out_through_a_folder_link_and_back_follows_its_targe
     (root / "x.bin").write_bytes(b"x" * size)
     (root / "l.bin").symlink_to("sub/../../x.bin")
     (root / "ok.bin").symlink_to("deep/../x.bin")
-    store = LocalStore(tmp_path / "store")
-    stored, events = [], []
-    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, stored.extend,
-                                PipelineSettings(stability=0.05))
+    root, pipeline, stored, events, store = link_job(tmp_path)
     pipeline.start()
-    deadline = time.monotonic() + 10
-    while "l.bin" not in [a.path for a in stored] and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: "l.bin" in [a.path for a in stored])
     (root / "x.bin").write_bytes(b"y" * size)  # only the target changes
     finished = []
     ending = threading.Thread(target=lambda: finished.append(pipeline.finish()), daemon=True)
@@ -439,9 +459,7 @@ def test_a_link_that_climbs_out_through_a_folder_link_and_back_follows_its_targe
     ending.join(timeout=20)
     assert finished, "the job's end did not return"
     assert [a.path for a in stored].count("l.bin") == 2 and finished[0].skipped == ["sub"]  # (a link to a folder)
-    for rel in ("l.bin", "ok.bin", "x.bin"):
-        store.get_to(f"jobs/job-1/artifacts/{rel}", tmp_path / "check.bin")
-        assert (tmp_path / "check.bin").read_bytes() == b"y" * size, rel
+    assert all(fetched(store, tmp_path, rel) == b"y" * size for rel in ("l.bin", "ok.bin", "x.bin"))
 
 
 def test_a_link_through_a_link_is_stored_again_when_the_link_between_is_pointed_elsewhere(tmp_path):
@@ -449,32 +467,21 @@ def test_a_link_through_a_link_is_stored_again_when_the_link_between_is_pointed_
     event names latest.bin, and its target before did not change, so storage kept the old
     checkpoint under latest.bin until the job's end (a reviewer's case). The links passed on the
     way are remembered with the target: best.bin's event touches latest.bin while the job runs."""
-    root = tmp_path / "artifacts"
-    root.mkdir()
+    root, pipeline, stored, events, store = link_job(tmp_path)
     (root / "ckpt-1.bin").write_bytes(b"one")
     (root / "best.bin").symlink_to("ckpt-1.bin")
     (root / "latest.bin").symlink_to("/artifacts/best.bin")
-    store = LocalStore(tmp_path / "store")
-    stored, events = [], []
-    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, stored.extend,
-                                PipelineSettings(stability=0.05))
     pipeline.start()
     latest = lambda: [a.size for a in stored if a.path == "latest.bin"]  # noqa: E731
     try:
-        deadline = time.monotonic() + 10
-        while latest() != [3] and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: latest() == [3])
         (root / "ckpt-2.bin").write_bytes(b"two!!")
         os.symlink("ckpt-2.bin", root / "best.tmp")
         os.rename(root / "best.tmp", root / "best.bin")  # as `ln -sfn` does
-        deadline = time.monotonic() + 10
-        while latest() != [3, 5] and time.monotonic() < deadline:  # while the job runs, not at its end
-            time.sleep(0.02)
-        assert latest() == [3, 5]
+        assert wait_until(lambda: latest() == [3, 5])  # while the job runs, not at its end
     finally:
         pipeline.finish()
-    store.get_to("jobs/job-1/artifacts/latest.bin", tmp_path / "check.bin")
-    assert (tmp_path / "check.bin").read_bytes() == b"two!!" and not events
+    assert fetched(store, tmp_path, "latest.bin") == b"two!!" and not events
 
 
 def test_an_absolute_link_into_the_container_s_artifacts_is_stored_as_the_job_sees_it(tmp_path, monkeypatch):
@@ -497,36 +504,18 @@ def test_an_absolute_link_into_the_container_s_artifacts_is_stored_as_the_job_se
     (root / "up.bin").symlink_to(f"{machine}/../secret")
     (root / "out").symlink_to(tmp_path)
     (root / "through.bin").symlink_to(f"{machine}/out/secret")
-    store = LocalStore(tmp_path / "store")
-    stored, events = [], []
-    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, stored.extend,
-                                PipelineSettings(stability=0.05))
+    root, pipeline, stored, events, store = link_job(tmp_path)
     pipeline.start()
     versions = lambda: [a.size for a in stored if a.path == "latest.bin"]  # noqa: E731
-    deadline = time.monotonic() + 10
-    while versions() != [2] and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: versions() == [2])
     (root / "ckpt.bin").write_bytes(b"v2 longer")  # only the target changes
     report = pipeline.finish()
     assert versions() == [2, 9]
     assert sorted(a.path for a in stored if a.size == 9) == ["ckpt.bin", "latest.bin", "sub/latest.bin"]
-    for rel in ("latest.bin", "sub/latest.bin"):
-        store.get_to(f"jobs/job-1/artifacts/{rel}", tmp_path / "check.bin")
-        assert (tmp_path / "check.bin").read_bytes() == b"v2 longer"
+    assert fetched(store, tmp_path, "latest.bin") == fetched(store, tmp_path, "sub/latest.bin") == b"v2 longer"
     assert sorted(report.skipped) == ["out", "through.bin", "up.bin"]
     assert b"host secret" not in stored_bytes(tmp_path / "store")
     assert b"the machine's own" not in stored_bytes(tmp_path / "store")
-
-
-def link_job(tmp_path):
-    """A pipeline over an empty folder: (folder, pipeline, stored records, events, store)."""
-    root = tmp_path / "artifacts"
-    root.mkdir()
-    store = LocalStore(tmp_path / "store")
-    stored, events = [], []
-    pipeline = ArtifactPipeline(root, "job-1", store, "FIFO", events.append, stored.extend,
-                                PipelineSettings(stability=0.05, retries=2, backoff=0.01))
-    return root, pipeline, stored, events, store
 
 
 @pytest.mark.parametrize("rel", ["step-1.pt", "ckpts/step-1.pt"])
@@ -547,13 +536,9 @@ def test_a_link_made_before_its_target_is_stored_once_the_target_comes_while_the
     (root / "latest.bin").symlink_to("ckpt-1.bin")
     pipeline.start()
     try:
-        deadline = time.monotonic() + 10
-        while not pipeline._settled.get("latest.bin") and time.monotonic() < deadline:  # judged while dangling
-            time.sleep(0.02)
+        wait_until(lambda: pipeline._settled.get("latest.bin"))  # judged while dangling
         (root / "ckpt-1.bin").write_bytes(b"one")
-        while "latest.bin" not in [a.path for a in stored] and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert "latest.bin" in [a.path for a in stored], events  # while the job runs, not at its end
+        assert wait_until(lambda: "latest.bin" in [a.path for a in stored]), events  # while the job runs
     finally:
         pipeline.finish()
 
@@ -607,15 +592,12 @@ def test_a_link_made_again_at_the_same_file_each_epoch_is_stored_once(tmp_path):
     (root / "best.bin").symlink_to("ckpt-1.bin")
     pipeline.start()
     try:
-        deadline = time.monotonic() + 10
-        while "best.bin" not in [a.path for a in stored] and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: "best.bin" in [a.path for a in stored])
         for epoch in range(3):
             os.symlink("ckpt-1.bin", root / "best.tmp")
             os.rename(root / "best.tmp", root / "best.bin")
             (root / f"epoch-{epoch}.log").write_bytes(b"x")
-            while f"epoch-{epoch}.log" not in [a.path for a in stored] and time.monotonic() < deadline:
-                time.sleep(0.02)  # (stored after best.bin's event was judged: FIFO)
+            wait_until(lambda: f"epoch-{epoch}.log" in [a.path for a in stored])  # after best.bin's event: FIFO
     finally:
         pipeline.finish()
     assert [a.path for a in stored].count("best.bin") == 1
@@ -631,9 +613,7 @@ def test_a_link_still_dangling_at_the_end_or_to_a_fifo_is_named_others_are_not(t
     os.mkfifo(root / "fifo")
     (root / "fifolink").symlink_to("fifo")
     pipeline.start()
-    deadline = time.monotonic() + 10
-    while len(pipeline._dangling) < 3 and time.monotonic() < deadline:  # each judged while dangling
-        time.sleep(0.02)
+    wait_until(lambda: len(pipeline._dangling) == 3)  # each judged while dangling
     (root / "later.pt").write_bytes(b"came")
     (root / "removed").unlink()
     report = pipeline.finish()

@@ -309,19 +309,31 @@ async def open_checkpoints(pilot, app) -> ArtifactBrowser:
     return browser
 
 
+def sixty_steps():
+    """An app whose job has many/step-1.pt .. step-60.pt, step-60 the largest and the newest."""
+    app, platform = make_app()
+    for n in range(1, 61):
+        platform.add_artifact(f"many/step-{n}.pt", size=n, mtime_ns=T0 - (100 - n) * MINUTE)
+    return app
+
+
+async def at_the_last_step(pilot):
+    """sixty_steps' folder open, step-60 selected at the end of the name order (scrolled down)."""
+    browser, table = await artifacts_tab(pilot)
+    await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
+    browser.folder = "many"
+    await until(pilot, lambda: len(browser.rows) == 61)
+    await pilot.press("G")
+    await until(pilot, lambda: table.scroll_y > 0)
+    return browser, table
+
+
 async def test_a_new_sort_order_shows_the_top_of_the_list_and_keeps_the_selection_only_if_shown():
     """tui2 L5: after a sort change the view stayed scrolled to the end, the list's start (the
     newest file) out of view."""
-    app, platform = make_app()
-    for n in range(1, 61):  # step-60 is the largest and the newest
-        platform.add_artifact(f"many/step-{n}.pt", size=n, mtime_ns=T0 - (100 - n) * MINUTE)
+    app = sixty_steps()
     async with app.run_test(size=(80, 24)) as pilot:
-        browser, table = await artifacts_tab(pilot)
-        await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
-        browser.folder = "many"
-        await until(pilot, lambda: len(browser.rows) == 61)
-        await pilot.press("G")  # step-60, at the end of the name order
-        await until(pilot, lambda: table.scroll_y > 0)
+        browser, table = await at_the_last_step(pilot)
         await pilot.press("s", "s")  # by size, then time: step-60 first, on screen: it stays selected
         await until(pilot, lambda: browser.sort_by == "time")
         await pilot.pause(0.1)
@@ -337,16 +349,9 @@ async def test_a_new_sort_order_shows_the_top_even_while_a_relayout_hides_the_sc
     skips an unforced scroll while a relayout has the scrollbar hidden (allow_vertical_scroll
     False), so the sort's scroll to the top was dropped and `..` stayed under the header. Here
     the scrollbar is hidden for the sort on purpose."""
-    app, platform = make_app()
-    for n in range(1, 61):
-        platform.add_artifact(f"many/step-{n}.pt", size=n, mtime_ns=T0 - (100 - n) * MINUTE)
+    app = sixty_steps()
     async with app.run_test(size=(80, 24)) as pilot:
-        browser, table = await artifacts_tab(pilot)
-        await until(pilot, lambda: any(e.name == "many" for e in browser.rows))
-        browser.folder = "many"
-        await until(pilot, lambda: len(browser.rows) == 61)
-        await pilot.press("G")
-        await until(pilot, lambda: table.scroll_y > 0)
+        browser, table = await at_the_last_step(pilot)
         monkeypatch.setattr(type(table), "allow_vertical_scroll", property(lambda self: False))
         browser.sort_by = "size"  # step-60 first: row 1, on the first screen
         assert table.scroll_y == 0 and browser.selected().name == "step-60.pt"
