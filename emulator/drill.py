@@ -33,7 +33,7 @@ from pathlib import Path
 
 from cycle.api.keys import natural_key
 from cycle.api.options import DrillOptions as DrillPlan  # one definition of a drill's plan: the contract's
-from cycle.api.wording import listed
+from cycle.api.wording import listed, lost_named
 from cycle.errors import BadInput, DrillInterrupted
 from emulator.models import Artifact, Job, JobState, Move
 
@@ -81,9 +81,12 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
         moved_on = _bytes_of_new_files(versions, set(move.restored))
         new_checkpoints = _bytes_of_new_files(versions, set(move.restored), numbered_only=True)
-        rewritten = sorted({v.path for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
-                            and (later is None or v.uploaded_ns < later)
-                            and v.sha256 not in (new_checkpoints if _numbered(v.path) else moved_on)},
+        stay = [v for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
+                and (later is None or v.uploaded_ns < later)]
+        redone = _redone_after_the_commit(move, versions, stay)
+        redone_bytes = {v.sha256 for v in stay if v.path in redone}
+        rewritten = sorted({v.path for v in stay if v.path not in redone
+                            and v.sha256 not in (new_checkpoints if _numbered(v.path) else moved_on | redone_bytes)},
                            key=natural_key)  # step-6 before step-10, as a reader counts
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
@@ -215,6 +218,44 @@ def _bytes_of_new_files(versions: list[Artifact], restored: set[str], numbered_o
     return {v.sha256 for v in versions if v.path not in restored and (not numbered_only or _numbered(v.path))}
 
 
+def _redone_after_the_commit(move: Move, versions: list[Artifact], stay: list[Artifact]) -> set[str]:
+    """The restored checkpoints the job rewrote after the move that are newer than the one its
+    restored pointer names: `latest.pt` holding ckpt-1.pt's bytes, ckpt-2.pt restored too (the
+    move came between storing ckpt-2.pt and re-pointing latest.pt), and the job, resuming from
+    what latest.pt commits, redoes step 2. No restart (a user test's false FAIL); one that
+    rewrites ckpt-1.pt, or anything at or before the committed step, still is."""
+    committed = _committed_step(move, versions)
+    if committed is None:
+        return set()
+    return {v.path for v in stay if (step := _step_of(v.path)) is not None and step > committed}
+
+
+def _committed_step(move: Move, versions: list[Artifact]) -> int | None:
+    """The newest step a restored pointer (a file with no step of its own: latest.pt) names: the
+    step of a checkpoint stored with the same bytes as the pointer's version restored (its
+    newest stored before the job restarted). None when no restored pointer names one."""
+    before = sorted((v for v in versions if move.restarted_ns is None or v.uploaded_ns < move.restarted_ns),
+                    key=lambda v: v.uploaded_ns)
+    restored_version = {v.path: v.sha256 for v in before}  # the newest of each path wins
+    steps: dict[str, set[int]] = {}
+    for v in before:
+        if (step := _step_of(v.path)) is not None:
+            steps.setdefault(v.sha256, set()).add(step)
+    named = [step for path in move.restored if _step_of(path) is None and path in restored_version
+             for step in steps.get(restored_version[path], ())]
+    return max(named, default=None)
+
+
+def _step_of(path: str) -> int | None:
+    """The step of the checkpoint a file belongs to (checkpoint_of): step-5.pt and
+    checkpoint-500/model.pt have one, latest.pt none."""
+    key = checkpoint_of(path)
+    if "#" in key:
+        return int(key.rpartition("#")[2])
+    numbers = re.findall(r"\d+", key.rstrip("/").rpartition("/")[2]) if key.endswith("/") else []
+    return int(numbers[-1]) if numbers else None
+
+
 def _numbered(path: str) -> bool:
     """Whether a file's name carries a number (ckpt-7.pt, step_500/model.pt), as a checkpoint's
     does and a pointer's (latest.pt, best.pt) does not."""
@@ -252,7 +293,7 @@ class DrillReport:
                 f"restored {m['restored_files']} file(s), {m['restored_bytes']} bytes in {m['restore_seconds']:.2f} s; "
                 f"next artifact after {nxt}")
             if m["files_lost"]:
-                lines.append(f"    lost: {listed(m['files_lost'], 10)}")
+                lines.append(f"    lost: {lost_named(m['files_lost'], m['files_lost_older_restored'], 10)}")
         lines += [f"  why: {r}" for r in self.reasons]
         lines += [f"  warning: {w}" for w in self.warnings]
         if self.hint:
@@ -267,6 +308,7 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
         report.moves.append({
             "at_seconds": round((m.ts_ns - started_ns) / 1e9, 2), "from": m.from_machine, "to": m.to_machine,
             "trigger": m.trigger, "files_uploaded": m.uploaded, "files_lost": m.lost,
+            "files_lost_older_restored": [path for path in m.lost if path in set(m.restored)],
             "restored_files": len(m.restored), "restored_bytes": m.restored_bytes,
             "restore_seconds": round(m.restore_seconds or 0.0, 3), "seconds_to_next_artifact": m.next_artifact_seconds,
         })

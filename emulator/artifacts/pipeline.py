@@ -114,7 +114,9 @@ class ArtifactPipeline(Watching, Uploading):
         self._stop_threads()
         for rel in sorted(self._dangling):
             if os.path.islink(self._prefix + rel) and (now := resolve_link(rel, self._real_prefix)).kind == MISSING:
-                self._skip(rel, f"it is a link to {now.text!r}, which is not there at the job's end (a dangling link)")
+                self._skip(rel, f"it is a link to {now.text!r}, which names the file {now.path!r} as a folder"
+                           if os.path.lexists(self._real_prefix + now.path) else
+                           f"it is a link to {now.text!r}, which is not there at the job's end (a dangling link)")
         return self.report
 
     def drain_until(self, deadline: float) -> bool:

@@ -655,7 +655,7 @@ def _not_followed(rel: str, resolved: Resolved) -> str:
     link = (f"it is a link to {what}{resolved.text!r}" if last == rel else
             f"it leads through {shown(last)!r}, a link to {what}{resolved.text!r}")
     if resolved.kind == LOOP:
-        return f"{link}, which leads through more than {MAX_HOPS} links (a loop)"
+        return f"{link}, which leads through more than {MAX_HOPS} links (a loop, or more than the kernel follows)"
     if resolved.kind == DIR:
         return f"{link}; links to folders are not followed (that folder's files are stored under their own paths)"
     if resolved.kind == OTHER:

@@ -610,19 +610,22 @@ def test_a_link_still_dangling_at_the_end_or_to_a_fifo_is_named_others_are_not(t
     (root / "dang").symlink_to("never.pt")
     (root / "came").symlink_to("later.pt")
     (root / "removed").symlink_to("nothing.pt")
+    (root / "file.pt").write_bytes(b"f")
+    (root / "slash").symlink_to("file.pt/")  # the kernel's ENOTDIR: never followed
     os.mkfifo(root / "fifo")
     (root / "fifolink").symlink_to("fifo")
     pipeline.start()
-    wait_until(lambda: len(pipeline._dangling) == 3)  # each judged while dangling
+    wait_until(lambda: len(pipeline._dangling) == 4)  # each judged while dangling
     (root / "later.pt").write_bytes(b"came")
     (root / "removed").unlink()
     report = pipeline.finish()
-    assert sorted(a.path for a in stored) == ["came", "later.pt"]
-    assert sorted(report.skipped) == ["dang", "fifolink"]
-    assert [e for e in events if "'dang'" in e or "'fifolink'" in e] == [
+    assert sorted(a.path for a in stored) == ["came", "file.pt", "later.pt"]
+    assert sorted(report.skipped) == ["dang", "fifolink", "slash"]
+    assert [e for e in events if "skipped" in e] == [
         "skipped artifact 'fifolink': it is a link to 'fifo', which is no regular file (a FIFO, a socket or a "
         "device): nothing to store",
-        "skipped artifact 'dang': it is a link to 'never.pt', which is not there at the job's end (a dangling link)"]
+        "skipped artifact 'dang': it is a link to 'never.pt', which is not there at the job's end (a dangling link)",
+        "skipped artifact 'slash': it is a link to 'file.pt/', which names the file 'file.pt' as a folder"]
 
 
 def test_the_resolver_never_looks_through_a_folder_that_is_a_link_now(tmp_path):

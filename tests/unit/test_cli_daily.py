@@ -444,6 +444,24 @@ def test_job_status_shows_each_move_and_what_it_lost(home):
     assert json.loads(run("job", "status", still.name, "--json").stdout)["moves"] == []
 
 
+def test_a_lost_file_whose_older_version_came_back_says_so(home):
+    """A user test: `lost: latest.pt` read as gone, yet its older version was restored (the job got
+    a latest.pt older than the one it had written)."""
+    from emulator.models import Move
+    from emulator.platform import EmulatorPlatform
+
+    moved = make_jobs(1, state=JobState.RUNNING)[0]
+    store = EmulatorPlatform().store
+    first = store.add_move(Move(0, moved.id, "local-0", "local-1", "requested by `cycle drill`", time.time_ns(),
+                                uploaded=3, lost=["latest.pt", "ckpt-3.pt"]))
+    store.update_move(first, restored=["ckpt-1.pt", "ckpt-2.pt", "latest.pt"], restored_bytes=3, restore_seconds=0.1,
+                      restarted_ns=time.time_ns())
+    assert "; lost: latest.pt (an older version restored), ckpt-3.pt" in run("job", "status", moved.name).stdout
+    info = json.loads(run("job", "status", moved.name, "--json").stdout)
+    assert info["moves"][0]["files_lost"] == ["latest.pt", "ckpt-3.pt"]
+    assert info["moves"][0]["files_lost_older_restored"] == ["latest.pt"]
+
+
 def test_cancelling_a_cancelled_job_succeeds_and_an_ended_one_is_refused(home):
     """Cancel of a CANCELLED job exited 2 while archive of an archived job exits 0: a script that
     cancels without checking first failed for nothing. A FINISHED job still cannot be cancelled."""

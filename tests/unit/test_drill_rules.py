@@ -70,6 +70,21 @@ def test_a_restart_is_not_excused_by_a_latest_link_lost_in_the_queue_at_the_move
     assert scratch_restarts(moves, resumed, ("*.pt",)) == []
 
 
+def test_redoing_a_checkpoint_newer_than_the_one_the_restored_latest_names_is_no_restart():
+    """A user test: the move came between storing ckpt-2.pt and re-pointing latest.pt, so latest.pt
+    came back naming ckpt-1.pt; the job resumed from it and redid step 2 (rewrote ckpt-2.pt, then
+    latest.pt): a false FAIL. A job that starts over rewrites ckpt-1.pt, which latest.pt names."""
+    moves = [move(1, 100, 110, ["ckpt-1.pt", "ckpt-2.pt", "latest.pt"])]
+    before = [art("ckpt-1.pt", 20), art("latest.pt", 21, sha256="ckpt-1.pt@20"), art("ckpt-2.pt", 50)]
+    resumed = [*before, art("ckpt-2.pt", 120), art("latest.pt", 121, sha256="ckpt-2.pt@120"),
+               art("ckpt-3.pt", 130), art("latest.pt", 131, sha256="ckpt-3.pt@130")]
+    assert scratch_restarts(moves, resumed, ("*.pt",)) == []
+    started_over = [*before, art("ckpt-1.pt", 120), art("latest.pt", 121, sha256="ckpt-1.pt@120"),
+                    art("ckpt-2.pt", 130), art("latest.pt", 131, sha256="ckpt-2.pt@130")]
+    findings = scratch_restarts(moves, started_over, ("*.pt",))
+    assert len(findings) == 1 and "rewrote ckpt-1.pt, latest.pt," in findings[0]
+
+
 def test_a_rewrite_is_charged_to_the_move_whose_stay_it_happened_in():
     moves = [move(1, 100, 110, ["checkpoints/a.ckpt"]), move(2, 200, 210, ["checkpoints/a.ckpt", "checkpoints/b.ckpt"])]
     versions = [art("checkpoints/b.ckpt", 150), art("checkpoints/b.ckpt", 220)]
@@ -135,6 +150,14 @@ def test_the_drills_moves_are_requested_by_cycle_drill():
     assert platform.requesters == ["`cycle drill`"]
     assert report.moves[0]["trigger"] == "requested by `cycle drill`"
     assert "(requested by `cycle drill`)" in report.text()
+
+
+def test_the_drill_names_a_lost_file_whose_older_version_came_back():
+    moves = [Move(1, 1, "m1", "m2", "test", 100, 3, ["latest.pt", "ckpt-3.pt"], ["ckpt-2.pt", "latest.pt"], 2, 0.1,
+                  110, 0.1)]
+    report = judge(job(), moves, [], [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert report.moves[0]["files_lost_older_restored"] == ["latest.pt"]
+    assert "    lost: latest.pt (an older version restored), ckpt-3.pt" in report.text()
 
 
 def lost_move(number, ts, restarted, restored, lost):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the words stay as light to import as the fast paths need them
@@ -19,6 +19,13 @@ def listed(names: Sequence[str], most: int) -> str:
     """The first `most` names, comma-separated, and how many more: "a, b and 3 more"."""
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(names[:most]) + more
+
+
+def lost_named(lost: Sequence[str], restored: Collection[str], most: int) -> str:
+    """A move's files lost in the queue, named as `listed` names them; one whose older version
+    was restored says so (`latest.pt (an older version restored)`): the job got that version
+    back, not nothing."""
+    return listed([f"{path} (an older version restored)" if path in restored else path for path in lost], most)
 
 
 def machine_shown(state: JobState, machine: str | None) -> str:

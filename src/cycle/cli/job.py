@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cycle.api.wording import listed, machine_shown
+from cycle.api.wording import listed, lost_named, machine_shown
 from cycle.cli.style import CycleTyper, JobArg, whole_number
 from cycle.logline import moment, ns_of
 
@@ -150,6 +150,7 @@ def move_dict(move) -> dict:
     """One reassignment in `job status --json`, with the names `cycle drill --json` gives it."""
     return {"from": move.from_machine, "to": move.to_machine, "trigger": move.trigger, "at": _iso(move.ts_ns),
             "restarted": _iso(move.restarted_ns), "files_uploaded": move.uploaded, "files_lost": move.lost,
+            "files_lost_older_restored": [path for path in move.lost if path in set(move.restored)],
             "restored_files": len(move.restored), "restored_bytes": move.restored_bytes,
             "restore_seconds": None if move.restore_seconds is None else round(move.restore_seconds, 3)}
 
@@ -162,7 +163,7 @@ def _move_text(move) -> str:
     when = moment(move.ts_ns).strftime("%Y-%m-%d %H:%M:%S")
     cost = (f"{move.uploaded} in storage, {len(move.lost)} lost in the queue, {len(move.restored)} restored "
             f"({human_size(move.restored_bytes)})")
-    lost = f"; lost: {listed(move.lost, 3)}" if move.lost else ""
+    lost = f"; lost: {lost_named(move.lost, set(move.restored), 3)}" if move.lost else ""
     return f"{where} at {when} ({move.trigger}): {cost}{lost}"
 
 
