@@ -219,21 +219,25 @@ def _bytes_of_new_files(versions: list[Artifact], restored: set[str], numbered_o
 
 
 def _redone_after_the_commit(move: Move, versions: list[Artifact], stay: list[Artifact]) -> set[str]:
-    """The restored checkpoints the job rewrote after the move that are newer than the one its
+    """The restored checkpoint the job rewrote after the move that comes right after the one its
     restored pointer names: `latest.pt` holding ckpt-1.pt's bytes, ckpt-2.pt restored too (the
     move came between storing ckpt-2.pt and re-pointing latest.pt), and the job, resuming from
-    what latest.pt commits, redoes step 2. No restart (a user test's false FAIL); one that
-    rewrites ckpt-1.pt, or anything at or before the committed step, still is."""
+    what latest.pt commits, redoes step 2. No restart (a user test's false FAIL). Only that one
+    step: a pointer lagging on purpose (`best.pt` at step 2 of 5) does not excuse going back to
+    it (a reviewer's false PASS); rewriting ckpt-1.pt, or anything at or before the committed
+    step, still is a restart."""
     committed = _committed_step(move, versions)
     if committed is None:
         return set()
-    return {v.path for v in stay if (step := _step_of(v.path)) is not None and step > committed}
+    above = sorted({step for path in move.restored if (step := _step_of(path)) is not None and step > committed})
+    return {v.path for v in stay if above and _step_of(v.path) == above[0]}
 
 
 def _committed_step(move: Move, versions: list[Artifact]) -> int | None:
     """The newest step a restored pointer (a file with no step of its own: latest.pt) names: the
-    step of a checkpoint stored with the same bytes as the pointer's version restored (its
-    newest stored before the job restarted). None when no restored pointer names one."""
+    step of the one checkpoint stored with the same bytes as the pointer's version restored (its
+    newest stored before the job restarted); bytes every checkpoint shares (a config.json copied
+    into each) name none. None when no restored pointer names one."""
     before = sorted((v for v in versions if move.restarted_ns is None or v.uploaded_ns < move.restarted_ns),
                     key=lambda v: v.uploaded_ns)
     restored_version = {v.path: v.sha256 for v in before}  # the newest of each path wins
@@ -241,8 +245,8 @@ def _committed_step(move: Move, versions: list[Artifact]) -> int | None:
     for v in before:
         if (step := _step_of(v.path)) is not None:
             steps.setdefault(v.sha256, set()).add(step)
-    named = [step for path in move.restored if _step_of(path) is None and path in restored_version
-             for step in steps.get(restored_version[path], ())]
+    named = [min(found) for path in move.restored if _step_of(path) is None and path in restored_version
+             and len(found := steps.get(restored_version[path], set())) == 1]
     return max(named, default=None)
 
 
@@ -257,9 +261,9 @@ def _step_of(path: str) -> int | None:
 
 
 def _numbered(path: str) -> bool:
-    """Whether a file's name carries a number (ckpt-7.pt, step_500/model.pt), as a checkpoint's
-    does and a pointer's (latest.pt, best.pt) does not."""
-    return any(character.isdigit() for character in path)
+    """Whether a file belongs to a numbered checkpoint (_step_of: ckpt-7.pt, checkpoint-500/model.pt),
+    as a pointer (latest.pt, runs/exp2/latest.pt: a digit in a folder's name is no step) does not."""
+    return _step_of(path) is not None
 
 
 @dataclass

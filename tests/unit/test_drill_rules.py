@@ -85,6 +85,50 @@ def test_redoing_a_checkpoint_newer_than_the_one_the_restored_latest_names_is_no
     assert len(findings) == 1 and "rewrote ckpt-1.pt, latest.pt," in findings[0]
 
 
+def test_going_back_to_a_pointer_that_lags_on_purpose_is_still_a_restart():
+    """A reviewer: best.pt holds ckpt-2.pt's bytes (the best so far) of five; a job that goes back
+    to it rewrites ckpt-3..5. Only the one step after the committed one is excused (the move's
+    gap between a checkpoint and its pointer), so this still fails, with latest.pt lost or not."""
+    before = [art("ckpt-1.pt", 10), art("ckpt-2.pt", 20), art("best.pt", 21, sha256="ckpt-2.pt@20"),
+              art("ckpt-3.pt", 30), art("ckpt-4.pt", 40), art("ckpt-5.pt", 50)]
+    restored = ["ckpt-1.pt", "ckpt-2.pt", "ckpt-3.pt", "ckpt-4.pt", "ckpt-5.pt", "best.pt"]
+    went_back = [*before, art("ckpt-3.pt", 120), art("latest.pt", 121, sha256="ckpt-3.pt@120"),
+                 art("ckpt-4.pt", 130), art("ckpt-5.pt", 140)]
+    for moves in ([move(1, 100, 110, restored)], [lost_move(1, 100, 110, restored, ["latest.pt"])]):
+        findings = scratch_restarts(moves, went_back, ("*.pt",))
+        assert len(findings) == 1 and "rewrote ckpt-4.pt, ckpt-5.pt," in findings[0]
+
+
+@pytest.mark.parametrize("folder", ["runs/exp2/", "lightning_logs/version_0/checkpoints/"])
+def test_a_pointer_in_a_folder_with_a_number_in_its_name_is_still_a_pointer(folder):
+    """A reviewer: `_numbered` saw the digit of runs/exp2/ and took latest.pt for a checkpoint, so
+    the redo the committed-step rule excuses failed anyway."""
+    ckpt = [f"{folder}ckpt-{n}.pt" for n in (1, 2, 3)]
+    latest = f"{folder}latest.pt"
+    moves = [move(1, 100, 110, [ckpt[0], ckpt[1], latest])]
+    before = [art(ckpt[0], 20), art(latest, 21, sha256=f"{ckpt[0]}@20"), art(ckpt[1], 50)]
+    resumed = [*before, art(ckpt[1], 120), art(latest, 121, sha256=f"{ckpt[1]}@120"),
+               art(ckpt[2], 130), art(latest, 131, sha256=f"{ckpt[2]}@130")]
+    assert scratch_restarts(moves, resumed, ("*.pt",)) == []
+
+
+def test_bytes_every_checkpoint_shares_name_no_step():
+    """A reviewer: config.json is the same in every step_N/ folder, so the latest/ copy's config
+    named every step and the committed step read as the newest; step_300's redo failed."""
+    def checkpoint(step, at):
+        return [art(f"checkpoints/step_{step}/model.pt", at), art(f"checkpoints/step_{step}/config.json", at,
+                                                                   sha256="C")]
+    before = [*checkpoint(100, 10), art("checkpoints/latest/model.pt", 11, sha256="checkpoints/step_100/model.pt@10"),
+              art("checkpoints/latest/config.json", 11, sha256="C"), *checkpoint(200, 20),
+              art("checkpoints/latest/model.pt", 21, sha256="checkpoints/step_200/model.pt@20"), *checkpoint(300, 30)]
+    moves = [move(1, 100, 110, sorted({v.path for v in before}))]
+    resumed = [*before, *checkpoint(300, 120),
+               art("checkpoints/latest/model.pt", 121, sha256="checkpoints/step_300/model.pt@120"),
+               *checkpoint(400, 130),
+               art("checkpoints/latest/model.pt", 131, sha256="checkpoints/step_400/model.pt@130")]
+    assert scratch_restarts(moves, resumed, DrillPlan().progress_globs) == []
+
+
 def test_a_rewrite_is_charged_to_the_move_whose_stay_it_happened_in():
     moves = [move(1, 100, 110, ["checkpoints/a.ckpt"]), move(2, 200, 210, ["checkpoints/a.ckpt", "checkpoints/b.ckpt"])]
     versions = [art("checkpoints/b.ckpt", 150), art("checkpoints/b.ckpt", 220)]
