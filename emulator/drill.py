@@ -70,7 +70,10 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
     is no evidence: rewriting it redoes that checkpoint, as a job resuming from the last whole one
     does. Incomplete: the move split it (split_checkpoints' case), or it has fewer kinds of file
     than another restored checkpoint of its folder (the kill came while it was being written:
-    step-4.pt restored, step-4.json never written, step-3's three files whole)."""
+    step-4.pt restored, step-4.json never written, step-3's three files whole). Files with no step
+    of their own rewritten alone are no evidence while numbered checkpoints were restored: a job
+    resuming from global_step200/ rewrites DeepSpeed's `latest` ("global_step300"), whose bytes
+    no new file holds (a reviewer's false FAIL); one that starts over rewrites global_step100/."""
     findings = []
     for number, move in enumerate(moves, start=1):
         if not move.restarted_ns:
@@ -88,6 +91,8 @@ def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[s
         rewritten = sorted({v.path for v in stay if v.path not in redone
                             and v.sha256 not in (new_checkpoints if _numbered(v.path) else moved_on | redone_bytes)},
                            key=natural_key)  # step-6 before step-10, as a reader counts
+        if not any(_numbered(path) for path in rewritten) and any(_numbered(path) for path in restored):
+            rewritten = []  # pointers alone (DeepSpeed's text `latest`, Megatron's latest_…_iteration.txt): no evidence
         if rewritten:
             findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
                             f"{listed(rewritten, 5)}, which had been restored to it: it started over (or went "

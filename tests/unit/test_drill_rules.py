@@ -129,6 +129,21 @@ def test_bytes_every_checkpoint_shares_name_no_step():
     assert scratch_restarts(moves, resumed, DrillPlan().progress_globs) == []
 
 
+def test_pointers_rewritten_alone_are_no_evidence_while_numbered_checkpoints_came_back():
+    """A reviewer: DeepSpeed's text `latest` ("global_step300") is rewritten by a job that resumed,
+    with bytes no new file holds: a false FAIL. A job that starts over rewrites global_step100/ as
+    well, and that (with the pointer) fails."""
+    def saved(step, at):
+        return [art(f"checkpoints/global_step{step}/mp_rank_00_model_states.pt", at),
+                art("checkpoints/latest", at + 1, sha256=f"text:global_step{step}")]
+    before = [*saved(100, 10), *saved(200, 20)]
+    moves = [move(1, 100, 110, sorted({v.path for v in before}))]
+    assert scratch_restarts(moves, [*before, *saved(300, 120)], DrillPlan().progress_globs) == []
+    findings = scratch_restarts(moves, [*before, *saved(100, 120)], DrillPlan().progress_globs)
+    assert len(findings) == 1 and "global_step100/mp_rank_00_model_states.pt" in findings[0]
+    assert "checkpoints/latest" in findings[0]
+
+
 def test_a_rewrite_is_charged_to_the_move_whose_stay_it_happened_in():
     moves = [move(1, 100, 110, ["checkpoints/a.ckpt"]), move(2, 200, 210, ["checkpoints/a.ckpt", "checkpoints/b.ckpt"])]
     versions = [art("checkpoints/b.ckpt", 150), art("checkpoints/b.ckpt", 220)]
