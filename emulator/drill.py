@@ -33,7 +33,7 @@ from pathlib import Path
 
 from cycle.api.keys import natural_key
 from cycle.api.options import DrillOptions as DrillPlan  # one definition of a drill's plan: the contract's
-from cycle.api.wording import listed, lost_named
+from cycle.api.wording import listed, lost_named, older_restored
 from cycle.errors import BadInput, DrillInterrupted
 from emulator.models import Artifact, Job, JobState, Move
 
@@ -317,7 +317,7 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
         report.moves.append({
             "at_seconds": round((m.ts_ns - started_ns) / 1e9, 2), "from": m.from_machine, "to": m.to_machine,
             "trigger": m.trigger, "files_uploaded": m.uploaded, "files_lost": m.lost,
-            "files_lost_older_restored": [path for path in m.lost if path in set(m.restored)],
+            "files_lost_older_restored": older_restored(m.lost, m.restored),
             "restored_files": len(m.restored), "restored_bytes": m.restored_bytes,
             "restore_seconds": round(m.restore_seconds or 0.0, 3), "seconds_to_next_artifact": m.next_artifact_seconds,
         })

@@ -21,6 +21,13 @@ def listed(names: Sequence[str], most: int) -> str:
     return ", ".join(names[:most]) + more
 
 
+def older_restored(lost: Sequence[str], restored: Collection[str]) -> list[str]:
+    """The files a move lost in the queue of which an older version was restored (in `lost`'s
+    order): `job status --json` and `cycle drill --json` name them as files_lost_older_restored."""
+    restored = set(restored)
+    return [path for path in lost if path in restored]
+
+
 def lost_named(lost: Sequence[str], restored: Collection[str], most: int) -> str:
     """A move's files lost in the queue, named as `listed` names them; one whose older version
     was restored says so (`latest.pt (an older version restored)`): the job got that version

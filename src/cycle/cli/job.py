@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cycle.api.wording import listed, lost_named, machine_shown
+from cycle.api.wording import listed, lost_named, machine_shown, older_restored
 from cycle.cli.style import CycleTyper, JobArg, whole_number
 from cycle.logline import moment, ns_of
 
@@ -150,7 +150,7 @@ def move_dict(move) -> dict:
     """One reassignment in `job status --json`, with the names `cycle drill --json` gives it."""
     return {"from": move.from_machine, "to": move.to_machine, "trigger": move.trigger, "at": _iso(move.ts_ns),
             "restarted": _iso(move.restarted_ns), "files_uploaded": move.uploaded, "files_lost": move.lost,
-            "files_lost_older_restored": [path for path in move.lost if path in set(move.restored)],
+            "files_lost_older_restored": older_restored(move.lost, move.restored),
             "restored_files": len(move.restored), "restored_bytes": move.restored_bytes,
             "restore_seconds": None if move.restore_seconds is None else round(move.restore_seconds, 3)}
 
