@@ -234,8 +234,9 @@ def _redone_after_the_commit(move: Move, versions: list[Artifact], stay: list[Ar
     committed = _committed_step(move, versions)
     if committed is None:
         return set()
-    above = sorted({step for path in move.restored if (step := _step_of(path)) is not None and step > committed})
-    return {v.path for v in stay if above and _step_of(v.path) == above[0]}
+    following = min((step for path in move.restored if (step := _step_of(path)) is not None and step > committed),
+                    default=None)
+    return {v.path for v in stay if following is not None and _step_of(v.path) == following}
 
 
 def _committed_step(move: Move, versions: list[Artifact]) -> int | None:
