@@ -57,7 +57,7 @@ class ArtifactPipeline(Watching, Uploading):
         self._stored: dict[str, tuple[Signature, str]] = {}  # path -> (signature, sha256) in storage
         self._settled: dict[str, Signature] = {}  # path -> version last handled: stored, skipped or failed
         self._links = LinkTargets()  # links seen resolving to a file inside /artifacts (under the lock)
-        self._dangling: dict[str, str] = {}  # links last seen leading to nothing yet -> their text (named at the end)
+        self._dangling: set[str] = set()  # links last seen leading to nothing yet (named at the end if still so)
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._draining = False

@@ -252,9 +252,9 @@ class Uploading:
         resolved = resolve_link(rel, self._real_prefix)
         with self._lock:
             if resolved.kind == MISSING:
-                self._dangling[rel] = resolved.text  # its target may come; named at the end if it never does
+                self._dangling.add(rel)  # its target may come; named at the end if it never does
             else:
-                self._dangling.pop(rel, None)
+                self._dangling.discard(rel)
             if resolved.kind in (FILE, MISSING):
                 self._links.point(rel, (*resolved.passed, resolved.path))
                 return Path(self._real_prefix + resolved.path) if resolved.kind == FILE else None
