@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cycle.api.keys import is_inside, local_relative, relative_key
-from emulator.rules.links import DIR, FILE, OTHER, Resolved, link_signature, resolve
+from emulator.rules.links import DIR, FILE, LINK, OTHER, Resolved, link_signature, resolve
 from emulator.rules.stability import Signature
 
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -148,7 +148,7 @@ def _look_at(inside: str, rel: str) -> tuple[str, str] | None:
             fd = step
         info = os.stat(name, dir_fd=fd, follow_symlinks=False)
         if statmod.S_ISLNK(info.st_mode):
-            return "link", os.readlink(name, dir_fd=fd)
+            return LINK, os.readlink(name, dir_fd=fd)
     except OSError:
         return None
     finally:

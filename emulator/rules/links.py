@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from emulator.rules.stability import Signature
 
 FILE, DIR, OTHER = "file", "dir", "other"  # what a link leads to inside the folder (OTHER: a FIFO, a device)
+LINK = "link"  # what a Lookup says of a link on the way
 OUT, LOOP, MISSING = "out", "loop", "missing"  # or why it leads to nothing there
 MAX_HOPS = 40  # links followed for one path before it counts as a loop: the kernel's own limit (ELOOP)
 
@@ -38,7 +39,7 @@ class Resolved:
 
 
 Lookup = Callable[[str], "tuple[str, str] | None"]
-"""What is at a path relative to the folder, not following it: ("link", its text), (FILE, ""),
+"""What is at a path relative to the folder, not following it: (LINK, its text), (FILE, ""),
 (DIR, "") or (OTHER, ""); None when nothing is."""
 
 
@@ -72,7 +73,7 @@ def resolve(rel: str, mount: tuple[str, ...], lookup: Lookup) -> Resolved:
         if found is None:
             return Resolved(here, MISSING, tuple(passed), text)
         kind, read = found
-        if kind == "link":
+        if kind == LINK:
             hops += 1
             if hops > MAX_HOPS:
                 return Resolved("", LOOP, tuple(passed), text)
