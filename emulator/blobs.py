@@ -432,7 +432,8 @@ class _KeptFiles:
         self.lock: int | None = None
         self.manifests: dict[str, int] = {}
         self.packs: dict[str, _Pack] = {}  # namespace -> the pack its small blobs go to
-        self.packed: dict[tuple[str, str], tuple[str, int]] = {}  # (namespace, sha256) -> (pack, offset)
+        # namespace -> {sha256: (pack, offset)}: the blobs appended to the namespace's pack (`packs`)
+        self.packed: dict[str, dict[str, tuple[str, int]]] = {}
         self.sweeps_seen = -1  # the lock file's size when the manifests were opened (see LocalStore._writing)
 
     def close_manifests(self) -> None:
@@ -448,7 +449,7 @@ class _KeptFiles:
         pack = self.packs.pop(namespace, None)
         if pack is not None:
             os.close(pack.fd)
-            self.packed = {k: v for k, v in self.packed.items() if v[0] != pack.name}
+            self.packed.pop(namespace, None)  # they are all in that pack: a namespace appends to one at a time
 
     def close(self) -> None:
         self.close_manifests()
@@ -746,22 +747,22 @@ class LocalStore:
         pack = self._kept.packs.get(namespace)
         if pack is None or pack.pid != os.getpid():
             pack = self._new_pack(namespace)
-        offset, bodies, here = pack.size, [], {}  # here: sha256 -> offset, the bytes this batch appends
+        offset, bodies, here = pack.size, [], {}  # here: sha256 -> (pack, offset), the bytes this batch appends
+        packed = self._kept.packed.setdefault(namespace, {})
         lines = {}
         for number, (manifest, _namespace, rest, body, sha256) in items:
-            where = self._kept.packed.get((namespace, sha256))
+            where = packed.get(sha256) or here.get(sha256)
             if where is None:
-                if sha256 not in here:
-                    here[sha256] = offset
-                    bodies.append(body)
-                    offset += len(body)
-                where = (pack.name, here[sha256])
+                where = here[sha256] = (pack.name, offset)
+                bodies.append(body)
+                offset += len(body)
             lines[number] = (manifest, manifest_line(rest, sha256, len(body), now, *where))
         self._append_to_pack(namespace, pack, b"".join(bodies))
         pack.size = offset  # whole: taken in
-        if len(self._kept.packed) + len(here) > PACKED_REMEMBERED:
-            self._kept.packed.clear()  # a job of millions of small files: a duplicate may be packed again
-        self._kept.packed.update({(namespace, sha256): (pack.name, at) for sha256, at in here.items()})
+        if sum(map(len, self._kept.packed.values())) + len(here) > PACKED_REMEMBERED:
+            for known in self._kept.packed.values():
+                known.clear()  # a job of millions of small files: a duplicate may be packed again
+        packed.update(here)
         return lines
 
     def _append_to_pack(self, namespace: str, pack: _Pack, data: bytes) -> None:

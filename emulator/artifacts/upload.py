@@ -395,8 +395,7 @@ class Uploading:
         if self._cut_off:
             return
         self._stored[item.path] = (item.signature, sha256)
-        artifact = Artifact(path=display, key=key, size=size, sha256=sha256, mtime_ns=item.signature[1],
-                            uploaded_ns=time.time_ns(), store=self._store_name)
+        artifact = Artifact(display, key, size, sha256, item.signature[1], time.time_ns(), self._store_name)
         self.report.uploaded.append(artifact)
         if self.report.failed and display in self.report.failed:
             self.report.failed.remove(display)

@@ -192,8 +192,9 @@ class Watching:
         with self._lock:  # one hand-off for the whole walk
             confirmed, pending, queued, taken, in_flight = (self._confirmed, self.tracker.waiting(),
                                                             self.queue.waiting(), self._taken, self._in_flight)
-            names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in pending
-                     and rel not in queued and rel not in taken and rel != in_flight]
+            if confirmed or pending or queued or taken or in_flight:  # (a job's start: nothing waits yet)
+                names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in pending
+                         and rel not in queued and rel not in taken and rel != in_flight]
         found = []
         for rel, path in names:
             signature = self._signature(path)

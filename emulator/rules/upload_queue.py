@@ -62,6 +62,7 @@ class UploadQueue:
         if order not in (FIFO, LIFO):
             raise ValueError(f"upload order must be FIFO or LIFO, not {order!r}")
         self.order = order
+        self._sign = 1 if order == FIFO else -1  # a priority is seq * sign: FIFO pops the oldest, LIFO the newest
         self._items: dict[str, Stable] = {}
         self._heap: list[tuple[int, str]] = []
         self.nonempty_since: float | None = None
@@ -87,11 +88,12 @@ class UploadQueue:
         the rest back (pops_before)."""
         run: list[Stable] = []
         while len(run) < limit and (item := self._next()) is not None:
-            if run and not fits(item):
+            small = fits(item)
+            if run and not small:
                 break
             self._take(item)
             run.append(item)
-            if not fits(item):
+            if not small:
                 break
         return run
 
@@ -125,14 +127,14 @@ class UploadQueue:
         return upcoming is not None and self._priority(upcoming) < self._priority(item)
 
     def _priority(self, item: Stable) -> int:
-        return item.seq if self.order == FIFO else -item.seq
+        return item.seq * self._sign
 
     def _next(self) -> Stable | None:
         """The item pop() returns next, left in the queue (stale heap entries dropped on the way)."""
         while self._heap:
             priority, path = self._heap[0]
             item = self._items.get(path)
-            if item is not None and self._priority(item) == priority:
+            if item is not None and item.seq * self._sign == priority:  # _priority, inlined: once per pop
                 return item
             heapq.heappop(self._heap)  # superseded by a later push of the same path
         return None

@@ -124,3 +124,32 @@ def test_another_writer_after_a_line_left_without_its_newline_starts_a_line_of_i
     assert put_with_a_full_disk(monkeypatch, store, bodies, after_the_second_line=-1).stored == 2
     other.put_many_bytes([("jobs/j/artifacts/later", b"later", hashlib.sha256(b"later").hexdigest())])
     assert sorted(o.key.rsplit("/", 1)[1] for o in LocalStore(root).list("jobs/j/")) == ["early", "f0", "f1", "later"]
+
+
+def test_the_same_bytes_are_appended_once_per_pack_and_again_after_the_pack_is_dropped(tmp_path, monkeypatch):
+    """Deduplication within a batch, across batches, and never onto a pack the store stopped
+    appending to (a pack write failed: the next bytes go to a new pack, and a line naming the old
+    one for them would name bytes it never got)."""
+    import errno
+
+    import pytest
+
+    from emulator import blobs
+
+    store = LocalStore(tmp_path / "store")
+    same, other = b"S" * 100, b"O" * 100
+    sha = hashlib.sha256(same).hexdigest()
+    store.put_many_bytes([("jobs/j/artifacts/a", same, sha), ("jobs/j/artifacts/b", same, sha)])
+    _put(store, "jobs/j/artifacts/c", same)
+    assert [p.stat().st_size for p in (tmp_path / "store" / "packs").rglob("*.pack")] == [100]
+    real_write = os.write
+    monkeypatch.setattr(blobs.os, "write", lambda fd, data: (_ for _ in ()).throw(OSError(errno.EIO, "bad disk")))
+    with pytest.raises(OSError):
+        _put(store, "jobs/j/artifacts/d", other)
+    monkeypatch.setattr(blobs.os, "write", real_write)
+    records = [_put(store, "jobs/j/artifacts/e", same), _put(store, "jobs/j/artifacts/f", other)]
+    assert sorted(p.stat().st_size for p in (tmp_path / "store" / "packs").rglob("*.pack")) == [100, 200]
+    for record in records:
+        store.get_to(record.key, tmp_path / "out", known=record)
+        store.get_to(record.key, tmp_path / "out")
+        assert (tmp_path / "out").read_bytes() == (same if record.key.endswith("e") else other)

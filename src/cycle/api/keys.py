@@ -67,7 +67,7 @@ def relative_key(relative: str) -> str:
     ASCII path without '%' is its own key (nothing to encode): checked without encoding it, as
     this runs once per stored file."""
     if relative.isascii() and relative.isprintable() and "%" not in relative:
-        if not relative or any(p in ("", ".", "..") for p in relative.split("/")):
+        if relative in ("", ".", "..") or ("/" in relative and any(p in ("", ".", "..") for p in relative.split("/"))):
             raise ValueError(f"not a clean relative path: {relative!r}")
         return relative
     parts = os.fsencode(relative).split(b"/")
