@@ -724,11 +724,17 @@ class LocalStore:
         with self._writing():
             now = time.time_ns()
             placed = [(*self._manifest_file(key), body, sha256) for key, body, sha256 in blobs]  # keys checked
-            lines: dict[int, tuple[str, bytes]] = {}
-            for namespace, items in _by_namespace(placed).items():
-                lines.update(self._pack_namespace(namespace, items, now))
+            groups = _by_namespace(placed)
+            if len(groups) == 1:  # a job's batch: its lines are in the batch's order already
+                ordered = self._pack_namespace(*groups.popitem(), now)
+            else:
+                numbered: dict[int, tuple[str, bytes]] = {}
+                for namespace, items in groups.items():
+                    lines = self._pack_namespace(namespace, items, now)
+                    numbered.update(zip((number for number, _item in items), lines))
+                ordered = [numbered[number] for number in range(len(placed))]
             stored = 0
-            for manifest, run in _runs_of_one_manifest([lines[count] for count in range(len(placed))]):
+            for manifest, run in _runs_of_one_manifest(ordered):
                 try:
                     whole = self._append_lines(manifest, run)
                 except OSError as error:
@@ -739,24 +745,24 @@ class LocalStore:
                                                                      "lines", manifest))
 
     def _pack_namespace(self, namespace: str, items: list[tuple[int, _Placed]],
-                        now: int) -> dict[int, tuple[str, bytes]]:
+                        now: int) -> list[tuple[str, bytes]]:
         """Append the bodies of one namespace's `items` ((place in the batch, (manifest, namespace,
         rest of key, body, sha256))) to its pack in one write (under _writing), the bytes it already holds,
-        or a body earlier in the batch, not again: each one's (manifest, line) by its place, to be
-        written once the pack is."""
+        or a body earlier in the batch, not again: each one's (manifest, line) in the items' order, to
+        be written once the pack is."""
         pack = self._kept.packs.get(namespace)
         if pack is None or pack.pid != os.getpid():
             pack = self._new_pack(namespace)
         offset, bodies, here = pack.size, [], {}  # here: sha256 -> (pack, offset), the bytes this batch appends
         packed = self._kept.packed.setdefault(namespace, {})
-        lines = {}
-        for number, (manifest, _namespace, rest, body, sha256) in items:
+        lines = []
+        for _number, (manifest, _namespace, rest, body, sha256) in items:
             where = packed.get(sha256) or here.get(sha256)
             if where is None:
                 where = here[sha256] = (pack.name, offset)
                 bodies.append(body)
                 offset += len(body)
-            lines[number] = (manifest, manifest_line(rest, sha256, len(body), now, *where))
+            lines.append((manifest, manifest_line(rest, sha256, len(body), now, *where)))
         self._append_to_pack(namespace, pack, b"".join(bodies))
         pack.size = offset  # whole: taken in
         if sum(map(len, self._kept.packed.values())) + len(here) > PACKED_REMEMBERED:
@@ -832,14 +838,14 @@ class LocalStore:
     def _manifest_file(self, key: str) -> tuple[str, str, str]:
         """The key's manifest (a plain string, its folder made once per namespace), its namespace and
         the rest of the key: what `_manifest` says, without building paths for every stored file."""
-        parts = key.split("/", 2)
-        namespace = f"{parts[0]}/{parts[1]}" if len(parts) == 3 and all(parts) else None
-        manifest = self._manifest_files.get(namespace) if namespace else None
+        slash = key.find("/", key.find("/") + 1)  # the end of the namespace: kind/name
+        namespace, rest = key[:slash], key[slash + 1:]
+        manifest = self._manifest_files.get(namespace) if slash > 0 and rest else None  # (known: checked)
         if manifest is None:
-            path, namespace, _ = self._manifest(key)  # checks the key; raises when it has no namespace
+            path, namespace, rest = self._manifest(key)  # checks the key; raises when it has no namespace
             self._folder(os.fspath(path.parent))
             manifest = self._manifest_files[namespace] = os.fspath(path)
-        return manifest, namespace, parts[2]
+        return manifest, namespace, rest
 
     def _record(self, key: str, sha256: str, size: int) -> None:
         """Append the key's manifest line (one write on an O_APPEND descriptor: a line is whole or

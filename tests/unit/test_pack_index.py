@@ -7,6 +7,7 @@ Real local store; no engine."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 from emulator.blobs import LocalStore, StoredObject
@@ -153,3 +154,19 @@ def test_the_same_bytes_are_appended_once_per_pack_and_again_after_the_pack_is_d
         store.get_to(record.key, tmp_path / "out", known=record)
         store.get_to(record.key, tmp_path / "out")
         assert (tmp_path / "out").read_bytes() == (same if record.key.endswith("e") else other)
+
+
+def test_a_batch_of_two_namespaces_goes_to_each_ones_pack_and_manifest_in_order(tmp_path):
+    """A batch whose keys interleave two namespaces: each file in its own namespace's pack, each
+    manifest's lines in the batch's order, every file read back byte for byte."""
+    store = LocalStore(tmp_path / "store")
+    keys = [f"jobs/{job}/artifacts/{n}" for n, job in enumerate("ababa")]
+    bodies = {key: os.urandom(50) for key in keys}
+    store.put_many_bytes([(key, body, hashlib.sha256(body).hexdigest()) for key, body in bodies.items()])
+    for job in ("a", "b"):
+        lines = (tmp_path / "store" / "manifests" / "jobs" / f"{job}.jsonl").read_text().splitlines()
+        assert [json.loads(line)["key"] for line in lines] == [
+            key.split("/", 2)[2] for key in keys if key.startswith(f"jobs/{job}/")]
+    for key, body in bodies.items():
+        store.get_to(key, tmp_path / "out")
+        assert (tmp_path / "out").read_bytes() == body
