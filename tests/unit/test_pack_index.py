@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 
+import pytest
+
 from emulator.blobs import LocalStore, StoredObject
 
 
@@ -170,3 +172,13 @@ def test_a_batch_of_two_namespaces_goes_to_each_ones_pack_and_manifest_in_order(
     for key, body in bodies.items():
         store.get_to(key, tmp_path / "out")
         assert (tmp_path / "out").read_bytes() == body
+
+
+@pytest.mark.parametrize("key", ["jobs/j", "jobs/j/", "jobs//j/x", "/jobs/j/x", "jobs", "/", "//x/y"])
+def test_a_key_without_a_namespace_and_a_name_is_refused_even_beside_a_known_namespace(tmp_path, key):
+    from emulator.blobs import StorageError
+
+    store = LocalStore(tmp_path / "store")
+    _put(store, "jobs/j/artifacts/known", b"known")  # jobs/j's manifest now known to the store object
+    with pytest.raises(StorageError, match="no namespace"):
+        store.put_bytes(key, b"x", hashlib.sha256(b"x").hexdigest())
