@@ -65,6 +65,7 @@ class ArtifactPipeline(Watching, Uploading):
         # popped with a run of small files (Uploading._take_run), not yet uploaded: still queued to
         # readers; the uploader claims each (pop) before its upload, abandon() takes them back
         self._taken: dict[str, Stable] = {}
+        self._pushes_at_run = 0  # the queue's pushes when the run in `_taken` was popped (Uploading._claim)
         self._warned = False
         self._recorded_queue: set[str] = set()  # the queued set as on_queue last heard it
         self._recorded_warning = False

@@ -119,6 +119,7 @@ class Uploading:
         The run counts as queued (`_taken`) until each is claimed. Under the lock."""
         run = self.queue.pop_run(STORE_BATCH if self._puts_batched else 1, _is_small)
         self._taken.update((item.path, item) for item in run)
+        self._pushes_at_run = self.queue.pushes
         return run
 
     def _claim(self, item: Stable) -> bool:
@@ -129,12 +130,13 @@ class Uploading:
         became stable since the run was taken (LIFO: a newer checkpoint): the run's rest goes back
         to its place in the queue, so the order is exactly what popping one file at a time gives.
         Files reach the queue on the watcher's ticks (every TICK), so a run is given back at most
-        once a tick, however fast a LIFO job writes."""
+        once a tick, however fast a LIFO job writes. Nothing pushed since the run was taken
+        (self._pushes_at_run): nothing can pop before it, and the queue is not asked."""
         self._lock.acquire()
         try:
             if self._taken.pop(item.path, None) is None:
                 return False
-            if self.queue.pops_before(item):
+            if self.queue.pushes != self._pushes_at_run and self.queue.pops_before(item):
                 if item.path not in self.queue:  # (a newer version of it, queued meanwhile, supersedes it)
                     self.queue.push(item, time.monotonic())
                 return False

@@ -66,8 +66,12 @@ class UploadQueue:
         self._items: dict[str, Stable] = {}
         self._heap: list[tuple[int, str]] = []
         self.nonempty_since: float | None = None
+        # pushes so far: a run popped when this read N pops in order before every other item for as
+        # long as it still reads N (nothing pushed since can pop before the run's rest: pops_before)
+        self.pushes = 0
 
     def push(self, item: Stable, now: float) -> None:
+        self.pushes += 1
         if self.nonempty_since is None:
             self.nonempty_since = now
         self._items[item.path] = item
