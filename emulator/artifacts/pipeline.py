@@ -143,9 +143,8 @@ class ArtifactPipeline(Watching, Uploading):
                 now = time.monotonic()
                 for rel, signature in unseen:
                     self.tracker.touch(rel, now, signature)
-                for item in self.tracker.flush(self._signature_at):
-                    if self._settled.get(item.path) != item.signature:
-                        self.queue.push(item, now)
+                self.queue.push_many([item for item in self.tracker.flush(self._signature_at)
+                                      if self._settled.get(item.path) != item.signature], now)
                 self._lock.notify_all()
                 while (len(self.queue) or self._in_flight or self._taken) and not self._uploader_gone:
                     if deadline is not None and time.monotonic() >= deadline:

@@ -35,6 +35,31 @@ def test_queue_pops_in_write_order_or_newest_first(ops, order):
         assert len(queue) == len(reference)
 
 
+@given(st.lists(st.one_of(st.tuples(st.just("push"), st.integers(0, 5)),
+                          st.tuples(st.just("many"), st.sets(st.integers(0, 9), max_size=8)),
+                          st.just(("pop",))), max_size=40),
+       st.sampled_from([FIFO, LIFO]))
+def test_many_pushed_at_once_pop_as_if_pushed_one_by_one(ops, order):
+    """push_many (a job's end queues every waiting file at once) against push() of each: the same
+    pops, whichever of its two ways it takes (heap rebuilt, or a push each onto a longer queue)."""
+    at_once, one_by_one = UploadQueue(order), UploadQueue(order)
+    seq = 0
+    for op in ops:
+        if op[0] == "pop":
+            first, second = at_once.pop(), one_by_one.pop()
+            assert (first and (first.path, first.seq)) == (second and (second.path, second.seq))
+            continue
+        items = []
+        for number in ([op[1]] if op[0] == "push" else sorted(op[1])):
+            seq += 1
+            items.append(Stable(f"f{number}", (seq, seq), seq))
+        at_once.push_many(items, now=seq)
+        for item in items:
+            one_by_one.push(item, now=seq)
+        assert len(at_once) == len(one_by_one) and at_once.pushes == one_by_one.pushes
+        assert at_once.nonempty_since == one_by_one.nonempty_since
+
+
 @given(st.lists(st.tuples(st.integers(0, 8), st.booleans()), max_size=30), st.sampled_from([FIFO, LIFO]),
        st.integers(1, 6))
 def test_a_run_is_the_next_items_in_queue_order_while_they_fit(pushes, order, limit):
