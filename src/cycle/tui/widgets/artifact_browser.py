@@ -267,11 +267,9 @@ class ArtifactBrowser(Vertical):
             key = None if selected is None else self._key(selected)
             row = keep_row(table, key, keep)
             if to_top:
-                row = row if row < table.rows_shown else 0
-            table.move_cursor(row=row)
-            if to_top:  # after the cursor's own scroll (a row of the first screen: it stays shown); forced, as
-                # that scroll is: unforced, Textual skips it while a relayout has the scrollbar hidden
-                table.scroll_home(animate=False, immediate=True, force=True)
+                table.show_top(row)
+            else:
+                table.move_cursor(row=row)
         count = len(self.rows) - (1 if self.folder else 0)
         listing = (f"({count:,} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
                    if count else EMPTY_HINT)

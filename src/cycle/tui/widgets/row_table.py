@@ -85,6 +85,7 @@ class RowTable(ScrollView, can_focus=True):
         self.cells: list[tuple] = []  # one tuple of cells (strings) per row
         self._index: dict[str, int] = {}
         self.styler = lambda column, cell: Style()  # the style of one cell (the screen colours states)
+        self._top_pending = False  # show_top's choice waits for the table's first height (on_resize)
 
     # filling -----------------------------------------------------------------------------------
     def set_rows(self, columns: list[TableColumn], keys: list[str], cells: list[tuple]) -> None:
@@ -134,12 +135,29 @@ class RowTable(ScrollView, can_focus=True):
     def move_cursor(self, *, row: int, animate: bool = False) -> None:
         self.cursor_row = max(0, min(row, len(self.keys) - 1))
 
+    def show_top(self, row: int) -> None:
+        """Show the list's start (a new order): the cursor stays on `row` if that row shows there, else
+        goes to the first row. A table not laid out yet (a tab just shown, keys typed ahead of the
+        screen's update) has no height to tell which rows show: the choice waits for it (on_resize),
+        unless the user moves the cursor first; judged against no height, every row but the first
+        counted as off screen, and the selection fell to the first row."""
+        self._top_pending = not self.size.height
+        if not self._top_pending and row >= self.rows_shown:
+            row = 0
+        self.move_cursor(row=row)
+        # after the cursor's own scroll (a row of the first screen: it stays shown); forced, as that scroll
+        # is: unforced, Textual skips it while a relayout has the scrollbar hidden
+        self.scroll_home(animate=False, immediate=True, force=True)
+
     def watch_cursor_row(self, old: int, new: int) -> None:
         self._keep_cursor_shown()
         self.refresh()
 
     def on_resize(self) -> None:
-        """A lower terminal shows fewer rows: the cursor's stays among them."""
+        """A lower terminal shows fewer rows: the cursor's stays among them. The first height decides
+        a show_top that waited for it."""
+        if self._top_pending and self.size.height:
+            self.show_top(self.cursor_row)
         self._keep_cursor_shown()
 
     def _keep_cursor_shown(self) -> None:
@@ -160,14 +178,19 @@ class RowTable(ScrollView, can_focus=True):
         """How many rows show at once, under the header line."""
         return max(1, self.scrollable_content_region.height - 1)
 
+    def _user_move(self, row: int) -> None:
+        """The user's own move: it takes over from a show_top still waiting for the table's height."""
+        self._top_pending = False
+        self.move_cursor(row=row)
+
     def action_step(self, step: int) -> None:
-        self.move_cursor(row=self.cursor_row + step)
+        self._user_move(self.cursor_row + step)
 
     def action_edge(self, last: int) -> None:
-        self.move_cursor(row=len(self.keys) - 1 if last else 0)
+        self._user_move(len(self.keys) - 1 if last else 0)
 
     def action_page(self, direction: int) -> None:
-        self.move_cursor(row=self.cursor_row + direction * max(1, self.size.height - 2))
+        self._user_move(self.cursor_row + direction * max(1, self.size.height - 2))
 
     def on_click(self, event) -> None:
         """A click selects its row; a double click, or a click on the row already selected (as in
@@ -176,7 +199,7 @@ class RowTable(ScrollView, can_focus=True):
         row = event.y + int(self.scroll_offset.y) - 1
         if event.y >= 1 and 0 <= row < len(self.keys):
             selected = row == self.cursor_row
-            self.move_cursor(row=row)
+            self._user_move(row)
             self.post_message(self.Clicked(row, open=event.chain >= 2 or selected))
 
     # rendering ---------------------------------------------------------------------------------
