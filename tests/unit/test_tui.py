@@ -515,3 +515,18 @@ async def test_an_ended_job_s_artifacts_are_read_once_then_again_only_when_archi
         assert platform.artifact_calls.count("trainer-4") == reads
         platform.archive("trainer-4")
         await until(pilot, lambda: browser.archived)
+
+
+async def test_a_listing_that_arrives_after_the_jobs_table_went_is_dropped_quietly(tmp_path):
+    """The jobs list's worker hands its listing to the screen's thread; when the app quits in
+    between, the screen's widgets are gone first, and showing it raised NoMatches (a worker failure
+    at the app's exit, seen as a flaky test)."""
+    from cycle.tui.widgets.row_table import RowTable
+
+    app, _platform = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "JobsScreen")
+        screen = pilot.app.screen
+        listing = screen.listing()
+        await screen.query_one(RowTable).remove()
+        screen._show(listing)  # raised NoMatches: "No nodes match 'RowTable'"

@@ -212,6 +212,8 @@ class JobsScreen(Screen):
         return Listing(jobs, rows, [row[0] for row in rows], sum(1 for j in jobs if j.state is JobState.RUNNING))
 
     def _show(self, listing: Listing | None = None) -> None:
+        if not self.query(RowTable):  # the app is quitting: its widgets went before the worker's listing came
+            return
         if listing is not None:
             self.listed = listing
         listed = self.listed
