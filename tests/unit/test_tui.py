@@ -530,3 +530,43 @@ async def test_a_listing_that_arrives_after_the_jobs_table_went_is_dropped_quiet
         listing = screen.listing()
         await screen.query_one(RowTable).remove()
         screen._show(listing)  # raised NoMatches: "No nodes match 'RowTable'"
+
+
+@pytest.mark.parametrize("gone", ["#context", "#jobs-hint", "#filter"])
+async def test_a_listing_that_arrives_after_any_widget_it_fills_went_is_dropped_quietly(tmp_path, gone):
+    """A reviewer's case: at the app's exit the screen's children go one by one, the context line
+    first, the table later; a listing coming in between still raised NoMatches."""
+    app, _platform = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "JobsScreen")
+        screen = pilot.app.screen
+        listing = screen.listing()
+        await screen.query_one(gone).remove()
+        screen._show(listing)
+
+
+async def test_at_the_real_exit_a_listing_handed_over_between_two_widgets_going_is_dropped(tmp_path, monkeypatch):
+    """The jobs screen's listing handed over at each step of the app's own exit (a reviewer's spy on
+    Textual's removal of each child): never an error."""
+    from textual.widget import Widget
+
+    from cycle.tui.screens.jobs import JobsScreen
+
+    steps, failures = [], []
+    real_exit = Widget._message_loop_exit
+
+    async def each_child_gone(self):
+        parent = self._parent
+        await real_exit(self)
+        if isinstance(parent, JobsScreen):
+            steps.append(len(parent.children))
+            try:
+                parent._show(parent.listed)
+            except Exception as error:  # noqa: BLE001 - collected, asserted below
+                failures.append(repr(error))
+
+    monkeypatch.setattr(Widget, "_message_loop_exit", each_child_gone)
+    app, _platform = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "JobsScreen")
+    assert steps and not failures

@@ -147,6 +147,10 @@ def fit_context(count: str, running: int, zone: str, needle: str, room: int | No
     return fit_line(parts, room, cells=lambda form: Text.from_markup(form).cell_len)
 
 
+SHOWN_IN = "#context, #jobs-hint, #jobs, #filter"
+"""The widgets JobsScreen._show reads or fills: all there, or the listing is dropped."""
+
+
 class JobsScreen(Screen):
     DEFAULT_CSS = """
     #jobs-hint {
@@ -212,8 +216,8 @@ class JobsScreen(Screen):
         return Listing(jobs, rows, [row[0] for row in rows], sum(1 for j in jobs if j.state is JobState.RUNNING))
 
     def _show(self, listing: Listing | None = None) -> None:
-        if not self.query(RowTable):  # the app is quitting: its widgets went before the worker's listing came
-            return
+        if len(self.query(SHOWN_IN)) < SHOWN_IN.count(",") + 1:  # the app is quitting: the screen's widgets go
+            return  # one by one (the context line first), and the worker's listing came meanwhile
         if listing is not None:
             self.listed = listing
         listed = self.listed
