@@ -147,7 +147,7 @@ def fit_context(count: str, running: int, zone: str, needle: str, room: int | No
     return fit_line(parts, room, cells=lambda form: Text.from_markup(form).cell_len)
 
 
-SHOWN_IN = "#context, #jobs-hint, #jobs, #filter"
+SHOWN_IN = ("#context", "#jobs-hint", "#jobs", "#filter")
 """The widgets JobsScreen._show reads or fills: all there, or the listing is dropped."""
 
 
@@ -216,7 +216,7 @@ class JobsScreen(Screen):
         return Listing(jobs, rows, [row[0] for row in rows], sum(1 for j in jobs if j.state is JobState.RUNNING))
 
     def _show(self, listing: Listing | None = None) -> None:
-        if len(self.query(SHOWN_IN)) < SHOWN_IN.count(",") + 1:  # the app is quitting: the screen's widgets go
+        if len(self.query(", ".join(SHOWN_IN))) < len(SHOWN_IN):  # the app is quitting: the screen's widgets go
             return  # one by one (the context line first), and the worker's listing came meanwhile
         if listing is not None:
             self.listed = listing
