@@ -6,16 +6,16 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat as statmod
 import threading
 import time
 import weakref
 from pathlib import Path
 
-from cycle.api.keys import natural_key
-from emulator.artifacts.files import signature_of
+from emulator.artifacts.files import signature_of, stat_signature
 from emulator.artifacts.report import PipelineFailure
 from emulator.models import QUEUE_WARNING_TEXT
-from emulator.rules.stability import Signature
+from emulator.rules.stability import Signature, in_write_order
 
 TICK = 0.05
 # watchdog (7.x) warns, with a repr of the whole watch, when a new folder's watch is added twice
@@ -173,9 +173,8 @@ class Watching:
             self._lock.notify_all()
 
     def _unseen(self, folder: Path) -> list[tuple[str, Signature]]:
-        """Files under `folder` neither stored as they are now nor waiting, sorted by mtime, then by
-        name (natural order: the file system's clock ticks every few ms, so a loop writes many
-        files with one mtime, and a listing's order is a hash's). Files
+        """Files under `folder` neither stored as they are now nor waiting, oldest first
+        (rules.stability.in_write_order: by mtime, a tie by natural name). Files
         waiting (pending, queued or in flight) are left out before their lstat, not after: at the
         job's end every file already waits, and a stat per file is most of a rescan's cost; so
         are files already confirmed stored after the job's end (finish())."""
@@ -196,15 +195,21 @@ class Watching:
                 names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in pending
                          and rel not in queued and rel not in taken and rel != in_flight]
         found = []
+        settled, draining, inside = self._settled, self._draining, self._real_prefix
         for rel, path in names:
-            signature = self._signature(path)
-            if signature is None:
+            try:  # signature_of, with its lstat here: a link's own lstat only for a link (a scan is mostly this loop)
+                info = os.lstat(path)
+            except OSError:
                 continue
-            if self._settled.get(rel) != signature:
+            if statmod.S_ISREG(info.st_mode):
+                signature: Signature | None = stat_signature(info)
+            elif (signature := signature_of(path, inside)) is None:
+                continue
+            if settled.get(rel) != signature:
                 found.append((rel, signature))
-            elif self._draining:
+            elif draining:
                 confirmed.add(rel)  # the job ended: stored as it is now, and nothing writes any more
-        return sorted(found, key=lambda item: (item[1][1], natural_key(item[0])))  # mtime; a tie by name
+        return in_write_order(found)
 
     def events_lost(self) -> None:
         """inotify dropped events (its queue overflowed: a job wrote more files at once than the

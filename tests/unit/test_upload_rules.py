@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.rules.stability import StabilityTracker, Stable
+from cycle.api.keys import natural_key
+from emulator.rules.stability import StabilityTracker, Stable, in_write_order
 from emulator.rules.upload_queue import FIFO, LIFO, UploadQueue
 
 WINDOW = 500  # ms: the spec's 500 ms, in integer milliseconds so the oracle is exact
@@ -184,3 +185,20 @@ def test_flush_returns_pending_in_write_order_as_last_seen():
 
     assert [(s.path, s.signature) for s in tracker.flush(stat)] == [("b", (1, 1)), ("a", (2, 2)), ("late", (3, 3))]
     assert asked == ["late", "never"] and len(tracker) == 0
+
+
+_NAMES = st.text(alphabet="ab-9012.", min_size=1, max_size=8)
+
+
+@given(st.lists(st.tuples(_NAMES, st.integers(0, 4)), max_size=40, unique_by=lambda pair: pair[0]))
+def test_a_scan_orders_files_by_mtime_and_ties_by_natural_name(files):
+    """in_write_order sorts by mtime and compares names only within a tie: the same order as one
+    sort by (mtime, natural name), including names natural order counts as equal (kept in the
+    scan's order), with few mtimes (many ties) or none alike."""
+    found = [(name, (len(name), mtime, 0)) for name, mtime in files]
+    assert in_write_order(found) == sorted(found, key=lambda pair: (pair[1][1], natural_key(pair[0])))
+
+
+def test_a_tie_of_write_time_goes_by_natural_name():
+    found = [("step-10", (1, 7, 0)), ("step-9", (1, 7, 0)), ("late", (1, 9, 0)), ("early", (1, 2, 0))]
+    assert [name for name, _signature in in_write_order(found)] == ["early", "step-9", "step-10", "late"]
