@@ -26,7 +26,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -524,15 +524,7 @@ class StoredInPart(OSError):
         self.stored = stored
 
 
-_Placed = tuple[str, str, str, bytes, str]  # manifest, namespace, rest of the key, body, sha256
-
-
-def _by_namespace(placed: list[_Placed]) -> dict[str, list[tuple[int, _Placed]]]:
-    """The items, with their place in the batch, grouped by their key's namespace, each in order."""
-    groups: dict[str, list[tuple[int, _Placed]]] = {}
-    for number, item in enumerate(placed):
-        groups.setdefault(item[1], []).append((number, item))
-    return groups
+_Blob = tuple[str, bytes, str]  # the rest of a key past its namespace, body, sha256
 
 
 def _runs_of_one_manifest(lines: list[tuple[str, bytes]]) -> Iterator[tuple[str, list[bytes]]]:
@@ -721,20 +713,19 @@ class LocalStore:
         StoredInPart says how many. The same bytes stored again by this object in the namespace
         are not appended again. Reads check every byte against the line's sha256
         (get_to), as for blob files."""
+        if not blobs:
+            return
         with self._writing():
             now = time.time_ns()
-            placed = [(*self._manifest_file(key), body, sha256) for key, body, sha256 in blobs]  # keys checked
-            groups = _by_namespace(placed)
-            if len(groups) == 1:  # a job's batch: its lines are in the batch's order already
-                ordered = self._pack_namespace(*groups.popitem(), now)
+            one = self._one_namespace(blobs)  # the first key checked
+            if one is not None:  # a job's batch: one pack, one manifest, lines in the batch's order
+                manifest, namespace, cut = one
+                runs: Iterable[tuple[str, list[bytes]]] = [(manifest, self._pack_namespace(
+                    namespace, [(key[cut:], body, sha256) for key, body, sha256 in blobs], now))]
             else:
-                numbered: dict[int, tuple[str, bytes]] = {}
-                for namespace, items in groups.items():
-                    lines = self._pack_namespace(namespace, items, now)
-                    numbered.update(zip((number for number, _item in items), lines))
-                ordered = [numbered[number] for number in range(len(placed))]
+                runs = _runs_of_one_manifest(self._pack_namespaces(blobs, now))
             stored = 0
-            for manifest, run in _runs_of_one_manifest(ordered):
+            for manifest, run in runs:
                 try:
                     whole = self._append_lines(manifest, run)
                 except OSError as error:
@@ -744,25 +735,46 @@ class LocalStore:
                     raise StoredInPart(stored, OSError(errno.ENOSPC, "the disk took only part of the manifest's "
                                                                      "lines", manifest))
 
-    def _pack_namespace(self, namespace: str, items: list[tuple[int, _Placed]],
-                        now: int) -> list[tuple[str, bytes]]:
-        """Append the bodies of one namespace's `items` ((place in the batch, (manifest, namespace,
-        rest of key, body, sha256))) to its pack in one write (under _writing), the bytes it already holds,
-        or a body earlier in the batch, not again: each one's (manifest, line) in the items' order, to
-        be written once the pack is."""
+    def _one_namespace(self, blobs: list[tuple[str, bytes, str]]) -> tuple[str, str, int] | None:
+        """(manifest, namespace, where the rest of each key starts) when every key is in the first
+        key's namespace (each starts with it and a slash, and has more after it: what
+        _manifest_file finds for it), else None. The first key is checked (StorageError)."""
+        manifest, namespace, _rest = self._manifest_file(blobs[0][0])
+        prefix = namespace + "/"
+        cut = len(prefix)
+        return (manifest, namespace, cut) if all(
+            len(key) > cut and key.startswith(prefix) for key, _body, _sha256 in blobs) else None
+
+    def _pack_namespaces(self, blobs: list[tuple[str, bytes, str]], now: int) -> list[tuple[str, bytes]]:
+        """A batch across namespaces: each namespace's blobs packed (_pack_namespace, every key
+        checked first), and each blob's (manifest, line) in the batch's order."""
+        placed = [(*self._manifest_file(key), body, sha256) for key, body, sha256 in blobs]  # keys checked
+        groups: dict[tuple[str, str], list[tuple[int, _Blob]]] = {}
+        for number, (manifest, namespace, rest, body, sha256) in enumerate(placed):
+            groups.setdefault((namespace, manifest), []).append((number, (rest, body, sha256)))
+        numbered: dict[int, tuple[str, bytes]] = {}
+        for (namespace, manifest), items in groups.items():
+            lines = self._pack_namespace(namespace, [blob for _number, blob in items], now)
+            numbered.update((number, (manifest, line)) for (number, _blob), line in zip(items, lines))
+        return [numbered[number] for number in range(len(placed))]
+
+    def _pack_namespace(self, namespace: str, items: list[_Blob], now: int) -> list[bytes]:
+        """Append the bodies of one namespace's `items` ((rest of key, body, sha256)) to its pack in
+        one write (under _writing), the bytes it already holds, or a body earlier in the batch, not
+        again: each one's manifest line in the items' order, to be written once the pack is."""
         pack = self._kept.packs.get(namespace)
         if pack is None or pack.pid != os.getpid():
             pack = self._new_pack(namespace)
         offset, bodies, here = pack.size, [], {}  # here: sha256 -> (pack, offset), the bytes this batch appends
         packed = self._kept.packed.setdefault(namespace, {})
         lines = []
-        for _number, (manifest, _namespace, rest, body, sha256) in items:
+        for rest, body, sha256 in items:
             where = packed.get(sha256) or here.get(sha256)
             if where is None:
                 where = here[sha256] = (pack.name, offset)
                 bodies.append(body)
                 offset += len(body)
-            lines.append((manifest, manifest_line(rest, sha256, len(body), now, *where)))
+            lines.append(manifest_line(rest, sha256, len(body), now, *where))
         self._append_to_pack(namespace, pack, b"".join(bodies))
         pack.size = offset  # whole: taken in
         if sum(map(len, self._kept.packed.values())) + len(here) > PACKED_REMEMBERED:

@@ -182,3 +182,7 @@ def test_a_key_without_a_namespace_and_a_name_is_refused_even_beside_a_known_nam
     _put(store, "jobs/j/artifacts/known", b"known")  # jobs/j's manifest now known to the store object
     with pytest.raises(StorageError, match="no namespace"):
         store.put_bytes(key, b"x", hashlib.sha256(b"x").hexdigest())
+    with pytest.raises(StorageError, match="no namespace"):  # after keys of one namespace: the whole batch refused
+        store.put_many_bytes([("jobs/j/artifacts/a", b"a", hashlib.sha256(b"a").hexdigest()),
+                              (key, b"x", hashlib.sha256(b"x").hexdigest())])
+    assert [stored.key for stored in store.list("jobs/")] == ["jobs/j/artifacts/known"]
