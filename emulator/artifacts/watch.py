@@ -179,6 +179,7 @@ class Watching:
         job's end every file already waits, and a stat per file is most of a rescan's cost; so
         are files already confirmed stored after the job's end (finish())."""
         names = []
+        confirmed = self._confirmed  # only grows (after the job's end): its files are left out here already, unlocked
         for base, dirs, files in os.walk(folder):
             base = os.path.join(base, "")  # ends in one "/": a file's path is a concatenation, not a join
             # a link to a folder is listed with the folders (walk does not follow it): it goes on as
@@ -187,13 +188,13 @@ class Watching:
             if not base.startswith(self._prefix):
                 continue  # not below /artifacts (its root itself, if asked): no file of its own
             rel_base = base[len(self._prefix):]  # each file's path relative to /artifacts, a concatenation too
-            names += [(rel_base + name, base + name) for name in (*files, *links)]
+            names += [(rel, base + name) for name in (*files, *links) if (rel := rel_base + name) not in confirmed]
         with self._lock:  # one hand-off for the whole walk
-            confirmed, pending, queued, taken, in_flight = (self._confirmed, self.tracker.waiting(),
-                                                            self.queue.waiting(), self._taken, self._in_flight)
+            pending, queued, taken, in_flight = (self.tracker.waiting(), self.queue.waiting(), self._taken,
+                                                 self._in_flight)
             if confirmed or pending or queued or taken or in_flight:  # (a job's start: nothing waits yet)
                 names = [(rel, path) for rel, path in names if rel not in confirmed and rel not in pending
-                         and rel not in queued and rel not in taken and rel != in_flight]
+                         and rel not in queued and rel not in taken and rel != in_flight]  # (confirmed meanwhile)
         found = []
         settled, draining, inside = self._settled, self._draining, self._real_prefix
         for rel, path in names:
