@@ -44,6 +44,8 @@ GENERIC_LAYOUT = "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)"
 SPLIT_HINT = ("Write a checkpoint's files first and a small marker or metadata file (step-N.json) last, and resume "
               "only from a checkpoint whose every file is present (or write one file per checkpoint, or check "
               "each file's size or sha256 before loading it).")
+NUMBERED_HINT = ("Save each checkpoint under its step's number (checkpoint-<step>.pt, keeping the last few) and "
+                 "resume from the newest: a drill then sees whether the job went on from it or wrote step 1 again.")
 DRILL_REQUESTER = "`cycle drill`"  # named in each move's trigger and event, as `cycle job reassign` and cycle tui are
 
 
@@ -66,38 +68,82 @@ def is_progress(path: str, globs: tuple[str, ...]) -> bool:
 
 
 def scratch_restarts(moves: list[Move], versions: list[Artifact], globs: tuple[str, ...]) -> list[str]:
-    """Findings of the rule above, one sentence each. A restored file of an incomplete checkpoint
-    is no evidence: rewriting it redoes that checkpoint, as a job resuming from the last whole one
-    does. Incomplete: the move split it (split_checkpoints' case), or it has fewer kinds of file
-    than another restored checkpoint of its folder (the kill came while it was being written:
-    step-4.pt restored, step-4.json never written, step-3's three files whole). Files with no step
-    of their own rewritten alone are no evidence while numbered checkpoints were restored: a job
-    resuming from global_step200/ rewrites DeepSpeed's `latest` ("global_step300"), whose bytes
-    no new file holds (a reviewer's false FAIL); one that starts over rewrites global_step100/."""
-    findings = []
+    """Findings of the rule above, one sentence each (judged_rewrites' first list)."""
+    return judged_rewrites(moves, versions, globs)[0]
+
+
+def judged_rewrites(moves: list[Move], versions: list[Artifact], globs: tuple[str, ...]
+                    ) -> tuple[list[str], list[str]]:
+    """(findings of the rule above, rewrites it cannot judge), one sentence each. A restored file
+    of an incomplete checkpoint is no evidence: rewriting it redoes that checkpoint, as a job
+    resuming from the last whole one does. Incomplete: the move split it (split_checkpoints'
+    case), or it has fewer kinds of file than another restored checkpoint of its folder (the kill
+    came while it was being written: step-4.pt restored, step-4.json never written, step-3's three
+    files whole). Files with no step of their own rewritten alone are no evidence while numbered
+    checkpoints were restored: a job resuming from global_step200/ rewrites DeepSpeed's `latest`
+    ("global_step300"), whose bytes no new file holds (a reviewer's false FAIL), and the
+    `zero_to_fp32.py` it copies beside its checkpoint folders (a number in a script's name is no
+    step); one that starts over rewrites global_step100/. A restored checkpoint saved again under
+    a versioned name (Lightning's ModelCheckpoint writes `epoch=0-step=100-v1.ckpt` when the file
+    is there and the job did not resume: a false PASS) is a rewrite. When no numbered checkpoint
+    came back (one `checkpoint.pt` overwritten every epoch), a rewrite proves a restart only when
+    its bytes are those of a version stored before the move (the job went back, deterministically);
+    new bytes are what resuming and starting over both write: not judged (a warning)."""
+    findings, unjudged = [], []
     for number, move in enumerate(moves, start=1):
         if not move.restarted_ns:
             continue
-        split = {p for split_set in _split_sets(move, globs).values() for p in split_set[0]}
-        incomplete = split | _unfinished_checkpoints(move.restored)
-        restored = {p for p in move.restored if is_progress(p, globs) and p not in incomplete}
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
-        moved_on = _bytes_of_new_files(versions, set(move.restored))
-        new_checkpoints = _bytes_of_new_files(versions, set(move.restored), numbered_only=True)
-        stay = [v for v in versions if v.path in restored and v.uploaded_ns > move.restarted_ns
-                and (later is None or v.uploaded_ns < later)]
-        redone = _redone_after_the_commit(move, versions, stay)
-        redone_bytes = {v.sha256 for v in stay if v.path in redone}
-        rewritten = sorted({v.path for v in stay if v.path not in redone
-                            and v.sha256 not in (new_checkpoints if _numbered(v.path) else moved_on | redone_bytes)},
-                           key=natural_key)  # step-6 before step-10, as a reader counts
-        if not any(_numbered(path) for path in rewritten) and any(_numbered(path) for path in restored):
-            rewritten = []  # pointers alone (DeepSpeed's text `latest`, Megatron's latest_…_iteration.txt): no evidence
-        if rewritten:
-            findings.append(f"after move {number} ({move.from_machine} -> {move.to_machine}) the job rewrote "
-                            f"{listed(rewritten, 5)}, which had been restored to it: it started over (or went "
-                            "back to an older checkpoint) instead of resuming from the newest.")
-    return findings
+        rewritten, proven = _rewrites(move, move.restarted_ns, later, versions, globs)
+        where = f"after move {number} ({move.from_machine} -> {move.to_machine}) the job"
+        if rewritten and proven:
+            findings.append(f"{where} rewrote {listed(rewritten, 5)}, which had been restored to it: it started over "
+                            "(or went back to an older checkpoint) instead of resuming from the newest.")
+        elif rewritten:
+            unjudged.append(f"{where} overwrote {listed(rewritten, 5)}, restored to it, with bytes new to storage: "
+                            "resuming and starting over both do that to a checkpoint kept in one file, so the drill "
+                            "could not judge whether it resumed (no numbered checkpoint came back).")
+    return findings, unjudged
+
+
+def _rewrites(move: Move, since: int, later: int | None, versions: list[Artifact], globs: tuple[str, ...]
+              ) -> tuple[list[str], bool]:
+    """The restored progress files the job rewrote during its stay after `move` (from its restart,
+    `since`, until `later`), in natural order (step-6 before step-10, as a reader counts), and
+    whether that proves a restart (judged_rewrites)."""
+    split = {p for split_set in _split_sets(move, globs).values() for p in split_set[0]}
+    incomplete = split | _unfinished_checkpoints(move.restored)
+    numbered = _numbered_beside(move.restored)
+    restored = {p for p in move.restored if is_progress(p, globs) and p not in incomplete}
+    in_stay = [v for v in versions if v.uploaded_ns > since and (later is None or v.uploaded_ns < later)]
+    moved_on = _bytes_of_new_files(versions, set(move.restored))
+    new_checkpoints = _bytes_of_new_files(versions, set(move.restored), numbered_only=True)
+    following = _step_after_the_commit(move, versions)
+    stay = [v for v in in_stay if v.path in restored]
+    redone = {v.path for v in stay if following is not None and _step_of(v.path) == following}
+    redone_bytes = {v.sha256 for v in stay if v.path in redone}
+    rewritten = {v.path for v in stay if v.path not in redone
+                 and v.sha256 not in (new_checkpoints if numbered(v.path) else moved_on | redone_bytes)}
+    if not any(numbered(path) for path in rewritten) and any(numbered(path) for path in restored):
+        rewritten = set()  # pointers alone (DeepSpeed's text `latest`, Megatron's latest_…_iteration.txt): no evidence
+    again = {base: v.path for v in in_stay if v.path not in move.restored
+             and (base := _unversioned(v.path)) in restored and (following is None or _step_of(base) != following)}
+    named = sorted(rewritten | set(again), key=natural_key)
+    shown = [f"{path} (again, as {again[path]})" if path in again else path for path in named]
+    before = {(v.path, v.sha256) for v in versions if v.uploaded_ns < since}
+    went_back = any((v.path, v.sha256) in before for v in stay if v.path in rewritten)
+    return shown, bool(again) or went_back or any(numbered(path) for path in restored)
+
+
+LIGHTNING_VERSION = re.compile(r"(?P<stem>.+)-v\d+(?P<extension>\.[^./]+)?")
+"""`epoch=0-step=100-v1.ckpt`, `last-v2.ckpt`: Lightning's ModelCheckpoint saving a name that is taken."""
+
+
+def _unversioned(path: str) -> str | None:
+    """The name a versioned save (LIGHTNING_VERSION) was made in place of, or None."""
+    folder, slash, name = path.rpartition("/")
+    found = LIGHTNING_VERSION.fullmatch(name)
+    return f"{folder}{slash}{found['stem']}{found['extension'] or ''}" if found else None
 
 
 def checkpoint_layout(moves: list[Move], globs: tuple[str, ...]) -> str:
@@ -107,8 +153,10 @@ def checkpoint_layout(moves: list[Move], globs: tuple[str, ...]) -> str:
     job wrote, sending its reader to look for files the job had none of."""
     extensions: dict[str, set[str]] = {}  # a pattern without its extension -> the extensions seen
     for move in moves:
+        holders = _checkpoint_holders(move.restored)  # zero_to_fp32.py beside global_step500/ is no layout
         for path in move.restored:
-            if is_progress(path, globs) and not is_temporary(path) and (found := _pattern_of(path)):
+            if (is_progress(path, globs) and not is_temporary(path) and not _loose_beside(path, holders)
+                    and (found := _pattern_of(path))):
                 extensions.setdefault(found[0], set()).add(found[1])
     shown = sorted(f"/artifacts/{pattern}{seen.pop() if len(seen) == 1 else '.*'}"
                    for pattern, seen in extensions.items())
@@ -223,20 +271,18 @@ def _bytes_of_new_files(versions: list[Artifact], restored: set[str], numbered_o
     return {v.sha256 for v in versions if v.path not in restored and (not numbered_only or _numbered(v.path))}
 
 
-def _redone_after_the_commit(move: Move, versions: list[Artifact], stay: list[Artifact]) -> set[str]:
-    """The restored checkpoint the job rewrote after the move that comes right after the one its
-    restored pointer names: `latest.pt` holding ckpt-1.pt's bytes, ckpt-2.pt restored too (the
-    move came between storing ckpt-2.pt and re-pointing latest.pt), and the job, resuming from
-    what latest.pt commits, redoes step 2. No restart (a user test's false FAIL). Only that one
-    step: a pointer lagging on purpose (`best.pt` at step 2 of 5) does not excuse going back to
-    it (a reviewer's false PASS); rewriting ckpt-1.pt, or anything at or before the committed
-    step, still is a restart."""
+def _step_after_the_commit(move: Move, versions: list[Artifact]) -> int | None:
+    """The restored step right after the one a restored pointer names, which the job may redo:
+    `latest.pt` holding ckpt-1.pt's bytes, ckpt-2.pt restored too (the move came between storing
+    ckpt-2.pt and re-pointing latest.pt), and the job, resuming from what latest.pt commits,
+    redoes step 2. No restart (a user test's false FAIL). Only that one step: a pointer lagging on
+    purpose (`best.pt` at step 2 of 5) does not excuse going back to it (a reviewer's false PASS);
+    rewriting ckpt-1.pt, or anything at or before the committed step, still is a restart."""
     committed = _committed_step(move, versions)
     if committed is None:
-        return set()
-    following = min((step for path in move.restored if (step := _step_of(path)) is not None and step > committed),
-                    default=None)
-    return {v.path for v in stay if following is not None and _step_of(v.path) == following}
+        return None
+    return min((step for path in move.restored if (step := _step_of(path)) is not None and step > committed),
+               default=None)
 
 
 def _committed_step(move: Move, versions: list[Artifact]) -> int | None:
@@ -270,6 +316,24 @@ def _numbered(path: str) -> bool:
     """Whether a file belongs to a numbered checkpoint (_step_of: ckpt-7.pt, checkpoint-500/model.pt),
     as a pointer (latest.pt, runs/exp2/latest.pt: a digit in a folder's name is no step) does not."""
     return _step_of(path) is not None
+
+
+def _numbered_beside(restored: list[str]) -> Callable[[str], bool]:
+    """_numbered, where a file loose in a folder beside restored checkpoint folders (DeepSpeed's
+    `zero_to_fp32.py` and `latest` next to global_step500/) belongs to none of them: a number in
+    such a file's name is no step."""
+    holders = _checkpoint_holders(restored)
+    return lambda path: _numbered(path) and not _loose_beside(path, holders)
+
+
+def _checkpoint_holders(restored: list[str]) -> set[str]:
+    """The folders that hold restored checkpoint folders (`checkpoints` for checkpoints/global_step500/)."""
+    return {key.rstrip("/").rpartition("/")[0] for path in restored if (key := checkpoint_of(path)).endswith("/")}
+
+
+def _loose_beside(path: str, holders: set[str]) -> bool:
+    """Whether `path` is a file right in one of `holders`, in no checkpoint folder of its own."""
+    return not checkpoint_of(path).endswith("/") and path.rpartition("/")[0] in holders
 
 
 @dataclass
@@ -329,12 +393,13 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
     if len(moves) < len(plan_times):
         report.reasons.append(f"the job ended after {len(moves)} of {len(plan_times)} planned move(s): "
                               "make the moves earlier (--every, --at) or the job longer.")
-    scratch = scratch_restarts(moves, versions, plan.progress_globs)
+    scratch, unjudged = judged_rewrites(moves, versions, plan.progress_globs)
     split = split_checkpoints(moves, versions, plan.progress_globs)
-    report.reasons += scratch + (split if plan.strict else [])
-    report.warnings = [] if plan.strict else split
+    report.reasons += scratch + (split + unjudged if plan.strict else [])
+    report.warnings = [] if plan.strict else split + unjudged
     resume = RESUME_HINT.format(layout=checkpoint_layout(moves, plan.progress_globs))
-    report.hint = " ".join(hint for hint, found in ((resume, scratch), (SPLIT_HINT, split)) if found) or None
+    report.hint = " ".join(hint for hint, found in ((resume, scratch), (SPLIT_HINT, split), (NUMBERED_HINT, unjudged))
+                           if found) or None
     if moves and not any(is_progress(p, plan.progress_globs) for m in moves for p in m.restored):
         report.reasons.append("no move restored a checkpoint matching --progress-glob "
                               f"({', '.join(plan.progress_globs)}), so resuming could not be checked: move later, "

@@ -290,6 +290,28 @@ def test_drill_takes_project_tests_build_flags(project, home, fast_logs):
                for t in system), system
 
 
+def test_a_job_that_overwrites_one_checkpoint_passes_the_drill_with_a_warning(project, home, fast_logs):
+    """A user test: `torch.save(state, "checkpoint.pt")` every epoch, resumed from after a move, and
+    the drill said FAIL, "it started over": resuming and starting over both overwrite that file
+    with new bytes. The drill now says it could not judge (a warning; a FAIL with --strict)."""
+    project.write(".cycleswap/run.sh", """\
+        cd /artifacts && epoch=0
+        if [ -f checkpoint.pt ]; then epoch=$(head -1 checkpoint.pt); echo "resuming from epoch $epoch"; fi
+        while [ "$epoch" -lt 8 ]; do
+            epoch=$((epoch + 1)); sleep 1
+            printf '%s\\n%s\\n' "$epoch" "$(date +%s%N)" > checkpoint.pt.tmp && mv checkpoint.pt.tmp checkpoint.pt
+        done
+        """)
+    result = cli("drill", str(project.root), "--moves", "1", "--at", "3.5", "--timeout", "90", "--json", "-")
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["final_state"] == "FINISHED" and report["moves"][0]["restored_files"] == 1, report
+    assert result.exit_code == 0 and report["verdict"] == "PASS" and report["reasons"] == [], report
+    [warning] = report["warnings"]
+    assert "overwrote checkpoint.pt" in warning and "could not judge whether it resumed" in warning, warning
+    assert "checkpoint-<step>.pt" in report["hint"]
+    assert any(r.text.startswith("resuming from epoch") for r in EmulatorPlatform().logs(report["job"]))
+
+
 def test_a_strict_drill_fails_a_job_that_a_move_left_with_half_a_checkpoint(project, home, s3_storage, fast_logs):
     """A user test: the drill said PASS for a job that resumed "from step 5" with step-5.json but not
     step-5.pt, lost in the upload queue with the machine. Here the .json is stored and the .pt, whose

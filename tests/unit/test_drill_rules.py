@@ -7,7 +7,15 @@ import signal
 
 import pytest
 
-from emulator.drill import DrillPlan, is_progress, judge, move_times, scratch_restarts, split_checkpoints
+from emulator.drill import (
+    DrillPlan,
+    is_progress,
+    judge,
+    judged_rewrites,
+    move_times,
+    scratch_restarts,
+    split_checkpoints,
+)
 from emulator.models import Artifact, Job, JobState, Move
 
 
@@ -145,8 +153,9 @@ def test_pointers_rewritten_alone_are_no_evidence_while_numbered_checkpoints_cam
 
 
 def test_a_rewrite_is_charged_to_the_move_whose_stay_it_happened_in():
-    moves = [move(1, 100, 110, ["checkpoints/a.ckpt"]), move(2, 200, 210, ["checkpoints/a.ckpt", "checkpoints/b.ckpt"])]
-    versions = [art("checkpoints/b.ckpt", 150), art("checkpoints/b.ckpt", 220)]
+    moves = [move(1, 100, 110, ["checkpoints/step-1.ckpt"]),
+             move(2, 200, 210, ["checkpoints/step-1.ckpt", "checkpoints/step-2.ckpt"])]
+    versions = [art("checkpoints/step-2.ckpt", 150), art("checkpoints/step-2.ckpt", 220)]
     findings = scratch_restarts(moves, versions, DrillPlan().progress_globs)
     assert len(findings) == 1 and findings[0].startswith("after move 2")
 
@@ -358,7 +367,9 @@ def test_the_fix_names_the_checkpoint_layout_the_job_used():
     assert "/artifacts/checkpoints/step-*.*" in hint(["checkpoints/step-3.pt", "checkpoints/step-3.json"])
     assert "look for /artifacts/out/checkpoint-*/ and" in hint(["out/checkpoint-500/model.safetensors",
                                                                "out/checkpoint-500/optimizer.pt"])
-    assert "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)" in hint(["latest.pt"])  # no numbers: generic
+    went_back = [art("latest.pt", 30), art("latest.pt", 50), art("latest.pt", 120, sha256="latest.pt@30")]
+    generic = judge(job(), [move(1, 100, 110, ["latest.pt"])], went_back, [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)" in generic.hint  # no numbers: generic
     assert checkpoint_layout([move(1, 100, 110, ["a/x-1.pt", "b/y-1.pt", "c/z-1.pt", "d/w-1.pt", "a/.x-2.pt"])],
                              ("*.pt",)) == "/artifacts/a/x-*.pt, /artifacts/b/y-*.pt, /artifacts/c/z-*.pt and 1 more"
 
@@ -425,3 +436,53 @@ def test_a_drill_interrupted_before_its_job_ran_says_it_had_not_started(capfd):
         run_drill(Waiting(signal.SIGINT, while_starting=True), None, DrillPlan(at=(5,), timeout=10), lambda line: None)
     assert raised.value.message == ("drill interrupted (Ctrl-C): job p-1 cancelled (it had not started running); "
                                     "no verdict.")
+
+
+def test_a_script_deepspeed_copies_beside_its_checkpoint_folders_is_no_numbered_checkpoint():
+    """DeepSpeed copies zero_to_fp32.py (a number in its name) beside global_stepN/ at every save:
+    a job that resumed rewrites it with the same bytes, and failed as if it had started over."""
+    def saved(step, at):
+        return [art(f"checkpoints/global_step{step}/mp_rank_00_model_states.pt", at),
+                art("checkpoints/zero_to_fp32.py", at + 1, sha256="the script"),
+                art("checkpoints/latest", at + 2, sha256=f"text:global_step{step}")]
+    before = [*saved(100, 10), *saved(200, 20)]
+    moves = [move(1, 100, 110, sorted({v.path for v in before}))]
+    assert scratch_restarts(moves, [*before, *saved(300, 120)], DrillPlan().progress_globs) == []
+    [finding] = scratch_restarts(moves, [*before, *saved(100, 120)], DrillPlan().progress_globs)
+    assert "global_step100/mp_rank_00_model_states.pt" in finding
+    from emulator.drill import checkpoint_layout
+
+    assert checkpoint_layout(moves, DrillPlan().progress_globs) == "/artifacts/checkpoints/global_step*/"
+
+
+def test_a_checkpoint_lightning_saves_again_under_a_versioned_name_is_a_restart():
+    """Lightning's ModelCheckpoint, started afresh beside the restored files, writes
+    epoch=0-step=100-v1.ckpt and last-v1.ckpt instead of rewriting them: the drill passed it."""
+    before = [art("lightning/epoch=0-step=100.ckpt", 10), art("lightning/last.ckpt", 11),
+              art("lightning/epoch=1-step=200.ckpt", 20), art("lightning/last.ckpt", 21)]
+    moves = [move(1, 100, 110, ["lightning/epoch=0-step=100.ckpt", "lightning/epoch=1-step=200.ckpt",
+                                "lightning/last.ckpt"])]
+    resumed = [*before, art("lightning/epoch=2-step=300.ckpt", 120), art("lightning/last.ckpt", 121)]
+    assert judged_rewrites(moves, resumed, DrillPlan().progress_globs) == ([], [])
+    restarted = [*before, art("lightning/epoch=0-step=100-v1.ckpt", 120), art("lightning/last-v1.ckpt", 121)]
+    [finding], unjudged = judged_rewrites(moves, restarted, DrillPlan().progress_globs)
+    assert unjudged == [] and ("lightning/epoch=0-step=100.ckpt (again, as lightning/epoch=0-step=100-v1.ckpt)"
+                               in finding) and "lightning/last.ckpt (again, as lightning/last-v1.ckpt)" in finding
+
+
+def test_one_checkpoint_file_overwritten_every_epoch_is_judged_only_by_bytes_it_had_before():
+    """`torch.save(state, "checkpoint.pt")` every epoch: resuming and starting over both overwrite
+    it with new bytes (a resumed job failed, "it started over"): a warning that the drill could not
+    judge, a FAIL with --strict; bytes of a version stored before the move prove going back."""
+    moves = [move(1, 100, 110, ["checkpoint.pt", "metrics.json"])]
+    before = [art("checkpoint.pt", 10), art("checkpoint.pt", 20), art("checkpoint.pt", 30), art("metrics.json", 31)]
+    overwritten = [*before, art("checkpoint.pt", 120)]
+    assert judged_rewrites(moves, overwritten, DrillPlan().progress_globs)[0] == []
+    report = judge(job(), moves, overwritten, [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert report.verdict == "PASS" and len(report.warnings) == 1 and "could not judge" in report.warnings[0]
+    assert "checkpoint-<step>.pt" in report.hint
+    strict = judge(job(), moves, overwritten, [1.0], 0, 5.0, DrillPlan(strict=True), timed_out=False)
+    assert strict.verdict == "FAIL" and "could not judge" in strict.reasons[0]
+    went_back = [*before, art("checkpoint.pt", 120, sha256="checkpoint.pt@10")]  # epoch 1's bytes again
+    [finding], unjudged = judged_rewrites(moves, went_back, DrillPlan().progress_globs)
+    assert unjudged == [] and "rewrote checkpoint.pt" in finding

@@ -32,7 +32,8 @@ def drill(
     grace: Annotated[float | None, typer.Option(
         min=0, metavar="SECONDS", help="SIGTERM and wait this long before each kill (default: kill at once).")] = None,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Fail on warnings too: a move that restored part of a checkpoint and lost the rest.")] = False,
+        "--strict",
+        help="Fail on warnings too: half a checkpoint restored, a one-file checkpoint it cannot judge.")] = False,
     json_out: Annotated[str | None, typer.Option(
         "--json", metavar="FILE", help="Write the report as JSON to this file ('-' for stdout).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="As `cycle project test --rebuild`.")] = False,
@@ -52,7 +53,9 @@ def drill(
     scratch; FAIL (exit 1) when it failed, timed out, ended before the moves, or after a move
     rewrote a checkpoint that had been restored to it (it started over instead of resuming). A
     move that restored one file of a checkpoint and lost another in the upload queue (half a
-    checkpoint) is a warning; with --strict it fails the drill too. Ctrl-C (exit 130) or a
+    checkpoint), or a job keeping its checkpoint in one file it overwrote with new bytes (which
+    resuming and starting over both do), is a warning; with --strict it fails the drill too.
+    Ctrl-C (exit 130) or a
     SIGTERM (exit 1) cancels the job and ends the drill with no verdict.
     """
     from cycle.api import DEFAULT_PROGRESS_GLOBS, DrillOptions, TestOptions
