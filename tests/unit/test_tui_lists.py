@@ -551,3 +551,45 @@ async def test_a_lower_terminal_keeps_the_selected_row_on_screen():
         await pilot.pause(0.2)
         shown = table.scrollable_content_region.height - 1
         assert table.cursor_row == 60 and table.scroll_y <= 60 < table.scroll_y + shown
+
+
+@pytest.mark.parametrize(("keys", "folder", "selected"), [
+    (("enter",), "checkpoints", ".."),  # the first row
+    (("j", "enter"), "results", ".."),
+    (("down", "enter"), "results", ".."),  # the table's own keys too
+    (("G", "k", "k", "enter"), "results", ".."),
+    (("enter", "j", "j", "enter"), "checkpoints", "step-000200.ckpt"),  # then onto a file: Enter opens nothing
+], ids=["enter", "j-enter", "arrow-enter", "from-the-end", "into-then-file"])
+async def test_keys_typed_before_the_first_listing_apply_once_it_comes(keys, folder, selected):
+    """A user in tmux: Enter typed right after Tab, before the job's first listing reached the
+    Artifacts tab, was dropped (the table had no rows yet), while a sort typed ahead was kept. The
+    listing is held back here until the keys are in."""
+    import threading
+
+    app, platform = make_app()
+    listed, read = threading.Event(), platform.artifacts
+    platform.artifacts = lambda name: (listed.wait(10), read(name))[1]
+    async with app.run_test(size=SIZE) as pilot:
+        browser, _table = await artifacts_tab(pilot)
+        await pilot.press(*keys)
+        assert browser.rows == [] and browser.folder == ""  # nothing listed yet: the keys wait
+        listed.set()
+        await until(pilot, lambda: browser.folder == folder)
+        await pilot.pause()
+        assert browser.folder == folder and browser.selected().name == selected
+
+
+async def test_a_key_typed_right_behind_tab_waits_for_a_listing_that_came_while_the_tab_was_hidden():
+    """Seen in tmux (Enter 0.2-0.5 s after opening the job, then Tab Enter): the listing had come
+    while the Logs tab showed, so the table was drawn only on the tab's activation, which Textual
+    handles after the Enter typed right behind Tab; the Enter met an empty table."""
+    app, _platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)  # the Logs tab shows
+        browser = app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: browser.stored)  # listed while hidden: not drawn yet
+        assert browser.rows == []
+        browser.action_open()  # Enter, handled before the activation's redraw
+        assert browser.folder == ""
+        browser.set_shown(True)  # the activation
+        assert browser.folder == "checkpoints"

@@ -12,6 +12,7 @@ The list is a RowTable: a folder of 40,000 files opens, sorts and scrolls as qui
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -167,6 +168,13 @@ class ArtifactBrowser(Vertical):
         self._stale = False
         self._redraws = Pacer(factor=REDRAW_FACTOR)
         self._redraw_timer: Timer | None = None
+        # keys that move or open, typed before the job's first listing was drawn (the tab opens at
+        # once, its rows come a poll later, and a listing that came while the tab was hidden is
+        # drawn only as the tab shows, after the keys typed right behind Tab): replayed in order
+        # once it is, as a terminal would have
+        self._received = False  # a listing came (set_artifacts)
+        self._listed = False  # and the table shows it
+        self._typed_ahead: list[Callable[[], None]] = []
 
     def compose(self) -> ComposeResult:
         yield Label("", id="artifact-path")
@@ -176,6 +184,7 @@ class ArtifactBrowser(Vertical):
         yield Label("", id="download-status")
 
     def on_mount(self) -> None:
+        self.query_one(RowTable).hold_moves = self._typed_before_the_listing  # its keys too (arrows, pages)
         self.query_one(ProgressBar).display = False
         self.redraw()
         self.set_interval(TIME_CHECK_SECONDS, self.refresh_times)
@@ -191,7 +200,10 @@ class ArtifactBrowser(Vertical):
         """What the job has: path -> size of the stored files, the queued paths, and (from the
         artifact records) path -> modified time."""
         mtimes = mtimes or {}
+        self._received = True
         if stored == self.stored and queued == self.queued and archived == self.archived and mtimes == self.mtimes:
+            self._listed = True  # (a job with no files: the empty table drawn at first is its listing)
+            self._replay_typed_ahead()
             return
         newly_archived = archived and not self.archived
         self.stored, self.queued, self.archived, self.mtimes = stored, queued, archived, mtimes
@@ -241,6 +253,8 @@ class ArtifactBrowser(Vertical):
             self._fill_table(to_top)
         finally:
             self._redraws.ran(started, time.monotonic())
+        self._listed = self._received
+        self._replay_typed_ahead()
 
     def _fill_table(self, to_top: bool) -> None:
         table = self.query_one(RowTable)
@@ -278,6 +292,22 @@ class ArtifactBrowser(Vertical):
         self.query_one("#artifact-path", Label).update(f"{folder}  {listing}")
         self._rows_valid_until = row_times_valid_until(self.rows, now, zone)
         self.times_valid_until = min(self._rows_valid_until, default=2**63)
+
+    def _typed_before_the_listing(self, action: Callable[[], None]) -> bool:
+        """Keep `action` for the first listing when none came yet (True: kept)."""
+        if self._listed:
+            return False
+        self._typed_ahead.append(action)
+        return True
+
+    def _replay_typed_ahead(self) -> None:
+        """The keys typed ahead, once the first listing is in the table (after the redraw that
+        drew it; an Enter among them opens a folder, whose own listing is drawn before the next key)."""
+        if not self._listed or not self._typed_ahead:
+            return
+        typed, self._typed_ahead = self._typed_ahead, []
+        for action in typed:
+            action()
 
     def _cells(self, entry: Entry, now: int, zone) -> tuple[str, str, str, str]:
         """An entry's row: its name (a folder's ends in "/"), size ("-" while a file is queued),
@@ -355,6 +385,8 @@ class ArtifactBrowser(Vertical):
         return self.rows[table.cursor_row] if self.rows and table.cursor_row < len(self.rows) else None
 
     def action_open(self) -> None:
+        if self._typed_before_the_listing(self.action_open):
+            return
         entry = self.selected()
         if entry is not None and entry.is_dir:
             self.folder = entry.path

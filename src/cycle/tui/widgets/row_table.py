@@ -12,6 +12,7 @@ cursor_coordinate, move_cursor, coordinate_to_cell_key, get_cell, get_row_index)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -86,6 +87,8 @@ class RowTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self.styler = lambda column, cell: Style()  # the style of one cell (the screen colours states)
         self._top_pending = False  # show_top's choice waits for the table's first height (on_resize)
+        # the owner's keeper of the user's moves made before the rows came (True: kept, replayed by the owner)
+        self.hold_moves: Callable[[Callable[[], None]], bool] | None = None
 
     # filling -----------------------------------------------------------------------------------
     def set_rows(self, columns: list[TableColumn], keys: list[str], cells: list[tuple]) -> None:
@@ -184,13 +187,20 @@ class RowTable(ScrollView, can_focus=True):
         self.move_cursor(row=row)
 
     def action_step(self, step: int) -> None:
-        self._user_move(self.cursor_row + step)
+        if not self._held(lambda: self.action_step(step)):
+            self._user_move(self.cursor_row + step)
 
     def action_edge(self, last: int) -> None:
-        self._user_move(len(self.keys) - 1 if last else 0)
+        if not self._held(lambda: self.action_edge(last)):
+            self._user_move(len(self.keys) - 1 if last else 0)
 
     def action_page(self, direction: int) -> None:
-        self._user_move(self.cursor_row + direction * max(1, self.size.height - 2))
+        if not self._held(lambda: self.action_page(direction)):
+            self._user_move(self.cursor_row + direction * max(1, self.size.height - 2))
+
+    def _held(self, move: Callable[[], None]) -> bool:
+        """Whether the owner keeps `move` for later (hold_moves): its rows are not there yet."""
+        return self.hold_moves is not None and self.hold_moves(move)
 
     def on_click(self, event) -> None:
         """A click selects its row; a double click, or a click on the row already selected (as in
