@@ -94,9 +94,13 @@ def judged_rewrites(moves: list[Move], versions: list[Artifact], globs: tuple[st
         if not move.restarted_ns:
             continue
         later = moves[number].ts_ns if number < len(moves) else None  # the next move ends this stay
-        rewritten, proven = _rewrites(move, move.restarted_ns, later, versions, globs)
+        rewritten, proof = _rewrites(move, move.restarted_ns, later, versions, globs)
         where = f"after move {number} ({move.from_machine} -> {move.to_machine}) the job"
-        if rewritten and proven:
+        if rewritten and proof == OLD_BYTES:
+            findings.append(f"{where} rewrote {listed(rewritten, 5)}, which had been restored to it, with the bytes "
+                            "of a version stored before the move: it went back to an older checkpoint (or started "
+                            "over) instead of resuming from the newest.")
+        elif rewritten and proof:
             findings.append(f"{where} rewrote {listed(rewritten, 5)}, which had been restored to it: it started over "
                             "(or went back to an older checkpoint) instead of resuming from the newest.")
         elif rewritten:
@@ -106,11 +110,15 @@ def judged_rewrites(moves: list[Move], versions: list[Artifact], globs: tuple[st
     return findings, unjudged
 
 
+OLD_BYTES = "old bytes"  # _rewrites' proof when only the bytes of an earlier version prove the restart
+
+
 def _rewrites(move: Move, since: int, later: int | None, versions: list[Artifact], globs: tuple[str, ...]
-              ) -> tuple[list[str], bool]:
+              ) -> tuple[list[str], str | None]:
     """The restored progress files the job rewrote during its stay after `move` (from its restart,
     `since`, until `later`), in natural order (step-6 before step-10, as a reader counts), and
-    whether that proves a restart (judged_rewrites)."""
+    what proves that a restart (judged_rewrites): numbered checkpoints came back, a versioned save,
+    or OLD_BYTES; None: nothing does."""
     split = {p for split_set in _split_sets(move, globs).values() for p in split_set[0]}
     incomplete = split | _unfinished_checkpoints(move.restored)
     numbered = _numbered_beside(move.restored)
@@ -118,7 +126,7 @@ def _rewrites(move: Move, since: int, later: int | None, versions: list[Artifact
     in_stay = [v for v in versions if v.uploaded_ns > since and (later is None or v.uploaded_ns < later)]
     moved_on = _bytes_of_new_files(versions, set(move.restored))
     new_checkpoints = _bytes_of_new_files(versions, set(move.restored), numbered_only=True)
-    following = _step_after_the_commit(move, versions)
+    following = _step_after_the_commit(move, versions, globs)
     stay = [v for v in in_stay if v.path in restored]
     redone = {v.path for v in stay if following is not None and _step_of(v.path) == following}
     redone_bytes = {v.sha256 for v in stay if v.path in redone}
@@ -131,8 +139,9 @@ def _rewrites(move: Move, since: int, later: int | None, versions: list[Artifact
     named = sorted(rewritten | set(again), key=natural_key)
     shown = [f"{path} (again, as {again[path]})" if path in again else path for path in named]
     before = {(v.path, v.sha256) for v in versions if v.uploaded_ns < since}
-    went_back = any((v.path, v.sha256) in before for v in stay if v.path in rewritten)
-    return shown, bool(again) or went_back or any(numbered(path) for path in restored)
+    if again or any(numbered(path) for path in restored):
+        return shown, "numbered checkpoints" if not again else "a versioned save"
+    return shown, OLD_BYTES if any((v.path, v.sha256) in before for v in stay if v.path in rewritten) else None
 
 
 LIGHTNING_VERSION = re.compile(r"(?P<stem>.+)-v\d+(?P<extension>\.[^./]+)?")
@@ -149,17 +158,24 @@ def _unversioned(path: str) -> str | None:
 def checkpoint_layout(moves: list[Move], globs: tuple[str, ...]) -> str:
     """Where this job keeps its checkpoints, for the fix: its restored progress files as patterns
     (`/artifacts/ckpt/model_*.pt`; `step-*.pt` with `step-*.json` as `step-*.*`; a checkpoint folder
-    as `checkpoint-*/`), else GENERIC_LAYOUT. The fix named `checkpoints/step-*.*` whatever the
-    job wrote, sending its reader to look for files the job had none of."""
+    as `checkpoint-*/`; Lightning's versioned `-v1` saves left out), else its restored progress files
+    with no number as they are (`/artifacts/checkpoint.pt`), else GENERIC_LAYOUT. The fix named
+    `checkpoints/step-*.*` whatever the job wrote, sending its reader to look for files the job had
+    none of."""
     extensions: dict[str, set[str]] = {}  # a pattern without its extension -> the extensions seen
+    unnumbered: set[str] = set()  # progress files with no number (checkpoint.pt): named as they are
     for move in moves:
         holders = _checkpoint_holders(move.restored)  # zero_to_fp32.py beside global_step500/ is no layout
         for path in move.restored:
-            if (is_progress(path, globs) and not is_temporary(path) and not _loose_beside(path, holders)
-                    and (found := _pattern_of(path))):
+            if (not is_progress(path, globs) or is_temporary(path) or _loose_beside(path, holders)
+                    or _unversioned(path) in move.restored):  # (Lightning's -v1 save of a restored name)
+                continue
+            if found := _pattern_of(path):
                 extensions.setdefault(found[0], set()).add(found[1])
+            else:
+                unnumbered.add(f"/artifacts/{path}")
     shown = sorted(f"/artifacts/{pattern}{seen.pop() if len(seen) == 1 else '.*'}"
-                   for pattern, seen in extensions.items())
+                   for pattern, seen in extensions.items()) or sorted(unnumbered, key=natural_key)
     return listed(shown, 3) if shown else GENERIC_LAYOUT
 
 
@@ -192,9 +208,10 @@ def _unfinished_checkpoints(restored: list[str]) -> set[str]:
     return {path for path, key in key_of.items() if key in short}
 
 
-CHECKPOINT_FOLDER = re.compile(r"(?:checkpoint|ckpt|global[-_]?step|step|epoch|iter(?:ation)?)[-_=]?\d+",
+CHECKPOINT_FOLDER = re.compile(r"(?:(?:checkpoint|ckpt|global[-_]?step|step|epoch|iter(?:ation)?)[-_=]?)?\d+",
                                re.IGNORECASE)
-"""A folder that is one checkpoint: HF's checkpoint-500/, DeepSpeed's global_step500/, ckpt-5/, epoch=3/."""
+"""A folder that is one checkpoint: HF's checkpoint-500/, DeepSpeed's global_step500/, ckpt-5/, epoch=3/,
+Orbax's bare step number (checkpoints/500/)."""
 
 
 def checkpoint_of(path: str) -> str:
@@ -271,34 +288,49 @@ def _bytes_of_new_files(versions: list[Artifact], restored: set[str], numbered_o
     return {v.sha256 for v in versions if v.path not in restored and (not numbered_only or _numbered(v.path))}
 
 
-def _step_after_the_commit(move: Move, versions: list[Artifact]) -> int | None:
+def _step_after_the_commit(move: Move, versions: list[Artifact], globs: tuple[str, ...]) -> int | None:
     """The restored step right after the one a restored pointer names, which the job may redo:
     `latest.pt` holding ckpt-1.pt's bytes, ckpt-2.pt restored too (the move came between storing
     ckpt-2.pt and re-pointing latest.pt), and the job, resuming from what latest.pt commits,
     redoes step 2. No restart (a user test's false FAIL). Only that one step: a pointer lagging on
     purpose (`best.pt` at step 2 of 5) does not excuse going back to it (a reviewer's false PASS);
     rewriting ckpt-1.pt, or anything at or before the committed step, still is a restart."""
-    committed = _committed_step(move, versions)
+    committed = _committed_step(move, versions, globs)
     if committed is None:
         return None
     return min((step for path in move.restored if (step := _step_of(path)) is not None and step > committed),
                default=None)
 
 
-def _committed_step(move: Move, versions: list[Artifact]) -> int | None:
+def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]) -> int | None:
     """The newest step a restored pointer (a file with no step of its own: latest.pt) names: the
     step of the one checkpoint stored with the same bytes as the pointer's version restored (its
     newest stored before the job restarted); bytes every checkpoint shares (a config.json copied
-    into each) name none. None when no restored pointer names one."""
+    into each) name none. A progress pointer whose bytes are no checkpoint's (DeepSpeed's text
+    `latest` holding "global_step200", a Lightning `last.ckpt` saved apart from its epoch file)
+    names the newest step whose files were all stored before it: it is written once they are,
+    and a move between the two brings back a pointer one step behind (a user test's false FAIL).
+    None when no restored pointer names one."""
     before = sorted((v for v in versions if move.restarted_ns is None or v.uploaded_ns < move.restarted_ns),
                     key=lambda v: v.uploaded_ns)
-    restored_version = {v.path: v.sha256 for v in before}  # the newest of each path wins
+    restored_version = {v.path: v for v in before}  # the newest of each path wins
     steps: dict[str, set[int]] = {}
+    stored_by: dict[int, int] = {}  # step -> when its last file (of those before the restart) was stored
     for v in before:
         if (step := _step_of(v.path)) is not None:
             steps.setdefault(v.sha256, set()).add(step)
-    named = [min(found) for path in move.restored if _step_of(path) is None and path in restored_version
-             and len(found := steps.get(restored_version[path], set())) == 1]
+            if is_progress(v.path, globs):
+                stored_by[step] = v.uploaded_ns
+    named: list[int] = []
+    for path in move.restored:
+        if _step_of(path) is not None or (pointer := restored_version.get(path)) is None:
+            continue
+        found = steps.get(pointer.sha256, set())
+        if len(found) == 1:
+            named += found
+        elif not found and is_progress(path, globs):
+            whole = [step for step, at in stored_by.items() if at < pointer.uploaded_ns]
+            named += [max(whole)] if whole else []  # no step whole before it: it commits none
     return max(named, default=None)
 
 
@@ -334,6 +366,21 @@ def _checkpoint_holders(restored: list[str]) -> set[str]:
 def _loose_beside(path: str, holders: set[str]) -> bool:
     """Whether `path` is a file right in one of `holders`, in no checkpoint folder of its own."""
     return not checkpoint_of(path).endswith("/") and path.rpartition("/")[0] in holders
+
+
+def _nothing_to_judge(moves: list[Move], globs: tuple[str, ...]) -> str:
+    """Why no move could be judged: none restored a file matching the globs. When files came back
+    (a Keras `weights.04.h5` the defaults do not match), they are named with a glob that would."""
+    restored = sorted({path for move in moves for path in move.restored}, key=natural_key)
+    missed = (f"no move restored a checkpoint matching --progress-glob ({', '.join(globs)}), so resuming could "
+              "not be checked")
+    if not restored:
+        return f"{missed}: move later, or checkpoint sooner."
+    folder, _, name = restored[0].rpartition("/")
+    extension = name.rpartition(".")[2] if "." in name.lstrip(".") else ""
+    suggested = f"*.{extension}" if extension else f"{folder}/*" if folder else name
+    return (f"{missed}, though {listed(restored, 3)} came back: if those are your checkpoints, name them "
+            f"(--progress-glob '{suggested}'); else move later, or checkpoint sooner.")
 
 
 @dataclass
@@ -401,9 +448,7 @@ def judge(job: Job, moves: list[Move], versions: list[Artifact], plan_times: lis
     report.hint = " ".join(hint for hint, found in ((resume, scratch), (SPLIT_HINT, split), (NUMBERED_HINT, unjudged))
                            if found) or None
     if moves and not any(is_progress(p, plan.progress_globs) for m in moves for p in m.restored):
-        report.reasons.append("no move restored a checkpoint matching --progress-glob "
-                              f"({', '.join(plan.progress_globs)}), so resuming could not be checked: move later, "
-                              "checkpoint sooner, or name your checkpoint files with --progress-glob.")
+        report.reasons.append(_nothing_to_judge(moves, plan.progress_globs))
     report.verdict = "FAIL" if report.reasons else "PASS"
     return report
 

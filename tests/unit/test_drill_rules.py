@@ -176,6 +176,13 @@ def test_verdicts():
     assert late.verdict == "FAIL" and "--timeout" in late.reasons[0]
     nothing = judge(job(), [move(1, 100, 110, ["results.json"])], [], [1.0], 0, 5.0, DrillPlan(), timed_out=False)
     assert nothing.verdict == "FAIL" and "could not be checked" in nothing.reasons[0]
+    assert "though results.json came back: if those are your checkpoints, name them (--progress-glob '*.json')" in (
+        nothing.reasons[0])
+    empty = judge(job(), [move(1, 100, 110, [])], [], [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert empty.reasons[0].endswith("so resuming could not be checked: move later, or checkpoint sooner.")
+    keras = judge(job(), [move(1, 100, 110, ["weights/weights.04.h5"])], [], [1.0], 0, 5.0, DrillPlan(),
+                  timed_out=False)
+    assert keras.reasons == []  # Keras's ModelCheckpoint files are checkpoints by default
     as_json = ok.to_dict()
     assert as_json["moves"][0]["restored_files"] == 1 and as_json["verdict"] == "PASS"
 
@@ -369,7 +376,12 @@ def test_the_fix_names_the_checkpoint_layout_the_job_used():
                                                                "out/checkpoint-500/optimizer.pt"])
     went_back = [art("latest.pt", 30), art("latest.pt", 50), art("latest.pt", 120, sha256="latest.pt@30")]
     generic = judge(job(), [move(1, 100, 110, ["latest.pt"])], went_back, [1.0], 0, 5.0, DrillPlan(), timed_out=False)
-    assert "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)" in generic.hint  # no numbers: generic
+    assert "look for /artifacts/latest.pt and resume" in generic.hint  # no numbers: the file as it is
+    assert checkpoint_layout([move(1, 100, 110, ["results.json"])], DrillPlan().progress_globs) == (
+        "your checkpoints (e.g. /artifacts/checkpoints/step-*.*)")  # no progress file: generic
+    lightning = [move(1, 100, 110, ["l/epoch=0-step=2.ckpt", "l/epoch=0-step=2-v1.ckpt", "l/last.ckpt",
+                                    "l/last-v1.ckpt"])]
+    assert checkpoint_layout(lightning, DrillPlan().progress_globs) == "/artifacts/l/epoch=*-step=*.ckpt"
     assert checkpoint_layout([move(1, 100, 110, ["a/x-1.pt", "b/y-1.pt", "c/z-1.pt", "d/w-1.pt", "a/.x-2.pt"])],
                              ("*.pt",)) == "/artifacts/a/x-*.pt, /artifacts/b/y-*.pt, /artifacts/c/z-*.pt and 1 more"
 
@@ -485,4 +497,71 @@ def test_one_checkpoint_file_overwritten_every_epoch_is_judged_only_by_bytes_it_
     assert strict.verdict == "FAIL" and "could not judge" in strict.reasons[0]
     went_back = [*before, art("checkpoint.pt", 120, sha256="checkpoint.pt@10")]  # epoch 1's bytes again
     [finding], unjudged = judged_rewrites(moves, went_back, DrillPlan().progress_globs)
-    assert unjudged == [] and "rewrote checkpoint.pt" in finding
+    assert unjudged == [] and "rewrote checkpoint.pt, which had been restored to it, with the bytes of a version" \
+        " stored before the move: it went back" in finding
+
+
+def test_redoing_the_step_after_the_one_a_text_pointer_commits_is_no_restart():
+    """A user test (DeepSpeed): the move came after global_step300/ was stored and before `latest`
+    ("global_step200", bytes no checkpoint has) was re-pointed; the job resumed from what `latest`
+    commits and redid step 300: a false FAIL. The pointer names the newest step whole before it."""
+    def files(step, at):
+        return [art(f"checkpoints/global_step{step}/mp_rank_00_model_states.pt", at),
+                art(f"checkpoints/global_step{step}/zero_pp_rank_0_mp_rank_00_optim_states.pt", at + 1)]
+
+    def pointer(step, at):
+        return [art("checkpoints/zero_to_fp32.py", at, sha256="the script"),
+                art("checkpoints/latest", at + 1, sha256=f"text:global_step{step}")]
+    before = [*files(100, 10), *pointer(100, 12), *files(200, 20), *pointer(200, 22), *files(300, 30)]
+    moves = [move(1, 100, 110, sorted({v.path for v in before}))]
+    redone = [*before, *files(300, 120), *pointer(300, 122), *files(400, 130), *pointer(400, 132)]
+    assert judged_rewrites(moves, redone, DrillPlan().progress_globs) == ([], [])
+    started_over = [*before, *files(100, 120), *pointer(100, 122)]
+    [finding] = scratch_restarts(moves, started_over, DrillPlan().progress_globs)
+    assert "global_step100/mp_rank_00_model_states.pt" in finding
+    went_back_two = [*before, *files(200, 120), *pointer(200, 122)]  # before the step the pointer commits
+    assert len(scratch_restarts(moves, went_back_two, DrillPlan().progress_globs)) == 1
+
+
+def test_lightnings_last_checkpoint_one_step_behind_excuses_redoing_the_next_step_only():
+    """A user test: last.ckpt (its own bytes) was stored for step 2, the move came after
+    epoch=0-step=4.ckpt and before last.ckpt was saved again; resumed from last.ckpt, the job
+    redid step 4, saved as epoch=0-step=4-v1.ckpt: a false FAIL."""
+    before = [art("lightning/epoch=0-step=2.ckpt", 10), art("lightning/last.ckpt", 11),
+              art("lightning/epoch=0-step=4.ckpt", 20)]
+    moves = [move(1, 100, 110, sorted({v.path for v in before}))]
+    redone = [*before, art("lightning/epoch=0-step=4-v1.ckpt", 120), art("lightning/last.ckpt", 121),
+              art("lightning/epoch=0-step=6.ckpt", 130), art("lightning/last.ckpt", 131)]
+    assert judged_rewrites(moves, redone, DrillPlan().progress_globs) == ([], [])
+    started_over = [*before, art("lightning/epoch=0-step=2-v1.ckpt", 120), art("lightning/last-v1.ckpt", 121)]
+    [finding] = scratch_restarts(moves, started_over, DrillPlan().progress_globs)
+    assert "lightning/epoch=0-step=2.ckpt (again, as lightning/epoch=0-step=2-v1.ckpt)" in finding
+
+
+def test_a_pointer_stored_before_any_whole_checkpoint_commits_no_step():
+    """A `checkpoints/latest` written at the start (before any checkpoint) excuses nothing: with it
+    naming "the newest step stored before it", redoing the first step, a restart's mark, passed."""
+    before = [art("checkpoints/latest", 5, sha256="text:none"), art("checkpoints/step-1.pt", 10),
+              art("checkpoints/step-2.pt", 20)]
+    moves = [move(1, 100, 110, sorted({v.path for v in before}))]
+    [finding] = scratch_restarts(moves, [*before, art("checkpoints/step-1.pt", 120)], DrillPlan().progress_globs)
+    assert "checkpoints/step-1.pt" in finding
+
+
+def test_a_folder_named_by_its_step_alone_is_one_numbered_checkpoint():
+    """A user test (Orbax's CheckpointManager: checkpoints/<step>/...): a restart that rewrote
+    checkpoints/2/ was "not judged" (no numbered checkpoint came back), and the fix asked for
+    numbered checkpoints the job had."""
+    from emulator.drill import checkpoint_layout, checkpoint_of
+
+    assert checkpoint_of("checkpoints/2/default/manifest.ocdbt") == checkpoint_of("checkpoints/2/meta.json") == (
+        "checkpoints/2/")
+
+    def saved(step, at):
+        return [art(f"checkpoints/{step}/model.pt", at), art(f"checkpoints/{step}/meta.json", at + 1)]
+    before = [*saved(2, 10), *saved(4, 20)]
+    moves = [move(1, 100, 110, sorted({v.path for v in before}))]
+    assert judged_rewrites(moves, [*before, *saved(6, 120)], DrillPlan().progress_globs) == ([], [])
+    [finding], unjudged = judged_rewrites(moves, [*before, *saved(2, 120)], DrillPlan().progress_globs)
+    assert unjudged == [] and "checkpoints/2/meta.json, checkpoints/2/model.pt" in finding
+    assert checkpoint_layout(moves, DrillPlan().progress_globs) == "/artifacts/checkpoints/*/"

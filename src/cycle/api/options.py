@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_PROGRESS_GLOBS = ("checkpoints/*", "*.ckpt", "*.pt", "*.pth", "*.safetensors", "*checkpoint*", "step-*")
+DEFAULT_PROGRESS_GLOBS = ("checkpoints/*", "*.ckpt", "*.pt", "*.pth", "*.safetensors", "*.h5", "*.keras",
+                         "*checkpoint*", "step-*")
 
 
 @dataclass(frozen=True)
