@@ -3,7 +3,8 @@
 The platform uploads a job's logs every 600 s, so what `cycle job logs`, `tail` and the TUI show
 lags the job by up to that long; the emulator does the same. Lines reach the terminal of a
 foreground `cycle project test` at once (the sink), but the log store only at each shipment and
-at the job's end. $CYCLE_LOG_CADENCE_SECONDS shortens the cadence (tests use it).
+at the job's end, and as it moves (what it printed on the machine it left, and the move's events).
+$CYCLE_LOG_CADENCE_SECONDS shortens the cadence (tests use it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class LogShipper:
         self._printed = 0  # stdout and stderr lines in the buffer: counted as kept, not rescanned
         self._recorded_backlog = 0
         self._lock = threading.Lock()
+        self._shipping = threading.Lock()  # one shipment at a time: two could append their batches out of order
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="log-shipper", daemon=True)
         self._thread.start()
@@ -88,18 +90,20 @@ class LogShipper:
 
     def ship(self) -> None:
         """Append the kept lines to the job's log. When that fails, they go back in front of any
-        kept since, in order, and the error is raised: a line leaves the buffer only once stored."""
-        with self._lock:
-            batch, printed, self._buffer, self._printed = self._buffer, self._printed, [], 0
-        if batch:
-            try:
-                self.store.append_logs(self.job_id, batch)
-            except BaseException:
-                with self._lock:
-                    self._buffer[:0] = batch
-                    self._printed += printed
-                raise
-        self._record_backlog()
+        kept since, in order, and the error is raised: a line leaves the buffer only once stored.
+        Any thread (the cadence's, a move's)."""
+        with self._shipping:
+            with self._lock:
+                batch, printed, self._buffer, self._printed = self._buffer, self._printed, [], 0
+            if batch:
+                try:
+                    self.store.append_logs(self.job_id, batch)
+                except BaseException:
+                    with self._lock:
+                        self._buffer[:0] = batch
+                        self._printed += printed
+                    raise
+            self._record_backlog()
 
     def _record_backlog(self) -> None:
         """Record how many lines wait for the next shipment, when that changed. Best effort: the

@@ -58,6 +58,7 @@ class RecoveryStrategy:
             if target is None:
                 return None
         lost = self.leave(request)
+        self._ship_log()  # what it printed on the machine it left, readable now (not in up to 600 s)
         self.wipe(old)  # what leave() reported is read; nothing after reads that folder (restores come from storage)
         move_id = self.record(old, request, lost)
         target = target or machine.claim(ctx, exclude=old)
@@ -68,7 +69,17 @@ class RecoveryStrategy:
         except StartFailed as failure:
             ctx.event(f"job failed to restart after the move: {failure}")
             return ctx.end(JobState.FAILED, reason="START_FAILED")
+        self._ship_log()  # the move's events (restored, restarted)
         return None
+
+    def _ship_log(self) -> None:
+        """Ship the job's log now: a move is one of the times it reaches storage (with the 600 s
+        cadence and the job's end). One that fails keeps its lines for the next shipment
+        (LogShipper.ship): the move goes on."""
+        try:
+            self.ctx.shipper.ship()
+        except Exception:  # noqa: BLE001 - see above
+            pass
 
     def claim_requested(self, request: MoveRequest, old: str) -> str | None:
         """The machine a requested move goes to, claimed while the job still runs on `old`; None

@@ -120,6 +120,35 @@ def test_a_move_removes_the_jobs_folder_on_the_machine_it_left(project, home, tm
     assert not any("could not be removed" in e for e in events), events
 
 
+def test_a_move_ships_the_log_of_the_machine_it_left(project, monkeypatch):
+    """A user test: after `cycle job reassign`, `cycle job logs` showed none of the lines the job
+    had printed on the machine it left until the next 600 s shipment, though the README said the
+    log reaches storage when the job moves. The platform's cadence (600 s) here, no fast_logs."""
+    monkeypatch.delenv("CYCLE_LOG_CADENCE_SECONDS", raising=False)
+    project.write(".cycleswap/run.sh", """\
+        if [ -f /artifacts/moved.txt ]; then echo "on the new machine"; sleep 60; exit 0; fi
+        for i in 1 2 3; do echo "printed before the move $i"; done
+        echo "to stderr before the move" >&2
+        echo moved > /artifacts/moved.txt
+        sleep 60
+        """)
+    name = start(project)
+    wait_state(name, (JobState.RUNNING,))
+    platform = EmulatorPlatform()
+    deadline = time.time() + 30
+    while time.time() < deadline and not platform.artifacts(name):
+        time.sleep(0.1)
+    result = cli("job", "reassign", name)
+    assert result.exit_code == 0, result.output
+    logs = cli("job", "logs", name)
+    lines = logs.stdout.splitlines()
+    for text in ("printed before the move 1", "printed before the move 3", "to stderr before the move"):
+        assert any(text in line for line in lines), logs.output
+    assert any("reassignment: job leaves machine" in line for line in lines), logs.output
+    assert any("container restarted on machine" in line for line in lines), logs.output
+    cli("job", "cancel", name)
+
+
 def test_reassign_to_a_chosen_machine_with_grace(project, s3_storage, fast_logs):
     project.write(".cycleswap/run.sh", """\
         trap 'echo got-sigterm; exit 0' TERM
