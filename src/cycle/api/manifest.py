@@ -212,6 +212,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
+UTF8_BOM = b"\xef\xbb\xbf"  # what an editor's "UTF-8 with BOM" (Windows Notepad) puts first
+
+
 def load_manifest(project_dir: Path) -> Manifest:
     """Read and validate the manifest of the project at `project_dir`."""
     root = project_dir.resolve()
@@ -222,6 +225,10 @@ def load_manifest(project_dir: Path) -> Manifest:
             f"{CYCLESWAP_DIR}/ with a manifest, run.sh and build.sh."
         )
     data = path.read_bytes()
+    if data.startswith(UTF8_BOM):  # TOML has no BOM: tomllib said "Empty key" at 1:1, of a comment
+        raise ManifestError([f"{path}:1:1: the file starts with a byte-order mark (saved as \"UTF-8 with BOM\", "
+                             f"as Windows Notepad saves), which TOML does not allow. Save it as UTF-8 without BOM: "
+                             f"sed -i '1s/^\\xEF\\xBB\\xBF//' {path}."])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -694,6 +701,7 @@ def check_scripts(root: Path) -> None:
                             f"\"$(readlink -f {path})\" {path}.")
             continue
         if path.is_file():
+            problems += _script_text_problems(path, role)
             continue
         if path.is_dir():
             problems.append(f"{path}: is a folder, not a script; {role}, so the job would fail (exit 126). "
@@ -703,6 +711,29 @@ def check_scripts(root: Path) -> None:
                             f"{fix[1:]}, or run `cycle project init` in an empty folder and copy its {script}.")
     if problems:
         raise ManifestError(problems)
+
+
+def _script_text_problems(path: Path, role: str) -> list[str]:
+    """A script saved by a Windows editor: CRLF line endings make bash read each line's `\\r` as part
+    of its last word (`$'\\r': command not found`, `uv sync\\r`: "unrecognized subcommand"), a
+    byte-order mark makes the first line's command unknown. Both failed only in the job, and the
+    build's diagnosis blamed a missing command."""
+    try:
+        with open(path, "rb") as script:
+            text = script.read(1 << 20)
+    except OSError:
+        return []  # unreadable: the job says so (as before)
+    problems = []
+    if text.startswith(UTF8_BOM):
+        problems.append(f"{path}: starts with a byte-order mark (saved as \"UTF-8 with BOM\"); {role}, and bash "
+                        f"would take those bytes for part of the first command. Save it as UTF-8 without BOM: "
+                        f"sed -i '1s/^\\xEF\\xBB\\xBF//' {path}.")
+    if b"\r\n" in text:
+        line = text[:text.index(b"\r\n")].count(b"\n") + 1
+        problems.append(f"{path}:{line}: has Windows line endings (CRLF); {role}, and bash would read each line's "
+                        f"carriage return as part of its command (`$'\\r': command not found`). Convert it: "
+                        f"sed -i 's/\\r$//' {path} (or dos2unix), and keep LF (git: core.autocrlf=input).")
+    return problems
 
 
 def default_manifest_text(name: str, build_files: list[str] | None = None) -> str:
