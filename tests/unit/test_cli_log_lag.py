@@ -221,3 +221,31 @@ def test_follow_exits_quietly_once_the_reader_of_its_pipe_left(platform) -> None
         follower.kill()
     assert err == "", err  # no traceback, no "Broken pipe"
     assert platform.job(job.name).state == JobState.RUNNING
+
+
+def test_job_tail_and_job_pull_of_a_running_job_say_why_its_log_lags(platform, tmp_path) -> None:
+    """A user test: `job tail` printed downloads and no word of the lines to come, and `job pull`
+    wrote an output.log without them, silently; `job logs` says why (the 600 s cadence)."""
+    job = running_job(platform)
+    platform.store.record_log_backlog(job.id, 7)
+    (tmp_path / "proj" / ".cycleswap").mkdir(parents=True)
+    pulled = cycle("job", "pull", job.name, "--project-dir", str(tmp_path / "proj"))
+    assert pulled.returncode == 0, pulled.stderr
+    saved = tmp_path / "proj" / ".cycleswap" / "jobs" / job.name / "output.log"
+    assert saved.read_text().endswith("shipped line\n")
+    assert (f"job {job.name} is running: 7 line(s) it printed are not in its log yet, so {saved} holds what the log "
+            "held: they reach it at its next log upload (every 600 s)") in pulled.stderr, pulled.stderr
+    follower = subprocess.Popen([*CYCLE, "job", "tail", job.name, "--project-dir", str(tmp_path / "proj"),
+                                 "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=os.environ)
+    try:
+        assert follower.stdout.readline().endswith("shipped line\n")
+        first = follower.stderr.readline()  # the hint reads the job before it ends
+        platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
+        _out, err = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0, err
+    assert first.startswith(f"job {job.name} is running: 7 line(s) it printed are not in its log yet; waiting for its "
+                            "next log upload (every 600 s) or its end"), first + err
+    assert "is running:" not in err  # once

@@ -118,19 +118,22 @@ def print_log(platform, name: str, tail: int | None = None, stream=None, since_n
     return records
 
 
-def log_lag_hint(job, follow: bool = False) -> str | None:
+def log_lag_hint(job, follow: bool = False, saved: str | None = None) -> str | None:
     """One line for stderr when a running job printed lines its log does not hold yet, so an empty
     `job logs` is not a mystery; None otherwise. The lines reach the log only at the job's next log
     upload (the spec: "Logs upload on a 600-second cadence"; the cadence its agent recorded, which
     $CYCLE_LOG_CADENCE_SECONDS changes) or at its end: -f prints them then, not as the job prints
     them, so neither variant promises more. Both paths print it (an ended job's log is complete:
-    the fast path has no hint)."""
+    the fast path has no hint). `saved`: the file the log so far was saved to (`job pull`)."""
     if job.state.value != "RUNNING" or not job.log_backlog:
         return None
     waiting = f"job {job.name} is running: {job.log_backlog} line(s) it printed are not in its log yet"
     upload = f"its next log upload (every {job.log_cadence_text()})"
     if follow:
         return f"{waiting}; waiting for {upload} or its end, then printing them (Ctrl-C stops)."
+    if saved:
+        return (f"{waiting}, so {saved} holds what the log held: they reach it at {upload} or when the job ends "
+                f"(`cycle job tail {job.name}` follows it).")
     return (f"{waiting}: they reach it at {upload} or when the job ends. `cycle job logs {job.name} -f` "
             "waits for them and prints each upload as it lands.")
 

@@ -499,6 +499,7 @@ def pull(
     """
     from rich.progress import BarColumn, DownloadColumn, TextColumn, TransferSpeedColumn
 
+    from cycle.cli.fast import log_lag_hint
     from cycle.cli.output import fail, progress_bar
     from cycle.platform import reading_platform
     from cycle.pull import SyncResult, sync_artifacts, write_output_log
@@ -538,7 +539,10 @@ def pull(
     if result.superseded:
         typer.echo(f"{len(result.superseded)} older stored file(s) not downloaded: the job replaced each by a newer "
                    f"file or folder of the same name ({listed(result.superseded, 5)})", err=True)
-    _warn_queue(platform.job(name))
+    job = platform.job(name)
+    if hint := log_lag_hint(job, saved=str(folder / "output.log")):
+        typer.echo(hint, err=True)
+    _warn_queue(job)
 
 
 def _say_downloaded(paths: list[str], each_up_to: int = 5) -> None:
@@ -567,6 +571,7 @@ def tail(
     has none), so `cycle job tail JOB && next-step` waits for a good result. A failed build's
     explanation closes the output, after the job's state, as in `cycle project test`.
     """
+    from cycle.cli.fast import log_lag_hint
     from cycle.cli.output import build_explanation, is_build_explanation, job_exit_code
     from cycle.platform import reading_platform
     from cycle.pull import SyncResult, format_line, saving_into, sync_artifacts
@@ -605,8 +610,17 @@ def tail(
                 sys.stdout.write(line + "\n")
             log.write(line + "\n")
 
+        hinted: list[bool] = []
+
+        def each_pass(job) -> None:
+            if not hinted and (hint := log_lag_hint(job, follow=True)):  # (once: why lines come 600 s apart)
+                typer.echo(hint, err=True)
+                hinted.append(True)
+            log.flush()
+            download(job)
+
         try:
-            job = follow_log(platform, name, 0, interval, write, each_pass=lambda job: (log.flush(), download(job)))
+            job = follow_log(platform, name, 0, interval, write, each_pass=each_pass)
         except KeyboardInterrupt:
             saved.update(passing[0].downloaded)
             typer.echo(f"job tail interrupted: job {name} keeps running; {len(saved):,} artifact(s) saved in "
