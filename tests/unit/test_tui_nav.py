@@ -397,14 +397,21 @@ async def test_the_artifacts_footer_lists_open_and_up_only_inside_a_folder():
 
 
 @pytest.mark.parametrize("size", [SIZE, (80, 24)], ids=["default", "80x24"])
-async def test_an_empty_artifacts_tab_says_what_shows_there(size):
+@pytest.mark.parametrize(("name", "hint"), [
+    ("trainer-4", "no files yet: what the job writes there shows once uploaded"),  # running, nothing stored yet
+    ("sweep-2", "none: the job ended without storing a file in /artifacts"),  # a user test: it said "yet"
+], ids=["running", "ended"])
+async def test_an_empty_artifacts_tab_says_what_shows_there(size, name, hint):
     """tui2 minor: an empty Artifacts tab was a bare table; mendhome D8: its hint fits 80 columns."""
-    app = CycleApp(FakePlatform(), clock=lambda: NOW, zone=timezone.utc, job="sweep-2")  # sweep-2 has no files
+    platform = FakePlatform()
+    platform._artifacts = []  # trainer-4 runs with no file stored or queued; sweep-2 never had one
+    platform.queued_artifacts = lambda job_name: []
+    app = CycleApp(platform, clock=lambda: NOW, zone=timezone.utc, job=name)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(LogView))
         await pilot.press("2")
         path = app.screen.query_one("#artifact-path")
-        await until(pilot, lambda: "no files yet" in str(path.render()) and path.content_region.width)
+        await until(pilot, lambda: hint in str(path.render()) and path.content_region.width)
         text = str(path.render())
         assert text.rstrip().endswith(")") and len(text) <= size[0] - 2, text  # 2: the padding
 

@@ -171,7 +171,7 @@ class JobScreen(Screen):
         if stored is None:  # not read this poll (paced)
             return
         self.query_one(ArtifactBrowser).set_artifacts(stored, queued, archived=getattr(job, "archived", False),
-                                                  mtimes=mtimes)
+                                                  mtimes=mtimes, ended=job.state.is_final)
         self._count_artifacts(len(stored), len(queued))  # as the jobs list counts them (Job.queue_len)
 
     def _count_artifacts(self, stored: int, queued: int) -> None:

@@ -32,6 +32,7 @@ from cycle.tui.widgets.row_table import CELL_PADDING, RowTable, TableColumn
 
 # fits 80 columns after "/artifacts/  " (the tab names the folder: the hint need not)
 EMPTY_HINT = "(no files yet: what the job writes there shows once uploaded)"
+ENDED_EMPTY_HINT = "(none: the job ended without storing a file in /artifacts)"
 SORTS = ("name", "size", "time")  # `s` goes through them in this order
 SORT_LABELS = {"name": "name", "size": "size, largest first", "time": "modified time, newest first"}
 # how often the shown times are checked against the clock: cheap (one comparison), and a cell that
@@ -158,6 +159,7 @@ class ArtifactBrowser(Vertical):
         self.queued: set[str] = set()
         self.rows: list[Entry] = []
         self.archived = False
+        self.ended = False  # the job ended: no file comes any more (the empty folder's hint says so)
         self.times_valid_until = 0  # the shown modified times read right until this instant (ns)
         self._rows_valid_until: list[int] = []  # each row's own such instant (refresh_times)
         self._status_timer: Timer | None = None  # clears the status line's last word
@@ -196,17 +198,18 @@ class ArtifactBrowser(Vertical):
             self.redraw()
 
     def set_artifacts(self, stored: dict[str, int], queued: set[str], archived: bool = False,
-                      mtimes: dict[str, int] | None = None) -> None:
+                      mtimes: dict[str, int] | None = None, ended: bool = False) -> None:
         """What the job has: path -> size of the stored files, the queued paths, and (from the
-        artifact records) path -> modified time."""
+        artifact records) path -> modified time; whether it ended."""
         mtimes = mtimes or {}
         self._received = True
-        if stored == self.stored and queued == self.queued and archived == self.archived and mtimes == self.mtimes:
+        if (stored == self.stored and queued == self.queued and archived == self.archived and mtimes == self.mtimes
+                and ended == self.ended):
             self._listed = True  # (a job with no files: the empty table drawn at first is its listing)
             self._replay_typed_ahead()
             return
         newly_archived = archived and not self.archived
-        self.stored, self.queued, self.archived, self.mtimes = stored, queued, archived, mtimes
+        self.stored, self.queued, self.archived, self.mtimes, self.ended = stored, queued, archived, mtimes, ended
         self._stale = True
         if newly_archived:
             self.redraw()
@@ -286,7 +289,7 @@ class ArtifactBrowser(Vertical):
                 table.move_cursor(row=row)
         count = len(self.rows) - (1 if self.folder else 0)
         listing = (f"({count:,} {'entry' if count == 1 else 'entries'}, sorted by {SORT_LABELS[self.sort_by]})"
-                   if count else EMPTY_HINT)
+                   if count else ENDED_EMPTY_HINT if self.ended else EMPTY_HINT)
         readable = "/".join(readable_component(part) for part in self.folder.split("/")) if self.folder else ""
         folder = f"/artifacts/{readable}{'/' if self.folder else ''}"
         self.query_one("#artifact-path", Label).update(f"{folder}  {listing}")
