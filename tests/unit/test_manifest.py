@@ -395,3 +395,21 @@ def test_a_manifest_that_is_not_utf8_names_line_and_column(project):
     message = caught.value.message
     assert message.startswith(f"{project / '.cycleswap' / 'manifest.toml'}:2:10: the file is not UTF-8"), message
     assert ": is" not in message
+
+
+@pytest.mark.parametrize(("text", "unknown", "meant"), [
+    ('[main]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[jobs]\nemail_on_success = false\nemail_on_failure = false\n',
+     "jobs", "job"),
+    ('[main]\nname = "x"\n[ubuntuu]\nversion = "24.04"\n[job]\nemail_on_success = false\nemail_on_failure = false\n',
+     "ubuntuu", "ubuntu"),
+    ('[mian]\nname = "x"\n[ubuntu]\nversion = "24.04"\n[job]\nemail_on_success = false\nemail_on_failure = false\n',
+     "mian", "main"),
+])
+def test_a_misspelled_table_is_one_problem_not_every_field_it_holds(project, text, unknown, meant):
+    """A user test: [jobs] for [job] gave the "Did you mean `job`?" paragraph and two more saying
+    [job] needs email_on_success and email_on_failure (they were there, under [jobs]); [ubuntuu]
+    added "no image section"."""
+    with pytest.raises(ManifestError) as raised:
+        parse(project, text)
+    [problem] = raised.value.problems
+    assert f"unknown table [{unknown}]. Did you mean `{meant}`?" in problem

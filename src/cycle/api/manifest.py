@@ -155,6 +155,10 @@ class _Checker:
         self.root = root
         self.where = _Locator(text)
         self._found: list[tuple[int, str]] = []
+        # tables missing whose name an unknown table is close to ([jobs] for [job]): the unknown
+        # table's problem says "Did you mean", and the missing table's own problems (every field it
+        # needs) would only repeat it, as wrong advice (the fields are there, under [jobs])
+        self.misspelled: set[str] = set()
 
     @property
     def problems(self) -> list[str]:
@@ -191,8 +195,14 @@ class _Checker:
 def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
     """" Did you mean `<closest>`?" (difflib), or "" when nothing is close: for manifest keys here
     and for volume names (emulator/volumes.py)."""
+    close = closest(word, choices)
+    return f" Did you mean `{close}`?" if close else ""
+
+
+def closest(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
+    """The choice closest to `word` (difflib), or None when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean `{close[0]}`?" if close else ""
+    return close[0] if close else None
 
 
 def _show(value: Any) -> str:
@@ -471,11 +481,14 @@ def _image_section(check: _Checker, document: dict[str, Any]) -> str:
             key, None,
             f"unknown table [{key}].{hint} A manifest has [main], [job] and exactly one image section ([ubuntu]).",
         )
+        if (meant := closest(key, known)) is not None and meant not in document:
+            check.misspelled.add(meant)
     if not images:
-        check.problem(
-            None, None,
-            'no image section. Add exactly one, e.g.\n  [ubuntu]\n  version = "24.04"',
-        )
+        if not check.misspelled & set(IMAGE_SECTIONS):  # ([ubuntuu]: its own problem says it)
+            check.problem(
+                None, None,
+                'no image section. Add exactly one, e.g.\n  [ubuntu]\n  version = "24.04"',
+            )
         return ""
     if len(images) > 1:
         listed = " and ".join(f"[{k}]" for k in images)
@@ -508,7 +521,8 @@ def _image_section(check: _Checker, document: dict[str, Any]) -> str:
 def _main_name(check: _Checker, main: dict[str, Any]) -> str:
     check.unknown_keys("main", main, MAIN_FIELDS)
     if not main:
-        check.problem("main", None, '[main] with a `name` is required, e.g.\n  [main]\n  name = "my-experiment"')
+        if "main" not in check.misspelled:
+            check.problem("main", None, '[main] with a `name` is required, e.g.\n  [main]\n  name = "my-experiment"')
         return ""
     name = main.get("name")
     if name is None:
@@ -576,6 +590,8 @@ def build_file_problem(root: Path, entry: str) -> str | None:
 def _job(check: _Checker, job: dict[str, Any]) -> dict[str, Any]:
     check.unknown_keys("job", job, JOB_FIELDS)
     values: dict[str, Any] = {"email_on_success": False, "email_on_failure": False}
+    if not job and "job" in check.misspelled:
+        return values  # (the misspelled table's problem is the one to fix)
     for key in ("email_on_success", "email_on_failure"):
         if key not in job:
             check.problem("job", None, f"[job] needs `{key}` (true or false): it is required. Add {key} = false.")
