@@ -62,6 +62,33 @@ def test_every_help_shows_capital_metavars_and_keeps_bracketed_words(path):
         assert "[OPTIONS] JOB" in result.output, result.output
 
 
+def every_group():
+    """Every command group's path, the root's and those built on first use (cycle.cli.root.GROUPS)."""
+    def walk(group, path):
+        yield path, group
+        context = group.context_class(group)
+        for name in group.list_commands(context):
+            if hasattr(sub := group.get_command(context, name), "list_commands"):  # a group
+                yield from walk(sub, [*path, name])
+
+    yield from walk(typer.main.get_command(app), [])
+
+
+@pytest.mark.parametrize(("path", "group"), list(every_group()), ids=lambda found: (
+    " ".join(["cycle", *found]) if isinstance(found, list) else ""))
+def test_every_group_lists_its_commands_with_whole_summaries(path, group):
+    """A user test: `cycle --help` read `job  Jobs: list them, see one's state, read or follow its
+    log...`, and `cycle job --help` cut seven of nine summaries so."""
+    text = run(*path, "--help").output
+    lines = text[text.index("Commands:"):].splitlines()
+    assert not [line for line in lines if line.endswith("...")], text  # click's cut
+    listing = " ".join(" ".join(lines).split())
+    context = group.context_class(group)
+    for name in group.list_commands(context):
+        summary = " ".join((group.get_command(context, name).help or "").partition("\n\n")[0].split())
+        assert " ".join(summary.split(". ")[0].split()[:8]) in listing, (name, listing)
+
+
 def test_job_logs_help_offers_follow_and_n():
     text = run("job", "logs", "--help").output
     assert "-n, --tail N" in text and "-f, --follow" in text

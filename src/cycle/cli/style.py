@@ -10,10 +10,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
+
+WHOLE = 1_000_000  # a short help's length limit no sentence reaches
 
 
-class CycleCommand(TyperCommand):
+class _WholeSummary:
+    """A command's line in its group's listing: its help's first sentence whole, wrapped by the
+    listing, never cut with "..." (`Show one job's state, reason, machine, times, duration, the...`)."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=WHOLE)  # type: ignore[misc]
+
+
+class CycleCommand(_WholeSummary, TyperCommand):
     """A command whose parameters show capital metavars: an explicit one (`JOB`, `N`, `PATH`), or
     else argparse's default, the parameter's name in capitals (`DIRECTORY`, `--network NETWORK`),
     never typer's `<int range>`; and whose usage line names required arguments `JOB`, not `{JOB}`."""
@@ -29,11 +39,16 @@ class CycleCommand(TyperCommand):
                 for piece in super().collect_usage_pieces(ctx)]
 
 
+class WholeSummaryGroup(_WholeSummary, TyperGroup):
+    """A group of commands (`cycle job`) whose line in `cycle --help` is whole too."""
+
+
 class CycleTyper(typer.Typer):
     """typer.Typer with plain help and CycleCommand for every command."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("rich_markup_mode", None)
+        kwargs.setdefault("cls", WholeSummaryGroup)
         super().__init__(**kwargs)
 
     def command(self, *args, cls=CycleCommand, **kwargs):
