@@ -249,3 +249,16 @@ def test_job_tail_and_job_pull_of_a_running_job_say_why_its_log_lags(platform, t
     assert first.startswith(f"job {job.name} is running: 7 line(s) it printed are not in its log yet; waiting for its "
                             "next log upload (every 600 s) or its end"), first + err
     assert "is running:" not in err  # once
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "5"], ["--stream", "stdout"]], ids=["fast path", "tail", "typer"])
+def test_an_empty_log_of_a_job_not_started_says_so(platform, args) -> None:
+    """A user test: `cycle job logs` of a PENDING job printed nothing at all, not a word."""
+    job = platform.store.create_job("waiting", agent_pid=os.getpid())
+    done = cycle("job", "logs", job.name, *args)
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    assert done.stderr == (f"job {job.name} is PENDING: it has not started yet (its build, or a machine, is still to "
+                           f"come); `cycle job status {job.name}` says why.\n")
+    platform.store.append_logs(job.id, [(time.time_ns(), Stream.SYSTEM, "waiting for a machine")])
+    shown = cycle("job", "logs", job.name, *args)
+    assert (shown.stderr == "") == ("--stream" not in args), shown.stderr  # a line to read: no note

@@ -112,7 +112,8 @@ def print_log(platform, name: str, tail: int | None = None, stream=None, since_n
         records = platform.logs(name, stream, since_ns=since_ns)
     sys.stdout.write("".join(format_line(record) + "\n" for record in records))
     sys.stdout.flush()
-    hint = log_lag_hint(platform.job(name), follow)
+    job = platform.job(name)
+    hint = log_lag_hint(job, follow) or (not_started_hint(job, follow) if not records else None)
     if hint:
         sys.stderr.write(hint + "\n")
     return records
@@ -136,6 +137,16 @@ def log_lag_hint(job, follow: bool = False, saved: str | None = None) -> str | N
                 f"(`cycle job tail {job.name}` follows it).")
     return (f"{waiting}: they reach it at {upload} or when the job ends. `cycle job logs {job.name} -f` "
             "waits for them and prints each upload as it lands.")
+
+
+def not_started_hint(job, follow: bool = False) -> str | None:
+    """One line for stderr when the log of a job that has not started is empty (a user test: `job
+    logs` of a PENDING job printed nothing at all); None for any other job."""
+    if job.state.value != "PENDING":
+        return None
+    then = ("printing its lines as they reach its log (Ctrl-C stops)" if follow
+            else f"`cycle job status {job.name}` says why")
+    return f"job {job.name} is PENDING: it has not started yet (its build, or a machine, is still to come); {then}."
 
 
 def quiet_closed_stdout() -> None:
