@@ -113,22 +113,26 @@ def print_log(platform, name: str, tail: int | None = None, stream=None, since_n
     sys.stdout.write("".join(format_line(record) + "\n" for record in records))
     sys.stdout.flush()
     job = platform.job(name)
-    hint = log_lag_hint(job, follow) or (not_started_hint(job, follow) if not records else None)
+    one_stream = stream is not None and getattr(stream, "value", stream) != "system"
+    hint = log_lag_hint(job, follow, one_stream=one_stream) or (not_started_hint(job, follow) if not records else None)
     if hint:
         sys.stderr.write(hint + "\n")
     return records
 
 
-def log_lag_hint(job, follow: bool = False, saved: str | None = None) -> str | None:
+def log_lag_hint(job, follow: bool = False, saved: str | None = None, one_stream: bool = False) -> str | None:
     """One line for stderr when a running job printed lines its log does not hold yet, so an empty
     `job logs` is not a mystery; None otherwise. The lines reach the log only at the job's next log
     upload (the spec: "Logs upload on a 600-second cadence"; the cadence its agent recorded, which
     $CYCLE_LOG_CADENCE_SECONDS changes) or at its end: -f prints them then, not as the job prints
     them, so neither variant promises more. Both paths print it (an ended job's log is complete:
-    the fast path has no hint). `saved`: the file the log so far was saved to (`job pull`)."""
+    the fast path has no hint). `saved`: the file the log so far was saved to (`job pull`);
+    `one_stream`: the reader asked for one stream, and the count is of stdout's and stderr's lines
+    together (the agent counts them as they come, not by stream)."""
     if job.state.value != "RUNNING" or not job.log_backlog:
         return None
-    waiting = f"job {job.name} is running: {job.log_backlog} line(s) it printed are not in its log yet"
+    both = " (stdout and stderr together)" if one_stream else ""
+    waiting = f"job {job.name} is running: {job.log_backlog} line(s) it printed{both} are not in its log yet"
     upload = f"its next log upload (every {job.log_cadence_text()})"
     if follow:
         return f"{waiting}; waiting for {upload} or its end, then printing them (Ctrl-C stops)."
