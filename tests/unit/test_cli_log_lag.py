@@ -62,20 +62,28 @@ def test_a_running_jobs_unshipped_lines_get_one_hint_on_stderr(platform, args) -
     assert "as they arrive" not in hint[0]  # -f polls the stored log: it cannot print lines as the job prints them
 
 
+def follow_until_it_ends(platform, job, *args: str) -> tuple[str, str]:
+    """Run a following command (`job logs -f`, `job tail`) on the running job: its first line on
+    stderr, read once it printed the shipped line (the hint reads the job before it ends), and the
+    rest of its stderr once the job FINISHED and it exited 0."""
+    follower = subprocess.Popen([*CYCLE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=os.environ)
+    try:
+        assert follower.stdout.readline().endswith("shipped line\n")
+        first = follower.stderr.readline()
+        platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
+        _out, err = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0, err
+    return first, err
+
+
 def test_with_follow_the_hint_says_it_waits_for_the_next_upload(platform) -> None:
     """D2: `job logs JOB -f` printed the hint telling to run `job logs JOB -f`; it says, once, what it waits for."""
     job = running_job(platform)
     platform.store.record_log_backlog(job.id, 7)
-    follower = subprocess.Popen([*CYCLE, "job", "logs", job.name, "-f", "--interval", "0.1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
-    try:
-        assert follower.stdout.readline().endswith("shipped line\n")
-        first = follower.stderr.readline()  # the hint reads the job before it ends
-        platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
-        out, err = follower.communicate(timeout=60)
-    finally:
-        follower.kill()
-    assert follower.returncode == 0, err
+    first, err = follow_until_it_ends(platform, job, "job", "logs", job.name, "-f", "--interval", "0.1")
     hint = (first + err).strip().splitlines()
     assert len(hint) == 1 and hint[0].startswith(f"job {job.name} is running: 7 line(s) it printed are not in its log")
     assert "waiting for its next log upload (every 600 s) or its end" in hint[0]
@@ -237,17 +245,8 @@ def test_job_tail_and_job_pull_of_a_running_job_say_why_its_log_lags(platform, t
     assert saved.read_text().endswith("shipped line\n")
     assert (f"job {job.name} is running: 7 line(s) it printed are not in its log yet, so {saved} holds what the log "
             "held: they reach it at its next log upload (every 600 s)") in pulled.stderr, pulled.stderr
-    follower = subprocess.Popen([*CYCLE, "job", "tail", job.name, "--project-dir", str(tmp_path / "proj"),
-                                 "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=os.environ)
-    try:
-        assert follower.stdout.readline().endswith("shipped line\n")
-        first = follower.stderr.readline()  # the hint reads the job before it ends
-        platform.store.set_state(job.id, JobState.FINISHED, exit_code=0)
-        _out, err = follower.communicate(timeout=60)
-    finally:
-        follower.kill()
-    assert follower.returncode == 0, err
+    first, err = follow_until_it_ends(platform, job, "job", "tail", job.name, "--project-dir", str(tmp_path / "proj"),
+                                      "--interval", "0.1")
     assert first.startswith(f"job {job.name} is running: 7 line(s) it printed are not in its log yet; waiting for its "
                             "next log upload (every 600 s) or its end"), first + err
     assert "is running:" not in err  # once
