@@ -644,3 +644,31 @@ def test_an_unknown_number_of_a_known_project_names_its_jobs_range(home):
     assert "Did you mean" not in result.output  # demo-9, demo-8, demo-7 only look alike
     assert "Did you mean demo-30" in run("job", "status", "demo-310").output  # a typo of demo-30 or demo-10
     assert "Did you mean demo-12" in run("job", "status", "demo-12x").output  # not a number: the closest names
+
+
+def every_example():
+    """(command, its arguments) of each example line in every command's help epilog."""
+    import shlex
+
+    for _path, group in every_group():
+        context = group.context_class(group)
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
+            for line in (command.epilog or "").splitlines():
+                words = shlex.split(line.split("#")[0].split("&&")[0].split("|")[0])
+                if words[:1] == ["cycle"]:
+                    yield " ".join(words), words[1:]
+
+
+@pytest.mark.parametrize(("line", "args"), list(every_example()), ids=lambda found: found if isinstance(
+    found, str) else "")
+def test_every_example_in_the_helps_parses(line, args):
+    """The examples the helps show are real command lines: every option they use exists and takes
+    what they give it (parsed by the command itself, nothing run)."""
+    root = typer.main.get_command(app)
+    command, context = root, root.context_class(root)
+    while hasattr(command, "list_commands") and args and args[0] in command.list_commands(context):
+        command = command.get_command(context, args.pop(0))
+        context = command.context_class(command)
+    assert not hasattr(command, "list_commands"), line  # a command, not a group
+    command.make_context(command.name, list(args))  # raises on an unknown option or a bad value

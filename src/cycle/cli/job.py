@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from cycle.api.wording import listed, lost_named, machine_shown, older_restored
-from cycle.cli.style import CycleTyper, JobArg, whole_number
+from cycle.cli.style import CycleTyper, JobArg, examples, whole_number
 from cycle.logline import moment, ns_of
 
 app = CycleTyper(help="Jobs: list them, see one's state, read or follow its log (logs, tail), download its "
@@ -32,7 +32,7 @@ def job_dict(job) -> dict:
     }
 
 
-@app.command("list")
+@app.command("list", epilog=examples('cycle job list --limit 5', "cycle job list --json | jq '.[0].name'"))
 def list_jobs(
     state: Annotated[str | None, typer.Option(
         metavar="STATE", help="Only jobs in this state: PENDING, RUNNING, FINISHED, FAILED, CANCELLED.")] = None,
@@ -107,7 +107,7 @@ def _shown_range(offset: int, count: int) -> str:
     return str(count) if offset == 0 else f"{offset + 1}-{offset + count}"
 
 
-@app.command()
+@app.command(epilog=examples('cycle job status mnist-3 --json'))
 def status(
     name: JobArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -259,7 +259,11 @@ def _clamped(ns: int) -> int:
     return min(max(ns, 0), LATEST_NS)
 
 
-@app.command()
+@app.command(epilog=examples(
+    'cycle job logs mnist-3 -n 100',
+    'cycle job logs mnist-3 -f --stream stderr',
+    'cycle job logs mnist-3 --since 10m',
+))
 def logs(
     name: JobArg,
     tail: Annotated[int | None, typer.Option(
@@ -394,7 +398,7 @@ def _project_here() -> str:
     return load_manifest(root).name
 
 
-@app.command()
+@app.command(epilog=examples('cycle job reassign mnist-3 --to local-2 --grace 30'))
 def reassign(
     name: JobArg,
     to: Annotated[str | None, typer.Option(
@@ -485,7 +489,7 @@ def _warn_queue(job) -> None:
         typer.secho(QUEUE_WARNING_TEXT, fg="yellow", err=True)
 
 
-@app.command()
+@app.command(epilog=examples('cycle job pull mnist-3             # into ./.cycleswap/jobs/mnist-3/'))
 def pull(
     name: JobArg,
     project_dir: Annotated[Path | None, typer.Option(
@@ -555,7 +559,7 @@ def _say_downloaded(paths: list[str], each_up_to: int = 5) -> None:
     typer.echo(f"downloaded {len(paths):,} artifacts: {listed([f'artifacts/{path}' for path in paths], 3)}", err=True)
 
 
-@app.command()
+@app.command(epilog=examples('cycle job tail mnist-3 && echo trained'))
 def tail(
     name: JobArg,
     project_dir: Annotated[Path | None, typer.Option(

@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
-from cycle.cli.style import CycleTyper
+from cycle.cli.style import CycleTyper, examples
 
 app = CycleTyper(help="Create a project's .cycleswap/ and run the project locally.", no_args_is_help=True)
 
 
-@app.command()
+@app.command(epilog=examples(
+    'cycle project init                 # the current folder, named after it',
+    'cycle project init ~/code/mnist --name mnist',
+))
 def init(
     directory: Annotated[Path, typer.Argument(
         metavar="DIR", help="Project root to create .cycleswap/ in.")] = Path("."),
@@ -29,7 +32,11 @@ def init(
         typer.echo(f"note: {note}", err=True)
 
 
-@app.command()
+@app.command(epilog=examples(
+    'cycle project test                 # build (cached) and run, output here',
+    'cycle project test --detach        # prints the job name; then cycle job tail NAME',
+    'cycle project test --rebuild --cpu',
+))
 def test(
     directory: Annotated[Path, typer.Argument(
         metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),
@@ -124,7 +131,7 @@ def parse_mounts(specs: list[str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(_mount_spec(spec) for spec in specs or [])
 
 
-@app.command()
+@app.command(epilog=examples('cycle project upload && cycle job queue'))
 def upload(
     directory: Annotated[Path, typer.Argument(
         metavar="DIR", help="Project root, or any folder inside it.")] = Path("."),

@@ -11,7 +11,7 @@ import typer
 
 from cycle.cli import drill as drill_cli
 from cycle.cli.fast import INTERRUPTED, quiet_closed_stdout
-from cycle.cli.style import CycleTyper, complete_job_names
+from cycle.cli.style import CycleTyper, complete_job_names, examples
 from cycle.errors import CycleError
 
 # The command groups, by module. Each is imported and turned into click commands only when it is
@@ -69,7 +69,10 @@ app = CycleTyper(
     # and bad flag (issue 14); rich is still used where it draws something (pull's progress bar)
     rich_markup_mode=None,
 )
-app.command("drill")(drill_cli.drill)
+app.command("drill", epilog=examples(
+    "cycle drill . --moves 2 --every 20 --timeout 1800 --json drill-report.json",
+    "cycle drill . --at 5,12 --strict --progress-glob 'ckpt/*.pt'",
+))(drill_cli.drill)
 
 
 @app.command()

@@ -55,6 +55,12 @@ class CycleTyper(typer.Typer):
         return super().command(*args, cls=cls, **kwargs)
 
 
+def examples(*commands: str) -> str:
+    """A command's help epilog: example command lines, shown as written (click's \\b keeps them
+    from being rewrapped into one paragraph)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {command}" for command in commands)
+
+
 def complete_job_names(incomplete: str) -> list[str]:
     """Job names starting with what was typed, newest first, for shell completion. Never raises:
     a completion that fails prints a traceback into the user's prompt, so with no emulator home
