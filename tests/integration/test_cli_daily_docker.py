@@ -48,8 +48,10 @@ def test_logs_follow_prints_until_the_job_ends(project, home, monkeypatch):
     began = time.monotonic()
     followed = cli("job", "logs", name, "--follow", "-n", "50", "--stream", "stdout", "--interval", "0.2")
     assert followed.exit_code == 0, followed.output  # like `docker logs -f`: reading the log went well
-    assert [line.split("[stdout] ")[1] for line in followed.output.splitlines()] == ["first", "last"]
+    assert [line.split("[stdout] ")[1] for line in followed.stdout.splitlines()] == ["first", "last"]
     assert time.monotonic() - began >= 1.5  # it waited for the job rather than printing what was there
+    if followed.stderr:  # read while the job had not started: one line says so (on stderr, as the lag hint)
+        assert followed.stderr.startswith(f"job {name} is PENDING: it has not started yet"), followed.stderr
     assert wait_state(name, FINAL, timeout=5).state is JobState.FAILED
 
 
