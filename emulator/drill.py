@@ -87,8 +87,9 @@ def judged_rewrites(moves: list[Move], versions: list[Artifact], globs: tuple[st
     a versioned name (Lightning's ModelCheckpoint writes `epoch=0-step=100-v1.ckpt` when the file
     is there and the job did not resume: a false PASS) is a rewrite. When no numbered checkpoint
     came back (one `checkpoint.pt` overwritten every epoch), a rewrite proves a restart only when
-    its bytes are those of a version stored before the move (the job went back, deterministically);
-    new bytes are what resuming and starting over both write: not judged (a warning)."""
+    its bytes are those of an older version than the one restored (the job went back,
+    deterministically); new bytes, or the restored ones saved again, are what resuming and starting
+    over both may write: not judged (a warning)."""
     findings, unjudged = [], []
     for number, move in enumerate(moves, start=1):
         if not move.restarted_ns:
@@ -104,9 +105,9 @@ def judged_rewrites(moves: list[Move], versions: list[Artifact], globs: tuple[st
             findings.append(f"{where} rewrote {listed(rewritten, 5)}, which had been restored to it: it started over "
                             "(or went back to an older checkpoint) instead of resuming from the newest.")
         elif rewritten:
-            unjudged.append(f"{where} overwrote {listed(rewritten, 5)}, restored to it, with bytes new to storage: "
-                            "resuming and starting over both do that to a checkpoint kept in one file, so the drill "
-                            "could not judge whether it resumed (no numbered checkpoint came back).")
+            unjudged.append(f"{where} overwrote {listed(rewritten, 5)}, restored to it, with no older version's "
+                            "bytes: resuming and starting over both do that to a checkpoint kept in one file, so the "
+                            "drill could not judge whether it resumed (no numbered checkpoint came back).")
     return findings, unjudged
 
 
@@ -139,6 +140,8 @@ def _rewrites(move: Move, since: int, later: int | None, versions: list[Artifact
     named = sorted(rewritten | set(again), key=natural_key)
     shown = [f"{path} (again, as {again[path]})" if path in again else path for path in named]
     before = {(v.path, v.sha256) for v in versions if v.uploaded_ns < since}
+    newest = {v.path: v.sha256 for v in sorted(versions, key=lambda v: v.uploaded_ns) if v.uploaded_ns < since}
+    before -= set(newest.items())  # the restored bytes saved again (a job at its end re-saving them): no going back
     if again or any(numbered(path) for path in restored):
         return shown, "numbered checkpoints" if not again else "a versioned save"
     return shown, OLD_BYTES if any((v.path, v.sha256) in before for v in stay if v.path in rewritten) else None
@@ -184,9 +187,8 @@ def _pattern_of(path: str) -> tuple[str, str] | None:
     (`ckpt/step-*`, `.pt`), `checkpoint-500/model.safetensors` -> (`checkpoint-*/`, ``); None for
     a file with no number (`latest.pt`: no layout to name)."""
     parts = path.split("/")
-    for depth, part in enumerate(parts[:-1], start=1):
-        if CHECKPOINT_FOLDER.fullmatch(part):
-            return "/".join([*parts[:depth - 1], re.sub(r"\d+", "*", part)]) + "/", ""
+    if depth := _checkpoint_folder_at(parts):
+        return "/".join([*parts[:depth - 1], re.sub(r"\d+", "*", parts[depth - 1])]) + "/", ""
     stem, dot, extension = parts[-1].rpartition(".")
     if not dot:
         stem, extension = extension, ""
@@ -208,23 +210,35 @@ def _unfinished_checkpoints(restored: list[str]) -> set[str]:
     return {path for path, key in key_of.items() if key in short}
 
 
-CHECKPOINT_FOLDER = re.compile(r"(?:(?:checkpoint|ckpt|global[-_]?step|step|epoch|iter(?:ation)?)[-_=]?)?\d+",
+CHECKPOINT_FOLDER = re.compile(r"(?:checkpoint|ckpt|global[-_]?step|step|epoch|iter(?:ation)?)[-_=]?\d+",
                                re.IGNORECASE)
-"""A folder that is one checkpoint: HF's checkpoint-500/, DeepSpeed's global_step500/, ckpt-5/, epoch=3/,
-Orbax's bare step number (checkpoints/500/)."""
+"""A folder that is one checkpoint: HF's checkpoint-500/, DeepSpeed's global_step500/, ckpt-5/, epoch=3/."""
+CHECKPOINTS_FOLDER = re.compile(r"checkpoint|ckpt", re.IGNORECASE)
+"""A folder whose folders named by a bare number are checkpoints (Orbax's checkpoints/500/): elsewhere a
+bare number is a run (`runs/1/`, Hydra's multirun `0/`) or a date (`2024/`), not a step."""
+
+
+def _checkpoint_folder_at(parts: list[str]) -> int:
+    """How many of `parts` (a path's folders, then its name) lead to the outermost folder that is one
+    checkpoint (CHECKPOINT_FOLDER, or a bare number inside a CHECKPOINTS_FOLDER); 0 for none."""
+    for depth, part in enumerate(parts[:-1], start=1):
+        if CHECKPOINT_FOLDER.fullmatch(part) or (part.isdigit() and depth > 1
+                                                   and CHECKPOINTS_FOLDER.search(parts[depth - 2])):
+            return depth
+    return 0
 
 
 def checkpoint_of(path: str) -> str:
     """The checkpoint a file belongs to: the outermost folder on its path named as one checkpoint
-    (CHECKPOINT_FOLDER: `checkpoint-500/model.safetensors`, `checkpoint-500/global_step500/…`), else
+    (CHECKPOINT_FOLDER: `checkpoint-500/model.safetensors`, `checkpoint-500/global_step500/…`,
+    `checkpoints/500/…`), else
     its folder and the last number in its name before the extension (step-5.pt, step-5.json,
     model_5.pt and optim_5.pt are step 5; shards `…-00002-of-00002.bin` go together), else its
     folder and its name up to the first dot (latest.pt, latest.json). Other numbered folders
     (`exp1/`, a run's `runs/May01_12-30-45/`) hold many checkpoints, or none."""
     parts = path.split("/")
-    for depth, part in enumerate(parts[:-1], start=1):
-        if CHECKPOINT_FOLDER.fullmatch(part):
-            return "/".join(parts[:depth]) + "/"
+    if depth := _checkpoint_folder_at(parts):
+        return "/".join(parts[:depth]) + "/"
     folder, name = "/".join(parts[:-1]), parts[-1].lstrip(".")
     numbers = re.findall(r"\d+", name.rsplit(".", 1)[0])
     key = f"#{int(numbers[-1])}" if numbers else name.split(".", 1)[0]
@@ -308,19 +322,20 @@ def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]
     newest stored before the job restarted); bytes every checkpoint shares (a config.json copied
     into each) name none. A progress pointer whose bytes are no checkpoint's (DeepSpeed's text
     `latest` holding "global_step200", a Lightning `last.ckpt` saved apart from its epoch file)
-    names the newest step whose files were all stored before it: it is written once they are,
-    and a move between the two brings back a pointer one step behind (a user test's false FAIL).
-    None when no restored pointer names one."""
+    names the newest step whose files were all written before it (by the files' modified times,
+    not upload order: LIFO stores a pointer before the checkpoint written just ahead of it): it is
+    written once they are, and a move between the two brings back a pointer one step behind (a
+    user test's false FAIL). None when no restored pointer names one."""
     before = sorted((v for v in versions if move.restarted_ns is None or v.uploaded_ns < move.restarted_ns),
                     key=lambda v: v.uploaded_ns)
     restored_version = {v.path: v for v in before}  # the newest of each path wins
     steps: dict[str, set[int]] = {}
-    stored_by: dict[int, int] = {}  # step -> when its last file (of those before the restart) was stored
+    written_by: dict[int, int] = {}  # step -> when its last file (of those before the restart) was written
     for v in before:
         if (step := _step_of(v.path)) is not None:
             steps.setdefault(v.sha256, set()).add(step)
             if is_progress(v.path, globs):
-                stored_by[step] = v.uploaded_ns
+                written_by[step] = max(written_by.get(step, 0), _written(v))
     named: list[int] = []
     for path in move.restored:
         if _step_of(path) is not None or (pointer := restored_version.get(path)) is None:
@@ -329,9 +344,15 @@ def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]
         if len(found) == 1:
             named += found
         elif not found and is_progress(path, globs):
-            whole = [step for step, at in stored_by.items() if at < pointer.uploaded_ns]
+            whole = [step for step, at in written_by.items() if at < _written(pointer)]
             named += [max(whole)] if whole else []  # no step whole before it: it commits none
     return max(named, default=None)
+
+
+def _written(version: Artifact) -> int:
+    """When a stored version was written: the file's modified time its record kept, else (a record
+    from before they were kept) when it was stored."""
+    return version.mtime_ns or version.uploaded_ns
 
 
 def _step_of(path: str) -> int | None:
@@ -376,7 +397,8 @@ def _nothing_to_judge(moves: list[Move], globs: tuple[str, ...]) -> str:
               "not be checked")
     if not restored:
         return f"{missed}: move later, or checkpoint sooner."
-    folder, _, name = restored[0].rpartition("/")
+    named = next((path for path in restored if re.search(r"\d", path.rpartition("/")[2])), restored[0])
+    folder, _, name = named.rpartition("/")  # a numbered file, more likely a checkpoint than metrics.csv
     extension = name.rpartition(".")[2] if "." in name.lstrip(".") else ""
     suggested = f"*.{extension}" if extension else f"{folder}/*" if folder else name
     return (f"{missed}, though {listed(restored, 3)} came back: if those are your checkpoints, name them "

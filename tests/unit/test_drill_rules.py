@@ -34,9 +34,10 @@ def test_progress_globs():
     assert not is_progress("results.json", globs) and not is_progress("progress.log", globs)
 
 
-def art(path, at, sha256=None):
-    """A stored version; its bytes are its own (path and time) unless `sha256` says whose they are."""
-    return Artifact(path, f"jobs/j/artifacts/{path}", 1, sha256 or f"{path}@{at}", 0, at)
+def art(path, at, sha256=None, mtime=0):
+    """A stored version; its bytes are its own (path and time) unless `sha256` says whose they are;
+    written at `mtime` (0: a record that kept none, read as its upload time)."""
+    return Artifact(path, f"jobs/j/artifacts/{path}", 1, sha256 or f"{path}@{at}", mtime, at)
 
 
 def move(number, ts, restarted, restored):
@@ -565,3 +566,53 @@ def test_a_folder_named_by_its_step_alone_is_one_numbered_checkpoint():
     [finding], unjudged = judged_rewrites(moves, [*before, *saved(2, 120)], DrillPlan().progress_globs)
     assert unjudged == [] and "checkpoints/2/meta.json, checkpoints/2/model.pt" in finding
     assert checkpoint_layout(moves, DrillPlan().progress_globs) == "/artifacts/checkpoints/*/"
+
+
+def test_a_pointer_stored_before_the_checkpoint_written_ahead_of_it_commits_that_checkpoint():
+    """A reviewer: LIFO stores `latest` (written right after ckpt-10.pt) before ckpt-10.pt, and by
+    upload order the pointer committed step 9, excusing a job that went back to ckpt-9 and redid
+    step 10: a false PASS. The files' modified times order them as they were written."""
+    moves = [move(1, 100, 110, ["checkpoints/ckpt-9.pt", "checkpoints/ckpt-10.pt", "checkpoints/latest"])]
+    versions = [art("checkpoints/ckpt-9.pt", 40, mtime=39), art("checkpoints/latest", 41, "text9", mtime=40),
+                art("checkpoints/latest", 60, "text10", mtime=51), art("checkpoints/ckpt-10.pt", 61, mtime=50),
+                art("checkpoints/ckpt-10.pt", 130, mtime=129)]
+    [finding] = scratch_restarts(moves, versions, DrillPlan().progress_globs)
+    assert "checkpoints/ckpt-10.pt" in finding
+
+
+@pytest.mark.parametrize(("restored", "layout"), [
+    (["runs/1/checkpoint.pt"], None),  # a run's folder: its one checkpoint file, overwritten
+    (["0/ckpt-5.pt", "0/checkpoint_latest.txt"], "0/#5"),  # Hydra's multirun folder: numbered files inside
+    (["2024/model_3.pt"], "2024/#3"),  # a date
+    (["checkpoints/7/model.pt"], "checkpoints/7/"),  # Orbax's: under a checkpoints folder
+])
+def test_a_bare_number_folder_is_one_checkpoint_only_under_a_checkpoints_folder(restored, layout):
+    """A reviewer: with every bare-number folder a checkpoint, `runs/1/checkpoint.pt` overwritten
+    every epoch failed as a restart, and a pointer in Hydra's `0/` counted as step 0."""
+    from emulator.drill import checkpoint_of
+
+    if layout is not None:
+        assert checkpoint_of(restored[0]) == layout
+    if restored == ["runs/1/checkpoint.pt"]:
+        versions = [art(restored[0], 40), art(restored[0], 60), art(restored[0], 130)]
+        findings, unjudged = judged_rewrites([move(1, 100, 110, restored)], versions, DrillPlan().progress_globs)
+        assert findings == [] and len(unjudged) == 1
+    if restored[0].startswith("0/"):
+        versions = [art("0/ckpt-5.pt", 40), art("0/checkpoint_latest.txt", 41), art("0/ckpt-6.pt", 120),
+                    art("0/checkpoint_latest.txt", 121)]
+        assert scratch_restarts([move(1, 100, 110, restored)], versions, DrillPlan().progress_globs) == []
+
+
+def test_saving_the_restored_bytes_again_is_no_going_back():
+    """A reviewer: a job moved after its last save, which resumes, finds nothing to do and saves
+    its state again, rewrote checkpoint.pt with the bytes restored to it: "it went back"."""
+    moves = [move(1, 100, 110, ["checkpoint.pt"])]
+    versions = [art("checkpoint.pt", 40, "A"), art("checkpoint.pt", 60, "B"), art("checkpoint.pt", 130, "B")]
+    findings, unjudged = judged_rewrites(moves, versions, DrillPlan().progress_globs)
+    assert findings == [] and "with no older version's bytes" in unjudged[0]  # (a restart after one epoch too)
+
+
+def test_the_glob_suggested_when_nothing_matched_is_a_numbered_files():
+    report = judge(job(), [move(1, 100, 110, ["metrics.csv", "weights/model_04.bin"])], [], [1.0], 0, 5.0,
+                   DrillPlan(), timed_out=False)
+    assert "(--progress-glob '*.bin')" in report.reasons[0]

@@ -413,3 +413,18 @@ def test_a_misspelled_table_is_one_problem_not_every_field_it_holds(project, tex
         parse(project, text)
     [problem] = raised.value.problems
     assert f"unknown table [{unknown}]. Did you mean `{meant}`?" in problem
+
+
+def test_a_carriage_return_only_in_a_scripts_data_is_no_windows_file(tmp_path):
+    """A reviewer: a here-doc writing an HTTP request (CRLF inside its data) refused the script,
+    which bash runs as meant; a file saved by a Windows editor has CRLF from its first line."""
+    from cycle.api.manifest import check_scripts
+
+    (tmp_path / ".cycleswap").mkdir()
+    (tmp_path / ".cycleswap" / "build.sh").write_bytes(b"")
+    run = tmp_path / ".cycleswap" / "run.sh"
+    run.write_bytes(b"printf 'ok\\n'\ncat > req.txt <<'EOF'\nGET / HTTP/1.1\r\nHost: x\r\n\r\nEOF\necho done\n")
+    check_scripts(tmp_path)  # nothing refused
+    run.write_bytes(b"set -e\r\necho one\r\necho two\r\n")
+    with pytest.raises(ManifestError, match=r"run.sh:1: has Windows line endings"):
+        check_scripts(tmp_path)

@@ -593,3 +593,20 @@ async def test_a_key_typed_right_behind_tab_waits_for_a_listing_that_came_while_
         assert browser.folder == ""
         browser.set_shown(True)  # the activation
         assert browser.folder == "checkpoints"
+
+
+async def test_an_identical_listing_while_the_tab_is_hidden_does_not_count_as_drawn():
+    """A reviewer: a second poll with the same listing, still undrawn (the tab hidden), counted as
+    the listing shown, and an Enter right behind Tab met the empty table again."""
+    app, _platform = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(pilot)  # the Logs tab shows
+        browser = app.screen.query_one(ArtifactBrowser)
+        await until(pilot, lambda: browser.stored)
+        browser.set_artifacts(dict(browser.stored), set(browser.queued), browser.archived, dict(browser.mtimes),
+                              browser.ended)  # the next poll: the same files
+        assert browser.rows == []
+        browser.action_open()
+        assert browser.folder == ""
+        browser.set_shown(True)
+        assert browser.folder == "checkpoints"

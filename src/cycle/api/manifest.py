@@ -744,8 +744,9 @@ def _script_text_problems(path: Path, role: str) -> list[str]:
         problems.append(f"{path}: starts with a byte-order mark (saved as \"UTF-8 with BOM\"); {role}, and bash "
                         f"would take those bytes for part of the first command. Save it as UTF-8 without BOM: "
                         f"sed -i '1s/^\\xEF\\xBB\\xBF//' {path}.")
-    if b"\r\n" in text:
-        line = text[:text.index(b"\r\n")].count(b"\n") + 1
+    lines = text.split(b"\n")[:-1]  # (each ended by a newline)
+    if lines and (lines[0].endswith(b"\r") or 2 * sum(line.endswith(b"\r") for line in lines) > len(lines)):
+        line = text[:text.index(b"\r\n")].count(b"\n") + 1  # (a CRLF only in a here-doc's data is no editor's)
         problems.append(f"{path}:{line}: has Windows line endings (CRLF); {role}, and bash would read each line's "
                         f"carriage return as part of its command (`$'\\r': command not found`). Convert it: "
                         f"sed -i 's/\\r$//' {path} (or dos2unix), and keep LF (git: core.autocrlf=input).")

@@ -205,8 +205,9 @@ class ArtifactBrowser(Vertical):
         self._received = True
         if (stored == self.stored and queued == self.queued and archived == self.archived and mtimes == self.mtimes
                 and ended == self.ended):
-            self._listed = True  # (a job with no files: the empty table drawn at first is its listing)
-            self._replay_typed_ahead()
+            if not self._stale:  # (a job with no files: the empty table drawn at first is its listing;
+                self._listed = True  # a listing that came while hidden is drawn only when the tab shows)
+                self._replay_typed_ahead()
             return
         newly_archived = archived and not self.archived
         self.stored, self.queued, self.archived, self.mtimes, self.ended = stored, queued, archived, mtimes, ended
