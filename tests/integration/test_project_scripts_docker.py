@@ -73,7 +73,7 @@ def test_a_script_with_windows_line_endings_is_refused_before_any_job(project, r
     """A user test: a run.sh saved with CRLF failed in the job (`$'\\r': command not found`, exit 2),
     a build.sh with a diagnosis that blamed a missing command named `$'\\r'`."""
     path = project.root / ".cycleswap" / script
-    path.write_bytes(b"set -e\necho hello\r\n")
+    path.write_bytes(b"set -e\necho hello\r\necho again\r\n")  # most lines CRLF: named at the first
     output = refused(script, "has Windows line endings (CRLF)", "project", "test", line=2)
     assert f"sed -i 's/\\r$//' {path}" in output, output
 
