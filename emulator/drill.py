@@ -344,7 +344,7 @@ def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]
         if len(found) == 1:
             named += found
         elif not found and is_progress(path, globs):
-            whole = [step for step, at in written_by.items() if at < _written(pointer)]
+            whole = [step for step, at in written_by.items() if at <= _written(pointer)]  # (one clock tick: before)
             named += [max(whole)] if whole else []  # no step whole before it: it commits none
     return max(named, default=None)
 

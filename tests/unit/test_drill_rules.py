@@ -578,6 +578,9 @@ def test_a_pointer_stored_before_the_checkpoint_written_ahead_of_it_commits_that
                 art("checkpoints/ckpt-10.pt", 130, mtime=129)]
     [finding] = scratch_restarts(moves, versions, DrillPlan().progress_globs)
     assert "checkpoints/ckpt-10.pt" in finding
+    same_tick = [*versions[:2], art("checkpoints/latest", 60, "text10", mtime=50), *versions[3:]]  # a coarse clock
+    [finding] = scratch_restarts(moves, same_tick, DrillPlan().progress_globs)
+    assert "checkpoints/ckpt-10.pt" in finding
 
 
 @pytest.mark.parametrize(("restored", "layout"), [
