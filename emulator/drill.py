@@ -139,12 +139,22 @@ def _rewrites(move: Move, since: int, later: int | None, versions: list[Artifact
              and (base := _unversioned(v.path)) in restored and (following is None or _step_of(base) != following)}
     named = sorted(rewritten | set(again), key=natural_key)
     shown = [f"{path} (again, as {again[path]})" if path in again else path for path in named]
-    before = {(v.path, v.sha256) for v in versions if v.uploaded_ns < since}
-    newest = {v.path: v.sha256 for v in sorted(versions, key=lambda v: v.uploaded_ns) if v.uploaded_ns < since}
-    before -= set(newest.items())  # the restored bytes saved again (a job at its end re-saving them): no going back
     if again or any(numbered(path) for path in restored):
         return shown, "numbered checkpoints" if not again else "a versioned save"
-    return shown, OLD_BYTES if any((v.path, v.sha256) in before for v in stay if v.path in rewritten) else None
+    return shown, OLD_BYTES if _went_back(versions, since, [v for v in stay if v.path in rewritten]) else None
+
+
+def _went_back(versions: list[Artifact], since: int, rewrites: list[Artifact]) -> bool:
+    """Whether a rewrite of a restored file holds bytes of a version stored before the move (since):
+    an older version's (the job went back, deterministically), or the restored version's when the
+    job wrote the file again after them (a restart after one save writes step 1's bytes, then
+    step 2's); the restored bytes as the last write are none (a job re-saving its state at its end)."""
+    earlier = sorted((v for v in versions if v.uploaded_ns < since), key=lambda v: v.uploaded_ns)
+    restored = {v.path: v.sha256 for v in earlier}  # the newest of each path
+    older = {(v.path, v.sha256) for v in earlier} - set(restored.items())
+    last = {v.path: v for v in sorted(rewrites, key=lambda v: v.uploaded_ns)}
+    return any((v.path, v.sha256) in older or (restored.get(v.path) == v.sha256 and v is not last[v.path])
+               for v in rewrites)
 
 
 LIGHTNING_VERSION = re.compile(r"(?P<stem>.+)-v\d+(?P<extension>\.[^./]+)?")
@@ -330,12 +340,12 @@ def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]
                     key=lambda v: v.uploaded_ns)
     restored_version = {v.path: v for v in before}  # the newest of each path wins
     steps: dict[str, set[int]] = {}
-    written_by: dict[int, int] = {}  # step -> when its last file (of those before the restart) was written
+    files_of: dict[int, list[Artifact]] = {}  # step -> its progress files' versions before the restart
     for v in before:
         if (step := _step_of(v.path)) is not None:
             steps.setdefault(v.sha256, set()).add(step)
             if is_progress(v.path, globs):
-                written_by[step] = max(written_by.get(step, 0), _written(v))
+                files_of.setdefault(step, []).append(v)
     named: list[int] = []
     for path in move.restored:
         if _step_of(path) is not None or (pointer := restored_version.get(path)) is None:
@@ -344,15 +354,18 @@ def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]
         if len(found) == 1:
             named += found
         elif not found and is_progress(path, globs):
-            whole = [step for step, at in written_by.items() if at <= _written(pointer)]  # (one clock tick: before)
+            whole = [step for step, files in files_of.items() if all(_before(v, pointer) for v in files)]
             named += [max(whole)] if whole else []  # no step whole before it: it commits none
     return max(named, default=None)
 
 
-def _written(version: Artifact) -> int:
-    """When a stored version was written: the file's modified time its record kept, else (a record
-    from before they were kept) when it was stored."""
-    return version.mtime_ns or version.uploaded_ns
+def _before(file: Artifact, pointer: Artifact) -> bool:
+    """Whether `file` was written before `pointer` (or in the same clock tick, which file times
+    count in milliseconds): by the modified times both records kept, else (a record from before
+    they were kept) by when each was stored."""
+    if file.mtime_ns and pointer.mtime_ns:
+        return file.mtime_ns <= pointer.mtime_ns
+    return file.uploaded_ns < pointer.uploaded_ns
 
 
 def _step_of(path: str) -> int | None:
@@ -389,6 +402,19 @@ def _loose_beside(path: str, holders: set[str]) -> bool:
     return not checkpoint_of(path).endswith("/") and path.rpartition("/")[0] in holders
 
 
+NOT_CHECKPOINTS = ("log", "csv", "txt", "json", "yaml", "yml", "md", "png", "jpg")  # extensions of logs, metrics, plots
+
+
+def _likely_checkpoint(path: str, numbered: bool = True) -> bool:
+    """A file with a real extension that is not a log's, metrics' or plot's, and no TensorBoard
+    events file (events.out.tfevents.1716900000.host.0), with a number in its name when `numbered`:
+    a glob for it is worth offering."""
+    name = path.rpartition("/")[2]
+    stem, dot, extension = name.rpartition(".")
+    return bool(dot and re.search(r"[A-Za-z]", extension) and extension.lower() not in NOT_CHECKPOINTS
+                and (re.search(r"\d", stem) or not numbered) and "tfevents" not in name)
+
+
 def _nothing_to_judge(moves: list[Move], globs: tuple[str, ...]) -> str:
     """Why no move could be judged: none restored a file matching the globs. When files came back
     (a Keras `weights.04.h5` the defaults do not match), they are named with a glob that would."""
@@ -397,8 +423,9 @@ def _nothing_to_judge(moves: list[Move], globs: tuple[str, ...]) -> str:
               "not be checked")
     if not restored:
         return f"{missed}: move later, or checkpoint sooner."
-    named = next((path for path in restored if re.search(r"\d", path.rpartition("/")[2])), restored[0])
-    folder, _, name = named.rpartition("/")  # a numbered file, more likely a checkpoint than metrics.csv
+    named = next((path for path in restored if _likely_checkpoint(path)), None) or next(
+        (path for path in restored if _likely_checkpoint(path, numbered=False)), restored[0])
+    folder, _, name = named.rpartition("/")
     extension = name.rpartition(".")[2] if "." in name.lstrip(".") else ""
     suggested = f"*.{extension}" if extension else f"{folder}/*" if folder else name
     return (f"{missed}, though {listed(restored, 3)} came back: if those are your checkpoints, name them "

@@ -619,3 +619,28 @@ def test_the_glob_suggested_when_nothing_matched_is_a_numbered_files():
     report = judge(job(), [move(1, 100, 110, ["metrics.csv", "weights/model_04.bin"])], [], [1.0], 0, 5.0,
                    DrillPlan(), timed_out=False)
     assert "(--progress-glob '*.bin')" in report.reasons[0]
+
+
+def test_a_file_with_no_modified_time_beside_a_pointer_with_one_is_ordered_by_upload():
+    """A reviewer: a checkpoint record without an mtime (0: read as its upload time, later than the
+    write) beside a pointer with one made the step count as written after the pointer: a resume
+    failed. Times of one kind are compared: both mtimes, else both upload times."""
+    moves = [move(1, 100, 110, ["checkpoints/ckpt-1.pt", "checkpoints/latest", "checkpoints/ckpt-2.pt"])]
+    versions = [art("checkpoints/ckpt-1.pt", 55), art("checkpoints/latest", 56, "text1", mtime=52),
+                art("checkpoints/ckpt-2.pt", 70), art("checkpoints/ckpt-2.pt", 130)]
+    assert scratch_restarts(moves, versions, DrillPlan().progress_globs) == []
+
+
+def test_the_restored_bytes_written_again_before_newer_ones_prove_a_restart():
+    """A reviewer: saved once (A) before the move, a deterministic restart writes A again, then B:
+    A is not the job re-saving its state at its end (it wrote the file again after), so it went back."""
+    moves = [move(1, 100, 110, ["checkpoint.pt"])]
+    versions = [art("checkpoint.pt", 40, "A"), art("checkpoint.pt", 130, "A"), art("checkpoint.pt", 160, "B")]
+    [finding], unjudged = judged_rewrites(moves, versions, DrillPlan().progress_globs)
+    assert unjudged == [] and "with the bytes of a version stored before the move" in finding
+
+
+def test_the_glob_suggested_passes_over_logs_and_tensorboard_events():
+    restored = ["state.msgpack", "tb/events.out.tfevents.1716900000.host.123.0", "train-3.log"]
+    report = judge(job(), [move(1, 100, 110, restored)], [], [1.0], 0, 5.0, DrillPlan(), timed_out=False)
+    assert "(--progress-glob '*.msgpack')" in report.reasons[0]

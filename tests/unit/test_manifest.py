@@ -428,3 +428,25 @@ def test_a_carriage_return_only_in_a_scripts_data_is_no_windows_file(tmp_path):
     run.write_bytes(b"set -e\r\necho one\r\necho two\r\n")
     with pytest.raises(ManifestError, match=r"run.sh:1: has Windows line endings"):
         check_scripts(tmp_path)
+
+
+@pytest.mark.parametrize(("body", "line"), [
+    (b"#!/bin/bash\npython train.py\r\n", 2),  # an LF shebang typed above a pasted CRLF command
+    (b"set -e\ncd /app\necho a\npython a.py\r\npython b.py\r\n", 4),  # CRLF commands pasted at the end
+    (b"cat > req.txt <<-'EOF'\n\tGET / HTTP/1.1\r\n\tEOF\nuv sync\r\n", 4),  # after a here-doc's data (<<-)
+    (b"cat > a <<EOF\nx\r\nEOF\ncat > b <<< 'x'\r\n", 4),  # a here-string is no here-doc
+    (b"cat > a <<EOF\nx\r\nEOF\n", None),
+])
+def test_the_first_crlf_line_of_a_scripts_commands_is_named(tmp_path, body, line):
+    """A reviewer: with a CRLF flagged only on the first line or most lines, an LF shebang above one
+    pasted CRLF command passed, and bash ran `python train.py\\r`."""
+    from cycle.api.manifest import check_scripts
+
+    (tmp_path / ".cycleswap").mkdir()
+    (tmp_path / ".cycleswap" / "build.sh").write_bytes(b"")
+    (tmp_path / ".cycleswap" / "run.sh").write_bytes(body)
+    if line is None:
+        check_scripts(tmp_path)
+        return
+    with pytest.raises(ManifestError, match=rf"run.sh:{line}: has Windows line endings"):
+        check_scripts(tmp_path)

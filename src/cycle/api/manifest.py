@@ -744,13 +744,32 @@ def _script_text_problems(path: Path, role: str) -> list[str]:
         problems.append(f"{path}: starts with a byte-order mark (saved as \"UTF-8 with BOM\"); {role}, and bash "
                         f"would take those bytes for part of the first command. Save it as UTF-8 without BOM: "
                         f"sed -i '1s/^\\xEF\\xBB\\xBF//' {path}.")
-    lines = text.split(b"\n")[:-1]  # (each ended by a newline)
-    if lines and (lines[0].endswith(b"\r") or 2 * sum(line.endswith(b"\r") for line in lines) > len(lines)):
-        line = text[:text.index(b"\r\n")].count(b"\n") + 1  # (a CRLF only in a here-doc's data is no editor's)
+    line = _first_crlf_command(text.split(b"\n")[:-1])  # (each ended by a newline)
+    if line:
         problems.append(f"{path}:{line}: has Windows line endings (CRLF); {role}, and bash would read each line's "
                         f"carriage return as part of its command (`$'\\r': command not found`). Convert it: "
                         f"sed -i 's/\\r$//' {path} (or dos2unix), and keep LF (git: core.autocrlf=input).")
     return problems
+
+
+HEREDOC = re.compile(rb"(?<!<)<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+def _first_crlf_command(lines: list[bytes]) -> int | None:
+    """The number (from 1) of the first line of bash ending in a carriage return, or None: lines of
+    a here-doc's data (`cat > req.txt <<'EOF'` ... `EOF`: an HTTP request's CRLF written out on
+    purpose) are data, not commands; every other line counts, an LF shebang above CRLF lines too."""
+    ends: list[tuple[bytes, bool]] = []  # the here-docs opened on the line before, in order
+    for number, line in enumerate(lines, start=1):
+        if ends:
+            word, tabs = ends[0]
+            if (line.lstrip(b"\t") if tabs else line) == word:
+                ends.pop(0)
+            continue
+        if line.endswith(b"\r"):
+            return number
+        ends = [(found[3], found[1] == b"-") for found in HEREDOC.finditer(line)]
+    return None
 
 
 def default_manifest_text(name: str, build_files: list[str] | None = None) -> str:
