@@ -116,6 +116,11 @@ def signature_of(path: str | Path, inside: str) -> Signature | None:
         info = os.lstat(path)
     except OSError:
         return None
+    return signature_from(path, info, inside)
+
+
+def signature_from(path: str | Path, info: os.stat_result, inside: str) -> Signature | None:
+    """signature_of the entry at `path` whose lstat is `info` (a scan that lstats each file itself)."""
     if statmod.S_ISREG(info.st_mode):
         return stat_signature(info)
     if statmod.S_ISLNK(info.st_mode):

@@ -6,13 +6,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import stat as statmod
 import threading
 import time
 import weakref
 from pathlib import Path
 
-from emulator.artifacts.files import signature_of, stat_signature
+from emulator.artifacts.files import signature_from, signature_of
 from emulator.artifacts.report import PipelineFailure
 from emulator.models import QUEUE_WARNING_TEXT
 from emulator.rules.stability import Signature, in_write_order
@@ -198,13 +197,11 @@ class Watching:
         found = []
         settled, draining, inside = self._settled, self._draining, self._real_prefix
         for rel, path in names:
-            try:  # signature_of, with its lstat here: a link's own lstat only for a link (a scan is mostly this loop)
+            try:  # signature_of, its lstat here (a scan is mostly this loop: one call less a file)
                 info = os.lstat(path)
             except OSError:
                 continue
-            if statmod.S_ISREG(info.st_mode):
-                signature: Signature | None = stat_signature(info)
-            elif (signature := signature_of(path, inside)) is None:
+            if (signature := signature_from(path, info, inside)) is None:
                 continue
             if settled.get(rel) != signature:
                 found.append((rel, signature))
