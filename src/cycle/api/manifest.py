@@ -195,7 +195,11 @@ class _Checker:
 def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
     """" Did you mean `<closest>`?" (difflib), or "" when nothing is close: for manifest keys here
     and for volume names (emulator/volumes.py)."""
-    close = closest(word, choices)
+    return _suggesting(closest(word, choices))
+
+
+def _suggesting(close: str | None) -> str:
+    """did_you_mean's words for a match already found."""
     return f" Did you mean `{close}`?" if close else ""
 
 
@@ -476,12 +480,13 @@ def _image_section(check: _Checker, document: dict[str, Any]) -> str:
     for key in document:
         if key in known or key in OTHER_IMAGE_NAMES:
             continue
-        hint = did_you_mean(key, known)
+        meant = closest(key, known)
         check.problem(
             key, None,
-            f"unknown table [{key}].{hint} A manifest has [main], [job] and exactly one image section ([ubuntu]).",
+            f"unknown table [{key}].{_suggesting(meant)} A manifest has [main], [job] and exactly one image "
+            "section ([ubuntu]).",
         )
-        if (meant := closest(key, known)) is not None and meant not in document:
+        if meant is not None and meant not in document:
             check.misspelled.add(meant)
     if not images:
         if not check.misspelled & set(IMAGE_SECTIONS):  # ([ubuntuu]: its own problem says it)
