@@ -133,13 +133,14 @@ def _rewrites(move: Move, since: int, later: int | None, versions: list[Artifact
     redone_bytes = {v.sha256 for v in stay if v.path in redone}
     rewritten = {v.path for v in stay if v.path not in redone
                  and v.sha256 not in (new_checkpoints if numbered(v.path) else moved_on | redone_bytes)}
-    if not any(numbered(path) for path in rewritten) and any(numbered(path) for path in restored):
+    numbered_back = any(numbered(path) for path in restored)
+    if not any(numbered(path) for path in rewritten) and numbered_back:
         rewritten = set()  # pointers alone (DeepSpeed's text `latest`, Megatron's latest_…_iteration.txt): no evidence
     again = {base: v.path for v in in_stay if v.path not in move.restored
              and (base := _unversioned(v.path)) in restored and (following is None or _step_of(base) != following)}
     named = sorted(rewritten | set(again), key=natural_key)
     shown = [f"{path} (again, as {again[path]})" if path in again else path for path in named]
-    if again or any(numbered(path) for path in restored):
+    if again or numbered_back:
         return shown, "numbered checkpoints" if not again else "a versioned save"
     return shown, OLD_BYTES if _went_back(versions, since, [v for v in stay if v.path in rewritten]) else None
 
@@ -149,7 +150,7 @@ def _went_back(versions: list[Artifact], since: int, rewrites: list[Artifact]) -
     an older version's (the job went back, deterministically), or the restored version's when the
     job wrote the file again after them (a restart after one save writes step 1's bytes, then
     step 2's); the restored bytes as the last write are none (a job re-saving its state at its end)."""
-    earlier = sorted((v for v in versions if v.uploaded_ns < since), key=lambda v: v.uploaded_ns)
+    earlier = _stored_before(versions, since)
     restored = {v.path: v.sha256 for v in earlier}  # the newest of each path
     older = {(v.path, v.sha256) for v in earlier} - set(restored.items())
     last = {v.path: v for v in sorted(rewrites, key=lambda v: v.uploaded_ns)}
@@ -336,8 +337,7 @@ def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]
     not upload order: LIFO stores a pointer before the checkpoint written just ahead of it): it is
     written once they are, and a move between the two brings back a pointer one step behind (a
     user test's false FAIL). None when no restored pointer names one."""
-    before = sorted((v for v in versions if move.restarted_ns is None or v.uploaded_ns < move.restarted_ns),
-                    key=lambda v: v.uploaded_ns)
+    before = _stored_before(versions, move.restarted_ns)
     restored_version = {v.path: v for v in before}  # the newest of each path wins
     steps: dict[str, set[int]] = {}
     files_of: dict[int, list[Artifact]] = {}  # step -> its progress files' versions before the restart
@@ -357,6 +357,12 @@ def _committed_step(move: Move, versions: list[Artifact], globs: tuple[str, ...]
             whole = [step for step, files in files_of.items() if all(_before(v, pointer) for v in files)]
             named += [max(whole)] if whole else []  # no step whole before it: it commits none
     return max(named, default=None)
+
+
+def _stored_before(versions: list[Artifact], since: int | None) -> list[Artifact]:
+    """The versions stored before `since` (a move's restart; None: all), oldest first: the last of
+    each path is the one restored."""
+    return sorted((v for v in versions if since is None or v.uploaded_ns < since), key=lambda v: v.uploaded_ns)
 
 
 def _before(file: Artifact, pointer: Artifact) -> bool:
