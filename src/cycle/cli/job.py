@@ -587,7 +587,7 @@ def tail(
         folder.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "w", encoding="utf-8", errors="surrogateescape")  # a job's bytes as printed
     known: dict[str, str] = {}
-    warned = False
+    warned = hinted = False  # the queue's 600 s warning, the log's lag: said once each
     saved: set[str] = set()  # the files downloaded (once each, however often they changed)
     passing = [SyncResult()]  # the pass under way: what an interrupted one saved counts too
 
@@ -614,12 +614,11 @@ def tail(
                 sys.stdout.write(line + "\n")
             log.write(line + "\n")
 
-        hinted: list[bool] = []
-
         def each_pass(job) -> None:
+            nonlocal hinted
             if not hinted and (hint := log_lag_hint(job, follow=True)):  # (once: why lines come 600 s apart)
                 typer.echo(hint, err=True)
-                hinted.append(True)
+                hinted = True
             log.flush()
             download(job)
 
